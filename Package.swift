@@ -28,7 +28,7 @@ let package = Package(
             name: "flowmon",
             dependencies: ["FlowMonitor", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "FlowCore"]),
+        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Capture", "FlowCore"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "FlowCore", "CPcap"]),
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Decoding", "FlowCore"]),
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Decoding", "FlowCore"]),
