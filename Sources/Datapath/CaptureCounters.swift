@@ -1,0 +1,30 @@
+/// What the capture stage saw before decoding. Reported in `stats`.
+public struct CaptureCounters: Sendable {
+    /// Records read from the capture, and their bytes on the wire.
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+    /// Records the BPF filter rejected.
+    public var filteredOut: UInt64 = 0
+    /// Packets on link types flowmon does not decode, per link type (first 16 types seen;
+    /// the rest are summed under `otherUnsupportedLinkTypes`).
+    public var unsupportedLinkTypes = InlineArray<16, (linkType: UInt32, packets: UInt64)>(repeating: (0, 0))
+    public var unsupportedLinkTypeCount = 0
+    public var otherUnsupportedLinkTypes: UInt64 = 0
+
+    public init() {}
+
+    /// Counts a packet on an unsupported link type; returns true the first time the type is met.
+    public mutating func countUnsupported(linkType: UInt32) -> Bool {
+        for i in 0..<self.unsupportedLinkTypeCount where self.unsupportedLinkTypes[i].linkType == linkType {
+            self.unsupportedLinkTypes[i].packets &+= 1
+            return false
+        }
+        guard self.unsupportedLinkTypeCount < 16 else {
+            self.otherUnsupportedLinkTypes &+= 1
+            return false
+        }
+        self.unsupportedLinkTypes[self.unsupportedLinkTypeCount] = (linkType, 1)
+        self.unsupportedLinkTypeCount += 1
+        return true
+    }
+}

@@ -1,0 +1,77 @@
+import Decoding
+import FlowCore
+
+/// One tracked connection: the conntrack entry of this system. "To server" is the
+/// initiator's direction (EVE's `toserver`); `src` in output is always the initiator.
+public struct FlowEntry: Sendable {
+    public var key: FlowKey
+    /// Deterministic id: a hash of the key and the first packet's time, below 2^52
+    /// so JSON readers that use doubles keep it exact.
+    public var flowID: UInt64
+    public var start: CaptureTime
+    public var end: CaptureTime
+    public var packetsToServer: UInt64 = 0
+    public var packetsToClient: UInt64 = 0
+    public var bytesToServer: UInt64 = 0
+    public var bytesToClient: UInt64 = 0
+    /// TCP flags seen from each side, OR-ed.
+    public var flagsToServer: UInt16 = 0
+    public var flagsToClient: UInt16 = 0
+    /// True when the initiator is the key's low endpoint.
+    public var initiatorIsLow: Bool
+    public var ipVersion: UInt8
+    public var tcpState: TCPConnectionState = .new
+    public var history = ConnectionHistory()
+    public var phase: FlowPhase = .new
+
+    /// ICMP type/code of the initiator's first ICMP message, and of the responder's.
+    public var icmpType: UInt8 = 0
+    public var icmpCode: UInt8 = 0
+    public var responseICMPType: UInt8 = 0
+    public var responseICMPCode: UInt8 = 0
+    public var hasICMP = false
+    public var hasResponseICMP = false
+
+    /// VLAN tags and tunnel of the first packet.
+    public var vlanCount: UInt8 = 0
+    public var vlanIDs: (UInt16, UInt16, UInt16) = (0, 0, 0)
+    public var tunnel: TunnelKind = .none
+    public var tunnelDepth: UInt8 = 0
+    public var tunnelSource: IPAddress = .zero
+    public var tunnelDestination: IPAddress = .zero
+
+    // Table bookkeeping.
+    var hash: UInt64 = 0
+    /// The table clock when the flow was last touched; orders the expiry lists.
+    var lastActivity: Int64 = 0
+    var previous: Int32 = -1
+    var next: Int32 = -1
+    /// The expiry list the entry is on (may lag `phase` until the next touch).
+    var listPhase: FlowPhase = .new
+
+    
+    init(key: FlowKey, initiatorIsLow: Bool, ipVersion: UInt8, time: CaptureTime) {
+        self.key = key
+        self.initiatorIsLow = initiatorIsLow
+        self.ipVersion = ipVersion
+        self.start = time
+        self.end = time
+        self.flowID = 0
+    }
+
+    public var sourceAddress: IPAddress { self.initiatorIsLow ? self.key.lowAddress : self.key.highAddress }
+    public var destinationAddress: IPAddress { self.initiatorIsLow ? self.key.highAddress : self.key.lowAddress }
+    public var sourcePort: UInt16 { self.initiatorIsLow ? self.key.lowPort : self.key.highPort }
+    public var destinationPort: UInt16 { self.initiatorIsLow ? self.key.highPort : self.key.lowPort }
+    public var ipProtocol: UInt8 { self.key.ipProtocol }
+    public var vni: UInt32 { self.key.vni }
+
+    /// Zeek's `conn_state` for this connection.
+    public var connState: StaticString { self.history.zeekConnState(ipProtocol: self.key.ipProtocol) }
+
+    /// True when the transport has ports worth printing (TCP, UDP, SCTP).
+    public var hasPorts: Bool {
+        self.key.ipProtocol == IPProtocolNumber.tcp || self.key.ipProtocol == IPProtocolNumber.udp
+            || self.key.ipProtocol == IPProtocolNumber.sctp
+    }
+}

@@ -1,0 +1,256 @@
+import Decoding
+import FlowCore
+
+/// A fixed-capacity bidirectional connection table: the conntrack of flowmon.
+///
+/// Memory is allocated once, in `init`: `capacity` entries and an open-addressing index
+/// of twice as many slots (linear probing, backward-shift deletion, no tombstones). It never
+/// grows: when full, the least recently active flow is evicted and handed to `onEnd` with
+/// reason `.evicted` (Suricata's emergency mode and Cilium's CT GC both trade old entries
+/// for new ones; we count every eviction).
+///
+/// Time is an input: every call takes the packet's time and nothing here reads a clock,
+/// so a replay gives the same records on every run. The table keeps its own clock, the
+/// latest packet time seen, so a capture whose timestamps step backwards cannot make
+/// flows expire out of order.
+///
+/// Flows are kept on three lists, one per `FlowPhase`, each ordered by last activity, so
+/// expiry only looks at list heads: `expire(now:)` costs O(flows expired).
+public final class FlowTable {
+    public let capacity: Int
+    public let timeouts: FlowTimeouts
+
+    let entries: UnsafeMutablePointer<FlowEntry>
+    let index: SlotIndex
+    /// List heads and tails per phase (3 + 3), and the free list head at index 6.
+    let lists: UnsafeMutablePointer<Int32>
+    let timeoutNanoseconds: (Int64, Int64, Int64)
+
+    /// The latest packet time seen.
+    public private(set) var clock: Int64 = .min
+    public private(set) var count = 0
+    public private(set) var counters = FlowTableCounters()
+
+    public init(capacity: Int, timeouts: FlowTimeouts = FlowTimeouts()) {
+        precondition(capacity > 0 && capacity < Int(Int32.max / 2), "FlowTable capacity must be in 1..<2^30, got \(capacity)")
+        self.capacity = capacity
+        self.timeouts = timeouts
+        self.timeoutNanoseconds = (timeouts.nanoseconds(for: .new), timeouts.nanoseconds(for: .established),
+                                   timeouts.nanoseconds(for: .closed))
+        self.index = SlotIndex(capacity: capacity)
+        self.entries = .allocate(capacity: capacity)
+        let blank = FlowEntry(key: FlowKey(lowAddress: .zero, highAddress: .zero, lowPort: 0, highPort: 0,
+                                           ipProtocol: 0, vni: 0),
+                              initiatorIsLow: true, ipVersion: 0, time: .zero)
+        self.entries.initialize(repeating: blank, count: capacity)
+        for index in 0..<capacity { self.entries[index].next = index + 1 < capacity ? Int32(index + 1) : -1 }
+        self.lists = .allocate(capacity: 7)
+        self.lists.initialize(repeating: -1, count: 7)
+        self.lists[6] = 0
+    }
+
+    deinit {
+        self.entries.deinitialize(count: self.capacity)
+        self.entries.deallocate()
+        self.index.free()
+        self.lists.deallocate()
+    }
+
+    // MARK: Recording packets
+
+    /// Accounts one decoded packet to its connection, creating the connection if needed.
+    ///
+    /// - Parameters:
+    ///   - summary: the decoded packet; it must have a network layer (`ipVersion != 0`).
+    ///   - time: the packet's capture time.
+    ///   - length: the packet's length on the wire, counted in `bytes_to*`.
+    ///   - extraPackets/extraBytes: earlier fragments of this datagram that arrived before
+    ///     its first fragment and are attributed now.
+    ///   - onEnd: receives flows that end because of this packet (eviction, TCP port reuse).
+    
+    public func record(_ summary: PacketSummary, time: CaptureTime, length: UInt32,
+                       extraPackets: UInt64 = 0, extraBytes: UInt64 = 0,
+                       onEnd: (borrowing FlowEntry, FlowEndReason) -> Void)
+    {
+        let observation = PacketObservation(summary)
+        if time.nanoseconds > self.clock { self.clock = time.nanoseconds }
+        let hash = observation.key.hashValue64
+        var index = self.find(observation.key, hash: hash)
+        if index >= 0, observation.startsNewConnection,
+           self.entries[index].tcpState == .closed || self.entries[index].tcpState == .reset
+        {
+            self.counters.tcpReuse &+= 1
+            self.remove(index, reason: .tcpReuse, onEnd: onEnd)
+            index = -1
+        }
+        if index < 0 {
+            index = self.insert(observation, hash: hash, time: time, onEnd: onEnd)
+        }
+        let entry = self.entries.advanced(by: index)
+        let fromInitiator = observation.fromLow == entry.pointee.initiatorIsLow
+        entry.pointee.apply(summary, fromInitiator: fromInitiator, time: time, length: length,
+                            extraPackets: extraPackets, extraBytes: extraBytes)
+        self.touch(Int32(index), phase: entry.pointee.phase)
+    }
+
+    /// The entry for `key`, if tracked (for tests and tools; not the packet path).
+    public func lookup(_ key: FlowKey) -> FlowEntry? {
+        let index = self.find(key, hash: key.hashValue64)
+        return index >= 0 ? self.entries[index] : nil
+    }
+
+    // MARK: Expiry
+
+    /// Ends every flow idle longer than its phase's timeout at `now`, oldest deadline
+    /// first (ties by flow id), so output order depends only on the input.
+    public func expire(now: CaptureTime, onEnd: (borrowing FlowEntry, FlowEndReason) -> Void) {
+        if now.nanoseconds > self.clock { self.clock = now.nanoseconds }
+        while let index = self.nextExpired(now: self.clock) {
+            self.counters.timedOut &+= 1
+            self.remove(index, reason: .timeout, onEnd: onEnd)
+        }
+    }
+
+    /// Ends every remaining flow with reason `.shutdown`, ordered by start time then flow id.
+    public func flushAll(onEnd: (borrowing FlowEntry, FlowEndReason) -> Void) {
+        var live: [Int32] = []
+        live.reserveCapacity(self.count)
+        for phase in 0..<3 {
+            var index = self.lists[phase]
+            while index >= 0 {
+                live.append(index)
+                index = self.entries[Int(index)].next
+            }
+        }
+        live.sort { a, b in
+            let x = self.entries[Int(a)], y = self.entries[Int(b)]
+            return (x.start.nanoseconds, x.flowID) < (y.start.nanoseconds, y.flowID)
+        }
+        for index in live {
+            self.counters.shutdown &+= 1
+            self.remove(Int(index), reason: .shutdown, onEnd: onEnd)
+        }
+    }
+
+    func deadline(_ index: Int32) -> Int64 {
+        let entry = self.entries[Int(index)]
+        let timeout: Int64
+        switch entry.phase {
+        case .new: timeout = self.timeoutNanoseconds.0
+        case .established: timeout = self.timeoutNanoseconds.1
+        case .closed: timeout = self.timeoutNanoseconds.2
+        }
+        let (sum, overflow) = entry.lastActivity.addingReportingOverflow(timeout)
+        return overflow ? .max : sum
+    }
+
+    /// The list head with the earliest deadline, if that deadline has passed.
+    func nextExpired(now: Int64) -> Int? {
+        var best: Int32 = -1
+        var bestDeadline = Int64.max
+        var bestID = UInt64.max
+        for phase in 0..<3 {
+            let head = self.lists[phase]
+            guard head >= 0 else { continue }
+            let deadline = self.deadline(head)
+            let id = self.entries[Int(head)].flowID
+            if deadline < bestDeadline || (deadline == bestDeadline && id < bestID) {
+                best = head
+                bestDeadline = deadline
+                bestID = id
+            }
+        }
+        return best >= 0 && bestDeadline <= now ? Int(best) : nil
+    }
+
+    // MARK: Index and lists
+
+    func find(_ key: FlowKey, hash: UInt64) -> Int {
+        self.index.find(hash: hash) { self.entries[$0].key == key }
+    }
+
+    func insert(_ observation: PacketObservation, hash: UInt64, time: CaptureTime,
+                onEnd: (borrowing FlowEntry, FlowEndReason) -> Void) -> Int
+    {
+        if self.lists[6] < 0 {
+            // Full: evict the least recently active flow.
+            var victim: Int32 = -1
+            var oldest = Int64.max
+            for phase in 0..<3 {
+                let head = self.lists[phase]
+                if head >= 0, self.entries[Int(head)].lastActivity < oldest {
+                    victim = head
+                    oldest = self.entries[Int(head)].lastActivity
+                }
+            }
+            self.counters.evicted &+= 1
+            self.remove(Int(victim), reason: .evicted, onEnd: onEnd)
+        }
+        let index = Int(self.lists[6])
+        self.lists[6] = self.entries[index].next
+        var entry = FlowEntry(key: observation.key, initiatorIsLow: observation.initiatorIsLow,
+                              ipVersion: observation.ipVersion, time: time)
+        entry.hash = hash
+        entry.flowID = Self.flowID(hash: hash, start: time)
+        entry.phase = .new
+        entry.lastActivity = self.clock
+        self.entries[index] = entry
+        self.link(Int32(index), phase: .new)
+
+        self.index.insert(hash: hash, entry: index)
+        self.count += 1
+        self.counters.created &+= 1
+        return index
+    }
+
+    func remove(_ index: Int, reason: FlowEndReason, onEnd: (borrowing FlowEntry, FlowEndReason) -> Void) {
+        onEnd(self.entries[index], reason)
+        self.unlink(Int32(index))
+        self.index.remove(hash: self.entries[index].hash, entry: index)
+        self.entries[index].next = self.lists[6]
+        self.lists[6] = Int32(index)
+        self.count -= 1
+        self.counters.ended &+= 1
+    }
+
+    func touch(_ index: Int32, phase: FlowPhase) {
+        self.unlink(index)
+        self.entries[Int(index)].lastActivity = self.clock
+        self.link(index, phase: phase)
+    }
+
+    func link(_ index: Int32, phase: FlowPhase) {
+        let list = Int(phase.rawValue)
+        let tail = self.lists[3 + list]
+        self.entries[Int(index)].previous = tail
+        self.entries[Int(index)].next = -1
+        self.entries[Int(index)].listPhase = phase
+        if tail >= 0 { self.entries[Int(tail)].next = index } else { self.lists[list] = index }
+        self.lists[3 + list] = index
+    }
+
+    func unlink(_ index: Int32) {
+        let entry = self.entries[Int(index)]
+        let list = Int(entry.listPhase.rawValue)
+        if entry.previous >= 0 { self.entries[Int(entry.previous)].next = entry.next } else { self.lists[list] = entry.next }
+        if entry.next >= 0 { self.entries[Int(entry.next)].previous = entry.previous } else { self.lists[3 + list] = entry.previous }
+    }
+
+    /// A deterministic flow id from the key hash and start time, in 1..<2^52.
+    static func flowID(hash: UInt64, start: CaptureTime) -> UInt64 {
+        let mixed = (hash ^ UInt64(bitPattern: start.nanoseconds)).multipliedFullWidth(by: 0x9e37_79b9_7f4a_7c15)
+        let id = (mixed.high ^ mixed.low) & 0x000f_ffff_ffff_ffff
+        return id == 0 ? 1 : id
+    }
+}
+
+/// Counts of what the flow table did; reported in `stats`.
+public struct FlowTableCounters: Sendable, Equatable {
+    public var created: UInt64 = 0
+    public var ended: UInt64 = 0
+    public var timedOut: UInt64 = 0
+    public var evicted: UInt64 = 0
+    public var tcpReuse: UInt64 = 0
+    public var shutdown: UInt64 = 0
+    public init() {}
+}

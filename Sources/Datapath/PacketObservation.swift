@@ -1,0 +1,180 @@
+import Decoding
+import FlowCore
+
+/// The flow-table view of one packet: its canonical key and what it says about who
+/// started the connection.
+struct PacketObservation {
+    var key: FlowKey
+    /// The packet travels from the key's low endpoint to its high one.
+    var fromLow: Bool
+    /// If this packet creates the flow, whether the initiator is the low endpoint: the
+    /// sender, unless the packet is a reply (a SYN-ACK, an ICMP echo reply), in which
+    /// case the receiver started the connection.
+    var initiatorIsLow: Bool
+    /// A TCP SYN without ACK: may start a new connection on a closed 5-tuple.
+    var startsNewConnection: Bool
+    var ipVersion: UInt8
+
+    
+    init(_ summary: PacketSummary) {
+        var sourcePort: UInt16 = 0
+        var destinationPort: UInt16 = 0
+        var isReply = false
+        var startsNew = false
+        if summary.hasPorts {
+            sourcePort = summary.sourcePort
+            destinationPort = summary.destinationPort
+            if summary.ipProtocol == IPProtocolNumber.tcp, summary.tcpHeaderLength > 0 {
+                let syn = summary.tcpFlags & TCPFlag.syn != 0
+                let ack = summary.tcpFlags & TCPFlag.ack != 0
+                isReply = syn && ack
+                startsNew = syn && !ack
+            }
+        } else if summary.hasICMP {
+            switch ICMPMessageRole(type: summary.icmpType, isICMPv6: summary.ipVersion == 6) {
+            case .request:
+                sourcePort = summary.icmpIdentifier
+                destinationPort = summary.icmpIdentifier
+            case .reply:
+                sourcePort = summary.icmpIdentifier
+                destinationPort = summary.icmpIdentifier
+                isReply = true
+            case .other:
+                sourcePort = UInt16(summary.icmpType)
+                destinationPort = UInt16(summary.icmpCode)
+            }
+        }
+        let vni = summary.tunnel == .none ? 0 : summary.tunnelVNI
+        let (key, fromLow) = FlowKey.canonical(
+            source: summary.source, sourcePort: sourcePort, destination: summary.destination,
+            destinationPort: destinationPort, ipProtocol: summary.ipProtocol, vni: vni)
+        self.key = key
+        self.fromLow = fromLow
+        self.initiatorIsLow = isReply ? !fromLow : fromLow
+        self.startsNewConnection = startsNew
+        self.ipVersion = summary.ipVersion
+    }
+}
+
+/// Whether an ICMP message asks, answers, or neither (RFC 792, RFC 4443 §4).
+enum ICMPMessageRole {
+    case request, reply, other
+
+    
+    init(type: UInt8, isICMPv6: Bool) {
+        if isICMPv6 {
+            switch type {
+            case 128: self = .request  // Echo Request
+            case 129: self = .reply    // Echo Reply
+            default: self = .other
+            }
+        } else {
+            switch type {
+            case 8, 13, 15, 17: self = .request  // echo, timestamp, information, address mask
+            case 0, 14, 16, 18: self = .reply
+            default: self = .other
+            }
+        }
+    }
+}
+
+extension FlowEntry {
+    /// Accounts one packet and advances the connection state.
+    
+    mutating func apply(_ summary: PacketSummary, fromInitiator: Bool, time: CaptureTime,
+                        length: UInt32, extraPackets: UInt64, extraBytes: UInt64)
+    {
+        let isFirstPacket = self.packetsToServer == 0 && self.packetsToClient == 0
+        if isFirstPacket {
+            self.vlanCount = summary.vlanCount
+            self.vlanIDs = summary.vlanIDs
+            self.tunnel = summary.tunnel
+            self.tunnelDepth = summary.tunnelDepth
+            self.tunnelSource = summary.tunnelSource
+            self.tunnelDestination = summary.tunnelDestination
+        }
+        if time < self.start { self.start = time }
+        if self.end < time { self.end = time }
+        let isTCPHeader = summary.ipProtocol == IPProtocolNumber.tcp && summary.tcpHeaderLength > 0
+        let flags = isTCPHeader ? summary.tcpFlags : 0
+        if fromInitiator {
+            self.packetsToServer &+= 1 &+ extraPackets
+            self.bytesToServer &+= UInt64(length) &+ extraBytes
+            self.flagsToServer |= flags
+        } else {
+            self.packetsToClient &+= 1 &+ extraPackets
+            self.bytesToClient &+= UInt64(length) &+ extraBytes
+            self.flagsToClient |= flags
+        }
+        self.history.insert(ConnectionHistory.sent, fromInitiator: fromInitiator)
+
+        if summary.hasICMP {
+            if fromInitiator, !self.hasICMP {
+                self.hasICMP = true
+                self.icmpType = summary.icmpType
+                self.icmpCode = summary.icmpCode
+            } else if !fromInitiator, !self.hasResponseICMP {
+                self.hasResponseICMP = true
+                self.responseICMPType = summary.icmpType
+                self.responseICMPCode = summary.icmpCode
+            }
+        }
+
+        if isTCPHeader {
+            self.advanceTCP(flags: flags, fromInitiator: fromInitiator)
+            switch self.tcpState {
+            case .closed, .reset: self.phase = .closed
+            case .established, .closing: self.phase = .established
+            case .new, .synSent, .synReceived: self.phase = .new
+            }
+        } else if self.key.ipProtocol != IPProtocolNumber.tcp || self.tcpState == .new {
+            let bothSides = self.history.has(ConnectionHistory.sent, fromInitiator: true)
+                && self.history.has(ConnectionHistory.sent, fromInitiator: false)
+            if bothSides && self.phase == .new { self.phase = .established }
+        }
+    }
+
+    /// The observer's TCP state machine (RFC 9293 §3.3.2 as seen from the wire).
+    
+    mutating func advanceTCP(flags: UInt16, fromInitiator: Bool) {
+        let syn = flags & TCPFlag.syn != 0
+        let ack = flags & TCPFlag.ack != 0
+        let fin = flags & TCPFlag.fin != 0
+        let rst = flags & TCPFlag.rst != 0
+        if syn { self.history.insert(ack ? ConnectionHistory.synAck : ConnectionHistory.syn, fromInitiator: fromInitiator) }
+        if fin { self.history.insert(ConnectionHistory.fin, fromInitiator: fromInitiator) }
+        if rst {
+            let anyResetBefore = self.history.has(ConnectionHistory.rst, fromInitiator: true)
+                || self.history.has(ConnectionHistory.rst, fromInitiator: false)
+            if !anyResetBefore && fromInitiator { self.history.rawValue |= ConnectionHistory.initiatorResetFirst }
+            self.history.insert(ConnectionHistory.rst, fromInitiator: fromInitiator)
+            self.tcpState = .reset
+            return
+        }
+        switch self.tcpState {
+        case .closed, .reset:
+            return
+        case _ where fin:
+            let bothFin = self.history.has(ConnectionHistory.fin, fromInitiator: true)
+                && self.history.has(ConnectionHistory.fin, fromInitiator: false)
+            self.tcpState = bothFin ? .closed : .closing
+        case .new:
+            if syn {
+                self.tcpState = ack ? .synReceived : .synSent
+            } else if self.history.has(ConnectionHistory.sent, fromInitiator: true)
+                        && self.history.has(ConnectionHistory.sent, fromInitiator: false) {
+                self.tcpState = .established  // midstream pickup: traffic seen both ways
+            }
+        case .synSent:
+            if !fromInitiator && syn && ack {
+                self.tcpState = .synReceived
+            } else if !fromInitiator && ack && !syn {
+                self.tcpState = .established  // the SYN-ACK was not captured
+            }
+        case .synReceived:
+            if fromInitiator && ack && !syn { self.tcpState = .established }
+        case .established, .closing:
+            return
+        }
+    }
+}

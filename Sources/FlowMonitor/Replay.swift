@@ -1,0 +1,50 @@
+import Capture
+import Output
+
+/// Why a replay stopped before the end of its input.
+public enum ReplayError: Error, CustomStringConvertible {
+    /// The capture could not be opened or read; flows seen before are already written.
+    case input(CaptureError)
+    /// Output could not be written.
+    case output(OutputError)
+
+    public var description: String {
+        switch self {
+        case .input(let error): error.description
+        case .output(let error): error.description
+        }
+    }
+}
+
+/// Reads a capture file to its end through a `FlowProcessor`.
+public enum Replay {
+    /// Replays every record of `reader` (those `filter` accepts) and finishes the processor.
+    /// On a read error mid-file, every flow seen so far is still written, with a final
+    /// `stats` record naming the error, and then the error is thrown.
+    public static func run(_ reader: CaptureFileReader, filter: PacketFilter?, into processor: FlowProcessor)
+        throws(ReplayError)
+    {
+        var inputError: CaptureError?
+        do {
+            while true {
+                let next: CapturedPacket?
+                do {
+                    next = try reader.next()
+                } catch {
+                    inputError = error
+                    break
+                }
+                guard let packet = next else { break }
+                if let filter, !filter.matches(packet) {
+                    processor.countFilteredOut()
+                    continue
+                }
+                try processor.process(packet)
+            }
+            try processor.finish(inputError: inputError?.description)
+        } catch {
+            throw .output(error)
+        }
+        if let inputError { throw .input(inputError) }
+    }
+}

@@ -1,0 +1,138 @@
+import Datapath
+import Decoding
+import FlowCore
+
+/// Writes an `event_type: "flow"` record: Suricata EVE's flow event (`output-json-flow.c`)
+/// plus Zeek's `conn_state`. The key names are a public contract, checked against
+/// `schema/flow.schema.json`: add keys, never rename them.
+///
+///     {"timestamp":…,"flow_id":…,"event_type":"flow","src_ip":…,"src_port":…,"dest_ip":…,
+///      "dest_port":…,"proto":"TCP", ["icmp_type"…,] ["vlan":[…],] ["tunnel":{…},]
+///      "flow":{…},["tcp":{…},]"conn_state":"SF"}
+///
+/// `src` is always the initiator; `timestamp` is the flow's last packet time.
+public enum FlowRecord {
+    public static func append(_ flow: FlowEntry, reason: FlowEndReason, to out: inout JSONBuffer) {
+        let asIPv6 = flow.ipVersion == 6
+        out.append(raw: "{\"timestamp\":")
+        out.appendQuotedTimestamp(flow.end)
+        out.append(raw: ",\"flow_id\":")
+        out.append(flow.flowID)
+        out.append(raw: ",\"event_type\":\"flow\",\"src_ip\":")
+        out.appendQuoted(flow.sourceAddress, asIPv6: asIPv6)
+        if flow.hasPorts {
+            out.append(raw: ",\"src_port\":")
+            out.append(UInt64(flow.sourcePort))
+        }
+        out.append(raw: ",\"dest_ip\":")
+        out.appendQuoted(flow.destinationAddress, asIPv6: asIPv6)
+        if flow.hasPorts {
+            out.append(raw: ",\"dest_port\":")
+            out.append(UInt64(flow.destinationPort))
+        }
+        out.append(raw: ",\"proto\":")
+        appendProtocol(flow.ipProtocol, to: &out)
+        out.append(raw: ",\"ip_version\":")
+        out.append(UInt64(flow.ipVersion))
+        if flow.hasICMP {
+            out.append(raw: ",\"icmp_type\":")
+            out.append(UInt64(flow.icmpType))
+            out.append(raw: ",\"icmp_code\":")
+            out.append(UInt64(flow.icmpCode))
+        }
+        if flow.hasResponseICMP {
+            out.append(raw: ",\"response_icmp_type\":")
+            out.append(UInt64(flow.responseICMPType))
+            out.append(raw: ",\"response_icmp_code\":")
+            out.append(UInt64(flow.responseICMPCode))
+        }
+        if flow.vlanCount > 0 {
+            out.append(raw: ",\"vlan\":[")
+            out.append(UInt64(flow.vlanIDs.0))
+            if flow.vlanCount > 1 {
+                out.append(byte: UInt8(ascii: ","))
+                out.append(UInt64(flow.vlanIDs.1))
+            }
+            if flow.vlanCount > 2 {
+                out.append(byte: UInt8(ascii: ","))
+                out.append(UInt64(flow.vlanIDs.2))
+            }
+            out.append(byte: UInt8(ascii: "]"))
+        }
+        if flow.tunnel != .none {
+            out.append(raw: ",\"tunnel\":{\"src_ip\":")
+            out.appendQuoted(flow.tunnelSource)
+            out.append(raw: ",\"dest_ip\":")
+            out.appendQuoted(flow.tunnelDestination)
+            if flow.tunnel == .vxlan || flow.tunnel == .geneve {
+                out.append(raw: ",\"vni\":")
+                out.append(UInt64(flow.vni))
+            }
+            out.append(raw: ",\"type\":\"")
+            out.append(raw: flow.tunnel.name)
+            out.append(raw: "\",\"depth\":")
+            out.append(UInt64(flow.tunnelDepth))
+            out.append(byte: UInt8(ascii: "}"))
+        }
+        out.append(raw: ",\"flow\":{\"pkts_toserver\":")
+        out.append(flow.packetsToServer)
+        out.append(raw: ",\"pkts_toclient\":")
+        out.append(flow.packetsToClient)
+        out.append(raw: ",\"bytes_toserver\":")
+        out.append(flow.bytesToServer)
+        out.append(raw: ",\"bytes_toclient\":")
+        out.append(flow.bytesToClient)
+        out.append(raw: ",\"start\":")
+        out.appendQuotedTimestamp(flow.start)
+        out.append(raw: ",\"end\":")
+        out.appendQuotedTimestamp(flow.end)
+        out.append(raw: ",\"age\":")
+        out.append(flow.end.seconds - flow.start.seconds)
+        out.append(raw: ",\"state\":\"")
+        out.append(raw: flow.phase.name)
+        out.append(raw: "\",\"reason\":\"")
+        out.append(raw: reason.name)
+        out.append(raw: "\",\"alerted\":false}")
+        if flow.ipProtocol == IPProtocolNumber.tcp {
+            appendTCP(flow, to: &out)
+        }
+        out.append(raw: ",\"conn_state\":\"")
+        out.append(raw: flow.connState)
+        out.append(raw: "\"}")
+    }
+
+    /// EVE's `tcp` object: flags as two hex digits (Suricata's `tcp_flags`), one boolean
+    /// per flag that was seen (absent flags are omitted, as Suricata does), and the state.
+    static func appendTCP(_ flow: FlowEntry, to out: inout JSONBuffer) {
+        let all = flow.flagsToServer | flow.flagsToClient
+        out.append(raw: ",\"tcp\":{\"tcp_flags\":\"")
+        out.append(hex: UInt8(truncatingIfNeeded: all))
+        out.append(raw: "\",\"tcp_flags_ts\":\"")
+        out.append(hex: UInt8(truncatingIfNeeded: flow.flagsToServer))
+        out.append(raw: "\",\"tcp_flags_tc\":\"")
+        out.append(hex: UInt8(truncatingIfNeeded: flow.flagsToClient))
+        out.append(byte: UInt8(ascii: "\""))
+        if all & TCPFlag.syn != 0 { out.append(raw: ",\"syn\":true") }
+        if all & TCPFlag.fin != 0 { out.append(raw: ",\"fin\":true") }
+        if all & TCPFlag.rst != 0 { out.append(raw: ",\"rst\":true") }
+        if all & TCPFlag.psh != 0 { out.append(raw: ",\"psh\":true") }
+        if all & TCPFlag.ack != 0 { out.append(raw: ",\"ack\":true") }
+        if all & TCPFlag.urg != 0 { out.append(raw: ",\"urg\":true") }
+        if all & TCPFlag.ece != 0 { out.append(raw: ",\"ecn\":true") }
+        if all & TCPFlag.cwr != 0 { out.append(raw: ",\"cwr\":true") }
+        out.append(raw: ",\"state\":\"")
+        out.append(raw: flow.tcpState.name)
+        out.append(raw: "\"}")
+    }
+
+    /// `proto` as EVE prints it: the IANA keyword for common protocols, else the number.
+    static func appendProtocol(_ number: UInt8, to out: inout JSONBuffer) {
+        out.append(byte: UInt8(ascii: "\""))
+        if let name = IPProtocolNumber.eveName(number) {
+            out.append(raw: name)
+        } else {
+            out.append(UInt64(number))
+        }
+        out.append(byte: UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,178 @@
+import FlowCore
+
+/// A byte buffer for writing JSON lines without `String` or Foundation: one preallocated
+/// block, reused for every record (Suricata's per-thread `JsonBuilder` plays this part).
+///
+/// Callers append pieces and check `count` to decide when to flush; a record is always
+/// finished before a flush so lines are never split between writes.
+public struct JSONBuffer: ~Copyable {
+    var storage: UnsafeMutablePointer<UInt8>
+    var capacity: Int
+    public private(set) var count = 0
+
+    public init(capacity: Int = 1 << 17) {
+        self.capacity = Swift.max(capacity, 4096)
+        self.storage = .allocate(capacity: self.capacity)
+    }
+
+    deinit { self.storage.deallocate() }
+
+    /// The bytes written since the last `removeAll()`.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: self.storage, count: self.count) }
+
+    public mutating func removeAll() { self.count = 0 }
+
+    mutating func reserve(_ extra: Int) {
+        if self.count + extra <= self.capacity { return }
+        // Only a record larger than everything before it gets here; grow geometrically.
+        var newCapacity = self.capacity * 2
+        while newCapacity < self.count + extra { newCapacity *= 2 }
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.update(from: self.storage, count: self.count)
+        self.storage.deallocate()
+        self.storage = grown
+        self.capacity = newCapacity
+    }
+
+    public mutating func append(byte: UInt8) {
+        self.reserve(1)
+        self.storage[self.count] = byte
+        self.count += 1
+    }
+
+    /// Appends ASCII that needs no escaping (keys, punctuation, enum names).
+    public mutating func append(raw text: StaticString) {
+        let length = text.utf8CodeUnitCount
+        self.reserve(length)
+        (self.storage + self.count).update(from: text.utf8Start, count: length)
+        self.count += length
+    }
+
+    /// Appends a decimal unsigned integer.
+    public mutating func append(_ value: UInt64) {
+        self.reserve(20)
+        if value == 0 {
+            self.storage[self.count] = UInt8(ascii: "0")
+            self.count += 1
+            return
+        }
+        var digits = 0
+        var rest = value
+        while rest > 0 { digits += 1; rest /= 10 }
+        rest = value
+        var position = self.count + digits - 1
+        while rest > 0 {
+            self.storage[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+            position -= 1
+        }
+        self.count += digits
+    }
+
+    /// Appends a decimal signed integer.
+    public mutating func append(_ value: Int64) {
+        if value < 0 {
+            self.append(byte: UInt8(ascii: "-"))
+            self.append(value.magnitude)
+        } else {
+            self.append(UInt64(value))
+        }
+    }
+
+    /// Appends `value` as exactly `width` decimal digits (zero-padded).
+    mutating func append(padded value: UInt64, width: Int) {
+        self.reserve(width)
+        var rest = value
+        var position = self.count + width - 1
+        while position >= self.count {
+            self.storage[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+            position -= 1
+        }
+        self.count += width
+    }
+
+    /// Appends a two-digit lowercase hex byte.
+    mutating func append(hex value: UInt8) {
+        self.append(byte: Self.hexDigit(value >> 4))
+        self.append(byte: Self.hexDigit(value & 0xf))
+    }
+
+    static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ (nibble &- 10)
+    }
+
+    /// Appends a JSON string literal (with quotes) for UTF-8 `bytes` from outside:
+    /// quotes, backslashes and control characters are escaped (RFC 8259 §7), U+2028 and
+    /// U+2029 are escaped so the line is also valid JavaScript, and invalid UTF-8 is
+    /// replaced by U+FFFD so every line is valid UTF-8.
+    public mutating func appendString(utf8 bytes: UnsafeRawBufferPointer) {
+        self.reserve(bytes.count + 2)
+        self.append(byte: UInt8(ascii: "\""))
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte < 0x80 {
+                switch byte {
+                case UInt8(ascii: "\""): self.append(raw: "\\\"")
+                case UInt8(ascii: "\\"): self.append(raw: "\\\\")
+                case 0x0a: self.append(raw: "\\n")
+                case 0x0d: self.append(raw: "\\r")
+                case 0x09: self.append(raw: "\\t")
+                case 0x08: self.append(raw: "\\b")
+                case 0x0c: self.append(raw: "\\f")
+                case 0..<0x20, 0x7f:
+                    self.append(raw: "\\u00")
+                    self.append(hex: byte)
+                default: self.append(byte: byte)
+                }
+                index += 1
+                continue
+            }
+            let length = Self.validSequenceLength(bytes, at: index)
+            if length == 0 {
+                self.append(raw: "\\ufffd")
+                index += 1
+                continue
+            }
+            // U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR: E2 80 A8 / E2 80 A9.
+            if length == 3, byte == 0xe2, bytes[index + 1] == 0x80, bytes[index + 2] & 0xfe == 0xa8 {
+                self.append(raw: bytes[index + 2] == 0xa8 ? "\\u2028" : "\\u2029")
+            } else {
+                self.reserve(length)
+                for offset in 0..<length { self.append(byte: bytes[index + offset]) }
+            }
+            index += length
+        }
+        self.append(byte: UInt8(ascii: "\""))
+    }
+
+    /// Appends a JSON string literal for a Swift string from outside (agent-side names).
+    public mutating func appendString(_ text: String) {
+        var text = text
+        text.withUTF8 { self.appendString(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Length of the well-formed UTF-8 sequence at `index` (Unicode 15 Table 3-7), or 0.
+    static func validSequenceLength(_ bytes: UnsafeRawBufferPointer, at index: Int) -> Int {
+        let first = bytes[index]
+        let length: Int
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xbf
+        switch first {
+        case 0xc2...0xdf: length = 2
+        case 0xe0: length = 3; low = 0xa0
+        case 0xe1...0xec, 0xee...0xef: length = 3
+        case 0xed: length = 3; high = 0x9f
+        case 0xf0: length = 4; low = 0x90
+        case 0xf1...0xf3: length = 4
+        case 0xf4: length = 4; high = 0x8f
+        default: return 0
+        }
+        guard index + length <= bytes.count else { return 0 }
+        let second = bytes[index + 1]
+        guard second >= low && second <= high else { return 0 }
+        for offset in 2..<length where bytes[index + offset] & 0xc0 != 0x80 { return 0 }
+        return length
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Datapath
+import FlowMonitor
+
+/// Flow-table options shared by every subcommand that tracks flows.
+struct FlowTableOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Most connections tracked at once; when full, the least recently active one is written out with reason 'evicted'.", valueName: "n"))
+    var maxFlows = 65_536
+
+    @Option(help: ArgumentHelp("Seconds a connection without a reply (or an unfinished TCP handshake) may stay idle.", valueName: "seconds"))
+    var timeoutNew: Double = 30
+
+    @Option(help: ArgumentHelp("Seconds an established connection may stay idle.", valueName: "seconds"))
+    var timeoutEstablished: Double = 300
+
+    @Option(help: ArgumentHelp("Seconds a TCP connection closed by FIN or RST is kept for late packets.", valueName: "seconds"))
+    var timeoutClosed: Double = 10
+
+    func validate() throws {
+        guard self.maxFlows > 0 && self.maxFlows <= 1 << 28 else {
+            throw ValidationError("'--max-flows' must be between 1 and \(1 << 28), got \(self.maxFlows).")
+        }
+        for (name, value) in [("--timeout-new", self.timeoutNew), ("--timeout-established", self.timeoutEstablished),
+                              ("--timeout-closed", self.timeoutClosed)]
+        where !(value > 0 && value <= 86_400 * 365) {
+            throw ValidationError("'\(name)' must be a number of seconds above 0, got \(value).")
+        }
+    }
+
+    var configuration: ProcessorConfiguration {
+        ProcessorConfiguration(
+            maxFlows: self.maxFlows,
+            timeouts: FlowTimeouts(new: .seconds(self.timeoutNew), established: .seconds(self.timeoutEstablished),
+                                   closed: .seconds(self.timeoutClosed)))
+    }
+}

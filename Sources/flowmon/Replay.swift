@@ -1,0 +1,56 @@
+import ArgumentParser
+import Capture
+import FlowMonitor
+import Output
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Flowmon {
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read a pcap or pcapng file and write one JSON line per connection.",
+            discussion: """
+                Timestamps come from the capture, so the same file always gives the same output. \
+                Connections still open at the end of the file are written with reason 'shutdown', \
+                followed by a 'stats' line. If the file is cut short, every connection seen before \
+                the cut is still written, then the error is reported and the exit status is 1.
+                """
+        )
+
+        @Argument(help: "The capture to read (pcap or pcapng).", completion: .file(extensions: ["pcap", "pcapng", "cap"]))
+        var file: String
+
+        @Option(help: ArgumentHelp("Only packets matching this tcpdump-syntax BPF expression, e.g. 'tcp port 443'.", valueName: "expression"))
+        var filter: String?
+
+        @OptionGroup var flowTable: FlowTableOptions
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("Write JSON lines to this file instead of standard output.", valueName: "file"))
+        var output: String?
+
+        func run() throws {
+            signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE: reported, not a silent kill
+            do {
+                let filter = try self.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
+                let reader = try CaptureFileReader(path: self.file)
+                let sink = try self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                    ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
+                let processor = FlowProcessor(configuration: self.flowTable.configuration, output: sink) { linkType in
+                    Diagnostics.notice("\(self.file): link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are counted in stats.capture.unsupported_link_types")
+                }
+                try FlowMonitor.Replay.run(reader, filter: filter, into: processor)
+            } catch let error as CaptureError {
+                Diagnostics.error(error.description)
+                throw ExitCode.failure
+            } catch let error as OutputError {
+                Diagnostics.error(error.description)
+                throw ExitCode.failure
+            } catch let error as ReplayError {
+                Diagnostics.error(error.description)
+                throw ExitCode.failure
+            }
+        }
+    }
+}
