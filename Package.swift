@@ -19,6 +19,8 @@ let package = Package(
             providers: [.apt(["libpcap-dev"])]
         ),
         .target(name: "FlowCore"),
+        // Test support: counts heap allocations per thread (linked into the test executable only).
+        .target(name: "CMallocCounter"),
         .target(name: "Capture", dependencies: ["FlowCore", "CPcap"]),
         .target(name: "Decoding", dependencies: ["FlowCore"]),
         .target(name: "Datapath", dependencies: ["FlowCore", "Decoding"]),
@@ -34,7 +36,7 @@ let package = Package(
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Decoding", "FlowCore"]),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["FlowMonitor", "Output", "Capture", "Decoding", "Datapath", "FlowCore"]
+            dependencies: ["FlowMonitor", "Output", "Capture", "Decoding", "Datapath", "FlowCore", "CMallocCounter"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,10 @@
+#ifndef FLOWMON_CMALLOCCOUNTER_H
+#define FLOWMON_CMALLOCCOUNTER_H
+#include <stdint.h>
+
+/// Starts counting heap allocations made by the calling thread (test support only).
+void flowmon_malloc_counter_start(void);
+/// Stops counting and returns how many allocations the calling thread made since start.
+uint64_t flowmon_malloc_counter_stop(void);
+
+#endif
