@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+/// The real `flowmon` binary on bad input: a one-line error on stderr naming the problem,
+/// a non-zero exit, and for a capture cut mid-record every flow seen before the cut.
+struct CommandLineTests {
+    static let flowmon = Fixture.flowmonBinary
+
+    @Test func aMissingFileIsAOneLineError() throws {
+        let result = try run(Self.flowmon, ["replay", "/nonexistent/capture.pcap"])
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.hasPrefix("flowmon: error: /nonexistent/capture.pcap"))
+        #expect(result.stderr.contains("No such file or directory"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func aDirectoryIsRefused() throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try run(Self.flowmon, ["replay", directory.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("flowmon: error: \(directory.path)"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func aFileThatIsNotACaptureIsRefused() throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("notes.txt")
+        try "hello, this is not a capture\n".write(to: file, atomically: true, encoding: .utf8)
+        let result = try run(Self.flowmon, ["replay", file.path])
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.hasPrefix("flowmon: error: \(file.path)"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func aTruncatedCaptureStillWritesEveryFlowSeenBeforeTheCut() throws {
+        let file = Fixture.sharedCaptures.appendingPathComponent("truncated-file-cut-mid-record.pcap")
+        let result = try run(Self.flowmon, ["replay", file.path])
+        #expect(result.status == 1)
+        let lines = result.stdout.split(separator: "\n")
+        let flows = lines.filter { $0.contains("\"event_type\":\"flow\"") }
+        #expect(flows.count > 100, "flows before the cut are emitted")
+        #expect(lines.last?.contains("\"event_type\":\"stats\"") == true)
+        #expect(lines.last?.contains("\"error\":") == true)
+        #expect(result.stderr.hasPrefix("flowmon: error: \(file.path)"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func aBadFilterExpressionNamesTheExpression() throws {
+        let file = Fixture.sharedCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
+        let result = try run(Self.flowmon, ["replay", file.path, "--filter", "tcp prt 80"])
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("'tcp prt 80'"))
+    }
+
+    @Test func aFilterSelectsPackets() throws {
+        let file = Fixture.sharedCaptures.appendingPathComponent("eth-mixed-realworld-4709pkts.pcap")
+        let all = try run(Self.flowmon, ["replay", file.path])
+        let dns = try run(Self.flowmon, ["replay", file.path, "--filter", "udp port 53"])
+        #expect(all.status == 0 && dns.status == 0)
+        let flows = dns.stdout.split(separator: "\n").filter { $0.contains("\"event_type\":\"flow\"") }
+        #expect(!flows.isEmpty)
+        #expect(flows.allSatisfy { $0.contains("\"proto\":\"UDP\"") && ($0.contains("\"dest_port\":53,") || $0.contains("\"src_port\":53,")) })
+        #expect(flows.count < all.stdout.split(separator: "\n").count)
+    }
+
+    @Test(arguments: [
+        (["--max-flows", "0"], "'--max-flows' must be between 1"),
+        (["--timeout-new", "0"], "'--timeout-new' must be a number of seconds above 0"),
+        (["--timeout-closed=-3"], "'--timeout-closed' must be a number of seconds above 0"),
+    ])
+    func invalidOptionsAreRejectedBeforeReading(arguments: [String], message: String) throws {
+        let file = Fixture.sharedCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
+        let result = try run(Self.flowmon, ["replay", file.path] + arguments)
+        #expect(result.status != 0)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains(message))
+    }
+
+    @Test func outputGoesToAFileWhenAsked() throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("flows.jsonl")
+        let file = Fixture.sharedCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
+        let result = try run(Self.flowmon, ["replay", file.path, "--output", output.path])
+        #expect(result.status == 0)
+        #expect(result.stdout.isEmpty)
+        let written = try String(contentsOf: output, encoding: .utf8)
+        #expect(written.split(separator: "\n").count == 4)  // three connections and the stats line
+    }
+
+    @Test func anUnwritableOutputIsAOneLineError() throws {
+        let file = Fixture.sharedCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
+        let result = try run(Self.flowmon, ["replay", file.path, "--output", "/nonexistent/dir/flows.jsonl"])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("flowmon: error: cannot open output file /nonexistent/dir/flows.jsonl"))
+    }
+
+    @Test func aReaderThatGoesAwayEndsTheRunCleanly() throws {
+        // `flowmon replay big.pcap | head -1`: EPIPE is reported, no hang, no crash signal.
+        let file = Fixture.sharedCaptures.appendingPathComponent("eth-mixed-realworld-4709pkts.pcap")
+        let result = try run(URL(fileURLWithPath: "/bin/sh"),
+                             ["-c", "'\(Self.flowmon.path)' replay '\(file.path)' | head -c 10 >/dev/null; echo \"status=${PIPESTATUS:-x}\""])
+        #expect(result.status == 0)
+    }
+
+    @Test func helpDescribesEveryReplayOption() throws {
+        let result = try run(Self.flowmon, ["replay", "--help"])
+        #expect(result.status == 0)
+        for option in ["--filter", "--max-flows", "--timeout-new", "--timeout-established", "--timeout-closed", "--output"] {
+            #expect(result.stdout.contains(option), "\(option)")
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Capture
+import FlowMonitor
+import Foundation
+import Output
+import Testing
+
+/// Paths and helpers shared by the replay and CLI tests.
+enum Fixture {
+    /// The repository root (this file is Tests/ReplayTests/TestSupport.swift).
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let captures = root.appendingPathComponent("Captures")
+    /// `shared/` sits beside the repository, on developer machines and in CI.
+    static let sharedCaptures = root.deletingLastPathComponent().appendingPathComponent("shared/captures/real")
+
+    /// Every capture file under a directory, sorted by path.
+    static func captureFiles(in directory: URL) -> [URL] {
+        guard let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return [] }
+        return walker.compactMap { $0 as? URL }
+            .filter { ["pcap", "pcapng"].contains($0.pathExtension) }
+            .sorted { $0.path < $1.path }
+    }
+
+    static var sharedCaptureNames: [String] {
+        captureFiles(in: sharedCaptures).map(\.lastPathComponent)
+    }
+
+    /// The built `flowmon` executable, next to the test bundle.
+    static var flowmonBinary: URL {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
+        let candidate = directory.appendingPathComponent("flowmon")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("flowmon")
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("flowmon-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// The result of replaying a capture in process.
+struct ReplayResult {
+    var lines: [String]
+    var error: ReplayError?
+
+    var records: [[String: Any]] {
+        self.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+    var flows: [[String: Any]] { self.records.filter { $0["event_type"] as? String == "flow" } }
+    var stats: [String: Any]? { self.records.last { $0["event_type"] as? String == "stats" }?["stats"] as? [String: Any] }
+}
+
+/// Replays `file` through the library pipeline (no CLI), writing to a temporary file.
+func replay(_ file: URL, configuration: ProcessorConfiguration = ProcessorConfiguration(), filter: String? = nil) throws -> ReplayResult {
+    let directory = try Fixture.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let outputPath = directory.appendingPathComponent("out.jsonl").path
+    var replayError: ReplayError?
+    do {
+        let output = try JSONLinesOutput(path: outputPath)
+        let processor = FlowProcessor(configuration: configuration, output: output)
+        let packetFilter = try filter.map { try PacketFilter(expression: $0) }
+        do {
+            let reader = try CaptureFileReader(path: file.path)
+            try Replay.run(reader, filter: packetFilter, into: processor)
+        } catch let error as CaptureError {
+            replayError = .input(error)
+        } catch let error as ReplayError {
+            replayError = error
+        }
+    }
+    let text = try String(contentsOfFile: outputPath, encoding: .utf8)
+    return ReplayResult(lines: text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init), error: replayError)
+}
+
+/// Runs a program and returns its exit status, standard output and standard error.
+func run(_ executable: URL, _ arguments: [String], standardInput: FileHandle? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    if let standardInput { process.standardInput = standardInput }
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// Validates JSON lines against schema/ with the real JSON Schema validator (python jsonschema).
+func validateAgainstSchemas(_ lines: [String]) throws -> (status: Int32, report: String) {
+    let directory = try Fixture.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let file = directory.appendingPathComponent("lines.jsonl")
+    try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+    let result = try run(URL(fileURLWithPath: "/usr/bin/env"),
+                         ["python3", Fixture.root.appendingPathComponent("scripts/validate-jsonl").path, file.path])
+    return (result.status, result.stdout + result.stderr)
+}
