@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+
+/// Golden replays, the suricata-verify recipe: every capture under Captures/ has beside it
+/// `<name>.expected.jsonl` (reviewed by a person) and a note on where it came from. Replay
+/// output must match byte for byte, since it depends only on the capture.
+///
+/// To accept new output after a deliberate change: `FLOWMON_RECORD=1 swift test --filter GoldenReplayTests`,
+/// then review `git diff Captures/` line by line before committing.
+struct GoldenReplayTests {
+    static var captures: [String] {
+        Fixture.captureFiles(in: Fixture.captures)
+            .filter { !$0.path.contains("/regressions/") }
+            .map { String($0.path.dropFirst(Fixture.captures.path.count + 1)) }
+    }
+
+    @Test func everyFixtureHasAGoldenFile() {
+        #expect(!Self.captures.isEmpty)
+    }
+
+    @Test(arguments: captures)
+    func replayMatchesGoldenFile(relativePath: String) throws {
+        let capture = Fixture.captures.appendingPathComponent(relativePath)
+        let golden = capture.deletingPathExtension().appendingPathExtension("expected.jsonl")
+        let result = try replay(capture)
+        let actual = result.lines.joined(separator: "\n") + (result.lines.isEmpty ? "" : "\n")
+        if ProcessInfo.processInfo.environment["FLOWMON_RECORD"] == "1" {
+            try actual.write(to: golden, atomically: true, encoding: .utf8)
+            return
+        }
+        let expected = try #require(try? String(contentsOf: golden, encoding: .utf8),
+                                    "missing \(golden.lastPathComponent): record it with FLOWMON_RECORD=1 and review it")
+        let actualLines = actual.split(separator: "\n", omittingEmptySubsequences: false)
+        let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(actualLines.count == expectedLines.count, "\(relativePath): line count")
+        for (index, (a, e)) in zip(actualLines, expectedLines).enumerated() where a != e {
+            Issue.record("\(relativePath) line \(index + 1) differs:\n  expected \(e)\n  actual   \(a)")
+            break
+        }
+    }
+}
