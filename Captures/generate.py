@@ -659,6 +659,13 @@ little-endian, the byte order of the file. {len(pkts)} packets.
 **Expected: 4 TCP flows**, each 2 + 1 packets, conn_state S1 (handshake completed, no data, no close),
 flushed at end of file.
 
+**libpcap cannot read this file.** libpcap 1.10 (Debian 12) rejects a pcapng section whose interfaces
+have different link types: `pcap_open_offline` succeeds, then the first `pcap_next_ex` fails with "an
+interface has a type 276 different from the type of the first interface". tshark reads the file. The real
+`pcapng-11-interfaces-ether-null-raw.pcapng` and `pcapng-multisection-custom-blocks.pcapng` fail the
+same way (`Benchmarks/c/pcap_count` reads 0 packets from each). A reader built only on libpcap
+therefore needs its own pcapng block reader for these files, or must report a clear error.
+
 {md_table(["IDB", "linktype", "name", "if_name", "ts resolution", "flow (originator → responder)", "expected"], rows)}
 
 {regen_line("linktypes.pcapng")}
