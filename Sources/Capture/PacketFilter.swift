@@ -4,11 +4,12 @@ import CPcap
 ///
 /// The expression is compiled for Ethernet in `init`, so a bad expression fails before any
 /// packet is read. A program for each other link type is compiled the first time a packet
-/// of that type is seen, and kept; after that `matches` allocates nothing.
+/// of that type is seen, and kept in a fixed table of `maximumLinkTypes` entries; after
+/// that `matches` allocates nothing.
 ///
 /// Some expressions make no sense for some link types (`ether host ...` on raw IP): libpcap
 /// refuses to compile them. Packets of such a link type never match, and `notices` gets
-/// one line saying so, the first time.
+/// one line saying so, the first time. The same holds for link types beyond the table.
 public final class PacketFilter {
     /// The expression as given.
     public let expression: String
@@ -21,29 +22,40 @@ public final class PacketFilter {
         var program: UnsafeMutablePointer<bpf_program>?
     }
 
-    private var entries: [Entry] = []
+    /// How many link types get a program; packets of further link types do not match.
+    public static let maximumLinkTypes = 32
+
+    /// `entryCount` initialized entries of `maximumLinkTypes`; entry 0 is Ethernet.
+    private let entries: UnsafeMutablePointer<Entry>
+    private var entryCount = 0
+    /// The entry used last: most captures have a single link type.
+    private var lastEntry = 0
+    private var noticedFullTable = false
 
     /// Compiles `expression` for Ethernet to check it.
     ///
     /// The corresponding C functions are `pcap_open_dead_with_tstamp_precision` and `pcap_compile`.
     public init(expression: String) throws(CaptureError) {
         self.expression = expression
-        self.entries.reserveCapacity(8)
         switch Self.compile(expression, linkType: 1) {
         case .success(let program):
-            self.entries.append(Entry(linkType: 1, program: program))
+            self.entries = .allocate(capacity: Self.maximumLinkTypes)
+            self.entries.initialize(to: Entry(linkType: 1, program: program))
+            self.entryCount = 1
         case .failure(let message):
             throw CaptureError(.badFilter, "invalid filter expression '\(expression)': \(message)")
         }
     }
 
     deinit {
-        for entry in self.entries {
-            if let program = entry.program {
+        for index in 0..<self.entryCount {
+            if let program = self.entries[index].program {
                 pcap_freecode(program)
                 program.deallocate()
             }
         }
+        self.entries.deinitialize(count: self.entryCount)
+        self.entries.deallocate()
     }
 
     /// Whether the packet passes the filter (libpcap returned a non-zero snapshot length).
@@ -66,15 +78,37 @@ public final class PacketFilter {
     }
 
     private func program(for linkType: UInt32) -> UnsafeMutablePointer<bpf_program>? {
-        for entry in self.entries where entry.linkType == linkType {
-            return entry.program
+        if self.entries[self.lastEntry].linkType == linkType { return self.entries[self.lastEntry].program }
+        var index = 0
+        while index < self.entryCount {
+            if self.entries[index].linkType == linkType {
+                self.lastEntry = index
+                return self.entries[index].program
+            }
+            index += 1
         }
-        switch Self.compile(self.expression, linkType: linkType) {
+        guard self.entryCount < Self.maximumLinkTypes else {
+            if !self.noticedFullTable {
+                self.noticedFullTable = true
+                self.notices.append(
+                    "filter '\(self.expression)' is applied to \(Self.maximumLinkTypes) link types only; packets of link type \(linkTypeName(linkType)) (\(linkType)) and any further ones do not match"
+                )
+            }
+            return nil
+        }
+        let compiled = Self.compile(self.expression, linkType: linkType)
+        let program: UnsafeMutablePointer<bpf_program>?
+        switch compiled {
+        case .success(let compiledProgram): program = compiledProgram
+        case .failure: program = nil
+        }
+        (self.entries + self.entryCount).initialize(to: Entry(linkType: linkType, program: program))
+        self.lastEntry = self.entryCount
+        self.entryCount += 1
+        switch compiled {
         case .success(let program):
-            self.entries.append(Entry(linkType: linkType, program: program))
             return program
         case .failure(let message):
-            self.entries.append(Entry(linkType: linkType, program: nil))
             self.notices.append(
                 "filter '\(self.expression)' cannot apply to link type \(linkTypeName(linkType)) (\(linkType)): \(message); its packets do not match"
             )
