@@ -11,8 +11,38 @@ import FlowCore
 ///
 /// Otherwise it is as strict as libpcap 1.10's `sf-pcap.c` and `sf-pcapng.c`: the same
 /// lengths are checked against the same limits, and a file that ends inside a record is
-/// an error, reported after every complete record before it was returned. The differences
-/// are listed in `Tests/CaptureTests/README.md`.
+/// an error, reported after every complete record before it was returned.
+/// `CaptureTests/CorpusTests` checks this against libpcap on the shared corpus.
+///
+/// ## Where the reader differs from libpcap 1.10.3, on purpose
+///
+/// 1. pcapng interfaces may differ in link type and snapshot length (libpcap: "an interface has
+///    a type ... different from the type of the first interface"). This is why the reader exists.
+/// 2. pcapng sections may differ in byte order (libpcap: "the file has sections with different
+///    byte orders"). `pcapng-multisection-custom-blocks.pcapng` needs this.
+/// 3. Section Header Block options are walked as strictly as IDB options; libpcap does not
+///    walk them at all. (`invalid-pcapng-shb-option-too-long.pcapng` fails in both, for its
+///    trailer: 52 in the header, 0x30303030 in the trailer.)
+/// 4. A Simple Packet Block's captured length is min(original length, snapshot length, room in
+///    the block); libpcap reports an error if the block is shorter than the first two allow.
+/// 5. An Enhanced Packet Block's captured length is checked against its own interface's
+///    snapshot length (libpcap: the first interface's, which all must share there).
+/// 6. Timestamps are converted exactly (128-bit product) for any `if_tsresol`; libpcap's 64-bit
+///    product overflows for power-of-2 resolutions finer than about 2^-34. Results beyond the
+///    `Int64` range saturate instead of wrapping.
+/// 7. Classic pcap seconds are read as unsigned 32-bit (up to 2106), as the format's spec says;
+///    libpcap 1.10 reads them signed. No capture in the corpus has seconds >= 2^31.
+/// 8. libpcap reads a pcapng up to its first IDB when opening it; the reader reads only the
+///    first Section Header Block in `init`, so such errors come from `next()` instead. A pcapng
+///    with no IDB at all is an error at its end, as libpcap refuses it.
+/// 9. libpcap rewrites some pseudo-headers in packet data (Linux USB, NFLOG) when the file's
+///    byte order differs from the host's; the reader returns the bytes as stored. No capture in
+///    the corpus has those link types.
+/// 10. Messages differ: ours name the file, the record or block number and its byte offset.
+///
+/// `damaged-record-header-after-2pkts.pcap`: MANIFEST says 2 packets (tshark, which guesses
+/// a different record format for this file). libpcap and this reader read the format the magic
+/// announces: 1 packet, then record 2 at offset 228 claims 1409179648 captured bytes.
 ///
 /// The file is read in 1 MiB chunks into one reusable buffer; `next()` allocates nothing
 /// in steady state, and the returned `bytes` point into that buffer, so they are valid

@@ -216,6 +216,35 @@ import Testing
         expectLibpcapAgrees(path, result)
     }
 
+    @Test(arguments: [false, true])
+    func kuznetzovPatchedRecordsWith24ByteHeadersAreReadLikeLibpcap(bigEndian: Bool) {
+        var w = ByteWriter(bigEndian: bigEndian)
+        w.u32(0xA1B2_CD34)
+        w.u16(2)
+        w.u16(4)
+        w.u32(0)
+        w.u32(0)
+        w.u32(65535)
+        w.u32(1)
+        for (index, count) in [60, 1514, 42].enumerated() {
+            w.u32(1_700_000_000 + UInt32(index))
+            w.u32(123_456)
+            w.u32(UInt32(count))
+            w.u32(UInt32(count))
+            w.u32(7)  // interface index
+            w.u16(0x0800)  // protocol
+            w.u8(0)  // packet type
+            w.u8(0)  // padding
+            w.raw(frame(count, seed: UInt8(index)))
+        }
+        let path = writeTemporaryFile(w.bytes)
+        let result = readAll(path)
+        #expect(result.error == nil)
+        #expect(result.records.map(\.capturedLength) == [60, 1514, 42])
+        #expect(result.records[1].bytes == frame(1514, seed: 1))
+        expectLibpcapAgrees(path, result)
+    }
+
     @Test func fcsBitsAreMaskedOffTheLinkType() {
         var file = Self.threeRecords
         file.linkType = 0x1400_0001  // FCS length 4 present, Ethernet
