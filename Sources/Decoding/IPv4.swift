@@ -29,6 +29,8 @@ import FlowCore
 /// hide how long such a frame was, so the frame size is not required to exceed 64 KiB.
 public struct IPv4Header {
     public static let minimumLength = 20
+    /// The declared transport length used when Total Length is 0 (larger than any capture).
+    @usableFromInline static let unknownLength = Int(Int32.max)
 
     @usableFromInline
     internal let bytes: PacketBytes
@@ -132,7 +134,10 @@ public struct IPv4Header {
             return .stop(anomaly)
         }
         guard let payload = header.payload else { return .stop(.ipv4Truncated) }
-        context.declaredTransportLength = header.effectiveTotalLength &- header.headerLength
+        // With Total Length 0 the length is unknown (BIG TCP): the capture is the only
+        // bound, so a transport header it cuts is a truncation, never "too small".
+        context.declaredTransportLength =
+            header.totalLength == 0 ? Self.unknownLength : header.totalLength &- header.headerLength
         summary.payloadLength = payload.count
 
         if offset != 0 { return .done }  // later fragments carry no transport header
