@@ -124,7 +124,10 @@ public enum PPPHeader {
     @inlinable
     static func decode(_ bytes: PacketBytes) -> DecodeStep {
         var offset = 0
-        if bytes.byte(at: 0) == 0xFF, bytes.byte(at: 1) == 0x03 { offset = 2 }
+        if bytes.byte(at: 0) == 0xFF {  // not a protocol octet: the HDLC address
+            guard let control = bytes.byte(at: 1) else { return .stop(.pppTruncated) }
+            if control == 0x03 { offset = 2 }
+        }
         guard let first = bytes.byte(at: offset) else { return .stop(.pppTruncated) }
         let proto: UInt16
         if first & 1 == 1 {

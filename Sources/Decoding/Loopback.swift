@@ -11,7 +11,9 @@ import FlowCore
 /// LINKTYPE_NULL (0) writes the family in the byte order of the machine that captured,
 /// which the file does not record, so both orders are tried. LINKTYPE_LOOP (108, OpenBSD)
 /// writes it in network order. AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24
-/// (NetBSD, OpenBSD, BSD/OS), 28 (FreeBSD, DragonFly) or 30 (Darwin).
+/// (NetBSD, OpenBSD, BSD/OS), 28 (FreeBSD, DragonFly) or 30 (Darwin). For NULL only, a
+/// value that is no family in either order but ends in the IPv4 or IPv6 EtherType is
+/// accepted as that EtherType, as Wireshark does.
 public enum LoopbackHeader {
     public static let length = 4
 
@@ -31,7 +33,16 @@ public enum LoopbackHeader {
               let payload = bytes.dropFirst(Self.length)
         else { return .stop(.nullTruncated) }
         if let layer = Self.layer(forFamily: big) { return .next(layer, payload) }
-        if !networkOrderOnly, let layer = Self.layer(forFamily: little) { return .next(layer, payload) }
+        if !networkOrderOnly {
+            if let layer = Self.layer(forFamily: little) { return .next(layer, payload) }
+            // Some writers put an EtherType in the last two octets (`0f 00 08 00` in
+            // `null-ipv4-ipv6-af-values.pcap`); Wireshark accepts it, and so do we for IP.
+            switch UInt16(truncatingIfNeeded: big) {
+            case EtherType.ipv4: return .next(.ipv4, payload)
+            case EtherType.ipv6: return .next(.ipv6, payload)
+            default: break
+            }
+        }
         return .stop(.nullUnsupportedType)
     }
 }

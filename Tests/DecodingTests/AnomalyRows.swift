@@ -67,7 +67,7 @@ enum AnomalyRows {
         Row(name: "null.truncated", link: .bsdNull, hex: "0200", expect: none(.nullTruncated)),
         Row(
             name: "null.unsupported_type", link: .bsdNull,
-            hex: "0f00 0800   # not an address family in either byte order\n" + Hex.ipv4TCP,
+            hex: "0f00 0801   # neither an address family nor an IP EtherType\n" + Hex.ipv4TCP,
             expect: none(.nullUnsupportedType)),
         Row(
             name: "null.unsupported_type (LOOP is network order only)", link: .bsdLoop,

@@ -95,6 +95,10 @@ enum StackRows {
             hex: "0a00 0000   # NULL: AF_INET6 10, little-endian\n" + Hex.ipv6UDP,
             expect: Expect(ipVersion: 6, ports: (54321, 53))),
         Row(
+            name: "null (EtherType 0x0800 in the low half)/ipv4/tcp", link: .bsdNull,
+            hex: "0f00 0800   # NULL: no address family; EtherType IPv4 in octets 2-3\n" + Hex.ipv4TCP + Hex.tcpSYN,
+            expect: tcpFlow),
+        Row(
             name: "loop (AF_INET network order)/ipv4/tcp", link: .bsdLoop,
             hex: "0000 0002   # LOOP: AF_INET\n" + Hex.ipv4TCP + Hex.tcpSYN, expect: tcpFlow),
         Row(name: "raw/ipv6/udp", link: .rawIP, hex: Hex.ipv6UDP, expect: Expect(ipVersion: 6, ports: (54321, 53))),
