@@ -9,8 +9,10 @@ import FlowCore
 
 /// The shared real-capture corpus: `<repo>/../shared/captures/real`, found from this file
 /// (`Tests/DecodingTests/Captures.swift` -> repo root). CI clones `shared/` as a sibling.
+/// `FLOWMON_REAL_CAPTURES=<dir>` points elsewhere.
 enum RealCaptures {
     static let directory: String = {
+        if let override = getenv("FLOWMON_REAL_CAPTURES") { return String(cString: override) }
         var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         components.removeLast(3)  // Captures.swift, DecodingTests, Tests
         return components.joined(separator: "/") + "/../shared/captures/real"

@@ -146,12 +146,26 @@ struct RealCaptureTests {
         guard s.count == 7 else { Issue.record("expected 7 packets, read \(s.count)"); return }
         #expect(s[0].anomaly == .pppUnsupportedProtocol && s[0].tunnel == .none && s[0].ipProtocol == 47)
         #expect(s[1].anomaly == nil && s[1].tunnel == .none && s[1].ipProtocol == 47)
-        #expect(s[4].tunnel == .gre && s[4].tunnelDepth == 2 && s[4].destinationPort == 520)
+        // Frame 3: GRE in GRE whose inner GRE carries nothing: the middle packet is the flow.
+        #expect(s[2].tunnel == .gre && s[2].tunnelDepth == 1 && s[2].ipProtocol == 47)
+        #expect(s[3].tunnel == .gre && s[3].icmpIdentifier == 42732)
+        // Frame 5: GRE in GRE to RIP 3.3.3.2:520 > 224.0.0.9:520, outermost tunnel 86.106.164.150.
+        for problem in check(s[4], Expect(
+            source: "3.3.3.2", destination: "224.0.0.9", ports: (520, 520), tunnel: .gre, tunnelDepth: 2,
+            tunnelSource: "86.106.164.150"), "frame 5") {
+            Issue.record("\(problem)")
+        }
+        // Frame 6: VLAN 100, IPv6, IPv4-in-IPv6 (the outermost tunnel), PPTP GRE, PPP, DNS reply.
         for problem in check(s[5], Expect(
-            source: "192.52.166.154", destination: "8.8.8.8", ports: (s[5].sourcePort, 53), tunnel: .ipip,
+            source: "8.8.8.8", destination: "172.16.44.3", ports: (53, 40768), vlanIDs: [100], tunnel: .ipip,
             tunnelDepth: 2, tunnelSource: "2607:fcd0:100:2300::b108:2a6b"), "frame 6") {
             Issue.record("\(problem)")
         }
-        #expect(s[6].tunnel == .gre && s[6].source == IPAddress("1.2.3.4") && s[6].ipProtocol == 6)
+        // Frame 7: transparent Ethernet bridging to TCP 10.0.0.4:1232 > 10.0.0.5:80.
+        for problem in check(s[6], Expect(
+            source: "10.0.0.4", destination: "10.0.0.5", ports: (1232, 80), tunnel: .gre, tunnelSource: "1.2.3.4"),
+            "frame 7") {
+            Issue.record("\(problem)")
+        }
     }
 }
