@@ -80,6 +80,43 @@ public struct PacketSummary: Sendable {
     /// Clears every field for reuse.
     @inlinable
     public mutating func reset() { self = PacketSummary() }
+
+    /// Records entry into an encapsulation: the outermost tunnel's kind, outer addresses
+    /// and VNI are kept (set once, at depth 0), the depth is counted, and the network and
+    /// transport fields are cleared for the inner packet. Link-layer counts (VLAN, MPLS)
+    /// keep accumulating.
+    @inlinable
+    public mutating func enterTunnel(_ kind: TunnelKind, vni: UInt32) {
+        var inner = PacketSummary()
+        inner.vlanCount = self.vlanCount
+        inner.vlanIDs = self.vlanIDs
+        inner.mplsLabelCount = self.mplsLabelCount
+        if self.tunnelDepth == 0 {
+            inner.tunnel = kind
+            inner.tunnelSource = self.source
+            inner.tunnelDestination = self.destination
+            inner.tunnelVNI = vni
+        } else {
+            inner.tunnel = self.tunnel
+            inner.tunnelSource = self.tunnelSource
+            inner.tunnelDestination = self.tunnelDestination
+            inner.tunnelVNI = self.tunnelVNI
+        }
+        inner.tunnelDepth = self.tunnelDepth &+ 1  // bounded by LayerParser.maxTunnelDepth
+        self = inner
+    }
+
+    /// Counts one VLAN tag, recording its ID if it is among the first three.
+    @inlinable
+    mutating func recordVLAN(_ id: UInt16) {
+        switch self.vlanCount {
+        case 0: self.vlanIDs.0 = id
+        case 1: self.vlanIDs.1 = id
+        case 2: self.vlanIDs.2 = id
+        default: break
+        }
+        if self.vlanCount < UInt8.max { self.vlanCount &+= 1 }
+    }
 }
 
 /// The kind of encapsulation a packet arrived in.

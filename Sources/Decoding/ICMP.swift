@@ -1,0 +1,159 @@
+import FlowCore
+
+/// ICMP for IPv4 (RFC 792) and ICMPv6 (RFC 4443 §2.1); both start the same way.
+///
+///      0                   1                   2                   3
+///      0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+///     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+///     |     Type      |     Code      |          Checksum             |
+///     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+///     |           Identifier          |        Sequence Number        |  queries
+///     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+///     |      unused / pointer / gateway / MTU (errors)                |  errors
+///     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+///     |  Errors: the invoking packet's IP header + first 8 octets ... |
+///     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+///
+/// Queries with an identifier: ICMPv4 echo 8/0, timestamp 13/14, information 15/16,
+/// address mask 17/18 (RFC 950); ICMPv6 echo 128/129. Errors that quote the invoking
+/// packet: ICMPv4 destination unreachable 3, source quench 4, redirect 5, time exceeded
+/// 11, parameter problem 12; ICMPv6 1–4. The quote is read best effort: a short or odd
+/// quote clears `hasQuotedPacket` and is never an anomaly (routers quote as little as 28
+/// octets, RFC 792; RFC 1812 §4.3.2.3 allows more).
+public struct ICMPHeader {
+    public static let length = 8
+
+    @usableFromInline
+    internal let bytes: PacketBytes
+
+    @inlinable
+    public init?(_ bytes: PacketBytes) {
+        guard bytes.count >= Self.length else { return nil }
+        self.bytes = bytes
+    }
+
+    @inlinable public var type: UInt8 { self.bytes.uncheckedByte(at: 0) }
+    @inlinable public var code: UInt8 { self.bytes.uncheckedByte(at: 1) }
+    @inlinable public var identifier: UInt16 { self.bytes.uncheckedBigEndian(at: 4, as: UInt16.self) }
+
+    @inlinable
+    static func hasIdentifier(type: UInt8, version: UInt8) -> Bool {
+        if version == 6 { return type == 128 || type == 129 }
+        switch type {
+        case 0, 8, 13, 14, 15, 16, 17, 18: return true
+        default: return false
+        }
+    }
+
+    @inlinable
+    static func isError(type: UInt8, version: UInt8) -> Bool {
+        if version == 6 { return type >= 1 && type <= 4 }
+        switch type {
+        case 3, 4, 5, 11, 12: return true
+        default: return false
+        }
+    }
+
+    /// `version` is 4 for ICMP (protocol 1) and 6 for ICMPv6 (58), whatever IP carries it.
+    @inlinable
+    static func decode(
+        _ bytes: PacketBytes, version: UInt8, into summary: inout PacketSummary, context: inout DecodeContext
+    ) -> DecodeStep {
+        if context.declaredTransportLength < Self.length {
+            if summary.isFragment { return .done }
+            return .stop(version == 6 ? .icmpv6PacketTooSmall : .icmpv4PacketTooSmall)
+        }
+        guard let header = ICMPHeader(bytes) else {
+            return .stop(version == 6 ? .icmpv6Truncated : .icmpv4Truncated)
+        }
+        summary.hasICMP = true
+        summary.icmpType = header.type
+        summary.icmpCode = header.code
+        summary.payloadLength = bytes.count &- Self.length
+        if Self.hasIdentifier(type: header.type, version: version) {
+            summary.icmpIdentifier = header.identifier
+        } else if Self.isError(type: header.type, version: version), let quote = bytes.dropFirst(Self.length) {
+            QuotedPacket.read(quote, into: &summary)
+        }
+        return .done
+    }
+}
+
+/// The invoking packet quoted by an ICMP error: its IP header, then at least the first
+/// eight octets of its transport header, which hold the ports of TCP, UDP and SCTP.
+public enum QuotedPacket {
+    /// Extension headers skipped inside an ICMPv6 quote before giving up.
+    public static let maxExtensionHeaders = 8
+
+    @inlinable
+    static func read(_ quote: PacketBytes, into summary: inout PacketSummary) {
+        guard let first = quote.byte(at: 0) else { return }
+        var source = IPAddress.zero
+        var destination = IPAddress.zero
+        var proto: UInt8 = 0
+        var transport = 0
+        switch first >> 4 {
+        case 4:
+            guard let header = IPv4Header(quote), header.headerLength >= IPv4Header.minimumLength else { return }
+            source = header.source
+            destination = header.destination
+            proto = header.ipProtocol
+            transport = header.headerLength
+            if header.fragmentOffset != 0 { transport = -1 }  // no transport header quoted
+        case 6:
+            guard let header = IPv6Header(quote) else { return }
+            source = header.source
+            destination = header.destination
+            proto = header.nextHeader
+            transport = IPv6Header.length
+            var skipped = 0
+            while skipped < Self.maxExtensionHeaders {
+                switch proto {
+                case IPProtocolNumber.hopByHop, IPProtocolNumber.routing, IPProtocolNumber.destinationOptions:
+                    guard let next = quote.byte(at: transport), let units = quote.byte(at: transport &+ 1) else {
+                        return
+                    }
+                    proto = next
+                    transport &+= (Int(units) &+ 1) &* 8
+                case IPProtocolNumber.fragment:
+                    guard let next = quote.byte(at: transport),
+                          let field = quote.bigEndian(at: transport &+ 2, as: UInt16.self) else { return }
+                    proto = next
+                    transport = field >> 3 != 0 ? -1 : transport &+ 8
+                case IPProtocolNumber.authentication:
+                    guard let next = quote.byte(at: transport), let units = quote.byte(at: transport &+ 1) else {
+                        return
+                    }
+                    proto = next
+                    transport &+= (Int(units) &+ 2) &* 4
+                default:
+                    skipped = Self.maxExtensionHeaders
+                    continue
+                }
+                if transport < 0 { break }
+                skipped &+= 1
+            }
+        default:
+            return
+        }
+        var sourcePort: UInt16 = 0
+        var destinationPort: UInt16 = 0
+        switch proto {
+        case IPProtocolNumber.tcp, IPProtocolNumber.udp, IPProtocolNumber.sctp:
+            if transport >= 0 {  // a quoted non-first fragment has no ports
+                guard let sp = quote.bigEndian(at: transport, as: UInt16.self),
+                      let dp = quote.bigEndian(at: transport &+ 2, as: UInt16.self) else { return }
+                sourcePort = sp
+                destinationPort = dp
+            }
+        default:
+            break
+        }
+        summary.hasQuotedPacket = true
+        summary.quotedSource = source
+        summary.quotedDestination = destination
+        summary.quotedProtocol = proto
+        summary.quotedSourcePort = sourcePort
+        summary.quotedDestinationPort = destinationPort
+    }
+}
