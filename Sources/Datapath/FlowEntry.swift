@@ -39,6 +39,11 @@ public struct FlowEntry: Sendable {
     public var tunnelDepth: UInt8 = 0
     public var tunnelSource: IPAddress = .zero
     public var tunnelDestination: IPAddress = .zero
+    /// The VNI of the first packet (VXLAN/Geneve), and of the responder's first tunneled
+    /// packet: with Cilium's overlay the VNI is the sender's security identity, so the two differ.
+    public var tunnelVNI: UInt32 = 0
+    public var responseTunnelVNI: UInt32 = 0
+    public var hasResponseTunnel = false
 
     // Table bookkeeping.
     var hash: UInt64 = 0
@@ -64,7 +69,6 @@ public struct FlowEntry: Sendable {
     public var sourcePort: UInt16 { self.initiatorIsLow ? self.key.lowPort : self.key.highPort }
     public var destinationPort: UInt16 { self.initiatorIsLow ? self.key.highPort : self.key.lowPort }
     public var ipProtocol: UInt8 { self.key.ipProtocol }
-    public var vni: UInt32 { self.key.vni }
 
     /// Zeek's `conn_state` for this connection.
     public var connState: StaticString { self.history.zeekConnState(ipProtocol: self.key.ipProtocol) }

@@ -19,6 +19,7 @@ import FlowCore
 public final class FlowTable {
     public let capacity: Int
     public let timeouts: FlowTimeouts
+    public let tunnelKey: TunnelKeyMode
 
     let entries: UnsafeMutablePointer<FlowEntry>
     let index: SlotIndex
@@ -31,10 +32,11 @@ public final class FlowTable {
     public private(set) var count = 0
     public private(set) var counters = FlowTableCounters()
 
-    public init(capacity: Int, timeouts: FlowTimeouts = FlowTimeouts()) {
+    public init(capacity: Int, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .vni) {
         precondition(capacity > 0 && capacity < Int(Int32.max / 2), "FlowTable capacity must be in 1..<2^30, got \(capacity)")
         self.capacity = capacity
         self.timeouts = timeouts
+        self.tunnelKey = tunnelKey
         self.timeoutNanoseconds = (timeouts.nanoseconds(for: .new), timeouts.nanoseconds(for: .established),
                                    timeouts.nanoseconds(for: .closed))
         self.index = SlotIndex(capacity: capacity)
@@ -72,7 +74,7 @@ public final class FlowTable {
                        extraPackets: UInt64 = 0, extraBytes: UInt64 = 0,
                        onEnd: (borrowing FlowEntry, FlowEndReason) -> Void)
     {
-        let observation = PacketObservation(summary)
+        let observation = PacketObservation(summary, tunnelKey: self.tunnelKey)
         if time.nanoseconds > self.clock { self.clock = time.nanoseconds }
         let hash = observation.key.hashValue64
         var index = self.find(observation.key, hash: hash)

@@ -61,3 +61,13 @@ public enum FlowEndReason: UInt8, Sendable {
 }
 
 import FlowCore
+
+/// Whether a tunnel's VNI is part of the connection key.
+public enum TunnelKeyMode: String, Sendable, CaseIterable {
+    /// The same inner 5-tuple in two virtual networks is two connections (VXLAN/Geneve
+    /// segments as RFC 7348 and RFC 8926 define them).
+    case vni
+    /// The VNI is ignored for keying. Use with Cilium's overlay, where the VNI carries the
+    /// sender's security identity and so differs between the two directions of a connection.
+    case none
+}

@@ -16,7 +16,7 @@ struct PacketObservation {
     var ipVersion: UInt8
 
     
-    init(_ summary: PacketSummary) {
+    init(_ summary: PacketSummary, tunnelKey: TunnelKeyMode) {
         var sourcePort: UInt16 = 0
         var destinationPort: UInt16 = 0
         var isReply = false
@@ -44,7 +44,7 @@ struct PacketObservation {
                 destinationPort = UInt16(summary.icmpCode)
             }
         }
-        let vni = summary.tunnel == .none ? 0 : summary.tunnelVNI
+        let vni = summary.tunnel == .none || tunnelKey == .none ? 0 : summary.tunnelVNI
         let (key, fromLow) = FlowKey.canonical(
             source: summary.source, sourcePort: sourcePort, destination: summary.destination,
             destinationPort: destinationPort, ipProtocol: summary.ipProtocol, vni: vni)
@@ -92,6 +92,10 @@ extension FlowEntry {
             self.tunnelDepth = summary.tunnelDepth
             self.tunnelSource = summary.tunnelSource
             self.tunnelDestination = summary.tunnelDestination
+            self.tunnelVNI = summary.tunnelVNI
+        } else if !fromInitiator, !self.hasResponseTunnel, summary.tunnel != .none {
+            self.hasResponseTunnel = true
+            self.responseTunnelVNI = summary.tunnelVNI
         }
         if time < self.start { self.start = time }
         if self.end < time { self.end = time }
@@ -120,16 +124,17 @@ extension FlowEntry {
             }
         }
 
+        let bothSides = self.history.has(ConnectionHistory.sent, fromInitiator: true)
+            && self.history.has(ConnectionHistory.sent, fromInitiator: false)
         if isTCPHeader {
             self.advanceTCP(flags: flags, fromInitiator: fromInitiator)
             switch self.tcpState {
             case .closed, .reset: self.phase = .closed
-            case .established, .closing: self.phase = .established
+            case .established: self.phase = .established
+            case .closing: self.phase = bothSides ? .established : .new  // a FIN without any reply is no conversation
             case .new, .synSent, .synReceived: self.phase = .new
             }
-        } else if self.key.ipProtocol != IPProtocolNumber.tcp || self.tcpState == .new {
-            let bothSides = self.history.has(ConnectionHistory.sent, fromInitiator: true)
-                && self.history.has(ConnectionHistory.sent, fromInitiator: false)
+        } else if self.key.ipProtocol != IPProtocolNumber.tcp {
             if bothSides && self.phase == .new { self.phase = .established }
         }
     }

@@ -83,10 +83,10 @@ extension ConnectionHistory {
             if initiatorFin { return "SH" }  // SYN, then FIN, no SYN-ACK
             return responderSent ? "OTH" : "S0"
         }
-        if synAck && !syn {  // the SYN was not seen
+        if synAck && !syn && !initiatorSent {  // only the responder's half of a handshake was seen
             if responderRst { return "RSTRH" }
             if responderFin { return "SHR" }
-            if !initiatorSent { return "OTH" }
+            return "OTH"
         }
         if initiatorRst || responderRst {
             return self.rawValue & Self.initiatorResetFirst != 0 ? "RSTO" : "RSTR"

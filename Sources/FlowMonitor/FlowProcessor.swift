@@ -9,14 +9,17 @@ public struct ProcessorConfiguration: Sendable {
     /// Flow table capacity (`--max-flows`).
     public var maxFlows: Int
     public var timeouts: FlowTimeouts
+    /// Whether the tunnel VNI is part of the connection key (`--tunnel-key`).
+    public var tunnelKey: TunnelKeyMode
     /// Datagrams tracked for fragment attribution.
     public var maxFragmentDatagrams: Int
     public var fragmentTimeout: Duration
 
-    public init(maxFlows: Int = 65_536, timeouts: FlowTimeouts = FlowTimeouts(),
+    public init(maxFlows: Int = 65_536, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .vni,
                 maxFragmentDatagrams: Int = 8192, fragmentTimeout: Duration = .seconds(60)) {
         self.maxFlows = maxFlows
         self.timeouts = timeouts
+        self.tunnelKey = tunnelKey
         self.maxFragmentDatagrams = maxFragmentDatagrams
         self.fragmentTimeout = fragmentTimeout
     }
@@ -46,7 +49,8 @@ public final class FlowProcessor {
                 onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
         self.configuration = configuration
         self.output = output
-        self.flows = FlowTable(capacity: configuration.maxFlows, timeouts: configuration.timeouts)
+        self.flows = FlowTable(capacity: configuration.maxFlows, timeouts: configuration.timeouts,
+                               tunnelKey: configuration.tunnelKey)
         self.fragments = FragmentTable(capacity: configuration.maxFragmentDatagrams,
                                        timeout: configuration.fragmentTimeout)
         self.onUnsupportedLinkType = onUnsupportedLinkType

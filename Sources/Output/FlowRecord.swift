@@ -66,7 +66,11 @@ public enum FlowRecord {
             out.appendQuoted(flow.tunnelDestination)
             if flow.tunnel == .vxlan || flow.tunnel == .geneve {
                 out.append(raw: ",\"vni\":")
-                out.append(UInt64(flow.vni))
+                out.append(UInt64(flow.tunnelVNI))
+                if flow.hasResponseTunnel && flow.responseTunnelVNI != flow.tunnelVNI {
+                    out.append(raw: ",\"response_vni\":")
+                    out.append(UInt64(flow.responseTunnelVNI))
+                }
             }
             out.append(raw: ",\"type\":\"")
             out.append(raw: flow.tunnel.name)

@@ -16,6 +16,9 @@ struct FlowTableOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds a TCP connection closed by FIN or RST is kept for late packets.", valueName: "seconds"))
     var timeoutClosed: Double = 10
 
+    @Option(help: ArgumentHelp("Whether a VXLAN/Geneve VNI is part of the connection key: 'vni' keeps one inner 5-tuple in two virtual networks apart; 'none' joins both directions of a connection whose VNI differs by direction, as with Cilium's overlay (the VNI is the sender's security identity).", valueName: "vni|none"))
+    var tunnelKey: TunnelKeyMode = .vni
+
     func validate() throws {
         guard self.maxFlows > 0 && self.maxFlows <= 1 << 28 else {
             throw ValidationError("'--max-flows' must be between 1 and \(1 << 28), got \(self.maxFlows).")
@@ -31,6 +34,9 @@ struct FlowTableOptions: ParsableArguments {
         ProcessorConfiguration(
             maxFlows: self.maxFlows,
             timeouts: FlowTimeouts(new: .seconds(self.timeoutNew), established: .seconds(self.timeoutEstablished),
-                                   closed: .seconds(self.timeoutClosed)))
+                                   closed: .seconds(self.timeoutClosed)),
+            tunnelKey: self.tunnelKey)
     }
 }
+
+extension TunnelKeyMode: ExpressibleByArgument {}
