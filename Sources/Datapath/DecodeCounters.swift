@@ -27,7 +27,8 @@ public struct DecodeCounters: Sendable {
 
     public init() {}
 
-    public mutating func count(_ summary: PacketSummary, length: UInt32) {
+    @inlinable
+    public mutating func count(_ summary: borrowing PacketSummary, length: UInt32) {
         self.packets &+= 1
         self.bytes &+= UInt64(length)
         if let anomaly = summary.anomaly { self.anomalies[Int(anomaly.rawValue)] &+= 1 }

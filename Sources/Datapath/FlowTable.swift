@@ -70,7 +70,7 @@ public final class FlowTable {
     ///     its first fragment and are attributed now.
     ///   - onEnd: receives flows that end because of this packet (eviction, TCP port reuse).
     
-    public func record(_ summary: PacketSummary, time: CaptureTime, length: UInt32,
+    public func record(_ summary: borrowing PacketSummary, time: CaptureTime, length: UInt32,
                        extraPackets: UInt64 = 0, extraBytes: UInt64 = 0,
                        onEnd: (borrowing FlowEntry, FlowEndReason) -> Void)
     {
@@ -135,14 +135,14 @@ public final class FlowTable {
     }
 
     func deadline(_ index: Int32) -> Int64 {
-        let entry = self.entries[Int(index)]
+        let entry = self.entries.advanced(by: Int(index))
         let timeout: Int64
-        switch entry.phase {
+        switch entry.pointee.phase {
         case .new: timeout = self.timeoutNanoseconds.0
         case .established: timeout = self.timeoutNanoseconds.1
         case .closed: timeout = self.timeoutNanoseconds.2
         }
-        let (sum, overflow) = entry.lastActivity.addingReportingOverflow(timeout)
+        let (sum, overflow) = entry.pointee.lastActivity.addingReportingOverflow(timeout)
         return overflow ? .max : sum
     }
 
@@ -232,10 +232,11 @@ public final class FlowTable {
     }
 
     func unlink(_ index: Int32) {
-        let entry = self.entries[Int(index)]
-        let list = Int(entry.listPhase.rawValue)
-        if entry.previous >= 0 { self.entries[Int(entry.previous)].next = entry.next } else { self.lists[list] = entry.next }
-        if entry.next >= 0 { self.entries[Int(entry.next)].previous = entry.previous } else { self.lists[3 + list] = entry.previous }
+        let entry = self.entries.advanced(by: Int(index))
+        let list = Int(entry.pointee.listPhase.rawValue)
+        let previous = entry.pointee.previous, next = entry.pointee.next
+        if previous >= 0 { self.entries[Int(previous)].next = next } else { self.lists[list] = next }
+        if next >= 0 { self.entries[Int(next)].previous = previous } else { self.lists[3 + list] = previous }
     }
 
     /// A deterministic flow id from the key hash and start time, in 1..<2^52.

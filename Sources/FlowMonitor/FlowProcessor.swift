@@ -36,7 +36,6 @@ public final class FlowProcessor {
     public private(set) var capture = CaptureCounters()
     public private(set) var decode = DecodeCounters()
     let parser = LayerParser()
-    var summary = PacketSummary()
     let flows: FlowTable
     let fragments: FragmentTable
     /// Packet time of the next expiry sweep.
@@ -73,21 +72,24 @@ public final class FlowProcessor {
             if self.capture.countUnsupported(linkType: packet.linkType) { self.onUnsupportedLinkType(packet.linkType) }
             return
         }
-        self.parser.parse(packet.bytes, link: link, into: &self.summary)
-        self.decode.count(self.summary, length: packet.originalLength)
-        guard self.summary.ipVersion != 0 else { return }
+        // A local, not a stored property: passing it on borrows it in place, where a value
+        // read out of a class or through a pointer would be copied for every call.
+        var summary = PacketSummary()
+        self.parser.parse(packet.bytes, link: link, into: &summary)
+        self.decode.count(summary, length: packet.originalLength)
+        guard summary.ipVersion != 0 else { return }
 
         var extraPackets: UInt64 = 0
         var extraBytes: UInt64 = 0
-        if self.summary.isFragment {
-            switch self.fragments.observe(&self.summary, time: time, length: packet.originalLength) {
+        if summary.isFragment {
+            switch self.fragments.observe(&summary, time: time, length: packet.originalLength) {
             case .held: return
             case .record(let packets, let bytes):
                 extraPackets = packets
                 extraBytes = bytes
             }
         }
-        self.flows.record(self.summary, time: time, length: packet.originalLength,
+        self.flows.record(summary, time: time, length: packet.originalLength,
                           extraPackets: extraPackets, extraBytes: extraBytes) { flow, reason in
             self.write(flow, reason)
         }
