@@ -23,7 +23,10 @@ struct GoldenReplayTests {
         let capture = Fixture.captures.appendingPathComponent(relativePath)
         let golden = capture.deletingPathExtension().appendingPathExtension("expected.jsonl")
         let result = try replay(capture)
-        let actual = result.lines.joined(separator: "\n") + (result.lines.isEmpty ? "" : "\n")
+        // Error messages name the capture by the path it was opened with; golden files hold
+        // it relative to Captures/ so they do not depend on where the repository lives.
+        let actual = (result.lines.joined(separator: "\n") + (result.lines.isEmpty ? "" : "\n"))
+            .replacingOccurrences(of: Fixture.captures.path + "/", with: "")
         if ProcessInfo.processInfo.environment["FLOWMON_RECORD"] == "1" {
             try actual.write(to: golden, atomically: true, encoding: .utf8)
             return
