@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -30,7 +31,11 @@ let package = Package(
         .target(name: "Decoding", dependencies: ["FlowCore"], swiftSettings: releaseSettings),
         .target(name: "Datapath", dependencies: ["FlowCore", "Decoding"], swiftSettings: releaseSettings),
         .target(name: "Output", dependencies: ["FlowCore", "Decoding", "Datapath"], swiftSettings: releaseSettings),
-        .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Output"], swiftSettings: releaseSettings),
+        // The agent side: Kubernetes inventory, identities, policies. Strings, labels and YAML
+        // live here and are compiled into the numeric tables the datapath looks up.
+        .target(name: "Agent", dependencies: ["FlowCore", "Datapath", .product(name: "Yams", package: "Yams")],
+                swiftSettings: releaseSettings),
+        .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Output", "Agent"], swiftSettings: releaseSettings),
         .executableTarget(
             name: "flowmon",
             dependencies: ["FlowMonitor", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -38,6 +43,7 @@ let package = Package(
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Capture", "FlowCore"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "FlowCore", "CPcap"]),
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Decoding", "FlowCore"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "FlowCore"]),
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Decoding", "FlowCore"]),
         .testTarget(
             name: "ReplayTests",

@@ -1,0 +1,26 @@
+/// A problem with a file the agent reads (inventory, policy). `description` is the
+/// one-line message the CLI prints: it names the file, the place in it (document index
+/// and field path, and the line when the parser gives one) and what is wrong, e.g.
+/// `policies/web.yaml: document 2: spec.ingress[0].toPorts[0].ports[0].port: port 70000 is out of range 1-65535 (line 17)`.
+public struct AgentError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var file: String
+    /// Where in the file: `document 2: spec.ingress[0]` or a JSON path `$.items[3].status.podIP`; may be empty.
+    public var location: String
+    public var message: String
+    public var line: Int?
+
+    public init(file: String, location: String = "", message: String, line: Int? = nil) {
+        self.file = file
+        self.location = location
+        self.message = message
+        self.line = line
+    }
+
+    public var description: String {
+        var text = self.file
+        if !self.location.isEmpty { text += ": " + self.location }
+        text += ": " + self.message
+        if let line = self.line { text += " (line \(line))" }
+        return text
+    }
+}
