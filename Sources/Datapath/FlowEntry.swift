@@ -45,6 +45,20 @@ public struct FlowEntry: Sendable {
     public var responseTunnelVNI: UInt32 = 0
     public var hasResponseTunnel = false
 
+    /// Who is on each end (ipcache lookups when the flow started; `.unknown` without an inventory),
+    /// the agent's endpoint index for names (0 = none), and the policy decisions taken then:
+    /// egress at the source endpoint, ingress at the destination endpoint, each only when that
+    /// side is a local endpoint. Decided once; later policy changes do not rewrite them.
+    public var sourceIdentity: Identity = .unknown
+    public var destinationIdentity: Identity = .unknown
+    public var sourceEndpoint: UInt32 = 0
+    public var destinationEndpoint: UInt32 = 0
+    public var hasPolicyVerdict = false
+    public var egressEvaluated = false
+    public var ingressEvaluated = false
+    public var egressDecision = PolicyDecision(outcome: .notEnforced)
+    public var ingressDecision = PolicyDecision(outcome: .notEnforced)
+
     // Table bookkeeping.
     var hash: UInt64 = 0
     /// The table clock when the flow was last touched; orders the expiry lists.

@@ -70,9 +70,13 @@ public final class FlowTable {
     ///     its first fragment and are attributed now.
     ///   - onEnd: receives flows that end because of this packet (eviction, TCP port reuse).
     
+    ///
+    /// - Returns: the connection's entry (valid until the next call that may end flows) and
+    ///   whether this packet created it, so the caller can decide its policy verdict once.
+    @discardableResult
     public func record(_ summary: borrowing PacketSummary, time: CaptureTime, length: UInt32,
                        extraPackets: UInt64 = 0, extraBytes: UInt64 = 0,
-                       onEnd: (borrowing FlowEntry, FlowEndReason) -> Void)
+                       onEnd: (borrowing FlowEntry, FlowEndReason) -> Void) -> (entry: UnsafeMutablePointer<FlowEntry>, isNew: Bool)
     {
         let observation = PacketObservation(summary, tunnelKey: self.tunnelKey)
         if time.nanoseconds > self.clock { self.clock = time.nanoseconds }
@@ -85,7 +89,8 @@ public final class FlowTable {
             self.remove(index, reason: .tcpReuse, onEnd: onEnd)
             index = -1
         }
-        if index < 0 {
+        let isNew = index < 0
+        if isNew {
             index = self.insert(observation, hash: hash, time: time, onEnd: onEnd)
         }
         let entry = self.entries.advanced(by: index)
@@ -93,6 +98,7 @@ public final class FlowTable {
         entry.pointee.apply(summary, fromInitiator: fromInitiator, time: time, length: length,
                             extraPackets: extraPackets, extraBytes: extraBytes)
         self.touch(Int32(index), phase: entry.pointee.phase)
+        return (entry, isNew)
     }
 
     /// The entry for `key`, if tracked (for tests and tools; not the packet path).

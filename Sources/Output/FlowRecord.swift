@@ -12,7 +12,8 @@ import FlowCore
 ///
 /// `src` is always the initiator; `timestamp` is the flow's last packet time.
 public enum FlowRecord {
-    public static func append(_ flow: FlowEntry, reason: FlowEndReason, to out: inout JSONBuffer) {
+    public static func append(_ flow: FlowEntry, reason: FlowEndReason, annotations: FlowAnnotations? = nil,
+                              to out: inout JSONBuffer) {
         let asIPv6 = flow.ipVersion == 6
         out.append(raw: "{\"timestamp\":")
         out.appendQuotedTimestamp(flow.end)
@@ -102,6 +103,57 @@ public enum FlowRecord {
         }
         out.append(raw: ",\"conn_state\":\"")
         out.append(raw: flow.connState)
+        out.append(byte: UInt8(ascii: "\""))
+        if let annotations, flow.sourceIdentity != .unknown || flow.destinationIdentity != .unknown {
+            out.append(raw: ",\"source\":")
+            annotations.appendEndpoint(identity: flow.sourceIdentity, endpoint: flow.sourceEndpoint, to: &out)
+            out.append(raw: ",\"destination\":")
+            annotations.appendEndpoint(identity: flow.destinationIdentity, endpoint: flow.destinationEndpoint, to: &out)
+            if flow.hasPolicyVerdict { appendPolicy(flow, annotations: annotations, to: &out) }
+        }
+        out.append(byte: UInt8(ascii: "}"))
+    }
+
+    /// The `policy` object: the verdict as Hubble names it (`FORWARDED`; `AUDIT` for a
+    /// connection policy would drop, since flowmon observes and does not enforce, or
+    /// `DROPPED` with `--verdict-as-enforced`), Cilium's drop reason and the direction that
+    /// drops, Hubble's `policy_match_type` number, each evaluated side's decision, and the
+    /// policies responsible in Hubble's `*_allowed_by` / `*_denied_by` lists.
+    static func appendPolicy(_ flow: FlowEntry, annotations: FlowAnnotations, to out: inout JSONBuffer) {
+        out.append(raw: ",\"policy\":{\"verdict\":\"")
+        let drop = flow.wouldDrop
+        if drop == nil {
+            out.append(raw: "FORWARDED\"")
+        } else {
+            out.append(raw: annotations.verdictAsEnforced ? "DROPPED\"" : "AUDIT\"")
+            out.append(raw: ",\"drop_reason_desc\":\"")
+            out.append(raw: drop!.explicitDeny ? "POLICY_DENY\"" : "POLICY_DENIED\"")
+            out.append(raw: ",\"traffic_direction\":\"")
+            out.append(raw: drop!.direction.name)
+            out.append(byte: UInt8(ascii: "\""))
+        }
+        // The match type of the deciding entry: the dropping side's, else ingress's, else egress's.
+        let deciding = drop?.decision ?? (flow.ingressEvaluated ? flow.ingressDecision : flow.egressDecision)
+        out.append(raw: ",\"policy_match_type\":")
+        out.append(UInt64(deciding.matchType.rawValue))
+        if flow.egressEvaluated { appendDecision(flow.egressDecision, key: ",\"egress\":{\"decision\":\"", to: &out) }
+        if flow.ingressEvaluated { appendDecision(flow.ingressDecision, key: ",\"ingress\":{\"decision\":\"", to: &out) }
+        if flow.egressEvaluated && flow.egressDecision.policySet != 0 {
+            out.append(raw: flow.egressDecision.outcome == .deniedExplicitly ? ",\"egress_denied_by\":" : ",\"egress_allowed_by\":")
+            annotations.appendPolicySet(flow.egressDecision.policySet, to: &out)
+        }
+        if flow.ingressEvaluated && flow.ingressDecision.policySet != 0 {
+            out.append(raw: flow.ingressDecision.outcome == .deniedExplicitly ? ",\"ingress_denied_by\":" : ",\"ingress_allowed_by\":")
+            annotations.appendPolicySet(flow.ingressDecision.policySet, to: &out)
+        }
+        out.append(byte: UInt8(ascii: "}"))
+    }
+
+    static func appendDecision(_ decision: PolicyDecision, key: StaticString, to out: inout JSONBuffer) {
+        out.append(raw: key)
+        out.append(raw: decision.outcome.name)
+        out.append(raw: "\",\"match_type\":\"")
+        out.append(raw: decision.matchType.name)
         out.append(raw: "\"}")
     }
 

@@ -60,11 +60,29 @@ extension JSONBuffer {
     }
 
     /// Appends `"YYYY-MM-DDTHH:MM:SS.ffffff+0000"`: Suricata EVE's timestamp form (UTC,
-    /// microseconds, offset without a colon). Civil date from days since the epoch by
-    /// Howard Hinnant's `civil_from_days` algorithm; no Foundation, no allocation.
+    /// microseconds, offset without a colon).
     public mutating func appendQuotedTimestamp(_ time: CaptureTime) {
+        self.append(byte: UInt8(ascii: "\""))
+        self.appendDateTime(time)
+        self.append(byte: UInt8(ascii: "."))
+        self.append(padded: UInt64(time.subsecondNanoseconds / 1000), width: 6)
+        self.append(raw: "+0000\"")
+    }
+
+    /// Appends `"YYYY-MM-DDTHH:MM:SS.fffffffffZ"`: RFC 3339 in UTC with nanoseconds, as
+    /// protojson (and so Hubble) writes timestamps.
+    public mutating func appendQuotedRFC3339(_ time: CaptureTime) {
+        self.append(byte: UInt8(ascii: "\""))
+        self.appendDateTime(time)
+        self.append(byte: UInt8(ascii: "."))
+        self.append(padded: UInt64(time.subsecondNanoseconds), width: 9)
+        self.append(raw: "Z\"")
+    }
+
+    /// Appends `YYYY-MM-DDTHH:MM:SS` (UTC). Civil date from days since the epoch by Howard
+    /// Hinnant's `civil_from_days` algorithm; no Foundation, no allocation.
+    mutating func appendDateTime(_ time: CaptureTime) {
         let seconds = time.seconds
-        let microseconds = UInt64(time.subsecondNanoseconds / 1000)
         var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = UInt64(seconds - days * 86_400)
         days += 719_468
@@ -77,7 +95,6 @@ extension JSONBuffer {
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
 
-        self.append(byte: UInt8(ascii: "\""))
         if year < 0 {
             self.append(byte: UInt8(ascii: "-"))
             self.append(padded: UInt64(-year), width: 4)
@@ -94,8 +111,5 @@ extension JSONBuffer {
         self.append(padded: secondOfDay / 60 % 60, width: 2)
         self.append(byte: UInt8(ascii: ":"))
         self.append(padded: secondOfDay % 60, width: 2)
-        self.append(byte: UInt8(ascii: "."))
-        self.append(padded: microseconds, width: 6)
-        self.append(raw: "+0000\"")
     }
 }

@@ -1,0 +1,230 @@
+import Datapath
+import FlowCore
+
+/// What the compiler needs to know about identities; built by the pipeline from the
+/// endpoint table (agent side, strings allowed).
+public struct CompilerInventory: Sendable {
+    /// Every identity's labels, `source:key=value` (pods, reserved, CIDR identities).
+    public var identityLabels: [Identity: [String]]
+    /// Identities of the endpoints whose policy is compiled (pods on this node).
+    public var localIdentities: Set<Identity>
+    /// Named container ports per pod identity (union over the pods that share it).
+    public var namedPorts: [Identity: [NamedPort]]
+    /// The prefix of each CIDR identity (length in its own family).
+    public var cidrIdentities: [Identity: (IPAddress, UInt8)]
+    /// Labels of the local node and of the other nodes, for `fromNodes`/`toNodes`.
+    public var localNodeLabels: [String: String]?
+    public var remoteNodeLabels: [[String: String]]
+
+    public init(identityLabels: [Identity: [String]], localIdentities: Set<Identity>,
+                namedPorts: [Identity: [NamedPort]] = [:], cidrIdentities: [Identity: (IPAddress, UInt8)] = [:],
+                localNodeLabels: [String: String]? = nil, remoteNodeLabels: [[String: String]] = []) {
+        self.identityLabels = identityLabels
+        self.localIdentities = localIdentities
+        self.namedPorts = namedPorts
+        self.cidrIdentities = cidrIdentities
+        self.localNodeLabels = localNodeLabels
+        self.remoteNodeLabels = remoteNodeLabels
+    }
+}
+
+/// A policy named in verdicts (`ingress_allowed_by` etc.): Hubble's `Policy{name, namespace, kind}`.
+public struct PolicyReference: Sendable, Hashable, Comparable {
+    public var kind: PolicyKind
+    public var namespace: String?
+    public var name: String
+
+    public static func < (a: PolicyReference, b: PolicyReference) -> Bool {
+        (a.kind.rawValue, a.namespace ?? "", a.name) < (b.kind.rawValue, b.namespace ?? "", b.name)
+    }
+}
+
+/// The compiled result: the datapath's policy table and the names behind its policy sets.
+public struct CompiledPolicies: Sendable {
+    public var table: PolicyTable
+    /// Index 0 is the empty set; `PolicyMapEntry.policySet` indexes this.
+    public var policySets: [[PolicyReference]]
+    /// How many local endpoint identities each policy selects, for `policy check`.
+    public var selectedIdentities: [PolicyReference: Int]
+}
+
+/// Compiles CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes NetworkPolicy
+/// into per-endpoint policy maps keyed like Cilium's datapath (remote identity, protocol,
+/// port, direction), once, when policies or the inventory are loaded — never per packet.
+///
+/// Semantics follow Cilium (pkg/policy, pkg/k8s/apis/cilium.io/utils) and the Kubernetes
+/// NetworkPolicy API, as summarised in reference-semantics.md §1c and §2:
+/// - a CNP's selectors are scoped to its namespace; a CCNP's are not, and its `[{}]` peer
+///   means every pod; reserved-label selectors are never scoped;
+/// - peers AND ports within one rule item; items and policies OR;
+/// - an absent peer with `toPorts`/`icmps` is an L3 wildcard; `fromEndpoints: []` selects
+///   nothing; a rule item with nothing at all selects nothing (the "deny all" idiom);
+/// - default deny applies per direction once a rule selecting the endpoint has rules (or
+///   deny rules) in that direction, unless `enableDefaultDeny` says false; a NetworkPolicy
+///   isolates the directions of its (defaulted) `policyTypes`;
+/// - CIDR peers select CIDR identities (addresses outside the cluster), `except` removed;
+/// - deny entries beat allow entries (decided at lookup by `EndpointPolicy.decide`).
+public struct PolicyCompiler {
+    let inventory: CompilerInventory
+    let labels: [Identity: IdentityLabels]
+    let allIdentities: [Identity]
+    var selectorCache: [SelectorMatcher: [Identity]] = [:]
+
+    public init(inventory: CompilerInventory) {
+        self.inventory = inventory
+        var labels: [Identity: IdentityLabels] = [:]
+        for (identity, strings) in inventory.identityLabels {
+            var parsed = strings.map(SecurityLabel.init(parsing:))
+            // Kubernetes (≥ 1.21) labels every namespace with its name; make sure selectors on it work
+            // even when no namespaces file was given.
+            if let namespace = parsed.first(where: { $0.source == "k8s" && $0.key == "io.kubernetes.pod.namespace" })?.value,
+               !parsed.contains(where: { $0.key == "io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name" }) {
+                parsed.append(SecurityLabel(source: "k8s", key: "io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name",
+                                            value: namespace))
+            }
+            labels[identity] = IdentityLabels(identity: identity, labels: parsed)
+        }
+        self.labels = labels
+        self.allIdentities = labels.keys.sorted()
+    }
+
+    // MARK: Normalized rules
+
+    /// One rule item of one policy in one direction, reduced to identities and ports.
+    struct NormalizedRule {
+        var policy: PolicyReference
+        var subject: SelectorMatcher
+        var direction: TrafficDirection
+        var isDeny: Bool
+        /// `nil`: any remote identity (L3 wildcard).
+        var peers: [Peer]?
+        /// Empty: every protocol and port.
+        var ports: [PortSpec]
+    }
+
+    enum Peer {
+        case selector(SelectorMatcher)
+        case identities([Identity])
+        case cidrs([CIDRRule])
+    }
+
+    struct PortSpec {
+        var ipProtocol: UInt8  // 0 = any
+        var port: PortProtocol.Port?  // nil = every port
+        var endPort: UInt16?
+    }
+
+    /// Whether a document's rules put an endpoint in default-deny, per direction.
+    struct Enforcement {
+        var subject: SelectorMatcher
+        var ingress: Bool
+        var egress: Bool
+        var policy: PolicyReference
+    }
+
+    // MARK: Compile
+
+    public mutating func compile(_ documents: [PolicyDocument]) -> CompiledPolicies {
+        var rules: [NormalizedRule] = []
+        var enforcements: [Enforcement] = []
+        for document in documents {
+            self.normalize(document, into: &rules, enforcements: &enforcements)
+        }
+
+        var setIndex: [[PolicyReference]: UInt32] = [[]: 0]
+        var policySets: [[PolicyReference]] = [[]]
+        func setID(_ policies: Set<PolicyReference>) -> UInt32 {
+            let sorted = policies.sorted()
+            if let id = setIndex[sorted] { return id }
+            let id = UInt32(policySets.count)
+            policySets.append(sorted)
+            setIndex[sorted] = id
+            return id
+        }
+
+        var selected: [PolicyReference: Set<Identity>] = [:]
+        var endpoints: [Identity: EndpointPolicy] = [:]
+        let local = self.inventory.localIdentities.sorted()
+        for endpoint in local {
+            guard let endpointLabels = self.labels[endpoint] else { continue }
+            var ingressEnforced = false
+            var egressEnforced = false
+            for enforcement in enforcements where enforcement.subject.matches(endpointLabels) {
+                ingressEnforced = ingressEnforced || enforcement.ingress
+                egressEnforced = egressEnforced || enforcement.egress
+                selected[enforcement.policy, default: []].insert(endpoint)
+            }
+            // (direction, remote, proto, portLow, portHigh, hasPort, deny) -> policies
+            var merged: [EntryKey: Set<PolicyReference>] = [:]
+            for rule in rules where rule.subject.matches(endpointLabels) {
+                selected[rule.policy, default: []].insert(endpoint)
+                let remotes: [Identity]? = rule.peers.map { peers in
+                    Array(Set(peers.flatMap { self.resolve($0) })).sorted()
+                }
+                for remote in remotes ?? [Identity.unknown] {
+                    // Named ports name the destination's container ports: the endpoint's own for
+                    // ingress, the remote's for egress (all pods' when the remote is a wildcard).
+                    let portOwner: Identity? = rule.direction == .ingress ? endpoint : (remote == .unknown ? nil : remote)
+                    for key in self.keys(rule.ports, namedPortsOf: portOwner) {
+                        let entryKey = EntryKey(direction: rule.direction, remote: remote, ipProtocol: key.0,
+                                                portLow: key.1, portHigh: key.2, hasPort: key.3, isDeny: rule.isDeny)
+                        merged[entryKey, default: []].insert(rule.policy)
+                    }
+                }
+            }
+            guard ingressEnforced || egressEnforced || !merged.isEmpty else { continue }
+            let entries = merged.sorted { $0.key < $1.key }.map { key, policies in
+                (key.direction, PolicyMapEntry(remote: key.remote, ipProtocol: key.ipProtocol, portLow: key.portLow,
+                                               portHigh: key.portHigh, hasPort: key.hasPort, isDeny: key.isDeny,
+                                               policySet: setID(policies)))
+            }
+            endpoints[endpoint] = EndpointPolicy(ingressEnforced: ingressEnforced, egressEnforced: egressEnforced,
+                                                 entries: entries)
+        }
+        return CompiledPolicies(table: PolicyTable(endpoints: endpoints), policySets: policySets,
+                                selectedIdentities: selected.mapValues(\.count))
+    }
+
+    struct EntryKey: Hashable, Comparable {
+        var direction: TrafficDirection
+        var remote: Identity
+        var ipProtocol: UInt8
+        var portLow: UInt16
+        var portHigh: UInt16
+        var hasPort: Bool
+        var isDeny: Bool
+
+        static func < (a: EntryKey, b: EntryKey) -> Bool {
+            (a.direction.rawValue, a.remote.rawValue, a.ipProtocol, a.portLow, a.portHigh)
+                < (b.direction.rawValue, b.remote.rawValue, b.ipProtocol, b.portLow, b.portHigh)
+                || ((a.direction.rawValue, a.remote.rawValue, a.ipProtocol, a.portLow, a.portHigh)
+                    == (b.direction.rawValue, b.remote.rawValue, b.ipProtocol, b.portLow, b.portHigh)
+                    && (a.hasPort ? 1 : 0, a.isDeny ? 1 : 0) < (b.hasPort ? 1 : 0, b.isDeny ? 1 : 0))
+        }
+    }
+
+    /// Protocol/port keys for a rule's ports. Named ports resolve against the destination
+    /// endpoint's container ports (the endpoint itself for ingress, the remote for egress);
+    /// a name that does not resolve allows nothing, as in Cilium.
+    func keys(_ ports: [PortSpec], namedPortsOf owner: Identity?) -> [(UInt8, UInt16, UInt16, Bool)]
+    {
+        if ports.isEmpty { return [(0, 0, 0, false)] }
+        var keys: [(UInt8, UInt16, UInt16, Bool)] = []
+        for spec in ports {
+            let protocols: [UInt8] = spec.ipProtocol == 0 ? [6, 17, 132] : [spec.ipProtocol]
+            switch spec.port {
+            case nil, .number(0)?:
+                keys += protocols.map { ($0, 0, 0, false) }
+            case .number(let port)?:
+                keys += protocols.map { ($0, port, max(port, spec.endPort ?? port), true) }
+            case .name(let name)?:
+                let candidates = owner.map { self.inventory.namedPorts[$0] ?? [] }
+                    ?? self.inventory.namedPorts.keys.sorted().flatMap { self.inventory.namedPorts[$0] ?? [] }
+                for named in candidates where named.name == name && protocols.contains(named.ipProtocol) {
+                    keys.append((named.ipProtocol, named.port, named.port, true))
+                }
+            }
+        }
+        return keys
+    }
+}

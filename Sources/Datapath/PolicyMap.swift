@@ -1,0 +1,199 @@
+/// Which way traffic crosses the endpoint whose policy is consulted.
+public enum TrafficDirection: UInt8, Sendable {
+    case ingress = 0
+    case egress = 1
+
+    /// Hubble's `TrafficDirection` name.
+    public var name: StaticString { self == .ingress ? "INGRESS" : "EGRESS" }
+}
+
+/// How specific the map entry that decided a verdict was: Hubble's `policy_match_type`
+/// numbers (cilium api/v1/flow: 1 L3-Only, 2 L3-L4, 3 L4-Only, 4 all, 5 L3-Proto, 6 Proto-Only).
+public enum PolicyMatchType: UInt8, Sendable, CaseIterable {
+    case none = 0
+    case l3Only = 1
+    case l3l4 = 2
+    case l4Only = 3
+    case all = 4
+    case l3Proto = 5
+    case protoOnly = 6
+
+    public var name: StaticString {
+        switch self {
+        case .none: "none"
+        case .l3Only: "L3-Only"
+        case .l3l4: "L3-L4"
+        case .l4Only: "L4-Only"
+        case .all: "all"
+        case .l3Proto: "L3-Proto"
+        case .protoOnly: "Proto-Only"
+        }
+    }
+
+    /// Precedence among allow entries, as in `bpf/lib/policy.h`: the longer protocol/port
+    /// prefix wins; on a tie the entry for the exact remote identity wins over the wildcard.
+    var rank: Int {
+        switch self {
+        case .l3l4: 6
+        case .l4Only: 5
+        case .l3Proto: 4
+        case .protoOnly: 3
+        case .l3Only: 2
+        case .all: 1
+        case .none: 0
+        }
+    }
+}
+
+/// One compiled policy-map entry, the datapath's view of a rule: remote identity (0 = any),
+/// protocol (0 = any), destination port range (ICMP: the type), allow or deny, and which
+/// policies produced it (an index into the agent's table of policy sets). The key mirrors
+/// Cilium's `struct policy_key {sec_label, egress, protocol, dport}` with the port prefix
+/// written as an inclusive range.
+public struct PolicyMapEntry: Sendable, Equatable {
+    public var remote: Identity
+    public var ipProtocol: UInt8
+    public var portLow: UInt16
+    public var portHigh: UInt16
+    /// False: every port (the `dport` wildcard).
+    public var hasPort: Bool
+    public var isDeny: Bool
+    public var policySet: UInt32
+
+    public init(remote: Identity, ipProtocol: UInt8, portLow: UInt16 = 0, portHigh: UInt16 = 0, hasPort: Bool,
+                isDeny: Bool, policySet: UInt32) {
+        self.remote = remote
+        self.ipProtocol = ipProtocol
+        self.portLow = portLow
+        self.portHigh = portHigh
+        self.hasPort = hasPort
+        self.isDeny = isDeny
+        self.policySet = policySet
+    }
+
+    @inlinable
+    func matches(ipProtocol: UInt8, port: UInt16) -> Bool {
+        (self.ipProtocol == 0 || self.ipProtocol == ipProtocol)
+            && (!self.hasPort || (port >= self.portLow && port <= self.portHigh))
+    }
+
+    var matchType: PolicyMatchType {
+        let anyRemote = self.remote == .unknown
+        if self.ipProtocol == 0 { return anyRemote ? .all : .l3Only }
+        if !self.hasPort { return anyRemote ? .protoOnly : .l3Proto }
+        return anyRemote ? .l4Only : .l3l4
+    }
+}
+
+/// The outcome of one policy lookup.
+public struct PolicyDecision: Sendable, Equatable {
+    public enum Outcome: UInt8, Sendable {
+        /// No policy selects the endpoint in this direction: nothing is enforced.
+        case notEnforced = 0
+        /// An allow entry matched.
+        case allowed
+        /// Enforced and nothing allowed it: Cilium's DROP_POLICY (`POLICY_DENIED`, 133).
+        case denied
+        /// A deny entry matched: Cilium's DROP_POLICY_DENY (`POLICY_DENY`, 181).
+        case deniedExplicitly
+        /// Traffic from the endpoint's own node (Cilium's allow-localhost default, and the
+        /// NetworkPolicy rule that the node may always reach its pods).
+        case allowedFromHost
+    }
+
+    public var outcome: Outcome
+    public var matchType: PolicyMatchType
+    /// Index of the policies responsible (agent table); 0 = none.
+    public var policySet: UInt32
+
+    public init(outcome: Outcome, matchType: PolicyMatchType = .none, policySet: UInt32 = 0) {
+        self.outcome = outcome
+        self.matchType = matchType
+        self.policySet = policySet
+    }
+
+    public var isAllowed: Bool { self.outcome == .allowed || self.outcome == .notEnforced || self.outcome == .allowedFromHost }
+}
+
+/// The compiled policy of one endpoint identity in both directions: entries grouped by
+/// remote identity so a lookup reads two short lists (exact identity, then wildcard).
+public struct EndpointPolicy: Sendable {
+    public var ingressEnforced: Bool
+    public var egressEnforced: Bool
+    var ingress: [UInt32: [PolicyMapEntry]]
+    var egress: [UInt32: [PolicyMapEntry]]
+
+    public init(ingressEnforced: Bool, egressEnforced: Bool, entries: [(TrafficDirection, PolicyMapEntry)]) {
+        self.ingressEnforced = ingressEnforced
+        self.egressEnforced = egressEnforced
+        var ingress: [UInt32: [PolicyMapEntry]] = [:]
+        var egress: [UInt32: [PolicyMapEntry]] = [:]
+        for (direction, entry) in entries {
+            if direction == .ingress {
+                ingress[entry.remote.rawValue, default: []].append(entry)
+            } else {
+                egress[entry.remote.rawValue, default: []].append(entry)
+            }
+        }
+        self.ingress = ingress
+        self.egress = egress
+    }
+
+    /// Every entry, for tools (`policy explain`), in a stable order.
+    public func entries(_ direction: TrafficDirection) -> [PolicyMapEntry] {
+        let table = direction == .ingress ? self.ingress : self.egress
+        return table.keys.sorted().flatMap { table[$0] ?? [] }
+    }
+
+    /// Decides traffic to (ingress) or from (egress) this endpoint, in the order of Cilium's
+    /// `__policy_can_access` (bpf/lib/policy.h): a deny entry for the remote identity or for
+    /// any identity that covers the protocol and port wins over every allow (deny beats allow
+    /// across all policy kinds); otherwise the most specific allow entry decides (longer
+    /// protocol/port prefix first, the exact identity on a tie); otherwise, if the direction
+    /// is enforced, the default deny (`POLICY_DENIED`). No allocation.
+    public func decide(_ direction: TrafficDirection, remote: Identity, ipProtocol: UInt8, port: UInt16) -> PolicyDecision {
+        let enforced = direction == .ingress ? self.ingressEnforced : self.egressEnforced
+        if direction == .ingress && remote == .host {
+            return PolicyDecision(outcome: enforced ? .allowedFromHost : .notEnforced)
+        }
+        guard enforced else { return PolicyDecision(outcome: .notEnforced) }
+        let table = direction == .ingress ? self.ingress : self.egress
+        var bestAllow: PolicyMapEntry?
+        var bestDeny: PolicyMapEntry?
+        func consider(_ list: [PolicyMapEntry]?) {
+            guard let list else { return }
+            for entry in list where entry.matches(ipProtocol: ipProtocol, port: port) {
+                if entry.isDeny {
+                    if bestDeny.map({ entry.matchType.rank > $0.matchType.rank }) ?? true { bestDeny = entry }
+                } else if bestAllow.map({ entry.matchType.rank > $0.matchType.rank }) ?? true {
+                    bestAllow = entry
+                }
+            }
+        }
+        consider(table[remote.rawValue])
+        if remote != .unknown { consider(table[Identity.unknown.rawValue]) }
+        if let deny = bestDeny {
+            return PolicyDecision(outcome: .deniedExplicitly, matchType: deny.matchType, policySet: deny.policySet)
+        }
+        if let allow = bestAllow {
+            return PolicyDecision(outcome: .allowed, matchType: allow.matchType, policySet: allow.policySet)
+        }
+        return PolicyDecision(outcome: .denied)
+    }
+}
+
+/// Every local endpoint identity's compiled policy; what the datapath consults for a new flow.
+public struct PolicyTable: Sendable {
+    var endpoints: [UInt32: EndpointPolicy]
+
+    public init(endpoints: [Identity: EndpointPolicy] = [:]) {
+        var table: [UInt32: EndpointPolicy] = [:]
+        for (identity, policy) in endpoints { table[identity.rawValue] = policy }
+        self.endpoints = table
+    }
+
+    /// The policy of an endpoint identity; an identity no policy selects enforces nothing.
+    public func policy(for identity: Identity) -> EndpointPolicy? { self.endpoints[identity.rawValue] }
+
+    public var isEmpty: Bool { self.endpoints.isEmpty }
+}

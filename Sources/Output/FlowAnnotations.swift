@@ -1,0 +1,103 @@
+import Datapath
+
+/// Names for the numbers the datapath keeps, rendered once to JSON when the inventory and
+/// policies are loaded, so writing a flow record copies bytes and formats nothing.
+public final class FlowAnnotations: @unchecked Sendable {
+    /// Hubble `Endpoint` objects by endpoint index (index 0 unused):
+    /// `{"identity":258,"namespace":"shop","pod_name":"web-1","labels":[...],"workloads":[...]}`.
+    let endpoints: [[UInt8]]
+    /// Endpoint objects for identities that are not a known endpoint (reserved, CIDR):
+    /// `{"identity":2,"labels":["reserved:world"]}`.
+    let identities: [UInt32: [UInt8]]
+    /// `[{"name":...,"namespace":...,"kind":...}]` by policy-set index (index 0 = `[]`).
+    let policySets: [[UInt8]]
+    /// Print would-be drops as `DROPPED` instead of `AUDIT` (`--verdict-as-enforced`).
+    public let verdictAsEnforced: Bool
+
+    public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]], verdictAsEnforced: Bool) {
+        self.endpoints = endpoints
+        self.identities = identities
+        self.policySets = policySets
+        self.verdictAsEnforced = verdictAsEnforced
+    }
+
+    /// Renders a Hubble endpoint object (agent data in, bytes out).
+    public static func endpointJSON(identity: UInt32, namespace: String?, podName: String?, labels: [String],
+                                    workload: (name: String, kind: String)?) -> [UInt8] {
+        var out = JSONBuffer(capacity: 256)
+        out.append(raw: "{\"identity\":")
+        out.append(UInt64(identity))
+        if let namespace {
+            out.append(raw: ",\"namespace\":")
+            out.appendString(namespace)
+        }
+        if let podName {
+            out.append(raw: ",\"pod_name\":")
+            out.appendString(podName)
+        }
+        out.append(raw: ",\"labels\":[")
+        for (index, label) in labels.enumerated() {
+            if index > 0 { out.append(byte: UInt8(ascii: ",")) }
+            out.appendString(label)
+        }
+        out.append(byte: UInt8(ascii: "]"))
+        if let workload {
+            out.append(raw: ",\"workloads\":[{\"name\":")
+            out.appendString(workload.name)
+            out.append(raw: ",\"kind\":")
+            out.appendString(workload.kind)
+            out.append(raw: "}]")
+        }
+        out.append(byte: UInt8(ascii: "}"))
+        return Array(out.bytes)
+    }
+
+    /// Renders a list of Hubble `Policy` objects.
+    public static func policiesJSON(_ policies: [(name: String, namespace: String?, kind: String)]) -> [UInt8] {
+        var out = JSONBuffer(capacity: 256)
+        out.append(byte: UInt8(ascii: "["))
+        for (index, policy) in policies.enumerated() {
+            if index > 0 { out.append(byte: UInt8(ascii: ",")) }
+            out.append(raw: "{\"name\":")
+            out.appendString(policy.name)
+            if let namespace = policy.namespace {
+                out.append(raw: ",\"namespace\":")
+                out.appendString(namespace)
+            }
+            out.append(raw: ",\"kind\":")
+            out.appendString(policy.kind)
+            out.append(byte: UInt8(ascii: "}"))
+        }
+        out.append(byte: UInt8(ascii: "]"))
+        return Array(out.bytes)
+    }
+
+    func appendEndpoint(identity: Identity, endpoint: UInt32, to out: inout JSONBuffer) {
+        if endpoint != 0, Int(endpoint) < self.endpoints.count {
+            out.append(bytes: self.endpoints[Int(endpoint)])
+        } else if let rendered = self.identities[identity.rawValue] {
+            out.append(bytes: rendered)
+        } else {
+            out.append(raw: "{\"identity\":")
+            out.append(UInt64(identity.rawValue))
+            out.append(raw: ",\"labels\":[]}")
+        }
+    }
+
+    func appendPolicySet(_ index: UInt32, to out: inout JSONBuffer) {
+        if Int(index) < self.policySets.count {
+            out.append(bytes: self.policySets[Int(index)])
+        } else {
+            out.append(raw: "[]")
+        }
+    }
+}
+
+extension JSONBuffer {
+    /// Appends bytes that are already valid JSON.
+    public mutating func append(bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { buffer in
+            for byte in buffer { self.append(byte: byte) }
+        }
+    }
+}
