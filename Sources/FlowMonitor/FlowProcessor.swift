@@ -43,11 +43,14 @@ public final class FlowProcessor {
     var latestTime = CaptureTime.zero
     /// Called once for each link type flowmon does not decode.
     let onUnsupportedLinkType: (UInt32) -> Void
+    /// Identities and policies, when an inventory was given.
+    public let policy: PolicyContext?
 
-    public init(configuration: ProcessorConfiguration, output: JSONLinesOutput,
+    public init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext? = nil,
                 onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
         self.configuration = configuration
         self.output = output
+        self.policy = policy
         self.flows = FlowTable(capacity: configuration.maxFlows, timeouts: configuration.timeouts,
                                tunnelKey: configuration.tunnelKey)
         self.fragments = FragmentTable(capacity: configuration.maxFragmentDatagrams,
@@ -89,9 +92,13 @@ public final class FlowProcessor {
                 extraBytes = bytes
             }
         }
-        self.flows.record(summary, time: time, length: packet.originalLength,
-                          extraPackets: extraPackets, extraBytes: extraBytes) { flow, reason in
+        let (flow, isNew) = self.flows.record(summary, time: time, length: packet.originalLength,
+                                              extraPackets: extraPackets, extraBytes: extraBytes) { flow, reason in
             self.write(flow, reason)
+        }
+        if isNew, let policy = self.policy {
+            policy.classify(flow)
+            try policy.writeHubble(flow.pointee, firstPacketFlags: summary.tcpHeaderLength > 0 ? summary.tcpFlags : 0)
         }
         if self.output.buffer.count >= self.output.flushThreshold { try self.output.flush() }
     }
@@ -109,6 +116,7 @@ public final class FlowProcessor {
         StatsRecord.append(self.statistics(inputError: inputError), to: &self.output.buffer)
         try self.output.endLine()
         try self.output.flush()
+        try self.policy?.hubble?.flush()
     }
 
     /// The counters as they stand.
@@ -124,7 +132,7 @@ public final class FlowProcessor {
     }
 
     func write(_ flow: FlowEntry, _ reason: FlowEndReason) {
-        FlowRecord.append(flow, reason: reason, to: &self.output.buffer)
+        FlowRecord.append(flow, reason: reason, annotations: self.policy?.annotations, to: &self.output.buffer)
         self.output.buffer.append(byte: UInt8(ascii: "\n"))
     }
 }
