@@ -1,19 +1,82 @@
-// TEMPORARY (replaced by the inventory branch's Identity.swift on merge).
-@frozen public struct Identity: RawRepresentable, Hashable, Comparable, Sendable {
+/// A Cilium-style numeric security identity: the number every flow endpoint resolves to
+/// through the ipcache, and what policy is keyed on.
+///
+/// Layout as Cilium uses it (`pkg/identity/numericidentity.go`):
+/// - 0 is "unknown"; 1-10 are the reserved identities below; 11-255 are reserved too
+///   (well-known identities 100-115, user-reserved 128-255), none of which flowmon allocates.
+/// - 256 and up (`firstAllocated`) are allocated, one per distinct set of security labels;
+///   bits 16-23 would carry a cluster id (always 0 here).
+/// - Bits 24-31 are the scope: `localScope` (0x01) marks node-local identities such as
+///   the ones allocated for CIDRs from policies; 0x02 marks remote-node-scoped ones.
+@frozen
+public struct Identity: RawRepresentable, Hashable, Comparable, Sendable {
     public var rawValue: UInt32
-    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static func < (a: Identity, b: Identity) -> Bool { a.rawValue < b.rawValue }
-    public static let unknown = Identity(rawValue: 0)
-    public static let host = Identity(rawValue: 1)
-    public static let world = Identity(rawValue: 2)
-    public static let unmanaged = Identity(rawValue: 3)
-    public static let health = Identity(rawValue: 4)
-    public static let initializing = Identity(rawValue: 5)
-    public static let remoteNode = Identity(rawValue: 6)
-    public static let kubeAPIServer = Identity(rawValue: 7)
-    public static let ingress = Identity(rawValue: 8)
-    public static let worldIPv4 = Identity(rawValue: 9)
-    public static let worldIPv6 = Identity(rawValue: 10)
-    public static let firstAllocated: UInt32 = 256
-    public var isReserved: Bool { self.rawValue < 256 }
+
+    @inlinable
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    @inlinable
+    public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let unknown = Identity(0)
+    public static let host = Identity(1)
+    public static let world = Identity(2)
+    public static let unmanaged = Identity(3)
+    public static let health = Identity(4)
+    /// Cilium's "init": an endpoint whose labels are not known yet.
+    public static let initializing = Identity(5)
+    public static let remoteNode = Identity(6)
+    public static let kubeAPIServer = Identity(7)
+    public static let ingress = Identity(8)
+    /// `0.0.0.0/0` in dual-stack mode (single-stack clusters use `world` for both families).
+    public static let worldIPv4 = Identity(9)
+    /// `::/0` in dual-stack mode.
+    public static let worldIPv6 = Identity(10)
+
+    /// The first identity allocated for a label set.
+    public static let firstAllocated = Identity(256)
+
+    /// The scope byte (bits 24-31) of node-local identities (CIDR identities).
+    public static let localScopeFlag: UInt32 = 0x0100_0000
+    /// The scope byte of remote-node-scoped identities.
+    public static let remoteNodeScopeFlag: UInt32 = 0x0200_0000
+    /// The mask of the scope byte.
+    public static let scopeMask: UInt32 = 0xff00_0000
+
+    /// True for 1-255: the reserved and well-known range below `firstAllocated`
+    /// (unknown, 0, is not reserved: it is the absence of an identity).
+    @inlinable
+    public var isReserved: Bool { self.rawValue != 0 && self.rawValue < Identity.firstAllocated.rawValue }
+
+    /// True for node-local identities (scope byte 0x01), e.g. CIDR identities.
+    @inlinable
+    public var isLocalScope: Bool { self.rawValue & Identity.scopeMask == Identity.localScopeFlag }
+
+    /// True for `world`, `worldIPv4` and `worldIPv6`.
+    @inlinable
+    public var isWorld: Bool { self == .world || self == .worldIPv4 || self == .worldIPv6 }
+
+    /// Cilium's name of a reserved identity (`reserved:<name>` is its label), or nil.
+    public var reservedName: StaticString? {
+        switch self.rawValue {
+        case 0: return "unknown"
+        case 1: return "host"
+        case 2: return "world"
+        case 3: return "unmanaged"
+        case 4: return "health"
+        case 5: return "init"
+        case 6: return "remote-node"
+        case 7: return "kube-apiserver"
+        case 8: return "ingress"
+        case 9: return "world-ipv4"
+        case 10: return "world-ipv6"
+        default: return nil
+        }
+    }
+
+    /// The reserved identities 1-10 in number order.
+    public static let allReserved: [Identity] = (1...10).map { Identity($0) }
+
+    @inlinable
+    public static func < (lhs: Identity, rhs: Identity) -> Bool { lhs.rawValue < rhs.rawValue }
 }

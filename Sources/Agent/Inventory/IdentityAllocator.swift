@@ -1,0 +1,81 @@
+import Datapath
+import FlowCore
+
+/// A CIDR identity: a node-local identity for a prefix named by a policy
+/// (`toCIDR: 10.0.0.0/8`), with the labels `cidr:10.0.0.0/8` and its world label.
+public struct CIDRIdentity: Sendable, Equatable {
+    /// The prefix with its host bits cleared.
+    public var prefix: IPAddress
+    /// In the prefix's own family: 0-32 or 0-128.
+    public var prefixLength: UInt8
+    public var identity: Identity
+    public var labels: [SecurityLabel]
+}
+
+/// Deterministic identity numbering.
+///
+/// Cilium hands out numbers in the order label sets first appear in the cluster's kvstore
+/// or CRDs, which a file cannot tell. flowmon numbers them so that the same inventory
+/// always gives the same numbers: the distinct label sets are sorted by their canonical
+/// text (`SecurityLabels.canonical`, byte order) and numbered from 256 (`Identity.firstAllocated`)
+/// up. A label set's number depends only on which label sets sort before it in the same file.
+///
+/// CIDR identities are node-local like Cilium's: the scope byte 0x01 (`Identity.localScopeFlag`)
+/// plus 1, 2, ... in the order of (family, IPv4 first; address; prefix length).
+public enum IdentityAllocator {
+    /// The largest identity of cluster 0 (identities are 16 bits per cluster).
+    public static let lastAllocated = Identity(65535)
+
+    /// One identity per distinct label set. The label sets must be sorted (as
+    /// `SecurityLabels.forPod` returns them). Fails when there are more distinct label
+    /// sets than cluster 0 has numbers (65,280).
+    public static func allocate(labelSets: [[SecurityLabel]]) throws(AgentError) -> [String: Identity] {
+        var distinct: [String: [SecurityLabel]] = [:]
+        for labels in labelSets {
+            distinct[SecurityLabels.canonical(labels)] = labels
+        }
+        let capacity = Int(lastAllocated.rawValue - Identity.firstAllocated.rawValue) + 1
+        guard distinct.count <= capacity else {
+            throw AgentError(file: "inventory", message: "\(distinct.count) distinct security label sets; at most \(capacity) identities fit in 256-65535")
+        }
+        let ordered = distinct.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        var result: [String: Identity] = [:]
+        result.reserveCapacity(ordered.count)
+        for (offset, canonical) in ordered.enumerated() {
+            result[canonical] = Identity(Identity.firstAllocated.rawValue + UInt32(offset))
+        }
+        return result
+    }
+
+    /// Local-scope identities for the given prefixes: host bits cleared, duplicates
+    /// merged, numbered `0x01000001`... in (IPv4 first, address, length) order.
+    /// Prefix lengths beyond the family's width are clamped to it. A /0 gets no CIDR
+    /// identity: it is world (`world`, or `worldIPv4`/`worldIPv6` in dual-stack mode).
+    public static func allocateCIDRs(_ prefixes: [(IPAddress, UInt8)], dualStack: Bool) -> [CIDRIdentity] {
+        struct Key: Hashable {
+            var prefix: IPAddress
+            var length: UInt8
+        }
+        var unique = Set<Key>()
+        for (address, length) in prefixes where length > 0 {
+            let clamped = min(length, address.isIPv4 ? 32 : 128)
+            unique.insert(Key(prefix: IPAddressText.masked(address, length: clamped), length: clamped))
+        }
+        let ordered = unique.sorted { lhs, rhs in
+            if lhs.prefix.isIPv4 != rhs.prefix.isIPv4 { return lhs.prefix.isIPv4 }
+            if lhs.prefix != rhs.prefix { return lhs.prefix < rhs.prefix }
+            return lhs.length < rhs.length
+        }
+        return ordered.enumerated().map { offset, key in
+            CIDRIdentity(prefix: key.prefix, prefixLength: key.length,
+                         identity: Identity(Identity.localScopeFlag | UInt32(offset + 1)),
+                         labels: SecurityLabels.forCIDR(key.prefix, length: key.length, dualStack: dualStack))
+        }
+    }
+
+    /// The labels of a reserved identity: `reserved:<name>`.
+    public static func reservedLabels(_ identity: Identity) -> [SecurityLabel] {
+        guard let name = identity.reservedName else { return [] }
+        return [.reserved(name.description)]
+    }
+}

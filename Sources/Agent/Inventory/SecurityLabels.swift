@@ -1,0 +1,163 @@
+import FlowCore
+
+/// One security label as Cilium writes it: `source:key=value` (`k8s:app=web`), or
+/// `source:key` when the value is empty (`reserved:host`, `cidr:10.0.0.0/8`).
+public struct SecurityLabel: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var source: String
+    public var key: String
+    public var value: String
+
+    public init(source: String, key: String, value: String = "") {
+        self.source = source
+        self.key = key
+        self.value = value
+    }
+
+    /// A `k8s:` label (pods, namespaces).
+    public static func k8s(_ key: String, _ value: String) -> SecurityLabel {
+        SecurityLabel(source: SecurityLabels.sourceK8s, key: key, value: value)
+    }
+
+    /// `reserved:<name>`.
+    public static func reserved(_ name: String) -> SecurityLabel {
+        SecurityLabel(source: SecurityLabels.sourceReserved, key: name)
+    }
+
+    /// Hubble's form: `k8s:app=web`, `reserved:world`.
+    public var description: String {
+        self.value.isEmpty ? self.source + ":" + self.key : self.source + ":" + self.key + "=" + self.value
+    }
+
+    /// The tuple form the policy compiler asks for.
+    public var tuple: (source: String, key: String, value: String) { (self.source, self.key, self.value) }
+
+    /// Ordered as their printed forms are, byte by byte (the order Hubble lists them in).
+    public static func < (lhs: SecurityLabel, rhs: SecurityLabel) -> Bool {
+        lhs.description.utf8.lexicographicallyPrecedes(rhs.description.utf8)
+    }
+}
+
+/// Cilium's rules for which labels make up a pod's security identity.
+///
+/// The label set of a pod (Cilium's `SanitizePodLabels` followed by `labelsfilter.Filter`
+/// with its default prefixes):
+/// 1. its own labels, except keys under `io.cilium.k8s` (reserved for the agent, so a pod
+///    cannot claim another namespace or service account);
+/// 2. plus `io.cilium.k8s.namespace.labels.<key>=<value>` for each label of its namespace,
+///    `io.kubernetes.pod.namespace=<namespace>`, `io.cilium.k8s.policy.serviceaccount=<sa>`
+///    (when set) and `io.cilium.k8s.policy.cluster=default`;
+/// 3. all with source `k8s`, then filtered by `isIdentityRelevant(key:)`.
+public enum SecurityLabels {
+    public static let sourceK8s = "k8s"
+    public static let sourceReserved = "reserved"
+    public static let sourceCIDR = "cidr"
+
+    public static let podNamespaceLabel = "io.kubernetes.pod.namespace"
+    public static let namespaceLabelsPrefix = "io.cilium.k8s.namespace.labels"
+    public static let serviceAccountLabel = "io.cilium.k8s.policy.serviceaccount"
+    public static let clusterLabel = "io.cilium.k8s.policy.cluster"
+    /// Labels reserved for the agent; pods' own labels with this prefix are dropped.
+    public static let agentLabelPrefix = "io.cilium.k8s"
+    /// The cluster name flowmon reports (Cilium's default `cluster-name`).
+    public static let clusterName = "default"
+    /// The label Kubernetes puts on every namespace (since 1.21).
+    public static let namespaceNameLabel = "kubernetes.io/metadata.name"
+
+    /// Include prefixes of Cilium's default label filter (longest match wins against an ignore).
+    static let includePrefixes = [
+        podNamespaceLabel, namespaceLabelsPrefix, "app.kubernetes.io", clusterLabel,
+    ]
+    /// Ignore prefixes, matched at the start of the key.
+    static let ignorePrefixes = [
+        "io.kubernetes", "kubernetes.io", "statefulset.kubernetes.io/pod-name",
+        "apps.kubernetes.io/pod-index", "batch.kubernetes.io/job-completion-index",
+        "k8s.io", "pod-template-generation", "pod-template-hash", "controller-revision-hash", "etcd_node",
+    ]
+
+    /// Whether a `k8s`-source label key counts for identity under Cilium's default filter
+    /// (`pkg/labelsfilter`): a key is dropped when an ignore pattern matches at its start
+    /// and no include pattern matches a longer part of it. Ignore patterns: `io.kubernetes`,
+    /// `kubernetes.io`, `statefulset.kubernetes.io/pod-name`, `apps.kubernetes.io/pod-index`,
+    /// `batch.kubernetes.io/job-completion-index`, anything containing `beta.kubernetes.io`,
+    /// `k8s.io`, `pod-template-generation`, `pod-template-hash`, `controller-revision-hash`,
+    /// `annotation…` and `etcd_node`. Include patterns: `io.kubernetes.pod.namespace`,
+    /// `io.cilium.k8s.namespace.labels`, `app.kubernetes.io`, `io.cilium.k8s.policy.cluster`.
+    /// So `app.kubernetes.io/name` and `topology.kubernetes.io/zone` are kept (the
+    /// `kubernetes.io` pattern only matches at the start), `kubernetes.io/os` is dropped.
+    public static func isIdentityRelevant(key: String) -> Bool {
+        var included = 0
+        for prefix in includePrefixes where key.hasPrefix(prefix) {
+            included = max(included, prefix.utf8.count)
+        }
+        // Shortest matching ignore.
+        var ignored = 0
+        func ignore(_ length: Int) {
+            if ignored == 0 || length < ignored { ignored = length }
+        }
+        for prefix in ignorePrefixes where key.hasPrefix(prefix) {
+            ignore(prefix.utf8.count)
+        }
+        // `annotation.*` matches the whole key.
+        if key.hasPrefix("annotation") { ignore(key.utf8.count) }
+        // `.*beta\.kubernetes\.io` matches up to the end of the last occurrence.
+        if let end = lastOccurrenceEnd(of: "beta.kubernetes.io", in: key) { ignore(end) }
+        return ignored == 0 || included > ignored
+    }
+
+    /// The identity labels of a pod, sorted.
+    public static func forPod(_ pod: Pod, namespaceLabels: [String: String]) -> [SecurityLabel] {
+        var labels: [String: String] = [:]
+        for (key, value) in pod.labels where !key.hasPrefix(agentLabelPrefix) {
+            labels[key] = value
+        }
+        for (key, value) in namespaceLabels {
+            labels[namespaceLabelsPrefix + "." + key] = value
+        }
+        labels[podNamespaceLabel] = pod.namespace
+        if let serviceAccount = pod.serviceAccount, !serviceAccount.isEmpty {
+            labels[serviceAccountLabel] = serviceAccount
+        }
+        labels[clusterLabel] = clusterName
+        return labels.filter { isIdentityRelevant(key: $0.key) }
+            .map { SecurityLabel.k8s($0.key, $0.value) }
+            .sorted()
+    }
+
+    /// The canonical text of a sorted label set: the printed labels joined by `;`
+    /// (Kubernetes label keys and values cannot contain `;`).
+    public static func canonical(_ labels: [SecurityLabel]) -> String {
+        labels.map(\.description).joined(separator: ";")
+    }
+
+    /// The labels of a CIDR identity: `cidr:<prefix>` and the world label of its family
+    /// (`reserved:world-ipv4`/`world-ipv6` in dual-stack mode, `reserved:world` otherwise).
+    public static func forCIDR(_ prefix: IPAddress, length: UInt8, dualStack: Bool) -> [SecurityLabel] {
+        let world = dualStack ? (prefix.isIPv4 ? "world-ipv4" : "world-ipv6") : "world"
+        return [SecurityLabel(source: sourceCIDR, key: cidrLabelKey(prefix, length: length)), .reserved(world)].sorted()
+    }
+
+    /// The key of a `cidr:` label as Cilium writes it: `10.0.0.0/8`; for IPv6 the colons
+    /// become dashes, with a `0` added when the address would start or end with one
+    /// (`fd00::/64` is `fd00--0/64`, `::/0` is `0--0/0`), as selectors cannot hold colons.
+    public static func cidrLabelKey(_ prefix: IPAddress, length: UInt8) -> String {
+        let masked = IPAddressText.masked(prefix, length: length)
+        var text = IPAddressText.format(masked)
+        if !masked.isIPv4 {
+            text = String(text.map { $0 == ":" ? "-" : $0 })
+            if text.hasPrefix("-") { text = "0" + text }
+            if text.hasSuffix("-") { text += "0" }
+        }
+        return text + "/" + String(length)
+    }
+
+    private static func lastOccurrenceEnd(of needle: String, in haystack: String) -> Int? {
+        let hay = Array(haystack.utf8), pin = Array(needle.utf8)
+        guard hay.count >= pin.count else { return nil }
+        var start = hay.count - pin.count
+        while start >= 0 {
+            if hay[start..<start + pin.count].elementsEqual(pin) { return start + pin.count }
+            start -= 1
+        }
+        return nil
+    }
+}
