@@ -4,8 +4,8 @@ import FlowCore
 /// What the compiler needs to know about identities; built by the pipeline from the
 /// endpoint table (agent side, strings allowed).
 public struct CompilerInventory: Sendable {
-    /// Every identity's labels, `source:key=value` (pods, reserved, CIDR identities).
-    public var identityLabels: [Identity: [String]]
+    /// Every identity's security labels (pods, reserved, CIDR identities).
+    public var identityLabels: [Identity: [SecurityLabel]]
     /// Identities of the endpoints whose policy is compiled (pods on this node).
     public var localIdentities: Set<Identity>
     /// Named container ports per pod identity (union over the pods that share it).
@@ -16,7 +16,7 @@ public struct CompilerInventory: Sendable {
     public var localNodeLabels: [String: String]?
     public var remoteNodeLabels: [[String: String]]
 
-    public init(identityLabels: [Identity: [String]], localIdentities: Set<Identity>,
+    public init(identityLabels: [Identity: [SecurityLabel]], localIdentities: Set<Identity>,
                 namedPorts: [Identity: [NamedPort]] = [:], cidrIdentities: [Identity: (IPAddress, UInt8)] = [:],
                 localNodeLabels: [String: String]? = nil, remoteNodeLabels: [[String: String]] = []) {
         self.identityLabels = identityLabels
@@ -73,8 +73,8 @@ public struct PolicyCompiler {
     public init(inventory: CompilerInventory) {
         self.inventory = inventory
         var labels: [Identity: IdentityLabels] = [:]
-        for (identity, strings) in inventory.identityLabels {
-            var parsed = strings.map(SecurityLabel.init(parsing:))
+        for (identity, securityLabels) in inventory.identityLabels {
+            var parsed = securityLabels
             // Kubernetes (≥ 1.21) labels every namespace with its name; make sure selectors on it work
             // even when no namespaces file was given.
             if let namespace = parsed.first(where: { $0.source == "k8s" && $0.key == "io.kubernetes.pod.namespace" })?.value,
