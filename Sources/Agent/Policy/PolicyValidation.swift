@@ -100,7 +100,7 @@ enum PolicyValidation {
 
     static func labelValueProblem(_ value: String, key: String) -> String? {
         if value.isEmpty || isQualifiedNamePart(Substring(value).utf8) { return nil }
-        return "invalid label value '\(value)' for key '\(key)': a label value must be empty or \(nameRule)"
+        return "invalid label value '\(value)' for key '\(key)': a label value must be empty, or 63 characters or less of letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
     }
 
     // MARK: Ports
