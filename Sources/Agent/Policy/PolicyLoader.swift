@@ -1,0 +1,294 @@
+import Foundation
+import Yams
+
+/// Everything loaded from a set of policy files.
+public struct PolicySet: Sendable {
+    /// Policies in load order (paths in the order given, files of a directory in sorted
+    /// path order, documents in file order).
+    public var documents: [PolicyDocument]
+    /// One line per skipped document and per field flowmon accepts but does not evaluate,
+    /// e.g. `p.yaml: skipped: Deployment 'web' (document 3): not a network policy` or
+    /// `p.yaml: document 1: spec.egress[0].toFQDNs: flowmon has no DNS proxy; toFQDNs selects no address (line 9)`.
+    public var notices: [String]
+
+    public init(documents: [PolicyDocument] = [], notices: [String] = []) {
+        self.documents = documents
+        self.notices = notices
+    }
+}
+
+/// Loads CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes NetworkPolicy
+/// objects from YAML or JSON files into the typed model, with strict validation: the first
+/// problem stops the load with an `AgentError` naming file, document (1-based), field path
+/// and line.
+///
+/// Documents: every YAML document counts as one, including empty ones (which are skipped);
+/// a `List` (or `*List`) document counts as its items instead, so in a file holding one
+/// JSON List, item k is document k.
+///
+/// Decisions where the APIs leave room:
+/// - A key with a `null` value is treated as absent (Go's JSON decoding does the same).
+/// - Cilium CIDRs with host bits set are masked silently (`10.0.0.1/8` is `10.0.0.0/8`), as
+///   Cilium does; a Kubernetes `ipBlock` with host bits set is an error, as Kubernetes
+///   rejects it. `CIDR.text` keeps the text as written.
+/// - IPv4-mapped IPv6 CIDRs (`::ffff:10.0.0.0/104`) are rejected: flowmon stores IPv4
+///   addresses in that form, so they would silently match IPv4 traffic.
+/// - Cilium ports may be written as a YAML integer or a string; Kubernetes ports follow
+///   IntOrString (`"80"` is a port *name* and therefore invalid).
+/// - Cilium `endPort: 0` means no range (Go's zero value).
+/// - Peers flowmon cannot evaluate (`fromGroups`/`toGroups`, `toServices`, a `CIDRSet` item
+///   with `cidrGroupRef`/`cidrGroupSelector` only) select nothing: the rule gets
+///   `fromEndpoints: []` / `toEndpoints: []` and a notice. `fromRequires`/`toRequires` and
+///   `authentication` are ignored with a notice. `toFQDNs` is recorded and noticed.
+public enum PolicyLoader {
+    /// File name extensions read when a directory is given.
+    public static let fileExtensions: Set<String> = ["yaml", "yml", "json"]
+
+    /// Loads every path: a file, or a directory walked recursively for `.yaml`, `.yml` and
+    /// `.json` files in sorted path order. The same policy (kind, namespace, name) twice
+    /// across all files is an error.
+    public static func load(paths: [String]) throws(AgentError) -> PolicySet {
+        var session = PolicyLoadSession()
+        for path in paths {
+            for file in try self.policyFiles(at: path) {
+                try session.load(text: try self.readFile(file), file: file)
+            }
+        }
+        return session.result
+    }
+
+    /// Loads the documents of one text, named `file` in messages.
+    public static func load(text: String, file: String) throws(AgentError) -> PolicySet {
+        var session = PolicyLoadSession()
+        try session.load(text: text, file: file)
+        return session.result
+    }
+
+    /// The files `load(paths:)` reads for one path, in order.
+    public static func policyFiles(at path: String) throws(AgentError) -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw AgentError(file: path, message: "no such file or directory")
+        }
+        guard isDirectory.boolValue else { return [path] }
+        guard let enumerator = FileManager.default.enumerator(atPath: path) else {
+            throw AgentError(file: path, message: "cannot read directory")
+        }
+        let base = path.hasSuffix("/") ? path : path + "/"
+        var files: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            guard let dot = relative.lastIndex(of: "."),
+                  self.fileExtensions.contains(relative[relative.index(after: dot)...].lowercased()) else { continue }
+            let full = base + relative
+            var childIsDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: full, isDirectory: &childIsDirectory), !childIsDirectory.boolValue {
+                files.append(full)
+            }
+        }
+        return files.sorted()
+    }
+
+    static func readFile(_ file: String) throws(AgentError) -> String {
+        guard FileManager.default.isReadableFile(atPath: file), let data = FileManager.default.contents(atPath: file) else {
+            throw AgentError(file: file, message: "cannot read file")
+        }
+        guard let text = String(bytes: data, encoding: .utf8) else {
+            throw AgentError(file: file, message: "file is not valid UTF-8")
+        }
+        return text
+    }
+}
+
+/// State across the files of one load: the documents so far and where each policy was
+/// defined, to report duplicates.
+struct PolicyLoadSession {
+    var result = PolicySet()
+    private var seen: [String: (source: PolicySource, line: Int?)] = [:]
+
+    mutating func load(text: String, file: String) throws(AgentError) {
+        var documents: YamlSequence<PolicyYAMLNode>
+        do {
+            documents = try Yams.compose_all(yaml: text, Resolver.basic)
+        } catch {
+            throw Self.yamlError(error, file: file, text: text)
+        }
+        var index = 0
+        while let root = documents.next() {
+            try self.handle(root, file: file, index: &index)
+        }
+        if let error = documents.error {
+            throw Self.yamlError(error, file: file, text: text)
+        }
+    }
+
+    /// One YAML document, or one item of a List.
+    private mutating func handle(_ root: PolicyYAMLNode, file: String, index: inout Int) throws(AgentError) {
+        if root.policyValueKind == .null {
+            index += 1
+            return
+        }
+        if case .mapping(let mapping) = root, let kindNode = mapping["kind"], case .scalar(let kindScalar) = kindNode,
+           kindNode.policyValueKind == .string, kindScalar.string == "List" || kindScalar.string.hasSuffix("List"),
+           mapping["items"] != nil {
+            let context = PolicyDocumentContext(file: file, documentIndex: index + 1)
+            let map = try PolicyMap(root, path: "", allowed: ["apiVersion", "kind", "metadata", "items"], context: context)
+            guard let itemsNode = map["items"] else { return }
+            for item in try context.list(itemsNode, "items") {
+                try self.handle(item, file: file, index: &index)
+            }
+            return
+        }
+        index += 1
+        let context = PolicyDocumentContext(file: file, documentIndex: index)
+        guard let parsed = try PolicyDocumentReader(context: context).read(root) else {
+            self.result.notices.append(contentsOf: context.notices)
+            return
+        }
+        let document = parsed.document
+        let key = "\(document.kind.rawValue)/\(document.namespace ?? "")/\(document.name)"
+        if let first = self.seen[key] {
+            let shown = document.namespace.map { "\($0)/\(document.name)" } ?? document.name
+            let firstLine = first.line.map { ", line \($0)" } ?? ""
+            throw context.error("metadata.name",
+                                "duplicate \(document.kind.rawValue) '\(shown)': already defined in \(first.source.file) (document \(first.source.documentIndex)\(firstLine))",
+                                line: parsed.nameLine)
+        }
+        self.seen[key] = (document.source, parsed.nameLine)
+        self.result.documents.append(document)
+        self.result.notices.append(contentsOf: context.notices)
+    }
+
+    /// A Yams error as `FILE: YAML syntax error: PROBLEM (line L)`.
+    static func yamlError(_ error: any Error, file: String, text: String) -> AgentError {
+        guard let yamlError = error as? YamlError else {
+            return AgentError(file: file, message: "YAML error: \(error)")
+        }
+        switch yamlError {
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let detail = context.map { " \($0.text)" } ?? ""
+            return AgentError(file: file, message: "YAML syntax error: \(problem)\(detail)", line: mark.line)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            return AgentError(file: file, message: "YAML syntax error: duplicate key \(keys) in a map", line: context.mark.line)
+        case .reader(let problem, let offset, _, _):
+            var line: Int?
+            if let offset {
+                line = 1 + text.prefix(offset).reduce(0) { $1 == "\n" ? $0 + 1 : $0 }
+            }
+            return AgentError(file: file, message: "YAML syntax error: \(problem)", line: line)
+        default:
+            return AgentError(file: file, message: "YAML error: \(yamlError)")
+        }
+    }
+}
+
+/// Reads one object: recognizes `apiVersion`/`kind`, reads metadata, hands the body to the
+/// Cilium or Kubernetes reader.
+struct PolicyDocumentReader {
+    let context: PolicyDocumentContext
+
+    static let ciliumAPIVersion = "cilium.io/v2"
+    static let kubernetesAPIVersion = "networking.k8s.io/v1"
+    static let metadataFields = ["name", "namespace", "labels", "annotations", "uid", "resourceVersion", "generation",
+                                 "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generateName",
+                                 "ownerReferences", "finalizers", "managedFields", "selfLink"]
+
+    /// `nil` when the object is not a network policy (a notice says so).
+    func read(_ root: PolicyYAMLNode) throws(AgentError) -> (document: PolicyDocument, nameLine: Int?)? {
+        guard case .mapping(let mapping) = root else {
+            throw self.context.typeError("", expected: PolicyValueKind.map.phrase, root)
+        }
+        guard let kindNode = mapping["kind"], kindNode.policyValueKind != .null else {
+            throw self.context.error("kind", "required field is missing", at: root)
+        }
+        let kindText = try self.context.string(kindNode, "kind")
+        var apiVersion: String?
+        if let node = mapping["apiVersion"], node.policyValueKind != .null {
+            apiVersion = try self.context.string(node, "apiVersion")
+        }
+        let expectedVersion: String
+        let kind: PolicyKind
+        switch kindText {
+        case PolicyKind.ciliumNetworkPolicy.rawValue: kind = .ciliumNetworkPolicy; expectedVersion = Self.ciliumAPIVersion
+        case PolicyKind.ciliumClusterwideNetworkPolicy.rawValue:
+            kind = .ciliumClusterwideNetworkPolicy; expectedVersion = Self.ciliumAPIVersion
+        case PolicyKind.networkPolicy.rawValue: kind = .networkPolicy; expectedVersion = Self.kubernetesAPIVersion
+        default:
+            self.skip(kindText, mapping, reason: "not a network policy")
+            return nil
+        }
+        guard let apiVersion else {
+            throw self.context.error("apiVersion", "required field is missing", at: root)
+        }
+        guard apiVersion == expectedVersion else {
+            self.skip(kindText, mapping, reason: "apiVersion '\(apiVersion)' is not \(expectedVersion)")
+            return nil
+        }
+        let topFields = kind == .networkPolicy
+            ? ["apiVersion", "kind", "metadata", "spec", "status"]
+            : ["apiVersion", "kind", "metadata", "spec", "specs", "status"]
+        let top = try PolicyMap(root, path: "", allowed: topFields, context: self.context)
+        let (name, namespace, nameLine) = try self.metadata(top, kind: kind)
+        let source = PolicySource(file: self.context.file, documentIndex: self.context.documentIndex)
+        let body: PolicyDocument.Body
+        if kind == .networkPolicy {
+            body = .kubernetes(try KubernetesPolicyReader(context: self.context).spec(top))
+        } else {
+            body = .cilium(try CiliumPolicyReader(context: self.context, clusterwide: kind == .ciliumClusterwideNetworkPolicy)
+                .rules(top))
+        }
+        return (PolicyDocument(kind: kind, name: name, namespace: namespace, source: source, body: body), nameLine)
+    }
+
+    private func skip(_ kind: String, _ mapping: PolicyYAMLNode.Mapping, reason: String) {
+        var name = ""
+        if let metadata = mapping["metadata"], case .mapping(let meta) = metadata, let nameNode = meta["name"],
+           case .scalar(let scalar) = nameNode {
+            name = " '\(scalar.string)'"
+        }
+        self.context.notices.append("\(self.context.file): skipped: \(kind)\(name) (document \(self.context.documentIndex)): \(reason)")
+    }
+
+    private func metadata(_ top: PolicyMap, kind: PolicyKind) throws(AgentError) -> (String, String?, Int?) {
+        guard let metaNode = top["metadata"] else {
+            throw self.context.error("metadata.name", "required field is missing", line: top.line)
+        }
+        let meta = try PolicyMap(metaNode, path: "metadata", allowed: Self.metadataFields, context: self.context)
+        guard let nameNode = meta["name"] else {
+            throw self.context.error("metadata.name", "required field is missing", line: meta.line)
+        }
+        let name = try self.context.string(nameNode, "metadata.name")
+        guard PolicyValidation.isDNSSubdomain(Substring(name)) else {
+            throw self.context.error("metadata.name", "invalid name '\(name)': \(PolicyValidation.dnsSubdomainRule)", at: nameNode)
+        }
+        for field in ["labels", "annotations"] {
+            guard let node = meta[field] else { continue }
+            guard case .mapping(let mapping) = node else {
+                throw self.context.typeError(meta.path(field), expected: PolicyValueKind.map.phrase, node)
+            }
+            for (key, value) in mapping where value.policyValueKind != .string {
+                let keyText = key.scalar?.string ?? ""
+                throw self.context.typeError(meta.path(field) + "." + keyText, expected: PolicyValueKind.string.phrase, value)
+            }
+        }
+        var namespace: String?
+        if let nsNode = meta["namespace"] {
+            let ns = try self.context.string(nsNode, "metadata.namespace")
+            if kind == .ciliumClusterwideNetworkPolicy {
+                throw self.context.error("metadata.namespace",
+                                         "a CiliumClusterwideNetworkPolicy is cluster-scoped and cannot have a namespace",
+                                         line: meta.keyLine("namespace"))
+            }
+            guard PolicyValidation.isDNSLabel(ns.utf8) else {
+                throw self.context.error("metadata.namespace", "invalid namespace '\(ns)': \(PolicyValidation.dnsLabelRule)",
+                                         at: nsNode)
+            }
+            namespace = ns
+        } else if kind != .ciliumClusterwideNetworkPolicy {
+            namespace = "default"
+        }
+        return (name, namespace, nameNode.policyLine)
+    }
+}

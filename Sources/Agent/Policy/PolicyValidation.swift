@@ -1,0 +1,321 @@
+import FlowCore
+
+// Syntax checks shared by the Cilium and Kubernetes readers: names, label keys and values,
+// port names, CIDRs, ICMP type names. Each returns nil when the text is valid, or the
+// reason it is not. All are linear in the length of the text.
+
+enum PolicyValidation {
+    // MARK: Character classes (ASCII only)
+
+    @inline(__always) static func isLowerAlnum(_ b: UInt8) -> Bool {
+        (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+    }
+
+    @inline(__always) static func isAlnum(_ b: UInt8) -> Bool {
+        isLowerAlnum(b) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
+    }
+
+    @inline(__always) static func isLetter(_ b: UInt8) -> Bool {
+        (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
+    }
+
+    @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
+    // MARK: Kubernetes names
+
+    /// RFC 1123 label: at most 63 lowercase alphanumerics or '-', starting and ending alphanumeric.
+    static func isDNSLabel<C: Collection>(_ utf8: C) -> Bool where C.Element == UInt8 {
+        guard let first = utf8.first, utf8.count <= 63, isLowerAlnum(first) else { return false }
+        var last = first
+        for b in utf8 {
+            guard isLowerAlnum(b) || b == UInt8(ascii: "-") else { return false }
+            last = b
+        }
+        return isLowerAlnum(last)
+    }
+
+    /// RFC 1123 subdomain: at most 253 characters, dot-separated RFC 1123 labels.
+    static func isDNSSubdomain(_ text: Substring) -> Bool {
+        guard !text.isEmpty, text.utf8.count <= 253 else { return false }
+        return text.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy {
+            !$0.isEmpty && isLowerAlnum($0.first!) && isLowerAlnum($0.last!)
+                && $0.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
+        }
+    }
+
+    static let dnsSubdomainRule = "must be a lowercase RFC 1123 subdomain (at most 253 characters of a-z, 0-9, '-' and '.', each part starting and ending with a letter or digit)"
+    static let dnsLabelRule = "must be a lowercase RFC 1123 label (at most 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit)"
+
+    // MARK: Labels
+
+    /// Cilium label sources allowed before a selector key (`k8s:app`).
+    static let ciliumLabelSources = ["k8s", "any", "reserved", "cidr", "cidrgroup", "fqdn", "container", "unspec",
+                                     "node", "kvstore", "cilium-generated"]
+
+    private static let nameRule = "must be 63 characters or less, consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit"
+
+    /// The name part of a label key (also the whole of a label value, which may be empty).
+    private static func isQualifiedNamePart(_ utf8: Substring.UTF8View) -> Bool {
+        guard let first = utf8.first, let last = utf8.last, utf8.count <= 63, isAlnum(first), isAlnum(last) else {
+            return false
+        }
+        return utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
+    }
+
+    /// A Kubernetes label key: `[prefix/]name`, prefix a DNS subdomain, name a qualified name
+    /// part. With `cilium`, a Cilium source (`k8s:`, `any:`, `reserved:`, `cidr:`...) may come first.
+    static func labelKeyProblem(_ key: String, cilium: Bool) -> String? {
+        var rest = Substring(key)
+        if let colon = rest.firstIndex(of: ":") {
+            guard cilium else {
+                return "invalid label key '\(key)': the name part \(nameRule)"
+            }
+            let source = rest[..<colon]
+            guard ciliumLabelSources.contains(String(source)) else {
+                return "invalid label key '\(key)': unknown label source '\(source)' (allowed: \(ciliumLabelSources.joined(separator: ", ")))"
+            }
+            rest = rest[rest.index(after: colon)...]
+            if source == "cidr" {
+                // `cidr:10.0.0.0/8`, `cidr:2001-db8--/32` (Cilium writes ':' in IPv6 as '-').
+                let ok = !rest.isEmpty && rest.utf8.allSatisfy {
+                    isDigit($0) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f")) || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "F"))
+                        || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "/")
+                }
+                return ok ? nil : "invalid label key '\(key)': '\(rest)' is not a CIDR"
+            }
+        }
+        let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+        switch parts.count {
+        case 1:
+            return isQualifiedNamePart(parts[0].utf8) ? nil : "invalid label key '\(key)': the name part \(nameRule)"
+        case 2:
+            guard isDNSSubdomain(parts[0]) else {
+                return "invalid label key '\(key)': the prefix \(dnsSubdomainRule)"
+            }
+            return isQualifiedNamePart(parts[1].utf8) ? nil : "invalid label key '\(key)': the name part \(nameRule)"
+        default:
+            return "invalid label key '\(key)': at most one '/' is allowed"
+        }
+    }
+
+    static func labelValueProblem(_ value: String, key: String) -> String? {
+        if value.isEmpty || isQualifiedNamePart(Substring(value).utf8) { return nil }
+        return "invalid label value '\(value)' for key '\(key)': a label value must be empty, or 63 characters or less of letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+    }
+
+    // MARK: Ports
+
+    static let portNameRule = "IANA_SVC_NAME: at most 15 lowercase letters, digits and '-', at least one letter, no leading, trailing or double '-'"
+
+    /// IANA service name (RFC 6335 §5.1) as Kubernetes checks it. With `caseInsensitive`
+    /// (Cilium), upper-case letters are allowed (Cilium lower-cases the name).
+    static func isPortName(_ name: String, caseInsensitive: Bool) -> Bool {
+        let utf8 = name.utf8
+        guard let first = utf8.first, let last = utf8.last, utf8.count <= 15,
+              first != UInt8(ascii: "-"), last != UInt8(ascii: "-") else { return false }
+        var sawLetter = false
+        var previous: UInt8 = 0
+        for b in utf8 {
+            if b == UInt8(ascii: "-") {
+                if previous == UInt8(ascii: "-") { return false }
+            } else if isLetter(b) {
+                if !caseInsensitive && !(b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) { return false }
+                sawLetter = true
+            } else if !isDigit(b) {
+                return false
+            }
+            previous = b
+        }
+        return sawLetter
+    }
+
+    /// Decimal digits only (no sign, no spaces).
+    static func isAllDigits(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy(isDigit)
+    }
+
+    // MARK: ICMP
+
+    /// Cilium's ICMP type names (pkg/policy/api/icmp.go), per family.
+    static let icmpV4Types: KeyValuePairs<String, UInt8> = [
+        "EchoReply": 0, "DestinationUnreachable": 3, "Redirect": 5, "Echo": 8, "EchoRequest": 8,
+        "RouterAdvertisement": 9, "RouterSelection": 10, "TimeExceeded": 11, "ParameterProblem": 12,
+        "Timestamp": 13, "TimestampReply": 14, "Photuris": 40, "ExtendedEchoRequest": 42, "ExtendedEchoReply": 43,
+    ]
+    static let icmpV6Types: KeyValuePairs<String, UInt8> = [
+        "DestinationUnreachable": 1, "PacketTooBig": 2, "TimeExceeded": 3, "ParameterProblem": 4,
+        "EchoRequest": 128, "EchoReply": 129, "MulticastListenerQuery": 130, "MulticastListenerReport": 131,
+        "MulticastListenerDone": 132, "RouterSolicitation": 133, "RouterAdvertisement": 134,
+        "NeighborSolicitation": 135, "NeighborAdvertisement": 136, "RedirectMessage": 137, "RouterRenumbering": 138,
+        "ICMPNodeInformationQuery": 139, "ICMPNodeInformationResponse": 140,
+        "InverseNeighborDiscoverySolicitation": 141, "InverseNeighborDiscoveryAdvertisement": 142,
+        "HomeAgentAddressDiscoveryRequest": 144, "HomeAgentAddressDiscoveryReply": 145,
+        "MobilePrefixSolicitation": 146, "MobilePrefixAdvertisement": 147,
+        "DuplicateAddressRequestCodeSuffix": 157, "DuplicateAddressConfirmationCodeSuffix": 158,
+        "ExtendedEchoRequest": 160, "ExtendedEchoReply": 161,
+    ]
+
+    static func icmpType(named name: String, family: ICMPField.Family) -> UInt8? {
+        let table = family == .ipv4 ? icmpV4Types : icmpV6Types
+        return table.first(where: { $0.key == name })?.value
+    }
+
+    static func icmpTypeNames(_ family: ICMPField.Family) -> String {
+        (family == .ipv4 ? icmpV4Types : icmpV6Types).map(\.key).joined(separator: ", ")
+    }
+}
+
+// MARK: - CIDRs
+
+/// Parses `a.b.c.d/n` and IPv6 `x:y::z/n` the way Go's `netip.ParsePrefix` does (no leading
+/// zeros in IPv4 octets or in the prefix length, no zones).
+enum PolicyCIDRParser {
+    struct Parsed {
+        /// The address with host bits cleared.
+        var network: IPAddress
+        var prefixLength: UInt8
+        var isIPv4: Bool
+        var hostBitsSet: Bool
+        /// The network in text, for "did you mean" messages.
+        var networkText: String
+    }
+
+    /// `allowBareAddress`: a lone address is a /32 or /128 (Cilium's `fromCIDR`/`toCIDR`).
+    static func parse(_ text: String, allowBareAddress: Bool) -> Result<Parsed, PolicyCIDRProblem> {
+        let addressText: Substring
+        var prefixText: Substring?
+        if let slash = text.firstIndex(of: "/") {
+            addressText = text[..<slash]
+            prefixText = text[text.index(after: slash)...]
+        } else {
+            guard allowBareAddress else { return .failure(.init("invalid CIDR '\(text)': missing '/prefix-length'")) }
+            addressText = Substring(text)
+        }
+        let address: IPAddress
+        let isIPv4: Bool
+        if let v4 = parseIPv4(addressText) {
+            address = IPAddress(ipv4: v4)
+            isIPv4 = true
+        } else if !addressText.contains("%"), let v6 = parseIPv6(addressText) {
+            address = v6
+            isIPv4 = false
+        } else {
+            return .failure(.init("invalid CIDR '\(text)': '\(addressText)' is not an IPv4 or IPv6 address"))
+        }
+        let maxLength = isIPv4 ? 32 : 128
+        var length = maxLength
+        if let prefixText {
+            guard !prefixText.isEmpty, prefixText.utf8.count <= 3, prefixText.utf8.allSatisfy(PolicyValidation.isDigit),
+                  prefixText == "0" || prefixText.first != "0", let value = Int(prefixText) else {
+                return .failure(.init("invalid CIDR '\(text)': prefix length '\(prefixText)' is not a number"))
+            }
+            guard value <= maxLength else {
+                return .failure(.init("invalid CIDR '\(text)': prefix length \(value) is out of range 0-\(maxLength)"))
+            }
+            length = value
+        }
+        if !isIPv4 && address.isIPv4 {
+            return .failure(.init("invalid CIDR '\(text)': IPv4-mapped IPv6 addresses are not supported; write the IPv4 form"))
+        }
+        let network = self.mask(address, length: length, isIPv4: isIPv4)
+        return .success(Parsed(network: network, prefixLength: UInt8(length), isIPv4: isIPv4,
+                               hostBitsSet: network != address,
+                               networkText: self.format(network, isIPv4: isIPv4) + "/\(length)"))
+    }
+
+    /// Clears the host bits of `address` for a prefix of `length` bits in its own family.
+    static func mask(_ address: IPAddress, length: Int, isIPv4: Bool) -> IPAddress {
+        if isIPv4 {
+            let mask: UInt32 = length == 0 ? 0 : ~UInt32(0) << UInt32(32 - length)
+            return IPAddress(ipv4: address.ipv4Value & mask)
+        }
+        let highMask: UInt64 = length >= 64 ? ~0 : (length == 0 ? 0 : ~UInt64(0) << UInt64(64 - length))
+        let lowMask: UInt64 = length <= 64 ? 0 : (length >= 128 ? ~0 : ~UInt64(0) << UInt64(128 - length))
+        return IPAddress(high: address.high & highMask, low: address.low & lowMask)
+    }
+
+    static func parseIPv4(_ text: Substring) -> UInt32? {
+        var value: UInt32 = 0
+        var parts = 0
+        for part in text.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy(PolicyValidation.isDigit) else { return nil }
+            if part.count > 1 && part.first == UInt8(ascii: "0") { return nil }
+            var octet: UInt32 = 0
+            for b in part { octet = octet * 10 + UInt32(b - UInt8(ascii: "0")) }
+            guard octet <= 255 else { return nil }
+            value = value << 8 | octet
+            parts += 1
+        }
+        return parts == 4 ? value : nil
+    }
+
+    static func parseIPv6(_ text: Substring) -> IPAddress? {
+        guard text.contains(":") else { return nil }
+        var head: [UInt16] = []
+        var tail: [UInt16] = []
+        var sawDoubleColon = false
+        let halves = text.split(separator: "::", omittingEmptySubsequences: false).map(String.init)
+        guard halves.count <= 2 else { return nil }
+        sawDoubleColon = halves.count == 2
+        func groups(_ part: String, allowIPv4: Bool) -> [UInt16]? {
+            if part.isEmpty { return [] }
+            var result: [UInt16] = []
+            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
+            for (index, piece) in pieces.enumerated() {
+                if allowIPv4 && index == pieces.count - 1 && piece.contains(".") {
+                    guard let v4 = parseIPv4(piece) else { return nil }
+                    result.append(UInt16(v4 >> 16))
+                    result.append(UInt16(v4 & 0xffff))
+                    continue
+                }
+                guard !piece.isEmpty, piece.utf8.count <= 4, let group = UInt16(piece, radix: 16) else { return nil }
+                result.append(group)
+            }
+            return result
+        }
+        if sawDoubleColon {
+            guard let h = groups(halves[0], allowIPv4: false), let t = groups(halves[1], allowIPv4: true) else { return nil }
+            head = h
+            tail = t
+            guard head.count + tail.count <= 7 else { return nil }
+        } else {
+            guard let h = groups(halves[0], allowIPv4: true), h.count == 8 else { return nil }
+            head = h
+        }
+        let all = head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for i in 0..<4 { high = high << 16 | UInt64(all[i]) }
+        for i in 4..<8 { low = low << 16 | UInt64(all[i]) }
+        return IPAddress(high: high, low: low)
+    }
+
+    static func format(_ address: IPAddress, isIPv4: Bool) -> String {
+        if isIPv4 {
+            let v = address.ipv4Value
+            return "\(v >> 24).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)"
+        }
+        var groups: [UInt16] = []
+        for i in (0..<4).reversed() { groups.append(UInt16(truncatingIfNeeded: address.high >> (UInt64(i) * 16))) }
+        for i in (0..<4).reversed() { groups.append(UInt16(truncatingIfNeeded: address.low >> (UInt64(i) * 16))) }
+        // Longest run of zero groups (length ≥ 2) becomes "::" (RFC 5952).
+        var bestStart = -1, bestLength = 0, runStart = -1
+        for i in 0...8 {
+            if i < 8 && groups[i] == 0 {
+                if runStart < 0 { runStart = i }
+            } else if runStart >= 0 {
+                if i - runStart > bestLength { bestStart = runStart; bestLength = i - runStart }
+                runStart = -1
+            }
+        }
+        if bestLength < 2 { return groups.map { String($0, radix: 16) }.joined(separator: ":") }
+        let left = groups[..<bestStart].map { String($0, radix: 16) }.joined(separator: ":")
+        let right = groups[(bestStart + bestLength)...].map { String($0, radix: 16) }.joined(separator: ":")
+        return left + "::" + right
+    }
+}
+
+struct PolicyCIDRProblem: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
