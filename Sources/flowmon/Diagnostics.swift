@@ -6,6 +6,7 @@ import Glibc
 enum Diagnostics {
     static func error(_ message: String) { write("flowmon: error: \(message)\n") }
     static func notice(_ message: String) { write("flowmon: notice: \(message)\n") }
+    static func line(_ message: String) { write(message + "\n") }
 
     private static func write(_ text: String) {
         var text = text

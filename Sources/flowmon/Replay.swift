@@ -27,17 +27,26 @@ extension Flowmon {
 
         @OptionGroup var flowTable: FlowTableOptions
 
+        @OptionGroup(title: "Identity and policy") var agent: AgentOptions
+
+        @Option(help: ArgumentHelp("Also write one Hubble-format line per policy decision on a new connection (as 'hubble observe -o json' prints; readable with 'hubble observe --input-file').", valueName: "file"))
+        var hubble: String?
+
         @Option(name: .shortAndLong, help: ArgumentHelp("Write JSON lines to this file instead of standard output.", valueName: "file"))
         var output: String?
 
         func run() throws {
             signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE: reported, not a silent kill
+            // The agent side first: bad inventory or policy files stop before any packet is read.
+            let agentState = try self.agent.load()
             do {
                 let filter = try self.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
                 let reader = try CaptureFileReader(path: self.file)
                 let sink = try self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
                     ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
-                let processor = FlowProcessor(configuration: self.flowTable.configuration, output: sink) { linkType in
+                let hubbleOutput = try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                let processor = FlowProcessor(configuration: self.flowTable.configuration, output: sink,
+                                              policy: agentState?.context(hubble: hubbleOutput)) { linkType in
                     Diagnostics.notice("\(self.file): link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are counted in stats.capture.unsupported_link_types")
                 }
                 try FlowMonitor.Replay.run(reader, filter: filter, into: processor)

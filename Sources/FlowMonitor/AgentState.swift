@@ -1,0 +1,136 @@
+import Agent
+import Datapath
+import FlowCore
+import Output
+
+/// Where the agent's inputs come from (`--pods`, `--namespaces`, `--nodes`, `--node-name`,
+/// `--policies`).
+public struct AgentConfiguration: Sendable {
+    public var pods: String?
+    public var namespaces: String?
+    public var nodes: String?
+    public var nodeName: String?
+    public var policyPaths: [String]
+    public var verdictAsEnforced: Bool
+
+    public init(pods: String? = nil, namespaces: String? = nil, nodes: String? = nil, nodeName: String? = nil,
+                policyPaths: [String] = [], verdictAsEnforced: Bool = false) {
+        self.pods = pods
+        self.namespaces = namespaces
+        self.nodes = nodes
+        self.nodeName = nodeName
+        self.policyPaths = policyPaths
+        self.verdictAsEnforced = verdictAsEnforced
+    }
+
+    public var isEmpty: Bool {
+        self.pods == nil && self.namespaces == nil && self.nodes == nil && self.policyPaths.isEmpty
+    }
+}
+
+/// The agent side, loaded once before any packet is read: inventory → identities →
+/// policies → CIDR identities → compiled per-endpoint maps and the ipcache, plus the names
+/// the output needs, rendered once. Bad input stops here with a precise error.
+public struct AgentState: Sendable {
+    public var inventory: Inventory
+    public var endpoints: EndpointTable
+    public var policies: PolicySet
+    public var compiled: CompiledPolicies
+    public var ipcache: IPCache
+    /// Warnings and notices to show the user (duplicate IPs, skipped documents, ...).
+    public var messages: [String]
+    public var verdictAsEnforced: Bool
+
+    public static func load(_ configuration: AgentConfiguration) throws(AgentError) -> AgentState {
+        let inventory = try InventoryLoader.load(pods: configuration.pods, namespaces: configuration.namespaces,
+                                                 nodes: configuration.nodes)
+        let policies = configuration.policyPaths.isEmpty ? PolicySet(documents: [], notices: [])
+            : try PolicyLoader.load(paths: configuration.policyPaths)
+        var endpoints = try EndpointTable.build(inventory: inventory, localNode: configuration.nodeName)
+        let cidrs = Self.cidrs(in: policies.documents)
+        let cidrIdentities = endpoints.addCIDRIdentities(cidrs)
+
+        var localIdentities = Set<Identity>()
+        var namedPorts: [Identity: Set<NamedPort>] = [:]
+        for endpoint in endpoints.endpoints where endpoint.pod != nil && !endpoint.identity.isReserved
+            && endpoint.identity != .unknown {
+            if endpoint.isLocal { localIdentities.insert(endpoint.identity) }
+            namedPorts[endpoint.identity, default: []].formUnion(endpoint.namedPorts)
+        }
+        var cidrPrefixes: [Identity: (IPAddress, UInt8)] = [:]
+        for cidr in cidrIdentities { cidrPrefixes[cidr.identity] = (cidr.prefix, cidr.prefixLength) }
+        let localNode = endpoints.localNode
+        let compilerInventory = CompilerInventory(
+            identityLabels: endpoints.identityLabels, localIdentities: localIdentities,
+            namedPorts: namedPorts.mapValues { $0.sorted { ($0.name, $0.port) < ($1.name, $1.port) } },
+            cidrIdentities: cidrPrefixes,
+            localNodeLabels: inventory.nodes.first { $0.name == localNode }?.labels,
+            remoteNodeLabels: inventory.nodes.filter { $0.name != localNode }.map(\.labels))
+        var compiler = PolicyCompiler(inventory: compilerInventory)
+        let compiled = compiler.compile(policies.documents)
+
+        var messages = inventory.warnings.map { "warning: \($0)" } + endpoints.warnings.map { "warning: \($0)" }
+        messages += policies.notices.map { "notice: \($0)" }
+        if configuration.pods == nil && !policies.documents.isEmpty {
+            messages.append("warning: --policies without --pods: no pod is known, so no policy selects an endpoint")
+        }
+        return AgentState(inventory: inventory, endpoints: endpoints, policies: policies, compiled: compiled,
+                          ipcache: endpoints.ipCache(extraCIDRs: cidrs), messages: messages,
+                          verdictAsEnforced: configuration.verdictAsEnforced)
+    }
+
+    /// Every CIDR a policy names (peers and their exceptions), for CIDR identities.
+    static func cidrs(in documents: [PolicyDocument]) -> [(IPAddress, UInt8)] {
+        var result: [(IPAddress, UInt8)] = []
+        func add(_ cidr: CIDR) { result.append((cidr.address, cidr.prefixLength)) }
+        func add(_ rule: CIDRRule) {
+            add(rule.cidr)
+            rule.except.forEach(add)
+        }
+        for document in documents {
+            switch document.body {
+            case .cilium(let rules):
+                for rule in rules {
+                    for item in (rule.ingress ?? []) + (rule.ingressDeny ?? []) {
+                        (item.fromCIDR ?? []).forEach(add)
+                        (item.fromCIDRSet ?? []).forEach(add)
+                    }
+                    for item in (rule.egress ?? []) + (rule.egressDeny ?? []) {
+                        (item.toCIDR ?? []).forEach(add)
+                        (item.toCIDRSet ?? []).forEach(add)
+                    }
+                }
+            case .kubernetes(let spec):
+                for peer in (spec.ingress ?? []).flatMap({ $0.from ?? [] }) + (spec.egress ?? []).flatMap({ $0.to ?? [] }) {
+                    if let block = peer.ipBlock { add(block) }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Names for the output, rendered once.
+    public func annotations() -> FlowAnnotations {
+        let endpointJSON = self.endpoints.endpoints.map { endpoint in
+            FlowAnnotations.endpointJSON(identity: endpoint.identity.rawValue, namespace: endpoint.namespace,
+                                         podName: endpoint.podName, labels: endpoint.labels,
+                                         workload: endpoint.workload.map { ($0.name, $0.kind) })
+        }
+        var identityJSON: [UInt32: [UInt8]] = [:]
+        for (identity, labels) in self.endpoints.identities {
+            identityJSON[identity.rawValue] = FlowAnnotations.endpointJSON(
+                identity: identity.rawValue, namespace: nil, podName: nil, labels: labels.sorted(), workload: nil)
+        }
+        let sets = self.compiled.policySets.map { set in
+            FlowAnnotations.policiesJSON(set.map { ($0.name, $0.namespace, $0.kind.rawValue) })
+        }
+        return FlowAnnotations(endpoints: endpointJSON, identities: identityJSON, policySets: sets,
+                               verdictAsEnforced: self.verdictAsEnforced)
+    }
+
+    /// The datapath context for a processor.
+    public func context(hubble: JSONLinesOutput?) -> PolicyContext {
+        PolicyContext(ipcache: self.ipcache, policies: self.compiled.table, annotations: self.annotations(),
+                      hubble: hubble, nodeName: self.endpoints.localNode ?? "")
+    }
+}

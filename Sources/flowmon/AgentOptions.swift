@@ -1,0 +1,42 @@
+import Agent
+import ArgumentParser
+import FlowMonitor
+
+/// Inventory and policy options shared by `replay` and the `policy` subcommands.
+struct AgentOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Pods of the cluster: the output of 'kubectl get pods -A -o json'. Tags flows with pod names, labels and Cilium-style identities.", valueName: "file"))
+    var pods: String?
+
+    @Option(help: ArgumentHelp("Namespaces: 'kubectl get namespaces -o json' (namespace labels, for namespaceSelector).", valueName: "file"))
+    var namespaces: String?
+
+    @Option(help: ArgumentHelp("Nodes: 'kubectl get nodes -o json' (node addresses are host or remote-node). Without it, node addresses come from the pods' hostIP.", valueName: "file"))
+    var nodes: String?
+
+    @Option(help: ArgumentHelp("The node the capture was taken on (its pods are the local endpoints whose policies are evaluated). Default: the only node in the inventory; with several and none named, every pod counts as local.", valueName: "name"))
+    var nodeName: String?
+
+    @Option(name: .customLong("policies"), help: ArgumentHelp("CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and NetworkPolicy files, or directories of .yaml/.yml/.json files. Repeatable.", valueName: "path"))
+    var policyPaths: [String] = []
+
+    @Flag(help: "Print connections that policy would drop as DROPPED instead of AUDIT (flowmon observes; it never drops).")
+    var verdictAsEnforced = false
+
+    var configuration: AgentConfiguration {
+        AgentConfiguration(pods: self.pods, namespaces: self.namespaces, nodes: self.nodes, nodeName: self.nodeName,
+                           policyPaths: self.policyPaths, verdictAsEnforced: self.verdictAsEnforced)
+    }
+
+    /// Loads the inventory and policies, printing warnings and notices; nil when none were given.
+    func load() throws -> AgentState? {
+        guard !self.configuration.isEmpty else { return nil }
+        do {
+            let state = try AgentState.load(self.configuration)
+            for message in state.messages { Diagnostics.line("flowmon: \(message)") }
+            return state
+        } catch {
+            Diagnostics.error(error.description)
+            throw ExitCode.failure
+        }
+    }
+}
