@@ -77,7 +77,7 @@ public struct PolicyMapEntry: Sendable, Equatable {
             && (!self.hasPort || (port >= self.portLow && port <= self.portHigh))
     }
 
-    var matchType: PolicyMatchType {
+    public var matchType: PolicyMatchType {
         let anyRemote = self.remote == .unknown
         if self.ipProtocol == 0 { return anyRemote ? .all : .l3Only }
         if !self.hasPort { return anyRemote ? .protoOnly : .l3Proto }
@@ -152,11 +152,18 @@ public struct EndpointPolicy: Sendable {
     /// protocol/port prefix first, the exact identity on a tie); otherwise, if the direction
     /// is enforced, the default deny (`POLICY_DENIED`). No allocation.
     public func decide(_ direction: TrafficDirection, remote: Identity, ipProtocol: UInt8, port: UInt16) -> PolicyDecision {
+        self.lookup(direction, remote: remote, ipProtocol: ipProtocol, port: port).decision
+    }
+
+    /// `decide`, and the map entry that decided (for `policy explain`).
+    public func lookup(_ direction: TrafficDirection, remote: Identity, ipProtocol: UInt8, port: UInt16)
+        -> (decision: PolicyDecision, entry: PolicyMapEntry?)
+    {
         let enforced = direction == .ingress ? self.ingressEnforced : self.egressEnforced
         if direction == .ingress && remote == .host {
-            return PolicyDecision(outcome: enforced ? .allowedFromHost : .notEnforced)
+            return (PolicyDecision(outcome: enforced ? .allowedFromHost : .notEnforced), nil)
         }
-        guard enforced else { return PolicyDecision(outcome: .notEnforced) }
+        guard enforced else { return (PolicyDecision(outcome: .notEnforced), nil) }
         let table = direction == .ingress ? self.ingress : self.egress
         var bestAllow: PolicyMapEntry?
         var bestDeny: PolicyMapEntry?
@@ -173,12 +180,12 @@ public struct EndpointPolicy: Sendable {
         consider(table[remote.rawValue])
         if remote != .unknown { consider(table[Identity.unknown.rawValue]) }
         if let deny = bestDeny {
-            return PolicyDecision(outcome: .deniedExplicitly, matchType: deny.matchType, policySet: deny.policySet)
+            return (PolicyDecision(outcome: .deniedExplicitly, matchType: deny.matchType, policySet: deny.policySet), deny)
         }
         if let allow = bestAllow {
-            return PolicyDecision(outcome: .allowed, matchType: allow.matchType, policySet: allow.policySet)
+            return (PolicyDecision(outcome: .allowed, matchType: allow.matchType, policySet: allow.policySet), allow)
         }
-        return PolicyDecision(outcome: .denied)
+        return (PolicyDecision(outcome: .denied), nil)
     }
 }
 

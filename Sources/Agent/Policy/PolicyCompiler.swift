@@ -34,6 +34,12 @@ public struct PolicyReference: Sendable, Hashable, Comparable {
     public var namespace: String?
     public var name: String
 
+    public init(kind: PolicyKind, namespace: String?, name: String) {
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+    }
+
     public static func < (a: PolicyReference, b: PolicyReference) -> Bool {
         (a.kind.rawValue, a.namespace ?? "", a.name) < (b.kind.rawValue, b.namespace ?? "", b.name)
     }
@@ -44,8 +50,8 @@ public struct CompiledPolicies: Sendable {
     public var table: PolicyTable
     /// Index 0 is the empty set; `PolicyMapEntry.policySet` indexes this.
     public var policySets: [[PolicyReference]]
-    /// How many local endpoint identities each policy selects, for `policy check`.
-    public var selectedIdentities: [PolicyReference: Int]
+    /// The local endpoint identities each policy selects, for `policy check`.
+    public var selectedIdentities: [PolicyReference: Set<Identity>]
 }
 
 /// Compiles CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes NetworkPolicy
@@ -182,7 +188,7 @@ public struct PolicyCompiler {
                                                  entries: entries)
         }
         return CompiledPolicies(table: PolicyTable(endpoints: endpoints), policySets: policySets,
-                                selectedIdentities: selected.mapValues(\.count))
+                                selectedIdentities: selected)
     }
 
     struct EntryKey: Hashable, Comparable {

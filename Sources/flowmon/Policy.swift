@@ -1,0 +1,243 @@
+import Agent
+import ArgumentParser
+import Datapath
+import FlowCore
+import FlowMonitor
+import Foundation
+
+extension Flowmon {
+    struct Policy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate policies and ask what they would do with a connection.",
+            subcommands: [Check.self, Explain.self]
+        )
+    }
+}
+
+extension Flowmon.Policy {
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate policy files and print one line per policy.",
+            discussion: """
+                Every error names the file, the document, the field and the line. With --pods, each line \
+                also says how many pods of the inventory the policy selects.
+                """
+        )
+
+        @Argument(help: "Policy files or directories (.yaml, .yml, .json).")
+        var paths: [String]
+
+        @Option(help: ArgumentHelp("Pods: 'kubectl get pods -A -o json'.", valueName: "file"))
+        var pods: String?
+
+        @Option(help: ArgumentHelp("Namespaces: 'kubectl get namespaces -o json'.", valueName: "file"))
+        var namespaces: String?
+
+        @Option(help: ArgumentHelp("Nodes: 'kubectl get nodes -o json'.", valueName: "file"))
+        var nodes: String?
+
+        func run() throws {
+            let state: AgentState
+            do {
+                // Without --node-name every pod counts as local, so selection covers the whole inventory.
+                state = try AgentState.load(AgentConfiguration(pods: self.pods, namespaces: self.namespaces,
+                                                               nodes: self.nodes, policyPaths: self.paths))
+            } catch {
+                Diagnostics.error(error.description)
+                throw ExitCode.failure
+            }
+            for message in state.messages { Diagnostics.line("flowmon: \(message)") }
+            for document in state.policies.documents {
+                let name = document.namespace.map { "\($0)/\(document.name)" } ?? document.name
+                var line = "\(document.kind.rawValue) \(name) (\(document.source.file), document \(document.source.documentIndex)): "
+                line += Self.describe(document.body)
+                if self.pods != nil {
+                    let reference = PolicyReference(kind: document.kind, namespace: document.namespace, name: document.name)
+                    let identities = state.compiled.selectedIdentities[reference] ?? []
+                    let pods = state.endpoints.endpoints.filter { $0.pod != nil && identities.contains($0.identity) }.count
+                    line += "; selects \(pods) pod\(pods == 1 ? "" : "s")"
+                }
+                print(line)
+            }
+            print("\(state.policies.documents.count) polic\(state.policies.documents.count == 1 ? "y" : "ies") valid")
+        }
+
+        static func describe(_ body: PolicyDocument.Body) -> String {
+            func count(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
+            switch body {
+            case .cilium(let rules):
+                let ingress = rules.reduce(0) { $0 + ($1.ingress?.count ?? 0) }
+                let ingressDeny = rules.reduce(0) { $0 + ($1.ingressDeny?.count ?? 0) }
+                let egress = rules.reduce(0) { $0 + ($1.egress?.count ?? 0) }
+                let egressDeny = rules.reduce(0) { $0 + ($1.egressDeny?.count ?? 0) }
+                return "\(count(rules.count, "rule")): ingress \(ingress), ingressDeny \(ingressDeny), egress \(egress), egressDeny \(egressDeny)"
+            case .kubernetes(let spec):
+                let types = spec.policyTypes.map { $0.map(\.rawValue).joined(separator: ",") } ?? "default"
+                return "policyTypes \(types): ingress \(spec.ingress?.count ?? 0), egress \(spec.egress?.count ?? 0)"
+            }
+        }
+    }
+
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Explain the verdict policies give a connection, in both directions.",
+            discussion: """
+                Uses the same compiled policy maps and identities as replay: the egress decision at the \
+                source pod and the ingress decision at the destination pod (each only when that pod is on \
+                the node named by --node-name, or on any node when no node is named), the map entry that \
+                matched, and the policies responsible.
+                """
+        )
+
+        @Option(help: ArgumentHelp("The client: NAMESPACE/POD or an IP address.", valueName: "endpoint"))
+        var from: String
+
+        @Option(help: ArgumentHelp("The server: NAMESPACE/POD or an IP address.", valueName: "endpoint"))
+        var to: String
+
+        @Option(help: ArgumentHelp("Destination port and protocol, e.g. 443, 53/udp, 2905/sctp (default protocol tcp).", valueName: "port[/proto]"))
+        var port: String?
+
+        @Option(help: ArgumentHelp("An ICMP message type instead of a port (8 = echo request; ICMPv6 when the addresses are IPv6).", valueName: "type"))
+        var icmp: UInt8?
+
+        @Flag(help: "Print JSON instead of words.")
+        var json = false
+
+        @OptionGroup(title: "Identity and policy") var agent: AgentOptions
+
+        func validate() throws {
+            guard (self.port == nil) != (self.icmp == nil) else {
+                throw ValidationError("Give exactly one of '--port' and '--icmp'.")
+            }
+            guard self.agent.pods != nil else { throw ValidationError("'--pods' is required to know the endpoints.") }
+            if let port { _ = try Self.parsePort(port) }
+        }
+
+        static func parsePort(_ text: String) throws -> (UInt8, UInt16) {
+            let parts = text.lowercased().split(separator: "/", maxSplits: 1).map(String.init)
+            guard let number = UInt16(parts[0]), number > 0 else {
+                throw ValidationError("'--port' must be a port number 1-65535 with an optional /tcp, /udp or /sctp, got '\(text)'.")
+            }
+            switch parts.count == 2 ? parts[1] : "tcp" {
+            case "tcp": return (IPProtocolNumber.tcp, number)
+            case "udp": return (IPProtocolNumber.udp, number)
+            case "sctp": return (IPProtocolNumber.sctp, number)
+            default: throw ValidationError("'--port' protocol must be tcp, udp or sctp, got '\(text)'.")
+            }
+        }
+
+        func run() throws {
+            guard let state = try self.agent.load() else { throw ExitCode.failure }
+            let explanation: PolicyExplanation
+            do {
+                let fromSide = try PolicyExplainer.side(self.from, in: state)
+                let (ipProtocol, port): (UInt8, UInt16)
+                if let icmp {
+                    ipProtocol = fromSide.address.isIPv4 ? IPProtocolNumber.icmp : IPProtocolNumber.icmpv6
+                    port = UInt16(icmp)
+                } else {
+                    (ipProtocol, port) = try Self.parsePort(self.port ?? "")
+                }
+                explanation = try PolicyExplainer.explain(from: self.from, to: self.to, ipProtocol: ipProtocol, port: port,
+                                                          in: state)
+            } catch let error as AgentError {
+                Diagnostics.error(error.description)
+                throw ExitCode.failure
+            }
+            if self.json {
+                let data = try JSONSerialization.data(withJSONObject: Self.jsonObject(explanation, verdictAsEnforced: self.agent.verdictAsEnforced),
+                                                      options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(Self.words(explanation, verdictAsEnforced: self.agent.verdictAsEnforced))
+            }
+        }
+
+        static func verdict(_ e: PolicyExplanation, verdictAsEnforced: Bool) -> String {
+            e.allowed ? "FORWARDED" : (verdictAsEnforced ? "DROPPED" : "AUDIT")
+        }
+
+        static func protocolText(_ e: PolicyExplanation) -> String {
+            switch e.ipProtocol {
+            case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
+                return "\(e.ipProtocol == IPProtocolNumber.icmp ? "ICMP" : "ICMPv6") type \(e.port)"
+            default:
+                return "\(IPProtocolNumber.eveName(e.ipProtocol).map { "\($0)" } ?? "\(e.ipProtocol)") port \(e.port)"
+            }
+        }
+
+        static func describe(_ side: PolicyExplanation.Side) -> String {
+            let name = side.podName.map { "\(side.namespace ?? "")/\($0) (\(IPAddressText.format(side.address)))" }
+                ?? IPAddressText.format(side.address)
+            let labels = side.labels.isEmpty ? "" : " [\(side.labels.joined(separator: ", "))]"
+            return "\(name), identity \(side.identity.rawValue)\(labels)\(side.isLocalEndpoint ? ", local endpoint" : "")"
+        }
+
+        static func entryText(_ entry: PolicyMapEntry) -> String {
+            let remote = entry.remote == .unknown ? "any identity" : "identity \(entry.remote.rawValue)"
+            let proto = entry.ipProtocol == 0 ? "any protocol"
+                : (IPProtocolNumber.eveName(entry.ipProtocol).map { "\($0)" } ?? "protocol \(entry.ipProtocol)")
+            let port = !entry.hasPort ? "any port"
+                : entry.portLow == entry.portHigh ? "port \(entry.portLow)" : "ports \(entry.portLow)-\(entry.portHigh)"
+            return "\(entry.isDeny ? "deny" : "allow") \(remote), \(proto), \(port)"
+        }
+
+        static func words(_ e: PolicyExplanation, verdictAsEnforced: Bool) -> String {
+            var lines = ["from  \(describe(e.from))", "to    \(describe(e.to))", "      \(protocolText(e))", ""]
+            for direction in [e.egress, e.ingress] {
+                let label = direction.direction == .egress ? "egress " : "ingress"
+                var line = "\(label) at \(direction.endpoint): "
+                switch direction.decision.outcome {
+                case .notEnforced: line += "not enforced"
+                case .allowed: line += "allowed"
+                case .allowedFromHost: line += "allowed (from the node)"
+                case .denied: line += "would be dropped: POLICY_DENIED"
+                case .deniedExplicitly: line += "would be dropped: POLICY_DENY"
+                }
+                if let entry = direction.entry {
+                    line += " by map entry [\(entryText(entry))], match \(direction.decision.matchType.name)"
+                }
+                if !direction.policies.isEmpty {
+                    line += ", from " + direction.policies.map { "\($0.kind.rawValue) \($0.namespace.map { "\($0)/" } ?? "")\($0.name)" }
+                        .joined(separator: ", ")
+                }
+                if let note = direction.note { line += " (\(note))" }
+                lines.append(line)
+            }
+            lines.append("verdict: \(verdict(e, verdictAsEnforced: verdictAsEnforced))")
+            return lines.joined(separator: "\n")
+        }
+
+        static func jsonObject(_ e: PolicyExplanation, verdictAsEnforced: Bool) -> [String: Any] {
+            func side(_ s: PolicyExplanation.Side) -> [String: Any] {
+                var object: [String: Any] = ["ip": IPAddressText.format(s.address), "identity": s.identity.rawValue,
+                                             "labels": s.labels, "local_endpoint": s.isLocalEndpoint]
+                if let namespace = s.namespace { object["namespace"] = namespace }
+                if let pod = s.podName { object["pod_name"] = pod }
+                return object
+            }
+            func direction(_ d: PolicyExplanation.Direction) -> [String: Any] {
+                var object: [String: Any] = ["endpoint": d.endpoint, "decision": "\(d.decision.outcome.name)",
+                                             "match_type": "\(d.decision.matchType.name)",
+                                             "policies": d.policies.map { p -> [String: String] in
+                                                 var o = ["name": p.name, "kind": p.kind.rawValue]
+                                                 if let ns = p.namespace { o["namespace"] = ns }
+                                                 return o
+                                             }]
+                if let entry = d.entry { object["map_entry"] = entryText(entry) }
+                if let note = d.note { object["note"] = note }
+                return object
+            }
+            var object: [String: Any] = ["from": side(e.from), "to": side(e.to), "protocol": Int(e.ipProtocol),
+                                         "port": Int(e.port), "egress": direction(e.egress), "ingress": direction(e.ingress),
+                                         "verdict": verdict(e, verdictAsEnforced: verdictAsEnforced)]
+            if !e.allowed {
+                let denied = e.egress.decision.isAllowed ? e.ingress : e.egress
+                object["drop_reason_desc"] = denied.decision.outcome == .deniedExplicitly ? "POLICY_DENY" : "POLICY_DENIED"
+                object["traffic_direction"] = denied.direction == .egress ? "EGRESS" : "INGRESS"
+            }
+            return object
+        }
+    }
+}
