@@ -170,7 +170,11 @@ public struct IPCache: Sendable {
         let start = bitmap[top >> 6] & (1 << UInt64(top & 63)) != 0 ? 0 : (isIPv4 ? self.ipv4ShortStart : self.ipv6ShortStart)
         return self.slots.withUnsafeBufferPointer { slots in
             (isIPv4 ? self.ipv4Codes : self.ipv6Codes).withUnsafeBufferPointer { codes in
-                for code in codes[start...] {
+                // An index loop: iterating a slice allocates in unoptimized builds.
+                var index = start
+                while index < codes.count {
+                    let code = codes[index]
+                    index &+= 1
                     let key = Self.masked(address, code: code)
                     var slot = Self.slotIndex(high: key.high, low: key.low, code: code, shift: shift)
                     while true {

@@ -167,18 +167,11 @@ public struct EndpointPolicy: Sendable {
         let table = direction == .ingress ? self.ingress : self.egress
         var bestAllow: PolicyMapEntry?
         var bestDeny: PolicyMapEntry?
-        func consider(_ list: [PolicyMapEntry]?) {
-            guard let list else { return }
-            for entry in list where entry.matches(ipProtocol: ipProtocol, port: port) {
-                if entry.isDeny {
-                    if bestDeny.map({ entry.matchType.rank > $0.matchType.rank }) ?? true { bestDeny = entry }
-                } else if bestAllow.map({ entry.matchType.rank > $0.matchType.rank }) ?? true {
-                    bestAllow = entry
-                }
-            }
+        Self.consider(table[remote.rawValue], ipProtocol: ipProtocol, port: port, allow: &bestAllow, deny: &bestDeny)
+        if remote != .unknown {
+            Self.consider(table[Identity.unknown.rawValue], ipProtocol: ipProtocol, port: port, allow: &bestAllow,
+                          deny: &bestDeny)
         }
-        consider(table[remote.rawValue])
-        if remote != .unknown { consider(table[Identity.unknown.rawValue]) }
         if let deny = bestDeny {
             return (PolicyDecision(outcome: .deniedExplicitly, matchType: deny.matchType, policySet: deny.policySet), deny)
         }
@@ -186,6 +179,25 @@ public struct EndpointPolicy: Sendable {
             return (PolicyDecision(outcome: .allowed, matchType: allow.matchType, policySet: allow.policySet), allow)
         }
         return (PolicyDecision(outcome: .denied), nil)
+    }
+
+    /// Keeps the most specific matching allow and deny entries of `list`. A static function
+    /// with `inout` results, not a closure: captured variables are boxed on the heap in
+    /// unoptimized builds.
+    static func consider(_ list: [PolicyMapEntry]?, ipProtocol: UInt8, port: UInt16, allow: inout PolicyMapEntry?,
+                         deny: inout PolicyMapEntry?) {
+        guard let list else { return }
+        var index = 0
+        while index < list.count {
+            let entry = list[index]
+            index += 1
+            guard entry.matches(ipProtocol: ipProtocol, port: port) else { continue }
+            if entry.isDeny {
+                if deny == nil || entry.matchType.rank > deny!.matchType.rank { deny = entry }
+            } else if allow == nil || entry.matchType.rank > allow!.matchType.rank {
+                allow = entry
+            }
+        }
     }
 }
 

@@ -96,8 +96,10 @@ public final class FlowAnnotations: @unchecked Sendable {
 extension JSONBuffer {
     /// Appends bytes that are already valid JSON.
     public mutating func append(bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { buffer in
-            for byte in buffer { self.append(byte: byte) }
+        var index = 0
+        while index < bytes.count {
+            self.append(byte: bytes[index])
+            index += 1
         }
     }
 }

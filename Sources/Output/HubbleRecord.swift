@@ -89,12 +89,16 @@ public enum HubbleRecord {
             if flow.ipProtocol == IPProtocolNumber.tcp && flags != 0 {
                 out.append(raw: ",\"flags\":{")
                 var first = true
-                for (bit, name) in flagNames where flags & bit != 0 {
-                    if !first { out.append(byte: UInt8(ascii: ",")) }
-                    first = false
-                    out.append(byte: UInt8(ascii: "\""))
-                    out.append(raw: name)
-                    out.append(raw: "\":true")
+                var bit: UInt16 = 1
+                while bit <= TCPFlag.ns {
+                    if flags & bit != 0 {
+                        if !first { out.append(byte: UInt8(ascii: ",")) }
+                        first = false
+                        out.append(byte: UInt8(ascii: "\""))
+                        out.append(raw: flagName(bit))
+                        out.append(raw: "\":true")
+                    }
+                    bit <<= 1
                 }
                 out.append(byte: UInt8(ascii: "}"))
             }
@@ -117,18 +121,31 @@ public enum HubbleRecord {
         }
     }
 
-    /// TCPFlags field names in flow.proto order.
-    static let flagNames: [(UInt16, StaticString)] = [
-        (TCPFlag.fin, "FIN"), (TCPFlag.syn, "SYN"), (TCPFlag.rst, "RST"), (TCPFlag.psh, "PSH"), (TCPFlag.ack, "ACK"),
-        (TCPFlag.urg, "URG"), (TCPFlag.ece, "ECE"), (TCPFlag.cwr, "CWR"), (TCPFlag.ns, "NS"),
-    ]
+    /// TCPFlags field names (flow.proto), by flag bit.
+    static func flagName(_ bit: UInt16) -> StaticString {
+        switch bit {
+        case TCPFlag.fin: "FIN"
+        case TCPFlag.syn: "SYN"
+        case TCPFlag.rst: "RST"
+        case TCPFlag.psh: "PSH"
+        case TCPFlag.ack: "ACK"
+        case TCPFlag.urg: "URG"
+        case TCPFlag.ece: "ECE"
+        case TCPFlag.cwr: "CWR"
+        default: "NS"
+        }
+    }
 
     static func appendFlagNames(_ flags: UInt16, separator: StaticString, to out: inout JSONBuffer) {
         var first = true
-        for (bit, name) in flagNames where flags & bit != 0 {
-            if !first { out.append(raw: separator) }
-            first = false
-            out.append(raw: name)
+        var bit: UInt16 = 1
+        while bit <= TCPFlag.ns {
+            if flags & bit != 0 {
+                if !first { out.append(raw: separator) }
+                first = false
+                out.append(raw: flagName(bit))
+            }
+            bit <<= 1
         }
     }
 }

@@ -39,6 +39,37 @@ struct AllocationTests {
         try processor.finish()
     }
 
+    /// The same with identities, policy verdicts and Hubble lines for every new connection.
+    @Test func withPoliciesAndHubbleThePacketPathStillAllocatesNothing() throws {
+        let state = try AgentState.load(AgentConfiguration(
+            pods: Fixture.captures.appendingPathComponent("demo/demo-cluster.pods.json").path, nodeName: "kind-worker-0",
+            policyPaths: [Fixture.root.appendingPathComponent("Policies/demo").path]))
+        let file = Fixture.captures.appendingPathComponent("demo/demo-cluster.pcap")
+        let devNull = try Self.devNull()
+        defer { close(devNull) }
+        func processor() -> FlowProcessor {
+            FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 64),  // small: evictions happen too
+                          output: JSONLinesOutput(fileDescriptor: devNull, name: "/dev/null"),
+                          policy: state.context(hubble: JSONLinesOutput(fileDescriptor: devNull, name: "/dev/null")))
+        }
+        let warmUp = processor()
+        let warmUpReader = try CaptureFileReader(path: file.path)
+        while let packet = try warmUpReader.next() { try warmUp.process(packet) }
+        try warmUp.finish()
+
+        let measured = processor()
+        let reader = try CaptureFileReader(path: file.path)
+        var packets = 0
+        flowmon_malloc_counter_start()
+        while let packet = try reader.next() {
+            try measured.process(packet)
+            packets += 1
+        }
+        let allocations = flowmon_malloc_counter_stop()
+        #expect(packets == 1500)
+        #expect(allocations == 0, "\(allocations) allocations for \(packets) packets")
+    }
+
     static func devNull() throws -> Int32 {
         let fd = open("/dev/null", O_WRONLY)
         guard fd >= 0 else { throw CocoaError(.fileNoSuchFile) }
