@@ -96,10 +96,6 @@ public final class FlowAnnotations: @unchecked Sendable {
 extension JSONBuffer {
     /// Appends bytes that are already valid JSON.
     public mutating func append(bytes: [UInt8]) {
-        var index = 0
-        while index < bytes.count {
-            self.append(byte: bytes[index])
-            index += 1
-        }
+        bytes.withUnsafeBytes { self.append(raw: $0) }
     }
 }

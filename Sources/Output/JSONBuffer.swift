@@ -48,6 +48,14 @@ public struct JSONBuffer: ~Copyable {
         self.count += length
     }
 
+    /// Appends bytes that are already valid JSON.
+    public mutating func append(raw bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        self.reserve(bytes.count)
+        UnsafeMutableRawPointer(self.storage + self.count).copyMemory(from: base, byteCount: bytes.count)
+        self.count += bytes.count
+    }
+
     /// Appends a decimal unsigned integer.
     public mutating func append(_ value: UInt64) {
         self.reserve(20)

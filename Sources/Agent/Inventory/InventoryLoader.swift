@@ -97,7 +97,7 @@ public enum InventoryLoader {
             throw reader.error("$.kind", "expected a List of \(kind) (\(command)), found \"\(found)\"")
         }
         guard let list = object["items"] else { throw reader.error("$.items", "missing") }
-        if list is NSNull { return [] }
+        if Swift.type(of: list) == NSNull.self { return [] }  // not `is`: that would bridge the whole array
         let array = try reader.array(list, at: "$.items")
         var result: [([String: Any], String)] = []
         result.reserveCapacity(array.count)

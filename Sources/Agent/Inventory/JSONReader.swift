@@ -111,7 +111,9 @@ struct JSONReader {
 
     /// A member that may be absent or null.
     func optional(_ object: [String: Any], _ key: String) -> Any? {
-        guard let value = object[key], !(value is NSNull) else { return nil }
+        // Compare the dynamic type: `value is NSNull` would bridge a whole nested
+        // dictionary or array to Foundation classes just to answer no (quadratic on big files).
+        guard let value = object[key], Swift.type(of: value) != NSNull.self else { return nil }
         return value
     }
 

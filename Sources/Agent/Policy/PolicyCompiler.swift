@@ -148,6 +148,12 @@ public struct PolicyCompiler {
             return id
         }
 
+        // Each rule's remote identities, resolved once (Cilium's SelectorCache does the same:
+        // a selector is evaluated against the identities once, not per endpoint).
+        let remotesByRule: [[Identity]?] = rules.map { rule in
+            rule.peers.map { peers in Array(Set(peers.flatMap { self.resolve($0) })).sorted() }
+        }
+
         var selected: [PolicyReference: Set<Identity>] = [:]
         var endpoints: [Identity: EndpointPolicy] = [:]
         let local = self.inventory.localIdentities.sorted()
@@ -162,11 +168,9 @@ public struct PolicyCompiler {
             }
             // (direction, remote, proto, portLow, portHigh, hasPort, deny) -> policies
             var merged: [EntryKey: Set<PolicyReference>] = [:]
-            for rule in rules where rule.subject.matches(endpointLabels) {
+            for (ruleIndex, rule) in rules.enumerated() where rule.subject.matches(endpointLabels) {
                 selected[rule.policy, default: []].insert(endpoint)
-                let remotes: [Identity]? = rule.peers.map { peers in
-                    Array(Set(peers.flatMap { self.resolve($0) })).sorted()
-                }
+                let remotes = remotesByRule[ruleIndex]
                 for remote in remotes ?? [Identity.unknown] {
                     // Named ports name the destination's container ports: the endpoint's own for
                     // ingress, the remote's for egress (all pods' when the remote is a wildcard).
