@@ -71,6 +71,24 @@ public struct PolicyMapEntry: Sendable, Equatable {
         self.policySet = policySet
     }
 
+    /// The length of the datapath key prefix that matches `port` (bpf/lib/policy.h: 8 bits of
+    /// protocol, then up to 16 bits of `dport`): 0 for an any-protocol entry, 8 for a
+    /// protocol-only entry, 8 + n for a port entry, where a range is stored as the minimal
+    /// set of aligned prefixes and n is the length of the one that holds `port` (16 for an
+    /// exact port or ICMP type).
+    func prefixLength(port: UInt16) -> Int {
+        if self.ipProtocol == 0 { return 0 }
+        if !self.hasPort { return 8 }
+        var bits = 16
+        while bits > 0 {
+            let size = UInt32(1) << UInt32(17 - bits)  // the next larger block
+            let start = UInt32(port) & ~(size - 1)
+            guard start >= UInt32(self.portLow) && start + size - 1 <= UInt32(self.portHigh) else { break }
+            bits -= 1
+        }
+        return 8 + bits
+    }
+
     @inlinable
     func matches(ipProtocol: UInt8, port: UInt16) -> Bool {
         (self.ipProtocol == 0 || self.ipProtocol == ipProtocol)
@@ -156,16 +174,20 @@ public struct EndpointPolicy: Sendable {
         if direction == .ingress && remote == .host {
             return PolicyDecision(outcome: enforced ? .allowedFromHost : .notEnforced)
         }
-        guard enforced else { return PolicyDecision(outcome: .notEnforced) }
         let table = direction == .ingress ? self.ingress : self.egress
         var bestAllow: PolicyMapEntry?
         var bestDeny: PolicyMapEntry?
+        // Precedence is the length of the matching key prefix (protocol, then port prefix:
+        // a port inside a range matches a shorter prefix than an exact port), not the entry
+        // kind: an L4-only entry on the exact port beats an L3-L4 entry whose range holds the
+        // port (bpf/lib/policy.h: the longer prefix wins; the L3 entry only on a tie). The
+        // exact identity's list is read first, so it keeps a tie.
         func consider(_ list: [PolicyMapEntry]?) {
             guard let list else { return }
             for entry in list where entry.matches(ipProtocol: ipProtocol, port: port) {
                 if entry.isDeny {
-                    if bestDeny.map({ entry.matchType.rank > $0.matchType.rank }) ?? true { bestDeny = entry }
-                } else if bestAllow.map({ entry.matchType.rank > $0.matchType.rank }) ?? true {
+                    if bestDeny.map({ entry.prefixLength(port: port) > $0.prefixLength(port: port) }) ?? true { bestDeny = entry }
+                } else if bestAllow.map({ entry.prefixLength(port: port) > $0.prefixLength(port: port) }) ?? true {
                     bestAllow = entry
                 }
             }
@@ -175,6 +197,10 @@ public struct EndpointPolicy: Sendable {
         if let deny = bestDeny {
             return PolicyDecision(outcome: .deniedExplicitly, matchType: deny.matchType, policySet: deny.policySet)
         }
+        // Deny entries apply whether or not the direction is in default deny: a policy with
+        // `enableDefaultDeny: false` and deny rules denies without isolating the endpoint
+        // (cilium pkg/policy/api/rule.go EnableDefaultDeny; Documentation/security/policy/deny.rst).
+        guard enforced else { return PolicyDecision(outcome: .notEnforced) }
         if let allow = bestAllow {
             return PolicyDecision(outcome: .allowed, matchType: allow.matchType, policySet: allow.policySet)
         }

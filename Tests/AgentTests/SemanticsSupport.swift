@@ -165,7 +165,13 @@ struct SemanticsVerdict: CustomStringConvertible {
     /// `POLICY_DENIED`, `POLICY_DENY`, or nil when forwarded.
     var dropReason: String?
     var dropDirection: TrafficDirection?
-    /// The deciding entry's match type, as the flow record's `policy_match_type`.
+    /// The flow record's `policy_match_type` as `FlowRecord.appendPolicy` picks it: the
+    /// dropping side's, else the ingress decision's whenever ingress was evaluated (even when
+    /// not enforced, which gives "none"), else the egress decision's.
+    var recordMatchType: PolicyMatchType
+    /// The match type of the entry that decided: the dropping side's, else the enforced
+    /// ingress side's, else the egress side's (what Hubble's policy-verdict event of the
+    /// enforcing side carries).
     var matchType: PolicyMatchType
     /// "Kind/namespace/name" of `egress_allowed_by`/`egress_denied_by` and the ingress equivalents.
     var egressPolicies: [String]
@@ -228,7 +234,9 @@ struct SemanticsAgent {
         }
         var drop: (TrafficDirection, PolicyDecision)?
         if let egress, !egress.isAllowed { drop = (.egress, egress) } else if let ingress, !ingress.isAllowed { drop = (.ingress, ingress) }
-        let deciding = drop?.1 ?? ingress ?? egress ?? PolicyDecision(outcome: .notEnforced)
+        let recordDeciding = drop?.1 ?? ingress ?? egress ?? PolicyDecision(outcome: .notEnforced)
+        let deciding = drop?.1 ?? (ingress.map { $0.outcome == .notEnforced } ?? true ? egress : ingress)
+            ?? ingress ?? PolicyDecision(outcome: .notEnforced)
         func names(_ decision: PolicyDecision?) -> [String] {
             guard let decision, decision.policySet != 0 else { return [] }
             return self.compiled.policySets[Int(decision.policySet)].map {
@@ -238,7 +246,7 @@ struct SemanticsAgent {
         return SemanticsVerdict(
             egress: egress, ingress: ingress,
             dropReason: drop.map { $0.1.outcome == .deniedExplicitly ? "POLICY_DENY" : "POLICY_DENIED" },
-            dropDirection: drop?.0, matchType: deciding.matchType,
+            dropDirection: drop?.0, recordMatchType: recordDeciding.matchType, matchType: deciding.matchType,
             egressPolicies: names(egress), ingressPolicies: names(ingress))
     }
 
