@@ -29,20 +29,6 @@ public enum PolicyMatchType: UInt8, Sendable, CaseIterable {
         case .protoOnly: "Proto-Only"
         }
     }
-
-    /// Precedence among allow entries, as in `bpf/lib/policy.h`: the longer protocol/port
-    /// prefix wins; on a tie the entry for the exact remote identity wins over the wildcard.
-    var rank: Int {
-        switch self {
-        case .l3l4: 6
-        case .l4Only: 5
-        case .l3Proto: 4
-        case .protoOnly: 3
-        case .l3Only: 2
-        case .all: 1
-        case .none: 0
-        }
-    }
 }
 
 /// One compiled policy-map entry, the datapath's view of a rule: remote identity (0 = any),
@@ -69,6 +55,24 @@ public struct PolicyMapEntry: Sendable, Equatable {
         self.hasPort = hasPort
         self.isDeny = isDeny
         self.policySet = policySet
+    }
+
+    /// The length of the datapath key prefix that matches `port` (bpf/lib/policy.h: 8 bits of
+    /// protocol, then up to 16 bits of `dport`): 0 for an any-protocol entry, 8 for a
+    /// protocol-only entry, 8 + n for a port entry, where a range is stored as the minimal
+    /// set of aligned prefixes and n is the length of the one that holds `port` (16 for an
+    /// exact port or ICMP type).
+    func prefixLength(port: UInt16) -> Int {
+        if self.ipProtocol == 0 { return 0 }
+        if !self.hasPort { return 8 }
+        var bits = 16
+        while bits > 0 {
+            let size = UInt32(1) << UInt32(17 - bits)  // the next larger block
+            let start = UInt32(port) & ~(size - 1)
+            guard start >= UInt32(self.portLow) && start + size - 1 <= UInt32(self.portHigh) else { break }
+            bits -= 1
+        }
+        return 8 + bits
     }
 
     @inlinable
@@ -163,10 +167,10 @@ public struct EndpointPolicy: Sendable {
         if direction == .ingress && remote == .host {
             return (PolicyDecision(outcome: enforced ? .allowedFromHost : .notEnforced), nil)
         }
-        guard enforced else { return (PolicyDecision(outcome: .notEnforced), nil) }
         let table = direction == .ingress ? self.ingress : self.egress
         var bestAllow: PolicyMapEntry?
         var bestDeny: PolicyMapEntry?
+        // The exact identity's list is read first, so it keeps a tie (see `consider`).
         Self.consider(table[remote.rawValue], ipProtocol: ipProtocol, port: port, allow: &bestAllow, deny: &bestDeny)
         if remote != .unknown {
             Self.consider(table[Identity.unknown.rawValue], ipProtocol: ipProtocol, port: port, allow: &bestAllow,
@@ -175,15 +179,23 @@ public struct EndpointPolicy: Sendable {
         if let deny = bestDeny {
             return (PolicyDecision(outcome: .deniedExplicitly, matchType: deny.matchType, policySet: deny.policySet), deny)
         }
+        // Deny entries apply whether or not the direction is in default deny: a policy with
+        // `enableDefaultDeny: false` and deny rules denies without isolating the endpoint
+        // (cilium pkg/policy/api/rule.go EnableDefaultDeny; Documentation/security/policy/deny.rst).
+        guard enforced else { return (PolicyDecision(outcome: .notEnforced), nil) }
         if let allow = bestAllow {
             return (PolicyDecision(outcome: .allowed, matchType: allow.matchType, policySet: allow.policySet), allow)
         }
         return (PolicyDecision(outcome: .denied), nil)
     }
 
-    /// Keeps the most specific matching allow and deny entries of `list`. A static function
-    /// with `inout` results, not a closure: captured variables are boxed on the heap in
-    /// unoptimized builds.
+    /// Keeps the most specific matching allow and deny entries of `list`. Precedence is the
+    /// length of the matching key prefix (protocol, then port prefix: a port inside a range
+    /// matches a shorter prefix than an exact port), not the entry kind: an L4-only entry on
+    /// the exact port beats an L3-L4 entry whose range holds the port (bpf/lib/policy.h: the
+    /// longer prefix wins; the L3 entry only on a tie, which strict `>` keeps for the list
+    /// read first). A static function with `inout` results, not a closure: captured
+    /// variables are boxed on the heap in unoptimized builds.
     static func consider(_ list: [PolicyMapEntry]?, ipProtocol: UInt8, port: UInt16, allow: inout PolicyMapEntry?,
                          deny: inout PolicyMapEntry?) {
         guard let list else { return }
@@ -193,8 +205,8 @@ public struct EndpointPolicy: Sendable {
             index += 1
             guard entry.matches(ipProtocol: ipProtocol, port: port) else { continue }
             if entry.isDeny {
-                if deny == nil || entry.matchType.rank > deny!.matchType.rank { deny = entry }
-            } else if allow == nil || entry.matchType.rank > allow!.matchType.rank {
+                if deny == nil || entry.prefixLength(port: port) > deny!.prefixLength(port: port) { deny = entry }
+            } else if allow == nil || entry.prefixLength(port: port) > allow!.prefixLength(port: port) {
                 allow = entry
             }
         }

@@ -132,8 +132,10 @@ public enum FlowRecord {
             out.append(raw: drop!.direction.name)
             out.append(byte: UInt8(ascii: "\""))
         }
-        // The match type of the deciding entry: the dropping side's, else ingress's, else egress's.
-        let deciding = drop?.decision ?? (flow.ingressEvaluated ? flow.ingressDecision : flow.egressDecision)
+        // The match type of the deciding entry: the dropping side's, else the enforced ingress
+        // side's, else egress's.
+        let ingressDecided = flow.ingressEvaluated && flow.ingressDecision.outcome != .notEnforced
+        let deciding = drop?.decision ?? (ingressDecided ? flow.ingressDecision : flow.egressDecision)
         out.append(raw: ",\"policy_match_type\":")
         out.append(UInt64(deciding.matchType.rawValue))
         if flow.egressEvaluated { appendDecision(flow.egressDecision, key: ",\"egress\":{\"decision\":\"", to: &out) }

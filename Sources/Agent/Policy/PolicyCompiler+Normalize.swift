@@ -78,7 +78,10 @@ extension PolicyCompiler {
         if let cidrs, !cidrs.isEmpty { peers.append(.cidrs(cidrs.map { CIDRRule(cidr: $0) })) }
         if let cidrSets, !cidrSets.isEmpty { peers.append(.cidrs(cidrSets)) }
         for entity in entities ?? [] {
-            if entity == .all { return nil }
+            // `all` is the wildcard selector (pkg/policy/api/entity.go: EntityAll), i.e. the
+            // wildcard remote identity. It must stay a present peer: returning nil here made a
+            // rule item `- toEntities: [all]` (no ports) look like the empty `- {}` item, which
+            // selects nothing, so "allow all" compiled to nothing.
             peers.append(.identities(self.identities(of: entity)))
         }
         for selector in nodes ?? [] { peers.append(.identities(self.nodeIdentities(selector))) }
