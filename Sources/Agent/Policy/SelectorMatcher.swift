@@ -59,12 +59,20 @@ struct SelectorMatcher: Hashable {
 
     func matches(_ labels: IdentityLabels) -> Bool {
         for requirement in self.requirements {
-            let values = labels.values(of: requirement.key, source: requirement.source)
+            // Walk the key's labels in place: this runs identities × rules times at compile time.
+            var present = false
+            var inValues = false
+            if let list = labels.byKey[requirement.key] {
+                for label in list where requirement.source == "any" || label.source == requirement.source {
+                    present = true
+                    if requirement.values.contains(label.value) { inValues = true }
+                }
+            }
             switch requirement.operator {
-            case .in: if !values.contains(where: requirement.values.contains) { return false }
-            case .notIn: if values.contains(where: requirement.values.contains) { return false }
-            case .exists: if values.isEmpty { return false }
-            case .doesNotExist: if !values.isEmpty { return false }
+            case .in: if !inValues { return false }
+            case .notIn: if inValues { return false }
+            case .exists: if !present { return false }
+            case .doesNotExist: if present { return false }
             }
         }
         return true
