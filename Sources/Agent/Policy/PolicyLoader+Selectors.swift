@@ -126,7 +126,7 @@ extension PolicyDocumentContext {
                                  at: item)
             }
             let inside = except.prefixLength >= cidr.prefixLength
-                && PolicyCIDRParser.mask(except.address, length: Int(cidr.prefixLength), isIPv4: cidr.isIPv4) == cidr.address
+                && IPAddressText.masked(except.address, length: cidr.prefixLength) == cidr.address
             if kubernetes {
                 if !inside || except.prefixLength == cidr.prefixLength {
                     throw self.error(itemPath, "except '\(except.text)' is not a strict subset of cidr '\(cidr.text)'", at: item)

@@ -191,15 +191,9 @@ enum PolicyCIDRParser {
             guard allowBareAddress else { return .failure(.init("invalid CIDR '\(text)': missing '/prefix-length'")) }
             addressText = Substring(text)
         }
-        let address: IPAddress
-        let isIPv4: Bool
-        if let v4 = parseIPv4(addressText) {
-            address = IPAddress(ipv4: v4)
-            isIPv4 = true
-        } else if !addressText.contains("%"), let v6 = parseIPv6(addressText) {
-            address = v6
-            isIPv4 = false
-        } else {
+        // The family comes from the syntax, so IPv4-mapped IPv6 text is told apart below.
+        let isIPv4 = !addressText.contains(":")
+        guard !addressText.contains("%"), let address = IPAddressText.parse(String(addressText)) else {
             return .failure(.init("invalid CIDR '\(text)': '\(addressText)' is not an IPv4 or IPv6 address"))
         }
         let maxLength = isIPv4 ? 32 : 128
@@ -217,101 +211,10 @@ enum PolicyCIDRParser {
         if !isIPv4 && address.isIPv4 {
             return .failure(.init("invalid CIDR '\(text)': IPv4-mapped IPv6 addresses are not supported; write the IPv4 form"))
         }
-        let network = self.mask(address, length: length, isIPv4: isIPv4)
+        let network = IPAddressText.masked(address, length: UInt8(length))
         return .success(Parsed(network: network, prefixLength: UInt8(length), isIPv4: isIPv4,
                                hostBitsSet: network != address,
-                               networkText: self.format(network, isIPv4: isIPv4) + "/\(length)"))
-    }
-
-    /// Clears the host bits of `address` for a prefix of `length` bits in its own family.
-    static func mask(_ address: IPAddress, length: Int, isIPv4: Bool) -> IPAddress {
-        if isIPv4 {
-            let mask: UInt32 = length == 0 ? 0 : ~UInt32(0) << UInt32(32 - length)
-            return IPAddress(ipv4: address.ipv4Value & mask)
-        }
-        let highMask: UInt64 = length >= 64 ? ~0 : (length == 0 ? 0 : ~UInt64(0) << UInt64(64 - length))
-        let lowMask: UInt64 = length <= 64 ? 0 : (length >= 128 ? ~0 : ~UInt64(0) << UInt64(128 - length))
-        return IPAddress(high: address.high & highMask, low: address.low & lowMask)
-    }
-
-    static func parseIPv4(_ text: Substring) -> UInt32? {
-        var value: UInt32 = 0
-        var parts = 0
-        for part in text.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(PolicyValidation.isDigit) else { return nil }
-            if part.count > 1 && part.first == UInt8(ascii: "0") { return nil }
-            var octet: UInt32 = 0
-            for b in part { octet = octet * 10 + UInt32(b - UInt8(ascii: "0")) }
-            guard octet <= 255 else { return nil }
-            value = value << 8 | octet
-            parts += 1
-        }
-        return parts == 4 ? value : nil
-    }
-
-    static func parseIPv6(_ text: Substring) -> IPAddress? {
-        guard text.contains(":") else { return nil }
-        var head: [UInt16] = []
-        var tail: [UInt16] = []
-        var sawDoubleColon = false
-        let halves = text.split(separator: "::", omittingEmptySubsequences: false).map(String.init)
-        guard halves.count <= 2 else { return nil }
-        sawDoubleColon = halves.count == 2
-        func groups(_ part: String, allowIPv4: Bool) -> [UInt16]? {
-            if part.isEmpty { return [] }
-            var result: [UInt16] = []
-            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
-            for (index, piece) in pieces.enumerated() {
-                if allowIPv4 && index == pieces.count - 1 && piece.contains(".") {
-                    guard let v4 = parseIPv4(piece) else { return nil }
-                    result.append(UInt16(v4 >> 16))
-                    result.append(UInt16(v4 & 0xffff))
-                    continue
-                }
-                guard !piece.isEmpty, piece.utf8.count <= 4, let group = UInt16(piece, radix: 16) else { return nil }
-                result.append(group)
-            }
-            return result
-        }
-        if sawDoubleColon {
-            guard let h = groups(halves[0], allowIPv4: false), let t = groups(halves[1], allowIPv4: true) else { return nil }
-            head = h
-            tail = t
-            guard head.count + tail.count <= 7 else { return nil }
-        } else {
-            guard let h = groups(halves[0], allowIPv4: true), h.count == 8 else { return nil }
-            head = h
-        }
-        let all = head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        for i in 0..<4 { high = high << 16 | UInt64(all[i]) }
-        for i in 4..<8 { low = low << 16 | UInt64(all[i]) }
-        return IPAddress(high: high, low: low)
-    }
-
-    static func format(_ address: IPAddress, isIPv4: Bool) -> String {
-        if isIPv4 {
-            let v = address.ipv4Value
-            return "\(v >> 24).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)"
-        }
-        var groups: [UInt16] = []
-        for i in (0..<4).reversed() { groups.append(UInt16(truncatingIfNeeded: address.high >> (UInt64(i) * 16))) }
-        for i in (0..<4).reversed() { groups.append(UInt16(truncatingIfNeeded: address.low >> (UInt64(i) * 16))) }
-        // Longest run of zero groups (length ≥ 2) becomes "::" (RFC 5952).
-        var bestStart = -1, bestLength = 0, runStart = -1
-        for i in 0...8 {
-            if i < 8 && groups[i] == 0 {
-                if runStart < 0 { runStart = i }
-            } else if runStart >= 0 {
-                if i - runStart > bestLength { bestStart = runStart; bestLength = i - runStart }
-                runStart = -1
-            }
-        }
-        if bestLength < 2 { return groups.map { String($0, radix: 16) }.joined(separator: ":") }
-        let left = groups[..<bestStart].map { String($0, radix: 16) }.joined(separator: ":")
-        let right = groups[(bestStart + bestLength)...].map { String($0, radix: 16) }.joined(separator: ":")
-        return left + "::" + right
+                               networkText: IPAddressText.format(network) + "/\(length)"))
     }
 }
 
