@@ -5,6 +5,13 @@ public struct CaptureCounters: Sendable {
     public var bytes: UInt64 = 0
     /// Records the BPF filter rejected.
     public var filteredOut: UInt64 = 0
+    /// Packets lost before flowmon saw them: the kernel's capture buffer was full
+    /// (`pcap_stats` ps_drop), or the interface dropped them (ps_ifdrop).
+    public var kernelDropped: UInt64 = 0
+    public var interfaceDropped: UInt64 = 0
+    /// Packets flowmon read but dropped because a worker's ring was full (live capture only;
+    /// replay waits instead).
+    public var ringDropped: UInt64 = 0
     /// Packets on link types flowmon does not decode, per link type (first 16 types seen;
     /// the rest are summed under `otherUnsupportedLinkTypes`).
     public var unsupportedLinkTypes = InlineArray<16, (linkType: UInt32, packets: UInt64)>(repeating: (0, 0))

@@ -53,6 +53,26 @@ public struct DecodeCounters: Sendable {
         }
     }
 
+    /// Adds another worker's counters.
+    public mutating func add(_ other: DecodeCounters) {
+        self.packets &+= other.packets
+        self.bytes &+= other.bytes
+        self.ipv4 &+= other.ipv4
+        self.ipv6 &+= other.ipv6
+        self.tcp &+= other.tcp
+        self.udp &+= other.udp
+        self.sctp &+= other.sctp
+        self.icmpv4 &+= other.icmpv4
+        self.icmpv6 &+= other.icmpv6
+        self.otherIP &+= other.otherIP
+        self.nonIP &+= other.nonIP
+        self.vlanTagged &+= other.vlanTagged
+        self.mpls &+= other.mpls
+        self.tunneled &+= other.tunneled
+        self.fragments &+= other.fragments
+        for index in 0..<256 { self.anomalies[index] &+= other.anomalies[index] }
+    }
+
     /// The count for one anomaly.
     public func count(of anomaly: DecodeAnomaly) -> UInt64 { self.anomalies[Int(anomaly.rawValue)] }
 }

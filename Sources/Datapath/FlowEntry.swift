@@ -62,7 +62,7 @@ public struct FlowEntry: Sendable {
     // Table bookkeeping.
     var hash: UInt64 = 0
     /// The table clock when the flow was last touched; orders the expiry lists.
-    var lastActivity: Int64 = 0
+    public internal(set) var lastActivity: Int64 = 0
     var previous: Int32 = -1
     var next: Int32 = -1
     /// The expiry list the entry is on (may lag `phase` until the next touch).

@@ -262,4 +262,14 @@ public struct FlowTableCounters: Sendable, Equatable {
     public var tcpReuse: UInt64 = 0
     public var shutdown: UInt64 = 0
     public init() {}
+
+    /// Adds another shard's counters.
+    public mutating func add(_ other: FlowTableCounters) {
+        self.created &+= other.created
+        self.ended &+= other.ended
+        self.timedOut &+= other.timedOut
+        self.evicted &+= other.evicted
+        self.tcpReuse &+= other.tcpReuse
+        self.shutdown &+= other.shutdown
+    }
 }

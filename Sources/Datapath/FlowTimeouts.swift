@@ -15,7 +15,7 @@ public struct FlowTimeouts: Sendable, Equatable {
     }
 
     @inlinable
-    func nanoseconds(for phase: FlowPhase) -> Int64 {
+    public func nanoseconds(for phase: FlowPhase) -> Int64 {
         switch phase {
         case .new: self.new.flowmonNanoseconds
         case .established: self.established.flowmonNanoseconds

@@ -188,4 +188,12 @@ public struct FragmentCounters: Sendable, Equatable {
     /// Datagrams dropped because the table was full.
     public var evicted: UInt64 = 0
     public init() {}
+
+    /// Adds another worker's counters.
+    public mutating func add(_ other: FragmentCounters) {
+        self.datagrams &+= other.datagrams
+        self.attributed &+= other.attributed
+        self.orphaned &+= other.orphaned
+        self.evicted &+= other.evicted
+    }
 }

@@ -46,8 +46,17 @@ public final class FlowProcessor {
     /// Identities and policies, when an inventory was given.
     public let policy: PolicyContext?
 
-    public init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext? = nil,
-                onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
+    public convenience init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext? = nil,
+                            onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
+        self.init(configuration: configuration, output: output, policy: policy, keyed: false,
+                  onUnsupportedLinkType: onUnsupportedLinkType)
+    }
+
+    /// A processor for one pipeline worker: records are keyed for the merge, not written.
+    init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext?, keyed: Bool,
+         onUnsupportedLinkType: @escaping (UInt32) -> Void) {
+        self.keyedFlows = keyed ? KeyedRecords() : nil
+        self.keyedHubble = keyed && policy?.hubble != nil ? KeyedRecords() : nil
         self.configuration = configuration
         self.output = output
         self.policy = policy
@@ -61,16 +70,31 @@ public final class FlowProcessor {
     /// Sweeps for idle flows once per second of packet time.
     static let sweepInterval: Int64 = 1_000_000_000
 
-    /// Processes one captured packet.
+    /// Records keyed for the pipeline's merge (flow records, Hubble lines), or nil when this
+    /// processor writes straight to `output` (a single pass on one thread).
+    var keyedFlows: KeyedRecords?
+    var keyedHubble: KeyedRecords?
+    /// The event being processed (set by the pipeline), and a counter inside it.
+    var event: UInt64 = 0
+    var eventCounter: UInt64 = 0
+
+    /// Processes one captured packet: sweeps idle flows once per second of packet time, then
+    /// handles the packet. The single-threaded path; the pipeline calls `handle` and `sweep`.
     public func process(_ packet: CapturedPacket) throws(OutputError) {
+        if packet.time.nanoseconds >= self.nextSweep {
+            self.sweep(now: packet.time)
+            self.nextSweep = packet.time.nanoseconds &+ Self.sweepInterval
+        }
+        try self.handle(packet)
+        if self.output.buffer.count >= self.output.flushThreshold { try self.output.flush() }
+    }
+
+    /// Decodes one packet and accounts it to its connection (no sweep).
+    func handle(_ packet: CapturedPacket) throws(OutputError) {
         self.capture.packets &+= 1
         self.capture.bytes &+= UInt64(packet.originalLength)
         let time = packet.time
         if time > self.latestTime { self.latestTime = time }
-        if time.nanoseconds >= self.nextSweep {
-            self.sweep(now: time)
-            self.nextSweep = time.nanoseconds &+ Self.sweepInterval
-        }
         guard let link = LinkLayer(linkType: packet.linkType) else {
             if self.capture.countUnsupported(linkType: packet.linkType) { self.onUnsupportedLinkType(packet.linkType) }
             return
@@ -98,9 +122,14 @@ public final class FlowProcessor {
         }
         if isNew, let policy = self.policy {
             policy.classify(flow)
-            try policy.writeHubble(flow.pointee, firstPacketFlags: summary.tcpHeaderLength > 0 ? summary.tcpFlags : 0)
+            if let keyed = self.keyedHubble {
+                self.eventCounter &+= 1
+                policy.appendHubble(flow.pointee, firstPacketFlags: summary.tcpHeaderLength > 0 ? summary.tcpFlags : 0,
+                                    to: keyed, key: EmissionKey(event: self.event, primary: 0, secondary: self.eventCounter))
+            } else {
+                try policy.writeHubble(flow.pointee, firstPacketFlags: summary.tcpHeaderLength > 0 ? summary.tcpFlags : 0)
+            }
         }
-        if self.output.buffer.count >= self.output.flushThreshold { try self.output.flush() }
     }
 
     /// Counts a packet the capture filter rejected.
@@ -110,13 +139,19 @@ public final class FlowProcessor {
     /// Called at the end of input, on a stop signal, or after an input error (`inputError`),
     /// so flows seen before an error are never lost.
     public func finish(inputError: String? = nil) throws(OutputError) {
-        self.flows.expire(now: self.latestTime) { flow, reason in self.write(flow, reason) }
-        self.flows.flushAll { flow, reason in self.write(flow, reason) }
-        self.fragments.flushAll()
+        self.endFlows(at: self.latestTime)
         StatsRecord.append(self.statistics(inputError: inputError), to: &self.output.buffer)
         try self.output.endLine()
         try self.output.flush()
         try self.policy?.hubble?.flush()
+    }
+
+    /// Expires what is idle at `now`, then ends every remaining flow (reason `shutdown`).
+    func endFlows(at now: CaptureTime) {
+        self.flows.expire(now: now) { flow, reason in self.write(flow, reason) }
+        self.event &+= 1
+        self.flows.flushAll { flow, reason in self.write(flow, reason) }
+        self.fragments.flushAll()
     }
 
     /// The counters as they stand.
@@ -126,13 +161,37 @@ public final class FlowProcessor {
                       fragments: self.fragments.counters, inputError: inputError)
     }
 
-    func sweep(now: CaptureTime) {
+    /// Ends the flows idle at `now` (timeouts) and the fragments past their timeout.
+    public func sweep(now: CaptureTime) {
         self.flows.expire(now: now) { flow, reason in self.write(flow, reason) }
         self.fragments.expire(now: now)
     }
 
     func write(_ flow: FlowEntry, _ reason: FlowEndReason) {
-        FlowRecord.append(flow, reason: reason, annotations: self.policy?.annotations, to: &self.output.buffer)
-        self.output.buffer.append(byte: UInt8(ascii: "\n"))
+        guard let keyed = self.keyedFlows else {
+            FlowRecord.append(flow, reason: reason, annotations: self.policy?.annotations, to: &self.output.buffer)
+            self.output.buffer.append(byte: UInt8(ascii: "\n"))
+            return
+        }
+        keyed.beginRecord()
+        FlowRecord.append(flow, reason: reason, annotations: self.policy?.annotations, to: &keyed.buffer)
+        keyed.endRecord(self.emissionKey(flow, reason))
+    }
+
+    /// The record's place in single-pass order: expiries by deadline then flow id (the order
+    /// `FlowTable.expire` ends them in), shutdown by start then flow id (`flushAll`),
+    /// evictions and port reuse in the order their packet caused them.
+    func emissionKey(_ flow: FlowEntry, _ reason: FlowEndReason) -> EmissionKey {
+        switch reason {
+        case .timeout:
+            let timeout = self.configuration.timeouts.nanoseconds(for: flow.phase)
+            let (deadline, overflow) = flow.lastActivity.addingReportingOverflow(timeout)
+            return EmissionKey(event: self.event, primary: overflow ? .max : deadline, secondary: flow.flowID)
+        case .shutdown:
+            return EmissionKey(event: self.event, primary: flow.start.nanoseconds, secondary: flow.flowID)
+        case .evicted, .tcpReuse:
+            self.eventCounter &+= 1
+            return EmissionKey(event: self.event, primary: 0, secondary: self.eventCounter)
+        }
     }
 }

@@ -54,6 +54,22 @@ public final class PolicyContext: @unchecked Sendable {
         }
     }
 
+    /// The same lines, keyed for the pipeline's merge.
+    func appendHubble(_ flow: FlowEntry, firstPacketFlags: UInt16, to keyed: KeyedRecords, key: EmissionKey) {
+        if flow.egressEvaluated && flow.egressDecision.outcome != .notEnforced {
+            keyed.beginRecord()
+            HubbleRecord.append(flow, direction: .egress, decision: flow.egressDecision, firstPacketFlags: firstPacketFlags,
+                                nodeName: self.nodeName, annotations: self.annotations, to: &keyed.buffer)
+            keyed.endRecord(key)
+        }
+        if flow.ingressEvaluated && flow.ingressDecision.outcome != .notEnforced {
+            keyed.beginRecord()
+            HubbleRecord.append(flow, direction: .ingress, decision: flow.ingressDecision, firstPacketFlags: firstPacketFlags,
+                                nodeName: self.nodeName, annotations: self.annotations, to: &keyed.buffer)
+            keyed.endRecord(EmissionKey(event: key.event, primary: key.primary + 1, secondary: key.secondary))
+        }
+    }
+
     /// Hubble lines for a new connection: one per enforced decision.
     func writeHubble(_ flow: FlowEntry, firstPacketFlags: UInt16) throws(OutputError) {
         guard let hubble = self.hubble else { return }

@@ -47,4 +47,39 @@ public enum Replay {
         }
         if let inputError { throw .input(inputError) }
     }
+
+    /// Replays through the worker pipeline: this thread reads and dispatches, the workers
+    /// track flows; the output is the same as a single pass's. Same error behaviour as above.
+    public static func run(_ reader: CaptureFileReader, filter: PacketFilter?, into pipeline: Pipeline)
+        throws(ReplayError)
+    {
+        var inputError: CaptureError?
+        var batch = 0
+        while true {
+            let next: CapturedPacket?
+            do {
+                next = try reader.next()
+            } catch {
+                inputError = error
+                break
+            }
+            guard let packet = next else { break }
+            if let filter, !filter.matches(packet) {
+                pipeline.countFilteredOut()
+                continue
+            }
+            pipeline.submit(packet)
+            batch += 1
+            if batch == 256 {  // publish in batches: one release store per ring per 256 packets
+                pipeline.publish()
+                batch = 0
+            }
+        }
+        do {
+            try pipeline.finish(inputError: inputError?.description)
+        } catch {
+            throw .output(error)
+        }
+        if let inputError { throw .input(inputError) }
+    }
 }

@@ -38,6 +38,12 @@ public enum StatsRecord {
         out.append(s.capture.bytes)
         out.append(raw: ",\"filtered_out\":")
         out.append(s.capture.filteredOut)
+        out.append(raw: ",\"kernel_dropped\":")
+        out.append(s.capture.kernelDropped)
+        out.append(raw: ",\"interface_dropped\":")
+        out.append(s.capture.interfaceDropped)
+        out.append(raw: ",\"ring_dropped\":")
+        out.append(s.capture.ringDropped)
         out.append(raw: ",\"unsupported_link_types\":{")
         for i in 0..<s.capture.unsupportedLinkTypeCount {
             if i > 0 { out.append(byte: UInt8(ascii: ",")) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Capture
 import FlowMonitor
 import Output
@@ -29,11 +30,22 @@ extension Flowmon {
 
         @OptionGroup(title: "Identity and policy") var agent: AgentOptions
 
+        @Option(help: ArgumentHelp("Threads that track flows; packets are shared out by a hash of their addresses, and the output is the same for any number. Default: the number of cores.", valueName: "n"))
+        var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(help: ArgumentHelp("Size of each worker's packet ring, in MiB.", valueName: "MiB"))
+        var ringSize: Int = 32
+
         @Option(help: ArgumentHelp("Also write one Hubble-format line per policy decision on a new connection (as 'hubble observe -o json' prints; readable with 'hubble observe --input-file').", valueName: "file"))
         var hubble: String?
 
         @Option(name: .shortAndLong, help: ArgumentHelp("Write JSON lines to this file instead of standard output.", valueName: "file"))
         var output: String?
+
+        func validate() throws {
+            guard (1...256).contains(self.workers) else { throw ValidationError("'--workers' must be between 1 and 256.") }
+            guard (1...65_536).contains(self.ringSize) else { throw ValidationError("'--ring-size' must be between 1 and 65536 MiB.") }
+        }
 
         func run() throws {
             signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE: reported, not a silent kill
@@ -45,11 +57,13 @@ extension Flowmon {
                 let sink = try self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
                     ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
                 let hubbleOutput = try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
-                let processor = FlowProcessor(configuration: self.flowTable.configuration, output: sink,
-                                              policy: agentState?.context(hubble: hubbleOutput)) { linkType in
+                let pipeline = Pipeline(
+                    configuration: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20, mode: .replay),
+                    processor: self.flowTable.configuration, output: sink,
+                    policy: agentState?.context(hubble: hubbleOutput)) { linkType in
                     Diagnostics.notice("\(self.file): link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are counted in stats.capture.unsupported_link_types")
                 }
-                try FlowMonitor.Replay.run(reader, filter: filter, into: processor)
+                try FlowMonitor.Replay.run(reader, filter: filter, into: pipeline)
             } catch let error as CaptureError {
                 Diagnostics.error(error.description)
                 throw ExitCode.failure

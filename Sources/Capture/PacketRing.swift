@@ -1,0 +1,149 @@
+import FlowCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fixed-size, preallocated single-producer/single-consumer byte ring that hands packets
+/// from the capture thread to one worker, the way a BPF ring buffer hands events to user
+/// space: variable-length records, 8-byte aligned, written in place; a record that would
+/// not fit before the end of the buffer leaves a padding record and starts again at 0.
+///
+/// Positions are monotonic byte counters; `head` (consumer) and `tail` (producer) are
+/// published with release stores and read with acquire loads, in batches: the producer
+/// publishes after a capture batch (`publish()`), the consumer after draining what it saw.
+/// No lock, no allocation and no system call per packet.
+///
+///     storage: [ ...consumed... | head → records ready for the worker → tail | free ... ]
+public final class PacketRing: @unchecked Sendable {
+    /// What a record carries.
+    public enum Kind: UInt8, Sendable {
+        /// Fills the space up to the end of the buffer; skipped by the consumer.
+        case padding = 0
+        case packet = 1
+        /// Expire idle flows at `time` (the pipeline's sweep, so every worker sweeps at the same instants).
+        case sweep = 2
+        /// No more records: flush everything at `time`.
+        case end = 3
+    }
+
+    /// The fixed header before each record's bytes.
+    public struct Header: Sendable {
+        /// Record length including this header, a multiple of 8.
+        public var totalLength: UInt32
+        public var kind: Kind
+        public var linkType: UInt32
+        public var interfaceIndex: UInt32
+        public var originalLength: UInt32
+        public var capturedLength: UInt32
+        public var time: Int64
+        /// Position of the record in the capture (packets) or of the event (markers),
+        /// used to merge the workers' output in capture order.
+        public var sequence: UInt64
+    }
+
+    static let headerSize = (MemoryLayout<Header>.size + 7) & ~7
+
+    public let capacity: Int
+    let mask: Int
+    let storage: UnsafeMutableRawPointer
+    let head = Atomic<Int>(0)
+    let tail = Atomic<Int>(0)
+    /// The largest record accepted; bigger packets are cut to it (and counted by the caller).
+    public let maximumRecordBytes: Int
+
+    // Producer-side state (touched only by the producer thread).
+    var producerTail = 0
+    var producerKnownHead = 0
+    // Consumer-side state (touched only by the consumer thread).
+    var consumerHead = 0
+
+    /// - Parameters:
+    ///   - bytes: ring size, rounded up to a power of two (at least 4 × the largest record).
+    ///   - maximumPacketBytes: the snapshot length; longer packets are truncated to it.
+    public init(bytes: Int, maximumPacketBytes: Int) {
+        let record = (Self.headerSize + maximumPacketBytes + 7) & ~7
+        var capacity = 1 << 16
+        while capacity < max(bytes, 4 * record) { capacity <<= 1 }
+        self.capacity = capacity
+        self.mask = capacity - 1
+        self.maximumRecordBytes = record
+        self.storage = .allocate(byteCount: capacity, alignment: 8)
+        self.storage.initializeMemory(as: UInt8.self, repeating: 0, count: capacity)
+    }
+
+    deinit { self.storage.deallocate() }
+
+    // MARK: Producer
+
+    /// Copies one record into the ring; returns false (nothing written) when it is full.
+    /// Not visible to the consumer until `publish()`.
+    public func write(kind: Kind, packet: CapturedPacket?, time: Int64, sequence: UInt64) -> Bool {
+        let captured = min(packet?.bytes.count ?? 0, self.maximumRecordBytes - Self.headerSize)
+        let length = (Self.headerSize + captured + 7) & ~7
+        let offset = self.producerTail & self.mask
+        let untilEnd = self.capacity - offset
+        let needed = length <= untilEnd ? length : untilEnd + length
+        if self.capacity - (self.producerTail - self.producerKnownHead) < needed {
+            self.producerKnownHead = self.head.load(ordering: .acquiring)
+            if self.capacity - (self.producerTail - self.producerKnownHead) < needed { return false }
+        }
+        if length > untilEnd {
+            // Pad to the end of the buffer; the record starts again at 0.
+            self.storage.advanced(by: offset).storeBytes(
+                of: Header(totalLength: UInt32(untilEnd), kind: .padding, linkType: 0, interfaceIndex: 0,
+                           originalLength: 0, capturedLength: 0, time: 0, sequence: 0), as: Header.self)
+            self.producerTail += untilEnd
+        }
+        let start = self.storage.advanced(by: self.producerTail & self.mask)
+        start.storeBytes(
+            of: Header(totalLength: UInt32(length), kind: kind, linkType: packet?.linkType ?? 0,
+                       interfaceIndex: packet?.interfaceIndex ?? 0, originalLength: packet?.originalLength ?? 0,
+                       capturedLength: UInt32(captured), time: time, sequence: sequence),
+            as: Header.self)
+        if let packet, captured > 0, let source = packet.bytes.rawBuffer.baseAddress {
+            start.advanced(by: Self.headerSize).copyMemory(from: source, byteCount: captured)
+        }
+        self.producerTail += length
+        return true
+    }
+
+    /// Makes every record written so far visible to the consumer.
+    public func publish() {
+        self.tail.store(self.producerTail, ordering: .releasing)
+    }
+
+    /// Bytes of records written but not yet consumed (producer's view).
+    public var pendingBytes: Int { self.producerTail - self.head.load(ordering: .acquiring) }
+
+    // MARK: Consumer
+
+    /// Hands every published record to `body` (bytes valid during the call), then releases
+    /// their space at once. Returns how many records were handed over (padding not counted).
+    public func drain(_ body: (Header, PacketBytes) -> Void) -> Int {
+        let tail = self.tail.load(ordering: .acquiring)
+        var count = 0
+        while self.consumerHead < tail {
+            let start = self.storage.advanced(by: self.consumerHead & self.mask)
+            let header = start.loadUnaligned(as: Header.self)
+            if header.kind != .padding {
+                body(header, PacketBytes(UnsafeRawBufferPointer(start: start.advanced(by: Self.headerSize),
+                                                                count: Int(header.capturedLength))))
+                count += 1
+            }
+            self.consumerHead += Int(header.totalLength)
+        }
+        if count > 0 || self.consumerHead != self.head.load(ordering: .relaxed) {
+            self.head.store(self.consumerHead, ordering: .releasing)
+        }
+        return count
+    }
+
+    /// The idle path of either side: a 50 µs sleep, taken only when the ring is empty (consumer)
+    /// or full (producer in replay), so a busy ring costs no system call per packet.
+    public static func pause() {
+        var pause = timespec(tv_sec: 0, tv_nsec: 50_000)
+        _ = nanosleep(&pause, nil)
+    }
+}

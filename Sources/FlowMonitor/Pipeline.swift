@@ -1,0 +1,298 @@
+import Capture
+import Datapath
+import Decoding
+import FlowCore
+import Foundation
+import Output
+
+/// How the pipeline behaves when a worker's ring is full.
+public enum PipelineMode: Sendable {
+    /// Replay: the reader waits; nothing is ever dropped.
+    case replay
+    /// Live capture: the packet is dropped and counted (`stats.capture.ring_dropped`).
+    case live
+}
+
+public struct PipelineConfiguration: Sendable {
+    public var workers: Int
+    /// Bytes of ring per worker.
+    public var ringBytes: Int
+    /// Largest packet copied into a ring (the snapshot length).
+    public var snapshotLength: Int
+    public var mode: PipelineMode
+
+    public init(workers: Int, ringBytes: Int = 32 << 20, snapshotLength: Int = 262_144, mode: PipelineMode = .replay) {
+        self.workers = max(1, workers)
+        self.ringBytes = ringBytes
+        self.snapshotLength = snapshotLength
+        self.mode = mode
+    }
+}
+
+/// Capture thread → rings → workers → one writer.
+///
+/// The capture (or file-reading) thread calls `submit` for every packet. It decodes the
+/// packet once to pick a worker by a symmetric hash of the address pair and protocol — both
+/// directions of a connection and every fragment of a datagram reach the same worker — and
+/// copies it into that worker's `PacketRing`. Each worker owns a `FlowProcessor`: a private
+/// flow-table shard (`--max-flows` split between them), fragment table and counters; nothing
+/// is shared on the packet path.
+///
+/// Output stays exactly what one pass on one thread writes. The capture thread decides when
+/// idle flows are swept (once per second of packet time, the single-pass rule) and sends the
+/// same sweep marker to every worker, so all shards expire flows at the same instants. Each
+/// record is tagged with its place in single-pass order (`EmissionKey`); at every marker the
+/// workers hand their records to the `Merger`, which writes each epoch's records, merged by
+/// key, once every worker has reached it.
+public final class Pipeline: @unchecked Sendable {
+    public let configuration: PipelineConfiguration
+    let processors: [FlowProcessor]
+    let rings: [PacketRing]
+    let merger: Merger
+    let output: JSONLinesOutput
+    let hubble: JSONLinesOutput?
+    let parser = LayerParser()
+    let onUnsupportedLinkType: (UInt32) -> Void
+    let finished = DispatchGroup()
+
+    // Capture-thread state.
+    var sequence: UInt64 = 0
+    var nextSweep: Int64 = .min
+    var latestTime = CaptureTime.zero
+    public private(set) var capture = CaptureCounters()
+    var lastSweepWall: Int64 = 0
+
+    public init(configuration: PipelineConfiguration, processor: ProcessorConfiguration, output: JSONLinesOutput,
+                policy: PolicyContext?, onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.output = output
+        self.hubble = policy?.hubble
+        self.onUnsupportedLinkType = onUnsupportedLinkType
+        var shard = processor
+        shard.maxFlows = max(1, processor.maxFlows / configuration.workers)
+        shard.maxFragmentDatagrams = max(1, processor.maxFragmentDatagrams / configuration.workers)
+        self.processors = (0..<configuration.workers).map { _ in
+            FlowProcessor(configuration: shard, output: output, policy: policy, keyed: true, onUnsupportedLinkType: { _ in })
+        }
+        self.rings = (0..<configuration.workers).map { _ in
+            PacketRing(bytes: configuration.ringBytes, maximumPacketBytes: configuration.snapshotLength)
+        }
+        self.merger = Merger(workers: configuration.workers, output: output, hubble: policy?.hubble)
+        for index in 0..<configuration.workers {
+            self.finished.enter()
+            let thread = Thread { [self] in
+                self.runWorker(index)
+                self.finished.leave()
+            }
+            thread.name = "flowmon-worker-\(index)"
+            thread.start()
+        }
+    }
+
+    // MARK: Capture thread
+
+    /// Hands one packet to its worker. Replay waits while the ring is full; live capture
+    /// drops the packet and counts it.
+    public func submit(_ packet: CapturedPacket) {
+        self.capture.packets &+= 1
+        self.capture.bytes &+= UInt64(packet.originalLength)
+        if packet.time > self.latestTime { self.latestTime = packet.time }
+        if packet.time.nanoseconds >= self.nextSweep {
+            self.broadcast(.sweep, time: packet.time.nanoseconds, sequence: 2 &* self.sequence)
+            self.nextSweep = packet.time.nanoseconds &+ FlowProcessor.sweepInterval
+        }
+        guard let link = LinkLayer(linkType: packet.linkType) else {
+            if self.capture.countUnsupported(linkType: packet.linkType) { self.onUnsupportedLinkType(packet.linkType) }
+            self.sequence &+= 1
+            return
+        }
+        let worker = self.rings.count == 1 ? 0 : self.worker(for: packet, link: link)
+        let event = 2 &* self.sequence &+ 1
+        self.sequence &+= 1
+        let ring = self.rings[worker]
+        while !ring.write(kind: .packet, packet: packet, time: packet.time.nanoseconds, sequence: event) {
+            if self.configuration.mode == .live {
+                self.capture.ringDropped &+= 1
+                return
+            }
+            ring.publish()
+            PacketRing.pause()
+        }
+    }
+
+    /// Makes submitted packets visible to the workers (after each capture batch).
+    public func publish() {
+        for ring in self.rings { ring.publish() }
+    }
+
+    /// Live capture with no traffic: sweep on the clock so idle flows still end. The time
+    /// passed is the caller's (the kernel's clock); the flow table reads none itself.
+    public func idle(now: CaptureTime) {
+        guard now.nanoseconds >= self.nextSweep, self.configuration.mode == .live else { return }
+        self.broadcast(.sweep, time: now.nanoseconds, sequence: 2 &* self.sequence)
+        self.nextSweep = now.nanoseconds &+ FlowProcessor.sweepInterval
+        if now > self.latestTime { self.latestTime = now }
+        self.publish()
+    }
+
+    public func countFilteredOut() { self.capture.filteredOut &+= 1 }
+
+    /// Records the kernel's and the interface's drop counts (live capture).
+    public func noteDrops(kernel: UInt64, interface: UInt64) {
+        self.capture.kernelDropped = kernel
+        self.capture.interfaceDropped = interface
+    }
+
+    func worker(for packet: CapturedPacket, link: LinkLayer) -> Int {
+        var summary = PacketSummary()
+        self.parser.parse(packet.bytes, link: link, into: &summary)
+        guard summary.ipVersion != 0 else { return 0 }
+        let low = min(summary.source, summary.destination)
+        let high = max(summary.source, summary.destination)
+        let key = FlowKey(lowAddress: low, highAddress: high, lowPort: 0, highPort: 0, ipProtocol: summary.ipProtocol,
+                          vni: 0)
+        return Int(key.hashValue64 % UInt64(self.rings.count))
+    }
+
+    func broadcast(_ kind: PacketRing.Kind, time: Int64, sequence: UInt64) {
+        for ring in self.rings {
+            while !ring.write(kind: kind, packet: nil, time: time, sequence: sequence) {
+                ring.publish()
+                PacketRing.pause()
+            }
+        }
+    }
+
+    /// Ends the run: every worker expires and flushes its flows at the latest packet time,
+    /// the last records are merged and written, then one `stats` record for the whole run.
+    public func finish(inputError: String? = nil) throws(OutputError) {
+        self.broadcast(.end, time: self.latestTime.nanoseconds, sequence: 2 &* self.sequence &+ 2)
+        self.publish()
+        self.finished.wait()
+        if let error = self.merger.error { throw error }
+        var statistics = StatsSnapshot(time: self.latestTime, capture: self.capture, decode: DecodeCounters(),
+                                       flows: FlowTableCounters(), activeFlows: 0, fragments: FragmentCounters(),
+                                       inputError: inputError)
+        for processor in self.processors {
+            let shard = processor.statistics()
+            statistics.decode.add(shard.decode)
+            statistics.flows.add(shard.flows)
+            statistics.fragments.add(shard.fragments)
+            statistics.activeFlows += shard.activeFlows
+        }
+        StatsRecord.append(statistics, to: &self.output.buffer)
+        try self.output.endLine()
+        try self.output.flush()
+        try self.hubble?.flush()
+    }
+
+    // MARK: Workers
+
+    func runWorker(_ index: Int) {
+        let ring = self.rings[index]
+        let processor = self.processors[index]
+        var done = false
+        while !done {
+            let count = ring.drain { header, bytes in
+                switch header.kind {
+                case .packet:
+                    processor.event = header.sequence
+                    processor.eventCounter = 0
+                    let packet = CapturedPacket(linkType: header.linkType, interfaceIndex: header.interfaceIndex,
+                                                time: CaptureTime(nanoseconds: header.time),
+                                                originalLength: header.originalLength, bytes: bytes)
+                    // Keyed processors write nothing themselves, so this cannot fail.
+                    try? processor.handle(packet)
+                case .sweep:
+                    processor.event = header.sequence
+                    processor.sweep(now: CaptureTime(nanoseconds: header.time))
+                    self.merger.deposit(worker: index, processor: processor)
+                case .end:
+                    processor.event = header.sequence
+                    processor.endFlows(at: CaptureTime(nanoseconds: header.time))
+                    self.merger.deposit(worker: index, processor: processor)
+                    done = true
+                case .padding:
+                    break
+                }
+            }
+            if count == 0 && !done { PacketRing.pause() }
+        }
+    }
+}
+
+/// Collects the workers' keyed records epoch by epoch and writes each epoch, merged in
+/// single-pass order, once every worker has handed it over. The only writer of the output.
+final class Merger: @unchecked Sendable {
+    let lock = NSLock()
+    let workers: Int
+    let output: JSONLinesOutput
+    let hubble: JSONLinesOutput?
+    /// Per worker, the epochs handed over and not yet written (flows, Hubble).
+    var queues: [[(KeyedRecords, KeyedRecords?)]]
+    var spares: [KeyedRecords] = []
+    private(set) var error: OutputError?
+
+    init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?) {
+        self.workers = workers
+        self.output = output
+        self.hubble = hubble
+        self.queues = Array(repeating: [], count: workers)
+    }
+
+    /// Takes the processor's records for the epoch just ended and gives it empty buffers.
+    func deposit(worker: Int, processor: FlowProcessor) {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        self.queues[worker].append((processor.takeFlows(replacement: self.spare()),
+                                    processor.takeHubble(replacement: processor.keyedHubble == nil ? nil : self.spare())))
+        while self.queues.allSatisfy({ !$0.isEmpty }) {
+            let epoch = self.queues.indices.map { self.queues[$0].removeFirst() }
+            self.write(epoch.map(\.0), to: self.output)
+            if let hubble = self.hubble { self.write(epoch.compactMap(\.1), to: hubble) }
+            for (flows, hubble) in epoch {
+                flows.removeAll()
+                self.spares.append(flows)
+                if let hubble {
+                    hubble.removeAll()
+                    self.spares.append(hubble)
+                }
+            }
+        }
+    }
+
+    func spare() -> KeyedRecords { self.spares.popLast() ?? KeyedRecords() }
+
+    func write(_ chunks: [KeyedRecords], to output: JSONLinesOutput) {
+        var order: [(key: EmissionKey, chunk: Int, entry: Int)] = []
+        for (chunkIndex, chunk) in chunks.enumerated() {
+            for (entryIndex, entry) in chunk.entries.enumerated() { order.append((entry.key, chunkIndex, entryIndex)) }
+        }
+        order.sort { $0.key < $1.key }
+        guard self.error == nil else { return }
+        do {
+            for item in order {
+                let chunk = chunks[item.chunk]
+                let entry = chunk.entries[item.entry]
+                output.buffer.append(raw: UnsafeRawBufferPointer(rebasing: chunk.buffer.bytes[entry.start..<(entry.start + entry.count)]))
+                try output.endLine()
+            }
+        } catch {
+            self.error = error
+        }
+    }
+}
+
+extension FlowProcessor {
+    func takeFlows(replacement: KeyedRecords) -> KeyedRecords {
+        let taken = self.keyedFlows!
+        self.keyedFlows = replacement
+        return taken
+    }
+
+    func takeHubble(replacement: KeyedRecords?) -> KeyedRecords? {
+        let taken = self.keyedHubble
+        self.keyedHubble = replacement
+        return taken
+    }
+}
