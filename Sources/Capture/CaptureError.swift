@@ -1,7 +1,8 @@
-/// Why a capture could not be read. `description` is the one-line message the CLI prints.
+/// Why a capture could not be read or opened. `description` is the one-line message the CLI prints.
 public struct CaptureError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable, Equatable {
-        /// The file is missing, unreadable, or a directory.
+        /// The file is missing, unreadable, or a directory; or libpcap refused a live capture
+        /// for a reason without a kind of its own.
         case cannotOpen
         /// The file is not a pcap or pcapng capture (bad magic, bad version, bad header).
         case notACapture
@@ -11,8 +12,18 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         case malformed
         /// The BPF filter expression did not compile.
         case badFilter
-        /// A read error from the operating system.
+        /// A read error from the operating system, or a live capture that failed while running.
         case io
+        /// A live capture names an interface that does not exist.
+        case noSuchInterface
+        /// A live capture was refused for lack of privileges, or dropping privileges failed.
+        case permissionDenied
+        /// A live capture names an interface that is administratively down.
+        case interfaceDown
+        /// A live capture was given an option value libpcap cannot use (snapshot length, buffer size, ...).
+        case invalidOption
+        /// Dropping privileges names a user that does not exist.
+        case noSuchUser
     }
 
     public var kind: Kind

@@ -1,0 +1,189 @@
+import CPcap
+import FlowCore
+import Synchronization
+
+/// A live capture on one network interface through libpcap (a `TPACKET_V3` memory-mapped
+/// ring on Linux with libpcap 1.10). Owns one activated `pcap_t`.
+///
+/// One thread reads with `dispatch(maxPackets:_:)`; any thread, including one that handles
+/// signals, may call `stop()`. `statistics()` belongs to the reading thread, or to any thread
+/// once reading has ended (libpcap accumulates the kernel counters in the handle).
+///
+///     let capture = try LiveCapture(options: .init(interface: "eth0", filter: "tcp"))
+///     while !capture.isStopped {
+///         _ = try capture.dispatch(maxPackets: 512) { packet in ... }
+///     }
+public final class LiveCapture: @unchecked Sendable {
+    /// What to capture and how; the values are handed to libpcap before activation.
+    public struct Options: Sendable {
+        /// The interface; `nil` picks libpcap's default device (`defaultInterface()`), and
+        /// `"any"` captures on all interfaces with Linux cooked headers (LINKTYPE_LINUX_SLL2).
+        public var interface: String?
+        /// Bytes kept of each packet (1...262144); longer packets are truncated.
+        public var snaplen: Int
+        /// Whether to put the interface into promiscuous mode (needs CAP_NET_ADMIN).
+        public var promiscuous: Bool
+        /// Size of the kernel ring buffer in MiB (1...2047).
+        public var bufferSizeMiB: Int
+        /// How long the kernel may hold packets before handing over a partly filled block,
+        /// and so how long `dispatch` waits when no packet arrives; 0 waits until a block fills.
+        public var timeoutMilliseconds: Int
+        /// A tcpdump-syntax filter, compiled for the interface and run in the kernel.
+        public var filter: String?
+
+        public init(
+            interface: String? = nil, snaplen: Int = 262_144, promiscuous: Bool = false, bufferSizeMiB: Int = 32,
+            timeoutMilliseconds: Int = 100, filter: String? = nil
+        ) {
+            self.interface = interface
+            self.snaplen = snaplen
+            self.promiscuous = promiscuous
+            self.bufferSizeMiB = bufferSizeMiB
+            self.timeoutMilliseconds = timeoutMilliseconds
+            self.filter = filter
+        }
+    }
+
+    /// The interface captured on (the default device's name when `Options.interface` was `nil`).
+    public let interfaceName: String
+    /// LINKTYPE_ value of the packets (libpcap's DLT_ value mapped, for example DLT_RAW 12 -> 101).
+    public let linkType: UInt32
+    /// Whether packet times carry nanoseconds; otherwise the kernel refused nanosecond
+    /// precision and times are microseconds (times 1000).
+    public let nanosecondTimestamps: Bool
+    /// The snapshot length libpcap uses, which may differ from the one asked for.
+    public let snapshotLength: Int
+    /// The filter expression installed, if any.
+    public let filter: String?
+    /// Messages for the warnings `pcap_activate` returned; the capture runs regardless
+    /// (for example promiscuous mode not supported).
+    public let warnings: [String]
+
+    private let handle: OpaquePointer
+    private let stopped = Atomic<Bool>(false)
+
+    /// Opens and activates a capture, then installs the filter.
+    ///
+    /// The corresponding C functions are `pcap_create`, `pcap_set_snaplen`, `pcap_set_promisc`,
+    /// `pcap_set_buffer_size`, `pcap_set_timeout`, `pcap_set_immediate_mode`,
+    /// `pcap_set_tstamp_precision`, `pcap_activate`, `pcap_compile` and `pcap_setfilter`.
+    public init(options: Options) throws(CaptureError) {
+        try Self.validate(options)
+        let name: String
+        if let interface = options.interface { name = interface } else { name = try Self.defaultInterface() }
+        let handle = try Self.create(name)
+        do throws(CaptureError) {
+            try Self.configure(handle, name: name, options: options)
+            self.nanosecondTimestamps = Self.requestNanosecondPrecision(handle)
+            self.warnings = try Self.activate(handle, name: name)
+            if let expression = options.filter { try Self.install(expression, on: handle, name: name) }
+        } catch {
+            pcap_close(handle)
+            throw error
+        }
+        self.handle = handle
+        self.interfaceName = name
+        self.filter = options.filter
+        self.linkType = linkTypeValue(forDataLinkType: pcap_datalink(handle))
+        self.snapshotLength = Int(pcap_snapshot(handle))
+    }
+
+    deinit { pcap_close(self.handle) }
+
+    /// Whether `stop()` was called; once true, `dispatch` returns 0 without waiting.
+    public var isStopped: Bool { self.stopped.load(ordering: .acquiring) }
+
+    /// Makes a `dispatch` in progress (or the next one) return 0, and every later one too.
+    /// Safe from any thread, including a signal-handling one: it sets a flag and writes to an
+    /// eventfd that wakes libpcap's `poll`.
+    ///
+    /// The corresponding C function is `pcap_breakloop`.
+    public func stop() {
+        self.stopped.store(true, ordering: .releasing)
+        pcap_breakloop(self.handle)
+    }
+
+    /// Reads one batch: waits for the kernel to hand over a block (or for the timeout), then
+    /// calls `body` for each packet in it, at most `maxPackets` (≤ 0: the whole block). Returns
+    /// how many packets `body` got: 0 on a timeout and after `stop()`.
+    ///
+    /// `packet.bytes` points into the kernel ring and is valid only during the call; copy what
+    /// must outlive it. Nothing is allocated per packet.
+    ///
+    /// The corresponding C function is `pcap_dispatch`.
+    public func dispatch(maxPackets: Int, _ body: (CapturedPacket) -> Void) throws(CaptureError) -> Int {
+        if self.isStopped { return 0 }
+        let handle = self.handle
+        let linkType = self.linkType
+        let nanoseconds = self.nanosecondTimestamps
+        let count = withoutActuallyEscaping(body) { body -> Int32 in
+            var context = DispatchContext(body: body, linkType: linkType, nanosecondTimestamps: nanoseconds)
+            return withUnsafeMutablePointer(to: &context) { context in
+                // The context travels as libpcap's `u_char *user`; only the callback reads it.
+                let user = UnsafeMutableRawPointer(context).assumingMemoryBound(to: UInt8.self)
+                return pcap_dispatch(handle, Int32(clamping: maxPackets), deliverPacket, user)
+            }
+        }
+        if count >= 0 { return Int(count) }
+        if count == PCAP_ERROR_BREAK {
+            self.stopped.store(true, ordering: .releasing)
+            return 0
+        }
+        let message = String(cString: pcap_geterr(handle))
+        let kind: CaptureError.Kind = count == PCAP_ERROR_IFACE_NOT_UP ? .interfaceDown : .io
+        throw CaptureError(kind, "capture on '\(self.interfaceName)' failed: \(message)")
+    }
+
+    /// Packets the kernel handed to the capture, and packets it dropped, since the capture
+    /// was opened (libpcap adds up the kernel's counters, which reset on each read).
+    ///
+    /// The corresponding C function is `pcap_stats`.
+    public func statistics() -> LiveStatistics {
+        var stats = pcap_stat()
+        guard pcap_stats(self.handle, &stats) == 0 else { return LiveStatistics() }
+        return LiveStatistics(
+            received: UInt64(stats.ps_recv), droppedByKernel: UInt64(stats.ps_drop),
+            droppedByInterface: UInt64(stats.ps_ifdrop))
+    }
+}
+
+/// Counters of a live capture since it was opened.
+public struct LiveStatistics: Sendable, Equatable {
+    /// Packets that passed the filter (`ps_recv`), including those then dropped.
+    public var received: UInt64
+    /// Packets the kernel dropped because the ring was full (`ps_drop`).
+    public var droppedByKernel: UInt64
+    /// Packets the interface or its driver dropped (`ps_ifdrop`; 0 for "any").
+    public var droppedByInterface: UInt64
+
+    public init(received: UInt64 = 0, droppedByKernel: UInt64 = 0, droppedByInterface: UInt64 = 0) {
+        self.received = received
+        self.droppedByKernel = droppedByKernel
+        self.droppedByInterface = droppedByInterface
+    }
+}
+
+// MARK: Dispatch
+
+/// What the C callback needs: lives on `dispatch`'s stack for one `pcap_dispatch` call.
+private struct DispatchContext {
+    var body: (CapturedPacket) -> Void
+    var linkType: UInt32
+    var nanosecondTimestamps: Bool
+}
+
+/// libpcap's `pcap_handler`: turns the header and bytes into a `CapturedPacket` for the
+/// context's closure. A C function pointer, so it captures nothing.
+private let deliverPacket: pcap_handler = { user, header, bytes in
+    guard let user, let header else { return }
+    let context = UnsafeMutableRawPointer(user).assumingMemoryBound(to: DispatchContext.self)
+    let ts = header.pointee.ts
+    // With nanosecond precision libpcap stores nanoseconds in `tv_usec`.
+    let fraction = context.pointee.nanosecondTimestamps ? Int64(ts.tv_usec) : Int64(ts.tv_usec) &* 1000
+    let packet = CapturedPacket(
+        linkType: context.pointee.linkType, interfaceIndex: 0,
+        time: CaptureTime(seconds: Int64(ts.tv_sec), nanoseconds: fraction),
+        originalLength: header.pointee.len,
+        bytes: PacketBytes(UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : Int(header.pointee.caplen))))
+    context.pointee.body(packet)
+}
