@@ -2,6 +2,10 @@ import CPcap
 import FlowCore
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A live capture on one network interface through libpcap (a `TPACKET_V3` memory-mapped
 /// ring on Linux with libpcap 1.10). Owns one activated `pcap_t`.
 ///
@@ -61,6 +65,9 @@ public final class LiveCapture: @unchecked Sendable {
 
     private let handle: OpaquePointer
     private let stopped = Atomic<Bool>(false)
+    /// The descriptor `dispatch` polls, with `timeoutMilliseconds` as the wait.
+    private let selectableDescriptor: Int32
+    private let pollMilliseconds: Int32
 
     /// Opens and activates a capture, then installs the filter.
     ///
@@ -86,6 +93,14 @@ public final class LiveCapture: @unchecked Sendable {
         self.filter = options.filter
         self.linkType = linkTypeValue(forDataLinkType: pcap_datalink(handle))
         self.snapshotLength = Int(pcap_snapshot(handle))
+        // With TPACKET_V3 the kernel's block timeout only starts once a packet has arrived, so
+        // a blocking read can wait forever on a quiet interface. Read without blocking and wait
+        // in our own poll instead, so `dispatch` returns after the timeout even with no traffic
+        // (a stop, a duration or an idle sweep must not wait for the next packet).
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        _ = pcap_setnonblock(handle, 1, &errorBuffer)
+        self.selectableDescriptor = pcap_get_selectable_fd(handle)
+        self.pollMilliseconds = Int32(clamping: max(1, options.timeoutMilliseconds))
     }
 
     deinit { pcap_close(self.handle) }
@@ -113,6 +128,11 @@ public final class LiveCapture: @unchecked Sendable {
     /// The corresponding C function is `pcap_dispatch`.
     public func dispatch(maxPackets: Int, _ body: (CapturedPacket) -> Void) throws(CaptureError) -> Int {
         if self.isStopped { return 0 }
+        if self.selectableDescriptor >= 0 {
+            var descriptor = pollfd(fd: self.selectableDescriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, self.pollMilliseconds)
+            if ready == 0 || (ready < 0 && errno == EINTR) { return 0 }
+        }
         let handle = self.handle
         let linkType = self.linkType
         let nanoseconds = self.nanosecondTimestamps

@@ -26,6 +26,8 @@ public final class PacketRing: @unchecked Sendable {
         case sweep = 2
         /// No more records: flush everything at `time`.
         case end = 3
+        /// Use policy generation `sequence` for connections that start from now on.
+        case reload = 4
     }
 
     /// The fixed header before each record's bytes.

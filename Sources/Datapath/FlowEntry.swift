@@ -54,6 +54,9 @@ public struct FlowEntry: Sendable {
     public var sourceEndpoint: UInt32 = 0
     public var destinationEndpoint: UInt32 = 0
     public var hasPolicyVerdict = false
+    /// Which identity/policy generation judged the connection (SIGHUP reloads add one), so its
+    /// record names the endpoints as that generation knew them.
+    public var policyGeneration: UInt16 = 0
     public var egressEvaluated = false
     public var ingressEvaluated = false
     public var egressDecision = PolicyDecision(outcome: .notEnforced)

@@ -44,7 +44,12 @@ public final class FlowProcessor {
     /// Called once for each link type flowmon does not decode.
     let onUnsupportedLinkType: (UInt32) -> Void
     /// Identities and policies, when an inventory was given.
-    public let policy: PolicyContext?
+    public internal(set) var policy: PolicyContext? {
+        didSet { if let policy { self.policyGenerations.append(policy) } }
+    }
+    /// Every policy context this processor has used (SIGHUP adds one); flow records are
+    /// named with the one that judged them.
+    var policyGenerations: [PolicyContext] = []
 
     public convenience init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext? = nil,
                             onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
@@ -60,6 +65,7 @@ public final class FlowProcessor {
         self.configuration = configuration
         self.output = output
         self.policy = policy
+        if let policy { self.policyGenerations = [policy] }
         self.flows = FlowTable(capacity: configuration.maxFlows, timeouts: configuration.timeouts,
                                tunnelKey: configuration.tunnelKey)
         self.fragments = FragmentTable(capacity: configuration.maxFragmentDatagrams,
@@ -122,6 +128,7 @@ public final class FlowProcessor {
         }
         if isNew, let policy = self.policy {
             policy.classify(flow)
+            flow.pointee.policyGeneration = UInt16(truncatingIfNeeded: self.policyGenerations.count - 1)
             if let keyed = self.keyedHubble {
                 self.eventCounter &+= 1
                 policy.appendHubble(flow.pointee, firstPacketFlags: summary.tcpHeaderLength > 0 ? summary.tcpFlags : 0,
@@ -168,13 +175,16 @@ public final class FlowProcessor {
     }
 
     func write(_ flow: FlowEntry, _ reason: FlowEndReason) {
+        let generation = Int(flow.policyGeneration)
+        let annotations = generation < self.policyGenerations.count ? self.policyGenerations[generation].annotations
+            : self.policy?.annotations
         guard let keyed = self.keyedFlows else {
-            FlowRecord.append(flow, reason: reason, annotations: self.policy?.annotations, to: &self.output.buffer)
+            FlowRecord.append(flow, reason: reason, annotations: annotations, to: &self.output.buffer)
             self.output.buffer.append(byte: UInt8(ascii: "\n"))
             return
         }
         keyed.beginRecord()
-        FlowRecord.append(flow, reason: reason, annotations: self.policy?.annotations, to: &keyed.buffer)
+        FlowRecord.append(flow, reason: reason, annotations: annotations, to: &keyed.buffer)
         keyed.endRecord(self.emissionKey(flow, reason))
     }
 

@@ -20,12 +20,16 @@ public struct PipelineConfiguration: Sendable {
     /// Largest packet copied into a ring (the snapshot length).
     public var snapshotLength: Int
     public var mode: PipelineMode
+    /// Write a `stats` record (and `lost` records for new drops) this often, in packet time.
+    public var statsInterval: Duration?
 
-    public init(workers: Int, ringBytes: Int = 32 << 20, snapshotLength: Int = 262_144, mode: PipelineMode = .replay) {
+    public init(workers: Int, ringBytes: Int = 32 << 20, snapshotLength: Int = 262_144, mode: PipelineMode = .replay,
+                statsInterval: Duration? = nil) {
         self.workers = max(1, workers)
         self.ringBytes = ringBytes
         self.snapshotLength = snapshotLength
         self.mode = mode
+        self.statsInterval = statsInterval
     }
 }
 
@@ -51,6 +55,8 @@ public final class Pipeline: @unchecked Sendable {
     let merger: Merger
     let output: JSONLinesOutput
     let hubble: JSONLinesOutput?
+    /// The Hubble output, for contexts built on reload.
+    public var hubbleOutput: JSONLinesOutput? { self.hubble }
     let parser = LayerParser()
     let onUnsupportedLinkType: (UInt32) -> Void
     let finished = DispatchGroup()
@@ -77,7 +83,9 @@ public final class Pipeline: @unchecked Sendable {
         self.rings = (0..<configuration.workers).map { _ in
             PacketRing(bytes: configuration.ringBytes, maximumPacketBytes: configuration.snapshotLength)
         }
-        self.merger = Merger(workers: configuration.workers, output: output, hubble: policy?.hubble)
+        self.merger = Merger(workers: configuration.workers, output: output, hubble: policy?.hubble,
+                             statsInterval: configuration.statsInterval?.flowmonNanoseconds)
+        self.merger.policies = [policy]
         for index in 0..<configuration.workers {
             self.finished.enter()
             let thread = Thread { [self] in
@@ -155,6 +163,7 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     func broadcast(_ kind: PacketRing.Kind, time: Int64, sequence: UInt64) {
+        if kind == .sweep { self.merger.updateCapture(self.capture) }
         for ring in self.rings {
             while !ring.write(kind: kind, packet: nil, time: time, sequence: sequence) {
                 ring.publish()
@@ -165,6 +174,24 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Ends the run: every worker expires and flushes its flows at the latest packet time,
     /// the last records are merged and written, then one `stats` record for the whole run.
+    /// Swaps in new identities and policies (SIGHUP): connections that start after the swap
+        /// are judged by them; earlier connections keep the verdicts and names they had.
+    public func reload(policy: PolicyContext) {
+        let generation = self.merger.addPolicy(policy)
+        self.broadcast(.reload, time: self.latestTime.nanoseconds, sequence: UInt64(generation))
+        self.publish()
+    }
+
+    /// Reopens the output files (after logrotate moved them; SIGHUP).
+    public func reopenOutputs() { self.merger.reopen() }
+
+    /// Rotates the output file once it reaches `bytes` (`--rotate-size`).
+    public func rotateOutput(atBytes bytes: Int64) {
+        self.merger.lock.lock()
+        self.merger.rotateBytes = bytes
+        self.merger.lock.unlock()
+    }
+
     public func finish(inputError: String? = nil) throws(OutputError) {
         self.broadcast(.end, time: self.latestTime.nanoseconds, sequence: 2 &* self.sequence &+ 2)
         self.publish()
@@ -206,11 +233,13 @@ public final class Pipeline: @unchecked Sendable {
                 case .sweep:
                     processor.event = header.sequence
                     processor.sweep(now: CaptureTime(nanoseconds: header.time))
-                    self.merger.deposit(worker: index, processor: processor)
+                    self.merger.deposit(worker: index, processor: processor, time: header.time)
+                case .reload:
+                    processor.policy = self.merger.policy(generation: Int(header.sequence))
                 case .end:
                     processor.event = header.sequence
                     processor.endFlows(at: CaptureTime(nanoseconds: header.time))
-                    self.merger.deposit(worker: index, processor: processor)
+                    self.merger.deposit(worker: index, processor: processor, time: nil)
                     done = true
                 case .padding:
                     break
@@ -223,34 +252,79 @@ public final class Pipeline: @unchecked Sendable {
 
 /// Collects the workers' keyed records epoch by epoch and writes each epoch, merged in
 /// single-pass order, once every worker has handed it over. The only writer of the output.
+/// Also writes the periodic `stats` records and a `lost` record whenever packets were lost
+/// since the last report (Hubble's `lost_events_total`, as records).
 final class Merger: @unchecked Sendable {
     let lock = NSLock()
     let workers: Int
     let output: JSONLinesOutput
     let hubble: JSONLinesOutput?
-    /// Per worker, the epochs handed over and not yet written (flows, Hubble).
-    var queues: [[(KeyedRecords, KeyedRecords?)]]
+    /// Per worker, the epochs handed over and not yet written (flows, Hubble, statistics, time).
+    var queues: [[(KeyedRecords, KeyedRecords?, StatsSnapshot, Int64?)]]
     var spares: [KeyedRecords] = []
     private(set) var error: OutputError?
+    let statsInterval: Int64?
+    var nextStats: Int64 = .min
+    var capture = CaptureCounters()
+    var reportedLoss = (ring: UInt64(0), kernel: UInt64(0), interface: UInt64(0))
+    /// Policy contexts by generation (0 = the one at start); SIGHUP appends.
+    var policies: [PolicyContext?] = []
+    /// Size in bytes after which the output file is rotated (`--rotate-size`).
+    var rotateBytes: Int64?
 
-    init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?) {
+    init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?, statsInterval: Int64?) {
         self.workers = workers
         self.output = output
         self.hubble = hubble
+        self.statsInterval = statsInterval
         self.queues = Array(repeating: [], count: workers)
     }
 
+    func updateCapture(_ counters: CaptureCounters) {
+        self.lock.lock()
+        self.capture = counters
+        self.lock.unlock()
+    }
+
+    func addPolicy(_ policy: PolicyContext) -> Int {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        self.policies.append(policy)
+        return self.policies.count - 1
+    }
+
+    func policy(generation: Int) -> PolicyContext? {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        return generation < self.policies.count ? self.policies[generation] : nil
+    }
+
+    func reopen() {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        do {
+            try self.output.reopen()
+            try self.hubble?.reopen()
+        } catch {
+            self.error = self.error ?? error
+        }
+    }
+
     /// Takes the processor's records for the epoch just ended and gives it empty buffers.
-    func deposit(worker: Int, processor: FlowProcessor) {
+    /// `time` is the sweep's packet time (nil at the end).
+    func deposit(worker: Int, processor: FlowProcessor, time: Int64?) {
+        let statistics = processor.statistics()
         self.lock.lock()
         defer { self.lock.unlock() }
         self.queues[worker].append((processor.takeFlows(replacement: self.spare()),
-                                    processor.takeHubble(replacement: processor.keyedHubble == nil ? nil : self.spare())))
+                                    processor.takeHubble(replacement: processor.keyedHubble == nil ? nil : self.spare()),
+                                    statistics, time))
         while self.queues.allSatisfy({ !$0.isEmpty }) {
             let epoch = self.queues.indices.map { self.queues[$0].removeFirst() }
             self.write(epoch.map(\.0), to: self.output)
             if let hubble = self.hubble { self.write(epoch.compactMap(\.1), to: hubble) }
-            for (flows, hubble) in epoch {
+            if let time = epoch[0].3 { self.report(epoch.map(\.2), time: time) }
+            for (flows, hubble, _, _) in epoch {
                 flows.removeAll()
                 self.spares.append(flows)
                 if let hubble {
@@ -258,10 +332,52 @@ final class Merger: @unchecked Sendable {
                     self.spares.append(hubble)
                 }
             }
+            self.rotateIfNeeded()
         }
     }
 
     func spare() -> KeyedRecords { self.spares.popLast() ?? KeyedRecords() }
+
+    /// `lost` records for drops since the last report, and a `stats` record when one is due.
+    func report(_ shards: [StatsSnapshot], time: Int64) {
+        guard self.error == nil else { return }
+        let at = CaptureTime(nanoseconds: time)
+        do {
+            for (source, total, reported) in [("ring_buffer", self.capture.ringDropped, self.reportedLoss.ring),
+                                              ("kernel", self.capture.kernelDropped, self.reportedLoss.kernel),
+                                              ("interface", self.capture.interfaceDropped, self.reportedLoss.interface)]
+            where total > reported {
+                LostRecord.append(time: at, source: source, lost: total - reported, total: total, to: &self.output.buffer)
+                try self.output.endLine()
+            }
+            self.reportedLoss = (self.capture.ringDropped, self.capture.kernelDropped, self.capture.interfaceDropped)
+            guard let interval = self.statsInterval, time >= self.nextStats else { return }
+            self.nextStats = time &+ interval
+            var statistics = StatsSnapshot(time: at, capture: self.capture, decode: DecodeCounters(),
+                                           flows: FlowTableCounters(), activeFlows: 0, fragments: FragmentCounters())
+            for shard in shards {
+                statistics.decode.add(shard.decode)
+                statistics.flows.add(shard.flows)
+                statistics.fragments.add(shard.fragments)
+                statistics.activeFlows += shard.activeFlows
+            }
+            StatsRecord.append(statistics, to: &self.output.buffer)
+            try self.output.endLine()
+            try self.output.flush()
+        } catch {
+            self.error = error
+        }
+    }
+
+    func rotateIfNeeded() {
+        guard let limit = self.rotateBytes, self.error == nil else { return }
+        do {
+            try self.output.flush()
+            if self.output.bytesWritten >= limit { try self.output.rotate() }
+        } catch {
+            self.error = error
+        }
+    }
 
     func write(_ chunks: [KeyedRecords], to output: JSONLinesOutput) {
         var order: [(key: EmissionKey, chunk: Int, entry: Int)] = []

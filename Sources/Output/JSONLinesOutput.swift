@@ -17,8 +17,12 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
 /// half a line, and short writes and `EINTR` are retried.
 public final class JSONLinesOutput {
     public var buffer = JSONBuffer()
-    private let fileDescriptor: Int32
+    private var fileDescriptor: Int32
     private let closeWhenDone: Bool
+    /// The path, when writing to a file (for reopen and rotation).
+    private let path: String?
+    /// Bytes written to the current file.
+    public private(set) var bytesWritten: Int64 = 0
     /// Where the lines go, for messages ("standard output" or the path).
     public let name: String
     /// Flush once this many bytes are pending.
@@ -30,6 +34,7 @@ public final class JSONLinesOutput {
         self.fileDescriptor = fileDescriptor
         self.closeWhenDone = false
         self.name = name
+        self.path = nil
     }
 
     /// Creates or truncates `path`.
@@ -42,6 +47,33 @@ public final class JSONLinesOutput {
         self.fileDescriptor = fd
         self.closeWhenDone = true
         self.name = path
+        self.path = path
+    }
+
+    /// Writes pending lines, then reopens the file by its path (appending), so lines go to a
+    /// new file after logrotate moved the old one away. Standard output is left as it is.
+    public func reopen() throws(OutputError) {
+        try self.flush()
+        guard let path = self.path else { return }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw OutputError(message: "cannot reopen output file \(path): \(String(cString: strerror(errno)))",
+                              isBrokenPipe: false)
+        }
+        close(self.fileDescriptor)
+        self.fileDescriptor = fd
+        var status = stat()
+        self.bytesWritten = fstat(fd, &status) == 0 ? Int64(status.st_size) : 0
+    }
+
+    /// Moves the file to `<path>.1` (replacing an older one) and starts a new, empty file.
+    public func rotate() throws(OutputError) {
+        try self.flush()
+        guard let path = self.path else { return }
+        guard rename(path, path + ".1") == 0 else {
+            throw OutputError(message: "cannot rotate \(path): \(String(cString: strerror(errno)))", isBrokenPipe: false)
+        }
+        try self.reopen()
     }
 
     deinit {
@@ -74,6 +106,7 @@ public final class JSONLinesOutput {
             }
             offset += written
         }
+        self.bytesWritten += Int64(bytes.count)
         self.buffer.removeAll()
     }
 }

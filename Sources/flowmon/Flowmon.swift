@@ -12,6 +12,6 @@ struct Flowmon: ParsableCommand {
             JSON line per connection when it ends, then a stats line.
             """,
         version: "0.1.0",
-        subcommands: [Replay.self, Policy.self]
+        subcommands: [Replay.self, CaptureCommand.self, Policy.self]
     )
 }

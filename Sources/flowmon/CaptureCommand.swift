@@ -1,0 +1,212 @@
+import ArgumentParser
+import Capture
+import Datapath
+import FlowCore
+import FlowMonitor
+import Foundation
+import Output
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Flowmon {
+    struct CaptureCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "capture",
+            abstract: "Capture live on an interface and write one JSON line per connection.",
+            discussion: """
+                A capture thread reads packets with libpcap (TPACKET_V3, nanosecond kernel timestamps) and \
+                shares them out to worker threads through fixed-size rings; each worker tracks its own share \
+                of the connections. Nothing is lost silently: kernel drops, interface drops and drops because \
+                a ring was full are counted in every stats record, and an event_type "lost" record is written \
+                whenever new drops happen. SIGINT and SIGTERM stop the capture, drain the rings, write every \
+                open connection (reason 'shutdown') and the final stats, and exit 0. SIGHUP reloads the \
+                inventory and policy files (a bad file is reported and the old ones kept) and reopens the \
+                output files (for logrotate).
+                """
+        )
+
+        @Option(name: [.short, .long], help: ArgumentHelp("Interface to capture on ('any' for all). Default: libpcap's default device.", valueName: "name"))
+        var interface: String?
+
+        @Option(help: ArgumentHelp("Only packets matching this tcpdump-syntax BPF expression (run in the kernel).", valueName: "expression"))
+        var filter: String?
+
+        @Option(help: ArgumentHelp("Bytes kept of each packet.", valueName: "bytes"))
+        var snaplen: Int = 262_144
+
+        @Flag(help: "Put the interface into promiscuous mode.")
+        var promiscuous = false
+
+        @Option(help: ArgumentHelp("Size of the kernel's capture buffer, in MiB.", valueName: "MiB"))
+        var bufferSize: Int = 32
+
+        @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
+        var duration: Double?
+
+        @Option(name: [.short, .long], help: ArgumentHelp("Stop after this many packets.", valueName: "n"))
+        var count: Int?
+
+        @Option(help: ArgumentHelp("Write a stats record this often.", valueName: "seconds"))
+        var statsInterval: Double = 60
+
+        @Option(help: ArgumentHelp("Threads that track flows. Default: the number of cores.", valueName: "n"))
+        var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(help: ArgumentHelp("Size of each worker's packet ring, in MiB; packets that find it full are dropped and counted.", valueName: "MiB"))
+        var ringSize: Int = 32
+
+        @Option(help: ArgumentHelp("After opening the capture, switch to this user (like tcpdump -Z).", valueName: "name"))
+        var user: String?
+
+        @Option(help: ArgumentHelp("Move the output file to FILE.1 and start a new one when it reaches this size.", valueName: "MiB"))
+        var rotateSize: Int?
+
+        @OptionGroup var flowTable: FlowTableOptions
+
+        @OptionGroup(title: "Identity and policy") var agent: AgentOptions
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("Write JSON lines to this file instead of standard output.", valueName: "file"))
+        var output: String?
+
+        @Option(help: ArgumentHelp("Also write Hubble-format policy-verdict lines to this file.", valueName: "file"))
+        var hubble: String?
+
+        func validate() throws {
+            guard (1...262_144).contains(self.snaplen) else { throw ValidationError("'--snaplen' must be between 1 and 262144.") }
+            guard (1...2047).contains(self.bufferSize) else { throw ValidationError("'--buffer-size' must be between 1 and 2047 MiB.") }
+            guard (1...256).contains(self.workers) else { throw ValidationError("'--workers' must be between 1 and 256.") }
+            guard (1...65_536).contains(self.ringSize) else { throw ValidationError("'--ring-size' must be between 1 and 65536 MiB.") }
+            guard self.statsInterval > 0 else { throw ValidationError("'--stats-interval' must be above 0 seconds.") }
+            if let duration, !(duration > 0) { throw ValidationError("'--duration' must be above 0 seconds.") }
+            if let count, count <= 0 { throw ValidationError("'--count' must be at least 1.") }
+            if let rotateSize, rotateSize <= 0 { throw ValidationError("'--rotate-size' must be at least 1 MiB.") }
+            if self.rotateSize != nil && self.output == nil { throw ValidationError("'--rotate-size' needs '--output'.") }
+        }
+
+        func run() throws {
+            signal(SIGPIPE, SIG_IGN)
+            let agentState = try self.agent.load()
+            do {
+                let capture = try LiveCapture(options: LiveCapture.Options(
+                    interface: self.interface, snaplen: self.snaplen, promiscuous: self.promiscuous,
+                    bufferSizeMiB: self.bufferSize, timeoutMilliseconds: 100, filter: self.filter))
+                for warning in capture.warnings { Diagnostics.line("flowmon: warning: \(warning)") }
+                let sink = try self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                    ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
+                let hubbleOutput = try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                if let user = self.user { try Privileges.drop(to: user) }
+                let pipeline = Pipeline(
+                    configuration: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20,
+                                                         snapshotLength: capture.snapshotLength, mode: .live,
+                                                         statsInterval: .seconds(self.statsInterval)),
+                    processor: self.flowTable.configuration, output: sink,
+                    policy: agentState?.context(hubble: hubbleOutput)) { linkType in
+                    Diagnostics.notice("link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are counted in stats.capture.unsupported_link_types")
+                }
+                if let rotateSize { pipeline.rotateOutput(atBytes: Int64(rotateSize) << 20) }
+                Diagnostics.line("flowmon: capturing on \(capture.interfaceName) (link type \(capture.linkType), \(self.workers) worker\(self.workers == 1 ? "" : "s"))")
+                try self.loop(capture, pipeline, hubbleOutput: hubbleOutput)
+            } catch let error as CaptureError {
+                Diagnostics.error(error.description)
+                throw ExitCode.failure
+            } catch let error as OutputError {
+                Diagnostics.error(error.description)
+                throw ExitCode.failure
+            }
+        }
+
+        /// The capture thread: batches from libpcap into the rings until a stop signal, the
+        /// duration or the count; SIGHUP reloads between batches.
+        func loop(_ capture: LiveCapture, _ pipeline: Pipeline, hubbleOutput: JSONLinesOutput?) throws {
+            let signals = SignalFlags()
+            let sources = signals.install(stop: { capture.stop() })
+            defer { sources.forEach { $0.cancel() } }
+            let start = Self.now()
+            let deadline = self.duration.map { start.nanoseconds + Int64($0 * 1e9) }
+            var packets = 0
+            var failure: CaptureError?
+            while !signals.stopRequested {
+                do {
+                    let remaining = self.count.map { $0 - packets } ?? 512
+                    let got = try capture.dispatch(maxPackets: min(512, remaining)) { packet in
+                        pipeline.submit(packet)
+                    }
+                    packets += got
+                    pipeline.publish()
+                    let now = Self.now()
+                    if got == 0 { pipeline.idle(now: now) }
+                    let statistics = capture.statistics()
+                    pipeline.noteDrops(kernel: statistics.droppedByKernel, interface: statistics.droppedByInterface)
+                    if capture.isStopped { break }
+                    if let count = self.count, packets >= count { break }
+                    if let deadline, now.nanoseconds >= deadline { break }
+                } catch {
+                    failure = error  // the interface went away: flush what was seen, then report
+                    break
+                }
+                if signals.takeReload() { self.reload(pipeline) }
+            }
+            let statistics = capture.statistics()
+            pipeline.noteDrops(kernel: statistics.droppedByKernel, interface: statistics.droppedByInterface)
+            try pipeline.finish(inputError: failure?.description)
+            if let failure {
+                Diagnostics.error(failure.description)
+                throw ExitCode.failure
+            }
+        }
+
+        func reload(_ pipeline: Pipeline) {
+            pipeline.reopenOutputs()
+            guard !self.agent.configuration.isEmpty else { return }
+            do {
+                let state = try AgentState.load(self.agent.configuration)
+                for message in state.messages { Diagnostics.line("flowmon: \(message)") }
+                pipeline.reload(policy: state.context(hubble: pipeline.hubbleOutput))
+                Diagnostics.line("flowmon: reloaded inventory and policies")
+            } catch {
+                Diagnostics.error("reload failed, keeping the previous inventory and policies: \(error.description)")
+            }
+        }
+
+        /// The kernel's realtime clock, the same clock packet timestamps come from.
+        static func now() -> CaptureTime {
+            var time = timespec()
+            clock_gettime(CLOCK_REALTIME, &time)
+            return CaptureTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+        }
+    }
+}
+
+/// SIGINT/SIGTERM (stop) and SIGHUP (reload), delivered through Dispatch so the handlers run
+/// outside the signal context.
+final class SignalFlags: @unchecked Sendable {
+    private let stop = Atomic<Bool>(false)
+    private let reload = Atomic<Bool>(false)
+    private let queue = DispatchQueue(label: "flowmon.signals")
+
+    var stopRequested: Bool { self.stop.load(ordering: .acquiring) }
+
+    func takeReload() -> Bool { self.reload.exchange(false, ordering: .acquiringAndReleasing) }
+
+    func install(stop onStop: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
+        var sources: [DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: self.queue)
+            source.setEventHandler { [self] in
+                if number == SIGHUP {
+                    self.reload.store(true, ordering: .releasing)
+                } else {
+                    self.stop.store(true, ordering: .releasing)
+                    onStop()
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        return sources
+    }
+}
