@@ -144,8 +144,8 @@ public final class PacketRing: @unchecked Sendable {
 
     /// The idle path of either side: a 50 µs sleep, taken only when the ring is empty (consumer)
     /// or full (producer in replay), so a busy ring costs no system call per packet.
-    public static func pause() {
-        var pause = timespec(tv_sec: 0, tv_nsec: 50_000)
+    public static func pause(nanoseconds: Int = 50_000) {
+        var pause = timespec(tv_sec: 0, tv_nsec: nanoseconds)
         _ = nanosleep(&pause, nil)
     }
 }

@@ -1,0 +1,95 @@
+import Foundation
+
+/// A small Kubernetes "node" built from network namespaces for live-capture tests: a node
+/// namespace with a bridge `br0`, and one namespace per pod with a veth pair into the bridge
+/// (addresses from 10.244.0.0/24). Only these namespaces receive test traffic. `tearDown`
+/// removes everything and is safe to call more than once or after a failed setup.
+final class NetworkNamespaceLab {
+    struct Pod {
+        var name: String
+        var namespace: String
+        var app: String
+        var address: String
+    }
+
+    let prefix: String
+    let pods: [Pod]
+    var node: String { "\(self.prefix)-node" }
+
+    init(pods: [Pod]) {
+        self.prefix = "fm\(getpid() % 100_000)"
+        self.pods = pods
+    }
+
+    func namespace(of pod: Pod) -> String { "\(self.prefix)-\(pod.name)" }
+
+    @discardableResult
+    func sh(_ command: String) throws -> (status: Int32, stdout: String, stderr: String) {
+        try run(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
+    }
+
+    /// Starts a long-running command (a server) in a namespace; the caller terminates it.
+    func start(in namespace: String, _ command: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = ["netns", "exec", namespace] + command
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    func setUp() throws {
+        self.tearDown()
+        let steps = [
+            "ip netns add \(self.node)",
+            "ip -n \(self.node) link set lo up",
+            "ip -n \(self.node) link add br0 type bridge",
+            "ip -n \(self.node) link set br0 up",
+            "ip -n \(self.node) addr add 10.244.0.1/24 dev br0",
+        ] + self.pods.enumerated().flatMap { index, pod -> [String] in
+            let ns = self.namespace(of: pod)
+            return [
+                "ip netns add \(ns)",
+                "ip -n \(ns) link set lo up",
+                "ip -n \(self.node) link add veth\(index) type veth peer name eth0 netns \(ns)",
+                "ip -n \(self.node) link set veth\(index) master br0",
+                "ip -n \(self.node) link set veth\(index) up",
+                "ip -n \(ns) addr add \(pod.address)/24 dev eth0",
+                "ip -n \(ns) link set eth0 up",
+                "ip -n \(ns) route add default via 10.244.0.1",
+            ]
+        }
+        for step in steps {
+            let result = try self.sh(step)
+            guard result.status == 0 else {
+                throw LabError(message: "\(step): \(result.stderr)")
+            }
+        }
+    }
+
+    func tearDown() {
+        _ = try? self.sh("ip netns pids \(self.node) 2>/dev/null | xargs -r kill -9; "
+            + self.pods.map { "ip netns pids \(self.namespace(of: $0)) 2>/dev/null | xargs -r kill -9; ip netns del \(self.namespace(of: $0)) 2>/dev/null" }
+                .joined(separator: "; ")
+            + "; ip netns del \(self.node) 2>/dev/null; true")
+    }
+
+    /// `kubectl get pods -A -o json` for the lab's pods, all on node "lab-node".
+    func podsJSON() -> String {
+        let items = self.pods.map { pod in
+            """
+            {"apiVersion":"v1","kind":"Pod","metadata":{"name":"\(pod.name)","namespace":"\(pod.namespace)","labels":{"app":"\(pod.app)"}},\
+            "spec":{"nodeName":"lab-node","containers":[{"name":"main","ports":[{"name":"http","containerPort":8080,"protocol":"TCP"}]}]},\
+            "status":{"podIP":"\(pod.address)","podIPs":[{"ip":"\(pod.address)"}],"hostIP":"10.244.0.1"}}
+            """
+        }
+        return "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\(items.joined(separator: ","))]}"
+    }
+
+    struct LabError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { self.message }
+    }
+}
