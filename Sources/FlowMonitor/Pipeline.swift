@@ -117,7 +117,9 @@ public final class Pipeline: @unchecked Sendable {
         let worker = self.rings.count == 1 ? 0 : self.worker(for: packet, link: link)
         let event = 2 &* self.sequence &+ 1
         self.sequence &+= 1
-        let ring = self.rings[worker]
+        // unowned(unsafe): the pipeline owns its rings for its whole life; this skips a
+        // retain/release pair per packet on the capture thread.
+        unowned(unsafe) let ring = self.rings[worker]
         while !ring.write(kind: .packet, packet: packet, time: packet.time.nanoseconds, sequence: event) {
             if self.configuration.mode == .live {
                 self.capture.ringDropped &+= 1

@@ -44,6 +44,8 @@ final class NetworkNamespaceLab {
         self.tearDown()
         let steps = [
             "ip netns add \(self.node)",
+            // No IPv6: router solicitations and DAD would add packets the tests did not send.
+            "ip netns exec \(self.node) sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1",
             "ip -n \(self.node) link set lo up",
             "ip -n \(self.node) link add br0 type bridge",
             "ip -n \(self.node) link set br0 up",
@@ -52,6 +54,7 @@ final class NetworkNamespaceLab {
             let ns = self.namespace(of: pod)
             return [
                 "ip netns add \(ns)",
+                "ip netns exec \(ns) sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1",
                 "ip -n \(ns) link set lo up",
                 "ip -n \(self.node) link add veth\(index) type veth peer name eth0 netns \(ns)",
                 "ip -n \(self.node) link set veth\(index) master br0",
