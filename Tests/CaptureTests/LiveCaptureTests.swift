@@ -259,6 +259,14 @@ struct LiveCapturePrivilegeTests {
             // Raw sockets need CAP_NET_RAW, which is gone.
             let raw = socket(AF_PACKET, Int32(SOCK_RAW.rawValue), 0)
             if raw >= 0 { _exit(13) }
+            // So is a new capture, with a message that says what to do.
+            do throws(CaptureError) {
+                _ = try LiveCapture(options: .init(interface: "lo"))
+                _exit(17)
+            } catch {
+                let expected = "permission denied capturing on 'lo': flowmon needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode or a larger buffer); run as root or grant them with setcap"
+                if error.kind != .permissionDenied || error.description != expected { _exit(18) }
+            }
             if sendLoopbackDatagrams(count: 3, port: port, payload: [9, 9, 9]) != 3 { _exit(14) }
             var received = 0
             let deadline = wallClockNanoseconds() + 5_000_000_000
@@ -268,7 +276,7 @@ struct LiveCapturePrivilegeTests {
             _exit(received == 3 ? 0 : 16)
         }
         // 10 drop failed, 11 wrong IDs, 12 root regained, 13 raw socket allowed, 14 send failed,
-        // 15 dispatch failed, 16 packets missing.
+        // 15 dispatch failed, 16 packets missing, 17 a new capture opened, 18 wrong error for it.
         #expect(status == 0)
     }
 
