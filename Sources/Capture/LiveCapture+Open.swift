@@ -12,7 +12,7 @@ extension LiveCapture {
         }
         try refuse("snapshot length", options.snaplen, 1...262_144)
         try refuse("buffer size in MiB", options.bufferSizeMiB, 1...2047)
-        try refuse("timeout in milliseconds", options.timeoutMilliseconds, 0...Int(Int32.max))
+        try refuse("timeout in milliseconds", options.timeoutMilliseconds, 1...Int(Int32.max))
         if options.interface?.isEmpty == true {
             throw CaptureError(.invalidOption, "invalid capture option: the interface name is empty")
         }

@@ -4,6 +4,8 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// A live capture on one network interface through libpcap (a `TPACKET_V3` memory-mapped
@@ -29,8 +31,9 @@ public final class LiveCapture: @unchecked Sendable {
         public var promiscuous: Bool
         /// Size of the kernel ring buffer in MiB (1...2047).
         public var bufferSizeMiB: Int
-        /// How long the kernel may hold packets before handing over a partly filled block,
-        /// and so how long `dispatch` waits when no packet arrives; 0 waits until a block fills.
+        /// How long the kernel may hold packets before handing over a partly filled ring block
+        /// (TPACKET_V3 hands over whole blocks: this is the latency of a quiet interface), and
+        /// how long `dispatch` waits when no packet arrives. At least 1.
         public var timeoutMilliseconds: Int
         /// A tcpdump-syntax filter, compiled for the interface and run in the kernel.
         public var filter: String?
@@ -63,11 +66,14 @@ public final class LiveCapture: @unchecked Sendable {
     /// (for example promiscuous mode not supported).
     public let warnings: [String]
 
-    private let handle: OpaquePointer
-    private let stopped = Atomic<Bool>(false)
-    /// The descriptor `dispatch` polls, with `timeoutMilliseconds` as the wait.
-    private let selectableDescriptor: Int32
-    private let pollMilliseconds: Int32
+    let handle: OpaquePointer
+    let stopped = Atomic<Bool>(false)
+    /// The descriptor `dispatch` polls for packets (the packet socket).
+    let packetDescriptor: Int32
+    /// An eventfd `stop()` writes to, so that a `dispatch` waiting in `poll` wakes up.
+    let stopDescriptor: Int32
+    /// `poll`'s timeout in milliseconds.
+    let pollTimeoutMilliseconds: Int32
 
     /// Opens and activates a capture, then installs the filter.
     ///
@@ -83,56 +89,92 @@ public final class LiveCapture: @unchecked Sendable {
             try Self.configure(handle, name: name, options: options)
             self.nanosecondTimestamps = Self.requestNanosecondPrecision(handle)
             self.warnings = try Self.activate(handle, name: name)
+            Self.preferLinuxCookedV2(handle)
             if let expression = options.filter { try Self.install(expression, on: handle, name: name) }
+            (self.packetDescriptor, self.stopDescriptor) = try Self.prepareWaiting(handle, name: name)
         } catch {
             pcap_close(handle)
             throw error
         }
+        self.pollTimeoutMilliseconds = Self.pollTimeout(handle, timeoutMilliseconds: options.timeoutMilliseconds)
         self.handle = handle
         self.interfaceName = name
         self.filter = options.filter
         self.linkType = linkTypeValue(forDataLinkType: pcap_datalink(handle))
         self.snapshotLength = Int(pcap_snapshot(handle))
-        // With TPACKET_V3 the kernel's block timeout only starts once a packet has arrived, so
-        // a blocking read can wait forever on a quiet interface. Read without blocking and wait
-        // in our own poll instead, so `dispatch` returns after the timeout even with no traffic
-        // (a stop, a duration or an idle sweep must not wait for the next packet).
-        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        _ = pcap_setnonblock(handle, 1, &errorBuffer)
-        self.selectableDescriptor = pcap_get_selectable_fd(handle)
-        self.pollMilliseconds = Int32(clamping: max(1, options.timeoutMilliseconds))
     }
 
-    deinit { pcap_close(self.handle) }
+    deinit {
+        pcap_close(self.handle)
+        _ = close(self.stopDescriptor)
+    }
 
     /// Whether `stop()` was called; once true, `dispatch` returns 0 without waiting.
     public var isStopped: Bool { self.stopped.load(ordering: .acquiring) }
 
     /// Makes a `dispatch` in progress (or the next one) return 0, and every later one too.
-    /// Safe from any thread, including a signal-handling one: it sets a flag and writes to an
-    /// eventfd that wakes libpcap's `poll`.
+    /// Safe from any thread, and from a signal handler: it sets an atomic flag, asks libpcap to
+    /// leave its packet loop, and writes to an eventfd that wakes a `dispatch` waiting in `poll`.
     ///
-    /// The corresponding C function is `pcap_breakloop`.
+    /// The corresponding C functions are `pcap_breakloop` and `write`.
     public func stop() {
         self.stopped.store(true, ordering: .releasing)
         pcap_breakloop(self.handle)
+        var one: UInt64 = 1
+        _ = write(self.stopDescriptor, &one, MemoryLayout<UInt64>.size)
     }
 
-    /// Reads one batch: waits for the kernel to hand over a block (or for the timeout), then
-    /// calls `body` for each packet in it, at most `maxPackets` (≤ 0: the whole block). Returns
-    /// how many packets `body` got: 0 on a timeout and after `stop()`.
+    /// Reads one batch: calls `body` for each packet the kernel has handed over, at most
+    /// `maxPackets` (≤ 0: a whole ring block). If none is ready, first waits for a block, for at
+    /// most `timeoutMilliseconds`. Returns how many packets `body` got:
+    /// 0 on a timeout, on a signal interrupting the wait, and after `stop()`.
     ///
     /// `packet.bytes` points into the kernel ring and is valid only during the call; copy what
     /// must outlive it. Nothing is allocated per packet.
     ///
-    /// The corresponding C function is `pcap_dispatch`.
+    /// libpcap's own read timeout starts only once a packet has arrived, so an idle interface
+    /// would block `pcap_dispatch` indefinitely; the handle is therefore non-blocking and the
+    /// wait is a `poll` on its descriptor and on the descriptor `stop()` writes to.
+    ///
+    /// As with libpcap's own loop (and tcpdump), an interface that goes down is waited out:
+    /// `dispatch` keeps returning 0 until it comes back up. An interface that is deleted ends
+    /// the capture with an error.
+    ///
+    /// The corresponding C functions are `pcap_dispatch` and `poll`.
     public func dispatch(maxPackets: Int, _ body: (CapturedPacket) -> Void) throws(CaptureError) -> Int {
         if self.isStopped { return 0 }
-        if self.selectableDescriptor >= 0 {
-            var descriptor = pollfd(fd: self.selectableDescriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, self.pollMilliseconds)
-            if ready == 0 || (ready < 0 && errno == EINTR) { return 0 }
+        let count = try self.read(maxPackets: maxPackets, body)
+        if count != 0 || self.isStopped { return count }
+        switch self.waitForPackets() {
+        case .ready:
+            return try self.read(maxPackets: maxPackets, body)
+        case .socketError:
+            try self.checkSocketError()
+            return try self.read(maxPackets: maxPackets, body)
+        case .stopped:
+            self.stopped.store(true, ordering: .releasing)
+            return 0
+        case .timedOut, .interrupted:
+            return 0
         }
+    }
+
+    /// Packets the kernel handed to the capture, and packets it dropped, since the capture
+    /// was opened (libpcap adds up the kernel's counters, which reset on each read).
+    ///
+    /// The corresponding C function is `pcap_stats`.
+    public func statistics() -> LiveStatistics {
+        var stats = pcap_stat()
+        guard pcap_stats(self.handle, &stats) == 0 else { return LiveStatistics() }
+        return LiveStatistics(
+            received: UInt64(stats.ps_recv), droppedByKernel: UInt64(stats.ps_drop),
+            droppedByInterface: UInt64(stats.ps_ifdrop))
+    }
+
+    /// One `pcap_dispatch` call; with the handle non-blocking it returns 0 when no block is ready.
+    ///
+    /// The corresponding C function is `pcap_dispatch`.
+    private func read(maxPackets: Int, _ body: (CapturedPacket) -> Void) throws(CaptureError) -> Int {
         let handle = self.handle
         let linkType = self.linkType
         let nanoseconds = self.nanosecondTimestamps
@@ -152,18 +194,6 @@ public final class LiveCapture: @unchecked Sendable {
         let message = String(cString: pcap_geterr(handle))
         let kind: CaptureError.Kind = count == PCAP_ERROR_IFACE_NOT_UP ? .interfaceDown : .io
         throw CaptureError(kind, "capture on '\(self.interfaceName)' failed: \(message)")
-    }
-
-    /// Packets the kernel handed to the capture, and packets it dropped, since the capture
-    /// was opened (libpcap adds up the kernel's counters, which reset on each read).
-    ///
-    /// The corresponding C function is `pcap_stats`.
-    public func statistics() -> LiveStatistics {
-        var stats = pcap_stat()
-        guard pcap_stats(self.handle, &stats) == 0 else { return LiveStatistics() }
-        return LiveStatistics(
-            received: UInt64(stats.ps_recv), droppedByKernel: UInt64(stats.ps_drop),
-            droppedByInterface: UInt64(stats.ps_ifdrop))
     }
 }
 
