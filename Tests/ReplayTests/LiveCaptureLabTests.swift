@@ -75,7 +75,12 @@ struct LiveCaptureLabTests {
             try lab.start(in: b, ["socat"] + arguments)
         }
         defer { servers.forEach { $0.terminate() } }
-        Thread.sleep(forTimeInterval: 0.5)
+        // Wait until both servers listen, so no connection attempt meets a closed port.
+        for _ in 0..<50 {
+            let listening = try lab.sh("ip netns exec \(b) ss -Hln '( sport = :8080 or sport = :5353 )' | wc -l").stdout
+            if Int(listening.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 2 { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
         let accepted = try lab.sh("ip netns exec \(a) sh -c 'echo hello | nc -w 2 -q 1 10.244.0.12 8080'")
         #expect(accepted.stdout.contains("served"), "the TCP connection a -> b:8080 was served: \(accepted)")
         _ = try lab.sh("ip netns exec \(c) sh -c 'echo hello | nc -w 2 -q 1 10.244.0.12 8080'")

@@ -17,7 +17,7 @@ final class NetworkNamespaceLab {
     var node: String { "\(self.prefix)-node" }
 
     init(pods: [Pod]) {
-        self.prefix = "fm\(getpid() % 100_000)"
+        self.prefix = "fm" + UUID().uuidString.prefix(8).lowercased()  // unique: suites run in parallel
         self.pods = pods
     }
 
