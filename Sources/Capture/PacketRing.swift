@@ -28,6 +28,8 @@ public final class PacketRing: @unchecked Sendable {
         case end = 3
         /// Use policy generation `sequence` for connections that start from now on.
         case reload = 4
+        /// A packet already decoded by the capture thread: the bytes are its summary.
+        case decoded = 5
     }
 
     /// The fixed header before each record's bytes.
@@ -82,7 +84,15 @@ public final class PacketRing: @unchecked Sendable {
     /// Copies one record into the ring; returns false (nothing written) when it is full.
     /// Not visible to the consumer until `publish()`.
     public func write(kind: Kind, packet: CapturedPacket?, time: Int64, sequence: UInt64) -> Bool {
-        let captured = min(packet?.bytes.count ?? 0, self.maximumRecordBytes - Self.headerSize)
+        self.write(kind: kind, packet: packet, payload: packet?.bytes.rawBuffer ?? UnsafeRawBufferPointer(start: nil, count: 0),
+                   time: time, sequence: sequence)
+    }
+
+    /// Copies one record whose bytes are `payload` (a packet's, or a decoded summary of it)
+    /// and whose header describes `packet`; returns false when the ring is full.
+    public func write(kind: Kind, packet: CapturedPacket?, payload: UnsafeRawBufferPointer, time: Int64,
+                      sequence: UInt64) -> Bool {
+        let captured = min(payload.count, self.maximumRecordBytes - Self.headerSize)
         let length = (Self.headerSize + captured + 7) & ~7
         let offset = self.producerTail & self.mask
         let untilEnd = self.capacity - offset
@@ -104,7 +114,7 @@ public final class PacketRing: @unchecked Sendable {
                        interfaceIndex: packet?.interfaceIndex ?? 0, originalLength: packet?.originalLength ?? 0,
                        capturedLength: UInt32(captured), time: time, sequence: sequence),
             as: Header.self)
-        if let packet, captured > 0, let source = packet.bytes.rawBuffer.baseAddress {
+        if captured > 0, let source = payload.baseAddress {
             start.advanced(by: Self.headerSize).copyMemory(from: source, byteCount: captured)
         }
         self.producerTail += length

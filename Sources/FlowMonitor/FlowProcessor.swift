@@ -109,20 +109,25 @@ public final class FlowProcessor {
         // read out of a class or through a pointer would be copied for every call.
         var summary = PacketSummary()
         self.parser.parse(packet.bytes, link: link, into: &summary)
-        self.decode.count(summary, length: packet.originalLength)
+        try self.account(&summary, time: time, length: packet.originalLength)
+    }
+
+    /// Accounts one decoded packet (the pipeline's workers get packets already decoded).
+    func account(_ summary: inout PacketSummary, time: CaptureTime, length: UInt32) throws(OutputError) {
+        self.decode.count(summary, length: length)
         guard summary.ipVersion != 0 else { return }
 
         var extraPackets: UInt64 = 0
         var extraBytes: UInt64 = 0
         if summary.isFragment {
-            switch self.fragments.observe(&summary, time: time, length: packet.originalLength) {
+            switch self.fragments.observe(&summary, time: time, length: length) {
             case .held: return
             case .record(let packets, let bytes):
                 extraPackets = packets
                 extraBytes = bytes
             }
         }
-        let (flow, isNew) = self.flows.record(summary, time: time, length: packet.originalLength,
+        let (flow, isNew) = self.flows.record(summary, time: time, length: length,
                                               extraPackets: extraPackets, extraBytes: extraBytes) { flow, reason in
             self.write(flow, reason)
         }
@@ -137,6 +142,13 @@ public final class FlowProcessor {
                 try policy.writeHubble(flow.pointee, firstPacketFlags: summary.tcpHeaderLength > 0 ? summary.tcpFlags : 0)
             }
         }
+    }
+
+    /// Counts a packet the pipeline's capture thread read and decoded for this worker.
+    func countCaptured(length: UInt32, time: CaptureTime) {
+        self.capture.packets &+= 1
+        self.capture.bytes &+= UInt64(length)
+        if time > self.latestTime { self.latestTime = time }
     }
 
     /// Counts a packet the capture filter rejected.
