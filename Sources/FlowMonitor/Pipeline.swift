@@ -212,16 +212,8 @@ public final class Pipeline: @unchecked Sendable {
         self.publish()
         self.finished.wait()
         if let error = self.merger.error { throw error }
-        var statistics = StatsSnapshot(time: self.latestTime, capture: self.capture, decode: DecodeCounters(),
-                                       flows: FlowTableCounters(), activeFlows: 0, fragments: FragmentCounters(),
-                                       inputError: inputError)
-        for processor in self.processors {
-            let shard = processor.statistics()
-            statistics.decode.add(shard.decode)
-            statistics.flows.add(shard.flows)
-            statistics.fragments.add(shard.fragments)
-            statistics.activeFlows += shard.activeFlows
-        }
+        let statistics = StatsSnapshot(combining: self.processors.map { $0.statistics() }, capture: self.capture,
+                                       time: self.latestTime, inputError: inputError)
         StatsRecord.append(statistics, to: &self.output.buffer)
         try self.output.endLine()
         try self.output.flush()
@@ -383,15 +375,7 @@ final class Merger: @unchecked Sendable {
             self.reportedLoss = (self.capture.ringDropped, self.capture.kernelDropped, self.capture.interfaceDropped)
             guard let interval = self.statsInterval, time >= self.nextStats else { return }
             self.nextStats = time &+ interval
-            var statistics = StatsSnapshot(time: at, capture: self.capture, decode: DecodeCounters(),
-                                           flows: FlowTableCounters(), activeFlows: 0, fragments: FragmentCounters())
-            for shard in shards {
-                statistics.decode.add(shard.decode)
-                statistics.flows.add(shard.flows)
-                statistics.fragments.add(shard.fragments)
-                statistics.activeFlows += shard.activeFlows
-            }
-            StatsRecord.append(statistics, to: &self.output.buffer)
+            StatsRecord.append(StatsSnapshot(combining: shards, capture: self.capture, time: at), to: &self.output.buffer)
             try self.output.endLine()
             try self.output.flush()
         } catch {
@@ -425,6 +409,20 @@ final class Merger: @unchecked Sendable {
             }
         } catch {
             self.error = error
+        }
+    }
+}
+
+extension StatsSnapshot {
+    /// The whole run's counters: the capture thread's, and the sum of the workers'.
+    init(combining shards: [StatsSnapshot], capture: CaptureCounters, time: CaptureTime, inputError: String? = nil) {
+        self.init(time: time, capture: capture, decode: DecodeCounters(), flows: FlowTableCounters(), activeFlows: 0,
+                  fragments: FragmentCounters(), inputError: inputError)
+        for shard in shards {
+            self.decode.add(shard.decode)
+            self.flows.add(shard.flows)
+            self.fragments.add(shard.fragments)
+            self.activeFlows += shard.activeFlows
         }
     }
 }

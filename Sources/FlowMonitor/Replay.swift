@@ -24,23 +24,11 @@ public enum Replay {
     public static func run(_ reader: CaptureFileReader, filter: PacketFilter?, into processor: FlowProcessor)
         throws(ReplayError)
     {
-        var inputError: CaptureError?
+        let inputError: CaptureError?
         do {
-            while true {
-                let next: CapturedPacket?
-                do {
-                    next = try reader.next()
-                } catch {
-                    inputError = error
-                    break
-                }
-                guard let packet = next else { break }
-                if let filter, !filter.matches(packet) {
-                    processor.countFilteredOut()
-                    continue
-                }
+            inputError = try self.read(reader, filter: filter, filteredOut: processor.countFilteredOut) { packet throws(OutputError) in
                 try processor.process(packet)
-            }
+            } batchEnd: {}
             try processor.finish(inputError: inputError?.description)
         } catch {
             throw .output(error)
@@ -53,33 +41,46 @@ public enum Replay {
     public static func run(_ reader: CaptureFileReader, filter: PacketFilter?, into pipeline: Pipeline)
         throws(ReplayError)
     {
-        var inputError: CaptureError?
+        let inputError: CaptureError?
+        do {
+            inputError = try self.read(reader, filter: filter, filteredOut: pipeline.countFilteredOut) { packet throws(OutputError) in
+                pipeline.submit(packet)
+            } batchEnd: {
+                pipeline.publish()
+            }
+            try pipeline.finish(inputError: inputError?.description)
+        } catch {
+            throw .output(error)
+        }
+        if let inputError { throw .input(inputError) }
+    }
+
+    /// Reads every record, filters, and hands each packet to `body`; `batchEnd` runs every 256
+    /// packets (the pipeline publishes its rings then). Returns the read error that ended the
+    /// file early, if any.
+    static func read(_ reader: CaptureFileReader, filter: PacketFilter?, filteredOut: () -> Void,
+                     _ body: (CapturedPacket) throws(OutputError) -> Void, batchEnd: () -> Void)
+        throws(OutputError) -> CaptureError?
+    {
         var batch = 0
         while true {
             let next: CapturedPacket?
             do {
                 next = try reader.next()
             } catch {
-                inputError = error
-                break
+                return error
             }
-            guard let packet = next else { break }
+            guard let packet = next else { return nil }
             if let filter, !filter.matches(packet) {
-                pipeline.countFilteredOut()
+                filteredOut()
                 continue
             }
-            pipeline.submit(packet)
+            try body(packet)
             batch += 1
-            if batch == 256 {  // publish in batches: one release store per ring per 256 packets
-                pipeline.publish()
+            if batch == 256 {
+                batchEnd()
                 batch = 0
             }
         }
-        do {
-            try pipeline.finish(inputError: inputError?.description)
-        } catch {
-            throw .output(error)
-        }
-        if let inputError { throw .input(inputError) }
     }
 }
