@@ -46,28 +46,10 @@ public struct AgentState: Sendable {
                                                  nodes: configuration.nodes)
         let policies = configuration.policyPaths.isEmpty ? PolicySet(documents: [], notices: [])
             : try PolicyLoader.load(paths: configuration.policyPaths)
-        var endpoints = try EndpointTable.build(inventory: inventory, localNode: configuration.nodeName)
-        let cidrs = Self.cidrs(in: policies.documents)
-        let cidrIdentities = endpoints.addCIDRIdentities(cidrs)
-
-        var localIdentities = Set<Identity>()
-        var namedPorts: [Identity: Set<NamedPort>] = [:]
-        for endpoint in endpoints.endpoints where endpoint.pod != nil && !endpoint.identity.isReserved
-            && endpoint.identity != .unknown {
-            if endpoint.isLocal { localIdentities.insert(endpoint.identity) }
-            namedPorts[endpoint.identity, default: []].formUnion(endpoint.namedPorts)
-        }
-        var cidrPrefixes: [Identity: (IPAddress, UInt8)] = [:]
-        for cidr in cidrIdentities { cidrPrefixes[cidr.identity] = (cidr.prefix, cidr.prefixLength) }
-        let localNode = endpoints.localNode
-        let compilerInventory = CompilerInventory(
-            identityLabels: endpoints.identityLabels, localIdentities: localIdentities,
-            namedPorts: namedPorts.mapValues { $0.sorted { ($0.name, $0.port) < ($1.name, $1.port) } },
-            cidrIdentities: cidrPrefixes,
-            localNodeLabels: inventory.nodes.first { $0.name == localNode }?.labels,
-            remoteNodeLabels: inventory.nodes.filter { $0.name != localNode }.map(\.labels))
-        var compiler = PolicyCompiler(inventory: compilerInventory)
-        let compiled = compiler.compile(policies.documents)
+        let tables = try AgentTables.build(inventory: inventory, policies: policies.documents,
+                                           nodeName: configuration.nodeName)
+        let endpoints = tables.endpoints
+        let compiled = tables.compiled
 
         var messages = inventory.warnings.map { "warning: \($0)" } + endpoints.warnings.map { "warning: \($0)" }
         messages += policies.notices.map { "notice: \($0)" }
@@ -75,38 +57,8 @@ public struct AgentState: Sendable {
             messages.append("warning: --policies without --pods: no pod is known, so no policy selects an endpoint")
         }
         return AgentState(inventory: inventory, endpoints: endpoints, policies: policies, compiled: compiled,
-                          ipcache: endpoints.ipCache(extraCIDRs: cidrs), messages: messages,
+                          ipcache: tables.ipcache, messages: messages,
                           verdictAsEnforced: configuration.verdictAsEnforced)
-    }
-
-    /// Every CIDR a policy names (peers and their exceptions), for CIDR identities.
-    static func cidrs(in documents: [PolicyDocument]) -> [(IPAddress, UInt8)] {
-        var result: [(IPAddress, UInt8)] = []
-        func add(_ cidr: CIDR) { result.append((cidr.address, cidr.prefixLength)) }
-        func add(_ rule: CIDRRule) {
-            add(rule.cidr)
-            rule.except.forEach(add)
-        }
-        for document in documents {
-            switch document.body {
-            case .cilium(let rules):
-                for rule in rules {
-                    for item in (rule.ingress ?? []) + (rule.ingressDeny ?? []) {
-                        (item.fromCIDR ?? []).forEach(add)
-                        (item.fromCIDRSet ?? []).forEach(add)
-                    }
-                    for item in (rule.egress ?? []) + (rule.egressDeny ?? []) {
-                        (item.toCIDR ?? []).forEach(add)
-                        (item.toCIDRSet ?? []).forEach(add)
-                    }
-                }
-            case .kubernetes(let spec):
-                for peer in (spec.ingress ?? []).flatMap({ $0.from ?? [] }) + (spec.egress ?? []).flatMap({ $0.to ?? [] }) {
-                    if let block = peer.ipBlock { add(block) }
-                }
-            }
-        }
-        return result
     }
 
     /// Names for the output, rendered once.

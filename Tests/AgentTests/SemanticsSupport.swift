@@ -95,58 +95,8 @@ struct SemanticsCluster {
                                                  nodesJSON: ("nodes.json", Data(self.nodesJSON().utf8)))
         let policySet = policies.isEmpty ? PolicySet(documents: [], notices: [])
             : try PolicyLoader.load(text: policies, file: "policies.yaml")
-        var endpoints = try EndpointTable.build(inventory: inventory, localNode: self.nodeName)
-        let cidrs = Self.cidrs(in: policySet.documents)
-        let cidrIdentities = endpoints.addCIDRIdentities(cidrs)
-        var localIdentities = Set<Identity>()
-        var namedPorts: [Identity: Set<NamedPort>] = [:]
-        for endpoint in endpoints.endpoints where endpoint.pod != nil && !endpoint.identity.isReserved
-            && endpoint.identity != .unknown {
-            if endpoint.isLocal { localIdentities.insert(endpoint.identity) }
-            namedPorts[endpoint.identity, default: []].formUnion(endpoint.namedPorts)
-        }
-        var cidrPrefixes: [Identity: (IPAddress, UInt8)] = [:]
-        for cidr in cidrIdentities { cidrPrefixes[cidr.identity] = (cidr.prefix, cidr.prefixLength) }
-        let compilerInventory = CompilerInventory(
-            identityLabels: endpoints.identityLabels, localIdentities: localIdentities,
-            namedPorts: namedPorts.mapValues { $0.sorted { ($0.name, $0.port) < ($1.name, $1.port) } },
-            cidrIdentities: cidrPrefixes,
-            localNodeLabels: inventory.nodes.first { $0.name == endpoints.localNode }?.labels,
-            remoteNodeLabels: inventory.nodes.filter { $0.name != endpoints.localNode }.map(\.labels))
-        var compiler = PolicyCompiler(inventory: compilerInventory)
-        let compiled = compiler.compile(policySet.documents)
-        return SemanticsAgent(cluster: self, endpoints: endpoints, compiled: compiled,
-                              ipcache: endpoints.ipCache(extraCIDRs: cidrs))
-    }
-
-    /// As `AgentState.cidrs(in:)`: every CIDR a policy names, peers and exceptions.
-    static func cidrs(in documents: [PolicyDocument]) -> [(IPAddress, UInt8)] {
-        var result: [(IPAddress, UInt8)] = []
-        func add(_ cidr: CIDR) { result.append((cidr.address, cidr.prefixLength)) }
-        func add(_ rule: CIDRRule) {
-            add(rule.cidr)
-            rule.except.forEach(add)
-        }
-        for document in documents {
-            switch document.body {
-            case .cilium(let rules):
-                for rule in rules {
-                    for item in (rule.ingress ?? []) + (rule.ingressDeny ?? []) {
-                        (item.fromCIDR ?? []).forEach(add)
-                        (item.fromCIDRSet ?? []).forEach(add)
-                    }
-                    for item in (rule.egress ?? []) + (rule.egressDeny ?? []) {
-                        (item.toCIDR ?? []).forEach(add)
-                        (item.toCIDRSet ?? []).forEach(add)
-                    }
-                }
-            case .kubernetes(let spec):
-                for peer in (spec.ingress ?? []).flatMap({ $0.from ?? [] }) + (spec.egress ?? []).flatMap({ $0.to ?? [] }) {
-                    if let block = peer.ipBlock { add(block) }
-                }
-            }
-        }
-        return result
+        let tables = try AgentTables.build(inventory: inventory, policies: policySet.documents, nodeName: self.nodeName)
+        return SemanticsAgent(cluster: self, endpoints: tables.endpoints, compiled: tables.compiled, ipcache: tables.ipcache)
     }
 }
 
