@@ -36,9 +36,9 @@ public struct PipelineConfiguration: Sendable {
 /// Capture thread → rings → workers → one writer.
 ///
 /// The capture (or file-reading) thread calls `submit` for every packet. It decodes the
-/// packet once to pick a worker by a symmetric hash of the address pair and protocol — both
+/// packet once, picks a worker by a symmetric hash of the address pair and protocol — both
 /// directions of a connection and every fragment of a datagram reach the same worker — and
-/// copies it into that worker's `PacketRing`. Each worker owns a `FlowProcessor`: a private
+/// copies the decoded summary (not the packet) into that worker's `PacketRing`. Each worker owns a `FlowProcessor`: a private
 /// flow-table shard (`--max-flows` split between them), fragment table and counters; nothing
 /// is shared on the packet path.
 ///
