@@ -21,7 +21,6 @@ public final class PacketRing: @unchecked Sendable {
     public enum Kind: UInt8, Sendable {
         /// Fills the space up to the end of the buffer; skipped by the consumer.
         case padding = 0
-        case packet = 1
         /// Expire idle flows at `time` (the pipeline's sweep, so every worker sweeps at the same instants).
         case sweep = 2
         /// No more records: flush everything at `time`.
@@ -54,7 +53,7 @@ public final class PacketRing: @unchecked Sendable {
     let storage: UnsafeMutableRawPointer
     let head = Atomic<Int>(0)
     let tail = Atomic<Int>(0)
-    /// The largest record accepted; bigger packets are cut to it (and counted by the caller).
+    /// The largest record accepted; bigger payloads are cut to it.
     public let maximumRecordBytes: Int
 
     // Producer-side state (touched only by the producer thread).
@@ -65,9 +64,9 @@ public final class PacketRing: @unchecked Sendable {
 
     /// - Parameters:
     ///   - bytes: ring size, rounded up to a power of two (at least 4 × the largest record).
-    ///   - maximumPacketBytes: the snapshot length; longer packets are truncated to it.
-    public init(bytes: Int, maximumPacketBytes: Int) {
-        let record = (Self.headerSize + maximumPacketBytes + 7) & ~7
+    ///   - maximumPayloadBytes: the largest payload; longer payloads are truncated to it.
+    public init(bytes: Int, maximumPayloadBytes: Int) {
+        let record = (Self.headerSize + maximumPayloadBytes + 7) & ~7
         var capacity = 1 << 16
         while capacity < max(bytes, 4 * record) { capacity <<= 1 }
         self.capacity = capacity
@@ -81,15 +80,9 @@ public final class PacketRing: @unchecked Sendable {
 
     // MARK: Producer
 
-    /// Copies one record into the ring; returns false (nothing written) when it is full.
-    /// Not visible to the consumer until `publish()`.
-    public func write(kind: Kind, packet: CapturedPacket?, time: Int64, sequence: UInt64) -> Bool {
-        self.write(kind: kind, packet: packet, payload: packet?.bytes.rawBuffer ?? UnsafeRawBufferPointer(start: nil, count: 0),
-                   time: time, sequence: sequence)
-    }
-
-    /// Copies one record whose bytes are `payload` (a packet's, or a decoded summary of it)
-    /// and whose header describes `packet`; returns false when the ring is full.
+    /// Copies one record whose bytes are `payload` (a decoded packet's summary; empty for
+    /// markers) and whose header describes `packet`; returns false (nothing written) when the
+    /// ring is full. Not visible to the consumer until `publish()`.
     public func write(kind: Kind, packet: CapturedPacket?, payload: UnsafeRawBufferPointer, time: Int64,
                       sequence: UInt64) -> Bool {
         let captured = min(payload.count, self.maximumRecordBytes - Self.headerSize)

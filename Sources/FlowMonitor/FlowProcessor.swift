@@ -97,10 +97,8 @@ public final class FlowProcessor {
 
     /// Decodes one packet and accounts it to its connection (no sweep).
     func handle(_ packet: CapturedPacket) throws(OutputError) {
-        self.capture.packets &+= 1
-        self.capture.bytes &+= UInt64(packet.originalLength)
         let time = packet.time
-        if time > self.latestTime { self.latestTime = time }
+        self.countCaptured(length: packet.originalLength, time: time)
         guard let link = LinkLayer(linkType: packet.linkType) else {
             if self.capture.countUnsupported(linkType: packet.linkType) { self.onUnsupportedLinkType(packet.linkType) }
             return
@@ -144,7 +142,7 @@ public final class FlowProcessor {
         }
     }
 
-    /// Counts a packet the pipeline's capture thread read and decoded for this worker.
+    /// Counts a packet read (here, or by the pipeline's capture thread for this worker).
     func countCaptured(length: UInt32, time: CaptureTime) {
         self.capture.packets &+= 1
         self.capture.bytes &+= UInt64(length)

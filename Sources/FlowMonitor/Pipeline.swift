@@ -17,17 +17,13 @@ public struct PipelineConfiguration: Sendable {
     public var workers: Int
     /// Bytes of ring per worker.
     public var ringBytes: Int
-    /// Largest packet copied into a ring (the snapshot length).
-    public var snapshotLength: Int
     public var mode: PipelineMode
     /// Write a `stats` record (and `lost` records for new drops) this often, in packet time.
     public var statsInterval: Duration?
 
-    public init(workers: Int, ringBytes: Int = 32 << 20, snapshotLength: Int = 262_144, mode: PipelineMode = .replay,
-                statsInterval: Duration? = nil) {
+    public init(workers: Int, ringBytes: Int = 32 << 20, mode: PipelineMode = .replay, statsInterval: Duration? = nil) {
         self.workers = max(1, workers)
         self.ringBytes = ringBytes
-        self.snapshotLength = snapshotLength
         self.mode = mode
         self.statsInterval = statsInterval
     }
@@ -84,7 +80,8 @@ public final class Pipeline: @unchecked Sendable {
             FlowProcessor(configuration: shard, output: output, policy: policy, keyed: true, onUnsupportedLinkType: { _ in })
         }
         self.rings = (0..<configuration.workers).map { _ in
-            PacketRing(bytes: configuration.ringBytes, maximumPacketBytes: configuration.snapshotLength)
+            // Workers receive decoded summaries, never packets: that is the largest record.
+            PacketRing(bytes: configuration.ringBytes, maximumPayloadBytes: MemoryLayout<PacketSummary>.size)
         }
         self.ringTable = .allocate(capacity: configuration.workers)
         for (index, ring) in self.rings.enumerated() { (self.ringTable + index).initialize(to: .passUnretained(ring)) }
@@ -180,7 +177,8 @@ public final class Pipeline: @unchecked Sendable {
     func broadcast(_ kind: PacketRing.Kind, time: Int64, sequence: UInt64) {
         if kind == .sweep { self.merger.updateCapture(self.capture) }
         for ring in self.rings {
-            while !ring.write(kind: kind, packet: nil, time: time, sequence: sequence) {
+            while !ring.write(kind: kind, packet: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0), time: time,
+                              sequence: sequence) {
                 ring.publish()
                 PacketRing.pause()
             }
@@ -238,13 +236,6 @@ public final class Pipeline: @unchecked Sendable {
                     processor.countCaptured(length: header.originalLength, time: time)
                     // Keyed processors write nothing themselves, so this cannot fail.
                     try? processor.account(&summary, time: time, length: header.originalLength)
-                case .packet:
-                    processor.event = header.sequence
-                    processor.eventCounter = 0
-                    let packet = CapturedPacket(linkType: header.linkType, interfaceIndex: header.interfaceIndex,
-                                                time: CaptureTime(nanoseconds: header.time),
-                                                originalLength: header.originalLength, bytes: bytes)
-                    try? processor.handle(packet)
                 case .sweep:
                     processor.event = header.sequence
                     processor.sweep(now: CaptureTime(nanoseconds: header.time))

@@ -38,19 +38,18 @@ public final class PolicyContext: @unchecked Sendable {
             : flow.pointee.hasPorts ? flow.pointee.destinationPort : 0
         let ipProtocol = flow.pointee.ipProtocol
         flow.pointee.hasPolicyVerdict = true
-        if source.isLocalEndpoint, let policy = self.policies.policy(for: source.identity) {
+        // An endpoint no policy selects enforces nothing in either direction.
+        if source.isLocalEndpoint {
             flow.pointee.egressEvaluated = true
-            flow.pointee.egressDecision = policy.decide(.egress, remote: destination.identity, ipProtocol: ipProtocol, port: port)
-        } else if source.isLocalEndpoint {
-            flow.pointee.egressEvaluated = true
-            flow.pointee.egressDecision = PolicyDecision(outcome: .notEnforced)
+            flow.pointee.egressDecision = self.policies.policy(for: source.identity)?
+                .decide(.egress, remote: destination.identity, ipProtocol: ipProtocol, port: port)
+                ?? PolicyDecision(outcome: .notEnforced)
         }
-        if destination.isLocalEndpoint, let policy = self.policies.policy(for: destination.identity) {
+        if destination.isLocalEndpoint {
             flow.pointee.ingressEvaluated = true
-            flow.pointee.ingressDecision = policy.decide(.ingress, remote: source.identity, ipProtocol: ipProtocol, port: port)
-        } else if destination.isLocalEndpoint {
-            flow.pointee.ingressEvaluated = true
-            flow.pointee.ingressDecision = PolicyDecision(outcome: .notEnforced)
+            flow.pointee.ingressDecision = self.policies.policy(for: destination.identity)?
+                .decide(.ingress, remote: source.identity, ipProtocol: ipProtocol, port: port)
+                ?? PolicyDecision(outcome: .notEnforced)
         }
     }
 

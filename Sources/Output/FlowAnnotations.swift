@@ -84,6 +84,19 @@ public final class FlowAnnotations: @unchecked Sendable {
         }
     }
 
+    /// `,"egress_allowed_by":[...]` (or `_denied_by` for an explicit deny, `ingress_…` for
+    /// ingress): Hubble's list of the policies behind a decision; nothing when there are none.
+    func appendPolicies(of decision: PolicyDecision, direction: TrafficDirection, to out: inout JSONBuffer) {
+        guard decision.policySet != 0 else { return }
+        switch (direction, decision.outcome) {
+        case (.egress, .deniedExplicitly): out.append(raw: ",\"egress_denied_by\":")
+        case (.egress, _): out.append(raw: ",\"egress_allowed_by\":")
+        case (.ingress, .deniedExplicitly): out.append(raw: ",\"ingress_denied_by\":")
+        case (.ingress, _): out.append(raw: ",\"ingress_allowed_by\":")
+        }
+        self.appendPolicySet(decision.policySet, to: &out)
+    }
+
     func appendPolicySet(_ index: UInt32, to out: inout JSONBuffer) {
         if Int(index) < self.policySets.count {
             out.append(bytes: self.policySets[Int(index)])

@@ -140,14 +140,8 @@ public enum FlowRecord {
         out.append(UInt64(deciding.matchType.rawValue))
         if flow.egressEvaluated { appendDecision(flow.egressDecision, key: ",\"egress\":{\"decision\":\"", to: &out) }
         if flow.ingressEvaluated { appendDecision(flow.ingressDecision, key: ",\"ingress\":{\"decision\":\"", to: &out) }
-        if flow.egressEvaluated && flow.egressDecision.policySet != 0 {
-            out.append(raw: flow.egressDecision.outcome == .deniedExplicitly ? ",\"egress_denied_by\":" : ",\"egress_allowed_by\":")
-            annotations.appendPolicySet(flow.egressDecision.policySet, to: &out)
-        }
-        if flow.ingressEvaluated && flow.ingressDecision.policySet != 0 {
-            out.append(raw: flow.ingressDecision.outcome == .deniedExplicitly ? ",\"ingress_denied_by\":" : ",\"ingress_allowed_by\":")
-            annotations.appendPolicySet(flow.ingressDecision.policySet, to: &out)
-        }
+        if flow.egressEvaluated { annotations.appendPolicies(of: flow.egressDecision, direction: .egress, to: &out) }
+        if flow.ingressEvaluated { annotations.appendPolicies(of: flow.ingressDecision, direction: .ingress, to: &out) }
         out.append(byte: UInt8(ascii: "}"))
     }
 

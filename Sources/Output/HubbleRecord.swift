@@ -56,15 +56,7 @@ public enum HubbleRecord {
             out.append(raw: decision.outcome == .deniedExplicitly ? ",\"drop_reason_desc\":\"POLICY_DENY\"" : ",\"drop_reason_desc\":\"POLICY_DENIED\"")
         }
         out.append(raw: ",\"is_reply\":false")
-        if decision.policySet != 0 {
-            switch (direction, decision.outcome) {
-            case (.egress, .deniedExplicitly): out.append(raw: ",\"egress_denied_by\":")
-            case (.egress, _): out.append(raw: ",\"egress_allowed_by\":")
-            case (.ingress, .deniedExplicitly): out.append(raw: ",\"ingress_denied_by\":")
-            case (.ingress, _): out.append(raw: ",\"ingress_allowed_by\":")
-            }
-            annotations.appendPolicySet(decision.policySet, to: &out)
-        }
+        annotations.appendPolicies(of: decision, direction: direction, to: &out)
         if flow.ipProtocol == IPProtocolNumber.tcp {
             out.append(raw: ",\"Summary\":\"TCP Flags: ")
             appendFlagNames(firstPacketFlags, separator: ", ", to: &out)

@@ -99,8 +99,7 @@ extension Flowmon {
                 let hubbleOutput = try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
                 if let user = self.user { try Privileges.drop(to: user) }
                 let pipeline = Pipeline(
-                    configuration: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20,
-                                                         snapshotLength: capture.snapshotLength, mode: .live,
+                    configuration: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20, mode: .live,
                                                          statsInterval: .seconds(self.statsInterval)),
                     processor: self.flowTable.configuration, output: sink,
                     policy: agentState?.context(hubble: hubbleOutput)) { linkType in
