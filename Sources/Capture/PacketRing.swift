@@ -95,10 +95,13 @@ public final class PacketRing: @unchecked Sendable {
             if self.capacity - (self.producerTail - self.producerKnownHead) < needed { return false }
         }
         if length > untilEnd {
-            // Pad to the end of the buffer; the record starts again at 0.
-            self.storage.advanced(by: offset).storeBytes(
-                of: Header(totalLength: UInt32(untilEnd), kind: .padding, linkType: 0, interfaceIndex: 0,
-                           originalLength: 0, capturedLength: 0, time: 0, sequence: 0), as: Header.self)
+            // Pad to the end of the buffer; the record starts again at 0. A gap too short to
+            // hold a header is left unwritten: the consumer skips any such gap by itself.
+            if untilEnd >= Self.headerSize {
+                self.storage.advanced(by: offset).storeBytes(
+                    of: Header(totalLength: UInt32(untilEnd), kind: .padding, linkType: 0, interfaceIndex: 0,
+                               originalLength: 0, capturedLength: 0, time: 0, sequence: 0), as: Header.self)
+            }
             self.producerTail += untilEnd
         }
         let start = self.storage.advanced(by: self.producerTail & self.mask)
@@ -130,7 +133,12 @@ public final class PacketRing: @unchecked Sendable {
         let tail = self.tail.load(ordering: .acquiring)
         var count = 0
         while self.consumerHead < tail {
-            let start = self.storage.advanced(by: self.consumerHead & self.mask)
+            let offset = self.consumerHead & self.mask
+            if self.capacity - offset < Self.headerSize {
+                self.consumerHead += self.capacity - offset  // a gap shorter than a header: wrap
+                continue
+            }
+            let start = self.storage.advanced(by: offset)
             let header = start.loadUnaligned(as: Header.self)
             if header.kind != .padding {
                 body(header, PacketBytes(UnsafeRawBufferPointer(start: start.advanced(by: Self.headerSize),
