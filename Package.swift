@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Decoding", "FlowCore"]),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["FlowMonitor", "Output", "Capture", "Decoding", "Datapath", "FlowCore", "CMallocCounter", "flowmon"]
+            dependencies: ["Agent", "FlowMonitor", "Output", "Capture", "Decoding", "Datapath", "FlowCore", "CMallocCounter", "flowmon"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -558,7 +558,7 @@ def build_spoofed():
     synack = ipv4_packet(cart, web2, PROTO_TCP,
                          tcp_segment(ip4(cart), ip4(web2), 8080, 40200, isn_s, isn_c + 1, SYN | ACK, window=65160),
                          inner_ids.next_id())
-    frame, sp_b2 = vxlan_frame(cap, LOCAL_NODE_IP, REMOTE_NODE_IP, ID_HOST, synack, cart, web2, ("b", cart, web2))
+    frame, sp_b2 = vxlan_frame(cap, LOCAL_NODE_IP, REMOTE_NODE_IP, IDENTITY[cart], synack, cart, web2, ("b", cart, web2))
     cap.recs.append((t + 250, frame))
     # (c) correct: VNI 6 (reserved:remote-node) from the remote node itself, ICMP echo to cart-1;
     #     the reply carries cart-1's own identity.
@@ -576,7 +576,7 @@ def build_spoofed():
         ("a", "+0.000 s", f"TCP 10.244.0.99:40100 → shop/web-1 {web}:80, plain Ethernet", "—",
          "S, SA, A, FA, FA, A (6)", f"**spoofed source**: 10.244.0.99 is inside the local pod CIDR 10.244.0.0/24 but no pod has it"),
         ("b", "+1.000 s", f"TCP shop/web-2 {web2}:40200 → shop/cart-1 {cart}:8080",
-         f"SYN: 172.18.0.3:{sp_b1} → 172.18.0.2:8472, **VNI {ID_WORLD}**; SYN-ACK: 172.18.0.2:{sp_b2} → 172.18.0.3:8472, VNI {ID_HOST}",
+         f"SYN: 172.18.0.3:{sp_b1} → 172.18.0.2:8472, **VNI {ID_WORLD}**; SYN-ACK: 172.18.0.2:{sp_b2} → 172.18.0.3:8472, VNI {IDENTITY[cart]}",
          "S, SA (2)", f"**identity mismatch**: VNI {ID_WORLD} (reserved:world) but web-2's identity is {IDENTITY[web2]}"),
         ("c", "+2.000 s", f"ICMP echo id 0x0c06 seq 1, node 172.18.0.3 → shop/cart-1 {cart}",
          f"request: 172.18.0.3:{sp_c1} → 172.18.0.2:8472, VNI {ID_REMOTE_NODE}; reply: 172.18.0.2:{sp_c2} → 172.18.0.3:8472, VNI {IDENTITY[cart]}",
@@ -604,11 +604,9 @@ Identities (as flowmon numbers them for `alerts.pods.json`; see `identities()` i
 - (b) one **tunnel identity mismatch** alert: inner source 10.244.1.10 is shop/web-2 (identity
   {IDENTITY[web2]}, on kind-worker-1 = outer source 172.18.0.3), but the VXLAN VNI is **{ID_WORLD}**
   (reserved:world). Destination shop/cart-1 10.244.0.11:8080.
-  Note: the SYN-ACK back carries **VNI {ID_HOST}** (reserved:host), by design of this fixture;
-  its inner source is the pod shop/cart-1, whose identity is {IDENTITY[cart]}, so a detector that checks
-  every tunnelled packet (not only the flow's first) flags the reply as a second mismatch. A detector
-  that checks the initiator's VNI only raises one alert. With flowmon's default `--tunnel-key vni`
-  the two directions (VNI 2 and VNI 1) are two flows; with `--tunnel-key none` they are one.
+  The SYN-ACK back carries cart-1's own identity (**VNI {IDENTITY[cart]}**), which is right: only the
+  SYN is a mismatch. With flowmon's default `--tunnel-key vni` the two directions (VNI {ID_WORLD} and
+  VNI {IDENTITY[cart]}) are two flows; with `--tunnel-key none` they are one.
 - (c) **no alert**: VNI {ID_REMOTE_NODE} (reserved:remote-node) for traffic from the remote node's own address
   172.18.0.3, and the reply carries cart-1's identity {IDENTITY[cart]}.
 """

@@ -54,6 +54,9 @@ public struct FlowEntry: Sendable {
     public var sourceEndpoint: UInt32 = 0
     public var destinationEndpoint: UInt32 = 0
     public var hasPolicyVerdict = false
+    /// Per-connection alerts already raised (`FlowEntry.raisedInvalidFlags`, `.raisedTunnelMismatch`
+    /// bits): each is raised once per connection.
+    public var raisedAlerts: UInt8 = 0
     /// Which identity/policy generation judged the connection (SIGHUP reloads add one), so its
     /// record names the endpoints as that generation knew them.
     public var policyGeneration: UInt16 = 0

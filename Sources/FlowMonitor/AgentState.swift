@@ -80,9 +80,11 @@ public struct AgentState: Sendable {
                                verdictAsEnforced: self.verdictAsEnforced)
     }
 
-    /// The datapath context for a processor.
-    public func context(hubble: JSONLinesOutput?) -> PolicyContext {
+    /// The datapath context for a processor; `alerts` gives the detectors their view of the
+    /// cluster (pod CIDRs, sensitive and allow-listed workloads).
+    public func context(hubble: JSONLinesOutput?, alerts: AlertsConfiguration? = nil) -> PolicyContext {
         PolicyContext(ipcache: self.ipcache, policies: self.compiled.table, annotations: self.annotations(),
-                      hubble: hubble, nodeName: self.endpoints.localNode ?? "")
+                      hubble: hubble, nodeName: self.endpoints.localNode ?? "",
+                      detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory) ?? .empty)
     }
 }

@@ -14,9 +14,13 @@ public struct ProcessorConfiguration: Sendable {
     /// Datagrams tracked for fragment attribution.
     public var maxFragmentDatagrams: Int
     public var fragmentTimeout: Duration
+    /// The detectors' settings, or nil when alerts are off (`--no-alerts`).
+    public var detectors: DetectorSettings?
 
     public init(maxFlows: Int = 65_536, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .vni,
-                maxFragmentDatagrams: Int = 8192, fragmentTimeout: Duration = .seconds(60)) {
+                maxFragmentDatagrams: Int = 8192, fragmentTimeout: Duration = .seconds(60),
+                detectors: DetectorSettings? = nil) {
+        self.detectors = detectors
         self.maxFlows = maxFlows
         self.timeouts = timeouts
         self.tunnelKey = tunnelKey
@@ -45,7 +49,10 @@ public final class FlowProcessor {
     let onUnsupportedLinkType: (UInt32) -> Void
     /// Identities and policies, when an inventory was given.
     public internal(set) var policy: PolicyContext? {
-        didSet { if let policy { self.policyGenerations.append(policy) } }
+        didSet {
+            if let policy { self.policyGenerations.append(policy) }
+            self.alertStage?.contexts = self.policyGenerations
+        }
     }
     /// Every policy context this processor has used (SIGHUP adds one); flow records are
     /// named with the one that judged them.
@@ -62,6 +69,14 @@ public final class FlowProcessor {
          onUnsupportedLinkType: @escaping (UInt32) -> Void) {
         self.keyedFlows = keyed ? KeyedRecords() : nil
         self.keyedHubble = keyed && policy?.hubble != nil ? KeyedRecords() : nil
+        if let detectors = configuration.detectors {
+            self.detectors = detectors.enabled == 0 ? nil : detectors.enabled
+            if keyed {
+                self.alertEvents = AlertEventBuffer(capacity: detectors.maxPendingEvents)
+            } else {
+                self.alertStage = AlertStage(settings: detectors, contexts: [policy].compactMap { $0 })
+            }
+        }
         self.configuration = configuration
         self.output = output
         self.policy = policy
@@ -83,6 +98,13 @@ public final class FlowProcessor {
     /// The event being processed (set by the pipeline), and a counter inside it.
     var event: UInt64 = 0
     var eventCounter: UInt64 = 0
+    /// The enabled detectors (`DetectorSettings.enabled`) when alerts are on; a worker collects
+    /// their events for the merger (`alertEvents`), a single pass runs them itself (`alertStage`).
+    var detectors: UInt8?
+    var alertEvents: AlertEventBuffer?
+    var alertStage: AlertStage?
+    /// A single pass's `--alerts` file (alerts are also written to `output`).
+    public var alertsOutput: JSONLinesOutput?
 
     /// Processes one captured packet: sweeps idle flows once per second of packet time, then
     /// handles the packet. The single-threaded path; the pipeline calls `handle` and `sweep`.
@@ -129,6 +151,7 @@ public final class FlowProcessor {
                                               extraPackets: extraPackets, extraBytes: extraBytes) { flow, reason in
             self.write(flow, reason)
         }
+        defer { if let detectors = self.detectors { self.detect(flow, isNew: isNew, summary: summary, time: time, detectors) } }
         if isNew, let policy = self.policy {
             policy.classify(flow)
             flow.pointee.policyGeneration = UInt16(truncatingIfNeeded: self.policyGenerations.count - 1)
@@ -157,6 +180,8 @@ public final class FlowProcessor {
     /// so flows seen before an error are never lost.
     public func finish(inputError: String? = nil) throws(OutputError) {
         self.endFlows(at: self.latestTime)
+        self.alertStage?.finish(event: 0)
+        self.writeAlerts()
         StatsRecord.append(self.statistics(inputError: inputError), to: &self.output.buffer)
         try self.output.endLine()
         try self.output.flush()
@@ -173,15 +198,21 @@ public final class FlowProcessor {
 
     /// The counters as they stand.
     public func statistics(inputError: String? = nil) -> StatsSnapshot {
-        StatsSnapshot(time: self.latestTime, capture: self.capture, decode: self.decode,
-                      flows: self.flows.counters, activeFlows: self.flows.count,
-                      fragments: self.fragments.counters, inputError: inputError)
+        var snapshot = StatsSnapshot(time: self.latestTime, capture: self.capture, decode: self.decode,
+                                     flows: self.flows.counters, activeFlows: self.flows.count,
+                                     fragments: self.fragments.counters, inputError: inputError)
+        snapshot.alerts = self.alertStage?.counters
+        return snapshot
     }
 
     /// Ends the flows idle at `now` (timeouts) and the fragments past their timeout.
     public func sweep(now: CaptureTime) {
         self.flows.expire(now: now) { flow, reason in self.write(flow, reason) }
         self.fragments.expire(now: now)
+        if let stage = self.alertStage {
+            stage.advance(to: now, event: 0)
+            self.writeAlerts()
+        }
     }
 
     func write(_ flow: FlowEntry, _ reason: FlowEndReason) {
@@ -191,11 +222,100 @@ public final class FlowProcessor {
         guard let keyed = self.keyedFlows else {
             FlowRecord.append(flow, reason: reason, annotations: annotations, to: &self.output.buffer)
             self.output.buffer.append(byte: UInt8(ascii: "\n"))
+            if self.detectors != nil && flow.isFailedAttempt {
+                self.raise(.failedAttempt, flow: flow, time: flow.start, key: EmissionKey(event: 0, primary: 0, secondary: 0))
+            }
             return
         }
         keyed.beginRecord()
         FlowRecord.append(flow, reason: reason, annotations: annotations, to: &keyed.buffer)
-        keyed.endRecord(self.emissionKey(flow, reason))
+        let key = self.emissionKey(flow, reason)
+        keyed.endRecord(key)
+        if self.detectors != nil && flow.isFailedAttempt { self.raise(.failedAttempt, flow: flow, time: flow.start, key: key) }
+    }
+
+    // MARK: Detectors
+
+    /// The per-connection checks, on numbers only: invalid TCP flags and tunnel identities on
+    /// any packet (each once per connection); on a new connection, ICMP echo requests (sweeps), would-be drops,
+    /// spoofed pod-CIDR sources, and sensitive workloads reaching `world`.
+    @inline(__always)
+    func detect(_ flow: UnsafeMutablePointer<FlowEntry>, isNew: Bool, summary: borrowing PacketSummary,
+                time: CaptureTime, _ enabled: UInt8) {
+        @inline(__always) func on(_ detector: AlertDetector) -> Bool { enabled & (1 << detector.rawValue) != 0 }
+        if summary.tcpHeaderLength > 0, flow.pointee.raisedAlerts & FlowEntry.raisedInvalidFlags == 0,
+           on(.invalidTCPFlags), let kind = AlertKind.invalidFlags(summary.tcpFlags) {
+            flow.pointee.raisedAlerts |= FlowEntry.raisedInvalidFlags
+            self.raise(.raise(kind), flow: flow.pointee, time: time, key: self.packetEventKey())
+        }
+        let tunnel = summary.tunnel
+        if tunnel == .vxlan || tunnel == .geneve, flow.pointee.hasPolicyVerdict,
+           flow.pointee.raisedAlerts & FlowEntry.raisedTunnelMismatch == 0, on(.spoofedSource),
+           let policy = self.policy, policy.detection.checksTunnelIdentity {
+            // The sender of this packet: the initiator or the responder.
+            let fromInitiator = summary.source == flow.pointee.sourceAddress
+            let sender = fromInitiator ? flow.pointee.sourceIdentity : flow.pointee.destinationIdentity
+            let vni = summary.tunnelVNI
+            if !sender.matchesTunnelIdentity(vni) {
+                flow.pointee.raisedAlerts |= FlowEntry.raisedTunnelMismatch
+                self.raise(.tunnelMismatch(vni: vni, senderIdentity: sender.rawValue), flow: flow.pointee,
+                           time: time, key: self.packetEventKey())
+            }
+        }
+        guard isNew else { return }
+        if flow.pointee.isEchoRequest && on(.icmpSweep) {
+            self.raise(.echoRequest, flow: flow.pointee, time: time, key: self.packetEventKey())
+        }
+        guard let policy = self.policy else { return }
+        if on(.policyViolation) && flow.pointee.wouldDrop != nil {
+            self.raise(.raise(.policyViolation), flow: flow.pointee, time: time, key: self.packetEventKey())
+        }
+        let scope = policy.detection
+        if on(.spoofedSource) {
+            if flow.pointee.sourceEndpoint == 0 && (flow.pointee.sourceIdentity.isWorld || flow.pointee.sourceIdentity == .unknown)
+                && scope.isInPodCIDR(flow.pointee.sourceAddress) {
+                self.raise(.raise(.spoofedSource), flow: flow.pointee, time: time, key: self.packetEventKey())
+            }
+        }
+        if on(.worldEgress) && flow.pointee.egressEvaluated
+            && flow.pointee.destinationIdentity.isWorldOrCIDR
+            && scope.sensitiveIdentities.contains(flow.pointee.sourceIdentity.rawValue) {
+            self.raise(.raise(.worldEgress), flow: flow.pointee, time: time, key: self.packetEventKey())
+        }
+    }
+
+    @inline(__always)
+    func packetEventKey() -> EmissionKey {
+        self.eventCounter &+= 1
+        return EmissionKey(event: self.event, primary: 0, secondary: self.eventCounter)
+    }
+
+    /// Hands one event to the detectors: queued for the merger (a worker), or run now with
+    /// its alerts written at once (a single pass, where writing order is capture order).
+    func raise(_ input: DetectorInput, flow: FlowEntry, time: CaptureTime, key: EmissionKey) {
+        if let events = self.alertEvents {
+            events.append(input, time: time, key: key, flow: flow)
+        } else if let stage = self.alertStage {
+            stage.observe(AlertEvent(input: input, time: time, key: key, flow: flow))
+            self.writeAlerts()
+        }
+    }
+
+    /// A single pass: copies the alerts the stage rendered to the output.
+    func writeAlerts() {
+        guard let stage = self.alertStage, !stage.records.isEmpty else { return }
+        // An index loop: iterating the array itself allocates in unoptimized builds.
+        for index in 0..<stage.records.entries.count {
+            let entry = stage.records.entries[index]
+            let line = UnsafeRawBufferPointer(rebasing: stage.records.buffer.bytes[entry.start..<(entry.start + entry.count)])
+            self.output.buffer.append(raw: line)
+            self.output.buffer.append(byte: UInt8(ascii: "\n"))
+            if let alerts = self.alertsOutput {
+                alerts.buffer.append(raw: line)
+                alerts.buffer.append(byte: UInt8(ascii: "\n"))
+            }
+        }
+        stage.records.removeAll()
     }
 
     /// The record's place in single-pass order: expiries by deadline then flow id (the order

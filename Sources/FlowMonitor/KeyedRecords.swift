@@ -8,9 +8,11 @@ struct EmissionKey: Comparable, Sendable {
     var event: UInt64
     var primary: Int64
     var secondary: UInt64
+    /// 0 for flow records; alerts raised about a record's connection follow it (1, 2, …).
+    var alertOrder: UInt64 = 0
 
     static func < (a: EmissionKey, b: EmissionKey) -> Bool {
-        (a.event, a.primary, a.secondary) < (b.event, b.primary, b.secondary)
+        (a.event, a.primary, a.secondary, a.alertOrder) < (b.event, b.primary, b.secondary, b.alertOrder)
     }
 }
 

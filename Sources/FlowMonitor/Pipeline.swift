@@ -56,6 +56,11 @@ public final class Pipeline: @unchecked Sendable {
     let hubble: JSONLinesOutput?
     /// The Hubble output, for contexts built on reload.
     public var hubbleOutput: JSONLinesOutput? { self.hubble }
+    /// Where alerts are written besides the main output (`--alerts FILE`).
+    public var alertsOutput: JSONLinesOutput? {
+        get { self.merger.alerts }
+        set { self.merger.alerts = newValue }
+    }
     let parser = LayerParser()
     let onUnsupportedLinkType: (UInt32) -> Void
     let finished = DispatchGroup()
@@ -88,6 +93,9 @@ public final class Pipeline: @unchecked Sendable {
         self.merger = Merger(workers: configuration.workers, output: output, hubble: policy?.hubble,
                              statsInterval: configuration.statsInterval?.flowmonNanoseconds)
         self.merger.policies = [policy]
+        if let detectors = processor.detectors {
+            self.merger.alertStage = AlertStage(settings: detectors, contexts: [policy].compactMap { $0 })
+        }
         for index in 0..<configuration.workers {
             self.finished.enter()
             let thread = Thread { [self] in
@@ -210,12 +218,14 @@ public final class Pipeline: @unchecked Sendable {
         self.publish()
         self.finished.wait()
         if let error = self.merger.error { throw error }
-        let statistics = StatsSnapshot(combining: self.processors.map { $0.statistics() }, capture: self.capture,
+        var statistics = StatsSnapshot(combining: self.processors.map { $0.statistics() }, capture: self.capture,
                                        time: self.latestTime, inputError: inputError)
+        statistics.alerts = self.merger.alertStage?.counters
         StatsRecord.append(statistics, to: &self.output.buffer)
         try self.output.endLine()
         try self.output.flush()
         try self.hubble?.flush()
+        try self.merger.alerts?.flush()
     }
 
     // MARK: Workers
@@ -275,8 +285,9 @@ final class Merger: @unchecked Sendable {
     let workers: Int
     let output: JSONLinesOutput
     let hubble: JSONLinesOutput?
-    /// Per worker, the epochs handed over and not yet written (flows, Hubble, statistics, time).
-    var queues: [[(KeyedRecords, KeyedRecords?, StatsSnapshot, Int64?)]]
+    /// Per worker, the epochs handed over and not yet written (flows, Hubble, statistics, time,
+    /// detector events, the epoch's closing event number).
+    var queues: [[(KeyedRecords, KeyedRecords?, StatsSnapshot, Int64?, AlertEventBuffer?, UInt64)]]
     var spares: [KeyedRecords] = []
     private(set) var error: OutputError?
     let statsInterval: Int64?
@@ -287,6 +298,10 @@ final class Merger: @unchecked Sendable {
     var policies: [PolicyContext?] = []
     /// Size in bytes after which the output file is rotated (`--rotate-size`).
     var rotateBytes: Int64?
+    /// The detectors, fed every worker's events epoch by epoch, when alerts are on.
+    var alertStage: AlertStage?
+    var alerts: JSONLinesOutput?
+    var spareEvents: [AlertEventBuffer] = []
 
     init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?, statsInterval: Int64?) {
         self.workers = workers
@@ -306,6 +321,7 @@ final class Merger: @unchecked Sendable {
         self.lock.lock()
         defer { self.lock.unlock() }
         self.policies.append(policy)
+        self.alertStage?.contexts = self.policies.compactMap { $0 }
         return self.policies.count - 1
     }
 
@@ -321,6 +337,7 @@ final class Merger: @unchecked Sendable {
         do {
             try self.output.reopen()
             try self.hubble?.reopen()
+            try self.alerts?.reopen()
         } catch {
             self.error = self.error ?? error
         }
@@ -334,18 +351,39 @@ final class Merger: @unchecked Sendable {
         defer { self.lock.unlock() }
         self.queues[worker].append((processor.takeFlows(replacement: self.spare()),
                                     processor.takeHubble(replacement: processor.keyedHubble == nil ? nil : self.spare()),
-                                    statistics, time))
+                                    statistics, time, processor.takeAlertEvents(replacement: self.spareEventBuffer),
+                                    processor.event))
         while self.queues.allSatisfy({ !$0.isEmpty }) {
             let epoch = self.queues.indices.map { self.queues[$0].removeFirst() }
-            self.write(epoch.map(\.0), to: self.output)
+            var chunks = epoch.map(\.0)
+            if let stage = self.alertStage {
+                // The detectors see the epoch's events in single-pass order, then the sweep (or
+                // the end) closes their aggregation windows; alerts merge with the flow records.
+                stage.observe(epoch.compactMap(\.4))
+                if let time = epoch[0].3 {
+                    stage.advance(to: CaptureTime(nanoseconds: time), event: epoch[0].5)
+                } else {
+                    stage.finish(event: epoch[0].5)
+                }
+                chunks.append(stage.records)
+            }
+            self.write(chunks, to: self.output)
             if let hubble = self.hubble { self.write(epoch.compactMap(\.1), to: hubble) }
+            if let stage = self.alertStage {
+                if let alerts = self.alerts { self.write([stage.records], to: alerts) }
+                stage.records.removeAll()
+            }
             if let time = epoch[0].3 { self.report(epoch.map(\.2), time: time) }
-            for (flows, hubble, _, _) in epoch {
+            for (flows, hubble, _, _, events, _) in epoch {
                 flows.removeAll()
                 self.spares.append(flows)
                 if let hubble {
                     hubble.removeAll()
                     self.spares.append(hubble)
+                }
+                if let events {
+                    events.removeAll()
+                    self.spareEvents.append(events)
                 }
             }
             self.rotateIfNeeded()
@@ -353,6 +391,10 @@ final class Merger: @unchecked Sendable {
     }
 
     func spare() -> KeyedRecords { self.spares.popLast() ?? KeyedRecords() }
+
+    func spareEventBuffer(capacity: Int) -> AlertEventBuffer {
+        self.spareEvents.popLast() ?? AlertEventBuffer(capacity: capacity)
+    }
 
     /// `lost` records for drops since the last report, and a `stats` record when one is due.
     func report(_ shards: [StatsSnapshot], time: Int64) {
@@ -369,7 +411,9 @@ final class Merger: @unchecked Sendable {
             self.reportedLoss = (self.capture.ringDropped, self.capture.kernelDropped, self.capture.interfaceDropped)
             guard let interval = self.statsInterval, time >= self.nextStats else { return }
             self.nextStats = time &+ interval
-            StatsRecord.append(StatsSnapshot(combining: shards, capture: self.capture, time: at), to: &self.output.buffer)
+            var statistics = StatsSnapshot(combining: shards, capture: self.capture, time: at)
+            statistics.alerts = self.alertStage?.counters
+            StatsRecord.append(statistics, to: &self.output.buffer)
             try self.output.endLine()
             try self.output.flush()
         } catch {
@@ -392,7 +436,7 @@ final class Merger: @unchecked Sendable {
         for (chunkIndex, chunk) in chunks.enumerated() {
             for (entryIndex, entry) in chunk.entries.enumerated() { order.append((entry.key, chunkIndex, entryIndex)) }
         }
-        order.sort { $0.key < $1.key }
+        order.sort { ($0.key, $0.chunk, $0.entry) < ($1.key, $1.chunk, $1.entry) }
         guard self.error == nil else { return }
         do {
             for item in order {
@@ -425,6 +469,12 @@ extension FlowProcessor {
     func takeFlows(replacement: KeyedRecords) -> KeyedRecords {
         let taken = self.keyedFlows!
         self.keyedFlows = replacement
+        return taken
+    }
+
+    func takeAlertEvents(replacement: (Int) -> AlertEventBuffer) -> AlertEventBuffer? {
+        guard let taken = self.alertEvents else { return nil }
+        self.alertEvents = replacement(taken.capacity)
         return taken
     }
 

@@ -11,9 +11,12 @@ public final class PolicyContext: @unchecked Sendable {
     /// Writes Hubble policy-verdict lines (`--hubble`), when asked.
     public let hubble: JSONLinesOutput?
     public let nodeName: String
+    /// Pod CIDRs, sensitive and allow-listed identities, for the detectors.
+    public let detection: DetectionScope
 
     public init(ipcache: IPCache, policies: PolicyTable, annotations: FlowAnnotations, hubble: JSONLinesOutput?,
-                nodeName: String) {
+                nodeName: String, detection: DetectionScope = .empty) {
+        self.detection = detection
         self.ipcache = ipcache
         self.policies = policies
         self.annotations = annotations

@@ -14,12 +14,52 @@ import FlowCore
 public enum FlowRecord {
     public static func append(_ flow: FlowEntry, reason: FlowEndReason, annotations: FlowAnnotations? = nil,
                               to out: inout JSONBuffer) {
-        let asIPv6 = flow.ipVersion == 6
         out.append(raw: "{\"timestamp\":")
         out.appendQuotedTimestamp(flow.end)
         out.append(raw: ",\"flow_id\":")
         out.append(flow.flowID)
-        out.append(raw: ",\"event_type\":\"flow\",\"src_ip\":")
+        out.append(raw: ",\"event_type\":\"flow\"")
+        appendConnection(flow, to: &out)
+        out.append(raw: ",\"flow\":{\"pkts_toserver\":")
+        out.append(flow.packetsToServer)
+        out.append(raw: ",\"pkts_toclient\":")
+        out.append(flow.packetsToClient)
+        out.append(raw: ",\"bytes_toserver\":")
+        out.append(flow.bytesToServer)
+        out.append(raw: ",\"bytes_toclient\":")
+        out.append(flow.bytesToClient)
+        out.append(raw: ",\"start\":")
+        out.appendQuotedTimestamp(flow.start)
+        out.append(raw: ",\"end\":")
+        out.appendQuotedTimestamp(flow.end)
+        out.append(raw: ",\"age\":")
+        out.append(flow.end.seconds - flow.start.seconds)
+        out.append(raw: ",\"state\":\"")
+        out.append(raw: flow.phase.name)
+        out.append(raw: "\",\"reason\":\"")
+        out.append(raw: reason.name)
+        out.append(raw: "\",\"alerted\":false}")
+        if flow.ipProtocol == IPProtocolNumber.tcp {
+            appendTCP(flow, to: &out)
+        }
+        out.append(raw: ",\"conn_state\":\"")
+        out.append(raw: flow.connState)
+        out.append(byte: UInt8(ascii: "\""))
+        if let annotations, flow.sourceIdentity != .unknown || flow.destinationIdentity != .unknown {
+            out.append(raw: ",\"source\":")
+            annotations.appendEndpoint(identity: flow.sourceIdentity, endpoint: flow.sourceEndpoint, to: &out)
+            out.append(raw: ",\"destination\":")
+            annotations.appendEndpoint(identity: flow.destinationIdentity, endpoint: flow.destinationEndpoint, to: &out)
+            if flow.hasPolicyVerdict { appendPolicy(flow, annotations: annotations, to: &out) }
+        }
+        out.append(byte: UInt8(ascii: "}"))
+    }
+
+    /// The connection's EVE fields, shared by flow and alert records: `src_ip`, `src_port`,
+    /// `dest_ip`, `dest_port`, `proto`, `ip_version`, ICMP type/code, `vlan`, `tunnel`.
+    static func appendConnection(_ flow: FlowEntry, to out: inout JSONBuffer) {
+        let asIPv6 = flow.ipVersion == 6
+        out.append(raw: ",\"src_ip\":")
         out.appendQuoted(flow.sourceAddress, asIPv6: asIPv6)
         if flow.hasPorts {
             out.append(raw: ",\"src_port\":")
@@ -79,39 +119,6 @@ public enum FlowRecord {
             out.append(UInt64(flow.tunnelDepth))
             out.append(byte: UInt8(ascii: "}"))
         }
-        out.append(raw: ",\"flow\":{\"pkts_toserver\":")
-        out.append(flow.packetsToServer)
-        out.append(raw: ",\"pkts_toclient\":")
-        out.append(flow.packetsToClient)
-        out.append(raw: ",\"bytes_toserver\":")
-        out.append(flow.bytesToServer)
-        out.append(raw: ",\"bytes_toclient\":")
-        out.append(flow.bytesToClient)
-        out.append(raw: ",\"start\":")
-        out.appendQuotedTimestamp(flow.start)
-        out.append(raw: ",\"end\":")
-        out.appendQuotedTimestamp(flow.end)
-        out.append(raw: ",\"age\":")
-        out.append(flow.end.seconds - flow.start.seconds)
-        out.append(raw: ",\"state\":\"")
-        out.append(raw: flow.phase.name)
-        out.append(raw: "\",\"reason\":\"")
-        out.append(raw: reason.name)
-        out.append(raw: "\",\"alerted\":false}")
-        if flow.ipProtocol == IPProtocolNumber.tcp {
-            appendTCP(flow, to: &out)
-        }
-        out.append(raw: ",\"conn_state\":\"")
-        out.append(raw: flow.connState)
-        out.append(byte: UInt8(ascii: "\""))
-        if let annotations, flow.sourceIdentity != .unknown || flow.destinationIdentity != .unknown {
-            out.append(raw: ",\"source\":")
-            annotations.appendEndpoint(identity: flow.sourceIdentity, endpoint: flow.sourceEndpoint, to: &out)
-            out.append(raw: ",\"destination\":")
-            annotations.appendEndpoint(identity: flow.destinationIdentity, endpoint: flow.destinationEndpoint, to: &out)
-            if flow.hasPolicyVerdict { appendPolicy(flow, annotations: annotations, to: &out) }
-        }
-        out.append(byte: UInt8(ascii: "}"))
     }
 
     /// The `policy` object: the verdict as Hubble names it (`FORWARDED`; `AUDIT` for a

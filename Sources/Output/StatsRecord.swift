@@ -12,6 +12,8 @@ public struct StatsSnapshot: Sendable {
     public var fragments: FragmentCounters
     /// The input error that ended the run early, if any (e.g. a truncated file).
     public var inputError: String?
+    /// The detectors' counters, when alerts are on.
+    public var alerts: AlertCounters?
 
     public init(time: CaptureTime, capture: CaptureCounters, decode: DecodeCounters, flows: FlowTableCounters,
                 activeFlows: Int, fragments: FragmentCounters, inputError: String? = nil) {
@@ -126,6 +128,32 @@ public enum StatsRecord {
         out.append(s.fragments.orphaned)
         out.append(raw: ",\"evicted\":")
         out.append(s.fragments.evicted)
-        out.append(raw: "}}}")
+        out.append(byte: UInt8(ascii: "}"))
+        if let alerts = s.alerts { appendAlerts(alerts, to: &out) }
+        out.append(raw: "}}")
+    }
+
+    /// `"alerts":{"raised":{"policy_violation":0,…},"aggregated":…,"allowlisted":…,
+    /// "events_dropped":…,"trackers_evicted":…,"aggregates_evicted":…}`.
+    static func appendAlerts(_ a: AlertCounters, to out: inout JSONBuffer) {
+        out.append(raw: ",\"alerts\":{\"raised\":{")
+        for kind in AlertKind.allCases {
+            if kind.rawValue > 0 { out.append(byte: UInt8(ascii: ",")) }
+            out.append(byte: UInt8(ascii: "\""))
+            out.append(raw: kind.name)
+            out.append(raw: "\":")
+            out.append(a.raised[Int(kind.rawValue)])
+        }
+        out.append(raw: "},\"aggregated\":")
+        out.append(a.aggregated)
+        out.append(raw: ",\"allowlisted\":")
+        out.append(a.allowlisted)
+        out.append(raw: ",\"events_dropped\":")
+        out.append(a.eventsDropped)
+        out.append(raw: ",\"trackers_evicted\":")
+        out.append(a.trackersEvicted)
+        out.append(raw: ",\"aggregates_evicted\":")
+        out.append(a.aggregatesEvicted)
+        out.append(byte: UInt8(ascii: "}"))
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Agent
 import Capture
 import Datapath
 import FlowCore
@@ -68,6 +69,8 @@ extension Flowmon {
 
         @OptionGroup(title: "Identity and policy") var agent: AgentOptions
 
+        @OptionGroup(title: "Alerts") var alertOptions: AlertOptions
+
         @Option(name: .shortAndLong, help: ArgumentHelp("Write JSON lines to this file instead of standard output.", valueName: "file"))
         var output: String?
 
@@ -89,6 +92,9 @@ extension Flowmon {
         func run() throws {
             signal(SIGPIPE, SIG_IGN)
             let agentState = try self.agent.load()
+            let alerts = try self.alertOptions.load()
+            var processor = self.flowTable.configuration
+            processor.detectors = alerts?.settings
             do {
                 let capture = try LiveCapture(options: LiveCapture.Options(
                     interface: self.interface, snaplen: self.snaplen, promiscuous: self.promiscuous,
@@ -97,17 +103,19 @@ extension Flowmon {
                 let sink = try self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
                     ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
                 let hubbleOutput = try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                let alertsOutput = try self.alertOptions.openOutput()
                 if let user = self.user { try Privileges.drop(to: user) }
                 let pipeline = Pipeline(
                     configuration: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20, mode: .live,
                                                          statsInterval: .seconds(self.statsInterval)),
-                    processor: self.flowTable.configuration, output: sink,
-                    policy: agentState?.context(hubble: hubbleOutput)) { linkType in
+                    processor: processor, output: sink,
+                    policy: agentState?.context(hubble: hubbleOutput, alerts: alerts)) { linkType in
                     Diagnostics.notice("link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are counted in stats.capture.unsupported_link_types")
                 }
+                pipeline.alertsOutput = alertsOutput
                 if let rotateSize { pipeline.rotateOutput(atBytes: Int64(rotateSize) << 20) }
                 Diagnostics.line("flowmon: capturing on \(capture.interfaceName) (link type \(capture.linkType), \(self.workers) worker\(self.workers == 1 ? "" : "s"))")
-                try self.loop(capture, pipeline, hubbleOutput: hubbleOutput)
+                try self.loop(capture, pipeline, hubbleOutput: hubbleOutput, alerts: alerts)
             } catch let error as CaptureError {
                 Diagnostics.error(error.description)
                 throw ExitCode.failure
@@ -119,7 +127,7 @@ extension Flowmon {
 
         /// The capture thread: batches from libpcap into the rings until a stop signal, the
         /// duration or the count; SIGHUP reloads between batches.
-        func loop(_ capture: LiveCapture, _ pipeline: Pipeline, hubbleOutput: JSONLinesOutput?) throws {
+        func loop(_ capture: LiveCapture, _ pipeline: Pipeline, hubbleOutput: JSONLinesOutput?, alerts: AlertsConfiguration?) throws {
             let signals = SignalFlags()
             let sources = signals.install(stop: { capture.stop() })
             defer { sources.forEach { $0.cancel() } }
@@ -146,7 +154,7 @@ extension Flowmon {
                     failure = error  // the interface went away: flush what was seen, then report
                     break
                 }
-                if signals.takeReload() { self.reload(pipeline) }
+                if signals.takeReload() { self.reload(pipeline, alerts: alerts) }
             }
             let statistics = capture.statistics()
             pipeline.noteDrops(kernel: statistics.droppedByKernel, interface: statistics.droppedByInterface)
@@ -157,13 +165,15 @@ extension Flowmon {
             }
         }
 
-        func reload(_ pipeline: Pipeline) {
+        /// Reloads the inventory and policies; the detectors keep their thresholds (read at
+        /// start) and re-evaluate their selectors and pod CIDRs against the new inventory.
+        func reload(_ pipeline: Pipeline, alerts: AlertsConfiguration?) {
             pipeline.reopenOutputs()
             guard !self.agent.configuration.isEmpty else { return }
             do {
                 let state = try AgentState.load(self.agent.configuration)
                 for message in state.messages { Diagnostics.line("flowmon: \(message)") }
-                pipeline.reload(policy: state.context(hubble: pipeline.hubbleOutput))
+                pipeline.reload(policy: state.context(hubble: pipeline.hubbleOutput, alerts: alerts))
                 Diagnostics.line("flowmon: reloaded inventory and policies")
             } catch {
                 Diagnostics.error("reload failed, keeping the previous inventory and policies: \(error.description)")

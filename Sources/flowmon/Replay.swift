@@ -30,6 +30,8 @@ extension Flowmon {
 
         @OptionGroup(title: "Identity and policy") var agent: AgentOptions
 
+        @OptionGroup(title: "Alerts") var alertOptions: AlertOptions
+
         @Option(help: ArgumentHelp("Threads that track flows; packets are shared out by a hash of their addresses, and the output is the same for any number. Default: the number of cores.", valueName: "n"))
         var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -51,18 +53,23 @@ extension Flowmon {
             signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE: reported, not a silent kill
             // The agent side first: bad inventory or policy files stop before any packet is read.
             let agentState = try self.agent.load()
+            let alerts = try self.alertOptions.load()
+            var processor = self.flowTable.configuration
+            processor.detectors = alerts?.settings
             do {
                 let filter = try self.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
                 let reader = try CaptureFileReader(path: self.file)
                 let sink = try self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
                     ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
                 let hubbleOutput = try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                let alertsOutput = try self.alertOptions.openOutput()
                 let pipeline = Pipeline(
                     configuration: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20, mode: .replay),
-                    processor: self.flowTable.configuration, output: sink,
-                    policy: agentState?.context(hubble: hubbleOutput)) { linkType in
+                    processor: processor, output: sink,
+                    policy: agentState?.context(hubble: hubbleOutput, alerts: alerts)) { linkType in
                     Diagnostics.notice("\(self.file): link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are counted in stats.capture.unsupported_link_types")
                 }
+                pipeline.alertsOutput = alertsOutput
                 try FlowMonitor.Replay.run(reader, filter: filter, into: pipeline)
             } catch let error as CaptureError {
                 Diagnostics.error(error.description)

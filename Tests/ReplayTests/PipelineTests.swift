@@ -1,13 +1,16 @@
 import Capture
+import Datapath
 import FlowMonitor
 import Foundation
 import Output
 import Testing
 
 /// The worker pipeline (ring buffers, sharded flow tables, merged output) writes exactly what
-/// a single pass on one thread writes, for any number of workers.
+/// a single pass on one thread writes, for any number of workers — flow records, alerts
+/// (the detectors see the workers' events merged in capture order) and stats.
 struct PipelineTests {
-    static func pipelineReplay(_ file: URL, workers: Int, configuration: ProcessorConfiguration = ProcessorConfiguration(),
+    static func pipelineReplay(_ file: URL, workers: Int,
+                               configuration: ProcessorConfiguration = ProcessorConfiguration(detectors: DetectorSettings()),
                                ringBytes: Int = 1 << 16) throws -> [String] {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,5 +1,6 @@
 import Capture
 import FlowMonitor
+import Datapath
 import Foundation
 import Output
 import Testing
@@ -53,8 +54,10 @@ struct ReplayResult {
     var stats: [String: Any]? { self.records.last { $0["event_type"] as? String == "stats" }?["stats"] as? [String: Any] }
 }
 
-/// Replays `file` through the library pipeline (no CLI), writing to a temporary file.
-func replay(_ file: URL, configuration: ProcessorConfiguration = ProcessorConfiguration(), filter: String? = nil) throws -> ReplayResult {
+/// Replays `file` through the library pipeline (no CLI), writing to a temporary file. The
+/// default configuration is the CLI's: every detector on with its default thresholds.
+func replay(_ file: URL, configuration: ProcessorConfiguration = ProcessorConfiguration(detectors: DetectorSettings()),
+            filter: String? = nil) throws -> ReplayResult {
     let directory = try Fixture.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
     let outputPath = directory.appendingPathComponent("out.jsonl").path

@@ -1,0 +1,171 @@
+import Datapath
+import Yams
+
+/// Reads an alerts configuration file (YAML; see `AlertsConfiguration`). Errors name the file,
+/// the field's path and its line, like the policy loader's:
+/// `alerts.yaml: document 1: port_scan.ports: expected an integer, found a string (line 3)`.
+public enum AlertsConfigLoader {
+    static let topFields = ["aggregation_window", "max_trackers", "max_aggregates", "max_pending_events", "allowlist"]
+        + AlertDetector.allCases.map(\.configurationKey)
+
+    public static func load(path: String) throws(AgentError) -> AlertsConfiguration {
+        try self.load(text: try PolicyLoader.readFile(path), file: path)
+    }
+
+    public static func load(text: String, file: String) throws(AgentError) -> AlertsConfiguration {
+        let root: PolicyYAMLNode?
+        do {
+            root = try Yams.compose(yaml: text, Resolver.basic)
+        } catch {
+            throw PolicyLoadSession.yamlError(error, file: file, text: text)
+        }
+        var configuration = AlertsConfiguration()
+        guard let root, root.policyValueKind != .null else { return configuration }
+        let context = PolicyDocumentContext(file: file, documentIndex: 1)
+        let map = try PolicyMap(root, path: "", allowed: Self.topFields, context: context)
+        var settings = DetectorSettings()
+        if let node = map["aggregation_window"] {
+            settings.aggregationWindow = try context.duration(node, map.path("aggregation_window"))
+        }
+        if let node = map["max_trackers"] { settings.maxTrackers = try context.count(node, map.path("max_trackers"), in: 16...16_777_216) }
+        if let node = map["max_aggregates"] {
+            settings.maxAggregates = try context.count(node, map.path("max_aggregates"), in: 16...16_777_216)
+        }
+        if let node = map["max_pending_events"] {
+            settings.maxPendingEvents = try context.count(node, map.path("max_pending_events"), in: 16...16_777_216)
+        }
+        for detector in AlertDetector.allCases {
+            guard let node = map[detector.configurationKey] else { continue }
+            try self.readDetector(detector, node, map.path(detector.configurationKey), context: context,
+                                  into: &configuration, settings: &settings)
+        }
+        if let node = map["allowlist"] {
+            let path = map.path("allowlist")
+            for (index, item) in try context.list(node, path).enumerated() {
+                let itemPath = "\(path)[\(index)]"
+                let entry = try PolicyMap(item, path: itemPath, allowed: ["cidr", "namespace", "selector"], context: context)
+                if let cidrNode = entry["cidr"] {
+                    guard entry["namespace"] == nil && entry["selector"] == nil else {
+                        throw context.error(itemPath, "'cidr' cannot be combined with 'namespace' or 'selector'", line: entry.line)
+                    }
+                    settings.allowedPrefixes.append(try context.prefix(cidrNode, entry.path("cidr")))
+                } else {
+                    configuration.allowedWorkloads.append(try context.workload(entry, itemPath))
+                }
+            }
+        }
+        configuration.settings = settings
+        return configuration
+    }
+
+    static func readDetector(_ detector: AlertDetector, _ node: PolicyYAMLNode, _ path: String,
+                             context: PolicyDocumentContext, into configuration: inout AlertsConfiguration,
+                             settings: inout DetectorSettings) throws(AgentError) {
+        var fields = ["enabled", "severity"]
+        switch detector {
+        case .portScan: fields += ["ports", "hosts", "window"]
+        case .synFlood: fields += ["half_open", "sources", "window"]
+        case .icmpSweep: fields += ["hosts", "window"]
+        case .spoofedSource: fields += ["pod_cidrs", "tunnel_identity"]
+        case .worldEgress: fields += ["sensitive"]
+        case .policyViolation, .invalidTCPFlags: break
+        }
+        let map = try PolicyMap(node, path: path, allowed: fields, context: context)
+        if let enabled = map["enabled"] { settings.setEnabled(detector, try context.boolean(enabled, map.path("enabled"))) }
+        if let severityNode = map["severity"] {
+            let severity = UInt8(try context.count(severityNode, map.path("severity"), in: 1...255))
+            for kind in AlertKind.allCases where kind.detector == detector { settings.severities[Int(kind.rawValue)] = severity }
+        }
+        let threshold = 1...DetectorSettings.maximumThreshold
+        switch detector {
+        case .portScan:
+            if let n = map["ports"] { settings.scanPorts = try context.count(n, map.path("ports"), in: threshold) }
+            if let n = map["hosts"] { settings.scanHosts = try context.count(n, map.path("hosts"), in: threshold) }
+            if let n = map["window"] { settings.scanWindow = try context.duration(n, map.path("window")) }
+        case .synFlood:
+            if let n = map["half_open"] { settings.floodConnections = try context.count(n, map.path("half_open"), in: 1...Int(Int32.max)) }
+            if let n = map["sources"] { settings.floodSources = try context.count(n, map.path("sources"), in: threshold) }
+            if let n = map["window"] { settings.floodWindow = try context.duration(n, map.path("window")) }
+        case .icmpSweep:
+            if let n = map["hosts"] { settings.sweepHosts = try context.count(n, map.path("hosts"), in: threshold) }
+            if let n = map["window"] { settings.sweepWindow = try context.duration(n, map.path("window")) }
+        case .spoofedSource:
+            if let n = map["pod_cidrs"] {
+                let listPath = map.path("pod_cidrs")
+                var prefixes: [IPPrefix] = []
+                for (index, item) in try context.list(n, listPath).enumerated() {
+                    prefixes.append(try context.prefix(item, "\(listPath)[\(index)]"))
+                }
+                configuration.podCIDRs = prefixes
+            }
+            if let n = map["tunnel_identity"] {
+                configuration.checksTunnelIdentity = try context.boolean(n, map.path("tunnel_identity"))
+            }
+        case .worldEgress:
+            if let n = map["sensitive"] {
+                let listPath = map.path("sensitive")
+                for (index, item) in try context.list(n, listPath).enumerated() {
+                    let itemPath = "\(listPath)[\(index)]"
+                    let entry = try PolicyMap(item, path: itemPath, allowed: ["namespace", "selector"], context: context)
+                    configuration.sensitive.append(try context.workload(entry, itemPath))
+                }
+            }
+        case .policyViolation, .invalidTCPFlags:
+            break
+        }
+    }
+}
+
+extension PolicyDocumentContext {
+    /// A whole number within `range`.
+    func count(_ node: PolicyYAMLNode, _ path: String, in range: ClosedRange<Int>) throws(AgentError) -> Int {
+        let value = try self.integer(node, path)
+        guard range.contains(value) else {
+            throw self.error(path, "\(value) is out of range (\(range.lowerBound)…\(range.upperBound))", at: node)
+        }
+        return value
+    }
+
+    /// A window: whole seconds (`300`) or a number with a unit (`300s`, `5m`, `1h`), 1 s to 7 days;
+    /// returned in nanoseconds.
+    func duration(_ node: PolicyYAMLNode, _ path: String) throws(AgentError) -> Int64 {
+        let seconds: Int
+        switch node.policyValueKind {
+        case .integer:
+            seconds = try self.integer(node, path)
+        case .string:
+            let text = try self.string(node, path)
+            let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
+            guard let unit = text.last, let multiplier = units[unit], let number = Int(text.dropLast()), number >= 0 else {
+                throw self.error(path, "expected seconds or a duration such as 30s, 5m or 1h, found '\(text)'", at: node)
+            }
+            seconds = number.multipliedReportingOverflow(by: multiplier).overflow ? Int.max : number * multiplier
+        default:
+            throw self.typeError(path, expected: "seconds or a duration such as 30s, 5m or 1h", node)
+        }
+        guard (1...604_800).contains(seconds) else {
+            throw self.error(path, "\(seconds) s is out of range (1 s to 7 days)", at: node)
+        }
+        return Int64(seconds) * 1_000_000_000
+    }
+
+    /// A CIDR or address (`10.244.0.0/16`, `fd00::1`).
+    func prefix(_ node: PolicyYAMLNode, _ path: String) throws(AgentError) -> IPPrefix {
+        let text = try self.string(node, path)
+        guard let (address, length) = IPAddressText.parseCIDR(text) else {
+            throw self.error(path, "'\(text)' is not an IPv4 or IPv6 address or CIDR (e.g. 10.0.0.0/8, fd00::/64)", at: node)
+        }
+        return IPPrefix(family: address, length: length)
+    }
+
+    /// `{namespace: NAME, selector: {matchLabels, matchExpressions}}`; at least one of the two.
+    func workload(_ map: PolicyMap, _ path: String) throws(AgentError) -> WorkloadSelector {
+        var workload = WorkloadSelector()
+        if let node = map["namespace"] { workload.namespace = try self.string(node, map.path("namespace")) }
+        if let node = map["selector"] { workload.selector = try self.labelSelector(node, map.path("selector"), cilium: true) }
+        guard workload.namespace != nil || workload.selector != nil else {
+            throw self.error(path, "give 'namespace', 'selector' or both ('cidr' in an allowlist)", line: map.line)
+        }
+        return workload
+    }
+}

@@ -1,0 +1,26 @@
+/// The detectors' counters, for `stats.alerts`: alerts written per kind, occurrences folded
+/// into summaries, occurrences from allow-listed sources, and what bounded state gave up.
+public struct AlertCounters: Sendable, Equatable {
+    /// By `AlertKind.rawValue`.
+    public var raised = [UInt64](repeating: 0, count: AlertKind.allCases.count)
+    public var aggregated: UInt64 = 0
+    public var allowlisted: UInt64 = 0
+    /// Connection events a worker could not hand to the detectors (its event buffer was full).
+    public var eventsDropped: UInt64 = 0
+    public var trackersEvicted: UInt64 = 0
+    public var aggregatesEvicted: UInt64 = 0
+
+    public init() {}
+}
+
+extension DetectorEngine {
+    public var counters: AlertCounters {
+        var counters = AlertCounters()
+        counters.raised = self.raised
+        counters.aggregated = self.aggregated
+        counters.allowlisted = self.allowlisted
+        counters.trackersEvicted = self.trackersEvicted
+        counters.aggregatesEvicted = self.aggregatesEvicted
+        return counters
+    }
+}

@@ -1,0 +1,169 @@
+import FlowCore
+
+/// What the datapath tells the detectors about a connection.
+public enum DetectorInput: Sendable, Equatable {
+    /// An alert raised by a per-connection check (policy, flags, spoofing, egress).
+    case raise(AlertKind)
+    /// A tunnelled packet whose VNI is not its sender's identity.
+    case tunnelMismatch(vni: UInt32, senderIdentity: UInt32)
+    /// A new ICMP/ICMPv6 echo-request conversation (sweep detection).
+    case echoRequest
+    /// A connection attempt that failed or was never answered (ended, RFC 9293 handshake
+    /// never completed by the originator; UDP answered by ICMP unreachable): scans and floods.
+    case failedAttempt
+}
+
+/// The detectors: counting windows over packet time, aggregation of repeats, bounded state.
+/// Fed one connection event at a time in capture order (the pipeline merges the workers'
+/// events first), so its alerts are the same with any number of workers. Single-threaded;
+/// allocates nothing after `init`.
+public final class DetectorEngine {
+    public let settings: DetectorSettings
+    let vertical: DistinctTracker
+    let horizontal: DistinctTracker
+    let flood: DistinctTracker
+    let sweep: DistinctTracker
+    let aggregator: AlertAggregator
+    /// Alerts written, by `AlertKind` (first occurrences and summaries).
+    public private(set) var raised = [UInt64](repeating: 0, count: AlertKind.allCases.count)
+    /// Occurrences counted into an open window instead of written.
+    public private(set) var aggregated: UInt64 = 0
+    /// Occurrences from allow-listed sources, not alerted.
+    public private(set) var allowlisted: UInt64 = 0
+
+    public init(settings: DetectorSettings) {
+        self.settings = settings
+        let capacity = settings.maxTrackers
+        self.vertical = DistinctTracker(capacity: capacity, threshold: settings.scanPorts, window: settings.scanWindow)
+        self.horizontal = DistinctTracker(capacity: capacity, threshold: settings.scanHosts, window: settings.scanWindow)
+        self.flood = DistinctTracker(capacity: capacity, threshold: settings.floodSources, window: settings.floodWindow)
+        self.sweep = DistinctTracker(capacity: capacity, threshold: settings.sweepHosts, window: settings.sweepWindow)
+        self.aggregator = AlertAggregator(capacity: settings.maxAggregates, window: settings.aggregationWindow)
+    }
+
+    /// Counting windows given up because their table was full, over all detectors.
+    public var trackersEvicted: UInt64 {
+        self.vertical.evicted &+ self.horizontal.evicted &+ self.flood.evicted &+ self.sweep.evicted
+    }
+
+    /// Aggregation windows closed early because their table was full (their summary is written then).
+    public var aggregatesEvicted: UInt64 { self.aggregator.evicted }
+
+    /// Handles one event about `flow` at packet time `time`; `emit` receives each alert to write.
+    public func observe(_ input: DetectorInput, flow: FlowEntry, time: CaptureTime, scope: DetectionScope,
+                        emit: (AlertFire, FlowEntry) -> Void) {
+        let source = flow.sourceAddress
+        if input != .raise(.policyViolation), self.isAllowlisted(source, identity: flow.sourceIdentity, scope: scope) {
+            self.allowlisted &+= 1
+            return
+        }
+        let target = flow.destinationAddress
+        switch input {
+        case .raise(let kind):
+            let key: TrackerKey
+            switch kind {
+            case .policyViolation, .worldEgress:
+                key = TrackerKey(first: source, second: target, port: flow.destinationPort, ipProtocol: flow.ipProtocol)
+            case .spoofedSource:
+                key = TrackerKey(first: source, second: .zero, port: 0, ipProtocol: 0)
+            default:
+                key = TrackerKey(first: source, second: target, port: 0, ipProtocol: flow.ipProtocol)
+            }
+            self.note(AlertFire(kind: kind, time: time), key: key, flow: flow, emit: emit)
+        case .tunnelMismatch(let vni, let sender):
+            var fire = AlertFire(kind: .tunnelIdentityMismatch, time: time)
+            fire.distinct = UInt64(vni)
+            fire.sources = UInt64(sender)
+            let key = TrackerKey(first: source, second: target, port: UInt16(truncatingIfNeeded: vni), ipProtocol: 0)
+            self.note(fire, key: key, flow: flow, emit: emit)
+        case .echoRequest:
+            guard self.settings.isEnabled(.icmpSweep) else { return }
+            let key = TrackerKey(first: source, second: .zero, port: 0, ipProtocol: flow.ipProtocol)
+            let hosts = self.settings.sweepHosts
+            let result = self.sweep.note(key, value: Self.hash(target), time: time.nanoseconds) { _, distinct in distinct >= hosts }
+            if result.fires {
+                var fire = AlertFire(kind: .icmpSweep, time: time)
+                fire.distinct = UInt64(result.distinct)
+                fire.window = self.settings.sweepWindow
+                self.note(fire, key: key, flow: flow, emit: emit)
+            }
+        case .failedAttempt:
+            let start = flow.start
+            if self.settings.isEnabled(.portScan) {
+                let ports = self.settings.scanPorts, hosts = self.settings.scanHosts
+                let hostKey = TrackerKey(first: source, second: target, port: 0, ipProtocol: flow.ipProtocol)
+                let byPorts = self.vertical.note(hostKey, value: UInt64(flow.destinationPort), time: start.nanoseconds) {
+                    _, distinct in distinct >= ports
+                }
+                if byPorts.fires {
+                    var fire = AlertFire(kind: .verticalPortScan, time: start)
+                    fire.distinct = UInt64(byPorts.distinct)
+                    fire.window = self.settings.scanWindow
+                    self.note(fire, key: hostKey, flow: flow, emit: emit)
+                }
+                let portKey = TrackerKey(first: source, second: .zero, port: flow.destinationPort, ipProtocol: flow.ipProtocol)
+                let byHosts = self.horizontal.note(portKey, value: Self.hash(target), time: start.nanoseconds) {
+                    _, distinct in distinct >= hosts
+                }
+                if byHosts.fires {
+                    var fire = AlertFire(kind: .horizontalPortScan, time: start)
+                    fire.distinct = UInt64(byHosts.distinct)
+                    fire.window = self.settings.scanWindow
+                    self.note(fire, key: portKey, flow: flow, emit: emit)
+                }
+            }
+            if self.settings.isEnabled(.synFlood) && flow.ipProtocol == 6 {
+                let connections = UInt64(self.settings.floodConnections), sources = self.settings.floodSources
+                let key = TrackerKey(first: .zero, second: target, port: flow.destinationPort, ipProtocol: 6)
+                let result = self.flood.note(key, value: Self.hash(source), time: start.nanoseconds) { attempts, distinct in
+                    attempts >= connections && distinct >= sources
+                }
+                if result.fires {
+                    var fire = AlertFire(kind: .synFlood, time: start)
+                    fire.distinct = result.attempts
+                    fire.sources = UInt64(result.distinct)
+                    fire.window = self.settings.floodWindow
+                    self.note(fire, key: key, flow: flow, emit: emit)
+                }
+            }
+        }
+    }
+
+    /// Closes the aggregation windows that ended by `time` (called once per second of packet time).
+    public func advance(to time: CaptureTime, emit: (AlertFire, FlowEntry) -> Void) {
+        self.aggregator.close(endingBy: time.nanoseconds) { fire, flow in
+            self.raised[Int(fire.kind.rawValue)] &+= 1
+            emit(fire, flow)
+        }
+    }
+
+    /// Closes every window (end of input or shutdown).
+    public func finish(emit: (AlertFire, FlowEntry) -> Void) {
+        self.aggregator.close(endingBy: nil) { fire, flow in
+            self.raised[Int(fire.kind.rawValue)] &+= 1
+            emit(fire, flow)
+        }
+    }
+
+    private func note(_ fire: AlertFire, key: TrackerKey, flow: FlowEntry,
+                      emit: (AlertFire, FlowEntry) -> Void) {
+        var written = false
+        self.aggregator.note(fire, key: key, flow: flow) { alert, alertFlow in
+            self.raised[Int(alert.kind.rawValue)] &+= 1
+            if !alert.isSummary { written = true }
+            emit(alert, alertFlow)
+        }
+        if !written { self.aggregated &+= 1 }
+    }
+
+    private func isAllowlisted(_ address: IPAddress, identity: Identity, scope: DetectionScope) -> Bool {
+        let prefixes = self.settings.allowedPrefixes
+        for index in 0..<prefixes.count where prefixes[index].contains(address) { return true }
+        return identity != .unknown && scope.allowedIdentities.contains(identity.rawValue)
+    }
+
+    @inline(__always)
+    static func hash(_ address: IPAddress) -> UInt64 {
+        TrackerKey(first: address, second: .zero, port: 0, ipProtocol: 0).hash
+    }
+}

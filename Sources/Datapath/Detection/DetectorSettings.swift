@@ -1,0 +1,106 @@
+import FlowCore
+
+/// Thresholds, windows and limits of the detectors: numbers only, built by the agent from
+/// the alerts configuration (`--alerts-config`), or the defaults below.
+///
+/// Windows are in packet time: replay gives the same alerts on every run.
+public struct DetectorSettings: Sendable, Equatable {
+    /// Enabled detectors, one bit per `AlertDetector`.
+    public var enabled: UInt8 = 0x7f
+    /// Severity per `AlertKind` (1 = highest), after overrides.
+    public var severities: [UInt8] = AlertKind.allCases.map(\.defaultSeverity)
+
+    /// Port scans, in the style of Zeek's `policy/misc/scan.zeek`: failed attempts from one
+    /// source to `scanPorts` distinct ports of one host, or to one port of `scanHosts`
+    /// distinct hosts, within `scanWindow`.
+    public var scanPorts = 15
+    public var scanHosts = 25
+    public var scanWindow: Int64 = 300_000_000_000
+    /// SYN flood: at least `floodConnections` half-open connections to one destination port,
+    /// from at least `floodSources` distinct sources, within `floodWindow`.
+    public var floodConnections = 200
+    public var floodSources = 20
+    public var floodWindow: Int64 = 10_000_000_000
+    /// ICMP sweep: echo requests from one source to `sweepHosts` distinct hosts within `sweepWindow`.
+    public var sweepHosts = 25
+    public var sweepWindow: Int64 = 300_000_000_000
+
+    /// Repeats of one alert (same kind, source and target) within this window after the
+    /// first are counted into one summary alert instead of written one by one.
+    public var aggregationWindow: Int64 = 60_000_000_000
+    /// Bounded state: counting trackers per detector, open aggregates, and detector events a
+    /// worker may hold between two hand-offs (one second of packet time).
+    public var maxTrackers = 16_384
+    public var maxAggregates = 8_192
+    public var maxPendingEvents = 16_384
+
+    /// Sources no detector alerts on (policy violations excepted): address prefixes.
+    public var allowedPrefixes: [IPPrefix] = []
+
+    public init() {}
+
+    public func isEnabled(_ detector: AlertDetector) -> Bool { self.enabled & (1 << detector.rawValue) != 0 }
+
+    public mutating func setEnabled(_ detector: AlertDetector, _ on: Bool) {
+        if on { self.enabled |= 1 << detector.rawValue } else { self.enabled &= ~(1 << detector.rawValue) }
+    }
+
+    public func severity(of kind: AlertKind) -> UInt8 { self.severities[Int(kind.rawValue)] }
+
+    /// The largest distinct-value threshold a tracker has to remember.
+    public static let maximumThreshold = 4096
+}
+
+/// An address prefix (`10.244.0.0/16`, `fd00::/8`); IPv4 prefixes are kept as IPv4-mapped
+/// IPv6, as `IPAddress` keeps IPv4 addresses, so their length is 96 + the IPv4 length.
+public struct IPPrefix: Sendable, Equatable {
+    public var address: IPAddress
+    /// Length over the 128-bit form.
+    public var length: UInt8
+
+    public init(address: IPAddress, length: UInt8) {
+        self.address = address
+        self.length = min(length, 128)
+    }
+
+    @inline(__always)
+    public func contains(_ candidate: IPAddress) -> Bool {
+        let bits = Int(self.length)
+        if bits == 0 { return true }
+        if bits <= 64 {
+            let mask: UInt64 = bits == 64 ? .max : ~(UInt64.max >> UInt64(bits))
+            return candidate.high & mask == self.address.high & mask
+        }
+        let lowBits = bits - 64
+        let mask: UInt64 = lowBits == 64 ? .max : ~(UInt64.max >> UInt64(lowBits))
+        return candidate.high == self.address.high && candidate.low & mask == self.address.low & mask
+    }
+}
+
+/// What the detectors know of the cluster, per identity/policy generation (SIGHUP rebuilds it):
+/// the pod CIDRs, the identities of sensitive workloads and of allow-listed sources.
+public final class DetectionScope: Sendable {
+    /// Prefixes that hold pod addresses (learned from the inventory, or configured).
+    public let podPrefixes: [IPPrefix]
+    public let sensitiveIdentities: Set<UInt32>
+    public let allowedIdentities: Set<UInt32>
+    /// Compare a VXLAN/Geneve VNI with the inner source's identity (Cilium's overlay carries it).
+    public let checksTunnelIdentity: Bool
+
+    public init(podPrefixes: [IPPrefix] = [], sensitiveIdentities: Set<UInt32> = [], allowedIdentities: Set<UInt32> = [],
+                checksTunnelIdentity: Bool = false) {
+        self.podPrefixes = podPrefixes
+        self.sensitiveIdentities = sensitiveIdentities
+        self.allowedIdentities = allowedIdentities
+        self.checksTunnelIdentity = checksTunnelIdentity
+    }
+
+    public static let empty = DetectionScope()
+
+    @inline(__always)
+    public func isInPodCIDR(_ address: IPAddress) -> Bool {
+        // An index loop: iterating the array itself allocates in unoptimized builds.
+        for index in 0..<self.podPrefixes.count where self.podPrefixes[index].contains(address) { return true }
+        return false
+    }
+}

@@ -1,0 +1,122 @@
+import Datapath
+import FlowCore
+import Output
+
+/// A connection event for the detectors, as a worker saw it: what happened, when, to which
+/// connection (a copy of its entry), and where it stands in single-pass order.
+struct AlertEvent {
+    var input: DetectorInput
+    var time: CaptureTime
+    var key: EmissionKey
+    var flow: FlowEntry
+}
+
+/// The events a worker produced since its last hand-off: a fixed capacity
+/// (`DetectorSettings.maxPendingEvents`), allocated once; the rest are counted, not kept.
+final class AlertEventBuffer {
+    private let storage: UnsafeMutablePointer<AlertEvent>
+    let capacity: Int
+    private(set) var count = 0
+    private(set) var dropped: UInt64 = 0
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        self.storage = .allocate(capacity: self.capacity)
+    }
+
+    deinit {
+        self.storage.deinitialize(count: self.count)
+        self.storage.deallocate()
+    }
+
+    @inline(__always)
+    func append(_ input: DetectorInput, time: CaptureTime, key: EmissionKey, flow: FlowEntry) {
+        guard self.count < self.capacity else {
+            self.dropped &+= 1
+            return
+        }
+        (self.storage + self.count).initialize(to: AlertEvent(input: input, time: time, key: key, flow: flow))
+        self.count += 1
+    }
+
+    var events: UnsafeBufferPointer<AlertEvent> { UnsafeBufferPointer(start: self.storage, count: self.count) }
+
+    /// Empties the buffer and its count of dropped events.
+    func removeAll() {
+        self.storage.deinitialize(count: self.count)
+        self.count = 0
+        self.dropped = 0
+    }
+}
+
+/// The detectors and the writing of their alerts. There is one per run: the pipeline's merger
+/// feeds it every worker's events in single-pass order; a single pass feeds it directly.
+/// Alerts are rendered into keyed records so they merge with flow records in capture order.
+final class AlertStage {
+    let engine: DetectorEngine
+    /// The identity/policy generations, numbered as `FlowEntry.policyGeneration` counts them,
+    /// for the scope and the names of each connection's generation.
+    var contexts: [PolicyContext]
+    let records = KeyedRecords()
+    private var counter: UInt64 = 0
+    /// Events the workers could not hand over, summed.
+    var eventsDropped: UInt64 = 0
+
+    init(settings: DetectorSettings, contexts: [PolicyContext]) {
+        self.engine = DetectorEngine(settings: settings)
+        self.contexts = contexts
+    }
+
+    /// Runs the events of one epoch, from every worker, in single-pass order.
+    func observe(_ buffers: [AlertEventBuffer]) {
+        var order: [(key: EmissionKey, buffer: Int, index: Int)] = []
+        for (bufferIndex, buffer) in buffers.enumerated() {
+            self.eventsDropped &+= buffer.dropped
+            for (index, event) in buffer.events.enumerated() { order.append((event.key, bufferIndex, index)) }
+        }
+        order.sort { ($0.key, $0.buffer, $0.index) < ($1.key, $1.buffer, $1.index) }
+        for item in order { self.observe(buffers[item.buffer].events[item.index]) }
+    }
+
+    func observe(_ event: AlertEvent) {
+        let context = self.context(for: event.flow)
+        self.engine.observe(event.input, flow: event.flow, time: event.time, scope: context?.detection ?? .empty) {
+            fire, flow in self.render(fire, flow: flow, key: event.key)
+        }
+    }
+
+    /// Closes the aggregation windows ended by `time`; their summaries take `key` (after
+    /// everything else of that sweep).
+    func advance(to time: CaptureTime, event: UInt64) {
+        self.engine.advance(to: time) { fire, flow in
+            self.render(fire, flow: flow, key: EmissionKey(event: event, primary: .max, secondary: .max))
+        }
+    }
+
+    func finish(event: UInt64) {
+        self.engine.finish { fire, flow in
+            self.render(fire, flow: flow, key: EmissionKey(event: event, primary: .max, secondary: .max))
+        }
+    }
+
+    var counters: AlertCounters {
+        var counters = self.engine.counters
+        counters.eventsDropped = self.eventsDropped
+        return counters
+    }
+
+    private func context(for flow: FlowEntry) -> PolicyContext? {
+        let generation = Int(flow.policyGeneration)
+        return generation < self.contexts.count ? self.contexts[generation] : self.contexts.last
+    }
+
+    private func render(_ fire: AlertFire, flow: FlowEntry, key: EmissionKey) {
+        self.counter &+= 1
+        self.records.beginRecord()
+        AlertRecord.append(fire, flow: flow, severity: self.engine.settings.severity(of: fire.kind),
+                           annotations: self.context(for: flow)?.annotations, to: &self.records.buffer)
+        // The counter keeps alerts of one event in the order they were raised.
+        self.records.endRecord(EmissionKey(event: key.event, primary: key.primary, secondary: key.secondary,
+                                           alertOrder: self.counter))
+    }
+}
