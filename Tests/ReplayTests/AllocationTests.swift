@@ -17,28 +17,11 @@ struct AllocationTests {
     @Test(arguments: ["eth-mixed-realworld-4709pkts.pcap", "sll-mixed-tcp-udp-arp-518pkts.pcap",
                       "eth-ipv4-frag-udp-nfs.pcap", "geneve-tcp-ssh-icmp.pcap", "raw101-ipv4-ipv6-mixed.pcap"])
     func steadyStatePacketPathAllocatesNothing(name: String) throws {
-        let file = Fixture.sharedCaptures.appendingPathComponent(name)
-        let devNull = try Self.devNull()
-        defer { close(devNull) }
-        let warmUp = FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 1024, detectors: DetectorSettings()),
-                                   output: JSONLinesOutput(fileDescriptor: devNull, name: "/dev/null"))
-        let warmUpReader = try CaptureFileReader(path: file.path)
-        while let packet = try warmUpReader.next() { try warmUp.process(packet) }
-        try warmUp.finish()
-
-        let processor = FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 1024, detectors: DetectorSettings()),
-                                      output: JSONLinesOutput(fileDescriptor: devNull, name: "/dev/null"))
-        let reader = try CaptureFileReader(path: file.path)
-        var packets = 0
-        flowmon_malloc_counter_start()
-        while let packet = try reader.next() {
-            try processor.process(packet)
-            packets += 1
+        let (packets, allocations, _) = try Self.steadyState(Fixture.sharedCaptures.appendingPathComponent(name)) {
+            FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 1024, detectors: DetectorSettings()), output: $0)
         }
-        let allocations = flowmon_malloc_counter_stop()
         #expect(packets > 0)
         #expect(allocations == 0, "\(allocations) allocations for \(packets) packets")
-        try processor.finish()
     }
 
     /// The same with identities, policy verdicts and Hubble lines for every new connection.
@@ -46,28 +29,10 @@ struct AllocationTests {
         let state = try AgentState.load(AgentConfiguration(
             pods: Fixture.captures.appendingPathComponent("demo/demo-cluster.pods.json").path, nodeName: "kind-worker-0",
             policyPaths: [Fixture.root.appendingPathComponent("Policies/demo").path]))
-        let file = Fixture.captures.appendingPathComponent("demo/demo-cluster.pcap")
-        let devNull = try Self.devNull()
-        defer { close(devNull) }
-        func processor() -> FlowProcessor {
+        let (packets, allocations, _) = try Self.steadyState(Fixture.captures.appendingPathComponent("demo/demo-cluster.pcap")) {
             FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 64, detectors: DetectorSettings()),  // small: evictions happen too
-                          output: JSONLinesOutput(fileDescriptor: devNull, name: "/dev/null"),
-                          policy: state.context(hubble: JSONLinesOutput(fileDescriptor: devNull, name: "/dev/null")))
+                          output: $0, policy: state.context(hubble: $0))
         }
-        let warmUp = processor()
-        let warmUpReader = try CaptureFileReader(path: file.path)
-        while let packet = try warmUpReader.next() { try warmUp.process(packet) }
-        try warmUp.finish()
-
-        let measured = processor()
-        let reader = try CaptureFileReader(path: file.path)
-        var packets = 0
-        flowmon_malloc_counter_start()
-        while let packet = try reader.next() {
-            try measured.process(packet)
-            packets += 1
-        }
-        let allocations = flowmon_malloc_counter_stop()
         #expect(packets == 1500)
         #expect(allocations == 0, "\(allocations) allocations for \(packets) packets")
     }
@@ -82,20 +47,28 @@ struct AllocationTests {
         let state = try AgentState.load(AgentConfiguration(
             pods: directory.appendingPathComponent("alerts.pods.json").path, nodeName: "kind-worker-0",
             policyPaths: [directory.appendingPathComponent("alerts.policies.yaml").path]))
-        let file = directory.appendingPathComponent(name)
-        let devNull = try Self.devNull()
-        defer { close(devNull) }
-        func processor() -> FlowProcessor {
-            FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 256, detectors: alerts.settings),
-                          output: JSONLinesOutput(fileDescriptor: devNull, name: "/dev/null"),
+        let (packets, allocations, measured) = try Self.steadyState(directory.appendingPathComponent(name)) {
+            FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 256, detectors: alerts.settings), output: $0,
                           policy: state.context(hubble: nil, alerts: alerts))
         }
-        let warmUp = processor()
+        #expect(packets > 0)
+        #expect(measured.statistics().alerts.map { $0.raised.reduce(0, +) } ?? 0 > 0, "no alert was raised")
+        #expect(allocations == 0, "\(allocations) allocations for \(packets) packets")
+    }
+
+    /// Replays `file` through one processor to warm up, then counts the allocations of a second
+    /// processor's pass (finished afterwards, outside the count). Output goes to /dev/null.
+    static func steadyState(_ file: URL, processor: (JSONLinesOutput) -> FlowProcessor) throws
+        -> (packets: Int, allocations: Int, processor: FlowProcessor)
+    {
+        let devNull = try Self.devNull()
+        defer { close(devNull) }
+        let warmUp = processor(JSONLinesOutput(fileDescriptor: devNull, name: "/dev/null"))
         let warmUpReader = try CaptureFileReader(path: file.path)
         while let packet = try warmUpReader.next() { try warmUp.process(packet) }
         try warmUp.finish()
 
-        let measured = processor()
+        let measured = processor(JSONLinesOutput(fileDescriptor: devNull, name: "/dev/null"))
         let reader = try CaptureFileReader(path: file.path)
         var packets = 0
         flowmon_malloc_counter_start()
@@ -103,11 +76,9 @@ struct AllocationTests {
             try measured.process(packet)
             packets += 1
         }
-        let allocations = flowmon_malloc_counter_stop()
+        let allocations = Int(flowmon_malloc_counter_stop())
         try measured.finish()
-        #expect(packets > 0)
-        #expect(measured.statistics().alerts.map { $0.raised.reduce(0, +) } ?? 0 > 0, "no alert was raised")
-        #expect(allocations == 0, "\(allocations) allocations for \(packets) packets")
+        return (packets, allocations, measured)
     }
 
     static func devNull() throws -> Int32 {

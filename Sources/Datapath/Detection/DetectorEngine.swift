@@ -78,39 +78,19 @@ public final class DetectorEngine {
             self.note(fire, key: key, flow: flow, emit: emit)
         case .echoRequest:
             guard self.settings.isEnabled(.icmpSweep) else { return }
-            let key = TrackerKey(first: source, second: .zero, port: 0, ipProtocol: flow.ipProtocol)
-            let hosts = self.settings.sweepHosts
-            let result = self.sweep.note(key, value: Self.hash(target), time: time.nanoseconds) { _, distinct in distinct >= hosts }
-            if result.fires {
-                var fire = AlertFire(kind: .icmpSweep, time: time)
-                fire.distinct = UInt64(result.distinct)
-                fire.window = self.settings.sweepWindow
-                self.note(fire, key: key, flow: flow, emit: emit)
-            }
+            self.countDistinct(.icmpSweep, in: self.sweep, key: TrackerKey(first: source, second: .zero, port: 0, ipProtocol: flow.ipProtocol),
+                               value: Self.hash(target), threshold: self.settings.sweepHosts, time: time, flow: flow, emit: emit)
         case .failedAttempt:
             let start = flow.start
             if self.settings.isEnabled(.portScan) {
-                let ports = self.settings.scanPorts, hosts = self.settings.scanHosts
-                let hostKey = TrackerKey(first: source, second: target, port: 0, ipProtocol: flow.ipProtocol)
-                let byPorts = self.vertical.note(hostKey, value: UInt64(flow.destinationPort), time: start.nanoseconds) {
-                    _, distinct in distinct >= ports
-                }
-                if byPorts.fires {
-                    var fire = AlertFire(kind: .verticalPortScan, time: start)
-                    fire.distinct = UInt64(byPorts.distinct)
-                    fire.window = self.settings.scanWindow
-                    self.note(fire, key: hostKey, flow: flow, emit: emit)
-                }
-                let portKey = TrackerKey(first: source, second: .zero, port: flow.destinationPort, ipProtocol: flow.ipProtocol)
-                let byHosts = self.horizontal.note(portKey, value: Self.hash(target), time: start.nanoseconds) {
-                    _, distinct in distinct >= hosts
-                }
-                if byHosts.fires {
-                    var fire = AlertFire(kind: .horizontalPortScan, time: start)
-                    fire.distinct = UInt64(byHosts.distinct)
-                    fire.window = self.settings.scanWindow
-                    self.note(fire, key: portKey, flow: flow, emit: emit)
-                }
+                self.countDistinct(.verticalPortScan, in: self.vertical,
+                                   key: TrackerKey(first: source, second: target, port: 0, ipProtocol: flow.ipProtocol),
+                                   value: UInt64(flow.destinationPort), threshold: self.settings.scanPorts, time: start,
+                                   flow: flow, emit: emit)
+                self.countDistinct(.horizontalPortScan, in: self.horizontal,
+                                   key: TrackerKey(first: source, second: .zero, port: flow.destinationPort, ipProtocol: flow.ipProtocol),
+                                   value: Self.hash(target), threshold: self.settings.scanHosts, time: start, flow: flow,
+                                   emit: emit)
             }
             if self.settings.isEnabled(.synFlood) && flow.ipProtocol == 6 {
                 let connections = UInt64(self.settings.floodConnections), sources = self.settings.floodSources
@@ -143,6 +123,18 @@ public final class DetectorEngine {
             self.raised[Int(fire.kind.rawValue)] &+= 1
             emit(fire, flow)
         }
+    }
+
+    /// Scans and sweeps: counts `value` in the key's window and alerts once when `threshold`
+    /// distinct values are reached.
+    private func countDistinct(_ kind: AlertKind, in tracker: DistinctTracker, key: TrackerKey, value: UInt64,
+                               threshold: Int, time: CaptureTime, flow: FlowEntry, emit: (AlertFire, FlowEntry) -> Void) {
+        let result = tracker.note(key, value: value, time: time.nanoseconds) { _, distinct in distinct >= threshold }
+        guard result.fires else { return }
+        var fire = AlertFire(kind: kind, time: time)
+        fire.distinct = UInt64(result.distinct)
+        fire.window = tracker.window
+        self.note(fire, key: key, flow: flow, emit: emit)
     }
 
     private func note(_ fire: AlertFire, key: TrackerKey, flow: FlowEntry,
