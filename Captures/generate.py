@@ -6,6 +6,7 @@
 
 Standard library only, and deterministic: no clock, no randomness, fixed timestamps
 (epoch 1700000000 = 2023-11-14T22:13:20Z). Running it twice gives byte-identical files.
+The IPv4/TCP/UDP/ICMP headers, checksums and the pcap writer come from Captures/packetlib.py.
 
 Each capture fills a gap in Captures/real/ (see Captures/real/MANIFEST.md):
   tcp-conn-states.pcap   one TCP connection per Zeek conn_state, SYN-ACK first, port reuse
@@ -23,23 +24,23 @@ The expected flows written into each .md come from the same case tables that bui
 import os
 import struct
 import sys
-import zlib
+
+sys.dont_write_bytecode = True      # no Captures/__pycache__ next to the fixtures
+from packetlib import (  # noqa: E402  (Captures/packetlib.py, beside this file)
+    ACK, ETH_IPV4, FIN, PROTO_ICMP, PROTO_TCP, PROTO_UDP, PSH, RST, SYN, IPv4Ids, bridge_mac, checksum,
+    ethernet, icmp_message, ip4, ipv4_packet, md_table, pcap_bytes, pseudo_header, tcp_segment,
+    tunnel_source_port, udp_datagram, vxlan_header)
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic")
 EPOCH_NS = 1_700_000_000 * 1_000_000_000
 MS = 1_000_000          # nanoseconds
 S = 1_000_000_000
 
-PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROTO_IPV6_FRAG, PROTO_ICMPV6 = 1, 6, 17, 44, 58
-ETH_IPV4, ETH_IPV6, ETH_TEB = 0x0800, 0x86DD, 0x6558
-FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+PROTO_IPV6_FRAG, PROTO_ICMPV6 = 44, 58
+ETH_TEB = 0x6558
 
 # ---------------------------------------------------------------------------------------------
-# Addresses and checksums
-
-
-def ip4(s):
-    return bytes(int(x) for x in s.split("."))
+# Addresses, IPv6 and link layers (checksums and IPv4/TCP/UDP/ICMP headers: packetlib.py)
 
 
 def ip6(s):
@@ -56,73 +57,13 @@ def addr(s):
 
 def mac_for(ip):
     """Kubernetes bridge-style MAC (0a:58 + last four address bytes), so frames are readable."""
-    return b"\x0a\x58" + addr(ip)[-4:]
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def pseudo_header(src, dst, proto, length):
-    if len(src) == 4:
-        return src + dst + struct.pack("!BBH", 0, proto, length)
-    return src + dst + struct.pack("!IxxxB", length, proto)
-
-
-# ---------------------------------------------------------------------------------------------
-# Headers
-
-
-def tcp_segment(src, dst, sport, dport, seq, ack, flags, payload=b"", window=64240):
-    opts = struct.pack("!BBH", 2, 4, 1460) if flags & SYN else b""   # MSS on SYN and SYN-ACK
-    off = (20 + len(opts)) // 4
-    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                      off << 4, flags, window, 0, 0) + opts
-    seg = hdr + payload
-    c = checksum(pseudo_header(src, dst, PROTO_TCP, len(seg)) + seg)
-    return seg[:16] + struct.pack("!H", c) + seg[18:]
-
-
-def udp_datagram(src, dst, sport, dport, payload):
-    length = 8 + len(payload)
-    dg = struct.pack("!HHHH", sport, dport, length, 0) + payload
-    c = checksum(pseudo_header(src, dst, PROTO_UDP, length) + dg) or 0xFFFF
-    return dg[:6] + struct.pack("!H", c) + dg[8:]
-
-
-def icmp_message(icmp_type, code, rest, payload=b""):
-    msg = struct.pack("!BBH", icmp_type, code, 0) + rest + payload
-    return msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
+    return bridge_mac(addr(ip))
 
 
 def icmpv6_message(src, dst, icmp_type, code, rest, payload=b""):
     msg = struct.pack("!BBH", icmp_type, code, 0) + rest + payload
     c = checksum(pseudo_header(src, dst, PROTO_ICMPV6, len(msg)) + msg)
     return msg[:2] + struct.pack("!H", c) + msg[4:]
-
-
-class IPv4Ids:
-    """Per-file IPv4 identification counter (deterministic)."""
-
-    def __init__(self, start=0x1000):
-        self.next = start
-
-    def take(self):
-        self.next = (self.next + 1) & 0xFFFF
-        return self.next
-
-
-def ipv4_packet(src, dst, proto, payload, ident, ttl=64, df=True, frag_off=0, more=False,
-                total_payload=None):
-    flags = (0x4000 if df else 0) | (0x2000 if more else 0) | (frag_off // 8)
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, flags, ttl, proto, 0,
-                      src, dst)
-    return hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:] + payload
 
 
 def ipv6_packet(src, dst, next_header, payload, hop_limit=64, flow_label=0):
@@ -138,27 +79,12 @@ def ip_packet(src, dst, proto, l4, ids, ttl=64):
     return ipv6_packet(s, d, proto, l4, hop_limit=ttl)
 
 
-def ethernet(ip_pkt, src_mac, dst_mac):
-    ethertype = ETH_IPV4 if ip_pkt[0] >> 4 == 4 else ETH_IPV6
-    return dst_mac + src_mac + struct.pack("!H", ethertype) + ip_pkt
-
-
 def eth_for(ip_pkt, src, dst):
     return ethernet(ip_pkt, mac_for(src), mac_for(dst))
 
 
 # ---------------------------------------------------------------------------------------------
-# File writers
-
-
-def pcap_bytes(records, linktype=1, snaplen=262144):
-    """Classic pcap, little-endian, microsecond timestamps. records: [(ts_ns, frame)]."""
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype)]
-    for ts, frame in records:
-        us = ts // 1000
-        out.append(struct.pack("<IIII", us // 1_000_000, us % 1_000_000, len(frame), len(frame)))
-        out.append(frame)
-    return b"".join(out)
+# pcapng writer (classic pcap: packetlib.pcap_bytes)
 
 
 def pad4(b):
@@ -249,12 +175,6 @@ def describe_script(script):
     for _, from_client, flags, data, *_ in script:
         parts.append(("C>" if from_client else "R>") + names[flags] + (f"[{len(data)}]" if data else ""))
     return " ".join(parts)
-
-
-def md_table(header, rows):
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def regen_line(name):
@@ -351,7 +271,7 @@ Notes:
 
 {regen_line("tcp-conn-states.pcap")}
 """
-    return {"tcp-conn-states.pcap": pcap_bytes(recs), "tcp-conn-states.md": md}
+    return {"tcp-conn-states.pcap": pcap_bytes(recs, ts_per_second=S), "tcp-conn-states.md": md}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,7 +347,7 @@ pkts column gives originator→responder + responder→originator.
 
 {regen_line("udp-icmp.pcap")}
 """
-    return {"udp-icmp.pcap": pcap_bytes(recs), "udp-icmp.md": md}
+    return {"udp-icmp.pcap": pcap_bytes(recs, ts_per_second=S), "udp-icmp.md": md}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -523,7 +443,7 @@ datagram as one frame in `-z conv,udp`.
 
 {regen_line("fragments.pcap")}
 """
-    return {"fragments.pcap": pcap_bytes(recs), "fragments.md": md}
+    return {"fragments.pcap": pcap_bytes(recs, ts_per_second=S), "fragments.md": md}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,11 +464,11 @@ def build_overlay():
     def encap(kind, dport, inner_frame, inner_src, inner_dst, five_tuple):
         vni = IDENTITY[inner_src]
         if kind == "vxlan":
-            hdr = struct.pack("!BxxxI", 0x08, vni << 8)
+            hdr = vxlan_header(vni)
         else:   # geneve, version 0, no options, protocol Transparent Ethernet Bridging
             hdr = struct.pack("!BBHI", 0, 0, ETH_TEB, vni << 8)
         # Outer source port from a hash of the inner flow, as the kernel does (one port per direction).
-        sport = 49152 + zlib.crc32(repr(five_tuple).encode()) % 16384
+        sport = tunnel_source_port(five_tuple)
         on_src, on_dst = node_of[inner_src], node_of[inner_dst]
         udp = udp_datagram(addr(on_src), addr(on_dst), sport, dport, hdr + inner_frame)
         outer = ipv4_packet(addr(on_src), addr(on_dst), PROTO_UDP, udp, outer_ids.take(), df=False)
@@ -607,7 +527,7 @@ outer source port). tshark: `tshark -r overlay-cilium.pcap -d udp.port==8472,vxl
 
 {regen_line("overlay-cilium.pcap")}
 """
-    return {"overlay-cilium.pcap": pcap_bytes(recs), "overlay-cilium.md": md}
+    return {"overlay-cilium.pcap": pcap_bytes(recs, ts_per_second=S), "overlay-cilium.md": md}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -747,7 +667,7 @@ leave room for inclusive or exclusive comparison.
 
 {regen_line("idle-timeouts.pcap")}
 """
-    return {"idle-timeouts.pcap": pcap_bytes(recs), "idle-timeouts.md": md}
+    return {"idle-timeouts.pcap": pcap_bytes(recs, ts_per_second=S), "idle-timeouts.md": md}
 
 
 # ---------------------------------------------------------------------------------------------

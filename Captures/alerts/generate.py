@@ -6,7 +6,7 @@
 
 Standard library only, and deterministic: no clock, no randomness, fixed timestamps (every
 hand-built capture starts at epoch 1700000000 = 2023-11-14T22:13:20Z). Running it twice gives
-byte-identical files.
+byte-identical files. Packet headers, checksums and the pcap writer come from ../packetlib.py.
 
 Hand-built here (one small capture per detector scenario, each with a .md note):
   policy-violation.pcap     shop/cart-1 -> payments/api-1:8443 four times (denied), web-1 once (allowed)
@@ -40,6 +40,12 @@ import uuid
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))      # Captures/, for packetlib.py
+sys.dont_write_bytecode = True                 # no Captures/__pycache__ next to the fixtures
+from packetlib import (  # noqa: E402
+    ACK, FIN, PROTO_ICMP, PROTO_TCP, PROTO_UDP, PSH, RST, SYN, URG, IPv4Ids, bridge_mac, ethernet, icmp_echo,
+    ip4, ipv4_packet, md_table, pcap_bytes, tcp_segment, tunnel_source_port, udp_datagram, vxlan_header)
+
 REPO = os.path.dirname(os.path.dirname(HERE))
 SHARED_GENERATOR = os.path.join(REPO, "..", "shared", "bench", "gen_cluster_pcap.py")
 
@@ -47,8 +53,6 @@ EPOCH_US = 1_700_000_000 * 1_000_000      # 2023-11-14T22:13:20Z
 MS = 1_000                                # microseconds
 S = 1_000_000
 
-PROTO_ICMP, PROTO_TCP, PROTO_UDP = 1, 6, 17
-FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 VXLAN_PORT = 8472                         # Cilium's (and Linux's) VXLAN port
 
 # ---------------------------------------------------------------------------------------------
@@ -104,12 +108,7 @@ IDENTITY = identities()
 ID_HOST, ID_WORLD, ID_REMOTE_NODE = 1, 2, 6     # Cilium's reserved identities
 
 # ---------------------------------------------------------------------------------------------
-# Addresses, checksums, headers
-
-
-def ip4(s):
-    """Dotted quad to 4 bytes (bytes pass through)."""
-    return s if isinstance(s, bytes) else bytes(int(x) for x in s.split("."))
+# Link layer and pcap (checksums, IPv4/TCP/UDP/ICMP headers and the pcap writer: ../packetlib.py)
 
 
 GATEWAY_MAC = b"\x0a\x58\x0a\xf4\x00\x01"          # cni0 bridge (10.244.0.1)
@@ -119,62 +118,7 @@ NODE_MAC = {LOCAL_NODE_IP: b"\x02\x42\xac\x12\x00\x02", REMOTE_NODE_IP: b"\x02\x
 def mac_for(ip):
     """Local pod CIDR (10.244.0.0/24): the pod's own veth MAC (0a:58 + its address, as the bridge
     CNI does); anything else reaches the bridge through the gateway."""
-    return b"\x0a\x58" + ip4(ip) if ip.startswith("10.244.0.") else GATEWAY_MAC
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def pseudo_header(src, dst, proto, length):
-    return ip4(src) + ip4(dst) + struct.pack("!BBH", 0, proto, length)
-
-
-def tcp_segment(src, dst, sport, dport, seq, ack, flags, payload=b"", window=64240, mss=True):
-    opts = struct.pack("!BBH", 2, 4, 1460) if (flags & SYN and mss) else b""
-    off = (20 + len(opts)) // 4
-    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                      off << 4, flags, window, 0, 0) + opts
-    seg = hdr + payload
-    c = checksum(pseudo_header(src, dst, PROTO_TCP, len(seg)) + seg)
-    return seg[:16] + struct.pack("!H", c) + seg[18:]
-
-
-def udp_datagram(src, dst, sport, dport, payload):
-    length = 8 + len(payload)
-    dg = struct.pack("!HHHH", sport, dport, length, 0) + payload
-    c = checksum(pseudo_header(src, dst, PROTO_UDP, length) + dg) or 0xFFFF
-    return dg[:6] + struct.pack("!H", c) + dg[8:]
-
-
-def icmp_echo(icmp_type, ident, seq, payload):
-    msg = struct.pack("!BBHHH", icmp_type, 0, 0, ident, seq) + payload
-    return msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
-
-
-def ipv4_packet(src, dst, proto, payload, ident, ttl=64, df=True):
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, 0x4000 if df else 0, ttl, proto, 0,
-                      ip4(src), ip4(dst))
-    return hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:] + payload
-
-
-def ethernet(ip_pkt, src_mac, dst_mac):
-    return dst_mac + src_mac + b"\x08\x00" + ip_pkt
-
-
-def pcap_bytes(records):
-    """Classic pcap, little-endian, microsecond timestamps, LINKTYPE_ETHERNET, snaplen 65535.
-    records: [(ts_us, frame)], written in timestamp order (stable)."""
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-    for ts, frame in sorted(records, key=lambda r: r[0]):
-        out.append(struct.pack("<IIII", ts // S, ts % S, len(frame), len(frame)))
-        out.append(frame)
-    return b"".join(out)
+    return bridge_mac(ip4(ip)) if ip.startswith("10.244.0.") else GATEWAY_MAC
 
 
 def pcap_packet_count(data):
@@ -228,11 +172,10 @@ class Capture:
 
     def __init__(self, ident_start):
         self.recs = []
-        self.ident = ident_start
+        self.ids = IPv4Ids(ident_start)
 
     def next_id(self):
-        self.ident = (self.ident + 1) & 0xFFFF
-        return self.ident
+        return self.ids.take()
 
     def ip(self, src, dst, proto, l4, ttl=64):
         return ipv4_packet(src, dst, proto, l4, self.next_id(), ttl=ttl)
@@ -277,18 +220,13 @@ class Capture:
         return t
 
     def pcap(self):
-        return pcap_bytes(self.recs)
+        """Classic pcap, LINKTYPE_ETHERNET, snaplen 65535, records in timestamp order (stable)."""
+        return pcap_bytes(sorted(self.recs, key=lambda r: r[0]), snaplen=65535)
 
 
 def regen_line():
     return ("Regenerate: `python3 Captures/alerts/generate.py` (rewrites every file in `Captures/alerts/`; "
             "`--check` verifies them). Deterministic: byte-identical on every run.")
-
-
-def md_table(header, rows):
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def note(title, capture, body):
@@ -522,9 +460,9 @@ scanner: one alert with 8 invalid-flag probes.
 def vxlan_frame(cap, outer_src, outer_dst, vni, inner_ip_pkt, inner_src, inner_dst, flow_key):
     """Outer Ethernet/IPv4/UDP(8472)/VXLAN (flags 0x08, VNI) around an inner Ethernet frame.
     The outer source port is a hash of the inner flow and direction, as the kernel picks it."""
-    inner = ethernet(inner_ip_pkt, b"\x0a\x58" + ip4(inner_src), b"\x0a\x58" + ip4(inner_dst))
-    vx = struct.pack("!BxxxI", 0x08, vni << 8) + inner
-    sport = 49152 + zlib.crc32(repr(flow_key).encode()) % 16384
+    inner = ethernet(inner_ip_pkt, bridge_mac(ip4(inner_src)), bridge_mac(ip4(inner_dst)))
+    vx = vxlan_header(vni) + inner
+    sport = tunnel_source_port(flow_key)
     udp = udp_datagram(ip4(outer_src), ip4(outer_dst), sport, VXLAN_PORT, vx)
     outer = ipv4_packet(outer_src, outer_dst, PROTO_UDP, udp, cap.next_id(), df=False)
     return ethernet(outer, NODE_MAC[outer_src], NODE_MAC[outer_dst]), sport
@@ -532,7 +470,7 @@ def vxlan_frame(cap, outer_src, outer_dst, vni, inner_ip_pkt, inner_src, inner_d
 
 def build_spoofed():
     cap = Capture(0x6000)
-    inner_ids = Capture(0x6800)       # only its IPv4 id counter is used, for the inner packets
+    inner_ids = IPv4Ids(0x6800)       # IPv4 ids of the inner packets
     rows = []
     # (a) unknown source inside the local pod CIDR.
     spoof, web, t = "10.244.0.99", "10.244.0.10", EPOCH_US
@@ -552,22 +490,22 @@ def build_spoofed():
     t = EPOCH_US + 1 * S
     isn_c, isn_s = 0x2B2B0000, 0x3C3C0000
     syn = ipv4_packet(web2, cart, PROTO_TCP, tcp_segment(ip4(web2), ip4(cart), 40200, 8080, isn_c, 0, SYN),
-                      inner_ids.next_id(), ttl=63)
+                      inner_ids.take(), ttl=63)
     frame, sp_b1 = vxlan_frame(cap, REMOTE_NODE_IP, LOCAL_NODE_IP, ID_WORLD, syn, web2, cart, ("b", web2, cart))
     cap.recs.append((t, frame))
     synack = ipv4_packet(cart, web2, PROTO_TCP,
                          tcp_segment(ip4(cart), ip4(web2), 8080, 40200, isn_s, isn_c + 1, SYN | ACK, window=65160),
-                         inner_ids.next_id())
+                         inner_ids.take())
     frame, sp_b2 = vxlan_frame(cap, LOCAL_NODE_IP, REMOTE_NODE_IP, IDENTITY[cart], synack, cart, web2, ("b", cart, web2))
     cap.recs.append((t + 250, frame))
     # (c) correct: VNI 6 (reserved:remote-node) from the remote node itself, ICMP echo to cart-1;
     #     the reply carries cart-1's own identity.
     t = EPOCH_US + 2 * S
-    req = ipv4_packet(REMOTE_NODE_IP, cart, PROTO_ICMP, icmp_echo(8, 0x0C06, 1, PING_PAYLOAD), inner_ids.next_id())
+    req = ipv4_packet(REMOTE_NODE_IP, cart, PROTO_ICMP, icmp_echo(8, 0x0C06, 1, PING_PAYLOAD), inner_ids.take())
     frame, sp_c1 = vxlan_frame(cap, REMOTE_NODE_IP, LOCAL_NODE_IP, ID_REMOTE_NODE, req, REMOTE_NODE_IP, cart,
                                ("c", REMOTE_NODE_IP, cart))
     cap.recs.append((t, frame))
-    rep = ipv4_packet(cart, REMOTE_NODE_IP, PROTO_ICMP, icmp_echo(0, 0x0C06, 1, PING_PAYLOAD), inner_ids.next_id())
+    rep = ipv4_packet(cart, REMOTE_NODE_IP, PROTO_ICMP, icmp_echo(0, 0x0C06, 1, PING_PAYLOAD), inner_ids.take())
     frame, sp_c2 = vxlan_frame(cap, LOCAL_NODE_IP, REMOTE_NODE_IP, IDENTITY[cart], rep, cart, REMOTE_NODE_IP,
                                ("c", cart, REMOTE_NODE_IP))
     cap.recs.append((t + 300, frame))

@@ -3,7 +3,8 @@
 Tests/ReplayTests/PolicyProbeTests.swift (TCP SYN + SYN-ACK, a UDP datagram, or an ICMP echo
 request + reply), plus the inventory the policies in Policies/conformance/ are written for.
 
-Deterministic (fixed timestamps, ports and addresses; stdlib only). Run from the repository root:
+Deterministic (fixed timestamps, ports and addresses; stdlib only, packets built with
+../packetlib.py). Run from the repository root:
 
     python3 Captures/policy-probes/generate.py
 
@@ -12,9 +13,15 @@ policy-probes.namespaces.json, policy-probes.nodes.json.
 """
 import json
 import os
-import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))      # Captures/, for packetlib.py
+sys.dont_write_bytecode = True                 # no Captures/__pycache__ next to the fixtures
+from packetlib import (  # noqa: E402
+    ACK, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SYN, ethernet, icmp_echo, ipv4_packet, pcap_bytes, tcp_segment,
+    udp_datagram)
+
 NODE_IP = "192.168.1.10"
 REMOTE_NODE_IP = "192.168.1.11"
 
@@ -73,77 +80,37 @@ def address(name):
     return name
 
 
-def ip_bytes(text):
-    return bytes(int(part) for part in text.split("."))
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return (~total) & 0xFFFF
-
-
-def ipv4(source, destination, protocol, payload, ident):
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, 0x4000, 64, protocol, 0,
-                         ip_bytes(source), ip_bytes(destination))
-    header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
-    return header + payload
-
-
-def pseudo(source, destination, protocol, length):
-    return ip_bytes(source) + ip_bytes(destination) + struct.pack("!BBH", 0, protocol, length)
-
-
-def tcp(source, destination, sport, dport, seq, ack, flags):
-    header = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 64240, 0, 0)
-    value = checksum(pseudo(source, destination, 6, len(header)) + header)
-    return header[:16] + struct.pack("!H", value) + header[18:]
-
-
-def udp(source, destination, sport, dport, payload):
-    header = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
-    value = checksum(pseudo(source, destination, 17, len(header) + len(payload)) + header + payload) or 0xFFFF
-    return header[:6] + struct.pack("!H", value) + payload
-
-
-def icmp(kind, ident, sequence):
-    body = struct.pack("!BBHHH", kind, 0, 0, ident, sequence) + b"probe"
-    return body[:2] + struct.pack("!H", checksum(body)) + body[4:]
-
-
-def ethernet(payload):
-    return b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + payload
+# Every frame goes 02:00:00:00:00:01 -> 02:00:00:00:00:02; UDP and ICMP probes carry this payload.
+SRC_MAC, DST_MAC = b"\x02\x00\x00\x00\x00\x01", b"\x02\x00\x00\x00\x00\x02"
+PAYLOAD = b"probe"
 
 
 def packets():
+    """[(microseconds, IPv4 packet)]: SYN (no options) + SYN-ACK, one UDP datagram, or echo request + reply."""
     time = 1_735_725_600_000_000  # 2025-01-01T10:00:00Z, microseconds
     result = []
     for index, (source_name, destination_name, protocol, port) in enumerate(PROBES):
         source, destination = address(source_name), address(destination_name)
         sport = 40000 + index
         if protocol == "TCP":
-            result.append((time, ipv4(source, destination, 6, tcp(source, destination, sport, port, 1000 + index, 0, 0x02), index)))
-            result.append((time + 100, ipv4(destination, source, 6,
-                                            tcp(destination, source, port, sport, 5000 + index, 1001 + index, 0x12), index)))
+            syn = tcp_segment(source, destination, sport, port, 1000 + index, 0, SYN, mss=False)
+            syn_ack = tcp_segment(destination, source, port, sport, 5000 + index, 1001 + index, SYN | ACK, mss=False)
+            result.append((time, ipv4_packet(source, destination, PROTO_TCP, syn, index)))
+            result.append((time + 100, ipv4_packet(destination, source, PROTO_TCP, syn_ack, index)))
         elif protocol == "UDP":
-            result.append((time, ipv4(source, destination, 17, udp(source, destination, sport, port, b"probe"), index)))
+            result.append((time, ipv4_packet(source, destination, PROTO_UDP,
+                                             udp_datagram(source, destination, sport, port, PAYLOAD), index)))
         else:
-            result.append((time, ipv4(source, destination, 1, icmp(port, sport, 1), index)))
-            result.append((time + 100, ipv4(destination, source, 1, icmp(0, sport, 1), index)))
+            result.append((time, ipv4_packet(source, destination, PROTO_ICMP, icmp_echo(port, sport, 1, PAYLOAD), index)))
+            result.append((time + 100, ipv4_packet(destination, source, PROTO_ICMP, icmp_echo(0, sport, 1, PAYLOAD), index)))
         time += 10_000
     return result
 
 
 def write_pcap(path):
     with open(path, "wb") as out:
-        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for micros, packet in packets():
-            frame = ethernet(packet)
-            out.write(struct.pack("<IIII", micros // 1_000_000, micros % 1_000_000, len(frame), len(frame)))
-            out.write(frame)
+        out.write(pcap_bytes([(micros, ethernet(packet, SRC_MAC, DST_MAC)) for micros, packet in packets()],
+                             snaplen=65535))
 
 
 def write_json(path, value):
