@@ -144,3 +144,46 @@ struct DetectorEngineTests {
         #expect(!Identity(261).matchesTunnelIdentity(1))
     }
 }
+
+extension DetectorEngineTests {
+    /// The window slides: ports probed across what would be two fixed windows still add up.
+    @Test func theScanWindowSlides() {
+        var settings = DetectorSettings()
+        settings.scanPorts = 4
+        settings.scanWindow = 10_000_000_000
+        let engine = DetectorEngine(settings: settings)
+        let collect = Collector()
+        // Ports at 0 s, 8 s, 9 s, 11 s: in the 10 s window ending at 11 s are 8, 9 and 11 (three);
+        // a fifth port at 12 s makes four.
+        for (port, at) in [(1, 0.0), (2, 8.0), (3, 9.0), (4, 11.0)] {
+            engine.observe(.failedAttempt, flow: Self.flow(from: 1, to: 2, port: UInt16(port), at: at), time: Self.time(at),
+                           scope: .empty, emit: collect.callAsFunction)
+        }
+        #expect(collect.alerts.isEmpty)
+        engine.observe(.failedAttempt, flow: Self.flow(from: 1, to: 2, port: 5, at: 12), time: Self.time(12), scope: .empty,
+                       emit: collect.callAsFunction)
+        #expect(collect.alerts.map(\.0) == [.verticalPortScan])
+    }
+
+    /// A flood's half-open count slides in eighths of its window.
+    @Test func theFloodCountSlides() {
+        var settings = DetectorSettings()
+        settings.floodConnections = 10
+        settings.floodSources = 1
+        settings.floodWindow = 8_000_000_000
+        let engine = DetectorEngine(settings: settings)
+        let collect = Collector()
+        // Five attempts at 0 s and five at 9 s: never ten within 8 s.
+        for (index, at) in ([0.0, 0, 0, 0, 0, 9, 9, 9, 9, 9] as [Double]).enumerated() {
+            engine.observe(.failedAttempt, flow: Self.flow(from: UInt32(100 + index), to: 2, port: 443, at: at),
+                           time: Self.time(at), scope: .empty, emit: collect.callAsFunction)
+        }
+        #expect(collect.alerts.filter { $0.0 == .synFlood }.isEmpty)
+        // Five more at 10 s: ten within the last 8 s.
+        for index in 0..<5 {
+            engine.observe(.failedAttempt, flow: Self.flow(from: UInt32(200 + index), to: 2, port: 443, at: 10),
+                           time: Self.time(10), scope: .empty, emit: collect.callAsFunction)
+        }
+        #expect(collect.alerts.filter { $0.0 == .synFlood }.count == 1)
+    }
+}

@@ -9,33 +9,43 @@ struct TrackerKey: Equatable {
     var ipProtocol: UInt8
 
     var hash: UInt64 {
-        var key = FlowKey(lowAddress: self.first, highAddress: self.second, lowPort: self.port, highPort: 0,
-                          ipProtocol: self.ipProtocol, vni: 0)
-        key.vni = 0
-        return key.hashValue64
+        FlowKey(lowAddress: self.first, highAddress: self.second, lowPort: self.port, highPort: 0,
+                ipProtocol: self.ipProtocol, vni: 0).hashValue64
     }
 }
 
-/// A fixed-capacity table of counting windows: per key, attempts and the distinct values
-/// (ports, hosts, sources) seen in the current window, remembered exactly up to `threshold`
-/// (all a threshold test needs). 4-way buckets; a full bucket gives up its oldest window
+/// A fixed-capacity table of sliding windows over packet time: per key, the distinct values
+/// (ports, hosts, sources) seen in the last `window`, each with the time it was last seen,
+/// remembered exactly up to `threshold` (all a threshold test needs), and the attempts in the
+/// last `window`, counted in eight sub-buckets (so the count slides in steps of window/8).
+/// "Now" is the latest time the key has seen: events may arrive a little out of order (scan
+/// attempts are judged when their connections end), and an older one still counts while it is
+/// inside the window. 4-way buckets; a full bucket gives up the key seen least recently
 /// (counted in `evicted`). Allocated once; nothing allocates afterwards.
 final class DistinctTracker {
     struct Slot {
         var key: TrackerKey
-        var windowStart: Int64
-        var attempts: UInt64
-        var distinct: Int
-        var fired: Bool
         var used: Bool
+        /// The latest time seen for this key: the window is (latest - window, latest].
+        var latest: Int64
+        var lastFired: Int64
+        var distinct: Int
+        /// Absolute number of the newest attempt sub-bucket (time / bucketWidth).
+        var newestBucket: Int64
     }
 
     static let ways = 4
+    static let subBuckets = 8
     let threshold: Int
     let window: Int64
+    private let bucketWidth: Int64
     private let bucketMask: Int
     private let slots: UnsafeMutablePointer<Slot>
+    /// Per slot, `threshold` distinct values and the times they were last seen.
     private let values: UnsafeMutablePointer<UInt64>
+    private let valueTimes: UnsafeMutablePointer<Int64>
+    /// Per slot, attempts per sub-bucket (ring indexed by bucket number modulo 8).
+    private let attempts: UnsafeMutablePointer<UInt32>
     private(set) var evicted: UInt64 = 0
 
     init(capacity: Int, threshold: Int, window: Int64) {
@@ -43,53 +53,88 @@ final class DistinctTracker {
         while buckets * Self.ways < max(capacity, Self.ways) { buckets <<= 1 }
         self.bucketMask = buckets - 1
         self.threshold = max(1, threshold)
-        self.window = window
+        self.window = max(1, window)
+        self.bucketWidth = max(1, (self.window + Int64(Self.subBuckets) - 1) / Int64(Self.subBuckets))
         let count = buckets * Self.ways
         self.slots = .allocate(capacity: count)
         let empty = TrackerKey(first: .zero, second: .zero, port: 0, ipProtocol: 0)
-        self.slots.initialize(repeating: Slot(key: empty, windowStart: 0, attempts: 0, distinct: 0, fired: false, used: false),
+        self.slots.initialize(repeating: Slot(key: empty, used: false, latest: 0, lastFired: .min, distinct: 0, newestBucket: 0),
                               count: count)
+        // Values are written before they are read (a slot's first `distinct` entries), and a
+        // slot's attempt ring is zeroed when the slot is taken, so these stay untouched (and
+        // not resident) until keys arrive.
         self.values = .allocate(capacity: count * self.threshold)
-        self.values.initialize(repeating: 0, count: count * self.threshold)
+        self.valueTimes = .allocate(capacity: count * self.threshold)
+        self.attempts = .allocate(capacity: count * Self.subBuckets)
     }
 
     deinit {
         self.slots.deallocate()
         self.values.deallocate()
+        self.valueTimes.deallocate()
+        self.attempts.deallocate()
     }
 
-    /// Counts one attempt with `value` at `time`. Returns the window's attempts and distinct
-    /// values so far, and whether this call is the first to find the window at the thresholds
-    /// given by `crossed` (so each window fires once).
+    /// Counts one attempt with `value` at `time`. Returns the attempts and distinct values in
+    /// the window, and whether the key fires now: `crossed` holds and it has not fired within
+    /// the last `window` (so a scan alerts once per window, not once per probe).
     func note(_ key: TrackerKey, value: UInt64, time: Int64,
               crossed: (_ attempts: UInt64, _ distinct: Int) -> Bool) -> (attempts: UInt64, distinct: Int, fires: Bool) {
         let index = self.slot(for: key, time: time)
         let slot = self.slots + index
-        if time >= slot.pointee.windowStart &+ self.window {
-            // The window has passed: this attempt opens the next one.
-            slot.pointee.windowStart = time
-            slot.pointee.attempts = 0
-            slot.pointee.distinct = 0
-            slot.pointee.fired = false
-        }
-        slot.pointee.attempts &+= 1
+        if time > slot.pointee.latest { slot.pointee.latest = time }
+        let now = slot.pointee.latest
+        guard now &- time < self.window else { return (0, slot.pointee.distinct, false) }  // older than the window
+
+        // Distinct values: drop those that left the window, then add or refresh this one.
         let values = self.values + index * self.threshold
+        let times = self.valueTimes + index * self.threshold
+        var kept = 0
         var known = false
-        for position in 0..<slot.pointee.distinct where values[position] == value {
-            known = true
-            break
+        for position in 0..<slot.pointee.distinct where now &- times[position] < self.window {
+            values[kept] = values[position]
+            times[kept] = times[position]
+            if values[kept] == value {
+                known = true
+                if time > times[kept] { times[kept] = time }
+            }
+            kept += 1
         }
-        if !known && slot.pointee.distinct < self.threshold {
-            values[slot.pointee.distinct] = value
-            slot.pointee.distinct += 1
+        if !known && kept < self.threshold {
+            values[kept] = value
+            times[kept] = time
+            kept += 1
         }
+        slot.pointee.distinct = kept
+
+        // Attempts: advance the sub-bucket ring to `now`, then count this one in its bucket.
+        let ring = self.attempts + index * Self.subBuckets
+        let newest = now / self.bucketWidth
+        if newest > slot.pointee.newestBucket {
+            let stale = min(newest &- slot.pointee.newestBucket, Int64(Self.subBuckets))
+            for step in 0..<stale {
+                ring[Self.ringIndex(newest &- step)] = 0
+            }
+            slot.pointee.newestBucket = newest
+        }
+        let bucket = time / self.bucketWidth
+        if newest &- bucket < Int64(Self.subBuckets) {
+            ring[Self.ringIndex(bucket)] &+= 1
+        }
+        var total: UInt64 = 0
+        for position in 0..<Self.subBuckets { total &+= UInt64(ring[position]) }
+
         var fires = false
-        if !slot.pointee.fired && crossed(slot.pointee.attempts, slot.pointee.distinct) {
-            slot.pointee.fired = true
+        if crossed(total, kept) && (slot.pointee.lastFired == .min || now &- slot.pointee.lastFired >= self.window) {
+            slot.pointee.lastFired = now
             fires = true
         }
-        return (slot.pointee.attempts, slot.pointee.distinct, fires)
+        return (total, kept, fires)
     }
+
+    /// A sub-bucket's place in the ring (never negative, whatever the time).
+    @inline(__always)
+    static func ringIndex(_ bucket: Int64) -> Int { Int(UInt64(bitPattern: bucket) & UInt64(Self.subBuckets - 1)) }
 
     private func slot(for key: TrackerKey, time: Int64) -> Int {
         let base = (Int(truncatingIfNeeded: key.hash) & self.bucketMask) * Self.ways
@@ -102,15 +147,17 @@ final class DistinctTracker {
             }
         }
         if victim < 0 {
-            // Full bucket: the window that opened first gives way.
+            // Full bucket: the key seen least recently gives way.
             victim = base
-            for index in (base + 1)..<(base + Self.ways)
-            where self.slots[index].windowStart < self.slots[victim].windowStart {
+            for index in (base + 1)..<(base + Self.ways) where self.slots[index].latest < self.slots[victim].latest {
                 victim = index
             }
             self.evicted &+= 1
         }
-        self.slots[victim] = Slot(key: key, windowStart: time, attempts: 0, distinct: 0, fired: false, used: true)
+        self.slots[victim] = Slot(key: key, used: true, latest: time, lastFired: .min, distinct: 0,
+                                  newestBucket: time / self.bucketWidth)
+        let ring = self.attempts + victim * Self.subBuckets
+        for position in 0..<Self.subBuckets { ring[position] = 0 }
         return victim
     }
 }
