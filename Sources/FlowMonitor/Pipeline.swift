@@ -27,30 +27,57 @@ public struct PipelineConfiguration: Sendable {
         self.mode = mode
         self.statsInterval = statsInterval
     }
+
+    /// Replay makes the reading thread worker 0: it tracks a small share of the connections
+    /// itself, so `--workers N` is N threads of packet work (one thread with `--workers 1`).
+    /// Live capture keeps the capture thread free to drain the kernel's buffer.
+    var readerIsWorker: Bool { self.mode == .replay }
+
+    /// Connections are shared out by a symmetric hash into this many shards, each owned by one worker.
+    static let shardCount = 64
+
+    /// The worker that owns each shard. When the reading thread is worker 0 it also reads and
+    /// decodes every packet, so it owns a quarter of an equal share (at least one shard) and
+    /// the other workers split the rest.
+    var shardOwners: [Int] {
+        let count = Self.shardCount
+        guard self.workers > 1 else { return Array(repeating: 0, count: count) }
+        guard self.readerIsWorker else { return (0..<count).map { $0 % self.workers } }
+        let readerShards = max(1, count / (4 * self.workers))
+        return (0..<count).map { $0 < readerShards ? 0 : 1 + ($0 - readerShards) % (self.workers - 1) }
+    }
 }
 
 /// Capture thread → rings → workers → one writer.
 ///
 /// The capture (or file-reading) thread calls `submit` for every packet. It decodes the
-/// packet once, picks a worker by a symmetric hash of the address pair and protocol — both
-/// directions of a connection and every fragment of a datagram reach the same worker — and
-/// copies the decoded summary (not the packet) into that worker's `PacketRing`. Each worker owns a `FlowProcessor`: a private
-/// flow-table shard (`--max-flows` split between them), fragment table and counters; nothing
-/// is shared on the packet path.
+/// packet once, picks its shard by a symmetric hash of the address pair and protocol — both
+/// directions of a connection and every fragment of a datagram land in the same shard — and
+/// copies the decoded summary (not the packet) into the ring of the worker that owns the shard.
+/// Each worker owns a `FlowProcessor`: a private flow-table shard (`--max-flows` split by
+/// share), fragment table and counters; nothing is shared on the packet path. In replay the
+/// reading thread is worker 0 and accounts its (smaller) share itself, so N workers are N
+/// threads; live capture keeps its capture thread for draining the kernel buffer.
 ///
 /// Output stays exactly what one pass on one thread writes. The capture thread decides when
 /// idle flows are swept (once per second of packet time, the single-pass rule) and sends the
 /// same sweep marker to every worker, so all shards expire flows at the same instants. Each
 /// record is tagged with its place in single-pass order (`EmissionKey`); at every marker the
-/// workers hand their records to the `Merger`, which writes each epoch's records, merged by
-/// key, once every worker has reached it.
+/// workers hand their records and detector events to the `Merger`, which runs the detectors
+/// over the events in that order and writes each epoch's records, merged by key, once every
+/// worker has reached it.
 public final class Pipeline: @unchecked Sendable {
     public let configuration: PipelineConfiguration
     let processors: [FlowProcessor]
-    let rings: [PacketRing]
+    /// One ring per worker that runs on its own thread (none for worker 0 in replay).
+    let rings: [PacketRing?]
     /// The rings again, unretained, for the capture thread's per-packet path: reading a class
     /// reference out of an array costs a retain/release pair per packet (13% of replay time).
-    let ringTable: UnsafeMutablePointer<Unmanaged<PacketRing>>
+    let ringTable: UnsafeMutablePointer<Unmanaged<PacketRing>?>
+    /// Worker by shard (`PipelineConfiguration.shardOwners`), for the per-packet path.
+    let shardOwners: UnsafeMutablePointer<UInt16>
+    /// Worker 0 runs on the reading thread (replay).
+    let readerIsWorker: Bool
     let merger: Merger
     let output: JSONLinesOutput
     let hubble: JSONLinesOutput?
@@ -78,25 +105,35 @@ public final class Pipeline: @unchecked Sendable {
         self.output = output
         self.hubble = policy?.hubble
         self.onUnsupportedLinkType = onUnsupportedLinkType
-        var shard = processor
-        shard.maxFlows = max(1, processor.maxFlows / configuration.workers)
-        shard.maxFragmentDatagrams = max(1, processor.maxFragmentDatagrams / configuration.workers)
-        self.processors = (0..<configuration.workers).map { _ in
-            FlowProcessor(configuration: shard, output: output, policy: policy, keyed: true, onUnsupportedLinkType: { _ in })
+        self.readerIsWorker = configuration.readerIsWorker
+        let owners = configuration.shardOwners
+        self.shardOwners = .allocate(capacity: owners.count)
+        for (shard, owner) in owners.enumerated() { (self.shardOwners + shard).initialize(to: UInt16(owner)) }
+        // Each worker's tables are sized by its share of the shards.
+        self.processors = (0..<configuration.workers).map { worker in
+            let shards = owners.filter { $0 == worker }.count
+            var share = processor
+            share.maxFlows = max(1, processor.maxFlows * shards / owners.count)
+            share.maxFragmentDatagrams = max(1, processor.maxFragmentDatagrams * shards / owners.count)
+            return FlowProcessor(configuration: share, output: output, policy: policy, keyed: true, onUnsupportedLinkType: { _ in })
         }
-        self.rings = (0..<configuration.workers).map { _ in
+        let readerIsWorker = configuration.readerIsWorker
+        self.rings = (0..<configuration.workers).map { worker in
             // Workers receive decoded summaries, never packets: that is the largest record.
-            PacketRing(bytes: configuration.ringBytes, maximumPayloadBytes: MemoryLayout<PacketSummary>.size)
+            worker == 0 && readerIsWorker ? nil
+                : PacketRing(bytes: configuration.ringBytes, maximumPayloadBytes: MemoryLayout<PacketSummary>.size)
         }
         self.ringTable = .allocate(capacity: configuration.workers)
-        for (index, ring) in self.rings.enumerated() { (self.ringTable + index).initialize(to: .passUnretained(ring)) }
+        for (index, ring) in self.rings.enumerated() {
+            (self.ringTable + index).initialize(to: ring.map { .passUnretained($0) })
+        }
         self.merger = Merger(workers: configuration.workers, output: output, hubble: policy?.hubble,
                              statsInterval: configuration.statsInterval?.flowmonNanoseconds)
         self.merger.policies = [policy]
         if let detectors = processor.detectors {
             self.merger.alertStage = AlertStage(settings: detectors, contexts: [policy].compactMap { $0 })
         }
-        for index in 0..<configuration.workers {
+        for index in 0..<configuration.workers where !(index == 0 && readerIsWorker) {
             self.finished.enter()
             let thread = Thread { [self] in
                 self.runWorker(index)
@@ -128,12 +165,22 @@ public final class Pipeline: @unchecked Sendable {
         // summary (about 180 bytes) instead of the packet, so it neither copies nor decodes it again.
         var summary = PacketSummary()
         self.parser.parse(packet.bytes, link: link, into: &summary)
-        let worker = self.configuration.workers == 1 ? 0 : Self.worker(for: summary, of: self.configuration.workers)
+        let worker = self.configuration.workers == 1 ? 0 : Int(self.shardOwners[Self.shard(of: summary)])
         let event = 2 &* self.sequence &+ 1
         self.sequence &+= 1
+        guard let target = self.ringTable[worker] else {
+            // Worker 0 on this thread: account the packet here, as a worker would.
+            let processor = self.processors[0]
+            processor.event = event
+            processor.eventCounter = 0
+            processor.countCaptured(length: packet.originalLength, time: packet.time)
+            // Keyed processors write nothing themselves, so this cannot fail.
+            try? processor.account(&summary, time: packet.time, length: packet.originalLength)
+            return
+        }
         let live = self.configuration.mode == .live
         let dropped = withUnsafeBytes(of: &summary) { bytes in
-            self.ringTable[worker]._withUnsafeGuaranteedRef { ring -> Bool in
+            target._withUnsafeGuaranteedRef { ring -> Bool in
                 while !ring.write(kind: .decoded, packet: packet, payload: bytes, time: packet.time.nanoseconds,
                                   sequence: event) {
                     if live { return true }
@@ -146,11 +193,14 @@ public final class Pipeline: @unchecked Sendable {
         if dropped { self.capture.ringDropped &+= 1 }
     }
 
-    deinit { self.ringTable.deallocate() }
+    deinit {
+        self.ringTable.deallocate()
+        self.shardOwners.deallocate()
+    }
 
     /// Makes submitted packets visible to the workers (after each capture batch).
     public func publish() {
-        for ring in self.rings { ring.publish() }
+        for ring in self.rings { ring?.publish() }
     }
 
     /// Live capture with no traffic: sweep on the clock so idle flows still end. The time
@@ -171,26 +221,53 @@ public final class Pipeline: @unchecked Sendable {
         self.capture.interfaceDropped = interface
     }
 
-    /// A symmetric hash of the address pair and protocol (no ports, so every fragment of a
-    /// datagram goes where its first fragment goes); packets without IP go to worker 0.
-    static func worker(for summary: PacketSummary, of workers: Int) -> Int {
+    /// The shard of a packet: a symmetric hash of the address pair and protocol (no ports, so
+    /// every fragment of a datagram goes where its first fragment goes); packets without IP
+    /// go to shard 0.
+    static func shard(of summary: PacketSummary) -> Int {
         guard summary.ipVersion != 0 else { return 0 }
         let low = min(summary.source, summary.destination)
         let high = max(summary.source, summary.destination)
         let key = FlowKey(lowAddress: low, highAddress: high, lowPort: 0, highPort: 0, ipProtocol: summary.ipProtocol,
                           vni: 0)
-        return Int(key.hashValue64 % UInt64(workers))
+        return Int(key.hashValue64 % UInt64(PipelineConfiguration.shardCount))
     }
 
     func broadcast(_ kind: PacketRing.Kind, time: Int64, sequence: UInt64) {
         if kind == .sweep { self.merger.updateCapture(self.capture) }
-        for ring in self.rings {
+        for (index, ring) in self.rings.enumerated() {
+            guard let ring else {
+                // Worker 0 on this thread: the marker takes effect here and now.
+                _ = self.handleMarker(kind, time: time, sequence: sequence, worker: index)
+                continue
+            }
             while !ring.write(kind: kind, packet: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0), time: time,
                               sequence: sequence) {
                 ring.publish()
                 PacketRing.pause()
             }
         }
+    }
+
+    /// A sweep, reload or end marker reaching a worker. Returns true at the end.
+    func handleMarker(_ kind: PacketRing.Kind, time: Int64, sequence: UInt64, worker index: Int) -> Bool {
+        let processor = self.processors[index]
+        switch kind {
+        case .sweep:
+            processor.event = sequence
+            processor.sweep(now: CaptureTime(nanoseconds: time))
+            self.merger.deposit(worker: index, processor: processor, time: time)
+        case .reload:
+            processor.policy = self.merger.policy(generation: Int(sequence))
+        case .end:
+            processor.event = sequence
+            processor.endFlows(at: CaptureTime(nanoseconds: time))
+            self.merger.deposit(worker: index, processor: processor, time: nil)
+            return true
+        case .padding, .decoded:
+            break
+        }
+        return false
     }
 
     /// Ends the run: every worker expires and flushes its flows at the latest packet time,
@@ -231,7 +308,7 @@ public final class Pipeline: @unchecked Sendable {
     // MARK: Workers
 
     func runWorker(_ index: Int) {
-        let ring = self.rings[index]
+        guard let ring = self.rings[index] else { return }
         let processor = self.processors[index]
         var done = false
         var idle = 0
@@ -249,19 +326,10 @@ public final class Pipeline: @unchecked Sendable {
                     processor.countCaptured(length: header.originalLength, time: time)
                     // Keyed processors write nothing themselves, so this cannot fail.
                     try? processor.account(&summary.pointee, time: time, length: header.originalLength)
-                case .sweep:
-                    processor.event = header.sequence
-                    processor.sweep(now: CaptureTime(nanoseconds: header.time))
-                    self.merger.deposit(worker: index, processor: processor, time: header.time)
-                case .reload:
-                    processor.policy = self.merger.policy(generation: Int(header.sequence))
-                case .end:
-                    processor.event = header.sequence
-                    processor.endFlows(at: CaptureTime(nanoseconds: header.time))
-                    self.merger.deposit(worker: index, processor: processor, time: nil)
-                    done = true
-                case .padding:
-                    break
+                case .sweep, .reload, .end, .padding:
+                    if self.handleMarker(header.kind, time: header.time, sequence: header.sequence, worker: index) {
+                        done = true
+                    }
                 }
             }
             if count > 0 {

@@ -32,7 +32,7 @@ extension Flowmon {
 
         @OptionGroup(title: "Alerts") var alertOptions: AlertOptions
 
-        @Option(help: ArgumentHelp("Threads that track flows; packets are shared out by a hash of their addresses, and the output is the same for any number. Default: the number of cores.", valueName: "n"))
+        @Option(help: ArgumentHelp("Threads that track flows (the reading thread is one of them); connections are shared out by a hash of their addresses, and the output is the same for any number. Default: the number of cores.", valueName: "n"))
         var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 
         @Option(help: ArgumentHelp("Size of each worker's packet ring, in MiB.", valueName: "MiB"))
