@@ -13,6 +13,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "flowmon", targets: ["flowmon"]),
+        // The per-packet stages, for Benchmarks/micro (ordo-one/benchmark).
+        .library(name: "FlowmonKit", targets: ["FlowCore", "Decoding", "Datapath", "Output", "Agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -69,10 +69,6 @@ public struct FlowEntry: Sendable {
     var hash: UInt64 = 0
     /// The table clock when the flow was last touched; orders the expiry lists.
     public internal(set) var lastActivity: Int64 = 0
-    var previous: Int32 = -1
-    var next: Int32 = -1
-    /// The expiry list the entry is on (may lag `phase` until the next touch).
-    var listPhase: FlowPhase = .new
 
     
     init(key: FlowKey, initiatorIsLow: Bool, ipVersion: UInt8, time: CaptureTime) {

@@ -78,6 +78,8 @@ public final class Pipeline: @unchecked Sendable {
     let shardOwners: UnsafeMutablePointer<UInt16>
     /// Worker 0 runs on the reading thread (replay).
     let readerIsWorker: Bool
+    /// Worker 0's processor, unretained for the per-packet path (`processors` keeps it alive).
+    let readerProcessor: Unmanaged<FlowProcessor>
     let merger: Merger
     let output: JSONLinesOutput
     let hubble: JSONLinesOutput?
@@ -117,6 +119,7 @@ public final class Pipeline: @unchecked Sendable {
             share.maxFragmentDatagrams = max(1, processor.maxFragmentDatagrams * shards / owners.count)
             return FlowProcessor(configuration: share, output: output, policy: policy, keyed: true, onUnsupportedLinkType: { _ in })
         }
+        self.readerProcessor = .passUnretained(self.processors[0])
         let readerIsWorker = configuration.readerIsWorker
         self.rings = (0..<configuration.workers).map { worker in
             // Workers receive decoded summaries, never packets: that is the largest record.
@@ -170,12 +173,13 @@ public final class Pipeline: @unchecked Sendable {
         self.sequence &+= 1
         guard let target = self.ringTable[worker] else {
             // Worker 0 on this thread: account the packet here, as a worker would.
-            let processor = self.processors[0]
-            processor.event = event
-            processor.eventCounter = 0
-            processor.countCaptured(length: packet.originalLength, time: packet.time)
-            // Keyed processors write nothing themselves, so this cannot fail.
-            try? processor.account(&summary, time: packet.time, length: packet.originalLength)
+            self.readerProcessor._withUnsafeGuaranteedRef { processor in
+                processor.event = event
+                processor.eventCounter = 0
+                processor.countCaptured(length: packet.originalLength, time: packet.time)
+                // Keyed processors write nothing themselves, so this cannot fail.
+                try? processor.account(&summary, time: packet.time, length: packet.originalLength)
+            }
             return
         }
         let live = self.configuration.mode == .live

@@ -64,7 +64,7 @@ struct LiveCaptureLabTests {
         let errors = Pipe()
         flowmon.standardError = errors
         try flowmon.run()
-        defer { if flowmon.isRunning { flowmon.terminate() } }
+        defer { flowmon.stop() }
         Thread.sleep(forTimeInterval: 1.0)  // let the capture open
 
         let b = lab.namespace(of: Self.pods[1])
@@ -74,7 +74,7 @@ struct LiveCaptureLabTests {
                            ["UDP-RECVFROM:5353,fork", "SYSTEM:echo answer"]].map { arguments in
             try lab.start(in: b, ["socat"] + arguments)
         }
-        defer { servers.forEach { $0.terminate() } }
+        defer { servers.forEach { $0.stop() } }
         // Wait until both servers listen, so no connection attempt meets a closed port.
         for _ in 0..<50 {
             let listening = try lab.sh("ip netns exec \(b) ss -Hln '( sport = :8080 or sport = :5353 )' | wc -l").stdout

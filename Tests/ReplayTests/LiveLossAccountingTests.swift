@@ -37,7 +37,7 @@ struct LiveLossAccountingTests {
                              "--output", output.path, "--stats-interval", "1"]
         flowmon.standardError = FileHandle.nullDevice
         try flowmon.run()
-        defer { if flowmon.isRunning { flowmon.terminate() } }
+        defer { flowmon.stop() }
         Thread.sleep(forTimeInterval: 1.0)
 
         let capture = Fixture.captures.appendingPathComponent("demo/demo-cluster.pcap").path

@@ -59,7 +59,7 @@ struct LiveReloadTests {
         let errors = Pipe()
         flowmon.standardError = errors
         try flowmon.run()
-        defer { if flowmon.isRunning { flowmon.terminate() } }
+        defer { flowmon.stop() }
         Thread.sleep(forTimeInterval: 1.0)
         let a = lab.namespace(of: lab.pods[0])
         func send(_ port: Int, from sourcePort: Int) throws {

@@ -96,3 +96,15 @@ final class NetworkNamespaceLab {
         var description: String { self.message }
     }
 }
+
+extension Process {
+    /// Stops a process a test started, even when the test failed half-way: SIGTERM, then
+    /// SIGKILL if it is still running after `grace` seconds. No test leaves a capture running.
+    func stop(grace: TimeInterval = 5) {
+        guard self.isRunning else { return }
+        self.terminate()
+        let deadline = Date().addingTimeInterval(grace)
+        while self.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if self.isRunning { kill(self.processIdentifier, SIGKILL) }
+    }
+}
