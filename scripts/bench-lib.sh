@@ -10,7 +10,7 @@ measure() {
   tf=$(mktemp)
   for ((i = 1; i <= runs; i++)); do
     t0=$(date +%s%N)
-    /usr/bin/time -f '%U %S %M' -o "$tf" "$@" >"$out/last.stdout" 2>"$out/last.stderr" \
+    /usr/bin/time -f '%U %S %M' -o "$tf" "$@" </dev/null >"$out/last.stdout" 2>"$out/last.stderr" \
       || { echo "bench: '$label' failed: $(tail -1 "$out/last.stderr")" >&2; }
     t1=$(date +%s%N)
     read -r user sys rss <"$tf"
