@@ -5,6 +5,10 @@ import FlowCore
 /// initiator's direction (EVE's `toserver`); `src` in output is always the initiator.
 public struct FlowEntry: Sendable {
     public var key: FlowKey
+    /// The VNI of the first packet (VXLAN/Geneve), and of the responder's first tunneled
+    /// packet: with Cilium's overlay the VNI is the sender's security identity, so the two differ.
+    /// (Declared here, after the 44-byte key, where it fills what would be padding.)
+    public var tunnelVNI: UInt32 = 0
     /// Deterministic id: a hash of the key and the first packet's time, below 2^52
     /// so JSON readers that use doubles keep it exact.
     public var flowID: UInt64
@@ -39,9 +43,6 @@ public struct FlowEntry: Sendable {
     public var tunnelDepth: UInt8 = 0
     public var tunnelSource: IPAddress = .zero
     public var tunnelDestination: IPAddress = .zero
-    /// The VNI of the first packet (VXLAN/Geneve), and of the responder's first tunneled
-    /// packet: with Cilium's overlay the VNI is the sender's security identity, so the two differ.
-    public var tunnelVNI: UInt32 = 0
     public var responseTunnelVNI: UInt32 = 0
     public var hasResponseTunnel = false
 
@@ -66,7 +67,6 @@ public struct FlowEntry: Sendable {
     public var ingressDecision = PolicyDecision(outcome: .notEnforced)
 
     // Table bookkeeping.
-    var hash: UInt64 = 0
     /// The table clock when the flow was last touched; orders the expiry lists.
     public internal(set) var lastActivity: Int64 = 0
 

@@ -36,6 +36,10 @@ public final class FlowTable {
     public private(set) var count = 0
     public private(set) var counters = FlowTableCounters()
 
+    /// Bytes of table memory per connection slot: the entry, its list link, and its share of
+    /// the index (at least two 8-byte slots per entry; exactly two when the capacity is a power of two).
+    public static let bytesPerFlow = MemoryLayout<FlowEntry>.stride + MemoryLayout<FlowLink>.stride + 2 * 8
+
     public init(capacity: Int, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .vni) {
         precondition(capacity > 0 && capacity < Int(Int32.max / 2), "FlowTable capacity must be in 1..<2^30, got \(capacity)")
         self.capacity = capacity
@@ -207,7 +211,6 @@ public final class FlowTable {
         self.lists[6] = self.links[index].next
         var entry = FlowEntry(key: observation.key, initiatorIsLow: observation.initiatorIsLow,
                               ipVersion: observation.ipVersion, time: time)
-        entry.hash = hash
         entry.flowID = Self.flowID(hash: hash, start: time)
         entry.phase = .new
         entry.lastActivity = self.clock
@@ -223,7 +226,7 @@ public final class FlowTable {
     func remove(_ index: Int, reason: FlowEndReason, onEnd: (borrowing FlowEntry, FlowEndReason) -> Void) {
         onEnd(self.entries[index], reason)
         self.unlink(Int32(index))
-        self.index.remove(hash: self.entries[index].hash, entry: index)
+        self.index.remove(hash: self.entries[index].key.hashValue64, entry: index)
         self.links[index].next = self.lists[6]
         self.lists[6] = Int32(index)
         self.count -= 1

@@ -176,3 +176,11 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+
+extension FlowTableTests {
+    /// Memory per tracked connection stays within 256 bytes (entry + list link + index share),
+    /// so 500,000 connections take under 128 MiB.
+    @Test func aConnectionCostsAtMost256Bytes() {
+        #expect(FlowTable.bytesPerFlow <= 256, "\(FlowTable.bytesPerFlow) bytes per flow")
+    }
+}
