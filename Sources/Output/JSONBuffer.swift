@@ -22,9 +22,14 @@ public struct JSONBuffer: ~Copyable {
 
     public mutating func removeAll() { self.count = 0 }
 
+    @inline(__always)
     mutating func reserve(_ extra: Int) {
-        if self.count + extra <= self.capacity { return }
-        // Only a record larger than everything before it gets here; grow geometrically.
+        if self.count &+ extra > self.capacity { self.grow(toFit: extra) }
+    }
+
+    /// Only a record larger than everything before it gets here; grow geometrically.
+    @inline(never)
+    mutating func grow(toFit extra: Int) {
         var newCapacity = self.capacity * 2
         while newCapacity < self.count + extra { newCapacity *= 2 }
         let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
@@ -34,18 +39,23 @@ public struct JSONBuffer: ~Copyable {
         self.capacity = newCapacity
     }
 
+    @inline(__always)
     public mutating func append(byte: UInt8) {
         self.reserve(1)
         self.storage[self.count] = byte
-        self.count += 1
+        self.count &+= 1
     }
 
-    /// Appends ASCII that needs no escaping (keys, punctuation, enum names).
+    /// Appends ASCII that needs no escaping (keys, punctuation, enum names). Keys are short:
+    /// a byte loop beats a call to memmove for each of the forty or so in a record.
+    @inline(__always)
     public mutating func append(raw text: StaticString) {
         let length = text.utf8CodeUnitCount
         self.reserve(length)
-        (self.storage + self.count).update(from: text.utf8Start, count: length)
-        self.count += length
+        let source = text.utf8Start
+        let target = self.storage + self.count
+        for offset in 0..<length { target[offset] = source[offset] }
+        self.count &+= length
     }
 
     /// Appends bytes that are already valid JSON.
@@ -59,23 +69,39 @@ public struct JSONBuffer: ~Copyable {
     /// Appends a decimal unsigned integer.
     public mutating func append(_ value: UInt64) {
         self.reserve(20)
-        if value == 0 {
-            self.storage[self.count] = UInt8(ascii: "0")
-            self.count += 1
-            return
-        }
-        var digits = 0
+        let digits = Self.decimalDigits(value)
         var rest = value
-        while rest > 0 { digits += 1; rest /= 10 }
-        rest = value
-        var position = self.count + digits - 1
-        while rest > 0 {
-            self.storage[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-            rest /= 10
-            position -= 1
+        var position = self.count &+ digits &- 1
+        // Two digits per division.
+        while rest >= 100 {
+            let pair = UInt8(truncatingIfNeeded: rest % 100)
+            rest /= 100
+            self.storage[position] = UInt8(ascii: "0") &+ pair % 10
+            self.storage[position &- 1] = UInt8(ascii: "0") &+ pair / 10
+            position &-= 2
         }
-        self.count += digits
+        if rest >= 10 {
+            let pair = UInt8(truncatingIfNeeded: rest)
+            self.storage[position] = UInt8(ascii: "0") &+ pair % 10
+            self.storage[position &- 1] = UInt8(ascii: "0") &+ pair / 10
+        } else {
+            self.storage[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest)
+        }
+        self.count &+= digits
     }
+
+    /// How many decimal digits `value` has (1 for 0).
+    @inline(__always)
+    static func decimalDigits(_ value: UInt64) -> Int {
+        var digits = 1
+        var limit: UInt64 = 10
+        while digits < 20 && value >= limit {
+            digits &+= 1
+            limit = limit &* 10
+        }
+        return digits
+    }
+
 
     /// Appends a decimal signed integer.
     public mutating func append(_ value: Int64) {

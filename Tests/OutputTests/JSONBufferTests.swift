@@ -78,6 +78,19 @@ struct JSONBufferTests {
         #expect(text == "0 7 10 65535 18446744073709551615 -9223372036854775808")
     }
 
+    /// Every digit count and every boundary between them, against the standard library.
+    @Test func integersMatchTheStandardLibraryAtEveryDigitCount() {
+        var values: [UInt64] = [0, 1, 9, UInt64.max, UInt64.max - 1]
+        var power: UInt64 = 10
+        for exponent in 1...19 {
+            values += [power - 1, power, power + 1, power + 99, power / 2 * 3]
+            if exponent < 19 { power *= 10 }
+        }
+        for value in values {
+            #expect(Self.render { $0.append(value) } == String(value), "\(value)")
+        }
+    }
+
     @Test func theBufferGrowsForARecordLargerThanItsCapacity() {
         let long = [UInt8](repeating: UInt8(ascii: "x"), count: 100_000)
         let json = Self.escaped(long)
