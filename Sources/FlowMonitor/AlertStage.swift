@@ -114,7 +114,7 @@ final class AlertStage {
         self.counter &+= 1
         self.records.beginRecord()
         AlertRecord.append(fire, flow: flow, severity: self.engine.settings.severity(of: fire.kind),
-                           annotations: self.context(for: flow)?.annotations, to: &self.records.buffer)
+                           annotations: self.context(for: flow)?.annotations, to: &self.records.block.buffer)
         // The counter keeps alerts of one event in the order they were raised.
         self.records.endRecord(EmissionKey(event: key.event, primary: key.primary, secondary: key.secondary,
                                            alertOrder: self.counter))

@@ -228,7 +228,7 @@ public final class FlowProcessor {
             return
         }
         keyed.beginRecord()
-        FlowRecord.append(flow, reason: reason, annotations: annotations, to: &keyed.buffer)
+        FlowRecord.append(flow, reason: reason, annotations: annotations, to: &keyed.block.buffer)
         let key = self.emissionKey(flow, reason)
         keyed.endRecord(key)
         if self.detectors != nil && flow.isFailedAttempt { self.raise(.failedAttempt, flow: flow, time: flow.start, key: key) }
@@ -306,8 +306,7 @@ public final class FlowProcessor {
         guard let stage = self.alertStage, !stage.records.isEmpty else { return }
         // An index loop: iterating the array itself allocates in unoptimized builds.
         for index in 0..<stage.records.entries.count {
-            let entry = stage.records.entries[index]
-            let line = UnsafeRawBufferPointer(rebasing: stage.records.buffer.bytes[entry.start..<(entry.start + entry.count)])
+            let line = stage.records.bytes(index)
             self.output.buffer.append(raw: line)
             self.output.buffer.append(byte: UInt8(ascii: "\n"))
             if let alerts = self.alertsOutput {

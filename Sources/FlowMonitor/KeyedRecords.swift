@@ -16,23 +16,52 @@ struct EmissionKey: Comparable, Sendable {
     }
 }
 
-/// Records one worker emitted since the last hand-off, with their keys; the bytes live in
-/// one buffer that is reused for the next batch.
+/// Records one worker emitted since the last hand-off, with their keys. The bytes live in
+/// blocks of about 1 MiB, reused for the next batch: an epoch that ends hundreds of
+/// thousands of flows at once (the end of a replay) adds blocks instead of copying one
+/// ever larger buffer.
 final class KeyedRecords {
-    var buffer = JSONBuffer(capacity: 1 << 16)
-    var entries: [(key: EmissionKey, start: Int, count: Int)] = []
+    final class Block {
+        var buffer = JSONBuffer(capacity: KeyedRecords.blockBytes + 65_536)
+    }
+
+    static let blockBytes = 1 << 20
+    private var blocks: [Block] = [Block()]
+    private var current = 0
+    /// The block being written (`block.buffer` between `beginRecord` and `endRecord`), held
+    /// apart so writing a record does not go through the array.
+    private(set) var block: Block
+    var entries: [(key: EmissionKey, block: Int, start: Int, count: Int)] = []
     private var recordStart = 0
 
-    init() { self.entries.reserveCapacity(1024) }
+    init() {
+        self.block = self.blocks[0]
+        self.entries.reserveCapacity(1024)
+    }
 
-    func beginRecord() { self.recordStart = self.buffer.count }
+    func beginRecord() {
+        if self.block.buffer.count >= Self.blockBytes {
+            self.current += 1
+            if self.current == self.blocks.count { self.blocks.append(Block()) }
+            self.block = self.blocks[self.current]
+        }
+        self.recordStart = self.block.buffer.count
+    }
 
     func endRecord(_ key: EmissionKey) {
-        self.entries.append((key, self.recordStart, self.buffer.count - self.recordStart))
+        self.entries.append((key, self.current, self.recordStart, self.block.buffer.count - self.recordStart))
+    }
+
+    /// The bytes of entry `index`.
+    func bytes(_ index: Int) -> UnsafeRawBufferPointer {
+        let entry = self.entries[index]
+        return UnsafeRawBufferPointer(rebasing: self.blocks[entry.block].buffer.bytes[entry.start..<(entry.start + entry.count)])
     }
 
     func removeAll() {
-        self.buffer.removeAll()
+        for index in 0...self.current { self.blocks[index].buffer.removeAll() }
+        self.current = 0
+        self.block = self.blocks[0]
         self.entries.removeAll(keepingCapacity: true)
     }
 

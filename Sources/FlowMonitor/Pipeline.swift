@@ -513,8 +513,7 @@ final class Merger: @unchecked Sendable {
         do {
             for item in order {
                 let chunk = chunks[item.chunk]
-                let entry = chunk.entries[item.entry]
-                output.buffer.append(raw: UnsafeRawBufferPointer(rebasing: chunk.buffer.bytes[entry.start..<(entry.start + entry.count)]))
+                output.buffer.append(raw: chunk.bytes(item.entry))
                 try output.endLine()
             }
         } catch {

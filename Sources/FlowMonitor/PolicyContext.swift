@@ -61,13 +61,13 @@ public final class PolicyContext: @unchecked Sendable {
         if flow.egressEvaluated && flow.egressDecision.outcome != .notEnforced {
             keyed.beginRecord()
             HubbleRecord.append(flow, direction: .egress, decision: flow.egressDecision, firstPacketFlags: firstPacketFlags,
-                                nodeName: self.nodeName, annotations: self.annotations, to: &keyed.buffer)
+                                nodeName: self.nodeName, annotations: self.annotations, to: &keyed.block.buffer)
             keyed.endRecord(key)
         }
         if flow.ingressEvaluated && flow.ingressDecision.outcome != .notEnforced {
             keyed.beginRecord()
             HubbleRecord.append(flow, direction: .ingress, decision: flow.ingressDecision, firstPacketFlags: firstPacketFlags,
-                                nodeName: self.nodeName, annotations: self.annotations, to: &keyed.buffer)
+                                nodeName: self.nodeName, annotations: self.annotations, to: &keyed.block.buffer)
             keyed.endRecord(EmissionKey(event: key.event, primary: key.primary + 1, secondary: key.secondary))
         }
     }
