@@ -165,6 +165,16 @@ public final class FlowProcessor {
         }
     }
 
+    /// A pipeline worker's packet, decoded by the capture thread: `event` is its place in
+    /// capture order. Keyed processors write nothing themselves, so this cannot fail.
+    @inline(__always)
+    func accountDecoded(_ summary: inout PacketSummary, event: UInt64, time: CaptureTime, length: UInt32) {
+        self.event = event
+        self.eventCounter = 0
+        self.countCaptured(length: length, time: time)
+        try? self.account(&summary, time: time, length: length)
+    }
+
     /// Counts a packet read (here, or by the pipeline's capture thread for this worker).
     func countCaptured(length: UInt32, time: CaptureTime) {
         self.capture.packets &+= 1
@@ -219,18 +229,17 @@ public final class FlowProcessor {
         let generation = Int(flow.policyGeneration)
         let annotations = generation < self.policyGenerations.count ? self.policyGenerations[generation].annotations
             : self.policy?.annotations
-        guard let keyed = self.keyedFlows else {
+        // A single pass writes in capture order and needs no key.
+        var key = EmissionKey(event: 0, primary: 0, secondary: 0)
+        if let keyed = self.keyedFlows {
+            keyed.beginRecord()
+            FlowRecord.append(flow, reason: reason, annotations: annotations, to: &keyed.block.buffer)
+            key = self.emissionKey(flow, reason)
+            keyed.endRecord(key)
+        } else {
             FlowRecord.append(flow, reason: reason, annotations: annotations, to: &self.output.buffer)
             self.output.buffer.append(byte: UInt8(ascii: "\n"))
-            if self.detectors != nil && flow.isFailedAttempt {
-                self.raise(.failedAttempt, flow: flow, time: flow.start, key: EmissionKey(event: 0, primary: 0, secondary: 0))
-            }
-            return
         }
-        keyed.beginRecord()
-        FlowRecord.append(flow, reason: reason, annotations: annotations, to: &keyed.block.buffer)
-        let key = self.emissionKey(flow, reason)
-        keyed.endRecord(key)
         if self.detectors != nil && flow.isFailedAttempt { self.raise(.failedAttempt, flow: flow, time: flow.start, key: key) }
     }
 
@@ -271,11 +280,10 @@ public final class FlowProcessor {
             self.raise(.raise(.policyViolation), flow: flow.pointee, time: time, key: self.packetEventKey())
         }
         let scope = policy.detection
-        if on(.spoofedSource) {
-            if flow.pointee.sourceEndpoint == 0 && (flow.pointee.sourceIdentity.isWorld || flow.pointee.sourceIdentity == .unknown)
-                && scope.isInPodCIDR(flow.pointee.sourceAddress) {
-                self.raise(.raise(.spoofedSource), flow: flow.pointee, time: time, key: self.packetEventKey())
-            }
+        if on(.spoofedSource) && flow.pointee.sourceEndpoint == 0
+            && (flow.pointee.sourceIdentity.isWorld || flow.pointee.sourceIdentity == .unknown)
+            && scope.isInPodCIDR(flow.pointee.sourceAddress) {
+            self.raise(.raise(.spoofedSource), flow: flow.pointee, time: time, key: self.packetEventKey())
         }
         if on(.worldEgress) && flow.pointee.egressEvaluated
             && flow.pointee.destinationIdentity.isWorldOrCIDR

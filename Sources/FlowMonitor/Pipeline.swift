@@ -76,8 +76,6 @@ public final class Pipeline: @unchecked Sendable {
     let ringTable: UnsafeMutablePointer<Unmanaged<PacketRing>?>
     /// Worker by shard (`PipelineConfiguration.shardOwners`), for the per-packet path.
     let shardOwners: UnsafeMutablePointer<UInt16>
-    /// Worker 0 runs on the reading thread (replay).
-    let readerIsWorker: Bool
     /// Worker 0's processor, unretained for the per-packet path (`processors` keeps it alive).
     let readerProcessor: Unmanaged<FlowProcessor>
     let merger: Merger
@@ -107,7 +105,6 @@ public final class Pipeline: @unchecked Sendable {
         self.output = output
         self.hubble = policy?.hubble
         self.onUnsupportedLinkType = onUnsupportedLinkType
-        self.readerIsWorker = configuration.readerIsWorker
         let owners = configuration.shardOwners
         self.shardOwners = .allocate(capacity: owners.count)
         for (shard, owner) in owners.enumerated() { (self.shardOwners + shard).initialize(to: UInt16(owner)) }
@@ -174,11 +171,7 @@ public final class Pipeline: @unchecked Sendable {
         guard let target = self.ringTable[worker] else {
             // Worker 0 on this thread: account the packet here, as a worker would.
             self.readerProcessor._withUnsafeGuaranteedRef { processor in
-                processor.event = event
-                processor.eventCounter = 0
-                processor.countCaptured(length: packet.originalLength, time: packet.time)
-                // Keyed processors write nothing themselves, so this cannot fail.
-                try? processor.account(&summary, time: packet.time, length: packet.originalLength)
+                processor.accountDecoded(&summary, event: event, time: packet.time, length: packet.originalLength)
             }
             return
         }
@@ -320,16 +313,12 @@ public final class Pipeline: @unchecked Sendable {
             let count = ring.drain { header, bytes in
                 switch header.kind {
                 case .decoded:
-                    processor.event = header.sequence
-                    processor.eventCounter = 0
-                    let time = CaptureTime(nanoseconds: header.time)
                     // The summary is used where it lies: ring records are 8-byte aligned and the
                     // ring's bytes are this worker's until `drain` returns (a copy out costs 8%).
                     let summary = UnsafeMutableRawPointer(mutating: bytes.rawBuffer.baseAddress!)
                         .bindMemory(to: PacketSummary.self, capacity: 1)
-                    processor.countCaptured(length: header.originalLength, time: time)
-                    // Keyed processors write nothing themselves, so this cannot fail.
-                    try? processor.account(&summary.pointee, time: time, length: header.originalLength)
+                    processor.accountDecoded(&summary.pointee, event: header.sequence,
+                                             time: CaptureTime(nanoseconds: header.time), length: header.originalLength)
                 case .sweep, .reload, .end, .padding:
                     if self.handleMarker(header.kind, time: header.time, sequence: header.sequence, worker: index) {
                         done = true

@@ -31,9 +31,9 @@ final class AlertAggregator {
     struct Slot {
         var key: TrackerKey
         var kind: AlertKind
-        var used: Bool
         var windowEnd: Int64
         var fire: AlertFire
+        /// The window's first connection; nil while the slot is free.
         var flow: FlowEntry?
     }
 
@@ -55,7 +55,7 @@ final class AlertAggregator {
         self.window = window
         self.slots = .allocate(capacity: self.slotCount)
         let empty = TrackerKey(first: .zero, second: .zero, port: 0, ipProtocol: 0)
-        self.slots.initialize(repeating: Slot(key: empty, kind: .policyViolation, used: false, windowEnd: 0,
+        self.slots.initialize(repeating: Slot(key: empty, kind: .policyViolation, windowEnd: 0,
                                               fire: AlertFire(kind: .policyViolation, time: .zero), flow: nil),
                               count: self.slotCount)
         self.closing = .allocate(capacity: self.slotCount)
@@ -76,7 +76,7 @@ final class AlertAggregator {
         var free = -1
         for index in base..<(base + Self.ways) {
             let slot = self.slots + index
-            guard slot.pointee.used else {
+            guard slot.pointee.flow != nil else {
                 if free < 0 { free = index }
                 continue
             }
@@ -100,7 +100,7 @@ final class AlertAggregator {
             self.close(free, emit: emit)
         }
         emit(fire, flow)
-        self.slots[free] = Slot(key: key, kind: fire.kind, used: true, windowEnd: time &+ self.window, fire: fire,
+        self.slots[free] = Slot(key: key, kind: fire.kind, windowEnd: time &+ self.window, fire: fire,
                                 flow: flow)
     }
 
@@ -108,7 +108,7 @@ final class AlertAggregator {
     /// the summaries of those that counted repeats, in the order the windows opened.
     func close(endingBy time: Int64?, emit: (AlertFire, FlowEntry) -> Void) {
         var count = 0
-        for index in 0..<self.slotCount where self.slots[index].used {
+        for index in 0..<self.slotCount where self.slots[index].flow != nil {
             if let time, self.slots[index].windowEnd > time { continue }
             self.closing[count] = index
             count += 1
@@ -146,7 +146,6 @@ final class AlertAggregator {
             self.summaries &+= 1
             emit(summary, flow)
         }
-        slot.pointee.used = false
         slot.pointee.flow = nil
     }
 }
