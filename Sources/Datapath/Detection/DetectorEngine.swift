@@ -111,15 +111,16 @@ public final class DetectorEngine {
 
     /// Closes the aggregation windows that ended by `time` (called once per second of packet time).
     public func advance(to time: CaptureTime, emit: (AlertFire, FlowEntry) -> Void) {
-        self.aggregator.close(endingBy: time.nanoseconds) { fire, flow in
-            self.raised[Int(fire.kind.rawValue)] &+= 1
-            emit(fire, flow)
-        }
+        self.closeWindows(endingBy: time.nanoseconds, emit: emit)
     }
 
     /// Closes every window (end of input or shutdown).
     public func finish(emit: (AlertFire, FlowEntry) -> Void) {
-        self.aggregator.close(endingBy: nil) { fire, flow in
+        self.closeWindows(endingBy: nil, emit: emit)
+    }
+
+    private func closeWindows(endingBy time: Int64?, emit: (AlertFire, FlowEntry) -> Void) {
+        self.aggregator.close(endingBy: time) { fire, flow in
             self.raised[Int(fire.kind.rawValue)] &+= 1
             emit(fire, flow)
         }
@@ -149,8 +150,7 @@ public final class DetectorEngine {
     }
 
     private func isAllowlisted(_ address: IPAddress, identity: Identity, scope: DetectionScope) -> Bool {
-        let prefixes = self.settings.allowedPrefixes
-        for index in 0..<prefixes.count where prefixes[index].contains(address) { return true }
+        if self.settings.allowedPrefixes.containsAddress(address) { return true }
         return identity != .unknown && scope.allowedIdentities.contains(identity.rawValue)
     }
 

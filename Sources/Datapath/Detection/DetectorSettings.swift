@@ -77,6 +77,16 @@ public struct IPPrefix: Sendable, Equatable {
     }
 }
 
+extension Array where Element == IPPrefix {
+    /// Whether any prefix holds `address`.
+    @inline(__always)
+    public func containsAddress(_ address: IPAddress) -> Bool {
+        // An index loop: iterating the array itself allocates in unoptimized builds.
+        for index in 0..<self.count where self[index].contains(address) { return true }
+        return false
+    }
+}
+
 /// What the detectors know of the cluster, per identity/policy generation (SIGHUP rebuilds it):
 /// the pod CIDRs, the identities of sensitive workloads and of allow-listed sources.
 public final class DetectionScope: Sendable {
@@ -99,8 +109,6 @@ public final class DetectionScope: Sendable {
 
     @inline(__always)
     public func isInPodCIDR(_ address: IPAddress) -> Bool {
-        // An index loop: iterating the array itself allocates in unoptimized builds.
-        for index in 0..<self.podPrefixes.count where self.podPrefixes[index].contains(address) { return true }
-        return false
+        self.podPrefixes.containsAddress(address)
     }
 }
