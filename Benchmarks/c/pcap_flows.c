@@ -5,7 +5,9 @@
  *   - link layer: Ethernet (DLT_EN10MB) with up to 2 VLAN tags (0x8100 / 0x88a8);
  *     raw IP (DLT_RAW, LINKTYPE_IPV4/IPV6) is also accepted; other link types are skipped;
  *   - IPv4 (any IHL) and IPv6 (skipping Hop-by-Hop, Routing and Destination Options headers);
- *   - TCP/UDP/SCTP ports; other IP protocols (ICMP...) form a flow keyed by addresses + protocol;
+ *   - TCP/UDP/SCTP ports; ICMP and ICMPv6 echo request/reply are keyed by their identifier (as
+ *     Linux conntrack and flowmon key them), so two pings between the same hosts are two flows;
+ *     other IP protocols (and other ICMP messages) form a flow keyed by addresses + protocol;
  *     non-first IPv4/IPv6 fragments carry no ports and are only counted (no reassembly);
  *   - a bidirectional key (the lower (address, port) endpoint first), hashed into an
  *     open-addressing table with linear probing. Capacity is fixed at start (power of two),
@@ -104,7 +106,8 @@ static unsigned long long n_non_ip, n_frag, n_trunc;
 
 static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
-/* Ports for TCP (6), UDP (17), SCTP (132); 0/0 for other protocols. Returns -1 if cut short. */
+/* Ports for TCP (6), UDP (17), SCTP (132); the echo identifier on both sides for ICMP (1) and
+ * ICMPv6 (58) echo request/reply; 0/0 otherwise. Returns -1 if cut short. */
 static int ports(uint8_t proto, const uint8_t *l4, size_t len, uint16_t *sp, uint16_t *dp)
 {
     *sp = *dp = 0;
@@ -113,6 +116,13 @@ static int ports(uint8_t proto, const uint8_t *l4, size_t len, uint16_t *sp, uin
             return -1;
         *sp = rd16(l4);
         *dp = rd16(l4 + 2);
+    } else if (proto == 1 || proto == 58) {
+        if (len < 8)
+            return -1;
+        uint8_t type = l4[0];
+        int echo = proto == 1 ? (type == 8 || type == 0) : (type == 128 || type == 129);
+        if (echo)
+            *sp = *dp = rd16(l4 + 4);
     }
     return 0;
 }

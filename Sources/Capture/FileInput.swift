@@ -21,8 +21,10 @@ import Darwin
 /// grows only when a single record is larger than it; callers bound that size.
 /// Pointers returned by `bytes` stay valid until the next `fill`.
 internal final class FileInput {
-    /// The buffer size we start with: 1 MiB, four times libpcap's largest usual record.
-    static let initialCapacity = 1 << 20
+    /// The buffer size we start with: 256 KiB, libpcap's largest usual record. Small enough
+    /// to stay in the core's L2 cache, so the records the kernel copies in are still cached
+    /// when they are decoded (1 MiB measured 3-5% slower on the 2M-packet benchmark).
+    static let initialCapacity = 1 << 18
 
     private let descriptor: Int32
     private var storage: UnsafeMutableRawPointer
@@ -102,7 +104,7 @@ internal final class FileInput {
             self.end = remaining
         }
         if count > self.capacity {
-            // Grow to the next multiple of 1 MiB; callers have bounded `count`.
+            // Grow to the next multiple of the initial capacity; callers have bounded `count`.
             let newCapacity = (count + Self.initialCapacity - 1) / Self.initialCapacity * Self.initialCapacity
             let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
             newStorage.copyMemory(from: self.storage, byteCount: self.end)

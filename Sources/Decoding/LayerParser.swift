@@ -68,16 +68,11 @@ struct DecodeContext {
     @usableFromInline var declaredTransportLength: Int
     /// True once an IP header has been decoded since the last tunnel was entered.
     @usableFromInline var networkSinceTunnel: Bool
-    /// The summary as it stood just before the innermost tunnel was entered: restored
-    /// when the inner packet does not yield an IP header.
-    @usableFromInline var beforeTunnel: PacketSummary?
-
     @inlinable
     init() {
         self.vlanTagsInFrame = 0
         self.declaredTransportLength = 0
         self.networkSinceTunnel = false
-        self.beforeTunnel = nil
     }
 }
 
@@ -120,6 +115,10 @@ public struct LayerParser: Sendable {
     public func parse(_ frame: PacketBytes, link: LinkLayer, into summary: inout PacketSummary) {
         summary.reset()
         var context = DecodeContext()
+        // The summary as it stood just before the innermost tunnel was entered: restored when
+        // the inner packet does not yield an IP header. A local, not part of the context, so a
+        // packet without a tunnel only stores the Optional's tag.
+        var beforeTunnel: PacketSummary? = nil
         var layer = Layer(link)
         var bytes = frame
         var steps = 0
@@ -162,7 +161,7 @@ public struct LayerParser: Sendable {
                     summary.anomaly = .tooManyLayers
                     break decoding
                 }
-                context.beforeTunnel = summary
+                beforeTunnel = summary
                 summary.enterTunnel(kind, vni: vni)
                 context.networkSinceTunnel = false
                 context.vlanTagsInFrame = 0
@@ -175,7 +174,7 @@ public struct LayerParser: Sendable {
                 break decoding
             }
         }
-        if summary.tunnelDepth > 0, !context.networkSinceTunnel, let outer = context.beforeTunnel {
+        if summary.tunnelDepth > 0, !context.networkSinceTunnel, let outer = beforeTunnel {
             let anomaly = summary.anomaly
             summary = outer
             summary.anomaly = anomaly

@@ -75,7 +75,7 @@ public struct PacketSummary: Sendable {
     /// Why decoding stopped early, if it did; the packet may still carry a usable network layer.
     public var anomaly: DecodeAnomaly? = nil
 
-    public init() {}
+    @inlinable public init() {}
 
     /// Clears every field for reuse.
     @inlinable

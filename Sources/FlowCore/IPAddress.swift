@@ -23,7 +23,7 @@ public struct IPAddress: Hashable, Comparable, Sendable {
     }
 
     /// The all-zero address (`::`); also what an unset field holds.
-    public static let zero = IPAddress(high: 0, low: 0)
+    @inlinable public static var zero: IPAddress { IPAddress(high: 0, low: 0) }
 
     /// True for IPv4-mapped addresses, i.e. addresses that came from an IPv4 header.
     @inlinable
