@@ -44,6 +44,8 @@ public final class FlowProcessor {
     let fragments: FragmentTable
     /// Packet time of the next expiry sweep.
     var nextSweep: Int64 = .min
+    var nextSweepPacket: UInt64 = 0
+    var packetsProcessed: UInt64 = 0
     var latestTime = CaptureTime.zero
     /// Called once for each link type flowmon does not decode.
     let onUnsupportedLinkType: (UInt32) -> Void
@@ -88,8 +90,12 @@ public final class FlowProcessor {
         self.onUnsupportedLinkType = onUnsupportedLinkType
     }
 
-    /// Sweeps for idle flows once per second of packet time.
+    /// Sweeps for idle flows once per second of packet time,
     static let sweepInterval: Int64 = 1_000_000_000
+    /// and at least every this many packets. In the pipeline each sweep ends an epoch, whose
+    /// records are held until every worker reaches it; so a flood of short connections inside
+    /// one second (every packet evicting a flow) holds at most this many packets' records.
+    static let sweepPackets: UInt64 = 16_384
 
     /// Records keyed for the pipeline's merge (flow records, Hubble lines), or nil when this
     /// processor writes straight to `output` (a single pass on one thread).
@@ -106,13 +112,15 @@ public final class FlowProcessor {
     /// A single pass's `--alerts` file (alerts are also written to `output`).
     public var alertsOutput: JSONLinesOutput?
 
-    /// Processes one captured packet: sweeps idle flows once per second of packet time, then
-    /// handles the packet. The single-threaded path; the pipeline calls `handle` and `sweep`.
+    /// Processes one captured packet: sweeps idle flows once per second of packet time (and
+    /// every `sweepPackets` packets), then handles the packet. The single-threaded path; the pipeline calls `handle` and `sweep`.
     public func process(_ packet: CapturedPacket) throws(OutputError) {
-        if packet.time.nanoseconds >= self.nextSweep {
+        if packet.time.nanoseconds >= self.nextSweep || self.packetsProcessed >= self.nextSweepPacket {
             self.sweep(now: packet.time)
             self.nextSweep = packet.time.nanoseconds &+ Self.sweepInterval
+            self.nextSweepPacket = self.packetsProcessed &+ Self.sweepPackets
         }
+        self.packetsProcessed &+= 1
         try self.handle(packet)
         if self.output.buffer.count >= self.output.flushThreshold { try self.output.flush() }
     }

@@ -60,10 +60,10 @@ public struct PipelineConfiguration: Sendable {
 /// threads; live capture keeps its capture thread for draining the kernel buffer.
 ///
 /// Output stays exactly what one pass on one thread writes. The capture thread decides when
-/// idle flows are swept (once per second of packet time, the single-pass rule) and sends the
-/// same sweep marker to every worker, so all shards expire flows at the same instants. Each
-/// record is tagged with its place in single-pass order (`EmissionKey`); at every marker the
-/// workers hand their records and detector events to the `Merger`, which runs the detectors
+/// idle flows are swept (once per second of packet time and every 16,384 packets, the single-pass
+/// rule) and sends the same sweep marker to every worker, so all shards expire flows at the same
+/// instants. Each record is tagged with its place in single-pass order (`EmissionKey`); at every
+/// marker the workers hand their records and detector events to the `Merger`, which runs the detectors
 /// over the events in that order and writes each epoch's records, merged by key, once every
 /// worker has reached it.
 public final class Pipeline: @unchecked Sendable {
@@ -95,6 +95,7 @@ public final class Pipeline: @unchecked Sendable {
     // Capture-thread state.
     var sequence: UInt64 = 0
     var nextSweep: Int64 = .min
+    var nextSweepPacket: UInt64 = 0
     var latestTime = CaptureTime.zero
     public private(set) var capture = CaptureCounters()
     var lastSweepWall: Int64 = 0
@@ -152,9 +153,10 @@ public final class Pipeline: @unchecked Sendable {
         self.capture.packets &+= 1
         self.capture.bytes &+= UInt64(packet.originalLength)
         if packet.time > self.latestTime { self.latestTime = packet.time }
-        if packet.time.nanoseconds >= self.nextSweep {
+        if packet.time.nanoseconds >= self.nextSweep || self.sequence >= self.nextSweepPacket {
             self.broadcast(.sweep, time: packet.time.nanoseconds, sequence: 2 &* self.sequence)
             self.nextSweep = packet.time.nanoseconds &+ FlowProcessor.sweepInterval
+            self.nextSweepPacket = self.sequence &+ FlowProcessor.sweepPackets
         }
         guard let link = LinkLayer(linkType: packet.linkType) else {
             if self.capture.countUnsupported(linkType: packet.linkType) { self.onUnsupportedLinkType(packet.linkType) }

@@ -16,6 +16,12 @@ struct FlowTableOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds a TCP connection closed by FIN or RST is kept for late packets.", valueName: "seconds"))
     var timeoutClosed: Double = 10
 
+    @Option(help: ArgumentHelp("Most fragmented datagrams waiting for their first fragment (which carries the ports); when full, the oldest is dropped and counted as 'fragments.evicted'.", valueName: "n"))
+    var maxFragments = 8_192
+
+    @Option(help: ArgumentHelp("Seconds the fragments of a datagram wait for its first fragment.", valueName: "seconds"))
+    var timeoutFragments: Double = 60
+
     @Option(help: ArgumentHelp("Whether a VXLAN/Geneve VNI is part of the connection key: 'vni' keeps one inner 5-tuple in two virtual networks apart; 'none' joins both directions of a connection whose VNI differs by direction, as with Cilium's overlay (the VNI is the sender's security identity).", valueName: "vni|none"))
     var tunnelKey: TunnelKeyMode = .vni
 
@@ -23,8 +29,11 @@ struct FlowTableOptions: ParsableArguments {
         guard self.maxFlows > 0 && self.maxFlows <= 1 << 28 else {
             throw ValidationError("'--max-flows' must be between 1 and \(1 << 28), got \(self.maxFlows).")
         }
+        guard self.maxFragments > 0 && self.maxFragments <= 1 << 24 else {
+            throw ValidationError("'--max-fragments' must be between 1 and \(1 << 24), got \(self.maxFragments).")
+        }
         for (name, value) in [("--timeout-new", self.timeoutNew), ("--timeout-established", self.timeoutEstablished),
-                              ("--timeout-closed", self.timeoutClosed)]
+                              ("--timeout-closed", self.timeoutClosed), ("--timeout-fragments", self.timeoutFragments)]
         where !(value > 0 && value <= 86_400 * 365) {
             throw ValidationError("'\(name)' must be a number of seconds above 0, got \(value).")
         }
@@ -35,7 +44,8 @@ struct FlowTableOptions: ParsableArguments {
             maxFlows: self.maxFlows,
             timeouts: FlowTimeouts(new: .seconds(self.timeoutNew), established: .seconds(self.timeoutEstablished),
                                    closed: .seconds(self.timeoutClosed)),
-            tunnelKey: self.tunnelKey)
+            tunnelKey: self.tunnelKey,
+            maxFragmentDatagrams: self.maxFragments, fragmentTimeout: .seconds(self.timeoutFragments))
     }
 }
 

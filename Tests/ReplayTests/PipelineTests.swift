@@ -50,4 +50,27 @@ struct PipelineTests {
             #expect(pipelined.last.map(stats) == single.last.map(stats), "\(file.lastPathComponent), \(workers) workers: stats")
         }
     }
+
+    /// More than 16,384 packets inside one second: the pipeline also sweeps (and ends an epoch)
+    /// every 16,384 packets, as a single pass does, so the output stays the same. Unanswered SYNs
+    /// from new sources, 1 µs apart, with a 5 ms timeout for unanswered connections: most of
+    /// them end at those sweeps, and the detectors see failed attempts in every epoch. (With a
+    /// full table the output would differ: each worker evicts the least recently active
+    /// connection of its own shard.)
+    @Test func aFloodInsideOneSecondIsSweptByPacketCountTheSameWay() throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("syn-flood.pcap")
+        try Flood.pcap(packets: 40_000, frame: Flood.synsFromNewSources).write(to: file)
+        let configuration = ProcessorConfiguration(timeouts: FlowTimeouts(new: .milliseconds(5)), detectors: DetectorSettings())
+        let single = try replay(file, configuration: configuration).lines
+        #expect(single.count > 40_000)
+        #expect(single.last?.contains("\"timeout\":35000,") == true, "flows ended by the packet-count sweeps")
+        for workers in [1, 2, 3] {
+            let pipelined = try Self.pipelineReplay(file, workers: workers, configuration: configuration)
+            let difference = zip(pipelined, single).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            #expect(pipelined.count == single.count && difference == nil,
+                    "\(workers) workers: \(pipelined.count) lines, \(single.count) in one pass; first difference at \(difference ?? -1)")
+        }
+    }
 }
