@@ -191,6 +191,44 @@ struct InventoryLoaderTests {
             == "\(nodes): $.items[0].status.addresses[1].address: not an IP address: \"172.18.0.256\"")
     }
 
+    /// Two pods with one namespace/name (two dumps joined, say): Kubernetes cannot have that, so
+    /// the later one is dropped with a warning naming both places, and the first keeps its IPs.
+    @Test func aDuplicatePodNameIsAWarningAndTheFirstPodKeepsIt() throws {
+        let path = F.write(F.podList([F.pod("web", ips: ["10.244.1.5"]), F.pod("db", ips: ["10.244.1.6"]),
+                                      F.pod("web", ips: ["10.244.1.7"])]))
+        let inventory = try InventoryLoader.load(pods: path, namespaces: nil, nodes: nil)
+        #expect(inventory.warnings == ["\(path): $.items[2]: pod shop/web appears again (first at $.items[0]); using the first"])
+        #expect(inventory.pods.map(\.name) == ["web", "db"])
+        #expect(inventory.pods[0].ips.map(IPAddressText.format) == ["10.244.1.5"])
+    }
+
+    /// 10 MB of labels on one pod loads (no quadratic work, no limit tripped by honest data) and
+    /// every label arrives.
+    @Test func tenMegabytesOfLabelsLoad() throws {
+        var labels: [String: String] = [:]
+        var size = 0
+        var index = 0
+        while size < 10_000_000 {
+            let key = "example.com/label-\(index)", value = String(repeating: "v", count: 60)
+            labels[key] = value
+            size += key.utf8.count + value.utf8.count + 6
+            index += 1
+        }
+        let inventory = try F.loadPods([F.pod("big", labels: labels, ips: ["10.244.1.9"])])
+        #expect(inventory.pods.count == 1)
+        #expect(inventory.pods[0].labels.count == labels.count)
+    }
+
+    /// A pods file cut in the middle (a `kubectl` interrupted) names the file and the place.
+    @Test func aTruncatedPodsFileIsNamed() throws {
+        let text = F.podList([F.pod("web", ips: ["10.244.1.5"]), F.pod("db", ips: ["10.244.1.6"])])
+        let path = F.write(String(text.prefix(text.utf8.count * 2 / 3)))
+        let message = try #require(F.message { () throws(AgentError) in
+            try InventoryLoader.load(pods: path, namespaces: nil, nodes: nil)
+        })
+        #expect(message.hasPrefix(path + ":") && !message.contains("\n"), "\(message)")
+    }
+
     @Test func duplicateIPIsAWarningAndTheFirstPodKeepsIt() throws {
         let path = F.write(F.podList([
             F.pod("web-1", ips: ["10.244.1.5", "fd00::5"]),

@@ -34,7 +34,8 @@ public struct Inventory: Sendable {
 /// name the file and the JSON path:
 /// `pods.json: $.items[3].status.podIPs[0].ip: not an IP address: "10.0.0.300"`.
 ///
-/// An IP claimed by two pods that are not host-network pods is a warning, and the first
+/// A namespace/name that appears twice is a warning, and the first pod keeps it. An IP
+/// claimed by two pods that are not host-network pods is a warning, and the first
 /// pod in file order keeps it (it is removed from the later pod's `ips`):
 /// `pods.json: $.items[7].status.podIPs[0].ip: 10.244.1.5 is claimed by shop/web-1 and shop/web-2; using shop/web-1`.
 public enum InventoryLoader {
@@ -75,6 +76,7 @@ public enum InventoryLoader {
             for (item, path) in try items(root, kind: "Pod", command: "kubectl get pods -A -o json", reader: reader) {
                 inventory.pods.append(try pod(item, at: path, reader: reader))
             }
+            inventory.warnings += removeDuplicateNames(&inventory.pods, file: file)
             inventory.warnings += resolveDuplicateIPs(&inventory.pods, file: file)
         }
         inventory.warnings += addImpliedNamespaces(&inventory, file: namespaces?.0)
@@ -288,6 +290,24 @@ public enum InventoryLoader {
     }
 
     // MARK: - Consistency
+
+    /// Keeps the first pod of each namespace/name (Kubernetes has one; two mean two dumps were
+    /// joined), dropping later ones with a warning:
+    /// `pods.json: $.items[9]: pod shop/web appears again (first at $.items[2]); using the first`.
+    static func removeDuplicateNames(_ pods: inout [Pod], file: String) -> [String] {
+        var first: [String: String] = [:]
+        var warnings: [String] = []
+        pods.removeAll { pod in
+            let name = pod.namespace + "/" + pod.name
+            if let location = first[name] {
+                warnings.append("\(file): \(pod.location): pod \(name) appears again (first at \(location)); using the first")
+                return true
+            }
+            first[name] = pod.location
+            return false
+        }
+        return warnings
+    }
 
     /// Keeps each pod IP with the first pod (in file order) that claims it; host-network
     /// pods share their node's addresses and are not checked.
