@@ -137,9 +137,14 @@ public struct JSONBuffer: ~Copyable {
     }
 
     /// Appends a JSON string literal (with quotes) for UTF-8 `bytes` from outside:
-    /// quotes, backslashes and control characters are escaped (RFC 8259 §7), U+2028 and
-    /// U+2029 are escaped so the line is also valid JavaScript, and invalid UTF-8 is
-    /// replaced by U+FFFD so every line is valid UTF-8.
+    /// quotes, backslashes and control characters (U+0000-U+001F, and U+007F) are escaped
+    /// (RFC 8259 §7), U+2028 and U+2029 are escaped so the line is also one line of
+    /// JavaScript, and `/` is left as it is. Invalid UTF-8 is replaced so every line is valid
+    /// UTF-8: each maximal subpart of an ill-formed sequence (Unicode §3.9, "U+FFFD
+    /// substitution of maximal subparts": a stray byte, or the start of a sequence cut short)
+    /// becomes one `\ufffd`, as Swift's `String(decoding:as:)` repairs it. So an overlong
+    /// `C0 AF` or an encoded surrogate `ED A0 80` gives one U+FFFD per byte, and `E2 82`
+    /// (a euro sign cut short) gives one.
     public mutating func appendString(utf8 bytes: UnsafeRawBufferPointer) {
         self.reserve(bytes.count + 2)
         self.append(byte: UInt8(ascii: "\""))
@@ -163,10 +168,10 @@ public struct JSONBuffer: ~Copyable {
                 index += 1
                 continue
             }
-            let length = Self.validSequenceLength(bytes, at: index)
-            if length == 0 {
+            let (length, isValid) = Self.scanSequence(bytes, at: index)
+            if !isValid {
                 self.append(raw: "\\ufffd")
-                index += 1
+                index += length
                 continue
             }
             // U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR: E2 80 A8 / E2 80 A9.
@@ -187,8 +192,10 @@ public struct JSONBuffer: ~Copyable {
         text.withUTF8 { self.appendString(utf8: UnsafeRawBufferPointer($0)) }
     }
 
-    /// Length of the well-formed UTF-8 sequence at `index` (Unicode 15 Table 3-7), or 0.
-    static func validSequenceLength(_ bytes: UnsafeRawBufferPointer, at index: Int) -> Int {
+    /// The UTF-8 sequence at `index` (Unicode 15 Table 3-7): its length if it is well formed,
+    /// otherwise the length of its maximal subpart (the bytes that start a well-formed
+    /// sequence, at least 1), which is replaced by one U+FFFD.
+    static func scanSequence(_ bytes: UnsafeRawBufferPointer, at index: Int) -> (length: Int, isValid: Bool) {
         let first = bytes[index]
         let length: Int
         var low: UInt8 = 0x80
@@ -201,12 +208,15 @@ public struct JSONBuffer: ~Copyable {
         case 0xf0: length = 4; low = 0x90
         case 0xf1...0xf3: length = 4
         case 0xf4: length = 4; high = 0x8f
-        default: return 0
+        default: return (1, false)
         }
-        guard index + length <= bytes.count else { return 0 }
-        let second = bytes[index + 1]
-        guard second >= low && second <= high else { return 0 }
-        for offset in 2..<length where bytes[index + offset] & 0xc0 != 0x80 { return 0 }
-        return length
+        var count = 1
+        while count < length && index + count < bytes.count {
+            let byte = bytes[index + count]
+            // Only the second byte has a narrower range than 80...BF.
+            guard count == 1 ? (byte >= low && byte <= high) : (byte & 0xc0 == 0x80) else { break }
+            count += 1
+        }
+        return (count, count == length)
     }
 }
