@@ -48,7 +48,7 @@ import FlowCore
 /// in steady state, and the returned `bytes` point into that buffer, so they are valid
 /// only until the next call. Errors are sticky: after one, `next()` throws it again.
 public final class CaptureFileReader {
-    /// The path as given; error messages start with it.
+    /// The path as given (`standard input` for `-`); error messages start with it.
     public let path: String
     /// Packets returned so far.
     public private(set) var recordsRead: Int = 0
@@ -78,12 +78,14 @@ public final class CaptureFileReader {
     }
 
     /// Opens `path` and reads its file header (pcap) or first Section Header Block (pcapng).
+    /// `-` reads standard input (as `tcpdump -r -` does), which may be a pipe or a FIFO.
     public init(path: String) throws(CaptureError) {
-        self.path = path
+        let name = path == "-" ? "standard input" : path
+        self.path = name
         do {
             self.input = try FileInput(path: path)
         } catch {
-            throw CaptureError(.cannotOpen, "\(path): \(error.message)")
+            throw CaptureError(.cannotOpen, "\(name): \(error.message)")
         }
         self.fileSize = self.input.fileSize
 
@@ -93,8 +95,8 @@ public final class CaptureFileReader {
             throw CaptureError(
                 .notACapture,
                 count == 0
-                    ? "\(path): not a pcap or pcapng file (empty file)"
-                    : "\(path): not a pcap or pcapng file (only \(count) bytes)")
+                    ? "\(name): not a pcap or pcapng file (empty file)"
+                    : "\(name): not a pcap or pcapng file (only \(count) bytes)")
         }
         let magic = self.input.bytes.loadUnaligned(as: UInt32.self)
         let littleEndianMagic = UInt32(littleEndian: magic)
@@ -106,7 +108,7 @@ public final class CaptureFileReader {
             try self.readFirstSectionHeader()
         } else {
             throw CaptureError(
-                .notACapture, "\(path): not a pcap or pcapng file (magic \(hex(littleEndianMagic)))")
+                .notACapture, "\(name): not a pcap or pcapng file (magic \(hex(littleEndianMagic)))")
         }
     }
 
@@ -129,13 +131,22 @@ public final class CaptureFileReader {
 
     // MARK: Helpers shared by both formats
 
-    /// `FileInput.fill(atLeast:)` with its error turned into a `CaptureError`.
+    /// `FileInput.fill(atLeast:)` with its error turned into a `CaptureError`. A file that
+    /// ended before the size it had when opened was truncated while being read: that is an
+    /// error even where a record ends.
     func fill(atLeast count: Int) throws(CaptureError) -> Bool {
+        let filled: Bool
         do {
-            return try self.input.fill(atLeast: count)
+            filled = try self.input.fill(atLeast: count)
         } catch {
             throw CaptureError(.io, "\(self.path): read failed at offset \(self.input.offset): \(error.message)")
         }
+        if !filled, let shrank = self.input.shrank {
+            throw CaptureError(
+                .truncated,
+                "\(self.path): truncated while being read: the file had \(shrank.size) bytes when opened and ended at offset \(shrank.endedAt)")
+        }
+        return filled
     }
 
     func noteLinkType(_ linkType: UInt32) {

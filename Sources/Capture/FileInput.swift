@@ -11,6 +11,10 @@ import Darwin
 /// The only type in the module that calls the file-system syscalls (`open`, `fstat`,
 /// `read`, `close`), as swift-system keeps libc calls in `Syscalls.swift`.
 ///
+/// Files are read with `read`, never mapped: a file truncated while it is read ends early
+/// (reported, see `shrank`) instead of raising SIGBUS, and pipes, FIFOs and standard input
+/// (`-`) are read the same way. A regular file is read up to the size it had when opened.
+///
 /// Layout of the buffer (`0 <= start <= end <= capacity`):
 ///
 ///     storage: [ consumed | unconsumed bytes | free space ]
@@ -37,17 +41,29 @@ internal final class FileInput {
 
     /// The size of the file if it is a regular file, else `nil` (a pipe, a device).
     let fileSize: Int64?
+    /// For a regular file, the bytes left to read of what it held when opened. Reading stops
+    /// there, so a file that grows while it is read (a capture still being written) gives the
+    /// prefix it had when opened, always the same records.
+    private var bytesToRead: Int64?
+    /// Set when a regular file ended before the size it had when opened: it was truncated
+    /// while being read. The bytes it had then, and the offset where it ended.
+    private(set) var shrank: (size: Int64, endedAt: Int64)?
 
-    /// Opens `path` read-only.
+    /// Opens `path` read-only; `-` is standard input (a pipe, a FIFO or a file).
     ///
-    /// The corresponding C functions are `open` and `fstat`. A directory is refused here,
-    /// with the text of `EISDIR`, rather than on the first `read`.
+    /// The corresponding C functions are `open`, `fcntl`, `fstat` and `lseek`. A directory is
+    /// refused here, with the text of `EISDIR`, rather than on the first `read`.
     init(path: String) throws(SystemError) {
         var fd: Int32
-        repeat {
-            fd = open(path, O_RDONLY | O_CLOEXEC)
-        } while fd < 0 && errno == EINTR
-        guard fd >= 0 else { throw SystemError(operation: "open", code: errno) }
+        if path == "-" {
+            fd = fcntl(0, F_DUPFD_CLOEXEC, 0)
+            guard fd >= 0 else { throw SystemError(operation: "fcntl", code: errno) }
+        } else {
+            repeat {
+                fd = open(path, O_RDONLY | O_CLOEXEC)
+            } while fd < 0 && errno == EINTR
+            guard fd >= 0 else { throw SystemError(operation: "open", code: errno) }
+        }
 
         var status = stat()
         guard fstat(fd, &status) == 0 else {
@@ -61,6 +77,12 @@ internal final class FileInput {
             throw SystemError(operation: "open", code: EISDIR)
         }
         self.fileSize = type == S_IFREG ? Int64(status.st_size) : nil
+        if type == S_IFREG {
+            // Standard input may be a file read from somewhere in the middle.
+            let position = max(0, Int64(lseek(fd, 0, SEEK_CUR)))
+            self.storageFileOffset = position
+            self.bytesToRead = max(0, Int64(status.st_size) - position)
+        }
         self.descriptor = fd
         self.capacity = Self.initialCapacity
         self.storage = UnsafeMutableRawPointer.allocate(byteCount: Self.initialCapacity, alignment: 16)
@@ -113,11 +135,23 @@ internal final class FileInput {
             self.capacity = newCapacity
         }
         while self.end < count {
-            let result = read(self.descriptor, self.storage + self.end, self.capacity - self.end)
+            var room = self.capacity - self.end
+            if let left = self.bytesToRead {
+                if left == 0 {
+                    self.reachedEndOfFile = true
+                    return false
+                }
+                room = Int(min(Int64(room), left))
+            }
+            let result = read(self.descriptor, self.storage + self.end, room)
             if result > 0 {
                 self.end += result
+                if let left = self.bytesToRead { self.bytesToRead = left - Int64(result) }
             } else if result == 0 {
                 self.reachedEndOfFile = true
+                if let size = self.fileSize, let left = self.bytesToRead, left > 0 {
+                    self.shrank = (size, size - left)
+                }
                 return false
             } else if errno != EINTR {
                 throw SystemError(operation: "read", code: errno)

@@ -58,6 +58,32 @@ extension LiveCapture {
         throw CaptureError(.io, "capture on '\(self.interfaceName)' failed: \(String(cString: strerror(error)))")
     }
 
+    /// Updates `interfaceIsUp` from the interface's flags; throws if the interface is gone.
+    /// A packet socket reports a link going down only once (`ENETDOWN`, which libpcap may
+    /// take first), and nothing when it comes back up, so the flags are asked instead. The
+    /// `any` device has no flags.
+    ///
+    /// The corresponding C function is `ioctl(SIOCGIFFLAGS)`.
+    func checkInterfaceIsUp() throws(CaptureError) {
+        guard self.interfaceName != "any" else { return }
+        var request = ifreq()
+        withUnsafeMutableBytes(of: &request.ifr_ifrn.ifrn_name) { name in
+            var index = 0
+            for byte in self.interfaceName.utf8 where index < name.count - 1 {
+                name[index] = byte
+                index += 1
+            }
+        }
+        guard ioctl(self.packetDescriptor, UInt(SIOCGIFFLAGS), &request) == 0 else {
+            let code = errno
+            if code == ENODEV || code == ENXIO {
+                throw CaptureError(.io, "capture on '\(self.interfaceName)' failed: the interface disappeared")
+            }
+            return  // the flags cannot be read: nothing to tell
+        }
+        self.interfaceIsUp = Int(request.ifr_ifru.ifru_flags) & IFF_UP != 0
+    }
+
     /// Makes the handle non-blocking, and opens the eventfd `stop()` writes to; returns the
     /// packet socket and the eventfd.
     ///

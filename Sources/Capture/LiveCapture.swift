@@ -74,6 +74,9 @@ public final class LiveCapture: @unchecked Sendable {
     let stopDescriptor: Int32
     /// `poll`'s timeout in milliseconds.
     let pollTimeoutMilliseconds: Int32
+    /// Whether the interface was up (`IFF_UP`) when last looked at: after each wait that
+    /// brought no packet, so a capture that keeps receiving never asks. The reading thread's.
+    public internal(set) var interfaceIsUp = true
 
     /// Opens and activates a capture, then installs the filter.
     ///
@@ -137,8 +140,8 @@ public final class LiveCapture: @unchecked Sendable {
     /// wait is a `poll` on its descriptor and on the descriptor `stop()` writes to.
     ///
     /// As with libpcap's own loop (and tcpdump), an interface that goes down is waited out:
-    /// `dispatch` keeps returning 0 until it comes back up. An interface that is deleted ends
-    /// the capture with an error.
+    /// `dispatch` keeps returning 0 until it comes back up, and `interfaceIsUp` tells the
+    /// caller, which reports it. An interface that is deleted ends the capture with an error.
     ///
     /// The corresponding C functions are `pcap_dispatch` and `poll`.
     public func dispatch(maxPackets: Int, _ body: (CapturedPacket) -> Void) throws(CaptureError) -> Int {
@@ -150,11 +153,16 @@ public final class LiveCapture: @unchecked Sendable {
             return try self.read(maxPackets: maxPackets, body)
         case .socketError:
             try self.checkSocketError()
-            return try self.read(maxPackets: maxPackets, body)
+            let count = try self.read(maxPackets: maxPackets, body)
+            if count == 0 { try self.checkInterfaceIsUp() }
+            return count
         case .stopped:
             self.stopped.store(true, ordering: .releasing)
             return 0
-        case .timedOut, .interrupted:
+        case .timedOut:
+            try self.checkInterfaceIsUp()
+            return 0
+        case .interrupted:
             return 0
         }
     }

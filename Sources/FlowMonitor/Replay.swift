@@ -28,7 +28,7 @@ public enum Replay {
         do {
             inputError = try self.read(reader, filter: filter, filteredOut: processor.countFilteredOut) { packet throws(OutputError) in
                 try processor.process(packet)
-            } batchEnd: {}
+            } batchEnd: { false }
             try processor.finish(inputError: inputError?.description)
         } catch {
             throw .output(error)
@@ -38,28 +38,39 @@ public enum Replay {
 
     /// Replays through the worker pipeline: this thread reads and dispatches, the workers
     /// track flows; the output is the same as a single pass's. Same error behaviour as above.
-    public static func run(_ reader: CaptureFileReader, filter: PacketFilter?, into pipeline: Pipeline)
-        throws(ReplayError)
+    ///
+    /// Every 256 records, reading stops early when an output has failed (its error is thrown
+    /// at the end, without reading the rest of the file) or when `stop` gives a reason (a
+    /// signal): then every connection seen so far is written, the `stats` record carries the
+    /// reason as `capture.error`, and the reason is returned.
+    @discardableResult
+    public static func run(_ reader: CaptureFileReader, filter: PacketFilter?, into pipeline: Pipeline,
+                           stop: () -> String? = { nil }) throws(ReplayError) -> String?
     {
+        var stopReason: String?
         let inputError: CaptureError?
         do {
             inputError = try self.read(reader, filter: filter, filteredOut: pipeline.countFilteredOut) { packet throws(OutputError) in
                 pipeline.submit(packet)
             } batchEnd: {
                 pipeline.publish()
+                if pipeline.outputFailed { return true }
+                stopReason = stop()
+                return stopReason != nil
             }
-            try pipeline.finish(inputError: inputError?.description)
+            try pipeline.finish(inputError: stopReason ?? inputError?.description)
         } catch {
             throw .output(error)
         }
-        if let inputError { throw .input(inputError) }
+        if stopReason == nil, let inputError { throw .input(inputError) }
+        return stopReason
     }
 
     /// Reads every record, filters, and hands each packet to `body`; `batchEnd` runs every 256
-    /// packets (the pipeline publishes its rings then). Returns the read error that ended the
-    /// file early, if any.
+    /// records (the pipeline publishes its rings then) and returns true to stop reading.
+    /// Returns the read error that ended the file early, if any.
     static func read(_ reader: CaptureFileReader, filter: PacketFilter?, filteredOut: () -> Void,
-                     _ body: (CapturedPacket) throws(OutputError) -> Void, batchEnd: () -> Void)
+                     _ body: (CapturedPacket) throws(OutputError) -> Void, batchEnd: () -> Bool)
         throws(OutputError) -> CaptureError?
     {
         var batch = 0
@@ -73,12 +84,12 @@ public enum Replay {
             guard let packet = next else { return nil }
             if let filter, !filter.matches(packet) {
                 filteredOut()
-                continue
+            } else {
+                try body(packet)
             }
-            try body(packet)
             batch += 1
             if batch == 256 {
-                batchEnd()
+                if batchEnd() { return nil }
                 batch = 0
             }
         }

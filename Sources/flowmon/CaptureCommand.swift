@@ -25,7 +25,9 @@ extension Flowmon {
                 whenever new drops happen. SIGINT and SIGTERM stop the capture, drain the rings, write every \
                 open connection (reason 'shutdown') and the final stats, and exit 0. SIGHUP reloads the \
                 inventory and policy files (a bad file is reported and the old ones kept) and reopens the \
-                output files (for logrotate).
+                output files (for logrotate). An interface that goes down is reported and waited out, as \
+                tcpdump does (the records of the connections that ended are written at once); one that is \
+                deleted ends the capture, as does an output that cannot be written.
                 """
         )
 
@@ -135,7 +137,9 @@ extension Flowmon {
             let deadline = self.duration.map { start.nanoseconds + Int64($0 * 1e9) }
             var packets = 0
             var failure: CaptureError?
-            while !signals.stopRequested {
+            var outputFailure: OutputError?
+            var interfaceWasUp = true
+            while !signals.stopRequested && outputFailure == nil {
                 do {
                     let remaining = self.count.map { $0 - packets } ?? 512
                     let got = try capture.dispatch(maxPackets: min(512, remaining)) { packet in
@@ -147,6 +151,19 @@ extension Flowmon {
                     if got == 0 { pipeline.idle(now: now) }
                     let statistics = capture.statistics()
                     pipeline.noteDrops(kernel: statistics.droppedByKernel, interface: statistics.droppedByInterface)
+                    if capture.interfaceIsUp != interfaceWasUp {
+                        // Down is waited out, as tcpdump does; the records of the connections
+                        // that ended so far are written now rather than with the next stats line.
+                        interfaceWasUp = capture.interfaceIsUp
+                        if interfaceWasUp {
+                            Diagnostics.line("flowmon: interface '\(capture.interfaceName)' is up again")
+                        } else {
+                            Diagnostics.line("flowmon: warning: interface '\(capture.interfaceName)' went down; waiting for it to come back up")
+                            do throws(OutputError) { try pipeline.flushOutputs() } catch { outputFailure = error }
+                        }
+                    }
+                    // An output that cannot be written (disk full, reader gone) ends the capture.
+                    if pipeline.outputFailed { break }
                     if capture.isStopped { break }
                     if let count = self.count, packets >= count { break }
                     if let deadline, now.nanoseconds >= deadline { break }
@@ -159,6 +176,7 @@ extension Flowmon {
             let statistics = capture.statistics()
             pipeline.noteDrops(kernel: statistics.droppedByKernel, interface: statistics.droppedByInterface)
             try pipeline.finish(inputError: failure?.description)
+            if let outputFailure { throw outputFailure }
             if let failure {
                 Diagnostics.error(failure.description)
                 throw ExitCode.failure
@@ -192,24 +210,31 @@ extension Flowmon {
 /// SIGINT/SIGTERM (stop) and SIGHUP (reload), delivered through Dispatch so the handlers run
 /// outside the signal context.
 final class SignalFlags: @unchecked Sendable {
-    private let stop = Atomic<Bool>(false)
+    /// The stop signal received (0 before one).
+    private let stop = Atomic<Int32>(0)
     private let reload = Atomic<Bool>(false)
     private let queue = DispatchQueue(label: "flowmon.signals")
 
-    var stopRequested: Bool { self.stop.load(ordering: .acquiring) }
+    var stopRequested: Bool { self.stop.load(ordering: .acquiring) != 0 }
+
+    /// The first SIGINT or SIGTERM received, if any.
+    var stopSignal: Int32? {
+        let number = self.stop.load(ordering: .acquiring)
+        return number == 0 ? nil : number
+    }
 
     func takeReload() -> Bool { self.reload.exchange(false, ordering: .acquiringAndReleasing) }
 
-    func install(stop onStop: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
+    func install(signals: [Int32] = [SIGINT, SIGTERM, SIGHUP], stop onStop: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
         var sources: [DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM, SIGHUP] {
+        for number in signals {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: self.queue)
             source.setEventHandler { [self] in
                 if number == SIGHUP {
                     self.reload.store(true, ordering: .releasing)
                 } else {
-                    self.stop.store(true, ordering: .releasing)
+                    _ = self.stop.compareExchange(expected: 0, desired: number, ordering: .acquiringAndReleasing)
                     onStop()
                 }
             }
@@ -217,5 +242,15 @@ final class SignalFlags: @unchecked Sendable {
             sources.append(source)
         }
         return sources
+    }
+}
+
+/// `SIGINT`, `SIGTERM`, ... for messages.
+func signalName(_ number: Int32) -> String {
+    switch number {
+    case SIGINT: "SIGINT"
+    case SIGTERM: "SIGTERM"
+    case SIGHUP: "SIGHUP"
+    default: "signal \(number)"
     }
 }

@@ -16,11 +16,14 @@ extension Flowmon {
                 Timestamps come from the capture, so the same file always gives the same output. \
                 Connections still open at the end of the file are written with reason 'shutdown', \
                 followed by a 'stats' line. If the file is cut short, every connection seen before \
-                the cut is still written, then the error is reported and the exit status is 1.
+                the cut is still written, then the error is reported and the exit status is 1. A file \
+                that grows while it is read is read as it was when opened; one truncated while it is \
+                read is an error. SIGINT or SIGTERM stops the replay the same way, with exit status \
+                128 + the signal's number.
                 """
         )
 
-        @Argument(help: "The capture to read (pcap or pcapng).", completion: .file(extensions: ["pcap", "pcapng", "cap"]))
+        @Argument(help: "The capture to read (pcap or pcapng); '-' reads standard input.", completion: .file(extensions: ["pcap", "pcapng", "cap"]))
         var file: String
 
         @Option(help: ArgumentHelp("Only packets matching this tcpdump-syntax BPF expression, e.g. 'tcp port 443'.", valueName: "expression"))
@@ -56,31 +59,56 @@ extension Flowmon {
             let alerts = try self.alertOptions.load()
             var processor = self.flowTable.configuration
             processor.detectors = alerts?.settings
+            // Every output opened, so that when one fails the others still get what was written.
+            var outputs: [JSONLinesOutput] = []
             do {
                 let filter = try self.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
                 let reader = try CaptureFileReader(path: self.file)
                 let sink = try self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
                     ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
+                outputs.append(sink)
                 let hubbleOutput = try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                if let hubbleOutput { outputs.append(hubbleOutput) }
                 let alertsOutput = try self.alertOptions.openOutput()
+                if let alertsOutput { outputs.append(alertsOutput) }
                 let pipeline = Pipeline(
                     configuration: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20, mode: .replay),
                     processor: processor, output: sink,
                     policy: agentState?.context(hubble: hubbleOutput, alerts: alerts)) { linkType in
-                    Diagnostics.notice("\(self.file): link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are counted in stats.capture.unsupported_link_types")
+                    Diagnostics.notice("\(reader.path): link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are counted in stats.capture.unsupported_link_types")
                 }
                 pipeline.alertsOutput = alertsOutput
-                try FlowMonitor.Replay.run(reader, filter: filter, into: pipeline)
+                // SIGINT and SIGTERM stop the replay between two batches of packets: the
+                // connections seen so far and the stats line are written, the stats line and the
+                // message say where it stopped, and the exit status is 128 + the signal's number.
+                let signals = SignalFlags()
+                let sources = signals.install(signals: [SIGINT, SIGTERM]) {}
+                defer { sources.forEach { $0.cancel() } }
+                let stopped = try FlowMonitor.Replay.run(reader, filter: filter, into: pipeline) {
+                    guard let number = signals.stopSignal else { return nil }
+                    return "\(reader.path): replay interrupted by \(signalName(number)) after \(reader.recordsRead) records"
+                }
+                if let stopped, let number = signals.stopSignal {
+                    Diagnostics.error("\(stopped); every connection seen before is written")
+                    throw ExitCode(128 + number)
+                }
             } catch let error as CaptureError {
                 Diagnostics.error(error.description)
                 throw ExitCode.failure
             } catch let error as OutputError {
+                Self.flushQuietly(outputs)
                 Diagnostics.error(error.description)
                 throw ExitCode.failure
             } catch let error as ReplayError {
+                if case .output = error { Self.flushQuietly(outputs) }
                 Diagnostics.error(error.description)
                 throw ExitCode.failure
             }
+        }
+
+        /// After one output failed: the lines the others hold are still written, if they can be.
+        static func flushQuietly(_ outputs: [JSONLinesOutput]) {
+            for output in outputs { try? output.flush() }
         }
     }
 }
