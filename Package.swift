@@ -38,15 +38,19 @@ let package = Package(
         .target(name: "Agent", dependencies: ["FlowCore", "Datapath", .product(name: "Yams", package: "Yams")],
                 swiftSettings: releaseSettings),
         .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Output", "Agent"], swiftSettings: releaseSettings),
+        // For people: compact lines, output filters, the run summary and the progress bar, over
+        // the JSON lines (the contract) as any consumer reads them.
+        .target(name: "Presentation"),
         .executableTarget(
             name: "flowmon",
-            dependencies: ["FlowMonitor", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FlowMonitor", "Presentation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Capture", "FlowCore"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "FlowCore", "CPcap"]),
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Decoding", "FlowCore"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "FlowCore"]),
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Decoding", "FlowCore"]),
+        .testTarget(name: "PresentationTests", dependencies: ["Presentation"]),
         .testTarget(
             name: "ReplayTests",
             dependencies: ["Agent", "FlowMonitor", "Output", "Capture", "Decoding", "Datapath", "FlowCore", "CMallocCounter", "flowmon"]

@@ -6,6 +6,7 @@ import FlowCore
 import FlowMonitor
 import Foundation
 import Output
+import Presentation
 import Synchronization
 
 #if canImport(Glibc)
@@ -79,6 +80,8 @@ extension Flowmon {
         @Option(help: ArgumentHelp("Also write Hubble-format policy-verdict lines to this file.", valueName: "file"))
         var hubble: String?
 
+        @OptionGroup(title: "Output for people and output filters") var presentation: PresentationOptions
+
         func validate() throws {
             guard (1...262_144).contains(self.snaplen) else { throw ValidationError("'--snaplen' must be between 1 and 262144.") }
             guard (1...2047).contains(self.bufferSize) else { throw ValidationError("'--buffer-size' must be between 1 and 2047 MiB.") }
@@ -89,6 +92,9 @@ extension Flowmon {
             if let count, count <= 0 { throw ValidationError("'--count' must be at least 1.") }
             if let rotateSize, rotateSize <= 0 { throw ValidationError("'--rotate-size' must be at least 1 MiB.") }
             if self.rotateSize != nil && self.output == nil { throw ValidationError("'--rotate-size' needs '--output'.") }
+            if self.rotateSize != nil, (try? self.presentation.presenter(outputPath: self.output, output: -1)) ?? nil != nil {
+                throw ValidationError("'--rotate-size' writes JSON lines: it cannot be combined with '--format compact', output filters or '--summary'.")
+            }
         }
 
         func run() throws {
@@ -102,7 +108,13 @@ extension Flowmon {
                     interface: self.interface, snaplen: self.snaplen, promiscuous: self.promiscuous,
                     bufferSizeMiB: self.bufferSize, timeoutMilliseconds: 100, filter: self.filter))
                 for warning in capture.warnings { Diagnostics.line("flowmon: warning: \(warning)") }
-                let sink = try self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                // Compact, filtered or summarized output goes through a presenter thread (as in replay).
+                let presenterOutput = try self.output.map { try PresentationOptions.openOutput($0) } ?? 1
+                let presenter = try self.presentation.presenter(outputPath: self.output, output: presenterOutput)
+                    .map { try PresenterThread($0) }
+                defer { presenter?.finish() }
+                let sink = try presenter.map { JSONLinesOutput(fileDescriptor: $0.writeEnd, name: self.output ?? "standard output") }
+                    ?? self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
                     ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
                 let hubbleOutput = try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
                 let alertsOutput = try self.alertOptions.openOutput()

@@ -3,6 +3,7 @@ import Foundation
 import Capture
 import FlowMonitor
 import Output
+import Presentation
 
 #if canImport(Glibc)
 import Glibc
@@ -47,6 +48,11 @@ extension Flowmon {
         @Option(name: .shortAndLong, help: ArgumentHelp("Write JSON lines to this file instead of standard output.", valueName: "file"))
         var output: String?
 
+        @OptionGroup(title: "Output for people and output filters") var presentation: PresentationOptions
+
+        @Flag(inversion: .prefixedNo, help: "A progress bar on standard error (default: when it is a terminal and the records go elsewhere).")
+        var progress: Bool?
+
         func validate() throws {
             guard (1...256).contains(self.workers) else { throw ValidationError("'--workers' must be between 1 and 256.") }
             guard (1...65_536).contains(self.ringSize) else { throw ValidationError("'--ring-size' must be between 1 and 65536 MiB.") }
@@ -64,9 +70,20 @@ extension Flowmon {
             do {
                 let filter = try self.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
                 let reader = try CaptureFileReader(path: self.file)
-                let sink = try self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                // Compact, filtered or summarized output: the pipeline writes its JSON lines into a
+                // pipe, and a presenter thread shows them (to the output file or standard output).
+                let presenterOutput = try self.output.map { try PresentationOptions.openOutput($0) } ?? 1
+                let presenter = try self.presentation.presenter(outputPath: self.output, output: presenterOutput)
+                    .map { try PresenterThread($0) }
+                let sink = try presenter.map { JSONLinesOutput(fileDescriptor: $0.writeEnd, name: self.output ?? "standard output") }
+                    ?? self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
                     ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
                 outputs.append(sink)
+                let progress = (self.progress ?? ProgressBar.wanted(writingToFile: self.output != nil)) ? ProgressBar(total: reader.fileSize) : nil
+                defer {
+                    progress?.finish()
+                    presenter?.finish()
+                }
                 let hubbleOutput = try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
                 if let hubbleOutput { outputs.append(hubbleOutput) }
                 let alertsOutput = try self.alertOptions.openOutput()
@@ -85,6 +102,7 @@ extension Flowmon {
                 let sources = signals.install(signals: [SIGINT, SIGTERM]) {}
                 defer { sources.forEach { $0.cancel() } }
                 let stopped = try FlowMonitor.Replay.run(reader, filter: filter, into: pipeline) {
+                    progress?.update(bytes: reader.bytesConsumed, packets: pipeline.capture.packets)
                     guard let number = signals.stopSignal else { return nil }
                     return "\(reader.path): replay interrupted by \(signalName(number)) after \(reader.recordsRead) records"
                 }

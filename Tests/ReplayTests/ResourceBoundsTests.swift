@@ -1,3 +1,4 @@
+import CMallocCounter
 import Foundation
 import Testing
 
@@ -15,6 +16,9 @@ import Testing
     /// Allowed growth of peak RSS from the small flood to the large one: 180,000 more records
     /// of ~300 bytes would be 54 MB more if they were held (they were, before the bound).
     static let allowedGrowth = 16 << 20
+    /// Under AddressSanitizer freed memory waits in a quarantine (256 MB by default) and counts in
+    /// RSS, so memory is compared only in normal builds; the counts are checked in every build.
+    static let measuresMemory = flowmon_malloc_counter_available() == 1
 
     /// `--max-flows 1024` and a new UDP connection in every packet: every packet past the
     /// first 1,024 evicts the least recently active connection, which is written out.
@@ -32,7 +36,7 @@ import Testing
             #expect(flow["emitted"] as? Int == packets)
             #expect(run.flowLines == packets)
         }
-        #expect(second.peakRSS - first.peakRSS < Self.allowedGrowth,
+        #expect(!Self.measuresMemory || second.peakRSS - first.peakRSS < Self.allowedGrowth,
                 "peak RSS \(first.peakRSS >> 20) MiB for \(Self.small) evictions, \(second.peakRSS >> 20) MiB for \(Self.large)")
     }
 
@@ -50,7 +54,7 @@ import Testing
             #expect(fragments["evicted"] as? Int == packets - 256)
             #expect(fragments["orphaned"] as? Int == packets)
         }
-        #expect(second.peakRSS - first.peakRSS < Self.allowedGrowth,
+        #expect(!Self.measuresMemory || second.peakRSS - first.peakRSS < Self.allowedGrowth,
                 "peak RSS \(first.peakRSS >> 20) MiB, then \(second.peakRSS >> 20) MiB")
     }
 
@@ -74,7 +78,7 @@ import Testing
             #expect(evicted > 0, "no tracker was evicted: \(alerts)")
             #expect(dropped > 0, "no event was dropped: \(alerts)")
         }
-        #expect(second.peakRSS - first.peakRSS < Self.allowedGrowth,
+        #expect(!Self.measuresMemory || second.peakRSS - first.peakRSS < Self.allowedGrowth,
                 "peak RSS \(first.peakRSS >> 20) MiB, then \(second.peakRSS >> 20) MiB")
     }
 

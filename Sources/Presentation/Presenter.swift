@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns flowmon's JSON lines into what a person asked for: reads them from a file
+/// descriptor (the pipe the pipeline writes to), keeps the records the filter accepts, and
+/// writes each as a compact line or as the JSON line it was; at the end, the run summary.
+///
+/// It runs on its own thread beside the pipeline, which keeps writing JSON lines exactly as
+/// without it. When its own output fails (the reader of standard output went away), it
+/// closes its end of the pipe, so the pipeline's next write fails the way it would have.
+public final class Presenter: @unchecked Sendable {
+    public enum Format: String, Sendable { case compact, json }
+
+    let format: Format
+    let filter: RecordFilter
+    let printer: CompactPrinter
+    let output: Int32
+    /// Where the summary goes (standard output in compact mode, standard error with JSON), or -1.
+    let summaryOutput: Int32
+    public private(set) var summary = RunSummary()
+    public private(set) var writeError: Int32 = 0
+
+    public init(format: Format, filter: RecordFilter, color: Bool, output: Int32, summaryOutput: Int32?) {
+        self.format = format
+        self.filter = filter
+        self.printer = CompactPrinter(color: color)
+        self.output = output
+        self.summaryOutput = summaryOutput ?? -1
+    }
+
+    /// Reads `input` to its end (or until writing fails), then writes the summary and closes `input`.
+    public func run(input: Int32) {
+        var pending: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var out: [UInt8] = []
+        reading: while self.writeError == 0 {
+            let count = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            pending.append(contentsOf: chunk[0..<count])
+            var start = 0
+            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                self.present(pending[start..<newline], into: &out)
+                start = newline + 1
+            }
+            pending.removeFirst(start)
+            if !out.isEmpty {
+                if !self.write(out, to: self.output) { break reading }
+                out.removeAll(keepingCapacity: true)
+            }
+        }
+        if self.writeError == 0 && !pending.isEmpty {
+            self.present(pending[...], into: &out)
+            _ = self.write(out, to: self.output)
+        }
+        if self.writeError == 0 && self.summaryOutput >= 0 {
+            _ = self.write(Array(("\n" + self.summary.render()).utf8), to: self.summaryOutput)
+        }
+        close(input)
+    }
+
+    func present(_ line: ArraySlice<UInt8>, into out: inout [UInt8]) {
+        guard let record = RecordView(line: line) else {
+            // Not JSON (cannot come from flowmon): passed on as it is.
+            out.append(contentsOf: line)
+            out.append(UInt8(ascii: "\n"))
+            return
+        }
+        guard self.filter.matches(record) else { return }
+        self.summary.add(record)
+        switch self.format {
+        case .json:
+            out.append(contentsOf: line)
+            out.append(UInt8(ascii: "\n"))
+        case .compact:
+            // The final stats line is the summary's first rows when a summary follows.
+            if record.eventType == "stats" && self.summaryOutput == self.output { return }
+            // A policy-violation alert repeats its connection's AUDIT line; it is shown when
+            // alerts are asked for (`--type alert`) and counted in the summary either way.
+            if record.alertKind == "policy_violation" && !self.filter.types.contains("alert") { return }
+            if let text = self.printer.line(record) {
+                out.append(contentsOf: text.utf8)
+                out.append(UInt8(ascii: "\n"))
+            }
+        }
+    }
+
+    func write(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                self.writeError = errno
+                return false
+            }
+            offset += written
+        }
+        return true
+    }
+}

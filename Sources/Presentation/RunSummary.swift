@@ -1,0 +1,147 @@
+/// What a run saw, as an aligned table for a person: packets, connections and verdicts, the
+/// busiest namespace pairs and pod pairs, the connections policy would drop and the policy
+/// that drops each, alerts by kind, decoder anomalies and lost packets. Fed every record
+/// that was written (after the filters), then `render()` once at the end.
+public struct RunSummary {
+    struct Pair: Hashable, Comparable {
+        var from: String
+        var to: String
+        static func < (a: Pair, b: Pair) -> Bool { (a.from, a.to) < (b.from, b.to) }
+    }
+
+    struct Traffic {
+        var connections = 0
+        var bytes = 0
+    }
+
+    struct Denied: Hashable, Comparable {
+        var from: String
+        var to: String
+        var service: String
+        var policies: String
+        static func < (a: Denied, b: Denied) -> Bool {
+            (a.from, a.to, a.service, a.policies) < (b.from, b.to, b.service, b.policies)
+        }
+    }
+
+    var flows = 0
+    var verdicts: [String: Int] = [:]
+    var namespacePairs: [Pair: Traffic] = [:]
+    var podPairs: [Pair: Traffic] = [:]
+    var denied: [Denied: Int] = [:]
+    var alerts: [String: Int] = [:]
+    var stats: [String: Any]?
+    /// How many rows each "top" table shows.
+    public var top = 10
+
+    public init() {}
+
+    public mutating func add(_ record: RecordView) {
+        switch record.eventType {
+        case "flow":
+            self.flows += 1
+            self.verdicts[record.verdict ?? "no verdict", default: 0] += 1
+            let source = Self.name(record.source, ip: record.sourceIP)
+            let destination = Self.name(record.destination, ip: record.destinationIP)
+            let namespaces = Pair(from: Self.namespace(record.source, ip: record.sourceIP),
+                                  to: Self.namespace(record.destination, ip: record.destinationIP))
+            self.namespacePairs[namespaces, default: Traffic()].add(record)
+            self.podPairs[Pair(from: source, to: destination), default: Traffic()].add(record)
+            if let verdict = record.verdict, verdict != "FORWARDED" {
+                let service = (record.destinationPort.map { "\($0)/" } ?? "") + record.proto
+                let policies = record.denyingPolicies.isEmpty ? "(no policy allows it)" : record.denyingPolicies.joined(separator: ", ")
+                self.denied[Denied(from: source, to: destination, service: service, policies: policies), default: 0] += 1
+            }
+        case "alert":
+            self.alerts[record.alertKind ?? "alert", default: 0] += record.alertCount
+        case "stats":
+            self.stats = record.stats
+        default:
+            break
+        }
+    }
+
+    /// The table, lines ending in newlines.
+    public func render() -> String {
+        var out = "Summary\n"
+        let capture = self.stats?["capture"] as? [String: Any] ?? [:]
+        let verdicts = self.verdicts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+            .map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
+        var rows: [[String]] = [
+            ["packets", Self.number(capture["packets"] as? Int ?? 0)],
+            ["connections", Self.number(self.flows) + (verdicts.isEmpty ? "" : " (\(verdicts))")],
+        ]
+        let alerts = self.alerts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+            .map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
+        rows.append(["alerts", alerts.isEmpty ? "none" : alerts])
+        let anomalies = (self.stats?["anomalies"] as? [String: Int] ?? [:]).sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+            .map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
+        rows.append(["decoder anomalies", anomalies.isEmpty ? "none" : anomalies])
+        let losses = [("kernel", "kernel_dropped"), ("interface", "interface_dropped"), ("ring", "ring_dropped")]
+            .compactMap { name, key in (capture[key] as? Int).flatMap { $0 > 0 ? "\(name) \(Self.number($0))" : nil } }
+        rows.append(["lost packets", losses.isEmpty ? "none" : losses.joined(separator: ", ")])
+        if let error = capture["error"] as? String { rows.append(["stopped", error]) }
+        out += Self.table(rows, indent: "  ")
+        out += self.topTraffic("Top namespace pairs (by bytes)", self.namespacePairs)
+        out += self.topTraffic("Top pod pairs (by bytes)", self.podPairs)
+        if !self.denied.isEmpty {
+            out += "Connections policy would drop\n"
+            let rows = self.denied.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(self.top).map { denied, count in
+                [denied.from, "->", denied.to, denied.service, "×\(Self.number(count))", denied.policies]
+            }
+            out += Self.table(Array(rows), indent: "  ")
+        }
+        return out
+    }
+
+    func topTraffic(_ title: String, _ pairs: [Pair: Traffic]) -> String {
+        guard !pairs.isEmpty else { return "" }
+        let rows = pairs.sorted { ($0.value.bytes, $1.key) > ($1.value.bytes, $0.key) }.prefix(self.top).map { pair, traffic in
+            [pair.from, "->", pair.to, "\(Self.number(traffic.connections)) conn", Self.bytes(traffic.bytes)]
+        }
+        return title + "\n" + Self.table(Array(rows), indent: "  ")
+    }
+
+    /// Left-aligned columns, two spaces apart (numbers too: they are short).
+    static func table(_ rows: [[String]], indent: String) -> String {
+        let columns = rows.map(\.count).max() ?? 0
+        let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
+        return rows.map { row in
+            var line = indent
+            for (column, cell) in row.enumerated() {
+                line += cell
+                if column < row.count - 1 { line += String(repeating: " ", count: widths[column] - cell.count + 2) }
+            }
+            return line + "\n"
+        }.joined()
+    }
+
+    /// A pod as `namespace/pod`, else the entity and address, or the address.
+    static func name(_ endpoint: RecordView.Endpoint?, ip: String) -> String {
+        if let endpoint, let pod = endpoint.podName { return "\(endpoint.namespace ?? "")/\(pod)" }
+        return endpoint?.reservedName.map { "\($0) (\(ip))" } ?? ip
+    }
+
+    static func namespace(_ endpoint: RecordView.Endpoint?, ip: String) -> String {
+        if let namespace = endpoint?.namespace { return namespace }
+        return endpoint?.reservedName ?? ip
+    }
+
+    static func number(_ value: Int) -> String {
+        var digits = String(value), out = ""
+        while digits.count > 3 {
+            out = "," + digits.suffix(3) + out
+            digits.removeLast(3)
+        }
+        return digits + out
+    }
+
+    static func bytes(_ value: Int) -> String { value >= 1000 ? ProgressBar.size(Int64(value)) : "\(value) B" }
+}
+
+extension RunSummary.Traffic {
+    mutating func add(_ record: RecordView) {
+        self.connections += 1
+        self.bytes += record.bytes
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+@testable import Presentation
+
+/// The presenter on the demo's output (Captures/demo/demo-cluster.policies.expected.jsonl: the
+/// demo replayed with its pods and policies): compact lines and the summary against a reviewed
+/// golden file, JSON passed through unchanged, and the filters applied before both.
+/// Re-record after a deliberate change: `FLOWMON_RECORD=1 swift test --filter PresenterTests`.
+struct PresenterTests {
+    static let demo = RecordFilterTests.repository.appendingPathComponent("Captures/demo")
+    static let input = demo.appendingPathComponent("demo-cluster.policies.expected.jsonl")
+
+    /// Runs a presenter over `input` and returns what it wrote (and the summary, when asked).
+    static func present(format: Presenter.Format, filter: RecordFilter = RecordFilter(), summary: Bool) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowmon-presenter-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outputPath = directory.appendingPathComponent("out").path
+        let output = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let input = open(Self.input.path, O_RDONLY)
+        try #require(output >= 0 && input >= 0)
+        let presenter = Presenter(format: format, filter: filter, color: false, output: output,
+                                  summaryOutput: summary ? output : nil)
+        presenter.run(input: input)
+        close(output)
+        return try String(contentsOfFile: outputPath, encoding: .utf8)
+    }
+
+    @Test func compactLinesAndSummaryMatchTheGoldenFile() throws {
+        let actual = try Self.present(format: .compact, summary: true)
+        let golden = Self.demo.appendingPathComponent("demo-cluster.compact.expected.txt")
+        if ProcessInfo.processInfo.environment["FLOWMON_RECORD"] == "1" {
+            try actual.write(to: golden, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOf: golden, encoding: .utf8)
+        #expect(actual == expected)
+        // One line per flow (122) and per alert other than policy violations (none here), then the summary.
+        let lines = actual.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.prefix { !$0.isEmpty }.count == 122)
+        #expect(actual.contains("\nSummary\n  packets            1,500\n  connections        122 (FORWARDED 80, AUDIT 42)\n"))
+        #expect(!actual.contains("\u{1b}["), "no colour when it is off")
+    }
+
+    @Test func jsonIsPassedThroughUnchanged() throws {
+        let actual = try Self.present(format: .json, summary: false)
+        #expect(actual == (try String(contentsOf: Self.input, encoding: .utf8)))
+    }
+
+    @Test func filteredJSONKeepsOnlyTheMatchingLinesAsTheyWere() throws {
+        let actual = try Self.present(format: .json, filter: try RecordFilter(verdicts: ["AUDIT"], types: ["flow"]), summary: false)
+        let expected = try String(contentsOf: Self.input, encoding: .utf8).split(separator: "\n")
+            .filter { $0.contains("\"event_type\":\"flow\"") && $0.contains("\"verdict\":\"AUDIT\"") }
+        #expect(actual.split(separator: "\n") == expected)
+        #expect(expected.count == 42)
+    }
+
+    @Test func policyViolationAlertsAreShownWhenAlertsAreAskedFor() throws {
+        let actual = try Self.present(format: .compact, filter: try RecordFilter(types: ["alert"]), summary: false)
+        let lines = actual.split(separator: "\n")
+        #expect(lines.count == 40)  // 47 violations: repeats within a minute are one line with a count
+        #expect(lines.allSatisfy { $0.contains("ALERT sev 2  FLOWMON POLICY") })
+    }
+
+    @Test func coloursMarkVerdicts() {
+        let printer = CompactPrinter(color: true)
+        let forwarded = RecordView(object: ["event_type": "flow", "timestamp": "2025-01-01T10:00:00.529504+0000",
+                                            "src_ip": "10.0.0.1", "dest_ip": "10.0.0.2", "proto": "TCP",
+                                            "policy": ["verdict": "FORWARDED"]])
+        let audit = RecordView(object: ["event_type": "flow", "timestamp": "2025-01-01T10:00:00.529504+0000",
+                                        "src_ip": "10.0.0.1", "dest_ip": "10.0.0.2", "proto": "TCP",
+                                        "policy": ["verdict": "AUDIT", "traffic_direction": "INGRESS"]])
+        #expect(printer.line(forwarded)?.contains("\u{1b}[32mFORWARDED\u{1b}[0m") == true)
+        #expect(printer.line(audit)?.contains("\u{1b}[31mAUDIT\u{1b}[0m  no policy allows it (ingress)") == true)
+    }
+
+    @Test func theProgressLineShowsBarRateAndTimeLeft() {
+        #expect(ProgressBar.render(bytes: 774_000_000, total: 1_600_000_000, packets: 1_310_000, elapsedNanoseconds: 1_000_000_000,
+                                   width: 20)
+            == "[#########···········]  48%  774 MB / 1.6 GB  1.31 Mpps  ETA 0:01")
+        #expect(ProgressBar.render(bytes: 12_000, total: nil, packets: 0, elapsedNanoseconds: 1, width: 20) == "12 kB  0.00 Mpps")
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+/// `--format`, the output filters and `--summary` through the real CLI on the demo.
+struct PresentationCLITests {
+    static let demo = Fixture.captures.appendingPathComponent("demo")
+    static let arguments = ["replay", demo.appendingPathComponent("demo-cluster.pcap").path,
+                            "--pods", demo.appendingPathComponent("demo-cluster.pods.json").path, "--node-name", "kind-worker-0",
+                            "--policies", Fixture.root.appendingPathComponent("Policies/demo").path]
+
+    /// The compact lines and summary the presenter tests check against the same golden file.
+    @Test func compactOutputOfTheDemoIsTheGoldenFile() throws {
+        let result = try run(Fixture.flowmonBinary, Self.arguments + ["--format", "compact", "--no-color"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let golden = try String(contentsOf: Self.demo.appendingPathComponent("demo-cluster.compact.expected.txt"), encoding: .utf8)
+        #expect(result.stdout == golden)
+    }
+
+    /// Not a terminal: JSON lines, unless asked; filters keep the lines as they were.
+    @Test func jsonIsTheDefaultOffATerminalAndFiltersSelectLines() throws {
+        let plain = try run(Fixture.flowmonBinary, Self.arguments)
+        #expect(plain.stdout.hasPrefix("{\"timestamp\""))
+        let filtered = try run(Fixture.flowmonBinary, Self.arguments + ["--verdict", "AUDIT", "--type", "flow", "--namespace", "platform"])
+        #expect(filtered.status == 0, "\(filtered.stderr)")
+        let expected = plain.stdout.split(separator: "\n").filter {
+            $0.contains("\"event_type\":\"flow\"") && $0.contains("\"verdict\":\"AUDIT\"") && $0.contains("\"namespace\":\"platform\"")
+        }
+        #expect(!expected.isEmpty)
+        #expect(filtered.stdout.split(separator: "\n") == expected)
+        #expect(try validateAgainstSchemas(filtered.stdout.split(separator: "\n").map(String.init)).status == 0)
+    }
+
+    /// With JSON, `--summary` goes to standard error so standard output stays JSON lines.
+    @Test func aSummaryWithJSONGoesToStandardError() throws {
+        let result = try run(Fixture.flowmonBinary, Self.arguments + ["--summary", "--to-pod", "payments/users"])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("Summary\n  packets            1,500\n"), "\(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").allSatisfy { $0.contains("\"pod_name\":\"users-") || $0.contains("\"event_type\":\"stats\"") })
+    }
+
+    @Test func aBadFilterIsRefusedBeforeReading() throws {
+        let result = try run(Fixture.flowmonBinary, Self.arguments + ["--verdict", "ALLOWED"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--verdict 'ALLOWED': expected FORWARDED, AUDIT or DROPPED"))
+        #expect(result.stdout.isEmpty)
+    }
+
+    /// On a terminal (a pseudo-terminal from `script`), compact is the default and verdicts are
+    /// coloured, unless NO_COLOR is set or --no-color is given.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "script(1) from bsdutils"))
+    func onATerminalCompactIsTheDefaultAndNoColorIsRespected() throws {
+        let command = ([Fixture.flowmonBinary.path] + Self.arguments + ["--no-summary", "--no-progress"])
+            .map { "'\($0)'" }.joined(separator: " ")
+        // NO_COLOR may be set around the test runner: removed for the coloured run.
+        let coloured = try run(URL(fileURLWithPath: "/usr/bin/env"), ["-u", "NO_COLOR", "/usr/bin/script", "-qec", command, "/dev/null"])
+        #expect(coloured.stdout.contains("\u{1b}[32mFORWARDED\u{1b}[0m"), "\(coloured.stdout.prefix(400))")
+        #expect(!coloured.stdout.contains("{\"timestamp\""))
+        let plain = try run(URL(fileURLWithPath: "/usr/bin/env"), ["NO_COLOR=1", "/usr/bin/script", "-qec", command, "/dev/null"])
+        #expect(plain.stdout.contains(" FORWARDED"))
+        #expect(!plain.stdout.contains("\u{1b}["))
+        let flag = try run(URL(fileURLWithPath: "/usr/bin/env"), ["-u", "NO_COLOR", "/usr/bin/script", "-qec", command + " --no-color", "/dev/null"])
+        #expect(!flag.stdout.contains("\u{1b}["))
+    }
+
+    /// A reader that goes away stops the run with the usual one-line message, also through
+    /// the presenter.
+    @Test func aClosedPipeBehindTheCompactOutputEndsTheRunCleanly() throws {
+        let command = ([Fixture.flowmonBinary.path] + Self.arguments + ["--format", "compact"]).map { "'\($0)'" }.joined(separator: " ")
+        let result = try run(URL(fileURLWithPath: "/bin/bash"), ["-c", "\(command) | head -c 100 > /dev/null; echo \"status=${PIPESTATUS[0]}\""])
+        #expect(result.stdout.contains("status=1") || result.stdout.contains("status=0"), "\(result.stdout) \(result.stderr)")
+        #expect(!result.stderr.contains("Fatal error"))
+    }
+}
