@@ -54,18 +54,14 @@ struct LiveCaptureLabTests {
         let output = directory.appendingPathComponent("flows.jsonl")
 
         // flowmon on the node side of the bridge.
-        let flowmon = Process()
-        flowmon.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         // Frames bridged between two pods never pass through br0's own stack, so capture on
         // every interface of the node and keep each packet once, as it enters from its sender.
-        flowmon.arguments = ["netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--interface", "any",
-                             "--filter", "inbound and ip", "--pods", podsFile.path, "--policies", policyFile.path,
-                             "--node-name", "lab-node", "--output", output.path, "--stats-interval", "1"]
-        let errors = Pipe()
-        flowmon.standardError = errors
-        try flowmon.run()
-        defer { flowmon.stop() }
-        Thread.sleep(forTimeInterval: 1.0)  // let the capture open
+        let flowmon = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
+            "netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--interface", "any",
+            "--filter", "inbound and ip", "--pods", podsFile.path, "--policies", policyFile.path,
+            "--node-name", "lab-node", "--output", output.path, "--stats-interval", "1"], seconds: 180)
+        defer { flowmon.process.stop() }
+        #expect(flowmon.wait(seconds: 60) { flowmon.stderrSoFar.contains("flowmon: capturing on") }, "\(flowmon.stderrSoFar)")
 
         let b = lab.namespace(of: Self.pods[1])
         let a = lab.namespace(of: Self.pods[0])
@@ -87,16 +83,29 @@ struct LiveCaptureLabTests {
         let refused = try lab.sh("ip netns exec \(a) nc -z -w 2 10.244.0.12 9090")
         #expect(refused.status != 0, "port 9090 is closed: the SYN is answered by RST")
         // The server forks a shell per datagram: on a loaded machine the answer can take a while.
-        let answer = try lab.sh("ip netns exec \(a) sh -c 'echo query | socat -t 5 - UDP:10.244.0.12:5353'")
+        let answer = try lab.sh("ip netns exec \(a) sh -c 'echo query | socat -t 15 - UDP:10.244.0.12:5353'")
         #expect(answer.stdout.contains("answer"), "the UDP query to b:5353 was answered: \(answer)")
         let ping = try lab.sh("ip netns exec \(a) ping -c 3 -i 0.2 10.244.0.13")
         #expect(ping.status == 0, "ping a -> c: \(ping.stderr)")
-        Thread.sleep(forTimeInterval: 1.0)
+        // Stop once two stats lines a second apart count the same packets: everything sent has
+        // been read (a fixed sleep was too short on a loaded machine or under a sanitizer).
+        func packetsCounted() -> [Int] {
+            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").filter { $0.contains("\"event_type\":\"stats\"") }.compactMap { line in
+                let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                return ((record?["stats"] as? [String: Any])?["capture"] as? [String: Any])?["packets"] as? Int
+            }
+        }
+        let settledFrom = packetsCounted().count
+        _ = flowmon.wait(seconds: 60) {
+            let counts = packetsCounted().dropFirst(settledFrom)
+            return counts.count >= 2 && counts.last! > 0 && counts.suffix(2).first == counts.last
+        }
 
-        kill(flowmon.processIdentifier, SIGINT)
-        flowmon.waitUntilExit()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(flowmon.terminationStatus == 0, "flowmon exits 0 on SIGINT: \(stderr)")
+        kill(flowmon.pid, SIGINT)
+        let run = flowmon.finish()
+        let stderr = run.stderr
+        #expect(run.status == 0, "flowmon exits 0 on SIGINT: \(stderr)")
 
         let lines = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").map(String.init)
         let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }

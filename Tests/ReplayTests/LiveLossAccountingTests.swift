@@ -30,15 +30,14 @@ struct LiveLossAccountingTests {
         let sender = lab.namespace(of: lab.pods[0])
         let mac = try lab.sh("ip netns exec \(sender) cat /sys/class/net/eth0/address").stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let flowmon = Process()
-        flowmon.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        flowmon.arguments = ["netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--interface", "veth0",
-                             "--filter", "not ether multicast and not ether src \(mac)", "--buffer-size", "\(bufferMiB)", "--ring-size", "\(ringMiB)",
-                             "--output", output.path, "--stats-interval", "1"]
-        flowmon.standardError = FileHandle.nullDevice
-        try flowmon.run()
-        defer { flowmon.stop() }
-        Thread.sleep(forTimeInterval: 1.0)
+        let flowmon = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
+            "netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--interface", "veth0",
+            "--filter", "not ether multicast and not ether src \(mac)", "--buffer-size", "\(bufferMiB)", "--ring-size", "\(ringMiB)",
+            "--output", output.path, "--stats-interval", "1"], seconds: 180)
+        defer { flowmon.process.stop() }
+        // Sending starts once the capture is open (not after a fixed sleep: on a loaded machine,
+        // or under a sanitizer, opening it can take longer).
+        #expect(flowmon.wait(seconds: 60) { flowmon.stderrSoFar.contains("flowmon: capturing on") }, "\(flowmon.stderrSoFar)")
 
         let capture = Fixture.captures.appendingPathComponent("demo/demo-cluster.pcap").path
         // A veth drops what its peer's backlog cannot take and counts it as the sender's tx_dropped:
@@ -55,10 +54,19 @@ struct LiveLossAccountingTests {
                                       "\(replay.stdout)")
         #expect(successful == 1500 * 40)
         let sent = successful - (try senderTxDropped() - droppedBefore)
-        Thread.sleep(forTimeInterval: 1.5)
-        kill(flowmon.processIdentifier, SIGINT)
-        flowmon.waitUntilExit()
-        #expect(flowmon.terminationStatus == 0)
+        // Stop once the stats (every second) account for every packet sent, or after 60 s: the
+        // capture may still be draining the kernel's buffer when tcpreplay is done.
+        func accounted() -> Int {
+            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            guard let line = text.split(separator: "\n").last(where: { $0.contains("\"event_type\":\"stats\"") }),
+                  let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let capture = (record["stats"] as? [String: Any])?["capture"] as? [String: Any] else { return 0 }
+            return ["packets", "kernel_dropped", "interface_dropped"].reduce(0) { $0 + (capture[$1] as? Int ?? 0) }
+        }
+        _ = flowmon.wait(seconds: 60) { accounted() >= sent }
+        kill(flowmon.pid, SIGINT)
+        let run = flowmon.finish()
+        #expect(run.status == 0, "\(run.stderr)")
 
         let records = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]

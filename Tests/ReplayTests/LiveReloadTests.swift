@@ -48,43 +48,46 @@ struct LiveReloadTests {
         let output = directory.appendingPathComponent("flows.jsonl")
         let rotated = directory.appendingPathComponent("flows.jsonl.1")
 
-        let flowmon = Process()
-        flowmon.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        flowmon.arguments = ["netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--interface", "any",
-                             "--filter", "inbound and udp", "--pods", pods.path, "--policies", policy.path,
-                             "--node-name", "lab-node", "--output", output.path, "--workers", "2",
-                             // One-way UDP flows end half a second after their packet, so each phase's
-                             // records are written before the next phase starts.
-                             "--timeout-new", "0.5"]
-        let errors = Pipe()
-        flowmon.standardError = errors
-        try flowmon.run()
-        defer { flowmon.stop() }
-        Thread.sleep(forTimeInterval: 1.0)
+        // Waits are on events (stderr lines, records in the files), not fixed sleeps, so the test
+        // holds on a loaded machine and under the sanitizers; stats every second flush the output.
+        let flowmon = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
+            "netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--interface", "any",
+            "--filter", "inbound and udp", "--pods", pods.path, "--policies", policy.path,
+            "--node-name", "lab-node", "--output", output.path, "--workers", "2", "--stats-interval", "1",
+            // One-way UDP flows end half a second after their packet, so each phase's
+            // records are written before the next phase starts.
+            "--timeout-new", "0.5"], seconds: 120)
+        defer { flowmon.process.stop() }
+        #expect(flowmon.wait(seconds: 60) { flowmon.stderrSoFar.contains("flowmon: capturing on") }, "\(flowmon.stderrSoFar)")
         let a = lab.namespace(of: lab.pods[0])
         func send(_ port: Int, from sourcePort: Int) throws {
             try lab.sh("ip netns exec \(a) sh -c 'echo x | socat -u - UDP:10.244.0.12:\(port),sourceport=\(sourcePort)'")
         }
+        func written(_ file: URL, _ ports: [Int]) -> Bool {
+            let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+            return ports.allSatisfy { text.contains("\"src_port\":\($0),") }
+        }
 
         try send(7001, from: 40001)  // allowed by the first policy
         try send(7002, from: 40002)  // not allowed by it
-        Thread.sleep(forTimeInterval: 2.5)  // the first flows time out and are written to the old file
+        // The first flows time out and are written to the old file.
+        #expect(flowmon.wait(seconds: 30) { written(output, [40001, 40002]) }, "first flows written")
         try FileManager.default.moveItem(at: output, to: rotated)  // what logrotate does
         try Self.policy(allowing: 7002).write(to: policy, atomically: true, encoding: .utf8)
-        kill(flowmon.processIdentifier, SIGHUP)
-        Thread.sleep(forTimeInterval: 0.5)
+        kill(flowmon.pid, SIGHUP)
+        #expect(flowmon.wait(seconds: 30) { flowmon.stderrSoFar.contains("reloaded inventory and policies") })
         try send(7001, from: 40003)  // now not allowed
         try send(7002, from: 40004)  // now allowed
         try "kind: CiliumNetworkPolicy\napiVersion: cilium.io/v2\nmetadata: {name: broken, namespace: x}\nspec: {endpointSelector: {}, ingres: []}\n"
             .write(to: policy, atomically: true, encoding: .utf8)
-        kill(flowmon.processIdentifier, SIGHUP)
-        Thread.sleep(forTimeInterval: 0.5)
+        kill(flowmon.pid, SIGHUP)
+        #expect(flowmon.wait(seconds: 30) { flowmon.stderrSoFar.contains("reload failed") })
         try send(7002, from: 40005)  // the broken file was refused: still allowed
-        Thread.sleep(forTimeInterval: 0.5)
-        kill(flowmon.processIdentifier, SIGINT)
-        flowmon.waitUntilExit()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(flowmon.terminationStatus == 0, "\(stderr)")
+        #expect(flowmon.wait(seconds: 30) { written(output, [40003, 40004, 40005]) }, "later flows written")
+        kill(flowmon.pid, SIGINT)
+        let run = flowmon.finish()
+        let stderr = run.stderr
+        #expect(run.status == 0, "\(stderr)")
         #expect(stderr.contains("reloaded inventory and policies"))
         #expect(stderr.contains("reload failed, keeping the previous inventory and policies"))
         #expect(stderr.contains("unknown field 'ingres'"))
