@@ -9,8 +9,11 @@ public struct AgentTables: Sendable {
     public var endpoints: EndpointTable
     public var compiled: CompiledPolicies
     public var ipcache: IPCache
+    /// ClusterIP service ports → backends (`--services`), consulted before policy.
+    public var services = CompiledServices()
 
-    public static func build(inventory: Inventory, policies: [PolicyDocument], nodeName: String?)
+    public static func build(inventory: Inventory, policies: [PolicyDocument], nodeName: String?,
+                             services: [Service] = [], servicesFile: String = "services")
         throws(AgentError) -> AgentTables
     {
         var endpoints = try EndpointTable.build(inventory: inventory, localNode: nodeName)
@@ -35,7 +38,11 @@ public struct AgentTables: Sendable {
             remoteNodeLabels: inventory.nodes.filter { $0.name != localNode }.map(\.labels))
         var compiler = PolicyCompiler(inventory: compilerInventory)
         let compiled = compiler.compile(policies)
-        return AgentTables(endpoints: endpoints, compiled: compiled, ipcache: endpoints.ipCache(extraCIDRs: cidrs))
+        var tables = AgentTables(endpoints: endpoints, compiled: compiled, ipcache: endpoints.ipCache(extraCIDRs: cidrs))
+        if !services.isEmpty {
+            tables.services = try CompiledServices.compile(services, endpoints: endpoints, file: servicesFile)
+        }
+        return tables
     }
 
     /// Every CIDR a policy names (peers and their exceptions), for CIDR identities.

@@ -63,6 +63,10 @@ public struct FlowEntry: Sendable {
     public var policyGeneration: UInt16 = 0
     public var egressEvaluated = false
     public var ingressEvaluated = false
+    /// The ClusterIP service the connection was sent to (`--services`; an index into the agent's
+    /// service names, 0 = none): policy judged it against the service's backends. (Declared here,
+    /// where it fills the two bytes of padding before the decisions.)
+    public var destinationService: UInt16 = 0
     public var egressDecision = PolicyDecision(outcome: .notEnforced)
     public var ingressDecision = PolicyDecision(outcome: .notEnforced)
 

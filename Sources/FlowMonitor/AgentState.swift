@@ -12,9 +12,13 @@ public struct AgentConfiguration: Sendable {
     public var nodeName: String?
     public var policyPaths: [String]
     public var verdictAsEnforced: Bool
+    /// `kubectl get services -A -o json` (`--services`): connections to ClusterIPs are judged as
+    /// sent to the backends.
+    public var services: String?
 
     public init(pods: String? = nil, namespaces: String? = nil, nodes: String? = nil, nodeName: String? = nil,
-                policyPaths: [String] = [], verdictAsEnforced: Bool = false) {
+                policyPaths: [String] = [], verdictAsEnforced: Bool = false, services: String? = nil) {
+        self.services = services
         self.pods = pods
         self.namespaces = namespaces
         self.nodes = nodes
@@ -24,7 +28,7 @@ public struct AgentConfiguration: Sendable {
     }
 
     public var isEmpty: Bool {
-        self.pods == nil && self.namespaces == nil && self.nodes == nil && self.policyPaths.isEmpty
+        self.pods == nil && self.namespaces == nil && self.nodes == nil && self.policyPaths.isEmpty && self.services == nil
     }
 }
 
@@ -40,25 +44,32 @@ public struct AgentState: Sendable {
     /// Warnings and notices to show the user (duplicate IPs, skipped documents, ...).
     public var messages: [String]
     public var verdictAsEnforced: Bool
+    /// Service translation (`--services`); empty without it.
+    public var services = CompiledServices()
 
     public static func load(_ configuration: AgentConfiguration) throws(AgentError) -> AgentState {
         let inventory = try InventoryLoader.load(pods: configuration.pods, namespaces: configuration.namespaces,
                                                  nodes: configuration.nodes)
         let policies = configuration.policyPaths.isEmpty ? PolicySet(documents: [], notices: [])
             : try PolicyLoader.load(paths: configuration.policyPaths)
+        let services = try configuration.services.map { path throws(AgentError) in try ServiceLoader.load(path: path) } ?? []
         let tables = try AgentTables.build(inventory: inventory, policies: policies.documents,
-                                           nodeName: configuration.nodeName)
+                                           nodeName: configuration.nodeName, services: services,
+                                           servicesFile: configuration.services ?? "services")
         let endpoints = tables.endpoints
         let compiled = tables.compiled
 
         var messages = inventory.warnings.map { "warning: \($0)" } + endpoints.warnings.map { "warning: \($0)" }
+        messages += tables.services.warnings.map { "warning: \($0)" }
         messages += policies.notices.map { "notice: \($0)" }
         if configuration.pods == nil && !policies.documents.isEmpty {
             messages.append("warning: --policies without --pods: no pod is known, so no policy selects an endpoint")
         }
-        return AgentState(inventory: inventory, endpoints: endpoints, policies: policies, compiled: compiled,
-                          ipcache: tables.ipcache, messages: messages,
-                          verdictAsEnforced: configuration.verdictAsEnforced)
+        var state = AgentState(inventory: inventory, endpoints: endpoints, policies: policies, compiled: compiled,
+                               ipcache: tables.ipcache, messages: messages,
+                               verdictAsEnforced: configuration.verdictAsEnforced)
+        state.services = tables.services
+        return state
     }
 
     /// Names for the output, rendered once.
@@ -76,15 +87,19 @@ public struct AgentState: Sendable {
         let sets = self.compiled.policySets.map { set in
             FlowAnnotations.policiesJSON(set.map { ($0.name, $0.namespace, $0.kind.rawValue) })
         }
+        let services = self.services.references.map { FlowAnnotations.serviceJSON(name: $0.name, namespace: $0.namespace) }
         return FlowAnnotations(endpoints: endpointJSON, identities: identityJSON, policySets: sets,
-                               verdictAsEnforced: self.verdictAsEnforced)
+                               verdictAsEnforced: self.verdictAsEnforced, services: services)
     }
 
     /// The datapath context for a processor; `alerts` gives the detectors their view of the
     /// cluster (pod CIDRs, sensitive and allow-listed workloads).
-    public func context(hubble: JSONLinesOutput?, alerts: AlertsConfiguration? = nil) -> PolicyContext {
+    /// `observer`, when given, is told every new connection (`flowmon policy advise`).
+    public func context(hubble: JSONLinesOutput?, alerts: AlertsConfiguration? = nil,
+                        observer: ConnectionObserver? = nil) -> PolicyContext {
         PolicyContext(ipcache: self.ipcache, policies: self.compiled.table, annotations: self.annotations(),
                       hubble: hubble, nodeName: self.endpoints.localNode ?? "",
-                      detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory) ?? .empty)
+                      detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory) ?? .empty,
+                      services: self.services.table, observer: observer)
     }
 }

@@ -13,9 +13,16 @@ public final class PolicyContext: @unchecked Sendable {
     public let nodeName: String
     /// Pod CIDRs, sensitive and allow-listed identities, for the detectors.
     public let detection: DetectionScope
+    /// ClusterIP service ports (`--services`), translated before policy.
+    public let services: ServiceTable
+    /// Told every new connection, when set (`flowmon policy advise`); nil on the normal path.
+    public let observer: ConnectionObserver?
 
     public init(ipcache: IPCache, policies: PolicyTable, annotations: FlowAnnotations, hubble: JSONLinesOutput?,
-                nodeName: String, detection: DetectionScope = .empty) {
+                nodeName: String, detection: DetectionScope = .empty, services: ServiceTable = ServiceTable(),
+                observer: ConnectionObserver? = nil) {
+        self.services = services
+        self.observer = observer
         self.detection = detection
         self.ipcache = ipcache
         self.policies = policies
@@ -28,18 +35,24 @@ public final class PolicyContext: @unchecked Sendable {
     /// then the egress decision at the source endpoint and the ingress decision at the
     /// destination endpoint, each only when that end is a local endpoint. The destination
     /// port is the responder's port; for ICMP it is the message type, as in Cilium's
-    /// ICMP rules. Allocation-free.
+    /// ICMP rules. A connection to a ClusterIP service port is judged as sent to the
+    /// service's backends (their identity and target port), as after Cilium's load balancer;
+    /// the record keeps the real address and port and names the service. Allocation-free.
     @inline(__always)
     func classify(_ flow: UnsafeMutablePointer<FlowEntry>) {
         let source = self.ipcache.lookup(flow.pointee.sourceAddress)
-        let destination = self.ipcache.lookup(flow.pointee.destinationAddress)
+        var destination = self.ipcache.lookup(flow.pointee.destinationAddress)
+        var port = flow.pointee.hasICMP ? UInt16(flow.pointee.icmpType)
+            : flow.pointee.hasPorts ? flow.pointee.destinationPort : 0
+        let ipProtocol = flow.pointee.ipProtocol
+        if flow.pointee.hasPorts {
+            flow.pointee.destinationService = self.services.translate(flow.pointee.destinationAddress, port: &port,
+                                                                      ipProtocol: ipProtocol, destination: &destination)
+        }
         flow.pointee.sourceIdentity = source.identity
         flow.pointee.destinationIdentity = destination.identity
         flow.pointee.sourceEndpoint = source.endpoint
         flow.pointee.destinationEndpoint = destination.endpoint
-        let port = flow.pointee.hasICMP ? UInt16(flow.pointee.icmpType)
-            : flow.pointee.hasPorts ? flow.pointee.destinationPort : 0
-        let ipProtocol = flow.pointee.ipProtocol
         flow.pointee.hasPolicyVerdict = true
         // An endpoint no policy selects enforces nothing in either direction.
         if source.isLocalEndpoint {
@@ -54,6 +67,7 @@ public final class PolicyContext: @unchecked Sendable {
                 .decide(.ingress, remote: source.identity, ipProtocol: ipProtocol, port: port)
                 ?? PolicyDecision(outcome: .notEnforced)
         }
+        if let observer = self.observer { observer.observe(flow.pointee) }
     }
 
     /// The same lines, keyed for the pipeline's merge.

@@ -29,10 +29,16 @@ public struct PolicyExplanation: Sendable {
     public var from: Side
     public var to: Side
     public var ipProtocol: UInt8
-    /// Destination port, or the ICMP type.
+    /// Destination port, or the ICMP type (for a ClusterIP service port: the backends' target port).
     public var port: UInt16
     public var egress: Direction
     public var ingress: Direction
+    /// The ClusterIP service `to` names (`--services`), and the service port asked about: policy
+    /// is then judged at the service's backends, on their target port.
+    public var service: ServiceReference?
+    public var servicePort: UInt16 = 0
+    /// The service has backends flowmon knows (otherwise the ClusterIP itself was judged).
+    public var serviceTranslated = false
 
     public var allowed: Bool { self.egress.decision.isAllowed && self.ingress.decision.isAllowed }
 }
@@ -66,7 +72,25 @@ public enum PolicyExplainer {
         throws(AgentError) -> PolicyExplanation
     {
         let source = try side(from, in: state)
-        let destination = try side(to, in: state)
+        var destination = try side(to, in: state)
+        // A ClusterIP service port: judged at the backends, as the datapath does.
+        var port = port
+        let servicePort = port
+        var service: ServiceReference?
+        var translated = false
+        if ipProtocol == IPProtocolNumber.tcp || ipProtocol == IPProtocolNumber.udp || ipProtocol == IPProtocolNumber.sctp {
+            var value = IPCacheValue(identity: destination.identity, isLocalEndpoint: destination.isLocalEndpoint)
+            let original = value
+            let index = state.services.table.translate(destination.address, port: &port, ipProtocol: ipProtocol, destination: &value)
+            service = state.services.reference(index)
+            if value != original {
+                translated = true
+                destination = PolicyExplanation.Side(
+                    text: "backends of service \(service.map { "\($0.namespace)/\($0.name)" } ?? "")", address: destination.address, identity: value.identity,
+                    labels: state.endpoints.identities[value.identity] ?? [], namespace: service?.namespace, podName: nil,
+                    isLocalEndpoint: value.isLocalEndpoint)
+            }
+        }
         func direction(_ direction: TrafficDirection, local: PolicyExplanation.Side, remote: PolicyExplanation.Side)
             -> PolicyExplanation.Direction
         {
@@ -94,6 +118,7 @@ public enum PolicyExplainer {
         }
         return PolicyExplanation(from: source, to: destination, ipProtocol: ipProtocol, port: port,
                                  egress: direction(.egress, local: source, remote: destination),
-                                 ingress: direction(.ingress, local: destination, remote: source))
+                                 ingress: direction(.ingress, local: destination, remote: source),
+                                 service: service, servicePort: servicePort, serviceTranslated: translated)
     }
 }

@@ -13,8 +13,12 @@ public final class FlowAnnotations: @unchecked Sendable {
     let policySets: [[UInt8]]
     /// Print would-be drops as `DROPPED` instead of `AUDIT` (`--verdict-as-enforced`).
     public let verdictAsEnforced: Bool
+    /// Hubble `Service` objects by service index (index 0 unused): `{"name":"kube-dns","namespace":"kube-system"}`.
+    let services: [[UInt8]]
 
-    public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]], verdictAsEnforced: Bool) {
+    public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]], verdictAsEnforced: Bool,
+                services: [[UInt8]] = []) {
+        self.services = services
         self.endpoints = endpoints
         self.identities = identities
         self.policySets = policySets
@@ -70,6 +74,24 @@ public final class FlowAnnotations: @unchecked Sendable {
         }
         out.append(byte: UInt8(ascii: "]"))
         return Array(out.bytes)
+    }
+
+    /// Renders a Hubble `Service` object.
+    public static func serviceJSON(name: String, namespace: String) -> [UInt8] {
+        var out = JSONBuffer(capacity: 64)
+        out.append(raw: "{\"name\":")
+        out.appendString(name)
+        out.append(raw: ",\"namespace\":")
+        out.appendString(namespace)
+        out.append(byte: UInt8(ascii: "}"))
+        return Array(out.bytes)
+    }
+
+    /// `,"destination_service":{...}` for a connection sent to a known service; nothing otherwise.
+    func appendDestinationService(_ index: UInt16, to out: inout JSONBuffer) {
+        guard index != 0, Int(index) < self.services.count else { return }
+        out.append(raw: ",\"destination_service\":")
+        out.append(bytes: self.services[Int(index)])
     }
 
     func appendEndpoint(identity: Identity, endpoint: UInt32, to out: inout JSONBuffer) {

@@ -50,6 +50,7 @@ public enum FlowRecord {
             annotations.appendEndpoint(identity: flow.sourceIdentity, endpoint: flow.sourceEndpoint, to: &out)
             out.append(raw: ",\"destination\":")
             annotations.appendEndpoint(identity: flow.destinationIdentity, endpoint: flow.destinationEndpoint, to: &out)
+            annotations.appendDestinationService(flow.destinationService, to: &out)
             if flow.hasPolicyVerdict { appendPolicy(flow, annotations: annotations, to: &out) }
         }
         out.append(byte: UInt8(ascii: "}"))

@@ -45,6 +45,7 @@ public enum HubbleRecord {
         } else {
             out.append(raw: ",\"event_type\":{\"type\":5}")
         }
+        annotations.appendDestinationService(flow.destinationService, to: &out)
         out.append(raw: ",\"traffic_direction\":\"")
         out.append(raw: direction.name)
         out.append(byte: UInt8(ascii: "\""))

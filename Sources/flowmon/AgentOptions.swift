@@ -13,6 +13,9 @@ struct AgentOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Nodes: 'kubectl get nodes -o json' (node addresses are host or remote-node). Without it, node addresses come from the pods' hostIP.", valueName: "file"))
     var nodes: String?
 
+    @Option(help: ArgumentHelp("Services: 'kubectl get services -A -o json'. A connection to a ClusterIP service port is judged as sent to the service's backend pods (their identity and the target port), as after Cilium's load balancer; flow records name the service.", valueName: "file"))
+    var services: String?
+
     @Option(help: ArgumentHelp("The node the capture was taken on (its pods are the local endpoints whose policies are evaluated). Default: the only node in the inventory; with several and none named, every pod counts as local.", valueName: "name"))
     var nodeName: String?
 
@@ -24,7 +27,7 @@ struct AgentOptions: ParsableArguments {
 
     var configuration: AgentConfiguration {
         AgentConfiguration(pods: self.pods, namespaces: self.namespaces, nodes: self.nodes, nodeName: self.nodeName,
-                           policyPaths: self.policyPaths, verdictAsEnforced: self.verdictAsEnforced)
+                           policyPaths: self.policyPaths, verdictAsEnforced: self.verdictAsEnforced, services: self.services)
     }
 
     /// Loads the inventory and policies, printing warnings and notices; nil when none were given.

@@ -8,8 +8,8 @@ import Foundation
 extension Flowmon {
     struct Policy: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate policies and ask what they would do with a connection.",
-            subcommands: [Check.self, Explain.self]
+            abstract: "Validate policies, ask what they would do with a connection, and propose them from traffic.",
+            subcommands: [Check.self, Explain.self, Advise.self]
         )
     }
 }
@@ -185,6 +185,11 @@ extension Flowmon.Policy {
 
         static func words(_ e: PolicyExplanation, verdictAsEnforced: Bool) -> String {
             var lines = ["from  \(describe(e.from))", "to    \(describe(e.to))", "      \(protocolText(e))", ""]
+            if let service = e.service {
+                lines.insert("      via service \(service.namespace)/\(service.name) (service port \(e.servicePort), judged at its backends"
+                             + (e.serviceTranslated ? " on port \(e.port))" : ": none known, so at the address)"),
+                             at: 3)
+            }
             for direction in [e.egress, e.ingress] {
                 let label = direction.direction == .egress ? "egress " : "ingress"
                 var line = "\(label) at \(direction.endpoint): "
@@ -232,6 +237,9 @@ extension Flowmon.Policy {
             var object: [String: Any] = ["from": side(e.from), "to": side(e.to), "protocol": Int(e.ipProtocol),
                                          "port": Int(e.port), "egress": direction(e.egress), "ingress": direction(e.ingress),
                                          "verdict": verdict(e, verdictAsEnforced: verdictAsEnforced)]
+            if let service = e.service {
+                object["service"] = ["name": service.name, "namespace": service.namespace, "port": Int(e.servicePort)] as [String: Any]
+            }
             if !e.allowed {
                 let denied = e.egress.decision.isAllowed ? e.ingress : e.egress
                 object["drop_reason_desc"] = denied.decision.outcome == .deniedExplicitly ? "POLICY_DENY" : "POLICY_DENIED"

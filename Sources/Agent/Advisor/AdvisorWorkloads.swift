@@ -1,0 +1,190 @@
+import FlowCore
+
+/// One connection as the advisor reads it: the initiator, the responder as the capture saw it
+/// (a ClusterIP is translated by the advisor exactly as the datapath does), the protocol, and
+/// the responder's port for TCP, UDP and SCTP, the ICMP type of the initiator's first message
+/// for ICMP, 0 otherwise. What a replay observes and what a flow log's records say.
+public struct ObservedConnection: Hashable, Sendable, Comparable {
+    public var source: IPAddress
+    public var destination: IPAddress
+    public var ipProtocol: UInt8
+    public var port: UInt16
+
+    public init(source: IPAddress, destination: IPAddress, ipProtocol: UInt8, port: UInt16) {
+        self.source = source
+        self.destination = destination
+        self.ipProtocol = ipProtocol
+        self.port = port
+    }
+
+    public static func < (a: ObservedConnection, b: ObservedConnection) -> Bool {
+        (a.source, a.destination, a.ipProtocol, a.port) < (b.source, b.destination, b.ipProtocol, b.port)
+    }
+}
+
+/// A label selector the advisor writes: `matchLabels`, plus `DoesNotExist` requirements when
+/// labels alone would also select pods of another workload.
+public struct AdvisedSelector: Hashable, Sendable, Comparable {
+    /// Sorted by key.
+    public var labels: [(key: String, value: String)] {
+        self.matchLabels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+    public var matchLabels: [String: String]
+    /// Keys that must be absent, sorted.
+    public var absentKeys: [String]
+
+    public init(matchLabels: [String: String] = [:], absentKeys: [String] = []) {
+        self.matchLabels = matchLabels
+        self.absentKeys = absentKeys.sorted()
+    }
+
+    public var isEmpty: Bool { self.matchLabels.isEmpty && self.absentKeys.isEmpty }
+
+    /// `app=web,tier!` — for messages and ordering.
+    public var text: String {
+        (self.labels.map { "\($0.key)=\($0.value)" } + self.absentKeys.map { "!\($0)" }).joined(separator: ",")
+    }
+
+    func matches(_ labels: [String: String]) -> Bool {
+        self.matchLabels.allSatisfy { labels[$0.key] == $0.value } && self.absentKeys.allSatisfy { labels[$0] == nil }
+    }
+
+    public static func < (a: AdvisedSelector, b: AdvisedSelector) -> Bool { a.text < b.text }
+}
+
+/// A workload as the advisor names it: the pods of one controller (a Deployment, StatefulSet,
+/// DaemonSet, CronJob, ...) or one bare pod, with a selector of their stable labels.
+public struct AdvisorWorkload: Sendable {
+    public var namespace: String
+    /// The controller's (or bare pod's) name; joined names when workloads had to be merged.
+    public var name: String
+    /// `Deployment recommendations`, one per merged workload.
+    public var descriptions: [String]
+    /// Indexes into the inventory's pods, in file order.
+    public var pods: [Int]
+    /// nil when the pods have no stable label to select them by.
+    public var selector: AdvisedSelector?
+    /// Pods of the namespace the selector also selects (when it cannot select exactly these).
+    public var alsoSelected: [String]
+}
+
+/// Groups pods into workloads and finds, for each, a selector of stable labels that selects
+/// exactly its pods among the inventory's pods of its namespace.
+///
+/// - Stable labels: the pod's labels that count for its Cilium identity (a selector on any other
+///   label selects nothing under Cilium), minus the per-pod and per-rollout ones
+///   (`pod-template-hash`, `controller-revision-hash`, `statefulset.kubernetes.io/pod-name`,
+///   `pod-template-generation`, `apps.kubernetes.io/pod-index`, the job completion index and
+///   controller uids, and a CronJob's per-run `job-name`); only labels every pod of the workload
+///   has, with the same value.
+/// - Order tried: `app.kubernetes.io/name`, `app`, `k8s-app`, `name`, `app.kubernetes.io/instance`,
+///   `app.kubernetes.io/component`, `component`, `tier`, `role`, then the rest by key. The first
+///   is always taken; each further label only when it narrows the selection, until the selection
+///   is exactly the workload's pods. If labels cannot tell the workload from other pods, keys
+///   those pods have and the workload lacks are required absent (`DoesNotExist`).
+/// - Workloads that still select the same pods (identical stable labels) are merged: one policy
+///   covers them. Host-network pods are not workloads (Cilium enforces no policy on them).
+public enum AdvisorWorkloads {
+    public static let perPodLabels: Set<String> = [
+        "pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name", "pod-template-generation",
+        "apps.kubernetes.io/pod-index", "batch.kubernetes.io/job-completion-index", "controller-uid",
+        "batch.kubernetes.io/controller-uid",
+    ]
+    static let perRunJobLabels: Set<String> = ["job-name", "batch.kubernetes.io/job-name"]
+    public static let preferredKeys = ["app.kubernetes.io/name", "app", "k8s-app", "name", "app.kubernetes.io/instance",
+                                       "app.kubernetes.io/component", "component", "tier", "role"]
+
+    /// The labels of a pod a selector may use.
+    public static func stableLabels(_ pod: Pod) -> [String: String] {
+        let cronJob = pod.workload?.kind == "CronJob"
+        return pod.labels.filter { key, _ in
+            !key.hasPrefix(SecurityLabels.agentLabelPrefix) && SecurityLabels.isIdentityRelevant(key: key)
+                && !perPodLabels.contains(key) && !(cronJob && perRunJobLabels.contains(key))
+        }
+    }
+
+    /// Every workload of the inventory (pods of all nodes), and the workload of each pod (by
+    /// index into `pods`; host-network pods have none).
+    public static func build(_ pods: [Pod]) -> (workloads: [AdvisorWorkload], workloadOfPod: [Int: Int]) {
+        var order: [String] = []
+        var groups: [String: (namespace: String, name: String, description: String, pods: [Int])] = [:]
+        var podsOfNamespace: [String: [Int]] = [:]
+        for (index, pod) in pods.enumerated() where !pod.hostNetwork {
+            podsOfNamespace[pod.namespace, default: []].append(index)
+            let kind = pod.workload?.kind ?? "Pod"
+            let name = pod.workload?.name ?? pod.name
+            let key = pod.namespace + "\u{0}" + kind + "\u{0}" + name
+            if groups[key] == nil {
+                order.append(key)
+                groups[key] = (pod.namespace, name, "\(kind) \(name)", [])
+            }
+            groups[key]!.pods.append(index)
+        }
+        let stable = pods.map(stableLabels)
+
+        var workloads: [AdvisorWorkload] = []
+        var bySelector: [String: Int] = [:]
+        var workloadOfPod: [Int: Int] = [:]
+        for key in order {
+            let group = groups[key]!
+            let candidates = podsOfNamespace[group.namespace] ?? []
+            let selector = Self.selector(for: group.pods, among: candidates, stable: stable)
+            let selected = selector.map { s in candidates.filter { s.matches(stable[$0]) } } ?? []
+            let members = Set(group.pods)
+            let also = selected.filter { !members.contains($0) }.map { pods[$0].name }
+            let mergeKey = selector.map { group.namespace + "\u{0}" + $0.text }
+            if let mergeKey, let existing = bySelector[mergeKey] {
+                workloads[existing].name += "+" + group.name
+                workloads[existing].descriptions.append(group.description)
+                workloads[existing].pods = (workloads[existing].pods + group.pods).sorted()
+                for pod in group.pods { workloadOfPod[pod] = existing }
+                // The merged workload's own selection: recompute what it selects beyond its pods.
+                let merged = Set(workloads[existing].pods)
+                workloads[existing].alsoSelected = selected.filter { !merged.contains($0) }.map { pods[$0].name }
+                continue
+            }
+            let index = workloads.count
+            workloads.append(AdvisorWorkload(namespace: group.namespace, name: group.name, descriptions: [group.description],
+                                             pods: group.pods, selector: selector, alsoSelected: also))
+            if let mergeKey { bySelector[mergeKey] = index }
+            for pod in group.pods { workloadOfPod[pod] = index }
+        }
+        return (workloads, workloadOfPod)
+    }
+
+    /// The selector for `members` among `candidates` (pods of the same namespace), or nil when
+    /// the members share no stable label.
+    static func selector(for members: [Int], among candidates: [Int], stable: [[String: String]]) -> AdvisedSelector? {
+        guard let first = members.first else { return nil }
+        var common = stable[first]
+        for member in members.dropFirst() {
+            common = common.filter { stable[member][$0.key] == $0.value }
+        }
+        guard !common.isEmpty else { return nil }
+        let memberSet = Set(members)
+        let keys = Self.preferredKeys.filter { common[$0] != nil }
+            + common.keys.filter { !Self.preferredKeys.contains($0) }.sorted()
+        var selector = AdvisedSelector()
+        var selected = candidates
+        for key in keys {
+            let narrowed = selected.filter { stable[$0][key] == common[key] }
+            if selector.matchLabels.isEmpty || narrowed.count < selected.count {
+                selector.matchLabels[key] = common[key]
+                selected = narrowed
+            }
+            if selected.count == memberSet.count { return selector }
+        }
+        // Labels alone select other pods too: require absent the keys those pods have and no member has.
+        let memberKeys = Set(members.flatMap { stable[$0].keys })
+        let extraKeys = Set(selected.filter { !memberSet.contains($0) }.flatMap { stable[$0].keys }).subtracting(memberKeys).sorted()
+        for key in extraKeys {
+            let narrowed = selected.filter { stable[$0][key] == nil }
+            if narrowed.count < selected.count {
+                selector.absentKeys = (selector.absentKeys + [key]).sorted()
+                selected = narrowed
+            }
+            if selected.count == memberSet.count { break }
+        }
+        return selector
+    }
+}

@@ -1,0 +1,536 @@
+import Datapath
+import FlowCore
+
+/// Which policy kind the advisor writes.
+public enum AdvisedFormat: String, Sendable, CaseIterable {
+    /// CiliumNetworkPolicy: peers by labels, entities (`host`, `remote-node`, `world`), CIDRs, ICMP types.
+    case cilium
+    /// NetworkPolicy (networking.k8s.io/v1) with `policyTypes` Ingress and Egress.
+    case kubernetes
+}
+
+public struct AdvisorOptions: Sendable {
+    public var format: AdvisedFormat
+    /// Most world addresses one direction of a policy lists one by one; with more, the rule
+    /// names the `world` entity (Cilium) or `0.0.0.0/0`/`::/0` (NetworkPolicy) instead.
+    public var maxCIDRs: Int
+    /// Most distinct ports of one protocol one peer gets; with more, every port of the protocol.
+    public var maxPorts: Int
+    /// The input, named in each file's header.
+    public var input: String
+
+    public init(format: AdvisedFormat, maxCIDRs: Int = 8, maxPorts: Int = 16, input: String = "") {
+        self.format = format
+        self.maxCIDRs = maxCIDRs
+        self.maxPorts = maxPorts
+        self.input = input
+    }
+}
+
+/// What the advisor reads from the agent: the inventory, the endpoints and identities, the
+/// ipcache and the service table, as the datapath uses them.
+public struct AdvisorInputs: Sendable {
+    public var inventory: Inventory
+    public var endpoints: EndpointTable
+    public var ipcache: IPCache
+    public var services: CompiledServices
+
+    public init(inventory: Inventory, endpoints: EndpointTable, ipcache: IPCache, services: CompiledServices = CompiledServices()) {
+        self.inventory = inventory
+        self.endpoints = endpoints
+        self.ipcache = ipcache
+        self.services = services
+    }
+}
+
+/// One advised policy: its file and YAML text.
+public struct AdvisedPolicy: Sendable {
+    /// `<namespace>.<name>.yaml`.
+    public var fileName: String
+    public var kind: PolicyKind
+    public var namespace: String
+    public var name: String
+    /// `Deployment recommendations`, ... (the workloads it covers).
+    public var workloads: [String]
+    public var ingressRules: Int
+    public var egressRules: Int
+    public var yaml: String
+}
+
+public struct PolicyAdvice: Sendable {
+    /// Sorted by file name.
+    public var policies: [AdvisedPolicy]
+    /// Problems worth telling (a workload no selector can name, a selector that also selects other pods).
+    public var warnings: [String]
+    /// Connections read, and how many had a local workload on one end.
+    public var connections: Int
+    public var connectionsAdvised: Int
+}
+
+/// Proposes least-privilege policies from observed connections: one policy per workload with
+/// pods on this node, allowing exactly the peers and ports it was seen using, as flowmon's own
+/// datapath judges them (the same ipcache lookups and service translation as a replay, so the
+/// advised policies replayed over the same traffic drop nothing).
+///
+/// - Subjects: local, non-host-network pods (Cilium enforces no policy on host-network pods),
+///   grouped into workloads by `AdvisorWorkloads`; a workload gets a policy when at least one
+///   observed connection starts or ends at one of its local pods, and the policy isolates it in
+///   both directions (a direction with no observed connection allows nothing).
+/// - Egress at the initiator's workload, ingress at the responder's; replies are never rules
+///   (policy is stateful). A connection to a ClusterIP is judged at its backends' identity and
+///   target port, and its ingress side at those backends' workloads on this node.
+/// - Peers: pods by their workload's selector (with the namespace when it is another one);
+///   nodes as the `host`/`remote-node` entities (Cilium; NetworkPolicy, see below); world
+///   addresses as /32 or /128 CIDRs, merged where they make up a whole prefix, or the `world`
+///   entity / `0.0.0.0/0` past `maxCIDRs`. Ingress from the pod's own node is always allowed,
+///   so it gets no rule. DNS to (or at) kube-dns pods (`k8s-app: kube-dns`) on 53 is allowed on
+///   UDP and TCP both.
+/// - Ports per protocol, contiguous ports as ranges, every port past `maxPorts`; ICMP types as
+///   Cilium `icmps`. A NetworkPolicy cannot name ICMP or other protocols: such a peer is allowed
+///   on every port and protocol.
+/// - Merged: peers with the same ports share one rule item.
+/// - NetworkPolicy and nodes: a NetworkPolicy can name nodes only by `ipBlock`, which Cilium
+///   (and flowmon) match against node addresses only with `policy-cidr-match-mode: nodes`. A
+///   direction that must reach nodes (egress to any node, ingress from another node) is
+///   therefore left out of `policyTypes`, and its rules, node `ipBlock`s included, are written
+///   as a comment to enable where ipBlocks select nodes.
+public enum PolicyAdvisor {
+    public static func advise(_ observations: [ObservedConnection: Int], inputs: AdvisorInputs,
+                              options: AdvisorOptions) -> PolicyAdvice {
+        var advisor = Advisor(inputs: inputs, options: options)
+        return advisor.run(observations)
+    }
+}
+
+// MARK: - The advisor
+
+enum AdvisorPeer: Hashable {
+    case workload(Int)
+    /// Pods of a namespace that no stable label selects: every pod of the namespace.
+    case namespace(String)
+    case host
+    case remoteNode
+    case world
+    case cidr(IPAddress, UInt8)
+}
+
+struct PortKey: Hashable, Comparable {
+    var ipProtocol: UInt8
+    var port: UInt16
+    static func < (a: PortKey, b: PortKey) -> Bool { (a.ipProtocol, a.port) < (b.ipProtocol, b.port) }
+}
+
+struct PeerUse {
+    var ports: [PortKey: Int] = [:]
+    /// Services the connections were sent to (`ns/name`), and those whose backends flowmon does not know.
+    var services: Set<String> = []
+    var unknownBackends: Set<String> = []
+    /// Node addresses reached (for NetworkPolicy ipBlocks).
+    var nodeAddresses: Set<IPAddress> = []
+    /// For the collapsed world peer: the families of its addresses.
+    var worldIPv4 = false
+    var worldIPv6 = false
+    var connections: Int { self.ports.values.reduce(0, +) }
+
+    mutating func merge(_ other: PeerUse) {
+        self.ports.merge(other.ports, uniquingKeysWith: +)
+        self.services.formUnion(other.services)
+        self.unknownBackends.formUnion(other.unknownBackends)
+        self.nodeAddresses.formUnion(other.nodeAddresses)
+        self.worldIPv4 = self.worldIPv4 || other.worldIPv4
+        self.worldIPv6 = self.worldIPv6 || other.worldIPv6
+    }
+}
+
+struct DirectionUse {
+    var peers: [AdvisorPeer: PeerUse] = [:]
+    /// Ingress from the pod's own node: always allowed, listed in the header only.
+    var fromOwnNode = PeerUse()
+    var connections: Int { self.peers.values.reduce(0) { $0 + $1.connections } + self.fromOwnNode.connections }
+}
+
+struct SubjectUse {
+    var egress = DirectionUse()
+    var ingress = DirectionUse()
+}
+
+/// Ports of one rule item.
+struct PortSpec: Hashable {
+    var anyProtocol = false
+    /// Protocol → inclusive port ranges (sorted); `allPorts` holds protocols allowed on every port.
+    var ranges: [UInt8: [ClosedRange<UInt16>]] = [:]
+    var allPorts: Set<UInt8> = []
+    /// 1 or 58 → ICMP types, sorted.
+    var icmpTypes: [UInt8: [UInt8]] = [:]
+
+    var hasL4: Bool { !self.ranges.isEmpty || !self.allPorts.isEmpty }
+    var hasICMP: Bool { !self.icmpTypes.isEmpty }
+
+    /// A stable order for rule items.
+    var sortKey: String {
+        if self.anyProtocol { return "0" }
+        var parts: [String] = []
+        for proto in Array(Set(self.ranges.keys).union(self.allPorts)).sorted() {
+            if self.allPorts.contains(proto) { parts.append("\(proto):*") }
+            for range in self.ranges[proto] ?? [] { parts.append("\(proto):" + String(range.lowerBound).leftPadded(5)) }
+        }
+        for (proto, types) in self.icmpTypes.sorted(by: { $0.key < $1.key }) {
+            parts.append(contentsOf: types.map { "i\(proto):" + String($0).leftPadded(3) })
+        }
+        return "1" + parts.joined(separator: ",")
+    }
+}
+
+/// A rule item of one direction: peers of one kind sharing the same ports.
+struct AdvisedRule {
+    var peers: [AdvisorPeer]
+    var ports: PortSpec
+}
+
+struct Advisor {
+    let inputs: AdvisorInputs
+    let options: AdvisorOptions
+    let workloads: [AdvisorWorkload]
+    let workloadOfPod: [Int: Int]
+    /// Endpoint index → index into the inventory's pods.
+    var podOfEndpoint: [UInt32: Int] = [:]
+    /// Pod endpoints by identity, in endpoint order.
+    var endpointsOfIdentity: [Identity: [UInt32]] = [:]
+    var warnings: [String] = []
+    var warnedPods: Set<Int> = []
+
+    init(inputs: AdvisorInputs, options: AdvisorOptions) {
+        self.inputs = inputs
+        self.options = options
+        let built = AdvisorWorkloads.build(inputs.inventory.pods)
+        self.workloads = built.workloads
+        self.workloadOfPod = built.workloadOfPod
+        var podIndex: [String: Int] = [:]
+        for (index, pod) in inputs.inventory.pods.enumerated() where podIndex[pod.namespace + "/" + pod.name] == nil {
+            podIndex[pod.namespace + "/" + pod.name] = index
+        }
+        for (offset, endpoint) in inputs.endpoints.endpoints.enumerated() where endpoint.pod != nil {
+            if let pod = endpoint.pod, let index = podIndex[pod.namespace + "/" + pod.name] {
+                self.podOfEndpoint[UInt32(offset)] = index
+                self.endpointsOfIdentity[endpoint.identity, default: []].append(UInt32(offset))
+            }
+        }
+    }
+
+    static func hasPorts(_ ipProtocol: UInt8) -> Bool {
+        ipProtocol == IPProtocolNumber.tcp || ipProtocol == IPProtocolNumber.udp || ipProtocol == IPProtocolNumber.sctp
+    }
+
+    static func isICMP(_ ipProtocol: UInt8) -> Bool {
+        ipProtocol == IPProtocolNumber.icmp || ipProtocol == IPProtocolNumber.icmpv6
+    }
+
+    mutating func run(_ observations: [ObservedConnection: Int]) -> PolicyAdvice {
+        var subjects: [Int: SubjectUse] = [:]
+        var total = 0
+        var advised = 0
+        for (connection, count) in observations.sorted(by: { $0.key < $1.key }) {
+            total += count
+            // The same lookups and translation as `PolicyContext.classify`.
+            let source = self.inputs.ipcache.lookup(connection.source)
+            let original = self.inputs.ipcache.lookup(connection.destination)
+            var destination = original
+            var port = connection.port
+            var service: UInt16 = 0
+            if Self.hasPorts(connection.ipProtocol) {
+                service = self.inputs.services.table.translate(connection.destination, port: &port,
+                                                               ipProtocol: connection.ipProtocol, destination: &destination)
+            }
+            let translated = destination != original
+            let serviceName = self.inputs.services.reference(service).map { "\($0.namespace)/\($0.name)" }
+            let key = PortKey(ipProtocol: connection.ipProtocol, port: port)
+            var involved = false
+
+            // Egress at the initiator's workload.
+            if source.isLocalEndpoint, let subject = self.localWorkload(endpoint: source.endpoint) {
+                let peers = translated ? self.peers(ofIdentity: destination.identity)
+                    : self.peers(of: destination, address: connection.destination)
+                for peer in peers {
+                    var use = subjects[subject, default: SubjectUse()].egress.peers[peer, default: PeerUse()]
+                    use.ports[key, default: 0] += count
+                    if let serviceName {
+                        use.services.insert(serviceName)
+                        if !translated { use.unknownBackends.insert(serviceName) }
+                    }
+                    if peer == .host || peer == .remoteNode {
+                        use.nodeAddresses.formUnion(translated ? self.nodeAddresses(peer) : [connection.destination])
+                    }
+                    subjects[subject, default: SubjectUse()].egress.peers[peer] = use
+                }
+                involved = true
+            }
+            // Ingress at the responder's workload(s).
+            if destination.isLocalEndpoint {
+                let targets = translated ? self.localWorkloads(ofIdentity: destination.identity)
+                    : self.localWorkload(endpoint: destination.endpoint).map { [$0] } ?? []
+                let peers = self.peers(of: source, address: connection.source)
+                for subject in targets {
+                    for peer in peers {
+                        if peer == .host {
+                            subjects[subject, default: SubjectUse()].ingress.fromOwnNode.ports[key, default: 0] += count
+                            continue
+                        }
+                        var use = subjects[subject, default: SubjectUse()].ingress.peers[peer, default: PeerUse()]
+                        use.ports[key, default: 0] += count
+                        if let serviceName { use.services.insert(serviceName) }
+                        if peer == .remoteNode { use.nodeAddresses.insert(connection.source) }
+                        subjects[subject, default: SubjectUse()].ingress.peers[peer] = use
+                    }
+                    involved = true
+                }
+            }
+            if involved { advised += count }
+        }
+
+        var policies: [AdvisedPolicy] = []
+        var usedNames: Set<String> = []
+        for subject in subjects.keys.sorted(by: { self.workloadSortKey($0) < self.workloadSortKey($1) }) {
+            let workload = self.workloads[subject]
+            guard let selector = workload.selector else { continue }
+            var name = Self.policyName(workload.name)
+            var suffix = 2
+            while usedNames.contains(workload.namespace + "/" + name) {
+                name = Self.policyName(workload.name + "-\(suffix)")
+                suffix += 1
+            }
+            usedNames.insert(workload.namespace + "/" + name)
+            if !workload.alsoSelected.isEmpty {
+                self.warnings.append("\(workload.namespace)/\(name): the selector \(selector.text) also selects \(workload.alsoSelected.joined(separator: ", ")) (no stable label tells them apart)")
+            }
+            let use = subjects[subject]!
+            let egress = self.rules(use.egress, subject: subject, direction: .egress)
+            let ingress = self.rules(use.ingress, subject: subject, direction: .ingress)
+            let renderer = AdvisedPolicyRenderer(advisor: self, subject: subject, name: name, selector: selector, use: use,
+                                                 egress: egress, ingress: ingress)
+            guard let rendered = self.options.format == .cilium ? renderer.cilium() : renderer.kubernetes() else {
+                self.warnings.append("\(workload.namespace)/\(name): not written: a NetworkPolicy would have to reach nodes in both directions, which it can only do by ipBlock (see --format cilium)")
+                continue
+            }
+            policies.append(AdvisedPolicy(
+                fileName: "\(workload.namespace).\(name).yaml",
+                kind: self.options.format == .cilium ? .ciliumNetworkPolicy : .networkPolicy,
+                namespace: workload.namespace, name: name, workloads: workload.descriptions,
+                ingressRules: rendered.ingressItems, egressRules: rendered.egressItems, yaml: rendered.yaml))
+        }
+        policies.sort { $0.fileName < $1.fileName }
+        return PolicyAdvice(policies: policies, warnings: self.warnings, connections: total, connectionsAdvised: advised)
+    }
+
+    func workloadSortKey(_ index: Int) -> String {
+        self.workloads[index].namespace + "/" + self.workloads[index].name
+    }
+
+    /// `<workload>-advised`, kept a valid object name.
+    static func policyName(_ workload: String) -> String {
+        var name = String(workload.lowercased().map { ($0.isLetter && $0.isASCII) || ($0.isNumber && $0.isASCII) || $0 == "." || $0 == "-" ? $0 : "-" })
+        while name.hasPrefix("-") || name.hasPrefix(".") { name.removeFirst() }
+        if name.isEmpty { name = "workload" }
+        name = String(name.prefix(240))
+        while name.hasSuffix("-") || name.hasSuffix(".") { name.removeLast() }
+        return name + "-advised"
+    }
+
+    // MARK: Endpoints to workloads and peers
+
+    /// The workload of a local pod endpoint that can carry a policy (not host-network, with a selector).
+    mutating func localWorkload(endpoint: UInt32) -> Int? {
+        guard let pod = self.podOfEndpoint[endpoint], let workload = self.workloadOfPod[pod] else { return nil }
+        if self.workloads[workload].selector == nil {
+            if !self.warnedPods.contains(pod) {
+                self.warnedPods.insert(pod)
+                let p = self.inputs.inventory.pods[pod]
+                self.warnings.append("\(p.namespace)/\(p.name): no stable label selects it, so no policy is advised for it")
+            }
+            return nil
+        }
+        return workload
+    }
+
+    /// The local workloads with pods of an identity (the backends of a translated connection).
+    mutating func localWorkloads(ofIdentity identity: Identity) -> [Int] {
+        var result: [Int] = []
+        for endpoint in self.endpointsOfIdentity[identity] ?? [] where self.inputs.endpoints.endpoints[Int(endpoint)].isLocal {
+            if let workload = self.localWorkload(endpoint: endpoint), !result.contains(workload) { result.append(workload) }
+        }
+        return result
+    }
+
+    /// How a policy names the other end of a connection.
+    func peers(of value: IPCacheValue, address: IPAddress) -> [AdvisorPeer] {
+        if value.endpoint != 0, Int(value.endpoint) < self.inputs.endpoints.endpoints.count {
+            let endpoint = self.inputs.endpoints.endpoints[Int(value.endpoint)]
+            if let pod = self.podOfEndpoint[value.endpoint], !self.inputs.inventory.pods[pod].hostNetwork {
+                return [self.peer(ofPod: pod)]
+            }
+            return [endpoint.identity == .host ? .host : .remoteNode]
+        }
+        return self.peers(ofIdentity: value.identity, address: address)
+    }
+
+    /// Peers of an identity with no endpoint: a translated service's backends, or world.
+    func peers(ofIdentity identity: Identity, address: IPAddress? = nil) -> [AdvisorPeer] {
+        if identity == .host { return [.host] }
+        if identity == .remoteNode { return [.remoteNode] }
+        if identity.isWorld || identity.isLocalScope || identity == .unknown || identity.isReserved {
+            guard let address else { return [.world] }
+            return [.cidr(address, address.isIPv4 ? 32 : 128)]
+        }
+        var result: [AdvisorPeer] = []
+        for endpoint in self.endpointsOfIdentity[identity] ?? [] {
+            if let pod = self.podOfEndpoint[endpoint], !self.inputs.inventory.pods[pod].hostNetwork {
+                let peer = self.peer(ofPod: pod)
+                if !result.contains(peer) { result.append(peer) }
+            }
+        }
+        return result
+    }
+
+    func peer(ofPod pod: Int) -> AdvisorPeer {
+        if let workload = self.workloadOfPod[pod], self.workloads[workload].selector != nil { return .workload(workload) }
+        return .namespace(self.inputs.inventory.pods[pod].namespace)
+    }
+
+    /// Node addresses of the host (local node) or of every other node.
+    func nodeAddresses(_ peer: AdvisorPeer) -> [IPAddress] {
+        let local = self.inputs.endpoints.localNode
+        return self.inputs.inventory.nodes.filter { peer == .host ? $0.name == local : $0.name != local }.flatMap(\.internalIPs)
+    }
+
+    /// Whether a peer or subject workload is kube-dns (`k8s-app: kube-dns`).
+    func isKubeDNS(_ workload: Int) -> Bool {
+        self.workloads[workload].pods.contains { self.inputs.inventory.pods[$0].labels["k8s-app"] == "kube-dns" }
+    }
+
+    // MARK: Rules
+
+    /// The rule items of one direction of a subject.
+    func rules(_ use: DirectionUse, subject: Int, direction: TrafficDirection) -> [AdvisedRule] {
+        var peers = use.peers
+        // Many world addresses: the world entity (or 0.0.0.0/0) with every port they used.
+        let cidrs = peers.keys.filter { if case .cidr = $0 { true } else { false } }
+        if cidrs.count > self.options.maxCIDRs {
+            var world = peers[.world] ?? PeerUse()
+            for cidr in cidrs {
+                world.merge(peers.removeValue(forKey: cidr)!)
+                if case .cidr(let address, _) = cidr {
+                    if address.isIPv4 { world.worldIPv4 = true } else { world.worldIPv6 = true }
+                }
+            }
+            peers[.world] = world
+        }
+        var groups: [String: (category: Int, spec: PortSpec, peers: [AdvisorPeer])] = [:]
+        for (peer, peerUse) in peers {
+            var dns = direction == .ingress && self.isKubeDNS(subject)
+            if direction == .egress, case .workload(let workload) = peer { dns = self.isKubeDNS(workload) }
+            let spec = self.portSpec(peerUse.ports, dns: dns)
+            let category = self.category(peer)
+            let key = "\(category)|\(spec.sortKey)"
+            groups[key, default: (category, spec, [])].peers.append(peer)
+        }
+        var result: [AdvisedRule] = []
+        for (_, group) in groups {
+            var members = group.peers.sorted { self.peerSortKey($0) < self.peerSortKey($1) }
+            if group.category == 2 { members = Self.aggregate(members) }
+            result.append(AdvisedRule(peers: members, ports: group.spec))
+        }
+        return result.sorted {
+            (self.category($0.peers[0]), self.peerSortKey($0.peers[0]), $0.ports.sortKey)
+                < (self.category($1.peers[0]), self.peerSortKey($1.peers[0]), $1.ports.sortKey)
+        }
+    }
+
+    /// Cilium keeps peer kinds in separate rule items: endpoints 0, entities 1, CIDRs 2. In a
+    /// NetworkPolicy all peers mix, but the same grouping keeps the order readable.
+    func category(_ peer: AdvisorPeer) -> Int {
+        switch peer {
+        case .workload, .namespace: 0
+        case .host, .remoteNode, .world: 1
+        case .cidr: 2
+        }
+    }
+
+    func peerSortKey(_ peer: AdvisorPeer) -> String {
+        switch peer {
+        case .workload(let index): "0" + self.workloadSortKey(index)
+        case .namespace(let namespace): "1" + namespace
+        case .host: "2"
+        case .remoteNode: "3"
+        case .world: "4"
+        case .cidr(let address, let length):
+            // Addresses in numeric order: family, then the 128-bit value.
+            "5" + (address.isIPv4 ? "4" : "6") + String(address.high, radix: 16).leftPadded(16)
+                + String(address.low, radix: 16).leftPadded(16) + String(length)
+        }
+    }
+
+    /// Ports used → a rule's ports. NetworkPolicy cannot name ICMP or other protocols, and
+    /// Cilium only TCP, UDP, SCTP and ICMP: such a peer is allowed on every protocol.
+    func portSpec(_ ports: [PortKey: Int], dns: Bool) -> PortSpec {
+        var spec = PortSpec()
+        var byProtocol: [UInt8: Set<UInt16>] = [:]
+        for key in ports.keys {
+            if Self.hasPorts(key.ipProtocol) {
+                byProtocol[key.ipProtocol, default: []].insert(key.port)
+            } else if Self.isICMP(key.ipProtocol) && self.options.format == .cilium {
+                spec.icmpTypes[key.ipProtocol, default: []].append(UInt8(truncatingIfNeeded: key.port))
+            } else {
+                return PortSpec(anyProtocol: true)
+            }
+        }
+        if dns && (byProtocol[IPProtocolNumber.udp]?.contains(53) == true || byProtocol[IPProtocolNumber.tcp]?.contains(53) == true) {
+            byProtocol[IPProtocolNumber.udp, default: []].insert(53)
+            byProtocol[IPProtocolNumber.tcp, default: []].insert(53)
+        }
+        for (proto, set) in byProtocol {
+            if set.count > self.options.maxPorts || set.contains(0) {
+                spec.allPorts.insert(proto)
+                continue
+            }
+            var ranges: [ClosedRange<UInt16>] = []
+            for port in set.sorted() {
+                if let last = ranges.last, last.upperBound &+ 1 == port, last.upperBound != .max {
+                    ranges[ranges.count - 1] = last.lowerBound...port
+                } else {
+                    ranges.append(port...port)
+                }
+            }
+            spec.ranges[proto] = ranges
+        }
+        for proto in spec.icmpTypes.keys { spec.icmpTypes[proto] = Array(Set(spec.icmpTypes[proto]!)).sorted() }
+        return spec
+    }
+
+    /// Merges CIDR peers that make up a whole larger prefix (two halves of a /31, ...), exactly.
+    static func aggregate(_ peers: [AdvisorPeer]) -> [AdvisorPeer] {
+        var prefixes: [(IPAddress, UInt8)] = peers.compactMap { if case .cidr(let a, let l) = $0 { (a, l) } else { nil } }
+        var merged = true
+        while merged {
+            merged = false
+            outer: for i in prefixes.indices {
+                let (a, length) = prefixes[i]
+                guard length > 0 else { continue }
+                let parent = IPAddressText.masked(a, length: length - 1)
+                for j in prefixes.indices where j != i && prefixes[j].1 == length && prefixes[j].0.isIPv4 == a.isIPv4
+                    && prefixes[j].0 != a && IPAddressText.masked(prefixes[j].0, length: length - 1) == parent {
+                    prefixes.remove(at: max(i, j))
+                    prefixes.remove(at: min(i, j))
+                    prefixes.append((parent, length - 1))
+                    merged = true
+                    break outer
+                }
+            }
+        }
+        return prefixes.sorted { ($0.0.isIPv4 ? 0 : 1, $0.0, $0.1) < ($1.0.isIPv4 ? 0 : 1, $1.0, $1.1) }.map { .cidr($0.0, $0.1) }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        self.count >= width ? self : String(repeating: "0", count: width - self.count) + self
+    }
+}

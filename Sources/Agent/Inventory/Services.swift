@@ -1,0 +1,273 @@
+import Datapath
+import Foundation
+import FlowCore
+
+/// A Service (`kubectl get services -A -o json`, core/v1 Service): what flowmon needs to judge
+/// a connection to a ClusterIP as Cilium's load balancer would hand it to policy.
+public struct Service: Sendable, Equatable {
+    public var name: String
+    public var namespace: String
+    /// `spec.type`: ClusterIP (the default), NodePort, LoadBalancer or ExternalName.
+    public var type: String
+    /// `spec.clusterIPs` (or `spec.clusterIP`), without `None` (headless) and empty values.
+    public var clusterIPs: [IPAddress]
+    public var ports: [ServicePort]
+    /// `spec.selector`; nil when the service has none (its endpoints are managed by hand).
+    public var selector: [String: String]?
+    /// Where in the file it came from: `$.items[3]`.
+    public var location: String
+
+    public init(name: String, namespace: String, type: String = "ClusterIP", clusterIPs: [IPAddress] = [],
+                ports: [ServicePort] = [], selector: [String: String]? = nil, location: String = "") {
+        self.name = name
+        self.namespace = namespace
+        self.type = type
+        self.clusterIPs = clusterIPs
+        self.ports = ports
+        self.selector = selector
+        self.location = location
+    }
+}
+
+public struct ServicePort: Sendable, Equatable {
+    public enum Target: Sendable, Equatable {
+        case number(UInt16)
+        /// A named container port of the backend pods.
+        case name(String)
+    }
+    public var name: String?
+    public var port: UInt16
+    /// 6, 17 or 132 (`protocol`, default TCP).
+    public var ipProtocol: UInt8
+    /// `targetPort`; the port itself when absent or 0, as Kubernetes defaults it.
+    public var target: Target
+
+    public init(name: String? = nil, port: UInt16, ipProtocol: UInt8 = 6, target: Target? = nil) {
+        self.name = name
+        self.port = port
+        self.ipProtocol = ipProtocol
+        self.target = target ?? .number(port)
+    }
+}
+
+/// A service named in flow records (`destination_service`, Hubble's `Service{name, namespace}`).
+public struct ServiceReference: Sendable, Hashable {
+    public var name: String
+    public var namespace: String
+    public init(name: String, namespace: String) {
+        self.name = name
+        self.namespace = namespace
+    }
+}
+
+/// Reads `kubectl get services -A -o json` (a `List` or `ServiceList` of `Service`, or one
+/// `Service`). Only `metadata.name`/`namespace` and `spec.type`, `clusterIP(s)`, `ports` and
+/// `selector` are read, type-checked, with errors that name the file and the JSON path, as
+/// `InventoryLoader` does for pods:
+/// `services.json: $.items[2].spec.ports[0].targetPort: port 70000 is out of range 1-65535`.
+public enum ServiceLoader {
+    public static func load(path: String) throws(AgentError) -> [Service] {
+        try decode(JSONReader.parseFile(path), file: path)
+    }
+
+    /// The same from in-memory JSON text; `file` names it in messages.
+    public static func load(json data: Data, file: String) throws(AgentError) -> [Service] {
+        try decode(JSONReader.parse(data, file: file), file: file)
+    }
+
+    static func decode(_ root: Any, file: String) throws(AgentError) -> [Service] {
+        let reader = JSONReader(file: file)
+        var services: [Service] = []
+        for (item, path) in try InventoryLoader.items(root, kind: "Service", command: "kubectl get services -A -o json",
+                                                        reader: reader) {
+            services.append(try service(item, at: path, reader: reader))
+        }
+        return services
+    }
+
+    static let types: Set<String> = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"]
+
+    static func service(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> Service {
+        let metadataPath = path + ".metadata"
+        guard let metadata = try reader.optionalObject(item, "metadata", at: path) else {
+            throw reader.error(metadataPath, "missing")
+        }
+        var service = Service(name: try reader.requiredString(metadata, "name", at: metadataPath),
+                              namespace: try reader.requiredString(metadata, "namespace", at: metadataPath),
+                              location: path)
+        let specPath = path + ".spec"
+        guard let spec = try reader.optionalObject(item, "spec", at: path) else { return service }
+        if let type = try reader.optionalString(spec, "type", at: specPath) {
+            guard types.contains(type) else {
+                throw reader.error(specPath + ".type", "expected ClusterIP, NodePort, LoadBalancer or ExternalName, found \"\(type)\"")
+            }
+            service.type = type
+        }
+        func addClusterIP(_ text: String, at ipPath: String) throws(AgentError) {
+            guard !text.isEmpty, text != "None" else { return }
+            let ip = try InventoryLoader.parseIP(text, at: ipPath, reader: reader)
+            if !service.clusterIPs.contains(ip) { service.clusterIPs.append(ip) }
+        }
+        if let clusterIPs = try reader.optionalArray(spec, "clusterIPs", at: specPath) {
+            for (index, element) in clusterIPs.enumerated() {
+                let ipPath = specPath + ".clusterIPs[\(index)]"
+                try addClusterIP(try reader.string(element, at: ipPath), at: ipPath)
+            }
+        }
+        if let clusterIP = try reader.optionalString(spec, "clusterIP", at: specPath) {
+            try addClusterIP(clusterIP, at: specPath + ".clusterIP")
+        }
+        if let ports = try reader.optionalArray(spec, "ports", at: specPath) {
+            for (index, element) in ports.enumerated() {
+                service.ports.append(try port(try reader.object(element, at: specPath + ".ports[\(index)]"),
+                                              at: specPath + ".ports[\(index)]", reader: reader))
+            }
+        }
+        let selector = try reader.stringMap(spec, "selector", at: specPath)
+        service.selector = selector.isEmpty ? nil : selector
+        return service
+    }
+
+    static func port(_ object: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> ServicePort {
+        guard let number = try reader.optionalInteger(object, "port", at: path) else {
+            throw reader.error(path + ".port", "missing")
+        }
+        guard (1...65535).contains(number) else {
+            throw reader.error(path + ".port", "port \(number) is out of range 1-65535")
+        }
+        let protocolName = try reader.optionalString(object, "protocol", at: path) ?? "TCP"
+        let ipProtocol: UInt8
+        switch protocolName {
+        case "TCP": ipProtocol = IPProtocolNumber.tcp
+        case "UDP": ipProtocol = IPProtocolNumber.udp
+        case "SCTP": ipProtocol = IPProtocolNumber.sctp
+        default: throw reader.error(path + ".protocol", "expected TCP, UDP or SCTP, found \"\(protocolName)\"")
+        }
+        var target: ServicePort.Target?
+        if let value = reader.optional(object, "targetPort") {
+            let targetPath = path + ".targetPort"
+            if let name = value as? String {
+                guard PolicyValidation.isPortName(name, caseInsensitive: false) else {
+                    throw reader.error(targetPath, "invalid port name \"\(name)\": \(PolicyValidation.portNameRule)")
+                }
+                target = .name(name)
+            } else {
+                guard let targetNumber = try reader.optionalInteger(object, "targetPort", at: path) else {
+                    throw reader.error(targetPath, "missing")
+                }
+                guard (0...65535).contains(targetNumber) else {
+                    throw reader.error(targetPath, "port \(targetNumber) is out of range 1-65535")
+                }
+                if targetNumber != 0 { target = .number(UInt16(targetNumber)) }
+            }
+        }
+        return ServicePort(name: try reader.optionalString(object, "name", at: path), port: UInt16(number),
+                           ipProtocol: ipProtocol, target: target)
+    }
+}
+
+/// The services compiled for the datapath: the translation table and the names behind its
+/// service indexes.
+public struct CompiledServices: Sendable {
+    public var table: ServiceTable
+    /// Index 0 is unused ("no service"); `ServiceValue.service` indexes this.
+    public var references: [ServiceReference]
+    /// Problems that do not stop loading (a ClusterIP port claimed twice, backends of several identities).
+    public var warnings: [String]
+
+    public init(table: ServiceTable = ServiceTable(), references: [ServiceReference] = [ServiceReference(name: "", namespace: "")],
+                warnings: [String] = []) {
+        self.table = table
+        self.references = references
+        self.warnings = warnings
+    }
+
+    /// The service of an index, or nil for 0 and unknown indexes.
+    public func reference(_ index: UInt16) -> ServiceReference? {
+        index == 0 || Int(index) >= self.references.count ? nil : self.references[Int(index)]
+    }
+
+    /// Compiles every ClusterIP service port into the translation table (agent side, once).
+    ///
+    /// - Backends: the pods of the service's namespace whose labels include the selector and that
+    ///   have an address of the ClusterIP's family (host-network pods too, with the host or
+    ///   remote-node identity, as Cilium gives their addresses), and, for a named `targetPort`, a
+    ///   container port of that name and protocol.
+    /// - Identity: policy sees one identity per service port. When the backends have several
+    ///   (pods of the same selector with different labels or service accounts), the identity
+    ///   of the most backends wins, ties going to the lowest number, and a warning says so.
+    /// - Target port: the number, or for a name the port of the first backend (in pods-file
+    ///   order) with the chosen identity.
+    /// - No backend (no selector, none selected, a name no backend has): the service port is
+    ///   still recorded, so flows name the service, but nothing is translated and the
+    ///   connection is judged against the ClusterIP.
+    /// - NodePorts, external and load-balancer addresses are not translated (only ClusterIPs);
+    ///   ExternalName and headless services have no ClusterIP and are skipped.
+    public static func compile(_ services: [Service], endpoints: EndpointTable, file: String = "services")
+        throws(AgentError) -> CompiledServices
+    {
+        var compiled = CompiledServices()
+        var entries: [ServiceTableEntry] = []
+        var claimed: [String: String] = [:]
+        // Pod endpoints by namespace, in endpoint (pods-file) order.
+        var podsByNamespace: [String: [Endpoint]] = [:]
+        for endpoint in endpoints.endpoints where endpoint.pod != nil {
+            podsByNamespace[endpoint.namespace ?? "", default: []].append(endpoint)
+        }
+        for service in services where service.type != "ExternalName" && !service.clusterIPs.isEmpty && !service.ports.isEmpty {
+            guard compiled.references.count <= Int(UInt16.max) else {
+                throw AgentError(file: file, location: service.location,
+                                 message: "more than \(UInt16.max) services with a ClusterIP; flowmon's service table holds at most that many")
+            }
+            let index = UInt16(compiled.references.count)
+            let name = service.namespace + "/" + service.name
+            compiled.references.append(ServiceReference(name: service.name, namespace: service.namespace))
+            let selected: [Endpoint] = service.selector.map { selector in
+                (podsByNamespace[service.namespace] ?? []).filter { endpoint in
+                    selector.allSatisfy { endpoint.pod?.labels[$0.key] == $0.value }
+                }
+            } ?? []
+            for clusterIP in service.clusterIPs {
+                for port in service.ports {
+                    let protocolName = IPProtocolNumber.eveName(port.ipProtocol).map { "\($0)" } ?? "\(port.ipProtocol)"
+                    let key = "\(IPAddressText.format(clusterIP)) port \(port.port)/\(protocolName)"
+                    if let owner = claimed[key] {
+                        compiled.warnings.append("\(file): \(service.location): \(key) is claimed by \(owner) and \(name); using \(owner)")
+                        continue
+                    }
+                    claimed[key] = name
+                    // The backends that can take this port, each with the port it listens on.
+                    var candidates: [(endpoint: Endpoint, port: UInt16)] = []
+                    for endpoint in selected {
+                        guard let pod = endpoint.pod, pod.ips.contains(where: { $0.isIPv4 == clusterIP.isIPv4 }) else { continue }
+                        switch port.target {
+                        case .number(let number):
+                            candidates.append((endpoint, number))
+                        case .name(let portName):
+                            if let named = pod.namedPorts.first(where: { $0.name == portName && $0.ipProtocol == port.ipProtocol }) {
+                                candidates.append((endpoint, named.port))
+                            }
+                        }
+                    }
+                    var value = ServiceValue(service: index, backend: .unknown, targetPort: 0, backendIsLocal: false)
+                    if !candidates.isEmpty {
+                        var counts: [Identity: Int] = [:]
+                        for candidate in candidates { counts[candidate.endpoint.identity, default: 0] += 1 }
+                        let chosen = counts.max { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }!.key
+                        let backends = candidates.filter { $0.endpoint.identity == chosen }
+                        value = ServiceValue(service: index, backend: chosen, targetPort: backends[0].port,
+                                             backendIsLocal: backends.contains { $0.endpoint.isLocal })
+                        if counts.count > 1 {
+                            let listed = counts.sorted { ($1.value, $0.key.rawValue) < ($0.value, $1.key.rawValue) }
+                                .map { "\($0.key.rawValue): \($0.value) pod\($0.value == 1 ? "" : "s")" }.joined(separator: ", ")
+                            compiled.warnings.append("\(file): \(service.location): service \(name) \(key): its backends have \(counts.count) identities (\(listed)); policy is judged against identity \(chosen.rawValue)")
+                        }
+                    }
+                    entries.append(ServiceTableEntry(address: clusterIP, port: port.port, ipProtocol: port.ipProtocol, value: value))
+                }
+            }
+        }
+        compiled.table = ServiceTable(entries)
+        return compiled
+    }
+}
