@@ -77,16 +77,22 @@ public struct CompactPrinter: Sendable {
     /// `source -> destination` with ports.
     func connection(_ record: RecordView) -> String {
         Self.endpoint(record.source, ip: record.sourceIP, port: record.sourcePort) + " -> "
-            + Self.endpoint(record.destination, ip: record.destinationIP, port: record.destinationPort)
+            + Self.endpoint(record.destination, ip: record.destinationIP, port: record.destinationPort,
+                            service: record.destinationService)
     }
 
-    static func endpoint(_ endpoint: RecordView.Endpoint?, ip: String, port: Int?) -> String {
+    /// A pod as `namespace/pod:port (ID:n)`; a Service's ClusterIP as `address:port (service
+    /// namespace/name, ID:n)` with its backends' identity; other peers as `address:port (entity)`.
+    static func endpoint(_ endpoint: RecordView.Endpoint?, ip: String, port: Int?, service: String? = nil) -> String {
         let portText = port.map { ":\($0)" } ?? ""
         if let endpoint, let pod = endpoint.podName {
             let identity = endpoint.identity.map { " (ID:\($0))" } ?? ""
             return "\(endpoint.namespace.map { "\($0)/" } ?? "")\(pod)\(portText)\(identity)"
         }
         let address = ip.contains(":") && port != nil ? "[\(ip)]" : ip
+        if let service {
+            return "\(address)\(portText) (service \(service)\(endpoint?.identity.map { ", ID:\($0)" } ?? ""))"
+        }
         if let entity = endpoint?.reservedName { return "\(address)\(portText) (\(entity))" }
         return address + portText
     }

@@ -28,6 +28,14 @@ public struct RecordView {
     public var source: Endpoint? { (self.object["source"] as? [String: Any]).map(Endpoint.init) }
     public var destination: Endpoint? { (self.object["destination"] as? [String: Any]).map(Endpoint.init) }
 
+    /// Hubble's `destination_service` (`namespace/name`), when the destination was a Service's
+    /// ClusterIP translated to its backends (`--services`).
+    public var destinationService: String? {
+        guard let service = self.object["destination_service"] as? [String: Any], let name = service["name"] as? String
+        else { return nil }
+        return (service["namespace"] as? String).map { "\($0)/\(name)" } ?? name
+    }
+
     var policy: [String: Any]? { self.object["policy"] as? [String: Any] }
     /// `FORWARDED`, `AUDIT` or `DROPPED`; nil when no policy was evaluated (no inventory).
     public var verdict: String? { self.policy?["verdict"] as? String }

@@ -42,7 +42,8 @@ public struct RunSummary {
             self.flows += 1
             self.verdicts[record.verdict ?? "no verdict", default: 0] += 1
             let source = Self.name(record.source, ip: record.sourceIP)
-            let destination = Self.name(record.destination, ip: record.destinationIP)
+            let destination = record.destinationService.map { "service \($0)" }
+                ?? Self.name(record.destination, ip: record.destinationIP)
             let namespaces = Pair(from: Self.namespace(record.source, ip: record.sourceIP),
                                   to: Self.namespace(record.destination, ip: record.destinationIP))
             self.namespacePairs[namespaces, default: Traffic()].add(record)

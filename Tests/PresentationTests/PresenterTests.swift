@@ -81,3 +81,18 @@ struct PresenterTests {
         #expect(ProgressBar.render(bytes: 12_000, total: nil, packets: 0, elapsedNanoseconds: 1, width: 20) == "12 kB  0.00 Mpps")
     }
 }
+
+extension PresenterTests {
+    /// With `--services`, a connection to a ClusterIP names the service and its backends' identity.
+    @Test func aTranslatedServiceIsNamed() {
+        let record = RecordView(object: ["event_type": "flow", "timestamp": "2025-01-01T10:00:00.068000+0000",
+                                         "src_ip": "10.244.0.9", "src_port": 54516, "dest_ip": "10.96.0.10", "dest_port": 53,
+                                         "proto": "UDP", "conn_state": "SF",
+                                         "source": ["identity": 262, "namespace": "payments", "pod_name": "users-1"],
+                                         "destination": ["identity": 265, "labels": ["k8s:k8s-app=kube-dns"]],
+                                         "destination_service": ["name": "kube-dns", "namespace": "kube-system"],
+                                         "policy": ["verdict": "FORWARDED"]])
+        #expect(CompactPrinter(color: false).line(record)
+            == "2025-01-01 10:00:00.068  payments/users-1:54516 (ID:262) -> 10.96.0.10:53 (service kube-system/kube-dns, ID:265) UDP SF  FORWARDED")
+    }
+}
