@@ -45,12 +45,18 @@ let package = Package(
             name: "flowmon",
             dependencies: ["FlowMonitor", "Presentation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Fuzzing (scripts/fuzz): the harnesses, shared by the libFuzzer program and FuzzTests;
+        // CFuzzerRuntime makes a build without --sanitize=fuzzer exit with a message.
+        .target(name: "FuzzHarness", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Output", "Agent", "FlowMonitor"]),
+        .target(name: "CFuzzerRuntime"),
+        .executableTarget(name: "flowmon-fuzz", dependencies: ["FuzzHarness", "CFuzzerRuntime"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Capture", "FlowCore"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "FlowCore", "CPcap"]),
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Decoding", "FlowCore"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "FlowCore"]),
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Decoding", "FlowCore"]),
         .testTarget(name: "PresentationTests", dependencies: ["Presentation"]),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),
         .testTarget(
             name: "ReplayTests",
             dependencies: ["Agent", "FlowMonitor", "Output", "Capture", "Decoding", "Datapath", "FlowCore", "CMallocCounter", "flowmon"]
