@@ -1,0 +1,322 @@
+import Foundation
+
+/// Why a flow log could not be read: the file, the line (1-based, when one line is at fault)
+/// and what is wrong with it. `description` is one line for the CLI: `flows.jsonl:17: ...`.
+public struct FlowLogError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var message: String
+
+    public init(file: String, line: Int? = nil, message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String {
+        if let line { return "\(self.file):\(line): \(self.message)" }
+        return "\(self.file): \(self.message)"
+    }
+}
+
+/// Reads flowmon's JSON lines (the output of `flowmon replay` and `flowmon capture`) one
+/// flow record at a time, streaming: memory stays at one read block and one line however
+/// long the file is.
+///
+/// - Lines whose `event_type` is not `"flow"` (`stats`, `alert`, `lost`) are skipped and
+///   counted in `skipped`; blank lines are skipped.
+/// - A line that is not JSON, not an object, has no `event_type`, or is a flow record without
+///   a required key (`timestamp`, `src_ip`, `dest_ip`, `proto`) or with a value of the wrong
+///   type is an error naming the file and the line.
+/// - A last line without its newline that is not complete JSON is taken for a line still
+///   being written (a live log read while flowmon appends to it): it is not read, and
+///   `incompleteLastLine` holds its number.
+///
+/// ```swift
+/// let reader = try FlowLogReader(path: "flows.jsonl")
+/// while let record = try reader.next() { print(record.sourceIP, record.verdict ?? "none") }
+/// ```
+public final class FlowLogReader {
+    /// The name errors use: the path, or what the caller named the handle.
+    public let name: String
+    /// The number of the last line read (1-based; 0 before the first).
+    public private(set) var lineNumber = 0
+    /// Flow records returned so far.
+    public private(set) var flowCount = 0
+    /// Lines skipped, by their `event_type`.
+    public private(set) var skipped: [String: Int] = [:]
+    /// The number of an incomplete last line that was left unread, if there was one.
+    public private(set) var incompleteLastLine: Int?
+
+    /// Longest line read; a longer one is an error rather than unbounded memory.
+    public static let maximumLineBytes = 64 << 20
+
+    private let handle: FileHandle
+    private let closeWhenDone: Bool
+    private var buffer: [UInt8]
+    /// Start of the unread part of `buffer`.
+    private var position = 0
+    /// Bytes from `position` already searched for a newline.
+    private var scanned = 0
+    private var endOfInput = false
+    private let decoder = JSONDecoder()
+
+    /// Opens `path` for reading; `-` is standard input.
+    public init(path: String) throws(FlowLogError) {
+        if path == "-" {
+            self.handle = FileHandle.standardInput
+            self.closeWhenDone = false
+            self.name = "standard input"
+        } else {
+            var status = stat()
+            guard stat(path, &status) == 0 else {
+                throw FlowLogError(file: path, message: String(cString: strerror(errno)))
+            }
+            guard (status.st_mode & S_IFMT) != S_IFDIR else {
+                throw FlowLogError(file: path, message: "is a directory")
+            }
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw FlowLogError(file: path, message: String(cString: strerror(errno == 0 ? EACCES : errno)))
+            }
+            self.handle = handle
+            self.closeWhenDone = true
+            self.name = path
+        }
+        self.buffer = []
+    }
+
+    /// Reads from an open handle (a pipe, standard input). `initialBytes` are bytes already
+    /// taken from it (to sniff the format), which come first.
+    public init(fileHandle: FileHandle, name: String, initialBytes: [UInt8] = []) {
+        self.handle = fileHandle
+        self.closeWhenDone = false
+        self.name = name
+        self.buffer = initialBytes
+    }
+
+    deinit {
+        if self.closeWhenDone { try? self.handle.close() }
+    }
+
+    /// Every flow record of the file at `path`.
+    public static func readAll(path: String) throws(FlowLogError) -> [FlowLogRecord] {
+        let reader = try FlowLogReader(path: path)
+        var records: [FlowLogRecord] = []
+        while let record = try reader.next() { records.append(record) }
+        return records
+    }
+
+    /// True when `prefix` (the first bytes of a file) looks like JSON lines: after an optional
+    /// UTF-8 byte order mark and white space, the first byte is `{`.
+    public static func looksLikeJSONLines(_ prefix: some Collection<UInt8>) -> Bool {
+        var bytes = prefix[...]
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+        guard let first = bytes.first(where: { !Self.isWhitespace($0) }) else { return false }
+        return first == UInt8(ascii: "{")
+    }
+
+    /// The next flow record, or nil at the end of the input.
+    public func next() throws(FlowLogError) -> FlowLogRecord? {
+        while let (line, terminated) = try self.nextLine() {
+            var bytes = line
+            if self.lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+            while let last = bytes.last, Self.isWhitespace(last) { bytes = bytes.dropLast() }
+            while let first = bytes.first, Self.isWhitespace(first) { bytes = bytes.dropFirst() }
+            if bytes.isEmpty { continue }
+            let eventType: String
+            do {
+                eventType = try Self.eventType(of: bytes) ?? self.decoder.decode(EventTypeProbe.self, from: Data(bytes)).eventType
+            } catch {
+                if !terminated, Self.isSyntaxError(error) {
+                    self.incompleteLastLine = self.lineNumber
+                    return nil
+                }
+                throw self.error(for: error, line: bytes)
+            }
+            guard eventType == "flow" else {
+                self.skipped[eventType, default: 0] += 1
+                continue
+            }
+            if let record = FlowLogParser.parse(bytes) {
+                self.flowCount += 1
+                return record
+            }
+            // Something the fast parser does not take: JSONDecoder reads it, or says what is wrong.
+            do {
+                let record = try self.decoder.decode(FlowLogRecord.self, from: Data(bytes))
+                self.flowCount += 1
+                return record
+            } catch {
+                if !terminated, Self.isSyntaxError(error) {
+                    self.incompleteLastLine = self.lineNumber
+                    return nil
+                }
+                throw self.error(for: error, line: bytes)
+            }
+        }
+        return nil
+    }
+
+    // MARK: - Lines
+
+    /// The next line without its newline, and whether a newline ended it.
+    private func nextLine() throws(FlowLogError) -> (ArraySlice<UInt8>, Bool)? {
+        while true {
+            let searchFrom = self.position + self.scanned
+            let found = self.buffer.withUnsafeBufferPointer { buffer -> Int? in
+                guard searchFrom < buffer.count,
+                      let hit = memchr(buffer.baseAddress! + searchFrom, 0x0A, buffer.count - searchFrom)
+                else { return nil }
+                return UnsafeRawPointer(buffer.baseAddress!).distance(to: UnsafeRawPointer(hit))
+            }
+            if let newline = found {
+                let line = self.buffer[self.position..<newline]
+                self.position = newline + 1
+                self.scanned = 0
+                self.lineNumber += 1
+                return (line, true)
+            }
+            self.scanned = self.buffer.count - self.position
+            if self.scanned > Self.maximumLineBytes {
+                throw FlowLogError(file: self.name, line: self.lineNumber + 1,
+                                   message: "line longer than \(Self.maximumLineBytes >> 20) MiB")
+            }
+            if self.endOfInput {
+                guard self.position < self.buffer.count else { return nil }
+                let line = self.buffer[self.position...]
+                self.position = self.buffer.count
+                self.scanned = 0
+                self.lineNumber += 1
+                return (line, false)
+            }
+            try self.fill()
+        }
+    }
+
+    /// Drops the lines already returned and reads the next block.
+    private func fill() throws(FlowLogError) {
+        if self.position > 0 {
+            self.buffer.removeSubrange(0..<self.position)
+            self.position = 0
+        }
+        let block: Data?
+        do {
+            block = try self.handle.read(upToCount: 1 << 20)
+        } catch {
+            let code = (error as NSError).domain == NSPOSIXErrorDomain ? Int32((error as NSError).code) : EIO
+            throw FlowLogError(file: self.name, message: "cannot read: \(String(cString: strerror(code)))")
+        }
+        guard let block, !block.isEmpty else {
+            self.endOfInput = true
+            return
+        }
+        self.buffer.append(contentsOf: block)
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A
+    }
+
+    // MARK: - event_type
+
+    private struct EventTypeProbe: Decodable {
+        var eventType: String
+        enum CodingKeys: String, CodingKey { case eventType = "event_type" }
+    }
+
+    private static let eventTypeKey = Array(#""event_type":"#.utf8)
+
+    /// The `event_type` of a line as flowmon writes it (`"event_type":"flow"`, no spaces, no
+    /// escapes), found without parsing the line; nil when it is not written that way (the
+    /// caller then parses). The key's closing quote follows a letter, so the pattern cannot
+    /// match inside a JSON string, where every quote follows a backslash.
+    static func eventType(of line: ArraySlice<UInt8>) -> String? {
+        let key = Self.eventTypeKey
+        guard line.count > key.count + 2 else { return nil }
+        var index = line.startIndex
+        let last = line.endIndex - key.count - 2
+        while index <= last {
+            if line[index] == key[0], line[index..<index + key.count].elementsEqual(key) {
+                var valueStart = index + key.count
+                guard line[valueStart] == UInt8(ascii: "\"") else { return nil }
+                valueStart += 1
+                guard let valueEnd = line[valueStart...].firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
+                      line[valueEnd] == UInt8(ascii: "\"")
+                else { return nil }
+                return String(decoding: line[valueStart..<valueEnd], as: UTF8.self)
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    // MARK: - Errors
+
+    /// True when the bytes are not (complete) JSON, as opposed to JSON of the wrong shape.
+    private static func isSyntaxError(_ error: any Error) -> Bool {
+        if case DecodingError.dataCorrupted(let context) = error, context.codingPath.isEmpty { return true }
+        return false
+    }
+
+    private func error(for error: any Error, line: ArraySlice<UInt8>) -> FlowLogError {
+        var message = Self.message(for: error)
+        // JSONDecoder calls a number out of range, or with a fraction, "not valid JSON" without
+        // saying where: when the line is JSON, the fast parser names the key.
+        if Self.isSyntaxError(error), (try? JSONSerialization.jsonObject(with: Data(line))) != nil,
+           let diagnosis = FlowLogParser.diagnose(line) {
+            message = diagnosis
+        }
+        return FlowLogError(file: self.name, line: self.lineNumber, message: message)
+    }
+
+    static func message(for error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            let detail = (context.underlyingError as NSError?).map { ($0.userInfo[NSDebugDescriptionErrorKey] as? String) ?? "" } ?? ""
+            return "not valid JSON" + (detail.isEmpty ? "" : " (\(detail))")
+        case .dataCorrupted(let context):
+            return "\(self.path(context.codingPath)): \(context.debugDescription)"
+        case .keyNotFound(let key, let context):
+            if context.codingPath.isEmpty && key.stringValue == "event_type" {
+                return "not a flowmon record (no \"event_type\")"
+            }
+            let where_ = context.codingPath.isEmpty ? "flow record" : "\"\(self.path(context.codingPath))\""
+            return "\(where_) without \"\(key.stringValue)\""
+        case .typeMismatch(let type, let context):
+            if context.codingPath.isEmpty { return "not a JSON object" }
+            return "\"\(self.path(context.codingPath))\": expected \(self.typeName(type))"
+        case .valueNotFound(let type, let context):
+            return "\"\(self.path(context.codingPath))\": null where \(self.typeName(type)) was expected"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    /// `policy.egress_allowed_by[0].name`
+    static func path(_ keys: [any CodingKey]) -> String {
+        var text = ""
+        for key in keys {
+            if let index = key.intValue {
+                text += "[\(index)]"
+            } else {
+                if !text.isEmpty { text += "." }
+                text += key.stringValue
+            }
+        }
+        return text
+    }
+
+    static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is UInt8.Type: "an integer from 0 to 255"
+        case is UInt16.Type: "an integer from 0 to 65535"
+        case is UInt32.Type: "an integer from 0 to 4294967295"
+        case is UInt64.Type, is Int.Type: "an integer"
+        case is Bool.Type: "true or false"
+        default:
+            String(describing: type).contains("Array") ? "an array" : "an object"
+        }
+    }
+}
