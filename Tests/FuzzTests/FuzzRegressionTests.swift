@@ -22,6 +22,8 @@ import Testing
     func regressionsAndSeeds(_ target: FuzzTarget) throws {
         let run = try target.harness(repository: Self.root.path)
         for file in Self.inputs("Captures/regressions/\(target.rawValue)") {
+            // Named first: a crash ends the process before any test report.
+            FileHandle.standardError.write(Data("FuzzRegressionTests: \(target.rawValue): \(file.lastPathComponent)\n".utf8))
             _ = try Self.guarded(file, run)
         }
         // The seeds too, so that a broken harness fails even while there is no regression.
