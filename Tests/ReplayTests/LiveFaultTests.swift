@@ -55,14 +55,7 @@ struct LiveFaultTests {
         }
 
         func start(in namespace: String, _ command: [String]) throws -> Process {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            process.arguments = ["netns", "exec", namespace] + command
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            return process
+            try startInNamespace(namespace, command)
         }
     }
 

@@ -30,14 +30,7 @@ final class NetworkNamespaceLab {
 
     /// Starts a long-running command (a server) in a namespace; the caller terminates it.
     func start(in namespace: String, _ command: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", namespace] + command
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
+        try startInNamespace(namespace, command)
     }
 
     func setUp() throws {
@@ -107,4 +100,17 @@ extension Process {
         while self.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         if self.isRunning { kill(self.processIdentifier, SIGKILL) }
     }
+}
+
+/// Starts a long-running command (a server) in a network namespace, its input and output
+/// discarded; the caller terminates it.
+func startInNamespace(_ namespace: String, _ command: [String]) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+    process.arguments = ["netns", "exec", namespace] + command
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return process
 }
