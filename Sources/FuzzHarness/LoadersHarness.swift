@@ -1,9 +1,10 @@
 import Agent
 import FlowMonitor
 
-/// The `loaders` fuzz target: byte 0 (modulo 5) picks what the rest is, and the rest is read
+/// The `loaders` fuzz target: byte 0 (modulo 6) picks what the rest is, and the rest is read
 /// as that file (from a memfd) by the CLI's loaders, beside the policy-probes cluster for the
-/// other files (`Captures/policy-probes/*.json`, `Policies/conformance`, node `node-1`):
+/// other files (`Captures/policy-probes/*.json`, `Policies/conformance`, node `node-1`), or for
+/// services the demo cluster (`Captures/demo/demo-cluster.pods.json`, `Policies/demo`):
 ///
 /// | byte 0 | the input is | read as | by |
 /// |---|---|---|---|
@@ -12,13 +13,14 @@ import FlowMonitor
 /// | 2 | an alerts configuration (YAML) | `--alerts-config` | `AlertsConfigLoader.load(path:)` |
 /// | 3 | `kubectl get namespaces -o json` | `--namespaces` | `InventoryLoader.load` |
 /// | 4 | `kubectl get nodes -o json` | `--nodes` | `InventoryLoader.load` |
+/// | 5 | `kubectl get services -A -o json` | `--services` | `ServiceLoader.load(path:)` |
 ///
 /// What loads goes on as in `AgentState.load` and `context`: identities, compiled policies and
 /// ipcache (`AgentTables.build`), then the rendered names and the detectors' scope. The cluster's
 /// other files are loaded once, not for every input. An error is rendered as the CLI prints it.
 public final class LoadersHarness {
     public enum Role: UInt8, CaseIterable, Sendable {
-        case policies, pods, alertsConfig, namespaces, nodes
+        case policies, pods, alertsConfig, namespaces, nodes, services
     }
 
     let input = InputFile(name: "flowmon-fuzz-loaders")
@@ -26,6 +28,8 @@ public final class LoadersHarness {
     let namespaces: String
     let nodes: String
     let cluster: AgentState
+    /// The demo cluster, for services (its pods are the backends).
+    let demo: AgentState
     let alerts: AlertsConfiguration
 
     public init(repository: String) throws(AgentError) {
@@ -36,6 +40,9 @@ public final class LoadersHarness {
         self.cluster = try AgentState.load(AgentConfiguration(
             pods: self.pods, namespaces: self.namespaces, nodes: self.nodes, nodeName: "node-1",
             policyPaths: [repository + "/Policies/conformance"]))
+        self.demo = try AgentState.load(AgentConfiguration(
+            pods: repository + "/Captures/demo/demo-cluster.pods.json", nodeName: "kind-worker-0",
+            policyPaths: [repository + "/Policies/demo"]))
         self.alerts = try AlertsConfigLoader.load(path: repository + "/Captures/alerts/alerts.config.yaml")
     }
 
@@ -62,6 +69,9 @@ public final class LoadersHarness {
                                policies: self.cluster.policies, nodeName: "node-1")
             case .alertsConfig:
                 _ = self.cluster.context(hubble: nil, alerts: try AlertsConfigLoader.load(path: path))
+            case .services:
+                try self.build(inventory: self.demo.inventory, policies: self.demo.policies, nodeName: "kind-worker-0",
+                               services: try ServiceLoader.load(path: path), servicesFile: path, base: self.demo)
             }
         } catch {
             _ = error.description
@@ -71,14 +81,18 @@ public final class LoadersHarness {
     }
 
     /// The rest of `AgentState.load`, then `context` (names rendered, detectors' scope).
-    func build(inventory: Inventory, policies: PolicySet, nodeName: String?) throws(AgentError) {
-        let tables = try AgentTables.build(inventory: inventory, policies: policies.documents, nodeName: nodeName)
-        var state = self.cluster
+    func build(inventory: Inventory, policies: PolicySet, nodeName: String?, services: [Service] = [],
+               servicesFile: String = "services", base: AgentState? = nil) throws(AgentError) {
+        let tables = try AgentTables.build(inventory: inventory, policies: policies.documents, nodeName: nodeName,
+                                           services: services, servicesFile: servicesFile)
+        var state = base ?? self.cluster
         state.inventory = inventory
         state.policies = policies
         state.endpoints = tables.endpoints
         state.compiled = tables.compiled
         state.ipcache = tables.ipcache
+        state.services = tables.services
+        _ = tables.services.warnings
         _ = state.context(hubble: nil, alerts: self.alerts)
     }
 }
