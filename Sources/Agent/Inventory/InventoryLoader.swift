@@ -207,26 +207,32 @@ public enum InventoryLoader {
                 let portPath = containerPath + ".ports[\(portIndex)]"
                 let port = try reader.object(portElement, at: portPath)
                 guard let name = try reader.optionalString(port, "name", at: portPath), !name.isEmpty else { continue }
-                guard let number = try reader.optionalInteger(port, "containerPort", at: portPath) else {
-                    throw reader.error(portPath + ".containerPort", "missing")
-                }
-                guard (1...65535).contains(number) else {
-                    throw reader.error(portPath + ".containerPort", "port \(number) is out of range 1-65535")
-                }
-                let protocolName = try reader.optionalString(port, "protocol", at: portPath) ?? "TCP"
-                let ipProtocol: UInt8
-                switch protocolName {
-                case "TCP": ipProtocol = 6
-                case "UDP": ipProtocol = 17
-                case "SCTP": ipProtocol = 132
-                default:
-                    throw reader.error(portPath + ".protocol", "expected TCP, UDP or SCTP, found \"\(protocolName)\"")
-                }
-                let namedPort = NamedPort(name: name, port: UInt16(number), ipProtocol: ipProtocol)
+                let (number, ipProtocol) = try portAndProtocol(port, key: "containerPort", at: portPath, reader: reader)
+                let namedPort = NamedPort(name: name, port: number, ipProtocol: ipProtocol)
                 if !result.contains(namedPort) { result.append(namedPort) }
             }
         }
         return result
+    }
+
+    /// A Kubernetes port object's number (`key`: `containerPort`, `port`; 1-65535, required) and
+    /// `protocol` (TCP when absent, UDP or SCTP), as a port and an IP protocol number.
+    static func portAndProtocol(_ object: [String: Any], key: String, at path: String, reader: JSONReader)
+        throws(AgentError) -> (UInt16, UInt8)
+    {
+        guard let number = try reader.optionalInteger(object, key, at: path) else {
+            throw reader.error(path + "." + key, "missing")
+        }
+        guard (1...65535).contains(number) else {
+            throw reader.error(path + "." + key, "port \(number) is out of range 1-65535")
+        }
+        let protocolName = try reader.optionalString(object, "protocol", at: path) ?? "TCP"
+        switch protocolName {
+        case "TCP": return (UInt16(number), IPProtocolNumber.tcp)
+        case "UDP": return (UInt16(number), IPProtocolNumber.udp)
+        case "SCTP": return (UInt16(number), IPProtocolNumber.sctp)
+        default: throw reader.error(path + ".protocol", "expected TCP, UDP or SCTP, found \"\(protocolName)\"")
+        }
     }
 
     /// The workload from the controlling owner reference, climbed one level when the

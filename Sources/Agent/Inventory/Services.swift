@@ -129,20 +129,7 @@ public enum ServiceLoader {
     }
 
     static func port(_ object: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> ServicePort {
-        guard let number = try reader.optionalInteger(object, "port", at: path) else {
-            throw reader.error(path + ".port", "missing")
-        }
-        guard (1...65535).contains(number) else {
-            throw reader.error(path + ".port", "port \(number) is out of range 1-65535")
-        }
-        let protocolName = try reader.optionalString(object, "protocol", at: path) ?? "TCP"
-        let ipProtocol: UInt8
-        switch protocolName {
-        case "TCP": ipProtocol = IPProtocolNumber.tcp
-        case "UDP": ipProtocol = IPProtocolNumber.udp
-        case "SCTP": ipProtocol = IPProtocolNumber.sctp
-        default: throw reader.error(path + ".protocol", "expected TCP, UDP or SCTP, found \"\(protocolName)\"")
-        }
+        let (number, ipProtocol) = try InventoryLoader.portAndProtocol(object, key: "port", at: path, reader: reader)
         var target: ServicePort.Target?
         if let value = reader.optional(object, "targetPort") {
             let targetPath = path + ".targetPort"
@@ -161,7 +148,7 @@ public enum ServiceLoader {
                 if targetNumber != 0 { target = .number(UInt16(targetNumber)) }
             }
         }
-        return ServicePort(name: try reader.optionalString(object, "name", at: path), port: UInt16(number),
+        return ServicePort(name: try reader.optionalString(object, "name", at: path), port: number,
                            ipProtocol: ipProtocol, target: target)
     }
 }
