@@ -2,8 +2,8 @@ import Agent
 import ArgumentParser
 import FlowMonitor
 
-/// Inventory and policy options shared by `replay` and the `policy` subcommands.
-struct AgentOptions: ParsableArguments {
+/// The cluster's pods, namespaces and nodes: part of `AgentOptions`, and all `policy check` takes.
+struct InventoryOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Pods of the cluster: the output of 'kubectl get pods -A -o json'. Tags flows with pod names, labels and Cilium-style identities.", valueName: "file"))
     var pods: String?
 
@@ -12,6 +12,12 @@ struct AgentOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Nodes: 'kubectl get nodes -o json' (node addresses are host or remote-node). Without it, node addresses come from the pods' hostIP.", valueName: "file"))
     var nodes: String?
+}
+
+/// Inventory and policy options shared by `replay`, `capture`, `map`, `policy explain` and
+/// `policy advise`.
+struct AgentOptions: ParsableArguments {
+    @OptionGroup var inventory: InventoryOptions
 
     @Option(help: ArgumentHelp("Services: 'kubectl get services -A -o json'. A connection to a ClusterIP service port is judged as sent to the service's backend pods (their identity and the target port), as after Cilium's load balancer; flow records name the service.", valueName: "file"))
     var services: String?
@@ -26,8 +32,9 @@ struct AgentOptions: ParsableArguments {
     var verdictAsEnforced = false
 
     var configuration: AgentConfiguration {
-        AgentConfiguration(pods: self.pods, namespaces: self.namespaces, nodes: self.nodes, nodeName: self.nodeName,
-                           policyPaths: self.policyPaths, verdictAsEnforced: self.verdictAsEnforced, services: self.services)
+        AgentConfiguration(pods: self.inventory.pods, namespaces: self.inventory.namespaces, nodes: self.inventory.nodes,
+                           nodeName: self.nodeName, policyPaths: self.policyPaths, verdictAsEnforced: self.verdictAsEnforced,
+                           services: self.services)
     }
 
     /// Loads the inventory and policies, printing warnings and notices; nil when none were given.

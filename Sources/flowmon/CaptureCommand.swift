@@ -74,11 +74,7 @@ extension Flowmon {
 
         @OptionGroup(title: "Alerts") var alertOptions: AlertOptions
 
-        @Option(name: .shortAndLong, help: ArgumentHelp("Write JSON lines to this file instead of standard output.", valueName: "file"))
-        var output: String?
-
-        @Option(help: ArgumentHelp("Also write Hubble-format policy-verdict lines to this file.", valueName: "file"))
-        var hubble: String?
+        @OptionGroup var outputOptions: OutputOptions
 
         @OptionGroup(title: "Output for people and output filters") var presentation: PresentationOptions
 
@@ -91,8 +87,8 @@ extension Flowmon {
             if let duration, !(duration > 0) { throw ValidationError("'--duration' must be above 0 seconds.") }
             if let count, count <= 0 { throw ValidationError("'--count' must be at least 1.") }
             if let rotateSize, rotateSize <= 0 { throw ValidationError("'--rotate-size' must be at least 1 MiB.") }
-            if self.rotateSize != nil && self.output == nil { throw ValidationError("'--rotate-size' needs '--output'.") }
-            if self.rotateSize != nil, (try? self.presentation.presenter(outputPath: self.output, output: -1)) ?? nil != nil {
+            if self.rotateSize != nil && self.outputOptions.output == nil { throw ValidationError("'--rotate-size' needs '--output'.") }
+            if self.rotateSize != nil, (try? self.presentation.presenter(outputPath: self.outputOptions.output, output: -1)) ?? nil != nil {
                 throw ValidationError("'--rotate-size' writes JSON lines: it cannot be combined with '--format compact', output filters or '--summary'.")
             }
         }
@@ -108,15 +104,9 @@ extension Flowmon {
                     interface: self.interface, snaplen: self.snaplen, promiscuous: self.promiscuous,
                     bufferSizeMiB: self.bufferSize, timeoutMilliseconds: 100, filter: self.filter))
                 for warning in capture.warnings { Diagnostics.line("flowmon: warning: \(warning)") }
-                // Compact, filtered or summarized output goes through a presenter thread (as in replay).
-                let presenterOutput = try self.output.map { try PresentationOptions.openOutput($0) } ?? 1
-                let presenter = try self.presentation.presenter(outputPath: self.output, output: presenterOutput)
-                    .map { try PresenterThread($0) }
+                let (sink, presenter) = try self.outputOptions.openRecords(self.presentation)
                 defer { presenter?.finish() }
-                let sink = try presenter.map { JSONLinesOutput(fileDescriptor: $0.writeEnd, name: self.output ?? "standard output") }
-                    ?? self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
-                    ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
-                let hubbleOutput = try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                let hubbleOutput = try self.outputOptions.openHubble()
                 let alertsOutput = try self.alertOptions.openOutput()
                 if let user = self.user { try Privileges.drop(to: user) }
                 let pipeline = Pipeline(

@@ -124,9 +124,9 @@ extension Flowmon {
         func refuseCaptureOptions(for name: String) throws(UsageProblem) {
             var given: [String] = []
             if self.filter != nil { given.append("--filter") }
-            if self.agent.pods != nil { given.append("--pods") }
-            if self.agent.namespaces != nil { given.append("--namespaces") }
-            if self.agent.nodes != nil { given.append("--nodes") }
+            if self.agent.inventory.pods != nil { given.append("--pods") }
+            if self.agent.inventory.namespaces != nil { given.append("--namespaces") }
+            if self.agent.inventory.nodes != nil { given.append("--nodes") }
             if self.agent.nodeName != nil { given.append("--node-name") }
             if !self.agent.policyPaths.isEmpty { given.append("--policies") }
             if self.agent.verdictAsEnforced { given.append("--verdict-as-enforced") }

@@ -27,21 +27,14 @@ extension Flowmon.Policy {
         @Argument(help: "Policy files or directories (.yaml, .yml, .json).")
         var paths: [String]
 
-        @Option(help: ArgumentHelp("Pods: 'kubectl get pods -A -o json'.", valueName: "file"))
-        var pods: String?
-
-        @Option(help: ArgumentHelp("Namespaces: 'kubectl get namespaces -o json'.", valueName: "file"))
-        var namespaces: String?
-
-        @Option(help: ArgumentHelp("Nodes: 'kubectl get nodes -o json'.", valueName: "file"))
-        var nodes: String?
+        @OptionGroup var inventory: InventoryOptions
 
         func run() throws {
             let state: AgentState
             do {
                 // Without --node-name every pod counts as local, so selection covers the whole inventory.
-                state = try AgentState.load(AgentConfiguration(pods: self.pods, namespaces: self.namespaces,
-                                                               nodes: self.nodes, policyPaths: self.paths))
+                state = try AgentState.load(AgentConfiguration(pods: self.inventory.pods, namespaces: self.inventory.namespaces,
+                                                               nodes: self.inventory.nodes, policyPaths: self.paths))
             } catch {
                 Diagnostics.error(error.description)
                 throw ExitCode.failure
@@ -51,7 +44,7 @@ extension Flowmon.Policy {
                 let name = document.namespace.map { "\($0)/\(document.name)" } ?? document.name
                 var line = "\(document.kind.rawValue) \(name) (\(document.source.file), document \(document.source.documentIndex)): "
                 line += Self.describe(document.body)
-                if self.pods != nil {
+                if self.inventory.pods != nil {
                     let reference = PolicyReference(kind: document.kind, namespace: document.namespace, name: document.name)
                     let identities = state.compiled.selectedIdentities[reference] ?? []
                     let pods = state.endpoints.endpoints.filter { $0.pod != nil && identities.contains($0.identity) }.count
@@ -110,7 +103,7 @@ extension Flowmon.Policy {
             guard (self.port == nil) != (self.icmp == nil) else {
                 throw ValidationError("Give exactly one of '--port' and '--icmp'.")
             }
-            guard self.agent.pods != nil else { throw ValidationError("'--pods' is required to know the endpoints.") }
+            guard self.agent.inventory.pods != nil else { throw ValidationError("'--pods' is required to know the endpoints.") }
             if let port { _ = try Self.parsePort(port) }
         }
 

@@ -50,7 +50,7 @@ extension Flowmon.Policy {
         @OptionGroup(title: "Identity and policy") var agent: AgentOptions
 
         func validate() throws {
-            guard self.agent.pods != nil else { throw ValidationError("'--pods' is required to know the workloads.") }
+            guard self.agent.inventory.pods != nil else { throw ValidationError("'--pods' is required to know the workloads.") }
             guard self.maxCidrs >= 0 else { throw ValidationError("'--max-cidrs' must be 0 or more, got \(self.maxCidrs).") }
             guard self.maxPorts >= 1 else { throw ValidationError("'--max-ports' must be 1 or more, got \(self.maxPorts).") }
         }

@@ -42,11 +42,7 @@ extension Flowmon {
         @Option(help: ArgumentHelp("Size of each worker's packet ring, in MiB.", valueName: "MiB"))
         var ringSize: Int = 32
 
-        @Option(help: ArgumentHelp("Also write one Hubble-format line per policy decision on a new connection (as 'hubble observe -o json' prints; readable with 'hubble observe --input-file').", valueName: "file"))
-        var hubble: String?
-
-        @Option(name: .shortAndLong, help: ArgumentHelp("Write JSON lines to this file instead of standard output.", valueName: "file"))
-        var output: String?
+        @OptionGroup var outputOptions: OutputOptions
 
         @OptionGroup(title: "Output for people and output filters") var presentation: PresentationOptions
 
@@ -70,21 +66,14 @@ extension Flowmon {
             do {
                 let filter = try self.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
                 let reader = try CaptureFileReader(path: self.file)
-                // Compact, filtered or summarized output: the pipeline writes its JSON lines into a
-                // pipe, and a presenter thread shows them (to the output file or standard output).
-                let presenterOutput = try self.output.map { try PresentationOptions.openOutput($0) } ?? 1
-                let presenter = try self.presentation.presenter(outputPath: self.output, output: presenterOutput)
-                    .map { try PresenterThread($0) }
-                let sink = try presenter.map { JSONLinesOutput(fileDescriptor: $0.writeEnd, name: self.output ?? "standard output") }
-                    ?? self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
-                    ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
+                let (sink, presenter) = try self.outputOptions.openRecords(self.presentation)
                 outputs.append(sink)
-                let progress = (self.progress ?? ProgressBar.wanted(writingToFile: self.output != nil)) ? ProgressBar(total: reader.fileSize) : nil
+                let progress = (self.progress ?? ProgressBar.wanted(writingToFile: self.outputOptions.output != nil)) ? ProgressBar(total: reader.fileSize) : nil
                 defer {
                     progress?.finish()
                     presenter?.finish()
                 }
-                let hubbleOutput = try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                let hubbleOutput = try self.outputOptions.openHubble()
                 if let hubbleOutput { outputs.append(hubbleOutput) }
                 let alertsOutput = try self.alertOptions.openOutput()
                 if let alertsOutput { outputs.append(alertsOutput) }
