@@ -56,6 +56,8 @@ let package = Package(
         .target(name: "FuzzHarness", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Output", "Agent", "FlowMonitor"]),
         .target(name: "CFuzzerRuntime"),
         .executableTarget(name: "flowmon-fuzz", dependencies: ["FuzzHarness", "CFuzzerRuntime"]),
+        // For the test targets that run the built flowmon: where it and the repository are, running a program.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Capture", "FlowCore"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "FlowCore", "CPcap"]),
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Decoding", "FlowCore"]),
@@ -64,10 +66,10 @@ let package = Package(
         .testTarget(name: "PresentationTests", dependencies: ["Presentation"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
-        .testTarget(name: "ServiceMapTests", dependencies: ["ServiceMap", "FlowLog", "flowmon"]),
+        .testTarget(name: "ServiceMapTests", dependencies: ["ServiceMap", "FlowLog", "flowmon", "TestSupport"]),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["Agent", "FlowMonitor", "Output", "Capture", "Decoding", "Datapath", "FlowCore", "CMallocCounter", "flowmon"]
+            dependencies: ["Agent", "FlowMonitor", "Output", "Capture", "Decoding", "Datapath", "FlowCore", "CMallocCounter", "flowmon", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -3,13 +3,12 @@ import FlowMonitor
 import Datapath
 import Foundation
 import Output
+import TestSupport
 import Testing
 
 /// Paths and helpers shared by the replay and CLI tests.
 enum Fixture {
-    /// The repository root (this file is Tests/ReplayTests/TestSupport.swift).
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = FlowmonTestSupport.root
     static let captures = root.appendingPathComponent("Captures")
     /// `shared/` sits beside the repository, on developer machines and in CI.
     static let sharedCaptures = root.deletingLastPathComponent().appendingPathComponent("shared/captures/real")
@@ -26,20 +25,9 @@ enum Fixture {
         captureFiles(in: sharedCaptures).map(\.lastPathComponent)
     }
 
-    /// The built `flowmon` executable, next to the test bundle.
-    static var flowmonBinary: URL {
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
-        let candidate = directory.appendingPathComponent("flowmon")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("flowmon")
-    }
+    static var flowmonBinary: URL { FlowmonTestSupport.flowmonBinary }
 
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("flowmon-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
+    static func temporaryDirectory() throws -> URL { try FlowmonTestSupport.temporaryDirectory(prefix: "flowmon-tests") }
 }
 
 /// The result of replaying a capture in process.
@@ -81,18 +69,7 @@ func replay(_ file: URL, configuration: ProcessorConfiguration = ProcessorConfig
 
 /// Runs a program and returns its exit status, standard output and standard error.
 func run(_ executable: URL, _ arguments: [String], standardInput: FileHandle? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    if let standardInput { process.standardInput = standardInput }
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    try FlowmonTestSupport.run(executable, arguments, standardInput: standardInput)
 }
 
 /// Validates JSON lines against schema/ with the real JSON Schema validator (python jsonschema).

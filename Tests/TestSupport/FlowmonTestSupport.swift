@@ -1,0 +1,48 @@
+import Foundation
+
+/// What the tests that run the built `flowmon` share (ReplayTests and ServiceMapTests): where
+/// it and the repository are, a scratch directory, and running a program to its end.
+public enum FlowmonTestSupport {
+    /// The repository root (this file is Tests/TestSupport/FlowmonTestSupport.swift).
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The built `flowmon` executable, next to the test bundle.
+    public static var flowmonBinary: URL {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
+        let candidate = directory.appendingPathComponent("flowmon")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("flowmon")
+    }
+
+    /// A new directory `<prefix>-<UUID>` under the system's temporary directory.
+    public static func temporaryDirectory(prefix: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Runs a program to its end and returns its exit status, standard output and standard
+    /// error. Both are read while it runs, so a full pipe cannot stall it.
+    public static func run(_ executable: URL, _ arguments: [String],
+                           standardInput: FileHandle? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        if let standardInput { process.standardInput = standardInput }
+        try process.run()
+        let group = DispatchGroup()
+        nonisolated(unsafe) var outData = Data(), errData = Data()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        process.waitUntilExit()
+        group.wait()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+}
