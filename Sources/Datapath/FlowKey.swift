@@ -5,7 +5,7 @@ import FlowCore
 ///
 /// The "ports" are TCP/UDP/SCTP ports; for ICMP queries (echo, timestamp, information,
 /// address mask) both hold the query identifier so a request and its reply meet; for
-/// other ICMP messages they hold type and code. `vni` is the tunnel's VNI (0 if none),
+/// other ICMP messages they hold type and code (see `PacketObservation` for ICMP errors). `vni` is the tunnel's VNI (0 if none),
 /// so the same inner 5-tuple in two overlays stays two flows.
 @frozen
 public struct FlowKey: Hashable, Sendable {
@@ -41,6 +41,15 @@ public struct FlowKey: Hashable, Sendable {
         }
         return (FlowKey(lowAddress: destination, highAddress: source, lowPort: destinationPort,
                         highPort: sourcePort, ipProtocol: ipProtocol, vni: vni), false)
+    }
+
+    /// A hash of an address pair and protocol alone, the same both ways: the pipeline shares
+    /// connections out by it (every fragment of a datagram and every port of a pair land
+    /// together), and an ICMP error about an untracked connection carries 16 bits of it.
+    @inlinable
+    public static func addressPairHash(_ a: IPAddress, _ b: IPAddress, ipProtocol: UInt8) -> UInt64 {
+        FlowKey(lowAddress: min(a, b), highAddress: max(a, b), lowPort: 0, highPort: 0, ipProtocol: ipProtocol, vni: 0)
+            .hashValue64
     }
 
     /// A 64-bit hash that is the same for both directions (the key is canonical) and

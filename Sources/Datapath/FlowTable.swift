@@ -114,6 +114,23 @@ public final class FlowTable {
         return (entry, isNew)
     }
 
+    /// Accounts an ICMP error (`PacketSummary.quotesConnection`) to the connection whose packet
+    /// it quotes, if that connection is tracked; it then starts no connection of its own and
+    /// gets no policy verdict (Cilium's `CT_RELATED`). The error travels back toward the
+    /// quoted packet's sender. Returns false, changing nothing, when no connection matches.
+    public func recordRelated(_ summary: borrowing PacketSummary, time: CaptureTime, length: UInt32) -> Bool {
+        let quoted = PacketObservation.quotedConnection(summary, tunnelKey: self.tunnelKey)
+        let index = self.find(quoted.key, hash: quoted.key.hashValue64)
+        guard index >= 0 else { return false }
+        if time.nanoseconds > self.clock { self.clock = time.nanoseconds }
+        let entry = self.entries.advanced(by: index)
+        let quotedFromInitiator = quoted.fromLow == entry.pointee.initiatorIsLow
+        entry.pointee.applyRelatedError(summary, fromInitiator: !quotedFromInitiator, time: time, length: length)
+        self.counters.relatedICMP &+= 1
+        self.touch(Int32(index), phase: entry.pointee.phase)
+        return true
+    }
+
     /// The entry for `key`, if tracked (for tests and tools; not the packet path).
     public func lookup(_ key: FlowKey) -> FlowEntry? {
         let index = self.find(key, hash: key.hashValue64)
@@ -272,6 +289,8 @@ public struct FlowTableCounters: Sendable, Equatable {
     public var evicted: UInt64 = 0
     public var tcpReuse: UInt64 = 0
     public var shutdown: UInt64 = 0
+    /// ICMP errors counted on the connection they quote (`recordRelated`).
+    public var relatedICMP: UInt64 = 0
     public init() {}
 
     /// Adds another shard's counters.
@@ -282,6 +301,7 @@ public struct FlowTableCounters: Sendable, Equatable {
         self.evicted &+= other.evicted
         self.tcpReuse &+= other.tcpReuse
         self.shutdown &+= other.shutdown
+        self.relatedICMP &+= other.relatedICMP
     }
 }
 

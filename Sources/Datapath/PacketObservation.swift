@@ -39,6 +39,14 @@ struct PacketObservation {
                 sourcePort = summary.icmpIdentifier
                 destinationPort = summary.icmpIdentifier
                 isReply = true
+            case .other where summary.quotesConnection:
+                // An error about a connection the table does not track (a tracked one takes it,
+                // `FlowTable.recordRelated`): keyed by type and code, and by 16 bits of the quoted
+                // connection's address-pair hash, which also picks the pipeline's shard for it, so
+                // its flow is the same whatever the number of workers.
+                sourcePort = UInt16(summary.icmpType) << 8 | UInt16(summary.icmpCode)
+                destinationPort = UInt16(truncatingIfNeeded: FlowKey.addressPairHash(
+                    summary.quotedSource, summary.quotedDestination, ipProtocol: summary.quotedProtocol))
             case .other:
                 sourcePort = UInt16(summary.icmpType)
                 destinationPort = UInt16(summary.icmpCode)
@@ -53,6 +61,31 @@ struct PacketObservation {
         self.initiatorIsLow = isReply ? !fromLow : fromLow
         self.startsNewConnection = startsNew
         self.ipVersion = summary.ipVersion
+    }
+}
+
+extension PacketObservation {
+    /// The connection an ICMP error quotes, keyed as that connection's own packets are, and
+    /// whether the quoted packet went from the key's low endpoint to its high one.
+    static func quotedConnection(_ summary: PacketSummary, tunnelKey: TunnelKeyMode) -> (key: FlowKey, fromLow: Bool) {
+        let vni = summary.tunnel == .none || tunnelKey == .none ? 0 : summary.tunnelVNI
+        return FlowKey.canonical(
+            source: summary.quotedSource, sourcePort: summary.quotedSourcePort, destination: summary.quotedDestination,
+            destinationPort: summary.quotedDestinationPort, ipProtocol: summary.quotedProtocol, vni: vni)
+    }
+}
+
+extension PacketSummary {
+    /// An ICMP error that belongs to the connection it quotes (RFC 792, RFC 4443 §2.4: the
+    /// quote lets the sender find that connection): destination unreachable, time exceeded and
+    /// parameter problem, and ICMPv6's packet too big, as in Cilium's conntrack, which looks
+    /// these up by the quoted tuple and lets them through as `CT_RELATED`, without policy
+    /// (bpf/lib/conntrack.h). Source quench and redirect are not; nor is a fragment.
+    @inlinable
+    public var quotesConnection: Bool {
+        guard self.hasICMP && self.hasQuotedPacket && !self.isFragment else { return false }
+        if self.ipProtocol == IPProtocolNumber.icmpv6 { return self.icmpType >= 1 && self.icmpType <= 4 }
+        return self.icmpType == 3 || self.icmpType == 11 || self.icmpType == 12
     }
 }
 
@@ -79,6 +112,26 @@ enum ICMPMessageRole {
 }
 
 extension FlowEntry {
+    /// Accounts an ICMP error about this connection: its packets and bytes, and, for the first
+    /// one sent back to the initiator, its type and code as `response_icmp_*`. It is no packet
+    /// of the transport: TCP state, history (`conn_state`) and phase do not change.
+    mutating func applyRelatedError(_ summary: PacketSummary, fromInitiator: Bool, time: CaptureTime, length: UInt32) {
+        if time < self.start { self.start = time }
+        if self.end < time { self.end = time }
+        if fromInitiator {
+            self.packetsToServer &+= 1
+            self.bytesToServer &+= UInt64(length)
+        } else {
+            self.packetsToClient &+= 1
+            self.bytesToClient &+= UInt64(length)
+            if !self.hasResponseICMP {
+                self.hasResponseICMP = true
+                self.responseICMPType = summary.icmpType
+                self.responseICMPCode = summary.icmpCode
+            }
+        }
+    }
+
     /// Accounts one packet and advances the connection state.
     
     mutating func apply(_ summary: PacketSummary, fromInitiator: Bool, time: CaptureTime,

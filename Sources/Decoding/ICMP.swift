@@ -80,7 +80,8 @@ public struct ICMPHeader {
 }
 
 /// The invoking packet quoted by an ICMP error: its IP header, then at least the first
-/// eight octets of its transport header, which hold the ports of TCP, UDP and SCTP.
+/// eight octets of its transport header, which hold the ports of TCP, UDP and SCTP, or an
+/// ICMP query's identifier (both "ports" hold it, as in the query's flow key).
 public enum QuotedPacket {
     /// Extension headers skipped inside an ICMPv6 quote before giving up.
     public static let maxExtensionHeaders = 8
@@ -145,6 +146,14 @@ public enum QuotedPacket {
                       let dp = quote.bigEndian(at: transport &+ 2, as: UInt16.self) else { return }
                 sourcePort = sp
                 destinationPort = dp
+            }
+        case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
+            // A quoted echo (or other query) is keyed by its identifier, as its flow is.
+            if transport >= 0, let type = quote.byte(at: transport),
+               ICMPHeader.hasIdentifier(type: type, version: proto == IPProtocolNumber.icmpv6 ? 6 : 4),
+               let identifier = quote.bigEndian(at: transport &+ 4, as: UInt16.self) {
+                sourcePort = identifier
+                destinationPort = identifier
             }
         default:
             break

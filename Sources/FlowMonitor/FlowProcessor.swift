@@ -144,6 +144,7 @@ public final class FlowProcessor {
     func account(_ summary: inout PacketSummary, time: CaptureTime, length: UInt32) throws(OutputError) {
         self.decode.count(summary, length: length)
         guard summary.ipVersion != 0 else { return }
+        if summary.quotesConnection, self.flows.recordRelated(summary, time: time, length: length) { return }
 
         var extraPackets: UInt64 = 0
         var extraBytes: UInt64 = 0

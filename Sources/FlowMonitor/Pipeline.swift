@@ -34,6 +34,8 @@ public struct PipelineConfiguration: Sendable {
     var readerIsWorker: Bool { self.mode == .replay }
 
     /// Connections are shared out by a symmetric hash into this many shards, each owned by one worker.
+    /// A power of two up to 2^16, so an untracked ICMP error's key, which holds the low 16 bits
+    /// of its shard hash, always lands in the same shard (`PacketObservation`).
     static let shardCount = 64
 
     /// The worker that owns each shard. When the reading thread is worker 0 it also reads and
@@ -222,14 +224,14 @@ public final class Pipeline: @unchecked Sendable {
 
     /// The shard of a packet: a symmetric hash of the address pair and protocol (no ports, so
     /// every fragment of a datagram goes where its first fragment goes); packets without IP
-    /// go to shard 0.
+    /// go to shard 0. An ICMP error goes to the shard of the connection it quotes, where it is
+    /// counted (`FlowTable.recordRelated`).
     static func shard(of summary: PacketSummary) -> Int {
         guard summary.ipVersion != 0 else { return 0 }
-        let low = min(summary.source, summary.destination)
-        let high = max(summary.source, summary.destination)
-        let key = FlowKey(lowAddress: low, highAddress: high, lowPort: 0, highPort: 0, ipProtocol: summary.ipProtocol,
-                          vni: 0)
-        return Int(key.hashValue64 % UInt64(PipelineConfiguration.shardCount))
+        let hash = summary.quotesConnection
+            ? FlowKey.addressPairHash(summary.quotedSource, summary.quotedDestination, ipProtocol: summary.quotedProtocol)
+            : FlowKey.addressPairHash(summary.source, summary.destination, ipProtocol: summary.ipProtocol)
+        return Int(hash % UInt64(PipelineConfiguration.shardCount))
     }
 
     func broadcast(_ kind: PacketRing.Kind, time: Int64, sequence: UInt64) {

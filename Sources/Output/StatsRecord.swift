@@ -120,6 +120,8 @@ public enum StatsRecord {
         out.append(f.tcpReuse)
         out.append(raw: ",\"shutdown\":")
         out.append(f.shutdown)
+        out.append(raw: ",\"related_icmp\":")
+        out.append(f.relatedICMP)
         out.append(raw: "},\"fragments\":{\"datagrams\":")
         out.append(s.fragments.datagrams)
         out.append(raw: ",\"attributed\":")

@@ -45,6 +45,21 @@ enum Packet {
         return s
     }
 
+    /// An ICMP error from `from` to `to` quoting `quoted` as its sender sent it.
+    static func icmpError(_ from: UInt32, _ to: UInt32, type: UInt8, code: UInt8, quoting quoted: PacketSummary)
+        -> PacketSummary
+    {
+        var s = icmp(from, to, type: type, identifier: 0)
+        s.icmpCode = code
+        s.hasQuotedPacket = true
+        s.quotedSource = quoted.source
+        s.quotedDestination = quoted.destination
+        s.quotedProtocol = quoted.ipProtocol
+        s.quotedSourcePort = quoted.hasPorts ? quoted.sourcePort : quoted.icmpIdentifier
+        s.quotedDestinationPort = quoted.hasPorts ? quoted.destinationPort : quoted.icmpIdentifier
+        return s
+    }
+
     static func at(_ seconds: Double) -> CaptureTime {
         CaptureTime(nanoseconds: 1_700_000_000_000_000_000 + Int64(seconds * 1e9))
     }

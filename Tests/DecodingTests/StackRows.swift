@@ -208,6 +208,20 @@ enum StackRows {
                 source: "10.0.0.2", ipProtocol: 1, hasPorts: false, icmp: (3, 3, 0),
                 quoted: ("10.0.0.1", "10.0.0.2", 17, 54321, 53))),
         Row(
+            name: "ipv4/icmp host unreachable quoting an echo request (identifier as both ports)",
+            hex: Hex.ethIPv4 + """
+                4500 0038  0005 0000  4001 0000   # IPv4: total 56, ICMP
+                0a00 0002  0a00 0001              #   10.0.0.2 > 10.0.0.1
+                0301 0000  0000 0000              # ICMP: destination unreachable, host (3/1)
+                4500 0054  0003 0000  4001 0000   #   quoted IPv4: ICMP
+                0a00 0001  0a00 0009              #     10.0.0.1 > 10.0.0.9
+                0800 0000  1234 0001              #   quoted ICMP: echo request, id 0x1234, seq 1
+
+                """,
+            expect: Expect(
+                source: "10.0.0.2", ipProtocol: 1, hasPorts: false, icmp: (3, 1, 0),
+                quoted: ("10.0.0.1", "10.0.0.9", 1, 0x1234, 0x1234))),
+        Row(
             name: "ipv6/icmpv6 echo",
             hex: Hex.ethIPv6 + """
                 6000 0000  0008 3a40   # IPv6: payload length 8, next header 58 (ICMPv6)

@@ -31,15 +31,15 @@ struct MapBrowserTests {
         // The script ran to its end and recorded what the browser laid out.
         let body = try #require(MapBrowser.openingTag("body", in: dom))
         #expect(body.contains("data-ready=\"true\""), "\(body)")
-        #expect(body.contains("data-nodes=\"13\"") && body.contains("data-edges=\"79\"") && body.contains("data-links=\"57\""))
+        #expect(body.contains("data-nodes=\"13\"") && body.contains("data-edges=\"77\"") && body.contains("data-links=\"56\""))
         #expect(body.contains("data-rendered-nodes=\"13\""), "\(body)")
-        #expect(body.contains("data-rendered-links=\"57\""), "\(body)")
+        #expect(body.contains("data-rendered-links=\"56\""), "\(body)")
         #expect(body.contains("data-node-overlaps=\"0\""), "\(body)")
 
         // Nodes and edges, by count and by name.
         #expect(MapBrowser.count("<g class=\"node ", in: dom) == 13)
-        #expect(MapBrowser.count("<g class=\"link ", in: dom) == 57)
-        #expect(MapBrowser.count(" data-edge=\"", in: dom) == 79)
+        #expect(MapBrowser.count("<g class=\"link ", in: dom) == 56)
+        #expect(MapBrowser.count(" data-edge=\"", in: dom) == 77)
         for node in ["platform/redis", "shop/recommendations", "world", "host", "remote-node", "cidr:198.18.0.0/15"] {
             #expect(dom.contains("data-node=\"\(node)\""), "\(node)")
         }
@@ -58,7 +58,7 @@ struct MapBrowserTests {
         #expect(allowed.contains("data-rendered-stroke=\"rgb(47, 158, 68)\""), "\(allowed)")
         let droppedLabel = try #require(MapBrowser.element(containing: "data-edge=\"platform/redis→world 53/UDP\"", upTo: "</tspan>", in: dom))
         #expect(droppedLabel.contains("data-rendered-fill=\"rgb(201, 42, 42)\""), "\(droppedLabel)")
-        #expect(MapBrowser.count("data-rendered-stroke=\"rgb(224, 49, 49)\"", in: dom) == 16)
+        #expect(MapBrowser.count("data-rendered-stroke=\"rgb(224, 49, 49)\"", in: dom) == 15)
         #expect(MapBrowser.count("data-rendered-stroke=\"rgb(47, 158, 68)\"", in: dom) == 41)
         // The script removed the SVG titles (it shows the details itself).
         #expect(MapBrowser.count("<title>", in: dom) == 1)

@@ -176,8 +176,10 @@ extension FlowEntry {
             return self.history.has(ConnectionHistory.syn, fromInitiator: true) && self.flagsToServer & 0x10 == 0
         }
         if self.key.ipProtocol == 17 {
-            return self.packetsToClient == 0 && self.hasResponseICMP
-                && (self.responseICMPType == 3 || self.responseICMPType == 1)
+            // ICMP errors are no UDP reply (`applyRelatedError` leaves the history alone).
+            let unreachable: UInt8 = self.ipVersion == 6 ? 1 : 3
+            return !self.history.has(ConnectionHistory.sent, fromInitiator: false) && self.hasResponseICMP
+                && self.responseICMPType == unreachable
         }
         return false
     }
