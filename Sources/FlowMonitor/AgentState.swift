@@ -79,10 +79,14 @@ public struct AgentState: Sendable {
                                          podName: endpoint.podName, labels: endpoint.labels,
                                          workload: endpoint.workload.map { ($0.name, $0.kind) })
         }
+        // Identities seen without one endpoint (a Service's backends, judged together): a pod
+        // identity still names its namespace, from the label every pod identity carries.
+        let namespaceLabel = "k8s:io.kubernetes.pod.namespace="
         var identityJSON: [UInt32: [UInt8]] = [:]
         for (identity, labels) in self.endpoints.identities {
+            let namespace = labels.first { $0.hasPrefix(namespaceLabel) }.map { String($0.dropFirst(namespaceLabel.count)) }
             identityJSON[identity.rawValue] = FlowAnnotations.endpointJSON(
-                identity: identity.rawValue, namespace: nil, podName: nil, labels: labels.sorted(), workload: nil)
+                identity: identity.rawValue, namespace: namespace, podName: nil, labels: labels.sorted(), workload: nil)
         }
         let sets = self.compiled.policySets.map { set in
             FlowAnnotations.policiesJSON(set.map { ($0.name, $0.namespace, $0.kind.rawValue) })

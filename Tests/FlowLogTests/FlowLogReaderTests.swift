@@ -51,8 +51,8 @@ struct FlowLogReaderTests {
         let records = try FlowLogReader.readAll(path: path)
         #expect(records.count == 120)
         #expect(records.allSatisfy { $0.source != nil && $0.destination != nil && $0.policy != nil })
-        #expect(records.filter { $0.verdict == .audit }.count == 41)
-        #expect(records.filter { $0.verdict == .forwarded }.count == 79)
+        #expect(records.filter { $0.verdict == .audit }.count == 31)
+        #expect(records.filter { $0.verdict == .forwarded }.count == 89)
 
         // Allowed at ingress by a named policy.
         let allowed = try #require(records.first { $0.flowID == 120_287_438_729_520 })
@@ -71,17 +71,20 @@ struct FlowLogReaderTests {
         #expect(policy.namedPolicies.map { "\($0.direction.rawValue) \($0.denied) \($0.policy)" }
             == ["INGRESS false CiliumNetworkPolicy monitoring/prometheus-ingress"])
 
-        // Denied by an explicit rule, to a world address.
-        let denied = try #require(records.first { $0.flowID == 4_326_724_003_334_551 })
+        // Denied by an explicit rule, to a CIDR identity.
+        let denied = try #require(records.first { $0.flowID == 513_174_325_468_115 })
         #expect(denied.verdict == .audit && denied.verdict?.wouldDrop == true)
         #expect(denied.policy?.direction == .egress && denied.policy?.dropReason == "POLICY_DENY")
         #expect(denied.policy?.egressDeniedBy.map(\.description) == ["CiliumNetworkPolicy platform/pci-no-internet"])
-        let world = try #require(denied.destination)
-        #expect(world.identity == 9 && world.labels == ["reserved:world-ipv4"] && world.podName == nil)
-        #expect(world.isWorld && world.reservedNames == ["world-ipv4"] && world.cidrPrefixes.isEmpty)
+        let cidr = try #require(denied.destination)
+        #expect(cidr.identity == 16_777_217 && cidr.labels == ["cidr:198.18.0.0/15", "reserved:world-ipv4"] && cidr.podName == nil)
+        #expect(cidr.isWorld && cidr.reservedNames == ["world-ipv4"] && cidr.cidrPrefixes == ["198.18.0.0/15"])
 
-        // A CIDR identity and the host.
-        #expect(records.contains { $0.source?.cidrPrefixes == ["198.18.0.0/15"] && $0.source?.isWorld == true })
+        // A world address, a Service's backends (namespace, no pod) and the host.
+        let world = try #require(records.first { $0.destination?.identity == 9 }?.destination)
+        #expect(world.labels == ["reserved:world-ipv4"] && world.isWorld && world.cidrPrefixes.isEmpty)
+        let dns = try #require(records.first { $0.destinationService?.name == "kube-dns" })
+        #expect(dns.destination?.namespace == "kube-system" && dns.destination?.podName == nil && dns.destination?.identity == 265)
         #expect(records.contains { $0.source?.reservedNames == ["host"] && $0.source?.isWorld == false })
     }
 

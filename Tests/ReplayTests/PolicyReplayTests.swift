@@ -1,12 +1,14 @@
 import Foundation
 import Testing
 
-/// The demo capture replayed with its inventory and Policies/demo, through the real CLI:
-/// golden flow records (identities and verdicts) and Hubble lines, schema-valid, reproducible.
+/// The demo capture replayed with its inventory (pods and Services) and Policies/demo, through
+/// the real CLI, as `scripts/demo` does: golden flow records (identities and verdicts) and
+/// Hubble lines, schema-valid, reproducible.
 struct PolicyReplayTests {
     static let capture = Fixture.captures.appendingPathComponent("demo/demo-cluster.pcap")
     static let agentArguments = [
         "--pods", Fixture.captures.appendingPathComponent("demo/demo-cluster.pods.json").path,
+        "--services", Fixture.captures.appendingPathComponent("demo/demo-cluster.services.json").path,
         "--node-name", "kind-worker-0",
         "--policies", Fixture.root.appendingPathComponent("Policies/demo").path,
     ]

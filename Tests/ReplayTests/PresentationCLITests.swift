@@ -5,7 +5,8 @@ import Testing
 struct PresentationCLITests {
     static let demo = Fixture.captures.appendingPathComponent("demo")
     static let arguments = ["replay", demo.appendingPathComponent("demo-cluster.pcap").path,
-                            "--pods", demo.appendingPathComponent("demo-cluster.pods.json").path, "--node-name", "kind-worker-0",
+                            "--pods", demo.appendingPathComponent("demo-cluster.pods.json").path,
+                            "--services", demo.appendingPathComponent("demo-cluster.services.json").path, "--node-name", "kind-worker-0",
                             "--policies", Fixture.root.appendingPathComponent("Policies/demo").path]
 
     /// The compact lines and summary the presenter tests check against the same golden file.

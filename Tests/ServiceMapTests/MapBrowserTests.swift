@@ -31,35 +31,35 @@ struct MapBrowserTests {
         // The script ran to its end and recorded what the browser laid out.
         let body = try #require(MapBrowser.openingTag("body", in: dom))
         #expect(body.contains("data-ready=\"true\""), "\(body)")
-        #expect(body.contains("data-nodes=\"13\"") && body.contains("data-edges=\"77\"") && body.contains("data-links=\"56\""))
+        #expect(body.contains("data-nodes=\"13\"") && body.contains("data-edges=\"67\"") && body.contains("data-links=\"58\""))
         #expect(body.contains("data-rendered-nodes=\"13\""), "\(body)")
-        #expect(body.contains("data-rendered-links=\"56\""), "\(body)")
+        #expect(body.contains("data-rendered-links=\"58\""), "\(body)")
         #expect(body.contains("data-node-overlaps=\"0\""), "\(body)")
 
         // Nodes and edges, by count and by name.
         #expect(MapBrowser.count("<g class=\"node ", in: dom) == 13)
-        #expect(MapBrowser.count("<g class=\"link ", in: dom) == 56)
-        #expect(MapBrowser.count(" data-edge=\"", in: dom) == 77)
+        #expect(MapBrowser.count("<g class=\"link ", in: dom) == 58)
+        #expect(MapBrowser.count(" data-edge=\"", in: dom) == 67)
         for node in ["platform/redis", "shop/recommendations", "world", "host", "remote-node", "cidr:198.18.0.0/15"] {
             #expect(dom.contains("data-node=\"\(node)\""), "\(node)")
         }
         #expect(dom.contains(">redis</text>") && dom.contains(">198.18.0.0/15</text>"))
-        for edge in ["platform/redis→world 53/UDP", "host→platform/redis 6379/TCP", "shop/recommendations→remote-node 6443/TCP"] {
+        for edge in ["platform/redis→cidr:198.18.0.0/15 443/TCP", "host→platform/redis 6379/TCP", "shop/recommendations→remote-node 6443/TCP"] {
             #expect(dom.contains("data-edge=\"\(edge)\""), "\(edge)")
         }
 
         // A would-be-dropped arrow is rendered red (its computed stroke), an allowed one green,
         // and their labels' text the same.
-        let dropped = try #require(MapBrowser.element(containing: "data-link=\"platform/redis→world\" data-verdict=\"would-be-dropped\"",
+        let dropped = try #require(MapBrowser.element(containing: "data-link=\"platform/redis→cidr:198.18.0.0/15\" data-verdict=\"would-be-dropped\"",
                                                       upTo: "</g>", in: dom))
         #expect(dropped.contains("data-rendered-stroke=\"rgb(224, 49, 49)\""), "\(dropped)")
         let allowed = try #require(MapBrowser.element(containing: "data-link=\"host→platform/redis\" data-verdict=\"allowed\"",
                                                       upTo: "</g>", in: dom))
         #expect(allowed.contains("data-rendered-stroke=\"rgb(47, 158, 68)\""), "\(allowed)")
-        let droppedLabel = try #require(MapBrowser.element(containing: "data-edge=\"platform/redis→world 53/UDP\"", upTo: "</tspan>", in: dom))
+        let droppedLabel = try #require(MapBrowser.element(containing: "data-edge=\"platform/redis→cidr:198.18.0.0/15 443/TCP\"", upTo: "</tspan>", in: dom))
         #expect(droppedLabel.contains("data-rendered-fill=\"rgb(201, 42, 42)\""), "\(droppedLabel)")
-        #expect(MapBrowser.count("data-rendered-stroke=\"rgb(224, 49, 49)\"", in: dom) == 15)
-        #expect(MapBrowser.count("data-rendered-stroke=\"rgb(47, 158, 68)\"", in: dom) == 41)
+        #expect(MapBrowser.count("data-rendered-stroke=\"rgb(224, 49, 49)\"", in: dom) == 14)
+        #expect(MapBrowser.count("data-rendered-stroke=\"rgb(47, 158, 68)\"", in: dom) == 44)
         // The script removed the SVG titles (it shows the details itself).
         #expect(MapBrowser.count("<title>", in: dom) == 1)
     }
@@ -75,7 +75,7 @@ struct MapBrowserTests {
             <script>
             (function () {
               var svg = document.getElementById('map'), tip = document.getElementById('tooltip'), body = document.body;
-              var edge = svg.querySelector('tspan[data-edge="platform/redis→world 53/UDP"]');
+              var edge = svg.querySelector('tspan[data-edge="platform/redis→cidr:198.18.0.0/15 443/TCP"]');
               edge.dispatchEvent(new MouseEvent('mouseenter', { clientX: 200, clientY: 200 }));
               body.setAttribute('data-test-tooltip', tip.hidden ? 'hidden' : tip.textContent);
               edge.dispatchEvent(new MouseEvent('mouseleave'));
@@ -98,8 +98,8 @@ struct MapBrowserTests {
         let body = try #require(MapBrowser.openingTag("body", in: dom))
         #expect(body.contains("data-ready=\"true\""), "\(body)")
         // Hovering a label shows that edge's details.
-        #expect(body.contains("data-test-tooltip=\"redis → world  53/UDP"), "\(body)")
-        #expect(body.contains("would be dropped: AUDIT ×8"), "\(body)")
+        #expect(body.contains("data-test-tooltip=\"redis → 198.18.0.0/15  443/TCP"), "\(body)")
+        #expect(body.contains("would be dropped: AUDIT ×3"), "\(body)")
         #expect(body.contains("egress denied by CiliumNetworkPolicy platform/pci-no-internet"), "\(body)")
         #expect(body.contains("data-test-tooltip-after=\"hidden\""))
         // Clicking host lights its 4 arrows and its 4 peers and itself; the background clears it.

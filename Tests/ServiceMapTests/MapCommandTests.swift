@@ -65,18 +65,22 @@ struct MapCommandTests {
     @Test func withServicesDNSReachesCoreDNS() throws {
         let directory = try MapFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let out = directory.appendingPathComponent("services.dot")
-        let services = MapFixture.demo.appendingPathComponent("demo-cluster.services.json")
-        let result = try Self.flowmon(MapFixture.demoArguments + ["--services", services.path, "--out", out.path])
+        // The demo's golden map has --services: DNS to the kube-dns ClusterIP goes to coredns.
+        let golden = try String(contentsOf: MapFixture.goldenDOT, encoding: .utf8)
+        #expect(golden.contains("\"platform/redis\" -> \"kube-system/coredns\""))
+        #expect(golden.contains("through: service kube-system/kube-dns"))
+        #expect(!golden.contains("\"identity:"))
+        #expect(!golden.contains("\"platform/redis\" -> \"world\" [label=\"53/UDP"))
+        // Without it, the ClusterIP is just an address in the world.
+        let out = directory.appendingPathComponent("no-services.dot")
+        var arguments = MapFixture.demoArguments
+        let services = try #require(arguments.firstIndex(of: "--services"))
+        arguments.removeSubrange(services...services + 1)
+        let result = try Self.flowmon(arguments + ["--out", out.path])
         #expect(result.status == 0, "\(result.stderr)")
         let dot = try String(contentsOf: out, encoding: .utf8)
-        // Without --services, DNS to the kube-dns ClusterIP goes to world; with it, to coredns.
-        #expect(dot.contains("\"platform/redis\" -> \"kube-system/coredns\""))
-        #expect(dot.contains("through: service kube-system/kube-dns"))
-        #expect(!dot.contains("\"identity:"))
-        let golden = try String(contentsOf: MapFixture.goldenDOT, encoding: .utf8)
-        #expect(golden.contains("\"platform/redis\" -> \"world\" [label=\"53/UDP ×8"))
-        #expect(!dot.contains("\"platform/redis\" -> \"world\" [label=\"53/UDP ×8"))
+        #expect(dot.contains("\"platform/redis\" -> \"world\" [label=\"53/UDP ×8"))
+        #expect(!dot.contains("through: service"))
     }
 
     @Test func missingInput() throws {

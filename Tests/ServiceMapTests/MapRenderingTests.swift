@@ -54,9 +54,9 @@ struct MapRenderingTests {
         #expect(dot.hasPrefix("// flowmon map"))
         #expect(dot.contains("digraph \"flowmon map\" {"))
         #expect(dot.components(separatedBy: "  subgraph \"cluster_").count - 1 == 9)
-        #expect(dot.components(separatedBy: " -> ").count - 1 == 56)
+        #expect(dot.components(separatedBy: " -> ").count - 1 == 58)
         #expect(dot.contains("subgraph \"cluster_ns:platform\""))
-        #expect(dot.contains("\"platform/redis\" -> \"world\" [label=\"53/UDP ×8\\n443/TCP ×1\\n9090/TCP ×1\", color=\"#e03131\""))
+        #expect(dot.contains("\"platform/redis\" -> \"cidr:198.18.0.0/15\" [label=\"443/TCP ×3\\n443/UDP ×1\", color=\"#e03131\""))
         #expect(dot.contains("\"host\" [label=\"host\\nthis node\""))
     }
 
@@ -73,10 +73,10 @@ struct MapRenderingTests {
         #expect(result.stdout.contains("<svg"))
         // One SVG group per node and per edge, clusters per group.
         #expect(result.stdout.components(separatedBy: "class=\"node\"").count - 1 == 13)
-        #expect(result.stdout.components(separatedBy: "class=\"edge ").count - 1 == 56)
-        #expect(result.stdout.components(separatedBy: "class=\"edge would&#45;be&#45;dropped\"").count - 1 == 15)
+        #expect(result.stdout.components(separatedBy: "class=\"edge ").count - 1 == 58)
+        #expect(result.stdout.components(separatedBy: "class=\"edge would&#45;be&#45;dropped\"").count - 1 == 14)
         #expect(result.stdout.components(separatedBy: "class=\"cluster\"").count - 1 == 9)
-        #expect(result.stdout.contains("53/UDP ×8"))
+        #expect(result.stdout.contains("443/TCP ×3"))
     }
 
     @Test func demoHTMLNodesEdgesAndAttributes() throws {
@@ -86,29 +86,29 @@ struct MapRenderingTests {
         #expect(html.hasSuffix("</html>\n"))
         #expect(Self.attributeValues("data-node", in: html) == ServiceMapModelTests.demoNodeIDs)
         let edges = Self.attributeValues("data-edge", in: html)
-        #expect(edges.count == 77)
-        #expect(Set(zip(edges, Self.attributeValues("data-verdict", in: html).suffix(77)).map { "\($0) \($1)" }).count == 77)
-        #expect(edges.contains("platform/redis→world 53/UDP"))
+        #expect(edges.count == 67)
+        #expect(Set(zip(edges, Self.attributeValues("data-verdict", in: html).suffix(67)).map { "\($0) \($1)" }).count == 67)
+        #expect(edges.contains("platform/redis→cidr:198.18.0.0/15 443/TCP"))
         #expect(edges.contains("host→platform/redis 6379/TCP"))
-        #expect(Self.attributeValues("data-link", in: html).count == 56)
+        #expect(Self.attributeValues("data-link", in: html).count == 58)
         #expect(Self.attributeValues("data-group", in: html).prefix(9) == ["ns:default", "ns:ingress-nginx", "ns:kube-system", "ns:monitoring",
                                                                           "ns:payments", "ns:platform", "ns:shop", "cluster", "world"])
-        #expect(html.contains("<body data-nodes=\"13\" data-edges=\"77\" data-links=\"56\" data-connections=\"120\">"))
-        #expect(html.contains("13 nodes · 77 edges · 120 connections · 41 would be dropped"))
+        #expect(html.contains("<body data-nodes=\"13\" data-edges=\"67\" data-links=\"58\" data-connections=\"120\">"))
+        #expect(html.contains("13 nodes · 67 edges · 120 connections · 31 would be dropped"))
         // Would-be-dropped links are drawn red, allowed ones green, with the legend.
-        #expect(html.contains("data-link=\"platform/redis→world\" data-verdict=\"would-be-dropped\""))
+        #expect(html.contains("data-link=\"platform/redis→cidr:198.18.0.0/15\" data-verdict=\"would-be-dropped\""))
         let redLines = html.components(separatedBy: "stroke=\"\(HTMLMapRenderer.droppedColor)\" stroke-width=\"").count - 2
         let greenLines = html.components(separatedBy: "stroke=\"\(HTMLMapRenderer.allowedColor)\" stroke-width=\"").count - 2
         #expect(redLines == map.links.filter { $0.verdictClass == .wouldBeDropped }.count)
-        #expect(redLines + greenLines == 56)
+        #expect(redLines + greenLines == 58)
         #expect(html.contains("would be dropped (AUDIT / DROPPED)"))
         // Labels, SVG titles for hover without scripts, details for the script's tooltip.
-        #expect(html.contains(">53/UDP ×8</tspan>"))
-        #expect(html.contains("<title>redis → world  53/UDP\nfrom: platform/redis\nto: world\nservice: 53/UDP\nverdict: would be dropped: AUDIT ×8"))
+        #expect(html.contains(">443/TCP ×3</tspan>"))
+        #expect(html.contains("<title>redis → 198.18.0.0/15  443/TCP\nfrom: platform/redis\nto: cidr:198.18.0.0/15\nservice: 443/TCP\nverdict: would be dropped: AUDIT ×3"))
         let data = try Self.mapData(html)
         #expect((data["nodes"] as? [Any])?.count == 13)
-        #expect((data["edges"] as? [Any])?.count == 77)
-        #expect((data["links"] as? [Any])?.count == 56)
+        #expect((data["edges"] as? [Any])?.count == 67)
+        #expect((data["links"] as? [Any])?.count == 58)
     }
 
     @Test func theHTMLIsSelfContained() throws {
@@ -150,7 +150,7 @@ struct MapRenderingTests {
             #expect(rect.x >= group.x && rect.y >= group.y && rect.x + rect.width <= group.x + group.width
                 && rect.y + rect.height <= group.y + group.height)
         }
-        #expect(layout.links.count == 56)
+        #expect(layout.links.count == 58)
     }
 
     @Test func emptyMap() {

@@ -10,6 +10,7 @@ enum MapFixture {
     static let demo = root.appendingPathComponent("Captures/demo")
     static let demoCapture = demo.appendingPathComponent("demo-cluster.pcap")
     static let demoPods = demo.appendingPathComponent("demo-cluster.pods.json")
+    static let demoServices = demo.appendingPathComponent("demo-cluster.services.json")
     /// The demo's flow lines with identities and verdicts (`scripts/demo`'s output).
     static let demoFlows = demo.appendingPathComponent("demo-cluster.policies.expected.jsonl")
     /// The demo's flow lines without an inventory.
@@ -19,7 +20,8 @@ enum MapFixture {
 
     /// `flowmon map` arguments for the demo capture, as `scripts/demo` replays it.
     static var demoArguments: [String] {
-        ["map", demoCapture.path, "--pods", demoPods.path, "--node-name", "kind-worker-0", "--policies", demoPolicies.path]
+        ["map", demoCapture.path, "--pods", demoPods.path, "--services", demoServices.path, "--node-name", "kind-worker-0",
+         "--policies", demoPolicies.path]
     }
 
     static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }

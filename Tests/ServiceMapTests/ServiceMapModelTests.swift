@@ -27,13 +27,13 @@ struct ServiceMapModelTests {
         #expect(redis.pods == ["platform/redis-0", "platform/redis-1", "platform/redis-2", "platform/redis-3", "platform/redis-4"])
         #expect(redis.identities == [260])
         #expect(redis.labels.contains("k8s:security.example.com/pci=true"))
-        #expect(redis.connectionsOut == 29 && redis.connectionsIn == 14)
+        #expect(redis.connectionsOut == 29 && redis.connectionsIn == 15)
 
         // world, world-ipv4 and world-ipv6 are one node; each CIDR identity its own.
         let world = try #require(map.nodes.first { $0.id == "world" })
         #expect(world.kind == .world && world.group == .world && world.pods.isEmpty)
         #expect(world.identities.allSatisfy { [2, 9, 10].contains($0) } && world.identities.count >= 2)
-        #expect(world.addressCount == 13)
+        #expect(world.addressCount == 4)
         let cidr = try #require(map.nodes.first { $0.id == "cidr:198.18.0.0/15" })
         #expect(cidr.kind == .cidr && cidr.title == "198.18.0.0/15" && cidr.group == .world)
         #expect(cidr.labels.contains("cidr:198.18.0.0/15"))
@@ -45,24 +45,27 @@ struct ServiceMapModelTests {
 
     @Test func demoEdgesAndVerdicts() throws {
         let map = try MapFixture.demoMap()
-        #expect(map.edges.count == 77)
-        #expect(map.links.count == 56)
+        #expect(map.edges.count == 67)
+        #expect(map.links.count == 58)
         #expect(map.edges.reduce(0) { $0 + $1.connections } == 120)
-        #expect(map.wouldBeDroppedConnections == 41)
-        #expect(map.edges.filter { $0.verdictClass == .wouldBeDropped }.reduce(0) { $0 + $1.connections } == 41)
+        #expect(map.wouldBeDroppedConnections == 31)
+        #expect(map.edges.filter { $0.verdictClass == .wouldBeDropped }.reduce(0) { $0 + $1.connections } == 31)
         #expect(Set(map.edges.map { "\($0.key) \($0.verdictClass.rawValue)" }).count == map.edges.count)
 
         func edge(_ key: String, _ verdictClass: VerdictClass) throws -> MapEdge {
             try #require(map.edges.first { $0.key == key && $0.verdictClass == verdictClass }, "\(key) \(verdictClass)")
         }
-        // DNS from the PCI-labelled redis to the world: denied by an explicit rule.
-        let dns = try edge("platform/redis→world 53/UDP", .wouldBeDropped)
-        #expect(dns.connections == 8 && dns.bytes == 2041 && dns.label == "53/UDP ×8")
-        #expect(dns.verdicts == ["AUDIT": 8])
-        #expect(dns.policies == ["egress denied by CiliumNetworkPolicy platform/pci-no-internet"])
-        #expect(dns.dropReasons == ["EGRESS POLICY_DENY"])
-        #expect(dns.sourceEndpoints.allSatisfy { $0.hasPrefix("platform/redis-") })
-        #expect(dns.destinationEndpointCount == dns.destinationEndpoints.count && !dns.destinationEndpoints.isEmpty)
+        // HTTPS from the PCI-labelled redis to the world: denied by an explicit rule.
+        let https = try edge("platform/redis→cidr:198.18.0.0/15 443/TCP", .wouldBeDropped)
+        #expect(https.connections == 3 && https.label == "443/TCP ×3")
+        #expect(https.verdicts == ["AUDIT": 3])
+        #expect(https.policies == ["egress denied by CiliumNetworkPolicy platform/pci-no-internet"])
+        #expect(https.dropReasons == ["EGRESS POLICY_DENY"])
+        #expect(https.sourceEndpoints.allSatisfy { $0.hasPrefix("platform/redis-") })
+        #expect(https.destinationEndpointCount == https.destinationEndpoints.count && !https.destinationEndpoints.isEmpty)
+        // DNS goes through the kube-dns Service to coredns, where policy allows it.
+        let dns = try edge("platform/redis→kube-system/coredns 53/UDP", .allowed)
+        #expect(dns.connections == 10 && dns.label == "53/UDP ×10")
 
         // One pair and service with both verdicts: two edges.
         let allowed = try edge("platform/redis→monitoring/fluent-bit 2020/TCP", .allowed)
@@ -79,9 +82,9 @@ struct ServiceMapModelTests {
         #expect(!map.edges.contains { $0.service.description == "ICMP unreachable" })
 
         // Links bundle the services of a pair and verdict class, the busiest first.
-        let link = try #require(map.links.first { $0.key == "platform/redis→world" && $0.verdictClass == .wouldBeDropped })
-        #expect(link.connections == 10)
-        #expect(link.edges.map { map.edges[$0].label }.first == "53/UDP ×8")
+        let link = try #require(map.links.first { $0.key == "platform/redis→cidr:198.18.0.0/15" && $0.verdictClass == .wouldBeDropped })
+        #expect(link.connections == 4)
+        #expect(link.edges.map { map.edges[$0].label } == ["443/TCP ×3", "443/UDP ×1"])
     }
 
     @Test func withoutInventoryEveryAddressIsANode() throws {
