@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Capture", "FlowCore"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "FlowCore", "CPcap"]),
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Decoding", "FlowCore"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "FlowCore"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "FlowCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Decoding", "FlowCore"]),
         .testTarget(name: "PresentationTests", dependencies: ["Presentation"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),

@@ -88,7 +88,7 @@ extension Flowmon {
             if let count, count <= 0 { throw ValidationError("'--count' must be at least 1.") }
             if let rotateSize, rotateSize <= 0 { throw ValidationError("'--rotate-size' must be at least 1 MiB.") }
             if self.rotateSize != nil && self.outputOptions.output == nil { throw ValidationError("'--rotate-size' needs '--output'.") }
-            if self.rotateSize != nil, (try? self.presentation.presenter(outputPath: self.outputOptions.output, output: -1)) ?? nil != nil {
+            if self.rotateSize != nil, (try? self.presentation.needsPresenter(outputPath: self.outputOptions.output)) == true {
                 throw ValidationError("'--rotate-size' writes JSON lines: it cannot be combined with '--format compact', output filters or '--summary'.")
             }
         }

@@ -127,6 +127,7 @@ extension Flowmon {
             if self.agent.inventory.pods != nil { given.append("--pods") }
             if self.agent.inventory.namespaces != nil { given.append("--namespaces") }
             if self.agent.inventory.nodes != nil { given.append("--nodes") }
+            if self.agent.services != nil { given.append("--services") }
             if self.agent.nodeName != nil { given.append("--node-name") }
             if !self.agent.policyPaths.isEmpty { given.append("--policies") }
             if self.agent.verdictAsEnforced { given.append("--verdict-as-enforced") }

@@ -12,13 +12,14 @@ struct OutputOptions: ParsableArguments {
     /// The pipeline's output: JSON lines to --output or standard output, or, for compact,
     /// filtered or summarized output, a pipe to a presenter thread that writes there.
     func openRecords(_ presentation: PresentationOptions) throws -> (sink: JSONLinesOutput, presenter: PresenterThread?) {
+        guard try presentation.needsPresenter(outputPath: self.output) else {
+            let sink = try self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+                ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
+            return (sink, nil)
+        }
         let presenterOutput = try self.output.map { try PresentationOptions.openOutput($0) } ?? 1
-        let presenter = try presentation.presenter(outputPath: self.output, output: presenterOutput)
-            .map { try PresenterThread($0) }
-        let sink = try presenter.map { JSONLinesOutput(fileDescriptor: $0.writeEnd, name: self.output ?? "standard output") }
-            ?? self.output.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
-            ?? JSONLinesOutput(fileDescriptor: 1, name: "standard output")
-        return (sink, presenter)
+        let presenter = try PresenterThread(try presentation.presenter(outputPath: self.output, output: presenterOutput))
+        return (JSONLinesOutput(fileDescriptor: presenter.writeEnd, name: self.output ?? "standard output"), presenter)
     }
 
     func openHubble() throws(OutputError) -> JSONLinesOutput? {

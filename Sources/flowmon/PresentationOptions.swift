@@ -75,13 +75,18 @@ struct PresentationOptions: ParsableArguments {
         self.format ?? (outputPath == nil && isatty(1) == 1 ? .compact : .json)
     }
 
-    /// A presenter when the output is not plain JSON lines (compact, filtered or summarized),
-    /// writing to `output`; nil when the pipeline can write JSON lines straight out.
-    func presenter(outputPath: String?, output: Int32) throws(FilterError) -> Presenter? {
+    /// Whether the output is not plain JSON lines (compact, filtered or summarized), so a
+    /// presenter must stand between the pipeline and the output.
+    func needsPresenter(outputPath: String?) throws(FilterError) -> Bool {
+        let filter = try self.filter()
+        return self.effectiveFormat(outputPath: outputPath) == .compact || !filter.isEmpty || self.summary == true
+    }
+
+    /// The presenter, writing to `output` (when `needsPresenter`).
+    func presenter(outputPath: String?, output: Int32) throws(FilterError) -> Presenter {
         let format = self.effectiveFormat(outputPath: outputPath)
         let filter = try self.filter()
         let summary = self.summary ?? (format == .compact)
-        guard format == .compact || !filter.isEmpty || summary else { return nil }
         let noColorVariable = getenv("NO_COLOR").map { String(cString: $0) } ?? ""
         let color = format == .compact && !self.noColor && noColorVariable.isEmpty && isatty(output) == 1
         let summaryOutput: Int32? = summary ? (format == .compact ? output : 2) : nil

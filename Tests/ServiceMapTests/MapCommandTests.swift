@@ -147,9 +147,9 @@ struct MapCommandTests {
 
     @Test func inventoryOptionsOnJSONLinesAreRefused() throws {
         let result = try Self.flowmon(["map", MapFixture.demoFlows.path, "--out", "/tmp/x.html",
-                                       "--pods", MapFixture.demoPods.path, "--filter", "tcp"])
+                                       "--pods", MapFixture.demoPods.path, "--filter", "tcp", "--services", MapFixture.demoServices.path])
         #expect(result.status == 64)
-        #expect(Self.errorLine(result) == "flowmon: error: \(MapFixture.demoFlows.path) holds JSON lines, which carry their identities and verdicts already; --filter, --pods apply only to captures")
+        #expect(Self.errorLine(result) == "flowmon: error: \(MapFixture.demoFlows.path) holds JSON lines, which carry their identities and verdicts already; --filter, --pods, --services apply only to captures")
     }
 
     @Test func captureCutShortStillGivesAMap() throws {

@@ -41,7 +41,9 @@ indirect enum AdvisedYAML {
         }
     }
 
-    /// A double-quoted YAML string (JSON escapes are valid YAML escapes).
+    /// A double-quoted YAML string (JSON escapes are valid YAML escapes). Every character
+    /// outside YAML's printable set (YAML 1.2 §5.1: C0 but tab and newline, DEL, C1 but NEL,
+    /// U+FFFE, U+FFFF) is escaped, as are NEL, U+2028 and U+2029, line breaks to YAML 1.1.
     static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
@@ -51,7 +53,8 @@ indirect enum AdvisedYAML {
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0x85 || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                let value = scalar.value
+                if value < 0x20 || (0x7f...0x9f).contains(value) || value == 0x2028 || value == 0x2029 || value >= 0xfffe && value <= 0xffff {
                     out += "\\u" + String(scalar.value, radix: 16).leftPadded(4)
                 } else {
                     out.unicodeScalars.append(scalar)
