@@ -45,8 +45,8 @@ let package = Package(
         .target(name: "FlowLog", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "ServiceMap", dependencies: ["FlowLog"], swiftSettings: [.unsafeFlags(["-O"])]),
         // For people: compact lines, output filters, the run summary and the progress bar, over
-        // the JSON lines (the contract) as any consumer reads them.
-        .target(name: "Presentation"),
+        // the JSON lines (the contract) as any consumer reads them: with FlowLog.
+        .target(name: "Presentation", dependencies: ["FlowLog"]),
         .executableTarget(
             name: "flowmon",
             dependencies: ["FlowMonitor", "Presentation", "FlowLog", "ServiceMap", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Decoding", "FlowCore"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "FlowCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Decoding", "FlowCore"]),
-        .testTarget(name: "PresentationTests", dependencies: ["Presentation"]),
+        .testTarget(name: "PresentationTests", dependencies: ["Presentation", "FlowLog"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ServiceMapTests", dependencies: ["ServiceMap", "FlowLog", "flowmon", "TestSupport"]),

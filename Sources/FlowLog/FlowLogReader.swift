@@ -20,14 +20,14 @@ public struct FlowLogError: Error, Sendable, Equatable, CustomStringConvertible 
 }
 
 /// Reads flowmon's JSON lines (the output of `flowmon replay` and `flowmon capture`) one
-/// flow record at a time, streaming: memory stays at one read block and one line however
-/// long the file is.
+/// record at a time, streaming: memory stays at one read block and one line however long the
+/// file is. `next()` returns the flow records, `nextEvent()` every record (`FlowLogEvent`).
 ///
-/// - Lines whose `event_type` is not `"flow"` (`stats`, `alert`, `lost`) are skipped and
-///   counted in `skipped`; blank lines are skipped.
-/// - A line that is not JSON, not an object, has no `event_type`, or is a flow record without
-///   a required key (`timestamp`, `src_ip`, `dest_ip`, `proto`) or with a value of the wrong
-///   type is an error naming the file and the line.
+/// - Lines of the other `event_type`s (for `next()`, every type but `"flow"`) are skipped
+///   unread and counted in `skipped`; blank lines are skipped.
+/// - A line that is not JSON, not an object, has no `event_type`, or is a record that is
+///   read without a required key (a flow's `timestamp`, `src_ip`, `dest_ip`, `proto`) or with
+///   a value of the wrong type is an error naming the file and the line.
 /// - A last line without its newline that is not complete JSON is taken for a line still
 ///   being written (a live log read while flowmon appends to it): it is not read, and
 ///   `incompleteLastLine` holds its number.
@@ -59,7 +59,8 @@ public final class FlowLogReader {
     /// Bytes from `position` already searched for a newline.
     private var scanned = 0
     private var endOfInput = false
-    private let decoder = JSONDecoder()
+    /// The slow path's decoder (one for every reader: decoding keeps no state in it).
+    static let decoder = JSONDecoder()
 
     /// Opens `path` for reading; `-` is standard input.
     public init(path: String) throws(FlowLogError) {
@@ -117,41 +118,38 @@ public final class FlowLogReader {
 
     /// The next flow record, or nil at the end of the input.
     public func next() throws(FlowLogError) -> FlowLogRecord? {
+        guard case .flow(let record) = try self.next(only: .flow) else { return nil }
+        return record
+    }
+
+    /// The next record of any kind, or nil at the end of the input.
+    public func nextEvent() throws(FlowLogError) -> FlowLogEvent? {
+        try self.next(only: nil)
+    }
+
+    private func next(only wanted: FlowLogEvent.Kind?) throws(FlowLogError) -> FlowLogEvent? {
         while let (line, terminated) = try self.nextLine() {
             var bytes = line
             if self.lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
             while let last = bytes.last, Self.isWhitespace(last) { bytes = bytes.dropLast() }
             while let first = bytes.first, Self.isWhitespace(first) { bytes = bytes.dropFirst() }
             if bytes.isEmpty { continue }
-            let eventType: String
+            var eventType = ""  // for messages, once it is known
             do {
-                eventType = try Self.eventType(of: bytes) ?? self.decoder.decode(EventTypeProbe.self, from: Data(bytes)).eventType
+                eventType = try Self.eventType(of: bytes, decoder: Self.decoder)
+                guard let kind = FlowLogEvent.Kind(rawValue: eventType), wanted == nil || wanted == kind else {
+                    self.skipped[eventType, default: 0] += 1
+                    continue
+                }
+                let event = try FlowLogEvent(kind, line: bytes, decoder: Self.decoder)
+                if kind == .flow { self.flowCount += 1 }
+                return event
             } catch {
                 if !terminated, Self.isSyntaxError(error) {
                     self.incompleteLastLine = self.lineNumber
                     return nil
                 }
-                throw self.error(for: error, line: bytes)
-            }
-            guard eventType == "flow" else {
-                self.skipped[eventType, default: 0] += 1
-                continue
-            }
-            if let record = FlowLogParser.parse(bytes) {
-                self.flowCount += 1
-                return record
-            }
-            // Something the fast parser does not take: JSONDecoder reads it, or says what is wrong.
-            do {
-                let record = try self.decoder.decode(FlowLogRecord.self, from: Data(bytes))
-                self.flowCount += 1
-                return record
-            } catch {
-                if !terminated, Self.isSyntaxError(error) {
-                    self.incompleteLastLine = self.lineNumber
-                    return nil
-                }
-                throw self.error(for: error, line: bytes)
+                throw self.error(for: error, line: bytes, eventType: eventType)
             }
         }
         return nil
@@ -219,6 +217,11 @@ public final class FlowLogReader {
 
     // MARK: - event_type
 
+    /// The `event_type` of `line`: found by `eventType(of:)`, or else read by `decoder`.
+    static func eventType(of line: ArraySlice<UInt8>, decoder: JSONDecoder) throws -> String {
+        try Self.eventType(of: line) ?? decoder.decode(EventTypeProbe.self, from: Data(line)).eventType
+    }
+
     private struct EventTypeProbe: Decodable {
         var eventType: String
         enum CodingKeys: String, CodingKey { case eventType = "event_type" }
@@ -258,18 +261,19 @@ public final class FlowLogReader {
         return false
     }
 
-    private func error(for error: any Error, line: ArraySlice<UInt8>) -> FlowLogError {
-        var message = Self.message(for: error)
+    private func error(for error: any Error, line: ArraySlice<UInt8>, eventType: String) -> FlowLogError {
+        var message = Self.message(for: error, eventType: eventType)
         // JSONDecoder calls a number out of range, or with a fraction, "not valid JSON" without
         // saying where: when the line is JSON, the fast parser names the key.
-        if Self.isSyntaxError(error), (try? JSONSerialization.jsonObject(with: Data(line))) != nil,
-           let diagnosis = FlowLogParser.diagnose(line) {
+        if Self.isSyntaxError(error), let kind = FlowLogEvent.Kind(rawValue: eventType),
+           (try? JSONSerialization.jsonObject(with: Data(line))) != nil,
+           let diagnosis = FlowLogParser.diagnose(line, as: kind) {
             message = diagnosis
         }
         return FlowLogError(file: self.name, line: self.lineNumber, message: message)
     }
 
-    static func message(for error: any Error) -> String {
+    static func message(for error: any Error, eventType: String) -> String {
         guard let error = error as? DecodingError else { return "\(error)" }
         switch error {
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
@@ -281,7 +285,7 @@ public final class FlowLogReader {
             if context.codingPath.isEmpty && key.stringValue == "event_type" {
                 return "not a flowmon record (no \"event_type\")"
             }
-            let where_ = context.codingPath.isEmpty ? "flow record" : "\"\(self.path(context.codingPath))\""
+            let where_ = context.codingPath.isEmpty ? "\(eventType) record" : "\"\(self.path(context.codingPath))\""
             return "\(where_) without \"\(key.stringValue)\""
         case .typeMismatch(let type, let context):
             if context.codingPath.isEmpty { return "not a JSON object" }

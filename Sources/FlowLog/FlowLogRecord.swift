@@ -7,7 +7,8 @@ import Foundation
 /// keys this type does not model (`tcp`, `vlan`, `tunnel`, `flow_id` ...) are read where
 /// listed below and otherwise ignored, so lines from later versions with more keys still read.
 ///
-/// Decodable from one JSON object (`JSONDecoder`, or `FlowLogReader` for a whole file).
+/// Decodable from one JSON object (`JSONDecoder`, or `FlowLogReader` for a whole file). An
+/// alert line's connection (`FlowLogAlert.connection`) is read as one too.
 public struct FlowLogRecord: Sendable, Equatable, Decodable {
     /// `timestamp`: the time of the connection's last packet, as written
     /// (`2025-01-01T10:00:02.084069+0000`). `time` is the same as a `Date`.

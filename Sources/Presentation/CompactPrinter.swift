@@ -1,3 +1,5 @@
+import FlowLog
+
 /// One line per record for a person at a terminal, in the spirit of `hubble observe`'s
 /// compact output:
 ///
@@ -12,25 +14,24 @@ public struct CompactPrinter: Sendable {
 
     public init(color: Bool) { self.color = color }
 
-    /// The line for `record` (without the newline), or nil for records it does not show.
-    public func line(_ record: RecordView) -> String? {
-        switch record.eventType {
-        case "flow": self.flow(record)
-        case "alert": self.alert(record)
-        case "lost": self.lost(record)
-        case "stats": self.stats(record)
-        default: nil
+    /// The line for `event` (without the newline).
+    public func line(_ event: FlowLogEvent) -> String {
+        switch event {
+        case .flow(let record): self.flow(record)
+        case .alert(let alert): self.alert(alert)
+        case .lost(let lost): self.lost(lost)
+        case .stats(let stats): self.stats(stats)
         }
     }
 
-    func flow(_ record: RecordView) -> String {
-        var line = self.time(record) + "  " + self.connection(record) + " " + record.proto
+    func flow(_ record: FlowLogRecord) -> String {
+        var line = self.time(record.timestamp) + "  " + self.connection(record) + " " + record.proto
         if let state = record.connState { line += " " + state }
-        if let verdict = record.verdict {
-            line += "  " + self.paint(verdict, verdict == "FORWARDED" ? .green : .red)
-            let denying = record.denyingPolicies, allowing = record.allowingPolicies
-            if verdict != "FORWARDED" {
-                let side = record.dropDirection.map { " (\($0.lowercased()))" } ?? ""
+        if let policy = record.policy {
+            line += "  " + self.paint(policy.verdict.rawValue, policy.verdict.wouldDrop ? .red : .green)
+            let denying = policy.denyingPolicies, allowing = policy.allowingPolicies
+            if policy.verdict.wouldDrop {
+                let side = policy.direction.map { " (\($0.rawValue.lowercased()))" } ?? ""
                 line += denying.isEmpty ? "  no policy allows it" + side : "  denied by " + denying.joined(separator: ", ") + side
             } else if !allowing.isEmpty {
                 line += "  allowed by " + allowing.joined(separator: ", ")
@@ -39,43 +40,35 @@ public struct CompactPrinter: Sendable {
         return line
     }
 
-    func alert(_ record: RecordView) -> String {
-        let severity = record.alertSeverity ?? 3
-        var line = self.time(record) + "  " + self.paint("ALERT sev \(severity)", severity == 1 ? .red : .yellow)
-        line += "  " + (record.alertSignature ?? record.alertKind ?? "alert") + "  " + self.connection(record)
-        if let scan = record.object["scan"] as? [String: Any], let window = scan["window"] as? Int {
-            if let ports = scan["distinct_ports"] as? Int { line += "  \(ports) ports in \(window) s" }
-            if let hosts = scan["distinct_hosts"] as? Int { line += "  \(hosts) hosts in \(window) s" }
+    func alert(_ alert: FlowLogAlert) -> String {
+        var line = self.time(alert.connection.timestamp) + "  "
+            + self.paint("ALERT sev \(alert.severity)", alert.severity == 1 ? .red : .yellow)
+        line += "  " + alert.signature + "  " + self.connection(alert.connection)
+        if let scan = alert.scan {
+            if let ports = scan.distinctPorts { line += "  \(ports) ports in \(scan.window) s" }
+            if let hosts = scan.distinctHosts { line += "  \(hosts) hosts in \(scan.window) s" }
         }
-        if let flood = record.object["flood"] as? [String: Any], let halfOpen = flood["half_open"] as? Int,
-           let sources = flood["distinct_sources"] as? Int {
-            line += "  \(halfOpen) half-open from \(sources) sources"
-        }
-        if record.alertCount > 1 { line += "  ×\(record.alertCount)" }
+        if let flood = alert.flood { line += "  \(flood.halfOpen) half-open from \(flood.distinctSources) sources" }
+        if alert.count > 1 { line += "  ×\(alert.count)" }
         return line
     }
 
-    func lost(_ record: RecordView) -> String {
-        let lost = record.lost ?? [:]
-        let count = lost["num_events_lost"] as? Int ?? 0, total = lost["total"] as? Int ?? 0
-        return self.time(record) + "  " + self.paint("LOST \(count) packets", .red)
-            + " (\(lost["source"] as? String ?? "unknown")), \(total) in total"
+    func lost(_ lost: FlowLogLost) -> String {
+        self.time(lost.timestamp) + "  " + self.paint("LOST \(lost.count) packets", .red) + " (\(lost.source)), \(lost.total) in total"
     }
 
-    func stats(_ record: RecordView) -> String {
-        let stats = record.stats ?? [:]
-        let capture = stats["capture"] as? [String: Any] ?? [:], flow = stats["flow"] as? [String: Any] ?? [:]
-        var line = self.time(record) + "  " + self.paint("STATS", .dim) + " \(capture["packets"] as? Int ?? 0) packets, "
-            + "\(flow["emitted"] as? Int ?? 0) flows written, \(flow["active"] as? Int ?? 0) active"
-        let dropped = (capture["kernel_dropped"] as? Int ?? 0) + (capture["interface_dropped"] as? Int ?? 0)
-            + (capture["ring_dropped"] as? Int ?? 0)
+    func stats(_ stats: FlowLogStats) -> String {
+        func count(_ section: String, _ key: String) -> Int { stats[section, key]?.intValue ?? 0 }
+        var line = self.time(stats.timestamp) + "  " + self.paint("STATS", .dim) + " \(count("capture", "packets")) packets, "
+            + "\(count("flow", "emitted")) flows written, \(count("flow", "active")) active"
+        let dropped = count("capture", "kernel_dropped") + count("capture", "interface_dropped") + count("capture", "ring_dropped")
         if dropped > 0 { line += ", " + self.paint("\(dropped) packets lost", .red) }
-        if let error = capture["error"] as? String { line += ", stopped: " + error }
+        if let error = stats["capture", "error"]?.stringValue { line += ", stopped: " + error }
         return line
     }
 
     /// `source -> destination` with ports.
-    func connection(_ record: RecordView) -> String {
+    func connection(_ record: FlowLogRecord) -> String {
         Self.endpoint(record.source, ip: record.sourceIP, port: record.sourcePort) + " -> "
             + Self.endpoint(record.destination, ip: record.destinationIP, port: record.destinationPort,
                             service: record.destinationService)
@@ -83,23 +76,22 @@ public struct CompactPrinter: Sendable {
 
     /// A pod as `namespace/pod:port (ID:n)`; a Service's ClusterIP as `address:port (service
     /// namespace/name, ID:n)` with its backends' identity; other peers as `address:port (entity)`.
-    static func endpoint(_ endpoint: RecordView.Endpoint?, ip: String, port: Int?, service: String? = nil) -> String {
+    static func endpoint(_ endpoint: FlowLogRecord.Endpoint?, ip: String, port: UInt16?,
+                         service: FlowLogRecord.ServiceReference? = nil) -> String {
         let portText = port.map { ":\($0)" } ?? ""
         if let endpoint, let pod = endpoint.podName {
-            let identity = endpoint.identity.map { " (ID:\($0))" } ?? ""
-            return "\(endpoint.namespace.map { "\($0)/" } ?? "")\(pod)\(portText)\(identity)"
+            return "\(endpoint.namespace.map { "\($0)/" } ?? "")\(pod)\(portText) (ID:\(endpoint.identity))"
         }
         let address = ip.contains(":") && port != nil ? "[\(ip)]" : ip
         if let service {
-            return "\(address)\(portText) (service \(service)\(endpoint?.identity.map { ", ID:\($0)" } ?? ""))"
+            return "\(address)\(portText) (service \(service)\(endpoint.map { ", ID:\($0.identity)" } ?? ""))"
         }
-        if let entity = endpoint?.reservedName { return "\(address)\(portText) (\(entity))" }
+        if let entity = endpoint?.entity { return "\(address)\(portText) (\(entity))" }
         return address + portText
     }
 
     /// `2025-01-01T10:00:00.529504+0000` -> `2025-01-01 10:00:00.529`.
-    func time(_ record: RecordView) -> String {
-        let text = record.timestamp
+    func time(_ text: String) -> String {
         guard text.count >= 23 else { return text }
         let date = text.prefix(10), clock = text.dropFirst(11).prefix(12)
         return self.paint("\(date) \(clock)", .dim)

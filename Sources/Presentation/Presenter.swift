@@ -1,3 +1,4 @@
+import FlowLog
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,28 +62,26 @@ public final class Presenter: @unchecked Sendable {
     }
 
     func present(_ line: ArraySlice<UInt8>, into out: inout [UInt8]) {
-        guard let record = RecordView(line: line) else {
-            // Not JSON (cannot come from flowmon): passed on as it is.
+        guard let event = FlowLogEvent(line: line) else {
+            // Not a record (cannot come from flowmon): passed on as it is.
             out.append(contentsOf: line)
             out.append(UInt8(ascii: "\n"))
             return
         }
-        guard self.filter.matches(record) else { return }
-        self.summary.add(record)
+        guard self.filter.matches(event) else { return }
+        self.summary.add(event)
         switch self.format {
         case .json:
             out.append(contentsOf: line)
             out.append(UInt8(ascii: "\n"))
         case .compact:
             // The final stats line is the summary's first rows when a summary follows.
-            if record.eventType == "stats" && self.summaryOutput == self.output { return }
+            if event.kind == .stats && self.summaryOutput == self.output { return }
             // A policy-violation alert repeats its connection's AUDIT line; it is shown when
             // alerts are asked for (`--type alert`) and counted in the summary either way.
-            if record.alertKind == "policy_violation" && !self.filter.types.contains("alert") { return }
-            if let text = self.printer.line(record) {
-                out.append(contentsOf: text.utf8)
-                out.append(UInt8(ascii: "\n"))
-            }
+            if case .alert(let alert) = event, alert.kind == "policy_violation", !self.filter.types.contains(.alert) { return }
+            out.append(contentsOf: self.printer.line(event).utf8)
+            out.append(UInt8(ascii: "\n"))
         }
     }
 

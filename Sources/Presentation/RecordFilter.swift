@@ -1,3 +1,5 @@
+import FlowLog
+
 /// Output filters in the manner of `hubble observe`: each option narrows the output, values
 /// of one option are alternatives (any may match), different options must all match.
 ///
@@ -30,10 +32,10 @@ public struct RecordFilter: Sendable {
     var namespaces: [String] = []
     var fromLabels: [[LabelTerm]] = []
     var toLabels: [[LabelTerm]] = []
-    var verdicts: [String] = []
-    var ports: [Int] = []
+    var verdicts: [FlowLogRecord.Verdict] = []
+    var ports: [UInt16] = []
     var protocols: [String] = []
-    var types: [String] = []
+    var types: [FlowLogEvent.Kind] = []
 
     public init() {}
 
@@ -47,14 +49,13 @@ public struct RecordFilter: Sendable {
         self.fromLabels = try fromLabels.map { value throws(FilterError) in try Self.selector(value, option: "--from-label") }
         self.toLabels = try toLabels.map { value throws(FilterError) in try Self.selector(value, option: "--to-label") }
         self.verdicts = try verdicts.map { value throws(FilterError) in
-            let verdict = value.uppercased()
-            guard ["FORWARDED", "AUDIT", "DROPPED"].contains(verdict) else {
+            guard let verdict = FlowLogRecord.Verdict(rawValue: value.uppercased()) else {
                 throw FilterError("--verdict '\(value)': expected FORWARDED, AUDIT or DROPPED")
             }
             return verdict
         }
         self.ports = try ports.map { port throws(FilterError) in
-            guard (0...65_535).contains(port) else { throw FilterError("--port \(port): expected 0 to 65535") }
+            guard let port = UInt16(exactly: port) else { throw FilterError("--port \(port): expected 0 to 65535") }
             return port
         }
         self.protocols = try protocols.map { value throws(FilterError) in
@@ -72,11 +73,10 @@ public struct RecordFilter: Sendable {
             }
         }
         self.types = try types.map { value throws(FilterError) in
-            let type = value.lowercased()
-            guard ["flow", "alert", "stats", "lost"].contains(type) else {
+            guard let kind = FlowLogEvent.Kind(rawValue: value.lowercased()) else {
                 throw FilterError("--type '\(value)': expected flow, alert, stats or lost")
             }
-            return type
+            return kind
         }
     }
 
@@ -87,10 +87,9 @@ public struct RecordFilter: Sendable {
             && self.types.isEmpty
     }
 
-    public func matches(_ record: RecordView) -> Bool {
-        let type = record.eventType
-        if !self.types.isEmpty && !self.types.contains(type) { return false }
-        guard type == "flow" || type == "alert" else { return true }
+    public func matches(_ event: FlowLogEvent) -> Bool {
+        if !self.types.isEmpty && !self.types.contains(event.kind) { return false }
+        guard let record = event.connection else { return true }
         let source = record.source, destination = record.destination
         if !self.fromPods.isEmpty && !self.fromPods.contains(where: { Self.pod($0, matches: source) }) { return false }
         if !self.toPods.isEmpty && !self.toPods.contains(where: { Self.pod($0, matches: destination) }) { return false }
@@ -98,20 +97,20 @@ public struct RecordFilter: Sendable {
             && !self.namespaces.contains(where: { $0 == source?.namespace || $0 == destination?.namespace }) { return false }
         if !self.fromLabels.isEmpty && !self.fromLabels.contains(where: { Self.selector($0, matches: source) }) { return false }
         if !self.toLabels.isEmpty && !self.toLabels.contains(where: { Self.selector($0, matches: destination) }) { return false }
-        if !self.verdicts.isEmpty && !self.verdicts.contains(record.verdict ?? "FORWARDED") { return false }
+        if !self.verdicts.isEmpty && !self.verdicts.contains(record.verdict ?? .forwarded) { return false }
         if !self.ports.isEmpty
             && !self.ports.contains(where: { $0 == record.sourcePort || $0 == record.destinationPort }) { return false }
         if !self.protocols.isEmpty && !self.protocols.contains(record.proto) { return false }
         return true
     }
 
-    static func pod(_ pod: Pod, matches endpoint: RecordView.Endpoint?) -> Bool {
+    static func pod(_ pod: Pod, matches endpoint: FlowLogRecord.Endpoint?) -> Bool {
         guard let endpoint, let name = endpoint.podName else { return false }
         if let namespace = pod.namespace, namespace != endpoint.namespace { return false }
         return name.hasPrefix(pod.prefix)
     }
 
-    static func selector(_ terms: [LabelTerm], matches endpoint: RecordView.Endpoint?) -> Bool {
+    static func selector(_ terms: [LabelTerm], matches endpoint: FlowLogRecord.Endpoint?) -> Bool {
         let labels = endpoint?.labels ?? []
         return terms.allSatisfy { term in
             // Each label is `source:key=value` or `source:key` (a value of "").

@@ -1,3 +1,5 @@
+import FlowLog
+
 /// What a run saw, as an aligned table for a person: packets, connections and verdicts, the
 /// busiest namespace pairs and pod pairs, the connections policy would drop and the policy
 /// that drops each, alerts by kind, decoder anomalies and lost packets. Fed every record
@@ -30,17 +32,17 @@ public struct RunSummary {
     var podPairs: [Pair: Traffic] = [:]
     var denied: [Denied: Int] = [:]
     var alerts: [String: Int] = [:]
-    var stats: [String: Any]?
+    var stats: FlowLogStats?
     /// How many rows each "top" table shows.
     public var top = 10
 
     public init() {}
 
-    public mutating func add(_ record: RecordView) {
-        switch record.eventType {
-        case "flow":
+    public mutating func add(_ event: FlowLogEvent) {
+        switch event {
+        case .flow(let record):
             self.flows += 1
-            self.verdicts[record.verdict ?? "no verdict", default: 0] += 1
+            self.verdicts[record.verdict?.rawValue ?? "no verdict", default: 0] += 1
             let source = Self.name(record.source, ip: record.sourceIP)
             let destination = record.destinationService.map { "service \($0)" }
                 ?? Self.name(record.destination, ip: record.destinationIP)
@@ -48,16 +50,17 @@ public struct RunSummary {
                                   to: Self.namespace(record.destination, ip: record.destinationIP))
             self.namespacePairs[namespaces, default: Traffic()].add(record)
             self.podPairs[Pair(from: source, to: destination), default: Traffic()].add(record)
-            if let verdict = record.verdict, verdict != "FORWARDED" {
+            if let policy = record.policy, policy.verdict.wouldDrop {
                 let service = (record.destinationPort.map { "\($0)/" } ?? "") + record.proto
-                let policies = record.denyingPolicies.isEmpty ? "(no policy allows it)" : record.denyingPolicies.joined(separator: ", ")
+                let denying = policy.denyingPolicies
+                let policies = denying.isEmpty ? "(no policy allows it)" : denying.joined(separator: ", ")
                 self.denied[Denied(from: source, to: destination, service: service, policies: policies), default: 0] += 1
             }
-        case "alert":
-            self.alerts[record.alertKind ?? "alert", default: 0] += record.alertCount
-        case "stats":
-            self.stats = record.stats
-        default:
+        case .alert(let alert):
+            self.alerts[alert.kind, default: 0] += Int(clamping: alert.count)
+        case .stats(let stats):
+            self.stats = stats
+        case .lost:
             break
         }
     }
@@ -65,23 +68,24 @@ public struct RunSummary {
     /// The table, lines ending in newlines.
     public func render() -> String {
         var out = "Summary\n"
-        let capture = self.stats?["capture"] as? [String: Any] ?? [:]
+        func capture(_ key: String) -> FlowLogValue? { self.stats?["capture", key] }
         let verdicts = self.verdicts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
             .map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
         var rows: [[String]] = [
-            ["packets", Self.number(capture["packets"] as? Int ?? 0)],
+            ["packets", Self.number(capture("packets")?.intValue ?? 0)],
             ["connections", Self.number(self.flows) + (verdicts.isEmpty ? "" : " (\(verdicts))")],
         ]
         let alerts = self.alerts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
             .map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
         rows.append(["alerts", alerts.isEmpty ? "none" : alerts])
-        let anomalies = (self.stats?["anomalies"] as? [String: Int] ?? [:]).sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+        let anomalies = (self.stats?.sections["anomalies"]?.objectValue ?? [:]).compactMapValues(\.intValue)
+            .sorted { ($0.value, $1.key) > ($1.value, $0.key) }
             .map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
         rows.append(["decoder anomalies", anomalies.isEmpty ? "none" : anomalies])
         let losses = [("kernel", "kernel_dropped"), ("interface", "interface_dropped"), ("ring", "ring_dropped")]
-            .compactMap { name, key in (capture[key] as? Int).flatMap { $0 > 0 ? "\(name) \(Self.number($0))" : nil } }
+            .compactMap { name, key in capture(key)?.intValue.flatMap { $0 > 0 ? "\(name) \(Self.number($0))" : nil } }
         rows.append(["lost packets", losses.isEmpty ? "none" : losses.joined(separator: ", ")])
-        if let error = capture["error"] as? String { rows.append(["stopped", error]) }
+        if let error = capture("error")?.stringValue { rows.append(["stopped", error]) }
         out += Self.table(rows, indent: "  ")
         out += self.topTraffic("Top namespace pairs (by bytes)", self.namespacePairs)
         out += self.topTraffic("Top pod pairs (by bytes)", self.podPairs)
@@ -118,14 +122,14 @@ public struct RunSummary {
     }
 
     /// A pod as `namespace/pod`, else the entity and address, or the address.
-    static func name(_ endpoint: RecordView.Endpoint?, ip: String) -> String {
+    static func name(_ endpoint: FlowLogRecord.Endpoint?, ip: String) -> String {
         if let endpoint, let pod = endpoint.podName { return "\(endpoint.namespace ?? "")/\(pod)" }
-        return endpoint?.reservedName.map { "\($0) (\(ip))" } ?? ip
+        return endpoint?.entity.map { "\($0) (\(ip))" } ?? ip
     }
 
-    static func namespace(_ endpoint: RecordView.Endpoint?, ip: String) -> String {
+    static func namespace(_ endpoint: FlowLogRecord.Endpoint?, ip: String) -> String {
         if let namespace = endpoint?.namespace { return namespace }
-        return endpoint?.reservedName ?? ip
+        return endpoint?.entity ?? ip
     }
 
     static func number(_ value: Int) -> String {
@@ -141,8 +145,8 @@ public struct RunSummary {
 }
 
 extension RunSummary.Traffic {
-    mutating func add(_ record: RecordView) {
+    mutating func add(_ record: FlowLogRecord) {
         self.connections += 1
-        self.bytes += record.bytes
+        self.bytes += Int(clamping: record.bytes)
     }
 }

@@ -220,6 +220,29 @@ struct FlowLogReaderTests {
 /// The reader's fast parser against `JSONDecoder` (the record's `Decodable` conformance): the
 /// same record for every line, or an error where `JSONDecoder` has one.
 struct FlowLogParserAgreementTests {
+    /// 1500 seeded mutations of `line`: one to three bytes replaced, removed or inserted, each
+    /// with bytes JSON gives meaning to, invalid UTF-8 and a newline.
+    static func mutations(of line: [UInt8]) -> [[UInt8]] {
+        var state: UInt64 = 12345
+        func next() -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        let alphabet = Array("{}[]\",:0123456789.-eEtrufalsn\\ uX\u{7f}".utf8) + [0xC3, 0xFF, 0x0A]
+        return (0..<1500).map { _ in
+            var bytes = line
+            for _ in 0..<(1 + next() % 3) {
+                let position = next() % bytes.count
+                switch next() % 3 {
+                case 0: bytes[position] = alphabet[next() % alphabet.count]
+                case 1: bytes.remove(at: position)
+                default: bytes.insert(alphabet[next() % alphabet.count], at: position)
+                }
+            }
+            return bytes
+        }
+    }
+
     static func decoded(_ line: String) -> FlowLogRecord? {
         try? JSONDecoder().decode(FlowLogRecord.self, from: Data(line.utf8))
     }
@@ -268,22 +291,7 @@ struct FlowLogParserAgreementTests {
         // returns the same, and where the reader fails JSONDecoder fails too.
         let text = try String(contentsOf: FlowLogReaderTests.demo.appendingPathComponent("demo-cluster.policies.expected.jsonl"), encoding: .utf8)
         let line = Array(try #require(text.split(separator: "\n").first { $0.contains("\"event_type\":\"flow\"") && $0.contains("allowed_by") }).utf8)
-        var state: UInt64 = 12345
-        func next() -> Int {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int(truncatingIfNeeded: state >> 33)
-        }
-        let alphabet = Array("{}[]\",:0123456789.-eEtrufalsn\\ uX\u{7f}".utf8) + [0xC3, 0xFF, 0x0A]
-        for _ in 0..<1500 {
-            var bytes = line
-            for _ in 0..<(1 + next() % 3) {
-                let position = next() % bytes.count
-                switch next() % 3 {
-                case 0: bytes[position] = alphabet[next() % alphabet.count]
-                case 1: bytes.remove(at: position)
-                default: bytes.insert(alphabet[next() % alphabet.count], at: position)
-                }
-            }
+        for bytes in Self.mutations(of: line) {
             // One line only: a newline inserted splits it, which is another test.
             guard !bytes.contains(0x0A) else { continue }
             let mutated = String(decoding: bytes, as: UTF8.self)

@@ -1,3 +1,4 @@
+import FlowLog
 import Foundation
 import Testing
 
@@ -64,14 +65,14 @@ struct PresenterTests {
 
     @Test func coloursMarkVerdicts() {
         let printer = CompactPrinter(color: true)
-        let forwarded = RecordView(object: ["event_type": "flow", "timestamp": "2025-01-01T10:00:00.529504+0000",
-                                            "src_ip": "10.0.0.1", "dest_ip": "10.0.0.2", "proto": "TCP",
-                                            "policy": ["verdict": "FORWARDED"]])
-        let audit = RecordView(object: ["event_type": "flow", "timestamp": "2025-01-01T10:00:00.529504+0000",
-                                        "src_ip": "10.0.0.1", "dest_ip": "10.0.0.2", "proto": "TCP",
-                                        "policy": ["verdict": "AUDIT", "traffic_direction": "INGRESS"]])
-        #expect(printer.line(forwarded)?.contains("\u{1b}[32mFORWARDED\u{1b}[0m") == true)
-        #expect(printer.line(audit)?.contains("\u{1b}[31mAUDIT\u{1b}[0m  no policy allows it (ingress)") == true)
+        func flow(_ policy: FlowLogRecord.PolicyVerdict) -> FlowLogEvent {
+            .flow(FlowLogRecord(timestamp: "2025-01-01T10:00:00.529504+0000", sourceIP: "10.0.0.1", destinationIP: "10.0.0.2",
+                                proto: "TCP", policy: policy))
+        }
+        let forwarded = flow(FlowLogRecord.PolicyVerdict(verdict: .forwarded))
+        let audit = flow(FlowLogRecord.PolicyVerdict(verdict: .audit, direction: .ingress))
+        #expect(printer.line(forwarded).contains("\u{1b}[32mFORWARDED\u{1b}[0m"))
+        #expect(printer.line(audit).contains("\u{1b}[31mAUDIT\u{1b}[0m  no policy allows it (ingress)"))
     }
 
     @Test func theProgressLineShowsBarRateAndTimeLeft() {
@@ -85,14 +86,13 @@ struct PresenterTests {
 extension PresenterTests {
     /// With `--services`, a connection to a ClusterIP names the service and its backends' identity.
     @Test func aTranslatedServiceIsNamed() {
-        let record = RecordView(object: ["event_type": "flow", "timestamp": "2025-01-01T10:00:00.068000+0000",
-                                         "src_ip": "10.244.0.9", "src_port": 54516, "dest_ip": "10.96.0.10", "dest_port": 53,
-                                         "proto": "UDP", "conn_state": "SF",
-                                         "source": ["identity": 262, "namespace": "payments", "pod_name": "users-1"],
-                                         "destination": ["identity": 265, "labels": ["k8s:k8s-app=kube-dns"]],
-                                         "destination_service": ["name": "kube-dns", "namespace": "kube-system"],
-                                         "policy": ["verdict": "FORWARDED"]])
-        #expect(CompactPrinter(color: false).line(record)
+        let record = FlowLogRecord(timestamp: "2025-01-01T10:00:00.068000+0000", sourceIP: "10.244.0.9", sourcePort: 54516,
+                                   destinationIP: "10.96.0.10", destinationPort: 53, proto: "UDP", connState: "SF",
+                                   source: FlowLogRecord.Endpoint(identity: 262, namespace: "payments", podName: "users-1"),
+                                   destination: FlowLogRecord.Endpoint(identity: 265, labels: ["k8s:k8s-app=kube-dns"]),
+                                   destinationService: FlowLogRecord.ServiceReference(name: "kube-dns", namespace: "kube-system"),
+                                   policy: FlowLogRecord.PolicyVerdict(verdict: .forwarded))
+        #expect(CompactPrinter(color: false).line(.flow(record))
             == "2025-01-01 10:00:00.068  payments/users-1:54516 (ID:262) -> 10.96.0.10:53 (service kube-system/kube-dns, ID:265) UDP SF  FORWARDED")
     }
 }

@@ -1,3 +1,4 @@
+import FlowLog
 import Foundation
 import Testing
 
@@ -7,18 +8,18 @@ import Testing
 struct RecordFilterTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static var demo: [RecordView] {
+    static var demo: [FlowLogEvent] {
         let text = (try? String(contentsOf: repository.appendingPathComponent("Captures/demo/demo-cluster.policies.expected.jsonl"),
                                 encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { RecordView(line: Array($0.utf8)) }
+        return text.split(separator: "\n").compactMap { FlowLogEvent(line: ArraySlice($0.utf8)) }
     }
 
     func count(_ filter: RecordFilter) -> Int { Self.demo.filter(filter.matches).count }
 
     @Test func theDemoHasFlowsOfEveryKindTheFiltersNeed() {
         #expect(Self.demo.count > 100)
-        #expect(Self.demo.contains { $0.verdict == "AUDIT" })
-        #expect(Self.demo.contains { $0.eventType == "stats" })
+        #expect(Self.demo.contains { $0.connection?.verdict == .audit })
+        #expect(Self.demo.contains { $0.kind == .stats })
     }
 
     @Test func noOptionsKeepEverything() throws {
@@ -43,41 +44,44 @@ struct RecordFilterTests {
     func filterKeepsExactlyTheMatchingRecords(options: [String], meaning: String) throws {
         let value = options[1]
         var filter = RecordFilter()
-        let expected: (RecordView) -> Bool
-        let isConnection: (RecordView) -> Bool = { $0.eventType == "flow" || $0.eventType == "alert" }
-        let passes: (RecordView, Bool) -> Bool = { record, test in isConnection(record) ? test : true }
+        let expected: (FlowLogEvent) -> Bool
+        let isConnection: (FlowLogEvent) -> Bool = { $0.connection != nil }
+        // Records other than flows and alerts pass every filter but --type.
+        let passes: (FlowLogEvent, (FlowLogRecord) -> Bool) -> Bool = { event, test in event.connection.map(test) ?? true }
         switch options[0] {
         case "--verdict":
             filter = try RecordFilter(verdicts: [value])
-            expected = { passes($0, ($0.verdict ?? "FORWARDED") == value.uppercased()) }
+            expected = { passes($0) { ($0.verdict ?? .forwarded).rawValue == value.uppercased() } }
         case "--protocol":
             filter = try RecordFilter(protocols: [value])
-            expected = { passes($0, $0.proto == "UDP") }
+            expected = { passes($0) { $0.proto == "UDP" } }
         case "--port":
             filter = try RecordFilter(ports: [Int(value)!])
-            expected = { passes($0, $0.sourcePort == 53 || $0.destinationPort == 53) }
+            expected = { passes($0) { $0.sourcePort == 53 || $0.destinationPort == 53 } }
         case "--namespace":
             filter = try RecordFilter(namespaces: [value])
-            expected = { passes($0, $0.source?.namespace == value || $0.destination?.namespace == value) }
+            expected = { passes($0) { $0.source?.namespace == value || $0.destination?.namespace == value } }
         case "--from-pod":
             filter = try RecordFilter(fromPods: [value])
-            expected = { passes($0, $0.source?.namespace == "platform" && $0.source?.podName?.hasPrefix("redis") == true) }
+            expected = { passes($0) { $0.source?.namespace == "platform" && $0.source?.podName?.hasPrefix("redis") == true } }
         case "--to-pod":
             filter = try RecordFilter(toPods: [value])
-            expected = { passes($0, $0.destination?.podName?.hasPrefix("users") == true) }
+            expected = { passes($0) { $0.destination?.podName?.hasPrefix("users") == true } }
         case "--from-label":
             filter = try RecordFilter(fromLabels: [value])
             let needsNoTier = value.contains("!tier")
             expected = {
-                let labels = $0.source?.labels ?? []
-                return passes($0, labels.contains("k8s:app=redis") && (!needsNoTier || !labels.contains { $0.hasPrefix("k8s:tier=") }))
+                passes($0) { record in
+                    let labels = record.source?.labels ?? []
+                    return labels.contains("k8s:app=redis") && (!needsNoTier || !labels.contains { $0.hasPrefix("k8s:tier=") })
+                }
             }
         case "--to-label":
             filter = try RecordFilter(toLabels: [value])
-            expected = { passes($0, $0.destination?.labels.contains("reserved:world-ipv4") == true) }
+            expected = { passes($0) { $0.destination?.labels.contains("reserved:world-ipv4") == true } }
         default:
             filter = try RecordFilter(types: [value])
-            expected = { $0.eventType == "stats" }
+            expected = { $0.kind == .stats }
         }
         let kept = Self.demo.filter(filter.matches)
         #expect(kept.count == Self.demo.filter(expected).count, "\(meaning)")
@@ -88,13 +92,13 @@ struct RecordFilterTests {
 
     @Test func optionsCombineWithAndValuesWithOr() throws {
         let both = try RecordFilter(namespaces: ["payments"], verdicts: ["AUDIT"])
-        let flows = Self.demo.filter { $0.eventType == "flow" }
+        let flows = Self.demo.compactMap { event -> FlowLogRecord? in if case .flow(let record) = event { record } else { nil } }
         let expected = flows.filter {
-            ($0.source?.namespace == "payments" || $0.destination?.namespace == "payments") && $0.verdict == "AUDIT"
+            ($0.source?.namespace == "payments" || $0.destination?.namespace == "payments") && $0.verdict == .audit
         }
-        #expect(flows.filter(both.matches).count == expected.count)
+        #expect(flows.filter { both.matches(.flow($0)) }.count == expected.count)
         let either = try RecordFilter(protocols: ["udp", "icmp"])
-        #expect(flows.filter(either.matches).count == flows.filter { $0.proto == "UDP" || $0.proto == "ICMP" }.count)
+        #expect(flows.filter { either.matches(.flow($0)) }.count == flows.filter { $0.proto == "UDP" || $0.proto == "ICMP" }.count)
     }
 
     @Test(arguments: [

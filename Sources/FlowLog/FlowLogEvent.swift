@@ -1,0 +1,210 @@
+import Foundation
+
+/// One line of flowmon's JSON-lines output, by its `event_type`: a connection (`flow`,
+/// schema/flow.schema.json), an alert (schema/alert.schema.json), the run's counters (`stats`,
+/// schema/stats.schema.json) or packets lost in a live capture (schema/lost.schema.json).
+/// `FlowLogReader.nextEvent()` reads a file of them, `init?(line:)` one line.
+public enum FlowLogEvent: Sendable, Equatable {
+    case flow(FlowLogRecord)
+    case alert(FlowLogAlert)
+    case stats(FlowLogStats)
+    case lost(FlowLogLost)
+
+    /// The `event_type`s read; lines of any other are skipped.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case flow, alert, stats, lost
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .flow: .flow
+        case .alert: .alert
+        case .stats: .stats
+        case .lost: .lost
+        }
+    }
+
+    /// The connection of a flow, or the one an alert is about; nil for stats and lost records.
+    public var connection: FlowLogRecord? {
+        switch self {
+        case .flow(let record): record
+        case .alert(let alert): alert.connection
+        case .stats, .lost: nil
+        }
+    }
+
+    /// The record in one line as flowmon writes it (as a pipe from it delivers them), or nil
+    /// when the line is not one: not JSON, not an object, another `event_type`, a key missing
+    /// or of the wrong type.
+    public init?(line: ArraySlice<UInt8>) {
+        let decoder = FlowLogReader.decoder
+        guard let type = try? FlowLogReader.eventType(of: line, decoder: decoder), let kind = Kind(rawValue: type),
+              let event = try? Self(kind, line: line, decoder: decoder)
+        else { return nil }
+        self = event
+    }
+
+    /// `line`, a record of `kind`, read by the fast parser, or else by `decoder`, which either
+    /// reads it or says precisely what is wrong.
+    init(_ kind: Kind, line: ArraySlice<UInt8>, decoder: JSONDecoder) throws {
+        self = try FlowLogParser.parse(line, as: kind) ?? Self.decode(kind, from: line, with: decoder)
+    }
+
+    /// `line`, a record of `kind`, as `decoder` reads it.
+    static func decode(_ kind: Kind, from line: ArraySlice<UInt8>, with decoder: JSONDecoder) throws -> FlowLogEvent {
+        let data = Data(line)
+        return switch kind {
+        case .flow: .flow(try decoder.decode(FlowLogRecord.self, from: data))
+        case .alert: .alert(try decoder.decode(FlowLogAlert.self, from: data))
+        case .stats: .stats(try decoder.decode(FlowLogStats.self, from: data))
+        case .lost: .lost(try decoder.decode(FlowLogLost.self, from: data))
+        }
+    }
+}
+
+/// One `event_type: "alert"` line (schema/alert.schema.json): what a detector saw on a
+/// connection. Read here: `alert.kind`, `signature`, `severity` and `count`, and the `scan` and
+/// `flood` details, all as the schema requires them; the constant `action`, `gid` and `rev`,
+/// and `signature_id`, `category`, `first_seen`, `last_seen`, `aggregated`, `spoof`,
+/// `scan.type` and `flood.window` are skipped, as unknown keys are.
+public struct FlowLogAlert: Sendable, Equatable {
+    /// The connection: the line's keys that an alert shares with a flow record (`timestamp`,
+    /// `flow_id`, `src_ip` ... `source`, `destination`, `policy`), read as a flow record's. Its
+    /// counts are 0 (an alert has no `flow` object); its `timestamp` is the alert's.
+    public var connection: FlowLogRecord
+    /// `policy_violation`, `port_scan_vertical`, `syn_flood`, ... (the schema's `alert.kind`).
+    public var kind: String
+    /// `FLOWMON SCAN vertical port scan (many ports on one host)`.
+    public var signature: String
+    /// 1 (highest) to 255.
+    public var severity: UInt8
+    /// Occurrences this line stands for: 1, or every one of an aggregation window.
+    public var count: UInt64
+    public var scan: Scan?
+    public var flood: Flood?
+
+    /// Port scans and ICMP sweeps: the distinct ports or hosts counted in `window` seconds.
+    public struct Scan: Sendable, Hashable, Decodable {
+        public var window: UInt64
+        public var distinctPorts: UInt64?
+        public var distinctHosts: UInt64?
+
+        enum CodingKeys: String, CodingKey {
+            case window
+            case distinctPorts = "distinct_ports"
+            case distinctHosts = "distinct_hosts"
+        }
+    }
+
+    /// A SYN flood: the half-open connections and their distinct sources counted.
+    public struct Flood: Sendable, Hashable, Decodable {
+        public var halfOpen: UInt64
+        public var distinctSources: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case halfOpen = "half_open"
+            case distinctSources = "distinct_sources"
+        }
+    }
+}
+
+extension FlowLogAlert: Decodable {
+    enum CodingKeys: String, CodingKey { case alert, scan, flood }
+    enum AlertKeys: String, CodingKey { case kind, signature, severity, count }
+
+    public init(from decoder: any Decoder) throws {
+        self.connection = try FlowLogRecord(from: decoder)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let alert = try container.nestedContainer(keyedBy: AlertKeys.self, forKey: .alert)
+        self.kind = try alert.decode(String.self, forKey: .kind)
+        self.signature = try alert.decode(String.self, forKey: .signature)
+        self.severity = try alert.decode(UInt8.self, forKey: .severity)
+        self.count = try alert.decode(UInt64.self, forKey: .count)
+        self.scan = try container.decodeIfPresent(Scan.self, forKey: .scan)
+        self.flood = try container.decodeIfPresent(Flood.self, forKey: .flood)
+    }
+}
+
+/// One `event_type: "stats"` line: the run's counters so far, written at the end (and every
+/// `--stats-interval` in a live capture). Kept as JSON values, since keys may be added
+/// (schema/stats.schema.json): `stats["capture", "packets"]`.
+public struct FlowLogStats: Sendable, Hashable, Decodable {
+    public var timestamp: String
+    /// The `stats` object: its sections (`capture`, `decoder`, `anomalies`, `flow`,
+    /// `fragments`, `alerts`), each an object of counters (`capture.error` is text).
+    public var sections: [String: FlowLogValue]
+
+    /// The value at `section.key`; nil when there is none.
+    public subscript(section: String, key: String) -> FlowLogValue? { self.sections[section]?[key] }
+
+    enum CodingKeys: String, CodingKey {
+        case timestamp
+        case sections = "stats"
+    }
+}
+
+/// One `event_type: "lost"` line (schema/lost.schema.json): packets a live capture lost.
+public struct FlowLogLost: Sendable, Hashable {
+    public var timestamp: String
+    /// `kernel` (pcap's ps_drop), `interface` (ps_ifdrop) or `ring_buffer` (a worker's ring was full).
+    public var source: String
+    /// `num_events_lost`: packets lost from `source` since its previous report.
+    public var count: UInt64
+    /// Packets lost from `source` since the capture started.
+    public var total: UInt64
+}
+
+extension FlowLogLost: Decodable {
+    enum CodingKeys: String, CodingKey { case timestamp, lost }
+    enum LostKeys: String, CodingKey {
+        case source, total
+        case count = "num_events_lost"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.timestamp = try container.decode(String.self, forKey: .timestamp)
+        let lost = try container.nestedContainer(keyedBy: LostKeys.self, forKey: .lost)
+        self.source = try lost.decode(String.self, forKey: .source)
+        self.count = try lost.decode(UInt64.self, forKey: .count)
+        self.total = try lost.decode(UInt64.self, forKey: .total)
+    }
+}
+
+/// A JSON value, for what is read without a type of its own (the `stats` counters).
+public enum FlowLogValue: Sendable, Hashable, Decodable {
+    case null
+    case bool(Bool)
+    case integer(Int)
+    /// A number with a fraction or exponent, or an integer beyond `Int`.
+    case number(Double)
+    case string(String)
+    case array([FlowLogValue])
+    case object([String: FlowLogValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([FlowLogValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: FlowLogValue].self))
+        }
+    }
+
+    /// The member `key` of an object.
+    public subscript(key: String) -> FlowLogValue? { self.objectValue?[key] }
+
+    public var intValue: Int? { if case .integer(let value) = self { value } else { nil } }
+    public var stringValue: String? { if case .string(let value) = self { value } else { nil } }
+    public var objectValue: [String: FlowLogValue]? { if case .object(let value) = self { value } else { nil } }
+}
