@@ -148,10 +148,19 @@ public struct PolicyCompiler {
             return id
         }
 
-        // Each rule's remote identities, resolved once (Cilium's SelectorCache does the same:
-        // a selector is evaluated against the identities once, not per endpoint).
+        // Each rule's remote identities, each distinct selector resolved once (Cilium's
+        // SelectorCache does the same: a selector is evaluated against the identities once, not
+        // per rule or endpoint; generated policy sets repeat the same peers in many rules).
+        var selectorCache: [SelectorMatcher: [Identity]] = [:]
+        func remotes(_ peer: Peer) -> [Identity] {
+            guard case .selector(let matcher) = peer else { return self.resolve(peer) }
+            if let cached = selectorCache[matcher] { return cached }
+            let identities = self.resolve(peer)
+            selectorCache[matcher] = identities
+            return identities
+        }
         let remotesByRule: [[Identity]?] = rules.map { rule in
-            rule.peers.map { peers in Array(Set(peers.flatMap { self.resolve($0) })).sorted() }
+            rule.peers.map { peers in Array(Set(peers.flatMap(remotes))).sorted() }
         }
 
         var selected: [PolicyReference: Set<Identity>] = [:]
