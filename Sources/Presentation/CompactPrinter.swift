@@ -27,6 +27,7 @@ public struct CompactPrinter: Sendable {
     func flow(_ record: FlowLogRecord) -> String {
         var line = self.time(record.timestamp) + "  " + self.connection(record) + " " + record.proto
         if let state = record.connState { line += " " + state }
+        if let error = Self.icmpError(record) { line += " (" + error + ")" }
         if let policy = record.policy {
             line += "  " + self.paint(policy.verdict.rawValue, policy.verdict.wouldDrop ? .red : .green)
             let denying = policy.denyingPolicies, allowing = policy.allowingPolicies
@@ -65,6 +66,17 @@ public struct CompactPrinter: Sendable {
         if dropped > 0 { line += ", " + self.paint("\(dropped) packets lost", .red) }
         if let error = stats["capture", "error"]?.stringValue { line += ", stopped: " + error }
         return line
+    }
+
+    /// The ICMP error that came back about a TCP, UDP or SCTP connection (its
+    /// `response_icmp_type`/`_code`), as `ICMP 3/3 destination unreachable`; nil for ICMP flows,
+    /// whose response type is their reply.
+    static func icmpError(_ record: FlowLogRecord) -> String? {
+        guard record.icmpType == nil, let type = record.responseICMPType, let code = record.responseICMPCode else { return nil }
+        let names: [UInt8: String] = record.ipVersion == 6
+            ? [1: "destination unreachable", 2: "packet too big", 3: "time exceeded", 4: "parameter problem"]
+            : [3: "destination unreachable", 11: "time exceeded", 12: "parameter problem"]
+        return "ICMP \(type)/\(code)" + (names[type].map { " " + $0 } ?? "")
     }
 
     /// `source -> destination` with ports.

@@ -75,6 +75,23 @@ struct PresenterTests {
         #expect(printer.line(audit).contains("\u{1b}[31mAUDIT\u{1b}[0m  no policy allows it (ingress)"))
     }
 
+    /// An ICMP error about a UDP or TCP connection is shown after its state, named by family;
+    /// an ICMP flow's reply is not an error.
+    @Test(arguments: [
+        (4, "UDP", nil, 3, 3, "UDP S0 (ICMP 3/3 destination unreachable)"),
+        (4, "TCP", nil, 11, 0, "TCP S0 (ICMP 11/0 time exceeded)"),
+        (6, "UDP", nil, 1, 4, "UDP S0 (ICMP 1/4 destination unreachable)"),
+        (6, "TCP", nil, 2, 0, "TCP S0 (ICMP 2/0 packet too big)"),
+        (4, "ICMP", 8, 0, 0, "ICMP S0"),
+    ] as [(Int, String, UInt8?, UInt8, UInt8, String)])
+    func icmpErrorsAboutAConnectionAreShown(version: Int, proto: String, icmpType: UInt8?, type: UInt8, code: UInt8,
+                                            expected: String) {
+        let record = FlowLogRecord(timestamp: "2025-01-01T10:00:00.000000+0000", sourceIP: "10.0.0.1", destinationIP: "10.0.0.2",
+                                   proto: proto, ipVersion: version, icmpType: icmpType, icmpCode: icmpType.map { _ in 0 },
+                                   responseICMPType: type, responseICMPCode: code, connState: "S0")
+        #expect(CompactPrinter(color: false).line(.flow(record)).hasSuffix("10.0.0.1 -> 10.0.0.2 " + expected))
+    }
+
     @Test func theProgressLineShowsBarRateAndTimeLeft() {
         #expect(ProgressBar.render(bytes: 774_000_000, total: 1_600_000_000, packets: 1_310_000, elapsedNanoseconds: 1_000_000_000,
                                    width: 20)
