@@ -108,12 +108,22 @@ public final class FlowLogReader {
     }
 
     /// True when `prefix` (the first bytes of a file) looks like JSON lines: after an optional
-    /// UTF-8 byte order mark and white space, the first byte is `{`.
+    /// UTF-8 byte order mark and white space, the first byte is `{`. A pcapng file starts with
+    /// 0A 0D 0D 0A, white space to JSON: it is not JSON lines.
     public static func looksLikeJSONLines(_ prefix: some Collection<UInt8>) -> Bool {
+        if prefix.starts(with: [0x0A, 0x0D, 0x0D, 0x0A]) { return false }
         var bytes = prefix[...]
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
         guard let first = bytes.first(where: { !Self.isWhitespace($0) }) else { return false }
         return first == UInt8(ascii: "{")
+    }
+
+    /// True when the file at `path` looks like JSON lines (`looksLikeJSONLines` of its first
+    /// 4 KiB); false when it cannot be read, so the caller's own open reports why.
+    public static func looksLikeJSONLines(path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return Self.looksLikeJSONLines([UInt8]((try? handle.read(upToCount: 4096)) ?? nil ?? Data()))
     }
 
     /// The next flow record, or nil at the end of the input.

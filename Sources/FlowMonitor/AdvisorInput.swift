@@ -8,20 +8,6 @@ import Output
 /// The connections `flowmon policy advise` reads from a capture, replayed in process with the
 /// same flow table and agent tables as `flowmon replay`. (Flow logs are read with `FlowLog`.)
 public enum AdvisorInput {
-    public enum Kind: Sendable {
-        case capture
-        case flowLog
-    }
-
-    /// A flow log when the file's first non-blank byte opens a JSON object; a capture otherwise.
-    public static func kind(of path: String) -> Kind {
-        guard path != "-", let handle = FileHandle(forReadingAtPath: path) else { return .capture }
-        defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 4096)) ?? Data()
-        let first = head.first { $0 != 0x20 && $0 != 0x0a && $0 != 0x0d && $0 != 0x09 }
-        return first == UInt8(ascii: "{") ? .flowLog : .capture
-    }
-
     /// Replays a capture through one single-pass processor (no detectors, records to /dev/null)
     /// and returns every connection it judged.
     public static func observeCapture(_ path: String, filter: PacketFilter?, configuration: ProcessorConfiguration,

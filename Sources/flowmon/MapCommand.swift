@@ -258,10 +258,8 @@ enum MapInput {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw FlowLogError(file: path, message: String(cString: strerror(errno == 0 ? EACCES : errno)))
         }
-        let prefix = [UInt8]((try? handle.read(upToCount: 4096)) ?? nil ?? Data())
         try? handle.close()
-        // A pcapng file starts with 0A 0D 0D 0A, white space in JSON: it is tested first.
-        if !prefix.starts(with: [0x0A, 0x0D, 0x0D, 0x0A]) && FlowLogReader.looksLikeJSONLines(prefix) {
+        if FlowLogReader.looksLikeJSONLines(path: path) {
             return .jsonLines(try FlowLogReader(path: path))
         }
         let reader: CaptureFileReader

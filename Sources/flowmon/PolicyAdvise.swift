@@ -65,10 +65,9 @@ extension Flowmon.Policy {
             }
             let observations: [ObservedConnection: Int]
             do {
-                switch AdvisorInput.kind(of: self.file) {
-                case .flowLog:
+                if self.file != "-" && FlowLogReader.looksLikeJSONLines(path: self.file) {
                     observations = try Self.observeFlowLog(self.file)
-                case .capture:
+                } else {
                     let filter = try self.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
                     observations = try AdvisorInput.observeCapture(self.file, filter: filter, configuration: self.flowTable.configuration,
                                                                    state: state).connections

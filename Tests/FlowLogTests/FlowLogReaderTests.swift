@@ -201,7 +201,13 @@ struct FlowLogReaderTests {
         #expect(FlowLogReader.looksLikeJSONLines(Array(" \n\t{".utf8)))
         #expect(FlowLogReader.looksLikeJSONLines([0xEF, 0xBB, 0xBF, UInt8(ascii: "{")]))
         #expect(!FlowLogReader.looksLikeJSONLines([0xD4, 0xC3, 0xB2, 0xA1]))  // pcap
-        #expect(!FlowLogReader.looksLikeJSONLines([0x0A, 0x0D, 0x0D, 0x0A]))  // pcapng: whitespace, then 0x0D 0x0A... then nothing
+        #expect(!FlowLogReader.looksLikeJSONLines([0x0A, 0x0D, 0x0D, 0x0A]))  // pcapng
+        // A pcapng section header whose block length bytes happen to follow with "{" is still pcapng.
+        #expect(!FlowLogReader.looksLikeJSONLines([0x0A, 0x0D, 0x0D, 0x0A, UInt8(ascii: "{"), 0, 0, 0]))
+        let demo = Self.demo.appendingPathComponent("demo-cluster.policies.expected.jsonl").path
+        #expect(FlowLogReader.looksLikeJSONLines(path: demo))
+        #expect(!FlowLogReader.looksLikeJSONLines(path: Self.demo.appendingPathComponent("demo-cluster.pcap").path))
+        #expect(!FlowLogReader.looksLikeJSONLines(path: "/nonexistent"))
         #expect(!FlowLogReader.looksLikeJSONLines([UInt8]()))
         #expect(!FlowLogReader.looksLikeJSONLines(Array("[{}]".utf8)))
     }
