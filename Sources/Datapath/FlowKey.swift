@@ -5,8 +5,8 @@ import FlowCore
 ///
 /// The "ports" are TCP/UDP/SCTP ports; for ICMP queries (echo, timestamp, information,
 /// address mask) both hold the query identifier so a request and its reply meet; for
-/// other ICMP messages they hold type and code (see `PacketObservation` for ICMP errors). `vni` is the tunnel's VNI (0 if none),
-/// so the same inner 5-tuple in two overlays stays two flows.
+/// other ICMP messages they hold type and code (errors: see `PacketObservation`). `vni` is
+/// the tunnel's VNI (0 if none), so the same inner 5-tuple in two overlays stays two flows.
 @frozen
 public struct FlowKey: Hashable, Sendable {
     public var lowAddress: IPAddress
