@@ -30,10 +30,9 @@ public struct CompactPrinter: Sendable {
         if let error = Self.icmpError(record) { line += " (" + error + ")" }
         if let policy = record.policy {
             line += "  " + self.paint(policy.verdict.rawValue, policy.verdict.wouldDrop ? .red : .green)
-            let denying = policy.denyingPolicies, allowing = policy.allowingPolicies
+            let allowing = policy.allowingPolicies
             if policy.verdict.wouldDrop {
-                let side = policy.direction.map { " (\($0.rawValue.lowercased()))" } ?? ""
-                line += denying.isEmpty ? "  no policy allows it" + side : "  denied by " + denying.joined(separator: ", ") + side
+                line += "  " + policy.dropExplanation
             } else if !allowing.isEmpty {
                 line += "  allowed by " + allowing.joined(separator: ", ")
             }

@@ -7,6 +7,14 @@ extension FlowLogRecord.PolicyVerdict {
     var denyingPolicies: [String] { (self.egressDeniedBy + self.ingressDeniedBy).map(\.qualifiedName) }
     /// The policies that allow it, in the same order and form.
     var allowingPolicies: [String] { (self.egressAllowedBy + self.ingressAllowedBy).map(\.qualifiedName) }
+
+    /// Why a would-be drop drops, and on which side: `denied by platform/pci-no-internet
+    /// (egress)` or `no policy allows it (ingress)`.
+    var dropExplanation: String {
+        let side = self.direction.map { " (\($0.rawValue.lowercased()))" } ?? ""
+        let denying = self.denyingPolicies
+        return (denying.isEmpty ? "no policy allows it" : "denied by " + denying.joined(separator: ", ")) + side
+    }
 }
 
 extension FlowLogRecord.PolicyReference {

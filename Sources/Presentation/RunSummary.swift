@@ -51,10 +51,11 @@ public struct RunSummary {
             self.namespacePairs[namespaces, default: Traffic()].add(record)
             self.podPairs[Pair(from: source, to: destination), default: Traffic()].add(record)
             if let policy = record.policy, policy.verdict.wouldDrop {
+                // By workload, as policies select them: one row for every pod of a Deployment.
                 let service = (record.destinationPort.map { "\($0)/" } ?? "") + record.proto
-                let denying = policy.denyingPolicies
-                let policies = denying.isEmpty ? "(no policy allows it)" : denying.joined(separator: ", ")
-                self.denied[Denied(from: source, to: destination, service: service, policies: policies), default: 0] += 1
+                let from = Self.workload(record.source, ip: record.sourceIP)
+                let to = record.destinationService.map { "service \($0)" } ?? Self.workload(record.destination, ip: record.destinationIP)
+                self.denied[Denied(from: from, to: to, service: service, policies: policy.dropExplanation), default: 0] += 1
             }
         case .alert(let alert):
             self.alerts[alert.kind, default: 0] += Int(clamping: alert.count)
@@ -90,11 +91,18 @@ public struct RunSummary {
         out += self.topTraffic("Top namespace pairs (by bytes)", self.namespacePairs)
         out += self.topTraffic("Top pod pairs (by bytes)", self.podPairs)
         if !self.denied.isEmpty {
-            out += "Connections policy would drop\n"
-            let rows = self.denied.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(self.top).map { denied, count in
+            out += "Connections policy would drop (by workload)\n"
+            let sorted = self.denied.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+            let rows = sorted.prefix(self.top).map { denied, count in
                 [denied.from, "->", denied.to, denied.service, "×\(Self.number(count))", denied.policies]
             }
             out += Self.table(Array(rows), indent: "  ")
+            let rest = sorted.dropFirst(self.top)
+            if !rest.isEmpty {
+                let connections = rest.reduce(0) { $0 + $1.value }
+                let verdict = self.verdicts["DROPPED"] != nil && self.verdicts["AUDIT"] == nil ? "DROPPED" : "AUDIT"
+                out += "  and \(Self.number(rest.count)) more (\(Self.number(connections)) connections; --verdict \(verdict) lists each)\n"
+            }
         }
         return out
     }
@@ -125,6 +133,15 @@ public struct RunSummary {
     static func name(_ endpoint: FlowLogRecord.Endpoint?, ip: String) -> String {
         if let endpoint, let pod = endpoint.podName { return "\(endpoint.namespace ?? "")/\(pod)" }
         return endpoint?.entity.map { "\($0) (\(ip))" } ?? ip
+    }
+
+    /// What a policy would name: a pod's workload as `namespace/name` (the pod when it has
+    /// none), a CIDR identity's prefix, an entity; the address without an inventory.
+    static func workload(_ endpoint: FlowLogRecord.Endpoint?, ip: String) -> String {
+        guard let endpoint else { return ip }
+        if endpoint.podName != nil, let workload = endpoint.workloads.first { return "\(endpoint.namespace ?? "")/\(workload.name)" }
+        if endpoint.podName == nil, let prefix = endpoint.cidrPrefixes.first { return "\(endpoint.entity ?? "world") \(prefix)" }
+        return endpoint.podName == nil ? endpoint.entity ?? ip : Self.name(endpoint, ip: ip)
     }
 
     static func namespace(_ endpoint: FlowLogRecord.Endpoint?, ip: String) -> String {
