@@ -148,12 +148,15 @@ public enum QuotedPacket {
                 destinationPort = dp
             }
         case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
-            // A quoted echo (or other query) is keyed by its identifier, as its flow is.
-            if transport >= 0, let type = quote.byte(at: transport),
-               ICMPHeader.hasIdentifier(type: type, version: proto == IPProtocolNumber.icmpv6 ? 6 : 4),
-               let identifier = quote.bigEndian(at: transport &+ 4, as: UInt16.self) {
-                sourcePort = identifier
-                destinationPort = identifier
+            // A quoted echo (or other query) is keyed by its identifier, as its flow is; a quote
+            // cut before the identifier is no quote, as one cut before the ports.
+            if transport >= 0 {
+                guard let type = quote.byte(at: transport) else { return }
+                if ICMPHeader.hasIdentifier(type: type, version: proto == IPProtocolNumber.icmpv6 ? 6 : 4) {
+                    guard let identifier = quote.bigEndian(at: transport &+ 4, as: UInt16.self) else { return }
+                    sourcePort = identifier
+                    destinationPort = identifier
+                }
             }
         default:
             break

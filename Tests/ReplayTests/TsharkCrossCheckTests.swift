@@ -31,7 +31,11 @@ struct TsharkCrossCheckTests {
             "tshark counts the outer UDP/4789 packets; flowmon's flows are the inner ones (ICMP echo), and only the 2 frames carrying ARP are counted as their outer UDP flow"),
         "vxlan-8472-linux-default-port.pcap": (Counts(udpFlows: 2, udpPackets: 2),
             "as for vxlan-4789-icmp-arp.pcap, on Cilium's and Linux's default VXLAN port"),
+        "gre-ipv4-tcp-udp-icmp.pcap": (Counts(tcpFlows: 1, tcpPackets: 22, udpFlows: 4, udpPackets: 10),
+            "the 2 ICMP port unreachables quote a DNS query of this capture and are counted on its UDP flow (related, as Cilium's conntrack and Suricata do); tshark lists them as ICMP"),
         // Synthetic captures (Captures/synthetic/*.md give the expected flows).
+        "udp-icmp.pcap": (Counts(udpFlows: 3, udpPackets: 8),
+            "the ICMP port unreachable is counted on the UDP flow it answers (case b of udp-icmp.md); tshark lists it as ICMP"),
         "fragments.pcap": (Counts(udpFlows: 4, udpPackets: 14),
             "tshark counts one frame per reassembled datagram and leaves out the 2 orphan fragments; flowmon counts every attributed fragment"),
         "idle-timeouts.pcap": (Counts(tcpFlows: 6, tcpPackets: 50, udpFlows: 3, udpPackets: 4),
