@@ -192,3 +192,27 @@ enum GeneratedCapture {
     }()
     static let packets = 12_000
 }
+
+/// Answers every UDP datagram to port 5353 with "answer", and every TCP connection to port
+/// 8080 with "served" once the client has sent something: one process for both, no fork per
+/// request (socat's forking UDP server does not answer for a while after a datagram, and its
+/// SYSTEM child may exit before reading the query).
+let answeringServer = """
+    import select, socket
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("0.0.0.0", 5353))
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind(("0.0.0.0", 8080))
+    tcp.listen(8)
+    while True:
+        ready, _, _ = select.select([udp, tcp], [], [])
+        if udp in ready:
+            data, peer = udp.recvfrom(2048)
+            udp.sendto(b"answer\\n", peer)
+        if tcp in ready:
+            connection, _ = tcp.accept()
+            connection.recv(1024)
+            connection.sendall(b"served\\n")
+            connection.close()
+    """
