@@ -96,3 +96,26 @@ struct RelatedICMPTests {
         #expect(!error.quotesConnection)
     }
 }
+
+extension RelatedICMPTests {
+    /// A UDP port scan answered by port unreachable (what `nmap -sU` sees from closed ports) is
+    /// a vertical scan: each probe's flow ends as a failed attempt, as an unanswered SYN does.
+    @Test func aUDPScanAnsweredByPortUnreachableIsAVerticalScan() {
+        var packets: [PacketSummary] = []
+        for port in UInt16(1000)..<1020 {
+            let probe = Packet.udp(1, 50000, 2, port)
+            packets += [probe, Packet.icmpError(2, 1, type: 3, code: 3, quoting: probe)]
+        }
+        let (_, flows) = Self.run(packets, capacity: 64)
+        #expect(flows.count == 20 && flows.allSatisfy(\.isFailedAttempt))
+
+        var settings = DetectorSettings()
+        settings.scanPorts = 15
+        let engine = DetectorEngine(settings: settings)
+        var fired: [AlertKind] = []
+        for flow in flows where flow.isFailedAttempt {
+            engine.observe(.failedAttempt, flow: flow, time: flow.start, scope: .empty, emit: { fire, _ in fired.append(fire.kind) })
+        }
+        #expect(fired == [.verticalPortScan])
+    }
+}
