@@ -197,7 +197,7 @@ enum GeneratedCapture {
 /// 8080 with "served" once the client has sent something: one process for both, no fork per
 /// request (socat's forking UDP server does not answer for a while after a datagram, and its
 /// SYSTEM child may exit before reading the query).
-let answeringServer = """
+private let answeringServer = """
     import select, socket
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("0.0.0.0", 5353))
@@ -216,3 +216,16 @@ let answeringServer = """
             connection.sendall(b"served\\n")
             connection.close()
     """
+
+/// Starts `answeringServer` in `namespace` and returns once both its ports listen, so no
+/// connection attempt meets a closed port (at most 5 s); the caller stops it.
+func startAnsweringServer(in namespace: String) throws -> Process {
+    let server = try startInNamespace(namespace, ["python3", "-c", answeringServer])
+    for _ in 0..<50 {
+        let listening = try run(URL(fileURLWithPath: "/bin/sh"),
+                                ["-c", "ip netns exec \(namespace) ss -Hln '( sport = :8080 or sport = :5353 )' | wc -l"]).stdout
+        if Int(listening.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 2 { break }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
+    return server
+}

@@ -66,14 +66,8 @@ struct LiveCaptureLabTests {
         let b = lab.namespace(of: Self.pods[1])
         let a = lab.namespace(of: Self.pods[0])
         let c = lab.namespace(of: Self.pods[2])
-        let server = try lab.start(in: b, ["python3", "-c", answeringServer])
+        let server = try startAnsweringServer(in: b)
         defer { server.stop() }
-        // Wait until both servers listen, so no connection attempt meets a closed port.
-        for _ in 0..<50 {
-            let listening = try lab.sh("ip netns exec \(b) ss -Hln '( sport = :8080 or sport = :5353 )' | wc -l").stdout
-            if Int(listening.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 2 { break }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
         let accepted = try lab.sh("ip netns exec \(a) sh -c 'echo hello | nc -w 2 -q 1 10.244.0.12 8080'")
         #expect(accepted.stdout.contains("served"), "the TCP connection a -> b:8080 was served: \(accepted)")
         _ = try lab.sh("ip netns exec \(c) sh -c 'echo hello | nc -w 2 -q 1 10.244.0.12 8080'")

@@ -53,10 +53,6 @@ struct LiveFaultTests {
                 "ip netns pids \($0) 2>/dev/null | xargs -r kill -9; ip netns del \($0) 2>/dev/null"
             }.joined(separator: "; ") + "; true")
         }
-
-        func start(in namespace: String, _ command: [String]) throws -> Process {
-            try startInNamespace(namespace, command)
-        }
     }
 
 
@@ -82,7 +78,7 @@ struct LiveFaultTests {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("flows.jsonl")
-        let server = try pair.start(in: pair.server, ["python3", "-c", answeringServer])
+        let server = try startAnsweringServer(in: pair.server)
         defer { server.stop() }
 
         // Connections end a second after their last packet; the stats line (and its flush) is
@@ -94,11 +90,6 @@ struct LiveFaultTests {
         ], seconds: 50)
         defer { if capture.process.isRunning { kill(capture.pid, SIGKILL) } }
         #expect(capture.wait(seconds: 10) { capture.stderrSoFar.contains("flowmon: capturing on va") }, "\(capture.stderrSoFar)")
-        for _ in 0..<50 {
-            let listening = try pair.sh("ip netns exec \(pair.server) ss -Hln '( sport = :8080 or sport = :5353 )' | wc -l").stdout
-            if Int(listening.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 2 { break }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
 
         let tcp = try pair.sh("ip netns exec \(pair.client) sh -c 'echo hello | nc -w 2 -q 1 10.77.0.2 8080'")
         #expect(tcp.stdout.contains("served"), "\(tcp)")

@@ -28,11 +28,6 @@ final class NetworkNamespaceLab {
         try run(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
     }
 
-    /// Starts a long-running command (a server) in a namespace; the caller terminates it.
-    func start(in namespace: String, _ command: [String]) throws -> Process {
-        try startInNamespace(namespace, command)
-    }
-
     func setUp() throws {
         self.tearDown()
         let steps = [
