@@ -52,10 +52,9 @@ struct PacketObservation {
                 destinationPort = UInt16(summary.icmpCode)
             }
         }
-        let vni = summary.tunnel == .none || tunnelKey == .none ? 0 : summary.tunnelVNI
         let (key, fromLow) = FlowKey.canonical(
             source: summary.source, sourcePort: sourcePort, destination: summary.destination,
-            destinationPort: destinationPort, ipProtocol: summary.ipProtocol, vni: vni)
+            destinationPort: destinationPort, ipProtocol: summary.ipProtocol, vni: Self.keyVNI(summary, tunnelKey))
         self.key = key
         self.fromLow = fromLow
         self.initiatorIsLow = isReply ? !fromLow : fromLow
@@ -68,10 +67,15 @@ extension PacketObservation {
     /// The connection an ICMP error quotes, keyed as that connection's own packets are, and
     /// whether the quoted packet went from the key's low endpoint to its high one.
     static func quotedConnection(_ summary: PacketSummary, tunnelKey: TunnelKeyMode) -> (key: FlowKey, fromLow: Bool) {
-        let vni = summary.tunnel == .none || tunnelKey == .none ? 0 : summary.tunnelVNI
-        return FlowKey.canonical(
+        FlowKey.canonical(
             source: summary.quotedSource, sourcePort: summary.quotedSourcePort, destination: summary.quotedDestination,
-            destinationPort: summary.quotedDestinationPort, ipProtocol: summary.quotedProtocol, vni: vni)
+            destinationPort: summary.quotedDestinationPort, ipProtocol: summary.quotedProtocol,
+            vni: Self.keyVNI(summary, tunnelKey))
+    }
+
+    /// The VNI that goes into the packet's keys: its tunnel's, unless not tunneled or `--tunnel-key none`.
+    static func keyVNI(_ summary: PacketSummary, _ tunnelKey: TunnelKeyMode) -> UInt32 {
+        summary.tunnel == .none || tunnelKey == .none ? 0 : summary.tunnelVNI
     }
 }
 

@@ -81,7 +81,7 @@ public struct AgentState: Sendable {
         }
         // Identities seen without one endpoint (a Service's backends, judged together): a pod
         // identity still names its namespace, from the label every pod identity carries.
-        let namespaceLabel = "k8s:io.kubernetes.pod.namespace="
+        let namespaceLabel = SecurityLabels.sourceK8s + ":" + SecurityLabels.podNamespaceLabel + "="
         var identityJSON: [UInt32: [UInt8]] = [:]
         for (identity, labels) in self.endpoints.identities {
             let namespace = labels.first { $0.hasPrefix(namespaceLabel) }.map { String($0.dropFirst(namespaceLabel.count)) }

@@ -72,10 +72,14 @@ public struct CompactPrinter: Sendable {
     /// whose response type is their reply.
     static func icmpError(_ record: FlowLogRecord) -> String? {
         guard record.icmpType == nil, let type = record.responseICMPType, let code = record.responseICMPCode else { return nil }
-        let names: [UInt8: String] = record.ipVersion == 6
-            ? [1: "destination unreachable", 2: "packet too big", 3: "time exceeded", 4: "parameter problem"]
-            : [3: "destination unreachable", 11: "time exceeded", 12: "parameter problem"]
-        return "ICMP \(type)/\(code)" + (names[type].map { " " + $0 } ?? "")
+        let name: String? = switch (record.ipVersion == 6, type) {
+        case (true, 1), (false, 3): "destination unreachable"
+        case (true, 2): "packet too big"
+        case (true, 3), (false, 11): "time exceeded"
+        case (true, 4), (false, 12): "parameter problem"
+        default: nil
+        }
+        return "ICMP \(type)/\(code)" + (name.map { " " + $0 } ?? "")
     }
 
     /// `source -> destination` with ports.
