@@ -247,12 +247,19 @@ final class PolicyDocumentContext {
         }
     }
 
-    func list(_ node: PolicyYAMLNode, _ path: String) throws(AgentError) -> [PolicyYAMLNode] {
+    /// The items of a YAML sequence, as Yams keeps them (indexed from 0).
+    ///
+    /// Not copied into an `Array`: Swift 6.3.1's optimizer miscompiles a discarded
+    /// `Array(collection)` (its Dead Code Elimination pass on OSSA drops the copy that kept the
+    /// new buffer alive, so the buffer is freed before the elements are written into it), and
+    /// the loader validates some lists without keeping them (`_ = try list(...)`). The
+    /// reproducer is in `docs/compiler-defects/`.
+    func list(_ node: PolicyYAMLNode, _ path: String) throws(AgentError) -> PolicyYAMLNode.Sequence {
         guard case .sequence(let sequence) = node else {
             throw self.typeError(path, expected: PolicyValueKind.list.phrase, node)
         }
         try self.spend(sequence.count, at: node)
-        return Array(sequence)
+        return sequence
     }
 
     func stringList(_ node: PolicyYAMLNode, _ path: String) throws(AgentError) -> [String] {
