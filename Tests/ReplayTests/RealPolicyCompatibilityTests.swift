@@ -121,3 +121,17 @@ import Testing
             == "\(valid) policies valid; \(rejected.count + others.count) files with errors")
     }
 }
+
+extension RealPolicyCompatibilityTests {
+    /// `replay --policies` over the directory stops before any packet, listing every bad file.
+    @Test func replayStopsListingEveryBadFile() throws {
+        let result = try FlowmonTestSupport.run(Fixture.flowmonBinary, [
+            "replay", Fixture.captures.appendingPathComponent("demo/demo-cluster.pcap").path, "--policies", Self.directory.path])
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("flowmon: error: ") }
+        for expected in Self.expectations where !expected.accept {
+            #expect(errors.contains("flowmon: error: \(Self.directory.path)/\(expected.path): \(expected.message)"), "\(expected.path)")
+        }
+    }
+}

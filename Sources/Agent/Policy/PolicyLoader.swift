@@ -24,8 +24,11 @@ public struct PolicySet: Sendable {
 
 /// Loads CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes NetworkPolicy
 /// objects from YAML or JSON files into the typed model, with strict validation: the first
-/// problem stops the load with an `AgentError` naming file, document (1-based), field path
-/// and line.
+/// problem in a file stops that file with an `AgentError` naming file, document (1-based),
+/// field path and line; the other files are still read, and every error is reported.
+///
+/// Files that are not Kubernetes objects are named by their format: an unrendered Go/Helm
+/// template (`{{ … }}`) or a JSON rule array of the old `cilium policy import`.
 ///
 /// Documents: every YAML document counts as one, including empty ones (which are skipped);
 /// a `List` (or `*List`) document counts as its items instead, so in a file holding one
@@ -43,8 +46,12 @@ public struct PolicySet: Sendable {
 /// - Cilium `endPort: 0` means no range (Go's zero value).
 /// - Peers flowmon cannot evaluate (`fromGroups`/`toGroups`, `toServices`, a `CIDRSet` item
 ///   with `cidrGroupRef`/`cidrGroupSelector` only) select nothing: the rule gets
-///   `fromEndpoints: []` / `toEndpoints: []` and a notice. `fromRequires`/`toRequires` and
-///   `authentication` are ignored with a notice. `toFQDNs` is recorded and noticed.
+///   `fromEndpoints: []` / `toEndpoints: []`. `fromRequires`/`toRequires` and `authentication`
+///   are ignored; L7 rules and TLS settings leave their ports judged at L3/L4; host policies
+///   (`nodeSelector`) select no endpoint; `toFQDNs` is recorded. Each of these features gets
+///   one notice for the whole load ("read but not evaluated").
+/// - The same object twice (kind, namespace, name and spec equal) is one policy, as
+///   `kubectl apply` of it twice is; the same name with another spec is an error.
 public enum PolicyLoader {
     /// File name extensions read when a directory is given.
     public static let fileExtensions: Set<String> = ["yaml", "yml", "json"]
