@@ -81,13 +81,18 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let files = [
             "a.yaml": Self.webPolicy,
-            "b.yaml": "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: b}\nspec: {endpointSelector: {}, ingress: [{fromEndpoint: []}]}\n",
+            // A good document, then a bad one: the file adds nothing, not even its notices or names.
+            "b.yaml": "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: shared}\n"
+                + "spec: {endpointSelector: {}, egress: [{toFQDNs: [{matchName: a.example}]}]}\n---\n"
+                + "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: b}\nspec: {endpointSelector: {}, ingress: [{fromEndpoint: []}]}\n",
             "c.yaml": Self.webPolicy.replacingOccurrences(of: "name: web", with: "name: api"),
             "d.json": "[{\"endpointSelector\": {}}]",
+            "e.yaml": "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: shared}\nspec: {endpointSelector: {}}\n",
         ]
         for (name, text) in files { try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8) }
         let set = PolicyLoader.loadEach(paths: [directory.path, directory.path + "/missing.yaml"])
-        #expect(set.documents.map(\.name) == ["web", "api"])
+        #expect(set.documents.map(\.name) == ["web", "api", "shared"])
+        #expect(set.notices.isEmpty)
         #expect(set.errors.map(\.file) == [directory.path + "/b.yaml", directory.path + "/d.json", directory.path + "/missing.yaml"])
         // load(paths:) reads every file too, and throws the first error with the others.
         do {
@@ -95,7 +100,7 @@ import Testing
             Issue.record("loaded without error")
         } catch {
             #expect(error.lines.count == 2)
-            #expect(error.lines[0].hasPrefix(directory.path + "/b.yaml: document 1: spec.ingress[0].fromEndpoint: unknown field"))
+            #expect(error.lines[0].hasPrefix(directory.path + "/b.yaml: document 2: spec.ingress[0].fromEndpoint: unknown field"))
             #expect(error.lines[1].hasPrefix(directory.path + "/d.json: document 1: a JSON rule array"))
         }
     }

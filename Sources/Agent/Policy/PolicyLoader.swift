@@ -83,11 +83,9 @@ public enum PolicyLoader {
                 continue
             }
             for file in files {
-                let before = session
                 do {
                     try session.load(text: try self.readFile(file), file: file)
                 } catch {
-                    session = before
                     errors.append(error)
                 }
             }
@@ -145,24 +143,52 @@ public enum PolicyLoader {
 struct PolicyLoadSession {
     private var set = PolicySet()
     private var seen: [String: (index: Int, line: Int?)] = [:]
-    /// Features read but not evaluated, in first-seen order, with every place.
-    private var unevaluated: [(feature: String, effect: String, places: [String])] = []
+    /// Features read but not evaluated, in first-seen order: the first place and how many.
+    private var unevaluated: [(feature: String, effect: String, place: String, count: Int)] = []
+    /// Those of the file being read, counted once the whole file has loaded.
+    private var fileUnevaluated: [PolicyUnevaluated] = []
 
     /// The documents, the skip notices, then one notice per feature read but not evaluated,
     /// naming its first place and how many more there are.
     var result: PolicySet {
         var set = self.set
         for item in self.unevaluated {
-            var line = "read but not evaluated: \(item.feature): \(item.effect); at \(item.places[0])"
-            if item.places.count > 1 {
-                line += ", and \(item.places.count - 1) more place\(item.places.count == 2 ? "" : "s")"
+            var line = "read but not evaluated: \(item.feature): \(item.effect); at \(item.place)"
+            if item.count > 1 {
+                line += ", and \(item.count - 1) more place\(item.count == 2 ? "" : "s")"
             }
             set.notices.append(line)
         }
         return set
     }
 
+    /// Loads one file's documents; when it fails, the session is as it was before.
     mutating func load(text: String, file: String) throws(AgentError) {
+        let documentCount = self.set.documents.count
+        let noticeCount = self.set.notices.count
+        self.fileUnevaluated = []
+        do {
+            try self.loadDocuments(text: text, file: file)
+        } catch {
+            for document in self.set.documents[documentCount...] { self.seen[Self.key(document)] = nil }
+            self.set.documents.removeSubrange(documentCount...)
+            self.set.notices.removeSubrange(noticeCount...)
+            throw error
+        }
+        for item in self.fileUnevaluated {
+            if let position = self.unevaluated.firstIndex(where: { $0.feature == item.feature }) {
+                self.unevaluated[position].count += 1
+            } else {
+                self.unevaluated.append((item.feature, item.effect, item.place, 1))
+            }
+        }
+    }
+
+    static func key(_ document: PolicyDocument) -> String {
+        "\(document.kind.rawValue)/\(document.namespace ?? "")/\(document.name)"
+    }
+
+    private mutating func loadDocuments(text: String, file: String) throws(AgentError) {
         if let template = PolicySourceFormat.templateAction(in: text) {
             throw AgentError(file: file, message: "this looks like a Go/Helm template ('\(template.text)'), not a policy: render it first (helm template, or the tool that fills it in) and check the output",
                              line: template.line)
@@ -209,7 +235,7 @@ struct PolicyLoadSession {
             return
         }
         let document = parsed.document
-        let key = "\(document.kind.rawValue)/\(document.namespace ?? "")/\(document.name)"
+        let key = Self.key(document)
         if let first = self.seen[key] {
             let firstDocument = self.set.documents[first.index]
             let shown = document.namespace.map { "\($0)/\(document.name)" } ?? document.name
@@ -229,13 +255,7 @@ struct PolicyLoadSession {
         self.seen[key] = (self.set.documents.count, parsed.nameLine)
         self.set.documents.append(document)
         self.set.notices.append(contentsOf: context.notices)
-        for item in context.unevaluated {
-            if let position = self.unevaluated.firstIndex(where: { $0.feature == item.feature }) {
-                self.unevaluated[position].places.append(item.place)
-            } else {
-                self.unevaluated.append((item.feature, item.effect, [item.place]))
-            }
-        }
+        self.fileUnevaluated += context.unevaluated
     }
 
     /// A Yams error as `FILE: YAML syntax error: PROBLEM (line L)`.
