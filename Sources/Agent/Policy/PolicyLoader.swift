@@ -201,8 +201,8 @@ struct PolicyLoadSession {
         }
         var index = 0
         while let root = documents.next() {
-            if case .sequence = root {
-                throw PolicySourceFormat.topLevelListError(root, file: file, documentIndex: index + 1)
+            if case .sequence(let sequence) = root {
+                throw PolicySourceFormat.topLevelListError(sequence, file: file, documentIndex: index + 1)
             }
             try self.handle(root, file: file, index: &index)
         }

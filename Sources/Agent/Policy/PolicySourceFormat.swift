@@ -21,13 +21,12 @@ enum PolicySourceFormat {
     }
 
     /// The error for a document that is a list rather than an object. A list of maps with
-    /// `endpointSelector` or `nodeSelector` is the rule array `cilium policy import` read
-    /// (Cilium before 1.15 took `[{endpointSelector: …, ingress: …}]` JSON); a Kubernetes
-    /// API server reads objects with `apiVersion` and `kind` only.
-    static func topLevelListError(_ root: PolicyYAMLNode, file: String, documentIndex: Int) -> AgentError {
-        guard case .sequence(let sequence) = root else {
-            return AgentError(file: file, location: "document \(documentIndex)", message: "expected a map", line: root.policyLine)
-        }
+    /// `endpointSelector` or `nodeSelector` is the rule array the agent's `cilium policy
+    /// import` read (`[{endpointSelector: …, ingress: …}]`; Cilium's `examples/policies` still
+    /// held such .json files in August 2024); a Kubernetes API server reads objects with
+    /// `apiVersion` and `kind` only.
+    static func topLevelListError(_ sequence: PolicyYAMLNode.Sequence, file: String, documentIndex: Int) -> AgentError {
+        let line = sequence.mark?.line
         let isRuleArray = sequence.contains { item in
             guard case .mapping(let mapping) = item else { return false }
             return mapping["endpointSelector"] != nil || mapping["nodeSelector"] != nil
@@ -35,10 +34,10 @@ enum PolicySourceFormat {
         if isRuleArray {
             return AgentError(file: file, location: "document \(documentIndex)",
                               message: "a JSON rule array of the old `cilium policy import` format, not a Kubernetes object: wrap the rules in a CiliumNetworkPolicy (apiVersion: cilium.io/v2, kind: CiliumNetworkPolicy, metadata.name, and the rules as its specs)",
-                              line: root.policyLine)
+                              line: line)
         }
         return AgentError(file: file, location: "document \(documentIndex)",
                           message: "a list of \(sequence.count) item\(sequence.count == 1 ? "" : "s"), not a Kubernetes object: flowmon reads objects with apiVersion and kind (several in one file as YAML documents separated by --- or as a kind: List)",
-                          line: root.policyLine)
+                          line: line)
     }
 }
