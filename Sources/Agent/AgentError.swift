@@ -8,6 +8,8 @@ public struct AgentError: Error, CustomStringConvertible, Sendable, Equatable {
     public var location: String
     public var message: String
     public var line: Int?
+    /// Errors of the same load in other files (a policy directory reports every bad file).
+    public var further: [AgentError] = []
 
     public init(file: String, location: String = "", message: String, line: Int? = nil) {
         self.file = file
@@ -15,6 +17,9 @@ public struct AgentError: Error, CustomStringConvertible, Sendable, Equatable {
         self.message = message
         self.line = line
     }
+
+    /// This error's line, then those of `further`: what the CLI prints, one line each.
+    public var lines: [String] { [self.description] + self.further.flatMap(\.lines) }
 
     public var description: String {
         var text = self.file

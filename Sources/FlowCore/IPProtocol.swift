@@ -19,6 +19,8 @@ public enum IPProtocolNumber {
     public static let hip: UInt8 = 139
     public static let shim6: UInt8 = 140
     public static let sctp: UInt8 = 132
+    /// RFC 5798.
+    public static let vrrp: UInt8 = 112
 
     /// The name EVE uses in `proto` ("TCP", "UDP", "ICMP", "IPv6-ICMP", "SCTP", ...).
     /// Numbers without a name print as their decimal value.
@@ -37,7 +39,7 @@ public enum IPProtocolNumber {
         case sctp: "SCTP"
         case 89: "OSPF"
         case 103: "PIM"
-        case 112: "VRRP"
+        case vrrp: "VRRP"
         default: nil
         }
     }

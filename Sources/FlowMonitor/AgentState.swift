@@ -15,9 +15,14 @@ public struct AgentConfiguration: Sendable {
     /// `kubectl get services -A -o json` (`--services`): connections to ClusterIPs are judged as
     /// sent to the backends.
     public var services: String?
+    /// Whether a policy file that fails to load is left out (its error in
+    /// `AgentState.policies.errors`) instead of stopping the load (`flowmon policy check`).
+    public var skipsBadPolicyFiles: Bool
 
     public init(pods: String? = nil, namespaces: String? = nil, nodes: String? = nil, nodeName: String? = nil,
-                policyPaths: [String] = [], verdictAsEnforced: Bool = false, services: String? = nil) {
+                policyPaths: [String] = [], verdictAsEnforced: Bool = false, services: String? = nil,
+                skipsBadPolicyFiles: Bool = false) {
+        self.skipsBadPolicyFiles = skipsBadPolicyFiles
         self.services = services
         self.pods = pods
         self.namespaces = namespaces
@@ -50,7 +55,8 @@ public struct AgentState: Sendable {
     public static func load(_ configuration: AgentConfiguration) throws(AgentError) -> AgentState {
         let inventory = try InventoryLoader.load(pods: configuration.pods, namespaces: configuration.namespaces,
                                                  nodes: configuration.nodes)
-        let policies = configuration.policyPaths.isEmpty ? PolicySet(documents: [], notices: [])
+        let policies = configuration.policyPaths.isEmpty ? PolicySet()
+            : configuration.skipsBadPolicyFiles ? PolicyLoader.loadEach(paths: configuration.policyPaths)
             : try PolicyLoader.load(paths: configuration.policyPaths)
         let services = try configuration.services.map { path throws(AgentError) in try ServiceLoader.load(path: path) } ?? []
         let tables = try AgentTables.build(inventory: inventory, policies: policies.documents,

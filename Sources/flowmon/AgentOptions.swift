@@ -45,7 +45,7 @@ struct AgentOptions: ParsableArguments {
             for message in state.messages { Diagnostics.line("flowmon: \(message)") }
             return state
         } catch {
-            Diagnostics.error(error.description)
+            Diagnostics.error(error)
             throw ExitCode.failure
         }
     }

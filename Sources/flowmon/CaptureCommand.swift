@@ -196,7 +196,9 @@ extension Flowmon {
                 pipeline.reload(policy: state.context(hubble: pipeline.hubbleOutput, alerts: alerts))
                 Diagnostics.line("flowmon: reloaded inventory and policies")
             } catch {
-                Diagnostics.error("reload failed, keeping the previous inventory and policies: \(error.description)")
+                for line in error.lines {
+                    Diagnostics.error("reload failed, keeping the previous inventory and policies: \(line)")
+                }
             }
         }
 

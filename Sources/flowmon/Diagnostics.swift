@@ -1,3 +1,4 @@
+import Agent
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,6 +12,8 @@ import Glibc
 /// terminal's cursor or send it escape sequences. Backslashes are left as they are.
 enum Diagnostics {
     static func error(_ message: String) { write("flowmon: error: \(oneLine(message))\n") }
+    /// An agent error and the further errors of the same load, one line each.
+    static func error(_ error: AgentError) { for line in error.lines { Self.error(line) } }
     static func notice(_ message: String) { write("flowmon: notice: \(oneLine(message))\n") }
     static func line(_ message: String) { write(oneLine(message) + "\n") }
 

@@ -19,8 +19,9 @@ extension Flowmon.Policy {
         static let configuration = CommandConfiguration(
             abstract: "Validate policy files and print one line per policy.",
             discussion: """
-                Every error names the file, the document, the field and the line. With --pods, each line \
-                also says how many pods of the inventory the policy selects.
+                Every error names the file, the document, the field and the line. Every file is checked: \
+                one that fails is reported and left out, and the exit status is 1 when any failed. With \
+                --pods, each line also says how many pods of the inventory the policy selects.
                 """
         )
 
@@ -34,12 +35,14 @@ extension Flowmon.Policy {
             do {
                 // Without --node-name every pod counts as local, so selection covers the whole inventory.
                 state = try AgentState.load(AgentConfiguration(pods: self.inventory.pods, namespaces: self.inventory.namespaces,
-                                                               nodes: self.inventory.nodes, policyPaths: self.paths))
+                                                               nodes: self.inventory.nodes, policyPaths: self.paths,
+                                                               skipsBadPolicyFiles: true))
             } catch {
-                Diagnostics.error(error.description)
+                Diagnostics.error(error)
                 throw ExitCode.failure
             }
             for message in state.messages { Diagnostics.line("flowmon: \(message)") }
+            for error in state.policies.errors { Diagnostics.error(error) }
             for document in state.policies.documents {
                 let name = document.namespace.map { "\($0)/\(document.name)" } ?? document.name
                 var line = "\(document.kind.rawValue) \(name) (\(document.source.file), document \(document.source.documentIndex)): "
@@ -52,7 +55,13 @@ extension Flowmon.Policy {
                 }
                 print(line)
             }
-            print("\(state.policies.documents.count) polic\(state.policies.documents.count == 1 ? "y" : "ies") valid")
+            let count = state.policies.documents.count
+            let failed = state.policies.errors.count
+            guard failed == 0 else {
+                print("\(count) polic\(count == 1 ? "y" : "ies") valid; \(failed) file\(failed == 1 ? "" : "s") with errors")
+                throw ExitCode.failure
+            }
+            print("\(count) polic\(count == 1 ? "y" : "ies") valid")
         }
 
         static func describe(_ body: PolicyDocument.Body) -> String {

@@ -38,16 +38,18 @@ import Testing
         #expect(actual == expected)
     }
 
-    /// A directory load walks the tree and stops at the first invalid file in sorted order.
-    @Test func directoryLoadStopsAtFirstInvalidFileInSortedOrder() throws {
-        let first = try #require(Self.files.first)
-        let expected = try String(contentsOfFile: Self.directory.appendingPathComponent(first + ".expected").path, encoding: .utf8)
-            .trimmingCharacters(in: .newlines)
+    /// A directory load walks the tree in sorted order and reports every invalid file, each
+    /// with its own error, instead of stopping at the first.
+    @Test func directoryLoadReportsEveryInvalidFileInSortedOrder() throws {
+        let expected = try Self.files.map { name in
+            try String(contentsOfFile: Self.directory.appendingPathComponent(name + ".expected").path, encoding: .utf8)
+                .trimmingCharacters(in: .newlines)
+        }
         do {
             _ = try PolicyLoader.load(paths: [Self.directory.path])
             Issue.record("loaded without error")
         } catch {
-            #expect(error.description.replacingOccurrences(of: PolicyTestSupport.repositoryRoot.path + "/", with: "") == expected)
+            #expect(error.lines.map { $0.replacingOccurrences(of: PolicyTestSupport.repositoryRoot.path + "/", with: "") } == expected)
         }
     }
 }

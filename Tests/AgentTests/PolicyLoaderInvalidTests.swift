@@ -31,10 +31,6 @@ import Testing
          "t.yaml: document 1: spec.enableDefaultDeny.ingress: expected a boolean, found a string (line 7)"),
         ("  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{port: [80]}]}]}]",
          "t.yaml: document 1: spec.ingress[0].toPorts[0].ports[0].port: expected a string or an integer, found a list (line 7)"),
-        ("  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{protocol: TCP}]}]}]",
-         "t.yaml: document 1: spec.ingress[0].toPorts[0].ports[0].port: required field is missing (line 7)"),
-        ("  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{port: ''}]}]}]",
-         "t.yaml: document 1: spec.ingress[0].toPorts[0].ports[0].port: port must not be empty (line 7)"),
         ("  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{port: -1}]}]}]",
          "t.yaml: document 1: spec.ingress[0].toPorts[0].ports[0].port: port -1 is out of range 0-65535 (line 7)"),
         ("  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{port: 'a-very-long-port-name'}]}]}]",
@@ -42,11 +38,13 @@ import Testing
         ("  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{port: http, endPort: 90}]}]}]",
          "t.yaml: document 1: spec.ingress[0].toPorts[0].ports[0].endPort: endPort cannot be used with the named port 'http' (line 7)"),
         ("  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{port: '80', protocol: tcp}]}]}]",
-         "t.yaml: document 1: spec.ingress[0].toPorts[0].ports[0].protocol: protocol 'tcp' is not one of TCP, UDP, SCTP, ANY (line 7)"),
+         "t.yaml: document 1: spec.ingress[0].toPorts[0].ports[0].protocol: protocol 'tcp' is not one of TCP, UDP, SCTP, VRRP, IGMP, ANY (line 7)"),
         ("  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{port: '80', protocol: ICMPv6}]}]}]",
          "t.yaml: document 1: spec.ingress[0].toPorts[0].ports[0].protocol: protocol 'ICMPv6' is not allowed in toPorts; use icmps for ICMP (line 7)"),
-        ("  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{port: '0', protocol: VRRP}]}]}]",
-         "t.yaml: document 1: spec.ingress[0].toPorts[0].ports[0].protocol: protocol 'VRRP' is valid in Cilium but flowmon does not support it (supported: TCP, UDP, SCTP, ANY) (line 7)"),
+        ("  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{port: '112', protocol: VRRP}]}]}]",
+         "t.yaml: document 1: spec.ingress[0].toPorts[0].ports[0].port: protocol VRRP has no ports; leave port out (or 0) for it (line 7)"),
+        ("  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{protocol: IGMP, endPort: 10}]}]}]",
+         "t.yaml: document 1: spec.ingress[0].toPorts[0].ports[0].endPort: protocol IGMP has no ports; leave port out (or 0) for it (line 7)"),
         ("  endpointSelector: {}\n  egress: [{toEntities: [world], toCIDR: [10.0.0.0/8]}]",
          "t.yaml: document 1: spec.egress[0].toCIDR: toEntities and toCIDR cannot be combined in one rule (Cilium allows one kind of peer per rule; write separate rules) (line 7)"),
         ("  endpointSelector: {}\n  egress: [{toFQDNs: [{matchName: a.com}], toEndpoints: [{}]}]",
@@ -96,7 +94,7 @@ import Testing
         // Whole documents.
         ("kind: CiliumNetworkPolicy\nmetadata: {name: a}\nspec: {endpointSelector: {}}",
          "t.yaml: document 1: apiVersion: required field is missing (line 1)"),
-        ("- a\n- b", "t.yaml: document 1: expected a map, found a list (line 1)"),
+        ("- a\n- b", "t.yaml: document 1: a list of 2 items, not a Kubernetes object: flowmon reads objects with apiVersion and kind (several in one file as YAML documents separated by --- or as a kind: List) (line 1)"),
         ("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: Web_1}\nspec: {endpointSelector: {}}",
          "t.yaml: document 1: metadata.name: invalid name 'Web_1': must be a lowercase RFC 1123 subdomain (at most 253 characters of a-z, 0-9, '-' and '.', each part starting and ending with a letter or digit) (line 3)"),
         ("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: a, namespace: a.b}\nspec: {endpointSelector: {}}",
@@ -153,14 +151,15 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let policy = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: web\n  namespace: prod\nspec: {endpointSelector: {}}\n"
         try policy.write(to: directory.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
-        try ("---\n" + policy).write(to: directory.appendingPathComponent("sub/b.yml"), atomically: true, encoding: .utf8)
+        let other = policy.replacingOccurrences(of: "endpointSelector: {}", with: "endpointSelector: {matchLabels: {app: web}}")
+        try ("---\n" + other).write(to: directory.appendingPathComponent("sub/b.yml"), atomically: true, encoding: .utf8)
         try "not: [policy".write(to: directory.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
         #expect(try PolicyLoader.policyFiles(at: directory.path) == [directory.path + "/a.yaml", directory.path + "/sub/b.yml"])
         do {
             _ = try PolicyLoader.load(paths: [directory.path])
             Issue.record("loaded without error")
         } catch {
-            #expect(error.description == "\(directory.path)/sub/b.yml: document 1: metadata.name: duplicate CiliumNetworkPolicy 'prod/web': already defined in \(directory.path)/a.yaml (document 1, line 4) (line 5)")
+            #expect(error.description == "\(directory.path)/sub/b.yml: document 1: metadata.name: duplicate CiliumNetworkPolicy 'prod/web': already defined differently in \(directory.path)/a.yaml (document 1, line 4) (line 5)")
         }
     }
 

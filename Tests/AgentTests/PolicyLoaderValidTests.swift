@@ -247,12 +247,12 @@ import Testing
         #expect(egress[3] == CiliumEgressRule(toEndpoints: []))
         #expect(egress[4] == CiliumEgressRule(toEndpoints: [LabelSelector()]))
         #expect(set.notices == [
-            "n.yaml: document 1: spec.egress[0].toFQDNs: flowmon has no DNS proxy; toFQDNs selects no address (line 8)",
-            "n.yaml: document 1: spec.egress[1].toGroups: flowmon does not evaluate toGroups; this rule selects no peer (line 10)",
-            "n.yaml: document 1: spec.egress[2].toServices: flowmon does not evaluate toServices; this rule selects no peer (line 11)",
-            "n.yaml: document 1: spec.egress[3].toCIDRSet[0].cidrGroupRef: flowmon does not evaluate cidrGroupRef; this item selects nothing (line 12)",
-            "n.yaml: document 1: spec.egress[4].toRequires: flowmon does not evaluate toRequires; it is ignored (line 14)",
-            "n.yaml: document 1: spec.egress[4].authentication: flowmon does not evaluate authentication (mode 'required'); the rule applies as if none were required (line 15)",
+            "read but not evaluated: toFQDNs: flowmon has no DNS proxy, so these rules select no address; at n.yaml: document 1: spec.egress[0].toFQDNs (line 8)",
+            "read but not evaluated: toGroups: flowmon has no cloud provider groups; these rules select no peer; at n.yaml: document 1: spec.egress[1].toGroups (line 10)",
+            "read but not evaluated: toServices: these rules select no peer; at n.yaml: document 1: spec.egress[2].toServices (line 11)",
+            "read but not evaluated: cidrGroupRef: flowmon has no CiliumCIDRGroup objects; these items select no address; at n.yaml: document 1: spec.egress[3].toCIDRSet[0].cidrGroupRef (line 12)",
+            "read but not evaluated: toRequires: it is ignored (Cilium deprecated it); at n.yaml: document 1: spec.egress[4].toRequires (line 14)",
+            "read but not evaluated: authentication: these rules apply as if no authentication were required; at n.yaml: document 1: spec.egress[4].authentication (line 15)",
         ])
     }
 

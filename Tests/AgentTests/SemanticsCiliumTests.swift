@@ -275,6 +275,16 @@ import Testing
                   toPorts: [{ports: [{port: http, protocol: TCP}]}]
                 """),
             probes: [p("x/a", "y/c", 9090, F, match: .l3l4), p("x/a", "y/c", 8080, D)]),
+        Row(name: "a ports entry without port is every port of its protocol; VRRP and IGMP are whole IP protocols",
+            source: "cilium pkg/policy/api/l4.go (PortProtocol: port optional, L4Proto TCP, UDP, SCTP, VRRP, IGMP, ANY); examples/policies/host/allow-extended-protocols.yaml",
+            policies: cnp("a-udp-vrrp", "x", """
+                endpointSelector: {matchLabels: {pod: a}}
+                ingress:
+                - fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: y}}]
+                  toPorts: [{ports: [{protocol: UDP}, {protocol: VRRP}]}]
+                """),
+            probes: [p("y/b", "x/a", 53, .udp, F, match: .l3Proto), p("y/b", "x/a", 9999, .udp, F), p("y/b", "x/a", 0, .vrrp, F, match: .l3Proto),
+                     p("y/b", "x/a", 0, .igmp, D), p("y/b", "x/a", 80, .tcp, D), p("z/b", "x/a", 0, .vrrp, D)]),
         Row(name: "icmps by type name: EchoRequest in family IPv4 is type 8",
             source: "cilium Documentation/security/policy/language.rst (ICMP/ICMPv6); pkg/policy/api/icmp.go",
             policies: cnp("a-ping", "x", """

@@ -102,10 +102,12 @@ struct SemanticsCluster {
 
 enum SemanticsProtocol: UInt8 {
     case icmp = 1
+    case igmp = 2
     case tcp = 6
     case udp = 17
     case sctp = 132
     case icmpv6 = 58
+    case vrrp = 112
 }
 
 /// What flowmon would report for one new connection (the fields of a flow record's `policy`).

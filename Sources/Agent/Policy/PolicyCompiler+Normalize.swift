@@ -115,6 +115,8 @@ extension PolicyCompiler {
         case .tcp: IPProtocolNumber.tcp
         case .udp: IPProtocolNumber.udp
         case .sctp: IPProtocolNumber.sctp
+        case .vrrp: IPProtocolNumber.vrrp
+        case .igmp: IPProtocolNumber.igmp
         case .any: 0
         }
     }

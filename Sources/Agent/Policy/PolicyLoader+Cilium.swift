@@ -71,6 +71,9 @@ struct CiliumPolicyReader {
         }
         if let node = map["nodeSelector"] {
             rule.nodeSelector = try self.context.labelSelector(node, map.path("nodeSelector"), cilium: true)
+            self.context.notEvaluated("host policies (nodeSelector)",
+                                      "flowmon judges pods' traffic only; these rules select no endpoint and the nodes' own traffic is not judged",
+                                      path: map.path("nodeSelector"), line: map.keyLine("nodeSelector"))
         }
         let hostPolicy = hasNodeSelector
         if let node = map["ingress"] {
@@ -233,7 +236,7 @@ struct CiliumPolicyReader {
         if let node = map[p + "Requires"] {
             let key = p + "Requires"
             _ = try self.context.labelSelectorList(node, map.path(key), cilium: true)
-            self.context.notice(map.path(key), "flowmon does not evaluate \(key); it is ignored", line: map.keyLine(key))
+            self.context.notEvaluated(key, "it is ignored (Cilium deprecated it)", path: map.path(key), line: map.keyLine(key))
         }
         if let node = map[p + "Groups"] {
             let key = p + "Groups"
@@ -243,7 +246,8 @@ struct CiliumPolicyReader {
             }
             if !items.isEmpty {
                 selectsNothing = true
-                self.context.notice(map.path(key), "flowmon does not evaluate \(key); this rule selects no peer", line: map.keyLine(key))
+                self.context.notEvaluated(key, "flowmon has no cloud provider groups; these rules select no peer", path: map.path(key),
+                                          line: map.keyLine(key))
             }
         }
         if p == "to", let node = map["toServices"] {
@@ -254,13 +258,14 @@ struct CiliumPolicyReader {
             }
             if !items.isEmpty {
                 selectsNothing = true
-                self.context.notice(map.path("toServices"), "flowmon does not evaluate toServices; this rule selects no peer",
-                                    line: map.keyLine("toServices"))
+                self.context.notEvaluated("toServices", "these rules select no peer", path: map.path("toServices"),
+                                          line: map.keyLine("toServices"))
             }
         }
         if let node = map["toFQDNs"] {
             peers.fqdns = try self.fqdns(node, path: map.path("toFQDNs"))
-            self.context.notice(map.path("toFQDNs"), "flowmon has no DNS proxy; toFQDNs selects no address", line: map.keyLine("toFQDNs"))
+            self.context.notEvaluated("toFQDNs", "flowmon has no DNS proxy, so these rules select no address", path: map.path("toFQDNs"),
+                                      line: map.keyLine("toFQDNs"))
         }
         if let node = map["toPorts"] {
             let path = map.path("toPorts")
@@ -293,9 +298,8 @@ struct CiliumPolicyReader {
                                              at: modeNode)
                 }
                 if mode != "disabled" {
-                    self.context.notice(map.path("authentication"),
-                                        "flowmon does not evaluate authentication (mode '\(mode)'); the rule applies as if none were required",
-                                        line: map.keyLine("authentication"))
+                    self.context.notEvaluated("authentication", "these rules apply as if no authentication were required",
+                                              path: map.path("authentication"), line: map.keyLine("authentication"))
                 }
             }
         }
@@ -325,8 +329,8 @@ struct CiliumPolicyReader {
                 _ = try self.context.labelSelector(selector, map.path("cidrGroupSelector"), cilium: true)
             }
             if let except = map["except"] { _ = try self.context.stringList(except, map.path("except")) }
-            self.context.notice(map.path(sources[0]), "flowmon does not evaluate \(sources[0]); this item selects nothing",
-                                line: map.keyLine(sources[0]))
+            self.context.notEvaluated(sources[0], "flowmon has no CiliumCIDRGroup objects; these items select no address",
+                                      path: map.path(sources[0]), line: map.keyLine(sources[0]))
             return nil
         }
         let cidr = try self.context.cidr(cidrNode, map.path("cidr"), allowBareAddress: false, kubernetes: false)
@@ -381,6 +385,11 @@ struct CiliumPolicyReader {
                 }
             }
             if let node = rules["l7proto"] { _ = try self.context.string(node, rules.path("l7proto")) }
+            if hasL7Rules {
+                self.context.notEvaluated("L7 rules (toPorts.rules: http, kafka, dns, l7)",
+                                          "flowmon has no L7 proxy; their ports are judged at L3/L4, every request on them allowed",
+                                          path: map.path("rules"), line: map.keyLine("rules"))
+            }
         }
         for field in ["terminatingTLS", "originatingTLS", "listener"] {
             if let node = map[field], node.policyValueKind != .map {
@@ -388,35 +397,40 @@ struct CiliumPolicyReader {
             }
         }
         if let node = map["serverNames"] { _ = try self.context.stringList(node, map.path("serverNames")) }
+        if let field = ["terminatingTLS", "originatingTLS", "serverNames", "listener"].first(where: { map[$0] != nil }) {
+            self.context.notEvaluated("TLS and listener settings (toPorts: terminatingTLS, originatingTLS, serverNames, listener)",
+                                      "their ports are judged at L3/L4 without them", path: map.path(field), line: map.keyLine(field))
+        }
         return PortRule(ports: ports, hasL7Rules: hasL7Rules)
     }
 
+    /// One `PortProtocol`. `port` is optional in Cilium's CRD: omitted, empty or "0" is every
+    /// port (pkg/policy/api/l4.go), so `- protocol: UDP` is all UDP ports.
     private func port(_ node: PolicyYAMLNode, path: String) throws(AgentError) -> PortProtocol {
         let map = try PolicyMap(node, path: path, allowed: Self.portFields, context: self.context)
-        guard let portNode = map["port"] else {
-            throw self.context.error(map.path("port"), "required field is missing", line: map.line)
-        }
         let portPath = map.path("port")
-        var port: PortProtocol.Port
-        switch try self.context.intOrString(portNode, portPath) {
-        case .int(let value):
-            guard (0...65535).contains(value) else {
-                throw self.context.error(portPath, "port \(value) is out of range 0-65535", at: portNode)
-            }
-            port = .number(UInt16(value))
-        case .string(let text):
-            if text.isEmpty {
-                throw self.context.error(portPath, "port must not be empty", at: portNode)
-            } else if PolicyValidation.isAllDigits(text) {
-                guard let value = Int(text), (0...65535).contains(value) else {
-                    throw self.context.error(portPath, "port \(text) is out of range 0-65535", at: portNode)
+        var port = PortProtocol.Port.number(0)
+        if let portNode = map["port"] {
+            switch try self.context.intOrString(portNode, portPath) {
+            case .int(let value):
+                guard (0...65535).contains(value) else {
+                    throw self.context.error(portPath, "port \(value) is out of range 0-65535", at: portNode)
                 }
                 port = .number(UInt16(value))
-            } else if PolicyValidation.isPortName(text, caseInsensitive: true) {
-                port = .name(text.lowercased())
-            } else {
-                throw self.context.error(portPath, "port '\(text)' is neither a number nor a valid port name (\(PolicyValidation.portNameRule))",
-                                         at: portNode)
+            case .string(let text):
+                if text.isEmpty {
+                    port = .number(0)
+                } else if PolicyValidation.isAllDigits(text) {
+                    guard let value = Int(text), (0...65535).contains(value) else {
+                        throw self.context.error(portPath, "port \(text) is out of range 0-65535", at: portNode)
+                    }
+                    port = .number(UInt16(value))
+                } else if PolicyValidation.isPortName(text, caseInsensitive: true) {
+                    port = .name(text.lowercased())
+                } else {
+                    throw self.context.error(portPath, "port '\(text)' is neither a number nor a valid port name (\(PolicyValidation.portNameRule))",
+                                             at: portNode)
+                }
             }
         }
         var endPort: UInt16?
@@ -445,15 +459,17 @@ struct CiliumPolicyReader {
             case "ICMP", "ICMPv6", "ICMPV6":
                 throw self.context.error(map.path("protocol"), "protocol '\(text)' is not allowed in toPorts; use icmps for ICMP",
                                          at: protoNode)
-            case "VRRP", "IGMP":
-                throw self.context.error(map.path("protocol"),
-                                         "protocol '\(text)' is valid in Cilium but flowmon does not support it (supported: TCP, UDP, SCTP, ANY)",
-                                         at: protoNode)
             default:
                 guard let value = TransportProtocol(rawValue: text) else {
-                    throw self.context.error(map.path("protocol"), "protocol '\(text)' is not one of TCP, UDP, SCTP, ANY", at: protoNode)
+                    let allowed = TransportProtocol.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw self.context.error(map.path("protocol"), "protocol '\(text)' is not one of \(allowed)", at: protoNode)
                 }
                 proto = value
+            }
+            // VRRP and IGMP have no ports: the only port Cilium can match for them is "all".
+            if !proto.hasPorts && (port != .number(0) || endPort != nil) {
+                throw self.context.error(map.path(endPort != nil && port == .number(0) ? "endPort" : "port"),
+                                         "protocol \(proto.rawValue) has no ports; leave port out (or 0) for it", line: map.line)
             }
         }
         return PortProtocol(port: port, endPort: endPort, protocol: proto)

@@ -6,21 +6,29 @@ public struct PolicySet: Sendable {
     /// Policies in load order (paths in the order given, files of a directory in sorted
     /// path order, documents in file order).
     public var documents: [PolicyDocument]
-    /// One line per skipped document and per field flowmon accepts but does not evaluate,
-    /// e.g. `p.yaml: skipped: Deployment 'web' (document 3): not a network policy` or
-    /// `p.yaml: document 1: spec.egress[0].toFQDNs: flowmon has no DNS proxy; toFQDNs selects no address (line 9)`.
+    /// One line per skipped document (another kind, an identical copy) and one line per
+    /// feature flowmon reads but does not evaluate, for the whole load, e.g.
+    /// `p.yaml: skipped: Deployment 'web' (document 3): not a network policy` or
+    /// `read but not evaluated: toFQDNs: flowmon has no DNS proxy, so these rules select no address; at p.yaml: document 1: spec.egress[0].toFQDNs (line 9), and 2 more places`.
     public var notices: [String]
+    /// One error per file that could not be loaded (`PolicyLoader.loadEach(paths:)`); such a
+    /// file contributes no document and no notice.
+    public var errors: [AgentError]
 
-    public init(documents: [PolicyDocument] = [], notices: [String] = []) {
+    public init(documents: [PolicyDocument] = [], notices: [String] = [], errors: [AgentError] = []) {
         self.documents = documents
         self.notices = notices
+        self.errors = errors
     }
 }
 
 /// Loads CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes NetworkPolicy
 /// objects from YAML or JSON files into the typed model, with strict validation: the first
-/// problem stops the load with an `AgentError` naming file, document (1-based), field path
-/// and line.
+/// problem in a file stops that file with an `AgentError` naming file, document (1-based),
+/// field path and line; the other files are still read, and every error is reported.
+///
+/// Files that are not Kubernetes objects are named by their format: an unrendered Go/Helm
+/// template (`{{ … }}`) or a JSON rule array of the old `cilium policy import`.
 ///
 /// Documents: every YAML document counts as one, including empty ones (which are skipped);
 /// a `List` (or `*List`) document counts as its items instead, so in a file holding one
@@ -38,23 +46,53 @@ public struct PolicySet: Sendable {
 /// - Cilium `endPort: 0` means no range (Go's zero value).
 /// - Peers flowmon cannot evaluate (`fromGroups`/`toGroups`, `toServices`, a `CIDRSet` item
 ///   with `cidrGroupRef`/`cidrGroupSelector` only) select nothing: the rule gets
-///   `fromEndpoints: []` / `toEndpoints: []` and a notice. `fromRequires`/`toRequires` and
-///   `authentication` are ignored with a notice. `toFQDNs` is recorded and noticed.
+///   `fromEndpoints: []` / `toEndpoints: []`. `fromRequires`/`toRequires` and `authentication`
+///   are ignored; L7 rules and TLS settings leave their ports judged at L3/L4; host policies
+///   (`nodeSelector`) select no endpoint; `toFQDNs` is recorded. Each of these features gets
+///   one notice for the whole load ("read but not evaluated").
+/// - The same object twice (kind, namespace, name and spec equal) is one policy, as
+///   `kubectl apply` of it twice is; the same name with another spec is an error.
 public enum PolicyLoader {
     /// File name extensions read when a directory is given.
     public static let fileExtensions: Set<String> = ["yaml", "yml", "json"]
 
     /// Loads every path: a file, or a directory walked recursively for `.yaml`, `.yml` and
     /// `.json` files in sorted path order. The same policy (kind, namespace, name) twice
-    /// across all files is an error.
+    /// across all files is an error unless both copies are identical. Every file is read even
+    /// when one fails; the error thrown is the first file's, with the others in `further`.
     public static func load(paths: [String]) throws(AgentError) -> PolicySet {
+        let set = self.loadEach(paths: paths)
+        if var first = set.errors.first {
+            first.further = Array(set.errors.dropFirst())
+            throw first
+        }
+        return set
+    }
+
+    /// Like `load(paths:)`, but a file that fails is left out and its error goes to `errors`,
+    /// and the load goes on with the other files (`flowmon policy check`).
+    public static func loadEach(paths: [String]) -> PolicySet {
         var session = PolicyLoadSession()
+        var errors: [AgentError] = []
         for path in paths {
-            for file in try self.policyFiles(at: path) {
-                try session.load(text: try self.readFile(file), file: file)
+            let files: [String]
+            do {
+                files = try self.policyFiles(at: path)
+            } catch {
+                errors.append(error)
+                continue
+            }
+            for file in files {
+                do {
+                    try session.load(text: try self.readFile(file), file: file)
+                } catch {
+                    errors.append(error)
+                }
             }
         }
-        return session.result
+        var set = session.result
+        set.errors = errors
+        return set
     }
 
     /// Loads the documents of one text, named `file` in messages.
@@ -99,13 +137,62 @@ public enum PolicyLoader {
     }
 }
 
-/// State across the files of one load: the documents so far and where each policy was
-/// defined, to report duplicates.
+/// State across the files of one load: the documents so far, where each policy was
+/// defined (to report duplicates), and what was read but not evaluated (reported once per
+/// feature).
 struct PolicyLoadSession {
-    var result = PolicySet()
-    private var seen: [String: (source: PolicySource, line: Int?)] = [:]
+    private var set = PolicySet()
+    private var seen: [String: (index: Int, line: Int?)] = [:]
+    /// Features read but not evaluated, in first-seen order: the first place and how many.
+    private var unevaluated: [(feature: String, effect: String, place: String, count: Int)] = []
+    /// Those of the file being read, counted once the whole file has loaded.
+    private var fileUnevaluated: [PolicyUnevaluated] = []
 
+    /// The documents, the skip notices, then one notice per feature read but not evaluated,
+    /// naming its first place and how many more there are.
+    var result: PolicySet {
+        var set = self.set
+        for item in self.unevaluated {
+            var line = "read but not evaluated: \(item.feature): \(item.effect); at \(item.place)"
+            if item.count > 1 {
+                line += ", and \(item.count - 1) more place\(item.count == 2 ? "" : "s")"
+            }
+            set.notices.append(line)
+        }
+        return set
+    }
+
+    /// Loads one file's documents; when it fails, the session is as it was before.
     mutating func load(text: String, file: String) throws(AgentError) {
+        let documentCount = self.set.documents.count
+        let noticeCount = self.set.notices.count
+        self.fileUnevaluated = []
+        do {
+            try self.loadDocuments(text: text, file: file)
+        } catch {
+            for document in self.set.documents[documentCount...] { self.seen[Self.key(document)] = nil }
+            self.set.documents.removeSubrange(documentCount...)
+            self.set.notices.removeSubrange(noticeCount...)
+            throw error
+        }
+        for item in self.fileUnevaluated {
+            if let position = self.unevaluated.firstIndex(where: { $0.feature == item.feature }) {
+                self.unevaluated[position].count += 1
+            } else {
+                self.unevaluated.append((item.feature, item.effect, item.place, 1))
+            }
+        }
+    }
+
+    static func key(_ document: PolicyDocument) -> String {
+        "\(document.kind.rawValue)/\(document.namespace ?? "")/\(document.name)"
+    }
+
+    private mutating func loadDocuments(text: String, file: String) throws(AgentError) {
+        if let template = PolicySourceFormat.templateAction(in: text) {
+            throw AgentError(file: file, message: "this looks like a Go/Helm template ('\(template.text)'), not a policy: render it first (helm template, or the tool that fills it in) and check the output",
+                             line: template.line)
+        }
         var documents: YamlSequence<PolicyYAMLNode>
         do {
             documents = try Yams.compose_all(yaml: text, Resolver.basic)
@@ -114,6 +201,9 @@ struct PolicyLoadSession {
         }
         var index = 0
         while let root = documents.next() {
+            if case .sequence(let sequence) = root {
+                throw PolicySourceFormat.topLevelListError(sequence, file: file, documentIndex: index + 1)
+            }
             try self.handle(root, file: file, index: &index)
         }
         if let error = documents.error {
@@ -141,21 +231,31 @@ struct PolicyLoadSession {
         index += 1
         let context = PolicyDocumentContext(file: file, documentIndex: index)
         guard let parsed = try PolicyDocumentReader(context: context).read(root) else {
-            self.result.notices.append(contentsOf: context.notices)
+            self.set.notices.append(contentsOf: context.notices)
             return
         }
         let document = parsed.document
-        let key = "\(document.kind.rawValue)/\(document.namespace ?? "")/\(document.name)"
+        let key = Self.key(document)
         if let first = self.seen[key] {
+            let firstDocument = self.set.documents[first.index]
             let shown = document.namespace.map { "\($0)/\(document.name)" } ?? document.name
             let firstLine = first.line.map { ", line \($0)" } ?? ""
-            throw context.error("metadata.name",
-                                "duplicate \(document.kind.rawValue) '\(shown)': already defined in \(first.source.file) (document \(first.source.documentIndex)\(firstLine))",
-                                line: parsed.nameLine)
+            let firstPlace = "\(firstDocument.source.file) (document \(firstDocument.source.documentIndex)\(firstLine))"
+            // `kubectl apply` of the same object twice changes nothing: an identical copy is
+            // one policy. Two different specs under one name would leave only the last one in
+            // the cluster, which is almost always a mistake, so that stays an error.
+            guard firstDocument.body == document.body else {
+                throw context.error("metadata.name",
+                                    "duplicate \(document.kind.rawValue) '\(shown)': already defined differently in \(firstPlace)",
+                                    line: parsed.nameLine)
+            }
+            self.set.notices.append("\(file): skipped: \(document.kind.rawValue) '\(shown)' (document \(index)): identical to \(firstPlace); applying the same object twice is one policy")
+            return
         }
-        self.seen[key] = (document.source, parsed.nameLine)
-        self.result.documents.append(document)
-        self.result.notices.append(contentsOf: context.notices)
+        self.seen[key] = (self.set.documents.count, parsed.nameLine)
+        self.set.documents.append(document)
+        self.set.notices.append(contentsOf: context.notices)
+        self.fileUnevaluated += context.unevaluated
     }
 
     /// A Yams error as `FILE: YAML syntax error: PROBLEM (line L)`.

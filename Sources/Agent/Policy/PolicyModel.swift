@@ -202,13 +202,18 @@ public struct PortRule: Sendable, Equatable {
     }
 }
 
+/// Cilium's `L4Proto` values allowed in `toPorts` (CRD enum: TCP, UDP, SCTP, VRRP, IGMP, ANY;
+/// VRRP and IGMP since Cilium 1.17, for host policies). VRRP and IGMP carry no ports.
 public enum TransportProtocol: String, Sendable, CaseIterable, Equatable {
-    case tcp = "TCP", udp = "UDP", sctp = "SCTP", any = "ANY"
+    case tcp = "TCP", udp = "UDP", sctp = "SCTP", vrrp = "VRRP", igmp = "IGMP", any = "ANY"
+
+    /// Whether the protocol has ports (VRRP and IGMP do not).
+    public var hasPorts: Bool { self != .vrrp && self != .igmp }
 }
 
 public struct PortProtocol: Sendable, Equatable {
     public enum Port: Sendable, Equatable, Hashable {
-        /// 0 means every port.
+        /// 0 means every port (also what an omitted or empty `port` means in Cilium).
         case number(UInt16)
         /// A named container port (IANA_SVC_NAME), resolved per endpoint by the compiler.
         case name(String)

@@ -161,6 +161,13 @@ enum PolicyScalar {
     }
 }
 
+/// A field flowmon reads but does not evaluate, and where.
+struct PolicyUnevaluated: Sendable {
+    var feature: String
+    var effect: String
+    var place: String
+}
+
 /// The place being read: file, document, notices, and a budget against alias bombs.
 final class PolicyDocumentContext {
     let file: String
@@ -190,9 +197,15 @@ final class PolicyDocumentContext {
         self.error(path, message, line: node.policyLine)
     }
 
-    /// A notice in the same `FILE: document N: PATH: message (line L)` format as errors.
-    func notice(_ path: String, _ message: String, line: Int?) {
-        self.notices.append(self.error(path, message, line: line).description)
+    /// Things read but not evaluated, reported once per feature for a whole load.
+    var unevaluated: [PolicyUnevaluated] = []
+
+    /// Records that `feature` at `path` is read but not evaluated; `effect` says what flowmon
+    /// does instead. The load reports each feature once (see `PolicyLoadSession`).
+    func notEvaluated(_ feature: String, _ effect: String, path: String, line: Int?) {
+        var place = "\(self.file): \(self.location(path))"
+        if let line { place += " (line \(line))" }
+        self.unevaluated.append(PolicyUnevaluated(feature: feature, effect: effect, place: place))
     }
 
     func spend(_ count: Int = 1, at node: PolicyYAMLNode) throws(AgentError) {
