@@ -44,34 +44,36 @@ struct HubbleConformanceTests {
         Fixture.root.deletingLastPathComponent().appendingPathComponent("shared/tools/hubble/hubble.xz")
     }
 
+    /// One worker (a single pass, lines written at once) and three (keyed lines merged in
+    /// single-pass order) write the same lines.
     @Test(arguments: goldens)
     func replayMatchesItsGolden(_ golden: Golden) throws {
-        let directory = try Fixture.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let hubble = directory.appendingPathComponent("hubble.jsonl")
-        let result = try run(URL(fileURLWithPath: "/usr/bin/env"), ["sh", "-c", "cd '\(Fixture.root.path)' && '\(Fixture.flowmonBinary.path)' "
-            + (golden.arguments + ["--hubble", hubble.path]).map { "'\($0)'" }.joined(separator: " ") + " >/dev/null"])
-        #expect(result.status == 0, "\(result.stderr)")
-        let text = try String(contentsOf: hubble, encoding: .utf8)
+        let text = try Self.hubbleText(golden.arguments + ["--workers", "1"])
         let file = Fixture.root.appendingPathComponent(golden.path)
         if ProcessInfo.processInfo.environment["FLOWMON_RECORD"] == "1" {
             try text.write(to: file, atomically: true, encoding: .utf8)
             return
         }
         #expect(text == (try String(contentsOf: file, encoding: .utf8)))
+        #expect(try Self.hubbleText(golden.arguments + ["--workers", "3"]) == text)
         let validation = try validateAgainstSchemas(text.split(separator: "\n").map(String.init))
         #expect(validation.status == 0, "\(validation.report)")
     }
 
-    /// Runs flowmon with `arguments` and returns its Hubble lines, parsed.
-    static func hubbleLines(_ arguments: [String]) throws -> [[String: Any]] {
+    /// Runs flowmon from the repository root with `arguments` and returns its Hubble lines.
+    static func hubbleText(_ arguments: [String]) throws -> String {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let hubble = directory.appendingPathComponent("hubble.jsonl")
         let result = try run(URL(fileURLWithPath: "/usr/bin/env"), ["sh", "-c", "cd '\(Fixture.root.path)' && '\(Fixture.flowmonBinary.path)' "
             + (arguments + ["--hubble", hubble.path]).map { "'\($0)'" }.joined(separator: " ") + " >/dev/null"])
         #expect(result.status == 0, "\(result.stderr)")
-        return try Lines(hubble).flows
+        return try String(contentsOf: hubble, encoding: .utf8)
+    }
+
+    /// The same, parsed.
+    static func hubbleLines(_ arguments: [String]) throws -> [[String: Any]] {
+        try Lines(text: try Self.hubbleText(arguments)).flows
     }
 
     /// A JSON value as text with sorted keys, to compare two parsed values.
@@ -184,7 +186,11 @@ struct HubbleConformanceTests {
         let flows: [[String: Any]]
 
         init(_ file: URL) throws {
-            self.flows = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map { line in
+            try self.init(text: try String(contentsOf: file, encoding: .utf8))
+        }
+
+        init(text: String) throws {
+            self.flows = try text.split(separator: "\n").map { line in
                 let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
                 return object?["flow"] as? [String: Any] ?? [:]
             }
