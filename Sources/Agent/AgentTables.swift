@@ -13,10 +13,11 @@ public struct AgentTables: Sendable {
     public var services = CompiledServices()
 
     public static func build(inventory: Inventory, policies: [PolicyDocument], nodeName: String?,
-                             services: [Service] = [], servicesFile: String = "services")
+                             services: [Service] = [], servicesFile: String = "services",
+                             clusterName: String = SecurityLabels.defaultClusterName)
         throws(AgentError) -> AgentTables
     {
-        var endpoints = try EndpointTable.build(inventory: inventory, localNode: nodeName)
+        var endpoints = try EndpointTable.build(inventory: inventory, localNode: nodeName, clusterName: clusterName)
         let cidrs = Self.cidrs(in: policies)
         let cidrIdentities = endpoints.addCIDRIdentities(cidrs)
 

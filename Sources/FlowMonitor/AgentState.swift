@@ -18,12 +18,16 @@ public struct AgentConfiguration: Sendable {
     /// Whether a policy file that fails to load is left out (its error in
     /// `AgentState.policies.errors`) instead of stopping the load (`flowmon policy check`).
     public var skipsBadPolicyFiles: Bool
+    /// Cilium's `cluster-name` (`--cluster-name`): the pods' `io.cilium.k8s.policy.cluster`
+    /// label and the Hubble endpoints' `cluster_name`.
+    public var clusterName: String
 
     public init(pods: String? = nil, namespaces: String? = nil, nodes: String? = nil, nodeName: String? = nil,
                 policyPaths: [String] = [], verdictAsEnforced: Bool = false, services: String? = nil,
-                skipsBadPolicyFiles: Bool = false) {
+                skipsBadPolicyFiles: Bool = false, clusterName: String = SecurityLabels.defaultClusterName) {
         self.skipsBadPolicyFiles = skipsBadPolicyFiles
         self.services = services
+        self.clusterName = clusterName
         self.pods = pods
         self.namespaces = namespaces
         self.nodes = nodes
@@ -61,7 +65,8 @@ public struct AgentState: Sendable {
         let services = try configuration.services.map { path throws(AgentError) in try ServiceLoader.load(path: path) } ?? []
         let tables = try AgentTables.build(inventory: inventory, policies: policies.documents,
                                            nodeName: configuration.nodeName, services: services,
-                                           servicesFile: configuration.services ?? "services")
+                                           servicesFile: configuration.services ?? "services",
+                                           clusterName: configuration.clusterName)
         let endpoints = tables.endpoints
         let compiled = tables.compiled
 
@@ -78,36 +83,59 @@ public struct AgentState: Sendable {
         return state
     }
 
-    /// Names for the output, rendered once.
-    public func annotations() -> FlowAnnotations {
-        let endpointJSON = self.endpoints.endpoints.map { endpoint in
-            FlowAnnotations.endpointJSON(identity: endpoint.identity.rawValue, namespace: endpoint.namespace,
-                                         podName: endpoint.podName, labels: endpoint.labels,
-                                         workload: endpoint.workload.map { ($0.name, $0.kind) })
+    /// Names for the output, rendered once. The `--hubble` lines get their own rendering:
+    /// endpoints with `cluster_name` (the value of the `io.cilium.k8s.policy.cluster` label,
+    /// which only pod identities carry, so reserved and CIDR identities have none) and
+    /// policies with `labels` and `revision` (`policyRevision`: 1 for the policies loaded at
+    /// start, one more per reload, as Cilium's policy repository revision grows with each
+    /// change).
+    public func annotations(policyRevision: UInt64 = 1) -> FlowAnnotations {
+        let clusterLabel = SecurityLabels.sourceK8s + ":" + SecurityLabels.clusterLabel + "="
+        func clusterName(_ labels: [String]) -> String? {
+            labels.first { $0.hasPrefix(clusterLabel) }.map { String($0.dropFirst(clusterLabel.count)) }
+        }
+        func endpointJSON(hubble: Bool) -> [[UInt8]] {
+            self.endpoints.endpoints.map { endpoint in
+                FlowAnnotations.endpointJSON(identity: endpoint.identity.rawValue,
+                                             clusterName: hubble ? clusterName(endpoint.labels) : nil,
+                                             namespace: endpoint.namespace, podName: endpoint.podName,
+                                             labels: endpoint.labels, workload: endpoint.workload.map { ($0.name, $0.kind) })
+            }
         }
         // Identities seen without one endpoint (a Service's backends, judged together): a pod
         // identity still names its namespace, from the label every pod identity carries.
         let namespaceLabel = SecurityLabels.sourceK8s + ":" + SecurityLabels.podNamespaceLabel + "="
-        var identityJSON: [UInt32: [UInt8]] = [:]
-        for (identity, labels) in self.endpoints.identities {
-            let namespace = labels.first { $0.hasPrefix(namespaceLabel) }.map { String($0.dropFirst(namespaceLabel.count)) }
-            identityJSON[identity.rawValue] = FlowAnnotations.endpointJSON(
-                identity: identity.rawValue, namespace: namespace, podName: nil, labels: labels.sorted(), workload: nil)
+        func identityJSON(hubble: Bool) -> [UInt32: [UInt8]] {
+            var rendered: [UInt32: [UInt8]] = [:]
+            for (identity, labels) in self.endpoints.identities {
+                let namespace = labels.first { $0.hasPrefix(namespaceLabel) }.map { String($0.dropFirst(namespaceLabel.count)) }
+                rendered[identity.rawValue] = FlowAnnotations.endpointJSON(
+                    identity: identity.rawValue, clusterName: hubble ? clusterName(labels) : nil, namespace: namespace,
+                    podName: nil, labels: labels.sorted(), workload: nil)
+            }
+            return rendered
         }
-        let sets = self.compiled.policySets.map { set in
-            FlowAnnotations.policiesJSON(set.map { ($0.name, $0.namespace, $0.kind.rawValue) })
+        func sets(revision: UInt64?) -> [[UInt8]] {
+            self.compiled.policySets.map { set in
+                FlowAnnotations.policiesJSON(set.map { ($0.name, $0.namespace, $0.kind.rawValue) }, revision: revision)
+            }
         }
         let services = self.services.references.map { FlowAnnotations.serviceJSON(name: $0.name, namespace: $0.namespace) }
-        return FlowAnnotations(endpoints: endpointJSON, identities: identityJSON, policySets: sets,
-                               verdictAsEnforced: self.verdictAsEnforced, services: services)
+        let hubble = FlowAnnotations.HubbleNames(endpoints: endpointJSON(hubble: true), identities: identityJSON(hubble: true),
+                                                 policySets: sets(revision: policyRevision))
+        return FlowAnnotations(endpoints: endpointJSON(hubble: false), identities: identityJSON(hubble: false),
+                               policySets: sets(revision: nil), verdictAsEnforced: self.verdictAsEnforced,
+                               services: services, hubble: hubble)
     }
 
     /// The datapath context for a processor; `alerts` gives the detectors their view of the
     /// cluster (pod CIDRs, sensitive and allow-listed workloads).
     /// `observer`, when given, is told every new connection (`flowmon policy advise`).
+    /// `policyRevision` numbers the policies in Hubble lines (see `annotations`).
     public func context(hubble: JSONLinesOutput?, alerts: AlertsConfiguration? = nil,
-                        observer: ConnectionObserver? = nil) -> PolicyContext {
-        PolicyContext(ipcache: self.ipcache, policies: self.compiled.table, annotations: self.annotations(),
+                        observer: ConnectionObserver? = nil, policyRevision: UInt64 = 1) -> PolicyContext {
+        PolicyContext(ipcache: self.ipcache, policies: self.compiled.table,
+                      annotations: self.annotations(policyRevision: policyRevision),
                       hubble: hubble, nodeName: self.endpoints.localNode ?? "",
                       detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory) ?? .empty,
                       services: self.services.table, observer: observer)

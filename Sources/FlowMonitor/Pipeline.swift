@@ -85,6 +85,9 @@ public final class Pipeline: @unchecked Sendable {
     let hubble: JSONLinesOutput?
     /// The Hubble output, for contexts built on reload.
     public var hubbleOutput: JSONLinesOutput? { self.hubble }
+    /// The policy revision of the next reload: 1 for the policies loaded at start, then one
+    /// more per reload (the Hubble lines' `Policy.revision`).
+    public var nextPolicyRevision: UInt64 { self.merger.nextPolicyRevision }
     /// Where alerts are written besides the main output (`--alerts FILE`).
     public var alertsOutput: JSONLinesOutput? {
         get { self.merger.alerts }
@@ -388,6 +391,12 @@ final class Merger: @unchecked Sendable {
         self.policies.append(policy)
         self.alertStage?.contexts = self.policies.compactMap { $0 }
         return self.policies.count - 1
+    }
+
+    var nextPolicyRevision: UInt64 {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        return UInt64(self.policies.count + 1)
     }
 
     func policy(generation: Int) -> PolicyContext? {

@@ -70,34 +70,41 @@ public final class PolicyContext: @unchecked Sendable {
         if let observer = self.observer { observer.observe(flow.pointee) }
     }
 
-    /// The same lines, keyed for the pipeline's merge.
+    /// The same lines, keyed for the pipeline's merge: egress before ingress, each direction's
+    /// policy-verdict line before its drop line (`primary` 0-3 within the packet's key).
     func appendHubble(_ flow: FlowEntry, firstPacketFlags: UInt16, to keyed: KeyedRecords, key: EmissionKey) {
-        if flow.egressEvaluated && flow.egressDecision.outcome != .notEnforced {
+        for place in 0..<4 {
+            guard let (direction, event, decision) = self.hubbleLine(flow, place) else { continue }
             keyed.beginRecord()
-            HubbleRecord.append(flow, direction: .egress, decision: flow.egressDecision, firstPacketFlags: firstPacketFlags,
-                                nodeName: self.nodeName, annotations: self.annotations, to: &keyed.block.buffer)
-            keyed.endRecord(key)
-        }
-        if flow.ingressEvaluated && flow.ingressDecision.outcome != .notEnforced {
-            keyed.beginRecord()
-            HubbleRecord.append(flow, direction: .ingress, decision: flow.ingressDecision, firstPacketFlags: firstPacketFlags,
-                                nodeName: self.nodeName, annotations: self.annotations, to: &keyed.block.buffer)
-            keyed.endRecord(EmissionKey(event: key.event, primary: key.primary + 1, secondary: key.secondary))
+            HubbleRecord.append(flow, direction: direction, decision: decision, event: event,
+                                firstPacketFlags: firstPacketFlags, nodeName: self.nodeName,
+                                annotations: self.annotations, to: &keyed.block.buffer)
+            keyed.endRecord(EmissionKey(event: key.event, primary: key.primary + Int64(place), secondary: key.secondary))
         }
     }
 
-    /// Hubble lines for a new connection: one per enforced decision.
+    /// Hubble lines for a new connection, in the same order: per enforced decision the
+    /// policy-verdict line and, for an enforced drop, the drop line.
     func writeHubble(_ flow: FlowEntry, firstPacketFlags: UInt16) throws(OutputError) {
         guard let hubble = self.hubble else { return }
-        if flow.egressEvaluated && flow.egressDecision.outcome != .notEnforced {
-            HubbleRecord.append(flow, direction: .egress, decision: flow.egressDecision, firstPacketFlags: firstPacketFlags,
-                                nodeName: self.nodeName, annotations: self.annotations, to: &hubble.buffer)
+        for place in 0..<4 {
+            guard let (direction, event, decision) = self.hubbleLine(flow, place) else { continue }
+            HubbleRecord.append(flow, direction: direction, decision: decision, event: event,
+                                firstPacketFlags: firstPacketFlags, nodeName: self.nodeName,
+                                annotations: self.annotations, to: &hubble.buffer)
             try hubble.endLine()
         }
-        if flow.ingressEvaluated && flow.ingressDecision.outcome != .notEnforced {
-            HubbleRecord.append(flow, direction: .ingress, decision: flow.ingressDecision, firstPacketFlags: firstPacketFlags,
-                                nodeName: self.nodeName, annotations: self.annotations, to: &hubble.buffer)
-            try hubble.endLine()
-        }
+    }
+
+    /// Line `place` (0-3) of a new connection: egress then ingress, each the policy-verdict
+    /// event then the drop event; nil when the direction enforced nothing or did not drop.
+    private func hubbleLine(_ flow: FlowEntry, _ place: Int)
+        -> (direction: TrafficDirection, event: HubbleRecord.Event, decision: PolicyDecision)? {
+        let direction: TrafficDirection = place < 2 ? .egress : .ingress
+        let evaluated = direction == .egress ? flow.egressEvaluated : flow.ingressEvaluated
+        let decision = direction == .egress ? flow.egressDecision : flow.ingressDecision
+        guard evaluated && decision.outcome != .notEnforced else { return nil }
+        if place % 2 == 0 { return (direction, .policyVerdict, decision) }
+        return HubbleRecord.hasDropEvent(decision, annotations: self.annotations) ? (direction, .drop, decision) : nil
     }
 }

@@ -15,22 +15,44 @@ public final class FlowAnnotations: @unchecked Sendable {
     public let verdictAsEnforced: Bool
     /// Hubble `Service` objects by service index (index 0 unused): `{"name":"kube-dns","namespace":"kube-system"}`.
     let services: [[UInt8]]
+    /// The `--hubble` variants: endpoints with `cluster_name`, policies with `labels` and
+    /// `revision` (flow.proto `Endpoint` and `Policy`), by the same indexes.
+    let hubble: HubbleNames
+
+    /// What only the Hubble lines carry (`--cluster-name`, policy labels and revision).
+    public struct HubbleNames: Sendable {
+        let endpoints: [[UInt8]]
+        let identities: [UInt32: [UInt8]]
+        let policySets: [[UInt8]]
+
+        public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]]) {
+            self.endpoints = endpoints
+            self.identities = identities
+            self.policySets = policySets
+        }
+    }
 
     public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]], verdictAsEnforced: Bool,
-                services: [[UInt8]] = []) {
+                services: [[UInt8]] = [], hubble: HubbleNames? = nil) {
         self.services = services
         self.endpoints = endpoints
         self.identities = identities
         self.policySets = policySets
         self.verdictAsEnforced = verdictAsEnforced
+        self.hubble = hubble ?? HubbleNames(endpoints: endpoints, identities: identities, policySets: policySets)
     }
 
-    /// Renders a Hubble endpoint object (agent data in, bytes out).
-    public static func endpointJSON(identity: UInt32, namespace: String?, podName: String?, labels: [String],
-                                    workload: (name: String, kind: String)?) -> [UInt8] {
+    /// Renders a Hubble endpoint object (agent data in, bytes out); `clusterName` only in
+    /// `--hubble` lines (flow.proto `Endpoint.cluster_name`, what `hubble observe --cluster` matches).
+    public static func endpointJSON(identity: UInt32, clusterName: String? = nil, namespace: String?, podName: String?,
+                                    labels: [String], workload: (name: String, kind: String)?) -> [UInt8] {
         var out = JSONBuffer(capacity: 256)
         out.append(raw: "{\"identity\":")
         out.append(UInt64(identity))
+        if let clusterName {
+            out.append(raw: ",\"cluster_name\":")
+            out.appendString(clusterName)
+        }
         if let namespace {
             out.append(raw: ",\"namespace\":")
             out.appendString(namespace)
@@ -56,8 +78,14 @@ public final class FlowAnnotations: @unchecked Sendable {
         return Array(out.bytes)
     }
 
-    /// Renders a list of Hubble `Policy` objects.
-    public static func policiesJSON(_ policies: [(name: String, namespace: String?, kind: String)]) -> [UInt8] {
+    /// Renders a list of Hubble `Policy` objects. With `revision` (the `--hubble` lines), each
+    /// also carries Cilium's `labels` and `revision`: the rule labels Cilium derives from a
+    /// policy resource (`GetPolicyLabels` in cilium pkg/k8s/apis/cilium.io/utils, sorted by key:
+    /// `k8s:io.cilium.k8s.policy.derived-from=<kind>`, `…policy.name=<name>`,
+    /// `…policy.namespace=<namespace>` for namespaced kinds; flowmon has no `uid`) and the
+    /// policy revision, a uint64 that protojson writes as a string.
+    public static func policiesJSON(_ policies: [(name: String, namespace: String?, kind: String)],
+                                    revision: UInt64? = nil) -> [UInt8] {
         var out = JSONBuffer(capacity: 256)
         out.append(byte: UInt8(ascii: "["))
         for (index, policy) in policies.enumerated() {
@@ -67,6 +95,19 @@ public final class FlowAnnotations: @unchecked Sendable {
             if let namespace = policy.namespace {
                 out.append(raw: ",\"namespace\":")
                 out.appendString(namespace)
+            }
+            if let revision {
+                out.append(raw: ",\"labels\":[")
+                out.appendString("k8s:io.cilium.k8s.policy.derived-from=" + policy.kind)
+                out.append(raw: ",")
+                out.appendString("k8s:io.cilium.k8s.policy.name=" + policy.name)
+                if let namespace = policy.namespace {
+                    out.append(raw: ",")
+                    out.appendString("k8s:io.cilium.k8s.policy.namespace=" + namespace)
+                }
+                out.append(raw: "],\"revision\":\"")
+                out.append(revision)
+                out.append(byte: UInt8(ascii: "\""))
             }
             out.append(raw: ",\"kind\":")
             out.appendString(policy.kind)
@@ -95,9 +136,21 @@ public final class FlowAnnotations: @unchecked Sendable {
     }
 
     func appendEndpoint(identity: Identity, endpoint: UInt32, to out: inout JSONBuffer) {
-        if endpoint != 0, Int(endpoint) < self.endpoints.count {
-            out.append(bytes: self.endpoints[Int(endpoint)])
-        } else if let rendered = self.identities[identity.rawValue] {
+        Self.appendEndpoint(identity: identity, endpoint: endpoint, endpoints: self.endpoints, identities: self.identities,
+                            to: &out)
+    }
+
+    /// The endpoint object of a `--hubble` line (with `cluster_name`).
+    func appendHubbleEndpoint(identity: Identity, endpoint: UInt32, to out: inout JSONBuffer) {
+        Self.appendEndpoint(identity: identity, endpoint: endpoint, endpoints: self.hubble.endpoints,
+                            identities: self.hubble.identities, to: &out)
+    }
+
+    private static func appendEndpoint(identity: Identity, endpoint: UInt32, endpoints: [[UInt8]],
+                                       identities: [UInt32: [UInt8]], to out: inout JSONBuffer) {
+        if endpoint != 0, Int(endpoint) < endpoints.count {
+            out.append(bytes: endpoints[Int(endpoint)])
+        } else if let rendered = identities[identity.rawValue] {
             out.append(bytes: rendered)
         } else {
             out.append(raw: "{\"identity\":")
@@ -108,7 +161,9 @@ public final class FlowAnnotations: @unchecked Sendable {
 
     /// `,"egress_allowed_by":[...]` (or `_denied_by` for an explicit deny, `ingress_…` for
     /// ingress): Hubble's list of the policies behind a decision; nothing when there are none.
-    func appendPolicies(of decision: PolicyDecision, direction: TrafficDirection, to out: inout JSONBuffer) {
+    /// `hubble` picks the `--hubble` rendering (with `labels` and `revision`).
+    func appendPolicies(of decision: PolicyDecision, direction: TrafficDirection, hubble: Bool = false,
+                        to out: inout JSONBuffer) {
         guard decision.policySet != 0 else { return }
         switch (direction, decision.outcome) {
         case (.egress, .deniedExplicitly): out.append(raw: ",\"egress_denied_by\":")
@@ -116,16 +171,14 @@ public final class FlowAnnotations: @unchecked Sendable {
         case (.ingress, .deniedExplicitly): out.append(raw: ",\"ingress_denied_by\":")
         case (.ingress, _): out.append(raw: ",\"ingress_allowed_by\":")
         }
-        self.appendPolicySet(decision.policySet, to: &out)
-    }
-
-    func appendPolicySet(_ index: UInt32, to out: inout JSONBuffer) {
-        if Int(index) < self.policySets.count {
-            out.append(bytes: self.policySets[Int(index)])
+        let sets = hubble ? self.hubble.policySets : self.policySets
+        if Int(decision.policySet) < sets.count {
+            out.append(bytes: sets[Int(decision.policySet)])
         } else {
             out.append(raw: "[]")
         }
     }
+
 }
 
 extension JSONBuffer {

@@ -31,10 +31,13 @@ struct AgentOptions: ParsableArguments {
     @Flag(help: "Print connections that policy would drop as DROPPED instead of AUDIT (flowmon observes; it never drops).")
     var verdictAsEnforced = false
 
+    @Option(help: ArgumentHelp("The cluster's name, as Cilium's cluster-name: the pods' io.cilium.k8s.policy.cluster label and the cluster_name of the endpoints in --hubble lines (what 'hubble observe --cluster' matches).", valueName: "name"))
+    var clusterName = SecurityLabels.defaultClusterName
+
     var configuration: AgentConfiguration {
         AgentConfiguration(pods: self.inventory.pods, namespaces: self.inventory.namespaces, nodes: self.inventory.nodes,
                            nodeName: self.nodeName, policyPaths: self.policyPaths, verdictAsEnforced: self.verdictAsEnforced,
-                           services: self.services)
+                           services: self.services, clusterName: self.clusterName)
     }
 
     /// Loads the inventory and policies, printing warnings and notices; nil when none were given.

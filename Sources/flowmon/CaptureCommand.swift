@@ -193,7 +193,8 @@ extension Flowmon {
             do {
                 let state = try AgentState.load(self.agent.configuration)
                 for message in state.messages { Diagnostics.line("flowmon: \(message)") }
-                pipeline.reload(policy: state.context(hubble: pipeline.hubbleOutput, alerts: alerts))
+                pipeline.reload(policy: state.context(hubble: pipeline.hubbleOutput, alerts: alerts,
+                                                      policyRevision: pipeline.nextPolicyRevision))
                 Diagnostics.line("flowmon: reloaded inventory and policies")
             } catch {
                 for line in error.lines {

@@ -3,7 +3,7 @@ import Testing
 
 /// SIGHUP during a live capture: new policies judge connections that start afterwards,
 /// a broken policy file is reported and the previous policies kept, and the output file is
-/// reopened so logrotate can move it.
+/// reopened so logrotate can move it. The Hubble lines' policy `revision` counts the reloads.
 @Suite(.serialized)
 struct LiveReloadTests {
     static func policy(allowing port: Int) -> String {
@@ -47,13 +47,14 @@ struct LiveReloadTests {
         try Self.policy(allowing: 7001).write(to: policy, atomically: true, encoding: .utf8)
         let output = directory.appendingPathComponent("flows.jsonl")
         let rotated = directory.appendingPathComponent("flows.jsonl.1")
+        let hubble = directory.appendingPathComponent("hubble.jsonl")
 
         // Waits are on events (stderr lines, records in the files), not fixed sleeps, so the test
         // holds on a loaded machine and under the sanitizers; stats every second flush the output.
         let flowmon = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
             "netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--interface", "any",
             "--filter", "inbound and udp", "--pods", pods.path, "--policies", policy.path,
-            "--node-name", "lab-node", "--output", output.path, "--workers", "2", "--stats-interval", "1",
+            "--node-name", "lab-node", "--output", output.path, "--hubble", hubble.path, "--workers", "2", "--stats-interval", "1",
             // One-way UDP flows end half a second after their packet, so each phase's
             // records are written before the next phase starts.
             "--timeout-new", "0.5"], seconds: 120)
@@ -105,5 +106,16 @@ struct LiveReloadTests {
         let after = try verdicts(output)
         #expect(before[40001] == "FORWARDED" && before[40002] == "AUDIT", "old file: \(before)")
         #expect(after[40003] == "AUDIT" && after[40004] == "FORWARDED" && after[40005] == "FORWARDED", "new file: \(after)")
+
+        // The policies that allowed a connection, with their revision: 1 as loaded, 2 after the
+        // reload (the refused file made none).
+        var revisions: [Int: [String]] = [:]
+        for line in try String(contentsOf: hubble, encoding: .utf8).split(separator: "\n") {
+            let flow = (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["flow"] as? [String: Any]
+            guard let port = ((flow?["l4"] as? [String: Any])?["UDP"] as? [String: Any])?["source_port"] as? Int else { continue }
+            revisions[port, default: []] += (flow?["ingress_allowed_by"] as? [[String: Any]] ?? []).compactMap { $0["revision"] as? String }
+        }
+        #expect(revisions[40001] == ["1"] && revisions[40002] == [] && revisions[40003] == [], "\(revisions)")
+        #expect(revisions[40004] == ["2"] && revisions[40005] == ["2"], "\(revisions)")
     }
 }

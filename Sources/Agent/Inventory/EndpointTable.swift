@@ -87,7 +87,8 @@ public struct EndpointTable: Sendable {
         self.podEndpoints[namespace + "/" + pod].map { self.endpoints[Int($0)] }
     }
 
-    public static func build(inventory: Inventory, localNode requested: String?) throws(AgentError) -> EndpointTable {
+    public static func build(inventory: Inventory, localNode requested: String?,
+                             clusterName: String = SecurityLabels.defaultClusterName) throws(AgentError) -> EndpointTable {
         let nodeNames = Self.nodeNames(inventory)
         let localNode: String?
         if let requested {
@@ -116,7 +117,7 @@ public struct EndpointTable: Sendable {
                 podLabels.append(nil)
             } else {
                 let labels = namespaceLabels[pod.namespace] ?? [SecurityLabels.namespaceNameLabel: pod.namespace]
-                podLabels.append(SecurityLabels.forPod(pod, namespaceLabels: labels))
+                podLabels.append(SecurityLabels.forPod(pod, namespaceLabels: labels, clusterName: clusterName))
             }
         }
         let numbers = try IdentityAllocator.allocate(labelSets: podLabels.compactMap { $0 })

@@ -45,7 +45,8 @@ public struct SecurityLabel: Sendable, Hashable, Comparable, CustomStringConvert
 ///    cannot claim another namespace or service account);
 /// 2. plus `io.cilium.k8s.namespace.labels.<key>=<value>` for each label of its namespace,
 ///    `io.kubernetes.pod.namespace=<namespace>`, `io.cilium.k8s.policy.serviceaccount=<sa>`
-///    (when set) and `io.cilium.k8s.policy.cluster=default`;
+///    (when set) and `io.cilium.k8s.policy.cluster=<cluster name>` (`--cluster-name`, Cilium's
+///    `cluster-name`, default `default`);
 /// 3. all with source `k8s`, then filtered by `isIdentityRelevant(key:)`.
 public enum SecurityLabels {
     public static let sourceK8s = "k8s"
@@ -58,8 +59,8 @@ public enum SecurityLabels {
     public static let clusterLabel = "io.cilium.k8s.policy.cluster"
     /// Labels reserved for the agent; pods' own labels with this prefix are dropped.
     public static let agentLabelPrefix = "io.cilium.k8s"
-    /// The cluster name flowmon reports (Cilium's default `cluster-name`).
-    public static let clusterName = "default"
+    /// The cluster name flowmon reports unless `--cluster-name` names another (Cilium's default `cluster-name`).
+    public static let defaultClusterName = "default"
     /// The label Kubernetes puts on every namespace (since 1.21).
     public static let namespaceNameLabel = "kubernetes.io/metadata.name"
 
@@ -105,7 +106,8 @@ public enum SecurityLabels {
     }
 
     /// The identity labels of a pod, sorted.
-    public static func forPod(_ pod: Pod, namespaceLabels: [String: String]) -> [SecurityLabel] {
+    public static func forPod(_ pod: Pod, namespaceLabels: [String: String],
+                              clusterName: String = defaultClusterName) -> [SecurityLabel] {
         var labels: [String: String] = [:]
         for (key, value) in pod.labels where !key.hasPrefix(agentLabelPrefix) {
             labels[key] = value
