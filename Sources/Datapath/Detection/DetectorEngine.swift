@@ -85,19 +85,20 @@ public final class DetectorEngine {
         case .echoRequest:
             guard self.settings.isEnabled(.icmpSweep) else { return false }
             return self.countDistinct(.icmpSweep, in: self.sweep, key: TrackerKey(first: source, second: .zero, port: 0, ipProtocol: flow.ipProtocol),
-                               value: Self.hash(target), threshold: self.settings.sweepHosts, time: time, flow: flow, emit: emit)
+                                      value: Self.hash(target), threshold: self.settings.sweepHosts, time: time, flow: flow, emit: emit)
         case .failedAttempt:
             let start = flow.start
             var alerted = false
             if self.settings.isEnabled(.portScan) {
-                alerted = self.countDistinct(.verticalPortScan, in: self.vertical,
-                                   key: TrackerKey(first: source, second: target, port: 0, ipProtocol: flow.ipProtocol),
-                                   value: UInt64(flow.destinationPort), threshold: self.settings.scanPorts, time: start,
-                                   flow: flow, emit: emit)
-                alerted = self.countDistinct(.horizontalPortScan, in: self.horizontal,
-                                   key: TrackerKey(first: source, second: .zero, port: flow.destinationPort, ipProtocol: flow.ipProtocol),
-                                   value: Self.hash(target), threshold: self.settings.scanHosts, time: start, flow: flow,
-                                   emit: emit) || alerted
+                let vertical = self.countDistinct(
+                    .verticalPortScan, in: self.vertical,
+                    key: TrackerKey(first: source, second: target, port: 0, ipProtocol: flow.ipProtocol),
+                    value: UInt64(flow.destinationPort), threshold: self.settings.scanPorts, time: start, flow: flow, emit: emit)
+                let horizontal = self.countDistinct(
+                    .horizontalPortScan, in: self.horizontal,
+                    key: TrackerKey(first: source, second: .zero, port: flow.destinationPort, ipProtocol: flow.ipProtocol),
+                    value: Self.hash(target), threshold: self.settings.scanHosts, time: start, flow: flow, emit: emit)
+                alerted = vertical || horizontal
             }
             if self.settings.isEnabled(.synFlood) && flow.ipProtocol == 6 {
                 let connections = UInt64(self.settings.floodConnections), sources = self.settings.floodSources
