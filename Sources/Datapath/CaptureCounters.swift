@@ -1,8 +1,12 @@
+import FlowCore
+
 /// What the capture stage saw before decoding. Reported in `stats`.
 public struct CaptureCounters: Sendable {
     /// Records read from the capture, and their bytes on the wire.
     public var packets: UInt64 = 0
     public var bytes: UInt64 = 0
+    /// The capture time of the first record read (nil before any): `stats.uptime` counts from it.
+    public var firstPacketTime: CaptureTime?
     /// Records the BPF filter rejected.
     public var filteredOut: UInt64 = 0
     /// Packets lost before flowmon saw them: the kernel's capture buffer was full
@@ -19,6 +23,20 @@ public struct CaptureCounters: Sendable {
     public var otherUnsupportedLinkTypes: UInt64 = 0
 
     public init() {}
+
+    /// Counts one record read from the capture.
+    @inline(__always)
+    public mutating func count(length: UInt32, time: CaptureTime) {
+        self.packets &+= 1
+        self.bytes &+= UInt64(length)
+        if self.firstPacketTime == nil { self.firstPacketTime = time }
+    }
+
+    /// Packets the capture source received, as Suricata's `kernel_packets` (libpcap's
+    /// `ps_recv`): every record read (decoded, on an unsupported link type, or dropped at a
+    /// full worker ring), rejected by the filter, or lost in the kernel's buffer. In replay the
+    /// file stands in for the kernel: the records it held.
+    public var received: UInt64 { self.packets &+ self.filteredOut &+ self.kernelDropped }
 
     /// Counts a packet on an unsupported link type; returns true the first time the type is met.
     public mutating func countUnsupported(linkType: UInt32) -> Bool {

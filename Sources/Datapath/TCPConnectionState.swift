@@ -18,16 +18,20 @@ public enum TCPConnectionState: UInt8, Sendable {
     /// A RST was seen.
     case reset
 
-    /// The name used in EVE `tcp.state`.
-    public var name: StaticString {
+    /// The state as Suricata's EVE `tcp.state` names it (its stream engine's session states,
+    /// `stream-tcp.c`: none, syn_sent, syn_recv, established, fin_wait1, fin_wait2, time_wait,
+    /// last_ack, close_wait, closing, closed). Suricata names a half-closed session from the
+    /// responder's side: the initiator's FIN gives `close_wait`, the responder's `fin_wait1`.
+    /// A RST closes the session (`closed`, as Suricata's `StreamTcpCloseSsnWithReset`); so do
+    /// FINs both ways. No handshake packet seen is `none`.
+    public func eveName(initiatorSentFIN: Bool) -> StaticString {
         switch self {
-        case .new: "new"
+        case .new: "none"
         case .synSent: "syn_sent"
         case .synReceived: "syn_recv"
         case .established: "established"
-        case .closing: "closing"
-        case .closed: "closed"
-        case .reset: "reset"
+        case .closing: initiatorSentFIN ? "close_wait" : "fin_wait1"
+        case .closed, .reset: "closed"
         }
     }
 }

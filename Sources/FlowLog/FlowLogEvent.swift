@@ -63,9 +63,9 @@ public enum FlowLogEvent: Sendable, Equatable {
 }
 
 /// One `event_type: "alert"` line (schema/alert.schema.json): what a detector saw on a
-/// connection. Read here: `alert.kind`, `signature`, `severity` and `count`, and the `scan` and
-/// `flood` details, all as the schema requires them; the constant `action`, `gid` and `rev`,
-/// and `signature_id`, `category`, `first_seen`, `last_seen`, `aggregated`, `spoof`,
+/// connection. Read here: `alert.kind`, `signature`, `severity`, `count` and `aggregated`, and
+/// the `scan` and `flood` details, all as the schema requires them; the constant `action`, `gid`
+/// and `rev`, and `signature_id`, `category`, `first_seen`, `last_seen`, `spoof`,
 /// `scan.type` and `flood.window` are skipped, as unknown keys are.
 public struct FlowLogAlert: Sendable, Equatable {
     /// The connection: the line's keys that an alert shares with a flow record (`timestamp`,
@@ -80,8 +80,15 @@ public struct FlowLogAlert: Sendable, Equatable {
     public var severity: UInt8
     /// Occurrences this line stands for: 1, or every one of an aggregation window.
     public var count: UInt64
+    /// A window's summary (`alert.aggregated`): its `count` includes the first occurrence,
+    /// which had a line of its own when the window opened.
+    public var aggregated = false
     public var scan: Scan?
     public var flood: Flood?
+
+    /// Occurrences this line adds to those already written: a summary's `count` less the
+    /// first occurrence, whose own line counted it.
+    public var newOccurrences: UInt64 { self.aggregated ? self.count &- 1 : self.count }
 
     /// Port scans and ICMP sweeps: the distinct ports or hosts counted in `window` seconds.
     public struct Scan: Sendable, Hashable, Decodable {
@@ -110,7 +117,7 @@ public struct FlowLogAlert: Sendable, Equatable {
 
 extension FlowLogAlert: Decodable {
     enum CodingKeys: String, CodingKey { case alert, scan, flood }
-    enum AlertKeys: String, CodingKey { case kind, signature, severity, count }
+    enum AlertKeys: String, CodingKey { case kind, signature, severity, count, aggregated }
 
     public init(from decoder: any Decoder) throws {
         self.connection = try FlowLogRecord(from: decoder)
@@ -120,6 +127,7 @@ extension FlowLogAlert: Decodable {
         self.signature = try alert.decode(String.self, forKey: .signature)
         self.severity = try alert.decode(UInt8.self, forKey: .severity)
         self.count = try alert.decode(UInt64.self, forKey: .count)
+        self.aggregated = try alert.decodeIfPresent(Bool.self, forKey: .aggregated) ?? false
         self.scan = try container.decodeIfPresent(Scan.self, forKey: .scan)
         self.flood = try container.decodeIfPresent(Flood.self, forKey: .flood)
     }

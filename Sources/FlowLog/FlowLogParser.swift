@@ -86,7 +86,8 @@ struct FlowLogParser {
             case "dest_ip": destinationIP = try parser.string()
             case "dest_port": record.destinationPort = UInt16(try parser.unsigned(UInt64(UInt16.max)))
             case "proto": proto = try parser.string()
-            case "ip_version": record.ipVersion = try parser.signed()
+            // `ip_v` is Suricata 8's name; flowmon wrote `ip_version` before, and logs it wrote then are still read.
+            case "ip_v", "ip_version": record.ipVersion = try parser.signed()
             case "icmp_type": record.icmpType = UInt8(try parser.unsigned(255))
             case "icmp_code": record.icmpCode = UInt8(try parser.unsigned(255))
             case "response_icmp_type": record.responseICMPType = UInt8(try parser.unsigned(255))
@@ -119,7 +120,7 @@ struct FlowLogParser {
     }
 
     private mutating func alert() throws(GiveUp) -> FlowLogAlert {
-        var kind: String?, signature: String?, severity: UInt8?, count: UInt64?
+        var kind: String?, signature: String?, severity: UInt8?, count: UInt64?, aggregated = false
         var scan: FlowLogAlert.Scan?, flood: FlowLogAlert.Flood?
         let connection = try self.record { parser, key throws(GiveUp) in
             switch key {
@@ -130,6 +131,9 @@ struct FlowLogParser {
                     case "signature": signature = try parser.string()
                     case "severity": severity = UInt8(try parser.unsigned(255))
                     case "count": count = try parser.unsigned(UInt64.max)
+                    case "aggregated":
+                        guard case .bool(let value) = try parser.value(depth: 2) else { throw GiveUp("\"aggregated\" is not true or false") }
+                        aggregated = value
                     default: try parser.skipValue(depth: 2)
                     }
                 }
@@ -163,7 +167,7 @@ struct FlowLogParser {
             throw GiveUp("alert without \"kind\", \"signature\", \"severity\" or \"count\"")
         }
         return FlowLogAlert(connection: connection, kind: kind, signature: signature, severity: severity, count: count,
-                            scan: scan, flood: flood)
+                            aggregated: aggregated, scan: scan, flood: flood)
     }
 
     private mutating func stats() throws(GiveUp) -> FlowLogStats {

@@ -313,7 +313,8 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
         case sourcePort = "src_port"
         case destinationIP = "dest_ip"
         case destinationPort = "dest_port"
-        case ipVersion = "ip_version"
+        case ipVersion = "ip_v"
+        case oldIPVersion = "ip_version"
         case icmpType = "icmp_type"
         case icmpCode = "icmp_code"
         case responseICMPType = "response_icmp_type"
@@ -341,7 +342,9 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
         self.destinationIP = try container.decode(String.self, forKey: .destinationIP)
         self.destinationPort = try container.decodeIfPresent(UInt16.self, forKey: .destinationPort)
         self.proto = try container.decode(String.self, forKey: .proto)
+        // `ip_v` is Suricata 8's name; logs flowmon wrote before it used that name hold `ip_version`.
         self.ipVersion = try container.decodeIfPresent(Int.self, forKey: .ipVersion)
+            ?? container.decodeIfPresent(Int.self, forKey: .oldIPVersion)
         self.icmpType = try container.decodeIfPresent(UInt8.self, forKey: .icmpType)
         self.icmpCode = try container.decodeIfPresent(UInt8.self, forKey: .icmpCode)
         self.responseICMPType = try container.decodeIfPresent(UInt8.self, forKey: .responseICMPType)

@@ -61,10 +61,28 @@ final class AlertStage {
     private var counter: UInt64 = 0
     /// Events the workers could not hand over, summed.
     var eventsDropped: UInt64 = 0
+    /// The connections an alert was raised about (written, or folded into a summary), by flow
+    /// id, until their flow record is written with `flow.alerted` true: Suricata sets its
+    /// flow's `FLOW_HAS_ALERTS` when a packet of the flow alerts (`detect-engine-alert.c`), and
+    /// the flow log writes it as `alerted`. Every such event comes before, or in the same
+    /// epoch as, the record of its connection (a failed attempt is raised as the record is
+    /// written), so the stage knows it when the record is written.
+    private var alerted = Set<UInt64>()
 
     init(settings: DetectorSettings, contexts: [PolicyContext]) {
         self.engine = DetectorEngine(settings: settings)
         self.contexts = contexts
+        // Room for the alerted connections that are open at once, so a single pass (which
+        // runs the stage on the packet path) does not allocate for them.
+        self.alerted.reserveCapacity(Self.alertedCapacity)
+    }
+
+    static let alertedCapacity = 4096
+
+    /// Whether an alert was raised about the connection `flowID`; forgets it, since its record
+    /// is being written.
+    func takeAlerted(_ flowID: UInt64) -> Bool {
+        self.alerted.remove(flowID) != nil
     }
 
     /// Runs the events of one epoch, from every worker, in single-pass order.
@@ -80,9 +98,10 @@ final class AlertStage {
 
     func observe(_ event: AlertEvent) {
         let context = self.context(for: event.flow)
-        self.engine.observe(event.input, flow: event.flow, time: event.time, scope: context?.detection ?? .empty) {
+        let raised = self.engine.observe(event.input, flow: event.flow, time: event.time, scope: context?.detection ?? .empty) {
             fire, flow in self.render(fire, flow: flow, key: event.key)
         }
+        if raised { self.alerted.insert(event.flow.flowID) }
     }
 
     /// Closes the aggregation windows ended by `time`; their summaries take `key` (after

@@ -186,8 +186,7 @@ public final class FlowProcessor {
 
     /// Counts a packet read (here, or by the pipeline's capture thread for this worker).
     func countCaptured(length: UInt32, time: CaptureTime) {
-        self.capture.packets &+= 1
-        self.capture.bytes &+= UInt64(length)
+        self.capture.count(length: length, time: time)
         if time > self.latestTime { self.latestTime = time }
     }
 
@@ -238,18 +237,28 @@ public final class FlowProcessor {
         let generation = Int(flow.policyGeneration)
         let annotations = generation < self.policyGenerations.count ? self.policyGenerations[generation].annotations
             : self.policy?.annotations
-        // A single pass writes in capture order and needs no key.
-        var key = EmissionKey(event: 0, primary: 0, secondary: 0)
-        if let keyed = self.keyedFlows {
-            keyed.beginRecord()
-            FlowRecord.append(flow, reason: reason, annotations: annotations, to: &keyed.block.buffer)
-            key = self.emissionKey(flow, reason)
-            keyed.endRecord(key)
-        } else {
-            FlowRecord.append(flow, reason: reason, annotations: annotations, to: &self.output.buffer)
+        let failedAttempt = self.detectors != nil && flow.isFailedAttempt
+        guard let keyed = self.keyedFlows else {
+            // A single pass writes in capture order and needs no key. Its detectors see a failed
+            // attempt before the record is written, so the record says whether it alerted; the
+            // alerts follow the record, as in the pipeline.
+            if failedAttempt, let stage = self.alertStage {
+                stage.observe(AlertEvent(input: .failedAttempt, time: flow.start,
+                                         key: EmissionKey(event: 0, primary: 0, secondary: 0), flow: flow))
+            }
+            FlowRecord.append(flow, reason: reason, alerted: self.alertStage?.takeAlerted(flow.flowID) ?? false,
+                              annotations: annotations, to: &self.output.buffer)
             self.output.buffer.append(byte: UInt8(ascii: "\n"))
+            if failedAttempt { self.writeAlerts() }
+            return
         }
-        if self.detectors != nil && flow.isFailedAttempt { self.raise(.failedAttempt, flow: flow, time: flow.start, key: key) }
+        // A worker cannot know whether the merger's detectors alert about the connection: the
+        // merger marks the record when it writes it (`Merger.write`).
+        let key = self.emissionKey(flow, reason)
+        keyed.beginRecord()
+        let alertedAt = FlowRecord.append(flow, reason: reason, annotations: annotations, to: &keyed.block.buffer)
+        keyed.endRecord(key, flowID: flow.flowID, alertedAt: alertedAt)
+        if failedAttempt { self.raise(.failedAttempt, flow: flow, time: flow.start, key: key) }
     }
 
     // MARK: Detectors

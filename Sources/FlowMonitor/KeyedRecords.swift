@@ -31,7 +31,9 @@ final class KeyedRecords {
     /// The block being written (`block.buffer` between `beginRecord` and `endRecord`), held
     /// apart so writing a record does not go through the array.
     private(set) var block: Block
-    var entries: [(key: EmissionKey, block: Int, start: Int, count: Int)] = []
+    /// Each record's key and bytes; for a flow record also its flow id and where its
+    /// `flow.alerted` value (`false`) starts, from the record's start (-1 for other records).
+    var entries: [(key: EmissionKey, block: Int, start: Int, count: Int, flowID: UInt64, alertedAt: Int)] = []
     private var recordStart = 0
 
     init() {
@@ -48,8 +50,11 @@ final class KeyedRecords {
         self.recordStart = self.block.buffer.count
     }
 
-    func endRecord(_ key: EmissionKey) {
-        self.entries.append((key, self.current, self.recordStart, self.block.buffer.count - self.recordStart))
+    /// Ends the record begun last; `alertedAt` is the buffer position of a flow record's
+    /// `flow.alerted` value.
+    func endRecord(_ key: EmissionKey, flowID: UInt64 = 0, alertedAt: Int? = nil) {
+        self.entries.append((key, self.current, self.recordStart, self.block.buffer.count - self.recordStart, flowID,
+                             alertedAt.map { $0 - self.recordStart } ?? -1))
     }
 
     /// The bytes of entry `index`.

@@ -155,8 +155,7 @@ public final class Pipeline: @unchecked Sendable {
     /// Hands one packet to its worker. Replay waits while the ring is full; live capture
     /// drops the packet and counts it.
     public func submit(_ packet: CapturedPacket) {
-        self.capture.packets &+= 1
-        self.capture.bytes &+= UInt64(packet.originalLength)
+        self.capture.count(length: packet.originalLength, time: packet.time)
         if packet.time > self.latestTime { self.latestTime = packet.time }
         if packet.time.nanoseconds >= self.nextSweep || self.sequence >= self.nextSweepPacket {
             self.broadcast(.sweep, time: packet.time.nanoseconds, sequence: 2 &* self.sequence)
@@ -515,7 +514,16 @@ final class Merger: @unchecked Sendable {
         do {
             for item in order {
                 let chunk = chunks[item.chunk]
-                output.buffer.append(raw: chunk.bytes(item.entry))
+                let entry = chunk.entries[item.entry]
+                let bytes = chunk.bytes(item.entry)
+                if entry.alertedAt >= 0, self.alertStage?.takeAlerted(entry.flowID) == true {
+                    // A flow record an alert was raised about: its `"alerted":false` becomes true.
+                    output.buffer.append(raw: UnsafeRawBufferPointer(rebasing: bytes[..<entry.alertedAt]))
+                    output.buffer.append(raw: "true")
+                    output.buffer.append(raw: UnsafeRawBufferPointer(rebasing: bytes[(entry.alertedAt + 5)...]))
+                } else {
+                    output.buffer.append(raw: bytes)
+                }
                 try output.endLine()
             }
         } catch {

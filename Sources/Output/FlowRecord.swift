@@ -10,10 +10,14 @@ import FlowCore
 ///      "dest_port":…,"proto":"TCP", ["icmp_type"…,] ["vlan":[…],] ["tunnel":{…},]
 ///      "flow":{…},["tcp":{…},]"conn_state":"SF"}
 ///
-/// `src` is always the initiator; `timestamp` is the flow's last packet time.
+/// `src` is always the initiator; `timestamp` is the flow's last packet time. `flow.alerted`
+/// is Suricata's: whether any alert was raised about the connection.
 public enum FlowRecord {
-    public static func append(_ flow: FlowEntry, reason: FlowEndReason, annotations: FlowAnnotations? = nil,
-                              to out: inout JSONBuffer) {
+    /// Appends the record; returns the buffer position of the `flow.alerted` value, so a
+    /// record written before its alerts were decided (a pipeline worker's) can be marked later.
+    @discardableResult
+    public static func append(_ flow: FlowEntry, reason: FlowEndReason, alerted: Bool = false,
+                              annotations: FlowAnnotations? = nil, to out: inout JSONBuffer) -> Int {
         out.append(raw: "{\"timestamp\":")
         out.appendQuotedTimestamp(flow.end)
         out.append(raw: ",\"flow_id\":")
@@ -38,7 +42,9 @@ public enum FlowRecord {
         out.append(raw: flow.phase.name)
         out.append(raw: "\",\"reason\":\"")
         out.append(raw: reason.name)
-        out.append(raw: "\",\"alerted\":false}")
+        out.append(raw: "\",\"alerted\":")
+        let alertedAt = out.count
+        out.append(raw: alerted ? "true}" : "false}")
         if flow.ipProtocol == IPProtocolNumber.tcp {
             appendTCP(flow, to: &out)
         }
@@ -54,10 +60,12 @@ public enum FlowRecord {
             if flow.hasPolicyVerdict { appendPolicy(flow, annotations: annotations, to: &out) }
         }
         out.append(byte: UInt8(ascii: "}"))
+        return alertedAt
     }
 
     /// The connection's EVE fields, shared by flow and alert records: `src_ip`, `src_port`,
-    /// `dest_ip`, `dest_port`, `proto`, `ip_version`, ICMP type/code, `vlan`, `tunnel`.
+    /// `dest_ip`, `dest_port`, `proto`, `ip_v` (Suricata 8's name for the IP version), ICMP
+    /// type/code, `vlan`, `tunnel`.
     static func appendConnection(_ flow: FlowEntry, to out: inout JSONBuffer) {
         let asIPv6 = flow.ipVersion == 6
         out.append(raw: ",\"src_ip\":")
@@ -74,7 +82,7 @@ public enum FlowRecord {
         }
         out.append(raw: ",\"proto\":")
         appendProtocol(flow.ipProtocol, to: &out)
-        out.append(raw: ",\"ip_version\":")
+        out.append(raw: ",\"ip_v\":")
         out.append(UInt64(flow.ipVersion))
         if flow.hasICMP {
             out.append(raw: ",\"icmp_type\":")
@@ -181,7 +189,7 @@ public enum FlowRecord {
         if all & TCPFlag.ece != 0 { out.append(raw: ",\"ecn\":true") }
         if all & TCPFlag.cwr != 0 { out.append(raw: ",\"cwr\":true") }
         out.append(raw: ",\"state\":\"")
-        out.append(raw: flow.tcpState.name)
+        out.append(raw: flow.tcpState.eveName(initiatorSentFIN: flow.history.has(ConnectionHistory.fin, fromInitiator: true)))
         out.append(raw: "\"}")
     }
 

@@ -27,6 +27,17 @@ public struct StatsSnapshot: Sendable {
     }
 }
 
+extension StatsSnapshot {
+    /// Suricata's `stats.uptime`, in whole seconds: capture time from the first packet to this
+    /// record (0 before any packet). Capture time, not the clock, so a replay's stats are the
+    /// same on every run; in a live capture packets carry the clock's time, so it is the time
+    /// since the first packet.
+    public var uptime: UInt64 {
+        guard let first = self.capture.firstPacketTime, self.time > first else { return 0 }
+        return UInt64((self.time.nanoseconds - first.nanoseconds) / 1_000_000_000)
+    }
+}
+
 /// Writes an `event_type: "stats"` record, grouped like Suricata's stats event
 /// (`stats.capture`, `stats.decoder`, `stats.flow`), with every non-zero decoder anomaly
 /// under its stable dotted name in `stats.anomalies`. Checked against `schema/stats.schema.json`.
@@ -34,7 +45,9 @@ public enum StatsRecord {
     public static func append(_ s: StatsSnapshot, to out: inout JSONBuffer) {
         out.append(raw: "{\"timestamp\":")
         out.appendQuotedTimestamp(s.time)
-        out.append(raw: ",\"event_type\":\"stats\",\"stats\":{\"capture\":{\"packets\":")
+        out.append(raw: ",\"event_type\":\"stats\",\"stats\":{\"uptime\":")
+        out.append(s.uptime)
+        out.append(raw: ",\"capture\":{\"packets\":")
         out.append(s.capture.packets)
         out.append(raw: ",\"bytes\":")
         out.append(s.capture.bytes)
@@ -46,6 +59,15 @@ public enum StatsRecord {
         out.append(s.capture.interfaceDropped)
         out.append(raw: ",\"ring_dropped\":")
         out.append(s.capture.ringDropped)
+        // Suricata's own names for the capture counters (`stats.capture` of its EVE schema).
+        out.append(raw: ",\"kernel_packets\":")
+        out.append(s.capture.received)
+        out.append(raw: ",\"kernel_drops\":")
+        out.append(s.capture.kernelDropped)
+        out.append(raw: ",\"kernel_ifdrops\":")
+        out.append(s.capture.interfaceDropped)
+        out.append(raw: ",\"errors\":")
+        out.append(UInt64(s.inputError == nil ? 0 : 1))
         out.append(raw: ",\"unsupported_link_types\":{")
         for i in 0..<s.capture.unsupportedLinkTypeCount {
             if i > 0 { out.append(byte: UInt8(ascii: ",")) }

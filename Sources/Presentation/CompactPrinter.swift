@@ -25,9 +25,11 @@ public struct CompactPrinter: Sendable {
     }
 
     func flow(_ record: FlowLogRecord) -> String {
-        var line = self.time(record.timestamp) + "  " + self.connection(record) + " " + record.proto
+        // The start time: lines come in the order connections start (the order records of
+        // connections open at the end are written), and the end would look out of order.
+        var line = self.time(record.start ?? record.timestamp) + "  " + self.connection(record) + " " + record.proto
         if let state = record.connState { line += " " + state }
-        if let error = Self.icmpError(record) { line += " (" + error + ")" }
+        if let message = Self.icmpMessage(record) { line += " (" + message + ")" }
         if let policy = record.policy {
             line += "  " + self.paint(policy.verdict.rawValue, policy.verdict.wouldDrop ? .red : .green)
             let allowing = policy.allowingPolicies
@@ -67,19 +69,16 @@ public struct CompactPrinter: Sendable {
         return line
     }
 
-    /// The ICMP error that came back about a TCP, UDP or SCTP connection (its
-    /// `response_icmp_type`/`_code`), as `ICMP 3/3 destination unreachable`; nil for ICMP flows,
-    /// whose response type is their reply.
-    static func icmpError(_ record: FlowLogRecord) -> String? {
-        guard record.icmpType == nil, let type = record.responseICMPType, let code = record.responseICMPCode else { return nil }
-        let name: String? = switch (record.ipVersion == 6, type) {
-        case (true, 1), (false, 3): "destination unreachable"
-        case (true, 2): "packet too big"
-        case (true, 3), (false, 11): "time exceeded"
-        case (true, 4), (false, 12): "parameter problem"
-        default: nil
+    /// An ICMP flow's first message, as `8/0 echo`; for a TCP, UDP or SCTP connection, the
+    /// ICMP error that came back about it (its `response_icmp_type`/`_code`), as `ICMP 3/3
+    /// unreachable`. Named from the one table of ICMP names (`ICMPNames`).
+    static func icmpMessage(_ record: FlowLogRecord) -> String? {
+        func named(_ type: UInt8, _ code: UInt8) -> String {
+            "\(type)/\(code)" + (ICMPNames.name(type: type, ipv6: record.ipVersion == 6).map { " " + $0 } ?? "")
         }
-        return "ICMP \(type)/\(code)" + (name.map { " " + $0 } ?? "")
+        if let type = record.icmpType { return named(type, record.icmpCode ?? 0) }
+        guard let type = record.responseICMPType, let code = record.responseICMPCode else { return nil }
+        return "ICMP " + named(type, code)
     }
 
     /// `source -> destination` with ports.

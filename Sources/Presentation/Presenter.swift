@@ -68,8 +68,9 @@ public final class Presenter: @unchecked Sendable {
             out.append(UInt8(ascii: "\n"))
             return
         }
-        guard self.filter.matches(event) else { return }
+        // The summary counts every record; the filters choose only what is shown.
         self.summary.add(event)
+        guard self.filter.matches(event) else { return }
         switch self.format {
         case .json:
             out.append(contentsOf: line)

@@ -3,7 +3,8 @@ import FlowLog
 /// What a run saw, as an aligned table for a person: packets, connections and verdicts, the
 /// busiest namespace pairs and pod pairs, the connections policy would drop and the policy
 /// that drops each, alerts by kind, decoder anomalies and lost packets. Fed every record
-/// that was written (after the filters), then `render()` once at the end.
+/// that was written (before the output filters: it counts what was seen, whatever the filters
+/// show), then `render()` once at the end.
 public struct RunSummary {
     struct Pair: Hashable, Comparable {
         var from: String
@@ -58,7 +59,8 @@ public struct RunSummary {
                 self.denied[Denied(from: from, to: to, service: service, policies: policy.dropExplanation), default: 0] += 1
             }
         case .alert(let alert):
-            self.alerts[alert.kind, default: 0] += Int(clamping: alert.count)
+            // Each occurrence once: a window's summary adds the repeats after its first line.
+            self.alerts[alert.kind, default: 0] += Int(clamping: alert.newOccurrences)
         case .stats(let stats):
             self.stats = stats
         case .lost:

@@ -205,30 +205,7 @@ public struct MapService: Sendable, Hashable, Comparable, CustomStringConvertibl
     }
 
     static func icmpName(proto: String, type: UInt8) -> String? {
-        if proto == "ICMP" {
-            switch type {
-            case 0: return "echo-reply"
-            case 3: return "unreachable"
-            case 5: return "redirect"
-            case 8: return "echo"
-            case 11: return "time-exceeded"
-            case 13: return "timestamp"
-            default: return nil
-            }
-        }
-        switch type {
-        case 1: return "unreachable"
-        case 2: return "packet-too-big"
-        case 3: return "time-exceeded"
-        case 128: return "echo"
-        case 129: return "echo-reply"
-        case 133: return "router-solicitation"
-        case 134: return "router-advertisement"
-        case 135: return "neighbor-solicitation"
-        case 136: return "neighbor-advertisement"
-        case 137: return "redirect"
-        default: return nil
-        }
+        ICMPNames.name(type: type, ipv6: proto != "ICMP")
     }
 
     public static func < (a: Self, b: Self) -> Bool {

@@ -41,4 +41,28 @@ struct ConnStateTests {
         #expect(flow.tcpState == tcpState, "\(name)")
         #expect(flow.sourcePort == 40000, "\(name): the initiator is the port-40000 side")
     }
+
+    /// EVE's `tcp.state` in Suricata's vocabulary (its stream engine's states): a half-closed
+    /// session is named from the responder's side, a RST closes it, and no handshake is `none`.
+    static let eveStates: [String: String] = [
+        "S0": "syn_sent", "S0 retransmitted": "syn_sent", "S1": "established", "SF": "closed", "REJ": "closed",
+        "RSTO": "closed", "RSTR": "closed", "RSTO first": "closed", "RSTOS0": "closed", "RSTRH": "closed",
+        "SH": "close_wait", "SHR": "fin_wait1", "OTH midstream": "established", "OTH one-way": "none",
+        "S2": "close_wait", "S3": "fin_wait1",
+        "SYN-ACK lost: no handshake reply seen, as Zeek reports it": "established",
+    ]
+
+    @Test(arguments: rows)
+    func sequenceGivesSuricatasTCPState(name: String, packets: [(Bool, UInt16)], expected: String, tcpState: TCPConnectionState) {
+        let table = FlowTable(capacity: 4)
+        let ended = EndedFlows()
+        for (index, (fromInitiator, flags)) in packets.enumerated() {
+            let packet = fromInitiator ? Packet.tcp(1, 40000, 2, 80, flags) : Packet.tcp(2, 80, 1, 40000, flags)
+            table.record(packet, time: Packet.at(Double(index)), length: 60, onEnd: ended.callAsFunction)
+        }
+        table.flushAll(onEnd: ended.callAsFunction)
+        let flow = ended.flows[0].0
+        let state = flow.tcpState.eveName(initiatorSentFIN: flow.history.has(ConnectionHistory.fin, fromInitiator: true))
+        #expect(state.description == Self.eveStates[name], "\(name)")
+    }
 }

@@ -116,6 +116,28 @@ struct DetectorEngineTests {
         #expect(engine.allowlisted == 1)
     }
 
+    /// `observe` says whether an alert was raised about the event's connection (Suricata's
+    /// `flow.alerted`): a first occurrence and a repeat folded into a window both were; an
+    /// allow-listed source and a scan below its threshold were not.
+    @Test func observeSaysWhetherTheConnectionRaisedAnAlert() {
+        var settings = DetectorSettings()
+        settings.scanPorts = 2
+        settings.allowedPrefixes = [IPPrefix(address: IPAddress(ipv4: 0x0a00_0000), length: 96 + 8)]
+        let engine = DetectorEngine(settings: settings)
+        let collect = Collector()
+        func observe(_ input: DetectorInput, from source: UInt32, port: UInt16, at seconds: Double) -> Bool {
+            engine.observe(input, flow: Self.flow(from: source, to: 2, port: port, at: seconds), time: Self.time(seconds),
+                           scope: .empty, emit: collect.callAsFunction)
+        }
+        #expect(observe(.raise(.tcpNullScan), from: 1, port: 80, at: 0))
+        #expect(observe(.raise(.tcpNullScan), from: 1, port: 80, at: 1), "a repeat counted into the window")
+        #expect(collect.alerts.count == 1)
+        #expect(!observe(.raise(.tcpNullScan), from: 0x0a00_0001, port: 80, at: 2), "allow-listed")
+        #expect(!observe(.failedAttempt, from: 3, port: 1, at: 3), "one port of two")
+        #expect(observe(.failedAttempt, from: 3, port: 2, at: 4), "the threshold")
+        #expect(!observe(.echoRequest, from: 4, port: 0, at: 5))
+    }
+
     @Test func failedAttemptsAreHandshakesTheOriginatorNeverCompleted() {
         var unanswered = Self.flow(from: 1, to: 2, port: 80, at: 0)
         unanswered.history.insert(ConnectionHistory.syn, fromInitiator: true)

@@ -39,6 +39,31 @@ struct PresentationCLITests {
         #expect(result.stdout.split(separator: "\n").allSatisfy { $0.contains("\"pod_name\":\"users-") || $0.contains("\"event_type\":\"stats\"") })
     }
 
+    /// The summary counts what was seen, whatever the filters show: `--type alert` still
+    /// counts 1,500 packets and 120 connections; and each alert once: 31 would-be drops are 31
+    /// policy violations, though three of them were folded into summaries of two (28 lines
+    /// of one occurrence, 3 of two: the sum of `count` is 34).
+    @Test func theSummaryCountsWhatWasSeenWhateverTheFiltersShow() throws {
+        let result = try run(Fixture.flowmonBinary, Self.arguments + ["--type", "alert", "--summary"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("Summary\n  packets            1,500\n  connections        120 (FORWARDED 89, AUDIT 31)\n"
+            + "  alerts             policy_violation 31\n"), "\(result.stderr)")
+        let alerts = result.stdout.split(separator: "\n")
+        #expect(alerts.count == 31 && alerts.allSatisfy { $0.contains("\"event_type\":\"alert\"") })
+        #expect(alerts.filter { $0.contains("\"aggregated\":true") }.count == 3)
+    }
+
+    /// Compact lines show when each connection started, the order they come in, so their
+    /// times never go back; an ICMP flow names its message.
+    @Test func compactLinesAreInTimeOrderAndNameICMPMessages() throws {
+        let result = try run(Fixture.flowmonBinary, Self.arguments + ["--format", "compact", "--no-color", "--no-summary"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let times = result.stdout.split(separator: "\n").map { String($0.prefix(23)) }
+        #expect(times.count == 121)  // 120 connections, then the final stats line
+        #expect(times == times.sorted(), "a line's time goes back")
+        #expect(result.stdout.contains(" ICMP SF (8/0 echo)  FORWARDED"))
+    }
+
     @Test func aBadFilterIsRefusedBeforeReading() throws {
         let result = try run(Fixture.flowmonBinary, Self.arguments + ["--verdict", "ALLOWED"])
         #expect(result.status == 64)

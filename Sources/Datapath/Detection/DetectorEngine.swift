@@ -50,12 +50,16 @@ public final class DetectorEngine {
     public var aggregatesEvicted: UInt64 { self.aggregator.evicted }
 
     /// Handles one event about `flow` at packet time `time`; `emit` receives each alert to write.
+    /// Returns whether an alert was raised about `flow` (written now, or counted into an open
+    /// aggregation window): Suricata's `flow.alerted` for that connection. An allow-listed
+    /// source, or a scan or flood counted below its threshold, raises none.
+    @discardableResult
     public func observe(_ input: DetectorInput, flow: FlowEntry, time: CaptureTime, scope: DetectionScope,
-                        emit: (AlertFire, FlowEntry) -> Void) {
+                        emit: (AlertFire, FlowEntry) -> Void) -> Bool {
         let source = flow.sourceAddress
         if input != .raise(.policyViolation), self.isAllowlisted(source, identity: flow.sourceIdentity, scope: scope) {
             self.allowlisted &+= 1
-            return
+            return false
         }
         let target = flow.destinationAddress
         switch input {
@@ -70,27 +74,31 @@ public final class DetectorEngine {
                 key = TrackerKey(first: source, second: target, port: 0, ipProtocol: flow.ipProtocol)
             }
             self.note(AlertFire(kind: kind, time: time), key: key, flow: flow, emit: emit)
+            return true
         case .tunnelMismatch(let vni, let sender):
             var fire = AlertFire(kind: .tunnelIdentityMismatch, time: time)
             fire.distinct = UInt64(vni)
             fire.sources = UInt64(sender)
             let key = TrackerKey(first: source, second: target, port: UInt16(truncatingIfNeeded: vni), ipProtocol: 0)
             self.note(fire, key: key, flow: flow, emit: emit)
+            return true
         case .echoRequest:
-            guard self.settings.isEnabled(.icmpSweep) else { return }
-            self.countDistinct(.icmpSweep, in: self.sweep, key: TrackerKey(first: source, second: .zero, port: 0, ipProtocol: flow.ipProtocol),
-                               value: Self.hash(target), threshold: self.settings.sweepHosts, time: time, flow: flow, emit: emit)
+            guard self.settings.isEnabled(.icmpSweep) else { return false }
+            return self.countDistinct(.icmpSweep, in: self.sweep, key: TrackerKey(first: source, second: .zero, port: 0, ipProtocol: flow.ipProtocol),
+                                      value: Self.hash(target), threshold: self.settings.sweepHosts, time: time, flow: flow, emit: emit)
         case .failedAttempt:
             let start = flow.start
+            var alerted = false
             if self.settings.isEnabled(.portScan) {
-                self.countDistinct(.verticalPortScan, in: self.vertical,
-                                   key: TrackerKey(first: source, second: target, port: 0, ipProtocol: flow.ipProtocol),
-                                   value: UInt64(flow.destinationPort), threshold: self.settings.scanPorts, time: start,
-                                   flow: flow, emit: emit)
-                self.countDistinct(.horizontalPortScan, in: self.horizontal,
-                                   key: TrackerKey(first: source, second: .zero, port: flow.destinationPort, ipProtocol: flow.ipProtocol),
-                                   value: Self.hash(target), threshold: self.settings.scanHosts, time: start, flow: flow,
-                                   emit: emit)
+                let vertical = self.countDistinct(
+                    .verticalPortScan, in: self.vertical,
+                    key: TrackerKey(first: source, second: target, port: 0, ipProtocol: flow.ipProtocol),
+                    value: UInt64(flow.destinationPort), threshold: self.settings.scanPorts, time: start, flow: flow, emit: emit)
+                let horizontal = self.countDistinct(
+                    .horizontalPortScan, in: self.horizontal,
+                    key: TrackerKey(first: source, second: .zero, port: flow.destinationPort, ipProtocol: flow.ipProtocol),
+                    value: Self.hash(target), threshold: self.settings.scanHosts, time: start, flow: flow, emit: emit)
+                alerted = vertical || horizontal
             }
             if self.settings.isEnabled(.synFlood) && flow.ipProtocol == 6 {
                 let connections = UInt64(self.settings.floodConnections), sources = self.settings.floodSources
@@ -104,8 +112,10 @@ public final class DetectorEngine {
                     fire.sources = UInt64(result.distinct)
                     fire.window = self.settings.floodWindow
                     self.note(fire, key: key, flow: flow, emit: emit)
+                    alerted = true
                 }
             }
+            return alerted
         }
     }
 
@@ -127,15 +137,16 @@ public final class DetectorEngine {
     }
 
     /// Scans and sweeps: counts `value` in the key's window and alerts once when `threshold`
-    /// distinct values are reached.
+    /// distinct values are reached; returns whether it did.
     private func countDistinct(_ kind: AlertKind, in tracker: DistinctTracker, key: TrackerKey, value: UInt64,
-                               threshold: Int, time: CaptureTime, flow: FlowEntry, emit: (AlertFire, FlowEntry) -> Void) {
+                               threshold: Int, time: CaptureTime, flow: FlowEntry, emit: (AlertFire, FlowEntry) -> Void) -> Bool {
         let result = tracker.note(key, value: value, time: time.nanoseconds) { _, distinct in distinct >= threshold }
-        guard result.fires else { return }
+        guard result.fires else { return false }
         var fire = AlertFire(kind: kind, time: time)
         fire.distinct = UInt64(result.distinct)
         fire.window = tracker.window
         self.note(fire, key: key, flow: flow, emit: emit)
+        return true
     }
 
     private func note(_ fire: AlertFire, key: TrackerKey, flow: FlowEntry,
