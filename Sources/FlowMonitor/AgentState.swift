@@ -61,6 +61,8 @@ public struct AgentState: Sendable {
 
         var messages = inventory.warnings.map { "warning: \($0)" } + endpoints.warnings.map { "warning: \($0)" }
         messages += tables.services.warnings.map { "warning: \($0)" }
+        messages += inventory.notices.map { "notice: \($0)" }
+        messages += tables.notices.map { "notice: \($0)" }
         messages += policies.notices.map { "notice: \($0)" }
         if configuration.pods == nil && !policies.documents.isEmpty {
             messages.append("warning: --policies without --pods: no pod is known, so no policy selects an endpoint")

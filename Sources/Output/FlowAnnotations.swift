@@ -108,7 +108,22 @@ public final class FlowAnnotations: @unchecked Sendable {
 
     /// `,"egress_allowed_by":[...]` (or `_denied_by` for an explicit deny, `ingress_…` for
     /// ingress): Hubble's list of the policies behind a decision; nothing when there are none.
-    func appendPolicies(of decision: PolicyDecision, direction: TrafficDirection, to out: inout JSONBuffer) {
+    /// Traffic from the local host names Cilium's built-in rule: in Hubble lines as Hubble
+    /// prints it (a `Policy` with only its label, `{"labels":["reserved:io.cilium.policy.derived-from=allow-localhost-ingress"]}`:
+    /// Hubble takes name, namespace and kind from `k8s:` labels only), in flowmon's records
+    /// (`hubble` false) also with the name `allow-localhost-ingress` and the kind `reserved`.
+    func appendPolicies(of decision: PolicyDecision, direction: TrafficDirection, hubble: Bool, to out: inout JSONBuffer) {
+        if decision.outcome == .allowedFromHost {
+            out.append(raw: hubble ? ",\"ingress_allowed_by\":[{" : ",\"ingress_allowed_by\":[{\"name\":\"")
+            if !hubble {
+                out.append(raw: PolicyDecision.hostRuleName)
+                out.append(raw: "\",\"kind\":\"reserved\",")
+            }
+            out.append(raw: "\"labels\":[\"")
+            out.append(raw: PolicyDecision.hostRuleLabel)
+            out.append(raw: "\"]}]")
+            return
+        }
         guard decision.policySet != 0 else { return }
         switch (direction, decision.outcome) {
         case (.egress, .deniedExplicitly): out.append(raw: ",\"egress_denied_by\":")

@@ -57,7 +57,7 @@ public enum HubbleRecord {
             out.append(raw: decision.outcome == .deniedExplicitly ? ",\"drop_reason_desc\":\"POLICY_DENY\"" : ",\"drop_reason_desc\":\"POLICY_DENIED\"")
         }
         out.append(raw: ",\"is_reply\":false")
-        annotations.appendPolicies(of: decision, direction: direction, to: &out)
+        annotations.appendPolicies(of: decision, direction: direction, hubble: true, to: &out)
         if flow.ipProtocol == IPProtocolNumber.tcp {
             out.append(raw: ",\"Summary\":\"TCP Flags: ")
             appendFlagNames(firstPacketFlags, separator: ", ", to: &out)
