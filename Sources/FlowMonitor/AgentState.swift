@@ -12,8 +12,8 @@ public struct AgentConfiguration: Sendable {
     public var nodeName: String?
     public var policyPaths: [String]
     public var verdictAsEnforced: Bool
-    /// `kubectl get services -A -o json` (`--services`): connections to ClusterIPs are judged as
-    /// sent to the backends.
+    /// `kubectl get services,endpoints -A -o json` (`--services`): connections to ClusterIPs are
+    /// judged as sent to the backends; the endpoints of `default/kubernetes` are the API server's.
     public var services: String?
 
     public init(pods: String? = nil, namespaces: String? = nil, nodes: String? = nil, nodeName: String? = nil,
