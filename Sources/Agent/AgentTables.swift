@@ -29,7 +29,7 @@ public struct AgentTables: Sendable {
         let cidrs = Self.cidrs(in: policies) + external
         let cidrIdentities = endpoints.addCIDRIdentities(cidrs)
         for cidr in cidrIdentities where external.contains(where: { $0.0 == cidr.prefix && $0.1 == cidr.prefixLength }) {
-            endpoints.addLabel(.reserved(Identity.kubeAPIServer.reservedName!.description), to: cidr.identity)
+            endpoints.addLabel(.reserved(Identity.kubeAPIServer), to: cidr.identity)
         }
 
         var localIdentities = Set<Identity>()

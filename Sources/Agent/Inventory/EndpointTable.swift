@@ -145,7 +145,7 @@ public struct EndpointTable: Sendable {
         if inventory.nodes.contains(where: { node in
             isLocal(node.name) && node.internalIPs.contains { apiServer.contains($0) && !podAddresses.contains($0) }
         }) {
-            table.addLabel(.reserved(Identity.kubeAPIServer.reservedName!.description), to: .host)
+            table.addLabel(.reserved(Identity.kubeAPIServer), to: .host)
         }
         var sawIPv4 = false, sawIPv6 = false
         for (pod, labels) in zip(inventory.pods, podLabels) {

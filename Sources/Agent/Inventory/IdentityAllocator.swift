@@ -78,10 +78,8 @@ public enum IdentityAllocator {
     /// `reservedIdentityLabels`): it is a remote node that runs the API server, so the
     /// `remote-node` entity selects it too.
     public static func reservedLabels(_ identity: Identity) -> [SecurityLabel] {
-        guard let name = identity.reservedName else { return [] }
-        if identity == .kubeAPIServer {
-            return [.reserved(name.description), .reserved(Identity.remoteNode.reservedName!.description)].sorted()
-        }
-        return [.reserved(name.description)]
+        guard identity.reservedName != nil else { return [] }
+        if identity == .kubeAPIServer { return [.reserved(identity), .reserved(Identity.remoteNode)].sorted() }
+        return [.reserved(identity)]
     }
 }

@@ -207,8 +207,8 @@ extension PolicyCompiler {
     func identities(of entity: Entity) -> [Identity] {
         let cidrs = self.inventory.cidrIdentities.sorted { $0.key < $1.key }
         func carrying(_ reserved: Identity) -> [Identity] {
-            let name = reserved.reservedName!.description
-            return self.allIdentities.filter { !(self.labels[$0]?.values(of: name, source: "reserved").isEmpty ?? true) }
+            let label = SecurityLabel.reserved(reserved)
+            return self.allIdentities.filter { !(self.labels[$0]?.values(of: label.key, source: label.source).isEmpty ?? true) }
         }
         switch entity {
         case .all: return [.unknown]
