@@ -11,15 +11,27 @@ public struct AgentTables: Sendable {
     public var ipcache: IPCache
     /// ClusterIP service ports → backends (`--services`), consulted before policy.
     public var services = CompiledServices()
+    /// What the inputs cannot tell (a policy selects the kube-apiserver entity, and no file
+    /// gives the API server's addresses), each `FILE: message`.
+    public var notices: [String] = []
 
+    /// The API server's addresses are the endpoints of the `default/kubernetes` service in
+    /// `services` (Cilium watches the same object); an address outside the cluster gets a
+    /// CIDR identity (`/32`, `/128`) with the extra label `reserved:kube-apiserver`.
     public static func build(inventory: Inventory, policies: [PolicyDocument], nodeName: String?,
                              services: [Service] = [], servicesFile: String = "services",
                              clusterName: String = SecurityLabels.defaultClusterName)
         throws(AgentError) -> AgentTables
     {
-        var endpoints = try EndpointTable.build(inventory: inventory, localNode: nodeName, clusterName: clusterName)
-        let cidrs = Self.cidrs(in: policies)
+        let apiServer = services.last { $0.isKubernetesAPI }?.endpointAddresses
+        var endpoints = try EndpointTable.build(inventory: inventory, localNode: nodeName,
+                                                apiServerAddresses: apiServer ?? [], clusterName: clusterName)
+        let external = endpoints.externalAPIServerAddresses.map { ($0, UInt8($0.isIPv4 ? 32 : 128)) }
+        let cidrs = Self.cidrs(in: policies) + external
         let cidrIdentities = endpoints.addCIDRIdentities(cidrs)
+        for cidr in cidrIdentities where external.contains(where: { $0.0 == cidr.prefix && $0.1 == cidr.prefixLength }) {
+            endpoints.addLabel(.reserved(Identity.kubeAPIServer), to: cidr.identity)
+        }
 
         var localIdentities = Set<Identity>()
         var namedPorts: [Identity: Set<NamedPort>] = [:]
@@ -43,7 +55,21 @@ public struct AgentTables: Sendable {
         if !services.isEmpty {
             tables.services = try CompiledServices.compile(services, endpoints: endpoints, file: servicesFile)
         }
+        let selecting = policies.filter(Self.selectsKubeAPIServer)
+        if apiServer == nil, let first = selecting.first {
+            let others = selecting.count > 1 ? " (and \(selecting.count - 1) more)" : ""
+            tables.notices.append("\(first.source.file): \(first.kind.rawValue) \(first.namespace.map { $0 + "/" } ?? "")\(first.name)\(others) selects the kube-apiserver entity, but no endpoints of the default/kubernetes service are known, so no address has that identity (pass --services the output of 'kubectl get services,endpoints -A -o json')")
+        }
         return tables
+    }
+
+    /// Whether a Cilium policy names the `kube-apiserver` entity in a peer.
+    static func selectsKubeAPIServer(_ document: PolicyDocument) -> Bool {
+        guard case .cilium(let rules) = document.body else { return false }
+        return rules.contains { rule in
+            ((rule.ingress ?? []) + (rule.ingressDeny ?? [])).contains { $0.fromEntities?.contains(.kubeAPIServer) == true }
+                || ((rule.egress ?? []) + (rule.egressDeny ?? [])).contains { $0.toEntities?.contains(.kubeAPIServer) == true }
+        }
     }
 
     /// Every CIDR a policy names (peers and their exceptions), for CIDR identities.

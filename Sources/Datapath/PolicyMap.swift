@@ -101,7 +101,10 @@ public struct PolicyDecision: Sendable, Equatable {
         /// A deny entry matched: Cilium's DROP_POLICY_DENY (`POLICY_DENY`, 181).
         case deniedExplicitly
         /// Traffic from the endpoint's own node (Cilium's allow-localhost default, and the
-        /// NetworkPolicy rule that the node may always reach its pods).
+        /// NetworkPolicy rule that the node may always reach its pods): an L3-only allow
+        /// entry for the `host` identity that Cilium adds to every endpoint's policy map
+        /// (`localHostKey` in pkg/policy/mapstate.go, `--allow-localhost=auto`), labelled
+        /// `hostRuleLabel`; its match type is L3-Only.
         case allowedFromHost
     }
 
@@ -115,6 +118,13 @@ public struct PolicyDecision: Sendable, Equatable {
         self.matchType = matchType
         self.policySet = policySet
     }
+
+    /// The label of Cilium's built-in allow from the local host, the only label of the rule
+    /// Hubble lists in `ingress_allowed_by` (pkg/policy/mapstate.go: `LabelKeyPolicyDerivedFrom`
+    /// = `io.cilium.policy.derived-from`, `LabelAllowLocalHostIngress`, source reserved).
+    public static let hostRuleLabel: StaticString = "reserved:io.cilium.policy.derived-from=allow-localhost-ingress"
+    /// The rule's name in flowmon's own records: the label's value.
+    public static let hostRuleName: StaticString = "allow-localhost-ingress"
 
     public var isAllowed: Bool { self.outcome == .allowed || self.outcome == .notEnforced || self.outcome == .allowedFromHost }
 }
@@ -165,7 +175,8 @@ public struct EndpointPolicy: Sendable {
     {
         let enforced = direction == .ingress ? self.ingressEnforced : self.egressEnforced
         if direction == .ingress && remote == .host {
-            return (PolicyDecision(outcome: enforced ? .allowedFromHost : .notEnforced), nil)
+            return (enforced ? PolicyDecision(outcome: .allowedFromHost, matchType: .l3Only)
+                : PolicyDecision(outcome: .notEnforced), nil)
         }
         let table = direction == .ingress ? self.ingress : self.egress
         var bestAllow: PolicyMapEntry?

@@ -12,8 +12,8 @@ public struct AgentConfiguration: Sendable {
     public var nodeName: String?
     public var policyPaths: [String]
     public var verdictAsEnforced: Bool
-    /// `kubectl get services -A -o json` (`--services`): connections to ClusterIPs are judged as
-    /// sent to the backends.
+    /// `kubectl get services,endpoints -A -o json` (`--services`): connections to ClusterIPs are
+    /// judged as sent to the backends; the endpoints of `default/kubernetes` are the API server's.
     public var services: String?
     /// Whether a policy file that fails to load is left out (its error in
     /// `AgentState.policies.errors`) instead of stopping the load (`flowmon policy check`).
@@ -72,6 +72,8 @@ public struct AgentState: Sendable {
 
         var messages = inventory.warnings.map { "warning: \($0)" } + endpoints.warnings.map { "warning: \($0)" }
         messages += tables.services.warnings.map { "warning: \($0)" }
+        messages += inventory.notices.map { "notice: \($0)" }
+        messages += tables.notices.map { "notice: \($0)" }
         messages += policies.notices.map { "notice: \($0)" }
         if configuration.pods == nil && !policies.documents.isEmpty {
             messages.append("warning: --policies without --pods: no pod is known, so no policy selects an endpoint")
@@ -122,7 +124,7 @@ public struct AgentState: Sendable {
         }
         let services = self.services.references.map { FlowAnnotations.serviceJSON(name: $0.name, namespace: $0.namespace) }
         let hubble = FlowAnnotations.HubbleNames(endpoints: endpointJSON(hubble: true), identities: identityJSON(hubble: true),
-                                                 policySets: sets(revision: policyRevision))
+                                                 policySets: sets(revision: policyRevision), revision: policyRevision)
         return FlowAnnotations(endpoints: endpointJSON(hubble: false), identities: identityJSON(hubble: false),
                                policySets: sets(revision: nil), verdictAsEnforced: self.verdictAsEnforced,
                                services: services, hubble: hubble)

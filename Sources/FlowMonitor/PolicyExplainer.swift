@@ -111,7 +111,8 @@ public enum PolicyExplainer {
             switch decision.outcome {
             case .notEnforced: note = "no policy puts \(name) in default deny for \(direction == .egress ? "egress" : "ingress")"
             case .denied: note = "no rule allows it, and \(name) is in default deny for \(direction == .egress ? "egress" : "ingress")"
-            case .allowedFromHost: note = "traffic from the pod's own node is always allowed"
+            case .allowedFromHost:
+                note = "traffic from the pod's own node is always allowed: Cilium's built-in rule \(PolicyDecision.hostRuleName), match \(decision.matchType.name)"
             case .allowed, .deniedExplicitly: note = nil
             }
             return .init(direction: direction, endpoint: name, decision: decision, entry: entry, policies: policies, note: note)

@@ -13,7 +13,7 @@ import FlowMonitor
 /// | 2 | an alerts configuration (YAML) | `--alerts-config` | `AlertsConfigLoader.load(path:)` |
 /// | 3 | `kubectl get namespaces -o json` | `--namespaces` | `InventoryLoader.load` |
 /// | 4 | `kubectl get nodes -o json` | `--nodes` | `InventoryLoader.load` |
-/// | 5 | `kubectl get services -A -o json` | `--services` | `ServiceLoader.load(path:)` |
+/// | 5 | `kubectl get services,endpoints -A -o json` | `--services` | `ServiceLoader.load(path:)` |
 ///
 /// What loads goes on as in `AgentState.load` and `context`: identities, compiled policies and
 /// ipcache (`AgentTables.build`), then the rendered names and the detectors' scope. The cluster's

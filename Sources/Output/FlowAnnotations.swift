@@ -18,17 +18,22 @@ public final class FlowAnnotations: @unchecked Sendable {
     /// The `--hubble` variants: endpoints with `cluster_name`, policies with `labels` and
     /// `revision` (flow.proto `Endpoint` and `Policy`), by the same indexes.
     let hubble: HubbleNames
+    /// `ingress_allowed_by` of traffic from the local host (`hostRuleJSON`).
+    let hostRuleSet: [UInt8]
 
     /// What only the Hubble lines carry (`--cluster-name`, policy labels and revision).
     public struct HubbleNames: Sendable {
         let endpoints: [[UInt8]]
         let identities: [UInt32: [UInt8]]
         let policySets: [[UInt8]]
+        /// `ingress_allowed_by` of traffic from the local host (`hostRuleJSON`).
+        let hostRuleSet: [UInt8]
 
-        public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]]) {
+        public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]], revision: UInt64? = nil) {
             self.endpoints = endpoints
             self.identities = identities
             self.policySets = policySets
+            self.hostRuleSet = FlowAnnotations.hostRuleJSON(revision: revision)
         }
     }
 
@@ -40,6 +45,7 @@ public final class FlowAnnotations: @unchecked Sendable {
         self.policySets = policySets
         self.verdictAsEnforced = verdictAsEnforced
         self.hubble = hubble ?? HubbleNames(endpoints: endpoints, identities: identities, policySets: policySets)
+        self.hostRuleSet = Self.hostRuleJSON(revision: nil)
     }
 
     /// Renders a Hubble endpoint object (agent data in, bytes out); `clusterName` only in
@@ -117,6 +123,32 @@ public final class FlowAnnotations: @unchecked Sendable {
         return Array(out.bytes)
     }
 
+    /// The local host's built-in rule as a policy list: Cilium allows traffic from the local
+    /// host to its endpoints by a rule derived from `allow-localhost-ingress` (its only label,
+    /// `PolicyDecision.hostRuleLabel`). With `revision` (the `--hubble` lines) it is what Hubble
+    /// prints, the labels and revision only: Hubble takes a policy's name, namespace and kind
+    /// from its `k8s:` labels, and this rule has none. In flowmon's records it also has the
+    /// name `allow-localhost-ingress` and the kind `reserved`.
+    public static func hostRuleJSON(revision: UInt64?) -> [UInt8] {
+        var out = JSONBuffer(capacity: 160)
+        out.append(raw: "[{")
+        if revision == nil {
+            out.append(raw: "\"name\":\"")
+            out.append(raw: PolicyDecision.hostRuleName)
+            out.append(raw: "\",\"kind\":\"reserved\",")
+        }
+        out.append(raw: "\"labels\":[\"")
+        out.append(raw: PolicyDecision.hostRuleLabel)
+        out.append(raw: "\"]")
+        if let revision {
+            out.append(raw: ",\"revision\":\"")
+            out.append(revision)
+            out.append(byte: UInt8(ascii: "\""))
+        }
+        out.append(raw: "}]")
+        return Array(out.bytes)
+    }
+
     /// Renders a Hubble `Service` object.
     public static func serviceJSON(name: String, namespace: String) -> [UInt8] {
         var out = JSONBuffer(capacity: 64)
@@ -162,8 +194,14 @@ public final class FlowAnnotations: @unchecked Sendable {
     /// `,"egress_allowed_by":[...]` (or `_denied_by` for an explicit deny, `ingress_…` for
     /// ingress): Hubble's list of the policies behind a decision; nothing when there are none.
     /// `hubble` picks the `--hubble` rendering (with `labels` and `revision`).
+    /// Traffic from the local host names Cilium's built-in rule (`hostRuleJSON`).
     func appendPolicies(of decision: PolicyDecision, direction: TrafficDirection, hubble: Bool = false,
                         to out: inout JSONBuffer) {
+        if decision.outcome == .allowedFromHost {
+            out.append(raw: ",\"ingress_allowed_by\":")
+            out.append(bytes: hubble ? self.hubble.hostRuleSet : self.hostRuleSet)
+            return
+        }
         guard decision.policySet != 0 else { return }
         switch (direction, decision.outcome) {
         case (.egress, .deniedExplicitly): out.append(raw: ",\"egress_denied_by\":")

@@ -156,8 +156,8 @@ public enum FlowRecord {
         out.append(UInt64(deciding.matchType.rawValue))
         if flow.egressEvaluated { appendDecision(flow.egressDecision, key: ",\"egress\":{\"decision\":\"", to: &out) }
         if flow.ingressEvaluated { appendDecision(flow.ingressDecision, key: ",\"ingress\":{\"decision\":\"", to: &out) }
-        if flow.egressEvaluated { annotations.appendPolicies(of: flow.egressDecision, direction: .egress, to: &out) }
-        if flow.ingressEvaluated { annotations.appendPolicies(of: flow.ingressDecision, direction: .ingress, to: &out) }
+        if flow.egressEvaluated { annotations.appendPolicies(of: flow.egressDecision, direction: .egress, hubble: false, to: &out) }
+        if flow.ingressEvaluated { annotations.appendPolicies(of: flow.ingressDecision, direction: .ingress, hubble: false, to: &out) }
         out.append(byte: UInt8(ascii: "}"))
     }
 

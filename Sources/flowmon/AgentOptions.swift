@@ -19,7 +19,7 @@ struct InventoryOptions: ParsableArguments {
 struct AgentOptions: ParsableArguments {
     @OptionGroup var inventory: InventoryOptions
 
-    @Option(help: ArgumentHelp("Services: 'kubectl get services -A -o json'. A connection to a ClusterIP service port is judged as sent to the service's backend pods (their identity and the target port), as after Cilium's load balancer; flow records name the service.", valueName: "file"))
+    @Option(help: ArgumentHelp("Services: 'kubectl get services,endpoints -A -o json' (or 'kubectl get services -A -o json'). A connection to a ClusterIP service port is judged as sent to the service's backend pods (their identity and the target port), as after Cilium's load balancer; flow records name the service. The endpoints of default/kubernetes are the API server's addresses (the kube-apiserver entity).", valueName: "file"))
     var services: String?
 
     @Option(help: ArgumentHelp("The node the capture was taken on (its pods are the local endpoints whose policies are evaluated). Default: the only node in the inventory; with several and none named, every pod counts as local.", valueName: "name"))

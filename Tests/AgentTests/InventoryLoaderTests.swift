@@ -72,7 +72,9 @@ struct InventoryLoaderTests {
 
     @Test func demoPodsFileLoads() throws {
         let inventory = try InventoryLoader.load(pods: F.demoPods, namespaces: nil, nodes: nil)
-        #expect(inventory.pods.count == 32)
+        // 32 pods, less the finished batch-job-1 (phase Succeeded).
+        #expect(inventory.pods.count == 31)
+        #expect(inventory.notices == ["\(F.demoPods): skipped 1 pod in phase Succeeded or Failed (Cilium has no endpoint for a finished pod; its address may belong to a running pod now)"])
         #expect(inventory.namespaces.count == 8)
         #expect(Set(inventory.namespaces.map(\.name)) == ["kube-system", "monitoring", "platform", "shop", "ingress-nginx",
                                                           "default", "payments", "batch"])
@@ -94,9 +96,35 @@ struct InventoryLoaderTests {
         #expect(byName["kube-proxy-grcx2"]?.workload == Workload(name: "kube-proxy", kind: "DaemonSet"))
         #expect(byName["redis-0"]?.workload == Workload(name: "redis", kind: "StatefulSet"))
         #expect(byName["kube-apiserver-kind-control-plane-xpltq"]?.workload == nil)
-        // Pending and finished pods without addresses are fine.
+        // Pending pods without addresses are fine; finished pods are left out.
         #expect(byName["batch-job-0-2j4v5"]?.ips == [] && byName["batch-job-0-2j4v5"]?.nodeName == nil)
-        #expect(byName["batch-job-1-4nw49"]?.ips == [])
+        #expect(byName["batch-job-1-4nw49"] == nil)
+    }
+
+    /// A finished pod (a completed Job's, an evicted one) still lists the address it had, which
+    /// a running pod may have now: it is left out, and counted once; two running pods that
+    /// claim one address still give the warning.
+    @Test func finishedPodsAreLeftOut() throws {
+        func finished(_ pod: String, phase: String) -> String {
+            pod.replacingOccurrences(of: #""phase":"Running""#, with: #""phase":"\#(phase)""#)
+        }
+        let path = F.write(F.podList([
+            finished(F.pod("report-1", namespace: "batch", ips: ["10.244.1.5"]), phase: "Succeeded"),
+            finished(F.pod("evicted", ips: ["10.244.1.6"]), phase: "Failed"),
+            F.pod("web-1", labels: ["app": "web"], ips: ["10.244.1.5"]),
+            F.pod("web-2", labels: ["app": "web"], ips: ["10.244.1.6"]),
+            F.pod("web-3", labels: ["app": "web"], ips: ["10.244.1.6"]),
+            finished(F.pod("pending", ips: []), phase: "Pending"),
+        ]))
+        let inventory = try InventoryLoader.load(pods: path, namespaces: nil, nodes: nil)
+        #expect(inventory.pods.map(\.name) == ["web-1", "web-2", "web-3", "pending"])
+        #expect(inventory.pods[0].ips == [IPAddressText.parse("10.244.1.5")!])
+        #expect(inventory.notices == ["\(path): skipped 2 pods in phase Succeeded or Failed (Cilium has no endpoint for a finished pod; its address may belong to a running pod now)"])
+        #expect(inventory.warnings == ["\(path): $.items[4]: 10.244.1.6 is claimed by shop/web-2 and shop/web-3; using shop/web-2"])
+        // The namespace of a finished pod only is not implied.
+        #expect(!inventory.namespaces.contains { $0.name == "batch" })
+        let table = try EndpointTable.build(inventory: inventory, localNode: nil)
+        #expect(table.ipCache().lookup(IPAddressText.parse("10.244.1.5")!).endpoint == table.podEndpoints["shop/web-1"])
     }
 
     @Test func generatedThousandPodFileLoads() throws {

@@ -63,6 +63,9 @@ struct ServiceInventoryTests {
                               ServicePort(name: "dns-tcp", port: 53, ipProtocol: 6, target: .number(53))])
         let kubernetes = try #require(services.first { $0.name == "kubernetes" })
         #expect(kubernetes.selector == nil && kubernetes.ports[0].target == .number(6443))
+        // The API server's address, from the Endpoints object after the services.
+        #expect(kubernetes.endpointAddresses?.map(IPAddressText.format) == ["172.18.0.4"])
+        #expect(services.filter { $0.endpointAddresses != nil }.count == 1)
         #expect(dns.location == "$.items[0]")
     }
 
@@ -106,9 +109,9 @@ struct ServiceInventoryTests {
             == "services.json: $.items[0].spec.selector.app: expected a string, found the number 1")
         // The pods file given as the services file.
         #expect(Self.message(F.podList([F.pod("a")]))
-            == #"services.json: $.items[0].kind: expected "Service", found "Pod""#)
+            == #"services.json: $.items[0].kind: expected "Service", "Endpoints" or "EndpointSlice", found "Pod""#)
         #expect(Self.message(#"{"kind":"PodList","items":[]}"#)
-            == #"services.json: $.kind: expected a List of Service (kubectl get services -A -o json), found "PodList""#)
+            == #"services.json: $.kind: expected a List of Service, Endpoints, EndpointSlice (kubectl get services,endpoints -A -o json), found "PodList""#)
         #expect(Self.message("{\"kind\":")?.hasPrefix("services.json: not JSON") == true)
     }
 

@@ -84,8 +84,10 @@ struct FlowLogReaderTests {
         let world = try #require(records.first { $0.destination?.identity == 9 }?.destination)
         #expect(world.labels == ["reserved:world-ipv4"] && world.isWorld && world.cidrPrefixes.isEmpty)
         let dns = try #require(records.first { $0.destinationService?.name == "kube-dns" })
-        #expect(dns.destination?.namespace == "kube-system" && dns.destination?.podName == nil && dns.destination?.identity == 265)
+        #expect(dns.destination?.namespace == "kube-system" && dns.destination?.podName == nil && dns.destination?.identity == 264)
         #expect(records.contains { $0.source?.reservedNames == ["host"] && $0.source?.isWorld == false })
+        // The host's built-in rule (kind reserved, with labels) reads like any policy.
+        #expect(records.contains { $0.policy?.ingressAllowedBy == [.init(name: "allow-localhost-ingress", kind: "reserved")] })
     }
 
     @Test func skipsOtherEventTypesBlankLinesAndCarriageReturns() throws {

@@ -40,11 +40,11 @@ struct MapBrowserTests {
         #expect(MapBrowser.count("<g class=\"node ", in: dom) == 13)
         #expect(MapBrowser.count("<g class=\"link ", in: dom) == 58)
         #expect(MapBrowser.count(" data-edge=\"", in: dom) == 67)
-        for node in ["platform/redis", "shop/recommendations", "world", "host", "remote-node", "cidr:198.18.0.0/15"] {
+        for node in ["platform/redis", "shop/recommendations", "world", "host", "kube-apiserver", "cidr:198.18.0.0/15"] {
             #expect(dom.contains("data-node=\"\(node)\""), "\(node)")
         }
         #expect(dom.contains(">redis</text>") && dom.contains(">198.18.0.0/15</text>"))
-        for edge in ["platform/redis→cidr:198.18.0.0/15 443/TCP", "host→platform/redis 6379/TCP", "shop/recommendations→remote-node 6443/TCP"] {
+        for edge in ["platform/redis→cidr:198.18.0.0/15 443/TCP", "host→platform/redis 6379/TCP", "shop/recommendations→kube-apiserver 6443/TCP"] {
             #expect(dom.contains("data-edge=\"\(edge)\""), "\(edge)")
         }
 

@@ -10,7 +10,7 @@ struct ServiceMapModelTests {
     static let demoNodeIDs = [
         "default/search", "ingress-nginx/ingress-nginx-controller", "kube-system/coredns", "monitoring/fluent-bit",
         "monitoring/prometheus-k8s", "payments/users", "platform/redis", "shop/recommendations",
-        "host", "remote-node",
+        "host", "kube-apiserver",
         "cidr:198.18.0.0/15", "cidr:198.18.250.0/24", "world",
     ]
 
@@ -40,7 +40,8 @@ struct ServiceMapModelTests {
 
         let host = try #require(map.nodes.first { $0.id == "host" })
         #expect(host.kind == .host && host.group == .cluster && host.connectionsOut == 6 && host.connectionsIn == 0)
-        #expect(map.nodes.first { $0.id == "remote-node" }?.kind == .remoteNode)
+        // The API server on kind-control-plane (identity 7, from the endpoints of default/kubernetes).
+        #expect(map.nodes.first { $0.id == "kube-apiserver" }?.kind == .kubeAPIServer)
     }
 
     @Test func demoEdgesAndVerdicts() throws {
@@ -74,7 +75,7 @@ struct ServiceMapModelTests {
         #expect(dropped.connections == 1 && dropped.bytes == 4086 && dropped.verdicts == ["AUDIT": 1])
 
         // Reserved identities and ICMP.
-        #expect(try edge("shop/recommendations→remote-node 6443/TCP", .wouldBeDropped).connections == 1)
+        #expect(try edge("shop/recommendations→kube-apiserver 6443/TCP", .wouldBeDropped).connections == 1)
         let fromHost = try edge("host→platform/redis 6379/TCP", .allowed)
         #expect(fromHost.connections == 2 && fromHost.bytes == 20460)
         #expect(try edge("payments/users→world IPv6-ICMP echo", .allowed).bytes == 1100)

@@ -375,7 +375,9 @@ struct Advisor {
     /// Peers of an identity with no endpoint: a translated service's backends, or world.
     func peers(ofIdentity identity: Identity, address: IPAddress? = nil) -> [AdvisorPeer] {
         if identity == .host { return [.host] }
-        if identity == .remoteNode { return [.remoteNode] }
+        // The API server on a remote node (identity 7) carries `reserved:remote-node` too, so the
+        // `remote-node` entity selects it (see `IdentityAllocator.reservedLabels`).
+        if identity == .remoteNode || identity == .kubeAPIServer { return [.remoteNode] }
         if identity.isWorld || identity.isLocalScope || identity == .unknown || identity.isReserved {
             guard let address else { return [.world] }
             return [.cidr(address, address.isIPv4 ? 32 : 128)]

@@ -54,6 +54,15 @@ public struct Endpoint: Sendable {
 /// no `--node-name` there is none, and then every pod and every node counts as local (so
 /// all node addresses resolve to `host`, and no address to `remote-node`).
 ///
+/// **API server** (`apiServerAddresses`: the endpoints of `default/kubernetes`), as Cilium's
+/// ipcache labels them `reserved:kube-apiserver` (pkg/ipcache/metadata.go; cilium#29432 lists
+/// the cases): an address of the local node stays `host` (1), and the host identity gains the
+/// label `reserved:kube-apiserver`; an address of a remote node gets the identity
+/// `kube-apiserver` (7, labels `reserved:kube-apiserver` and `reserved:remote-node`) and no
+/// endpoint (the node's other addresses keep `remote-node`); an address that is neither a
+/// pod's nor a node's (a managed control plane) is left in `externalAPIServerAddresses`, for
+/// a CIDR identity with the label (`AgentTables`). A pod's address keeps the pod's identity.
+///
 /// **World**: when the pods have both IPv4 and IPv6 addresses the cluster is taken as dual
 /// stack and `0.0.0.0/0` → `world-ipv4` (9), `::/0` → `world-ipv6` (10), as Cilium does;
 /// otherwise both map to `world` (2).
@@ -76,6 +85,8 @@ public struct EndpointTable: Sendable {
     public var warnings: [String]
     /// The pod, node and world entries; `ipCacheEntries` adds CIDR entries to these.
     public var baseEntries: [IPCacheEntry]
+    /// API server addresses that are no pod's or node's (see above), in the order given.
+    public var externalAPIServerAddresses: [IPAddress] = []
 
     /// The labels of an identity as `(source, key, value)` tuples (empty if unknown).
     public func labelTuples(of identity: Identity) -> [(source: String, key: String, value: String)] {
@@ -87,7 +98,7 @@ public struct EndpointTable: Sendable {
         self.podEndpoints[namespace + "/" + pod].map { self.endpoints[Int($0)] }
     }
 
-    public static func build(inventory: Inventory, localNode requested: String?,
+    public static func build(inventory: Inventory, localNode requested: String?, apiServerAddresses: [IPAddress] = [],
                              clusterName: String = SecurityLabels.defaultClusterName) throws(AgentError) -> EndpointTable {
         let nodeNames = Self.nodeNames(inventory)
         let localNode: String?
@@ -127,6 +138,13 @@ public struct EndpointTable: Sendable {
                                   baseEntries: [])
         for identity in Identity.allReserved {
             table.record(identity, labels: IdentityAllocator.reservedLabels(identity))
+        }
+        let apiServer = Set(apiServerAddresses)
+        let podAddresses = Set(inventory.pods.filter { !$0.hostNetwork }.flatMap(\.ips))
+        if inventory.nodes.contains(where: { node in
+            isLocal(node.name) && node.internalIPs.contains { apiServer.contains($0) && !podAddresses.contains($0) }
+        }) {
+            table.addLabel(.reserved(Identity.kubeAPIServer), to: .host)
         }
         var sawIPv4 = false, sawIPv6 = false
         for (pod, labels) in zip(inventory.pods, podLabels) {
@@ -174,6 +192,11 @@ public struct EndpointTable: Sendable {
                     continue
                 }
                 claimed[ip] = "node " + node.name
+                if !local && apiServer.contains(ip) {
+                    table.baseEntries.append(IPCacheEntry(prefix: ip, prefixLength: ip.isIPv4 ? 32 : 128,
+                                                          value: IPCacheValue(identity: .kubeAPIServer)))
+                    continue
+                }
                 ips.append(ip)
                 table.baseEntries.append(IPCacheEntry(
                     prefix: ip, prefixLength: ip.isIPv4 ? 32 : 128,
@@ -182,6 +205,10 @@ public struct EndpointTable: Sendable {
             table.endpoints.append(Endpoint(identity: identity, labels: table.identities[identity]!, isLocal: local,
                                             nodeName: node.name, ips: ips))
             table.nodeEndpoints[node.name] = index
+        }
+
+        for ip in apiServerAddresses where claimed[ip] == nil && !table.externalAPIServerAddresses.contains(ip) {
+            table.externalAPIServerAddresses.append(ip)
         }
 
         // World.
@@ -231,6 +258,17 @@ public struct EndpointTable: Sendable {
     /// The datapath ipcache built from `ipCacheEntries(extraCIDRs:)`.
     public func ipCache(extraCIDRs: [(IPAddress, UInt8)] = []) -> IPCache {
         IPCache(self.ipCacheEntries(extraCIDRs: extraCIDRs))
+    }
+
+    /// Adds a label to an identity's labels (kept sorted), as Cilium merges the labels of
+    /// every source of a prefix (`reserved:kube-apiserver` on the host or a CIDR identity).
+    public mutating func addLabel(_ label: SecurityLabel, to identity: Identity) {
+        var labels = self.identityLabels[identity] ?? []
+        guard !labels.contains(label) else { return }
+        labels.append(label)
+        labels.sort()
+        self.identityLabels[identity] = labels
+        self.identities[identity] = labels.map(\.description)
     }
 
     private mutating func record(_ identity: Identity, labels: [SecurityLabel]) {

@@ -73,9 +73,13 @@ public enum IdentityAllocator {
         }
     }
 
-    /// The labels of a reserved identity: `reserved:<name>`.
+    /// The labels of a reserved identity: `reserved:<name>`; `kube-apiserver` (7) also carries
+    /// `reserved:remote-node`, as Cilium defines it (pkg/identity/numericidentity.go,
+    /// `reservedIdentityLabels`): it is a remote node that runs the API server, so the
+    /// `remote-node` entity selects it too.
     public static func reservedLabels(_ identity: Identity) -> [SecurityLabel] {
-        guard let name = identity.reservedName else { return [] }
-        return [.reserved(name.description)]
+        guard identity.reservedName != nil else { return [] }
+        if identity == .kubeAPIServer { return [.reserved(identity), .reserved(Identity.remoteNode)].sorted() }
+        return [.reserved(identity)]
     }
 }

@@ -15,12 +15,16 @@ public struct Inventory: Sendable {
     public var nodes: [Node]
     /// Problems that do not stop loading, each `FILE: LOCATION: message`.
     public var warnings: [String]
+    /// What loading left out on purpose, each `FILE: message` (finished pods).
+    public var notices: [String]
 
-    public init(pods: [Pod] = [], namespaces: [Namespace] = [], nodes: [Node] = [], warnings: [String] = []) {
+    public init(pods: [Pod] = [], namespaces: [Namespace] = [], nodes: [Node] = [], warnings: [String] = [],
+                notices: [String] = []) {
         self.pods = pods
         self.namespaces = namespaces
         self.nodes = nodes
         self.warnings = warnings
+        self.notices = notices
     }
 }
 
@@ -33,6 +37,11 @@ public struct Inventory: Sendable {
 /// ignored. Absent or `null` optional fields are fine (a pending pod has no IPs). Errors
 /// name the file and the JSON path:
 /// `pods.json: $.items[3].status.podIPs[0].ip: not an IP address: "10.0.0.300"`.
+///
+/// Pods in phase `Succeeded` or `Failed` (completed Job pods, evicted pods) are left out, with
+/// one notice that counts them: their containers have stopped, so Cilium has deleted their
+/// endpoints, and the address they still show in `status.podIPs` may already belong to a
+/// running pod (the kubelet releases a finished pod's address to IPAM).
 ///
 /// A namespace/name that appears twice is a warning, and the first pod keeps it. An IP
 /// claimed by two pods that are not host-network pods is a warning, and the first
@@ -73,8 +82,16 @@ public enum InventoryLoader {
         }
         if let (file, root) = pods {
             let reader = JSONReader(file: file)
+            var finished = 0
             for (item, path) in try items(root, kind: "Pod", command: "kubectl get pods -A -o json", reader: reader) {
+                if try isFinished(item, at: path, reader: reader) {
+                    finished += 1
+                    continue
+                }
                 inventory.pods.append(try pod(item, at: path, reader: reader))
+            }
+            if finished > 0 {
+                inventory.notices.append("\(file): skipped \(finished) pod\(finished == 1 ? "" : "s") in phase Succeeded or Failed (Cilium has no endpoint for a finished pod; its address may belong to a running pod now)")
             }
             inventory.warnings += removeDuplicateNames(&inventory.pods, file: file)
             inventory.warnings += resolveDuplicateIPs(&inventory.pods, file: file)
@@ -88,33 +105,57 @@ public enum InventoryLoader {
 
     /// The items of a `List` / `<Kind>List`, or a single object of the kind, with their paths.
     static func items(_ root: Any, kind: String, command: String, reader: JSONReader) throws(AgentError) -> [([String: Any], String)] {
+        try items(root, kinds: [kind], command: command, reader: reader).map { ($0.0, $0.1) }
+    }
+
+    /// The same for a file that may hold several kinds (`kubectl get services,endpoints`): a
+    /// `List` of any of `kinds`, a `<Kind>List` of one, or one object; each item with its path
+    /// and kind (an item without `kind` is taken as the first of `kinds`, or the list's kind).
+    static func items(_ root: Any, kinds: [String], command: String, reader: JSONReader)
+        throws(AgentError) -> [([String: Any], String, String)]
+    {
         guard let object = root as? [String: Any] else {
             throw reader.error("$", "expected a List object (\(command)), found \(JSONReader.describe(root))")
         }
+        let quoted = kinds.map { "\"\($0)\"" }
+        let expected = quoted.count == 1 ? quoted[0] : quoted.dropLast().joined(separator: ", ") + " or " + quoted.last!
         let found = try reader.optionalString(object, "kind", at: "$")
-        if found == kind {
-            return [(object, "$")]
+        if let found, kinds.contains(found) {
+            return [(object, "$", found)]
         }
-        if let found, found != "List", found != kind + "List" {
-            throw reader.error("$.kind", "expected a List of \(kind) (\(command)), found \"\(found)\"")
+        var listKinds = kinds
+        if let found, found != "List" {
+            guard let kind = kinds.first(where: { $0 + "List" == found }) else {
+                throw reader.error("$.kind", "expected a List of \(kinds.joined(separator: ", ")) (\(command)), found \"\(found)\"")
+            }
+            listKinds = [kind]
         }
         guard let list = object["items"] else { throw reader.error("$.items", "missing") }
         if Swift.type(of: list) == NSNull.self { return [] }  // not `is`: that would bridge the whole array
         let array = try reader.array(list, at: "$.items")
-        var result: [([String: Any], String)] = []
+        var result: [([String: Any], String, String)] = []
         result.reserveCapacity(array.count)
         for (index, element) in array.enumerated() {
             let path = "$.items[\(index)]"
             let item = try reader.object(element, at: path)
-            if let itemKind = try reader.optionalString(item, "kind", at: path), itemKind != kind {
-                throw reader.error(path + ".kind", "expected \"\(kind)\", found \"\(itemKind)\"")
+            let itemKind = try reader.optionalString(item, "kind", at: path) ?? listKinds[0]
+            guard listKinds.contains(itemKind) else {
+                throw reader.error(path + ".kind", "expected \(listKinds == kinds ? expected : "\"\(listKinds[0])\""), found \"\(itemKind)\"")
             }
-            result.append((item, path))
+            result.append((item, path, itemKind))
         }
         return result
     }
 
     // MARK: - Objects
+
+    /// Whether a pod has finished: `status.phase` is `Succeeded` or `Failed` (Kubernetes pod
+    /// lifecycle: all containers terminated and will not be restarted).
+    static func isFinished(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> Bool {
+        guard let status = try reader.optionalObject(item, "status", at: path) else { return false }
+        let phase = try reader.optionalString(status, "phase", at: path + ".status")
+        return phase == "Succeeded" || phase == "Failed"
+    }
 
     static func namespace(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> Namespace {
         let metadataPath = path + ".metadata"

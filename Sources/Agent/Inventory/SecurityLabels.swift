@@ -1,3 +1,4 @@
+import Datapath
 import FlowCore
 
 /// One security label as Cilium writes it: `source:key=value` (`k8s:app=web`), or
@@ -21,6 +22,11 @@ public struct SecurityLabel: Sendable, Hashable, Comparable, CustomStringConvert
     /// `reserved:<name>`.
     public static func reserved(_ name: String) -> SecurityLabel {
         SecurityLabel(source: SecurityLabels.sourceReserved, key: name)
+    }
+
+    /// The label of a reserved identity: `reserved:kube-apiserver` for 7.
+    public static func reserved(_ identity: Identity) -> SecurityLabel {
+        .reserved(identity.reservedName.map { "\($0)" } ?? "unknown")
     }
 
     /// Hubble's form: `k8s:app=web`, `reserved:world`.

@@ -14,19 +14,28 @@ public struct Service: Sendable, Equatable {
     public var ports: [ServicePort]
     /// `spec.selector`; nil when the service has none (its endpoints are managed by hand).
     public var selector: [String: String]?
+    /// The ready addresses of the service's `Endpoints` object and `EndpointSlice`s in the same
+    /// file (`kubectl get services,endpoints -A -o json`), in file order; nil when the file has
+    /// none for it. Only `default/kubernetes`'s are used: they are the API server's addresses.
+    public var endpointAddresses: [IPAddress]?
     /// Where in the file it came from: `$.items[3]`.
     public var location: String
 
     public init(name: String, namespace: String, type: String = "ClusterIP", clusterIPs: [IPAddress] = [],
-                ports: [ServicePort] = [], selector: [String: String]? = nil, location: String = "") {
+                ports: [ServicePort] = [], selector: [String: String]? = nil, endpointAddresses: [IPAddress]? = nil,
+                location: String = "") {
         self.name = name
         self.namespace = namespace
         self.type = type
         self.clusterIPs = clusterIPs
         self.ports = ports
         self.selector = selector
+        self.endpointAddresses = endpointAddresses
         self.location = location
     }
+
+    /// The service whose endpoints are the API server's (Kubernetes' `default/kubernetes`).
+    public var isKubernetesAPI: Bool { self.namespace == "default" && self.name == "kubernetes" }
 }
 
 public struct ServicePort: Sendable, Equatable {
@@ -61,9 +70,14 @@ public struct ServiceReference: Sendable, Hashable {
 }
 
 /// Reads `kubectl get services -A -o json` (a `List` or `ServiceList` of `Service`, or one
-/// `Service`). Only `metadata.name`/`namespace` and `spec.type`, `clusterIP(s)`, `ports` and
-/// `selector` are read, type-checked, with errors that name the file and the JSON path, as
-/// `InventoryLoader` does for pods:
+/// `Service`), or `kubectl get services,endpoints -A -o json` (a `List` that mixes `Service`,
+/// `Endpoints` and `EndpointSlice` objects; `EndpointsList`/`EndpointSliceList` too).
+/// Only `metadata.name`/`namespace` and `spec.type`, `clusterIP(s)`, `ports` and `selector` of
+/// a Service are read; of an Endpoints object `subsets[].addresses[].ip` (ready addresses; not
+/// `notReadyAddresses`), of an EndpointSlice (discovery.k8s.io/v1) `endpoints[].addresses[]`
+/// unless `conditions.ready` is false, its service named by the label
+/// `kubernetes.io/service-name`. All type-checked, with errors that name the file and the
+/// JSON path, as `InventoryLoader` does for pods:
 /// `services.json: $.items[2].spec.ports[0].targetPort: port 70000 is out of range 1-65535`.
 public enum ServiceLoader {
     public static func load(path: String) throws(AgentError) -> [Service] {
@@ -78,11 +92,94 @@ public enum ServiceLoader {
     static func decode(_ root: Any, file: String) throws(AgentError) -> [Service] {
         let reader = JSONReader(file: file)
         var services: [Service] = []
-        for (item, path) in try InventoryLoader.items(root, kind: "Service", command: "kubectl get services -A -o json",
-                                                        reader: reader) {
-            services.append(try service(item, at: path, reader: reader))
+        // "namespace/name" → addresses and the location of the first object that gave them.
+        var addresses: [String: (ips: [IPAddress], location: String)] = [:]
+        var order: [String] = []
+        func add(_ ips: [IPAddress], namespace: String, name: String, location: String) {
+            let key = namespace + "/" + name
+            if addresses[key] == nil {
+                addresses[key] = ([], location)
+                order.append(key)
+            }
+            for ip in ips where !addresses[key]!.ips.contains(ip) { addresses[key]!.ips.append(ip) }
+        }
+        for (item, path, kind) in try InventoryLoader.items(root, kinds: ["Service", "Endpoints", "EndpointSlice"],
+                                                              command: "kubectl get services,endpoints -A -o json",
+                                                              reader: reader) {
+            switch kind {
+            case "Endpoints":
+                let (namespace, name) = try metadataName(item, at: path, reader: reader)
+                add(try endpointsAddresses(item, at: path, reader: reader), namespace: namespace, name: name, location: path)
+            case "EndpointSlice":
+                let metadataPath = path + ".metadata"
+                let (namespace, _) = try metadataName(item, at: path, reader: reader)
+                let labels = try reader.stringMap(try reader.optionalObject(item, "metadata", at: path) ?? [:], "labels",
+                                                  at: metadataPath)
+                guard let name = labels["kubernetes.io/service-name"], !name.isEmpty else { continue }
+                add(try endpointSliceAddresses(item, at: path, reader: reader), namespace: namespace, name: name, location: path)
+            default:
+                services.append(try service(item, at: path, reader: reader))
+            }
+        }
+        for key in order {
+            let (ips, location) = addresses[key]!
+            if let index = services.firstIndex(where: { $0.namespace + "/" + $0.name == key }) {
+                services[index].endpointAddresses = ips
+            } else {
+                let slash = key.firstIndex(of: "/")!
+                services.append(Service(name: String(key[key.index(after: slash)...]), namespace: String(key[..<slash]),
+                                        endpointAddresses: ips, location: location))
+            }
         }
         return services
+    }
+
+    static func metadataName(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> (String, String) {
+        let metadataPath = path + ".metadata"
+        guard let metadata = try reader.optionalObject(item, "metadata", at: path) else {
+            throw reader.error(metadataPath, "missing")
+        }
+        return (try reader.requiredString(metadata, "namespace", at: metadataPath),
+                try reader.requiredString(metadata, "name", at: metadataPath))
+    }
+
+    /// `subsets[].addresses[].ip` of a core/v1 Endpoints object.
+    static func endpointsAddresses(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> [IPAddress] {
+        var result: [IPAddress] = []
+        guard let subsets = try reader.optionalArray(item, "subsets", at: path) else { return result }
+        for (subsetIndex, element) in subsets.enumerated() {
+            let subsetPath = path + ".subsets[\(subsetIndex)]"
+            let subset = try reader.object(element, at: subsetPath)
+            guard let list = try reader.optionalArray(subset, "addresses", at: subsetPath) else { continue }
+            for (index, address) in list.enumerated() {
+                let addressPath = subsetPath + ".addresses[\(index)]"
+                result.append(try InventoryLoader.ipAddress(try reader.object(address, at: addressPath), "ip", at: addressPath,
+                                                            reader: reader))
+            }
+        }
+        return result
+    }
+
+    /// `endpoints[].addresses[]` of a discovery.k8s.io/v1 EndpointSlice, without endpoints whose
+    /// `conditions.ready` is false (absent means ready).
+    static func endpointSliceAddresses(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> [IPAddress] {
+        var result: [IPAddress] = []
+        guard let endpoints = try reader.optionalArray(item, "endpoints", at: path) else { return result }
+        for (endpointIndex, element) in endpoints.enumerated() {
+            let endpointPath = path + ".endpoints[\(endpointIndex)]"
+            let endpoint = try reader.object(element, at: endpointPath)
+            if let conditions = try reader.optionalObject(endpoint, "conditions", at: endpointPath),
+               try reader.optionalBool(conditions, "ready", at: endpointPath + ".conditions") == false {
+                continue
+            }
+            guard let list = try reader.optionalArray(endpoint, "addresses", at: endpointPath) else { continue }
+            for (index, address) in list.enumerated() {
+                let addressPath = endpointPath + ".addresses[\(index)]"
+                result.append(try InventoryLoader.parseIP(try reader.string(address, at: addressPath), at: addressPath,
+                                                          reader: reader))
+            }
+        }
+        return result
     }
 
     static let types: Set<String> = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"]

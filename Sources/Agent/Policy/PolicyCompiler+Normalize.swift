@@ -201,24 +201,32 @@ extension PolicyCompiler {
         }
     }
 
-    /// Cilium's entity → identity mapping (pkg/policy/api/entity.go).
+    /// Cilium's entity → identity mapping (pkg/policy/api/entity.go). The `remote-node` and
+    /// `kube-apiserver` entities are selectors on their reserved label, so they select every
+    /// identity that carries it: `remote-node` also selects `kube-apiserver` (7), and
+    /// `kube-apiserver` selects 7, the host when it runs the API server, and the CIDR
+    /// identity of an API server outside the cluster (see `EndpointTable`).
     func identities(of entity: Entity) -> [Identity] {
         let cidrs = self.inventory.cidrIdentities.sorted { $0.key < $1.key }
+        func carrying(_ reserved: Identity) -> [Identity] {
+            let label = SecurityLabel.reserved(reserved)
+            return self.allIdentities.filter { !(self.labels[$0]?.values(of: label.key, source: label.source).isEmpty ?? true) }
+        }
         switch entity {
         case .all: return [.unknown]
         case .none: return []
         case .host: return [.host]
-        case .remoteNode: return [.remoteNode]
+        case .remoteNode: return carrying(.remoteNode)
         case .`init`: return [.initializing]
         case .ingress: return [.ingress]
         case .unmanaged: return [.unmanaged]
         case .health: return [.health]
-        case .kubeAPIServer: return [.kubeAPIServer]
+        case .kubeAPIServer: return carrying(.kubeAPIServer)
         case .world: return [.world, .worldIPv4, .worldIPv6] + cidrs.map(\.key)
         case .worldIPv4: return [.world, .worldIPv4] + cidrs.filter { $0.value.0.isIPv4 }.map(\.key)
         case .worldIPv6: return [.world, .worldIPv6] + cidrs.filter { !$0.value.0.isIPv4 }.map(\.key)
         case .cluster:
-            return [.host, .remoteNode, .initializing, .ingress, .health, .unmanaged, .kubeAPIServer]
+            return [.host, .remoteNode, .initializing, .ingress, .health, .unmanaged] + carrying(.kubeAPIServer)
                 + self.allIdentities.filter { self.labels[$0]?.isPod ?? false }
         }
     }
