@@ -94,9 +94,18 @@ public final class FlowTable {
         let observation = PacketObservation(summary, tunnelKey: self.tunnelKey)
         if time.nanoseconds > self.clock { self.clock = time.nanoseconds }
         let hash = self.indexHash(observation.key)
-        var index = self.tunnelKey == .auto
-            ? self.findSegment(observation.key, fromLow: observation.fromLow, hasVNI: summary.tunnel.hasVNI, hash: hash)
-            : self.find(observation.key, hash: hash)
+        var index: Int
+        if self.tunnelKey == .auto {
+            let found = self.findSegment(observation.key, fromLow: observation.fromLow, hasVNI: summary.tunnel.hasVNI,
+                                         hash: hash)
+            index = found.index
+            if index < 0, found.segments >= Self.maxSegments {
+                self.counters.evicted &+= 1
+                self.remove(found.stalest, reason: .evicted, onEnd: onEnd)
+            }
+        } else {
+            index = self.find(observation.key, hash: hash)
+        }
         if index >= 0, observation.startsNewConnection,
            self.entries[index].tcpState == .closed || self.entries[index].tcpState == .reset
         {
@@ -125,7 +134,7 @@ public final class FlowTable {
         let hash = self.indexHash(quoted.key)
         // With `auto`, matched as a packet of that connection travelling back, with the error's VNI.
         let index = self.tunnelKey == .auto
-            ? self.findSegment(quoted.key, fromLow: !quoted.fromLow, hasVNI: summary.tunnel.hasVNI, hash: hash)
+            ? self.findSegment(quoted.key, fromLow: !quoted.fromLow, hasVNI: summary.tunnel.hasVNI, hash: hash).index
             : self.find(quoted.key, hash: hash)
         guard index >= 0 else { return false }
         if time.nanoseconds > self.clock { self.clock = time.nanoseconds }
@@ -219,21 +228,35 @@ public final class FlowTable {
         self.index.find(hash: hash) { self.entries[$0].key == key }
     }
 
+    /// Most connections of one inner 5-tuple under different VNIs at once (`--tunnel-key auto`):
+    /// they share one index hash, so without a bound packets with ever new VNIs would make one
+    /// probe run as long as the table. Starting one more ends the one whose last packet is oldest.
+    static let maxSegments = 8
+
     /// `--tunnel-key auto` (`TunnelKeyMode.auto`): the connection of `key`'s 5-tuple that a packet
-    /// going `fromLow` with VNI `key.vni` belongs to, or -1 to start one. Only connections inside
+    /// going `fromLow` with VNI `key.vni` belongs to, or -1 to start one; and how many connections
+    /// that 5-tuple has on this side of the tunnel, and the one whose last packet is oldest (ties:
+    /// the lower flow id), to end when a new one would exceed `maxSegments`. Only connections inside
     /// VXLAN/Geneve are candidates for a packet inside (`hasVNI`), only the others for one outside.
     /// In order: the connection whose VNI that way is the packet's; else, among those not yet seen
     /// that way, the one whose first VNI is the packet's (one segment both ways), else the only one
     /// (Cilium, where each way carries its sender's identity). The answer depends only on the
     /// connections of this 5-tuple, never on where they sit in the index, so it is the same for any
     /// number of workers.
-    func findSegment(_ key: FlowKey, fromLow: Bool, hasVNI: Bool, hash: UInt64) -> Int {
+    func findSegment(_ key: FlowKey, fromLow: Bool, hasVNI: Bool, hash: UInt64)
+        -> (index: Int, segments: Int, stalest: Int)
+    {
         var sameSegment = -1
         var unseen = -1
         var unseenCount = 0
+        var segments = 0
+        var stalest = -1
         let exact = self.index.find(hash: hash) { index in
             let entry = self.entries.advanced(by: index)
             guard entry.pointee.key.sameFiveTuple(key), entry.pointee.tunnel.hasVNI == hasVNI else { return false }
+            segments += 1
+            if stalest < 0 || (entry.pointee.end.nanoseconds, entry.pointee.flowID)
+                < (self.entries[stalest].end.nanoseconds, self.entries[stalest].flowID) { stalest = index }
             let way = entry.pointee.tunnelWay(fromLow: fromLow)
             if way.seen { return way.vni == key.vni }
             if entry.pointee.key.vni == key.vni {
@@ -244,9 +267,9 @@ public final class FlowTable {
             }
             return false
         }
-        if exact >= 0 { return exact }
-        if sameSegment >= 0 { return sameSegment }
-        return unseenCount == 1 ? unseen : -1
+        if exact >= 0 { return (exact, segments, stalest) }
+        if sameSegment >= 0 { return (sameSegment, segments, stalest) }
+        return (unseenCount == 1 ? unseen : -1, segments, stalest)
     }
 
     func insert(_ observation: PacketObservation, hash: UInt64, time: CaptureTime,

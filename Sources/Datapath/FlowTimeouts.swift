@@ -71,7 +71,7 @@ public enum TunnelKeyMode: String, Sendable, CaseIterable {
     /// else the only one (Cilium's overlay, where the VNI is the sender's security identity, so a
     /// reply's differs). Otherwise the packet starts a connection: the same 5-tuple in another
     /// segment. A packet outside VXLAN/Geneve has no VNI and shares connections only with others
-    /// that have none. Found in `FlowTable.findSegment`.
+    /// that have none. At most `FlowTable.maxSegments` connections per 5-tuple. Found in `FlowTable.findSegment`.
     case auto
     /// The same inner 5-tuple under two VNIs is two connections, whatever the direction
     /// (VXLAN/Geneve segments as RFC 7348 and RFC 8926 define them).

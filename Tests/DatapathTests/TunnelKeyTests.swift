@@ -118,6 +118,21 @@ struct TunnelKeyTests {
                                      highPort: key.highPort, ipProtocol: key.ipProtocol, vni: 10100))?.hasResponseICMP == false)
     }
 
+    @Test func aFiveTupleHoldsAtMostEightSegmentsAndANinthEndsTheStalest() {
+        let table = FlowTable(capacity: 64)
+        let ended = EndedFlows()
+        for vni: UInt32 in 1...8 {
+            table.record(Self.vxlan(Self.syn, vni), time: Packet.at(Double(vni)), length: 100, onEnd: ended.callAsFunction)
+        }
+        // VNI 1's connection is active again, so VNI 2's is the stalest when VNI 9 comes.
+        table.record(Self.vxlan(Self.synAck, 1), time: Packet.at(8.5), length: 100, onEnd: ended.callAsFunction)
+        table.record(Self.vxlan(Self.syn, 9), time: Packet.at(9), length: 100, onEnd: ended.callAsFunction)
+        #expect(table.count == 8)
+        #expect(ended.flows.map { $0.0.key.vni } == [2])
+        #expect(ended.reasons == [.evicted])
+        #expect(table.counters.evicted == 1)
+    }
+
     @Test func vniKeepsEveryVNIApartAndNoneIgnoresThem() {
         let byVNI = FlowTable(capacity: 16, tunnelKey: .vni)
         let ignoring = FlowTable(capacity: 16, tunnelKey: .none)
