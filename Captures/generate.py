@@ -13,6 +13,8 @@ Each capture fills a gap in Captures/real/ (see Captures/real/MANIFEST.md):
   udp-icmp.pcap          UDP/ICMP/ICMPv6 request-response, ICMP error quoting a UDP flow
   fragments.pcap         IPv4/IPv6 fragments in order, out of order, first fragment missing
   overlay-cilium.pcap    pod-to-pod traffic in VXLAN 8472 / Geneve 6081 / VXLAN 4789
+  overlay-flannel.pcap   pod-to-pod traffic in flannel's VXLAN (VNI 1 both ways, UDP 8472)
+  overlay-segments.pcap  one inner TCP 5-tuple in two VXLAN segments (VNI 10100 and 10200) at once
   linktypes.pcapng       one pcapng section with Ethernet, SLL2, raw IPv4 and NULL interfaces
   idle-timeouts.pcap     gaps around the default idle timeouts (new 30 s, est. 300 s, closed 10 s)
 
@@ -450,6 +452,19 @@ datagram as one frame in `-z conv,udp`.
 # 4. overlay-cilium.pcap
 
 
+def tunnel_frame(kind, dport, vni, inner_frame, node_src, node_dst, flow_key, outer_ids):
+    """An inner Ethernet frame in VXLAN or Geneve over UDP/IPv4/Ethernet between two nodes."""
+    if kind == "vxlan":
+        hdr = vxlan_header(vni)
+    else:   # geneve, version 0, no options, protocol Transparent Ethernet Bridging
+        hdr = struct.pack("!BBHI", 0, 0, ETH_TEB, vni << 8)
+    # Outer source port from a hash of the inner flow, as the kernel does (one port per direction).
+    sport = tunnel_source_port(flow_key)
+    udp = udp_datagram(addr(node_src), addr(node_dst), sport, dport, hdr + inner_frame)
+    outer = ipv4_packet(addr(node_src), addr(node_dst), PROTO_UDP, udp, outer_ids.take(), df=False)
+    return eth_for(outer, node_src, node_dst)
+
+
 NODE_A, NODE_B = "172.18.0.2", "172.18.0.3"      # kind nodes: node1 owns 10.244.1.0/24, node2 10.244.2.0/24
 POD_A, POD_B, POD_DNS = "10.244.1.5", "10.244.2.7", "10.244.2.9"
 IDENTITY = {POD_A: 4242, POD_B: 258, POD_DNS: 5123}   # Cilium puts the source security identity in the VNI
@@ -461,22 +476,11 @@ def build_overlay():
     recs = []
     node_of = {POD_A: NODE_A, POD_B: NODE_B, POD_DNS: NODE_B}
 
-    def encap(kind, dport, inner_frame, inner_src, inner_dst, five_tuple):
-        vni = IDENTITY[inner_src]
-        if kind == "vxlan":
-            hdr = vxlan_header(vni)
-        else:   # geneve, version 0, no options, protocol Transparent Ethernet Bridging
-            hdr = struct.pack("!BBHI", 0, 0, ETH_TEB, vni << 8)
-        # Outer source port from a hash of the inner flow, as the kernel does (one port per direction).
-        sport = tunnel_source_port(five_tuple)
-        on_src, on_dst = node_of[inner_src], node_of[inner_dst]
-        udp = udp_datagram(addr(on_src), addr(on_dst), sport, dport, hdr + inner_frame)
-        outer = ipv4_packet(addr(on_src), addr(on_dst), PROTO_UDP, udp, outer_ids.take(), df=False)
-        return eth_for(outer, on_src, on_dst)
-
     def tunnel_emit(kind, dport):
         def emit(ts, pkt, src, dst):
-            recs.append((ts, encap(kind, dport, eth_for(pkt, src, dst), src, dst, (kind, src, dst))))
+            frame = tunnel_frame(kind, dport, IDENTITY[src], eth_for(pkt, src, dst), node_of[src], node_of[dst],
+                                 (kind, src, dst), outer_ids)
+            recs.append((ts, frame))
         return emit
 
     # a) VXLAN 8472: TCP handshake, request/response, FIN both ways.
@@ -528,6 +532,100 @@ outer source port). tshark: `tshark -r overlay-cilium.pcap -d udp.port==8472,vxl
 {regen_line("overlay-cilium.pcap")}
 """
     return {"overlay-cilium.pcap": pcap_bytes(recs, ts_per_second=S), "overlay-cilium.md": md}
+
+
+# ---------------------------------------------------------------------------------------------
+# 4b. overlay-flannel.pcap and overlay-segments.pcap: the VNI used as flannel and EVPN use it
+
+
+FLANNEL_NODE_A, FLANNEL_NODE_B = "10.0.0.11", "10.0.0.12"   # flannel nodes: 10.244.1.0/24 and 10.244.2.0/24
+
+
+def build_overlay_flannel():
+    ids, outer_ids, recs = IPv4Ids(0x5400), IPv4Ids(0x6400), []
+    client, server, dns = "10.244.1.12", "10.244.2.34", "10.244.2.53"
+    node_of = {client: FLANNEL_NODE_A, server: FLANNEL_NODE_B, dns: FLANNEL_NODE_B}
+
+    def emit(ts, pkt, src, dst):   # flannel's vxlan backend: VNI 1 both ways, UDP 8472 (its Linux defaults)
+        recs.append((ts, tunnel_frame("vxlan", 8472, 1, eth_for(pkt, src, dst), node_of[src], node_of[dst],
+                                      ("flannel", src, dst), outer_ids)))
+
+    script = HANDSHAKE + EXCHANGE + CLOSE_BOTH
+    last = run_script(TCPConn(emit, ids, client, 41000, server, 80, 333_000, 444_000), EPOCH_NS, script)
+    n_tcp = len(recs)
+    q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03web\x03svc\x00\x00\x01\x00\x01"
+    a = q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01" + q[8:] + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x1e\x00\x04\x0a\x60\x00\x50"
+    t = last + S
+    emit(t, ip_packet(client, dns, PROTO_UDP, udp_datagram(addr(client), addr(dns), 52000, 53, q), ids), client, dns)
+    emit(t + MS, ip_packet(dns, client, PROTO_UDP, udp_datagram(addr(dns), addr(client), 53, 52000, a), ids), dns, client)
+
+    rows = [
+        ("a", f"{client}:41000 → {server}:80 TCP", "1 / 1", f"{n_tcp}: {describe_script(script)}", "SF"),
+        ("b", f"{client}:52000 → {dns}:53 UDP", "1 / 1", "1 + 1 (DNS query/answer)", "SF"),
+    ]
+    md = f"""# overlay-flannel.pcap
+
+**Purpose:** pod-to-pod traffic between two nodes under flannel's `vxlan` backend with its Linux defaults:
+VNI **1** in both directions, UDP port **8472**. Unlike Cilium's overlay (`overlay-cilium.pcap`), the VNI
+names one network, the same both ways; every `--tunnel-key` mode gives one flow per connection.
+
+Outer: Ethernet / IPv4 node {FLANNEL_NODE_A} (owns 10.244.1.0/24) ↔ node {FLANNEL_NODE_B} (owns 10.244.2.0/24) /
+UDP 8472 / VXLAN VNI 1. Each direction of an inner flow has its own outer source port. Inner: Ethernet / IPv4 /
+TCP or UDP, valid checksums. pcap little-endian microsecond, {len(recs)} packets.
+
+**Expected: 2 inner flows**, each with `tunnel.vni` 1 and no `response_vni`.
+
+{md_table(["case", "inner flow (originator → responder)", "VNI per direction", "inner packets", "expected conn_state"], rows)}
+
+{regen_line("overlay-flannel.pcap")}
+"""
+    return {"overlay-flannel.pcap": pcap_bytes(recs, ts_per_second=S), "overlay-flannel.md": md}
+
+
+VTEP_A, VTEP_B = "192.0.2.1", "192.0.2.2"            # two VXLAN tunnel endpoints (RFC 5737 documentation range)
+
+
+def build_overlay_segments():
+    outer_ids, recs = IPv4Ids(0x6800), []
+    client, server = "192.168.10.5", "192.168.10.6"    # the same addresses in both tenants' segments
+    node_of = {client: VTEP_A, server: VTEP_B}
+    # (VNI, client ISN, server ISN, start offset, script): tenant 10200's connection starts 1.5 ms after
+    # tenant 10100's SYN and its SYN-ACK comes first, so the two handshakes interleave.
+    slow_handshake = [(0, C, SYN, b""), (4, R, SYN | ACK, b""), (1, C, ACK, b"")]
+    tenants = [(10100, 555_000, 666_000, 0, slow_handshake + EXCHANGE + CLOSE_BOTH),
+               (10200, 777_000, 888_000, 1500 * 1000, HANDSHAKE + EXCHANGE + CLOSE_BOTH)]
+    per_tenant = []
+    for n, (vni, isn_c, isn_s, offset, script) in enumerate(tenants):
+        out, ids = [], IPv4Ids(0x5800 + 0x100 * n)
+
+        def emit(ts, pkt, src, dst, vni=vni, out=out):   # one segment: the same VNI both ways (RFC 7348 §4)
+            out.append((ts, tunnel_frame("vxlan", 4789, vni, eth_for(pkt, src, dst), node_of[src], node_of[dst],
+                                         ("segment", vni, src, dst), outer_ids)))
+        run_script(TCPConn(emit, ids, client, 40000, server, 443, isn_c, isn_s), EPOCH_NS + offset, script)
+        per_tenant.append(out)
+        recs.extend(out)
+    recs.sort(key=lambda r: r[0])
+    assert len({ts for ts, _ in recs}) == len(recs), "no two packets at the same time"
+
+    rows = [(str(vni), f"{client}:40000 → {server}:443 TCP", f"{vni} / {vni}", f"{len(out)}: {describe_script(script)}",
+             "SF") for (vni, _, _, _, script), out in zip(tenants, per_tenant)]
+    md = f"""# overlay-segments.pcap
+
+**Purpose:** one inner 5-tuple in two genuine VXLAN segments at once (RFC 7348: the VNI names the segment,
+and the same inner addresses may be reused in another; EVPN tenants do this). Each segment uses its VNI in
+both directions. The two handshakes interleave, and the second tenant's SYN-ACK arrives before the first's.
+
+Outer: Ethernet / IPv4 VTEP {VTEP_A} ↔ VTEP {VTEP_B} / UDP 4789 / VXLAN. Inner: Ethernet / IPv4 / TCP with valid
+checksums. pcap little-endian microsecond, {len(recs)} packets.
+
+**Expected: 2 inner flows** by default (`--tunnel-key auto`) and with `vni`: one direction carries this
+5-tuple under two VNIs, so they are two segments. `--tunnel-key none` merges them into one flow.
+
+{md_table(["VNI", "inner flow (originator → responder)", "VNI per direction", "inner packets", "expected conn_state"], rows)}
+
+{regen_line("overlay-segments.pcap")}
+"""
+    return {"overlay-segments.pcap": pcap_bytes(recs, ts_per_second=S), "overlay-segments.md": md}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -673,8 +771,8 @@ leave room for inclusive or exclusive comparison.
 # ---------------------------------------------------------------------------------------------
 
 
-BUILDERS = [build_tcp_conn_states, build_udp_icmp, build_fragments, build_overlay, build_linktypes,
-            build_idle_timeouts]
+BUILDERS = [build_tcp_conn_states, build_udp_icmp, build_fragments, build_overlay, build_overlay_flannel,
+            build_overlay_segments, build_linktypes, build_idle_timeouts]
 
 
 def main(argv):

@@ -543,8 +543,8 @@ Identities (as flowmon numbers them for `alerts.pods.json`; see `identities()` i
   {IDENTITY[web2]}, on kind-worker-1 = outer source 172.18.0.3), but the VXLAN VNI is **{ID_WORLD}**
   (reserved:world). Destination shop/cart-1 10.244.0.11:8080.
   The SYN-ACK back carries cart-1's own identity (**VNI {IDENTITY[cart]}**), which is right: only the
-  SYN is a mismatch. With flowmon's default `--tunnel-key vni` the two directions (VNI {ID_WORLD} and
-  VNI {IDENTITY[cart]}) are two flows; with `--tunnel-key none` they are one.
+  SYN is a mismatch. With flowmon's default `--tunnel-key auto` the two directions (VNI {ID_WORLD} and
+  VNI {IDENTITY[cart]}) are one flow, with `tunnel.response_vni`; with `--tunnel-key vni` they are two.
 - (c) **no alert**: VNI {ID_REMOTE_NODE} (reserved:remote-node) for traffic from the remote node's own address
   172.18.0.3, and the reply carries cart-1's identity {IDENTITY[cart]}.
 """

@@ -5,8 +5,9 @@ import FlowCore
 /// initiator's direction (EVE's `toserver`); `src` in output is always the initiator.
 public struct FlowEntry: Sendable {
     public var key: FlowKey
-    /// The VNI of the first packet (VXLAN/Geneve), and of the responder's first tunneled
-    /// packet: with Cilium's overlay the VNI is the sender's security identity, so the two differ.
+    /// The VNI of the first packet (VXLAN/Geneve), and (`responseTunnelVNI`) of the first tunneled
+    /// packet going the other way, the responder's unless its packet came first: with Cilium's
+    /// overlay the VNI is the sender's security identity, so the two differ.
     /// (Declared here, after the 44-byte key, where it fills what would be padding.)
     public var tunnelVNI: UInt32 = 0
     /// Deterministic id: a hash of the key and the first packet's time, below 2^52
@@ -89,6 +90,19 @@ public struct FlowEntry: Sendable {
     public var sourcePort: UInt16 { self.initiatorIsLow ? self.key.lowPort : self.key.highPort }
     public var destinationPort: UInt16 { self.initiatorIsLow ? self.key.highPort : self.key.lowPort }
     public var ipProtocol: UInt8 { self.key.ipProtocol }
+
+    /// False when the first packet was the responder's (`ConnectionHistory.responderFirst`).
+    public var firstFromInitiator: Bool { self.history.rawValue & ConnectionHistory.responderFirst == 0 }
+
+    /// The VNI of this connection's packets from the key's low endpoint (`fromLow`) or from its
+    /// high one, and whether any went that way yet: the first packet's way has the key's VNI, the
+    /// other way the VNI of its first packet (0 if not VXLAN/Geneve). For `FlowTable.findSegment`.
+    func tunnelWay(fromLow: Bool) -> (seen: Bool, vni: UInt32) {
+        let fromInitiator = fromLow == self.initiatorIsLow
+        if fromInitiator == self.firstFromInitiator { return (true, self.key.vni) }
+        return (self.history.has(ConnectionHistory.sent, fromInitiator: fromInitiator),
+                self.hasResponseTunnel ? self.responseTunnelVNI : 0)
+    }
 
     /// Zeek's `conn_state` for this connection.
     public var connState: StaticString { self.history.zeekConnState(ipProtocol: self.key.ipProtocol) }

@@ -6,7 +6,8 @@ import FlowCore
 /// The "ports" are TCP/UDP/SCTP ports; for ICMP queries (echo, timestamp, information,
 /// address mask) both hold the query identifier so a request and its reply meet; for
 /// other ICMP messages they hold type and code (errors: see `PacketObservation`). `vni` is
-/// the tunnel's VNI (0 if none), so the same inner 5-tuple in two overlays stays two flows.
+/// the tunnel's VNI (0 if none), so the same inner 5-tuple in two overlays stays two flows; with
+/// `--tunnel-key auto` it is the VNI of the connection's first packet (`TunnelKeyMode.auto`).
 @frozen
 public struct FlowKey: Hashable, Sendable {
     public var lowAddress: IPAddress
@@ -41,6 +42,21 @@ public struct FlowKey: Hashable, Sendable {
         }
         return (FlowKey(lowAddress: destination, highAddress: source, lowPort: destinationPort,
                         highPort: sourcePort, ipProtocol: ipProtocol, vni: vni), false)
+    }
+
+    /// Whether `other` has the same addresses, ports and protocol, whatever its VNI.
+    @inlinable
+    public func sameFiveTuple(_ other: FlowKey) -> Bool {
+        self.lowAddress == other.lowAddress && self.highAddress == other.highAddress && self.lowPort == other.lowPort
+            && self.highPort == other.highPort && self.ipProtocol == other.ipProtocol
+    }
+
+    /// `hashValue64` with the VNI left out: the same for every VNI of one 5-tuple.
+    @inlinable
+    public var fiveTupleHash: UInt64 {
+        var bare = self
+        bare.vni = 0
+        return bare.hashValue64
     }
 
     /// A hash of an address pair and protocol alone, the same both ways: the pipeline shares

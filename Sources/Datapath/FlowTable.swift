@@ -40,7 +40,7 @@ public final class FlowTable {
     /// the index (at least two 8-byte slots per entry; exactly two when the capacity is a power of two).
     public static let bytesPerFlow = MemoryLayout<FlowEntry>.stride + MemoryLayout<FlowLink>.stride + 2 * 8
 
-    public init(capacity: Int, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .vni) {
+    public init(capacity: Int, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .auto) {
         precondition(capacity > 0 && capacity < Int(Int32.max / 2), "FlowTable capacity must be in 1..<2^30, got \(capacity)")
         self.capacity = capacity
         self.timeouts = timeouts
@@ -93,8 +93,19 @@ public final class FlowTable {
     {
         let observation = PacketObservation(summary, tunnelKey: self.tunnelKey)
         if time.nanoseconds > self.clock { self.clock = time.nanoseconds }
-        let hash = observation.key.hashValue64
-        var index = self.find(observation.key, hash: hash)
+        let hash = self.indexHash(observation.key)
+        var index: Int
+        if self.tunnelKey == .auto {
+            let found = self.findSegment(observation.key, fromLow: observation.fromLow, hasVNI: summary.tunnel.hasVNI,
+                                         hash: hash)
+            index = found.index
+            if index < 0, found.segments >= Self.maxSegments {
+                self.counters.evicted &+= 1
+                self.remove(found.stalest, reason: .evicted, onEnd: onEnd)
+            }
+        } else {
+            index = self.find(observation.key, hash: hash)
+        }
         if index >= 0, observation.startsNewConnection,
            self.entries[index].tcpState == .closed || self.entries[index].tcpState == .reset
         {
@@ -120,7 +131,11 @@ public final class FlowTable {
     /// quoted packet's sender. Returns false, changing nothing, when no connection matches.
     public func recordRelated(_ summary: borrowing PacketSummary, time: CaptureTime, length: UInt32) -> Bool {
         let quoted = PacketObservation.quotedConnection(summary, tunnelKey: self.tunnelKey)
-        let index = self.find(quoted.key, hash: quoted.key.hashValue64)
+        let hash = self.indexHash(quoted.key)
+        // With `auto`, matched as a packet of that connection travelling back, with the error's VNI.
+        let index = self.tunnelKey == .auto
+            ? self.findSegment(quoted.key, fromLow: !quoted.fromLow, hasVNI: summary.tunnel.hasVNI, hash: hash).index
+            : self.find(quoted.key, hash: hash)
         guard index >= 0 else { return false }
         if time.nanoseconds > self.clock { self.clock = time.nanoseconds }
         let entry = self.entries.advanced(by: index)
@@ -133,7 +148,7 @@ public final class FlowTable {
 
     /// The entry for `key`, if tracked (for tests and tools; not the packet path).
     public func lookup(_ key: FlowKey) -> FlowEntry? {
-        let index = self.find(key, hash: key.hashValue64)
+        let index = self.find(key, hash: self.indexHash(key))
         return index >= 0 ? self.entries[index] : nil
     }
 
@@ -203,8 +218,58 @@ public final class FlowTable {
 
     // MARK: Index and lists
 
+    /// The hash a key is indexed by: with `auto`, every VNI of a 5-tuple is under one hash, so
+    /// `findSegment` sees all of them in one probe run.
+    func indexHash(_ key: FlowKey) -> UInt64 {
+        self.tunnelKey == .auto ? key.fiveTupleHash : key.hashValue64
+    }
+
     func find(_ key: FlowKey, hash: UInt64) -> Int {
         self.index.find(hash: hash) { self.entries[$0].key == key }
+    }
+
+    /// Most connections of one inner 5-tuple under different VNIs at once (`--tunnel-key auto`):
+    /// they share one index hash, so without a bound packets with ever new VNIs would make one
+    /// probe run as long as the table. Starting one more ends the one whose last packet is oldest.
+    static let maxSegments = 8
+
+    /// `--tunnel-key auto` (`TunnelKeyMode.auto`): the connection of `key`'s 5-tuple that a packet
+    /// going `fromLow` with VNI `key.vni` belongs to, or -1 to start one; and how many connections
+    /// that 5-tuple has on this side of the tunnel, and the one whose last packet is oldest (ties:
+    /// the lower flow id), to end when a new one would exceed `maxSegments`. Only connections inside
+    /// VXLAN/Geneve are candidates for a packet inside (`hasVNI`), only the others for one outside.
+    /// In order: the connection whose VNI that way is the packet's; else, among those not yet seen
+    /// that way, the one whose first VNI is the packet's (one segment both ways), else the only one
+    /// (Cilium, where each way carries its sender's identity). The answer depends only on the
+    /// connections of this 5-tuple, never on where they sit in the index, so it is the same for any
+    /// number of workers.
+    func findSegment(_ key: FlowKey, fromLow: Bool, hasVNI: Bool, hash: UInt64)
+        -> (index: Int, segments: Int, stalest: Int)
+    {
+        var sameSegment = -1
+        var unseen = -1
+        var unseenCount = 0
+        var segments = 0
+        var stalest = -1
+        let exact = self.index.find(hash: hash) { index in
+            let entry = self.entries.advanced(by: index)
+            guard entry.pointee.key.sameFiveTuple(key), entry.pointee.tunnel.hasVNI == hasVNI else { return false }
+            segments += 1
+            if stalest < 0 || (entry.pointee.end.nanoseconds, entry.pointee.flowID)
+                < (self.entries[stalest].end.nanoseconds, self.entries[stalest].flowID) { stalest = index }
+            let way = entry.pointee.tunnelWay(fromLow: fromLow)
+            if way.seen { return way.vni == key.vni }
+            if entry.pointee.key.vni == key.vni {
+                sameSegment = index
+            } else {
+                unseen = index
+                unseenCount += 1
+            }
+            return false
+        }
+        if exact >= 0 { return (exact, segments, stalest) }
+        if sameSegment >= 0 { return (sameSegment, segments, stalest) }
+        return (unseenCount == 1 ? unseen : -1, segments, stalest)
     }
 
     func insert(_ observation: PacketObservation, hash: UInt64, time: CaptureTime,
@@ -228,7 +293,7 @@ public final class FlowTable {
         self.lists[6] = self.links[index].next
         var entry = FlowEntry(key: observation.key, initiatorIsLow: observation.initiatorIsLow,
                               ipVersion: observation.ipVersion, time: time)
-        entry.flowID = Self.flowID(hash: hash, start: time)
+        entry.flowID = Self.flowID(hash: observation.key.hashValue64, start: time)
         entry.phase = .new
         entry.lastActivity = self.clock
         self.entries[index] = entry
@@ -243,7 +308,7 @@ public final class FlowTable {
     func remove(_ index: Int, reason: FlowEndReason, onEnd: (borrowing FlowEntry, FlowEndReason) -> Void) {
         onEnd(self.entries[index], reason)
         self.unlink(Int32(index))
-        self.index.remove(hash: self.entries[index].key.hashValue64, entry: index)
+        self.index.remove(hash: self.indexHash(self.entries[index].key), entry: index)
         self.links[index].next = self.lists[6]
         self.lists[6] = Int32(index)
         self.count -= 1

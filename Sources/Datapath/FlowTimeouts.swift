@@ -62,12 +62,20 @@ public enum FlowEndReason: UInt8, Sendable {
 
 import FlowCore
 
-/// Whether a tunnel's VNI is part of the connection key.
+/// Whether a tunnel's VNI is part of the connection key (`--tunnel-key`, README "Tunnels").
 public enum TunnelKeyMode: String, Sendable, CaseIterable {
-    /// The same inner 5-tuple in two virtual networks is two connections (VXLAN/Geneve
-    /// segments as RFC 7348 and RFC 8926 define them).
+    /// Each direction of a connection keeps the VNI of its first packet; the two may differ.
+    /// A packet joins the connection of its 5-tuple whose VNI in its own direction is the
+    /// packet's; failing that, one whose other direction is still silent: the one whose first
+    /// VNI is the packet's (one segment both ways, RFC 7348 and RFC 8926; flannel's VNI 1), or
+    /// else the only one (Cilium's overlay, where the VNI is the sender's security identity, so a
+    /// reply's differs). Otherwise the packet starts a connection: the same 5-tuple in another
+    /// segment. A packet outside VXLAN/Geneve has no VNI and shares connections only with others
+    /// that have none. At most `FlowTable.maxSegments` connections per 5-tuple. Found in `FlowTable.findSegment`.
+    case auto
+    /// The same inner 5-tuple under two VNIs is two connections, whatever the direction
+    /// (VXLAN/Geneve segments as RFC 7348 and RFC 8926 define them).
     case vni
-    /// The VNI is ignored for keying. Use with Cilium's overlay, where the VNI carries the
-    /// sender's security identity and so differs between the two directions of a connection.
+    /// The VNI is ignored for keying: one connection per inner 5-tuple, whatever its VNIs.
     case none
 }

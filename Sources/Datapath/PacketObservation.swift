@@ -74,6 +74,7 @@ extension PacketObservation {
     }
 
     /// The VNI that goes into the packet's keys: its tunnel's, unless not tunneled or `--tunnel-key none`.
+    /// (With `auto` the table's index leaves it out and `FlowTable.findSegment` compares it.)
     static func keyVNI(_ summary: PacketSummary, _ tunnelKey: TunnelKeyMode) -> UInt32 {
         summary.tunnel == .none || tunnelKey == .none ? 0 : summary.tunnelVNI
     }
@@ -143,6 +144,7 @@ extension FlowEntry {
     {
         let isFirstPacket = self.packetsToServer == 0 && self.packetsToClient == 0
         if isFirstPacket {
+            if !fromInitiator { self.history.rawValue |= ConnectionHistory.responderFirst }
             self.vlanCount = summary.vlanCount
             self.vlanIDs = summary.vlanIDs
             self.tunnel = summary.tunnel
@@ -150,7 +152,7 @@ extension FlowEntry {
             self.tunnelSource = summary.tunnelSource
             self.tunnelDestination = summary.tunnelDestination
             self.tunnelVNI = summary.tunnelVNI
-        } else if !fromInitiator, !self.hasResponseTunnel, summary.tunnel != .none {
+        } else if fromInitiator != self.firstFromInitiator, !self.hasResponseTunnel, summary.tunnel != .none {
             self.hasResponseTunnel = true
             self.responseTunnelVNI = summary.tunnelVNI
         }

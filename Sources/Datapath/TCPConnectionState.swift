@@ -52,6 +52,9 @@ public struct ConnectionHistory: Sendable, Equatable {
     public static let responderShift: UInt16 = 5
     /// Set when the initiator sent the first RST of the connection.
     public static let initiatorResetFirst: UInt16 = 0x400
+    /// Set when the connection's first packet was the responder's (a SYN-ACK or a reply seen
+    /// before anything from the initiator; Zeek's `^`, "direction flipped").
+    public static let responderFirst: UInt16 = 0x800
 
     public func has(_ bit: UInt16, fromInitiator: Bool) -> Bool {
         self.rawValue & (fromInitiator ? bit : bit << Self.responderShift) != 0

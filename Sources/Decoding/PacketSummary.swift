@@ -127,6 +127,9 @@ public enum TunnelKind: UInt8, Sendable {
     case gre
     case ipip
 
+    /// VXLAN and Geneve carry a VNI (RFC 7348 §5, RFC 8926 §3.4); GRE and IP-in-IP do not.
+    @inlinable public var hasVNI: Bool { self == .vxlan || self == .geneve }
+
     /// The name used in EVE `tunnel.type`.
     public var name: StaticString {
         switch self {

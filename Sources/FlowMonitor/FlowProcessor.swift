@@ -9,7 +9,7 @@ public struct ProcessorConfiguration: Sendable {
     /// Flow table capacity (`--max-flows`).
     public var maxFlows: Int
     public var timeouts: FlowTimeouts
-    /// Whether the tunnel VNI is part of the connection key (`--tunnel-key`).
+    /// How the tunnel VNI is part of the connection key (`--tunnel-key`).
     public var tunnelKey: TunnelKeyMode
     /// Datagrams tracked for fragment attribution.
     public var maxFragmentDatagrams: Int
@@ -17,7 +17,7 @@ public struct ProcessorConfiguration: Sendable {
     /// The detectors' settings, or nil when alerts are off (`--no-alerts`).
     public var detectors: DetectorSettings?
 
-    public init(maxFlows: Int = 65_536, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .vni,
+    public init(maxFlows: Int = 65_536, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .auto,
                 maxFragmentDatagrams: Int = 8192, fragmentTimeout: Duration = .seconds(60),
                 detectors: DetectorSettings? = nil) {
         self.detectors = detectors
@@ -275,8 +275,7 @@ public final class FlowProcessor {
             flow.pointee.raisedAlerts |= FlowEntry.raisedInvalidFlags
             self.raise(.raise(kind), flow: flow.pointee, time: time, key: self.packetEventKey())
         }
-        let tunnel = summary.tunnel
-        if tunnel == .vxlan || tunnel == .geneve, flow.pointee.hasPolicyVerdict,
+        if summary.tunnel.hasVNI, flow.pointee.hasPolicyVerdict,
            flow.pointee.raisedAlerts & FlowEntry.raisedTunnelMismatch == 0, on(.spoofedSource),
            let policy = self.policy, policy.detection.checksTunnelIdentity {
             // The sender of this packet: the initiator or the responder.

@@ -16,12 +16,12 @@ import Output
 /// an in-memory buffer, emptied after each input; nothing is allocated per input.
 public final class DecoderHarness {
     /// The LINKTYPE_ values `LinkLayer` decodes; byte 0 (its low 7 bits, modulo the count)
-    /// picks one, and its high bit picks `--tunnel-key none` instead of `vni`.
+    /// picks one, and its high bit picks `--tunnel-key vni` instead of the default `auto`.
     public static let linkTypes: [UInt32] = [1, 113, 276, 101, 12, 14, 228, 229, 0, 108]
     /// 2026-01-01T10:00:00Z.
     static let time = CaptureTime(nanoseconds: 1_767_261_600_000_000_000)
 
-    /// By tunnel key mode: `vni`, `none`.
+    /// By tunnel key mode: `auto`, `vni`.
     let processors: (FlowProcessor, FlowProcessor)
 
     public init() {
@@ -35,7 +35,7 @@ public final class DecoderHarness {
             output.flushThreshold = .max
             return FlowProcessor(configuration: configuration, output: output)
         }
-        self.processors = (processor(.vni), processor(.none))
+        self.processors = (processor(.auto), processor(.vni))
     }
 
     /// Runs one input; true when the frame decoded to an IPv4 or IPv6 header.

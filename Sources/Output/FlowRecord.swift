@@ -114,7 +114,7 @@ public enum FlowRecord {
             out.appendQuoted(flow.tunnelSource)
             out.append(raw: ",\"dest_ip\":")
             out.appendQuoted(flow.tunnelDestination)
-            if flow.tunnel == .vxlan || flow.tunnel == .geneve {
+            if flow.tunnel.hasVNI {
                 out.append(raw: ",\"vni\":")
                 out.append(UInt64(flow.tunnelVNI))
                 if flow.hasResponseTunnel && flow.responseTunnelVNI != flow.tunnelVNI {

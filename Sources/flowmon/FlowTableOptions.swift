@@ -22,8 +22,8 @@ struct FlowTableOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds the fragments of a datagram wait for its first fragment.", valueName: "seconds"))
     var timeoutFragments: Double = 60
 
-    @Option(help: ArgumentHelp("Whether a VXLAN/Geneve VNI is part of the connection key: 'vni' keeps one inner 5-tuple in two virtual networks apart; 'none' joins both directions of a connection whose VNI differs by direction, as with Cilium's overlay (the VNI is the sender's security identity).", valueName: "vni|none"))
-    var tunnelKey: TunnelKeyMode = .vni
+    @Option(help: ArgumentHelp("How a VXLAN/Geneve VNI is part of the connection key: 'auto' keeps each direction's VNI, joins a reply whose VNI differs (Cilium's overlay: the VNI is the sender's security identity) and keeps one inner 5-tuple in two segments apart when one direction shows both VNIs; 'vni' keeps every VNI apart; 'none' ignores the VNI.", valueName: "auto|vni|none"))
+    var tunnelKey: TunnelKeyMode = .auto
 
     func validate() throws {
         guard self.maxFlows > 0 && self.maxFlows <= 1 << 28 else {

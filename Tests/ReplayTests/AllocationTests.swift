@@ -26,6 +26,17 @@ struct AllocationTests {
         #expect(allocations == 0, "\(allocations) allocations for \(packets) packets")
     }
 
+    /// `--tunnel-key auto` (the default) joins a Cilium reply to its request and keeps two segments of one
+    /// 5-tuple apart by scanning the 5-tuple's connections in the index, without allocating.
+    @Test(arguments: ["overlay-cilium.pcap", "overlay-segments.pcap"])
+    func tunnelKeyAutoAllocatesNothing(name: String) throws {
+        let (packets, allocations, _) = try Self.steadyState(Fixture.captures.appendingPathComponent("synthetic/\(name)")) {
+            FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 64, detectors: DetectorSettings()), output: $0)
+        }
+        #expect(packets > 0)
+        #expect(allocations == 0, "\(allocations) allocations for \(packets) packets")
+    }
+
     /// The same with identities, policy verdicts and Hubble lines for every new connection.
     @Test func withPoliciesAndHubbleThePacketPathStillAllocatesNothing() throws {
         let state = try AgentState.load(AgentConfiguration(

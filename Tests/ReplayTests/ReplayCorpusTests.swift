@@ -38,29 +38,3 @@ struct ReplayCorpusTests {
         #expect(validation.status == 0, "\(validation.report)")
     }
 }
-
-/// Cilium's overlay puts the sender's security identity in the VNI, so the two directions of
-/// one connection carry different VNIs (Captures/synthetic/overlay-cilium.md).
-struct TunnelKeyTests {
-    static let capture = Fixture.captures.appendingPathComponent("synthetic/overlay-cilium.pcap")
-
-    @Test func keyingByVNISplitsConnectionsWhoseVNIDiffersByDirection() throws {
-        let result = try replay(Self.capture)
-        #expect(result.flows.count == 6)
-    }
-
-    @Test func tunnelKeyNoneJoinsBothDirectionsAndKeepsTheResponderVNI() throws {
-        var configuration = ProcessorConfiguration()
-        configuration.tunnelKey = .none
-        let result = try replay(Self.capture, configuration: configuration)
-        #expect(result.flows.count == 3)
-        let tcp = try #require(result.flows.first { $0["proto"] as? String == "TCP" })
-        let tunnel = try #require(tcp["tunnel"] as? [String: Any])
-        #expect(tunnel["type"] as? String == "VXLAN")
-        #expect(tunnel["vni"] as? Int == 4242)
-        #expect(tunnel["response_vni"] as? Int == 258)
-        #expect(tcp["conn_state"] as? String == "SF")
-        let validation = try validateAgainstSchemas(result.lines)
-        #expect(validation.status == 0, "\(validation.report)")
-    }
-}

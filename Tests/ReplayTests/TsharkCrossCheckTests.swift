@@ -19,8 +19,8 @@ struct TsharkCrossCheckTests {
             "tshark reassembles the 4 fragments into one frame; flowmon counts every fragment as a packet of its connection"),
         "raw229-ipv6-frag-tcp.pcap": (Counts(tcpFlows: 1, tcpPackets: 3),
             "tshark reassembles 3 IPv6 fragments into one frame; flowmon counts each"),
-        "geneve-tcp-ssh-icmp.pcap": (Counts(tcpFlows: 2, tcpPackets: 33),
-            "the two directions carry different VNIs (0xa, 0xb) and the VNI is part of the key by default (--tunnel-key none joins them); tshark's 4 UDP conversations are the outer tunnel packets, which flowmon reports as tunnel metadata of the inner flows"),
+        "geneve-tcp-ssh-icmp.pcap": (Counts(tcpFlows: 1, tcpPackets: 33),
+            "tshark's 4 UDP conversations are the outer tunnel packets, which flowmon reports as tunnel metadata of the inner flows (the two directions carry different VNIs, 0xa and 0xb, which --tunnel-key auto joins as tshark does; vni would make 2 TCP flows)"),
         "raw228-ipv4-options-tcp.pcap": (Counts(tcpFlows: 1, tcpPackets: 8),
             "Wireshark shows the last hop of a loose/strict source route option as ip.dst; flowmon keys on the header's destination address"),
         "malformed-tcp-bad-data-offset.pcap": (Counts(tcpFlows: 1, tcpPackets: 2),
@@ -40,8 +40,12 @@ struct TsharkCrossCheckTests {
             "tshark counts one frame per reassembled datagram and leaves out the 2 orphan fragments; flowmon counts every attributed fragment"),
         "idle-timeouts.pcap": (Counts(tcpFlows: 6, tcpPackets: 50, udpFlows: 3, udpPackets: 4),
             "tshark applies no idle timeouts; flowmon's defaults split one UDP flow (31 s gap), one established TCP (301 s gap) and one closed TCP (late ACK after 11 s)"),
-        "overlay-cilium.pcap": (Counts(tcpFlows: 2, tcpPackets: 10, udpFlows: 2, udpPackets: 2),
-            "the VNI is the sender's identity and differs by direction, so keyed by VNI each direction is a flow (--tunnel-key none joins them); tshark adds 6 outer tunnel conversations"),
+        "overlay-cilium.pcap": (Counts(tcpFlows: 1, tcpPackets: 10, udpFlows: 1, udpPackets: 2),
+            "tshark adds 6 outer tunnel conversations (the VNI is the sender's identity and differs by direction; --tunnel-key auto joins the directions, vni would split each flow in two)"),
+        "overlay-flannel.pcap": (Counts(tcpFlows: 1, tcpPackets: 10, udpFlows: 1, udpPackets: 2),
+            "tshark adds 4 outer tunnel conversations"),
+        "overlay-segments.pcap": (Counts(tcpFlows: 2, tcpPackets: 20),
+            "tshark adds 4 outer tunnel conversations; both keep the one 5-tuple in two segments apart"),
     ]
 
     static var rows: [(String, Counts)] {
