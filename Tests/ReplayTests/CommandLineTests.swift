@@ -37,7 +37,7 @@ struct CommandLineTests {
     }
 
     @Test func aTruncatedCaptureStillWritesEveryFlowSeenBeforeTheCut() throws {
-        let file = Fixture.sharedCaptures.appendingPathComponent("truncated-file-cut-mid-record.pcap")
+        let file = Fixture.realCaptures.appendingPathComponent("truncated-file-cut-mid-record.pcap")
         let result = try run(Self.flowmon, ["replay", file.path])
         #expect(result.status == 1)
         let lines = result.stdout.split(separator: "\n")
@@ -52,7 +52,7 @@ struct CommandLineTests {
     }
 
     @Test func aBadFilterExpressionNamesTheExpression() throws {
-        let file = Fixture.sharedCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
+        let file = Fixture.realCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
         let result = try run(Self.flowmon, ["replay", file.path, "--filter", "tcp prt 80"])
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
@@ -60,7 +60,7 @@ struct CommandLineTests {
     }
 
     @Test func aFilterSelectsPackets() throws {
-        let file = Fixture.sharedCaptures.appendingPathComponent("eth-mixed-realworld-4709pkts.pcap")
+        let file = Fixture.realCaptures.appendingPathComponent("eth-mixed-realworld-4709pkts.pcap")
         let all = try run(Self.flowmon, ["replay", file.path])
         let dns = try run(Self.flowmon, ["replay", file.path, "--filter", "udp port 53"])
         #expect(all.status == 0 && dns.status == 0)
@@ -76,7 +76,7 @@ struct CommandLineTests {
         (["--timeout-closed=-3"], "'--timeout-closed' must be a number of seconds above 0"),
     ])
     func invalidOptionsAreRejectedBeforeReading(arguments: [String], message: String) throws {
-        let file = Fixture.sharedCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
+        let file = Fixture.realCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
         let result = try run(Self.flowmon, ["replay", file.path] + arguments)
         #expect(result.status != 0)
         #expect(result.stdout.isEmpty)
@@ -87,7 +87,7 @@ struct CommandLineTests {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("flows.jsonl")
-        let file = Fixture.sharedCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
+        let file = Fixture.realCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
         let result = try run(Self.flowmon, ["replay", file.path, "--output", output.path])
         #expect(result.status == 0)
         #expect(result.stdout.isEmpty)
@@ -96,7 +96,7 @@ struct CommandLineTests {
     }
 
     @Test func anUnwritableOutputIsAOneLineError() throws {
-        let file = Fixture.sharedCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
+        let file = Fixture.realCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
         let result = try run(Self.flowmon, ["replay", file.path, "--output", "/nonexistent/dir/flows.jsonl"])
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("flowmon: error: cannot open output file /nonexistent/dir/flows.jsonl"))
@@ -104,7 +104,7 @@ struct CommandLineTests {
 
     @Test func aReaderThatGoesAwayEndsTheRunCleanly() throws {
         // `flowmon replay big.pcap | head -1`: EPIPE is reported, no hang, no crash signal.
-        let file = Fixture.sharedCaptures.appendingPathComponent("eth-mixed-realworld-4709pkts.pcap")
+        let file = Fixture.realCaptures.appendingPathComponent("eth-mixed-realworld-4709pkts.pcap")
         let result = try run(URL(fileURLWithPath: "/bin/sh"),
                              ["-c", "'\(Self.flowmon.path)' replay '\(file.path)' | head -c 10 >/dev/null; echo \"status=${PIPESTATUS:-x}\""])
         #expect(result.status == 0)

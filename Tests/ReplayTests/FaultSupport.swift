@@ -172,7 +172,7 @@ func parseJSONLines(_ lines: [String]) -> (records: [[String: Any]], bad: [Strin
 }
 
 enum GeneratedCapture {
-    /// A capture of a cluster node's traffic made by `../shared/bench/gen_cluster_pcap.py`
+    /// A capture of a cluster node's traffic made by `Benchmarks/gen_cluster_pcap.py`
     /// (12,000 packets, 1,200 connections over 10 s: about 5 MB, so a replay writes its output
     /// in many pieces). Made once, in the temporary directory, and kept for later runs (the
     /// generator is deterministic; a file is only ever renamed into place whole).
@@ -180,7 +180,7 @@ enum GeneratedCapture {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("flowmon-tests-cluster-12k-seed11.pcap")
         if FileManager.default.fileExists(atPath: file.path) { return file }
         let partial = FileManager.default.temporaryDirectory.appendingPathComponent("flowmon-tests-\(UUID().uuidString).pcap")
-        let script = Fixture.root.deletingLastPathComponent().appendingPathComponent("shared/bench/gen_cluster_pcap.py")
+        let script = Fixture.root.appendingPathComponent("Benchmarks/gen_cluster_pcap.py")
         guard let result = try? run(URL(fileURLWithPath: "/usr/bin/env"),
                                     ["python3", script.path, "--packets", "12000", "--flows", "1200", "--seed", "11",
                                      "--out", partial.path, "--pods-out", "/dev/null", "--quiet"]),

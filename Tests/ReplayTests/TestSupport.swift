@@ -10,8 +10,7 @@ import Testing
 enum Fixture {
     static let root = FlowmonTestSupport.root
     static let captures = root.appendingPathComponent("Captures")
-    /// `shared/` sits beside the repository, on developer machines and in CI.
-    static let sharedCaptures = root.deletingLastPathComponent().appendingPathComponent("shared/captures/real")
+    static let realCaptures = FlowmonTestSupport.realCaptures
 
     /// Every capture file under a directory, sorted by path.
     static func captureFiles(in directory: URL) -> [URL] {
@@ -21,8 +20,8 @@ enum Fixture {
             .sorted { $0.path < $1.path }
     }
 
-    static var sharedCaptureNames: [String] {
-        captureFiles(in: sharedCaptures).map(\.lastPathComponent)
+    static var realCaptureNames: [String] {
+        captureFiles(in: realCaptures).map(\.lastPathComponent)
     }
 
     static var flowmonBinary: URL { FlowmonTestSupport.flowmonBinary }

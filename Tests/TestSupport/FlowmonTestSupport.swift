@@ -1,11 +1,15 @@
 import Foundation
 
-/// What the tests that run the built `flowmon` share (ReplayTests and ServiceMapTests): where
-/// it and the repository are, a scratch directory, and running a program to its end.
+/// What the test targets share: where the repository, its real-capture corpus and the built
+/// `flowmon` are, a scratch directory, and running a program to its end.
 public enum FlowmonTestSupport {
     /// The repository root (this file is Tests/TestSupport/FlowmonTestSupport.swift).
     public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
+
+    /// The 60 real captures from public test suites, with their provenance in its MANIFEST.md
+    /// (`Captures/real/` holds the 33 of them that have golden files).
+    public static let realCaptures = root.appendingPathComponent("Captures/corpus")
 
     /// The built `flowmon` executable, next to the test bundle.
     public static var flowmonBinary: URL {
