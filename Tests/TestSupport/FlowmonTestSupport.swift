@@ -11,13 +11,22 @@ public enum FlowmonTestSupport {
     /// (`Captures/real/` holds the 33 of them that have golden files).
     public static let realCaptures = root.appendingPathComponent("Captures/corpus")
 
-    /// The built `flowmon` executable, next to the test bundle.
+    /// The `flowmon` executable the tests run: `FLOWMON_BINARY` when set (scripts/test runs the
+    /// suites that drive the CLI a second time against the release build that way; a relative
+    /// path is taken from the repository root), else the one built next to the test bundle.
     public static var flowmonBinary: URL {
+        if let givenBinary { return givenBinary }
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
         let candidate = directory.appendingPathComponent("flowmon")
         if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("flowmon")
+    }
+
+    /// `FLOWMON_BINARY`, when set.
+    public static var givenBinary: URL? {
+        guard let path = ProcessInfo.processInfo.environment["FLOWMON_BINARY"], !path.isEmpty else { return nil }
+        return URL(fileURLWithPath: path, relativeTo: root).absoluteURL
     }
 
     /// A new directory `<prefix>-<UUID>` under the system's temporary directory.
