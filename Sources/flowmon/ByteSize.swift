@@ -6,16 +6,15 @@ struct ByteSize: ExpressibleByArgument {
     var bytes: Int64
 
     init?(argument: String) {
-        var digits = Substring(argument)
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        var digits = Substring(argument.uppercased())
         var unit: Int64 = 1 << 20
-        switch digits.last {
-        case "K", "k": unit = 1 << 10
-        case "M", "m": unit = 1 << 20
-        case "G", "g": unit = 1 << 30
-        default: break
+        if let last = digits.last, let multiple = units[last] {
+            unit = multiple
+            digits = digits.dropLast()
         }
-        if digits.last?.isLetter == true { digits = digits.dropLast() }
-        guard digits.allSatisfy(\.isASCII), let value = Int64(digits), value > 0 else { return nil }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int64(digits), value > 0
+        else { return nil }
         let (bytes, overflow) = value.multipliedReportingOverflow(by: unit)
         guard !overflow else { return nil }
         self.bytes = bytes

@@ -83,6 +83,21 @@ struct CommandLineTests {
         #expect(result.stderr.contains(message))
     }
 
+    /// Checked before any interface is opened, so these need no privileges.
+    @Test(arguments: [
+        (["--rotate-size", "0"], "The value '0' is invalid for '--rotate-size <size>'"),
+        (["--rotate-size", "5X"], "The value '5X' is invalid for '--rotate-size <size>'"),
+        (["--rotate-size", "K"], "The value 'K' is invalid for '--rotate-size <size>'"),
+        (["--rotate-size", "99999999999G"], "The value '99999999999G' is invalid for '--rotate-size <size>'"),
+        (["--rotate-keep", "3"], "'--rotate-keep' needs '--rotate-size'."),
+        (["--rotate-size", "64K", "--rotate-keep", "0"], "'--rotate-keep' must be between 1 and 1000."),
+    ])
+    func invalidRotationOptionsAreRejectedBeforeCapturing(arguments: [String], message: String) throws {
+        let result = try run(Self.flowmon, ["capture", "--interface", "lo", "--output", "/nonexistent/flows.jsonl"] + arguments)
+        #expect(result.status == 64)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
     @Test func outputGoesToAFileWhenAsked() throws {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
