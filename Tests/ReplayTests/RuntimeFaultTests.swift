@@ -165,8 +165,11 @@ struct RuntimeFaultTests {
 
     /// Starts a replay of a copy of the generated capture whose standard output is not read, and
     /// waits until flowmon is stuck writing it (the pipe is full), part way through the file.
+    /// One worker: the reading thread writes too, so it stops reading when the pipe is full
+    /// (with more, the whole file fits in the workers' rings, and a release build reads it all
+    /// before the test acts).
     static func startStalledReplay(of file: URL) throws -> BoundedProcess {
-        let replay = try BoundedProcess(Self.flowmon, ["replay", file.path] + Self.shortTimeouts, seconds: 30,
+        let replay = try BoundedProcess(Self.flowmon, ["replay", file.path, "--workers", "1"] + Self.shortTimeouts, seconds: 30,
                                         holdStandardOutput: true)
         var last = -1
         var steady = 0
@@ -235,6 +238,10 @@ struct RuntimeFaultTests {
         #expect(replay.process.isRunning, "flowmon is still reading when the signal comes")
         kill(replay.pid, signal)
         let signalled = Date()
+        // flowmon's handler runs on a Dispatch queue, not in the blocked write: give it time to
+        // note the signal before the output is read (a release build reads the rest of the
+        // file at once, before a late note).
+        Thread.sleep(forTimeInterval: 0.5)
         let result = replay.finish()
         #expect(Date().timeIntervalSince(signalled) < 10, "stops promptly")
         Self.expectCleanFailure(result, status: 128 + signal)
