@@ -56,10 +56,10 @@ let package = Package(
         .target(name: "FuzzHarness", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Output", "Agent", "FlowMonitor"]),
         .target(name: "CFuzzerRuntime"),
         .executableTarget(name: "flowmon-fuzz", dependencies: ["FuzzHarness", "CFuzzerRuntime"]),
-        // For the test targets that run the built flowmon: where it and the repository are, running a program.
+        // For the test targets: where the repository, its capture corpus and the built flowmon are; running a program.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Capture", "FlowCore"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "FlowCore", "CPcap"]),
+        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Capture", "FlowCore", "TestSupport"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "FlowCore", "CPcap", "TestSupport"]),
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Decoding", "FlowCore"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "FlowCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Decoding", "FlowCore"]),

@@ -21,7 +21,7 @@ Hand-built here (one small capture per detector scenario, each with a .md note):
 plus alerts.pods.json (the inventory for all of them), alerts.policies.yaml (one NetworkPolicy)
 and README.md.
 
-Written by the shared generator ../shared/bench/gen_cluster_pcap.py (beside the repository):
+Written by the cluster traffic generator Benchmarks/gen_cluster_pcap.py:
   benign.pcap, scan-in-cluster.pcap, synflood-in-cluster.pcap and their .pods.json
 If it is missing, those files are left as they are.
 
@@ -47,7 +47,7 @@ from packetlib import (  # noqa: E402
     ip4, ipv4_packet, md_table, pcap_bytes, tcp_segment, tunnel_source_port, udp_datagram, vxlan_header)
 
 REPO = os.path.dirname(os.path.dirname(HERE))
-SHARED_GENERATOR = os.path.join(REPO, "..", "shared", "bench", "gen_cluster_pcap.py")
+SHARED_GENERATOR = os.path.join(REPO, "Benchmarks", "gen_cluster_pcap.py")
 
 EPOCH_US = 1_700_000_000 * 1_000_000      # 2023-11-14T22:13:20Z
 MS = 1_000                                # microseconds
@@ -122,7 +122,7 @@ def mac_for(ip):
 
 
 def pcap_packet_count(data):
-    """Number of records in a classic little-endian pcap (for the README of shared-generator files)."""
+    """Number of records in a classic little-endian pcap (for the README of the generated cluster captures)."""
     n, off = 0, 24
     while off + 16 <= len(data):
         incl = struct.unpack_from("<I", data, off + 8)[0]
@@ -685,7 +685,7 @@ spec:
 """
 
 # ---------------------------------------------------------------------------------------------
-# Files written by the shared generator
+# Files written by the cluster traffic generator (Benchmarks/gen_cluster_pcap.py)
 
 SHARED = [
     # (pcap, pods, options, alert)
@@ -701,7 +701,7 @@ SHARED = [
 
 
 def run_shared(out_dir):
-    """Run the shared generator for every SHARED entry into out_dir. Returns False if it is missing.
+    """Run the cluster traffic generator for every SHARED entry into out_dir. Returns False if it is missing.
     --jobs 1 keeps it to one core; the generator documents that --jobs does not change the output."""
     if not os.path.isfile(SHARED_GENERATOR):
         return False
@@ -744,7 +744,7 @@ def readme(files):
     for pcap, pods, options, alert in SHARED:
         rows.append((f"`{pcap}` + `{pods}`", count(pcap), alert))
     shared_cmds = "\n".join(
-        f"python3 ../shared/bench/gen_cluster_pcap.py {' '.join(options)} --jobs 1 \\\n"
+        f"python3 Benchmarks/gen_cluster_pcap.py {' '.join(options)} --jobs 1 \\\n"
         f"    --out Captures/alerts/{pcap} --pods-out Captures/alerts/{pods} --quiet"
         for pcap, pods, options, _ in SHARED)
     sums = md_table(["file", "bytes", "sha256"],
@@ -753,7 +753,7 @@ def readme(files):
 
 Captures for flowmon's security-alert detectors: one small capture per scenario, each with a `.md`
 note (what it holds, the alert it must raise, and the numbers), the inventory and policy they are
-written for, and three larger captures from the shared traffic generator with and without an attack
+written for, and three larger captures from the cluster traffic generator with and without an attack
 mixed in.
 
 All files are written by `generate.py` (Python 3, standard library only, deterministic: fixed
@@ -776,10 +776,10 @@ python3 Captures/alerts/generate.py --check    # verify the files are up to date
   IPv4 only. Run flowmon with `--pods Captures/alerts/alerts.pods.json --node-name kind-worker-0`.
 - **`alerts.policies.yaml`** — NetworkPolicy payments/payments-api-ingress: pods app=payments-api accept
   ingress only from pods app=web in namespace shop, TCP 8443 (`--policies Captures/alerts/alerts.policies.yaml`).
-- **Shared-generator captures** (`benign`, `scan-in-cluster`, `synflood-in-cluster`): written by
-  `../shared/bench/gen_cluster_pcap.py` (beside the repository, read-only) with its own inventory
+- **Generated cluster captures** (`benign`, `scan-in-cluster`, `synflood-in-cluster`): written by
+  `Benchmarks/gen_cluster_pcap.py` with its own inventory
   (`*.pods.json`, 120 pods, local node kind-worker-0) and its default start time, epoch 1735725600
-  (2025-01-01T10:00:00Z), not 1700000000. If the shared generator is missing, `generate.py` says so
+  (2025-01-01T10:00:00Z), not 1700000000. If the generator is missing, `generate.py` says so
   and leaves the committed files as they are. The commands it runs, from the repository root:
 
 ```sh
@@ -790,7 +790,7 @@ python3 Captures/alerts/generate.py --check    # verify the files are up to date
 
 {md_table(["capture", "packets", "alert"], rows)}
 
-**The shared-generator captures, as checked with tshark** (numbers from the generator's `--truth-out`
+**The generated cluster captures, as checked with tshark** (numbers from the generator's `--truth-out`
 and from the committed files): they hold no TCP probe with invalid flags, no address in 10.244.0.0/16
 or fd00:10:244::/64 that is missing from their pods file, no source pinging more than 2 hosts, and no
 half-open or refused connection outside the injected attack. In `benign.pcap` a source reaches at most
@@ -801,7 +801,7 @@ own inventory, in which namespace `payments` exists (4 pods), and payments/users
 `benign.pcap` (IPv4 and IPv6, TCP 443 and 80), 1 in `scan-in-cluster.pcap`, 3 in
 `synflood-in-cluster.pcap`. A world-egress detector with `payments` sensitive therefore alerts on
 these captures too; use another sensitive namespace (or none) to test for silence. About 3 % of their flows
-are 802.1Q-tagged and about 9 % IPv6; they start at epoch 1735725600 and have snaplen 262144 (the shared
+are 802.1Q-tagged and about 9 % IPv6; they start at epoch 1735725600 and have snaplen 262144 (the
 generator's choices). The three pods files are identical (same --pods and --seed).
 
 Every hand-built capture's `.md` gives the exact flows, timing and numbers. Pod identities (as

@@ -12,7 +12,7 @@ import FlowCore
 /// Otherwise it is as strict as libpcap 1.10's `sf-pcap.c` and `sf-pcapng.c`: the same
 /// lengths are checked against the same limits, and a file that ends inside a record is
 /// an error, reported after every complete record before it was returned.
-/// `CaptureTests/CorpusTests` checks this against libpcap on the shared corpus.
+/// `CaptureTests/CorpusTests` checks this against libpcap on the real-capture corpus (Captures/corpus).
 ///
 /// ## Where the reader differs from libpcap 1.10.3, on purpose
 ///

@@ -286,13 +286,6 @@ public final class Pipeline: @unchecked Sendable {
     /// Reopens the output files (after logrotate moved them; SIGHUP).
     public func reopenOutputs() { self.merger.reopen() }
 
-    /// Rotates the output file once it reaches `bytes` (`--rotate-size`).
-    public func rotateOutput(atBytes bytes: Int64) {
-        self.merger.lock.lock()
-        self.merger.rotateBytes = bytes
-        self.merger.lock.unlock()
-    }
-
     public func finish(inputError: String? = nil) throws(OutputError) {
         self.broadcast(.end, time: self.latestTime.nanoseconds, sequence: 2 &* self.sequence &+ 2)
         self.publish()
@@ -363,8 +356,6 @@ final class Merger: @unchecked Sendable {
     var reportedLoss = (ring: UInt64(0), kernel: UInt64(0), interface: UInt64(0))
     /// Policy contexts by generation (0 = the one at start); SIGHUP appends.
     var policies: [PolicyContext?] = []
-    /// Size in bytes after which the output file is rotated (`--rotate-size`).
-    var rotateBytes: Int64?
     /// The detectors, fed every worker's events epoch by epoch, when alerts are on.
     var alertStage: AlertStage?
     var alerts: JSONLinesOutput?
@@ -459,7 +450,6 @@ final class Merger: @unchecked Sendable {
                     self.spareEvents.append(events)
                 }
             }
-            self.rotateIfNeeded()
         }
     }
 
@@ -489,16 +479,6 @@ final class Merger: @unchecked Sendable {
             StatsRecord.append(statistics, to: &self.output.buffer)
             try self.output.endLine()
             try self.output.flush()
-        } catch {
-            self.error = error
-        }
-    }
-
-    func rotateIfNeeded() {
-        guard let limit = self.rotateBytes, self.error == nil else { return }
-        do {
-            try self.output.flush()
-            if self.output.bytesWritten >= limit { try self.output.rotate() }
         } catch {
             self.error = error
         }

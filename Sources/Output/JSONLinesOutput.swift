@@ -27,7 +27,11 @@ public final class JSONLinesOutput {
     public let name: String
     /// Flush once this many bytes are pending.
     public var flushThreshold = 1 << 16
+    /// Size rotation of a file output (`--rotate-size`, `--rotate-keep`); nil: none.
+    public var rotation: Rotation?
     public private(set) var linesWritten: UInt64 = 0
+    /// True once a write failed with EPIPE: the reader closed its end.
+    public private(set) var readerWentAway = false
 
     /// Lines go to an already open descriptor (standard output is 1).
     public init(fileDescriptor: Int32, name: String) {
@@ -66,10 +70,33 @@ public final class JSONLinesOutput {
         self.bytesWritten = fstat(fd, &status) == 0 ? Int64(status.st_size) : 0
     }
 
-    /// Moves the file to `<path>.1` (replacing an older one) and starts a new, empty file.
-    public func rotate() throws(OutputError) {
+    /// When a file output is moved aside and how many old ones are kept: once a line ends at or
+    /// past `bytes`, the file becomes `<path>.1`, the older ones move up to `<path>.<keep>` (the
+    /// oldest beyond that is replaced), and a new, empty file starts. A file is therefore never
+    /// more than one line larger than `bytes`. The same scheme as Cilium's Hubble exporter
+    /// (`--hubble-export-file-max-size-mb`, `--hubble-export-file-max-backups`, default 5).
+    public struct Rotation: Sendable {
+        public var bytes: Int64
+        public var keep: Int
+        public init(bytes: Int64, keep: Int) {
+            self.bytes = bytes
+            self.keep = keep
+        }
+    }
+
+    /// Writes pending lines, moves the file to `<path>.1` (after moving `<path>.1` ... to
+    /// `<path>.2` ..., keeping `keep` of them) and starts a new, empty file.
+    public func rotate(keep: Int) throws(OutputError) {
         try self.flush()
         guard let path = self.path else { return }
+        var generation = keep - 1
+        while generation >= 1 {
+            if rename(path + ".\(generation)", path + ".\(generation + 1)") != 0 && errno != ENOENT {
+                throw OutputError(message: "cannot rotate \(path).\(generation): \(String(cString: strerror(errno)))",
+                                  isBrokenPipe: false)
+            }
+            generation -= 1
+        }
         guard rename(path, path + ".1") == 0 else {
             throw OutputError(message: "cannot rotate \(path): \(String(cString: strerror(errno)))", isBrokenPipe: false)
         }
@@ -80,11 +107,16 @@ public final class JSONLinesOutput {
         if self.closeWhenDone { close(self.fileDescriptor) }
     }
 
-    /// Ends the record being assembled and writes pending lines if enough have gathered.
+    /// Ends the record being assembled and writes pending lines if enough have gathered, or
+    /// rotates the file when this line reached its size.
     public func endLine() throws(OutputError) {
         self.buffer.append(byte: UInt8(ascii: "\n"))
         self.linesWritten &+= 1
-        if self.buffer.count >= self.flushThreshold { try self.flush() }
+        if let rotation = self.rotation, self.bytesWritten + Int64(self.buffer.count) >= rotation.bytes {
+            try self.rotate(keep: rotation.keep)
+        } else if self.buffer.count >= self.flushThreshold {
+            try self.flush()
+        }
     }
 
     /// Writes every pending line.
@@ -98,6 +130,7 @@ public final class JSONLinesOutput {
                 if code == EINTR || code == EAGAIN { continue }
                 self.buffer.removeAll()
                 if code == EPIPE {
+                    self.readerWentAway = true
                     throw OutputError(message: "\(self.name) was closed by its reader (broken pipe); stopping",
                                       isBrokenPipe: true)
                 }

@@ -65,8 +65,11 @@ extension Flowmon {
         @Option(help: ArgumentHelp("After opening the capture, switch to this user (like tcpdump -Z).", valueName: "name"))
         var user: String?
 
-        @Option(help: ArgumentHelp("Move the output file to FILE.1 and start a new one when it reaches this size.", valueName: "MiB"))
-        var rotateSize: Int?
+        @Option(help: ArgumentHelp("Once the output file reaches this size (MiB, or with a unit: 64K, 512M, 2G), move it to FILE.1 (older ones to FILE.2 ...) and start a new one; a file exceeds it by less than one line.", valueName: "size"))
+        var rotateSize: ByteSize?
+
+        @Option(help: ArgumentHelp("Rotated files kept with '--rotate-size' (FILE.1 ... FILE.n; the oldest beyond is removed). Default: 5.", valueName: "n"))
+        var rotateKeep: Int?
 
         @OptionGroup var flowTable: FlowTableOptions
 
@@ -86,8 +89,11 @@ extension Flowmon {
             guard self.statsInterval > 0 else { throw ValidationError("'--stats-interval' must be above 0 seconds.") }
             if let duration, !(duration > 0) { throw ValidationError("'--duration' must be above 0 seconds.") }
             if let count, count <= 0 { throw ValidationError("'--count' must be at least 1.") }
-            if let rotateSize, rotateSize <= 0 { throw ValidationError("'--rotate-size' must be at least 1 MiB.") }
             if self.rotateSize != nil && self.outputOptions.output == nil { throw ValidationError("'--rotate-size' needs '--output'.") }
+            if let rotateKeep {
+                guard self.rotateSize != nil else { throw ValidationError("'--rotate-keep' needs '--rotate-size'.") }
+                guard (1...1000).contains(rotateKeep) else { throw ValidationError("'--rotate-keep' must be between 1 and 1000.") }
+            }
             if self.rotateSize != nil, (try? self.presentation.needsPresenter(outputPath: self.outputOptions.output)) == true {
                 throw ValidationError("'--rotate-size' writes JSON lines: it cannot be combined with '--format compact', output filters or '--summary'.")
             }
@@ -99,6 +105,8 @@ extension Flowmon {
             let alerts = try self.alertOptions.load()
             var processor = self.flowTable.configuration
             processor.detectors = alerts?.settings
+            var outputs: [JSONLinesOutput] = []
+            var presenterThread: PresenterThread?
             do {
                 let capture = try LiveCapture(options: LiveCapture.Options(
                     interface: self.interface, snaplen: self.snaplen, promiscuous: self.promiscuous,
@@ -106,8 +114,13 @@ extension Flowmon {
                 for warning in capture.warnings { Diagnostics.line("flowmon: warning: \(warning)") }
                 let (sink, presenter) = try self.outputOptions.openRecords(self.presentation)
                 defer { presenter?.finish() }
+                outputs.append(sink)
+                presenterThread = presenter
+                sink.rotation = self.rotateSize.map { JSONLinesOutput.Rotation(bytes: $0.bytes, keep: self.rotateKeep ?? 5) }
                 let hubbleOutput = try self.outputOptions.openHubble()
+                if let hubbleOutput { outputs.append(hubbleOutput) }
                 let alertsOutput = try self.alertOptions.openOutput()
+                if let alertsOutput { outputs.append(alertsOutput) }
                 if let user = self.user { try Privileges.drop(to: user) }
                 let pipeline = Pipeline(
                     configuration: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20, mode: .live,
@@ -117,15 +130,13 @@ extension Flowmon {
                     Diagnostics.notice("link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are counted in stats.capture.unsupported_link_types")
                 }
                 pipeline.alertsOutput = alertsOutput
-                if let rotateSize { pipeline.rotateOutput(atBytes: Int64(rotateSize) << 20) }
                 Diagnostics.line("flowmon: capturing on \(capture.interfaceName) (link type \(capture.linkType), \(self.workers) worker\(self.workers == 1 ? "" : "s"))")
                 try self.loop(capture, pipeline, hubbleOutput: hubbleOutput, alerts: alerts)
             } catch let error as CaptureError {
                 Diagnostics.error(error.description)
                 throw ExitCode.failure
             } catch let error as OutputError {
-                Diagnostics.error(error.description)
-                throw ExitCode.failure
+                throw OutputOptions.exitCode(after: error, outputs: outputs, presenter: presenterThread)
             }
         }
 

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Output
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where `replay` and `capture` write their records.
 struct OutputOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write JSON lines to this file instead of standard output.", valueName: "file"))
@@ -24,5 +28,29 @@ struct OutputOptions: ParsableArguments {
 
     func openHubble() throws(OutputError) -> JSONLinesOutput? {
         try self.hubble.map { path throws(OutputError) in try JSONLinesOutput(path: path) }
+    }
+
+    /// How a run whose output failed ends. When the reader of the records went away (`flowmon
+    /// replay … | head`: standard output, or the `--output` FIFO, closed by its reader) the run
+    /// stops quietly with status 0, as a Unix filter does: SIGPIPE's default action ends the
+    /// writer without a message (POSIX, signal.h). flowmon ignores SIGPIPE and stops at the EPIPE
+    /// instead, so the other outputs still get every whole line written before. Any other
+    /// failure, including a side output's (`--hubble`, `--alerts`) reader going away, is one
+    /// line on standard error and status 1. `outputs` are those opened, the records' first;
+    /// call it after the presenter, if any, has finished.
+    static func exitCode(after error: any Error & CustomStringConvertible, outputs: [JSONLinesOutput],
+                         presenter: PresenterThread?) -> ExitCode {
+        for output in outputs { try? output.flush() }
+        if let records = outputs.first, records.readerWentAway {
+            // With a presenter, the records go through it; its own write failed first.
+            let code = presenter.map(\.presenter.writeError) ?? EPIPE
+            if code == EPIPE { return .success }
+            if code != 0 {
+                Diagnostics.error("cannot write to \(records.name): \(String(cString: strerror(code)))")
+                return .failure
+            }
+        }
+        Diagnostics.error(error.description)
+        return .failure
     }
 }

@@ -55,19 +55,22 @@ extension Flowmon {
         }
 
         func run() throws {
-            signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE: reported, not a silent kill
+            signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE: see OutputOptions.exitCode
             // The agent side first: bad inventory or policy files stop before any packet is read.
             let agentState = try self.agent.load()
             let alerts = try self.alertOptions.load()
             var processor = self.flowTable.configuration
             processor.detectors = alerts?.settings
-            // Every output opened, so that when one fails the others still get what was written.
+            // Every output opened (the records' first), so that when one fails the others still
+            // get what was written.
             var outputs: [JSONLinesOutput] = []
+            var presenterThread: PresenterThread?
             do {
                 let filter = try self.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
                 let reader = try CaptureFileReader(path: self.file)
                 let (sink, presenter) = try self.outputOptions.openRecords(self.presentation)
                 outputs.append(sink)
+                presenterThread = presenter
                 let progress = (self.progress ?? ProgressBar.wanted(writingToFile: self.outputOptions.output != nil)) ? ProgressBar(total: reader.fileSize) : nil
                 defer {
                     progress?.finish()
@@ -103,19 +106,14 @@ extension Flowmon {
                 Diagnostics.error(error.description)
                 throw ExitCode.failure
             } catch let error as OutputError {
-                Self.flushQuietly(outputs)
-                Diagnostics.error(error.description)
-                throw ExitCode.failure
+                throw OutputOptions.exitCode(after: error, outputs: outputs, presenter: presenterThread)
             } catch let error as ReplayError {
-                if case .output = error { Self.flushQuietly(outputs) }
-                Diagnostics.error(error.description)
-                throw ExitCode.failure
+                guard case .output = error else {
+                    Diagnostics.error(error.description)
+                    throw ExitCode.failure
+                }
+                throw OutputOptions.exitCode(after: error, outputs: outputs, presenter: presenterThread)
             }
-        }
-
-        /// After one output failed: the lines the others hold are still written, if they can be.
-        static func flushQuietly(_ outputs: [JSONLinesOutput]) {
-            for output in outputs { try? output.flush() }
         }
     }
 }

@@ -134,7 +134,7 @@ struct InventoryLoaderTests {
         let podsFile = directory.appendingPathComponent("big.pods.json").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", F.repository.appendingPathComponent("../shared/bench/gen_cluster_pcap.py").standardized.path,
+        process.arguments = ["python3", F.repository.appendingPathComponent("Benchmarks/gen_cluster_pcap.py").path,
                              "--packets", "200", "--flows", "50", "--pods", "1000", "--seed", "3", "--quiet",
                              "--out", pcap, "--pods-out", podsFile]
         try process.run()

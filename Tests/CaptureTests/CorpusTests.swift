@@ -3,7 +3,7 @@ import Testing
 
 @testable import Capture
 
-/// Every capture in `shared/captures/real` is read by `CaptureFileReader` and by libpcap
+/// Every capture in `Captures/corpus` is read by `CaptureFileReader` and by libpcap
 /// 1.10 (`pcap_open_offline_with_tstamp_precision(..., NANO)` + `pcap_next_ex`): where libpcap
 /// reads the file, both give the same records and the same end (clean end, or an error after
 /// the same number of records).

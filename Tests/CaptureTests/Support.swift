@@ -1,18 +1,13 @@
 import CPcap
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Capture
 
 // MARK: Locations
 
-/// `/work/shared/captures/real` locally; `shared/` is a sibling of the repository in CI.
-let corpusDirectory: URL = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent()  // CaptureTests
-    .deletingLastPathComponent()  // Tests
-    .deletingLastPathComponent()  // repository root
-    .deletingLastPathComponent()
-    .appendingPathComponent("shared/captures/real")
+let corpusDirectory = FlowmonTestSupport.realCaptures
 
 func corpusPath(_ name: String) -> String { corpusDirectory.appendingPathComponent(name).path }
 

@@ -6,17 +6,11 @@ import Darwin
 import Capture
 import Decoding
 import FlowCore
+import TestSupport
 
-/// The shared real-capture corpus: `<repo>/../shared/captures/real`, found from this file
-/// (`Tests/DecodingTests/Captures.swift` -> repo root). CI clones `shared/` as a sibling.
-/// `FLOWMON_REAL_CAPTURES=<dir>` points elsewhere.
+/// The real-capture corpus (`Captures/corpus`, see its MANIFEST.md).
 enum RealCaptures {
-    static let directory: String = {
-        if let override = getenv("FLOWMON_REAL_CAPTURES") { return String(cString: override) }
-        var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        components.removeLast(3)  // Captures.swift, DecodingTests, Tests
-        return components.joined(separator: "/") + "/../shared/captures/real"
-    }()
+    static let directory = FlowmonTestSupport.realCaptures.path
 
     /// Every capture file name in the corpus, from its manifest (no Foundation needed).
     static let names: [String] = {

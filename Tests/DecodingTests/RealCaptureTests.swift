@@ -2,7 +2,7 @@ import Decoding
 import FlowCore
 import Testing
 
-/// Decodes the shared real-capture corpus (`shared/captures/real`, see its MANIFEST.md).
+/// Decodes the real-capture corpus (`Captures/corpus`, see its MANIFEST.md).
 /// The expected values below were read with tshark 4.0.17, e.g.
 /// `tshark -r geneve-tcp-ssh-icmp.pcap -T fields -e ip.src -e ip.dst -e geneve.vni`.
 struct RealCaptureTests {
@@ -15,7 +15,7 @@ struct RealCaptureTests {
     ]
 
     @Test func everyPacketOfEveryCaptureDecodes() throws {
-        try #require(RealCaptures.names.count == 60, "shared corpus not found at \(RealCaptures.directory)")
+        try #require(RealCaptures.names.count == 60, "corpus not found at \(RealCaptures.directory)")
         var decoded = 0
         for name in RealCaptures.names {
             for packet in RealCaptures.packets(name) {

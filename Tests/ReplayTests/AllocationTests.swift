@@ -19,7 +19,7 @@ struct AllocationTests {
     @Test(arguments: ["eth-mixed-realworld-4709pkts.pcap", "sll-mixed-tcp-udp-arp-518pkts.pcap",
                       "eth-ipv4-frag-udp-nfs.pcap", "geneve-tcp-ssh-icmp.pcap", "raw101-ipv4-ipv6-mixed.pcap"])
     func steadyStatePacketPathAllocatesNothing(name: String) throws {
-        let (packets, allocations, _) = try Self.steadyState(Fixture.sharedCaptures.appendingPathComponent(name)) {
+        let (packets, allocations, _) = try Self.steadyState(Fixture.realCaptures.appendingPathComponent(name)) {
             FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 1024, detectors: DetectorSettings()), output: $0)
         }
         #expect(packets > 0)

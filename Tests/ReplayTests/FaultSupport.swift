@@ -172,24 +172,30 @@ func parseJSONLines(_ lines: [String]) -> (records: [[String: Any]], bad: [Strin
 }
 
 enum GeneratedCapture {
-    /// A capture of a cluster node's traffic made by `../shared/bench/gen_cluster_pcap.py`
+    /// A capture of a cluster node's traffic made by `Benchmarks/gen_cluster_pcap.py`
     /// (12,000 packets, 1,200 connections over 10 s: about 5 MB, so a replay writes its output
-    /// in many pieces). Made once, in the temporary directory, and kept for later runs (the
-    /// generator is deterministic; a file is only ever renamed into place whole).
+    /// in many pieces), and its pods file, `bigPods`. Made once, in the temporary directory, and
+    /// kept for later runs (the generator is deterministic; a file is only ever renamed into
+    /// place whole, the capture last).
     static let big: URL? = {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("flowmon-tests-cluster-12k-seed11.pcap")
-        if FileManager.default.fileExists(atPath: file.path) { return file }
-        let partial = FileManager.default.temporaryDirectory.appendingPathComponent("flowmon-tests-\(UUID().uuidString).pcap")
-        let script = Fixture.root.deletingLastPathComponent().appendingPathComponent("shared/bench/gen_cluster_pcap.py")
+        if FileManager.default.fileExists(atPath: file.path) && FileManager.default.fileExists(atPath: bigPods.path) {
+            return file
+        }
+        let partial = FileManager.default.temporaryDirectory.appendingPathComponent("flowmon-tests-\(UUID().uuidString)")
+        let script = Fixture.root.appendingPathComponent("Benchmarks/gen_cluster_pcap.py")
         guard let result = try? run(URL(fileURLWithPath: "/usr/bin/env"),
                                     ["python3", script.path, "--packets", "12000", "--flows", "1200", "--seed", "11",
-                                     "--out", partial.path, "--pods-out", "/dev/null", "--quiet"]),
-              result.status == 0, rename(partial.path, file.path) == 0 else {
-            try? FileManager.default.removeItem(at: partial)
+                                     "--out", partial.path + ".pcap", "--pods-out", partial.path + ".pods.json", "--quiet"]),
+              result.status == 0, rename(partial.path + ".pods.json", bigPods.path) == 0,
+              rename(partial.path + ".pcap", file.path) == 0 else {
+            try? FileManager.default.removeItem(atPath: partial.path + ".pcap")
+            try? FileManager.default.removeItem(atPath: partial.path + ".pods.json")
             return nil
         }
         return file
     }()
+    static let bigPods = FileManager.default.temporaryDirectory.appendingPathComponent("flowmon-tests-cluster-12k-seed11.pods.json")
     static let packets = 12_000
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Golden replays, the suricata-verify recipe: every capture under Captures/ has beside it
 /// `<name>.expected.jsonl` (reviewed by a person) and a note on where it came from. Replay
@@ -7,12 +8,16 @@ import Testing
 ///
 /// To accept new output after a deliberate change: `FLOWMON_RECORD=1 swift test --filter GoldenReplayTests`,
 /// then review `git diff Captures/` line by line before committing.
+///
+/// The captures are replayed in process, or, when `FLOWMON_BINARY` names a binary (scripts/test
+/// does so with the release build), by `flowmon replay` run from that binary.
 struct GoldenReplayTests {
     static var captures: [String] {
         Fixture.captureFiles(in: Fixture.captures)
             // Regressions have their own tests; alert fixtures are replayed with their
-            // inventory, policies and alert settings by AlertReplayTests.
-            .filter { !$0.path.contains("/regressions/") && !$0.path.contains("/alerts/") }
+            // inventory, policies and alert settings by AlertReplayTests; the corpus is replayed
+            // by ReplayCorpusTests (its 33 files in Captures/real/ have golden files there).
+            .filter { !$0.path.contains("/regressions/") && !$0.path.contains("/alerts/") && !$0.path.contains("/corpus/") }
             .map { String($0.path.dropFirst(Fixture.captures.path.count + 1)) }
     }
 
@@ -24,10 +29,17 @@ struct GoldenReplayTests {
     func replayMatchesGoldenFile(relativePath: String) throws {
         let capture = Fixture.captures.appendingPathComponent(relativePath)
         let golden = capture.deletingPathExtension().appendingPathExtension("expected.jsonl")
-        let result = try replay(capture)
+        let lines: [String]
+        if let binary = FlowmonTestSupport.givenBinary {
+            let result = try run(binary, ["replay", capture.path])
+            #expect(result.status <= 1, "no crash: \(result.status) \(result.stderr)")
+            lines = result.stdout.split(separator: "\n").map(String.init)
+        } else {
+            lines = try replay(capture).lines
+        }
         // Error messages name the capture by the path it was opened with; golden files hold
         // it relative to Captures/ so they do not depend on where the repository lives.
-        let actual = (result.lines.joined(separator: "\n") + (result.lines.isEmpty ? "" : "\n"))
+        let actual = (lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"))
             .replacingOccurrences(of: Fixture.captures.path + "/", with: "")
         if ProcessInfo.processInfo.environment["FLOWMON_RECORD"] == "1" {
             try actual.write(to: golden, atomically: true, encoding: .utf8)

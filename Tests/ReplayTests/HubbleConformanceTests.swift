@@ -40,10 +40,6 @@ struct HubbleConformanceTests {
             .sorted { $0.path < $1.path }
     }
 
-    static var hubbleArchive: URL {
-        Fixture.root.deletingLastPathComponent().appendingPathComponent("shared/tools/hubble/hubble.xz")
-    }
-
     /// One worker (a single pass, lines written at once) and three (keyed lines merged in
     /// single-pass order) write the same lines.
     @Test(arguments: goldens)
@@ -221,17 +217,9 @@ struct HubbleConformanceTests {
     }
 
     @Test func hubbleObserveSelectsWhatTheLinesSay() throws {
-        guard FileManager.default.fileExists(atPath: Self.hubbleArchive.path) else {
-            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "the hubble CLI must be there in CI: \(Self.hubbleArchive.path)")
-            print("notice: skipping the hubble CLI checks: \(Self.hubbleArchive.path) is absent")
-            return
-        }
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let hubble = directory.appendingPathComponent("hubble")
-        let unpack = try run(URL(fileURLWithPath: "/usr/bin/env"),
-                             ["sh", "-c", "xz -dc '\(Self.hubbleArchive.path)' > '\(hubble.path)' && chmod +x '\(hubble.path)'"])
-        try #require(unpack.status == 0, "xz (Debian xz-utils) is needed: \(unpack.stderr)")
+        guard let hubble = try Fixture.hubbleCLI(in: directory, for: "the hubble CLI checks") else { return }
 
         func observe(_ file: URL, _ filters: [String], output: String = "json") throws -> [Substring] {
             let result = try run(hubble, ["observe", "--input-file", file.path, "-o", output] + filters)

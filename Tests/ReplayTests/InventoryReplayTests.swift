@@ -134,16 +134,7 @@ import Testing
         #expect(validation.status == 0, "\(validation.report)")
 
         // The real hubble CLI's compact line names the match type.
-        let packed = Fixture.root.deletingLastPathComponent().appendingPathComponent("shared/tools/hubble/hubble.xz")
-        guard FileManager.default.fileExists(atPath: packed.path) else {
-            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "the hubble CLI is part of shared/ in CI")
-            print("notice: \(packed.path) is absent; the hubble compact check is skipped")
-            return
-        }
-        let hubbleBinary = directory.appendingPathComponent("hubble")
-        let unpacked = try run(URL(fileURLWithPath: "/bin/sh"),
-                               ["-c", "xz -dc '\(packed.path)' > '\(hubbleBinary.path)' && chmod +x '\(hubbleBinary.path)'"])
-        try #require(unpacked.status == 0, "\(unpacked.stderr)")
+        guard let hubbleBinary = try Fixture.hubbleCLI(in: directory, for: "the hubble compact check") else { return }
         let compact = try run(hubbleBinary, ["observe", "--input-file", output.hubbleFile.path, "-o", "compact",
                                              "--from-ip", "192.168.1.10"])
         #expect(compact.status == 0, "\(compact.stderr)")

@@ -149,4 +149,56 @@ struct LiveFaultTests {
         #expect(result.stderrLines.last == "flowmon: error: cannot write to /dev/full: No space left on device", "\(result.stderr)")
         #expect(result.stderrLines.filter { $0.hasPrefix("flowmon: error:") }.count == 1)
     }
+    /// `--rotate-size` counts every line: a file is moved aside as soon as a line reaches the
+    /// size, so none is more than one line larger, and `--rotate-keep` old files are kept.
+    /// Before, the file was rotated only between epochs (each second of packets), so the records
+    /// written together at the end went whole into one file many times the size, and only
+    /// `FILE.1` was kept.
+    @Test(.timeLimit(.minutes(1)))
+    func rotationKeepsEveryFileWithinOneLineOfTheSize() throws {
+        guard Self.isRoot else {
+            #expect(!Self.mustRun, "live-capture tests must run in CI (as root)")
+            return
+        }
+        let pair = VethPair()
+        defer { pair.tearDown() }
+        try pair.setUp()
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("flows.jsonl")
+        let capture = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
+            "netns", "exec", pair.client, Fixture.flowmonBinary.path, "capture", "--interface", "lo", "--workers", "1",
+            "--output", output.path, "--rotate-size", "8K", "--rotate-keep", "3",
+        ], seconds: 50)
+        defer { if capture.process.isRunning { kill(capture.pid, SIGKILL) } }
+        #expect(capture.wait(seconds: 10) { capture.stderrSoFar.contains("flowmon: capturing on lo") }, "\(capture.stderrSoFar)")
+        // 300 UDP connections, still open when the capture stops: about 150 kB of records
+        // written at once (reason shutdown).
+        let sender = directory.appendingPathComponent("send.py")
+        try """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for port in range(20000, 20300):
+                s.sendto(b"x", ("127.0.0.1", port))
+            """.write(to: sender, atomically: true, encoding: .utf8)
+        let sent = try pair.sh("ip netns exec \(pair.client) python3 '\(sender.path)'")
+        #expect(sent.status == 0, "\(sent.stderr)")
+        Thread.sleep(forTimeInterval: 1)
+        kill(capture.pid, SIGINT)
+        let result = capture.finish()
+        #expect(!result.timedOut && result.status == 0, "\(result.stderr)")
+
+        #expect(!FileManager.default.fileExists(atPath: output.path + ".4"), "3 old files are kept, no more")
+        var flows = 0
+        for generation in 1...3 {
+            let text = try String(contentsOfFile: output.path + ".\(generation)", encoding: .utf8)
+            let lines = text.split(separator: "\n").map(String.init)
+            let (records, bad) = parseJSONLines(lines)
+            #expect(bad.isEmpty && text.hasSuffix("\n"), "whole lines only")
+            flows += records.filter { $0["event_type"] as? String == "flow" }.count
+            let size = text.utf8.count, longest = lines.map(\.utf8.count).max() ?? 0
+            #expect(size >= 8192 && size <= 8192 + longest, "flows.jsonl.\(generation): \(size) bytes, longest line \(longest)")
+        }
+        #expect(flows > 20, "\(flows) flows in the kept files")
+    }
 }

@@ -31,7 +31,7 @@ struct PipelineTests {
     }
 
     static var captures: [String] {
-        (Fixture.captureFiles(in: Fixture.captures) + Fixture.captureFiles(in: Fixture.sharedCaptures))
+        Fixture.captureFiles(in: Fixture.captures)
             .map(\.path)
             .filter { !$0.contains("/regressions/") && !$0.hasSuffix("invalid-pcap-major-version-1.pcap")
                 && !$0.hasSuffix("invalid-pcapng-shb-option-too-long.pcapng") }

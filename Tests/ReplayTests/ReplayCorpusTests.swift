@@ -2,16 +2,16 @@ import FlowMonitor
 import Foundation
 import Testing
 
-/// Every real capture in ../shared/captures/real must replay: no crash, every line valid
+/// Every real capture in Captures/corpus must replay: no crash, every line valid
 /// JSON matching its schema, every flow created is written, and output is reproducible.
 struct ReplayCorpusTests {
-    @Test func theSharedCorpusIsPresent() {
-        #expect(Fixture.sharedCaptureNames.count >= 60, "expected ../shared/captures/real beside the repository")
+    @Test func theCorpusIsPresent() {
+        #expect(Fixture.realCaptureNames.count == 60, "expected the 60 captures of \(Fixture.realCaptures.path)")
     }
 
-    @Test(arguments: Fixture.sharedCaptureNames)
-    func sharedCaptureReplays(name: String) throws {
-        let file = Fixture.sharedCaptures.appendingPathComponent(name)
+    @Test(arguments: Fixture.realCaptureNames)
+    func realCaptureReplays(name: String) throws {
+        let file = Fixture.realCaptures.appendingPathComponent(name)
         let first = try replay(file)
         let second = try replay(file)
         #expect(first.lines == second.lines, "replay output must be byte-for-byte reproducible")

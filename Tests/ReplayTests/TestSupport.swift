@@ -10,8 +10,7 @@ import Testing
 enum Fixture {
     static let root = FlowmonTestSupport.root
     static let captures = root.appendingPathComponent("Captures")
-    /// `shared/` sits beside the repository, on developer machines and in CI.
-    static let sharedCaptures = root.deletingLastPathComponent().appendingPathComponent("shared/captures/real")
+    static let realCaptures = FlowmonTestSupport.realCaptures
 
     /// Every capture file under a directory, sorted by path.
     static func captureFiles(in directory: URL) -> [URL] {
@@ -21,13 +20,30 @@ enum Fixture {
             .sorted { $0.path < $1.path }
     }
 
-    static var sharedCaptureNames: [String] {
-        captureFiles(in: sharedCaptures).map(\.lastPathComponent)
+    static var realCaptureNames: [String] {
+        captureFiles(in: realCaptures).map(\.lastPathComponent)
     }
 
     static var flowmonBinary: URL { FlowmonTestSupport.flowmonBinary }
 
     static func temporaryDirectory() throws -> URL { try FlowmonTestSupport.temporaryDirectory(prefix: "flowmon-tests") }
+
+    /// The real `hubble` CLI (cilium/hubble, Apache-2.0), kept xz-compressed in `../shared/tools/hubble`
+    /// (too large for the repository), unpacked into `directory`. Nil, with a one-line notice, when
+    /// `../shared` is absent; under CI=true that is a failure, not a skip.
+    static func hubbleCLI(in directory: URL, for check: String) throws -> URL? {
+        let archive = root.deletingLastPathComponent().appendingPathComponent("shared/tools/hubble/hubble.xz")
+        guard FileManager.default.fileExists(atPath: archive.path) else {
+            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "the hubble CLI must be there in CI: \(archive.path)")
+            print("notice: \(check) skipped: \(archive.path) is absent")
+            return nil
+        }
+        let hubble = directory.appendingPathComponent("hubble")
+        let unpack = try run(URL(fileURLWithPath: "/bin/sh"),
+                             ["-c", "xz -dc '\(archive.path)' > '\(hubble.path)' && chmod +x '\(hubble.path)'"])
+        try #require(unpack.status == 0, "xz (Debian xz-utils) is needed: \(unpack.stderr)")
+        return hubble
+    }
 }
 
 /// The result of replaying a capture in process.

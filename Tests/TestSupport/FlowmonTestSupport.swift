@@ -1,19 +1,32 @@
 import Foundation
 
-/// What the tests that run the built `flowmon` share (ReplayTests and ServiceMapTests): where
-/// it and the repository are, a scratch directory, and running a program to its end.
+/// What the test targets share: where the repository, its real-capture corpus and the built
+/// `flowmon` are, a scratch directory, and running a program to its end.
 public enum FlowmonTestSupport {
     /// The repository root (this file is Tests/TestSupport/FlowmonTestSupport.swift).
     public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// The built `flowmon` executable, next to the test bundle.
+    /// The 60 real captures from public test suites, with their provenance in its MANIFEST.md
+    /// (`Captures/real/` holds the 33 of them that have golden files).
+    public static let realCaptures = root.appendingPathComponent("Captures/corpus")
+
+    /// The `flowmon` executable the tests run: `FLOWMON_BINARY` when set (scripts/test runs the
+    /// suites that drive the CLI a second time against the release build that way; a relative
+    /// path is taken from the repository root), else the one built next to the test bundle.
     public static var flowmonBinary: URL {
+        if let givenBinary { return givenBinary }
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
         let candidate = directory.appendingPathComponent("flowmon")
         if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("flowmon")
+    }
+
+    /// `FLOWMON_BINARY`, when set.
+    public static var givenBinary: URL? {
+        guard let path = ProcessInfo.processInfo.environment["FLOWMON_BINARY"], !path.isEmpty else { return nil }
+        return URL(fileURLWithPath: path, relativeTo: root).absoluteURL
     }
 
     /// A new directory `<prefix>-<UUID>` under the system's temporary directory.
