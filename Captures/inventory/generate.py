@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the inventory fixtures: three probe connections (TCP SYN + SYN-ACK) whose verdicts
+"""Writes the inventory fixtures: four probe connections (TCP SYN + SYN-ACK) whose verdicts
 depend on how the inventory names their addresses, with the pods, services/endpoints and
 policies they are judged with (Tests/ReplayTests/InventoryReplayTests.swift):
 
@@ -9,6 +9,8 @@ policies they are judged with (Tests/ReplayTests/InventoryReplayTests.swift):
      endpoints of default/kubernetes); client-egress allows toEntities kube-apiserver.
   3. node-1 (the local host, 192.168.1.10) -> 10.0.5.7:80; web-ingress puts shop/web in
      default deny for ingress and allows only shop/client.
+  4. shop/client -> 10.96.0.1:443, the ClusterIP of default/kubernetes (a service without a
+     selector): its backends are its endpoints, the API server on port 6443 (targetPort).
 
 Deterministic (fixed timestamps, ports and addresses; stdlib only, packets built with
 ../packetlib.py). Run from the repository root:
@@ -32,7 +34,8 @@ NODE_IP, REMOTE_NODE_IP = "192.168.1.10", "192.168.1.11"
 CLIENT_IP, WEB_IP = "10.0.5.2", "10.0.5.7"
 
 # (source, destination, destination port); source port 40001 + index.
-PROBES = [(CLIENT_IP, WEB_IP, 80), (CLIENT_IP, REMOTE_NODE_IP, 6443), (NODE_IP, WEB_IP, 80)]
+PROBES = [(CLIENT_IP, WEB_IP, 80), (CLIENT_IP, REMOTE_NODE_IP, 6443), (NODE_IP, WEB_IP, 80),
+          (CLIENT_IP, "10.96.0.1", 443)]
 
 SRC_MAC, DST_MAC = b"\x02\x00\x00\x00\x00\x01", b"\x02\x00\x00\x00\x00\x02"
 

@@ -53,7 +53,8 @@ public struct AgentTables: Sendable {
         let compiled = compiler.compile(policies)
         var tables = AgentTables(endpoints: endpoints, compiled: compiled, ipcache: endpoints.ipCache(extraCIDRs: cidrs))
         if !services.isEmpty {
-            tables.services = try CompiledServices.compile(services, endpoints: endpoints, file: servicesFile)
+            tables.services = try CompiledServices.compile(services, endpoints: endpoints, ipcache: tables.ipcache,
+                                                           file: servicesFile)
         }
         let selecting = policies.filter(Self.selectsKubeAPIServer)
         if apiServer == nil, let first = selecting.first {

@@ -45,7 +45,8 @@ struct ServiceInventoryTests {
         let inventory = try F.loadPods(pods)
         let endpoints = try EndpointTable.build(inventory: inventory, localNode: "node-a")
         let loaded = try ServiceLoader.load(json: Data(serviceList(services).utf8), file: "services.json")
-        return (try CompiledServices.compile(loaded, endpoints: endpoints, file: "services.json"), endpoints)
+        return (try CompiledServices.compile(loaded, endpoints: endpoints, ipcache: endpoints.ipCache(), file: "services.json"),
+                endpoints)
     }
 
     static func identity(_ endpoints: EndpointTable, _ pod: String, namespace: String = "shop") -> Identity {

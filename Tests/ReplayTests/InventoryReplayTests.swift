@@ -91,6 +91,24 @@ import Testing
         #expect(validation.status == 0, "\(validation.report)")
     }
 
+    /// Pods reach the API server through the ClusterIP of default/kubernetes, a service without a
+    /// selector: Cilium hands the connection to policy at the service's endpoints (the API server,
+    /// identity 7) on their port (targetPort 6443), so `toEntities: [kube-apiserver]` on 6443
+    /// allows it. Before, such a service had no backend and the ClusterIP was judged as world.
+    @Test func theKubernetesServiceIsJudgedAtItsEndpoints() throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = try Self.replay(Self.withServices, in: directory)
+        #expect(output.status == 0, "\(output.stderr)")
+        let flow = try #require(output.flows["10.0.5.2 → 10.96.0.1:443"])
+        let destination = flow["destination"] as? [String: Any]
+        #expect(destination?["identity"] as? Int == 7)
+        #expect((flow["destination_service"] as? [String: Any])?["name"] as? String == "kubernetes")
+        let policy = flow["policy"] as? [String: Any]
+        #expect(policy?["verdict"] as? String == "FORWARDED", "\(String(describing: policy))")
+        #expect(Self.names(policy, "egress_allowed_by") == ["client-egress"])
+    }
+
     /// Without the endpoints of default/kubernetes the address is only node-2's (remote-node):
     /// the entity selects nothing there, and one notice says why.
     @Test func withoutTheAPIServersEndpointsOneNoticeSaysSo() throws {

@@ -16,7 +16,8 @@ public struct Service: Sendable, Equatable {
     public var selector: [String: String]?
     /// The ready addresses of the service's `Endpoints` object and `EndpointSlice`s in the same
     /// file (`kubectl get services,endpoints -A -o json`), in file order; nil when the file has
-    /// none for it. Only `default/kubernetes`'s are used: they are the API server's addresses.
+    /// none for it. They are the backends of a service without a selector (`default/kubernetes`:
+    /// the API server's addresses).
     public var endpointAddresses: [IPAddress]?
     /// Where in the file it came from: `$.items[3]`.
     public var location: String
@@ -282,12 +283,17 @@ public struct CompiledServices: Sendable {
     ///   of the most backends wins, ties going to the lowest number, and a warning says so.
     /// - Target port: the number, or for a name the port of the first backend (in pods-file
     ///   order) with the chosen identity.
-    /// - No backend (no selector, none selected, a name no backend has): the service port is
+    /// - A service without a selector (`default/kubernetes`, hand-managed endpoints) has the
+    ///   ready addresses of its Endpoints/EndpointSlices as backends, with the identity the
+    ///   ipcache gives each (the API server's: host, kube-apiserver or its CIDR identity), on a
+    ///   numeric `targetPort` (Kubernetes leaves the port of such endpoints to whoever writes
+    ///   them; for `default/kubernetes` it is the API server's port, as `targetPort` says).
+    /// - No backend (none selected, no endpoints, a name no backend has): the service port is
     ///   still recorded, so flows name the service, but nothing is translated and the
     ///   connection is judged against the ClusterIP.
     /// - NodePorts, external and load-balancer addresses are not translated (only ClusterIPs);
     ///   ExternalName and headless services have no ClusterIP and are skipped.
-    public static func compile(_ services: [Service], endpoints: EndpointTable, file: String = "services")
+    public static func compile(_ services: [Service], endpoints: EndpointTable, ipcache: IPCache, file: String = "services")
         throws(AgentError) -> CompiledServices
     {
         var compiled = CompiledServices()
@@ -321,26 +327,32 @@ public struct CompiledServices: Sendable {
                     }
                     claimed[key] = name
                     // The backends that can take this port, each with the port it listens on.
-                    var candidates: [(endpoint: Endpoint, port: UInt16)] = []
+                    var candidates: [(identity: Identity, isLocal: Bool, port: UInt16)] = []
                     for endpoint in selected {
                         guard let pod = endpoint.pod, pod.ips.contains(where: { $0.isIPv4 == clusterIP.isIPv4 }) else { continue }
                         switch port.target {
                         case .number(let number):
-                            candidates.append((endpoint, number))
+                            candidates.append((endpoint.identity, endpoint.isLocal, number))
                         case .name(let portName):
                             if let named = pod.namedPorts.first(where: { $0.name == portName && $0.ipProtocol == port.ipProtocol }) {
-                                candidates.append((endpoint, named.port))
+                                candidates.append((endpoint.identity, endpoint.isLocal, named.port))
                             }
+                        }
+                    }
+                    if service.selector == nil, case .number(let number) = port.target {
+                        for address in service.endpointAddresses ?? [] where address.isIPv4 == clusterIP.isIPv4 {
+                            let entry = ipcache.lookup(address)
+                            candidates.append((entry.identity, entry.isLocalEndpoint, number))
                         }
                     }
                     var value = ServiceValue(service: index, backend: .unknown, targetPort: 0, backendIsLocal: false)
                     if !candidates.isEmpty {
                         var counts: [Identity: Int] = [:]
-                        for candidate in candidates { counts[candidate.endpoint.identity, default: 0] += 1 }
+                        for candidate in candidates { counts[candidate.identity, default: 0] += 1 }
                         let chosen = counts.max { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }!.key
-                        let backends = candidates.filter { $0.endpoint.identity == chosen }
+                        let backends = candidates.filter { $0.identity == chosen }
                         value = ServiceValue(service: index, backend: chosen, targetPort: backends[0].port,
-                                             backendIsLocal: backends.contains { $0.endpoint.isLocal })
+                                             backendIsLocal: backends.contains { $0.isLocal })
                         if counts.count > 1 {
                             let listed = counts.sorted { ($1.value, $0.key.rawValue) < ($0.value, $1.key.rawValue) }
                                 .map { "\($0.key.rawValue): \($0.value) pod\($0.value == 1 ? "" : "s")" }.joined(separator: ", ")
