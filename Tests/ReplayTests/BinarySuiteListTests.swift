@@ -14,9 +14,11 @@ import Testing
         for case let file as URL in walker where file.pathExtension == "swift" {
             let text = try String(contentsOf: file, encoding: .utf8)
             guard text.contains("flowmonBinary") else { continue }
-            // Suites declared in the file: `struct NameTests`.
+            // The suites the file declares (a line starting `struct …Tests` or `@Suite struct …Tests`).
             for line in text.split(separator: "\n") {
-                guard let range = line.range(of: "struct ") else { continue }
+                let declaration = line.trimmingCharacters(in: .whitespaces)
+                guard declaration.hasPrefix("struct ") || declaration.hasPrefix("@Suite"),
+                      let range = line.range(of: "struct ") else { continue }
                 let name = line[range.upperBound...].prefix { $0.isLetter || $0.isNumber }
                 if name.hasSuffix("Tests") { runners.append(String(name)) }
             }

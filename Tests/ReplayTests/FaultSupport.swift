@@ -22,6 +22,10 @@ struct BoundedRun {
         self.stdout.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
     }
     var stderrLines: [Substring] { self.stderr.split(separator: "\n", omittingEmptySubsequences: true) }
+    /// Standard error without flowmon's notices about its inputs (`flowmon: notice: …`, e.g. a
+    /// finished pod of the demo's pods file left out): what a fault test judges.
+    var problemLines: [Substring] { self.stderrLines.filter { !$0.hasPrefix("flowmon: notice: ") } }
+    var problems: String { self.problemLines.map { $0 + "\n" }.joined() }
 }
 
 /// A child process whose standard output and error are read on other threads while the test

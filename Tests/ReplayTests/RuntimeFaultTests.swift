@@ -26,7 +26,7 @@ struct RuntimeFaultTests {
         #expect(!result.timedOut, "no hang", sourceLocation: sourceLocation)
         #expect(!result.killedBySignal, "no crash signal: \(result.status)", sourceLocation: sourceLocation)
         #expect(result.status == status, "\(result.stderr)", sourceLocation: sourceLocation)
-        #expect(result.stderrLines.count == 1, "one line: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.problemLines.count == 1, "one line: \(result.stderr)", sourceLocation: sourceLocation)
     }
 
     // MARK: Output faults
@@ -36,7 +36,7 @@ struct RuntimeFaultTests {
         let result = try runBounded(Self.flowmon, ["replay", Self.demo.path, option, "/dev/full"] + Self.agentArguments,
                                     seconds: 30)
         Self.expectCleanFailure(result)
-        #expect(result.stderr == "flowmon: error: cannot write to /dev/full: No space left on device\n")
+        #expect(result.problems == "flowmon: error: cannot write to /dev/full: No space left on device\n")
         // The other outputs keep what was written before the failure: every line whole.
         let (_, bad) = parseJSONLines(result.stdoutLines)
         #expect(bad.isEmpty, "\(bad.prefix(1))")
@@ -65,7 +65,7 @@ struct RuntimeFaultTests {
         }
         let result = replay.finish()
         Self.expectCleanFailure(result)
-        #expect(result.stderr == "flowmon: error: \(fifo) was closed by its reader (broken pipe); stopping\n")
+        #expect(result.problems == "flowmon: error: \(fifo) was closed by its reader (broken pipe); stopping\n")
     }
 
     @Test(arguments: [[], ["--format", "compact"]])
@@ -85,7 +85,7 @@ struct RuntimeFaultTests {
                                     seconds: 30)
         #expect(!result.timedOut)
         #expect(result.status == 0, "flowmon's status comes through pipefail: \(result.stderr)")
-        #expect(result.stderr.isEmpty)
+        #expect(result.problems.isEmpty, "\(result.stderr)")
         #expect(result.stdoutLines.count == 1)
         let (records, bad) = parseJSONLines(try String(contentsOf: hubble, encoding: .utf8).split(separator: "\n").map(String.init))
         #expect(bad.isEmpty && !records.isEmpty, "\(records.count) Hubble lines, bad: \(bad.prefix(1))")
