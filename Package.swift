@@ -38,11 +38,11 @@ let package = Package(
         .target(name: "Agent", dependencies: ["FlowCore", "Datapath", .product(name: "Yams", package: "Yams")],
                 swiftSettings: releaseSettings),
         .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Output", "Agent"], swiftSettings: releaseSettings),
-        // flowmon's JSON lines read back as values (Foundation only), and the service map drawn
-        // from them as HTML or Graphviz DOT (`flowmon map`).
+        // flowmon's JSON lines read back as values (Foundation, and FlowCore's vocabularies), and
+        // the service map drawn from them as HTML or Graphviz DOT (`flowmon map`).
         // Optimized in debug builds too (scripts/demo and the tests use those): a day of flow
         // logs is read line by line, 20 times slower unoptimized.
-        .target(name: "FlowLog", swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "FlowLog", dependencies: ["FlowCore"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "ServiceMap", dependencies: ["FlowLog"], swiftSettings: [.unsafeFlags(["-O"])]),
         // For people: compact lines, output filters, the run summary and the progress bar, over
         // the JSON lines (the contract) as any consumer reads them: with FlowLog.

@@ -31,7 +31,7 @@ struct PacketObservation {
                 startsNew = syn && !ack
             }
         } else if summary.hasICMP {
-            switch ICMPMessageRole(type: summary.icmpType, isICMPv6: summary.ipVersion == 6) {
+            switch ICMPType.role(summary.icmpType, ipv6: summary.ipVersion == 6) {
             case .request:
                 sourcePort = summary.icmpIdentifier
                 destinationPort = summary.icmpIdentifier
@@ -39,7 +39,7 @@ struct PacketObservation {
                 sourcePort = summary.icmpIdentifier
                 destinationPort = summary.icmpIdentifier
                 isReply = true
-            case .other where summary.quotesConnection:
+            case _ where summary.quotesConnection:
                 // An error about a connection the table does not track (a tracked one takes it,
                 // `FlowTable.recordRelated`): keyed by type and code, and by 16 bits of the quoted
                 // connection's address-pair hash, which also picks the pipeline's shard for it, so
@@ -47,7 +47,7 @@ struct PacketObservation {
                 sourcePort = UInt16(summary.icmpType) << 8 | UInt16(summary.icmpCode)
                 destinationPort = UInt16(truncatingIfNeeded: FlowKey.addressPairHash(
                     summary.quotedSource, summary.quotedDestination, ipProtocol: summary.quotedProtocol))
-            case .other:
+            default:
                 sourcePort = UInt16(summary.icmpType)
                 destinationPort = UInt16(summary.icmpCode)
             }
@@ -89,30 +89,7 @@ extension PacketSummary {
     @inlinable
     public var quotesConnection: Bool {
         guard self.hasICMP && self.hasQuotedPacket && !self.isFragment else { return false }
-        if self.ipProtocol == IPProtocolNumber.icmpv6 { return self.icmpType >= 1 && self.icmpType <= 4 }
-        return self.icmpType == 3 || self.icmpType == 11 || self.icmpType == 12
-    }
-}
-
-/// Whether an ICMP message asks, answers, or neither (RFC 792, RFC 4443 §4).
-enum ICMPMessageRole {
-    case request, reply, other
-
-    
-    init(type: UInt8, isICMPv6: Bool) {
-        if isICMPv6 {
-            switch type {
-            case 128: self = .request  // Echo Request
-            case 129: self = .reply    // Echo Reply
-            default: self = .other
-            }
-        } else {
-            switch type {
-            case 8, 13, 15, 17: self = .request  // echo, timestamp, information, address mask
-            case 0, 14, 16, 18: self = .reply
-            default: self = .other
-            }
-        }
+        return ICMPType.role(self.icmpType, ipv6: self.ipProtocol == IPProtocolNumber.icmpv6) == .connectionError
     }
 }
 

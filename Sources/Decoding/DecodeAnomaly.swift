@@ -133,89 +133,87 @@ public enum DecodeAnomaly: UInt8, CaseIterable, Sendable {
         case truncated, malformed, unsupported
     }
 
-    @inlinable
-    public var kind: Kind {
-        switch self {
-        case .ethernetTruncated, .vlanTruncated, .mplsTruncated, .sllTruncated, .sll2Truncated,
-             .nullTruncated, .rawIPTruncated, .ipv4Truncated, .ipv6Truncated, .ipv6ExtensionHeaderTruncated,
-             .tcpTruncated, .udpTruncated, .sctpTruncated, .icmpv4Truncated, .icmpv6Truncated, .greTruncated,
-             .pppTruncated, .erspanTruncated, .vxlanTruncated, .geneveTruncated: .truncated
-        case .rawIPInvalidVersion, .ipv4WrongVersion, .ipv4HeaderLengthTooSmall,
-             .ipv4TotalLengthBelowHeaderLength, .ipv4OptionInvalidLength, .ipv6WrongVersion,
-             .ipv6PayloadLengthBelowHeaders, .ipv6HopByHopNotFirst, .ipv6ExtensionHeaderInvalidOptionLength,
-             .tcpPacketTooSmall, .tcpHeaderLengthTooSmall, .tcpHeaderLengthTooLarge, .udpPacketTooSmall,
-             .udpHeaderLengthTooSmall, .udpHeaderLengthInvalid, .sctpPacketTooSmall, .icmpv4PacketTooSmall,
-             .icmpv6PacketTooSmall, .grePacketTooSmall, .greVersion0Flags, .greVersion1Flags,
-             .greVersion1NoKey, .greVersion1WrongProtocol: .malformed
-        case .ethernetIEEE8023, .ethernetUnknownEtherType, .vlanTooManyLayers, .mplsTooManyLabels,
-             .mplsUnknownPayloadType, .nullUnsupportedType, .ipv6ExtensionHeaderLoop, .greWrongVersion,
-             .greUnknownPayloadType, .pppUnsupportedProtocol, .erspanUnsupportedVersion,
-             .geneveUnsupportedVersion, .geneveUnknownPayloadType, .tooManyLayers: .unsupported
+    /// One row of the registry: the stable dotted counter name and the kind.
+    public struct Row: Sendable {
+        public let name: StaticString
+        public let kind: Kind
+
+        @inlinable
+        init(_ name: StaticString, _ kind: Kind) {
+            self.name = name
+            self.kind = kind
         }
     }
 
-    /// The stable dotted counter name.
-    public var name: StaticString {
+    /// The registry: one row per anomaly (adding one is a case above and a row here).
+    @inlinable
+    public var row: Row {
         switch self {
-        case .ethernetTruncated: "decoder.ethernet.truncated"
-        case .ethernetIEEE8023: "decoder.ethernet.ieee8023"
-        case .ethernetUnknownEtherType: "decoder.ethernet.unknown_ethertype"
-        case .vlanTruncated: "decoder.vlan.truncated"
-        case .vlanTooManyLayers: "decoder.vlan.too_many_layers"
-        case .mplsTruncated: "decoder.mpls.truncated"
-        case .mplsTooManyLabels: "decoder.mpls.too_many_labels"
-        case .mplsUnknownPayloadType: "decoder.mpls.unknown_payload_type"
-        case .sllTruncated: "decoder.sll.truncated"
-        case .sll2Truncated: "decoder.sll2.truncated"
-        case .nullTruncated: "decoder.null.truncated"
-        case .nullUnsupportedType: "decoder.null.unsupported_type"
-        case .rawIPTruncated: "decoder.ipraw.truncated"
-        case .rawIPInvalidVersion: "decoder.ipraw.invalid_ip_version"
-        case .ipv4Truncated: "decoder.ipv4.truncated"
-        case .ipv4WrongVersion: "decoder.ipv4.wrong_ip_version"
-        case .ipv4HeaderLengthTooSmall: "decoder.ipv4.hlen_too_small"
-        case .ipv4TotalLengthBelowHeaderLength: "decoder.ipv4.iplen_smaller_than_hlen"
-        case .ipv4OptionInvalidLength: "decoder.ipv4.opt_invalid_len"
-        case .ipv6Truncated: "decoder.ipv6.truncated"
-        case .ipv6WrongVersion: "decoder.ipv6.wrong_ip_version"
-        case .ipv6ExtensionHeaderTruncated: "decoder.ipv6.exthdr_truncated"
-        case .ipv6PayloadLengthBelowHeaders: "decoder.ipv6.plen_smaller_than_exthdrs"
-        case .ipv6HopByHopNotFirst: "decoder.ipv6.hopopts_not_first"
-        case .ipv6ExtensionHeaderInvalidOptionLength: "decoder.ipv6.exthdr_invalid_optlen"
-        case .ipv6ExtensionHeaderLoop: "decoder.ipv6.exthdr_loop"
-        case .tcpTruncated: "decoder.tcp.truncated"
-        case .tcpPacketTooSmall: "decoder.tcp.pkt_too_small"
-        case .tcpHeaderLengthTooSmall: "decoder.tcp.hlen_too_small"
-        case .tcpHeaderLengthTooLarge: "decoder.tcp.hlen_too_large"
-        case .udpTruncated: "decoder.udp.truncated"
-        case .udpPacketTooSmall: "decoder.udp.pkt_too_small"
-        case .udpHeaderLengthTooSmall: "decoder.udp.hlen_too_small"
-        case .udpHeaderLengthInvalid: "decoder.udp.hlen_invalid"
-        case .sctpTruncated: "decoder.sctp.truncated"
-        case .sctpPacketTooSmall: "decoder.sctp.pkt_too_small"
-        case .icmpv4Truncated: "decoder.icmpv4.truncated"
-        case .icmpv4PacketTooSmall: "decoder.icmpv4.pkt_too_small"
-        case .icmpv6Truncated: "decoder.icmpv6.truncated"
-        case .icmpv6PacketTooSmall: "decoder.icmpv6.pkt_too_small"
-        case .greTruncated: "decoder.gre.truncated"
-        case .grePacketTooSmall: "decoder.gre.pkt_too_small"
-        case .greWrongVersion: "decoder.gre.wrong_version"
-        case .greVersion0Flags: "decoder.gre.version0_flags"
-        case .greVersion1Flags: "decoder.gre.version1_flags"
-        case .greVersion1NoKey: "decoder.gre.version1_no_key"
-        case .greVersion1WrongProtocol: "decoder.gre.version1_wrong_protocol"
-        case .greUnknownPayloadType: "decoder.gre.unknown_payload_type"
-        case .pppTruncated: "decoder.ppp.truncated"
-        case .pppUnsupportedProtocol: "decoder.ppp.unsup_proto"
-        case .erspanTruncated: "decoder.erspan.truncated"
-        case .erspanUnsupportedVersion: "decoder.erspan.unsupported_version"
-        case .vxlanTruncated: "decoder.vxlan.truncated"
-        case .geneveTruncated: "decoder.geneve.truncated"
-        case .geneveUnsupportedVersion: "decoder.geneve.unsupported_version"
-        case .geneveUnknownPayloadType: "decoder.geneve.unknown_payload_type"
-        case .tooManyLayers: "decoder.too_many_layers"
+        case .ethernetTruncated: Row("decoder.ethernet.truncated", .truncated)
+        case .ethernetIEEE8023: Row("decoder.ethernet.ieee8023", .unsupported)
+        case .ethernetUnknownEtherType: Row("decoder.ethernet.unknown_ethertype", .unsupported)
+        case .vlanTruncated: Row("decoder.vlan.truncated", .truncated)
+        case .vlanTooManyLayers: Row("decoder.vlan.too_many_layers", .unsupported)
+        case .mplsTruncated: Row("decoder.mpls.truncated", .truncated)
+        case .mplsTooManyLabels: Row("decoder.mpls.too_many_labels", .unsupported)
+        case .mplsUnknownPayloadType: Row("decoder.mpls.unknown_payload_type", .unsupported)
+        case .sllTruncated: Row("decoder.sll.truncated", .truncated)
+        case .sll2Truncated: Row("decoder.sll2.truncated", .truncated)
+        case .nullTruncated: Row("decoder.null.truncated", .truncated)
+        case .nullUnsupportedType: Row("decoder.null.unsupported_type", .unsupported)
+        case .rawIPTruncated: Row("decoder.ipraw.truncated", .truncated)
+        case .rawIPInvalidVersion: Row("decoder.ipraw.invalid_ip_version", .malformed)
+        case .ipv4Truncated: Row("decoder.ipv4.truncated", .truncated)
+        case .ipv4WrongVersion: Row("decoder.ipv4.wrong_ip_version", .malformed)
+        case .ipv4HeaderLengthTooSmall: Row("decoder.ipv4.hlen_too_small", .malformed)
+        case .ipv4TotalLengthBelowHeaderLength: Row("decoder.ipv4.iplen_smaller_than_hlen", .malformed)
+        case .ipv4OptionInvalidLength: Row("decoder.ipv4.opt_invalid_len", .malformed)
+        case .ipv6Truncated: Row("decoder.ipv6.truncated", .truncated)
+        case .ipv6WrongVersion: Row("decoder.ipv6.wrong_ip_version", .malformed)
+        case .ipv6ExtensionHeaderTruncated: Row("decoder.ipv6.exthdr_truncated", .truncated)
+        case .ipv6PayloadLengthBelowHeaders: Row("decoder.ipv6.plen_smaller_than_exthdrs", .malformed)
+        case .ipv6HopByHopNotFirst: Row("decoder.ipv6.hopopts_not_first", .malformed)
+        case .ipv6ExtensionHeaderInvalidOptionLength: Row("decoder.ipv6.exthdr_invalid_optlen", .malformed)
+        case .ipv6ExtensionHeaderLoop: Row("decoder.ipv6.exthdr_loop", .unsupported)
+        case .tcpTruncated: Row("decoder.tcp.truncated", .truncated)
+        case .tcpPacketTooSmall: Row("decoder.tcp.pkt_too_small", .malformed)
+        case .tcpHeaderLengthTooSmall: Row("decoder.tcp.hlen_too_small", .malformed)
+        case .tcpHeaderLengthTooLarge: Row("decoder.tcp.hlen_too_large", .malformed)
+        case .udpTruncated: Row("decoder.udp.truncated", .truncated)
+        case .udpPacketTooSmall: Row("decoder.udp.pkt_too_small", .malformed)
+        case .udpHeaderLengthTooSmall: Row("decoder.udp.hlen_too_small", .malformed)
+        case .udpHeaderLengthInvalid: Row("decoder.udp.hlen_invalid", .malformed)
+        case .sctpTruncated: Row("decoder.sctp.truncated", .truncated)
+        case .sctpPacketTooSmall: Row("decoder.sctp.pkt_too_small", .malformed)
+        case .icmpv4Truncated: Row("decoder.icmpv4.truncated", .truncated)
+        case .icmpv4PacketTooSmall: Row("decoder.icmpv4.pkt_too_small", .malformed)
+        case .icmpv6Truncated: Row("decoder.icmpv6.truncated", .truncated)
+        case .icmpv6PacketTooSmall: Row("decoder.icmpv6.pkt_too_small", .malformed)
+        case .greTruncated: Row("decoder.gre.truncated", .truncated)
+        case .grePacketTooSmall: Row("decoder.gre.pkt_too_small", .malformed)
+        case .greWrongVersion: Row("decoder.gre.wrong_version", .unsupported)
+        case .greVersion0Flags: Row("decoder.gre.version0_flags", .malformed)
+        case .greVersion1Flags: Row("decoder.gre.version1_flags", .malformed)
+        case .greVersion1NoKey: Row("decoder.gre.version1_no_key", .malformed)
+        case .greVersion1WrongProtocol: Row("decoder.gre.version1_wrong_protocol", .malformed)
+        case .greUnknownPayloadType: Row("decoder.gre.unknown_payload_type", .unsupported)
+        case .pppTruncated: Row("decoder.ppp.truncated", .truncated)
+        case .pppUnsupportedProtocol: Row("decoder.ppp.unsup_proto", .unsupported)
+        case .erspanTruncated: Row("decoder.erspan.truncated", .truncated)
+        case .erspanUnsupportedVersion: Row("decoder.erspan.unsupported_version", .unsupported)
+        case .vxlanTruncated: Row("decoder.vxlan.truncated", .truncated)
+        case .geneveTruncated: Row("decoder.geneve.truncated", .truncated)
+        case .geneveUnsupportedVersion: Row("decoder.geneve.unsupported_version", .unsupported)
+        case .geneveUnknownPayloadType: Row("decoder.geneve.unknown_payload_type", .unsupported)
+        case .tooManyLayers: Row("decoder.too_many_layers", .unsupported)
         }
     }
+
+    @inlinable
+    public var kind: Kind { self.row.kind }
+
+    /// The stable dotted counter name.
+    public var name: StaticString { self.row.name }
 
     @inlinable
     public var isTruncation: Bool { self.kind == .truncated }

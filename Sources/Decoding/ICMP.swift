@@ -14,10 +14,8 @@ import FlowCore
 ///     |  Errors: the invoking packet's IP header + first 8 octets ... |
 ///     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 ///
-/// Queries with an identifier: ICMPv4 echo 8/0, timestamp 13/14, information 15/16,
-/// address mask 17/18 (RFC 950); ICMPv6 echo 128/129. Errors that quote the invoking
-/// packet: ICMPv4 destination unreachable 3, source quench 4, redirect 5, time exceeded
-/// 11, parameter problem 12; ICMPv6 1–4. The quote is read best effort: a short or odd
+/// Queries carry an identifier, errors quote the invoking packet (which types are which:
+/// `ICMPType`). The quote is read best effort: a short or odd
 /// quote clears `hasQuotedPacket` and is never an anomaly (routers quote as little as 28
 /// octets, RFC 792; RFC 1812 §4.3.2.3 allows more).
 public struct ICMPHeader {
@@ -36,24 +34,6 @@ public struct ICMPHeader {
     @inlinable public var code: UInt8 { self.bytes.uncheckedByte(at: 1) }
     @inlinable public var identifier: UInt16 { self.bytes.uncheckedBigEndian(at: 4, as: UInt16.self) }
 
-    @inlinable
-    static func hasIdentifier(type: UInt8, version: UInt8) -> Bool {
-        if version == 6 { return type == 128 || type == 129 }
-        switch type {
-        case 0, 8, 13, 14, 15, 16, 17, 18: return true
-        default: return false
-        }
-    }
-
-    @inlinable
-    static func isError(type: UInt8, version: UInt8) -> Bool {
-        if version == 6 { return type >= 1 && type <= 4 }
-        switch type {
-        case 3, 4, 5, 11, 12: return true
-        default: return false
-        }
-    }
-
     /// `version` is 4 for ICMP (protocol 1) and 6 for ICMPv6 (58), whatever IP carries it.
     @inlinable
     static func decode(
@@ -70,9 +50,9 @@ public struct ICMPHeader {
         summary.icmpType = header.type
         summary.icmpCode = header.code
         summary.payloadLength = bytes.count &- Self.length
-        if Self.hasIdentifier(type: header.type, version: version) {
+        if ICMPType.hasIdentifier(header.type, ipv6: version == 6) {
             summary.icmpIdentifier = header.identifier
-        } else if Self.isError(type: header.type, version: version), let quote = bytes.dropFirst(Self.length) {
+        } else if ICMPType.isError(header.type, ipv6: version == 6), let quote = bytes.dropFirst(Self.length) {
             QuotedPacket.read(quote, into: &summary)
         }
         return .done
@@ -152,7 +132,7 @@ public enum QuotedPacket {
             // cut before the identifier is no quote, as one cut before the ports.
             if transport >= 0 {
                 guard let type = quote.byte(at: transport) else { return }
-                if ICMPHeader.hasIdentifier(type: type, version: proto == IPProtocolNumber.icmpv6 ? 6 : 4) {
+                if ICMPType.hasIdentifier(type, ipv6: proto == IPProtocolNumber.icmpv6) {
                     guard let identifier = quote.bigEndian(at: transport &+ 4, as: UInt16.self) else { return }
                     sourcePort = identifier
                     destinationPort = identifier

@@ -1,21 +1,23 @@
+import FlowCore
+
 /// ICMP type and code names as Hubble's `Summary` prints them: Cilium's parser writes
 /// `"ICMPv4 " + TypeCode.String()` of gopacket's `layers.ICMPv4TypeCode` / `ICMPv6TypeCode`:
 /// `EchoRequest`, `DestinationUnreachable(Port)`, `TimeExceeded(TTLExceeded)`; a code the type
 /// does not name is `Type(Code: 5)`, an unknown type `42(0)`. Types and codes: RFC 792,
 /// RFC 950 (address mask), RFC 1256 (router), RFC 1812 (codes 13-15) for ICMPv4; RFC 4443
-/// and RFC 4861 for ICMPv6.
+/// and RFC 4861 for ICMPv6. The type names are `ICMPType`'s Hubble column; the codes' names
+/// are Hubble's alone and stay here.
 enum ICMPNames {
     static func append(type: UInt8, code: UInt8, v6: Bool, to out: inout JSONBuffer) {
-        guard let typeName = v6 ? v6Type(type) : v4Type(type) else {
+        guard let row = ICMPType.row(type, ipv6: v6) else {
             out.append(UInt64(type))
             out.append(byte: UInt8(ascii: "("))
             out.append(UInt64(code))
             out.append(byte: UInt8(ascii: ")"))
             return
         }
-        out.append(raw: typeName)
-        let named = v6 ? hasV6Codes(type) : hasV4Codes(type)
-        if !named && code == 0 { return }
+        out.append(raw: row.hubbleName)
+        if !row.hubbleNamesCodes && code == 0 { return }
         if let codeName = v6 ? v6Code(type: type, code: code) : v4Code(type: type, code: code) {
             out.append(byte: UInt8(ascii: "("))
             out.append(raw: codeName)
@@ -26,30 +28,6 @@ enum ICMPNames {
             out.append(byte: UInt8(ascii: ")"))
         }
     }
-
-    static func v4Type(_ type: UInt8) -> StaticString? {
-        switch type {
-        case 0: "EchoReply"
-        case 3: "DestinationUnreachable"
-        case 4: "SourceQuench"
-        case 5: "Redirect"
-        case 8: "EchoRequest"
-        case 9: "RouterAdvertisement"
-        case 10: "RouterSolicitation"
-        case 11: "TimeExceeded"
-        case 12: "ParameterProblem"
-        case 13: "TimestampRequest"
-        case 14: "TimestampReply"
-        case 15: "InfoRequest"
-        case 16: "InfoReply"
-        case 17: "AddressMaskRequest"
-        case 18: "AddressMaskReply"
-        default: nil
-        }
-    }
-
-    /// The ICMPv4 types whose codes have names (the others print only a non-zero code).
-    static func hasV4Codes(_ type: UInt8) -> Bool { type == 3 || type == 5 || type == 11 || type == 12 }
 
     static func v4Code(type: UInt8, code: UInt8) -> StaticString? {
         switch (type, code) {
@@ -79,25 +57,6 @@ enum ICMPNames {
         default: nil
         }
     }
-
-    static func v6Type(_ type: UInt8) -> StaticString? {
-        switch type {
-        case 1: "DestinationUnreachable"
-        case 2: "PacketTooBig"
-        case 3: "TimeExceeded"
-        case 4: "ParameterProblem"
-        case 128: "EchoRequest"
-        case 129: "EchoReply"
-        case 133: "RouterSolicitation"
-        case 134: "RouterAdvertisement"
-        case 135: "NeighborSolicitation"
-        case 136: "NeighborAdvertisement"
-        case 137: "Redirect"
-        default: nil
-        }
-    }
-
-    static func hasV6Codes(_ type: UInt8) -> Bool { type == 1 || type == 3 || type == 4 }
 
     static func v6Code(type: UInt8, code: UInt8) -> StaticString? {
         switch (type, code) {

@@ -1,3 +1,5 @@
+import FlowCore
+
 /// The alerts flowmon raises, each with a stable Suricata-style signature id (`gid` 1,
 /// `signature_id` in flowmon's private range 9100000–9100999), a fixed signature text and
 /// the Suricata classification (`classification.config`) it belongs to. The ids are a
@@ -28,96 +30,73 @@ public enum AlertKind: UInt8, CaseIterable, Sendable {
 
     public static let generatorID: UInt64 = 1
 
-    public var signatureID: UInt64 {
+    /// Everything flowmon states about one kind of alert.
+    public struct Row: Sendable {
+        /// The stable name used in `stats.alerts`, in `alert.kind` and in the README.
+        public let name: StaticString
+        public let signatureID: UInt64
+        public let signature: StaticString
+        /// Suricata's classification description for the alert's class type.
+        public let category: StaticString
+        /// Severity as Suricata numbers it (1 = highest), before configuration overrides.
+        public let defaultSeverity: UInt8
+        /// The detector that raises it, as named in the alerts configuration and in `stats`.
+        public let detector: AlertDetector
+    }
+
+    /// The registry: one row per kind (adding a kind is one case and one row here).
+    public var row: Row {
+        let scan: StaticString = "Detection of a Network Scan", spoof: StaticString = "Misc Attack",
+            badTraffic: StaticString = "Potentially Bad Traffic"
         switch self {
-        case .policyViolation: 9_100_001
-        case .verticalPortScan: 9_100_002
-        case .horizontalPortScan: 9_100_003
-        case .synFlood: 9_100_004
-        case .tcpNullScan: 9_100_010
-        case .tcpFinScan: 9_100_011
-        case .tcpXmasScan: 9_100_012
-        case .tcpSynFin: 9_100_013
-        case .tcpSynRst: 9_100_014
-        case .spoofedSource: 9_100_020
-        case .tunnelIdentityMismatch: 9_100_021
-        case .worldEgress: 9_100_030
-        case .icmpSweep: 9_100_040
+        case .policyViolation: return Row(name: "policy_violation", signatureID: 9_100_001,
+            signature: "FLOWMON POLICY connection would be dropped by network policy",
+            category: "Potential Corporate Privacy Violation", defaultSeverity: 2, detector: .policyViolation)
+        case .verticalPortScan: return Row(name: "port_scan_vertical", signatureID: 9_100_002,
+            signature: "FLOWMON SCAN vertical port scan (many ports on one host)",
+            category: scan, defaultSeverity: 2, detector: .portScan)
+        case .horizontalPortScan: return Row(name: "port_scan_horizontal", signatureID: 9_100_003,
+            signature: "FLOWMON SCAN horizontal port scan (one port on many hosts)",
+            category: scan, defaultSeverity: 2, detector: .portScan)
+        case .synFlood: return Row(name: "syn_flood", signatureID: 9_100_004,
+            signature: "FLOWMON DOS SYN flood / half-open connection surge",
+            category: "Attempted Denial of Service", defaultSeverity: 1, detector: .synFlood)
+        case .tcpNullScan: return Row(name: "tcp_null_scan", signatureID: 9_100_010,
+            signature: "FLOWMON SCAN TCP NULL scan (no flags)",
+            category: scan, defaultSeverity: 2, detector: .invalidTCPFlags)
+        case .tcpFinScan: return Row(name: "tcp_fin_scan", signatureID: 9_100_011,
+            signature: "FLOWMON SCAN TCP FIN scan (FIN without ACK)",
+            category: scan, defaultSeverity: 2, detector: .invalidTCPFlags)
+        case .tcpXmasScan: return Row(name: "tcp_xmas_scan", signatureID: 9_100_012,
+            signature: "FLOWMON SCAN TCP XMAS scan (FIN+PSH+URG)",
+            category: scan, defaultSeverity: 2, detector: .invalidTCPFlags)
+        case .tcpSynFin: return Row(name: "tcp_syn_fin", signatureID: 9_100_013,
+            signature: "FLOWMON TCP invalid flags SYN+FIN",
+            category: badTraffic, defaultSeverity: 2, detector: .invalidTCPFlags)
+        case .tcpSynRst: return Row(name: "tcp_syn_rst", signatureID: 9_100_014,
+            signature: "FLOWMON TCP invalid flags SYN+RST",
+            category: badTraffic, defaultSeverity: 2, detector: .invalidTCPFlags)
+        case .spoofedSource: return Row(name: "spoofed_source", signatureID: 9_100_020,
+            signature: "FLOWMON SPOOF source in pod CIDR belongs to no known pod, node or service",
+            category: spoof, defaultSeverity: 1, detector: .spoofedSource)
+        case .tunnelIdentityMismatch: return Row(name: "tunnel_identity_mismatch", signatureID: 9_100_021,
+            signature: "FLOWMON SPOOF tunnel identity differs from the inner source's identity",
+            category: spoof, defaultSeverity: 1, detector: .spoofedSource)
+        case .worldEgress: return Row(name: "world_egress", signatureID: 9_100_030,
+            signature: "FLOWMON EGRESS sensitive workload connected to world",
+            category: "Attempted Information Leak", defaultSeverity: 2, detector: .worldEgress)
+        case .icmpSweep: return Row(name: "icmp_sweep", signatureID: 9_100_040,
+            signature: "FLOWMON SCAN ICMP echo sweep (many hosts)",
+            category: scan, defaultSeverity: 3, detector: .icmpSweep)
         }
     }
 
-    public var signature: StaticString {
-        switch self {
-        case .policyViolation: "FLOWMON POLICY connection would be dropped by network policy"
-        case .verticalPortScan: "FLOWMON SCAN vertical port scan (many ports on one host)"
-        case .horizontalPortScan: "FLOWMON SCAN horizontal port scan (one port on many hosts)"
-        case .synFlood: "FLOWMON DOS SYN flood / half-open connection surge"
-        case .tcpNullScan: "FLOWMON SCAN TCP NULL scan (no flags)"
-        case .tcpFinScan: "FLOWMON SCAN TCP FIN scan (FIN without ACK)"
-        case .tcpXmasScan: "FLOWMON SCAN TCP XMAS scan (FIN+PSH+URG)"
-        case .tcpSynFin: "FLOWMON TCP invalid flags SYN+FIN"
-        case .tcpSynRst: "FLOWMON TCP invalid flags SYN+RST"
-        case .spoofedSource: "FLOWMON SPOOF source in pod CIDR belongs to no known pod, node or service"
-        case .tunnelIdentityMismatch: "FLOWMON SPOOF tunnel identity differs from the inner source's identity"
-        case .worldEgress: "FLOWMON EGRESS sensitive workload connected to world"
-        case .icmpSweep: "FLOWMON SCAN ICMP echo sweep (many hosts)"
-        }
-    }
-
-    /// Suricata's classification description for the alert's class type.
-    public var category: StaticString {
-        switch self {
-        case .policyViolation: "Potential Corporate Privacy Violation"
-        case .verticalPortScan, .horizontalPortScan, .icmpSweep, .tcpNullScan, .tcpFinScan, .tcpXmasScan:
-            "Detection of a Network Scan"
-        case .synFlood: "Attempted Denial of Service"
-        case .tcpSynFin, .tcpSynRst: "Potentially Bad Traffic"
-        case .spoofedSource, .tunnelIdentityMismatch: "Misc Attack"
-        case .worldEgress: "Attempted Information Leak"
-        }
-    }
-
-    /// Severity as Suricata numbers it (1 = highest), before configuration overrides.
-    public var defaultSeverity: UInt8 {
-        switch self {
-        case .synFlood, .spoofedSource, .tunnelIdentityMismatch: 1
-        case .policyViolation, .verticalPortScan, .horizontalPortScan, .worldEgress,
-             .tcpNullScan, .tcpFinScan, .tcpXmasScan, .tcpSynFin, .tcpSynRst: 2
-        case .icmpSweep: 3
-        }
-    }
-
-    /// The detector that raises it, as named in the alerts configuration and in `stats`.
-    public var detector: AlertDetector {
-        switch self {
-        case .policyViolation: .policyViolation
-        case .verticalPortScan, .horizontalPortScan: .portScan
-        case .synFlood: .synFlood
-        case .tcpNullScan, .tcpFinScan, .tcpXmasScan, .tcpSynFin, .tcpSynRst: .invalidTCPFlags
-        case .spoofedSource, .tunnelIdentityMismatch: .spoofedSource
-        case .worldEgress: .worldEgress
-        case .icmpSweep: .icmpSweep
-        }
-    }
-
-    /// The stable name used in `stats.alerts` and in the README.
-    public var name: StaticString {
-        switch self {
-        case .policyViolation: "policy_violation"
-        case .verticalPortScan: "port_scan_vertical"
-        case .horizontalPortScan: "port_scan_horizontal"
-        case .synFlood: "syn_flood"
-        case .tcpNullScan: "tcp_null_scan"
-        case .tcpFinScan: "tcp_fin_scan"
-        case .tcpXmasScan: "tcp_xmas_scan"
-        case .tcpSynFin: "tcp_syn_fin"
-        case .tcpSynRst: "tcp_syn_rst"
-        case .spoofedSource: "spoofed_source"
-        case .tunnelIdentityMismatch: "tunnel_identity_mismatch"
-        case .worldEgress: "world_egress"
-        case .icmpSweep: "icmp_sweep"
-        }
-    }
+    public var name: StaticString { self.row.name }
+    public var signatureID: UInt64 { self.row.signatureID }
+    public var signature: StaticString { self.row.signature }
+    public var category: StaticString { self.row.category }
+    public var defaultSeverity: UInt8 { self.row.defaultSeverity }
+    public var detector: AlertDetector { self.row.detector }
 
     /// The invalid-flag alert for a TCP packet's flags, or nil for a combination a stack
     /// sends. NULL: none of FIN/SYN/RST/PSH/ACK/URG; FIN scan: FIN alone; XMAS: FIN+PSH+URG
@@ -177,16 +156,16 @@ extension FlowEntry {
         }
         if self.key.ipProtocol == 17 {
             // ICMP errors are no UDP reply (`applyRelatedError` leaves the history alone).
-            let unreachable: UInt8 = self.ipVersion == 6 ? 1 : 3
+            let unreachable = self.ipVersion == 6 ? ICMPType.unreachableV6 : ICMPType.unreachable
             return !self.history.has(ConnectionHistory.sent, fromInitiator: false) && self.hasResponseICMP
                 && self.responseICMPType == unreachable
         }
         return false
     }
 
-    /// The connection started with an ICMP echo request (type 8) or ICMPv6 echo request (128).
+    /// The connection started with an ICMP or ICMPv6 echo request.
     public var isEchoRequest: Bool {
-        self.hasICMP && (self.ipVersion == 4 ? self.icmpType == 8 : self.icmpType == 128)
+        self.hasICMP && self.icmpType == (self.ipVersion == 4 ? ICMPType.echoRequest : ICMPType.echoRequestV6)
     }
 }
 
