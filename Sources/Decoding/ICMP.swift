@@ -15,9 +15,9 @@ import FlowCore
 ///     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 ///
 /// Queries carry an identifier, errors quote the invoking packet (which types are which:
-/// `ICMPType`). The quote is read best effort: a short or odd
-/// quote clears `hasQuotedPacket` and is never an anomaly (routers quote as little as 28
-/// octets, RFC 792; RFC 1812 §4.3.2.3 allows more).
+/// `ICMPType`). The quote is read best effort: a short or odd quote clears `hasQuotedPacket`
+/// and is never an anomaly (routers quote as little as 28 octets, RFC 792; RFC 1812
+/// §4.3.2.3 allows more).
 public struct ICMPHeader {
     public static let length = 8
 
@@ -62,6 +62,11 @@ public struct ICMPHeader {
 /// The invoking packet quoted by an ICMP error: its IP header, then at least the first
 /// eight octets of its transport header, which hold the ports of TCP, UDP and SCTP, or an
 /// ICMP query's identifier (both "ports" hold it, as in the query's flow key).
+///
+/// Its IPv6 extension-header walk is not `IPv6ExtensionHeaderChain.walk`: that one checks
+/// the whole chain (lengths against Payload Length, options, Hop-by-Hop first, every header
+/// byte captured) and records fragments in the packet's own summary; a quote is cut short by
+/// design, so this walk only follows Next Header and length octets, never an anomaly.
 public enum QuotedPacket {
     /// Extension headers skipped inside an ICMPv6 quote before giving up.
     public static let maxExtensionHeaders = 8
