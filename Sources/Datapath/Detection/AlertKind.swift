@@ -1,7 +1,7 @@
 /// The alerts flowmon raises, each with a stable Suricata-style signature id (`gid` 1,
 /// `signature_id` in flowmon's private range 9100000–9100999), a fixed signature text and
 /// the Suricata classification (`classification.config`) it belongs to. The ids are a
-/// public contract: documented in the README, never renumbered.
+/// public contract: documented in docs/alerts.md, never renumbered.
 public enum AlertKind: UInt8, CaseIterable, Sendable {
     /// A connection that policy would drop (Hubble AUDIT / would-be DROPPED).
     case policyViolation = 0
@@ -100,7 +100,7 @@ public enum AlertKind: UInt8, CaseIterable, Sendable {
         }
     }
 
-    /// The stable name used in `stats.alerts` and in the README.
+    /// The stable name used in `stats.alerts` and in docs/alerts.md.
     public var name: StaticString {
         switch self {
         case .policyViolation: "policy_violation"
