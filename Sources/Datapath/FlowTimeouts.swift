@@ -62,7 +62,7 @@ public enum FlowEndReason: UInt8, Sendable {
 
 import FlowCore
 
-/// Whether a tunnel's VNI is part of the connection key (`--tunnel-key`, README "Tunnels").
+/// Whether a tunnel's VNI is part of the connection key (`--tunnel-key`, docs/output.md "Tunnels").
 public enum TunnelKeyMode: String, Sendable, CaseIterable {
     /// Each direction of a connection keeps the VNI of its first packet; the two may differ.
     /// A packet joins the connection of its 5-tuple whose VNI in its own direction is the

@@ -3,7 +3,7 @@ import Decoding
 import FlowCore
 import Testing
 
-/// `--tunnel-key auto` (`TunnelKeyMode.auto`, README "Tunnels"): each direction keeps the VNI of its
+/// `--tunnel-key auto` (`TunnelKeyMode.auto`, docs/output.md "Tunnels"): each direction keeps the VNI of its
 /// first packet; a packet joins the connection of its 5-tuple whose VNI its way is its own, else one
 /// not yet seen its way (the one of its own VNI first, else the only one), else starts a connection.
 struct TunnelKeyTests {

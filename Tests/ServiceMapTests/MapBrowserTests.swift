@@ -5,7 +5,7 @@ import Testing
 /// The demo's map in a real browser: headless Chromium (Debian's `chromium` package) loads the
 /// page from a file, runs its script, and the DOM it dumps shows what was rendered (every node
 /// with a box, no two overlapping, every arrow drawn, would-be-dropped ones red). A screenshot
-/// of the page is the README's picture: `FLOWMON_RECORD=1 swift test --filter MapBrowserTests`
+/// of the page is the picture in docs/usage.md: `FLOWMON_RECORD=1 swift test --filter MapBrowserTests`
 /// writes it to docs/demo-map.png.
 ///
 /// Runs whenever Chromium is installed, and always when `CI=true` (where a missing browser is

@@ -3,7 +3,7 @@ import FlowCore
 /// The alerts flowmon raises, each with a stable Suricata-style signature id (`gid` 1,
 /// `signature_id` in flowmon's private range 9100000–9100999), a fixed signature text and
 /// the Suricata classification (`classification.config`) it belongs to. The ids are a
-/// public contract: documented in the README, never renumbered.
+/// public contract: documented in docs/alerts.md, never renumbered.
 public enum AlertKind: UInt8, CaseIterable, Sendable {
     /// A connection that policy would drop (Hubble AUDIT / would-be DROPPED).
     case policyViolation = 0
@@ -32,7 +32,7 @@ public enum AlertKind: UInt8, CaseIterable, Sendable {
 
     /// Everything flowmon states about one kind of alert.
     public struct Row: Sendable {
-        /// The stable name used in `stats.alerts`, in `alert.kind` and in the README.
+        /// The stable name used in `stats.alerts`, in `alert.kind` and in docs/alerts.md.
         public let name: StaticString
         public let signatureID: UInt64
         public let signature: StaticString
