@@ -60,17 +60,9 @@ public struct Judgement: Sendable, Equatable {
         /// Some policy selects the endpoint (it has a policy map); otherwise nothing is enforced.
         public var selected: Bool
         /// `.notEnforced` when not evaluated or not selected.
-        public var decision: PolicyDecision
+        public var decision = PolicyDecision(outcome: .notEnforced)
         /// The map entry that decided, if one did.
         public var entry: PolicyMapEntry?
-
-        public init(evaluated: Bool, selected: Bool, decision: PolicyDecision = PolicyDecision(outcome: .notEnforced),
-                    entry: PolicyMapEntry? = nil) {
-            self.evaluated = evaluated
-            self.selected = selected
-            self.decision = decision
-            self.entry = entry
-        }
     }
 
     public var source: IPCacheValue
@@ -86,17 +78,6 @@ public struct Judgement: Sendable, Equatable {
     public var egress: Lookup
     /// At the destination endpoint, from `source`.
     public var ingress: Lookup
-
-    public init(source: IPCacheValue, addressed: IPCacheValue, destination: IPCacheValue, port: UInt16, service: UInt16,
-                egress: Lookup, ingress: Lookup) {
-        self.source = source
-        self.addressed = addressed
-        self.destination = destination
-        self.port = port
-        self.service = service
-        self.egress = egress
-        self.ingress = ingress
-    }
 
     /// The service translation changed what policy sees (a service port with known backends
     /// whose ipcache value differs from the ClusterIP's own).

@@ -45,13 +45,8 @@ public struct PolicyExplanation: Sendable {
 
 /// Names what `PolicySnapshot.judge` decided; it decides nothing itself.
 public enum PolicyExplainer {
-    /// Resolves `NS/POD` or an IP address to an endpoint of the inventory.
-    public static func side(_ text: String, in state: AgentState) throws(AgentError) -> PolicyExplanation.Side {
-        let address = try Self.address(text, in: state)
-        return Self.side(text, address: address, value: state.ipcache.lookup(address), in: state)
-    }
-
-    static func address(_ text: String, in state: AgentState) throws(AgentError) -> IPAddress {
+    /// Resolves `NS/POD` or an IP address to an address of the inventory.
+    public static func address(_ text: String, in state: AgentState) throws(AgentError) -> IPAddress {
         if let parsed = IPAddressText.parse(text) { return parsed }
         let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2, let endpoint = state.endpoints.endpoint(namespace: parts[0], pod: parts[1]) else {
