@@ -136,10 +136,14 @@ public struct AgentState: Sendable {
     /// `policyRevision` numbers the policies in Hubble lines (see `annotations`).
     public func context(hubble: JSONLinesOutput?, alerts: AlertsConfiguration? = nil,
                         observer: ConnectionObserver? = nil, policyRevision: UInt64 = 1) -> PolicyContext {
-        PolicyContext(ipcache: self.ipcache, policies: self.compiled.table,
-                      annotations: self.annotations(policyRevision: policyRevision),
+        PolicyContext(snapshot: self.snapshot, annotations: self.annotations(policyRevision: policyRevision),
                       hubble: hubble, nodeName: self.endpoints.localNode ?? "",
                       detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory) ?? .empty,
-                      services: self.services.table, observer: observer)
+                      observer: observer)
+    }
+
+    /// The numeric tables policy is judged from: the ipcache, the services and the policy maps.
+    public var snapshot: PolicySnapshot {
+        PolicySnapshot(ipcache: self.ipcache, services: self.services.table, policies: self.compiled.table)
     }
 }

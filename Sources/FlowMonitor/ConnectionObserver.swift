@@ -12,8 +12,8 @@ public final class ConnectionObserver: @unchecked Sendable {
 
     public init() {}
 
-    func observe(_ flow: FlowEntry) {
-        let port = flow.hasICMP ? UInt16(flow.icmpType) : flow.hasPorts ? flow.destinationPort : 0
+    /// `port`: the responder's port or the ICMP type, as `PolicyContext.classify` judged it.
+    func observe(_ flow: FlowEntry, port: UInt16) {
         let connection = ObservedConnection(source: flow.sourceAddress, destination: flow.destinationAddress,
                                             ipProtocol: flow.ipProtocol, port: port)
         self.connections[connection, default: 0] += 1

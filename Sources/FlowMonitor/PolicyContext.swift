@@ -1,73 +1,58 @@
 import Datapath
 import Output
 
-/// What the datapath needs to tag new connections with identities and policy verdicts:
-/// numbers only (the ipcache and the compiled policy table), plus the pre-rendered names
-/// the output copies into records. Built by `AgentState` when inventory and policies load.
+/// What a processor needs to tag new connections with identities and policy verdicts: the
+/// numeric snapshot the decision is made from (`Sendable` on its own), plus what is not
+/// numbers: the pre-rendered names the output copies into records, the Hubble output and the
+/// advisor's observer (which is why this class is only `@unchecked Sendable`). Built by
+/// `AgentState` when inventory and policies load.
 public final class PolicyContext: @unchecked Sendable {
-    public let ipcache: IPCache
-    public let policies: PolicyTable
+    public let snapshot: PolicySnapshot
     public let annotations: FlowAnnotations
     /// Writes Hubble policy-verdict lines (`--hubble`), when asked.
     public let hubble: JSONLinesOutput?
     public let nodeName: String
     /// Pod CIDRs, sensitive and allow-listed identities, for the detectors.
     public let detection: DetectionScope
-    /// ClusterIP service ports (`--services`), translated before policy.
-    public let services: ServiceTable
     /// Told every new connection, when set (`flowmon policy advise`); nil on the normal path.
     public let observer: ConnectionObserver?
 
-    public init(ipcache: IPCache, policies: PolicyTable, annotations: FlowAnnotations, hubble: JSONLinesOutput?,
-                nodeName: String, detection: DetectionScope = .empty, services: ServiceTable = ServiceTable(),
-                observer: ConnectionObserver? = nil) {
-        self.services = services
+    public init(snapshot: PolicySnapshot, annotations: FlowAnnotations, hubble: JSONLinesOutput?, nodeName: String,
+                detection: DetectionScope = .empty, observer: ConnectionObserver? = nil) {
+        self.snapshot = snapshot
         self.observer = observer
         self.detection = detection
-        self.ipcache = ipcache
-        self.policies = policies
         self.annotations = annotations
         self.hubble = hubble
         self.nodeName = nodeName
     }
 
-    /// Tags a connection that has just started: identities of both ends from the ipcache,
-    /// then the egress decision at the source endpoint and the ingress decision at the
-    /// destination endpoint, each only when that end is a local endpoint. The destination
-    /// port is the responder's port; for ICMP it is the message type, as in Cilium's
-    /// ICMP rules. A connection to a ClusterIP service port is judged as sent to the
-    /// service's backends (their identity and target port), as after Cilium's load balancer;
-    /// the record keeps the real address and port and names the service. Allocation-free.
+    /// Tags a connection that has just started with `PolicySnapshot.judge`: the port is the
+    /// responder's port, or for ICMP the message type. The record keeps the real destination
+    /// address and port, and names the service when it was a ClusterIP service port.
+    /// Allocation-free.
     @inline(__always)
     func classify(_ flow: UnsafeMutablePointer<FlowEntry>) {
-        let source = self.ipcache.lookup(flow.pointee.sourceAddress)
-        var destination = self.ipcache.lookup(flow.pointee.destinationAddress)
-        var port = flow.pointee.hasICMP ? UInt16(flow.pointee.icmpType)
+        let port = flow.pointee.hasICMP ? UInt16(flow.pointee.icmpType)
             : flow.pointee.hasPorts ? flow.pointee.destinationPort : 0
-        let ipProtocol = flow.pointee.ipProtocol
-        if flow.pointee.hasPorts {
-            flow.pointee.destinationService = self.services.translate(flow.pointee.destinationAddress, port: &port,
-                                                                      ipProtocol: ipProtocol, destination: &destination)
-        }
-        flow.pointee.sourceIdentity = source.identity
-        flow.pointee.destinationIdentity = destination.identity
-        flow.pointee.sourceEndpoint = source.endpoint
-        flow.pointee.destinationEndpoint = destination.endpoint
+        let judgement = self.snapshot.judge(source: flow.pointee.sourceAddress,
+                                            destination: flow.pointee.destinationAddress, port: port,
+                                            ipProtocol: flow.pointee.ipProtocol)
+        flow.pointee.destinationService = judgement.service
+        flow.pointee.sourceIdentity = judgement.source.identity
+        flow.pointee.destinationIdentity = judgement.destination.identity
+        flow.pointee.sourceEndpoint = judgement.source.endpoint
+        flow.pointee.destinationEndpoint = judgement.destination.endpoint
         flow.pointee.hasPolicyVerdict = true
-        // An endpoint no policy selects enforces nothing in either direction.
-        if source.isLocalEndpoint {
+        if judgement.egress.evaluated {
             flow.pointee.egressEvaluated = true
-            flow.pointee.egressDecision = self.policies.policy(for: source.identity)?
-                .decide(.egress, remote: destination.identity, ipProtocol: ipProtocol, port: port)
-                ?? PolicyDecision(outcome: .notEnforced)
+            flow.pointee.egressDecision = judgement.egress.decision
         }
-        if destination.isLocalEndpoint {
+        if judgement.ingress.evaluated {
             flow.pointee.ingressEvaluated = true
-            flow.pointee.ingressDecision = self.policies.policy(for: destination.identity)?
-                .decide(.ingress, remote: source.identity, ipProtocol: ipProtocol, port: port)
-                ?? PolicyDecision(outcome: .notEnforced)
+            flow.pointee.ingressDecision = judgement.ingress.decision
         }
-        if let observer = self.observer { observer.observe(flow.pointee) }
+        if let observer = self.observer { observer.observe(flow.pointee, port: port) }
     }
 
     /// The same lines, keyed for the pipeline's merge: egress before ingress, each direction's

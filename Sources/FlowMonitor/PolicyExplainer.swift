@@ -43,23 +43,24 @@ public struct PolicyExplanation: Sendable {
     public var allowed: Bool { self.egress.decision.isAllowed && self.ingress.decision.isAllowed }
 }
 
+/// Names what `PolicySnapshot.judge` decided; it decides nothing itself.
 public enum PolicyExplainer {
-    /// Resolves `NS/POD` or an IP address to an endpoint of the inventory.
-    public static func side(_ text: String, in state: AgentState) throws(AgentError) -> PolicyExplanation.Side {
-        let address: IPAddress
-        if let parsed = IPAddressText.parse(text) {
-            address = parsed
-        } else {
-            let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let endpoint = state.endpoints.endpoint(namespace: parts[0], pod: parts[1]) else {
-                throw AgentError(file: text, message: "neither an IP address nor a NAMESPACE/POD of the inventory")
-            }
-            guard let first = endpoint.ips.first ?? endpoint.pod?.ips.first else {
-                throw AgentError(file: text, message: "the pod has no IP address in the inventory")
-            }
-            address = first
+    /// Resolves `NS/POD` or an IP address to an address of the inventory.
+    public static func address(_ text: String, in state: AgentState) throws(AgentError) -> IPAddress {
+        if let parsed = IPAddressText.parse(text) { return parsed }
+        let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let endpoint = state.endpoints.endpoint(namespace: parts[0], pod: parts[1]) else {
+            throw AgentError(file: text, message: "neither an IP address nor a NAMESPACE/POD of the inventory")
         }
-        let value = state.ipcache.lookup(address)
+        guard let first = endpoint.ips.first ?? endpoint.pod?.ips.first else {
+            throw AgentError(file: text, message: "the pod has no IP address in the inventory")
+        }
+        return first
+    }
+
+    static func side(_ text: String, address: IPAddress, value: IPCacheValue, in state: AgentState)
+        -> PolicyExplanation.Side
+    {
         let endpoint = value.endpoint != 0 && Int(value.endpoint) < state.endpoints.endpoints.count
             ? state.endpoints.endpoints[Int(value.endpoint)] : nil
         return PolicyExplanation.Side(
@@ -71,55 +72,43 @@ public enum PolicyExplainer {
     public static func explain(from: String, to: String, ipProtocol: UInt8, port: UInt16, in state: AgentState)
         throws(AgentError) -> PolicyExplanation
     {
-        let source = try side(from, in: state)
-        var destination = try side(to, in: state)
+        let sourceAddress = try Self.address(from, in: state)
+        let destinationAddress = try Self.address(to, in: state)
+        let judgement = state.snapshot.judge(source: sourceAddress, destination: destinationAddress, port: port,
+                                             ipProtocol: ipProtocol)
+        let source = Self.side(from, address: sourceAddress, value: judgement.source, in: state)
+        var destination = Self.side(to, address: destinationAddress, value: judgement.addressed, in: state)
         // A ClusterIP service port: judged at the backends, as the datapath does.
-        var port = port
-        let servicePort = port
-        var service: ServiceReference?
-        var translated = false
-        if ipProtocol == IPProtocolNumber.tcp || ipProtocol == IPProtocolNumber.udp || ipProtocol == IPProtocolNumber.sctp {
-            var value = IPCacheValue(identity: destination.identity, isLocalEndpoint: destination.isLocalEndpoint)
-            let original = value
-            let index = state.services.table.translate(destination.address, port: &port, ipProtocol: ipProtocol, destination: &value)
-            service = state.services.reference(index)
-            if value != original {
-                translated = true
-                destination = PolicyExplanation.Side(
-                    text: "backends of service \(service.map { "\($0.namespace)/\($0.name)" } ?? "")", address: destination.address, identity: value.identity,
-                    labels: state.endpoints.identities[value.identity] ?? [], namespace: service?.namespace, podName: nil,
-                    isLocalEndpoint: value.isLocalEndpoint)
-            }
+        let service = state.services.reference(judgement.service)
+        if judgement.isTranslated {
+            destination = PolicyExplanation.Side(
+                text: "backends of service \(service.map { "\($0.namespace)/\($0.name)" } ?? "")", address: destinationAddress,
+                identity: judgement.destination.identity, labels: state.endpoints.identities[judgement.destination.identity] ?? [],
+                namespace: service?.namespace, podName: nil, isLocalEndpoint: judgement.destination.isLocalEndpoint)
         }
-        func direction(_ direction: TrafficDirection, local: PolicyExplanation.Side, remote: PolicyExplanation.Side)
+        func direction(_ direction: TrafficDirection, local: PolicyExplanation.Side, _ lookup: Judgement.Lookup)
             -> PolicyExplanation.Direction
         {
             let name = local.podName.map { "\(local.namespace ?? "")/\($0)" } ?? local.text
-            guard local.isLocalEndpoint else {
-                return .init(direction: direction, endpoint: name, decision: PolicyDecision(outcome: .notEnforced),
-                             entry: nil, policies: [],
-                             note: "\(name) is not a pod on this node; its own node enforces its policy")
-            }
-            guard let policy = state.compiled.table.policy(for: local.identity) else {
-                return .init(direction: direction, endpoint: name, decision: PolicyDecision(outcome: .notEnforced),
-                             entry: nil, policies: [], note: "no policy selects \(name)")
-            }
-            let (decision, entry) = policy.lookup(direction, remote: remote.identity, ipProtocol: ipProtocol, port: port)
+            let decision = lookup.decision
             let policies = Int(decision.policySet) < state.compiled.policySets.count
                 ? state.compiled.policySets[Int(decision.policySet)] : []
-            var note: String?
+            let note: String?
             switch decision.outcome {
+            case _ where !lookup.evaluated: note = "\(name) is not a pod on this node; its own node enforces its policy"
+            case _ where !lookup.selected: note = "no policy selects \(name)"
             case .notEnforced: note = "no policy puts \(name) in default deny for \(direction == .egress ? "egress" : "ingress")"
             case .denied: note = "no rule allows it, and \(name) is in default deny for \(direction == .egress ? "egress" : "ingress")"
             case .allowedFromHost:
                 note = "traffic from the pod's own node is always allowed: Cilium's built-in rule \(PolicyDecision.hostRuleName), match \(decision.matchType.name)"
             case .allowed, .deniedExplicitly: note = nil
             }
-            return .init(direction: direction, endpoint: name, decision: decision, entry: entry, policies: policies, note: note)
+            return .init(direction: direction, endpoint: name, decision: decision, entry: lookup.entry,
+                         policies: lookup.selected ? policies : [], note: note)
         }
-        return PolicyExplanation(from: source, to: destination, ipProtocol: ipProtocol, port: port,
-                                 egress: direction(.egress, local: source, remote: destination),
-                                 ingress: direction(.ingress, local: destination, remote: source),
-                                 service: service, servicePort: servicePort, serviceTranslated: translated)
+        return PolicyExplanation(from: source, to: destination, ipProtocol: ipProtocol, port: judgement.port,
+                                 egress: direction(.egress, local: source, judgement.egress),
+                                 ingress: direction(.ingress, local: destination, judgement.ingress),
+                                 service: service, servicePort: port, serviceTranslated: judgement.isTranslated)
     }
 }

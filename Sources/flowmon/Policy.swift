@@ -133,10 +133,10 @@ extension Flowmon.Policy {
             guard let state = try self.agent.load() else { throw ExitCode.failure }
             let explanation: PolicyExplanation
             do {
-                let fromSide = try PolicyExplainer.side(self.from, in: state)
+                let fromAddress = try PolicyExplainer.address(self.from, in: state)
                 let (ipProtocol, port): (UInt8, UInt16)
                 if let icmp {
-                    ipProtocol = fromSide.address.isIPv4 ? IPProtocolNumber.icmp : IPProtocolNumber.icmpv6
+                    ipProtocol = fromAddress.isIPv4 ? IPProtocolNumber.icmp : IPProtocolNumber.icmpv6
                     port = UInt16(icmp)
                 } else {
                     (ipProtocol, port) = try Self.parsePort(self.port ?? "")

@@ -163,27 +163,16 @@ struct SemanticsAgent {
 
     func identity(_ name: String) -> Identity { self.ipcache.lookup(self.address(name)).identity }
 
-    /// The same lookups as `PolicyContext.classify` (FlowMonitor/PolicyContext.swift): both
-    /// ends through the ipcache; the egress decision at the source when it is a local
-    /// endpoint (not enforced when no policy selects it), the ingress decision at the
-    /// destination likewise; the port is the ICMP type for ICMP. The verdict and drop reason
-    /// follow `FlowEntry.wouldDrop` (egress first) and the match type `FlowRecord.appendPolicy`.
+    /// The datapath's own decision, `PolicySnapshot.judge` (what `PolicyContext.classify` calls),
+    /// with no services: the egress decision at the source when it is a local endpoint, the
+    /// ingress decision at the destination likewise; the port is the ICMP type for ICMP. The
+    /// verdict and drop reason follow `FlowEntry.wouldDrop` (egress first) and the match type
+    /// `FlowRecord.appendPolicy`.
     func verdict(from: String, to: String, port: UInt16, proto: SemanticsProtocol = .tcp) -> SemanticsVerdict {
-        let source = self.ipcache.lookup(self.address(from))
-        let destination = self.ipcache.lookup(self.address(to))
-        let table = self.compiled.table
-        var egress: PolicyDecision?
-        var ingress: PolicyDecision?
-        if source.isLocalEndpoint {
-            egress = table.policy(for: source.identity)?.decide(.egress, remote: destination.identity,
-                                                                ipProtocol: proto.rawValue, port: port)
-                ?? PolicyDecision(outcome: .notEnforced)
-        }
-        if destination.isLocalEndpoint {
-            ingress = table.policy(for: destination.identity)?.decide(.ingress, remote: source.identity,
-                                                                      ipProtocol: proto.rawValue, port: port)
-                ?? PolicyDecision(outcome: .notEnforced)
-        }
+        let judgement = PolicySnapshot(ipcache: self.ipcache, policies: self.compiled.table)
+            .judge(source: self.address(from), destination: self.address(to), port: port, ipProtocol: proto.rawValue)
+        let egress = judgement.egress.evaluated ? judgement.egress.decision : nil
+        let ingress = judgement.ingress.evaluated ? judgement.ingress.decision : nil
         var drop: (TrafficDirection, PolicyDecision)?
         if let egress, !egress.isAllowed { drop = (.egress, egress) } else if let ingress, !ingress.isAllowed { drop = (.ingress, ingress) }
         let recordDeciding = drop?.1 ?? ingress ?? egress ?? PolicyDecision(outcome: .notEnforced)

@@ -27,18 +27,19 @@ public struct AdvisorOptions: Sendable {
     }
 }
 
-/// What the advisor reads from the agent: the inventory, the endpoints and identities, the
-/// ipcache and the service table, as the datapath uses them.
+/// What the advisor reads from the agent: the inventory, the endpoints and identities, and the
+/// ipcache and service table the datapath judges connections with (no policy maps: the advice
+/// does not depend on the policies loaded).
 public struct AdvisorInputs: Sendable {
     public var inventory: Inventory
     public var endpoints: EndpointTable
-    public var ipcache: IPCache
-    public var services: CompiledServices
+    public let snapshot: PolicySnapshot
+    public let services: CompiledServices
 
     public init(inventory: Inventory, endpoints: EndpointTable, ipcache: IPCache, services: CompiledServices = CompiledServices()) {
         self.inventory = inventory
         self.endpoints = endpoints
-        self.ipcache = ipcache
+        self.snapshot = PolicySnapshot(ipcache: ipcache, services: services.table)
         self.services = services
     }
 }
@@ -231,19 +232,13 @@ struct Advisor {
         var advised = 0
         for (connection, count) in observations.sorted(by: { $0.key < $1.key }) {
             total += count
-            // The same lookups and translation as `PolicyContext.classify`.
-            let source = self.inputs.ipcache.lookup(connection.source)
-            let original = self.inputs.ipcache.lookup(connection.destination)
-            var destination = original
-            var port = connection.port
-            var service: UInt16 = 0
-            if Self.hasPorts(connection.ipProtocol) {
-                service = self.inputs.services.table.translate(connection.destination, port: &port,
-                                                               ipProtocol: connection.ipProtocol, destination: &destination)
-            }
-            let translated = destination != original
-            let serviceName = self.inputs.services.reference(service).map { "\($0.namespace)/\($0.name)" }
-            let key = PortKey(ipProtocol: connection.ipProtocol, port: port)
+            let judgement = self.inputs.snapshot.judge(source: connection.source, destination: connection.destination,
+                                                       port: connection.port, ipProtocol: connection.ipProtocol)
+            let source = judgement.source
+            let destination = judgement.destination
+            let translated = judgement.isTranslated
+            let serviceName = self.inputs.services.reference(judgement.service).map { "\($0.namespace)/\($0.name)" }
+            let key = PortKey(ipProtocol: connection.ipProtocol, port: judgement.port)
             var involved = false
 
             // Egress at the initiator's workload.
