@@ -36,8 +36,6 @@ public final class PacketRing: @unchecked Sendable {
         /// Record length including this header, a multiple of 8.
         public var totalLength: UInt32
         public var kind: Kind
-        public var linkType: UInt32
-        public var interfaceIndex: UInt32
         public var originalLength: UInt32
         public var capturedLength: UInt32
         public var time: Int64
@@ -99,15 +97,14 @@ public final class PacketRing: @unchecked Sendable {
             // hold a header is left unwritten: the consumer skips any such gap by itself.
             if untilEnd >= Self.headerSize {
                 self.storage.advanced(by: offset).storeBytes(
-                    of: Header(totalLength: UInt32(untilEnd), kind: .padding, linkType: 0, interfaceIndex: 0,
-                               originalLength: 0, capturedLength: 0, time: 0, sequence: 0), as: Header.self)
+                    of: Header(totalLength: UInt32(untilEnd), kind: .padding, originalLength: 0, capturedLength: 0, time: 0,
+                               sequence: 0), as: Header.self)
             }
             self.producerTail += untilEnd
         }
         let start = self.storage.advanced(by: self.producerTail & self.mask)
         start.storeBytes(
-            of: Header(totalLength: UInt32(length), kind: kind, linkType: packet?.linkType ?? 0,
-                       interfaceIndex: packet?.interfaceIndex ?? 0, originalLength: packet?.originalLength ?? 0,
+            of: Header(totalLength: UInt32(length), kind: kind, originalLength: packet?.originalLength ?? 0,
                        capturedLength: UInt32(captured), time: time, sequence: sequence),
             as: Header.self)
         if captured > 0, let source = payload.baseAddress {
@@ -121,9 +118,6 @@ public final class PacketRing: @unchecked Sendable {
     public func publish() {
         self.tail.store(self.producerTail, ordering: .releasing)
     }
-
-    /// Bytes of records written but not yet consumed (producer's view).
-    public var pendingBytes: Int { self.producerTail - self.head.load(ordering: .acquiring) }
 
     // MARK: Consumer
 

@@ -1,3 +1,5 @@
+import FlowCore
+
 /// Idle timeouts per flow state, in the spirit of Suricata's `FlowProtoTimeout`
 /// (new 30 s, established 300 s, closed 10 s are its TCP defaults).
 public struct FlowTimeouts: Sendable, Equatable {
@@ -59,8 +61,6 @@ public enum FlowEndReason: UInt8, Sendable {
         }
     }
 }
-
-import FlowCore
 
 /// Whether a tunnel's VNI is part of the connection key (`--tunnel-key`, docs/output.md "Tunnels").
 public enum TunnelKeyMode: String, Sendable, CaseIterable {

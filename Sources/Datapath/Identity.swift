@@ -38,8 +38,6 @@ public struct Identity: RawRepresentable, Hashable, Comparable, Sendable {
 
     /// The scope byte (bits 24-31) of node-local identities (CIDR identities).
     public static let localScopeFlag: UInt32 = 0x0100_0000
-    /// The scope byte of remote-node-scoped identities.
-    public static let remoteNodeScopeFlag: UInt32 = 0x0200_0000
     /// The mask of the scope byte.
     public static let scopeMask: UInt32 = 0xff00_0000
 

@@ -14,7 +14,8 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
 
 /// Writes whole JSON lines to a file descriptor. Records are assembled in one reusable
 /// `JSONBuffer`; the buffer is written out only between records, so a reader never sees
-/// half a line, and short writes and `EINTR` are retried.
+/// half a line, short writes and `EINTR` are retried, and a full non-blocking descriptor is
+/// waited on (`EAGAIN`).
 public final class JSONLinesOutput {
     public var buffer = JSONBuffer()
     private var fileDescriptor: Int32
@@ -127,7 +128,11 @@ public final class JSONLinesOutput {
             let written = write(self.fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 let code = errno
-                if code == EINTR || code == EAGAIN { continue }
+                if code == EINTR { continue }
+                if code == EAGAIN || code == EWOULDBLOCK {
+                    self.waitUntilWritable()
+                    continue
+                }
                 self.buffer.removeAll()
                 if code == EPIPE {
                     self.readerWentAway = true
@@ -141,5 +146,15 @@ public final class JSONLinesOutput {
         }
         self.bytesWritten += Int64(bytes.count)
         self.buffer.removeAll()
+    }
+
+    /// A non-blocking descriptor is full (a standard output inherited with `O_NONBLOCK`, a pipe
+    /// whose reader is slow): sleeps in poll(2) until it takes bytes again (POLLOUT, or POLLERR
+    /// once the reader is gone, which the next write reports as EPIPE) instead of retrying the
+    /// write at once. The wait is bounded (1 s), so a descriptor that never reports POLLOUT
+    /// costs one write attempt a second rather than a hang.
+    private func waitUntilWritable() {
+        var descriptor = pollfd(fd: self.fileDescriptor, events: Int16(POLLOUT), revents: 0)
+        _ = poll(&descriptor, 1, 1000)
     }
 }

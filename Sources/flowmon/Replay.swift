@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import Capture
 import FlowMonitor
-import Output
 import Presentation
 
 #if canImport(Glibc)
@@ -57,62 +55,22 @@ extension Flowmon {
         func run() throws {
             signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE: see OutputOptions.exitCode
             // The agent side first: bad inventory or policy files stop before any packet is read.
-            let agentState = try self.agent.load()
-            let alerts = try self.alertOptions.load()
-            var processor = self.flowTable.configuration
-            processor.detectors = alerts?.settings
-            // Every output opened (the records' first), so that when one fails the others still
-            // get what was written.
-            var outputs: [JSONLinesOutput] = []
-            var presenterThread: PresenterThread?
+            let configuration = ReplayRun.Configuration(
+                file: self.file, filter: self.filter,
+                pipeline: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20),
+                processor: self.flowTable.configuration, agentState: try self.agent.load(), alerts: try self.alertOptions.load())
+            let opened = OpenedOutputs()
             do {
-                let filter = try self.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
-                let reader = try CaptureFileReader(path: self.file)
-                let (sink, presenter) = try self.outputOptions.openRecords(self.presentation)
-                outputs.append(sink)
-                presenterThread = presenter
-                let progress = (self.progress ?? ProgressBar.wanted(writingToFile: self.outputOptions.output != nil)) ? ProgressBar(total: reader.fileSize) : nil
-                defer {
-                    progress?.finish()
-                    presenter?.finish()
-                }
-                let hubbleOutput = try self.outputOptions.openHubble()
-                if let hubbleOutput { outputs.append(hubbleOutput) }
-                let alertsOutput = try self.alertOptions.openOutput()
-                if let alertsOutput { outputs.append(alertsOutput) }
-                let pipeline = Pipeline(
-                    configuration: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20, mode: .replay),
-                    processor: processor, output: sink,
-                    policy: agentState?.context(hubble: hubbleOutput, alerts: alerts)) { linkType in
-                    Diagnostics.notice("\(reader.path): link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are counted in stats.capture.unsupported_link_types")
-                }
-                pipeline.alertsOutput = alertsOutput
-                // SIGINT and SIGTERM stop the replay between two batches of packets: the
-                // connections seen so far and the stats line are written, the stats line and the
-                // message say where it stopped, and the exit status is 128 + the signal's number.
-                let signals = SignalFlags()
-                let sources = signals.install(signals: [SIGINT, SIGTERM]) {}
-                defer { sources.forEach { $0.cancel() } }
-                let stopped = try FlowMonitor.Replay.run(reader, filter: filter, into: pipeline) {
-                    progress?.update(bytes: reader.bytesConsumed, packets: pipeline.capture.packets)
-                    guard let number = signals.stopSignal else { return nil }
-                    return "\(reader.path): replay interrupted by \(signalName(number)) after \(reader.recordsRead) records"
-                }
-                if let stopped, let number = signals.stopSignal {
-                    Diagnostics.error("\(stopped); every connection seen before is written")
-                    throw ExitCode(128 + number)
-                }
-            } catch let error as CaptureError {
-                Diagnostics.error(error.description)
-                throw ExitCode.failure
-            } catch let error as OutputError {
-                throw OutputOptions.exitCode(after: error, outputs: outputs, presenter: presenterThread)
-            } catch let error as ReplayError {
-                guard case .output = error else {
-                    Diagnostics.error(error.description)
-                    throw ExitCode.failure
-                }
-                throw OutputOptions.exitCode(after: error, outputs: outputs, presenter: presenterThread)
+                defer { opened.finish() }
+                let replay = try ReplayRun(configuration, report: Diagnostics.report)
+                let outputs = try opened.open(self.outputOptions, self.presentation, alerts: self.alertOptions)
+                let wanted = self.progress ?? ProgressBar.wanted(writingToFile: self.outputOptions.output != nil)
+                let progress = wanted ? ProgressBar(total: replay.reader.fileSize) : nil
+                defer { progress?.finish() }
+                let status = try replay.run(outputs) { progress?.update(bytes: $0, packets: $1) }
+                if status != 0 { throw ExitCode(status) }
+            } catch {
+                throw opened.exitCode(after: error)
             }
         }
     }

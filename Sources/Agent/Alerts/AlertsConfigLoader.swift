@@ -22,7 +22,7 @@ public enum AlertsConfigLoader {
         var configuration = AlertsConfiguration()
         guard let root, root.policyValueKind != .null else { return configuration }
         let context = PolicyDocumentContext(file: file, documentIndex: 1)
-        let map = try PolicyMap(root, path: "", allowed: Self.topFields, context: context)
+        let map = try YAMLFieldMap(root, path: "", allowed: Self.topFields, context: context)
         var settings = DetectorSettings()
         if let node = map["aggregation_window"] {
             settings.aggregationWindow = try context.duration(node, map.path("aggregation_window"))
@@ -43,7 +43,7 @@ public enum AlertsConfigLoader {
             let path = map.path("allowlist")
             for (index, item) in try context.list(node, path).enumerated() {
                 let itemPath = "\(path)[\(index)]"
-                let entry = try PolicyMap(item, path: itemPath, allowed: ["cidr", "namespace", "selector"], context: context)
+                let entry = try YAMLFieldMap(item, path: itemPath, allowed: ["cidr", "namespace", "selector"], context: context)
                 if let cidrNode = entry["cidr"] {
                     guard entry["namespace"] == nil && entry["selector"] == nil else {
                         throw context.error(itemPath, "'cidr' cannot be combined with 'namespace' or 'selector'", line: entry.line)
@@ -70,7 +70,7 @@ public enum AlertsConfigLoader {
         case .worldEgress: fields += ["sensitive"]
         case .policyViolation, .invalidTCPFlags: break
         }
-        let map = try PolicyMap(node, path: path, allowed: fields, context: context)
+        let map = try YAMLFieldMap(node, path: path, allowed: fields, context: context)
         if let enabled = map["enabled"] { settings.setEnabled(detector, try context.boolean(enabled, map.path("enabled"))) }
         if let severityNode = map["severity"] {
             let severity = UInt8(try context.count(severityNode, map.path("severity"), in: 1...255))
@@ -106,7 +106,7 @@ public enum AlertsConfigLoader {
                 let listPath = map.path("sensitive")
                 for (index, item) in try context.list(n, listPath).enumerated() {
                     let itemPath = "\(listPath)[\(index)]"
-                    let entry = try PolicyMap(item, path: itemPath, allowed: ["namespace", "selector"], context: context)
+                    let entry = try YAMLFieldMap(item, path: itemPath, allowed: ["namespace", "selector"], context: context)
                     configuration.sensitive.append(try context.workload(entry, itemPath))
                 }
             }
@@ -159,7 +159,7 @@ extension PolicyDocumentContext {
     }
 
     /// `{namespace: NAME, selector: {matchLabels, matchExpressions}}`; at least one of the two.
-    func workload(_ map: PolicyMap, _ path: String) throws(AgentError) -> WorkloadSelector {
+    func workload(_ map: YAMLFieldMap, _ path: String) throws(AgentError) -> WorkloadSelector {
         var workload = WorkloadSelector()
         if let node = map["namespace"] { workload.namespace = try self.string(node, map.path("namespace")) }
         if let node = map["selector"] { workload.selector = try self.labelSelector(node, map.path("selector"), cilium: true) }

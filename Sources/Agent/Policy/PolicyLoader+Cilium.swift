@@ -30,7 +30,7 @@ struct CiliumPolicyReader {
     static let maxICMPFields = 40
 
     /// `spec` (index 0) then every `specs` item (1...), in file order.
-    func rules(_ top: PolicyMap) throws(AgentError) -> [CiliumRule] {
+    func rules(_ top: YAMLFieldMap) throws(AgentError) -> [CiliumRule] {
         let specNode = top["spec"]
         let specsNode = top["specs"]
         guard specNode != nil || specsNode != nil else {
@@ -50,7 +50,7 @@ struct CiliumPolicyReader {
     }
 
     func rule(_ node: PolicyYAMLNode, path: String, index: Int) throws(AgentError) -> CiliumRule {
-        let map = try PolicyMap(node, path: path, allowed: Self.ruleFields, context: self.context)
+        let map = try YAMLFieldMap(node, path: path, allowed: Self.ruleFields, context: self.context)
         var rule = CiliumRule(index: index)
         let hasEndpointSelector = map["endpointSelector"] != nil
         let hasNodeSelector = map["nodeSelector"] != nil
@@ -97,7 +97,7 @@ struct CiliumPolicyReader {
             }
         }
         if let node = map["enableDefaultDeny"] {
-            let deny = try PolicyMap(node, path: map.path("enableDefaultDeny"), allowed: ["ingress", "egress"], context: self.context)
+            let deny = try YAMLFieldMap(node, path: map.path("enableDefaultDeny"), allowed: ["ingress", "egress"], context: self.context)
             if let value = deny["ingress"] { rule.enableDefaultDenyIngress = try self.context.boolean(value, deny.path("ingress")) }
             if let value = deny["egress"] { rule.enableDefaultDenyEgress = try self.context.boolean(value, deny.path("egress")) }
         }
@@ -105,7 +105,7 @@ struct CiliumPolicyReader {
             rule.description = try self.context.string(node, map.path("description"))
         }
         if let node = map["log"] {
-            let log = try PolicyMap(node, path: map.path("log"), allowed: ["value"], context: self.context)
+            let log = try YAMLFieldMap(node, path: map.path("log"), allowed: ["value"], context: self.context)
             if let value = log["value"] {
                 let text = try self.context.string(value, log.path("value"))
                 if text.count > 32 {
@@ -116,8 +116,8 @@ struct CiliumPolicyReader {
         if let node = map["labels"] {
             // Cilium `labels.LabelArray`: [{key, value, source}]; kept only for validation.
             for (index, item) in try self.context.list(node, map.path("labels")).enumerated() {
-                let label = try PolicyMap(item, path: "\(map.path("labels"))[\(index)]", allowed: ["key", "value", "source"],
-                                          context: self.context)
+                let label = try YAMLFieldMap(item, path: "\(map.path("labels"))[\(index)]", allowed: ["key", "value", "source"],
+                                             context: self.context)
                 for field in label.keys { _ = try self.context.string(label[field]!, label.path(field)) }
             }
         }
@@ -139,14 +139,14 @@ struct CiliumPolicyReader {
     // MARK: Ingress / egress
 
     func ingressRule(_ node: PolicyYAMLNode, path: String, deny: Bool, hostPolicy: Bool) throws(AgentError) -> CiliumIngressRule {
-        let map = try PolicyMap(node, path: path, allowed: deny ? Self.ingressDenyFields : Self.ingressFields, context: self.context)
+        let map = try YAMLFieldMap(node, path: path, allowed: deny ? Self.ingressDenyFields : Self.ingressFields, context: self.context)
         let peers = try self.peers(map, prefix: "from", exclusive: Self.ingressPeers, deny: deny, hostPolicy: hostPolicy)
         return CiliumIngressRule(fromEndpoints: peers.endpoints, fromCIDR: peers.cidr, fromCIDRSet: peers.cidrSet,
                                  fromEntities: peers.entities, fromNodes: peers.nodes, toPorts: peers.toPorts, icmps: peers.icmps)
     }
 
     func egressRule(_ node: PolicyYAMLNode, path: String, deny: Bool, hostPolicy: Bool) throws(AgentError) -> CiliumEgressRule {
-        let map = try PolicyMap(node, path: path, allowed: deny ? Self.egressDenyFields : Self.egressFields, context: self.context)
+        let map = try YAMLFieldMap(node, path: path, allowed: deny ? Self.egressDenyFields : Self.egressFields, context: self.context)
         let peers = try self.peers(map, prefix: "to", exclusive: Self.egressPeers, deny: deny, hostPolicy: hostPolicy)
         return CiliumEgressRule(toEndpoints: peers.endpoints, toCIDR: peers.cidr, toCIDRSet: peers.cidrSet,
                                 toEntities: peers.entities, toNodes: peers.nodes, toPorts: peers.toPorts, icmps: peers.icmps,
@@ -166,7 +166,7 @@ struct CiliumPolicyReader {
 
     /// The fields common to ingress and egress items (`prefix` is "from" or "to"), after the
     /// peer-exclusivity checks of Cilium's `sanitize()`.
-    private func peers(_ map: PolicyMap, prefix p: String, exclusive: Set<String>, deny: Bool,
+    private func peers(_ map: YAMLFieldMap, prefix p: String, exclusive: Set<String>, deny: Bool,
                        hostPolicy: Bool) throws(AgentError) -> Peers {
         // Exclusivity first, on non-empty lists (Cilium counts `len()`), in file order.
         var firstPeer: String?
@@ -242,7 +242,7 @@ struct CiliumPolicyReader {
             let key = p + "Groups"
             let items = try self.context.list(node, map.path(key))
             for (index, item) in items.enumerated() {
-                _ = try PolicyMap(item, path: "\(map.path(key))[\(index)]", allowed: ["aws"], context: self.context)
+                _ = try YAMLFieldMap(item, path: "\(map.path(key))[\(index)]", allowed: ["aws"], context: self.context)
             }
             if !items.isEmpty {
                 selectsNothing = true
@@ -253,8 +253,8 @@ struct CiliumPolicyReader {
         if p == "to", let node = map["toServices"] {
             let items = try self.context.list(node, map.path("toServices"))
             for (index, item) in items.enumerated() {
-                _ = try PolicyMap(item, path: "\(map.path("toServices"))[\(index)]", allowed: ["k8sService", "k8sServiceSelector"],
-                                  context: self.context)
+                _ = try YAMLFieldMap(item, path: "\(map.path("toServices"))[\(index)]", allowed: ["k8sService", "k8sServiceSelector"],
+                                     context: self.context)
             }
             if !items.isEmpty {
                 selectsNothing = true
@@ -289,7 +289,7 @@ struct CiliumPolicyReader {
             peers.icmps = rules
         }
         if let node = map["authentication"] {
-            let auth = try PolicyMap(node, path: map.path("authentication"), allowed: ["mode"], context: self.context)
+            let auth = try YAMLFieldMap(node, path: map.path("authentication"), allowed: ["mode"], context: self.context)
             if let modeNode = auth["mode"] {
                 let mode = try self.context.string(modeNode, auth.path("mode"))
                 let modes = ["disabled", "required", "test-always-fail"]
@@ -313,7 +313,7 @@ struct CiliumPolicyReader {
 
     /// `nil` for an item that names a CIDR group (flowmon cannot resolve it; a notice says so).
     private func cidrRule(_ node: PolicyYAMLNode, path: String) throws(AgentError) -> CIDRRule? {
-        let map = try PolicyMap(node, path: path, allowed: Self.cidrRuleFields, context: self.context)
+        let map = try YAMLFieldMap(node, path: path, allowed: Self.cidrRuleFields, context: self.context)
         let sources = ["cidr", "cidrGroupRef", "cidrGroupSelector"].filter { map[$0] != nil }
         guard sources.count == 1 else {
             if sources.isEmpty {
@@ -345,7 +345,7 @@ struct CiliumPolicyReader {
         var names: [String] = []
         for (index, item) in try self.context.list(node, path).enumerated() {
             let itemPath = "\(path)[\(index)]"
-            let map = try PolicyMap(item, path: itemPath, allowed: ["matchName", "matchPattern"], context: self.context)
+            let map = try YAMLFieldMap(item, path: itemPath, allowed: ["matchName", "matchPattern"], context: self.context)
             switch (map["matchName"], map["matchPattern"]) {
             case (let name?, nil): names.append(try self.context.string(name, map.path("matchName")))
             case (nil, let pattern?): names.append(try self.context.string(pattern, map.path("matchPattern")))
@@ -362,7 +362,7 @@ struct CiliumPolicyReader {
     // MARK: Ports
 
     func portRule(_ node: PolicyYAMLNode, path: String, deny: Bool) throws(AgentError) -> PortRule {
-        let map = try PolicyMap(node, path: path, allowed: deny ? Self.portDenyRuleFields : Self.portRuleFields, context: self.context)
+        let map = try YAMLFieldMap(node, path: path, allowed: deny ? Self.portDenyRuleFields : Self.portRuleFields, context: self.context)
         var ports: [PortProtocol] = []
         if let portsNode = map["ports"] {
             let portsPath = map.path("ports")
@@ -377,7 +377,7 @@ struct CiliumPolicyReader {
         }
         var hasL7Rules = false
         if let rulesNode = map["rules"] {
-            let rules = try PolicyMap(rulesNode, path: map.path("rules"), allowed: Self.l7Fields, context: self.context)
+            let rules = try YAMLFieldMap(rulesNode, path: map.path("rules"), allowed: Self.l7Fields, context: self.context)
             for field in ["http", "kafka", "dns", "l7"] {
                 if let node = rules[field] {
                     _ = try self.context.list(node, rules.path(field))
@@ -407,7 +407,7 @@ struct CiliumPolicyReader {
     /// One `PortProtocol`. `port` is optional in Cilium's CRD: omitted, empty or "0" is every
     /// port (pkg/policy/api/l4.go), so `- protocol: UDP` is all UDP ports.
     private func port(_ node: PolicyYAMLNode, path: String) throws(AgentError) -> PortProtocol {
-        let map = try PolicyMap(node, path: path, allowed: Self.portFields, context: self.context)
+        let map = try YAMLFieldMap(node, path: path, allowed: Self.portFields, context: self.context)
         let portPath = map.path("port")
         var port = PortProtocol.Port.number(0)
         if let portNode = map["port"] {
@@ -478,7 +478,7 @@ struct CiliumPolicyReader {
     // MARK: ICMP
 
     func icmpRule(_ node: PolicyYAMLNode, path: String) throws(AgentError) -> ICMPRule {
-        let map = try PolicyMap(node, path: path, allowed: ["fields"], context: self.context)
+        let map = try YAMLFieldMap(node, path: path, allowed: ["fields"], context: self.context)
         var fields: [ICMPField] = []
         if let fieldsNode = map["fields"] {
             let fieldsPath = map.path("fields")
@@ -495,7 +495,7 @@ struct CiliumPolicyReader {
     }
 
     private func icmpField(_ node: PolicyYAMLNode, path: String) throws(AgentError) -> ICMPField {
-        let map = try PolicyMap(node, path: path, allowed: ["family", "type"], context: self.context)
+        let map = try YAMLFieldMap(node, path: path, allowed: ["family", "type"], context: self.context)
         var family = ICMPField.Family.ipv4
         if let familyNode = map["family"] {
             let text = try self.context.string(familyNode, map.path("family"))

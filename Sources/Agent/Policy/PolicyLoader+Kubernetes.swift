@@ -13,10 +13,10 @@ struct KubernetesPolicyReader {
     static let portFields = ["protocol", "port", "endPort"]
 
     /// A missing `spec` reads as `{}` (all pods, ingress isolated), as the API server defaults it.
-    func spec(_ top: PolicyMap) throws(AgentError) -> KubernetesNetworkPolicySpec {
+    func spec(_ top: YAMLFieldMap) throws(AgentError) -> KubernetesNetworkPolicySpec {
         var spec = KubernetesNetworkPolicySpec(podSelector: LabelSelector())
         guard let specNode = top["spec"] else { return spec }
-        let map = try PolicyMap(specNode, path: "spec", allowed: Self.specFields, context: self.context)
+        let map = try YAMLFieldMap(specNode, path: "spec", allowed: Self.specFields, context: self.context)
         if let node = map["podSelector"] {
             spec.podSelector = try self.context.labelSelector(node, map.path("podSelector"), cilium: false)
         }
@@ -43,7 +43,7 @@ struct KubernetesPolicyReader {
             let path = map.path("ingress")
             var rules: [KubernetesIngressRule] = []
             for (index, item) in try self.context.list(node, path).enumerated() {
-                let rule = try PolicyMap(item, path: "\(path)[\(index)]", allowed: Self.ingressFields, context: self.context)
+                let rule = try YAMLFieldMap(item, path: "\(path)[\(index)]", allowed: Self.ingressFields, context: self.context)
                 rules.append(KubernetesIngressRule(from: try self.peers(rule, "from"), ports: try self.ports(rule)))
             }
             spec.ingress = rules
@@ -52,7 +52,7 @@ struct KubernetesPolicyReader {
             let path = map.path("egress")
             var rules: [KubernetesEgressRule] = []
             for (index, item) in try self.context.list(node, path).enumerated() {
-                let rule = try PolicyMap(item, path: "\(path)[\(index)]", allowed: Self.egressFields, context: self.context)
+                let rule = try YAMLFieldMap(item, path: "\(path)[\(index)]", allowed: Self.egressFields, context: self.context)
                 rules.append(KubernetesEgressRule(to: try self.peers(rule, "to"), ports: try self.ports(rule)))
             }
             spec.egress = rules
@@ -60,13 +60,13 @@ struct KubernetesPolicyReader {
         return spec
     }
 
-    private func peers(_ rule: PolicyMap, _ key: String) throws(AgentError) -> [KubernetesPeer]? {
+    private func peers(_ rule: YAMLFieldMap, _ key: String) throws(AgentError) -> [KubernetesPeer]? {
         guard let node = rule[key] else { return nil }
         let path = rule.path(key)
         var peers: [KubernetesPeer] = []
         for (index, item) in try self.context.list(node, path).enumerated() {
             let itemPath = "\(path)[\(index)]"
-            let map = try PolicyMap(item, path: itemPath, allowed: Self.peerFields, context: self.context)
+            let map = try YAMLFieldMap(item, path: itemPath, allowed: Self.peerFields, context: self.context)
             var peer = KubernetesPeer()
             if let ipBlock = map["ipBlock"] {
                 if let other = ["podSelector", "namespaceSelector"].first(where: { map[$0] != nil }) {
@@ -89,7 +89,7 @@ struct KubernetesPolicyReader {
     }
 
     private func ipBlock(_ node: PolicyYAMLNode, path: String) throws(AgentError) -> CIDRRule {
-        let map = try PolicyMap(node, path: path, allowed: ["cidr", "except"], context: self.context)
+        let map = try YAMLFieldMap(node, path: path, allowed: ["cidr", "except"], context: self.context)
         guard let cidrNode = map["cidr"] else {
             throw self.context.error(map.path("cidr"), "required field is missing", line: map.line)
         }
@@ -101,12 +101,12 @@ struct KubernetesPolicyReader {
         return CIDRRule(cidr: cidr, except: except)
     }
 
-    private func ports(_ rule: PolicyMap) throws(AgentError) -> [KubernetesPort]? {
+    private func ports(_ rule: YAMLFieldMap) throws(AgentError) -> [KubernetesPort]? {
         guard let node = rule["ports"] else { return nil }
         let path = rule.path("ports")
         var ports: [KubernetesPort] = []
         for (index, item) in try self.context.list(node, path).enumerated() {
-            let map = try PolicyMap(item, path: "\(path)[\(index)]", allowed: Self.portFields, context: self.context)
+            let map = try YAMLFieldMap(item, path: "\(path)[\(index)]", allowed: Self.portFields, context: self.context)
             var port = KubernetesPort()
             if let protoNode = map["protocol"] {
                 let text = try self.context.string(protoNode, map.path("protocol"))

@@ -9,7 +9,7 @@ extension PolicyDocumentContext {
 
     /// `cilium`: keys may carry a Cilium label source (`k8s:app`, `reserved:host`).
     func labelSelector(_ node: PolicyYAMLNode, _ path: String, cilium: Bool) throws(AgentError) -> LabelSelector {
-        let map = try PolicyMap(node, path: path, allowed: Self.selectorFields, context: self)
+        let map = try YAMLFieldMap(node, path: path, allowed: Self.selectorFields, context: self)
         var selector = LabelSelector()
         if let labelsNode = map["matchLabels"] {
             let labelsPath = map.path("matchLabels")
@@ -45,7 +45,7 @@ extension PolicyDocumentContext {
     }
 
     private func requirement(_ node: PolicyYAMLNode, _ path: String, cilium: Bool) throws(AgentError) -> LabelSelectorRequirement {
-        let map = try PolicyMap(node, path: path, allowed: Self.requirementFields, context: self)
+        let map = try YAMLFieldMap(node, path: path, allowed: Self.requirementFields, context: self)
         guard let keyNode = map["key"] else { throw self.error(map.path("key"), "required field is missing", line: map.line) }
         let key = try self.string(keyNode, map.path("key"))
         if let problem = PolicyValidation.labelKeyProblem(key, cilium: cilium) {

@@ -221,7 +221,7 @@ struct PolicyLoadSession {
            kindNode.policyValueKind == .string, kindScalar.string == "List" || kindScalar.string.hasSuffix("List"),
            mapping["items"] != nil {
             let context = PolicyDocumentContext(file: file, documentIndex: index + 1)
-            let map = try PolicyMap(root, path: "", allowed: ["apiVersion", "kind", "metadata", "items"], context: context)
+            let map = try YAMLFieldMap(root, path: "", allowed: ["apiVersion", "kind", "metadata", "items"], context: context)
             guard let itemsNode = map["items"] else { return }
             for item in try context.list(itemsNode, "items") {
                 try self.handle(item, file: file, index: &index)
@@ -329,7 +329,7 @@ struct PolicyDocumentReader {
         let topFields = kind == .networkPolicy
             ? ["apiVersion", "kind", "metadata", "spec", "status"]
             : ["apiVersion", "kind", "metadata", "spec", "specs", "status"]
-        let top = try PolicyMap(root, path: "", allowed: topFields, context: self.context)
+        let top = try YAMLFieldMap(root, path: "", allowed: topFields, context: self.context)
         let (name, namespace, nameLine) = try self.metadata(top, kind: kind)
         let source = PolicySource(file: self.context.file, documentIndex: self.context.documentIndex)
         let body: PolicyDocument.Body
@@ -351,11 +351,11 @@ struct PolicyDocumentReader {
         self.context.notices.append("\(self.context.file): skipped: \(kind)\(name) (document \(self.context.documentIndex)): \(reason)")
     }
 
-    private func metadata(_ top: PolicyMap, kind: PolicyKind) throws(AgentError) -> (String, String?, Int?) {
+    private func metadata(_ top: YAMLFieldMap, kind: PolicyKind) throws(AgentError) -> (String, String?, Int?) {
         guard let metaNode = top["metadata"] else {
             throw self.context.error("metadata.name", "required field is missing", line: top.line)
         }
-        let meta = try PolicyMap(metaNode, path: "metadata", allowed: Self.metadataFields, context: self.context)
+        let meta = try YAMLFieldMap(metaNode, path: "metadata", allowed: Self.metadataFields, context: self.context)
         guard let nameNode = meta["name"] else {
             throw self.context.error("metadata.name", "required field is missing", line: meta.line)
         }

@@ -288,7 +288,7 @@ final class PolicyDocumentContext {
 
 /// A mapping whose keys were checked against the allowed field names. Keys with a `null`
 /// value are treated as absent, as Go's JSON decoding does.
-struct PolicyMap {
+struct YAMLFieldMap {
     let path: String
     let node: PolicyYAMLNode
     /// Present (non-null) keys in file order.

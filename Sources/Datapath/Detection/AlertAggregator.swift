@@ -45,7 +45,6 @@ final class AlertAggregator {
     /// Scratch space for closing windows in a stable order.
     private let closing: UnsafeMutablePointer<Int>
     private(set) var evicted: UInt64 = 0
-    private(set) var summaries: UInt64 = 0
 
     init(capacity: Int, window: Int64) {
         var buckets = 1
@@ -143,7 +142,6 @@ final class AlertAggregator {
         if slot.pointee.fire.count > 1, let flow = slot.pointee.flow {
             var summary = slot.pointee.fire
             summary.isSummary = true
-            self.summaries &+= 1
             emit(summary, flow)
         }
         slot.pointee.flow = nil

@@ -1,0 +1,156 @@
+import Agent
+import Capture
+import FlowCore
+import Output
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `flowmon capture`: a capture thread reads batches from libpcap into the pipeline's rings
+/// until SIGINT or SIGTERM, the duration, the count, an output that cannot be written, or the
+/// loss of the interface; then every open connection and the final stats are written. SIGHUP
+/// reopens the outputs and reloads the inventory and policies between batches.
+public final class CaptureRun {
+    public struct Configuration {
+        public var capture: LiveCapture.Options
+        /// Workers, ring size and stats interval (the mode is live).
+        public var pipeline: PipelineConfiguration
+        /// Stop after this many seconds, or this many packets.
+        public var duration: Double?
+        public var count: Int?
+        /// Switch to this user once the capture and the outputs are open.
+        public var user: String?
+        /// Size rotation of the records' file.
+        public var rotation: JSONLinesOutput.Rotation?
+        public var processor: ProcessorConfiguration
+        /// What SIGHUP reloads; `agentState` is what was loaded from it at start (nil: nothing given).
+        public var agent: AgentConfiguration
+        public var agentState: AgentState?
+        /// The detectors' settings (nil: no detector); kept across reloads.
+        public var alerts: AlertsConfiguration?
+
+        public init(capture: LiveCapture.Options, pipeline: PipelineConfiguration, duration: Double?, count: Int?,
+                    user: String?, rotation: JSONLinesOutput.Rotation?, processor: ProcessorConfiguration,
+                    agent: AgentConfiguration, agentState: AgentState?, alerts: AlertsConfiguration?) {
+            self.capture = capture
+            self.pipeline = pipeline
+            self.pipeline.mode = .live
+            self.duration = duration
+            self.count = count
+            self.user = user
+            self.rotation = rotation
+            self.processor = processor
+            self.agent = agent
+            self.agentState = agentState
+            self.alerts = alerts
+        }
+    }
+
+    let configuration: Configuration
+    let capture: LiveCapture
+    let report: (RunMessage) -> Void
+
+    /// Opens the capture (before the outputs, so a capture that cannot be opened creates no file).
+    public init(_ configuration: Configuration, report: @escaping (RunMessage) -> Void) throws(CaptureError) {
+        self.configuration = configuration
+        self.report = report
+        self.capture = try LiveCapture(options: configuration.capture)
+        for warning in self.capture.warnings { report(.warning(warning)) }
+    }
+
+    /// Captures into `outputs` until stopped. Throws the output's error when one could not be
+    /// written, or the capture's when the interface went away (after writing what was seen).
+    public func run(_ outputs: RunOutputs) throws {
+        let configuration = self.configuration
+        outputs.records.rotation = configuration.rotation
+        if let user = configuration.user { try Privileges.drop(to: user) }
+        let pipeline = outputs.pipeline(configuration.pipeline, processor: configuration.processor, agent: configuration.agentState,
+                                        alerts: configuration.alerts, input: nil, report: self.report)
+        let workers = "\(configuration.pipeline.workers) worker\(configuration.pipeline.workers == 1 ? "" : "s")"
+        self.report(.info("capturing on \(self.capture.interfaceName) (link type \(self.capture.linkType), \(workers))"))
+        let signals = SignalFlags([SIGINT, SIGTERM, SIGHUP]) { [capture] in capture.stop() }
+        defer { signals.cancel() }
+        var outputFailure: OutputError?
+        let failure = self.loop(pipeline, signals, outputFailure: &outputFailure)
+        self.noteDrops(pipeline)
+        try pipeline.finish(inputError: failure?.description)
+        if let outputFailure { throw outputFailure }
+        if let failure { throw failure }
+    }
+
+    /// The capture thread's loop; returns the capture's error that ended it, if any.
+    func loop(_ pipeline: Pipeline, _ signals: SignalFlags, outputFailure: inout OutputError?) -> CaptureError? {
+        let deadline = self.configuration.duration.map { Self.now().nanoseconds + Int64($0 * 1e9) }
+        var packets = 0
+        var interfaceWasUp = true
+        while !signals.stopRequested && outputFailure == nil {
+            let remaining = self.configuration.count.map { $0 - packets } ?? 512
+            let got: Int
+            do {
+                got = try self.capture.dispatch(maxPackets: min(512, remaining)) { pipeline.submit($0) }
+            } catch {
+                return error  // the interface went away: flush what was seen, then report
+            }
+            packets += got
+            pipeline.publish()
+            let now = Self.now()
+            if got == 0 { pipeline.idle(now: now) }
+            self.noteDrops(pipeline)
+            if self.capture.interfaceIsUp != interfaceWasUp {
+                interfaceWasUp = self.capture.interfaceIsUp
+                outputFailure = self.interfaceChanged(pipeline)
+            }
+            // An output that cannot be written (disk full, reader gone) ends the capture.
+            if pipeline.outputFailed || self.capture.isStopped { break }
+            if let count = self.configuration.count, packets >= count { break }
+            if let deadline, now.nanoseconds >= deadline { break }
+            if signals.takeReload() { self.reload(pipeline) }
+        }
+        return nil
+    }
+
+    /// Down is waited out, as tcpdump does; the records of the connections that ended so far
+    /// are written now rather than with the next stats line. Returns the error of that write.
+    func interfaceChanged(_ pipeline: Pipeline) -> OutputError? {
+        let name = self.capture.interfaceName
+        guard !self.capture.interfaceIsUp else {
+            self.report(.info("interface '\(name)' is up again"))
+            return nil
+        }
+        self.report(.warning("interface '\(name)' went down; waiting for it to come back up"))
+        do throws(OutputError) { try pipeline.flushOutputs() } catch { return error }
+        return nil
+    }
+
+    func noteDrops(_ pipeline: Pipeline) {
+        let statistics = self.capture.statistics()
+        pipeline.noteDrops(kernel: statistics.droppedByKernel, interface: statistics.droppedByInterface)
+    }
+
+    /// Reopens the outputs and reloads the inventory and policies; the detectors keep their
+    /// thresholds (read at start) and re-evaluate their selectors and pod CIDRs against the new
+    /// inventory. A bad file is reported and the previous ones kept.
+    func reload(_ pipeline: Pipeline) {
+        pipeline.reopenOutputs()
+        guard !self.configuration.agent.isEmpty else { return }
+        do {
+            let state = try AgentState.load(self.configuration.agent)
+            for message in state.messages { self.report(.info(message)) }
+            pipeline.reload(policy: state.context(hubble: pipeline.hubbleOutput, alerts: self.configuration.alerts,
+                                                  policyRevision: pipeline.nextPolicyRevision))
+            self.report(.info("reloaded inventory and policies"))
+        } catch {
+            for line in error.lines {
+                self.report(.error("reload failed, keeping the previous inventory and policies: \(line)"))
+            }
+        }
+    }
+
+    /// The kernel's realtime clock, the same clock packet timestamps come from.
+    static func now() -> CaptureTime {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return CaptureTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+    }
+}
