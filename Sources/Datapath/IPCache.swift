@@ -192,20 +192,11 @@ public struct IPCache: Sendable {
         }
     }
 
-    /// The address with the host bits of the prefix `code` cleared. IPv4 keys keep only
-    /// the 32-bit value (the family is in the code).
+    /// The address with the host bits of the prefix `code` cleared (its 128-bit form; the
+    /// family is in the code too).
     @inlinable @inline(__always)
-    static func masked(_ address: IPAddress, code: UInt8) -> (high: UInt64, low: UInt64) {
-        if code > 128 {
-            let length = UInt64(code &- 129)
-            let value = UInt64(address.ipv4Value)
-            let keep: UInt64 = length == 0 ? 0 : (0xffff_ffff << (32 &- length)) & 0xffff_ffff
-            return (0, value & keep)
-        }
-        let length = UInt64(code)
-        let highMask: UInt64 = length >= 64 ? ~0 : (length == 0 ? 0 : ~0 << (64 &- length))
-        let lowMask: UInt64 = length <= 64 ? 0 : ~0 << (128 &- length)
-        return (address.high & highMask, address.low & lowMask)
+    static func masked(_ address: IPAddress, code: UInt8) -> IPAddress {
+        address.masked(bits: code > 128 ? code &- 129 &+ 96 : code)
     }
 
     @inlinable @inline(__always)

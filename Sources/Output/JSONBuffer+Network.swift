@@ -1,62 +1,13 @@
 import FlowCore
 
 extension JSONBuffer {
-    /// Appends an address as a quoted string: dotted quad for IPv4, RFC 5952 text for
-    /// IPv6 (lowercase, no leading zeros, the longest run of two or more zero groups
-    /// shortened to `::`, the first such run on a tie). An IPv4-mapped address met in an
-    /// IPv6 header (`asIPv6`) prints as `::ffff:a.b.c.d` (RFC 5952 §5).
+    /// Appends an address as a quoted string in its canonical text (`IPAddress.writeText`:
+    /// dotted quad, RFC 5952); an IPv4-mapped address met in an IPv6 header (`asIPv6`)
+    /// prints as `::ffff:a.b.c.d` (RFC 5952 §5).
     public mutating func appendQuoted(_ address: IPAddress, asIPv6: Bool = false) {
         self.append(byte: UInt8(ascii: "\""))
-        if address.isIPv4 {
-            if asIPv6 { self.append(raw: "::ffff:") }
-            let value = address.ipv4Value
-            self.append(UInt64(value >> 24))
-            self.append(byte: UInt8(ascii: "."))
-            self.append(UInt64(value >> 16 & 0xff))
-            self.append(byte: UInt8(ascii: "."))
-            self.append(UInt64(value >> 8 & 0xff))
-            self.append(byte: UInt8(ascii: "."))
-            self.append(UInt64(value & 0xff))
-        } else {
-            self.appendIPv6Groups(address)
-        }
+        address.writeText(mappedAsIPv6: asIPv6) { self.append(byte: $0) }
         self.append(byte: UInt8(ascii: "\""))
-    }
-
-    private mutating func appendIPv6Groups(_ address: IPAddress) {
-        @inline(__always) func group(_ i: Int) -> UInt16 {
-            let word = i < 4 ? address.high : address.low
-            return UInt16(truncatingIfNeeded: word >> (UInt64(3 - i % 4) * 16))
-        }
-        var bestStart = -1, bestLength = 0, runStart = -1
-        for i in 0...8 {
-            if i < 8 && group(i) == 0 {
-                if runStart < 0 { runStart = i }
-            } else if runStart >= 0 {
-                if i - runStart > bestLength { bestStart = runStart; bestLength = i - runStart }
-                runStart = -1
-            }
-        }
-        if bestLength < 2 { bestStart = -1 }
-        var i = 0
-        while i < 8 {
-            if i == bestStart {
-                self.append(raw: "::")
-                i += bestLength
-                continue
-            }
-            if i > 0 && i != bestStart + bestLength || (i > 0 && bestStart < 0) { self.append(byte: UInt8(ascii: ":")) }
-            let value = group(i)
-            var started = false
-            for shift in stride(from: 12, through: 0, by: -4) {
-                let nibble = UInt8(truncatingIfNeeded: value >> UInt16(shift)) & 0xf
-                if nibble != 0 || started || shift == 0 {
-                    self.append(byte: Self.hexDigit(nibble))
-                    started = true
-                }
-            }
-            i += 1
-        }
     }
 
     /// Appends `"YYYY-MM-DDTHH:MM:SS.ffffff+0000"`: Suricata EVE's timestamp form (UTC,

@@ -104,7 +104,7 @@ struct DetectorEngineTests {
 
     @Test func allowListedSourcesRaiseNothingButPolicyViolations() {
         var settings = DetectorSettings()
-        settings.allowedPrefixes = [IPPrefix(address: IPAddress(ipv4: 0x0a00_0000), length: 96 + 8)]
+        settings.allowedPrefixes = [IPPrefix(address: IPAddress(ipv4: 0x0a00_0000), length: 8)]
         let engine = DetectorEngine(settings: settings)
         let collect = Collector()
         let source: UInt32 = 0x0a00_0001
@@ -122,7 +122,7 @@ struct DetectorEngineTests {
     @Test func observeSaysWhetherTheConnectionRaisedAnAlert() {
         var settings = DetectorSettings()
         settings.scanPorts = 2
-        settings.allowedPrefixes = [IPPrefix(address: IPAddress(ipv4: 0x0a00_0000), length: 96 + 8)]
+        settings.allowedPrefixes = [IPPrefix(address: IPAddress(ipv4: 0x0a00_0000), length: 8)]
         let engine = DetectorEngine(settings: settings)
         let collect = Collector()
         func observe(_ input: DetectorInput, from source: UInt32, port: UInt16, at seconds: Double) -> Bool {
@@ -152,7 +152,7 @@ struct DetectorEngineTests {
     }
 
     @Test func prefixesMatchTheirOwnFamily() {
-        let pods = IPPrefix(address: IPAddress(ipv4: 0x0af4_0000), length: 96 + 16)
+        let pods = IPPrefix(address: IPAddress(ipv4: 0x0af4_0000), length: 16)
         #expect(pods.contains(IPAddress(ipv4: 0x0af4_0163)))
         #expect(!pods.contains(IPAddress(ipv4: 0x0af5_0001)))
         #expect(!pods.contains(IPAddress(high: 0xfd00_0000_0000_0000, low: 1)))

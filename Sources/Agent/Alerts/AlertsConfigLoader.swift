@@ -1,3 +1,4 @@
+import FlowCore
 import Datapath
 import Yams
 
@@ -152,10 +153,10 @@ extension PolicyDocumentContext {
     /// A CIDR or address (`10.244.0.0/16`, `fd00::1`).
     func prefix(_ node: PolicyYAMLNode, _ path: String) throws(AgentError) -> IPPrefix {
         let text = try self.string(node, path)
-        guard let (address, length) = IPAddressText.parseCIDR(text) else {
+        guard case .success(let prefix) = IPPrefix.parse(text, allowBareAddress: true) else {
             throw self.error(path, "'\(text)' is not an IPv4 or IPv6 address or CIDR (e.g. 10.0.0.0/8, fd00::/64)", at: node)
         }
-        return IPPrefix(family: address, length: length)
+        return prefix.masked
     }
 
     /// `{namespace: NAME, selector: {matchLabels, matchExpressions}}`; at least one of the two.

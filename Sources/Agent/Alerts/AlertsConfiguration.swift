@@ -52,8 +52,8 @@ public struct AlertsConfiguration: Sendable, Equatable {
             for pod in inventory.pods where !pod.hostNetwork {
                 for address in pod.ips {
                     let length: UInt8 = address.isIPv4 ? 24 : 64
-                    let base = IPAddressText.masked(address, length: length)
-                    if seen.insert(base).inserted { prefixes.append(IPPrefix(family: base, length: length)) }
+                    let base = address.masked(toLength: length)
+                    if seen.insert(base).inserted { prefixes.append(IPPrefix(address: base, length: length)) }
                 }
             }
         }
@@ -62,12 +62,5 @@ public struct AlertsConfiguration: Sendable, Equatable {
             sensitiveIdentities: self.sensitive.reduce(into: []) { $0.formUnion($1.identities(in: endpoints)) },
             allowedIdentities: self.allowedWorkloads.reduce(into: []) { $0.formUnion($1.identities(in: endpoints)) },
             checksTunnelIdentity: self.checksTunnelIdentity)
-    }
-}
-
-extension IPPrefix {
-    /// From an address and a prefix length counted in the address's own family (0–32 for IPv4).
-    public init(family address: IPAddress, length: UInt8) {
-        self.init(address: address, length: address.isIPv4 ? 96 + min(length, 32) : length)
     }
 }

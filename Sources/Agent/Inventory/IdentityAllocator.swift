@@ -52,24 +52,19 @@ public enum IdentityAllocator {
     /// Prefix lengths beyond the family's width are clamped to it. A /0 gets no CIDR
     /// identity: it is world (`world`, or `worldIPv4`/`worldIPv6` in dual-stack mode).
     public static func allocateCIDRs(_ prefixes: [(IPAddress, UInt8)], dualStack: Bool) -> [CIDRIdentity] {
-        struct Key: Hashable {
-            var prefix: IPAddress
-            var length: UInt8
-        }
-        var unique = Set<Key>()
+        var unique = Set<IPPrefix>()
         for (address, length) in prefixes where length > 0 {
-            let clamped = min(length, address.isIPv4 ? 32 : 128)
-            unique.insert(Key(prefix: IPAddressText.masked(address, length: clamped), length: clamped))
+            unique.insert(IPPrefix(address: address, length: min(length, address.isIPv4 ? 32 : 128)).masked)
         }
         let ordered = unique.sorted { lhs, rhs in
-            if lhs.prefix.isIPv4 != rhs.prefix.isIPv4 { return lhs.prefix.isIPv4 }
-            if lhs.prefix != rhs.prefix { return lhs.prefix < rhs.prefix }
+            if lhs.isIPv4 != rhs.isIPv4 { return lhs.isIPv4 }
+            if lhs.address != rhs.address { return lhs.address < rhs.address }
             return lhs.length < rhs.length
         }
         return ordered.enumerated().map { offset, key in
-            CIDRIdentity(prefix: key.prefix, prefixLength: key.length,
+            CIDRIdentity(prefix: key.address, prefixLength: key.length,
                          identity: Identity(Identity.localScopeFlag | UInt32(offset + 1)),
-                         labels: SecurityLabels.forCIDR(key.prefix, length: key.length, dualStack: dualStack))
+                         labels: SecurityLabels.forCIDR(key.address, length: key.length, dualStack: dualStack))
         }
     }
 

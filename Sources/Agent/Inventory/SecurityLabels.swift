@@ -148,8 +148,8 @@ public enum SecurityLabels {
     /// become dashes, with a `0` added when the address would start or end with one
     /// (`fd00::/64` is `fd00--0/64`, `::/0` is `0--0/0`), as selectors cannot hold colons.
     public static func cidrLabelKey(_ prefix: IPAddress, length: UInt8) -> String {
-        let masked = IPAddressText.masked(prefix, length: length)
-        var text = IPAddressText.format(masked)
+        let masked = prefix.masked(toLength: length)
+        var text = masked.text
         if !masked.isIPv4 {
             text = String(text.map { $0 == ":" ? "-" : $0 })
             if text.hasPrefix("-") { text = "0" + text }

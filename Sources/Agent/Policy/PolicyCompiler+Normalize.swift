@@ -186,10 +186,9 @@ extension PolicyCompiler {
         case .cidrs(let rules):
             var result: [Identity] = []
             for rule in rules {
-                let outer = (rule.cidr.address, rule.cidr.prefixLength)
-                for (identity, prefix) in self.inventory.cidrIdentities.sorted(by: { $0.key < $1.key })
-                where PrefixMath.contains(outer: outer, inner: prefix)
-                    && !rule.except.contains(where: { PrefixMath.contains(outer: ($0.address, $0.prefixLength), inner: prefix) }) {
+                for (identity, (address, length)) in self.inventory.cidrIdentities.sorted(by: { $0.key < $1.key })
+                where rule.cidr.prefix.contains(IPPrefix(address: address, length: length))
+                    && !rule.except.contains(where: { $0.prefix.contains(IPPrefix(address: address, length: length)) }) {
                     result.append(identity)
                 }
                 // A /0 also covers every address without a narrower identity: world.

@@ -1,3 +1,4 @@
+import FlowCore
 import Yams
 
 // Label selectors (Kubernetes `LabelSelector`, Cilium `EndpointSelector`) and CIDRs,
@@ -98,15 +99,16 @@ extension PolicyDocumentContext {
     /// A CIDR string. `kubernetes`: host bits must be zero; otherwise they are masked.
     func cidr(_ node: PolicyYAMLNode, _ path: String, allowBareAddress: Bool, kubernetes: Bool) throws(AgentError) -> CIDR {
         let text = try self.string(node, path)
-        switch PolicyCIDRParser.parse(text, allowBareAddress: allowBareAddress) {
+        switch IPPrefix.parse(text, allowBareAddress: allowBareAddress) {
         case .failure(let problem):
             throw self.error(path, problem.message, at: node)
         case .success(let parsed):
-            if kubernetes && parsed.hostBitsSet {
-                throw self.error(path, "invalid CIDR '\(text)': host bits are set (the network is '\(parsed.networkText)')",
+            let network = parsed.masked
+            if kubernetes && network != parsed {
+                throw self.error(path, "invalid CIDR '\(text)': host bits are set (the network is '\(network)')",
                                  at: node)
             }
-            var cidr = CIDR(address: parsed.network, prefixLength: parsed.prefixLength)
+            var cidr = CIDR(address: network.address, prefixLength: network.length)
             cidr.text = text
             return cidr
         }
@@ -125,8 +127,7 @@ extension PolicyDocumentContext {
                 throw self.error(itemPath, "except '\(except.text)' is \(except.isIPv4 ? "IPv4" : "IPv6") but cidr '\(cidr.text)' is \(cidr.isIPv4 ? "IPv4" : "IPv6")",
                                  at: item)
             }
-            let inside = except.prefixLength >= cidr.prefixLength
-                && IPAddressText.masked(except.address, length: cidr.prefixLength) == cidr.address
+            let inside = cidr.prefix.contains(except.prefix)
             if kubernetes {
                 if !inside || except.prefixLength == cidr.prefixLength {
                     throw self.error(itemPath, "except '\(except.text)' is not a strict subset of cidr '\(cidr.text)'", at: item)

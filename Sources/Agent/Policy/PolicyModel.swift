@@ -85,6 +85,7 @@ public struct CIDR: Sendable, Equatable, Hashable, CustomStringConvertible {
         self.address = address
         self.prefixLength = prefixLength
     }
+    public var prefix: IPPrefix { IPPrefix(address: self.address, length: self.prefixLength) }
     /// "10.0.0.0/8" or "2001:db8::/32" as written in policies (set by the loader).
     public var text: String = ""
     public var description: String { self.text }

@@ -51,42 +51,6 @@ public struct DetectorSettings: Sendable, Equatable {
     public static let maximumThreshold = 4096
 }
 
-/// An address prefix (`10.244.0.0/16`, `fd00::/8`); IPv4 prefixes are kept as IPv4-mapped
-/// IPv6, as `IPAddress` keeps IPv4 addresses, so their length is 96 + the IPv4 length.
-public struct IPPrefix: Sendable, Equatable {
-    public var address: IPAddress
-    /// Length over the 128-bit form.
-    public var length: UInt8
-
-    public init(address: IPAddress, length: UInt8) {
-        self.address = address
-        self.length = min(length, 128)
-    }
-
-    @inline(__always)
-    public func contains(_ candidate: IPAddress) -> Bool {
-        let bits = Int(self.length)
-        if bits == 0 { return true }
-        if bits <= 64 {
-            let mask: UInt64 = bits == 64 ? .max : ~(UInt64.max >> UInt64(bits))
-            return candidate.high & mask == self.address.high & mask
-        }
-        let lowBits = bits - 64
-        let mask: UInt64 = lowBits == 64 ? .max : ~(UInt64.max >> UInt64(lowBits))
-        return candidate.high == self.address.high && candidate.low & mask == self.address.low & mask
-    }
-}
-
-extension Array where Element == IPPrefix {
-    /// Whether any prefix holds `address`.
-    @inline(__always)
-    public func containsAddress(_ address: IPAddress) -> Bool {
-        // An index loop: iterating the array itself allocates in unoptimized builds.
-        for index in 0..<self.count where self[index].contains(address) { return true }
-        return false
-    }
-}
-
 /// What the detectors know of the cluster, per identity/policy generation (SIGHUP rebuilds it):
 /// the pod CIDRs, the identities of sensitive workloads and of allow-listed sources.
 public final class DetectionScope: Sendable {
