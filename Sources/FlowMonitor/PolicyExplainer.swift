@@ -47,7 +47,7 @@ public struct PolicyExplanation: Sendable {
 public enum PolicyExplainer {
     /// Resolves `NS/POD` or an IP address to an address of the inventory.
     public static func address(_ text: String, in state: AgentState) throws(AgentError) -> IPAddress {
-        if let parsed = IPAddressText.parse(text) { return parsed }
+        if let parsed = IPAddress(text: text) { return parsed }
         let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2, let endpoint = state.endpoints.endpoint(namespace: parts[0], pod: parts[1]) else {
             throw AgentError(file: text, message: "neither an IP address nor a NAMESPACE/POD of the inventory")

@@ -170,8 +170,8 @@ extension Flowmon.Policy {
         }
 
         static func describe(_ side: PolicyExplanation.Side) -> String {
-            let name = side.podName.map { "\(side.namespace ?? "")/\($0) (\(IPAddressText.format(side.address)))" }
-                ?? IPAddressText.format(side.address)
+            let name = side.podName.map { "\(side.namespace ?? "")/\($0) (\(side.address.text))" }
+                ?? side.address.text
             let labels = side.labels.isEmpty ? "" : " [\(side.labels.joined(separator: ", "))]"
             return "\(name), identity \(side.identity.rawValue)\(labels)\(side.isLocalEndpoint ? ", local endpoint" : "")"
         }
@@ -218,7 +218,7 @@ extension Flowmon.Policy {
 
         static func jsonObject(_ e: PolicyExplanation, verdictAsEnforced: Bool) -> [String: Any] {
             func side(_ s: PolicyExplanation.Side) -> [String: Any] {
-                var object: [String: Any] = ["ip": IPAddressText.format(s.address), "identity": s.identity.rawValue,
+                var object: [String: Any] = ["ip": s.address.text, "identity": s.identity.rawValue,
                                              "labels": s.labels, "local_endpoint": s.isLocalEndpoint]
                 if let namespace = s.namespace { object["namespace"] = namespace }
                 if let pod = s.podName { object["pod_name"] = pod }

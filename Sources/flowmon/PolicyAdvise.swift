@@ -119,10 +119,10 @@ extension Flowmon.Policy {
                     func problem(_ message: String) -> AgentError {
                         AgentError(file: path, message: message, line: reader.lineNumber)
                     }
-                    guard let source = IPAddressText.parse(record.sourceIP) else {
+                    guard let source = IPAddress(text: record.sourceIP) else {
                         throw problem("src_ip is not an IP address: \"\(record.sourceIP)\"")
                     }
-                    guard let destination = IPAddressText.parse(record.destinationIP) else {
+                    guard let destination = IPAddress(text: record.destinationIP) else {
                         throw problem("dest_ip is not an IP address: \"\(record.destinationIP)\"")
                     }
                     guard let ipProtocol = numbers[record.proto] ?? UInt8(record.proto) else {

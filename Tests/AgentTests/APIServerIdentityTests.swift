@@ -10,7 +10,7 @@ import Testing
 struct APIServerIdentityTests {
     typealias F = InventoryFixtures
 
-    private func ip(_ text: String) -> IPAddress { IPAddressText.parse(text)! }
+    private func ip(_ text: String) -> IPAddress { IPAddress(text: text)! }
 
     /// node-a (local, 172.18.0.2) and node-b (172.18.0.3) both run an API server, and one
     /// more answers outside the cluster at 203.0.113.5.

@@ -7,7 +7,7 @@ import Testing
 struct IPCacheEntriesTests {
     typealias F = InventoryFixtures
 
-    private func ip(_ text: String) -> IPAddress { IPAddressText.parse(text)! }
+    private func ip(_ text: String) -> IPAddress { IPAddress(text: text)! }
 
     private func dualStackTable() throws -> EndpointTable {
         let pods = F.write(F.podList([

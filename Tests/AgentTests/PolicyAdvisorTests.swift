@@ -31,7 +31,7 @@ struct PolicyAdvisorTests {
     }
 
     static func connection(_ from: String, _ to: String, _ ipProtocol: UInt8 = 6, _ port: UInt16) -> ObservedConnection {
-        ObservedConnection(source: IPAddressText.parse(from)!, destination: IPAddressText.parse(to)!, ipProtocol: ipProtocol, port: port)
+        ObservedConnection(source: IPAddress(text: from)!, destination: IPAddress(text: to)!, ipProtocol: ipProtocol, port: port)
     }
 
     @Test func stableLabelsLeavePerPodAndRolloutLabelsOut() {

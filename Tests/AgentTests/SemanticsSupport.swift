@@ -152,12 +152,12 @@ struct SemanticsAgent {
 
     /// "x/a" → the pod's address; "host" → the node's address; otherwise an address literal.
     func address(_ name: String) -> IPAddress {
-        if name == "host" { return IPAddressText.parse(self.cluster.nodeIP)! }
-        if let node = self.cluster.remoteNodes.first(where: { $0.0 == name }) { return IPAddressText.parse(node.1)! }
+        if name == "host" { return IPAddress(text: self.cluster.nodeIP)! }
+        if let node = self.cluster.remoteNodes.first(where: { $0.0 == name }) { return IPAddress(text: node.1)! }
         if let pod = self.cluster.pods.first(where: { "\($0.namespace)/\($0.name)" == name }) {
-            return IPAddressText.parse(pod.ip)!
+            return IPAddress(text: pod.ip)!
         }
-        guard let address = IPAddressText.parse(name) else { fatalError("unknown endpoint \(name)") }
+        guard let address = IPAddress(text: name) else { fatalError("unknown endpoint \(name)") }
         return address
     }
 

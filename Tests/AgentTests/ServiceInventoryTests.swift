@@ -59,13 +59,13 @@ struct ServiceInventoryTests {
         #expect(services.count == 9)
         let dns = try #require(services.first { $0.name == "kube-dns" })
         #expect(dns.namespace == "kube-system" && dns.type == "ClusterIP" && dns.selector == ["k8s-app": "kube-dns"])
-        #expect(dns.clusterIPs.map(IPAddressText.format) == ["10.96.0.10", "fd00:10:96::a"])
+        #expect(dns.clusterIPs.map(\.text) == ["10.96.0.10", "fd00:10:96::a"])
         #expect(dns.ports == [ServicePort(name: "main", port: 53, ipProtocol: 17, target: .number(53)),
                               ServicePort(name: "dns-tcp", port: 53, ipProtocol: 6, target: .number(53))])
         let kubernetes = try #require(services.first { $0.name == "kubernetes" })
         #expect(kubernetes.selector == nil && kubernetes.ports[0].target == .number(6443))
         // The API server's address, from the Endpoints object after the services.
-        #expect(kubernetes.endpointAddresses?.map(IPAddressText.format) == ["172.18.0.4"])
+        #expect(kubernetes.endpointAddresses?.map(\.text) == ["172.18.0.4"])
         #expect(services.filter { $0.endpointAddresses != nil }.count == 1)
         #expect(dns.location == "$.items[0]")
     }
@@ -122,7 +122,7 @@ struct ServiceInventoryTests {
                    F.pod("web-2", labels: ["app": "web"], ips: ["10.244.1.5"], node: "node-b")],
             services: [Self.service("web", ports: #"[{"port":80,"targetPort":8080},{"port":443,"targetPort":"http"},{"port":53,"protocol":"UDP","targetPort":"dns"}]"#)])
         let web = Self.identity(endpoints, "web-1")
-        let ip = IPAddressText.parse("10.96.0.20")!
+        let ip = IPAddress(text: "10.96.0.20")!
         #expect(compiled.table.lookup(ip, port: 80, ipProtocol: 6)
             == ServiceValue(service: 1, backend: web, targetPort: 8080, backendIsLocal: true))
         #expect(compiled.table.lookup(ip, port: 443, ipProtocol: 6)?.targetPort == 8080, "named: the pods' 'http' container port")
@@ -137,7 +137,7 @@ struct ServiceInventoryTests {
             pods: [F.pod("client", labels: ["app": "client"], ips: ["10.244.0.9"]),
                    F.pod("web-2", labels: ["app": "web"], ips: ["10.244.1.5"], node: "node-b")],
             services: [Self.service("web")])
-        #expect(compiled.table.lookup(IPAddressText.parse("10.96.0.20")!, port: 80, ipProtocol: 6)?.backendIsLocal == false)
+        #expect(compiled.table.lookup(IPAddress(text: "10.96.0.20")!, port: 80, ipProtocol: 6)?.backendIsLocal == false)
     }
 
     /// Backends with different identities: the identity of the most backends, ties to the lowest
@@ -150,7 +150,7 @@ struct ServiceInventoryTests {
             services: [Self.service("web")])
         let stable = Self.identity(endpoints, "web-b")
         let canary = Self.identity(endpoints, "web-a")
-        let value = try #require(compiled.table.lookup(IPAddressText.parse("10.96.0.20")!, port: 80, ipProtocol: 6))
+        let value = try #require(compiled.table.lookup(IPAddress(text: "10.96.0.20")!, port: 80, ipProtocol: 6))
         #expect(value.backend == stable && value.backendIsLocal)
         #expect(compiled.warnings == ["services.json: $.items[0]: service shop/web 10.96.0.20 port 80/TCP: its backends have 2 identities (\(stable.rawValue): 2 pods, \(canary.rawValue): 1 pod); policy is judged against identity \(stable.rawValue)"])
 
@@ -159,7 +159,7 @@ struct ServiceInventoryTests {
                    F.pod("web-b", labels: ["app": "web"], ips: ["10.244.0.6"])],
             services: [Self.service("web")])
         let lowest = min(Self.identity(tieEndpoints, "web-a"), Self.identity(tieEndpoints, "web-b"))
-        #expect(tie.table.lookup(IPAddressText.parse("10.96.0.20")!, port: 80, ipProtocol: 6)?.backend == lowest)
+        #expect(tie.table.lookup(IPAddress(text: "10.96.0.20")!, port: 80, ipProtocol: 6)?.backend == lowest)
     }
 
     /// No selector, a selector that selects nothing (or only pods of another namespace), a named
@@ -172,7 +172,7 @@ struct ServiceInventoryTests {
                        Self.service("db", clusterIPs: ["10.96.0.2"], selector: ["app": "db"]),
                        Self.service("named", clusterIPs: ["10.96.0.3"], ports: #"[{"port":80,"targetPort":"grpc"}]"#)])
         for (index, address) in ["10.96.0.1", "10.96.0.2", "10.96.0.3"].enumerated() {
-            let value = try #require(compiled.table.lookup(IPAddressText.parse(address)!, port: 80, ipProtocol: 6))
+            let value = try #require(compiled.table.lookup(IPAddress(text: address)!, port: 80, ipProtocol: 6))
             #expect(value.service == UInt16(index + 1) && value.backend == .unknown)
         }
     }
@@ -185,9 +185,9 @@ struct ServiceInventoryTests {
                        Self.service("external", type: "ExternalName", clusterIPs: []),
                        Self.service("again", clusterIPs: ["10.96.0.20"])])
         // The pod has no IPv6 address: the IPv6 ClusterIP has no backend.
-        #expect(compiled.table.lookup(IPAddressText.parse("10.96.0.20")!, port: 80, ipProtocol: 6)?.backend
+        #expect(compiled.table.lookup(IPAddress(text: "10.96.0.20")!, port: 80, ipProtocol: 6)?.backend
             == Self.identity(endpoints, "web-1"))
-        #expect(compiled.table.lookup(IPAddressText.parse("fd00:10:96::14")!, port: 80, ipProtocol: 6)?.backend == .unknown)
+        #expect(compiled.table.lookup(IPAddress(text: "fd00:10:96::14")!, port: 80, ipProtocol: 6)?.backend == .unknown)
         #expect(compiled.table.count == 2)
         #expect(compiled.warnings == ["services.json: $.items[3]: 10.96.0.20 port 80/TCP is claimed by shop/web and shop/again; using shop/web"])
     }
@@ -197,7 +197,7 @@ struct ServiceInventoryTests {
         let (compiled, _) = try Self.compile(
             pods: [F.pod("agent", labels: ["app": "agent"], ips: ["172.18.0.2"], hostNetwork: true)],
             services: [Self.service("agent", selector: ["app": "agent"])])
-        let value = try #require(compiled.table.lookup(IPAddressText.parse("10.96.0.20")!, port: 80, ipProtocol: 6))
+        let value = try #require(compiled.table.lookup(IPAddress(text: "10.96.0.20")!, port: 80, ipProtocol: 6))
         #expect(value.backend == .host && value.backendIsLocal)
     }
 }

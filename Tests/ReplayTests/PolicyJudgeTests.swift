@@ -33,7 +33,7 @@ struct PolicyJudgeTests {
             services: demo.appendingPathComponent("demo-cluster.services.json").path))
         let snapshot = state.snapshot
         var addresses = state.inventory.pods.compactMap(\.ips.first) + state.inventory.nodes.compactMap(\.internalIPs.first)
-        addresses += ["10.96.0.1", "10.96.0.10", "10.96.0.11", "203.0.113.7"].map { IPAddressText.parse($0)! }
+        addresses += ["10.96.0.1", "10.96.0.10", "10.96.0.11", "203.0.113.7"].map { IPAddress(text: $0)! }
         let probes: [(UInt8, UInt16)] = [(IPProtocolNumber.tcp, 53), (IPProtocolNumber.tcp, 80), (IPProtocolNumber.tcp, 443),
                                          (IPProtocolNumber.tcp, 6379), (IPProtocolNumber.udp, 53), (IPProtocolNumber.sctp, 2905),
                                          (IPProtocolNumber.icmp, 8)]
@@ -45,9 +45,9 @@ struct PolicyJudgeTests {
             for to in addresses where to != from {
                 for (ipProtocol, port) in probes {
                     let judgement = snapshot.judge(source: from, destination: to, port: port, ipProtocol: ipProtocol)
-                    let explanation = try PolicyExplainer.explain(from: IPAddressText.format(from), to: IPAddressText.format(to),
+                    let explanation = try PolicyExplainer.explain(from: from.text, to: to.text,
                                                                   ipProtocol: ipProtocol, port: port, in: state)
-                    let probe = "\(IPAddressText.format(from)) -> \(IPAddressText.format(to)) \(ipProtocol)/\(port)"
+                    let probe = "\(from.text) -> \(to.text) \(ipProtocol)/\(port)"
                     #expect(explanation.from.identity == judgement.source.identity, "\(probe)")
                     #expect(explanation.to.identity == judgement.destination.identity, "\(probe)")
                     #expect(explanation.to.isLocalEndpoint == judgement.destination.isLocalEndpoint, "\(probe)")

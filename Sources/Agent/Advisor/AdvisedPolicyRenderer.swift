@@ -136,10 +136,10 @@ struct AdvisedPolicyRenderer {
         case .remoteNode: text = "other nodes (remote-node)"
         case .world: text = "world"
         case .cidr(let address, let length):
-            text = length == (address.isIPv4 ? 32 : 128) ? IPAddressText.format(address) : IPAddressText.formatCIDR(address, length: length)
+            text = length == (address.isIPv4 ? 32 : 128) ? address.text : IPPrefix(address: address, length: length).description
         }
         if !use.nodeAddresses.isEmpty {
-            text += " " + use.nodeAddresses.sorted().map(IPAddressText.format).joined(separator: ", ")
+            text += " " + use.nodeAddresses.sorted().map(\.text).joined(separator: ", ")
         }
         let known = use.services.subtracting(use.unknownBackends)
         if !known.isEmpty { text += " via service " + known.sorted().joined(separator: ", ") }
@@ -241,7 +241,7 @@ struct AdvisedPolicyRenderer {
             default:
                 peers = (prefix + "CIDR", .list(rule.peers.map { peer in
                     guard case .cidr(let address, let length) = peer else { return .scalar("") }
-                    return .scalar(IPAddressText.formatCIDR(address, length: length))
+                    return .scalar(IPPrefix(address: address, length: length).description)
                 }))
             }
             if rule.ports.anyProtocol || (!rule.ports.hasL4 && !rule.ports.hasICMP) {
@@ -381,7 +381,7 @@ struct AdvisedPolicyRenderer {
             .map([("matchLabels", .map([(SecurityLabels.namespaceNameLabel, .scalar(AdvisedYAML.quoted(namespace)))]))])
         }
         func block(_ address: IPAddress, _ length: UInt8) -> AdvisedYAML {
-            .map([("ipBlock", .map([("cidr", .scalar(IPAddressText.formatCIDR(address, length: length)))]))])
+            .map([("ipBlock", .map([("cidr", .scalar(IPPrefix(address: address, length: length).description))]))])
         }
         switch peer {
         case .workload(let index):

@@ -511,9 +511,9 @@ struct Advisor {
             outer: for i in prefixes.indices {
                 let (a, length) = prefixes[i]
                 guard length > 0 else { continue }
-                let parent = IPAddressText.masked(a, length: length - 1)
+                let parent = a.masked(toLength: length - 1)
                 for j in prefixes.indices where j != i && prefixes[j].1 == length && prefixes[j].0.isIPv4 == a.isIPv4
-                    && prefixes[j].0 != a && IPAddressText.masked(prefixes[j].0, length: length - 1) == parent {
+                    && prefixes[j].0 != a && prefixes[j].0.masked(toLength: length - 1) == parent {
                     prefixes.remove(at: max(i, j))
                     prefixes.remove(at: min(i, j))
                     prefixes.append((parent, length - 1))

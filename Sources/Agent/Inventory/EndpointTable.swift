@@ -188,7 +188,7 @@ public struct EndpointTable: Sendable {
             var ips: [IPAddress] = []
             for ip in node.internalIPs {
                 if let owner = claimed[ip] {
-                    table.warnings.append("inventory: node \(node.name): \(IPAddressText.format(ip)) is claimed by \(owner) and node \(node.name); using \(owner)")
+                    table.warnings.append("inventory: node \(node.name): \(ip.text) is claimed by \(owner) and node \(node.name); using \(owner)")
                     continue
                 }
                 claimed[ip] = "node " + node.name

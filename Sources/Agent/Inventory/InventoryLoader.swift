@@ -330,7 +330,7 @@ public enum InventoryLoader {
     }
 
     static func parseIP(_ text: String, at path: String, reader: JSONReader) throws(AgentError) -> IPAddress {
-        guard let ip = IPAddressText.parse(text) else {
+        guard let ip = IPAddress(text: text) else {
             throw reader.error(path, "not an IP address: \"\(text)\"")
         }
         return ip
@@ -367,7 +367,7 @@ public enum InventoryLoader {
                 if let first = owner[ip] {
                     let winner = pods[first].namespace + "/" + pods[first].name
                     let loser = pods[index].namespace + "/" + pods[index].name
-                    warnings.append("\(file): \(pods[index].location): \(IPAddressText.format(ip)) is claimed by \(winner) and \(loser); using \(winner)")
+                    warnings.append("\(file): \(pods[index].location): \(ip.text) is claimed by \(winner) and \(loser); using \(winner)")
                 } else {
                     owner[ip] = index
                     kept.append(ip)

@@ -320,7 +320,7 @@ public struct CompiledServices: Sendable {
             for clusterIP in service.clusterIPs {
                 for port in service.ports {
                     let protocolName = IPProtocolNumber.eveName(port.ipProtocol).map { "\($0)" } ?? "\(port.ipProtocol)"
-                    let key = "\(IPAddressText.format(clusterIP)) port \(port.port)/\(protocolName)"
+                    let key = "\(clusterIP.text) port \(port.port)/\(protocolName)"
                     if let owner = claimed[key] {
                         compiled.warnings.append("\(file): \(service.location): \(key) is claimed by \(owner) and \(name); using \(owner)")
                         continue
