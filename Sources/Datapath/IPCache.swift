@@ -60,20 +60,9 @@ public struct IPCacheEntry: Sendable, Equatable {
 /// (e.g. to `worldIPv4`/`worldIPv6` in dual-stack mode) take precedence over that default.
 /// If two entries have the same family, length and masked prefix, the first one is kept.
 public struct IPCache: Sendable {
-    @usableFromInline
-    struct Slot: Sendable {
-        @usableFromInline var high: UInt64
-        @usableFromInline var low: UInt64
-        /// `Slot.emptyCode` when free; else 0-128 for IPv6 lengths, 129-161 for IPv4 (129 + length).
-        @usableFromInline var code: UInt8
-        @usableFromInline var value: IPCacheValue
-
-        @usableFromInline static let emptyCode: UInt8 = 0xff
-    }
-
-    @usableFromInline let slots: [Slot]
-    @usableFromInline let mask: Int
-    @usableFromInline let shift: UInt64
+    /// Prefixes keyed by their masked address and length code: 0-128 for IPv6 lengths,
+    /// 129-161 for IPv4 (129 + length).
+    @usableFromInline let table: StaticHashTable<IPCacheValue>
     /// Codes (129 + length) of the IPv4 lengths present, longest first.
     @usableFromInline let ipv4Codes: [UInt8]
     /// IPv6 lengths present, longest first.
@@ -96,19 +85,12 @@ public struct IPCache: Sendable {
     /// Builds the table. A prefix length beyond its family's width (33 for IPv4, 129 for
     /// IPv6) is a programming error and traps.
     public init(_ entries: [IPCacheEntry]) {
-        var slotCount = 16
-        while slotCount < entries.count * 2 { slotCount <<= 1 }
-        var bits: UInt64 = 0
-        while (1 << bits) < slotCount { bits += 1 }
-        let empty = Slot(high: 0, low: 0, code: Slot.emptyCode, value: .world)
-        var slots = [Slot](repeating: empty, count: slotCount)
-        self.mask = slotCount - 1
-        self.shift = 64 - bits
         var v4Present = [Bool](repeating: false, count: 33)
         var v6Present = [Bool](repeating: false, count: 129)
         var v4Top16 = [UInt64](repeating: 0, count: 1024)
         var v6Top16 = [UInt64](repeating: 0, count: 1024)
-        var stored = 0
+        var keyed: [(key: StaticHashTable<IPCacheValue>.Key, value: IPCacheValue)] = []
+        keyed.reserveCapacity(entries.count)
         for entry in entries {
             let code: UInt8
             if entry.prefix.isIPv4 {
@@ -128,22 +110,10 @@ public struct IPCache: Sendable {
                     v6Top16[top >> 6] |= 1 << UInt64(top & 63)
                 }
             }
-            let key = Self.masked(entry.prefix, code: code)
-            var slot = Self.slotIndex(high: key.high, low: key.low, code: code, shift: self.shift)
-            var duplicate = false
-            while slots[slot].code != Slot.emptyCode {
-                if slots[slot].code == code && slots[slot].high == key.high && slots[slot].low == key.low {
-                    duplicate = true
-                    break
-                }
-                slot = (slot + 1) & self.mask
-            }
-            if duplicate { continue }
-            slots[slot] = Slot(high: key.high, low: key.low, code: code, value: entry.value)
-            stored += 1
+            keyed.append((Self.key(entry.prefix, code: code), entry.value))
         }
-        self.slots = slots
-        self.count = stored
+        self.table = StaticHashTable(keyed, empty: .world)
+        self.count = self.table.count
         self.ipv4Codes = (0...32).reversed().filter { v4Present[$0] }.map { UInt8(129 + $0) }
         self.ipv6Codes = (0...128).reversed().filter { v6Present[$0] }.map { UInt8($0) }
         self.ipv4Top16 = v4Top16
@@ -161,50 +131,29 @@ public struct IPCache: Sendable {
     /// `IPCacheValue.world` when none does. Allocation-free.
     @inlinable
     public func lookup(_ address: IPAddress) -> IPCacheValue {
-        let mask = self.mask, shift = self.shift
         let isIPv4 = address.isIPv4
         // Skip every length >= 16 when no such prefix shares the address's top 16 bits
         // (the common case for world addresses: one bitmap test instead of several probes).
         let top = isIPv4 ? Int(address.ipv4Value >> 16) : Int(address.high >> 48)
         let bitmap = isIPv4 ? self.ipv4Top16 : self.ipv6Top16
         let start = bitmap[top >> 6] & (1 << UInt64(top & 63)) != 0 ? 0 : (isIPv4 ? self.ipv4ShortStart : self.ipv6ShortStart)
-        return self.slots.withUnsafeBufferPointer { slots in
-            (isIPv4 ? self.ipv4Codes : self.ipv6Codes).withUnsafeBufferPointer { codes in
-                // An index loop: iterating a slice allocates in unoptimized builds.
-                var index = start
-                while index < codes.count {
-                    let code = codes[index]
-                    index &+= 1
-                    let key = Self.masked(address, code: code)
-                    var slot = Self.slotIndex(high: key.high, low: key.low, code: code, shift: shift)
-                    while true {
-                        let candidate = slots.baseAddress.unsafelyUnwrapped + slot
-                        let candidateCode = candidate.pointee.code
-                        if candidateCode == Slot.emptyCode { break }
-                        if candidateCode == code && candidate.pointee.low == key.low && candidate.pointee.high == key.high {
-                            return candidate.pointee.value
-                        }
-                        slot = (slot &+ 1) & mask
-                    }
-                }
-                return .world
+        return (isIPv4 ? self.ipv4Codes : self.ipv6Codes).withUnsafeBufferPointer { codes in
+            // An index loop: iterating a slice allocates in unoptimized builds.
+            var index = start
+            while index < codes.count {
+                let code = codes[index]
+                index &+= 1
+                if let value = self.table.find(Self.key(address, code: code)) { return value }
             }
+            return .world
         }
     }
 
-    /// The address with the host bits of the prefix `code` cleared (its 128-bit form; the
-    /// family is in the code too).
+    /// The table key of the prefix `code` (its family is in the code too) that covers `address`:
+    /// the address with the host bits cleared (its 128-bit form).
     @inlinable @inline(__always)
-    static func masked(_ address: IPAddress, code: UInt8) -> IPAddress {
-        address.masked(bits: code > 128 ? code &- 129 &+ 96 : code)
-    }
-
-    @inlinable @inline(__always)
-    static func slotIndex(high: UInt64, low: UInt64, code: UInt8, shift: UInt64) -> Int {
-        var hash = high &* 0x9e37_79b9_7f4a_7c15
-        hash ^= (low ^ (UInt64(code) << 56)) &* 0xc2b2_ae3d_27d4_eb4f
-        hash ^= hash >> 31
-        hash = hash &* 0x94d0_49bb_1331_11eb
-        return Int(truncatingIfNeeded: hash >> shift)
+    static func key(_ address: IPAddress, code: UInt8) -> StaticHashTable<IPCacheValue>.Key {
+        let masked = address.masked(bits: code > 128 ? code &- 129 &+ 96 : code)
+        return StaticHashTable.Key(high: masked.high, low: masked.low, tag: UInt32(code))
     }
 }

@@ -43,24 +43,12 @@ public struct ServiceTableEntry: Sendable, Equatable {
 /// The service translation table, Cilium's `cilium_lb4_services_v2`/`lb6` in miniature: a fixed
 /// open-addressing table keyed by (ClusterIP, port, protocol), built once by the agent and
 /// consulted when a connection starts, before policy, so policy sees the backends' identity and
-/// port as it does after Cilium's socket or BPF load balancer. Lookups allocate nothing; the
-/// table holds at most 1/2 load with linear probing. The first entry of a duplicate key is kept.
+/// port as it does after Cilium's socket or BPF load balancer. Lookups allocate nothing
+/// (`StaticHashTable`); the first entry of a duplicate key is kept.
 public struct ServiceTable: Sendable {
-    @usableFromInline
-    struct Slot: Sendable {
-        @usableFromInline var high: UInt64
-        @usableFromInline var low: UInt64
-        @usableFromInline var port: UInt16
-        @usableFromInline var ipProtocol: UInt8
-        /// False for a free slot.
-        @usableFromInline var used: Bool
-        @usableFromInline var value: ServiceValue
-    }
-
-    @usableFromInline let slots: [Slot]
-    @usableFromInline let mask: Int
+    @usableFromInline let table: StaticHashTable<ServiceValue>
     /// The number of distinct keys stored.
-    public let count: Int
+    public var count: Int { self.table.count }
 
     /// An empty table: nothing is translated.
     public init() {
@@ -68,32 +56,8 @@ public struct ServiceTable: Sendable {
     }
 
     public init(_ entries: [ServiceTableEntry]) {
-        var slotCount = 16
-        while slotCount < entries.count * 2 { slotCount <<= 1 }
-        let empty = Slot(high: 0, low: 0, port: 0, ipProtocol: 0, used: false,
-                         value: ServiceValue(service: 0, backend: .unknown, targetPort: 0, backendIsLocal: false))
-        var slots = [Slot](repeating: empty, count: slotCount)
-        let mask = slotCount - 1
-        var stored = 0
-        for entry in entries {
-            var slot = Self.slotIndex(entry.address, port: entry.port, ipProtocol: entry.ipProtocol, mask: mask)
-            var duplicate = false
-            while slots[slot].used {
-                if slots[slot].high == entry.address.high && slots[slot].low == entry.address.low
-                    && slots[slot].port == entry.port && slots[slot].ipProtocol == entry.ipProtocol {
-                    duplicate = true
-                    break
-                }
-                slot = (slot + 1) & mask
-            }
-            if duplicate { continue }
-            slots[slot] = Slot(high: entry.address.high, low: entry.address.low, port: entry.port,
-                               ipProtocol: entry.ipProtocol, used: true, value: entry.value)
-            stored += 1
-        }
-        self.slots = slots
-        self.mask = mask
-        self.count = stored
+        self.table = StaticHashTable(entries.map { (Self.key($0.address, port: $0.port, ipProtocol: $0.ipProtocol), $0.value) },
+                                     empty: ServiceValue(service: 0, backend: .unknown, targetPort: 0, backendIsLocal: false))
     }
 
     public var isEmpty: Bool { self.count == 0 }
@@ -102,19 +66,7 @@ public struct ServiceTable: Sendable {
     @inlinable
     public func lookup(_ address: IPAddress, port: UInt16, ipProtocol: UInt8) -> ServiceValue? {
         guard self.count > 0 else { return nil }
-        let mask = self.mask
-        return self.slots.withUnsafeBufferPointer { slots in
-            var slot = Self.slotIndex(address, port: port, ipProtocol: ipProtocol, mask: mask)
-            while true {
-                let candidate = slots.baseAddress.unsafelyUnwrapped + slot
-                if !candidate.pointee.used { return nil }
-                if candidate.pointee.low == address.low && candidate.pointee.high == address.high
-                    && candidate.pointee.port == port && candidate.pointee.ipProtocol == ipProtocol {
-                    return candidate.pointee.value
-                }
-                slot = (slot &+ 1) & mask
-            }
-        }
+        return self.table.find(Self.key(address, port: port, ipProtocol: ipProtocol))
     }
 
     /// Translates a new connection's destination as the load balancer would before policy:
@@ -134,11 +86,7 @@ public struct ServiceTable: Sendable {
     }
 
     @inlinable @inline(__always)
-    static func slotIndex(_ address: IPAddress, port: UInt16, ipProtocol: UInt8, mask: Int) -> Int {
-        var hash = address.high &* 0x9e37_79b9_7f4a_7c15
-        hash ^= (address.low ^ (UInt64(port) << 40) ^ (UInt64(ipProtocol) << 56)) &* 0xc2b2_ae3d_27d4_eb4f
-        hash ^= hash >> 31
-        hash = hash &* 0x94d0_49bb_1331_11eb
-        return Int(truncatingIfNeeded: hash >> 32) & mask
+    static func key(_ address: IPAddress, port: UInt16, ipProtocol: UInt8) -> StaticHashTable<ServiceValue>.Key {
+        StaticHashTable.Key(high: address.high, low: address.low, tag: UInt32(port) << 8 | UInt32(ipProtocol))
     }
 }
