@@ -42,9 +42,7 @@ public final class FlowProcessor {
     let parser = LayerParser()
     let flows: FlowTable
     let fragments: FragmentTable
-    /// Packet time of the next expiry sweep.
-    var nextSweep: Int64 = .min
-    var nextSweepPacket: UInt64 = 0
+    var sweeps = SweepSchedule()
     var packetsProcessed: UInt64 = 0
     var latestTime = CaptureTime.zero
     /// Called once for each link type flowmon does not decode.
@@ -90,13 +88,6 @@ public final class FlowProcessor {
         self.onUnsupportedLinkType = onUnsupportedLinkType
     }
 
-    /// Sweeps for idle flows once per second of packet time,
-    static let sweepInterval: Int64 = 1_000_000_000
-    /// and at least every this many packets. In the pipeline each sweep ends an epoch, whose
-    /// records are held until every worker reaches it; so a flood of short connections inside
-    /// one second (every packet evicting a flow) holds at most this many packets' records.
-    static let sweepPackets: UInt64 = 16_384
-
     /// Records keyed for the pipeline's merge (flow records, Hubble lines), or nil when this
     /// processor writes straight to `output` (a single pass on one thread).
     var keyedFlows: KeyedRecords?
@@ -113,13 +104,9 @@ public final class FlowProcessor {
     public var alertsOutput: JSONLinesOutput?
 
     /// Processes one captured packet: sweeps idle flows once per second of packet time (and
-    /// every `sweepPackets` packets), then handles the packet. The single-threaded path; the pipeline calls `handle` and `sweep`.
+    /// every `SweepSchedule.packets` packets), then handles the packet. The single-threaded path; the pipeline calls `handle` and `sweep`.
     public func process(_ packet: CapturedPacket) throws(OutputError) {
-        if packet.time.nanoseconds >= self.nextSweep || self.packetsProcessed >= self.nextSweepPacket {
-            self.sweep(now: packet.time)
-            self.nextSweep = packet.time.nanoseconds &+ Self.sweepInterval
-            self.nextSweepPacket = self.packetsProcessed &+ Self.sweepPackets
-        }
+        if self.sweeps.isDue(time: packet.time, packets: self.packetsProcessed) { self.sweep(now: packet.time) }
         self.packetsProcessed &+= 1
         try self.handle(packet)
         if self.output.buffer.count >= self.output.flushThreshold { try self.output.flush() }
@@ -129,10 +116,7 @@ public final class FlowProcessor {
     func handle(_ packet: CapturedPacket) throws(OutputError) {
         let time = packet.time
         self.countCaptured(length: packet.originalLength, time: time)
-        guard let link = LinkLayer(linkType: packet.linkType) else {
-            if self.capture.countUnsupported(linkType: packet.linkType) { self.onUnsupportedLinkType(packet.linkType) }
-            return
-        }
+        guard let link = self.capture.linkLayer(of: packet, onUnsupported: self.onUnsupportedLinkType) else { return }
         // A local, not a stored property: passing it on borrows it in place, where a value
         // read out of a class or through a pointer would be copied for every call.
         var summary = PacketSummary()
@@ -357,5 +341,43 @@ public final class FlowProcessor {
             self.eventCounter &+= 1
             return EmissionKey(event: self.event, primary: 0, secondary: self.eventCounter)
         }
+    }
+}
+
+/// When idle flows are swept, the same rule for a single pass and the pipeline's reading thread.
+struct SweepSchedule {
+    /// Once per second of packet time,
+    static let interval: Int64 = 1_000_000_000
+    /// and at least every this many packets. In the pipeline each sweep ends an epoch, whose
+    /// records are held until every worker reaches it; so a flood of short connections inside
+    /// one second (every packet evicting a flow) holds at most this many packets' records.
+    static let packets: UInt64 = 16_384
+    private var nextTime: Int64 = .min
+    private var nextPacket: UInt64 = 0
+
+    /// Whether a sweep is due before the packet at `time`, after `packets` packets; if so, the
+    /// next one is scheduled from here.
+    mutating func isDue(time: CaptureTime, packets: UInt64) -> Bool {
+        guard time.nanoseconds >= self.nextTime || packets >= self.nextPacket else { return false }
+        self.nextTime = time.nanoseconds &+ Self.interval
+        self.nextPacket = packets &+ Self.packets
+        return true
+    }
+
+    /// Whether a sweep is due by the clock alone (live capture with no traffic).
+    mutating func isDue(idle now: CaptureTime) -> Bool {
+        guard now.nanoseconds >= self.nextTime else { return false }
+        self.nextTime = now.nanoseconds &+ Self.interval
+        return true
+    }
+}
+
+extension CaptureCounters {
+    /// The packet's link layer; nil for a link type flowmon does not decode, which is counted,
+    /// and `onUnsupported` told the first time it is met.
+    mutating func linkLayer(of packet: CapturedPacket, onUnsupported: (UInt32) -> Void) -> LinkLayer? {
+        if let link = LinkLayer(linkType: packet.linkType) { return link }
+        if self.countUnsupported(linkType: packet.linkType) { onUnsupported(packet.linkType) }
+        return nil
     }
 }

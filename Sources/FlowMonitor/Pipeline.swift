@@ -99,8 +99,7 @@ public final class Pipeline: @unchecked Sendable {
 
     // Capture-thread state.
     var sequence: UInt64 = 0
-    var nextSweep: Int64 = .min
-    var nextSweepPacket: UInt64 = 0
+    var sweeps = SweepSchedule()
     var latestTime = CaptureTime.zero
     public private(set) var capture = CaptureCounters()
     var lastSweepWall: Int64 = 0
@@ -157,13 +156,10 @@ public final class Pipeline: @unchecked Sendable {
     public func submit(_ packet: CapturedPacket) {
         self.capture.count(length: packet.originalLength, time: packet.time)
         if packet.time > self.latestTime { self.latestTime = packet.time }
-        if packet.time.nanoseconds >= self.nextSweep || self.sequence >= self.nextSweepPacket {
+        if self.sweeps.isDue(time: packet.time, packets: self.sequence) {
             self.broadcast(.sweep, time: packet.time.nanoseconds, sequence: 2 &* self.sequence)
-            self.nextSweep = packet.time.nanoseconds &+ FlowProcessor.sweepInterval
-            self.nextSweepPacket = self.sequence &+ FlowProcessor.sweepPackets
         }
-        guard let link = LinkLayer(linkType: packet.linkType) else {
-            if self.capture.countUnsupported(linkType: packet.linkType) { self.onUnsupportedLinkType(packet.linkType) }
+        guard let link = self.capture.linkLayer(of: packet, onUnsupported: self.onUnsupportedLinkType) else {
             self.sequence &+= 1
             return
         }
@@ -209,9 +205,8 @@ public final class Pipeline: @unchecked Sendable {
     /// Live capture with no traffic: sweep on the clock so idle flows still end. The time
     /// passed is the caller's (the kernel's clock); the flow table reads none itself.
     public func idle(now: CaptureTime) {
-        guard now.nanoseconds >= self.nextSweep, self.configuration.mode == .live else { return }
+        guard self.configuration.mode == .live, self.sweeps.isDue(idle: now) else { return }
         self.broadcast(.sweep, time: now.nanoseconds, sequence: 2 &* self.sequence)
-        self.nextSweep = now.nanoseconds &+ FlowProcessor.sweepInterval
         if now > self.latestTime { self.latestTime = now }
         self.publish()
     }
@@ -290,15 +285,13 @@ public final class Pipeline: @unchecked Sendable {
         self.broadcast(.end, time: self.latestTime.nanoseconds, sequence: 2 &* self.sequence &+ 2)
         self.publish()
         self.finished.wait()
-        if let error = self.merger.error { throw error }
+        if let error = self.merger.failure { throw error }
         var statistics = StatsSnapshot(combining: self.processors.map { $0.statistics() }, capture: self.capture,
                                        time: self.latestTime, inputError: inputError)
         statistics.alerts = self.merger.alertStage?.counters
         StatsRecord.append(statistics, to: &self.output.buffer)
         try self.output.endLine()
-        try self.output.flush()
-        try self.hubble?.flush()
-        try self.merger.alerts?.flush()
+        try self.merger.flush()
     }
 
     // MARK: Workers
@@ -341,15 +334,26 @@ public final class Pipeline: @unchecked Sendable {
 /// Also writes the periodic `stats` records and a `lost` record whenever packets were lost
 /// since the last report (Hubble's `lost_events_total`, as records).
 final class Merger: @unchecked Sendable {
-    let lock = NSLock()
+    private let lock = NSLock()
     let workers: Int
     let output: JSONLinesOutput
     let hubble: JSONLinesOutput?
-    /// Per worker, the epochs handed over and not yet written (flows, Hubble, statistics, time,
-    /// detector events, the epoch's closing event number).
-    var queues: [[(KeyedRecords, KeyedRecords?, StatsSnapshot, Int64?, AlertEventBuffer?, UInt64)]]
+    /// What one worker hands over at the end of an epoch.
+    struct Epoch {
+        var flows: KeyedRecords
+        var hubble: KeyedRecords?
+        var statistics: StatsSnapshot
+        /// The sweep's packet time; nil for the last epoch (the end).
+        var time: Int64?
+        var events: AlertEventBuffer?
+        /// The event number that closed the epoch.
+        var event: UInt64
+    }
+
+    /// Per worker, the epochs handed over and not yet written.
+    private var queues: [[Epoch]]
     var spares: [KeyedRecords] = []
-    private(set) var error: OutputError?
+    private var error: OutputError?
     let statsInterval: Int64?
     var nextStats: Int64 = .min
     var capture = CaptureCounters()
@@ -407,45 +411,64 @@ final class Merger: @unchecked Sendable {
         }
     }
 
+    /// The error that stopped the writing, if any.
+    var failure: OutputError? {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        return self.error
+    }
+
+    /// Writes what is buffered to every output now; throws the error that stopped the writing.
+    func flush() throws(OutputError) {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        if let error = self.error { throw error }
+        try self.output.flush()
+        try self.hubble?.flush()
+        try self.alerts?.flush()
+    }
+
     /// Takes the processor's records for the epoch just ended and gives it empty buffers.
     /// `time` is the sweep's packet time (nil at the end).
     func deposit(worker: Int, processor: FlowProcessor, time: Int64?) {
         let statistics = processor.statistics()
         self.lock.lock()
         defer { self.lock.unlock() }
-        self.queues[worker].append((processor.takeFlows(replacement: self.spare()),
-                                    processor.takeHubble(replacement: processor.keyedHubble == nil ? nil : self.spare()),
-                                    statistics, time, processor.takeAlertEvents(replacement: self.spareEventBuffer),
-                                    processor.event))
+        self.queues[worker].append(Epoch(
+            flows: processor.takeFlows(replacement: self.spare()),
+            hubble: processor.takeHubble(replacement: processor.keyedHubble == nil ? nil : self.spare()),
+            statistics: statistics, time: time, events: processor.takeAlertEvents(replacement: self.spareEventBuffer),
+            event: processor.event))
         while self.queues.allSatisfy({ !$0.isEmpty }) {
             let epoch = self.queues.indices.map { self.queues[$0].removeFirst() }
-            var chunks = epoch.map(\.0)
+            let (time, event) = (epoch[0].time, epoch[0].event)
+            var chunks = epoch.map(\.flows)
             if let stage = self.alertStage {
                 // The detectors see the epoch's events in single-pass order, then the sweep (or
                 // the end) closes their aggregation windows; alerts merge with the flow records.
-                stage.observe(epoch.compactMap(\.4))
-                if let time = epoch[0].3 {
-                    stage.advance(to: CaptureTime(nanoseconds: time), event: epoch[0].5)
+                stage.observe(epoch.compactMap(\.events))
+                if let time {
+                    stage.advance(to: CaptureTime(nanoseconds: time), event: event)
                 } else {
-                    stage.finish(event: epoch[0].5)
+                    stage.finish(event: event)
                 }
                 chunks.append(stage.records)
             }
             self.write(chunks, to: self.output)
-            if let hubble = self.hubble { self.write(epoch.compactMap(\.1), to: hubble) }
+            if let hubble = self.hubble { self.write(epoch.compactMap(\.hubble), to: hubble) }
             if let stage = self.alertStage {
                 if let alerts = self.alerts { self.write([stage.records], to: alerts) }
                 stage.records.removeAll()
             }
-            if let time = epoch[0].3 { self.report(epoch.map(\.2), time: time) }
-            for (flows, hubble, _, _, events, _) in epoch {
-                flows.removeAll()
-                self.spares.append(flows)
-                if let hubble {
+            if let time { self.report(epoch.map(\.statistics), time: time) }
+            for handed in epoch {
+                handed.flows.removeAll()
+                self.spares.append(handed.flows)
+                if let hubble = handed.hubble {
                     hubble.removeAll()
                     self.spares.append(hubble)
                 }
-                if let events {
+                if let events = handed.events {
                     events.removeAll()
                     self.spareEvents.append(events)
                 }
