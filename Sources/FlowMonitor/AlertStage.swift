@@ -49,9 +49,9 @@ final class AlertEventBuffer {
     }
 }
 
-/// The detectors and the writing of their alerts. There is one per run: the pipeline's merger
-/// feeds it every worker's events in single-pass order; a single pass feeds it directly.
-/// Alerts are rendered into keyed records so they merge with flow records in capture order.
+/// The detectors and the writing of their alerts. There is one per run: the merger feeds it
+/// every worker's events in single-pass order. Alerts are rendered into keyed records so they
+/// merge with flow records in capture order.
 final class AlertStage {
     let engine: DetectorEngine
     /// The identity/policy generations, numbered as `FlowEntry.policyGeneration` counts them,
@@ -68,13 +68,16 @@ final class AlertStage {
     /// epoch as, the record of its connection (a failed attempt is raised as the record is
     /// written), so the stage knows it when the record is written.
     private var alerted = Set<UInt64>()
+    /// The merge's cursors, kept from epoch to epoch.
+    private var cursors: [Int] = []
 
     init(settings: DetectorSettings, contexts: [PolicyContext]) {
         self.engine = DetectorEngine(settings: settings)
         self.contexts = contexts
         // Room for the alerted connections that are open at once, so a single pass (which
-        // runs the stage on the packet path) does not allocate for them.
+        // runs the stage at its sweeps, on the packet path) does not allocate for them.
         self.alerted.reserveCapacity(Self.alertedCapacity)
+        self.cursors.reserveCapacity(8)
     }
 
     static let alertedCapacity = 4096
@@ -86,14 +89,13 @@ final class AlertStage {
     }
 
     /// Runs the events of one epoch, from every worker, in single-pass order.
-    func observe(_ buffers: [AlertEventBuffer]) {
-        var order: [(key: EmissionKey, buffer: Int, index: Int)] = []
-        for (bufferIndex, buffer) in buffers.enumerated() {
-            self.eventsDropped &+= buffer.dropped
-            for (index, event) in buffer.events.enumerated() { order.append((event.key, bufferIndex, index)) }
+    func observe(_ epoch: [Merger.Epoch]) {
+        for worker in 0..<epoch.count { self.eventsDropped &+= epoch[worker].events?.dropped ?? 0 }
+        mergeInKeyOrder(epoch.count, cursors: &self.cursors, count: { epoch[$0].events?.count ?? 0 },
+                        key: { worker, index in epoch[worker].events?.events[index].key ?? EmissionKey(event: 0, primary: 0, secondary: 0) }) {
+            worker, index in
+            if let events = epoch[worker].events { self.observe(events.events[index]) }
         }
-        order.sort { ($0.key, $0.buffer, $0.index) < ($1.key, $1.buffer, $1.index) }
-        for item in order { self.observe(buffers[item.buffer].events[item.index]) }
     }
 
     func observe(_ event: AlertEvent) {

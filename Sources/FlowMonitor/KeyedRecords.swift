@@ -72,3 +72,26 @@ final class KeyedRecords {
 
     var isEmpty: Bool { self.entries.isEmpty }
 }
+
+/// Visits the entries of `sequences` sequences, each already in key order, in key order
+/// overall (of equal keys, the earlier sequence's first): `visit(sequence, entry)`. `cursors`
+/// is the caller's, kept so merging allocates nothing once warmed up.
+func mergeInKeyOrder(_ sequences: Int, cursors: inout [Int], count: (Int) -> Int, key: (Int, Int) -> EmissionKey,
+                     visit: (Int, Int) -> Void) {
+    cursors.removeAll(keepingCapacity: true)
+    for _ in 0..<sequences { cursors.append(0) }
+    while true {
+        var best = -1
+        var bestKey = EmissionKey(event: 0, primary: 0, secondary: 0)
+        for sequence in 0..<sequences where cursors[sequence] < count(sequence) {
+            let candidate = key(sequence, cursors[sequence])
+            if best < 0 || candidate < bestKey {
+                best = sequence
+                bestKey = candidate
+            }
+        }
+        guard best >= 0 else { return }
+        visit(best, cursors[best])
+        cursors[best] += 1
+    }
+}
