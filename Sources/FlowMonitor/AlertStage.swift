@@ -68,8 +68,8 @@ final class AlertStage {
     /// epoch as, the record of its connection (a failed attempt is raised as the record is
     /// written), so the stage knows it when the record is written.
     private var alerted = Set<UInt64>()
-    /// The merge's cursors, kept from epoch to epoch.
-    private var cursors: [Int] = []
+    /// The epoch's events in single-pass order, kept from epoch to epoch.
+    private var order: [KeyedItem] = []
 
     init(settings: DetectorSettings, contexts: [PolicyContext]) {
         self.engine = DetectorEngine(settings: settings)
@@ -77,7 +77,7 @@ final class AlertStage {
         // Room for the alerted connections that are open at once, so a single pass (which
         // runs the stage at its sweeps, on the packet path) does not allocate for them.
         self.alerted.reserveCapacity(Self.alertedCapacity)
-        self.cursors.reserveCapacity(8)
+        self.order.reserveCapacity(1024)
     }
 
     static let alertedCapacity = 4096
@@ -90,11 +90,16 @@ final class AlertStage {
 
     /// Runs the events of one epoch, from every worker, in single-pass order.
     func observe(_ epoch: [Merger.Epoch]) {
-        for worker in 0..<epoch.count { self.eventsDropped &+= epoch[worker].events?.dropped ?? 0 }
-        mergeInKeyOrder(epoch.count, cursors: &self.cursors, count: { epoch[$0].events?.count ?? 0 },
-                        key: { worker, index in epoch[worker].events?.events[index].key ?? EmissionKey(event: 0, primary: 0, secondary: 0) }) {
-            worker, index in
-            if let events = epoch[worker].events { self.observe(events.events[index]) }
+        self.order.removeAll(keepingCapacity: true)
+        for worker in 0..<epoch.count {
+            guard let buffer = epoch[worker].events else { continue }
+            self.eventsDropped &+= buffer.dropped
+            for index in 0..<buffer.count { self.order.append((buffer.events[index].key, worker, index)) }
+        }
+        self.order.sortByKey()
+        for item in 0..<self.order.count {
+            let (_, worker, index) = self.order[item]
+            if let buffer = epoch[worker].events { self.observe(buffer.events[index]) }
         }
     }
 

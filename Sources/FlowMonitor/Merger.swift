@@ -8,8 +8,7 @@ import Output
 /// Also writes the periodic `stats` records and a `lost` record whenever packets were lost
 /// since the last report (Hubble's `lost_events_total`, as records).
 ///
-/// Each worker's records (and detector events) of an epoch are already in that order, so
-/// the epoch is written by merging them, into buffers kept from epoch to epoch: once warmed
+/// The buffers an epoch is sorted and written with are kept from epoch to epoch: once warmed
 /// up, writing an epoch allocates nothing (a single pass runs it on its packet path).
 final class Merger: @unchecked Sendable {
     /// What one worker hands over at the end of an epoch.
@@ -33,7 +32,7 @@ final class Merger: @unchecked Sendable {
     /// The epoch being written (one per worker) and what it writes, kept for the next one.
     private var epoch: [Epoch] = []
     private var chunks: [KeyedRecords] = []
-    private var cursors: [Int] = []
+    private var order: [KeyedItem] = []
     private var spares: [KeyedRecords] = []
     private var spareEvents: [AlertEventBuffer] = []
     private var error: OutputError?
@@ -65,7 +64,7 @@ final class Merger: @unchecked Sendable {
         }
         self.epoch.reserveCapacity(workers)
         self.chunks.reserveCapacity(workers + 1)
-        self.cursors.reserveCapacity(workers + 1)
+        self.order.reserveCapacity(1024)
     }
 
     func updateCapture(_ counters: CaptureCounters) {
@@ -225,11 +224,16 @@ final class Merger: @unchecked Sendable {
     /// Writes the records of `chunks` in key order.
     private func write(to output: JSONLinesOutput) {
         guard self.error == nil else { return }
-        let chunks = self.chunks
-        mergeInKeyOrder(chunks.count, cursors: &self.cursors, count: { chunks[$0].entries.count },
-                        key: { chunks[$0].entries[$1].key }) { chunkIndex, entryIndex in
-            guard self.error == nil else { return }
-            let chunk = chunks[chunkIndex]
+        self.order.removeAll(keepingCapacity: true)
+        for chunk in 0..<self.chunks.count {
+            for entry in 0..<self.chunks[chunk].entries.count {
+                self.order.append((self.chunks[chunk].entries[entry].key, chunk, entry))
+            }
+        }
+        self.order.sortByKey()
+        for item in 0..<self.order.count where self.error == nil {
+            let (_, chunkIndex, entryIndex) = self.order[item]
+            let chunk = self.chunks[chunkIndex]
             let entry = chunk.entries[entryIndex]
             let bytes = chunk.bytes(entryIndex)
             if entry.alertedAt >= 0, self.alertStage?.takeAlerted(entry.flowID) == true {
