@@ -49,9 +49,9 @@ final class AlertEventBuffer {
     }
 }
 
-/// The detectors and the writing of their alerts. There is one per run: the pipeline's merger
-/// feeds it every worker's events in single-pass order; a single pass feeds it directly.
-/// Alerts are rendered into keyed records so they merge with flow records in capture order.
+/// The detectors and the writing of their alerts. There is one per run: the merger feeds it
+/// every worker's events in single-pass order. Alerts are rendered into keyed records so they
+/// merge with flow records in capture order.
 final class AlertStage {
     let engine: DetectorEngine
     /// The identity/policy generations, numbered as `FlowEntry.policyGeneration` counts them,
@@ -68,13 +68,16 @@ final class AlertStage {
     /// epoch as, the record of its connection (a failed attempt is raised as the record is
     /// written), so the stage knows it when the record is written.
     private var alerted = Set<UInt64>()
+    /// The epoch's events in single-pass order, kept from epoch to epoch.
+    private var order: [KeyedItem] = []
 
     init(settings: DetectorSettings, contexts: [PolicyContext]) {
         self.engine = DetectorEngine(settings: settings)
         self.contexts = contexts
         // Room for the alerted connections that are open at once, so a single pass (which
-        // runs the stage on the packet path) does not allocate for them.
+        // runs the stage at its sweeps, on the packet path) does not allocate for them.
         self.alerted.reserveCapacity(Self.alertedCapacity)
+        self.order.reserveCapacity(1024)
     }
 
     static let alertedCapacity = 4096
@@ -86,14 +89,18 @@ final class AlertStage {
     }
 
     /// Runs the events of one epoch, from every worker, in single-pass order.
-    func observe(_ buffers: [AlertEventBuffer]) {
-        var order: [(key: EmissionKey, buffer: Int, index: Int)] = []
-        for (bufferIndex, buffer) in buffers.enumerated() {
+    func observe(_ epoch: [Merger.Epoch]) {
+        self.order.removeAll(keepingCapacity: true)
+        for worker in 0..<epoch.count {
+            guard let buffer = epoch[worker].events else { continue }
             self.eventsDropped &+= buffer.dropped
-            for (index, event) in buffer.events.enumerated() { order.append((event.key, bufferIndex, index)) }
+            for index in 0..<buffer.count { self.order.append((buffer.events[index].key, worker, index)) }
         }
-        order.sort { ($0.key, $0.buffer, $0.index) < ($1.key, $1.buffer, $1.index) }
-        for item in order { self.observe(buffers[item.buffer].events[item.index]) }
+        self.order.sortByKey()
+        for item in 0..<self.order.count {
+            let (_, worker, index) = self.order[item]
+            if let buffer = epoch[worker].events { self.observe(buffer.events[index]) }
+        }
     }
 
     func observe(_ event: AlertEvent) {

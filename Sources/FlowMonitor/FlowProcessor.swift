@@ -29,8 +29,11 @@ public struct ProcessorConfiguration: Sendable {
     }
 }
 
-/// The datapath for one stream of packets: decode, attribute fragments, track flows,
-/// and write flow records as flows end. One instance per worker; nothing shared.
+/// The datapath for one stream of packets: decode, attribute fragments, track flows, and
+/// key the records of flows that end (and the Hubble lines and detector events of new ones)
+/// by their place in capture order. One instance per pipeline worker; nothing shared. A
+/// single pass on one thread is the same thing with one worker: `process` hands each epoch
+/// to a `Merger` of its own, which writes it, as the pipeline's merger does.
 ///
 /// `process` is the per-packet path: no allocation, no `String`, no existentials
 /// (the malloc-counting test holds it to that).
@@ -42,42 +45,37 @@ public final class FlowProcessor {
     let parser = LayerParser()
     let flows: FlowTable
     let fragments: FragmentTable
-    /// Packet time of the next expiry sweep.
-    var nextSweep: Int64 = .min
-    var nextSweepPacket: UInt64 = 0
+    var sweeps = SweepSchedule()
     var packetsProcessed: UInt64 = 0
     var latestTime = CaptureTime.zero
     /// Called once for each link type flowmon does not decode.
     let onUnsupportedLinkType: (UInt32) -> Void
     /// Identities and policies, when an inventory was given.
     public internal(set) var policy: PolicyContext? {
-        didSet {
-            if let policy { self.policyGenerations.append(policy) }
-            self.alertStage?.contexts = self.policyGenerations
-        }
+        didSet { if let policy { self.policyGenerations.append(policy) } }
     }
     /// Every policy context this processor has used (SIGHUP adds one); flow records are
     /// named with the one that judged them.
     var policyGenerations: [PolicyContext] = []
 
+    /// A single pass on one thread, writing to `output` (and to the policy's Hubble output).
     public convenience init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext? = nil,
                             onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
-        self.init(configuration: configuration, output: output, policy: policy, keyed: false,
+        self.init(configuration: configuration, output: output, policy: policy,
+                  merger: Merger(workers: 1, output: output, policy: policy, detectors: configuration.detectors,
+                                 statsInterval: nil),
                   onUnsupportedLinkType: onUnsupportedLinkType)
     }
 
-    /// A processor for one pipeline worker: records are keyed for the merge, not written.
-    init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext?, keyed: Bool,
+    /// A processor for one pipeline worker (`merger` nil: its records are handed to the
+    /// pipeline's merger), or a single pass with its own.
+    init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext?, merger: Merger?,
          onUnsupportedLinkType: @escaping (UInt32) -> Void) {
-        self.keyedFlows = keyed ? KeyedRecords() : nil
-        self.keyedHubble = keyed && policy?.hubble != nil ? KeyedRecords() : nil
+        self.merger = merger
+        self.keyedHubble = policy?.hubble != nil ? KeyedRecords() : nil
         if let detectors = configuration.detectors {
             self.detectors = detectors.enabled == 0 ? nil : detectors.enabled
-            if keyed {
-                self.alertEvents = AlertEventBuffer(capacity: detectors.maxPendingEvents)
-            } else {
-                self.alertStage = AlertStage(settings: detectors, contexts: [policy].compactMap { $0 })
-            }
+            self.alertEvents = AlertEventBuffer(capacity: detectors.maxPendingEvents)
         }
         self.configuration = configuration
         self.output = output
@@ -90,58 +88,55 @@ public final class FlowProcessor {
         self.onUnsupportedLinkType = onUnsupportedLinkType
     }
 
-    /// Sweeps for idle flows once per second of packet time,
-    static let sweepInterval: Int64 = 1_000_000_000
-    /// and at least every this many packets. In the pipeline each sweep ends an epoch, whose
-    /// records are held until every worker reaches it; so a flood of short connections inside
-    /// one second (every packet evicting a flow) holds at most this many packets' records.
-    static let sweepPackets: UInt64 = 16_384
-
-    /// Records keyed for the pipeline's merge (flow records, Hubble lines), or nil when this
-    /// processor writes straight to `output` (a single pass on one thread).
-    var keyedFlows: KeyedRecords?
+    /// The records of the epoch under way, keyed for the merge: flow records and Hubble lines.
+    var keyedFlows = KeyedRecords()
     var keyedHubble: KeyedRecords?
-    /// The event being processed (set by the pipeline), and a counter inside it.
+    /// The event being processed (its place in capture order), and a counter inside it.
     var event: UInt64 = 0
     var eventCounter: UInt64 = 0
-    /// The enabled detectors (`DetectorSettings.enabled`) when alerts are on; a worker collects
-    /// their events for the merger (`alertEvents`), a single pass runs them itself (`alertStage`).
+    /// The enabled detectors (`DetectorSettings.enabled`) when alerts are on, and their events
+    /// of the epoch under way, for the merger's detectors.
     var detectors: UInt8?
     var alertEvents: AlertEventBuffer?
-    var alertStage: AlertStage?
+    /// A single pass's writer; nil for a pipeline worker.
+    let merger: Merger?
     /// A single pass's `--alerts` file (alerts are also written to `output`).
-    public var alertsOutput: JSONLinesOutput?
-
-    /// Processes one captured packet: sweeps idle flows once per second of packet time (and
-    /// every `sweepPackets` packets), then handles the packet. The single-threaded path; the pipeline calls `handle` and `sweep`.
-    public func process(_ packet: CapturedPacket) throws(OutputError) {
-        if packet.time.nanoseconds >= self.nextSweep || self.packetsProcessed >= self.nextSweepPacket {
-            self.sweep(now: packet.time)
-            self.nextSweep = packet.time.nanoseconds &+ Self.sweepInterval
-            self.nextSweepPacket = self.packetsProcessed &+ Self.sweepPackets
-        }
-        self.packetsProcessed &+= 1
-        try self.handle(packet)
-        if self.output.buffer.count >= self.output.flushThreshold { try self.output.flush() }
+    public var alertsOutput: JSONLinesOutput? {
+        get { self.merger?.alerts }
+        set { self.merger?.alerts = newValue }
     }
 
-    /// Decodes one packet and accounts it to its connection (no sweep).
-    func handle(_ packet: CapturedPacket) throws(OutputError) {
-        let time = packet.time
-        self.countCaptured(length: packet.originalLength, time: time)
-        guard let link = LinkLayer(linkType: packet.linkType) else {
-            if self.capture.countUnsupported(linkType: packet.linkType) { self.onUnsupportedLinkType(packet.linkType) }
+    /// A single pass: processes one captured packet, numbered as the pipeline's reading thread
+    /// numbers it. Once per second of packet time (and every `SweepSchedule.packets` packets)
+    /// idle flows are swept first, which ends an epoch: the merger writes its records.
+    public func process(_ packet: CapturedPacket) throws(OutputError) {
+        let sequence = self.packetsProcessed
+        self.packetsProcessed &+= 1
+        if self.sweeps.isDue(time: packet.time, packets: sequence), let merger = self.merger {
+            self.endEpoch(2 &* sequence, at: packet.time, last: false, into: merger)
+            if let error = merger.failure { throw error }
+        }
+        guard let link = self.capture.linkLayer(of: packet, onUnsupported: self.onUnsupportedLinkType) else {
+            self.countCaptured(length: packet.originalLength, time: packet.time)
             return
         }
         // A local, not a stored property: passing it on borrows it in place, where a value
         // read out of a class or through a pointer would be copied for every call.
         var summary = PacketSummary()
         self.parser.parse(packet.bytes, link: link, into: &summary)
-        try self.account(&summary, time: time, length: packet.originalLength)
+        self.accountDecoded(&summary, event: 2 &* sequence &+ 1, time: packet.time, length: packet.originalLength)
+    }
+
+    /// Ends an epoch as event `event`: sweeps at `time` (the `last`, at the end: ends every
+    /// flow) and hands the epoch's records to `merger`, which writes them when it can.
+    func endEpoch(_ event: UInt64, at time: CaptureTime, last: Bool, into merger: Merger, worker: Int = 0) {
+        self.event = event
+        if last { self.endFlows(at: time) } else { self.sweep(now: time) }
+        merger.deposit(worker: worker, processor: self, time: last ? nil : time.nanoseconds)
     }
 
     /// Accounts one decoded packet (the pipeline's workers get packets already decoded).
-    func account(_ summary: inout PacketSummary, time: CaptureTime, length: UInt32) throws(OutputError) {
+    func account(_ summary: inout PacketSummary, time: CaptureTime, length: UInt32) {
         self.decode.count(summary, length: length)
         guard summary.ipVersion != 0 else { return }
         if summary.quotesConnection, self.flows.recordRelated(summary, time: time, length: length) { return }
@@ -168,20 +163,18 @@ public final class FlowProcessor {
                 self.eventCounter &+= 1
                 policy.appendHubble(flow.pointee, firstPacketFlags: summary.tcpHeaderLength > 0 ? summary.tcpFlags : 0,
                                     to: keyed, key: EmissionKey(event: self.event, primary: 0, secondary: self.eventCounter))
-            } else {
-                try policy.writeHubble(flow.pointee, firstPacketFlags: summary.tcpHeaderLength > 0 ? summary.tcpFlags : 0)
             }
         }
     }
 
-    /// A pipeline worker's packet, decoded by the capture thread: `event` is its place in
-    /// capture order. Keyed processors write nothing themselves, so this cannot fail.
+    /// A decoded packet (a pipeline worker's, decoded by the capture thread): `event` is its
+    /// place in capture order.
     @inline(__always)
     func accountDecoded(_ summary: inout PacketSummary, event: UInt64, time: CaptureTime, length: UInt32) {
         self.event = event
         self.eventCounter = 0
         self.countCaptured(length: length, time: time)
-        try? self.account(&summary, time: time, length: length)
+        self.account(&summary, time: time, length: length)
     }
 
     /// Counts a packet read (here, or by the pipeline's capture thread for this worker).
@@ -193,17 +186,16 @@ public final class FlowProcessor {
     /// Counts a packet the capture filter rejected.
     public func countFilteredOut() { self.capture.filteredOut &+= 1 }
 
-    /// Ends every flow, writes the final `stats` record, and flushes the output.
+    /// A single pass: ends every flow, writes the final `stats` record, and flushes the outputs.
     /// Called at the end of input, on a stop signal, or after an input error (`inputError`),
     /// so flows seen before an error are never lost.
     public func finish(inputError: String? = nil) throws(OutputError) {
-        self.endFlows(at: self.latestTime)
-        self.alertStage?.finish(event: 0)
-        self.writeAlerts()
+        guard let merger = self.merger else { return }
+        self.endEpoch(2 &* self.packetsProcessed &+ 2, at: self.latestTime, last: true, into: merger)
+        if let error = merger.failure { throw error }
         StatsRecord.append(self.statistics(inputError: inputError), to: &self.output.buffer)
         try self.output.endLine()
-        try self.output.flush()
-        try self.policy?.hubble?.flush()
+        try merger.flush()
     }
 
     /// Expires what is idle at `now`, then ends every remaining flow (reason `shutdown`).
@@ -219,46 +211,27 @@ public final class FlowProcessor {
         var snapshot = StatsSnapshot(time: self.latestTime, capture: self.capture, decode: self.decode,
                                      flows: self.flows.counters, activeFlows: self.flows.count,
                                      fragments: self.fragments.counters, inputError: inputError)
-        snapshot.alerts = self.alertStage?.counters
+        snapshot.alerts = self.merger?.alertStage?.counters
         return snapshot
     }
 
     /// Ends the flows idle at `now` (timeouts) and the fragments past their timeout.
-    public func sweep(now: CaptureTime) {
+    func sweep(now: CaptureTime) {
         self.flows.expire(now: now) { flow, reason in self.write(flow, reason) }
         self.fragments.expire(now: now)
-        if let stage = self.alertStage {
-            stage.advance(to: now, event: 0)
-            self.writeAlerts()
-        }
     }
 
     func write(_ flow: FlowEntry, _ reason: FlowEndReason) {
         let generation = Int(flow.policyGeneration)
         let annotations = generation < self.policyGenerations.count ? self.policyGenerations[generation].annotations
             : self.policy?.annotations
-        let failedAttempt = self.detectors != nil && flow.isFailedAttempt
-        guard let keyed = self.keyedFlows else {
-            // A single pass writes in capture order and needs no key. Its detectors see a failed
-            // attempt before the record is written, so the record says whether it alerted; the
-            // alerts follow the record, as in the pipeline.
-            if failedAttempt, let stage = self.alertStage {
-                stage.observe(AlertEvent(input: .failedAttempt, time: flow.start,
-                                         key: EmissionKey(event: 0, primary: 0, secondary: 0), flow: flow))
-            }
-            FlowRecord.append(flow, reason: reason, alerted: self.alertStage?.takeAlerted(flow.flowID) ?? false,
-                              annotations: annotations, to: &self.output.buffer)
-            self.output.buffer.append(byte: UInt8(ascii: "\n"))
-            if failedAttempt { self.writeAlerts() }
-            return
-        }
-        // A worker cannot know whether the merger's detectors alert about the connection: the
+        // Whether the merger's detectors alert about the connection is not known yet: the
         // merger marks the record when it writes it (`Merger.write`).
         let key = self.emissionKey(flow, reason)
-        keyed.beginRecord()
-        let alertedAt = FlowRecord.append(flow, reason: reason, annotations: annotations, to: &keyed.block.buffer)
-        keyed.endRecord(key, flowID: flow.flowID, alertedAt: alertedAt)
-        if failedAttempt { self.raise(.failedAttempt, flow: flow, time: flow.start, key: key) }
+        self.keyedFlows.beginRecord()
+        let alertedAt = FlowRecord.append(flow, reason: reason, annotations: annotations, to: &self.keyedFlows.block.buffer)
+        self.keyedFlows.endRecord(key, flowID: flow.flowID, alertedAt: alertedAt)
+        if self.detectors != nil && flow.isFailedAttempt { self.raise(.failedAttempt, flow: flow, time: flow.start, key: key) }
     }
 
     // MARK: Detectors
@@ -315,31 +288,9 @@ public final class FlowProcessor {
         return EmissionKey(event: self.event, primary: 0, secondary: self.eventCounter)
     }
 
-    /// Hands one event to the detectors: queued for the merger (a worker), or run now with
-    /// its alerts written at once (a single pass, where writing order is capture order).
+    /// Queues one event for the merger's detectors.
     func raise(_ input: DetectorInput, flow: FlowEntry, time: CaptureTime, key: EmissionKey) {
-        if let events = self.alertEvents {
-            events.append(input, time: time, key: key, flow: flow)
-        } else if let stage = self.alertStage {
-            stage.observe(AlertEvent(input: input, time: time, key: key, flow: flow))
-            self.writeAlerts()
-        }
-    }
-
-    /// A single pass: copies the alerts the stage rendered to the output.
-    func writeAlerts() {
-        guard let stage = self.alertStage, !stage.records.isEmpty else { return }
-        // An index loop: iterating the array itself allocates in unoptimized builds.
-        for index in 0..<stage.records.entries.count {
-            let line = stage.records.bytes(index)
-            self.output.buffer.append(raw: line)
-            self.output.buffer.append(byte: UInt8(ascii: "\n"))
-            if let alerts = self.alertsOutput {
-                alerts.buffer.append(raw: line)
-                alerts.buffer.append(byte: UInt8(ascii: "\n"))
-            }
-        }
-        stage.records.removeAll()
+        self.alertEvents?.append(input, time: time, key: key, flow: flow)
     }
 
     /// The record's place in single-pass order: expiries by deadline then flow id (the order
@@ -357,5 +308,15 @@ public final class FlowProcessor {
             self.eventCounter &+= 1
             return EmissionKey(event: self.event, primary: 0, secondary: self.eventCounter)
         }
+    }
+}
+
+extension CaptureCounters {
+    /// The packet's link layer; nil for a link type flowmon does not decode, which is counted,
+    /// and `onUnsupported` told the first time it is met.
+    mutating func linkLayer(of packet: CapturedPacket, onUnsupported: (UInt32) -> Void) -> LinkLayer? {
+        if let link = LinkLayer(linkType: packet.linkType) { return link }
+        if self.countUnsupported(linkType: packet.linkType) { onUnsupported(packet.linkType) }
+        return nil
     }
 }

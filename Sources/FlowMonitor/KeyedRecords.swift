@@ -72,3 +72,43 @@ final class KeyedRecords {
 
     var isEmpty: Bool { self.entries.isEmpty }
 }
+
+/// A record (or detector event) of an epoch: its key, then which worker's buffer and which
+/// entry of it, so equal keys keep the workers' order.
+typealias KeyedItem = (key: EmissionKey, buffer: Int, index: Int)
+
+extension [KeyedItem] {
+    /// Sorts by key, buffer and index, in place: a heapsort, because the standard library's
+    /// sort allocates a buffer and a single pass sorts on its packet path. The items are all
+    /// different, so the order is the one any sort gives.
+    mutating func sortByKey() {
+        self.withUnsafeMutableBufferPointer { items in
+            var start = items.count / 2
+            while start > 0 {
+                start -= 1
+                Self.siftDown(items, start, items.count)
+            }
+            var end = items.count
+            while end > 1 {
+                end -= 1
+                items.swapAt(0, end)
+                Self.siftDown(items, 0, end)
+            }
+        }
+    }
+
+    private static func siftDown(_ items: UnsafeMutableBufferPointer<KeyedItem>, _ start: Int, _ end: Int) {
+        var root = start
+        while 2 * root + 1 < end {
+            var child = 2 * root + 1
+            if child + 1 < end, Self.less(items[child], items[child + 1]) { child += 1 }
+            guard Self.less(items[root], items[child]) else { return }
+            items.swapAt(root, child)
+            root = child
+        }
+    }
+
+    private static func less(_ a: KeyedItem, _ b: KeyedItem) -> Bool {
+        (a.key, a.buffer, a.index) < (b.key, b.buffer, b.index)
+    }
+}

@@ -99,8 +99,7 @@ public final class Pipeline: @unchecked Sendable {
 
     // Capture-thread state.
     var sequence: UInt64 = 0
-    var nextSweep: Int64 = .min
-    var nextSweepPacket: UInt64 = 0
+    var sweeps = SweepSchedule()
     var latestTime = CaptureTime.zero
     public private(set) var capture = CaptureCounters()
     var lastSweepWall: Int64 = 0
@@ -120,7 +119,7 @@ public final class Pipeline: @unchecked Sendable {
             var share = processor
             share.maxFlows = max(1, processor.maxFlows * shards / owners.count)
             share.maxFragmentDatagrams = max(1, processor.maxFragmentDatagrams * shards / owners.count)
-            return FlowProcessor(configuration: share, output: output, policy: policy, keyed: true, onUnsupportedLinkType: { _ in })
+            return FlowProcessor(configuration: share, output: output, policy: policy, merger: nil, onUnsupportedLinkType: { _ in })
         }
         self.readerProcessor = .passUnretained(self.processors[0])
         let readerIsWorker = configuration.readerIsWorker
@@ -133,12 +132,8 @@ public final class Pipeline: @unchecked Sendable {
         for (index, ring) in self.rings.enumerated() {
             (self.ringTable + index).initialize(to: ring.map { .passUnretained($0) })
         }
-        self.merger = Merger(workers: configuration.workers, output: output, hubble: policy?.hubble,
-                             statsInterval: configuration.statsInterval?.flowmonNanoseconds)
-        self.merger.policies = [policy]
-        if let detectors = processor.detectors {
-            self.merger.alertStage = AlertStage(settings: detectors, contexts: [policy].compactMap { $0 })
-        }
+        self.merger = Merger(workers: configuration.workers, output: output, policy: policy,
+                             detectors: processor.detectors, statsInterval: configuration.statsInterval?.flowmonNanoseconds)
         for index in 0..<configuration.workers where !(index == 0 && readerIsWorker) {
             self.finished.enter()
             let thread = Thread { [self] in
@@ -157,13 +152,10 @@ public final class Pipeline: @unchecked Sendable {
     public func submit(_ packet: CapturedPacket) {
         self.capture.count(length: packet.originalLength, time: packet.time)
         if packet.time > self.latestTime { self.latestTime = packet.time }
-        if packet.time.nanoseconds >= self.nextSweep || self.sequence >= self.nextSweepPacket {
+        if self.sweeps.isDue(time: packet.time, packets: self.sequence) {
             self.broadcast(.sweep, time: packet.time.nanoseconds, sequence: 2 &* self.sequence)
-            self.nextSweep = packet.time.nanoseconds &+ FlowProcessor.sweepInterval
-            self.nextSweepPacket = self.sequence &+ FlowProcessor.sweepPackets
         }
-        guard let link = LinkLayer(linkType: packet.linkType) else {
-            if self.capture.countUnsupported(linkType: packet.linkType) { self.onUnsupportedLinkType(packet.linkType) }
+        guard let link = self.capture.linkLayer(of: packet, onUnsupported: self.onUnsupportedLinkType) else {
             self.sequence &+= 1
             return
         }
@@ -209,9 +201,8 @@ public final class Pipeline: @unchecked Sendable {
     /// Live capture with no traffic: sweep on the clock so idle flows still end. The time
     /// passed is the caller's (the kernel's clock); the flow table reads none itself.
     public func idle(now: CaptureTime) {
-        guard now.nanoseconds >= self.nextSweep, self.configuration.mode == .live else { return }
+        guard self.configuration.mode == .live, self.sweeps.isDue(idle: now) else { return }
         self.broadcast(.sweep, time: now.nanoseconds, sequence: 2 &* self.sequence)
-        self.nextSweep = now.nanoseconds &+ FlowProcessor.sweepInterval
         if now > self.latestTime { self.latestTime = now }
         self.publish()
     }
@@ -257,15 +248,11 @@ public final class Pipeline: @unchecked Sendable {
         let processor = self.processors[index]
         switch kind {
         case .sweep:
-            processor.event = sequence
-            processor.sweep(now: CaptureTime(nanoseconds: time))
-            self.merger.deposit(worker: index, processor: processor, time: time)
+            processor.endEpoch(sequence, at: CaptureTime(nanoseconds: time), last: false, into: self.merger, worker: index)
         case .reload:
             processor.policy = self.merger.policy(generation: Int(sequence))
         case .end:
-            processor.event = sequence
-            processor.endFlows(at: CaptureTime(nanoseconds: time))
-            self.merger.deposit(worker: index, processor: processor, time: nil)
+            processor.endEpoch(sequence, at: CaptureTime(nanoseconds: time), last: true, into: self.merger, worker: index)
             return true
         case .padding, .decoded:
             break
@@ -273,10 +260,8 @@ public final class Pipeline: @unchecked Sendable {
         return false
     }
 
-    /// Ends the run: every worker expires and flushes its flows at the latest packet time,
-    /// the last records are merged and written, then one `stats` record for the whole run.
     /// Swaps in new identities and policies (SIGHUP): connections that start after the swap
-        /// are judged by them; earlier connections keep the verdicts and names they had.
+    /// are judged by them; earlier connections keep the verdicts and names they had.
     public func reload(policy: PolicyContext) {
         let generation = self.merger.addPolicy(policy)
         self.broadcast(.reload, time: self.latestTime.nanoseconds, sequence: UInt64(generation))
@@ -286,19 +271,19 @@ public final class Pipeline: @unchecked Sendable {
     /// Reopens the output files (after logrotate moved them; SIGHUP).
     public func reopenOutputs() { self.merger.reopen() }
 
+    /// Ends the run: every worker expires and flushes its flows at the latest packet time,
+    /// the last records are merged and written, then one `stats` record for the whole run.
     public func finish(inputError: String? = nil) throws(OutputError) {
         self.broadcast(.end, time: self.latestTime.nanoseconds, sequence: 2 &* self.sequence &+ 2)
         self.publish()
         self.finished.wait()
-        if let error = self.merger.error { throw error }
+        if let error = self.merger.failure { throw error }
         var statistics = StatsSnapshot(combining: self.processors.map { $0.statistics() }, capture: self.capture,
                                        time: self.latestTime, inputError: inputError)
         statistics.alerts = self.merger.alertStage?.counters
         StatsRecord.append(statistics, to: &self.output.buffer)
         try self.output.endLine()
-        try self.output.flush()
-        try self.hubble?.flush()
-        try self.merger.alerts?.flush()
+        try self.merger.flush()
     }
 
     // MARK: Workers
@@ -336,212 +321,3 @@ public final class Pipeline: @unchecked Sendable {
     }
 }
 
-/// Collects the workers' keyed records epoch by epoch and writes each epoch, merged in
-/// single-pass order, once every worker has handed it over. The only writer of the output.
-/// Also writes the periodic `stats` records and a `lost` record whenever packets were lost
-/// since the last report (Hubble's `lost_events_total`, as records).
-final class Merger: @unchecked Sendable {
-    let lock = NSLock()
-    let workers: Int
-    let output: JSONLinesOutput
-    let hubble: JSONLinesOutput?
-    /// Per worker, the epochs handed over and not yet written (flows, Hubble, statistics, time,
-    /// detector events, the epoch's closing event number).
-    var queues: [[(KeyedRecords, KeyedRecords?, StatsSnapshot, Int64?, AlertEventBuffer?, UInt64)]]
-    var spares: [KeyedRecords] = []
-    private(set) var error: OutputError?
-    let statsInterval: Int64?
-    var nextStats: Int64 = .min
-    var capture = CaptureCounters()
-    var reportedLoss = (ring: UInt64(0), kernel: UInt64(0), interface: UInt64(0))
-    /// Policy contexts by generation (0 = the one at start); SIGHUP appends.
-    var policies: [PolicyContext?] = []
-    /// The detectors, fed every worker's events epoch by epoch, when alerts are on.
-    var alertStage: AlertStage?
-    var alerts: JSONLinesOutput?
-    var spareEvents: [AlertEventBuffer] = []
-
-    init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?, statsInterval: Int64?) {
-        self.workers = workers
-        self.output = output
-        self.hubble = hubble
-        self.statsInterval = statsInterval
-        self.queues = Array(repeating: [], count: workers)
-    }
-
-    func updateCapture(_ counters: CaptureCounters) {
-        self.lock.lock()
-        self.capture = counters
-        self.lock.unlock()
-    }
-
-    func addPolicy(_ policy: PolicyContext) -> Int {
-        self.lock.lock()
-        defer { self.lock.unlock() }
-        self.policies.append(policy)
-        self.alertStage?.contexts = self.policies.compactMap { $0 }
-        return self.policies.count - 1
-    }
-
-    var nextPolicyRevision: UInt64 {
-        self.lock.lock()
-        defer { self.lock.unlock() }
-        return UInt64(self.policies.count + 1)
-    }
-
-    func policy(generation: Int) -> PolicyContext? {
-        self.lock.lock()
-        defer { self.lock.unlock() }
-        return generation < self.policies.count ? self.policies[generation] : nil
-    }
-
-    func reopen() {
-        self.lock.lock()
-        defer { self.lock.unlock() }
-        do {
-            try self.output.reopen()
-            try self.hubble?.reopen()
-            try self.alerts?.reopen()
-        } catch {
-            self.error = self.error ?? error
-        }
-    }
-
-    /// Takes the processor's records for the epoch just ended and gives it empty buffers.
-    /// `time` is the sweep's packet time (nil at the end).
-    func deposit(worker: Int, processor: FlowProcessor, time: Int64?) {
-        let statistics = processor.statistics()
-        self.lock.lock()
-        defer { self.lock.unlock() }
-        self.queues[worker].append((processor.takeFlows(replacement: self.spare()),
-                                    processor.takeHubble(replacement: processor.keyedHubble == nil ? nil : self.spare()),
-                                    statistics, time, processor.takeAlertEvents(replacement: self.spareEventBuffer),
-                                    processor.event))
-        while self.queues.allSatisfy({ !$0.isEmpty }) {
-            let epoch = self.queues.indices.map { self.queues[$0].removeFirst() }
-            var chunks = epoch.map(\.0)
-            if let stage = self.alertStage {
-                // The detectors see the epoch's events in single-pass order, then the sweep (or
-                // the end) closes their aggregation windows; alerts merge with the flow records.
-                stage.observe(epoch.compactMap(\.4))
-                if let time = epoch[0].3 {
-                    stage.advance(to: CaptureTime(nanoseconds: time), event: epoch[0].5)
-                } else {
-                    stage.finish(event: epoch[0].5)
-                }
-                chunks.append(stage.records)
-            }
-            self.write(chunks, to: self.output)
-            if let hubble = self.hubble { self.write(epoch.compactMap(\.1), to: hubble) }
-            if let stage = self.alertStage {
-                if let alerts = self.alerts { self.write([stage.records], to: alerts) }
-                stage.records.removeAll()
-            }
-            if let time = epoch[0].3 { self.report(epoch.map(\.2), time: time) }
-            for (flows, hubble, _, _, events, _) in epoch {
-                flows.removeAll()
-                self.spares.append(flows)
-                if let hubble {
-                    hubble.removeAll()
-                    self.spares.append(hubble)
-                }
-                if let events {
-                    events.removeAll()
-                    self.spareEvents.append(events)
-                }
-            }
-        }
-    }
-
-    func spare() -> KeyedRecords { self.spares.popLast() ?? KeyedRecords() }
-
-    func spareEventBuffer(capacity: Int) -> AlertEventBuffer {
-        self.spareEvents.popLast() ?? AlertEventBuffer(capacity: capacity)
-    }
-
-    /// `lost` records for drops since the last report, and a `stats` record when one is due.
-    func report(_ shards: [StatsSnapshot], time: Int64) {
-        guard self.error == nil else { return }
-        let at = CaptureTime(nanoseconds: time)
-        do {
-            for (source, total, reported) in [("ring_buffer", self.capture.ringDropped, self.reportedLoss.ring),
-                                              ("kernel", self.capture.kernelDropped, self.reportedLoss.kernel),
-                                              ("interface", self.capture.interfaceDropped, self.reportedLoss.interface)]
-            where total > reported {
-                LostRecord.append(time: at, source: source, lost: total - reported, total: total, to: &self.output.buffer)
-                try self.output.endLine()
-            }
-            self.reportedLoss = (self.capture.ringDropped, self.capture.kernelDropped, self.capture.interfaceDropped)
-            guard let interval = self.statsInterval, time >= self.nextStats else { return }
-            self.nextStats = time &+ interval
-            var statistics = StatsSnapshot(combining: shards, capture: self.capture, time: at)
-            statistics.alerts = self.alertStage?.counters
-            StatsRecord.append(statistics, to: &self.output.buffer)
-            try self.output.endLine()
-            try self.output.flush()
-        } catch {
-            self.error = error
-        }
-    }
-
-    func write(_ chunks: [KeyedRecords], to output: JSONLinesOutput) {
-        var order: [(key: EmissionKey, chunk: Int, entry: Int)] = []
-        for (chunkIndex, chunk) in chunks.enumerated() {
-            for (entryIndex, entry) in chunk.entries.enumerated() { order.append((entry.key, chunkIndex, entryIndex)) }
-        }
-        order.sort { ($0.key, $0.chunk, $0.entry) < ($1.key, $1.chunk, $1.entry) }
-        guard self.error == nil else { return }
-        do {
-            for item in order {
-                let chunk = chunks[item.chunk]
-                let entry = chunk.entries[item.entry]
-                let bytes = chunk.bytes(item.entry)
-                if entry.alertedAt >= 0, self.alertStage?.takeAlerted(entry.flowID) == true {
-                    // A flow record an alert was raised about: its `"alerted":false` becomes true.
-                    output.buffer.append(raw: UnsafeRawBufferPointer(rebasing: bytes[..<entry.alertedAt]))
-                    output.buffer.append(raw: "true")
-                    output.buffer.append(raw: UnsafeRawBufferPointer(rebasing: bytes[(entry.alertedAt + 5)...]))
-                } else {
-                    output.buffer.append(raw: bytes)
-                }
-                try output.endLine()
-            }
-        } catch {
-            self.error = error
-        }
-    }
-}
-
-extension StatsSnapshot {
-    /// The whole run's counters: the capture thread's, and the sum of the workers'.
-    init(combining shards: [StatsSnapshot], capture: CaptureCounters, time: CaptureTime, inputError: String? = nil) {
-        self.init(time: time, capture: capture, decode: DecodeCounters(), flows: FlowTableCounters(), activeFlows: 0,
-                  fragments: FragmentCounters(), inputError: inputError)
-        for shard in shards {
-            self.decode.add(shard.decode)
-            self.flows.add(shard.flows)
-            self.fragments.add(shard.fragments)
-            self.activeFlows += shard.activeFlows
-        }
-    }
-}
-
-extension FlowProcessor {
-    func takeFlows(replacement: KeyedRecords) -> KeyedRecords {
-        let taken = self.keyedFlows!
-        self.keyedFlows = replacement
-        return taken
-    }
-
-    func takeAlertEvents(replacement: (Int) -> AlertEventBuffer) -> AlertEventBuffer? {
-        guard let taken = self.alertEvents else { return nil }
-        self.alertEvents = replacement(taken.capacity)
-        return taken
-    }
-
-    func takeHubble(replacement: KeyedRecords?) -> KeyedRecords? {
-        let taken = self.keyedHubble
-        self.keyedHubble = replacement
-        return taken
-    }
-}

@@ -55,8 +55,9 @@ public final class PolicyContext: @unchecked Sendable {
         if let observer = self.observer { observer.observe(flow.pointee, port: port) }
     }
 
-    /// The same lines, keyed for the pipeline's merge: egress before ingress, each direction's
-    /// policy-verdict line before its drop line (`primary` 0-3 within the packet's key).
+    /// Hubble lines for a new connection, keyed for the merge: per enforced decision the
+    /// policy-verdict line and, for an enforced drop, the drop line; egress before ingress
+    /// (`primary` 0-3 within the packet's key).
     func appendHubble(_ flow: FlowEntry, firstPacketFlags: UInt16, to keyed: KeyedRecords, key: EmissionKey) {
         for place in 0..<4 {
             guard let (direction, event, decision) = self.hubbleLine(flow, place) else { continue }
@@ -65,19 +66,6 @@ public final class PolicyContext: @unchecked Sendable {
                                 firstPacketFlags: firstPacketFlags, nodeName: self.nodeName,
                                 annotations: self.annotations, to: &keyed.block.buffer)
             keyed.endRecord(EmissionKey(event: key.event, primary: key.primary + Int64(place), secondary: key.secondary))
-        }
-    }
-
-    /// Hubble lines for a new connection, in the same order: per enforced decision the
-    /// policy-verdict line and, for an enforced drop, the drop line.
-    func writeHubble(_ flow: FlowEntry, firstPacketFlags: UInt16) throws(OutputError) {
-        guard let hubble = self.hubble else { return }
-        for place in 0..<4 {
-            guard let (direction, event, decision) = self.hubbleLine(flow, place) else { continue }
-            HubbleRecord.append(flow, direction: direction, decision: decision, event: event,
-                                firstPacketFlags: firstPacketFlags, nodeName: self.nodeName,
-                                annotations: self.annotations, to: &hubble.buffer)
-            try hubble.endLine()
         }
     }
 

@@ -1,0 +1,288 @@
+import Datapath
+import FlowCore
+import Foundation
+import Output
+
+/// Collects the workers' keyed records epoch by epoch and writes each epoch, merged in
+/// single-pass order, once every worker has handed it over. The only writer of the output.
+/// Also writes the periodic `stats` records and a `lost` record whenever packets were lost
+/// since the last report (Hubble's `lost_events_total`, as records).
+///
+/// The buffers an epoch is sorted and written with are kept from epoch to epoch: once warmed
+/// up, writing an epoch allocates nothing (a single pass runs it on its packet path).
+final class Merger: @unchecked Sendable {
+    /// What one worker hands over at the end of an epoch.
+    struct Epoch {
+        var flows: KeyedRecords
+        var hubble: KeyedRecords?
+        /// The worker's counters, when periodic `stats` records are written.
+        var statistics: StatsSnapshot?
+        /// The sweep's packet time; nil for the last epoch (the end).
+        var time: Int64?
+        var events: AlertEventBuffer?
+        /// The event number that closed the epoch.
+        var event: UInt64
+    }
+
+    private let lock = NSLock()
+    let output: JSONLinesOutput
+    let hubble: JSONLinesOutput?
+    /// Per worker, the epochs handed over and not yet written.
+    private var queues: [[Epoch]]
+    /// The epoch being written (one per worker) and what it writes, kept for the next one.
+    private var epoch: [Epoch] = []
+    private var chunks: [KeyedRecords] = []
+    private var order: [KeyedItem] = []
+    private var spares: [KeyedRecords] = []
+    private var spareEvents: [AlertEventBuffer] = []
+    private var error: OutputError?
+    let statsInterval: Int64?
+    private var nextStats: Int64 = .min
+    private var capture = CaptureCounters()
+    private var reportedLoss = (ring: UInt64(0), kernel: UInt64(0), interface: UInt64(0))
+    /// Policy contexts by generation (0 = the one at start); SIGHUP appends.
+    private var policies: [PolicyContext?]
+    /// The detectors, fed every worker's events epoch by epoch, when alerts are on.
+    let alertStage: AlertStage?
+    /// Where alerts are written besides `output` (`--alerts FILE`).
+    var alerts: JSONLinesOutput?
+
+    init(workers: Int, output: JSONLinesOutput, policy: PolicyContext?, detectors: DetectorSettings?,
+         statsInterval: Int64?) {
+        self.output = output
+        self.hubble = policy?.hubble
+        self.statsInterval = statsInterval
+        self.policies = [policy]
+        self.alertStage = detectors.map { AlertStage(settings: $0, contexts: [policy].compactMap { $0 }) }
+        self.queues = Array(repeating: [], count: workers)
+        for worker in 0..<workers {
+            self.queues[worker].reserveCapacity(4)
+            // The buffers each worker is given back at its first hand-over.
+            self.spares.append(KeyedRecords())
+            if self.hubble != nil { self.spares.append(KeyedRecords()) }
+            if let detectors { self.spareEvents.append(AlertEventBuffer(capacity: detectors.maxPendingEvents)) }
+        }
+        self.epoch.reserveCapacity(workers)
+        self.chunks.reserveCapacity(workers + 1)
+        self.order.reserveCapacity(1024)
+    }
+
+    func updateCapture(_ counters: CaptureCounters) {
+        self.lock.lock()
+        self.capture = counters
+        self.lock.unlock()
+    }
+
+    func addPolicy(_ policy: PolicyContext) -> Int {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        self.policies.append(policy)
+        self.alertStage?.contexts = self.policies.compactMap { $0 }
+        return self.policies.count - 1
+    }
+
+    var nextPolicyRevision: UInt64 {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        return UInt64(self.policies.count + 1)
+    }
+
+    func policy(generation: Int) -> PolicyContext? {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        return generation < self.policies.count ? self.policies[generation] : nil
+    }
+
+    func reopen() {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        do {
+            try self.output.reopen()
+            try self.hubble?.reopen()
+            try self.alerts?.reopen()
+        } catch {
+            self.error = self.error ?? error
+        }
+    }
+
+    /// The error that stopped the writing, if any.
+    var failure: OutputError? {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        return self.error
+    }
+
+    /// Writes what is buffered to every output now; throws the error that stopped the writing.
+    func flush() throws(OutputError) {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        if let error = self.error { throw error }
+        try self.output.flush()
+        try self.hubble?.flush()
+        try self.alerts?.flush()
+    }
+
+    /// Takes the processor's records for the epoch just ended and gives it empty buffers;
+    /// writes every epoch each worker has now handed over. `time` is the sweep's packet time
+    /// (nil at the end).
+    func deposit(worker: Int, processor: FlowProcessor, time: Int64?) {
+        let statistics = self.statsInterval == nil ? nil : processor.statistics()
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        self.queues[worker].append(Epoch(
+            flows: processor.takeFlows(replacement: self.spares.popLast() ?? KeyedRecords()),
+            hubble: processor.takeHubble(replacement: processor.keyedHubble == nil ? nil : self.spares.popLast() ?? KeyedRecords()),
+            statistics: statistics, time: time,
+            events: processor.takeAlertEvents { self.spareEvents.popLast() ?? AlertEventBuffer(capacity: $0) },
+            event: processor.event))
+        while self.everyWorkerHandedOver { self.writeEpoch() }
+    }
+
+    private var everyWorkerHandedOver: Bool {
+        for worker in 0..<self.queues.count where self.queues[worker].isEmpty { return false }
+        return true
+    }
+
+    /// Writes the oldest epoch: the detectors see its events in single-pass order, then the
+    /// sweep (or the end) closes their aggregation windows; alerts merge with the flow records.
+    private func writeEpoch() {
+        self.epoch.removeAll(keepingCapacity: true)
+        for worker in 0..<self.queues.count { self.epoch.append(self.queues[worker].remove(at: 0)) }
+        let (time, event) = (self.epoch[0].time, self.epoch[0].event)
+        if let stage = self.alertStage {
+            stage.observe(self.epoch)
+            if let time {
+                stage.advance(to: CaptureTime(nanoseconds: time), event: event)
+            } else {
+                stage.finish(event: event)
+            }
+        }
+        self.chunks.removeAll(keepingCapacity: true)
+        for index in 0..<self.epoch.count { self.chunks.append(self.epoch[index].flows) }
+        if let stage = self.alertStage { self.chunks.append(stage.records) }
+        self.write(to: self.output)
+        if let hubble = self.hubble {
+            self.chunks.removeAll(keepingCapacity: true)
+            for index in 0..<self.epoch.count { if let records = self.epoch[index].hubble { self.chunks.append(records) } }
+            self.write(to: hubble)
+        }
+        if let stage = self.alertStage {
+            if let alerts = self.alerts {
+                self.chunks.removeAll(keepingCapacity: true)
+                self.chunks.append(stage.records)
+                self.write(to: alerts)
+            }
+            stage.records.removeAll()
+        }
+        if let time { self.report(time: time) }
+        for index in 0..<self.epoch.count {
+            let handed = self.epoch[index]
+            handed.flows.removeAll()
+            self.spares.append(handed.flows)
+            if let hubble = handed.hubble {
+                hubble.removeAll()
+                self.spares.append(hubble)
+            }
+            if let events = handed.events {
+                events.removeAll()
+                self.spareEvents.append(events)
+            }
+        }
+        self.epoch.removeAll(keepingCapacity: true)
+    }
+
+    /// `lost` records for drops since the last report, and a `stats` record when one is due.
+    private func report(time: Int64) {
+        guard self.error == nil else { return }
+        let at = CaptureTime(nanoseconds: time)
+        do {
+            self.reportedLoss.ring = try self.reportLoss("ring_buffer", self.capture.ringDropped, self.reportedLoss.ring, at)
+            self.reportedLoss.kernel = try self.reportLoss("kernel", self.capture.kernelDropped, self.reportedLoss.kernel, at)
+            self.reportedLoss.interface = try self.reportLoss("interface", self.capture.interfaceDropped,
+                                                              self.reportedLoss.interface, at)
+            guard let interval = self.statsInterval, time >= self.nextStats else { return }
+            self.nextStats = time &+ interval
+            var statistics = StatsSnapshot(combining: self.epoch.compactMap(\.statistics), capture: self.capture, time: at)
+            statistics.alerts = self.alertStage?.counters
+            StatsRecord.append(statistics, to: &self.output.buffer)
+            try self.output.endLine()
+            try self.output.flush()
+        } catch {
+            self.error = error
+        }
+    }
+
+    /// A `lost` record when `total` grew past what was `reported`; returns the new reported count.
+    private func reportLoss(_ source: String, _ total: UInt64, _ reported: UInt64, _ at: CaptureTime) throws(OutputError)
+        -> UInt64 {
+        guard total > reported else { return reported }
+        LostRecord.append(time: at, source: source, lost: total - reported, total: total, to: &self.output.buffer)
+        try self.output.endLine()
+        return total
+    }
+
+    /// Writes the records of `chunks` in key order.
+    private func write(to output: JSONLinesOutput) {
+        guard self.error == nil else { return }
+        self.order.removeAll(keepingCapacity: true)
+        for chunk in 0..<self.chunks.count {
+            for entry in 0..<self.chunks[chunk].entries.count {
+                self.order.append((self.chunks[chunk].entries[entry].key, chunk, entry))
+            }
+        }
+        self.order.sortByKey()
+        for item in 0..<self.order.count where self.error == nil {
+            let (_, chunkIndex, entryIndex) = self.order[item]
+            let chunk = self.chunks[chunkIndex]
+            let entry = chunk.entries[entryIndex]
+            let bytes = chunk.bytes(entryIndex)
+            if entry.alertedAt >= 0, self.alertStage?.takeAlerted(entry.flowID) == true {
+                // A flow record an alert was raised about: its `"alerted":false` becomes true.
+                output.buffer.append(raw: UnsafeRawBufferPointer(rebasing: bytes[..<entry.alertedAt]))
+                output.buffer.append(raw: "true")
+                output.buffer.append(raw: UnsafeRawBufferPointer(rebasing: bytes[(entry.alertedAt + 5)...]))
+            } else {
+                output.buffer.append(raw: bytes)
+            }
+            do throws(OutputError) {
+                try output.endLine()
+            } catch {
+                self.error = error
+            }
+        }
+    }
+}
+
+extension StatsSnapshot {
+    /// The whole run's counters: the capture thread's, and the sum of the workers'.
+    init(combining shards: [StatsSnapshot], capture: CaptureCounters, time: CaptureTime, inputError: String? = nil) {
+        self.init(time: time, capture: capture, decode: DecodeCounters(), flows: FlowTableCounters(), activeFlows: 0,
+                  fragments: FragmentCounters(), inputError: inputError)
+        for shard in shards {
+            self.decode.add(shard.decode)
+            self.flows.add(shard.flows)
+            self.fragments.add(shard.fragments)
+            self.activeFlows += shard.activeFlows
+        }
+    }
+}
+
+extension FlowProcessor {
+    func takeFlows(replacement: KeyedRecords) -> KeyedRecords {
+        let taken = self.keyedFlows
+        self.keyedFlows = replacement
+        return taken
+    }
+
+    func takeAlertEvents(replacement: (Int) -> AlertEventBuffer) -> AlertEventBuffer? {
+        guard let taken = self.alertEvents else { return nil }
+        self.alertEvents = replacement(taken.capacity)
+        return taken
+    }
+
+    func takeHubble(replacement: KeyedRecords?) -> KeyedRecords? {
+        let taken = self.keyedHubble
+        self.keyedHubble = replacement
+        return taken
+    }
+}
