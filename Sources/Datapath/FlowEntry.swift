@@ -109,7 +109,6 @@ public struct FlowEntry: Sendable {
 
     /// True when the transport has ports worth printing (TCP, UDP, SCTP).
     public var hasPorts: Bool {
-        self.key.ipProtocol == IPProtocolNumber.tcp || self.key.ipProtocol == IPProtocolNumber.udp
-            || self.key.ipProtocol == IPProtocolNumber.sctp
+        IPProtocolNumber.carriesPorts(self.key.ipProtocol)
     }
 }

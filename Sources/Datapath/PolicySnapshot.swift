@@ -30,7 +30,7 @@ public struct PolicySnapshot: Sendable {
         var judged = addressed
         var judgedPort = port
         var service: UInt16 = 0
-        if ipProtocol == IPProtocolNumber.tcp || ipProtocol == IPProtocolNumber.udp || ipProtocol == IPProtocolNumber.sctp {
+        if IPProtocolNumber.carriesPorts(ipProtocol) {
             service = self.services.translate(destination, port: &judgedPort, ipProtocol: ipProtocol, destination: &judged)
         }
         return Judgement(

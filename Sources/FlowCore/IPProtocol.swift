@@ -22,6 +22,10 @@ public enum IPProtocolNumber {
     /// RFC 5798.
     public static let vrrp: UInt8 = 112
 
+    /// Whether the transport has ports (TCP, UDP, SCTP): what flows, services and port rules key on.
+    @inlinable
+    public static func carriesPorts(_ number: UInt8) -> Bool { number == tcp || number == udp || number == sctp }
+
     /// The name EVE uses in `proto` ("TCP", "UDP", "ICMP", "IPv6-ICMP", "SCTP", ...).
     /// Numbers without a name print as their decimal value.
     public static func eveName(_ number: UInt8) -> StaticString? {

@@ -218,10 +218,6 @@ struct Advisor {
         }
     }
 
-    static func hasPorts(_ ipProtocol: UInt8) -> Bool {
-        ipProtocol == IPProtocolNumber.tcp || ipProtocol == IPProtocolNumber.udp || ipProtocol == IPProtocolNumber.sctp
-    }
-
     static func isICMP(_ ipProtocol: UInt8) -> Bool {
         ipProtocol == IPProtocolNumber.icmp || ipProtocol == IPProtocolNumber.icmpv6
     }
@@ -471,7 +467,7 @@ struct Advisor {
         var spec = PortSpec()
         var byProtocol: [UInt8: Set<UInt16>] = [:]
         for key in ports.keys {
-            if Self.hasPorts(key.ipProtocol) {
+            if IPProtocolNumber.carriesPorts(key.ipProtocol) {
                 byProtocol[key.ipProtocol, default: []].insert(key.port)
             } else if Self.isICMP(key.ipProtocol) && self.options.format == .cilium {
                 spec.icmpTypes[key.ipProtocol, default: []].append(UInt8(truncatingIfNeeded: key.port))
