@@ -34,6 +34,12 @@ struct AgentOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The cluster's name, as Cilium's cluster-name: the pods' io.cilium.k8s.policy.cluster label and the cluster_name of the endpoints in --hubble lines (what 'hubble observe --cluster' matches).", valueName: "name"))
     var clusterName = SecurityLabels.defaultClusterName
 
+    func validate() throws {
+        if let problem = SecurityLabels.clusterNameProblem(self.clusterName) {
+            throw ValidationError("--cluster-name: \(problem)")
+        }
+    }
+
     var configuration: AgentConfiguration {
         AgentConfiguration(pods: self.inventory.pods, namespaces: self.inventory.namespaces, nodes: self.inventory.nodes,
                            nodeName: self.nodeName, policyPaths: self.policyPaths, verdictAsEnforced: self.verdictAsEnforced,

@@ -98,6 +98,18 @@ struct CommandLineTests {
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
 
+    /// The cluster name is every pod's `io.cilium.k8s.policy.cluster` label value: an empty or
+    /// malformed one is refused before any file is read (it was taken as it was).
+    @Test(arguments: [("", "the cluster name must not be empty"), ("east west", "invalid label value 'east west'"),
+                      ("east_", "invalid label value 'east_'")])
+    func anInvalidClusterNameIsRefused(name: String, message: String) throws {
+        let file = Fixture.realCaptures.appendingPathComponent("eth-tcp-http-three-streams.pcap")
+        let result = try run(Self.flowmon, ["replay", file.path, "--cluster-name", name])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--cluster-name: \(message)"), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
     @Test func outputGoesToAFileWhenAsked() throws {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

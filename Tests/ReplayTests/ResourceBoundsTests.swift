@@ -14,8 +14,11 @@ import Testing
     static let small = 60_000
     static let large = 240_000
     /// Allowed growth of peak RSS from the small flood to the large one: 180,000 more records
-    /// of ~300 bytes would be 54 MB more if they were held (they were, before the bound).
-    static let allowedGrowth = 16 << 20
+    /// of ~300 bytes would be 54 MB more if they were held (they were, before the bound). The
+    /// detector flood grows 8–18 MiB with the bound in place (release builds of 2e28f36 and
+    /// later alike; the small flood's own peak varies 62–69 MiB from run to run), which failed a
+    /// 16 MiB allowance one run in four; 32 MiB still fails on held records.
+    static let allowedGrowth = 32 << 20
     /// Under AddressSanitizer freed memory waits in a quarantine (256 MB by default) and counts in
     /// RSS, so memory is compared only in normal builds; the counts are checked in every build.
     static let measuresMemory = flowmon_malloc_counter_available() == 1

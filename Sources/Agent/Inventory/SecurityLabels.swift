@@ -67,6 +67,13 @@ public enum SecurityLabels {
     public static let agentLabelPrefix = "io.cilium.k8s"
     /// The cluster name flowmon reports unless `--cluster-name` names another (Cilium's default `cluster-name`).
     public static let defaultClusterName = "default"
+
+    /// Why `name` cannot be a cluster name, or nil: it becomes the value of every pod's
+    /// `io.cilium.k8s.policy.cluster` label, so it must be a non-empty Kubernetes label value.
+    public static func clusterNameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "the cluster name must not be empty" }
+        return PolicyValidation.labelValueProblem(name, key: Self.clusterLabel)
+    }
     /// The label Kubernetes puts on every namespace (since 1.21).
     public static let namespaceNameLabel = "kubernetes.io/metadata.name"
 
