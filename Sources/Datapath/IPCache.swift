@@ -75,7 +75,7 @@ public struct IPCache: Sendable {
     @usableFromInline let ipv4ShortStart: Int
     @usableFromInline let ipv6ShortStart: Int
     /// The number of distinct prefixes stored.
-    public let count: Int
+    public var count: Int { self.table.count }
 
     /// An ipcache with no entries: every address resolves to `IPCacheValue.world`.
     public init() {
@@ -113,7 +113,6 @@ public struct IPCache: Sendable {
             keyed.append((Self.key(entry.prefix, code: code), entry.value))
         }
         self.table = StaticHashTable(keyed, empty: .world)
-        self.count = self.table.count
         self.ipv4Codes = (0...32).reversed().filter { v4Present[$0] }.map { UInt8(129 + $0) }
         self.ipv6Codes = (0...128).reversed().filter { v6Present[$0] }.map { UInt8($0) }
         self.ipv4Top16 = v4Top16
