@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Modules import one way: FlowCore <- Capture, Decoding <- Datapath <- Output <- FlowMonitor <- flowmon.
+// Modules import one way: FlowCore <- Capture, Decoding <- Datapath <- Detection <- Output <- FlowMonitor <- flowmon.
 // Only `Capture` imports libpcap (`CPcap`), as only swift-system's Syscalls.swift calls libc.
 /// Release builds skip Swift's run-time exclusivity checks (every access to a class's stored
 /// property otherwise calls swift_beginAccess; 6% of replay time in a profile). Debug builds,
@@ -14,7 +14,7 @@ let package = Package(
     products: [
         .executable(name: "flowmon", targets: ["flowmon"]),
         // The per-packet stages, for Benchmarks/micro (ordo-one/benchmark).
-        .library(name: "FlowmonKit", targets: ["FlowCore", "Decoding", "Datapath", "Output", "Agent"]),
+        .library(name: "FlowmonKit", targets: ["FlowCore", "Decoding", "Datapath", "Detection", "Output", "Agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,12 +32,15 @@ let package = Package(
         .target(name: "Capture", dependencies: ["FlowCore", "CPcap"], swiftSettings: releaseSettings),
         .target(name: "Decoding", dependencies: ["FlowCore"], swiftSettings: releaseSettings),
         .target(name: "Datapath", dependencies: ["FlowCore", "Decoding"], swiftSettings: releaseSettings),
-        .target(name: "Output", dependencies: ["FlowCore", "Decoding", "Datapath"], swiftSettings: releaseSettings),
+        // The detectors: the alert registry, their settings, and the windowed checks over the
+        // datapath's findings (scans, floods, sweeps, aggregation of repeats).
+        .target(name: "Detection", dependencies: ["FlowCore", "Datapath"], swiftSettings: releaseSettings),
+        .target(name: "Output", dependencies: ["FlowCore", "Decoding", "Datapath", "Detection"], swiftSettings: releaseSettings),
         // The agent side: Kubernetes inventory, identities, policies. Strings, labels and YAML
         // live here and are compiled into the numeric tables the datapath looks up.
-        .target(name: "Agent", dependencies: ["FlowCore", "Datapath", .product(name: "Yams", package: "Yams")],
+        .target(name: "Agent", dependencies: ["FlowCore", "Datapath", "Detection", .product(name: "Yams", package: "Yams")],
                 swiftSettings: releaseSettings),
-        .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Output", "Agent"], swiftSettings: releaseSettings),
+        .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Detection", "Output", "Agent"], swiftSettings: releaseSettings),
         // flowmon's JSON lines read back as values (Foundation, and FlowCore's vocabularies), and
         // the service map drawn from them as HTML or Graphviz DOT (`flowmon map`).
         // Optimized in debug builds too (scripts/demo and the tests use those): a day of flow
@@ -53,23 +56,24 @@ let package = Package(
         ),
         // Fuzzing (scripts/fuzz): the harnesses, shared by the libFuzzer program and FuzzTests;
         // CFuzzerRuntime makes a build without --sanitize=fuzzer exit with a message.
-        .target(name: "FuzzHarness", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Output", "Agent", "FlowMonitor"]),
+        .target(name: "FuzzHarness", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Detection", "Output", "Agent", "FlowMonitor"]),
         .target(name: "CFuzzerRuntime"),
         .executableTarget(name: "flowmon-fuzz", dependencies: ["FuzzHarness", "CFuzzerRuntime"]),
         // For the test targets: where the repository, its capture corpus and the built flowmon are; running a program.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Capture", "FlowCore", "TestSupport"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "FlowCore", "CPcap", "TestSupport"]),
-        .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Decoding", "FlowCore"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "FlowCore", .product(name: "Yams", package: "Yams")]),
-        .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Decoding", "FlowCore"]),
+        .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Detection", "Decoding", "FlowCore"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Datapath", "FlowCore"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "Detection", "FlowCore", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Detection", "Decoding", "FlowCore"]),
         .testTarget(name: "PresentationTests", dependencies: ["Presentation", "FlowLog"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ServiceMapTests", dependencies: ["ServiceMap", "FlowLog", "flowmon", "TestSupport"]),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["Agent", "FlowMonitor", "Output", "Capture", "Decoding", "Datapath", "FlowCore", "CMallocCounter", "flowmon", "TestSupport"]
+            dependencies: ["Agent", "FlowMonitor", "Output", "Capture", "Decoding", "Datapath", "Detection", "FlowCore", "CMallocCounter", "flowmon", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,34 +2,47 @@ import Agent
 import Capture
 import Datapath
 import FlowCore
-import Foundation
-import Output
 
-/// The connections `flowmon policy advise` reads from a capture, replayed in process with the
-/// same flow table and agent tables as `flowmon replay`. (Flow logs are read with `FlowLog`.)
+/// The connections `flowmon policy advise` reads from a capture: the capture replayed through
+/// the same datapath as `flowmon replay` (flow table, sweeps, the one judge), whose
+/// `connectionJudged` events are collected instead of rendered. (Flow logs are read with `FlowLog`.)
 public enum AdvisorInput {
-    /// Replays a capture through one single-pass processor (no detectors, records to /dev/null)
-    /// and returns every connection it judged.
+    /// Every new connection judged in the capture, with how often each was seen: initiator,
+    /// responder, protocol, and the port it was judged on (`FlowEntry.judgedPort`).
     public static func observeCapture(_ path: String, filter: PacketFilter?, configuration: ProcessorConfiguration,
-                                      state: AgentState) throws(ReplayError) -> ConnectionObserver {
-        let observer = ConnectionObserver()
-        var configuration = configuration
-        configuration.detectors = nil
-        let output: JSONLinesOutput
-        let reader: CaptureFileReader
-        do {
-            output = try JSONLinesOutput(path: "/dev/null")
-        } catch {
-            throw .output(error)
-        }
-        do {
-            reader = try CaptureFileReader(path: path)
-        } catch {
-            throw .input(error)
-        }
-        let processor = FlowProcessor(configuration: configuration, output: output,
-                                      policy: state.context(hubble: nil, observer: observer))
-        try Replay.run(reader, filter: filter, into: processor)
-        return observer
+                                      state: AgentState) throws(CaptureError) -> [ObservedConnection: Int] {
+        let reader = try CaptureFileReader(path: path)
+        let program = DatapathProgram(maxFlows: configuration.maxFlows, timeouts: configuration.timeouts,
+                                      tunnelKey: configuration.tunnelKey,
+                                      maxFragmentDatagrams: configuration.maxFragmentDatagrams,
+                                      fragmentTimeout: configuration.fragmentTimeout, checks: [])
+        let context = state.context()
+        program.load(context.snapshot, scope: context.detection, generation: 0)
+        let collector = ConnectionCollector()
+        var sweeps = SweepSchedule()
+        var sequence: UInt64 = 0
+        // Nothing is written, so reading cannot fail on output; a read error ends the input.
+        let inputError = try? Replay.read(reader, filter: filter, filteredOut: program.countFilteredOut) { packet in
+            if sweeps.isDue(time: packet.time, packets: sequence) {
+                program.sweep(now: packet.time, event: 2 &* sequence, sink: collector)
+            }
+            program.process(frame: packet.bytes, linkType: packet.linkType, event: 2 &* sequence &+ 1, time: packet.time,
+                            length: packet.originalLength, sink: collector)
+            sequence &+= 1
+        } batchEnd: { false }
+        if let inputError = inputError ?? nil { throw inputError }
+        return collector.connections
+    }
+}
+
+/// A datapath sink that counts the connections judged.
+final class ConnectionCollector: DatapathEventSink {
+    private(set) var connections: [ObservedConnection: Int] = [:]
+
+    func receive(_ event: DatapathEvent) {
+        guard case .connectionJudged(let flow, _, _) = event else { return }
+        let connection = ObservedConnection(source: flow.sourceAddress, destination: flow.destinationAddress,
+                                            ipProtocol: flow.ipProtocol, port: flow.judgedPort)
+        self.connections[connection, default: 0] += 1
     }
 }

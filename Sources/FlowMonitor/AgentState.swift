@@ -127,19 +127,15 @@ public struct AgentState: Sendable {
                                                  policySets: sets(revision: policyRevision), revision: policyRevision)
         return FlowAnnotations(endpoints: endpointJSON(hubble: false), identities: identityJSON(hubble: false),
                                policySets: sets(revision: nil), verdictAsEnforced: self.verdictAsEnforced,
-                               services: services, hubble: hubble)
+                               services: services, hubble: hubble, nodeName: self.endpoints.localNode ?? "")
     }
 
-    /// The datapath context for a processor; `alerts` gives the detectors their view of the
-    /// cluster (pod CIDRs, sensitive and allow-listed workloads).
-    /// `observer`, when given, is told every new connection (`flowmon policy advise`).
-    /// `policyRevision` numbers the policies in Hubble lines (see `annotations`).
-    public func context(hubble: JSONLinesOutput?, alerts: AlertsConfiguration? = nil,
-                        observer: ConnectionObserver? = nil, policyRevision: UInt64 = 1) -> PolicyContext {
+    /// The generation for the datapath and the output; `alerts` gives the detectors their view
+    /// of the cluster (pod CIDRs, sensitive and allow-listed workloads). `policyRevision`
+    /// numbers the policies in Hubble lines (see `annotations`).
+    public func context(alerts: AlertsConfiguration? = nil, policyRevision: UInt64 = 1) -> PolicyContext {
         PolicyContext(snapshot: self.snapshot, annotations: self.annotations(policyRevision: policyRevision),
-                      hubble: hubble, nodeName: self.endpoints.localNode ?? "",
-                      detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory) ?? .empty,
-                      observer: observer)
+                      detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory) ?? .empty)
     }
 
     /// The numeric tables policy is judged from: the ipcache, the services and the policy maps.

@@ -1,53 +1,7 @@
 import Datapath
+import Detection
 import FlowCore
 import Output
-
-/// A connection event for the detectors, as a worker saw it: what happened, when, to which
-/// connection (a copy of its entry), and where it stands in single-pass order.
-struct AlertEvent {
-    var input: DetectorInput
-    var time: CaptureTime
-    var key: EmissionKey
-    var flow: FlowEntry
-}
-
-/// The events a worker produced since its last hand-off: a fixed capacity
-/// (`DetectorSettings.maxPendingEvents`), allocated once; the rest are counted, not kept.
-final class AlertEventBuffer {
-    private let storage: UnsafeMutablePointer<AlertEvent>
-    let capacity: Int
-    private(set) var count = 0
-    private(set) var dropped: UInt64 = 0
-
-    init(capacity: Int) {
-        self.capacity = max(1, capacity)
-        self.storage = .allocate(capacity: self.capacity)
-    }
-
-    deinit {
-        self.storage.deinitialize(count: self.count)
-        self.storage.deallocate()
-    }
-
-    @inline(__always)
-    func append(_ input: DetectorInput, time: CaptureTime, key: EmissionKey, flow: FlowEntry) {
-        guard self.count < self.capacity else {
-            self.dropped &+= 1
-            return
-        }
-        (self.storage + self.count).initialize(to: AlertEvent(input: input, time: time, key: key, flow: flow))
-        self.count += 1
-    }
-
-    var events: UnsafeBufferPointer<AlertEvent> { UnsafeBufferPointer(start: self.storage, count: self.count) }
-
-    /// Empties the buffer and its count of dropped events.
-    func removeAll() {
-        self.storage.deinitialize(count: self.count)
-        self.count = 0
-        self.dropped = 0
-    }
-}
 
 /// The detectors and the writing of their alerts. There is one per run: the merger feeds it
 /// every worker's events in single-pass order. Alerts are rendered into keyed records so they
@@ -92,23 +46,24 @@ final class AlertStage {
     func observe(_ epoch: [Merger.Epoch]) {
         self.order.removeAll(keepingCapacity: true)
         for worker in 0..<epoch.count {
-            guard let buffer = epoch[worker].events else { continue }
+            guard let buffer = epoch[worker].findings else { continue }
             self.eventsDropped &+= buffer.dropped
-            for index in 0..<buffer.count { self.order.append((buffer.events[index].key, worker, index)) }
+            for index in 0..<buffer.count { self.order.append((buffer.entries[index].key, worker, index)) }
         }
         self.order.sortByKey()
         for item in 0..<self.order.count {
             let (_, worker, index) = self.order[item]
-            if let buffer = epoch[worker].events { self.observe(buffer.events[index]) }
+            if let buffer = epoch[worker].findings { self.observe(buffer.entries[index]) }
         }
     }
 
-    func observe(_ event: AlertEvent) {
-        let context = self.context(for: event.flow)
-        let raised = self.engine.observe(event.input, flow: event.flow, time: event.time, scope: context?.detection ?? .empty) {
-            fire, flow in self.render(fire, flow: flow, key: event.key)
+    func observe(_ found: FindingBuffer.Entry) {
+        let context = self.context(for: found.flow)
+        let raised = self.engine.observe(found.finding, flow: found.flow, time: found.time,
+                                         scope: context?.detection ?? .empty) {
+            fire, flow in self.render(fire, flow: flow, key: found.key)
         }
-        if raised { self.alerted.insert(event.flow.flowID) }
+        if raised { self.alerted.insert(found.flow.flowID) }
     }
 
     /// Closes the aggregation windows ended by `time`; their summaries take `key` (after

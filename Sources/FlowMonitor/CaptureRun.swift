@@ -137,7 +137,7 @@ public final class CaptureRun {
         do {
             let state = try AgentState.load(self.configuration.agent)
             for message in state.messages { self.report(.info(message)) }
-            pipeline.reload(policy: state.context(hubble: pipeline.hubbleOutput, alerts: self.configuration.alerts,
+            pipeline.reload(policy: state.context(alerts: self.configuration.alerts,
                                                   policyRevision: pipeline.nextPolicyRevision))
             self.report(.info("reloaded inventory and policies"))
         } catch {

@@ -1,4 +1,5 @@
 import Datapath
+import Detection
 import FlowCore
 import Foundation
 import Output
@@ -19,7 +20,7 @@ final class Merger: @unchecked Sendable {
         var statistics: StatsSnapshot?
         /// The sweep's packet time; nil for the last epoch (the end).
         var time: Int64?
-        var events: AlertEventBuffer?
+        var findings: FindingBuffer?
         /// The event number that closed the epoch.
         var event: UInt64
     }
@@ -34,7 +35,7 @@ final class Merger: @unchecked Sendable {
     private var chunks: [KeyedRecords] = []
     private var order: [KeyedItem] = []
     private var spares: [KeyedRecords] = []
-    private var spareEvents: [AlertEventBuffer] = []
+    private var spareFindings: [FindingBuffer] = []
     private var error: OutputError?
     let statsInterval: Int64?
     private var nextStats: Int64 = .min
@@ -47,10 +48,10 @@ final class Merger: @unchecked Sendable {
     /// Where alerts are written besides `output` (`--alerts FILE`).
     var alerts: JSONLinesOutput?
 
-    init(workers: Int, output: JSONLinesOutput, policy: PolicyContext?, detectors: DetectorSettings?,
-         statsInterval: Int64?) {
+    init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?, policy: PolicyContext?,
+         detectors: DetectorSettings?, statsInterval: Int64?) {
         self.output = output
-        self.hubble = policy?.hubble
+        self.hubble = hubble
         self.statsInterval = statsInterval
         self.policies = [policy]
         self.alertStage = detectors.map { AlertStage(settings: $0, contexts: [policy].compactMap { $0 }) }
@@ -60,7 +61,7 @@ final class Merger: @unchecked Sendable {
             // The buffers each worker is given back at its first hand-over.
             self.spares.append(KeyedRecords())
             if self.hubble != nil { self.spares.append(KeyedRecords()) }
-            if let detectors { self.spareEvents.append(AlertEventBuffer(capacity: detectors.maxPendingEvents)) }
+            if let detectors { self.spareFindings.append(FindingBuffer(capacity: detectors.maxPendingEvents)) }
         }
         self.epoch.reserveCapacity(workers)
         self.chunks.reserveCapacity(workers + 1)
@@ -129,12 +130,15 @@ final class Merger: @unchecked Sendable {
         let statistics = self.statsInterval == nil ? nil : processor.statistics()
         self.lock.lock()
         defer { self.lock.unlock() }
-        self.queues[worker].append(Epoch(
-            flows: processor.takeFlows(replacement: self.spares.popLast() ?? KeyedRecords()),
-            hubble: processor.takeHubble(replacement: processor.keyedHubble == nil ? nil : self.spares.popLast() ?? KeyedRecords()),
-            statistics: statistics, time: time,
-            events: processor.takeAlertEvents { self.spareEvents.popLast() ?? AlertEventBuffer(capacity: $0) },
-            event: processor.event))
+        let renderer = processor.renderer
+        let epoch = Epoch(flows: renderer.flows, hubble: renderer.hubble, statistics: statistics, time: time,
+                          findings: renderer.findings, event: processor.program.event)
+        renderer.flows = self.spares.popLast() ?? KeyedRecords()
+        if epoch.hubble != nil { renderer.hubble = self.spares.popLast() ?? KeyedRecords() }
+        if let findings = epoch.findings {
+            renderer.findings = self.spareFindings.popLast() ?? FindingBuffer(capacity: findings.capacity)
+        }
+        self.queues[worker].append(epoch)
         while self.everyWorkerHandedOver { self.writeEpoch() }
     }
 
@@ -183,9 +187,9 @@ final class Merger: @unchecked Sendable {
                 hubble.removeAll()
                 self.spares.append(hubble)
             }
-            if let events = handed.events {
-                events.removeAll()
-                self.spareEvents.append(events)
+            if let findings = handed.findings {
+                findings.removeAll()
+                self.spareFindings.append(findings)
             }
         }
         self.epoch.removeAll(keepingCapacity: true)
@@ -264,25 +268,5 @@ extension StatsSnapshot {
             self.fragments.add(shard.fragments)
             self.activeFlows += shard.activeFlows
         }
-    }
-}
-
-extension FlowProcessor {
-    func takeFlows(replacement: KeyedRecords) -> KeyedRecords {
-        let taken = self.keyedFlows
-        self.keyedFlows = replacement
-        return taken
-    }
-
-    func takeAlertEvents(replacement: (Int) -> AlertEventBuffer) -> AlertEventBuffer? {
-        guard let taken = self.alertEvents else { return nil }
-        self.alertEvents = replacement(taken.capacity)
-        return taken
-    }
-
-    func takeHubble(replacement: KeyedRecords?) -> KeyedRecords? {
-        let taken = self.keyedHubble
-        self.keyedHubble = replacement
-        return taken
     }
 }

@@ -83,8 +83,6 @@ public final class Pipeline: @unchecked Sendable {
     let merger: Merger
     let output: JSONLinesOutput
     let hubble: JSONLinesOutput?
-    /// The Hubble output, for contexts built on reload.
-    public var hubbleOutput: JSONLinesOutput? { self.hubble }
     /// The policy revision of the next reload: 1 for the policies loaded at start, then one
     /// more per reload (the Hubble lines' `Policy.revision`).
     public var nextPolicyRevision: UInt64 { self.merger.nextPolicyRevision }
@@ -105,10 +103,11 @@ public final class Pipeline: @unchecked Sendable {
     var lastSweepWall: Int64 = 0
 
     public init(configuration: PipelineConfiguration, processor: ProcessorConfiguration, output: JSONLinesOutput,
-                policy: PolicyContext?, onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
+                policy: PolicyContext?, hubble: JSONLinesOutput? = nil,
+                onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
         self.configuration = configuration
         self.output = output
-        self.hubble = policy?.hubble
+        self.hubble = hubble
         self.onUnsupportedLinkType = onUnsupportedLinkType
         let owners = configuration.shardOwners
         self.shardOwners = .allocate(capacity: owners.count)
@@ -119,7 +118,8 @@ public final class Pipeline: @unchecked Sendable {
             var share = processor
             share.maxFlows = max(1, processor.maxFlows * shards / owners.count)
             share.maxFragmentDatagrams = max(1, processor.maxFragmentDatagrams * shards / owners.count)
-            return FlowProcessor(configuration: share, output: output, policy: policy, merger: nil, onUnsupportedLinkType: { _ in })
+            return FlowProcessor(configuration: share, output: output, policy: policy, hubble: hubble != nil, merger: nil,
+                                 onUnsupportedLinkType: { _ in })
         }
         self.readerProcessor = .passUnretained(self.processors[0])
         let readerIsWorker = configuration.readerIsWorker
@@ -132,7 +132,7 @@ public final class Pipeline: @unchecked Sendable {
         for (index, ring) in self.rings.enumerated() {
             (self.ringTable + index).initialize(to: ring.map { .passUnretained($0) })
         }
-        self.merger = Merger(workers: configuration.workers, output: output, policy: policy,
+        self.merger = Merger(workers: configuration.workers, output: output, hubble: hubble, policy: policy,
                              detectors: processor.detectors, statsInterval: configuration.statsInterval?.flowmonNanoseconds)
         for index in 0..<configuration.workers where !(index == 0 && readerIsWorker) {
             self.finished.enter()
@@ -169,7 +169,7 @@ public final class Pipeline: @unchecked Sendable {
         guard let target = self.ringTable[worker] else {
             // Worker 0 on this thread: account the packet here, as a worker would.
             self.readerProcessor._withUnsafeGuaranteedRef { processor in
-                processor.accountDecoded(&summary, event: event, time: packet.time, length: packet.originalLength)
+                processor.process(&summary, event: event, time: packet.time, length: packet.originalLength)
             }
             return
         }
@@ -250,7 +250,7 @@ public final class Pipeline: @unchecked Sendable {
         case .sweep:
             processor.endEpoch(sequence, at: CaptureTime(nanoseconds: time), last: false, into: self.merger, worker: index)
         case .reload:
-            processor.policy = self.merger.policy(generation: Int(sequence))
+            if let policy = self.merger.policy(generation: Int(sequence)) { processor.load(policy) }
         case .end:
             processor.endEpoch(sequence, at: CaptureTime(nanoseconds: time), last: true, into: self.merger, worker: index)
             return true
@@ -301,8 +301,8 @@ public final class Pipeline: @unchecked Sendable {
                     // ring's bytes are this worker's until `drain` returns (a copy out costs 8%).
                     let summary = UnsafeMutableRawPointer(mutating: bytes.rawBuffer.baseAddress!)
                         .bindMemory(to: PacketSummary.self, capacity: 1)
-                    processor.accountDecoded(&summary.pointee, event: header.sequence,
-                                             time: CaptureTime(nanoseconds: header.time), length: header.originalLength)
+                    processor.process(&summary.pointee, event: header.sequence,
+                                      time: CaptureTime(nanoseconds: header.time), length: header.originalLength)
                 case .sweep, .reload, .end, .padding:
                     if self.handleMarker(header.kind, time: header.time, sequence: header.sequence, worker: index) {
                         done = true

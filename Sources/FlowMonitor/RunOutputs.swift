@@ -23,7 +23,7 @@ public struct RunOutputs {
         var processor = processor
         processor.detectors = alerts?.settings
         let pipeline = Pipeline(configuration: configuration, processor: processor, output: self.records,
-                                policy: agent?.context(hubble: self.hubble, alerts: alerts)) { linkType in
+                                policy: agent?.context(alerts: alerts), hubble: self.hubble) { linkType in
             let source = input.map { "\($0): " } ?? ""
             report(.notice("\(source)link type \(linkType) (\(linkTypeName(linkType))) is not decoded; "
                            + "its packets are counted in stats.capture.unsupported_link_types"))

@@ -1,6 +1,7 @@
 import Capture
 import Datapath
 import Decoding
+import Detection
 import FlowCore
 import FlowMonitor
 import Output
@@ -47,11 +48,11 @@ public final class DecoderHarness {
         let frame = PacketBytes(UnsafeRawBufferPointer(rebasing: input.dropFirst()))
         let packet = CapturedPacket(linkType: linkType, interfaceIndex: 0, time: Self.time,
                                     originalLength: UInt32(frame.count), bytes: frame)
-        let before = processor.decode.ipv4 &+ processor.decode.ipv6
+        let before = processor.program.decode.ipv4 &+ processor.program.decode.ipv6
         // The output never flushes (threshold .max), so this cannot throw.
         try? processor.process(packet)
         processor.output.buffer.removeAll()
-        return processor.decode.ipv4 &+ processor.decode.ipv6 != before
+        return processor.program.decode.ipv4 &+ processor.program.decode.ipv6 != before
     }
 }
 

@@ -68,7 +68,7 @@ public final class LoadersHarness {
                 try self.build(inventory: try InventoryLoader.load(pods: self.pods, namespaces: self.namespaces, nodes: path),
                                policies: self.cluster.policies, nodeName: "node-1")
             case .alertsConfig:
-                _ = self.cluster.context(hubble: nil, alerts: try AlertsConfigLoader.load(path: path))
+                _ = self.cluster.context(alerts: try AlertsConfigLoader.load(path: path))
             case .services:
                 try self.build(inventory: self.demo.inventory, policies: self.demo.policies, nodeName: "kind-worker-0",
                                services: try ServiceLoader.load(path: path), servicesFile: path, base: self.demo)
@@ -93,6 +93,6 @@ public final class LoadersHarness {
         state.ipcache = tables.ipcache
         state.services = tables.services
         _ = tables.services.warnings
-        _ = state.context(hubble: nil, alerts: self.alerts)
+        _ = state.context(alerts: self.alerts)
     }
 }

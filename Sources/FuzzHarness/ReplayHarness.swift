@@ -39,7 +39,7 @@ public final class ReplayHarness {
         self.devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
         self.hubble = JSONLinesOutput(fileDescriptor: self.devNull, name: "/dev/null")
         self.alerts = JSONLinesOutput(fileDescriptor: self.devNull, name: "/dev/null")
-        self.policy = state.context(hubble: self.hubble, alerts: alertsConfiguration)
+        self.policy = state.context(alerts: alertsConfiguration)
         self.processor = ProcessorConfiguration(maxFlows: 1024, maxFragmentDatagrams: 512,
                                                 detectors: alertsConfiguration.settings)
     }
@@ -60,7 +60,7 @@ public final class ReplayHarness {
         let pipeline = Pipeline(
             configuration: PipelineConfiguration(workers: 1, mode: .replay),
             processor: self.processor, output: JSONLinesOutput(fileDescriptor: self.devNull, name: "/dev/null"),
-            policy: self.policy) { linkType in
+            policy: self.policy, hubble: self.hubble) { linkType in
             _ = "\(reader.path): link type \(linkType) (\(linkTypeName(linkType))) is not decoded"
         }
         pipeline.alertsOutput = self.alerts

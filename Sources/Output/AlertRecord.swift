@@ -1,4 +1,5 @@
 import Datapath
+import Detection
 import FlowCore
 
 /// Writes an `event_type: "alert"` record in Suricata EVE's shape (`output-json-alert.c`):

@@ -20,6 +20,8 @@ public final class FlowAnnotations: @unchecked Sendable {
     let hubble: HubbleNames
     /// `ingress_allowed_by` of traffic from the local host (`hostRuleJSON`).
     let hostRuleSet: [UInt8]
+    /// The node flowmon runs on (Hubble's `node_name`), when the inventory names it.
+    public let nodeName: String
 
     /// What only the Hubble lines carry (`--cluster-name`, policy labels and revision).
     public struct HubbleNames: Sendable {
@@ -38,7 +40,8 @@ public final class FlowAnnotations: @unchecked Sendable {
     }
 
     public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]], verdictAsEnforced: Bool,
-                services: [[UInt8]] = [], hubble: HubbleNames? = nil) {
+                services: [[UInt8]] = [], hubble: HubbleNames? = nil, nodeName: String = "") {
+        self.nodeName = nodeName
         self.services = services
         self.endpoints = endpoints
         self.identities = identities

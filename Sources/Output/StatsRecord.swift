@@ -1,5 +1,6 @@
 import Datapath
 import Decoding
+import Detection
 import FlowCore
 
 /// Everything a `stats` record reports, as plain numbers.

@@ -165,7 +165,7 @@ extension Flowmon {
             let pipeline = Pipeline(
                 configuration: PipelineConfiguration(workers: ProcessInfo.processInfo.activeProcessorCount, mode: .replay),
                 processor: self.flowTable.configuration, output: sink,
-                policy: agentState?.context(hubble: nil, alerts: nil)) { linkType in
+                policy: agentState?.context()) { linkType in
                 Diagnostics.notice("\(reader.path): link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are not mapped")
             }
             do {

@@ -70,15 +70,12 @@ extension Flowmon.Policy {
                 } else {
                     let filter = try self.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
                     observations = try AdvisorInput.observeCapture(self.file, filter: filter, configuration: self.flowTable.configuration,
-                                                                   state: state).connections
+                                                                   state: state)
                 }
             } catch let error as AgentError {
                 Diagnostics.error(error.description)
                 throw ExitCode.failure
             } catch let error as CaptureError {
-                Diagnostics.error(error.description)
-                throw ExitCode.failure
-            } catch let error as ReplayError {
                 Diagnostics.error(error.description)
                 throw ExitCode.failure
             }

@@ -1,5 +1,6 @@
 import Datapath
 import Decoding
+import Detection
 import FlowCore
 import Testing
 

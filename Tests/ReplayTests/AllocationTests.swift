@@ -2,6 +2,7 @@ import Capture
 import Agent
 import CMallocCounter
 import Datapath
+import Detection
 import FlowMonitor
 import Foundation
 import Output
@@ -44,7 +45,7 @@ struct AllocationTests {
             policyPaths: [Fixture.root.appendingPathComponent("Policies/demo").path]))
         let (packets, allocations, _) = try Self.steadyState(Fixture.captures.appendingPathComponent("demo/demo-cluster.pcap")) {
             FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 64, detectors: DetectorSettings()),  // small: evictions happen too
-                          output: $0, policy: state.context(hubble: $0))
+                          output: $0, policy: state.context(), hubble: $0)
         }
         #expect(packets == 1500)
         #expect(allocations == 0, "\(allocations) allocations for \(packets) packets")
@@ -62,7 +63,7 @@ struct AllocationTests {
             policyPaths: [directory.appendingPathComponent("alerts.policies.yaml").path]))
         let (packets, allocations, measured) = try Self.steadyState(directory.appendingPathComponent(name)) {
             FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 256, detectors: alerts.settings), output: $0,
-                          policy: state.context(hubble: nil, alerts: alerts))
+                          policy: state.context(alerts: alerts))
         }
         #expect(packets > 0)
         #expect(measured.statistics().alerts.map { $0.raised.reduce(0, +) } ?? 0 > 0, "no alert was raised")

@@ -1,4 +1,5 @@
 import Datapath
+import Detection
 import FlowMonitor
 import Foundation
 import Testing

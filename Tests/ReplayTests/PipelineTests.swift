@@ -1,5 +1,6 @@
 import Capture
 import Datapath
+import Detection
 import FlowMonitor
 import Foundation
 import Output

@@ -1,6 +1,7 @@
 import Agent
 import CMallocCounter
 import Datapath
+import Detection
 import FlowMonitor
 import Foundation
 import Testing
@@ -19,7 +20,7 @@ struct ServiceAllocationTests {
         #expect(state.services.table.count > 20)
         let (packets, allocations, _) = try AllocationTests.steadyState(directory.appendingPathComponent("services-cluster.pcap")) {
             FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 64, detectors: DetectorSettings()),  // small: evictions too
-                          output: $0, policy: state.context(hubble: $0))
+                          output: $0, policy: state.context(), hubble: $0)
         }
         #expect(packets == 3000)
         #expect(allocations == 0, "\(allocations) allocations for \(packets) packets")

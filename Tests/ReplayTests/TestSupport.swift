@@ -1,4 +1,5 @@
 import Capture
+import Detection
 import FlowMonitor
 import Datapath
 import Foundation

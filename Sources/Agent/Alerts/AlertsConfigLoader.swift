@@ -1,3 +1,4 @@
+import Detection
 import FlowCore
 import Datapath
 import Yams

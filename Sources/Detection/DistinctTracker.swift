@@ -1,3 +1,4 @@
+import Datapath
 import FlowCore
 
 /// What a tracker counts for: the scanning source and target host (vertical scan), the source

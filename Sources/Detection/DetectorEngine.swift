@@ -1,17 +1,5 @@
+import Datapath
 import FlowCore
-
-/// What the datapath tells the detectors about a connection.
-public enum DetectorInput: Sendable, Equatable {
-    /// An alert raised by a per-connection check (policy, flags, spoofing, egress).
-    case raise(AlertKind)
-    /// A tunnelled packet whose VNI is not its sender's identity.
-    case tunnelMismatch(vni: UInt32, senderIdentity: UInt32)
-    /// A new ICMP/ICMPv6 echo-request conversation (sweep detection).
-    case echoRequest
-    /// A connection attempt that failed or was never answered (ended, RFC 9293 handshake
-    /// never completed by the originator; UDP answered by ICMP unreachable): scans and floods.
-    case failedAttempt
-}
 
 /// The detectors: counting windows over packet time, aggregation of repeats, bounded state.
 /// Fed one connection event at a time in capture order (the pipeline merges the workers'
@@ -54,26 +42,27 @@ public final class DetectorEngine {
     /// aggregation window): Suricata's `flow.alerted` for that connection. An allow-listed
     /// source, or a scan or flood counted below its threshold, raises none.
     @discardableResult
-    public func observe(_ input: DetectorInput, flow: FlowEntry, time: CaptureTime, scope: DetectionScope,
+    public func observe(_ finding: ConnectionFinding, flow: FlowEntry, time: CaptureTime, scope: DetectionScope,
                         emit: (AlertFire, FlowEntry) -> Void) -> Bool {
         let source = flow.sourceAddress
-        if input != .raise(.policyViolation), self.isAllowlisted(source, identity: flow.sourceIdentity, scope: scope) {
+        if finding != .wouldDrop, self.isAllowlisted(source, identity: flow.sourceIdentity, scope: scope) {
             self.allowlisted &+= 1
             return false
         }
         let target = flow.destinationAddress
-        switch input {
-        case .raise(let kind):
-            let key: TrackerKey
-            switch kind {
-            case .policyViolation, .worldEgress:
-                key = TrackerKey(first: source, second: target, port: flow.destinationPort, ipProtocol: flow.ipProtocol)
-            case .spoofedSource:
-                key = TrackerKey(first: source, second: .zero, port: 0, ipProtocol: 0)
-            default:
-                key = TrackerKey(first: source, second: target, port: 0, ipProtocol: flow.ipProtocol)
-            }
+        switch finding {
+        case .wouldDrop, .worldEgress:
+            let kind: AlertKind = finding == .wouldDrop ? .policyViolation : .worldEgress
+            let key = TrackerKey(first: source, second: target, port: flow.destinationPort, ipProtocol: flow.ipProtocol)
             self.note(AlertFire(kind: kind, time: time), key: key, flow: flow, emit: emit)
+            return true
+        case .spoofedSource:
+            let key = TrackerKey(first: source, second: .zero, port: 0, ipProtocol: 0)
+            self.note(AlertFire(kind: .spoofedSource, time: time), key: key, flow: flow, emit: emit)
+            return true
+        case .invalidTCPFlags(let flags):
+            let key = TrackerKey(first: source, second: target, port: 0, ipProtocol: flow.ipProtocol)
+            self.note(AlertFire(kind: AlertKind(flags), time: time), key: key, flow: flow, emit: emit)
             return true
         case .tunnelMismatch(let vni, let sender):
             var fire = AlertFire(kind: .tunnelIdentityMismatch, time: time)

@@ -1,3 +1,4 @@
+import Datapath
 import FlowCore
 
 /// The alerts flowmon raises, each with a stable Suricata-style signature id (`gid` 1,
@@ -98,21 +99,15 @@ public enum AlertKind: UInt8, CaseIterable, Sendable {
     public var defaultSeverity: UInt8 { self.row.defaultSeverity }
     public var detector: AlertDetector { self.row.detector }
 
-    /// The invalid-flag alert for a TCP packet's flags, or nil for a combination a stack
-    /// sends. NULL: none of FIN/SYN/RST/PSH/ACK/URG; FIN scan: FIN alone; XMAS: FIN+PSH+URG
-    /// without SYN/RST/ACK; SYN+FIN and SYN+RST are never valid together (RFC 9293 §3.10).
-    @inline(__always)
-    public static func invalidFlags(_ flags: UInt16) -> AlertKind? {
-        let core = flags & 0x3f
-        let syn: UInt16 = 0x02, fin: UInt16 = 0x01, rst: UInt16 = 0x04, psh: UInt16 = 0x08, ack: UInt16 = 0x10,
-            urg: UInt16 = 0x20
-        if core == 0 { return .tcpNullScan }
-        if core & (syn | fin) == syn | fin { return .tcpSynFin }
-        if core & (syn | rst) == syn | rst { return .tcpSynRst }
-        if core & ack != 0 { return nil }
-        if core == fin { return .tcpFinScan }
-        if core & (fin | psh | urg) == fin | psh | urg && core & (syn | rst) == 0 { return .tcpXmasScan }
-        return nil
+    /// The alert for an invalid TCP flag combination.
+    public init(_ flags: InvalidTCPFlags) {
+        switch flags {
+        case .null: self = .tcpNullScan
+        case .fin: self = .tcpFinScan
+        case .xmas: self = .tcpXmasScan
+        case .synFin: self = .tcpSynFin
+        case .synRst: self = .tcpSynRst
+        }
     }
 }
 
@@ -120,62 +115,19 @@ public enum AlertKind: UInt8, CaseIterable, Sendable {
 public enum AlertDetector: UInt8, CaseIterable, Sendable {
     case policyViolation = 0, portScan, synFlood, invalidTCPFlags, spoofedSource, worldEgress, icmpSweep
 
-    /// Its key in the alerts configuration file.
-    public var configurationKey: String {
+    /// Its key in the alerts configuration file, and the datapath checks whose findings it
+    /// judges (scans and floods count failed attempts; every detector's alerts mark flows).
+    public var row: (configurationKey: String, checks: ConnectionChecks) {
         switch self {
-        case .policyViolation: "policy_violation"
-        case .portScan: "port_scan"
-        case .synFlood: "syn_flood"
-        case .invalidTCPFlags: "invalid_tcp_flags"
-        case .spoofedSource: "spoofed_source"
-        case .worldEgress: "world_egress"
-        case .icmpSweep: "icmp_sweep"
+        case .policyViolation: ("policy_violation", .wouldDrop)
+        case .portScan: ("port_scan", .failedAttempts)
+        case .synFlood: ("syn_flood", .failedAttempts)
+        case .invalidTCPFlags: ("invalid_tcp_flags", .invalidTCPFlags)
+        case .spoofedSource: ("spoofed_source", .spoofedSources)
+        case .worldEgress: ("world_egress", .worldEgress)
+        case .icmpSweep: ("icmp_sweep", .echoRequests)
         }
     }
-}
 
-extension Identity {
-    /// A `world` address: a reserved world identity, or a CIDR identity (local scope) that
-    /// CIDR policies carve out of world.
-    public var isWorldOrCIDR: Bool {
-        self.isWorld || self.rawValue & Identity.scopeMask == Identity.localScopeFlag
-    }
-}
-
-extension FlowEntry {
-    public static let raisedInvalidFlags: UInt8 = 1
-    public static let raisedTunnelMismatch: UInt8 = 2
-
-    /// An attempt the scan and flood detectors count, decided when the connection ends: TCP
-    /// whose originator sent a SYN but never an ACK (RFC 9293 §3.5: the handshake was not
-    /// completed — unanswered, refused, or a SYN-ACK answered by RST: Zeek's S0, REJ,
-    /// RSTOS0, SH and the scanner's RST), or UDP answered only by ICMP destination unreachable.
-    public var isFailedAttempt: Bool {
-        if self.key.ipProtocol == 6 {
-            return self.history.has(ConnectionHistory.syn, fromInitiator: true) && self.flagsToServer & 0x10 == 0
-        }
-        if self.key.ipProtocol == 17 {
-            // ICMP errors are no UDP reply (`applyRelatedError` leaves the history alone).
-            let unreachable = self.ipVersion == 6 ? ICMPType.unreachableV6 : ICMPType.unreachable
-            return !self.history.has(ConnectionHistory.sent, fromInitiator: false) && self.hasResponseICMP
-                && self.responseICMPType == unreachable
-        }
-        return false
-    }
-
-    /// The connection started with an ICMP or ICMPv6 echo request.
-    public var isEchoRequest: Bool {
-        self.hasICMP && self.icmpType == (self.ipVersion == 4 ? ICMPType.echoRequest : ICMPType.echoRequestV6)
-    }
-}
-
-extension Identity {
-    /// Whether a VXLAN/Geneve VNI carries this sender's identity as Cilium's overlay does: the
-    /// identity's low 24 bits; a node's own traffic leaves as `host` (1) and is `remote-node`
-    /// (6) on the receiving side, so 1 and 6 stand for each other.
-    public func matchesTunnelIdentity(_ vni: UInt32) -> Bool {
-        if vni == self.rawValue & 0x00ff_ffff { return true }
-        let isNode = self == .host || self == .remoteNode
-        return isNode && (vni == Identity.host.rawValue || vni == Identity.remoteNode.rawValue)
-    }
+    public var configurationKey: String { self.row.configurationKey }
 }

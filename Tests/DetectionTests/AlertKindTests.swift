@@ -1,4 +1,5 @@
 import Datapath
+import Detection
 import Testing
 
 /// The alert registry: every kind has one row, and the rows keep the public contract

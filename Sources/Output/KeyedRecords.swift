@@ -1,28 +1,12 @@
-import Output
-
-/// Where a record stands in the output order a single pass over the capture gives:
-/// the event that emitted it (a sweep, a packet, the end), then the order inside that
-/// event (expiry deadline or start time, then flow id). Workers tag records with it so
-/// the pipeline can merge their output into exactly the single-worker order.
-struct EmissionKey: Comparable, Sendable {
-    var event: UInt64
-    var primary: Int64
-    var secondary: UInt64
-    /// 0 for flow records; alerts raised about a record's connection follow it (1, 2, …).
-    var alertOrder: UInt64 = 0
-
-    static func < (a: EmissionKey, b: EmissionKey) -> Bool {
-        (a.event, a.primary, a.secondary, a.alertOrder) < (b.event, b.primary, b.secondary, b.alertOrder)
-    }
-}
+import Datapath
 
 /// Records one worker emitted since the last hand-off, with their keys. The bytes live in
 /// blocks of about 1 MiB, reused for the next batch: an epoch that ends hundreds of
 /// thousands of flows at once (the end of a replay) adds blocks instead of copying one
 /// ever larger buffer.
-final class KeyedRecords {
-    final class Block {
-        var buffer = JSONBuffer(capacity: KeyedRecords.blockBytes + 65_536)
+package final class KeyedRecords {
+    package final class Block {
+        package var buffer = JSONBuffer(capacity: KeyedRecords.blockBytes + 65_536)
     }
 
     static let blockBytes = 1 << 20
@@ -30,18 +14,18 @@ final class KeyedRecords {
     private var current = 0
     /// The block being written (`block.buffer` between `beginRecord` and `endRecord`), held
     /// apart so writing a record does not go through the array.
-    private(set) var block: Block
+    package private(set) var block: Block
     /// Each record's key and bytes; for a flow record also its flow id and where its
     /// `flow.alerted` value (`false`) starts, from the record's start (-1 for other records).
-    var entries: [(key: EmissionKey, block: Int, start: Int, count: Int, flowID: UInt64, alertedAt: Int)] = []
+    package var entries: [(key: EmissionKey, block: Int, start: Int, count: Int, flowID: UInt64, alertedAt: Int)] = []
     private var recordStart = 0
 
-    init() {
+    package init() {
         self.block = self.blocks[0]
         self.entries.reserveCapacity(1024)
     }
 
-    func beginRecord() {
+    package func beginRecord() {
         if self.block.buffer.count >= Self.blockBytes {
             self.current += 1
             if self.current == self.blocks.count { self.blocks.append(Block()) }
@@ -52,36 +36,36 @@ final class KeyedRecords {
 
     /// Ends the record begun last; `alertedAt` is the buffer position of a flow record's
     /// `flow.alerted` value.
-    func endRecord(_ key: EmissionKey, flowID: UInt64 = 0, alertedAt: Int? = nil) {
+    package func endRecord(_ key: EmissionKey, flowID: UInt64 = 0, alertedAt: Int? = nil) {
         self.entries.append((key, self.current, self.recordStart, self.block.buffer.count - self.recordStart, flowID,
                              alertedAt.map { $0 - self.recordStart } ?? -1))
     }
 
     /// The bytes of entry `index`.
-    func bytes(_ index: Int) -> UnsafeRawBufferPointer {
+    package func bytes(_ index: Int) -> UnsafeRawBufferPointer {
         let entry = self.entries[index]
         return UnsafeRawBufferPointer(rebasing: self.blocks[entry.block].buffer.bytes[entry.start..<(entry.start + entry.count)])
     }
 
-    func removeAll() {
+    package func removeAll() {
         for index in 0...self.current { self.blocks[index].buffer.removeAll() }
         self.current = 0
         self.block = self.blocks[0]
         self.entries.removeAll(keepingCapacity: true)
     }
 
-    var isEmpty: Bool { self.entries.isEmpty }
+    package var isEmpty: Bool { self.entries.isEmpty }
 }
 
 /// A record (or detector event) of an epoch: its key, then which worker's buffer and which
 /// entry of it, so equal keys keep the workers' order.
-typealias KeyedItem = (key: EmissionKey, buffer: Int, index: Int)
+package typealias KeyedItem = (key: EmissionKey, buffer: Int, index: Int)
 
 extension [KeyedItem] {
     /// Sorts by key, buffer and index, in place: a heapsort, because the standard library's
     /// sort allocates a buffer and a single pass sorts on its packet path. The items are all
     /// different, so the order is the one any sort gives.
-    mutating func sortByKey() {
+    package mutating func sortByKey() {
         self.withUnsafeMutableBufferPointer { items in
             var start = items.count / 2
             while start > 0 {

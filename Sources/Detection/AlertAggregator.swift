@@ -1,3 +1,4 @@
+import Datapath
 import FlowCore
 
 /// One alert to write: its kind, how many occurrences it stands for, and the detector's

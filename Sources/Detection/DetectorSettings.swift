@@ -1,3 +1,4 @@
+import Datapath
 import FlowCore
 
 /// Thresholds, windows and limits of the detectors: numbers only, built by the agent from
@@ -45,34 +46,17 @@ public struct DetectorSettings: Sendable, Equatable {
         if on { self.enabled |= 1 << detector.rawValue } else { self.enabled &= ~(1 << detector.rawValue) }
     }
 
+    /// The datapath checks the enabled detectors judge. Failed attempts are found whenever a
+    /// detector is on, as the allow-list counter (`stats.alerts.allowlisted`) counts them.
+    public var connectionChecks: ConnectionChecks {
+        guard self.enabled != 0 else { return [] }
+        var checks = ConnectionChecks.failedAttempts
+        for detector in AlertDetector.allCases where self.isEnabled(detector) { checks.formUnion(detector.row.checks) }
+        return checks
+    }
+
     public func severity(of kind: AlertKind) -> UInt8 { self.severities[Int(kind.rawValue)] }
 
     /// The largest distinct-value threshold a tracker has to remember.
     public static let maximumThreshold = 4096
-}
-
-/// What the detectors know of the cluster, per identity/policy generation (SIGHUP rebuilds it):
-/// the pod CIDRs, the identities of sensitive workloads and of allow-listed sources.
-public final class DetectionScope: Sendable {
-    /// Prefixes that hold pod addresses (learned from the inventory, or configured).
-    public let podPrefixes: [IPPrefix]
-    public let sensitiveIdentities: Set<UInt32>
-    public let allowedIdentities: Set<UInt32>
-    /// Compare a VXLAN/Geneve VNI with the inner source's identity (Cilium's overlay carries it).
-    public let checksTunnelIdentity: Bool
-
-    public init(podPrefixes: [IPPrefix] = [], sensitiveIdentities: Set<UInt32> = [], allowedIdentities: Set<UInt32> = [],
-                checksTunnelIdentity: Bool = false) {
-        self.podPrefixes = podPrefixes
-        self.sensitiveIdentities = sensitiveIdentities
-        self.allowedIdentities = allowedIdentities
-        self.checksTunnelIdentity = checksTunnelIdentity
-    }
-
-    public static let empty = DetectionScope()
-
-    @inline(__always)
-    public func isInPodCIDR(_ address: IPAddress) -> Bool {
-        self.podPrefixes.containsAddress(address)
-    }
 }

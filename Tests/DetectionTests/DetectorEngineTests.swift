@@ -1,4 +1,5 @@
 @testable import Datapath
+import Detection
 import FlowCore
 import Testing
 
@@ -28,7 +29,7 @@ struct DetectorEngineTests {
         (0x14, nil), (0x18, nil), (0x19, nil), (0x39, nil), (0xc2, nil), (0x40, .tcpNullScan), (0x09, nil),
     ] as [(UInt16, AlertKind?)])
     func invalidFlagCombinations(flags: UInt16, expected: AlertKind?) {
-        #expect(AlertKind.invalidFlags(flags) == expected)
+        #expect(InvalidTCPFlags(flags).map(AlertKind.init) == expected)
     }
 
     @Test func aVerticalScanFiresOnceAtItsThresholdPerWindow() {
@@ -61,7 +62,7 @@ struct DetectorEngineTests {
     @Test func aSingleOccurrenceWritesNoSummary() {
         let engine = DetectorEngine(settings: DetectorSettings())
         let collect = Collector()
-        engine.observe(.raise(.tcpSynFin), flow: Self.flow(from: 1, to: 2, port: 80, at: 0), time: Self.time(0),
+        engine.observe(.invalidTCPFlags(.synFin), flow: Self.flow(from: 1, to: 2, port: 80, at: 0), time: Self.time(0),
                        scope: .empty, emit: collect.callAsFunction)
         engine.finish(emit: collect.callAsFunction)
         #expect(collect.alerts.count == 1)
@@ -76,7 +77,7 @@ struct DetectorEngineTests {
         for target in 1...5 {
             for repeatIndex in 0..<2 {
                 let at = Double(target) + Double(repeatIndex) * 0.1
-                engine.observe(.raise(.tcpNullScan), flow: Self.flow(from: 1, to: UInt32(100 + target), port: 80, at: at),
+                engine.observe(.invalidTCPFlags(.null), flow: Self.flow(from: 1, to: UInt32(100 + target), port: 80, at: at),
                                time: Self.time(at), scope: .empty, emit: collect.callAsFunction)
             }
         }
@@ -108,9 +109,9 @@ struct DetectorEngineTests {
         let engine = DetectorEngine(settings: settings)
         let collect = Collector()
         let source: UInt32 = 0x0a00_0001
-        engine.observe(.raise(.tcpNullScan), flow: Self.flow(from: source, to: 2, port: 80, at: 0), time: Self.time(0),
+        engine.observe(.invalidTCPFlags(.null), flow: Self.flow(from: source, to: 2, port: 80, at: 0), time: Self.time(0),
                        scope: .empty, emit: collect.callAsFunction)
-        engine.observe(.raise(.policyViolation), flow: Self.flow(from: source, to: 2, port: 80, at: 0), time: Self.time(0),
+        engine.observe(.wouldDrop, flow: Self.flow(from: source, to: 2, port: 80, at: 0), time: Self.time(0),
                        scope: .empty, emit: collect.callAsFunction)
         #expect(collect.alerts.map(\.0) == [.policyViolation])
         #expect(engine.allowlisted == 1)
@@ -125,14 +126,14 @@ struct DetectorEngineTests {
         settings.allowedPrefixes = [IPPrefix(address: IPAddress(ipv4: 0x0a00_0000), length: 8)]
         let engine = DetectorEngine(settings: settings)
         let collect = Collector()
-        func observe(_ input: DetectorInput, from source: UInt32, port: UInt16, at seconds: Double) -> Bool {
+        func observe(_ input: ConnectionFinding, from source: UInt32, port: UInt16, at seconds: Double) -> Bool {
             engine.observe(input, flow: Self.flow(from: source, to: 2, port: port, at: seconds), time: Self.time(seconds),
                            scope: .empty, emit: collect.callAsFunction)
         }
-        #expect(observe(.raise(.tcpNullScan), from: 1, port: 80, at: 0))
-        #expect(observe(.raise(.tcpNullScan), from: 1, port: 80, at: 1), "a repeat counted into the window")
+        #expect(observe(.invalidTCPFlags(.null), from: 1, port: 80, at: 0))
+        #expect(observe(.invalidTCPFlags(.null), from: 1, port: 80, at: 1), "a repeat counted into the window")
         #expect(collect.alerts.count == 1)
-        #expect(!observe(.raise(.tcpNullScan), from: 0x0a00_0001, port: 80, at: 2), "allow-listed")
+        #expect(!observe(.invalidTCPFlags(.null), from: 0x0a00_0001, port: 80, at: 2), "allow-listed")
         #expect(!observe(.failedAttempt, from: 3, port: 1, at: 3), "one port of two")
         #expect(observe(.failedAttempt, from: 3, port: 2, at: 4), "the threshold")
         #expect(!observe(.echoRequest, from: 4, port: 0, at: 5))

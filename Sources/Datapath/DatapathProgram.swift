@@ -1,0 +1,189 @@
+import Decoding
+import FlowCore
+
+/// The datapath for one stream of packets (one pipeline worker, or a single pass): it decodes,
+/// attributes fragments, tracks connections, judges each new one against the loaded policy
+/// (`PolicySnapshot.judge`, the same decision `policy explain` and `policy advise` make), runs
+/// the per-connection checks, and emits what happens as `DatapathEvent`s to a sink, each keyed
+/// by its place in single-pass order. It owns its tables; nothing is shared between programs.
+/// Cilium's `bpf/` programs play this part there; the agent side only loads the numeric
+/// snapshot (`load`) and reads the events.
+///
+/// `process` is the per-packet path: no allocation, no `String`, no existentials (the
+/// malloc-counting tests hold it to that).
+public final class DatapathProgram {
+    public private(set) var capture = CaptureCounters()
+    public private(set) var decode = DecodeCounters()
+    let parser = LayerParser()
+    public let flows: FlowTable
+    public let fragments: FragmentTable
+    let timeouts: FlowTimeouts
+    /// The checks whose findings the detectors judge (none when alerts are off).
+    public let checks: ConnectionChecks
+    /// The identities, services and policy maps new connections are judged by, when an
+    /// inventory was given, and the detectors' view of the cluster that goes with them.
+    public private(set) var policy: PolicySnapshot?
+    public private(set) var scope = DetectionScope.empty
+    /// The generation of `policy` (0 at start, one more per reload), stored in each entry it judges.
+    public private(set) var generation: UInt16 = 0
+    /// The latest packet time seen.
+    public private(set) var latestTime = CaptureTime.zero
+    /// The event being processed (its place in capture order), and a counter inside it.
+    public private(set) var event: UInt64 = 0
+    var eventCounter: UInt64 = 0
+
+    public init(maxFlows: Int, timeouts: FlowTimeouts, tunnelKey: TunnelKeyMode, maxFragmentDatagrams: Int,
+                fragmentTimeout: Duration, checks: ConnectionChecks) {
+        self.flows = FlowTable(capacity: maxFlows, timeouts: timeouts, tunnelKey: tunnelKey)
+        self.fragments = FragmentTable(capacity: maxFragmentDatagrams, timeout: fragmentTimeout)
+        self.timeouts = timeouts
+        self.checks = checks
+    }
+
+    /// Loads the policy that judges connections starting from now on (at start, and on
+    /// reload); connections already tracked keep their verdicts.
+    public func load(_ policy: PolicySnapshot, scope: DetectionScope, generation: Int) {
+        self.policy = policy
+        self.scope = scope
+        self.generation = UInt16(truncatingIfNeeded: generation)
+    }
+
+    /// Decodes and accounts one captured frame, event `event` in capture order. Returns the
+    /// frame's link type when flowmon does not decode it and this is its first frame (the
+    /// frame is counted and skipped).
+    @discardableResult
+    public func process<Sink: DatapathEventSink>(frame: PacketBytes, linkType: UInt32, event: UInt64,
+                                                 time: CaptureTime, length: UInt32, sink: Sink) -> UInt32? {
+        guard let link = LinkLayer(linkType: linkType) else {
+            self.countCaptured(length: length, time: time)
+            return self.capture.countUnsupported(linkType: linkType) ? linkType : nil
+        }
+        // A local, not a stored property: passing it on borrows it in place, where a value
+        // read out of a class or through a pointer would be copied for every call.
+        var summary = PacketSummary()
+        self.parser.parse(frame, link: link, into: &summary)
+        self.process(&summary, event: event, time: time, length: length, sink: sink)
+        return nil
+    }
+
+    /// Accounts one decoded packet (a pipeline worker's, decoded by the capture thread).
+    public func process<Sink: DatapathEventSink>(_ summary: inout PacketSummary, event: UInt64, time: CaptureTime,
+                                                 length: UInt32, sink: Sink) {
+        self.event = event
+        self.eventCounter = 0
+        self.countCaptured(length: length, time: time)
+        self.decode.count(summary, length: length)
+        guard summary.ipVersion != 0 else { return }
+        if summary.quotesConnection, self.flows.recordRelated(summary, time: time, length: length) { return }
+
+        var extraPackets: UInt64 = 0
+        var extraBytes: UInt64 = 0
+        if summary.isFragment {
+            switch self.fragments.observe(&summary, time: time, length: length) {
+            case .held: return
+            case .record(let packets, let bytes):
+                extraPackets = packets
+                extraBytes = bytes
+            }
+        }
+        let (flow, isNew) = self.flows.record(summary, time: time, length: length,
+                                              extraPackets: extraPackets, extraBytes: extraBytes) { flow, reason in
+            self.end(flow, reason, sink: sink)
+        }
+        if isNew, let policy = self.policy {
+            self.classify(flow, by: policy)
+            sink.receive(.connectionJudged(flow.pointee, firstPacketFlags: summary.tcpHeaderLength > 0 ? summary.tcpFlags : 0,
+                                           key: self.nextPacketKey()))
+        }
+        if !self.checks.isEmpty { self.check(flow, isNew: isNew, summary: summary, time: time, sink: sink) }
+    }
+
+    /// Counts a packet read and not decoded (or the pipeline's capture thread's, for this worker).
+    func countCaptured(length: UInt32, time: CaptureTime) {
+        self.capture.count(length: length, time: time)
+        if time > self.latestTime { self.latestTime = time }
+    }
+
+    /// Counts a packet the capture filter rejected.
+    public func countFilteredOut() { self.capture.filteredOut &+= 1 }
+
+    /// Ends the connections idle at `now` (timeouts) and drops the fragments past their
+    /// timeout, as event `event`.
+    public func sweep<Sink: DatapathEventSink>(now: CaptureTime, event: UInt64, sink: Sink) {
+        self.event = event
+        self.flows.expire(now: now) { flow, reason in self.end(flow, reason, sink: sink) }
+        self.fragments.expire(now: now)
+    }
+
+    /// Ends what is idle at `now`, then every remaining connection (reason `shutdown`), as
+    /// events `event` and `event + 1`.
+    public func endAll<Sink: DatapathEventSink>(at now: CaptureTime, event: UInt64, sink: Sink) {
+        self.sweep(now: now, event: event, sink: sink)
+        self.event &+= 1
+        self.flows.flushAll { flow, reason in self.end(flow, reason, sink: sink) }
+        self.fragments.flushAll()
+    }
+
+    /// Tags a connection that has just started with `PolicySnapshot.judge`: the port is the
+    /// responder's port, or for ICMP the message type. The entry keeps the real destination
+    /// address and port, and names the service when it was a ClusterIP service port.
+    @inline(__always)
+    func classify(_ flow: UnsafeMutablePointer<FlowEntry>, by policy: PolicySnapshot) {
+        let judgement = policy.judge(source: flow.pointee.sourceAddress, destination: flow.pointee.destinationAddress,
+                                     port: flow.pointee.judgedPort, ipProtocol: flow.pointee.ipProtocol)
+        flow.pointee.destinationService = judgement.service
+        flow.pointee.sourceIdentity = judgement.source.identity
+        flow.pointee.destinationIdentity = judgement.destination.identity
+        flow.pointee.sourceEndpoint = judgement.source.endpoint
+        flow.pointee.destinationEndpoint = judgement.destination.endpoint
+        flow.pointee.hasPolicyVerdict = true
+        if judgement.egress.evaluated {
+            flow.pointee.egressEvaluated = true
+            flow.pointee.egressDecision = judgement.egress.decision
+        }
+        if judgement.ingress.evaluated {
+            flow.pointee.ingressEvaluated = true
+            flow.pointee.ingressDecision = judgement.ingress.decision
+        }
+        flow.pointee.policyGeneration = self.generation
+    }
+
+    /// A connection ended: its event, and a failed attempt's finding with the same key (the
+    /// detectors' alerts about it follow its record).
+    func end<Sink: DatapathEventSink>(_ flow: borrowing FlowEntry, _ reason: FlowEndReason, sink: Sink) {
+        let key = self.emissionKey(flow, reason)
+        sink.receive(.connectionEnded(copy flow, reason: reason, key: key))
+        guard self.checks.contains(.failedAttempts) else { return }
+        if flow.isFailedAttempt { sink.receive(.finding(.failedAttempt, copy flow, time: flow.start, key: key)) }
+    }
+
+    @inline(__always)
+    func nextPacketKey() -> EmissionKey {
+        self.eventCounter &+= 1
+        return EmissionKey(event: self.event, primary: 0, secondary: self.eventCounter)
+    }
+
+    /// The record's place in single-pass order: expiries by deadline then flow id (the order
+    /// `FlowTable.expire` ends them in), shutdown by start then flow id (`flushAll`),
+    /// evictions and port reuse in the order their packet caused them.
+    func emissionKey(_ flow: borrowing FlowEntry, _ reason: FlowEndReason) -> EmissionKey {
+        switch reason {
+        case .timeout:
+            let timeout = self.timeouts.nanoseconds(for: flow.phase)
+            let (deadline, overflow) = flow.lastActivity.addingReportingOverflow(timeout)
+            return EmissionKey(event: self.event, primary: overflow ? .max : deadline, secondary: flow.flowID)
+        case .shutdown:
+            return EmissionKey(event: self.event, primary: flow.start.nanoseconds, secondary: flow.flowID)
+        case .evicted, .tcpReuse:
+            return self.nextPacketKey()
+        }
+    }
+}
+
+extension FlowEntry {
+    /// The port a connection is judged on: the responder's port, or for ICMP the initiator's
+    /// message type (Cilium matches ICMP rules on the type); 0 for other protocols.
+    public var judgedPort: UInt16 {
+        self.hasICMP ? UInt16(self.icmpType) : self.hasPorts ? self.destinationPort : 0
+    }
+}

@@ -1,0 +1,69 @@
+import Datapath
+import FlowCore
+
+/// Renders one datapath's events for the merge: flow records and (`--hubble`) Hubble lines as
+/// keyed JSON, findings queued for the detectors. It is the program's sink (one per worker),
+/// and the only place names meet numbers: each connection is named by the annotations of the
+/// policy generation that judged it.
+package final class EventRenderer: DatapathEventSink {
+    /// The records of the epoch under way, keyed for the merge.
+    package var flows = KeyedRecords()
+    /// Hubble policy-verdict and drop lines, when `--hubble` is given.
+    package var hubble: KeyedRecords?
+    /// Findings for the detectors, when alerts are on.
+    package var findings: FindingBuffer?
+    /// The names of each policy generation, by `FlowEntry.policyGeneration`.
+    package private(set) var generations: [FlowAnnotations] = []
+
+    package init(hubble: Bool, findingCapacity: Int?) {
+        self.hubble = hubble ? KeyedRecords() : nil
+        self.findings = findingCapacity.map { FindingBuffer(capacity: $0) }
+    }
+
+    /// Adds the names of the next policy generation (at start, and on reload).
+    package func add(_ annotations: FlowAnnotations) { self.generations.append(annotations) }
+
+    package func receive(_ event: DatapathEvent) {
+        switch event {
+        case .connectionEnded(let flow, let reason, let key):
+            // Whether the detectors alert about the connection is not known yet: the merger
+            // marks the record when it writes it.
+            self.flows.beginRecord()
+            let alertedAt = FlowRecord.append(flow, reason: reason, annotations: self.annotations(of: flow),
+                                              to: &self.flows.block.buffer)
+            self.flows.endRecord(key, flowID: flow.flowID, alertedAt: alertedAt)
+        case .connectionJudged(let flow, let flags, let key):
+            if let hubble = self.hubble, let annotations = self.annotations(of: flow) {
+                Self.appendHubble(flow, firstPacketFlags: flags, annotations: annotations, to: hubble, key: key)
+            }
+        case .finding(let finding, let flow, let time, let key):
+            self.findings?.append(finding, flow: flow, time: time, key: key)
+        }
+    }
+
+    /// The names of the generation that judged `flow` (none without an inventory).
+    package func annotations(of flow: FlowEntry) -> FlowAnnotations? {
+        let generation = Int(flow.policyGeneration)
+        return generation < self.generations.count ? self.generations[generation] : self.generations.last
+    }
+
+    /// Hubble lines for a new connection: per enforced decision the policy-verdict line and,
+    /// for an enforced drop, the drop line; egress before ingress (`primary` 0-3 within the
+    /// packet's key).
+    static func appendHubble(_ flow: FlowEntry, firstPacketFlags: UInt16, annotations: FlowAnnotations,
+                             to keyed: KeyedRecords, key: EmissionKey) {
+        for place in 0..<4 {
+            let direction: TrafficDirection = place < 2 ? .egress : .ingress
+            let evaluated = direction == .egress ? flow.egressEvaluated : flow.ingressEvaluated
+            let decision = direction == .egress ? flow.egressDecision : flow.ingressDecision
+            guard evaluated && decision.outcome != .notEnforced else { continue }
+            let event: HubbleRecord.Event = place % 2 == 0 ? .policyVerdict : .drop
+            if event == .drop && !HubbleRecord.hasDropEvent(decision, annotations: annotations) { continue }
+            keyed.beginRecord()
+            HubbleRecord.append(flow, direction: direction, decision: decision, event: event,
+                                firstPacketFlags: firstPacketFlags, nodeName: annotations.nodeName,
+                                annotations: annotations, to: &keyed.block.buffer)
+            keyed.endRecord(EmissionKey(event: key.event, primary: key.primary + Int64(place), secondary: key.secondary))
+        }
+    }
+}
