@@ -163,7 +163,7 @@ struct SemanticsAgent {
 
     func identity(_ name: String) -> Identity { self.ipcache.lookup(self.address(name)).identity }
 
-    /// The datapath's own decision, `PolicySnapshot.judge` (what `PolicyContext.classify` calls),
+    /// The datapath's own decision, `PolicySnapshot.judge` (what `DatapathProgram.classify` calls),
     /// with no services: the egress decision at the source when it is a local endpoint, the
     /// ingress decision at the destination likewise; the port is the ICMP type for ICMP. The
     /// verdict and drop reason follow `FlowEntry.wouldDrop` (egress first) and the match type

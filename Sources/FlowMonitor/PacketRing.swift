@@ -1,3 +1,4 @@
+import Capture
 import FlowCore
 import Synchronization
 
@@ -16,9 +17,9 @@ import Glibc
 /// No lock, no allocation and no system call per packet.
 ///
 ///     storage: [ ...consumed... | head → records ready for the worker → tail | free ... ]
-public final class PacketRing: @unchecked Sendable {
+final class PacketRing: @unchecked Sendable {
     /// What a record carries.
-    public enum Kind: UInt8, Sendable {
+    enum Kind: UInt8, Sendable {
         /// Fills the space up to the end of the buffer; skipped by the consumer.
         case padding = 0
         /// Expire idle flows at `time` (the pipeline's sweep, so every worker sweeps at the same instants).
@@ -32,27 +33,27 @@ public final class PacketRing: @unchecked Sendable {
     }
 
     /// The fixed header before each record's bytes.
-    public struct Header: Sendable {
+    struct Header: Sendable {
         /// Record length including this header, a multiple of 8.
-        public var totalLength: UInt32
-        public var kind: Kind
-        public var originalLength: UInt32
-        public var capturedLength: UInt32
-        public var time: Int64
+        var totalLength: UInt32
+        var kind: Kind
+        var originalLength: UInt32
+        var capturedLength: UInt32
+        var time: Int64
         /// Position of the record in the capture (packets) or of the event (markers),
         /// used to merge the workers' output in capture order.
-        public var sequence: UInt64
+        var sequence: UInt64
     }
 
     static let headerSize = (MemoryLayout<Header>.size + 7) & ~7
 
-    public let capacity: Int
+    let capacity: Int
     let mask: Int
     let storage: UnsafeMutableRawPointer
     let head = Atomic<Int>(0)
     let tail = Atomic<Int>(0)
     /// The largest record accepted; bigger payloads are cut to it.
-    public let maximumRecordBytes: Int
+    let maximumRecordBytes: Int
 
     // Producer-side state (touched only by the producer thread).
     var producerTail = 0
@@ -63,7 +64,7 @@ public final class PacketRing: @unchecked Sendable {
     /// - Parameters:
     ///   - bytes: ring size, rounded up to a power of two (at least 4 × the largest record).
     ///   - maximumPayloadBytes: the largest payload; longer payloads are truncated to it.
-    public init(bytes: Int, maximumPayloadBytes: Int) {
+    init(bytes: Int, maximumPayloadBytes: Int) {
         let record = (Self.headerSize + maximumPayloadBytes + 7) & ~7
         var capacity = 1 << 16
         while capacity < max(bytes, 4 * record) { capacity <<= 1 }
@@ -81,7 +82,7 @@ public final class PacketRing: @unchecked Sendable {
     /// Copies one record whose bytes are `payload` (a decoded packet's summary; empty for
     /// markers) and whose header describes `packet`; returns false (nothing written) when the
     /// ring is full. Not visible to the consumer until `publish()`.
-    public func write(kind: Kind, packet: CapturedPacket?, payload: UnsafeRawBufferPointer, time: Int64,
+    func write(kind: Kind, packet: CapturedPacket?, payload: UnsafeRawBufferPointer, time: Int64,
                       sequence: UInt64) -> Bool {
         let captured = min(payload.count, self.maximumRecordBytes - Self.headerSize)
         let length = (Self.headerSize + captured + 7) & ~7
@@ -115,7 +116,7 @@ public final class PacketRing: @unchecked Sendable {
     }
 
     /// Makes every record written so far visible to the consumer.
-    public func publish() {
+    func publish() {
         self.tail.store(self.producerTail, ordering: .releasing)
     }
 
@@ -123,7 +124,7 @@ public final class PacketRing: @unchecked Sendable {
 
     /// Hands every published record to `body` (bytes valid during the call), then releases
     /// their space at once. Returns how many records were handed over (padding not counted).
-    public func drain(_ body: (Header, PacketBytes) -> Void) -> Int {
+    func drain(_ body: (Header, PacketBytes) -> Void) -> Int {
         let tail = self.tail.load(ordering: .acquiring)
         var count = 0
         while self.consumerHead < tail {
@@ -149,7 +150,7 @@ public final class PacketRing: @unchecked Sendable {
 
     /// The idle path of either side: a 50 µs sleep, taken only when the ring is empty (consumer)
     /// or full (producer in replay), so a busy ring costs no system call per packet.
-    public static func pause(nanoseconds: Int = 50_000) {
+    static func pause(nanoseconds: Int = 50_000) {
         var pause = timespec(tv_sec: 0, tv_nsec: nanoseconds)
         _ = nanosleep(&pause, nil)
     }
