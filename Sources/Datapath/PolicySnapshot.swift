@@ -29,12 +29,13 @@ public struct PolicySnapshot: Sendable {
         let addressed = self.ipcache.lookup(destination)
         var judged = addressed
         var judgedPort = port
-        var service: UInt16 = 0
+        var service: (service: UInt16, translated: Bool) = (0, false)
         if IPProtocolNumber.carriesPorts(ipProtocol) {
             service = self.services.translate(destination, port: &judgedPort, ipProtocol: ipProtocol, destination: &judged)
         }
         return Judgement(
-            source: sourceValue, addressed: addressed, destination: judged, port: judgedPort, service: service,
+            source: sourceValue, addressed: addressed, destination: judged, port: judgedPort, service: service.service,
+            isTranslated: service.translated,
             egress: self.lookup(.egress, at: sourceValue, remote: judged.identity, ipProtocol: ipProtocol, port: judgedPort),
             ingress: self.lookup(.ingress, at: judged, remote: sourceValue.identity, ipProtocol: ipProtocol,
                                  port: judgedPort))
@@ -74,12 +75,10 @@ public struct Judgement: Sendable, Equatable {
     public var port: UInt16
     /// The service port the destination was (index into the agent's service names; 0: none).
     public var service: UInt16
+    /// The service translation applied: a service port with known backends, judged at them.
+    public var isTranslated: Bool
     /// At the source endpoint, towards `destination`.
     public var egress: Lookup
     /// At the destination endpoint, from `source`.
     public var ingress: Lookup
-
-    /// The service translation changed what policy sees (a service port with known backends
-    /// whose ipcache value differs from the ClusterIP's own).
-    public var isTranslated: Bool { self.destination != self.addressed }
 }

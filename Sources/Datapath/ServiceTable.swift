@@ -73,16 +73,17 @@ public struct ServiceTable: Sendable {
     /// when `address`:`port`/`ipProtocol` is a service port with known backends, `destination`
     /// becomes the backends' identity (no endpoint: which backend pod got it is not known) and
     /// `port` their target port. Returns the service index (0 when no service port matched), which
-    /// is also returned for a service without known backends, whose destination is left as it is.
+    /// is also returned for a service without known backends, whose destination is left as it is,
+    /// and whether the destination was translated (even to a value equal to the one it had, as
+    /// when ClusterIP and backends are both `world`).
     @inlinable
     public func translate(_ address: IPAddress, port: inout UInt16, ipProtocol: UInt8,
-                          destination: inout IPCacheValue) -> UInt16 {
-        guard let value = self.lookup(address, port: port, ipProtocol: ipProtocol) else { return 0 }
-        if value.backend != .unknown {
-            destination = IPCacheValue(identity: value.backend, endpoint: 0, isLocalEndpoint: value.backendIsLocal)
-            port = value.targetPort
-        }
-        return value.service
+                          destination: inout IPCacheValue) -> (service: UInt16, translated: Bool) {
+        guard let value = self.lookup(address, port: port, ipProtocol: ipProtocol) else { return (0, false) }
+        guard value.backend != .unknown else { return (value.service, false) }
+        destination = IPCacheValue(identity: value.backend, endpoint: 0, isLocalEndpoint: value.backendIsLocal)
+        port = value.targetPort
+        return (value.service, true)
     }
 
     @inlinable @inline(__always)

@@ -23,7 +23,7 @@ struct ServiceTableTests {
         #expect(table.lookup(Self.kubeDNS, port: 53, ipProtocol: 17) == nil)
         var port: UInt16 = 53
         var destination = IPCacheValue(identity: .world)
-        #expect(table.translate(Self.kubeDNS, port: &port, ipProtocol: 17, destination: &destination) == 0)
+        #expect(table.translate(Self.kubeDNS, port: &port, ipProtocol: 17, destination: &destination) == (0, false))
         #expect(port == 53 && destination == IPCacheValue(identity: .world))
     }
 
@@ -48,7 +48,7 @@ struct ServiceTableTests {
         let table = ServiceTable([service(Self.kubeDNS, 53, 6, index: 4, backend: 265, target: 5353, local: true)])
         var port: UInt16 = 53
         var destination = IPCacheValue(identity: .world)
-        #expect(table.translate(Self.kubeDNS, port: &port, ipProtocol: 6, destination: &destination) == 4)
+        #expect(table.translate(Self.kubeDNS, port: &port, ipProtocol: 6, destination: &destination) == (4, true))
         #expect(port == 5353)
         #expect(destination == IPCacheValue(identity: Identity(265), endpoint: 0, isLocalEndpoint: true))
     }
@@ -57,7 +57,7 @@ struct ServiceTableTests {
         let table = ServiceTable([service(v4(10, 96, 0, 1), 443, 6, index: 2, backend: 0, target: 0)])
         var port: UInt16 = 443
         var destination = IPCacheValue(identity: .world)
-        #expect(table.translate(v4(10, 96, 0, 1), port: &port, ipProtocol: 6, destination: &destination) == 2)
+        #expect(table.translate(v4(10, 96, 0, 1), port: &port, ipProtocol: 6, destination: &destination) == (2, false))
         #expect(port == 443 && destination == IPCacheValue(identity: .world))
     }
 
@@ -99,5 +99,16 @@ struct ServiceTableTests {
     @Test func theFlowEntryDidNotGrow() {
         #expect(MemoryLayout<FlowEntry>.stride <= 228)
         #expect(FlowTable.bytesPerFlow <= 256)
+    }
+
+    /// A service whose ClusterIP and backends are both `world` (an ExternalName-like service
+    /// with endpoints outside the cluster) is still judged at its backends' target port.
+    @Test func aTranslationToTheSameIdentityIsStillATranslation() {
+        let clusterIP = v4(10, 96, 0, 20)
+        let snapshot = PolicySnapshot(ipcache: IPCache([]),
+                                      services: ServiceTable([service(clusterIP, 80, 6, index: 3, backend: 2, target: 8080)]))
+        let judgement = snapshot.judge(source: v4(10, 244, 0, 5), destination: clusterIP, port: 80, ipProtocol: 6)
+        #expect(judgement.destination == judgement.addressed, "both world")
+        #expect(judgement.isTranslated && judgement.port == 8080 && judgement.service == 3)
     }
 }
