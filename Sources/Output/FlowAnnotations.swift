@@ -2,7 +2,7 @@ import Datapath
 
 /// Names for the numbers the datapath keeps, rendered once to JSON when the inventory and
 /// policies are loaded, so writing a flow record copies bytes and formats nothing.
-public final class FlowAnnotations: @unchecked Sendable {
+public final class FlowAnnotations: Sendable {
     /// Hubble `Endpoint` objects by endpoint index (index 0 unused):
     /// `{"identity":258,"namespace":"shop","pod_name":"web-1","labels":[...],"workloads":[...]}`.
     let endpoints: [[UInt8]]

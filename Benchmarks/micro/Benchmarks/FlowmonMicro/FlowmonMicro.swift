@@ -1,5 +1,6 @@
 import Benchmark
 import Datapath
+import Detection
 import Decoding
 import FlowCore
 import Output
