@@ -1,5 +1,11 @@
 import CPcap
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 // MARK: Opening: create, configure, activate, filter
 
 extension LiveCapture {
@@ -104,5 +110,26 @@ extension LiveCapture {
             throw CaptureError(
                 .badFilter, "cannot install filter '\(expression)' on '\(name)': \(String(cString: pcap_geterr(handle)))")
         }
+    }
+}
+
+// MARK: Changing an open capture
+
+extension LiveCapture {
+    /// Replaces the kernel filter of the open capture (the observed interfaces changed).
+    public func setFilter(_ expression: String) throws(CaptureError) {
+        try Self.install(expression, on: self.handle, name: self.interfaceName)
+    }
+
+    /// Puts interface `index` into promiscuous mode for as long as this capture is open: a
+    /// `PACKET_MR_PROMISC` membership of the capture's packet socket (packet(7)), which is
+    /// how libpcap makes a named interface promiscuous, here for an interface seen through
+    /// `any`. Returns false when the kernel refuses (no CAP_NET_ADMIN, or no such interface).
+    @discardableResult
+    public func addPromiscuousMembership(interfaceIndex index: Int32) -> Bool {
+        // struct packet_mreq: mr_ifindex i32, mr_type u16, mr_alen u16, mr_address u8[8].
+        var request = (index, UInt16(1), UInt16(0), UInt64(0))  // PACKET_MR_PROMISC = 1
+        let solPacket: Int32 = 263, packetAddMembership: Int32 = 1
+        return setsockopt(self.packetDescriptor, solPacket, packetAddMembership, &request, 16) == 0
     }
 }

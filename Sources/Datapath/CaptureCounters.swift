@@ -16,6 +16,10 @@ public struct CaptureCounters: Sendable {
     /// Packets flowmon read but dropped because a worker's ring was full (live capture only;
     /// replay waits instead).
     public var ringDropped: UInt64 = 0
+    /// Packets read that were not counted because they were counted where they were seen
+    /// first, at another interface of the node (`ObservationPoints`; live capture on several
+    /// interfaces only).
+    public var seenElsewhere: UInt64 = 0
     /// Packets on link types flowmon does not decode, per link type (first 16 types seen;
     /// the rest are summed under `otherUnsupportedLinkTypes`).
     public var unsupportedLinkTypes = InlineArray<16, (linkType: UInt32, packets: UInt64)>(repeating: (0, 0))

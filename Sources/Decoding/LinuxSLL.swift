@@ -41,6 +41,7 @@ public struct LinuxSLLHeader {
         guard let header = LinuxSLLHeader(bytes), let payload = bytes.dropFirst(Self.length) else {
             return .stop(.sllTruncated)
         }
+        summary.direction = LinkDirection(packetType: header.packetType)
         context.vlanTagsInFrame = 0
         return EtherType.step(header.protocolType, payload)
     }
@@ -81,6 +82,8 @@ public struct LinuxSLL2Header {
         guard let header = LinuxSLL2Header(bytes), let payload = bytes.dropFirst(Self.length) else {
             return .stop(.sll2Truncated)
         }
+        summary.interfaceIndex = header.interfaceIndex
+        summary.direction = LinkDirection(packetType: UInt16(header.packetType))
         context.vlanTagsInFrame = 0
         return EtherType.step(header.protocolType, payload)
     }

@@ -6,6 +6,12 @@ import FlowCore
 /// Addresses and ports are those of the *innermost* packet: for VXLAN/Geneve/GRE/IP-in-IP
 /// the inner packet is the flow, and the outermost tunnel is kept as metadata.
 public struct PacketSummary: Sendable {
+    // MARK: Capture point
+    /// The interface the packet was captured on and whether it was leaving or arriving there,
+    /// when the capture says so (Linux cooked headers, as on `any`); 0 and `.unknown` otherwise.
+    public var interfaceIndex: UInt32 = 0
+    public var direction: LinkDirection = .unknown
+
     // MARK: Link layer
     /// Number of 802.1Q/802.1ad tags seen (may exceed the three recorded).
     public var vlanCount: UInt8 = 0
@@ -83,11 +89,13 @@ public struct PacketSummary: Sendable {
 
     /// Records entry into an encapsulation: the outermost tunnel's kind, outer addresses
     /// and VNI are kept (set once, at depth 0), the depth is counted, and the network and
-    /// transport fields are cleared for the inner packet. Link-layer counts (VLAN, MPLS)
-    /// keep accumulating.
+    /// transport fields are cleared for the inner packet. The capture point stays; link-layer
+    /// counts (VLAN, MPLS) keep accumulating.
     @inlinable
     public mutating func enterTunnel(_ kind: TunnelKind, vni: UInt32) {
         var inner = PacketSummary()
+        inner.interfaceIndex = self.interfaceIndex
+        inner.direction = self.direction
         inner.vlanCount = self.vlanCount
         inner.vlanIDs = self.vlanIDs
         inner.mplsLabelCount = self.mplsLabelCount
@@ -153,4 +161,20 @@ public enum TCPFlag {
     public static let ece: UInt16 = 0x40
     public static let cwr: UInt16 = 0x80
     public static let ns: UInt16 = 0x100
+}
+
+/// Which way a packet crossed the interface it was captured on (the Linux cooked header's
+/// packet type: `PACKET_OUTGOING` is outbound; `PACKET_HOST`, `PACKET_BROADCAST`,
+/// `PACKET_MULTICAST` and `PACKET_OTHERHOST` are inbound; linux/if_packet.h).
+public enum LinkDirection: UInt8, Sendable {
+    case unknown = 0, inbound, outbound
+
+    @inlinable
+    public init(packetType: UInt16) {
+        switch packetType {
+        case 0...3: self = .inbound
+        case 4: self = .outbound
+        default: self = .unknown
+        }
+    }
 }

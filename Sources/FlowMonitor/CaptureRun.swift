@@ -13,7 +13,13 @@ import Glibc
 /// reopens the outputs and reloads the inventory and policies between batches.
 public final class CaptureRun {
     public struct Configuration {
+        /// The capture's options; its interface is the one named when a single interface is
+        /// captured (`observation` nil), otherwise `any`.
         public var capture: LiveCapture.Options
+        /// Which of the node's interfaces are observed through `any`, each packet counted once
+        /// (`NodeObservation`): the pods' (no `--interface`), all (`--interface any`), or those
+        /// named (several `--interface`); nil for a single named interface.
+        public var observation: ObservationScope?
         /// Workers, ring size and stats interval (the mode is live).
         public var pipeline: PipelineConfiguration
         /// Stop after this many seconds, or this many packets.
@@ -30,10 +36,12 @@ public final class CaptureRun {
         /// The detectors' settings (nil: no detector); kept across reloads.
         public var alerts: AlertsConfiguration?
 
-        public init(capture: LiveCapture.Options, pipeline: PipelineConfiguration, duration: Double?, count: Int?,
-                    user: String?, rotation: JSONLinesOutput.Rotation?, processor: ProcessorConfiguration,
-                    agent: AgentConfiguration, agentState: AgentState?, alerts: AlertsConfiguration?) {
+        public init(capture: LiveCapture.Options, observation: ObservationScope?, pipeline: PipelineConfiguration,
+                    duration: Double?, count: Int?, user: String?, rotation: JSONLinesOutput.Rotation?,
+                    processor: ProcessorConfiguration, agent: AgentConfiguration, agentState: AgentState?,
+                    alerts: AlertsConfiguration?) {
             self.capture = capture
+            self.observation = observation
             self.pipeline = pipeline
             self.pipeline.mode = .live
             self.duration = duration
@@ -49,14 +57,31 @@ public final class CaptureRun {
 
     let configuration: Configuration
     let capture: LiveCapture
+    let observation: NodeObservation?
     let report: (RunMessage) -> Void
 
     /// Opens the capture (before the outputs, so a capture that cannot be opened creates no file).
     public init(_ configuration: Configuration, report: @escaping (RunMessage) -> Void) throws(CaptureError) {
         self.configuration = configuration
         self.report = report
-        self.capture = try LiveCapture(options: configuration.capture)
+        var options = configuration.capture
+        if let scope = configuration.observation {
+            let observation = try NodeObservation(scope: scope, userFilter: options.filter)
+            options.interface = "any"
+            options.filter = observation.filterExpression
+            // `any` cannot be promiscuous; the named interfaces are made so one by one below.
+            options.promiscuous = false
+            self.observation = observation
+        } else {
+            self.observation = nil
+        }
+        self.capture = try LiveCapture(options: options)
         for warning in self.capture.warnings { report(.warning(warning)) }
+        if let observation, case .named = observation.scope, configuration.capture.promiscuous {
+            for interface in observation.observed where !self.capture.addPromiscuousMembership(interfaceIndex: interface.index) {
+                report(.warning("cannot put interface '\(interface.name)' into promiscuous mode (needs CAP_NET_ADMIN)"))
+            }
+        }
     }
 
     /// Captures into `outputs` until stopped. Throws the output's error when one could not be
@@ -67,8 +92,10 @@ public final class CaptureRun {
         if let user = configuration.user { try Privileges.drop(to: user) }
         let pipeline = outputs.pipeline(configuration.pipeline, processor: configuration.processor, agent: configuration.agentState,
                                         alerts: configuration.alerts, input: nil, report: self.report)
+        pipeline.observation = self.observation?.points
         let workers = "\(configuration.pipeline.workers) worker\(configuration.pipeline.workers == 1 ? "" : "s")"
-        self.report(.info("capturing on \(self.capture.interfaceName) (link type \(self.capture.linkType), \(workers))"))
+        let interfaces = self.observation.map { "\($0.description) through any" } ?? self.capture.interfaceName
+        self.report(.info("capturing on \(interfaces) (link type \(self.capture.linkType), \(workers))"))
         let signals = SignalFlags([SIGINT, SIGTERM, SIGHUP]) { [capture] in capture.stop() }
         defer { signals.cancel() }
         var outputFailure: OutputError?
@@ -106,8 +133,26 @@ public final class CaptureRun {
             if let count = self.configuration.count, packets >= count { break }
             if let deadline, now.nanoseconds >= deadline { break }
             if signals.takeReload() { self.reload(pipeline) }
+            if let failure = self.followInterfaces() { return failure }
         }
         return nil
+    }
+
+    /// Follows the node's interfaces (a pod's veth created or deleted): the observed set and the
+    /// kernel filter change at once, so a new pod is captured within a loop turn (100 ms when idle).
+    func followInterfaces() -> CaptureError? {
+        guard let observation = self.observation else { return nil }
+        do throws(CaptureError) {
+            guard try observation.followChanges() else { return nil }
+            try self.capture.setFilter(observation.filterExpression)
+            if case .named = observation.scope, self.configuration.capture.promiscuous {
+                for interface in observation.observed { self.capture.addPromiscuousMembership(interfaceIndex: interface.index) }
+            }
+            self.report(.info("now observing \(observation.description)"))
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// Down is waited out, as tcpdump does; the records of the connections that ended so far
@@ -154,3 +199,26 @@ public final class CaptureRun {
         return CaptureTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
     }
 }
+
+/// Which of the node's interfaces a capture observes (`CaptureRun.Configuration.observation`).
+public enum ObservationScope: Sendable, Equatable {
+    /// The pods' interfaces (no `--interface`).
+    case podFacing
+    /// Every interface but bridge and overlay devices (`--interface any`).
+    case all
+    /// Those named (`--interface` given several times).
+    case named([String])
+
+    /// The scope for the `--interface` values given: none, `any`, or several; nil for one
+    /// named interface (captured on its own, as tcpdump does). `any` with others is refused.
+    public static func forInterfaces(_ names: [String]) throws(CaptureError) -> ObservationScope? {
+        if names.isEmpty { return .podFacing }
+        if names.contains("any") {
+            guard names.count == 1 else {
+                throw CaptureError(.invalidOption, "'--interface any' covers every interface: give it alone, or name the interfaces without it")
+            }
+            return .all
+        }
+        return names.count == 1 ? nil : .named(names)
+    }
+

@@ -101,6 +101,9 @@ public final class Pipeline: @unchecked Sendable {
     var latestTime = CaptureTime.zero
     public private(set) var capture = CaptureCounters()
     var lastSweepWall: Int64 = 0
+    /// Which packets count when several interfaces are captured at once (live capture on the
+    /// node's interfaces); nil: every packet counts.
+    var observation: ObservationPoints?
 
     public init(configuration: PipelineConfiguration, processor: ProcessorConfiguration, output: JSONLinesOutput,
                 policy: PolicyContext?, hubble: JSONLinesOutput? = nil,
@@ -163,6 +166,12 @@ public final class Pipeline: @unchecked Sendable {
         // summary (about 180 bytes) instead of the packet, so it neither copies nor decodes it again.
         var summary = PacketSummary()
         self.parser.parse(packet.bytes, link: link, into: &summary)
+        if let observation = self.observation, !observation.admits(summary, time: packet.time) {
+            // Seen before at another interface: counted there.
+            self.capture.seenElsewhere &+= 1
+            self.sequence &+= 1
+            return
+        }
         let worker = self.configuration.workers == 1 ? 0 : Int(self.shardOwners[Self.shard(of: summary)])
         let event = 2 &* self.sequence &+ 1
         self.sequence &+= 1

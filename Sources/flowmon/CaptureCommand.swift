@@ -27,8 +27,8 @@ extension Flowmon {
                 """
         )
 
-        @Option(name: [.short, .long], help: ArgumentHelp("Interface to capture on ('any' for all). Default: libpcap's default device.", valueName: "name"))
-        var interface: String?
+        @Option(name: [.short, .long], help: ArgumentHelp("Interface to capture on; repeat it for several, each packet counted once ('any': every interface of the node). Default: the pods' interfaces (the host ends of their veths), followed as pods come and go.", valueName: "name"))
+        var interface: [String] = []
 
         @Option(help: ArgumentHelp("Only packets matching this tcpdump-syntax BPF expression (run in the kernel).", valueName: "expression"))
         var filter: String?
@@ -36,8 +36,8 @@ extension Flowmon {
         @Option(help: ArgumentHelp("Bytes kept of each packet.", valueName: "bytes"))
         var snaplen: Int = 262_144
 
-        @Flag(help: "Put the interface into promiscuous mode.")
-        var promiscuous = false
+        @Flag(inversion: .prefixedNo, help: "Put the named interfaces into promiscuous mode, as tcpdump does (a bridge passes the frames it forwards to a capture only then).")
+        var promiscuous = true
 
         @Option(help: ArgumentHelp("Size of the kernel's capture buffer, in MiB.", valueName: "MiB"))
         var bufferSize: Int = 32
@@ -97,8 +97,9 @@ extension Flowmon {
         func run() throws {
             signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE: see OutputOptions.exitCode
             let configuration = CaptureRun.Configuration(
-                capture: LiveCapture.Options(interface: self.interface, snaplen: self.snaplen, promiscuous: self.promiscuous,
+                capture: LiveCapture.Options(interface: self.interface.first, snaplen: self.snaplen, promiscuous: self.promiscuous,
                                              bufferSizeMiB: self.bufferSize, timeoutMilliseconds: 100, filter: self.filter),
+                observation: try ObservationScope.forInterfaces(self.interface),
                 pipeline: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20,
                                                 statsInterval: .seconds(self.statsInterval)),
                 duration: self.duration, count: self.count, user: self.user,
