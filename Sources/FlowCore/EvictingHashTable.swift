@@ -27,23 +27,21 @@ public final class EvictingHashTable<Key: Equatable, Value> {
     /// Slots in all: the capacity rounded up to a power-of-two number of buckets.
     public let slotCount: Int
     @usableFromInline let bucketMask: Int
-    @usableFromInline let keys: UnsafeMutablePointer<Key>
+    /// nil in a free slot.
+    @usableFromInline let keys: UnsafeMutablePointer<Key?>
     @usableFromInline let values: UnsafeMutablePointer<Value>
-    @usableFromInline let used: UnsafeMutablePointer<Bool>
     @usableFromInline var evictions: UInt64 = 0
 
-    /// `empty` fills the free slots (never found).
-    public init(capacity: Int, empty: (key: Key, value: Value)) {
+    /// `empty` fills the free slots.
+    public init(capacity: Int, empty: Value) {
         var buckets = 1
         while buckets * Self.ways < max(capacity, Self.ways) { buckets <<= 1 }
         self.bucketMask = buckets - 1
         self.slotCount = buckets * Self.ways
         self.keys = .allocate(capacity: self.slotCount)
-        self.keys.initialize(repeating: empty.key, count: self.slotCount)
+        self.keys.initialize(repeating: nil, count: self.slotCount)
         self.values = .allocate(capacity: self.slotCount)
-        self.values.initialize(repeating: empty.value, count: self.slotCount)
-        self.used = .allocate(capacity: self.slotCount)
-        self.used.initialize(repeating: false, count: self.slotCount)
+        self.values.initialize(repeating: empty, count: self.slotCount)
     }
 
     deinit {
@@ -51,7 +49,6 @@ public final class EvictingHashTable<Key: Equatable, Value> {
         self.keys.deallocate()
         self.values.deinitialize(count: self.slotCount)
         self.values.deallocate()
-        self.used.deallocate()
     }
 
     /// Entries given up because their bucket was full.
@@ -64,8 +61,8 @@ public final class EvictingHashTable<Key: Equatable, Value> {
         let base = (Int(truncatingIfNeeded: hash) & self.bucketMask) * Self.ways
         var free = -1
         for index in base..<(base + Self.ways) {
-            if self.used[index] {
-                if self.keys[index] == key { return .found(index) }
+            if let stored = self.keys[index] {
+                if stored == key { return .found(index) }
             } else if free < 0 {
                 free = index
             }
@@ -84,18 +81,15 @@ public final class EvictingHashTable<Key: Equatable, Value> {
     public func store(_ key: Key, _ value: Value, at index: Int) {
         self.keys[index] = key
         self.values[index] = value
-        self.used[index] = true
     }
 
     /// Frees slot `index`.
     @inlinable
-    public func remove(at index: Int) { self.used[index] = false }
+    public func remove(at index: Int) { self.keys[index] = nil }
 
+    /// The key in slot `index`; nil when the slot is free.
     @inlinable
-    public func isUsed(_ index: Int) -> Bool { self.used[index] }
-
-    @inlinable
-    public func key(at index: Int) -> Key { self.keys[index] }
+    public func key(at index: Int) -> Key? { self.keys[index] }
 
     /// The entry in slot `index`, read and written in place.
     @inlinable

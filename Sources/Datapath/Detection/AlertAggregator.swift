@@ -49,9 +49,8 @@ final class AlertAggregator {
 
     init(capacity: Int, window: Int64) {
         self.window = window
-        let empty = Key(kind: .policyViolation, target: TrackerKey(first: .zero, second: .zero, port: 0, ipProtocol: 0))
-        self.table = EvictingHashTable(capacity: capacity, empty: (empty, Aggregate(windowEnd: 0,
-                                       fire: AlertFire(kind: .policyViolation, time: .zero), flow: nil)))
+        self.table = EvictingHashTable(capacity: capacity,
+                                       empty: Aggregate(windowEnd: 0, fire: AlertFire(kind: .policyViolation, time: .zero), flow: nil))
         self.closing = .allocate(capacity: self.table.slotCount)
     }
 
@@ -82,7 +81,7 @@ final class AlertAggregator {
     /// the summaries of those that counted repeats, in the order the windows opened.
     func close(endingBy time: Int64?, emit: (AlertFire, FlowEntry) -> Void) {
         var count = 0
-        for index in 0..<self.table.slotCount where self.table.isUsed(index) {
+        for index in 0..<self.table.slotCount where self.table.key(at: index) != nil {
             if let time, self.table[index].windowEnd > time { continue }
             self.closing[count] = index
             count += 1
@@ -104,7 +103,7 @@ final class AlertAggregator {
     }
 
     private func precedes(_ a: Int, _ b: Int) -> Bool {
-        let x = self.table.key(at: a), y = self.table.key(at: b)
+        guard let x = self.table.key(at: a), let y = self.table.key(at: b) else { return false }  // both are in use
         let xFirst = self.table[a].fire.firstSeen, yFirst = self.table[b].fire.firstSeen
         if xFirst != yFirst { return xFirst < yFirst }
         if x.kind != y.kind { return x.kind.rawValue < y.kind.rawValue }
