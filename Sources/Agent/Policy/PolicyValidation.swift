@@ -1,8 +1,6 @@
-import FlowCore
-
 // Syntax checks shared by the Cilium and Kubernetes readers: names, label keys and values,
-// port names, CIDRs, ICMP type names. Each returns nil when the text is valid, or the
-// reason it is not. All are linear in the length of the text.
+// port names, CIDRs. Each returns nil when the text is valid, or the reason it is not. All
+// are linear in the length of the text.
 
 enum PolicyValidation {
     // MARK: Character classes (ASCII only)
@@ -132,16 +130,5 @@ enum PolicyValidation {
     /// Decimal digits only (no sign, no spaces).
     static func isAllDigits(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy(isDigit)
-    }
-
-    // MARK: ICMP
-
-    /// A type by Cilium's name (`ICMPType.ciliumNames`).
-    static func icmpType(named name: String, family: ICMPField.Family) -> UInt8? {
-        ICMPType.ciliumNames(ipv6: family == .ipv6).first { $0.name.description == name }?.type
-    }
-
-    static func icmpTypeNames(_ family: ICMPField.Family) -> String {
-        ICMPType.ciliumNames(ipv6: family == .ipv6).map(\.name.description).joined(separator: ", ")
     }
 }
