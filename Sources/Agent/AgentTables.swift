@@ -26,10 +26,10 @@ public struct AgentTables: Sendable {
         let apiServer = services.last { $0.isKubernetesAPI }?.endpointAddresses
         var endpoints = try EndpointTable.build(inventory: inventory, localNode: nodeName,
                                                 apiServerAddresses: apiServer ?? [], clusterName: clusterName)
-        let external = endpoints.externalAPIServerAddresses.map { ($0, UInt8($0.isIPv4 ? 32 : 128)) }
+        let external = endpoints.externalAPIServerAddresses.map(IPPrefix.init(host:))
         let cidrs = Self.cidrs(in: policies) + external
         let cidrIdentities = endpoints.addCIDRIdentities(cidrs)
-        for cidr in cidrIdentities where external.contains(where: { $0.0 == cidr.prefix && $0.1 == cidr.prefixLength }) {
+        for cidr in cidrIdentities where external.contains(cidr.prefix) {
             endpoints.addLabel(.reserved(Identity.kubeAPIServer), to: cidr.identity)
         }
 
@@ -40,8 +40,8 @@ public struct AgentTables: Sendable {
             if endpoint.isLocal { localIdentities.insert(endpoint.identity) }
             namedPorts[endpoint.identity, default: []].formUnion(endpoint.namedPorts)
         }
-        var cidrPrefixes: [Identity: (IPAddress, UInt8)] = [:]
-        for cidr in cidrIdentities { cidrPrefixes[cidr.identity] = (cidr.prefix, cidr.prefixLength) }
+        var cidrPrefixes: [Identity: IPPrefix] = [:]
+        for cidr in cidrIdentities { cidrPrefixes[cidr.identity] = cidr.prefix }
         let localNode = endpoints.localNode
         let compilerInventory = CompilerInventory(
             identityLabels: endpoints.identityLabels, localIdentities: localIdentities,
@@ -74,9 +74,9 @@ public struct AgentTables: Sendable {
     }
 
     /// Every CIDR a policy names (peers and their exceptions), for CIDR identities.
-    public static func cidrs(in documents: [PolicyDocument]) -> [(IPAddress, UInt8)] {
-        var result: [(IPAddress, UInt8)] = []
-        func add(_ cidr: CIDR) { result.append((cidr.address, cidr.prefixLength)) }
+    public static func cidrs(in documents: [PolicyDocument]) -> [IPPrefix] {
+        var result: [IPPrefix] = []
+        func add(_ cidr: CIDR) { result.append(cidr.prefix) }
         func add(_ rule: CIDRRule) {
             add(rule.cidr)
             rule.except.forEach(add)

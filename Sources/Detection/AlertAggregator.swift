@@ -26,90 +26,64 @@ public struct AlertFire: Sendable, Equatable {
     }
 }
 
-/// Open aggregation windows, at most `capacity` (4-way buckets). Each keeps the first
-/// alert and its connection, so the summary names the same connection the first line did.
+/// Open aggregation windows, at most `capacity` (an `EvictingHashTable`: a full bucket closes
+/// the window that ends first). Each keeps the first alert and its connection, so the summary
+/// names the same connection the first line did.
 final class AlertAggregator {
-    struct Slot {
-        var key: TrackerKey
+    struct Key: Equatable {
         var kind: AlertKind
+        var target: TrackerKey
+    }
+
+    struct Aggregate {
         var windowEnd: Int64
         var fire: AlertFire
-        /// The window's first connection; nil while the slot is free.
+        /// The window's first connection (nil only in slots never used).
         var flow: FlowEntry?
     }
 
-    static let ways = 4
     let window: Int64
-    private let bucketMask: Int
-    private let slotCount: Int
-    private let slots: UnsafeMutablePointer<Slot>
+    private let table: EvictingHashTable<Key, Aggregate>
     /// Scratch space for closing windows in a stable order.
     private let closing: UnsafeMutablePointer<Int>
-    private(set) var evicted: UInt64 = 0
+    var evicted: UInt64 { self.table.evicted }
 
     init(capacity: Int, window: Int64) {
-        var buckets = 1
-        while buckets * Self.ways < max(capacity, Self.ways) { buckets <<= 1 }
-        self.bucketMask = buckets - 1
-        self.slotCount = buckets * Self.ways
         self.window = window
-        self.slots = .allocate(capacity: self.slotCount)
-        let empty = TrackerKey(first: .zero, second: .zero, port: 0, ipProtocol: 0)
-        self.slots.initialize(repeating: Slot(key: empty, kind: .policyViolation, windowEnd: 0,
-                                              fire: AlertFire(kind: .policyViolation, time: .zero), flow: nil),
-                              count: self.slotCount)
-        self.closing = .allocate(capacity: self.slotCount)
+        self.table = EvictingHashTable(capacity: capacity,
+                                       empty: Aggregate(windowEnd: 0, fire: AlertFire(kind: .policyViolation, time: .zero), flow: nil))
+        self.closing = .allocate(capacity: self.table.slotCount)
     }
 
-    deinit {
-        self.slots.deinitialize(count: self.slotCount)
-        self.slots.deallocate()
-        self.closing.deallocate()
-    }
+    deinit { self.closing.deallocate() }
 
     /// One occurrence. Calls `emit` for the alert to write now: the occurrence itself when it
     /// opens a window, and before it the summary of a window it closes or evicts.
-    func note(_ fire: AlertFire, key: TrackerKey, flow: FlowEntry,
+    func note(_ fire: AlertFire, key target: TrackerKey, flow: FlowEntry,
               emit: (AlertFire, FlowEntry) -> Void) {
         let time = fire.lastSeen.nanoseconds
-        let base = (Int(truncatingIfNeeded: key.hash &+ UInt64(fire.kind.rawValue)) & self.bucketMask) * Self.ways
-        var free = -1
-        for index in base..<(base + Self.ways) {
-            let slot = self.slots + index
-            guard slot.pointee.flow != nil else {
-                if free < 0 { free = index }
-                continue
-            }
-            guard slot.pointee.kind == fire.kind && slot.pointee.key == key else { continue }
-            if time < slot.pointee.windowEnd {
-                slot.pointee.fire.count &+= 1
-                if fire.lastSeen > slot.pointee.fire.lastSeen { slot.pointee.fire.lastSeen = fire.lastSeen }
-                return
-            }
-            self.close(index, emit: emit)
-            free = index
+        let key = Key(kind: fire.kind, target: target)
+        let place = self.table.place(key, hash: target.hash &+ UInt64(fire.kind.rawValue)) { $0.windowEnd }
+        switch place {
+        case .found(let index) where time < self.table[index].windowEnd:
+            self.table[index].fire.count &+= 1
+            if fire.lastSeen > self.table[index].fire.lastSeen { self.table[index].fire.lastSeen = fire.lastSeen }
+            return
+        case .found(let index), .evicting(let index):
+            self.close(index, emit: emit)  // its window has ended, or (full bucket) it ends first
+        case .free:
             break
         }
-        if free < 0 {
-            // Full bucket: the window that ends first is closed early.
-            free = base
-            for index in (base + 1)..<(base + Self.ways) where self.slots[index].windowEnd < self.slots[free].windowEnd {
-                free = index
-            }
-            self.evicted &+= 1
-            self.close(free, emit: emit)
-        }
         emit(fire, flow)
-        self.slots[free] = Slot(key: key, kind: fire.kind, windowEnd: time &+ self.window, fire: fire,
-                                flow: flow)
+        self.table.store(key, Aggregate(windowEnd: time &+ self.window, fire: fire, flow: flow), at: place.index)
     }
 
     /// Closes every window that has ended by `time` (all of them when `time` is nil), writing
     /// the summaries of those that counted repeats, in the order the windows opened.
     func close(endingBy time: Int64?, emit: (AlertFire, FlowEntry) -> Void) {
         var count = 0
-        for index in 0..<self.slotCount where self.slots[index].flow != nil {
-            if let time, self.slots[index].windowEnd > time { continue }
+        for index in 0..<self.table.slotCount where self.table.key(at: index) != nil {
+            if let time, self.table[index].windowEnd > time { continue }
             self.closing[count] = index
             count += 1
         }
@@ -130,21 +104,21 @@ final class AlertAggregator {
     }
 
     private func precedes(_ a: Int, _ b: Int) -> Bool {
-        let x = self.slots + a, y = self.slots + b
-        if x.pointee.fire.firstSeen != y.pointee.fire.firstSeen { return x.pointee.fire.firstSeen < y.pointee.fire.firstSeen }
-        if x.pointee.kind != y.pointee.kind { return x.pointee.kind.rawValue < y.pointee.kind.rawValue }
-        if x.pointee.key.first != y.pointee.key.first { return x.pointee.key.first < y.pointee.key.first }
-        if x.pointee.key.second != y.pointee.key.second { return x.pointee.key.second < y.pointee.key.second }
-        return x.pointee.key.port < y.pointee.key.port
+        guard let x = self.table.key(at: a), let y = self.table.key(at: b) else { return false }  // both are in use
+        let xFirst = self.table[a].fire.firstSeen, yFirst = self.table[b].fire.firstSeen
+        if xFirst != yFirst { return xFirst < yFirst }
+        if x.kind != y.kind { return x.kind.rawValue < y.kind.rawValue }
+        if x.target.first != y.target.first { return x.target.first < y.target.first }
+        if x.target.second != y.target.second { return x.target.second < y.target.second }
+        return x.target.port < y.target.port
     }
 
     private func close(_ index: Int, emit: (AlertFire, FlowEntry) -> Void) {
-        let slot = self.slots + index
-        if slot.pointee.fire.count > 1, let flow = slot.pointee.flow {
-            var summary = slot.pointee.fire
+        if self.table[index].fire.count > 1, let flow = self.table[index].flow {
+            var summary = self.table[index].fire
             summary.isSummary = true
             emit(summary, flow)
         }
-        slot.pointee.flow = nil
+        self.table.remove(at: index)
     }
 }

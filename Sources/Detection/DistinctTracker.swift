@@ -21,12 +21,10 @@ struct TrackerKey: Equatable {
 /// last `window`, counted in eight sub-buckets (so the count slides in steps of window/8).
 /// "Now" is the latest time the key has seen: events may arrive a little out of order (scan
 /// attempts are judged when their connections end), and an older one still counts while it is
-/// inside the window. 4-way buckets; a full bucket gives up the key seen least recently
-/// (counted in `evicted`). Allocated once; nothing allocates afterwards.
+/// inside the window. An `EvictingHashTable`: a full bucket gives up the key seen least
+/// recently (counted in `evicted`). Allocated once; nothing allocates afterwards.
 final class DistinctTracker {
-    struct Slot {
-        var key: TrackerKey
-        var used: Bool
+    struct Window {
         /// The latest time seen for this key: the window is (latest - window, latest].
         var latest: Int64
         var lastFired: Int64
@@ -35,32 +33,24 @@ final class DistinctTracker {
         var newestBucket: Int64
     }
 
-    static let ways = 4
     static let subBuckets = 8
     let threshold: Int
     let window: Int64
     private let bucketWidth: Int64
-    private let bucketMask: Int
-    private let slots: UnsafeMutablePointer<Slot>
+    private let table: EvictingHashTable<TrackerKey, Window>
     /// Per slot, `threshold` distinct values and the times they were last seen.
     private let values: UnsafeMutablePointer<UInt64>
     private let valueTimes: UnsafeMutablePointer<Int64>
     /// Per slot, attempts per sub-bucket (ring indexed by bucket number modulo 8).
     private let attempts: UnsafeMutablePointer<UInt32>
-    private(set) var evicted: UInt64 = 0
+    var evicted: UInt64 { self.table.evicted }
 
     init(capacity: Int, threshold: Int, window: Int64) {
-        var buckets = 1
-        while buckets * Self.ways < max(capacity, Self.ways) { buckets <<= 1 }
-        self.bucketMask = buckets - 1
         self.threshold = max(1, threshold)
         self.window = max(1, window)
         self.bucketWidth = max(1, (self.window + Int64(Self.subBuckets) - 1) / Int64(Self.subBuckets))
-        let count = buckets * Self.ways
-        self.slots = .allocate(capacity: count)
-        let empty = TrackerKey(first: .zero, second: .zero, port: 0, ipProtocol: 0)
-        self.slots.initialize(repeating: Slot(key: empty, used: false, latest: 0, lastFired: .min, distinct: 0, newestBucket: 0),
-                              count: count)
+        self.table = EvictingHashTable(capacity: capacity, empty: Window(latest: 0, lastFired: .min, distinct: 0, newestBucket: 0))
+        let count = self.table.slotCount
         // Values are written before they are read (a slot's first `distinct` entries), and a
         // slot's attempt ring is zeroed when the slot is taken, so these stay untouched (and
         // not resident) until keys arrive.
@@ -70,7 +60,6 @@ final class DistinctTracker {
     }
 
     deinit {
-        self.slots.deallocate()
         self.values.deallocate()
         self.valueTimes.deallocate()
         self.attempts.deallocate()
@@ -82,17 +71,16 @@ final class DistinctTracker {
     func note(_ key: TrackerKey, value: UInt64, time: Int64,
               crossed: (_ attempts: UInt64, _ distinct: Int) -> Bool) -> (attempts: UInt64, distinct: Int, fires: Bool) {
         let index = self.slot(for: key, time: time)
-        let slot = self.slots + index
-        if time > slot.pointee.latest { slot.pointee.latest = time }
-        let now = slot.pointee.latest
-        guard now &- time < self.window else { return (0, slot.pointee.distinct, false) }  // older than the window
+        if time > self.table[index].latest { self.table[index].latest = time }
+        let now = self.table[index].latest
+        guard now &- time < self.window else { return (0, self.table[index].distinct, false) }  // older than the window
 
         // Distinct values: drop those that left the window, then add or refresh this one.
         let values = self.values + index * self.threshold
         let times = self.valueTimes + index * self.threshold
         var kept = 0
         var known = false
-        for position in 0..<slot.pointee.distinct where now &- times[position] < self.window {
+        for position in 0..<self.table[index].distinct where now &- times[position] < self.window {
             values[kept] = values[position]
             times[kept] = times[position]
             if values[kept] == value {
@@ -106,17 +94,17 @@ final class DistinctTracker {
             times[kept] = time
             kept += 1
         }
-        slot.pointee.distinct = kept
+        self.table[index].distinct = kept
 
         // Attempts: advance the sub-bucket ring to `now`, then count this one in its bucket.
         let ring = self.attempts + index * Self.subBuckets
         let newest = now / self.bucketWidth
-        if newest > slot.pointee.newestBucket {
-            let stale = min(newest &- slot.pointee.newestBucket, Int64(Self.subBuckets))
+        if newest > self.table[index].newestBucket {
+            let stale = min(newest &- self.table[index].newestBucket, Int64(Self.subBuckets))
             for step in 0..<stale {
                 ring[Self.ringIndex(newest &- step)] = 0
             }
-            slot.pointee.newestBucket = newest
+            self.table[index].newestBucket = newest
         }
         let bucket = time / self.bucketWidth
         if newest &- bucket < Int64(Self.subBuckets) {
@@ -126,8 +114,8 @@ final class DistinctTracker {
         for position in 0..<Self.subBuckets { total &+= UInt64(ring[position]) }
 
         var fires = false
-        if crossed(total, kept) && (slot.pointee.lastFired == .min || now &- slot.pointee.lastFired >= self.window) {
-            slot.pointee.lastFired = now
+        if crossed(total, kept) && (self.table[index].lastFired == .min || now &- self.table[index].lastFired >= self.window) {
+            self.table[index].lastFired = now
             fires = true
         }
         return (total, kept, fires)
@@ -137,28 +125,14 @@ final class DistinctTracker {
     @inline(__always)
     static func ringIndex(_ bucket: Int64) -> Int { Int(UInt64(bitPattern: bucket) & UInt64(Self.subBuckets - 1)) }
 
+    /// The key's slot; a new one starts its window at `time`.
     private func slot(for key: TrackerKey, time: Int64) -> Int {
-        let base = (Int(truncatingIfNeeded: key.hash) & self.bucketMask) * Self.ways
-        var victim = -1
-        for index in base..<(base + Self.ways) {
-            if self.slots[index].used {
-                if self.slots[index].key == key { return index }
-            } else if victim < 0 {
-                victim = index
-            }
-        }
-        if victim < 0 {
-            // Full bucket: the key seen least recently gives way.
-            victim = base
-            for index in (base + 1)..<(base + Self.ways) where self.slots[index].latest < self.slots[victim].latest {
-                victim = index
-            }
-            self.evicted &+= 1
-        }
-        self.slots[victim] = Slot(key: key, used: true, latest: time, lastFired: .min, distinct: 0,
-                                  newestBucket: time / self.bucketWidth)
-        let ring = self.attempts + victim * Self.subBuckets
+        let place = self.table.place(key, hash: key.hash) { $0.latest }
+        if case .found(let index) = place { return index }
+        self.table.store(key, Window(latest: time, lastFired: .min, distinct: 0, newestBucket: time / self.bucketWidth),
+                         at: place.index)
+        let ring = self.attempts + place.index * Self.subBuckets
         for position in 0..<Self.subBuckets { ring[position] = 0 }
-        return victim
+        return place.index
     }
 }

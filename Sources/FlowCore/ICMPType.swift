@@ -1,5 +1,6 @@
 /// The ICMP (RFC 792, RFC 950, RFC 1256) and ICMPv6 (RFC 4443, RFC 4861) message types
-/// flowmon knows: the one table of their numbers, roles and names, per family.
+/// flowmon knows: the one table of their numbers, roles and names, per family, and the names
+/// Cilium's policies give them.
 public enum ICMPType {
     /// ICMPv4 echo request and reply, and destination unreachable (RFC 792).
     public static let echoRequest: UInt8 = 8
@@ -80,6 +81,31 @@ public enum ICMPType {
         default: return nil
         }
     }
+
+    /// Cilium's type names for a policy's `icmps[].fields[].type` (pkg/policy/api/icmp.go), in
+    /// type order. Cilium names types this table does not know, and not all it does; ICMPv4
+    /// type 8 has two names.
+    public static func ciliumNames(ipv6: Bool) -> [(type: UInt8, name: StaticString)] {
+        ipv6 ? Self.ciliumNamesV6 : Self.ciliumNamesV4
+    }
+
+    static let ciliumNamesV4: [(type: UInt8, name: StaticString)] = [
+        (0, "EchoReply"), (3, "DestinationUnreachable"), (5, "Redirect"), (8, "Echo"), (8, "EchoRequest"),
+        (9, "RouterAdvertisement"), (10, "RouterSelection"), (11, "TimeExceeded"), (12, "ParameterProblem"),
+        (13, "Timestamp"), (14, "TimestampReply"), (40, "Photuris"), (42, "ExtendedEchoRequest"), (43, "ExtendedEchoReply"),
+    ]
+    static let ciliumNamesV6: [(type: UInt8, name: StaticString)] = [
+        (1, "DestinationUnreachable"), (2, "PacketTooBig"), (3, "TimeExceeded"), (4, "ParameterProblem"),
+        (128, "EchoRequest"), (129, "EchoReply"), (130, "MulticastListenerQuery"), (131, "MulticastListenerReport"),
+        (132, "MulticastListenerDone"), (133, "RouterSolicitation"), (134, "RouterAdvertisement"),
+        (135, "NeighborSolicitation"), (136, "NeighborAdvertisement"), (137, "RedirectMessage"), (138, "RouterRenumbering"),
+        (139, "ICMPNodeInformationQuery"), (140, "ICMPNodeInformationResponse"),
+        (141, "InverseNeighborDiscoverySolicitation"), (142, "InverseNeighborDiscoveryAdvertisement"),
+        (144, "HomeAgentAddressDiscoveryRequest"), (145, "HomeAgentAddressDiscoveryReply"),
+        (146, "MobilePrefixSolicitation"), (147, "MobilePrefixAdvertisement"),
+        (157, "DuplicateAddressRequestCodeSuffix"), (158, "DuplicateAddressConfirmationCodeSuffix"),
+        (160, "ExtendedEchoRequest"), (161, "ExtendedEchoReply"),
+    ]
 
     /// The type's role; `.other` for a type the table does not know.
     @inlinable

@@ -13,7 +13,14 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible {
         self.length = length
     }
 
+    /// One address: a /32 or a /128.
+    @inlinable
+    public init(host address: IPAddress) { self.init(address: address, length: address.isIPv4 ? 32 : 128) }
+
     @inlinable public var isIPv4: Bool { self.address.isIPv4 }
+
+    /// Whether the prefix is one address (/32, /128).
+    @inlinable public var isHost: Bool { self.length == (self.isIPv4 ? 32 : 128) }
 
     /// The length over the 128-bit form, where an IPv4 prefix sits under `::ffff:0:0/96`.
     @inlinable
@@ -93,10 +100,6 @@ extension IPAddress {
         return IPAddress(high: self.high & ~(UInt64.max >> min(bits, 64)),
                          low: self.low & ~(UInt64.max >> (bits > 64 ? bits &- 64 : 0)))
     }
-
-    /// The address with the bits below `length`, counted in its own family, cleared.
-    @inlinable
-    public func masked(toLength length: UInt8) -> IPAddress { IPPrefix(address: self, length: length).masked.address }
 }
 
 extension Array where Element == IPPrefix {

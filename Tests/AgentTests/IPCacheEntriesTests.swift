@@ -51,9 +51,10 @@ struct IPCacheEntriesTests {
 
     @Test func cidrIdentitiesAreLocalScopeAndLabelled() throws {
         var table = try dualStackTable()
-        let cidrs: [(IPAddress, UInt8)] = [
-            (ip("10.0.0.0"), 8), (ip("192.0.2.7"), 24), (ip("2001:db8::"), 32), (ip("10.0.0.0"), 8),
-            (ip("10.244.0.5"), 32), (ip("0.0.0.0"), 0),
+        let cidrs: [IPPrefix] = [
+            IPPrefix(address: ip("10.0.0.0"), length: 8), IPPrefix(address: ip("192.0.2.7"), length: 24),
+            IPPrefix(address: ip("2001:db8::"), length: 32), IPPrefix(address: ip("10.0.0.0"), length: 8),
+            IPPrefix(host: ip("10.244.0.5")), IPPrefix(address: ip("0.0.0.0"), length: 0),
         ]
         let allocated = table.addCIDRIdentities(cidrs)
         #expect(allocated.map(\.identity.rawValue) == [0x0100_0001, 0x0100_0002, 0x0100_0003, 0x0100_0004])

@@ -67,6 +67,9 @@ import Testing
          "t.yaml: document 1: spec.egress[0].toCIDRSet[0].except[0]: except '10.0.0.0/8' is not inside cidr '10.0.0.0/16' (line 7)"),
         ("  endpointSelector: {}\n  egress: [{icmps: [{fields: [{family: IPv4, type: RouterSolicitation}]}]}]",
          "t.yaml: document 1: spec.egress[0].icmps[0].fields[0].type: ICMP type 'RouterSolicitation' is not a known IPv4 type name (known: EchoReply, DestinationUnreachable, Redirect, Echo, EchoRequest, RouterAdvertisement, RouterSelection, TimeExceeded, ParameterProblem, Timestamp, TimestampReply, Photuris, ExtendedEchoRequest, ExtendedEchoReply) (line 7)"),
+        // `Echo` is an ICMPv4 name only (Cilium's pkg/policy/api/icmp.go).
+        ("  endpointSelector: {}\n  egress: [{icmps: [{fields: [{family: IPv6, type: Echo}]}]}]",
+         "t.yaml: document 1: spec.egress[0].icmps[0].fields[0].type: ICMP type 'Echo' is not a known IPv6 type name (known: DestinationUnreachable, PacketTooBig, TimeExceeded, ParameterProblem, EchoRequest, EchoReply, MulticastListenerQuery, MulticastListenerReport, MulticastListenerDone, RouterSolicitation, RouterAdvertisement, NeighborSolicitation, NeighborAdvertisement, RedirectMessage, RouterRenumbering, ICMPNodeInformationQuery, ICMPNodeInformationResponse, InverseNeighborDiscoverySolicitation, InverseNeighborDiscoveryAdvertisement, HomeAgentAddressDiscoveryRequest, HomeAgentAddressDiscoveryReply, MobilePrefixSolicitation, MobilePrefixAdvertisement, DuplicateAddressRequestCodeSuffix, DuplicateAddressConfirmationCodeSuffix, ExtendedEchoRequest, ExtendedEchoReply) (line 7)"),
         ("  endpointSelector: {}\n  egress: [{icmps: [{fields: [{family: IPv4}]}]}]",
          "t.yaml: document 1: spec.egress[0].icmps[0].fields[0].type: required field is missing (line 7)"),
         ("  endpointSelector: {matchExpressions: [{key: app, operator: NotIn}]}",

@@ -174,16 +174,16 @@ import Testing
         let egress = S.ciliumRules(set)[0].egress!
         let cidrs = egress[0].toCIDR!
         #expect(cidrs.map(\.text) == ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32", "10.1.2.3/16"])
-        #expect(cidrs[0].address == IPAddress(ipv4: 0x0a00_0000) && cidrs[0].prefixLength == 8 && cidrs[0].isIPv4)
-        #expect(cidrs[1].address == IPAddress(ipv4: 0xc0a8_0107) && cidrs[1].prefixLength == 32)
-        #expect(cidrs[2].address == IPAddress(high: 0x2001_0db8_0000_0000, low: 0) && cidrs[2].prefixLength == 32 && !cidrs[2].isIPv4)
+        #expect(cidrs[0].prefix.address == IPAddress(ipv4: 0x0a00_0000) && cidrs[0].prefix.length == 8 && cidrs[0].isIPv4)
+        #expect(cidrs[1].prefix.address == IPAddress(ipv4: 0xc0a8_0107) && cidrs[1].prefix.length == 32)
+        #expect(cidrs[2].prefix.address == IPAddress(high: 0x2001_0db8_0000_0000, low: 0) && cidrs[2].prefix.length == 32 && !cidrs[2].isIPv4)
         // Cilium masks host bits silently; the text stays as written.
-        #expect(cidrs[3].address == IPAddress(ipv4: 0x0a01_0000) && cidrs[3].prefixLength == 16)
+        #expect(cidrs[3].prefix.address == IPAddress(ipv4: 0x0a01_0000) && cidrs[3].prefix.length == 16)
         let sets = egress[1].toCIDRSet!
         #expect(sets.count == 2)
-        #expect(sets[0].cidr.prefixLength == 0 && sets[0].except.map(\.text) == ["10.0.0.0/8", "172.16.0.0/12", "0.0.0.0/0"])
-        #expect(sets[1].except[0].address == IPAddress(high: 0x2001_0db8_0001_0000, low: 0))
-        #expect(sets[1].except[0].prefixLength == 48)
+        #expect(sets[0].cidr.prefix.length == 0 && sets[0].except.map(\.text) == ["10.0.0.0/8", "172.16.0.0/12", "0.0.0.0/0"])
+        #expect(sets[1].except[0].prefix.address == IPAddress(high: 0x2001_0db8_0001_0000, low: 0))
+        #expect(sets[1].except[0].prefix.length == 48)
     }
 
     @Test func selectorsWithExpressionsAndSources() throws {

@@ -24,7 +24,7 @@ import Testing
         #expect(prefix("10.1.2.3/8")?.masked.description == "10.0.0.0/8")
         #expect(prefix("fd00::1:2/112")?.masked.description == "fd00::1:0/112")
         #expect(prefix("10.1.2.3")?.description == "10.1.2.3/32")
-        #expect(IPAddress(text: "10.255.1.1")?.masked(toLength: 9).text == "10.128.0.0")
+        #expect(prefix("10.255.1.1/9")?.masked.address.text == "10.128.0.0")
         let tenSlash8 = prefix("10.0.0.0/8")!
         #expect(tenSlash8.contains(IPAddress(ipv4: 0x0aff_0001)))
         #expect(!tenSlash8.contains(IPAddress(ipv4: 0x0b00_0001)))
@@ -33,6 +33,8 @@ import Testing
         // Over the 128-bit form, as the detectors always compared: ::/0 covers IPv4 addresses too.
         #expect(prefix("::/0")!.contains(IPAddress(ipv4: 1)))
         #expect(tenSlash8.contains(prefix("10.2.0.0/16")!) && !prefix("10.2.0.0/16")!.contains(tenSlash8))
+        #expect(IPPrefix(host: IPAddress(ipv4: 0x0a00_0001)) == prefix("10.0.0.1/32") && IPPrefix(host: IPAddress(text: "fd00::1")!).length == 128)
+        #expect(prefix("10.0.0.1/32")!.isHost && prefix("fd00::1/128")!.isHost && !prefix("fd00::/127")!.isHost && !tenSlash8.isHost)
         #expect(!prefix("::/0")!.contains(tenSlash8))
     }
 

@@ -45,5 +45,18 @@ struct ICMPTypeTests {
         #expect(Set(rows.map { "\($0.hubbleName)" }).count == rows.count)
         let short = rows.compactMap { $0.name.map { "\($0)" } }
         #expect(Set(short).count == short.count)
+        let cilium = ICMPType.ciliumNames(ipv6: ipv6)
+        #expect(Set(cilium.map { "\($0.name)" }).count == cilium.count)
+        #expect(cilium.map(\.type) == cilium.map(\.type).sorted(), "Cilium's names are listed in type order")
+    }
+
+    /// Cilium's policy names (pkg/policy/api/icmp.go) are their own column: ICMPv4 type 8 is
+    /// both `Echo` and `EchoRequest`, and some differ from Hubble's (`RouterSelection`, `RedirectMessage`).
+    @Test func ciliumNamesAreCiliums() {
+        let v4 = ICMPType.ciliumNames(ipv6: false), v6 = ICMPType.ciliumNames(ipv6: true)
+        #expect(v4.filter { $0.type == ICMPType.echoRequest }.map { "\($0.name)" } == ["Echo", "EchoRequest"])
+        #expect(v4.filter { $0.type == 10 }.map { "\($0.name)" } == ["RouterSelection"])
+        #expect(v6.filter { $0.type == 137 }.map { "\($0.name)" } == ["RedirectMessage"])
+        #expect(v4.count == 14 && v6.count == 27)
     }
 }

@@ -135,8 +135,8 @@ struct AdvisedPolicyRenderer {
         case .host: text = "this node (host)"
         case .remoteNode: text = "other nodes (remote-node)"
         case .world: text = "world"
-        case .cidr(let address, let length):
-            text = length == (address.isIPv4 ? 32 : 128) ? address.text : IPPrefix(address: address, length: length).description
+        case .cidr(let prefix):
+            text = prefix.isHost ? prefix.address.text : prefix.description
         }
         if !use.nodeAddresses.isEmpty {
             text += " " + use.nodeAddresses.sorted().map(\.text).joined(separator: ", ")
@@ -240,8 +240,8 @@ struct AdvisedPolicyRenderer {
                 }))
             default:
                 peers = (prefix + "CIDR", .list(rule.peers.map { peer in
-                    guard case .cidr(let address, let length) = peer else { return .scalar("") }
-                    return .scalar(IPPrefix(address: address, length: length).description)
+                    guard case .cidr(let prefix) = peer else { return .scalar("") }
+                    return .scalar(prefix.description)
                 }))
             }
             if rule.ports.anyProtocol || (!rule.ports.hasL4 && !rule.ports.hasICMP) {
@@ -380,8 +380,8 @@ struct AdvisedPolicyRenderer {
         func namespaceSelector(_ namespace: String) -> AdvisedYAML {
             .map([("matchLabels", .map([(SecurityLabels.namespaceNameLabel, .scalar(AdvisedYAML.quoted(namespace)))]))])
         }
-        func block(_ address: IPAddress, _ length: UInt8) -> AdvisedYAML {
-            .map([("ipBlock", .map([("cidr", .scalar(IPPrefix(address: address, length: length).description))]))])
+        func block(_ prefix: IPPrefix) -> AdvisedYAML {
+            .map([("ipBlock", .map([("cidr", .scalar(prefix.description))]))])
         }
         switch peer {
         case .workload(let index):
@@ -395,15 +395,15 @@ struct AdvisedPolicyRenderer {
         case .world:
             let use = self.collapsedWorld(direction)
             var blocks: [AdvisedYAML] = []
-            if use.worldIPv4 || !use.worldIPv6 { blocks.append(block(IPAddress(ipv4: 0), 0)) }
-            if use.worldIPv6 { blocks.append(block(.zero, 0)) }
+            if use.worldIPv4 || !use.worldIPv6 { blocks.append(block(IPPrefix(address: IPAddress(ipv4: 0), length: 0))) }
+            if use.worldIPv6 { blocks.append(block(IPPrefix(address: .zero, length: 0))) }
             return blocks
-        case .cidr(let address, let length):
-            return [block(address, length)]
+        case .cidr(let prefix):
+            return [block(prefix)]
         case .host, .remoteNode:
             let use = (direction == .egress ? self.use.egress : self.use.ingress).peers[peer] ?? PeerUse()
             let addresses = use.nodeAddresses.isEmpty ? self.advisor.nodeAddresses(peer) : Array(use.nodeAddresses)
-            return addresses.sorted().map { block($0, $0.isIPv4 ? 32 : 128) }
+            return addresses.sorted().map { block(IPPrefix(host: $0)) }
         }
     }
 
@@ -411,8 +411,8 @@ struct AdvisedPolicyRenderer {
     func collapsedWorld(_ direction: TrafficDirection) -> PeerUse {
         var use = PeerUse()
         for (peer, _) in (direction == .egress ? self.use.egress : self.use.ingress).peers {
-            if case .cidr(let address, _) = peer {
-                if address.isIPv4 { use.worldIPv4 = true } else { use.worldIPv6 = true }
+            if case .cidr(let prefix) = peer {
+                if prefix.isIPv4 { use.worldIPv4 = true } else { use.worldIPv6 = true }
             }
         }
         return use

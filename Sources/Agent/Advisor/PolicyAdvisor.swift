@@ -112,7 +112,7 @@ enum AdvisorPeer: Hashable {
     case host
     case remoteNode
     case world
-    case cidr(IPAddress, UInt8)
+    case cidr(IPPrefix)
 }
 
 struct PortKey: Hashable, Comparable {
@@ -371,7 +371,7 @@ struct Advisor {
         if identity == .remoteNode || identity == .kubeAPIServer { return [.remoteNode] }
         if identity.isWorld || identity.isLocalScope || identity == .unknown || identity.isReserved {
             guard let address else { return [.world] }
-            return [.cidr(address, address.isIPv4 ? 32 : 128)]
+            return [.cidr(IPPrefix(host: address))]
         }
         var result: [AdvisorPeer] = []
         for endpoint in self.endpointsOfIdentity[identity] ?? [] {
@@ -410,8 +410,8 @@ struct Advisor {
             var world = peers[.world] ?? PeerUse()
             for cidr in cidrs {
                 world.merge(peers.removeValue(forKey: cidr)!)
-                if case .cidr(let address, _) = cidr {
-                    if address.isIPv4 { world.worldIPv4 = true } else { world.worldIPv6 = true }
+                if case .cidr(let prefix) = cidr {
+                    if prefix.isIPv4 { world.worldIPv4 = true } else { world.worldIPv6 = true }
                 }
             }
             peers[.world] = world
@@ -454,10 +454,10 @@ struct Advisor {
         case .host: "2"
         case .remoteNode: "3"
         case .world: "4"
-        case .cidr(let address, let length):
+        case .cidr(let prefix):
             // Addresses in numeric order: family, then the 128-bit value.
-            "5" + (address.isIPv4 ? "4" : "6") + String(address.high, radix: 16).leftPadded(16)
-                + String(address.low, radix: 16).leftPadded(16) + String(length)
+            "5" + (prefix.isIPv4 ? "4" : "6") + String(prefix.address.high, radix: 16).leftPadded(16)
+                + String(prefix.address.low, radix: 16).leftPadded(16) + String(prefix.length)
         }
     }
 
@@ -500,25 +500,23 @@ struct Advisor {
 
     /// Merges CIDR peers that make up a whole larger prefix (two halves of a /31, ...), exactly.
     static func aggregate(_ peers: [AdvisorPeer]) -> [AdvisorPeer] {
-        var prefixes: [(IPAddress, UInt8)] = peers.compactMap { if case .cidr(let a, let l) = $0 { (a, l) } else { nil } }
+        var prefixes = peers.compactMap { if case .cidr(let prefix) = $0 { prefix } else { nil } }
         var merged = true
         while merged {
             merged = false
-            outer: for i in prefixes.indices {
-                let (a, length) = prefixes[i]
-                guard length > 0 else { continue }
-                let parent = a.masked(toLength: length - 1)
-                for j in prefixes.indices where j != i && prefixes[j].1 == length && prefixes[j].0.isIPv4 == a.isIPv4
-                    && prefixes[j].0 != a && prefixes[j].0.masked(toLength: length - 1) == parent {
+            outer: for i in prefixes.indices where prefixes[i].length > 0 {
+                let parent = IPPrefix(address: prefixes[i].address, length: prefixes[i].length - 1).masked
+                for j in prefixes.indices where j != i && prefixes[j].length == prefixes[i].length
+                    && prefixes[j].address != prefixes[i].address && parent.contains(prefixes[j]) {
                     prefixes.remove(at: max(i, j))
                     prefixes.remove(at: min(i, j))
-                    prefixes.append((parent, length - 1))
+                    prefixes.append(parent)
                     merged = true
                     break outer
                 }
             }
         }
-        return prefixes.sorted { ($0.0.isIPv4 ? 0 : 1, $0.0, $0.1) < ($1.0.isIPv4 ? 0 : 1, $1.0, $1.1) }.map { .cidr($0.0, $0.1) }
+        return prefixes.sorted { ($0.isIPv4 ? 0 : 1, $0.address, $0.length) < ($1.isIPv4 ? 0 : 1, $1.address, $1.length) }.map { .cidr($0) }
     }
 }
 

@@ -52,9 +52,8 @@ public struct AlertsConfiguration: Sendable, Equatable {
             var seen: Set<IPAddress> = []
             for pod in inventory.pods where !pod.hostNetwork {
                 for address in pod.ips {
-                    let length: UInt8 = address.isIPv4 ? 24 : 64
-                    let base = address.masked(toLength: length)
-                    if seen.insert(base).inserted { prefixes.append(IPPrefix(address: base, length: length)) }
+                    let base = IPPrefix(address: address, length: address.isIPv4 ? 24 : 64).masked
+                    if seen.insert(base.address).inserted { prefixes.append(base) }
                 }
             }
         }

@@ -221,13 +221,13 @@ public struct EndpointTable: Sendable {
 
     /// Local-scope identities for CIDRs named by policies (see `IdentityAllocator.allocateCIDRs`),
     /// numbered the same way `ipCacheEntries(extraCIDRs:)` numbers them.
-    public func cidrIdentities(_ cidrs: [(IPAddress, UInt8)]) -> [CIDRIdentity] {
+    public func cidrIdentities(_ cidrs: [IPPrefix]) -> [CIDRIdentity] {
         IdentityAllocator.allocateCIDRs(cidrs, dualStack: self.isDualStack)
     }
 
     /// Records the CIDR identities of `cidrs` in `identities` and `identityLabels`, and returns them.
     @discardableResult
-    public mutating func addCIDRIdentities(_ cidrs: [(IPAddress, UInt8)]) -> [CIDRIdentity] {
+    public mutating func addCIDRIdentities(_ cidrs: [IPPrefix]) -> [CIDRIdentity] {
         let allocated = self.cidrIdentities(cidrs)
         for cidr in allocated { self.record(cidr.identity, labels: cidr.labels) }
         return allocated
@@ -239,24 +239,22 @@ public struct EndpointTable: Sendable {
     /// (no endpoint); `0.0.0.0/0` and `::/0` → world. An extra CIDR that is exactly a pod or
     /// node address, or a /0, is left out: the existing entry keeps that prefix (Cilium's
     /// CIDR selectors do not select cluster endpoints, and `0.0.0.0/0` is world).
-    public func ipCacheEntries(extraCIDRs: [(IPAddress, UInt8)]) -> [IPCacheEntry] {
+    public func ipCacheEntries(extraCIDRs: [IPPrefix]) -> [IPCacheEntry] {
         var entries = self.baseEntries
         guard !extraCIDRs.isEmpty else { return entries }
         var taken = Set<IPAddress>()
-        for entry in entries where entry.prefixLength == (entry.prefix.isIPv4 ? 32 : 128) {
+        for entry in entries where IPPrefix(address: entry.prefix, length: entry.prefixLength).isHost {
             taken.insert(entry.prefix)
         }
-        for cidr in self.cidrIdentities(extraCIDRs) {
-            let full: UInt8 = cidr.prefix.isIPv4 ? 32 : 128
-            if cidr.prefixLength == 0 || (cidr.prefixLength == full && taken.contains(cidr.prefix)) { continue }
-            entries.append(IPCacheEntry(prefix: cidr.prefix, prefixLength: cidr.prefixLength,
+        for cidr in self.cidrIdentities(extraCIDRs) where !(cidr.prefix.isHost && taken.contains(cidr.prefix.address)) {
+            entries.append(IPCacheEntry(prefix: cidr.prefix.address, prefixLength: cidr.prefix.length,
                                         value: IPCacheValue(identity: cidr.identity)))
         }
         return entries
     }
 
     /// The datapath ipcache built from `ipCacheEntries(extraCIDRs:)`.
-    public func ipCache(extraCIDRs: [(IPAddress, UInt8)] = []) -> IPCache {
+    public func ipCache(extraCIDRs: [IPPrefix] = []) -> IPCache {
         IPCache(self.ipCacheEntries(extraCIDRs: extraCIDRs))
     }
 

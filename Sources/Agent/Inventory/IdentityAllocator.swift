@@ -4,10 +4,8 @@ import FlowCore
 /// A CIDR identity: a node-local identity for a prefix named by a policy
 /// (`toCIDR: 10.0.0.0/8`), with the labels `cidr:10.0.0.0/8` and its world label.
 public struct CIDRIdentity: Sendable, Equatable {
-    /// The prefix with its host bits cleared.
-    public var prefix: IPAddress
-    /// In the prefix's own family: 0-32 or 0-128.
-    public var prefixLength: UInt8
+    /// Host bits cleared.
+    public var prefix: IPPrefix
     public var identity: Identity
     public var labels: [SecurityLabel]
 }
@@ -51,10 +49,10 @@ public enum IdentityAllocator {
     /// merged, numbered `0x01000001`... in (IPv4 first, address, length) order.
     /// Prefix lengths beyond the family's width are clamped to it. A /0 gets no CIDR
     /// identity: it is world (`world`, or `worldIPv4`/`worldIPv6` in dual-stack mode).
-    public static func allocateCIDRs(_ prefixes: [(IPAddress, UInt8)], dualStack: Bool) -> [CIDRIdentity] {
+    public static func allocateCIDRs(_ prefixes: [IPPrefix], dualStack: Bool) -> [CIDRIdentity] {
         var unique = Set<IPPrefix>()
-        for (address, length) in prefixes where length > 0 {
-            unique.insert(IPPrefix(address: address, length: min(length, address.isIPv4 ? 32 : 128)).masked)
+        for prefix in prefixes where prefix.length > 0 {
+            unique.insert(IPPrefix(address: prefix.address, length: min(prefix.length, IPPrefix(host: prefix.address).length)).masked)
         }
         let ordered = unique.sorted { lhs, rhs in
             if lhs.isIPv4 != rhs.isIPv4 { return lhs.isIPv4 }
@@ -62,9 +60,8 @@ public enum IdentityAllocator {
             return lhs.length < rhs.length
         }
         return ordered.enumerated().map { offset, key in
-            CIDRIdentity(prefix: key.address, prefixLength: key.length,
-                         identity: Identity(Identity.localScopeFlag | UInt32(offset + 1)),
-                         labels: SecurityLabels.forCIDR(key.address, length: key.length, dualStack: dualStack))
+            CIDRIdentity(prefix: key, identity: Identity(Identity.localScopeFlag | UInt32(offset + 1)),
+                         labels: SecurityLabels.forCIDR(key, dualStack: dualStack))
         }
     }
 

@@ -146,23 +146,22 @@ public enum SecurityLabels {
 
     /// The labels of a CIDR identity: `cidr:<prefix>` and the world label of its family
     /// (`reserved:world-ipv4`/`world-ipv6` in dual-stack mode, `reserved:world` otherwise).
-    public static func forCIDR(_ prefix: IPAddress, length: UInt8, dualStack: Bool) -> [SecurityLabel] {
+    public static func forCIDR(_ prefix: IPPrefix, dualStack: Bool) -> [SecurityLabel] {
         let world = dualStack ? (prefix.isIPv4 ? "world-ipv4" : "world-ipv6") : "world"
-        return [SecurityLabel(source: sourceCIDR, key: cidrLabelKey(prefix, length: length)), .reserved(world)].sorted()
+        return [SecurityLabel(source: sourceCIDR, key: cidrLabelKey(prefix)), .reserved(world)].sorted()
     }
 
     /// The key of a `cidr:` label as Cilium writes it: `10.0.0.0/8`; for IPv6 the colons
     /// become dashes, with a `0` added when the address would start or end with one
     /// (`fd00::/64` is `fd00--0/64`, `::/0` is `0--0/0`), as selectors cannot hold colons.
-    public static func cidrLabelKey(_ prefix: IPAddress, length: UInt8) -> String {
-        let masked = prefix.masked(toLength: length)
-        var text = masked.text
-        if !masked.isIPv4 {
+    public static func cidrLabelKey(_ prefix: IPPrefix) -> String {
+        var text = prefix.masked.address.text
+        if !prefix.isIPv4 {
             text = String(text.map { $0 == ":" ? "-" : $0 })
             if text.hasPrefix("-") { text = "0" + text }
             if text.hasSuffix("-") { text += "0" }
         }
-        return text + "/" + String(length)
+        return text + "/" + String(prefix.length)
     }
 
     private static func lastOccurrenceEnd(of needle: String, in haystack: String) -> Int? {

@@ -186,13 +186,12 @@ extension PolicyCompiler {
         case .cidrs(let rules):
             var result: [Identity] = []
             for rule in rules {
-                for (identity, (address, length)) in self.inventory.cidrIdentities.sorted(by: { $0.key < $1.key })
-                where rule.cidr.prefix.contains(IPPrefix(address: address, length: length))
-                    && !rule.except.contains(where: { $0.prefix.contains(IPPrefix(address: address, length: length)) }) {
+                for (identity, prefix) in self.inventory.cidrIdentities.sorted(by: { $0.key < $1.key })
+                where rule.cidr.prefix.contains(prefix) && !rule.except.contains(where: { $0.prefix.contains(prefix) }) {
                     result.append(identity)
                 }
                 // A /0 also covers every address without a narrower identity: world.
-                if rule.cidr.prefixLength == 0 {
+                if rule.cidr.prefix.length == 0 {
                     result += rule.cidr.isIPv4 ? [.world, .worldIPv4] : [.world, .worldIPv6]
                 }
             }
@@ -222,8 +221,8 @@ extension PolicyCompiler {
         case .health: return [.health]
         case .kubeAPIServer: return carrying(.kubeAPIServer)
         case .world: return [.world, .worldIPv4, .worldIPv6] + cidrs.map(\.key)
-        case .worldIPv4: return [.world, .worldIPv4] + cidrs.filter { $0.value.0.isIPv4 }.map(\.key)
-        case .worldIPv6: return [.world, .worldIPv6] + cidrs.filter { !$0.value.0.isIPv4 }.map(\.key)
+        case .worldIPv4: return [.world, .worldIPv4] + cidrs.filter { $0.value.isIPv4 }.map(\.key)
+        case .worldIPv6: return [.world, .worldIPv6] + cidrs.filter { !$0.value.isIPv4 }.map(\.key)
         case .cluster:
             return [.host, .remoteNode, .initializing, .ingress, .health, .unmanaged] + carrying(.kubeAPIServer)
                 + self.allIdentities.filter { self.labels[$0]?.isPod ?? false }

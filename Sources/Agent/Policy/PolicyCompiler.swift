@@ -11,13 +11,13 @@ public struct CompilerInventory: Sendable {
     /// Named container ports per pod identity (union over the pods that share it).
     public var namedPorts: [Identity: [NamedPort]]
     /// The prefix of each CIDR identity (length in its own family).
-    public var cidrIdentities: [Identity: (IPAddress, UInt8)]
+    public var cidrIdentities: [Identity: IPPrefix]
     /// Labels of the local node and of the other nodes, for `fromNodes`/`toNodes`.
     public var localNodeLabels: [String: String]?
     public var remoteNodeLabels: [[String: String]]
 
     public init(identityLabels: [Identity: [SecurityLabel]], localIdentities: Set<Identity>,
-                namedPorts: [Identity: [NamedPort]] = [:], cidrIdentities: [Identity: (IPAddress, UInt8)] = [:],
+                namedPorts: [Identity: [NamedPort]] = [:], cidrIdentities: [Identity: IPPrefix] = [:],
                 localNodeLabels: [String: String]? = nil, remoteNodeLabels: [[String: String]] = []) {
         self.identityLabels = identityLabels
         self.localIdentities = localIdentities

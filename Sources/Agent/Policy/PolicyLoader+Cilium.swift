@@ -1,3 +1,4 @@
+import FlowCore
 import Yams
 
 // CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy bodies, with the checks of Cilium's
@@ -521,9 +522,10 @@ struct CiliumPolicyReader {
                 }
                 return ICMPField(family: family, type: UInt8(value))
             }
-            guard let value = PolicyValidation.icmpType(named: text, family: family) else {
-                throw self.context.error(typePath,
-                                         "ICMP type '\(text)' is not a known \(family.rawValue) type name (known: \(PolicyValidation.icmpTypeNames(family)))",
+            let names = ICMPType.ciliumNames(ipv6: family == .ipv6)
+            guard let value = names.first(where: { $0.name.description == text })?.type else {
+                let known = names.map { $0.name.description }.joined(separator: ", ")
+                throw self.context.error(typePath, "ICMP type '\(text)' is not a known \(family.rawValue) type name (known: \(known))",
                                          at: typeNode)
             }
             return ICMPField(family: family, type: value)

@@ -108,7 +108,7 @@ extension PolicyDocumentContext {
                 throw self.error(path, "invalid CIDR '\(text)': host bits are set (the network is '\(network)')",
                                  at: node)
             }
-            var cidr = CIDR(address: network.address, prefixLength: network.length)
+            var cidr = CIDR(prefix: network)
             cidr.text = text
             return cidr
         }
@@ -129,7 +129,7 @@ extension PolicyDocumentContext {
             }
             let inside = cidr.prefix.contains(except.prefix)
             if kubernetes {
-                if !inside || except.prefixLength == cidr.prefixLength {
+                if !inside || except.prefix.length == cidr.prefix.length {
                     throw self.error(itemPath, "except '\(except.text)' is not a strict subset of cidr '\(cidr.text)'", at: item)
                 }
             } else if !inside {

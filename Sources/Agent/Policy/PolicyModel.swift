@@ -75,17 +75,12 @@ public struct LabelSelectorRequirement: Sendable, Equatable, Hashable {
     }
 }
 
-/// A validated CIDR: network address (host bits must be zero, as Kubernetes requires for
-/// ipBlock; Cilium masks them) and prefix length in its own family (0–32 or 0–128).
+/// A validated CIDR: the network (host bits must be zero, as Kubernetes requires for
+/// ipBlock; Cilium masks them).
 public struct CIDR: Sendable, Equatable, Hashable, CustomStringConvertible {
-    public var address: IPAddress
-    public var prefixLength: UInt8
-    public var isIPv4: Bool { self.address.isIPv4 }
-    public init(address: IPAddress, prefixLength: UInt8) {
-        self.address = address
-        self.prefixLength = prefixLength
-    }
-    public var prefix: IPPrefix { IPPrefix(address: self.address, length: self.prefixLength) }
+    public var prefix: IPPrefix
+    public var isIPv4: Bool { self.prefix.isIPv4 }
+    public init(prefix: IPPrefix) { self.prefix = prefix }
     /// "10.0.0.0/8" or "2001:db8::/32" as written in policies (set by the loader).
     public var text: String = ""
     public var description: String { self.text }

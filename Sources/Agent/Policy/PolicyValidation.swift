@@ -1,8 +1,6 @@
-import FlowCore
-
 // Syntax checks shared by the Cilium and Kubernetes readers: names, label keys and values,
-// port names, CIDRs, ICMP type names. Each returns nil when the text is valid, or the
-// reason it is not. All are linear in the length of the text.
+// port names, CIDRs. Each returns nil when the text is valid, or the reason it is not. All
+// are linear in the length of the text.
 
 enum PolicyValidation {
     // MARK: Character classes (ASCII only)
@@ -132,35 +130,5 @@ enum PolicyValidation {
     /// Decimal digits only (no sign, no spaces).
     static func isAllDigits(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy(isDigit)
-    }
-
-    // MARK: ICMP
-
-    /// Cilium's ICMP type names (pkg/policy/api/icmp.go), per family.
-    static let icmpV4Types: KeyValuePairs<String, UInt8> = [
-        "EchoReply": 0, "DestinationUnreachable": 3, "Redirect": 5, "Echo": 8, "EchoRequest": 8,
-        "RouterAdvertisement": 9, "RouterSelection": 10, "TimeExceeded": 11, "ParameterProblem": 12,
-        "Timestamp": 13, "TimestampReply": 14, "Photuris": 40, "ExtendedEchoRequest": 42, "ExtendedEchoReply": 43,
-    ]
-    static let icmpV6Types: KeyValuePairs<String, UInt8> = [
-        "DestinationUnreachable": 1, "PacketTooBig": 2, "TimeExceeded": 3, "ParameterProblem": 4,
-        "EchoRequest": 128, "EchoReply": 129, "MulticastListenerQuery": 130, "MulticastListenerReport": 131,
-        "MulticastListenerDone": 132, "RouterSolicitation": 133, "RouterAdvertisement": 134,
-        "NeighborSolicitation": 135, "NeighborAdvertisement": 136, "RedirectMessage": 137, "RouterRenumbering": 138,
-        "ICMPNodeInformationQuery": 139, "ICMPNodeInformationResponse": 140,
-        "InverseNeighborDiscoverySolicitation": 141, "InverseNeighborDiscoveryAdvertisement": 142,
-        "HomeAgentAddressDiscoveryRequest": 144, "HomeAgentAddressDiscoveryReply": 145,
-        "MobilePrefixSolicitation": 146, "MobilePrefixAdvertisement": 147,
-        "DuplicateAddressRequestCodeSuffix": 157, "DuplicateAddressConfirmationCodeSuffix": 158,
-        "ExtendedEchoRequest": 160, "ExtendedEchoReply": 161,
-    ]
-
-    static func icmpType(named name: String, family: ICMPField.Family) -> UInt8? {
-        let table = family == .ipv4 ? icmpV4Types : icmpV6Types
-        return table.first(where: { $0.key == name })?.value
-    }
-
-    static func icmpTypeNames(_ family: ICMPField.Family) -> String {
-        (family == .ipv4 ? icmpV4Types : icmpV6Types).map(\.key).joined(separator: ", ")
     }
 }
