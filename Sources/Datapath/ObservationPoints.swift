@@ -66,19 +66,23 @@ public final class ObservationPoints {
     /// Whether `summary` counts (see the type's rule); learns local pods as it goes.
     @inline(__always)
     public func admits(_ summary: borrowing PacketSummary, time: CaptureTime) -> Bool {
-        guard summary.direction != .unknown, summary.ipVersion != 0,
+        let direction = summary.direction
+        guard direction != .unknown, summary.ipVersion != 0,
               let role = self.roles.find(Self.key(summary.interfaceIndex)) else { return true }
+        let source = summary.source
         switch role {
         case .podFacing:
-            if summary.direction == .inbound {
-                self.learn(summary.source, behind: summary.interfaceIndex, time: time)
+            if direction == .inbound {
+                self.learn(source, behind: summary.interfaceIndex, time: time)
                 return true
             }
-            return self.counts(!self.isLocalPod(summary.source))
+            return self.counts(!self.isLocalPod(source))
         case .other:
-            return self.counts(!self.isLocalPod(summary.source) && !self.isLocalPod(summary.destination))
+            let destination = summary.destination
+            let local = self.isLocalPod(source) || self.isLocalPod(destination)
+            return self.counts(!local)
         case .loopback:
-            return self.counts(summary.direction == .inbound)
+            return self.counts(direction == .inbound)
         }
     }
 

@@ -76,6 +76,14 @@ public final class EvictingHashTable<Key: Equatable, Value> {
         return .evicting(victim)
     }
 
+    /// The slot holding `key` in the bucket `hash` selects, or nil; places nothing.
+    @inlinable
+    public func find(_ key: Key, hash: UInt64) -> Int? {
+        let base = (Int(truncatingIfNeeded: hash) & self.bucketMask) * Self.ways
+        for index in base..<(base + Self.ways) where self.keys[index] == key { return index }
+        return nil
+    }
+
     /// Puts `key` and its entry in slot `index` (from `place`).
     @inlinable
     public func store(_ key: Key, _ value: Value, at index: Int) {
