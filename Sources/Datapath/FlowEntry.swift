@@ -37,6 +37,11 @@ public struct FlowEntry: Sendable {
     public var hasICMP = false
     public var hasResponseICMP = false
 
+    /// Where the first packet was captured: the interface (0 when the capture does not say)
+    /// and the observation point on the node.
+    public var interfaceIndex: UInt32 = 0
+    public var observationPoint: ObservationPoint = .unknown
+
     /// VLAN tags and tunnel of the first packet.
     public var vlanCount: UInt8 = 0
     public var vlanIDs: (UInt16, UInt16, UInt16) = (0, 0, 0)

@@ -63,26 +63,31 @@ public final class ObservationPoints {
         }
     }
 
-    /// Whether `summary` counts (see the type's rule); learns local pods as it goes.
+    /// Whether `summary` counts (see the type's rule), noting where it was observed; learns
+    /// local pods as it goes.
     @inline(__always)
-    public func admits(_ summary: borrowing PacketSummary, time: CaptureTime) -> Bool {
+    public func admits(_ summary: inout PacketSummary, time: CaptureTime) -> Bool {
         let direction = summary.direction
         guard direction != .unknown, summary.ipVersion != 0,
               let role = self.roles.find(Self.key(summary.interfaceIndex)) else { return true }
         let source = summary.source
+        let inbound = direction == .inbound
         switch role {
         case .podFacing:
-            if direction == .inbound {
+            summary.observationPoint = inbound ? .fromEndpoint : .toEndpoint
+            if inbound {
                 self.learn(source, behind: summary.interfaceIndex, time: time)
                 return true
             }
             return self.counts(!self.isLocalPod(source))
         case .other:
+            summary.observationPoint = inbound ? .fromNetwork : .toNetwork
             let destination = summary.destination
             let local = self.isLocalPod(source) || self.isLocalPod(destination)
             return self.counts(!local)
         case .loopback:
-            return self.counts(direction == .inbound)
+            summary.observationPoint = .fromStack
+            return self.counts(inbound)
         }
     }
 

@@ -122,6 +122,8 @@ extension FlowEntry {
         let isFirstPacket = self.packetsToServer == 0 && self.packetsToClient == 0
         if isFirstPacket {
             if !fromInitiator { self.history.rawValue |= ConnectionHistory.responderFirst }
+            self.interfaceIndex = summary.interfaceIndex
+            self.observationPoint = summary.observationPoint
             self.vlanCount = summary.vlanCount
             self.vlanIDs = summary.vlanIDs
             self.tunnel = summary.tunnel

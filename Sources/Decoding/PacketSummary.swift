@@ -11,6 +11,9 @@ public struct PacketSummary: Sendable {
     /// when the capture says so (Linux cooked headers, as on `any`); 0 and `.unknown` otherwise.
     public var interfaceIndex: UInt32 = 0
     public var direction: LinkDirection = .unknown
+    /// Where on the node that is, when the capture observes the node's interfaces
+    /// (`ObservationPoints`): a pod's veth, an uplink.
+    public var observationPoint: ObservationPoint = .unknown
 
     // MARK: Link layer
     /// Number of 802.1Q/802.1ad tags seen (may exceed the three recorded).
@@ -96,6 +99,7 @@ public struct PacketSummary: Sendable {
         var inner = PacketSummary()
         inner.interfaceIndex = self.interfaceIndex
         inner.direction = self.direction
+        inner.observationPoint = self.observationPoint
         inner.vlanCount = self.vlanCount
         inner.vlanIDs = self.vlanIDs
         inner.mplsLabelCount = self.mplsLabelCount
@@ -175,6 +179,31 @@ public enum LinkDirection: UInt8, Sendable {
         case 0...3: self = .inbound
         case 4: self = .outbound
         default: self = .unknown
+        }
+    }
+}
+
+/// Where a packet was observed, as Hubble's `TraceObservationPoint` numbers it (flow.proto):
+/// arriving from a pod at its veth is `FROM_ENDPOINT`, leaving towards it `TO_ENDPOINT`;
+/// arriving at another interface of the node `FROM_NETWORK`, leaving it `TO_NETWORK`; at
+/// loopback `FROM_STACK`.
+public enum ObservationPoint: UInt8, Sendable {
+    case unknown = 0
+    case fromEndpoint = 5
+    case fromStack = 8
+    case fromNetwork = 10
+    case toNetwork = 11
+    case toEndpoint = 101
+
+    /// Hubble's name for it.
+    public var name: StaticString {
+        switch self {
+        case .unknown: "UNKNOWN_POINT"
+        case .fromEndpoint: "FROM_ENDPOINT"
+        case .fromStack: "FROM_STACK"
+        case .fromNetwork: "FROM_NETWORK"
+        case .toNetwork: "TO_NETWORK"
+        case .toEndpoint: "TO_ENDPOINT"
         }
     }
 }

@@ -166,7 +166,7 @@ public final class Pipeline: @unchecked Sendable {
         // summary (about 180 bytes) instead of the packet, so it neither copies nor decodes it again.
         var summary = PacketSummary()
         self.parser.parse(packet.bytes, link: link, into: &summary)
-        if let observation = self.observation, !observation.admits(summary, time: packet.time) {
+        if let observation = self.observation, !observation.admits(&summary, time: packet.time) {
             // Seen before at another interface: counted there.
             self.capture.seenElsewhere &+= 1
             self.sequence &+= 1
