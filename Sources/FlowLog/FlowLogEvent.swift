@@ -1,3 +1,4 @@
+import FlowCore
 import Foundation
 
 /// One line of flowmon's JSON-lines output, by its `event_type`: a connection (`flow`,
@@ -91,38 +92,41 @@ public struct FlowLogAlert: Sendable, Equatable {
     public var newOccurrences: UInt64 { self.aggregated ? self.count &- 1 : self.count }
 
     /// Port scans and ICMP sweeps: the distinct ports or hosts counted in `window` seconds.
-    public struct Scan: Sendable, Hashable, Decodable {
+    public struct Scan: Sendable, Hashable {
         public var window: UInt64
         public var distinctPorts: UInt64?
         public var distinctHosts: UInt64?
-
-        enum CodingKeys: String, CodingKey {
-            case window
-            case distinctPorts = "distinct_ports"
-            case distinctHosts = "distinct_hosts"
-        }
     }
 
     /// A SYN flood: the half-open connections and their distinct sources counted.
-    public struct Flood: Sendable, Hashable, Decodable {
+    public struct Flood: Sendable, Hashable {
         public var halfOpen: UInt64
         public var distinctSources: UInt64
+    }
+}
 
-        enum CodingKeys: String, CodingKey {
-            case halfOpen = "half_open"
-            case distinctSources = "distinct_sources"
-        }
+extension FlowLogAlert.Scan: Decodable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: EVEKey.self)
+        self.window = try container.decode(UInt64.self, forKey: .window)
+        self.distinctPorts = try container.decodeIfPresent(UInt64.self, forKey: .distinctPorts)
+        self.distinctHosts = try container.decodeIfPresent(UInt64.self, forKey: .distinctHosts)
+    }
+}
+
+extension FlowLogAlert.Flood: Decodable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: EVEKey.self)
+        self.halfOpen = try container.decode(UInt64.self, forKey: .halfOpen)
+        self.distinctSources = try container.decode(UInt64.self, forKey: .distinctSources)
     }
 }
 
 extension FlowLogAlert: Decodable {
-    enum CodingKeys: String, CodingKey { case alert, scan, flood }
-    enum AlertKeys: String, CodingKey { case kind, signature, severity, count, aggregated }
-
     public init(from decoder: any Decoder) throws {
         self.connection = try FlowLogRecord(from: decoder)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let alert = try container.nestedContainer(keyedBy: AlertKeys.self, forKey: .alert)
+        let container = try decoder.container(keyedBy: EVEKey.self)
+        let alert = try container.nestedContainer(keyedBy: EVEKey.self, forKey: .alert)
         self.kind = try alert.decode(String.self, forKey: .kind)
         self.signature = try alert.decode(String.self, forKey: .signature)
         self.severity = try alert.decode(UInt8.self, forKey: .severity)
@@ -136,7 +140,7 @@ extension FlowLogAlert: Decodable {
 /// One `event_type: "stats"` line: the run's counters so far, written at the end (and every
 /// `--stats-interval` in a live capture). Kept as JSON values, since keys may be added
 /// (schema/stats.schema.json): `stats["capture", "packets"]`.
-public struct FlowLogStats: Sendable, Hashable, Decodable {
+public struct FlowLogStats: Sendable, Hashable {
     public var timestamp: String
     /// The `stats` object: its sections (`capture`, `decoder`, `anomalies`, `flow`,
     /// `fragments`, `alerts`), each an object of counters (`capture.error` is text).
@@ -145,9 +149,13 @@ public struct FlowLogStats: Sendable, Hashable, Decodable {
     /// The value at `section.key`; nil when there is none.
     public subscript(section: String, key: String) -> FlowLogValue? { self.sections[section]?[key] }
 
-    enum CodingKeys: String, CodingKey {
-        case timestamp
-        case sections = "stats"
+}
+
+extension FlowLogStats: Decodable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: EVEKey.self)
+        self.timestamp = try container.decode(String.self, forKey: .timestamp)
+        self.sections = try container.decode([String: FlowLogValue].self, forKey: .stats)
     }
 }
 
@@ -163,18 +171,12 @@ public struct FlowLogLost: Sendable, Hashable {
 }
 
 extension FlowLogLost: Decodable {
-    enum CodingKeys: String, CodingKey { case timestamp, lost }
-    enum LostKeys: String, CodingKey {
-        case source, total
-        case count = "num_events_lost"
-    }
-
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let container = try decoder.container(keyedBy: EVEKey.self)
         self.timestamp = try container.decode(String.self, forKey: .timestamp)
-        let lost = try container.nestedContainer(keyedBy: LostKeys.self, forKey: .lost)
+        let lost = try container.nestedContainer(keyedBy: EVEKey.self, forKey: .lost)
         self.source = try lost.decode(String.self, forKey: .source)
-        self.count = try lost.decode(UInt64.self, forKey: .count)
+        self.count = try lost.decode(UInt64.self, forKey: .numEventsLost)
         self.total = try lost.decode(UInt64.self, forKey: .total)
     }
 }

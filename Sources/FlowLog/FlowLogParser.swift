@@ -1,3 +1,5 @@
+import FlowCore
+
 /// A fast reader of one line of flowmon's output whose `event_type` is known: a strict JSON
 /// parser that builds the `FlowLogEvent` from the bytes directly, skipping keys it does not
 /// model. It is about twenty times faster than `JSONDecoder` (which parses a line into an
@@ -78,36 +80,37 @@ struct FlowLogParser {
         var timestamp: String?, sourceIP: String?, destinationIP: String?, proto: String?
         var record = FlowLogRecord(timestamp: "", sourceIP: "", destinationIP: "", proto: "")
         try self.nested { parser, key throws(GiveUp) in
-            switch key {
-            case "timestamp": timestamp = try parser.string()
-            case "flow_id": record.flowID = try parser.unsigned(UInt64.max)
-            case "src_ip": sourceIP = try parser.string()
-            case "src_port": record.sourcePort = UInt16(try parser.unsigned(UInt64(UInt16.max)))
-            case "dest_ip": destinationIP = try parser.string()
-            case "dest_port": record.destinationPort = UInt16(try parser.unsigned(UInt64(UInt16.max)))
-            case "proto": proto = try parser.string()
+            switch EVEKey(stringValue: key) {
+            case .timestamp: timestamp = try parser.string()
+            case .flowID: record.flowID = try parser.unsigned(UInt64.max)
+            case .srcIP: sourceIP = try parser.string()
+            case .srcPort: record.sourcePort = UInt16(try parser.unsigned(UInt64(UInt16.max)))
+            case .destIP: destinationIP = try parser.string()
+            case .destPort: record.destinationPort = UInt16(try parser.unsigned(UInt64(UInt16.max)))
+            case .proto: proto = try parser.string()
+            case .ipVersion: record.ipVersion = try parser.signed()
             // `ip_v` is Suricata 8's name; flowmon wrote `ip_version` before, and logs it wrote then are still read.
-            case "ip_v", "ip_version": record.ipVersion = try parser.signed()
-            case "icmp_type": record.icmpType = UInt8(try parser.unsigned(255))
-            case "icmp_code": record.icmpCode = UInt8(try parser.unsigned(255))
-            case "response_icmp_type": record.responseICMPType = UInt8(try parser.unsigned(255))
-            case "response_icmp_code": record.responseICMPCode = UInt8(try parser.unsigned(255))
-            case "conn_state": record.connState = try parser.string()
-            case "flow": try parser.flow(into: &record)
-            case "source": record.source = try parser.endpoint()
-            case "destination": record.destination = try parser.endpoint()
-            case "destination_service":
+            case nil where key == "ip_version": record.ipVersion = try parser.signed()
+            case .icmpType: record.icmpType = UInt8(try parser.unsigned(255))
+            case .icmpCode: record.icmpCode = UInt8(try parser.unsigned(255))
+            case .responseICMPType: record.responseICMPType = UInt8(try parser.unsigned(255))
+            case .responseICMPCode: record.responseICMPCode = UInt8(try parser.unsigned(255))
+            case .connState: record.connState = try parser.string()
+            case .flow: try parser.flow(into: &record)
+            case .source: record.source = try parser.endpoint()
+            case .destination: record.destination = try parser.endpoint()
+            case .destinationService:
                 var name: String?, namespace: String?
                 try parser.nested { parser, key throws(GiveUp) in
-                    switch key {
-                    case "name": name = try parser.string()
-                    case "namespace": namespace = try parser.string()
+                    switch EVEKey(stringValue: key) {
+                    case .name: name = try parser.string()
+                    case .namespace: namespace = try parser.string()
                     default: try parser.skipValue(depth: 2)
                     }
                 }
                 guard let name, let namespace else { throw GiveUp("service without \"name\" or \"namespace\"") }
                 record.destinationService = FlowLogRecord.ServiceReference(name: name, namespace: namespace)
-            case "policy": record.policy = try parser.policy()
+            case .policy: record.policy = try parser.policy()
             default: try other(&parser, key)
             }
         }
@@ -123,38 +126,38 @@ struct FlowLogParser {
         var kind: String?, signature: String?, severity: UInt8?, count: UInt64?, aggregated = false
         var scan: FlowLogAlert.Scan?, flood: FlowLogAlert.Flood?
         let connection = try self.record { parser, key throws(GiveUp) in
-            switch key {
-            case "alert":
+            switch EVEKey(stringValue: key) {
+            case .alert:
                 try parser.nested { parser, key throws(GiveUp) in
-                    switch key {
-                    case "kind": kind = try parser.string()
-                    case "signature": signature = try parser.string()
-                    case "severity": severity = UInt8(try parser.unsigned(255))
-                    case "count": count = try parser.unsigned(UInt64.max)
-                    case "aggregated":
+                    switch EVEKey(stringValue: key) {
+                    case .kind: kind = try parser.string()
+                    case .signature: signature = try parser.string()
+                    case .severity: severity = UInt8(try parser.unsigned(255))
+                    case .count: count = try parser.unsigned(UInt64.max)
+                    case .aggregated:
                         guard case .bool(let value) = try parser.value(depth: 2) else { throw GiveUp("\"aggregated\" is not true or false") }
                         aggregated = value
                     default: try parser.skipValue(depth: 2)
                     }
                 }
-            case "scan":
+            case .scan:
                 var window: UInt64?, ports: UInt64?, hosts: UInt64?
                 try parser.nested { parser, key throws(GiveUp) in
-                    switch key {
-                    case "window": window = try parser.unsigned(UInt64.max)
-                    case "distinct_ports": ports = try parser.unsigned(UInt64.max)
-                    case "distinct_hosts": hosts = try parser.unsigned(UInt64.max)
+                    switch EVEKey(stringValue: key) {
+                    case .window: window = try parser.unsigned(UInt64.max)
+                    case .distinctPorts: ports = try parser.unsigned(UInt64.max)
+                    case .distinctHosts: hosts = try parser.unsigned(UInt64.max)
                     default: try parser.skipValue(depth: 2)
                     }
                 }
                 guard let window else { throw GiveUp("scan without \"window\"") }
                 scan = FlowLogAlert.Scan(window: window, distinctPorts: ports, distinctHosts: hosts)
-            case "flood":
+            case .flood:
                 var halfOpen: UInt64?, sources: UInt64?
                 try parser.nested { parser, key throws(GiveUp) in
-                    switch key {
-                    case "half_open": halfOpen = try parser.unsigned(UInt64.max)
-                    case "distinct_sources": sources = try parser.unsigned(UInt64.max)
+                    switch EVEKey(stringValue: key) {
+                    case .halfOpen: halfOpen = try parser.unsigned(UInt64.max)
+                    case .distinctSources: sources = try parser.unsigned(UInt64.max)
                     default: try parser.skipValue(depth: 2)
                     }
                 }
@@ -171,18 +174,18 @@ struct FlowLogParser {
     }
 
     private mutating func stats() throws(GiveUp) -> FlowLogStats {
-        let (timestamp, stats) = try self.timestamped("stats") { parser throws(GiveUp) in try parser.object(depth: 1) }
+        let (timestamp, stats) = try self.timestamped(.stats) { parser throws(GiveUp) in try parser.object(depth: 1) }
         return FlowLogStats(timestamp: timestamp, sections: stats)
     }
 
     private mutating func lost() throws(GiveUp) -> FlowLogLost {
         var source: String?, count: UInt64?, total: UInt64?
-        let (timestamp, _) = try self.timestamped("lost") { parser throws(GiveUp) in
+        let (timestamp, _) = try self.timestamped(.lost) { parser throws(GiveUp) in
             try parser.nested { parser, key throws(GiveUp) in
-                switch key {
-                case "source": source = try parser.string()
-                case "num_events_lost": count = try parser.unsigned(UInt64.max)
-                case "total": total = try parser.unsigned(UInt64.max)
+                switch EVEKey(stringValue: key) {
+                case .source: source = try parser.string()
+                case .numEventsLost: count = try parser.unsigned(UInt64.max)
+                case .total: total = try parser.unsigned(UInt64.max)
                 default: try parser.skipValue(depth: 2)
                 }
             }
@@ -192,13 +195,13 @@ struct FlowLogParser {
     }
 
     /// `{"timestamp": ..., key: ...}` (the other keys skipped): the timestamp, and `key`'s value as `value` reads it.
-    private mutating func timestamped<T>(_ key: String, _ value: (inout FlowLogParser) throws(GiveUp) -> T)
+    private mutating func timestamped<T>(_ key: EVEKey, _ value: (inout FlowLogParser) throws(GiveUp) -> T)
         throws(GiveUp) -> (String, T) {
         var timestamp: String?, result: T?
         try self.nested { parser, name throws(GiveUp) in
-            switch name {
-            case "timestamp": timestamp = try parser.string()
-            case key: result = try value(&parser)
+            switch EVEKey(stringValue: name) {
+            case .timestamp: timestamp = try parser.string()
+            case .some(key): result = try value(&parser)
             default: try parser.skipValue(depth: 1)
             }
         }
@@ -208,15 +211,15 @@ struct FlowLogParser {
 
     private mutating func flow(into record: inout FlowLogRecord) throws(GiveUp) {
         try self.nested { parser, key throws(GiveUp) in
-            switch key {
-            case "pkts_toserver": record.packetsToServer = try parser.unsigned(UInt64.max)
-            case "pkts_toclient": record.packetsToClient = try parser.unsigned(UInt64.max)
-            case "bytes_toserver": record.bytesToServer = try parser.unsigned(UInt64.max)
-            case "bytes_toclient": record.bytesToClient = try parser.unsigned(UInt64.max)
-            case "start": record.start = try parser.string()
-            case "end": record.end = try parser.string()
-            case "state": record.state = try parser.string()
-            case "reason": record.reason = try parser.string()
+            switch EVEKey(stringValue: key) {
+            case .packetsToServer: record.packetsToServer = try parser.unsigned(UInt64.max)
+            case .packetsToClient: record.packetsToClient = try parser.unsigned(UInt64.max)
+            case .bytesToServer: record.bytesToServer = try parser.unsigned(UInt64.max)
+            case .bytesToClient: record.bytesToClient = try parser.unsigned(UInt64.max)
+            case .start: record.start = try parser.string()
+            case .end: record.end = try parser.string()
+            case .state: record.state = try parser.string()
+            case .reason: record.reason = try parser.string()
             default: try parser.skipValue(depth: 2)
             }
         }
@@ -226,18 +229,18 @@ struct FlowLogParser {
         var identity: UInt32?
         var endpoint = FlowLogRecord.Endpoint(identity: 0)
         try self.nested { parser, key throws(GiveUp) in
-            switch key {
-            case "identity": identity = UInt32(try parser.unsigned(UInt64(UInt32.max)))
-            case "namespace": endpoint.namespace = try parser.string()
-            case "pod_name": endpoint.podName = try parser.string()
-            case "labels": endpoint.labels = try parser.array { parser throws(GiveUp) in try parser.string() }
-            case "workloads":
+            switch EVEKey(stringValue: key) {
+            case .identity: identity = UInt32(try parser.unsigned(UInt64(UInt32.max)))
+            case .namespace: endpoint.namespace = try parser.string()
+            case .podName: endpoint.podName = try parser.string()
+            case .labels: endpoint.labels = try parser.array { parser throws(GiveUp) in try parser.string() }
+            case .workloads:
                 endpoint.workloads = try parser.array { parser throws(GiveUp) in
                     var name: String?, kind: String?
                     try parser.nested { parser, key throws(GiveUp) in
-                        switch key {
-                        case "name": name = try parser.string()
-                        case "kind": kind = try parser.string()
+                        switch EVEKey(stringValue: key) {
+                        case .name: name = try parser.string()
+                        case .kind: kind = try parser.string()
                         default: try parser.skipValue(depth: 4)
                         }
                     }
@@ -256,23 +259,23 @@ struct FlowLogParser {
         var verdict: FlowLogRecord.Verdict?
         var policy = FlowLogRecord.PolicyVerdict(verdict: .forwarded)
         try self.nested { parser, key throws(GiveUp) in
-            switch key {
-            case "verdict":
+            switch EVEKey(stringValue: key) {
+            case .verdict:
                 let text = try parser.string()
                 guard let value = FlowLogRecord.Verdict(rawValue: text) else { throw GiveUp("unknown verdict \"\(text)\"") }
                 verdict = value
-            case "drop_reason_desc": policy.dropReason = try parser.string()
-            case "traffic_direction":
+            case .dropReason: policy.dropReason = try parser.string()
+            case .trafficDirection:
                 let text = try parser.string()
                 guard let value = FlowLogRecord.TrafficDirection(rawValue: text) else { throw GiveUp("unknown direction \"\(text)\"") }
                 policy.direction = value
-            case "policy_match_type": policy.matchType = try parser.signed()
-            case "egress": policy.egress = try parser.decision()
-            case "ingress": policy.ingress = try parser.decision()
-            case "egress_allowed_by": policy.egressAllowedBy = try parser.policies()
-            case "ingress_allowed_by": policy.ingressAllowedBy = try parser.policies()
-            case "egress_denied_by": policy.egressDeniedBy = try parser.policies()
-            case "ingress_denied_by": policy.ingressDeniedBy = try parser.policies()
+            case .policyMatchType: policy.matchType = try parser.signed()
+            case .egress: policy.egress = try parser.decision()
+            case .ingress: policy.ingress = try parser.decision()
+            case .egressAllowedBy: policy.egressAllowedBy = try parser.policies()
+            case .ingressAllowedBy: policy.ingressAllowedBy = try parser.policies()
+            case .egressDeniedBy: policy.egressDeniedBy = try parser.policies()
+            case .ingressDeniedBy: policy.ingressDeniedBy = try parser.policies()
             default: try parser.skipValue(depth: 2)
             }
         }
@@ -284,9 +287,9 @@ struct FlowLogParser {
     private mutating func decision() throws(GiveUp) -> FlowLogRecord.Decision {
         var decision: String?, matchType: String?
         try self.nested { parser, key throws(GiveUp) in
-            switch key {
-            case "decision": decision = try parser.string()
-            case "match_type": matchType = try parser.string()
+            switch EVEKey(stringValue: key) {
+            case .decision: decision = try parser.string()
+            case .matchType: matchType = try parser.string()
             default: try parser.skipValue(depth: 3)
             }
         }
@@ -298,10 +301,10 @@ struct FlowLogParser {
         try self.array { parser throws(GiveUp) in
             var name: String?, namespace: String?, kind: String?
             try parser.nested { parser, key throws(GiveUp) in
-                switch key {
-                case "name": name = try parser.string()
-                case "namespace": namespace = try parser.string()
-                case "kind": kind = try parser.string()
+                switch EVEKey(stringValue: key) {
+                case .name: name = try parser.string()
+                case .namespace: namespace = try parser.string()
+                case .kind: kind = try parser.string()
                 default: try parser.skipValue(depth: 4)
                 }
             }

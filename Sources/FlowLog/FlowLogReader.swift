@@ -1,3 +1,4 @@
+import FlowCore
 import Foundation
 
 /// Why a flow log could not be read: the file, the line (1-based, when one line is at fault)
@@ -234,10 +235,12 @@ public final class FlowLogReader {
 
     private struct EventTypeProbe: Decodable {
         var eventType: String
-        enum CodingKeys: String, CodingKey { case eventType = "event_type" }
+        init(from decoder: any Decoder) throws {
+            self.eventType = try decoder.container(keyedBy: EVEKey.self).decode(String.self, forKey: .eventType)
+        }
     }
 
-    private static let eventTypeKey = Array(#""event_type":"#.utf8)
+    private static let eventTypeKey = Array("\"\(EVEKey.eventType.stringValue)\":".utf8)
 
     /// The `event_type` of a line as flowmon writes it (`"event_type":"flow"`, no spaces, no
     /// escapes), found without parsing the line; nil when it is not written that way (the
@@ -292,7 +295,7 @@ public final class FlowLogReader {
         case .dataCorrupted(let context):
             return "\(self.path(context.codingPath)): \(context.debugDescription)"
         case .keyNotFound(let key, let context):
-            if context.codingPath.isEmpty && key.stringValue == "event_type" {
+            if context.codingPath.isEmpty && key.stringValue == EVEKey.eventType.stringValue {
                 return "not a flowmon record (no \"event_type\")"
             }
             let where_ = context.codingPath.isEmpty ? "\(eventType) record" : "\"\(self.path(context.codingPath))\""

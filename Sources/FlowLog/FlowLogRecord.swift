@@ -1,3 +1,4 @@
+import FlowCore
 import Foundation
 
 /// One `event_type: "flow"` line of flowmon's JSON-lines output (`flowmon replay` and
@@ -123,13 +124,8 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
             self.workloads = workloads
         }
 
-        enum CodingKeys: String, CodingKey {
-            case identity, namespace, labels, workloads
-            case podName = "pod_name"
-        }
-
         public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let container = try decoder.container(keyedBy: EVEKey.self)
             self.identity = try container.decode(UInt32.self, forKey: .identity)
             self.namespace = try container.decodeIfPresent(String.self, forKey: .namespace)
             self.podName = try container.decodeIfPresent(String.self, forKey: .podName)
@@ -234,9 +230,10 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
             self.matchType = matchType
         }
 
-        enum CodingKeys: String, CodingKey {
-            case decision
-            case matchType = "match_type"
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: EVEKey.self)
+            self.init(decision: try container.decode(String.self, forKey: .decision),
+                      matchType: try container.decode(String.self, forKey: .matchType))
         }
     }
 
@@ -271,23 +268,12 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
             self.ingressDeniedBy = ingressDeniedBy
         }
 
-        enum CodingKeys: String, CodingKey {
-            case verdict, egress, ingress
-            case dropReason = "drop_reason_desc"
-            case direction = "traffic_direction"
-            case matchType = "policy_match_type"
-            case egressAllowedBy = "egress_allowed_by"
-            case ingressAllowedBy = "ingress_allowed_by"
-            case egressDeniedBy = "egress_denied_by"
-            case ingressDeniedBy = "ingress_denied_by"
-        }
-
         public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let container = try decoder.container(keyedBy: EVEKey.self)
             self.verdict = try container.decode(Verdict.self, forKey: .verdict)
             self.dropReason = try container.decodeIfPresent(String.self, forKey: .dropReason)
-            self.direction = try container.decodeIfPresent(TrafficDirection.self, forKey: .direction)
-            self.matchType = try container.decodeIfPresent(Int.self, forKey: .matchType)
+            self.direction = try container.decodeIfPresent(TrafficDirection.self, forKey: .trafficDirection)
+            self.matchType = try container.decodeIfPresent(Int.self, forKey: .policyMatchType)
             self.egress = try container.decodeIfPresent(Decision.self, forKey: .egress)
             self.ingress = try container.decodeIfPresent(Decision.self, forKey: .ingress)
             self.egressAllowedBy = try container.decodeIfPresent([PolicyReference].self, forKey: .egressAllowedBy) ?? []
@@ -306,45 +292,23 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
 
     // MARK: - Decoding
 
-    enum CodingKeys: String, CodingKey {
-        case timestamp, proto, flow, source, destination, policy
-        case flowID = "flow_id"
-        case sourceIP = "src_ip"
-        case sourcePort = "src_port"
-        case destinationIP = "dest_ip"
-        case destinationPort = "dest_port"
-        case ipVersion = "ip_v"
-        case oldIPVersion = "ip_version"
-        case icmpType = "icmp_type"
-        case icmpCode = "icmp_code"
-        case responseICMPType = "response_icmp_type"
-        case responseICMPCode = "response_icmp_code"
-        case connState = "conn_state"
-        case destinationService = "destination_service"
-    }
-
-    enum FlowKeys: String, CodingKey {
-        case start, end, state, reason
-        case packetsToServer = "pkts_toserver"
-        case packetsToClient = "pkts_toclient"
-        case bytesToServer = "bytes_toserver"
-        case bytesToClient = "bytes_toclient"
-    }
+    /// The IP version's name in logs flowmon wrote before it used Suricata 8's `ip_v`.
+    enum LegacyKeys: String, CodingKey { case ipVersion = "ip_version" }
 
     /// Reads one flow object. `timestamp`, `src_ip`, `dest_ip` and `proto` are required;
     /// everything else may be absent (counts are then 0).
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let container = try decoder.container(keyedBy: EVEKey.self)
         self.timestamp = try container.decode(String.self, forKey: .timestamp)
         self.flowID = try container.decodeIfPresent(UInt64.self, forKey: .flowID)
-        self.sourceIP = try container.decode(String.self, forKey: .sourceIP)
-        self.sourcePort = try container.decodeIfPresent(UInt16.self, forKey: .sourcePort)
-        self.destinationIP = try container.decode(String.self, forKey: .destinationIP)
-        self.destinationPort = try container.decodeIfPresent(UInt16.self, forKey: .destinationPort)
+        self.sourceIP = try container.decode(String.self, forKey: .srcIP)
+        self.sourcePort = try container.decodeIfPresent(UInt16.self, forKey: .srcPort)
+        self.destinationIP = try container.decode(String.self, forKey: .destIP)
+        self.destinationPort = try container.decodeIfPresent(UInt16.self, forKey: .destPort)
         self.proto = try container.decode(String.self, forKey: .proto)
         // `ip_v` is Suricata 8's name; logs flowmon wrote before it used that name hold `ip_version`.
         self.ipVersion = try container.decodeIfPresent(Int.self, forKey: .ipVersion)
-            ?? container.decodeIfPresent(Int.self, forKey: .oldIPVersion)
+            ?? decoder.container(keyedBy: LegacyKeys.self).decodeIfPresent(Int.self, forKey: .ipVersion)
         self.icmpType = try container.decodeIfPresent(UInt8.self, forKey: .icmpType)
         self.icmpCode = try container.decodeIfPresent(UInt8.self, forKey: .icmpCode)
         self.responseICMPType = try container.decodeIfPresent(UInt8.self, forKey: .responseICMPType)
@@ -355,7 +319,7 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
         self.destinationService = try container.decodeIfPresent(ServiceReference.self, forKey: .destinationService)
         self.policy = try container.decodeIfPresent(PolicyVerdict.self, forKey: .policy)
         if container.contains(.flow) {
-            let flow = try container.nestedContainer(keyedBy: FlowKeys.self, forKey: .flow)
+            let flow = try container.nestedContainer(keyedBy: EVEKey.self, forKey: .flow)
             self.packetsToServer = try flow.decodeIfPresent(UInt64.self, forKey: .packetsToServer) ?? 0
             self.packetsToClient = try flow.decodeIfPresent(UInt64.self, forKey: .packetsToClient) ?? 0
             self.bytesToServer = try flow.decodeIfPresent(UInt64.self, forKey: .bytesToServer) ?? 0

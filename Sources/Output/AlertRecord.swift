@@ -17,36 +17,30 @@ import FlowCore
 public enum AlertRecord {
     public static func append(_ fire: AlertFire, flow: FlowEntry, severity: UInt8, annotations: FlowAnnotations?,
                               to out: inout JSONBuffer) {
-        out.append(raw: "{\"timestamp\":")
-        out.appendQuotedTimestamp(fire.lastSeen)
-        out.append(raw: ",\"flow_id\":")
-        out.append(flow.flowID)
-        out.append(raw: ",\"event_type\":\"alert\"")
+        out.append(byte: UInt8(ascii: "{"))
+        out.append(.timestamp, fire.lastSeen)
+        out.append(.flowID, flow.flowID)
+        out.append(.eventType, name: "alert")
         FlowRecord.appendConnection(flow, to: &out)
-        out.append(raw: ",\"alert\":{\"action\":\"allowed\",\"gid\":")
-        out.append(AlertKind.generatorID)
-        out.append(raw: ",\"signature_id\":")
-        out.append(fire.kind.signatureID)
-        out.append(raw: ",\"rev\":1,\"signature\":\"")
-        out.append(raw: fire.kind.signature)
-        out.append(raw: "\",\"category\":\"")
-        out.append(raw: fire.kind.category)
-        out.append(raw: "\",\"severity\":")
-        out.append(UInt64(severity))
-        out.append(raw: ",\"kind\":\"")
-        out.append(raw: fire.kind.name)
-        out.append(raw: "\",\"count\":")
-        out.append(fire.count)
-        out.append(raw: ",\"first_seen\":")
-        out.appendQuotedTimestamp(fire.firstSeen)
-        out.append(raw: ",\"last_seen\":")
-        out.appendQuotedTimestamp(fire.lastSeen)
-        out.append(raw: fire.isSummary ? ",\"aggregated\":true}" : ",\"aggregated\":false}")
+        out.open(.alert)
+        out.append(.action, name: "allowed")
+        out.append(.gid, AlertKind.generatorID)
+        out.append(.signatureID, fire.kind.signatureID)
+        out.append(.rev, UInt64(1))
+        out.append(.signature, name: fire.kind.signature)
+        out.append(.category, name: fire.kind.category)
+        out.append(.severity, UInt64(severity))
+        out.append(.kind, name: fire.kind.name)
+        out.append(.count, fire.count)
+        out.append(.firstSeen, fire.firstSeen)
+        out.append(.lastSeen, fire.lastSeen)
+        out.append(.aggregated, fire.isSummary)
+        out.append(byte: UInt8(ascii: "}"))
         appendDetector(fire, flow: flow, to: &out)
         if let annotations, flow.sourceIdentity != .unknown || flow.destinationIdentity != .unknown {
-            out.append(raw: ",\"source\":")
+            out.append(key: .source)
             annotations.appendEndpoint(identity: flow.sourceIdentity, endpoint: flow.sourceEndpoint, to: &out)
-            out.append(raw: ",\"destination\":")
+            out.append(key: .destination)
             annotations.appendEndpoint(identity: flow.destinationIdentity, endpoint: flow.destinationEndpoint, to: &out)
             if fire.kind == .policyViolation && flow.hasPolicyVerdict {
                 FlowRecord.appendPolicy(flow, annotations: annotations, to: &out)
@@ -60,33 +54,27 @@ public enum AlertRecord {
     static func appendDetector(_ fire: AlertFire, flow: FlowEntry, to out: inout JSONBuffer) {
         switch fire.kind {
         case .verticalPortScan:
-            out.append(raw: ",\"scan\":{\"type\":\"vertical\",\"distinct_ports\":")
-        case .horizontalPortScan:
-            out.append(raw: ",\"scan\":{\"type\":\"horizontal\",\"distinct_hosts\":")
-        case .icmpSweep:
-            out.append(raw: ",\"scan\":{\"type\":\"icmp_sweep\",\"distinct_hosts\":")
+            out.open(.scan)
+            out.append(.type, name: "vertical")
+            out.append(.distinctPorts, fire.distinct)
+        case .horizontalPortScan, .icmpSweep:
+            out.open(.scan)
+            out.append(.type, name: fire.kind == .icmpSweep ? "icmp_sweep" : "horizontal")
+            out.append(.distinctHosts, fire.distinct)
         case .synFlood:
-            out.append(raw: ",\"flood\":{\"half_open\":")
-            out.append(fire.distinct)
-            out.append(raw: ",\"distinct_sources\":")
-            out.append(fire.sources)
-            out.append(raw: ",\"window\":")
-            out.append(fire.window / 1_000_000_000)
-            out.append(byte: UInt8(ascii: "}"))
-            return
+            out.open(.flood)
+            out.append(.halfOpen, fire.distinct)
+            out.append(.distinctSources, fire.sources)
         case .tunnelIdentityMismatch:
-            out.append(raw: ",\"spoof\":{\"tunnel_identity\":")
-            out.append(fire.distinct)
-            out.append(raw: ",\"inner_source_identity\":")
-            out.append(fire.sources)
+            out.open(.spoof)
+            out.append(.tunnelIdentity, fire.distinct)
+            out.append(.innerSourceIdentity, fire.sources)
             out.append(byte: UInt8(ascii: "}"))
             return
         default:
             return
         }
-        out.append(fire.distinct)
-        out.append(raw: ",\"window\":")
-        out.append(fire.window / 1_000_000_000)
+        out.append(.window, fire.window / 1_000_000_000)
         out.append(byte: UInt8(ascii: "}"))
     }
 }

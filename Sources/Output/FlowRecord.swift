@@ -3,7 +3,7 @@ import Decoding
 import FlowCore
 
 /// Writes an `event_type: "flow"` record: Suricata EVE's flow event (`output-json-flow.c`)
-/// plus Zeek's `conn_state`. The key names are a public contract, checked against
+/// plus Zeek's `conn_state`. The key names (`EVEKey`) are a public contract, checked against
 /// `schema/flow.schema.json`: add keys, never rename them.
 ///
 ///     {"timestamp":…,"flow_id":…,"event_type":"flow","src_ip":…,"src_port":…,"dest_ip":…,
@@ -18,43 +18,32 @@ public enum FlowRecord {
     @discardableResult
     public static func append(_ flow: FlowEntry, reason: FlowEndReason, alerted: Bool = false,
                               annotations: FlowAnnotations? = nil, to out: inout JSONBuffer) -> Int {
-        out.append(raw: "{\"timestamp\":")
-        out.appendQuotedTimestamp(flow.end)
-        out.append(raw: ",\"flow_id\":")
-        out.append(flow.flowID)
-        out.append(raw: ",\"event_type\":\"flow\"")
+        out.append(byte: UInt8(ascii: "{"))
+        out.append(.timestamp, flow.end)
+        out.append(.flowID, flow.flowID)
+        out.append(.eventType, name: "flow")
         appendConnection(flow, to: &out)
-        out.append(raw: ",\"flow\":{\"pkts_toserver\":")
-        out.append(flow.packetsToServer)
-        out.append(raw: ",\"pkts_toclient\":")
-        out.append(flow.packetsToClient)
-        out.append(raw: ",\"bytes_toserver\":")
-        out.append(flow.bytesToServer)
-        out.append(raw: ",\"bytes_toclient\":")
-        out.append(flow.bytesToClient)
-        out.append(raw: ",\"start\":")
-        out.appendQuotedTimestamp(flow.start)
-        out.append(raw: ",\"end\":")
-        out.appendQuotedTimestamp(flow.end)
-        out.append(raw: ",\"age\":")
-        out.append(flow.end.seconds - flow.start.seconds)
-        out.append(raw: ",\"state\":\"")
-        out.append(raw: flow.phase.name)
-        out.append(raw: "\",\"reason\":\"")
-        out.append(raw: reason.name)
-        out.append(raw: "\",\"alerted\":")
+        out.open(.flow)
+        out.append(.packetsToServer, flow.packetsToServer)
+        out.append(.packetsToClient, flow.packetsToClient)
+        out.append(.bytesToServer, flow.bytesToServer)
+        out.append(.bytesToClient, flow.bytesToClient)
+        out.append(.start, flow.start)
+        out.append(.end, flow.end)
+        out.append(.age, flow.end.seconds - flow.start.seconds)
+        out.append(.state, name: flow.phase.name)
+        out.append(.reason, name: reason.name)
+        out.append(key: .alerted)
         let alertedAt = out.count
         out.append(raw: alerted ? "true}" : "false}")
         if flow.ipProtocol == IPProtocolNumber.tcp {
             appendTCP(flow, to: &out)
         }
-        out.append(raw: ",\"conn_state\":\"")
-        out.append(raw: flow.connState)
-        out.append(byte: UInt8(ascii: "\""))
+        out.append(.connState, name: flow.connState)
         if let annotations, flow.sourceIdentity != .unknown || flow.destinationIdentity != .unknown {
-            out.append(raw: ",\"source\":")
+            out.append(key: .source)
             annotations.appendEndpoint(identity: flow.sourceIdentity, endpoint: flow.sourceEndpoint, to: &out)
-            out.append(raw: ",\"destination\":")
+            out.append(key: .destination)
             annotations.appendEndpoint(identity: flow.destinationIdentity, endpoint: flow.destinationEndpoint, to: &out)
             annotations.appendDestinationService(flow.destinationService, to: &out)
             if flow.hasPolicyVerdict { appendPolicy(flow, annotations: annotations, to: &out) }
@@ -68,36 +57,26 @@ public enum FlowRecord {
     /// type/code, `vlan`, `tunnel`.
     static func appendConnection(_ flow: FlowEntry, to out: inout JSONBuffer) {
         let asIPv6 = flow.ipVersion == 6
-        out.append(raw: ",\"src_ip\":")
+        out.append(key: .srcIP)
         out.appendQuoted(flow.sourceAddress, asIPv6: asIPv6)
-        if flow.hasPorts {
-            out.append(raw: ",\"src_port\":")
-            out.append(UInt64(flow.sourcePort))
-        }
-        out.append(raw: ",\"dest_ip\":")
+        if flow.hasPorts { out.append(.srcPort, UInt64(flow.sourcePort)) }
+        out.append(key: .destIP)
         out.appendQuoted(flow.destinationAddress, asIPv6: asIPv6)
-        if flow.hasPorts {
-            out.append(raw: ",\"dest_port\":")
-            out.append(UInt64(flow.destinationPort))
-        }
-        out.append(raw: ",\"proto\":")
+        if flow.hasPorts { out.append(.destPort, UInt64(flow.destinationPort)) }
+        out.append(key: .proto)
         appendProtocol(flow.ipProtocol, to: &out)
-        out.append(raw: ",\"ip_v\":")
-        out.append(UInt64(flow.ipVersion))
+        out.append(.ipVersion, UInt64(flow.ipVersion))
         if flow.hasICMP {
-            out.append(raw: ",\"icmp_type\":")
-            out.append(UInt64(flow.icmpType))
-            out.append(raw: ",\"icmp_code\":")
-            out.append(UInt64(flow.icmpCode))
+            out.append(.icmpType, UInt64(flow.icmpType))
+            out.append(.icmpCode, UInt64(flow.icmpCode))
         }
         if flow.hasResponseICMP {
-            out.append(raw: ",\"response_icmp_type\":")
-            out.append(UInt64(flow.responseICMPType))
-            out.append(raw: ",\"response_icmp_code\":")
-            out.append(UInt64(flow.responseICMPCode))
+            out.append(.responseICMPType, UInt64(flow.responseICMPType))
+            out.append(.responseICMPCode, UInt64(flow.responseICMPCode))
         }
         if flow.vlanCount > 0 {
-            out.append(raw: ",\"vlan\":[")
+            out.append(key: .vlan)
+            out.append(byte: UInt8(ascii: "["))
             out.append(UInt64(flow.vlanIDs.0))
             if flow.vlanCount > 1 {
                 out.append(byte: UInt8(ascii: ","))
@@ -110,22 +89,19 @@ public enum FlowRecord {
             out.append(byte: UInt8(ascii: "]"))
         }
         if flow.tunnel != .none {
-            out.append(raw: ",\"tunnel\":{\"src_ip\":")
+            out.open(.tunnel)
+            out.append(key: .srcIP)
             out.appendQuoted(flow.tunnelSource)
-            out.append(raw: ",\"dest_ip\":")
+            out.append(key: .destIP)
             out.appendQuoted(flow.tunnelDestination)
             if flow.tunnel.hasVNI {
-                out.append(raw: ",\"vni\":")
-                out.append(UInt64(flow.tunnelVNI))
+                out.append(.vni, UInt64(flow.tunnelVNI))
                 if flow.hasResponseTunnel && flow.responseTunnelVNI != flow.tunnelVNI {
-                    out.append(raw: ",\"response_vni\":")
-                    out.append(UInt64(flow.responseTunnelVNI))
+                    out.append(.responseVNI, UInt64(flow.responseTunnelVNI))
                 }
             }
-            out.append(raw: ",\"type\":\"")
-            out.append(raw: flow.tunnel.name)
-            out.append(raw: "\",\"depth\":")
-            out.append(UInt64(flow.tunnelDepth))
+            out.append(.type, name: flow.tunnel.name)
+            out.append(.depth, UInt64(flow.tunnelDepth))
             out.append(byte: UInt8(ascii: "}"))
         }
     }
@@ -136,61 +112,52 @@ public enum FlowRecord {
     /// drops, Hubble's `policy_match_type` number, each evaluated side's decision, and the
     /// policies responsible in Hubble's `*_allowed_by` / `*_denied_by` lists.
     static func appendPolicy(_ flow: FlowEntry, annotations: FlowAnnotations, to out: inout JSONBuffer) {
-        out.append(raw: ",\"policy\":{\"verdict\":\"")
+        out.open(.policy)
         let drop = flow.wouldDrop
         if drop == nil {
-            out.append(raw: "FORWARDED\"")
+            out.append(.verdict, name: "FORWARDED")
         } else {
-            out.append(raw: annotations.verdictAsEnforced ? "DROPPED\"" : "AUDIT\"")
-            out.append(raw: ",\"drop_reason_desc\":\"")
-            out.append(raw: drop!.explicitDeny ? "POLICY_DENY\"" : "POLICY_DENIED\"")
-            out.append(raw: ",\"traffic_direction\":\"")
-            out.append(raw: drop!.direction.name)
-            out.append(byte: UInt8(ascii: "\""))
+            out.append(.verdict, name: annotations.verdictAsEnforced ? "DROPPED" : "AUDIT")
+            out.append(.dropReason, name: drop!.explicitDeny ? "POLICY_DENY" : "POLICY_DENIED")
+            out.append(.trafficDirection, name: drop!.direction.name)
         }
         // The match type of the deciding entry: the dropping side's, else the enforced ingress
         // side's, else egress's.
         let ingressDecided = flow.ingressEvaluated && flow.ingressDecision.outcome != .notEnforced
         let deciding = drop?.decision ?? (ingressDecided ? flow.ingressDecision : flow.egressDecision)
-        out.append(raw: ",\"policy_match_type\":")
-        out.append(UInt64(deciding.matchType.rawValue))
-        if flow.egressEvaluated { appendDecision(flow.egressDecision, key: ",\"egress\":{\"decision\":\"", to: &out) }
-        if flow.ingressEvaluated { appendDecision(flow.ingressDecision, key: ",\"ingress\":{\"decision\":\"", to: &out) }
+        out.append(.policyMatchType, UInt64(deciding.matchType.rawValue))
+        if flow.egressEvaluated { appendDecision(flow.egressDecision, key: .egress, to: &out) }
+        if flow.ingressEvaluated { appendDecision(flow.ingressDecision, key: .ingress, to: &out) }
         if flow.egressEvaluated { annotations.appendPolicies(of: flow.egressDecision, direction: .egress, hubble: false, to: &out) }
         if flow.ingressEvaluated { annotations.appendPolicies(of: flow.ingressDecision, direction: .ingress, hubble: false, to: &out) }
         out.append(byte: UInt8(ascii: "}"))
     }
 
-    static func appendDecision(_ decision: PolicyDecision, key: StaticString, to out: inout JSONBuffer) {
-        out.append(raw: key)
-        out.append(raw: decision.outcome.name)
-        out.append(raw: "\",\"match_type\":\"")
-        out.append(raw: decision.matchType.name)
-        out.append(raw: "\"}")
+    static func appendDecision(_ decision: PolicyDecision, key: EVEKey, to out: inout JSONBuffer) {
+        out.open(key)
+        out.append(.decision, name: decision.outcome.name)
+        out.append(.matchType, name: decision.matchType.name)
+        out.append(byte: UInt8(ascii: "}"))
     }
 
     /// EVE's `tcp` object: flags as two hex digits (Suricata's `tcp_flags`), one boolean
     /// per flag that was seen (absent flags are omitted, as Suricata does), and the state.
     static func appendTCP(_ flow: FlowEntry, to out: inout JSONBuffer) {
         let all = flow.flagsToServer | flow.flagsToClient
-        out.append(raw: ",\"tcp\":{\"tcp_flags\":\"")
-        out.append(hex: UInt8(truncatingIfNeeded: all))
-        out.append(raw: "\",\"tcp_flags_ts\":\"")
-        out.append(hex: UInt8(truncatingIfNeeded: flow.flagsToServer))
-        out.append(raw: "\",\"tcp_flags_tc\":\"")
-        out.append(hex: UInt8(truncatingIfNeeded: flow.flagsToClient))
-        out.append(byte: UInt8(ascii: "\""))
-        if all & TCPFlag.syn != 0 { out.append(raw: ",\"syn\":true") }
-        if all & TCPFlag.fin != 0 { out.append(raw: ",\"fin\":true") }
-        if all & TCPFlag.rst != 0 { out.append(raw: ",\"rst\":true") }
-        if all & TCPFlag.psh != 0 { out.append(raw: ",\"psh\":true") }
-        if all & TCPFlag.ack != 0 { out.append(raw: ",\"ack\":true") }
-        if all & TCPFlag.urg != 0 { out.append(raw: ",\"urg\":true") }
-        if all & TCPFlag.ece != 0 { out.append(raw: ",\"ecn\":true") }
-        if all & TCPFlag.cwr != 0 { out.append(raw: ",\"cwr\":true") }
-        out.append(raw: ",\"state\":\"")
-        out.append(raw: flow.tcpState.eveName(initiatorSentFIN: flow.history.has(ConnectionHistory.fin, fromInitiator: true)))
-        out.append(raw: "\"}")
+        out.open(.tcp)
+        out.append(.tcpFlags, hex: UInt8(truncatingIfNeeded: all))
+        out.append(.tcpFlagsToServer, hex: UInt8(truncatingIfNeeded: flow.flagsToServer))
+        out.append(.tcpFlagsToClient, hex: UInt8(truncatingIfNeeded: flow.flagsToClient))
+        if all & TCPFlag.syn != 0 { out.append(.syn, true) }
+        if all & TCPFlag.fin != 0 { out.append(.fin, true) }
+        if all & TCPFlag.rst != 0 { out.append(.rst, true) }
+        if all & TCPFlag.psh != 0 { out.append(.psh, true) }
+        if all & TCPFlag.ack != 0 { out.append(.ack, true) }
+        if all & TCPFlag.urg != 0 { out.append(.urg, true) }
+        if all & TCPFlag.ece != 0 { out.append(.ecn, true) }
+        if all & TCPFlag.cwr != 0 { out.append(.cwr, true) }
+        out.append(.state, name: flow.tcpState.eveName(initiatorSentFIN: flow.history.has(ConnectionHistory.fin, fromInitiator: true)))
+        out.append(byte: UInt8(ascii: "}"))
     }
 
     /// `proto` as EVE prints it: the IANA keyword for common protocols, else the number.

@@ -6,14 +6,14 @@ import FlowCore
 /// (ps_ifdrop), `ring_buffer` (a worker's ring was full). Checked against `schema/lost.schema.json`.
 public enum LostRecord {
     public static func append(time: CaptureTime, source: String, lost: UInt64, total: UInt64, to out: inout JSONBuffer) {
-        out.append(raw: "{\"timestamp\":")
-        out.appendQuotedTimestamp(time)
-        out.append(raw: ",\"event_type\":\"lost\",\"lost\":{\"source\":")
+        out.append(byte: UInt8(ascii: "{"))
+        out.append(.timestamp, time)
+        out.append(.eventType, name: "lost")
+        out.open(.lost)
+        out.append(key: .source)
         out.appendString(source)
-        out.append(raw: ",\"num_events_lost\":")
-        out.append(lost)
-        out.append(raw: ",\"total\":")
-        out.append(total)
+        out.append(.numEventsLost, lost)
+        out.append(.total, total)
         out.append(raw: "}}")
     }
 }

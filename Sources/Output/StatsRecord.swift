@@ -44,23 +44,24 @@ extension StatsSnapshot {
 /// under its stable dotted name in `stats.anomalies`. Checked against `schema/stats.schema.json`.
 public enum StatsRecord {
     public static func append(_ s: StatsSnapshot, to out: inout JSONBuffer) {
-        out.append(raw: "{\"timestamp\":")
-        out.appendQuotedTimestamp(s.time)
-        out.append(raw: ",\"event_type\":\"stats\",\"stats\":{\"uptime\":")
-        out.append(s.uptime)
-        out.append(raw: ",\"capture\":{\"packets\":")
-        out.append(s.capture.packets)
-        out.appendMember("bytes", s.capture.bytes)
-        out.appendMember("filtered_out", s.capture.filteredOut)
-        out.appendMember("kernel_dropped", s.capture.kernelDropped)
-        out.appendMember("interface_dropped", s.capture.interfaceDropped)
-        out.appendMember("ring_dropped", s.capture.ringDropped)
+        out.append(byte: UInt8(ascii: "{"))
+        out.append(.timestamp, s.time)
+        out.append(.eventType, name: "stats")
+        out.open(.stats)
+        out.append(.uptime, s.uptime)
+        out.open(.capture)
+        out.append(.packets, s.capture.packets)
+        out.append(.bytes, s.capture.bytes)
+        out.append(.filteredOut, s.capture.filteredOut)
+        out.append(.kernelDropped, s.capture.kernelDropped)
+        out.append(.interfaceDropped, s.capture.interfaceDropped)
+        out.append(.ringDropped, s.capture.ringDropped)
         // Suricata's own names for the capture counters (`stats.capture` of its EVE schema).
-        out.appendMember("kernel_packets", s.capture.received)
-        out.appendMember("kernel_drops", s.capture.kernelDropped)
-        out.appendMember("kernel_ifdrops", s.capture.interfaceDropped)
-        out.appendMember("errors", UInt64(s.inputError == nil ? 0 : 1))
-        out.append(raw: ",\"unsupported_link_types\":{")
+        out.append(.kernelPackets, s.capture.received)
+        out.append(.kernelDrops, s.capture.kernelDropped)
+        out.append(.kernelInterfaceDrops, s.capture.interfaceDropped)
+        out.append(.errors, UInt64(s.inputError == nil ? 0 : 1))
+        out.open(.unsupportedLinkTypes)
         for i in 0..<s.capture.unsupportedLinkTypeCount {
             if i > 0 { out.append(byte: UInt8(ascii: ",")) }
             out.append(byte: UInt8(ascii: "\""))
@@ -69,53 +70,55 @@ public enum StatsRecord {
             out.append(s.capture.unsupportedLinkTypes[i].packets)
         }
         if s.capture.otherUnsupportedLinkTypes > 0 {
-            if s.capture.unsupportedLinkTypeCount > 0 { out.append(byte: UInt8(ascii: ",")) }
-            out.append(raw: "\"other\":")
+            out.append(key: "other")
             out.append(s.capture.otherUnsupportedLinkTypes)
         }
         out.append(byte: UInt8(ascii: "}"))
         if let error = s.inputError {
-            out.append(raw: ",\"error\":")
+            out.append(key: .error)
             out.appendString(error)
         }
+        out.append(byte: UInt8(ascii: "}"))
         let d = s.decode
-        out.append(raw: "},\"decoder\":{\"pkts\":")
-        out.append(d.packets)
-        out.appendMember("bytes", d.bytes)
-        out.appendMember("ipv4", d.ipv4)
-        out.appendMember("ipv6", d.ipv6)
-        out.appendMember("tcp", d.tcp)
-        out.appendMember("udp", d.udp)
-        out.appendMember("sctp", d.sctp)
-        out.appendMember("icmpv4", d.icmpv4)
-        out.appendMember("icmpv6", d.icmpv6)
-        out.appendMember("other_ip", d.otherIP)
-        out.appendMember("non_ip", d.nonIP)
-        out.appendMember("vlan", d.vlanTagged)
-        out.appendMember("mpls", d.mpls)
-        out.appendMember("tunnel", d.tunneled)
-        out.appendMember("fragments", d.fragments)
-        out.append(raw: "},\"anomalies\":{")
-        var first = true
+        out.open(.decoder)
+        out.append(.pkts, d.packets)
+        out.append(.bytes, d.bytes)
+        out.append(.ipv4, d.ipv4)
+        out.append(.ipv6, d.ipv6)
+        out.append(.tcp, d.tcp)
+        out.append(.udp, d.udp)
+        out.append(.sctp, d.sctp)
+        out.append(.icmpv4, d.icmpv4)
+        out.append(.icmpv6, d.icmpv6)
+        out.append(.otherIP, d.otherIP)
+        out.append(.nonIP, d.nonIP)
+        out.append(.vlan, d.vlanTagged)
+        out.append(.mpls, d.mpls)
+        out.append(.tunnel, d.tunneled)
+        out.append(.fragments, d.fragments)
+        out.append(byte: UInt8(ascii: "}"))
+        out.open(.anomalies)
         for anomaly in DecodeAnomaly.allCases where d.count(of: anomaly) > 0 {
-            out.appendMember(anomaly.name, d.count(of: anomaly), first: first)
-            first = false
+            out.append(key: anomaly.name)
+            out.append(d.count(of: anomaly))
         }
+        out.append(byte: UInt8(ascii: "}"))
         let f = s.flows
-        out.append(raw: "},\"flow\":{\"created\":")
-        out.append(f.created)
-        out.appendMember("emitted", f.ended)
-        out.appendMember("active", UInt64(s.activeFlows))
-        out.appendMember("timeout", f.timedOut)
-        out.appendMember("evicted", f.evicted)
-        out.appendMember("tcp_reuse", f.tcpReuse)
-        out.appendMember("shutdown", f.shutdown)
-        out.appendMember("related_icmp", f.relatedICMP)
-        out.append(raw: "},\"fragments\":{\"datagrams\":")
-        out.append(s.fragments.datagrams)
-        out.appendMember("attributed", s.fragments.attributed)
-        out.appendMember("orphaned", s.fragments.orphaned)
-        out.appendMember("evicted", s.fragments.evicted)
+        out.open(.flow)
+        out.append(.created, f.created)
+        out.append(.emitted, f.ended)
+        out.append(.active, UInt64(s.activeFlows))
+        out.append(.timeout, f.timedOut)
+        out.append(.evicted, f.evicted)
+        out.append(.tcpReuse, f.tcpReuse)
+        out.append(.shutdown, f.shutdown)
+        out.append(.relatedICMP, f.relatedICMP)
+        out.append(byte: UInt8(ascii: "}"))
+        out.open(.fragments)
+        out.append(.datagrams, s.fragments.datagrams)
+        out.append(.attributed, s.fragments.attributed)
+        out.append(.orphaned, s.fragments.orphaned)
+        out.append(.evicted, s.fragments.evicted)
         out.append(byte: UInt8(ascii: "}"))
         if let alerts = s.alerts { appendAlerts(alerts, to: &out) }
         out.append(raw: "}}")
@@ -124,26 +127,18 @@ public enum StatsRecord {
     /// `"alerts":{"raised":{"policy_violation":0,…},"aggregated":…,"allowlisted":…,
     /// "events_dropped":…,"trackers_evicted":…,"aggregates_evicted":…}`.
     static func appendAlerts(_ a: AlertCounters, to out: inout JSONBuffer) {
-        out.append(raw: ",\"alerts\":{\"raised\":{")
+        out.open(.alerts)
+        out.open(.raised)
         for kind in AlertKind.allCases {
-            out.appendMember(kind.name, a.raised[Int(kind.rawValue)], first: kind.rawValue == 0)
+            out.append(key: kind.name)
+            out.append(a.raised[Int(kind.rawValue)])
         }
-        out.append(raw: "},\"aggregated\":")
-        out.append(a.aggregated)
-        out.appendMember("allowlisted", a.allowlisted)
-        out.appendMember("events_dropped", a.eventsDropped)
-        out.appendMember("trackers_evicted", a.trackersEvicted)
-        out.appendMember("aggregates_evicted", a.aggregatesEvicted)
         out.append(byte: UInt8(ascii: "}"))
-    }
-}
-
-extension JSONBuffer {
-    /// `,"name":value`, or `"name":value` for the `first` counter of its object.
-    mutating func appendMember(_ name: StaticString, _ value: UInt64, first: Bool = false) {
-        self.append(raw: first ? "\"" : ",\"")
-        self.append(raw: name)
-        self.append(raw: "\":")
-        self.append(value)
+        out.append(.aggregated, a.aggregated)
+        out.append(.allowlisted, a.allowlisted)
+        out.append(.eventsDropped, a.eventsDropped)
+        out.append(.trackersEvicted, a.trackersEvicted)
+        out.append(.aggregatesEvicted, a.aggregatesEvicted)
+        out.append(byte: UInt8(ascii: "}"))
     }
 }

@@ -120,6 +120,13 @@ struct FlowLogEventTests {
         #expect(event.kind == .lost && event.connection == nil)
     }
 
+    /// Logs written before flowmon used Suricata 8's `ip_v` hold `ip_version`: both readers take it.
+    @Test func theIPVersionsFormerName() throws {
+        let line = ArraySlice(#"{"timestamp":"t","event_type":"flow","src_ip":"a","dest_ip":"b","proto":"UDP","ip_version":6}"#.utf8)
+        #expect(FlowLogParser.parse(line, as: .flow)?.connection?.ipVersion == 6)
+        #expect(try FlowLogEvent.decode(.flow, from: line, with: JSONDecoder()).connection?.ipVersion == 6)
+    }
+
     // MARK: - The reader
 
     @Test func nextEventReadsEveryKindAndNextStillOnlyFlows() throws {
