@@ -1,4 +1,5 @@
 import Datapath
+import Detection
 import FlowCore
 import Foundation
 import Output
