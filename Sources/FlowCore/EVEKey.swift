@@ -21,7 +21,7 @@ public struct KeyText: Equatable, ExpressibleByStringLiteral, Sendable {
 public enum EVEKey: KeyText, CaseIterable, Sendable {
     // The connection, in flow and alert records.
     case timestamp, proto, vlan, tunnel, vni, type, depth
-    case flowID = "flow_id", eventType = "event_type"
+    case flowID = "flow_id", eventType = "event_type", inInterface = "in_iface"
     case srcIP = "src_ip", srcPort = "src_port", destIP = "dest_ip", destPort = "dest_port"
     case ipVersion = "ip_v"
     case icmpType = "icmp_type", icmpCode = "icmp_code"

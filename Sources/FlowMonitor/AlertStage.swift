@@ -25,7 +25,11 @@ final class AlertStage {
     /// The epoch's events in single-pass order, kept from epoch to epoch.
     private var order: [KeyedItem] = []
 
-    init(settings: DetectorSettings, contexts: [PolicyContext]) {
+    /// The names of the interfaces connections were observed on (live capture).
+    let interfaces: InterfaceNames?
+
+    init(settings: DetectorSettings, contexts: [PolicyContext], interfaces: InterfaceNames?) {
+        self.interfaces = interfaces
         self.engine = DetectorEngine(settings: settings)
         self.contexts = contexts
         // Room for the alerted connections that are open at once, so a single pass (which
@@ -95,7 +99,8 @@ final class AlertStage {
         self.counter &+= 1
         self.records.beginRecord()
         AlertRecord.append(fire, flow: flow, severity: self.engine.settings.severity(of: fire.kind),
-                           annotations: self.context(for: flow)?.annotations, to: &self.records.block.buffer)
+                           annotations: self.context(for: flow)?.annotations, interfaces: self.interfaces,
+                           to: &self.records.block.buffer)
         // The counter keeps alerts of one event in the order they were raised.
         self.records.endRecord(EmissionKey(event: key.event, primary: key.primary, secondary: key.secondary,
                                            alertOrder: self.counter))

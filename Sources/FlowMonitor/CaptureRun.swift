@@ -58,6 +58,8 @@ public final class CaptureRun {
     let configuration: Configuration
     let capture: LiveCapture
     let observation: NodeObservation?
+    /// The names of the interfaces captured on, for the records' `in_iface` and Hubble's `interface`.
+    let interfaceNames = InterfaceNames()
     let report: (RunMessage) -> Void
 
     /// Opens the capture (before the outputs, so a capture that cannot be opened creates no file).
@@ -77,6 +79,7 @@ public final class CaptureRun {
         }
         self.capture = try LiveCapture(options: options)
         for warning in self.capture.warnings { report(.warning(warning)) }
+        self.nameInterfaces()
         if let observation, case .named = observation.scope, configuration.capture.promiscuous {
             for interface in observation.observed where !self.capture.addPromiscuousMembership(interfaceIndex: interface.index) {
                 report(.warning("cannot put interface '\(interface.name)' into promiscuous mode (needs CAP_NET_ADMIN)"))
@@ -90,9 +93,13 @@ public final class CaptureRun {
         let configuration = self.configuration
         outputs.records.rotation = configuration.rotation
         if let user = configuration.user { try Privileges.drop(to: user) }
-        let pipeline = outputs.pipeline(configuration.pipeline, processor: configuration.processor, agent: configuration.agentState,
-                                        alerts: configuration.alerts, input: nil, report: self.report)
+        var pipelineConfiguration = configuration.pipeline
+        pipelineConfiguration.interfaces = self.interfaceNames
+        let pipeline = outputs.pipeline(pipelineConfiguration, processor: configuration.processor,
+                                        agent: configuration.agentState, alerts: configuration.alerts, input: nil,
+                                        report: self.report)
         pipeline.observation = self.observation?.points
+        if self.observation == nil { pipeline.captureInterfaceIndex = if_nametoindex(self.capture.interfaceName) }
         let workers = "\(configuration.pipeline.workers) worker\(configuration.pipeline.workers == 1 ? "" : "s")"
         let interfaces = self.observation.map { "\($0.description) through any" } ?? self.capture.interfaceName
         self.report(.info("capturing on \(interfaces) (link type \(self.capture.linkType), \(workers))"))
@@ -145,6 +152,7 @@ public final class CaptureRun {
         do throws(CaptureError) {
             guard try observation.followChanges() else { return nil }
             try self.capture.setFilter(observation.filterExpression)
+            self.nameInterfaces()
             if case .named = observation.scope, self.configuration.capture.promiscuous {
                 for interface in observation.observed { self.capture.addPromiscuousMembership(interfaceIndex: interface.index) }
             }
@@ -189,6 +197,17 @@ public final class CaptureRun {
             for line in error.lines {
                 self.report(.error("reload failed, keeping the previous inventory and policies: \(line)"))
             }
+        }
+    }
+
+    /// Names every interface the records may name: the node's (observed through `any`), or the
+    /// one captured on.
+    func nameInterfaces() {
+        if let observation {
+            for (index, link) in observation.node.links { self.interfaceNames.set(link.name, index: UInt32(bitPattern: index)) }
+        } else {
+            let index = if_nametoindex(self.capture.interfaceName)
+            if index != 0 { self.interfaceNames.set(self.capture.interfaceName, index: index) }
         }
     }
 

@@ -58,7 +58,7 @@ public final class FlowProcessor {
     /// A processor for one pipeline worker (`merger` nil: its records are handed to the
     /// pipeline's merger), or a single pass with its own.
     init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext?, hubble: Bool,
-         merger: Merger?, onUnsupportedLinkType: @escaping (UInt32) -> Void) {
+         merger: Merger?, interfaces: InterfaceNames? = nil, onUnsupportedLinkType: @escaping (UInt32) -> Void) {
         self.configuration = configuration
         self.output = output
         self.merger = merger
@@ -68,7 +68,8 @@ public final class FlowProcessor {
                                        maxFragmentDatagrams: configuration.maxFragmentDatagrams,
                                        fragmentTimeout: configuration.fragmentTimeout,
                                        checks: configuration.detectors?.connectionChecks ?? [])
-        self.renderer = EventRenderer(hubble: hubble, findingCapacity: configuration.detectors?.maxPendingEvents)
+        self.renderer = EventRenderer(hubble: hubble, findingCapacity: configuration.detectors?.maxPendingEvents,
+                                      interfaces: interfaces)
         if let policy { self.load(policy) }
     }
 

@@ -49,12 +49,12 @@ final class Merger: @unchecked Sendable {
     var alerts: JSONLinesOutput?
 
     init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?, policy: PolicyContext?,
-         detectors: DetectorSettings?, statsInterval: Int64?) {
+         detectors: DetectorSettings?, statsInterval: Int64?, interfaces: InterfaceNames? = nil) {
         self.output = output
         self.hubble = hubble
         self.statsInterval = statsInterval
         self.policies = [policy]
-        self.alertStage = detectors.map { AlertStage(settings: $0, contexts: [policy].compactMap { $0 }) }
+        self.alertStage = detectors.map { AlertStage(settings: $0, contexts: [policy].compactMap { $0 }, interfaces: interfaces) }
         self.queues = Array(repeating: [], count: workers)
         for worker in 0..<workers {
             self.queues[worker].reserveCapacity(4)

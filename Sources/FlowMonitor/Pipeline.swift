@@ -20,6 +20,8 @@ public struct PipelineConfiguration: Sendable {
     public var mode: PipelineMode
     /// Write a `stats` record (and `lost` records for new drops) this often, in packet time.
     public var statsInterval: Duration?
+    /// The names of the interfaces packets are captured on, for the records (live capture).
+    public var interfaces: InterfaceNames?
 
     public init(workers: Int, ringBytes: Int = 32 << 20, mode: PipelineMode = .replay, statsInterval: Duration? = nil) {
         self.workers = max(1, workers)
@@ -104,6 +106,9 @@ public final class Pipeline: @unchecked Sendable {
     /// Which packets count when several interfaces are captured at once (live capture on the
     /// node's interfaces); nil: every packet counts.
     var observation: ObservationPoints?
+    /// The interface a single-interface live capture reads (its packets do not say): the
+    /// records name it.
+    var captureInterfaceIndex: UInt32 = 0
 
     public init(configuration: PipelineConfiguration, processor: ProcessorConfiguration, output: JSONLinesOutput,
                 policy: PolicyContext?, hubble: JSONLinesOutput? = nil,
@@ -122,7 +127,7 @@ public final class Pipeline: @unchecked Sendable {
             share.maxFlows = max(1, processor.maxFlows * shards / owners.count)
             share.maxFragmentDatagrams = max(1, processor.maxFragmentDatagrams * shards / owners.count)
             return FlowProcessor(configuration: share, output: output, policy: policy, hubble: hubble != nil, merger: nil,
-                                 onUnsupportedLinkType: { _ in })
+                                 interfaces: configuration.interfaces, onUnsupportedLinkType: { _ in })
         }
         self.readerProcessor = .passUnretained(self.processors[0])
         let readerIsWorker = configuration.readerIsWorker
@@ -136,7 +141,8 @@ public final class Pipeline: @unchecked Sendable {
             (self.ringTable + index).initialize(to: ring.map { .passUnretained($0) })
         }
         self.merger = Merger(workers: configuration.workers, output: output, hubble: hubble, policy: policy,
-                             detectors: processor.detectors, statsInterval: configuration.statsInterval?.flowmonNanoseconds)
+                             detectors: processor.detectors, statsInterval: configuration.statsInterval?.flowmonNanoseconds,
+                             interfaces: configuration.interfaces)
         for index in 0..<configuration.workers where !(index == 0 && readerIsWorker) {
             self.finished.enter()
             let thread = Thread { [self] in
@@ -166,6 +172,7 @@ public final class Pipeline: @unchecked Sendable {
         // summary (about 180 bytes) instead of the packet, so it neither copies nor decodes it again.
         var summary = PacketSummary()
         self.parser.parse(packet.bytes, link: link, into: &summary)
+        if summary.interfaceIndex == 0 { summary.interfaceIndex = self.captureInterfaceIndex }
         if let observation = self.observation, !observation.admits(&summary, time: packet.time) {
             // Seen before at another interface: counted there.
             self.capture.seenElsewhere &+= 1

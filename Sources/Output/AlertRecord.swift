@@ -16,10 +16,11 @@ import FlowCore
 /// `action` is always `allowed`: flowmon observes and blocks nothing.
 public enum AlertRecord {
     public static func append(_ fire: AlertFire, flow: FlowEntry, severity: UInt8, annotations: FlowAnnotations?,
-                              to out: inout JSONBuffer) {
+                              interfaces: InterfaceNames? = nil, to out: inout JSONBuffer) {
         out.append(byte: UInt8(ascii: "{"))
         out.append(.timestamp, fire.lastSeen)
         out.append(.flowID, flow.flowID)
+        interfaces?.append(.inInterface, index: flow.interfaceIndex, to: &out)
         out.append(.eventType, name: "alert")
         FlowRecord.appendConnection(flow, to: &out)
         out.open(.alert)

@@ -14,8 +14,11 @@ package final class EventRenderer: DatapathEventSink {
     package var findings: FindingBuffer?
     /// The names of each policy generation, by `FlowEntry.policyGeneration`.
     package private(set) var generations: [FlowAnnotations] = []
+    /// The names of the interfaces connections were observed on (live capture), when known.
+    let interfaces: InterfaceNames?
 
-    package init(hubble: Bool, findingCapacity: Int?) {
+    package init(hubble: Bool, findingCapacity: Int?, interfaces: InterfaceNames? = nil) {
+        self.interfaces = interfaces
         self.hubble = hubble ? KeyedRecords() : nil
         self.findings = findingCapacity.map { FindingBuffer(capacity: $0) }
     }
@@ -30,11 +33,12 @@ package final class EventRenderer: DatapathEventSink {
             // marks the record when it writes it.
             self.flows.beginRecord()
             let alertedAt = FlowRecord.append(flow, reason: reason, annotations: self.annotations(of: flow),
-                                              to: &self.flows.block.buffer)
+                                              interfaces: self.interfaces, to: &self.flows.block.buffer)
             self.flows.endRecord(key, flowID: flow.flowID, alertedAt: alertedAt)
         case .connectionJudged(let flow, let flags, let key):
             if let hubble = self.hubble, let annotations = self.annotations(of: flow) {
-                Self.appendHubble(flow, firstPacketFlags: flags, annotations: annotations, to: hubble, key: key)
+                Self.appendHubble(flow, firstPacketFlags: flags, annotations: annotations, interfaces: self.interfaces,
+                                  to: hubble, key: key)
             }
         case .finding(let finding, let flow, let time, let key):
             self.findings?.append(finding, flow: flow, time: time, key: key)
@@ -51,7 +55,7 @@ package final class EventRenderer: DatapathEventSink {
     /// for an enforced drop, the drop line; egress before ingress (`primary` 0-3 within the
     /// packet's key).
     static func appendHubble(_ flow: FlowEntry, firstPacketFlags: UInt16, annotations: FlowAnnotations,
-                             to keyed: KeyedRecords, key: EmissionKey) {
+                             interfaces: InterfaceNames?, to keyed: KeyedRecords, key: EmissionKey) {
         for place in 0..<4 {
             let direction: TrafficDirection = place < 2 ? .egress : .ingress
             let evaluated = direction == .egress ? flow.egressEvaluated : flow.ingressEvaluated
@@ -62,7 +66,7 @@ package final class EventRenderer: DatapathEventSink {
             keyed.beginRecord()
             HubbleRecord.append(flow, direction: direction, decision: decision, event: event,
                                 firstPacketFlags: firstPacketFlags, nodeName: annotations.nodeName,
-                                annotations: annotations, to: &keyed.block.buffer)
+                                annotations: annotations, interfaces: interfaces, to: &keyed.block.buffer)
             keyed.endRecord(EmissionKey(event: key.event, primary: key.primary + Int64(place), secondary: key.secondary))
         }
     }

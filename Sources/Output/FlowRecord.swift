@@ -17,10 +17,12 @@ public enum FlowRecord {
     /// record written before its alerts were decided (a pipeline worker's) can be marked later.
     @discardableResult
     public static func append(_ flow: FlowEntry, reason: FlowEndReason, alerted: Bool = false,
-                              annotations: FlowAnnotations? = nil, to out: inout JSONBuffer) -> Int {
+                              annotations: FlowAnnotations? = nil, interfaces: InterfaceNames? = nil,
+                              to out: inout JSONBuffer) -> Int {
         out.append(byte: UInt8(ascii: "{"))
         out.append(.timestamp, flow.end)
         out.append(.flowID, flow.flowID)
+        interfaces?.append(.inInterface, index: flow.interfaceIndex, to: &out)
         out.append(.eventType, name: "flow")
         appendConnection(flow, to: &out)
         out.open(.flow)

@@ -37,7 +37,7 @@ public enum HubbleRecord {
 
     public static func append(_ flow: FlowEntry, direction: TrafficDirection, decision: PolicyDecision, event: Event,
                               firstPacketFlags: UInt16, nodeName: String, annotations: FlowAnnotations,
-                              to out: inout JSONBuffer) {
+                              interfaces: InterfaceNames? = nil, to out: inout JSONBuffer) {
         let allowed = decision.isAllowed
         let dropped = !allowed && annotations.verdictAsEnforced
         let dropReason: UInt64 = decision.outcome == .deniedExplicitly ? 181 : 133
@@ -59,6 +59,7 @@ public enum HubbleRecord {
         annotations.appendHubbleEndpoint(identity: flow.sourceIdentity, endpoint: flow.sourceEndpoint, to: &out)
         out.append(raw: ",\"destination\":")
         annotations.appendHubbleEndpoint(identity: flow.destinationIdentity, endpoint: flow.destinationEndpoint, to: &out)
+        interfaces?.appendHubble(flow, to: &out)
         out.append(raw: ",\"Type\":\"L3_L4\",\"node_name\":")
         out.appendString(nodeName)
         if event == .drop {
