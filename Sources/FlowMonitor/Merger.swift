@@ -40,6 +40,8 @@ final class Merger: @unchecked Sendable {
     let statsInterval: Int64?
     private var nextStats: Int64 = .min
     private var capture = CaptureCounters()
+    private var interfaceCounts: [(index: UInt32, counts: InterfaceCounters.Counts)] = []
+    let interfaceNames: InterfaceNames?
     private var reportedLoss = (ring: UInt64(0), kernel: UInt64(0), interface: UInt64(0))
     /// Policy contexts by generation (0 = the one at start); SIGHUP appends.
     private var policies: [PolicyContext?]
@@ -50,6 +52,7 @@ final class Merger: @unchecked Sendable {
 
     init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?, policy: PolicyContext?,
          detectors: DetectorSettings?, statsInterval: Int64?, interfaces: InterfaceNames? = nil) {
+        self.interfaceNames = interfaces
         self.output = output
         self.hubble = hubble
         self.statsInterval = statsInterval
@@ -68,10 +71,22 @@ final class Merger: @unchecked Sendable {
         self.order.reserveCapacity(1024)
     }
 
-    func updateCapture(_ counters: CaptureCounters) {
+    func updateCapture(_ counters: CaptureCounters, interfaces: [(index: UInt32, counts: InterfaceCounters.Counts)]) {
         self.lock.lock()
         self.capture = counters
+        self.interfaceCounts = interfaces
         self.lock.unlock()
+    }
+
+    /// The per-interface counters as the last sweep handed them, by name.
+    var namedInterfaceCounts: [(name: String, counts: InterfaceCounters.Counts)] {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        return self.namedLocked
+    }
+
+    private var namedLocked: [(name: String, counts: InterfaceCounters.Counts)] {
+        self.interfaceCounts.map { (self.interfaceNames?.name(of: $0.index) ?? "if\($0.index)", $0.counts) }
     }
 
     func addPolicy(_ policy: PolicyContext) -> Int {
@@ -208,6 +223,7 @@ final class Merger: @unchecked Sendable {
             self.nextStats = time &+ interval
             var statistics = StatsSnapshot(combining: self.epoch.compactMap(\.statistics), capture: self.capture, time: at)
             statistics.alerts = self.alertStage?.counters
+            statistics.interfaces = self.namedLocked
             StatsRecord.append(statistics, to: &self.output.buffer)
             try self.output.endLine()
             try self.output.flush()

@@ -109,6 +109,8 @@ public final class Pipeline: @unchecked Sendable {
     /// The interface a single-interface live capture reads (its packets do not say): the
     /// records name it.
     var captureInterfaceIndex: UInt32 = 0
+    /// Packets per interface (live capture).
+    let interfaceCounters: InterfaceCounters?
 
     public init(configuration: PipelineConfiguration, processor: ProcessorConfiguration, output: JSONLinesOutput,
                 policy: PolicyContext?, hubble: JSONLinesOutput? = nil,
@@ -117,6 +119,7 @@ public final class Pipeline: @unchecked Sendable {
         self.output = output
         self.hubble = hubble
         self.onUnsupportedLinkType = onUnsupportedLinkType
+        self.interfaceCounters = configuration.mode == .live ? InterfaceCounters() : nil
         let owners = configuration.shardOwners
         self.shardOwners = .allocate(capacity: owners.count)
         for (shard, owner) in owners.enumerated() { (self.shardOwners + shard).initialize(to: UInt16(owner)) }
@@ -173,9 +176,14 @@ public final class Pipeline: @unchecked Sendable {
         var summary = PacketSummary()
         self.parser.parse(packet.bytes, link: link, into: &summary)
         if summary.interfaceIndex == 0 { summary.interfaceIndex = self.captureInterfaceIndex }
+        var interfaceSlot = -1
+        if let counters = self.interfaceCounters, summary.interfaceIndex != 0 {
+            interfaceSlot = counters.count(summary.interfaceIndex, length: packet.originalLength, time: packet.time)
+        }
         if let observation = self.observation, !observation.admits(&summary, time: packet.time) {
             // Seen before at another interface: counted there.
             self.capture.seenElsewhere &+= 1
+            if interfaceSlot >= 0 { self.interfaceCounters?.countSeenElsewhere(slot: interfaceSlot) }
             self.sequence &+= 1
             return
         }
@@ -201,7 +209,10 @@ public final class Pipeline: @unchecked Sendable {
                 return false
             }
         }
-        if dropped { self.capture.ringDropped &+= 1 }
+        if dropped {
+            self.capture.ringDropped &+= 1
+            if interfaceSlot >= 0 { self.interfaceCounters?.countRingDropped(slot: interfaceSlot) }
+        }
     }
 
     deinit {
@@ -244,7 +255,7 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     func broadcast(_ kind: PacketRing.Kind, time: Int64, sequence: UInt64) {
-        if kind == .sweep { self.merger.updateCapture(self.capture) }
+        if kind == .sweep { self.merger.updateCapture(self.capture, interfaces: self.interfaceCounters?.snapshot() ?? []) }
         for (index, ring) in self.rings.enumerated() {
             guard let ring else {
                 // Worker 0 on this thread: the marker takes effect here and now.
@@ -294,9 +305,11 @@ public final class Pipeline: @unchecked Sendable {
         self.publish()
         self.finished.wait()
         if let error = self.merger.failure { throw error }
+        self.merger.updateCapture(self.capture, interfaces: self.interfaceCounters?.snapshot() ?? [])
         var statistics = StatsSnapshot(combining: self.processors.map { $0.statistics() }, capture: self.capture,
                                        time: self.latestTime, inputError: inputError)
         statistics.alerts = self.merger.alertStage?.counters
+        statistics.interfaces = self.merger.namedInterfaceCounts
         StatsRecord.append(statistics, to: &self.output.buffer)
         try self.output.endLine()
         try self.merger.flush()

@@ -15,6 +15,11 @@ public final class InterfaceNames: Sendable {
         self.names.withLock { $0[index] = Array(name.utf8) }
     }
 
+    /// The name of interface `index`, when known.
+    public func name(of index: UInt32) -> String? {
+        self.names.withLock { $0[index].map { String(decoding: $0, as: UTF8.self) } }
+    }
+
     /// Appends `"key":"name"` for interface `index`, when it is known; returns whether it did.
     @discardableResult
     func append(_ key: EVEKey, index: UInt32, to out: inout JSONBuffer) -> Bool {

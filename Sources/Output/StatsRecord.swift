@@ -15,6 +15,8 @@ public struct StatsSnapshot: Sendable {
     public var inputError: String?
     /// The detectors' counters, when alerts are on.
     public var alerts: AlertCounters?
+    /// Per interface of a live capture, by name (`stats.capture.interfaces`).
+    public var interfaces: [(name: String, counts: InterfaceCounters.Counts)] = []
 
     public init(time: CaptureTime, capture: CaptureCounters, decode: DecodeCounters, flows: FlowTableCounters,
                 activeFlows: Int, fragments: FragmentCounters, inputError: String? = nil) {
@@ -56,6 +58,7 @@ public enum StatsRecord {
         out.append(.kernelDropped, s.capture.kernelDropped)
         out.append(.interfaceDropped, s.capture.interfaceDropped)
         out.append(.ringDropped, s.capture.ringDropped)
+        if s.capture.seenElsewhere > 0 { out.append(.seenElsewhere, s.capture.seenElsewhere) }
         // Suricata's own names for the capture counters (`stats.capture` of its EVE schema).
         out.append(.kernelPackets, s.capture.received)
         out.append(.kernelDrops, s.capture.kernelDropped)
@@ -77,6 +80,21 @@ public enum StatsRecord {
         if let error = s.inputError {
             out.append(key: .error)
             out.appendString(error)
+        }
+        if !s.interfaces.isEmpty {
+            out.open(.interfaces)
+            for (index, interface) in s.interfaces.enumerated() {
+                if index > 0 { out.append(byte: UInt8(ascii: ",")) }
+                out.appendString(interface.name)
+                out.append(byte: UInt8(ascii: ":"))
+                out.append(byte: UInt8(ascii: "{"))
+                out.append(.packets, interface.counts.packets)
+                out.append(.bytes, interface.counts.bytes)
+                out.append(.seenElsewhere, interface.counts.seenElsewhere)
+                out.append(.ringDropped, interface.counts.ringDropped)
+                out.append(byte: UInt8(ascii: "}"))
+            }
+            out.append(byte: UInt8(ascii: "}"))
         }
         out.append(byte: UInt8(ascii: "}"))
         let d = s.decode
