@@ -127,7 +127,7 @@ public final class RouteNetlink {
     /// Parses the netlink messages in `bytes`; returns true when a `NLMSG_DONE` or
     /// `NLMSG_ERROR` ends the dump numbered `sequence` (change notifications carry sequence 0).
     @discardableResult
-    static func parse(_ bytes: UnsafeRawBufferPointer, sequence: UInt32? = nil, _ body: (Message) -> Void) -> Bool {
+    package static func parse(_ bytes: UnsafeRawBufferPointer, sequence: UInt32? = nil, _ body: (Message) -> Void) -> Bool {
         var offset = 0
         while offset + 16 <= bytes.count {
             let length = Int(load(UInt32.self, bytes, offset))

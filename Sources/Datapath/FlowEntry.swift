@@ -37,16 +37,16 @@ public struct FlowEntry: Sendable {
     public var hasICMP = false
     public var hasResponseICMP = false
 
-    /// Where the first packet was captured: the interface (0 when the capture does not say)
-    /// and the observation point on the node.
-    public var interfaceIndex: UInt32 = 0
-    public var observationPoint: ObservationPoint = .unknown
-
     /// VLAN tags and tunnel of the first packet.
     public var vlanCount: UInt8 = 0
     public var vlanIDs: (UInt16, UInt16, UInt16) = (0, 0, 0)
     public var tunnel: TunnelKind = .none
     public var tunnelDepth: UInt8 = 0
+    /// Where the first packet was captured: the observation point on the node and the
+    /// interface (0 when the capture does not say). (Declared here, where they fill what would
+    /// be padding before the tunnel's addresses.)
+    public var observationPoint: ObservationPoint = .unknown
+    public var interfaceIndex: UInt32 = 0
     public var tunnelSource: IPAddress = .zero
     public var tunnelDestination: IPAddress = .zero
     public var responseTunnelVNI: UInt32 = 0
