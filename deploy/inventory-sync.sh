@@ -64,7 +64,8 @@ sync() {
     target=$(target_of "$name")
     tmp=$staging/$name.json
     err=$staging/$name.err
-    set -- get "$(resource_of "$name")" -o json
+    # A list that hangs (API server unreachable) fails after a minute instead of stalling the loop.
+    set -- get "$(resource_of "$name")" -o json --request-timeout=60s
     case $name in
         namespaces | nodes | ciliumclusterwidenetworkpolicies) ;;  # cluster-scoped
         pods) set -- "$@" -A --field-selector=status.phase!=Succeeded,status.phase!=Failed ;;

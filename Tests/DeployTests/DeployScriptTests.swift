@@ -153,8 +153,9 @@ import TestSupport
         #expect(try Set(FileManager.default.contentsOfDirectory(atPath: inventory.appendingPathComponent("policies").path))
             == ["ciliumnetworkpolicies.json", "ciliumclusterwidenetworkpolicies.json", "networkpolicies.json"])
         let calls = Self.read(stubDirectory.appendingPathComponent("calls")) ?? ""
-        #expect(calls.contains("get pods -o json -A --field-selector=status.phase!=Succeeded,status.phase!=Failed\n"), "\(calls)")
-        #expect(calls.contains("get nodes -o json\n") && calls.contains("get ciliumclusterwidenetworkpolicies.cilium.io -o json\n"), "\(calls)")
+        #expect(calls.contains("get pods -o json --request-timeout=60s -A --field-selector=status.phase!=Succeeded,status.phase!=Failed\n"), "\(calls)")
+        #expect(calls.contains("get nodes -o json --request-timeout=60s\n")
+            && calls.contains("get ciliumclusterwidenetworkpolicies.cilium.io -o json --request-timeout=60s\n"), "\(calls)")
 
         // flowmon reads the files as the DaemonSet passes them: the demo replays with the
         // NetworkPolicy the sidecar wrote (a would-be drop into shop) and the namespace labels.
@@ -180,7 +181,7 @@ import TestSupport
             .write(to: stubDirectory.appendingPathComponent("pods.err"), atomically: true, encoding: .utf8)
         let failed = try Self.sh(Self.sidecar, [], environment)
         #expect(failed.status == 1)
-        #expect(failed.stderr.contains("kubectl get pods -o json -A --field-selector=status.phase!=Succeeded,status.phase!=Failed: error: You must be logged in to the server (Unauthorized) (keeping the previous \(pods.path))"), "\(failed.stderr)")
+        #expect(failed.stderr.contains("kubectl get pods -o json --request-timeout=60s -A --field-selector=status.phase!=Succeeded,status.phase!=Failed: error: You must be logged in to the server (Unauthorized) (keeping the previous \(pods.path))"), "\(failed.stderr)")
         #expect(Self.read(pods) == Self.read(stubDirectory.appendingPathComponent("pods.json")))
         #expect(Self.read(namespaces) == #"{"apiVersion":"v1","kind":"List","items":[]}"#)
     }
