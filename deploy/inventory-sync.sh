@@ -2,7 +2,7 @@
 # flowmon-inventory-sync: the inventory sidecar. Keeps the files flowmon reads (--pods,
 # --services, --namespaces, --nodes, --policies DIR) current in a directory shared with the
 # flowmon container, with kubectl and the pod's service account (read-only RBAC,
-# deploy/kubernetes/rbac.yaml).
+# deploy/kubernetes/10-rbac.yaml).
 #
 # Every file is written whole to a staging directory on the same filesystem and renamed into
 # place (rename(2) is atomic), and only when its content changed, so a reader never sees a

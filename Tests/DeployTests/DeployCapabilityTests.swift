@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The flowmon container's capability set (deploy/kubernetes/daemonset.yaml) against the kernel:
+/// The flowmon container's capability set (deploy/kubernetes/30-daemonset.yaml) against the kernel:
 /// flowmon started as root with exactly those capabilities in its bounding set and
 /// no_new_privs (what the container runtime gives a container with `drop: [ALL]`, `add: [...]`
 /// and allowPrivilegeEscalation: false) captures, and after `--user` holds no capability at

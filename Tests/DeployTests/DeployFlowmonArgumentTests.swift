@@ -70,7 +70,7 @@ import TestSupport
         let port = try #require(Int(address.split(separator: ":").last ?? ""), "\(address)")
         let ports = container["ports"] as? [[String: Any]] ?? []
         #expect(ports.count == 1 && ports[0]["name"] as? String == "metrics" && ports[0]["containerPort"] as? Int == port, "\(ports)")
-        for probe in ["livenessProbe", "readinessProbe"] {
+        for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
             let get = try #require((container[probe] as? [String: Any])?["httpGet"] as? [String: Any], "\(probe)")
             #expect(get["path"] as? String == "/healthz", "\(probe)")
             #expect(get["port"] as? String == "metrics" || get["port"] as? Int == port, "\(probe): \(get)")

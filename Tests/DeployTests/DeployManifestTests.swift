@@ -16,6 +16,13 @@ import Testing
         }
     }
 
+    /// `kubectl apply -f deploy/kubernetes/` applies the files in name order: the namespace comes
+    /// before anything in it, the ServiceAccount and ConfigMap before the DaemonSet that uses them.
+    @Test func theFilesApplyInOrder() throws {
+        let order = try DeployManifests().documents.map(\.kind)
+        #expect(order == ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet"], "\(order)")
+    }
+
     /// The walk itself: an unknown field, a wrong type, a missing required field, a type not
     /// vendored and an unknown kind are each reported with their path.
     @Test func theWalkNamesEveryKindOfMistake() throws {

@@ -12,7 +12,7 @@ struct DeployManifests {
         var kind: String { self.object["kind"] as? String ?? "" }
         var apiVersion: String { self.object["apiVersion"] as? String ?? "" }
         var name: String { (self.object["metadata"] as? [String: Any])?["name"] as? String ?? "" }
-        /// `deploy/kubernetes/rbac.yaml, document 2 (ClusterRole flowmon-inventory-reader)`.
+        /// `deploy/kubernetes/10-rbac.yaml, document 2 (ClusterRole flowmon-inventory-reader)`.
         var place: String { "deploy/kubernetes/\(self.file), document \(self.index) (\(self.kind) \(self.name))" }
     }
 
