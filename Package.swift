@@ -71,6 +71,9 @@ let package = Package(
         .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ServiceMapTests", dependencies: ["ServiceMap", "FlowLog", "flowmon", "TestSupport"]),
+        // deploy/: the Kubernetes manifests against the vendored API definitions, their flowmon
+        // flags against the binary's help, the container's scripts outside a container.
+        .testTarget(name: "DeployTests", dependencies: ["TestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "ReplayTests",
             dependencies: ["Agent", "FlowMonitor", "Output", "Capture", "Decoding", "Datapath", "Detection", "FlowCore", "CMallocCounter", "flowmon", "TestSupport"]
