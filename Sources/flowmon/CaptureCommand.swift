@@ -96,6 +96,9 @@ extension Flowmon {
 
         func run() throws {
             signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE: see OutputOptions.exitCode
+            // A SIGHUP while the inventory loads (seconds, on a large cluster) must not kill the
+            // capture before its handler is installed; the load reads the files as they are then.
+            signal(SIGHUP, SIG_IGN)
             let configuration = CaptureRun.Configuration(
                 capture: LiveCapture.Options(interface: self.interface.first, snaplen: self.snaplen, promiscuous: self.promiscuous,
                                              bufferSizeMiB: self.bufferSize, timeoutMilliseconds: 100, filter: self.filter),
