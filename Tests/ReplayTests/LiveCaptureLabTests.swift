@@ -3,7 +3,9 @@ import Testing
 
 /// `flowmon capture` in a node built from network namespaces: real pods, real traffic
 /// (TCP accepted and refused, UDP, ping), stopped with SIGINT; checks flows, identities,
-/// verdicts, and that nothing was lost. Needs root; when CI=true it must run, not skip.
+/// verdicts, that each packet is counted once (at the pods' veths, by default and with
+/// `--interface any`), where each connection was observed, and that nothing was lost. Needs
+/// root; when CI=true it must run, not skip.
 @Suite(.serialized)
 struct LiveCaptureLabTests {
     static var isRoot: Bool { getuid() == 0 }
@@ -37,7 +39,11 @@ struct LiveCaptureLabTests {
                       protocol: UDP
         """
 
-    @Test func podTrafficBecomesFlowsWithIdentitiesAndVerdicts() throws {
+    /// The default observes the pods' veths; `any` every interface but the bridge. Either way a
+    /// packet bridged from one pod to another is seen twice (leaving one veth, entering the
+    /// other) and counted once.
+    @Test(arguments: [[String](), ["--interface", "any"]])
+    func podTrafficBecomesFlowsWithIdentitiesAndVerdicts(interfaces: [String]) throws {
         guard Self.isRoot else {
             #expect(!Self.mustRun, "live-capture tests must run in CI (as root)")
             return
@@ -52,14 +58,14 @@ struct LiveCaptureLabTests {
         let policyFile = directory.appendingPathComponent("policy.yaml")
         try Self.policy.write(to: policyFile, atomically: true, encoding: .utf8)
         let output = directory.appendingPathComponent("flows.jsonl")
+        let hubbleOutput = directory.appendingPathComponent("hubble.jsonl")
 
-        // flowmon on the node side of the bridge.
-        // Frames bridged between two pods never pass through br0's own stack, so capture on
-        // every interface of the node and keep each packet once, as it enters from its sender.
+        // flowmon in the node namespace, with no filter: the rule, not a BPF expression, keeps
+        // each packet once.
         let flowmon = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
-            "netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--interface", "any",
-            "--filter", "inbound and ip", "--pods", podsFile.path, "--policies", policyFile.path,
-            "--node-name", "lab-node", "--output", output.path, "--stats-interval", "1"], seconds: 180)
+            "netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture"] + interfaces + [
+            "--pods", podsFile.path, "--policies", policyFile.path, "--node-name", "lab-node", "--output", output.path,
+            "--hubble", hubbleOutput.path, "--stats-interval", "1"], seconds: 180)
         defer { flowmon.process.stop() }
         #expect(flowmon.wait(seconds: 60) { flowmon.stderrSoFar.contains("flowmon: capturing on") }, "\(flowmon.stderrSoFar)")
 
@@ -93,9 +99,9 @@ struct LiveCaptureLabTests {
         }
 
         kill(flowmon.pid, SIGINT)
-        let run = flowmon.finish()
-        let stderr = run.stderr
-        #expect(run.status == 0, "flowmon exits 0 on SIGINT: \(stderr)")
+        let finished = flowmon.finish()
+        let stderr = finished.stderr
+        #expect(finished.status == 0, "flowmon exits 0 on SIGINT: \(stderr)")
 
         let lines = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").map(String.init)
         let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -111,6 +117,8 @@ struct LiveCaptureLabTests {
         #expect((allowed["source"] as? [String: Any])?["pod_name"] as? String == "a")
         #expect((allowed["destination"] as? [String: Any])?["pod_name"] as? String == "b")
         #expect((allowed["policy"] as? [String: Any])?["verdict"] as? String == "FORWARDED")
+        // Observed first where a's SYN entered the node: a's veth.
+        #expect(allowed["in_iface"] as? String == "veth0", "\(allowed)")
         let intruder = try #require(flow("10.244.0.13", "10.244.0.12", port: 8080, proto: "TCP"))
         #expect((intruder["policy"] as? [String: Any])?["verdict"] as? String == "AUDIT")
         #expect((intruder["policy"] as? [String: Any])?["drop_reason_desc"] as? String == "POLICY_DENIED")
@@ -124,7 +132,8 @@ struct LiveCaptureLabTests {
         #expect((icmp["flow"] as? [String: Any])?["pkts_toserver"] as? Int == 3)
         #expect((icmp["flow"] as? [String: Any])?["pkts_toclient"] as? Int == 3)
 
-        // Nothing lost: no drops anywhere, and every packet read went to a flow or to the decoder's counts.
+        // Nothing lost: no drops anywhere, and every packet read went to a flow, was counted
+        // where it was seen first, or is not IP (ARP).
         let stats = try #require(records.last { $0["event_type"] as? String == "stats" }?["stats"] as? [String: Any])
         let capture = try #require(stats["capture"] as? [String: Any])
         #expect(capture["kernel_dropped"] as? Int == 0)
@@ -133,9 +142,73 @@ struct LiveCaptureLabTests {
             let f = record["flow"] as? [String: Any] ?? [:]
             return total + (f["pkts_toserver"] as? Int ?? 0) + (f["pkts_toclient"] as? Int ?? 0)
         }
-        #expect(flowPackets == capture["packets"] as? Int, "every captured IP packet belongs to a flow")
+        let seenElsewhere = capture["seen_elsewhere"] as? Int ?? 0
+        let nonIP = (stats["decoder"] as? [String: Any])?["non_ip"] as? Int ?? 0
+        #expect(seenElsewhere > 0, "pod-to-pod packets are seen at two veths")
+        #expect(flowPackets + seenElsewhere + nonIP == capture["packets"] as? Int,
+                "every packet read is in a flow, counted elsewhere, or not IP: \(capture)")
+        let perInterface = try #require(capture["interfaces"] as? [String: [String: Int]])
+        #expect(perInterface.values.reduce(0) { $0 + ($1["packets"] ?? 0) } == capture["packets"] as? Int)
+        #expect(perInterface.values.reduce(0) { $0 + ($1["seen_elsewhere"] ?? 0) } == seenElsewhere)
+
+        // Hubble lines say where they were observed, parse strictly, and `hubble observe
+        // --interface` selects them.
+        let hubbleLines = try String(contentsOf: hubbleOutput, encoding: .utf8).split(separator: "\n")
+        #expect(!hubbleLines.isEmpty)
+        let strict = try run(URL(fileURLWithPath: "/usr/bin/env"),
+                             ["python3", Fixture.root.appendingPathComponent("scripts/hubble-strict-parse").path, hubbleOutput.path])
+        #expect(strict.status == 0, "\(strict.stdout)\(strict.stderr)")
+        let atVeth0 = hubbleLines.filter { $0.contains("\"interface\":{\"index\":") && $0.contains("\"name\":\"veth0\"}") }
+        #expect(!atVeth0.isEmpty && hubbleLines.allSatisfy { $0.contains("\"trace_observation_point\":\"FROM_ENDPOINT\"") })
+        if let hubble = try Fixture.hubbleCLI(in: directory, for: "hubble observe --interface") {
+            let selected = try run(hubble, ["observe", "--input-file", hubbleOutput.path, "-o", "json", "--interface", "veth0"])
+            #expect(selected.status == 0, "\(selected.stderr)")
+            #expect(selected.stdout.split(separator: "\n").count == atVeth0.count)
+        }
         #expect(!records.contains { $0["event_type"] as? String == "lost" })
         let validation = try validateAgainstSchemas(lines)
         #expect(validation.status == 0, "\(validation.report)")
+    }
+
+    /// A pod started during the capture (a new veth) is observed within a second of its veth
+    /// appearing (rtnetlink, not polling), and its traffic is counted once.
+    @Test func aPodStartedDuringTheCaptureIsObservedWithinASecond() throws {
+        guard Self.isRoot else {
+            #expect(!Self.mustRun, "live-capture tests must run in CI (as root)")
+            return
+        }
+        let lab = NetworkNamespaceLab(pods: Array(Self.pods.prefix(2)))
+        defer { lab.tearDown() }
+        try lab.setUp()
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("flows.jsonl")
+        let flowmon = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
+            "netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--output", output.path], seconds: 120)
+        defer { flowmon.process.stop() }
+        #expect(flowmon.wait(seconds: 60) { flowmon.stderrSoFar.contains("capturing on 2 pod interfaces (veth0, veth1)") },
+                "\(flowmon.stderrSoFar)")
+
+        let late = NetworkNamespaceLab.Pod(name: "d", namespace: "x", app: "late", address: "10.244.0.14")
+        try lab.addPod(late)
+        let added = Date()
+        #expect(flowmon.wait(seconds: 10) { flowmon.stderrSoFar.contains("now observing 3 pod interfaces (veth0, veth1, veth2)") },
+                "\(flowmon.stderrSoFar)")
+        let noticed = Date().timeIntervalSince(added)
+        #expect(noticed < 1, "observed \(noticed) s after its veth appeared")
+        let ping = try lab.sh("ip netns exec \(lab.namespace(of: late)) ping -c 3 -i 0.2 10.244.0.11")
+        #expect(ping.status == 0, "\(ping.stderr)")
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(flowmon.pid, SIGINT)
+        let finished = flowmon.finish()
+        #expect(finished.status == 0, "\(finished.stderr)")
+        let records = try String(contentsOf: output, encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let icmp = try #require(records.first {
+            $0["src_ip"] as? String == "10.244.0.14" && $0["dest_ip"] as? String == "10.244.0.11" && $0["proto"] as? String == "ICMP"
+        }, "\(records)")
+        #expect((icmp["flow"] as? [String: Any])?["pkts_toserver"] as? Int == 3)
+        #expect((icmp["flow"] as? [String: Any])?["pkts_toclient"] as? Int == 3)
+        #expect(icmp["in_iface"] as? String == "veth2")
     }
 }

@@ -13,7 +13,7 @@ final class NetworkNamespaceLab {
     }
 
     let prefix: String
-    let pods: [Pod]
+    private(set) var pods: [Pod]
     var node: String { "\(self.prefix)-node" }
 
     init(pods: [Pod]) {
@@ -38,20 +38,34 @@ final class NetworkNamespaceLab {
             "ip -n \(self.node) link add br0 type bridge",
             "ip -n \(self.node) link set br0 up",
             "ip -n \(self.node) addr add 10.244.0.1/24 dev br0",
-        ] + self.pods.enumerated().flatMap { index, pod -> [String] in
-            let ns = self.namespace(of: pod)
-            return [
-                "ip netns add \(ns)",
-                "ip netns exec \(ns) sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1",
-                "ip -n \(ns) link set lo up",
-                "ip -n \(self.node) link add veth\(index) type veth peer name eth0 netns \(ns)",
-                "ip -n \(self.node) link set veth\(index) master br0",
-                "ip -n \(self.node) link set veth\(index) up",
-                "ip -n \(ns) addr add \(pod.address)/24 dev eth0",
-                "ip -n \(ns) link set eth0 up",
-                "ip -n \(ns) route add default via 10.244.0.1",
-            ]
-        }
+        ] + self.pods.enumerated().flatMap { index, pod in self.podSteps(pod, index: index) }
+        try self.runSteps(steps)
+    }
+
+    /// Adds a pod to the running lab, as the CNI does when the kubelet starts one: its namespace,
+    /// its veth `veth<n>` into the bridge, its address and route.
+    func addPod(_ pod: Pod) throws {
+        let index = self.pods.count
+        self.pods.append(pod)
+        try self.runSteps(self.podSteps(pod, index: index))
+    }
+
+    private func podSteps(_ pod: Pod, index: Int) -> [String] {
+        let ns = self.namespace(of: pod)
+        return [
+            "ip netns add \(ns)",
+            "ip netns exec \(ns) sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1",
+            "ip -n \(ns) link set lo up",
+            "ip -n \(self.node) link add veth\(index) type veth peer name eth0 netns \(ns)",
+            "ip -n \(self.node) link set veth\(index) master br0",
+            "ip -n \(self.node) link set veth\(index) up",
+            "ip -n \(ns) addr add \(pod.address)/24 dev eth0",
+            "ip -n \(ns) link set eth0 up",
+            "ip -n \(ns) route add default via 10.244.0.1",
+        ]
+    }
+
+    private func runSteps(_ steps: [String]) throws {
         for step in steps {
             let result = try self.sh(step)
             guard result.status == 0 else {
