@@ -21,16 +21,14 @@ public struct IPCacheValue: Sendable, Equatable {
 }
 
 /// One prefix of the ipcache. `prefix` is an `IPAddress` (IPv4 stored v4-mapped) and
-/// `prefixLength` counts in the prefix's own family: 0-32 for IPv4, 0-128 for IPv6.
+/// The prefix length counts in the prefix's own family: 0-32 for IPv4, 0-128 for IPv6.
 /// Host bits below the prefix length are ignored.
 public struct IPCacheEntry: Sendable, Equatable {
-    public var prefix: IPAddress
-    public var prefixLength: UInt8
+    public var prefix: IPPrefix
     public var value: IPCacheValue
 
-    public init(prefix: IPAddress, prefixLength: UInt8, value: IPCacheValue) {
+    public init(prefix: IPPrefix, value: IPCacheValue) {
         self.prefix = prefix
-        self.prefixLength = prefixLength
         self.value = value
     }
 }
@@ -94,23 +92,23 @@ public struct IPCache: Sendable {
         for entry in entries {
             let code: UInt8
             if entry.prefix.isIPv4 {
-                precondition(entry.prefixLength <= 32, "IPv4 prefix length > 32")
-                code = 129 + entry.prefixLength
-                v4Present[Int(entry.prefixLength)] = true
-                if entry.prefixLength >= 16 {
-                    let top = Int(entry.prefix.ipv4Value >> 16)
+                precondition(entry.prefix.length <= 32, "IPv4 prefix length > 32")
+                code = 129 + entry.prefix.length
+                v4Present[Int(entry.prefix.length)] = true
+                if entry.prefix.length >= 16 {
+                    let top = Int(entry.prefix.address.ipv4Value >> 16)
                     v4Top16[top >> 6] |= 1 << UInt64(top & 63)
                 }
             } else {
-                precondition(entry.prefixLength <= 128, "IPv6 prefix length > 128")
-                code = entry.prefixLength
-                v6Present[Int(entry.prefixLength)] = true
-                if entry.prefixLength >= 16 {
-                    let top = Int(entry.prefix.high >> 48)
+                precondition(entry.prefix.length <= 128, "IPv6 prefix length > 128")
+                code = entry.prefix.length
+                v6Present[Int(entry.prefix.length)] = true
+                if entry.prefix.length >= 16 {
+                    let top = Int(entry.prefix.address.high >> 48)
                     v6Top16[top >> 6] |= 1 << UInt64(top & 63)
                 }
             }
-            keyed.append((Self.key(entry.prefix, code: code), entry.value))
+            keyed.append((Self.key(entry.prefix.address, code: code), entry.value))
         }
         self.table = StaticHashTable(keyed, empty: .world)
         self.ipv4Codes = (0...32).reversed().filter { v4Present[$0] }.map { UInt8(129 + $0) }

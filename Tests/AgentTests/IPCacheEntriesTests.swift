@@ -44,7 +44,7 @@ struct IPCacheEntriesTests {
         let table = try EndpointTable.build(inventory: F.loadPods([F.pod("a", ips: ["10.244.0.5"])]), localNode: nil)
         #expect(!table.isDualStack)
         let entries = table.ipCacheEntries(extraCIDRs: [])
-        #expect(entries.filter { $0.prefixLength == 0 }.map(\.value.identity) == [.world, .world])
+        #expect(entries.filter { $0.prefix.length == 0 }.map(\.value.identity) == [.world, .world])
         #expect(table.ipCache().lookup(ip("8.8.8.8")).identity == .world)
         #expect(table.ipCache().lookup(ip("2001:db8::1")).identity == .world)
     }

@@ -9,7 +9,7 @@ private func v4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> IPAddress
 private func v6(_ high: UInt64, _ low: UInt64) -> IPAddress { IPAddress(high: high, low: low) }
 
 private func entry(_ prefix: IPAddress, _ length: UInt8, _ identity: UInt32, endpoint: UInt32 = 0) -> IPCacheEntry {
-    IPCacheEntry(prefix: prefix, prefixLength: length, value: IPCacheValue(identity: Identity(identity), endpoint: endpoint))
+    IPCacheEntry(prefix: IPPrefix(address: prefix, length: length), value: IPCacheValue(identity: Identity(identity), endpoint: endpoint))
 }
 
 struct IdentityTests {
@@ -160,22 +160,23 @@ struct IPCacheTests {
         }
         // Every entry's own prefix resolves to itself or a duplicate that came first.
         for candidate in entries {
-            #expect(cache.lookup(candidate.prefix).identity.rawValue >= 1000)
+            #expect(cache.lookup(candidate.prefix.address).identity.rawValue >= 1000)
         }
     }
 
     private func bruteForce(_ entries: [IPCacheEntry], _ address: IPAddress) -> IPCacheValue {
         var best: (length: Int, value: IPCacheValue)? = nil
         for entry in entries where entry.prefix.isIPv4 == address.isIPv4 {
-            let length = Int(entry.prefixLength)
+            let length = Int(entry.prefix.length)
+            let prefix = entry.prefix.address
             let matches: Bool
             if address.isIPv4 {
                 let mask: UInt32 = length == 0 ? 0 : ~0 << (32 - length)
-                matches = address.ipv4Value & mask == entry.prefix.ipv4Value & mask
+                matches = address.ipv4Value & mask == prefix.ipv4Value & mask
             } else {
                 let highMask: UInt64 = length >= 64 ? ~0 : (length == 0 ? 0 : ~0 << (64 - length))
                 let lowMask: UInt64 = length <= 64 ? 0 : ~0 << (128 - length)
-                matches = address.high & highMask == entry.prefix.high & highMask && address.low & lowMask == entry.prefix.low & lowMask
+                matches = address.high & highMask == prefix.high & highMask && address.low & lowMask == prefix.low & lowMask
             }
             // Strictly longer only: the first of equal prefixes wins.
             if matches && (best == nil || length > best!.length) { best = (length, entry.value) }

@@ -177,7 +177,7 @@ public struct EndpointTable: Sendable {
             for ip in endpoint.ips where claimed[ip] == nil {
                 claimed[ip] = (endpoint.namespace ?? "") + "/" + (endpoint.podName ?? "")
                 table.baseEntries.append(IPCacheEntry(
-                    prefix: ip, prefixLength: ip.isIPv4 ? 32 : 128,
+                    prefix: IPPrefix(host: ip),
                     value: IPCacheValue(identity: endpoint.identity, endpoint: UInt32(offset), isLocalEndpoint: endpoint.isLocal)))
             }
         }
@@ -193,13 +193,13 @@ public struct EndpointTable: Sendable {
                 }
                 claimed[ip] = "node " + node.name
                 if !local && apiServer.contains(ip) {
-                    table.baseEntries.append(IPCacheEntry(prefix: ip, prefixLength: ip.isIPv4 ? 32 : 128,
+                    table.baseEntries.append(IPCacheEntry(prefix: IPPrefix(host: ip),
                                                           value: IPCacheValue(identity: .kubeAPIServer)))
                     continue
                 }
                 ips.append(ip)
                 table.baseEntries.append(IPCacheEntry(
-                    prefix: ip, prefixLength: ip.isIPv4 ? 32 : 128,
+                    prefix: IPPrefix(host: ip),
                     value: IPCacheValue(identity: identity, endpoint: index, isLocalEndpoint: local)))
             }
             table.endpoints.append(Endpoint(identity: identity, labels: table.identities[identity]!, isLocal: local,
@@ -214,8 +214,8 @@ public struct EndpointTable: Sendable {
         // World.
         let v4World: Identity = table.isDualStack ? .worldIPv4 : .world
         let v6World: Identity = table.isDualStack ? .worldIPv6 : .world
-        table.baseEntries.append(IPCacheEntry(prefix: IPAddress(ipv4: 0), prefixLength: 0, value: IPCacheValue(identity: v4World)))
-        table.baseEntries.append(IPCacheEntry(prefix: .zero, prefixLength: 0, value: IPCacheValue(identity: v6World)))
+        table.baseEntries.append(IPCacheEntry(prefix: IPPrefix(address: IPAddress(ipv4: 0), length: 0), value: IPCacheValue(identity: v4World)))
+        table.baseEntries.append(IPCacheEntry(prefix: IPPrefix(address: .zero, length: 0), value: IPCacheValue(identity: v6World)))
         return table
     }
 
@@ -243,11 +243,9 @@ public struct EndpointTable: Sendable {
         var entries = self.baseEntries
         guard !extraCIDRs.isEmpty else { return entries }
         var taken = Set<IPAddress>()
-        for entry in entries where IPPrefix(address: entry.prefix, length: entry.prefixLength).isHost {
-            taken.insert(entry.prefix)
-        }
+        for entry in entries where entry.prefix.isHost { taken.insert(entry.prefix.address) }
         for cidr in self.cidrIdentities(extraCIDRs) where !(cidr.prefix.isHost && taken.contains(cidr.prefix.address)) {
-            entries.append(IPCacheEntry(prefix: cidr.prefix.address, prefixLength: cidr.prefix.length,
+            entries.append(IPCacheEntry(prefix: cidr.prefix,
                                         value: IPCacheValue(identity: cidr.identity)))
         }
         return entries

@@ -191,12 +191,12 @@ enum Frames {
     static func ipcache() -> IPCache {
         var entries: [IPCacheEntry] = []
         for index in 0..<1_000 {
-            entries.append(IPCacheEntry(prefix: IPAddress(ipv4: 0x0AF4_0000 | UInt32(index)), prefixLength: 32,
+            entries.append(IPCacheEntry(prefix: IPPrefix(address: IPAddress(ipv4: 0x0AF4_0000 | UInt32(index)), length: 32),
                                         value: IPCacheValue(identity: Identity(UInt32(256 + index % 300)),
                                                             endpoint: UInt32(index + 1), isLocalEndpoint: index < 100)))
         }
         for index in 0..<64 {
-            entries.append(IPCacheEntry(prefix: IPAddress(ipv4: 0xC612_0000 | UInt32(index) << 8), prefixLength: 24,
+            entries.append(IPCacheEntry(prefix: IPPrefix(address: IPAddress(ipv4: 0xC612_0000 | UInt32(index) << 8), length: 24),
                                         value: IPCacheValue(identity: Identity(0x0100_0000 | UInt32(index + 1)))))
         }
         return IPCache(entries)
