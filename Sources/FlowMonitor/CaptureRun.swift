@@ -1,7 +1,9 @@
 import Agent
 import Capture
 import FlowCore
+import Metrics
 import Output
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -50,10 +52,17 @@ public final class CaptureRun {
     let configuration: Configuration
     let capture: LiveCapture
     let report: (RunMessage) -> Void
+    /// Serves `/metrics` and `/healthz` while the capture runs (`--metrics-address`; bound by
+    /// the caller before the capture opens), with flowmon's `version` in `flowmon_build_info`.
+    let metrics: (server: MetricsServer, version: String)?
+    /// `/healthz` answers 200 while this is true: the capture loop runs and the interface is up.
+    let capturing = HealthFlag()
 
     /// Opens the capture (before the outputs, so a capture that cannot be opened creates no file).
-    public init(_ configuration: Configuration, report: @escaping (RunMessage) -> Void) throws(CaptureError) {
+    public init(_ configuration: Configuration, metrics: (server: MetricsServer, version: String)? = nil,
+                report: @escaping (RunMessage) -> Void) throws(CaptureError) {
         self.configuration = configuration
+        self.metrics = metrics
         self.report = report
         self.capture = try LiveCapture(options: configuration.capture)
         for warning in self.capture.warnings { report(.warning(warning)) }
@@ -65,8 +74,17 @@ public final class CaptureRun {
         let configuration = self.configuration
         outputs.records.rotation = configuration.rotation
         if let user = configuration.user { try Privileges.drop(to: user) }
-        let pipeline = outputs.pipeline(configuration.pipeline, processor: configuration.processor, agent: configuration.agentState,
+        var processor = configuration.processor
+        processor.metrics = self.metrics != nil
+        let pipeline = outputs.pipeline(configuration.pipeline, processor: processor, agent: configuration.agentState,
                                         alerts: configuration.alerts, input: nil, report: self.report)
+        if let (server, version) = self.metrics {
+            let (interface, capturing) = (self.capture.interfaceName, self.capturing)
+            server.start(MetricsRoutes(metrics: { pipeline.metricsPage(interface: interface, version: version) },
+                                       healthy: { capturing.value.load(ordering: .relaxed) }))
+            self.report(.info("serving metrics on http://\(server.boundAddress)/metrics"))
+        }
+        defer { self.metrics?.server.stop() }
         let workers = "\(configuration.pipeline.workers) worker\(configuration.pipeline.workers == 1 ? "" : "s")"
         self.report(.info("capturing on \(self.capture.interfaceName) (link type \(self.capture.linkType), \(workers))"))
         let signals = SignalFlags([SIGINT, SIGTERM, SIGHUP]) { [capture] in capture.stop() }
@@ -84,6 +102,8 @@ public final class CaptureRun {
         let deadline = self.configuration.duration.map { Self.now().nanoseconds + Int64($0 * 1e9) }
         var packets = 0
         var interfaceWasUp = true
+        self.capturing.value.store(true, ordering: .relaxed)
+        defer { self.capturing.value.store(false, ordering: .relaxed) }
         while !signals.stopRequested && outputFailure == nil {
             let remaining = self.configuration.count.map { $0 - packets } ?? 512
             let got: Int
@@ -99,6 +119,7 @@ public final class CaptureRun {
             self.noteDrops(pipeline)
             if self.capture.interfaceIsUp != interfaceWasUp {
                 interfaceWasUp = self.capture.interfaceIsUp
+                self.capturing.value.store(interfaceWasUp, ordering: .relaxed)
                 outputFailure = self.interfaceChanged(pipeline)
             }
             // An output that cannot be written (disk full, reader gone) ends the capture.
@@ -141,6 +162,7 @@ public final class CaptureRun {
                                                   policyRevision: pipeline.nextPolicyRevision))
             self.report(.info("reloaded inventory and policies"))
         } catch {
+            pipeline.noteReloadFailed()
             for line in error.lines {
                 self.report(.error("reload failed, keeping the previous inventory and policies: \(line)"))
             }
@@ -153,4 +175,9 @@ public final class CaptureRun {
         clock_gettime(CLOCK_REALTIME, &time)
         return CaptureTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
     }
+}
+
+/// Whether the capture is running (`/healthz`), set by the capture thread, read by the metrics server's.
+final class HealthFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -17,6 +17,8 @@ public struct ProcessorConfiguration: Sendable {
     public var fragmentTimeout: Duration
     /// The detectors' settings, or nil when alerts are off (`--no-alerts`).
     public var detectors: DetectorSettings?
+    /// Count for the metrics page (`--metrics-address`): each worker's `FlowMetrics`.
+    public var metrics = false
 
     public init(maxFlows: Int = 65_536, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .auto,
                 maxFragmentDatagrams: Int = 8192, fragmentTimeout: Duration = .seconds(60),
@@ -68,7 +70,8 @@ public final class FlowProcessor {
                                        maxFragmentDatagrams: configuration.maxFragmentDatagrams,
                                        fragmentTimeout: configuration.fragmentTimeout,
                                        checks: configuration.detectors?.connectionChecks ?? [])
-        self.renderer = EventRenderer(hubble: hubble, findingCapacity: configuration.detectors?.maxPendingEvents)
+        self.renderer = EventRenderer(hubble: hubble, findingCapacity: configuration.detectors?.maxPendingEvents,
+                                      metrics: configuration.metrics)
         if let policy { self.load(policy) }
     }
 
