@@ -74,6 +74,7 @@ public struct MetricsRoutes: Sendable {
 /// never touches the packet path: the page is built by `MetricsRoutes.metrics` at scrape time.
 public final class MetricsServer: @unchecked Sendable {
     public static let maximumClients = 16
+    /// Milliseconds a client has to send its head.
     let readTimeout: Int64
     let writeTimeout: Int32
     let listener: Int32
@@ -87,7 +88,7 @@ public final class MetricsServer: @unchecked Sendable {
     /// Listens on `address`, `HOST:PORT` or `[IPv6]:PORT` (HOST a name or a literal; empty
     /// for every address). Nothing is answered until `start`; connections wait in the backlog.
     public init(address: String, readTimeout: Int64 = 5, writeTimeout: Int32 = 5) throws(MetricsServerError) {
-        self.readTimeout = readTimeout
+        self.readTimeout = readTimeout * 1000
         self.writeTimeout = writeTimeout
         guard let (host, port) = Self.hostAndPort(address) else {
             throw MetricsServerError(description: "'--metrics-address' must be HOST:PORT or [IPv6]:PORT (got '\(address)')")
@@ -202,10 +203,11 @@ public final class MetricsServer: @unchecked Sendable {
         var deadline: Int64
     }
 
+    /// Milliseconds of the monotonic clock.
     static func now() -> Int64 {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
-        return Int64(time.tv_sec)
+        return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
     }
 
     func serve(_ routes: MetricsRoutes) {
