@@ -118,7 +118,7 @@ final class Merger: @unchecked Sendable {
     func metricsPage(interface: String, version: String) -> String {
         self.lock.lock()
         defer { self.lock.unlock() }
-        return self.metrics?.page(interface: interface, version: version) ?? ""
+        return self.metrics?.page(interface: interface, version: version, alerts: self.alertStage?.counters) ?? ""
     }
 
     /// Counts a reload that failed (the previous inventory and policies stay).
@@ -149,7 +149,7 @@ final class Merger: @unchecked Sendable {
     /// writes every epoch each worker has now handed over. `time` is the sweep's packet time
     /// (nil at the end).
     func deposit(worker: Int, processor: FlowProcessor, time: Int64?) {
-        let statistics = self.statsInterval == nil && self.metrics == nil ? nil : processor.statistics()
+        let statistics = self.statsInterval == nil && self.metrics == nil ? nil : processor.datapathStatistics()
         self.lock.lock()
         defer { self.lock.unlock() }
         let renderer = processor.renderer
@@ -202,7 +202,7 @@ final class Merger: @unchecked Sendable {
             stage.records.removeAll()
         }
         if let time { self.report(time: time) }
-        self.metrics?.absorb(self.epoch, capture: self.capture, alerts: self.alertStage?.counters)
+        self.metrics?.absorb(self.epoch, capture: self.capture, time: time.map { CaptureTime(nanoseconds: $0) })
         for index in 0..<self.epoch.count {
             let handed = self.epoch[index]
             handed.flows.removeAll()
@@ -290,11 +290,14 @@ extension StatsSnapshot {
     init(combining shards: [StatsSnapshot], capture: CaptureCounters, time: CaptureTime, inputError: String? = nil) {
         self.init(time: time, capture: capture, decode: DecodeCounters(), flows: FlowTableCounters(), activeFlows: 0,
                   fragments: FragmentCounters(), inputError: inputError)
-        for shard in shards {
-            self.decode.add(shard.decode)
-            self.flows.add(shard.flows)
-            self.fragments.add(shard.fragments)
-            self.activeFlows += shard.activeFlows
-        }
+        for shard in shards { self.add(shard) }
+    }
+
+    /// Adds a worker's counters (all but the capture thread's).
+    mutating func add(_ shard: StatsSnapshot) {
+        self.decode.add(shard.decode)
+        self.flows.add(shard.flows)
+        self.fragments.add(shard.fragments)
+        self.activeFlows += shard.activeFlows
     }
 }

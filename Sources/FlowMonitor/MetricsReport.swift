@@ -1,6 +1,7 @@
 import Datapath
 import Decoding
 import Detection
+import FlowCore
 import Metrics
 import Output
 
@@ -14,24 +15,23 @@ final class MetricsReport {
     var reloads = (succeeded: UInt64(0), failed: UInt64(0))
 
     /// Takes an epoch's counts: the workers' `FlowMetrics` (zeroed for reuse) and counters.
-    func absorb(_ epoch: [Merger.Epoch], capture: CaptureCounters, alerts: AlertCounters?) {
-        for handed in epoch {
-            if let metrics = handed.metrics { self.flows.add(metrics) }
+    /// Allocates nothing (a single pass writes epochs on its packet path).
+    func absorb(_ epoch: [Merger.Epoch], capture: CaptureCounters, time: CaptureTime?) {
+        var statistics = StatsSnapshot(combining: [], capture: capture, time: time ?? self.statistics?.time ?? .zero)
+        // By index: `for … in` an array of epochs (large values) allocates in a debug build.
+        for index in 0..<epoch.count {
+            if let metrics = epoch[index].metrics { self.flows.add(metrics) }
+            if let shard = epoch[index].statistics { statistics.add(shard) }
         }
-        let shards = epoch.compactMap(\.statistics)
-        if !shards.isEmpty {
-            var statistics = StatsSnapshot(combining: shards, capture: capture, time: shards[0].time)
-            statistics.alerts = alerts
-            self.statistics = statistics
-        }
+        self.statistics = statistics
     }
 
     /// The page: Hubble's families (names and labels of cilium pkg/hubble/metrics), then flowmon's.
-    /// `interface` is the captured interface's name.
-    func page(interface: String, version: String) -> String {
+    /// `interface` is the captured interface's name; `alerts` the detectors' counters, if any.
+    func page(interface: String, version: String, alerts: AlertCounters?) -> String {
         var page = MetricsPage()
         self.hubbleFamilies(&page)
-        self.flowmonFamilies(&page, interface: interface, version: version)
+        self.flowmonFamilies(&page, interface: interface, version: version, alerts: alerts)
         return page.text
     }
 
@@ -110,7 +110,7 @@ final class MetricsReport {
         }
     }
 
-    func flowmonFamilies(_ page: inout MetricsPage, interface: String, version: String) {
+    func flowmonFamilies(_ page: inout MetricsPage, interface: String, version: String, alerts: AlertCounters?) {
         let s = self.statistics
         let capture = s?.capture ?? CaptureCounters()
         page.family("flowmon_build_info", .gauge, help: "Always 1; the version of flowmon serving these metrics")
@@ -151,7 +151,7 @@ final class MetricsReport {
                 page.sample("flowmon_decoder_anomalies_total", [("anomaly", "\(anomaly.name)")], decode.count(of: anomaly))
             }
         }
-        if let alerts = s?.alerts {
+        if let alerts {
             page.family("flowmon_alerts_total", .counter, help: "Alerts raised, by kind (stats.alerts.raised)")
             for kind in AlertKind.allCases {
                 page.sample("flowmon_alerts_total", [("kind", "\(kind.name)")], alerts.raised[Int(kind.rawValue)])

@@ -32,10 +32,12 @@ package final class FlowMetrics {
     /// The protocols `ports` counts by destination port (TCP, UDP, SCTP: indexes 0, 1, 4 of `protocols`).
     package static let portProtocols = [0, 1, 4]
 
+    /// `PolicyMatchType.allCases.count`, once: `allCases` builds an array at every call.
+    static let matchTypes = PolicyMatchType.allCases.count
     static let flowsProcessedBase = 0
     static let dropsBase = flowsProcessedBase + 6 * 2 * 3
     static let policyVerdictsBase = dropsBase + 2 * 6
-    static let tcpFlagsBase = policyVerdictsBase + 2 * PolicyMatchType.allCases.count * 3
+    static let tcpFlagsBase = policyVerdictsBase + 2 * matchTypes * 3
     static let flowsEndedBase = tcpFlagsBase + 4 * 2
     static let icmpPortBase = flowsEndedBase + 6 * 4
     static let icmpBase = icmpPortBase + 2
@@ -43,20 +45,59 @@ package final class FlowMetrics {
     package static let count = portsBase + 3 * 65_536
 
     let counts: UnsafeMutablePointer<UInt64>
+    /// The indexes counted since the last `reset` (each once), so that handing a block over
+    /// costs what was counted, not the whole block; past `touchedCapacity`, the whole block.
+    let touched: UnsafeMutablePointer<Int32>
+    var touchedCount = 0
+    var overflowed = false
+    static let touchedCapacity = 4096
 
     package init() {
         self.counts = .allocate(capacity: Self.count)
         self.counts.initialize(repeating: 0, count: Self.count)
+        self.touched = .allocate(capacity: Self.touchedCapacity)
     }
 
-    deinit { self.counts.deallocate() }
+    deinit {
+        self.counts.deallocate()
+        self.touched.deallocate()
+    }
+
+    @inline(__always)
+    func bump(_ index: Int) {
+        if self.counts[index] == 0 {
+            if self.touchedCount < Self.touchedCapacity {
+                self.touched[self.touchedCount] = Int32(truncatingIfNeeded: index)
+                self.touchedCount &+= 1
+            } else {
+                self.overflowed = true
+            }
+        }
+        self.counts[index] &+= 1
+    }
 
     /// Adds `other`'s counts to these.
     package func add(_ other: FlowMetrics) {
-        for index in 0..<Self.count { self.counts[index] &+= other.counts[index] }
+        if other.overflowed {
+            for index in 0..<Self.count { self.counts[index] &+= other.counts[index] }
+        } else {
+            for entry in 0..<other.touchedCount {
+                let index = Int(other.touched[entry])
+                self.counts[index] &+= other.counts[index]
+            }
+        }
     }
 
-    package func reset() { self.counts.update(repeating: 0, count: Self.count) }
+    /// Zeroes every count.
+    package func reset() {
+        if self.overflowed {
+            self.counts.update(repeating: 0, count: Self.count)
+        } else {
+            for entry in 0..<self.touchedCount { self.counts[Int(self.touched[entry])] = 0 }
+        }
+        self.touchedCount = 0
+        self.overflowed = false
+    }
 
     // MARK: Counting (the packet path)
 
@@ -79,15 +120,15 @@ package final class FlowMetrics {
         let proto = Self.protocolIndex(flow)
         let verdict = decision.isAllowed ? 0 : (verdictAsEnforced ? 2 : 1)
         let type = event == .policyVerdict ? 0 : 1
-        self.counts[Self.flowsProcessedBase + (proto * 2 + type) * 3 + verdict] &+= 1
+        self.bump(Self.flowsProcessedBase + (proto * 2 + type) * 3 + verdict)
         if event == .drop {
             let reason = decision.outcome == .deniedExplicitly ? 1 : 0
-            self.counts[Self.dropsBase + reason * 6 + proto] &+= 1
+            self.bump(Self.dropsBase + reason * 6 + proto)
         } else if flow.sourceIdentity != .host {
             // Hubble's policy metric skips verdicts whose source is the host (pkg/hubble/metrics/policy).
             let dir = direction == .egress ? 0 : 1
             let match = Int(decision.matchType.rawValue)
-            self.counts[Self.policyVerdictsBase + (dir * PolicyMatchType.allCases.count + match) * 3 + verdict] &+= 1
+            self.bump(Self.policyVerdictsBase + (dir * Self.matchTypes + match) * 3 + verdict)
         }
     }
 
@@ -96,27 +137,27 @@ package final class FlowMetrics {
     @inline(__always)
     func countEnded(_ flow: FlowEntry, reason: FlowEndReason) {
         let proto = Self.protocolIndex(flow)
-        self.counts[Self.flowsEndedBase + proto * 4 + Int(reason.rawValue)] &+= 1
+        self.bump(Self.flowsEndedBase + proto * 4 + Int(reason.rawValue))
         let family = flow.ipVersion == 6 ? 1 : 0
         switch proto {
         case 0:
             // SYN: the initiator's; SYN-ACK: the responder's; FIN and RST: once per direction that sent one.
             let flags = (flow.flagsToServer, flow.flagsToClient)
-            if flags.0 & TCPFlag.syn != 0 { self.counts[Self.tcpFlagsBase + 0 * 2 + family] &+= 1 }
-            if flags.1 & TCPFlag.syn != 0 { self.counts[Self.tcpFlagsBase + 1 * 2 + family] &+= 1 }
-            if flags.0 & TCPFlag.fin != 0 { self.counts[Self.tcpFlagsBase + 2 * 2 + family] &+= 1 }
-            if flags.1 & TCPFlag.fin != 0 { self.counts[Self.tcpFlagsBase + 2 * 2 + family] &+= 1 }
-            if flags.0 & TCPFlag.rst != 0 { self.counts[Self.tcpFlagsBase + 3 * 2 + family] &+= 1 }
-            if flags.1 & TCPFlag.rst != 0 { self.counts[Self.tcpFlagsBase + 3 * 2 + family] &+= 1 }
-            self.counts[Self.portsBase + Int(flow.destinationPort)] &+= 1
+            if flags.0 & TCPFlag.syn != 0 { self.bump(Self.tcpFlagsBase + 0 * 2 + family) }
+            if flags.1 & TCPFlag.syn != 0 { self.bump(Self.tcpFlagsBase + 1 * 2 + family) }
+            if flags.0 & TCPFlag.fin != 0 { self.bump(Self.tcpFlagsBase + 2 * 2 + family) }
+            if flags.1 & TCPFlag.fin != 0 { self.bump(Self.tcpFlagsBase + 2 * 2 + family) }
+            if flags.0 & TCPFlag.rst != 0 { self.bump(Self.tcpFlagsBase + 3 * 2 + family) }
+            if flags.1 & TCPFlag.rst != 0 { self.bump(Self.tcpFlagsBase + 3 * 2 + family) }
+            self.bump(Self.portsBase + Int(flow.destinationPort))
         case 1:
-            self.counts[Self.portsBase + 65_536 + Int(flow.destinationPort)] &+= 1
+            self.bump(Self.portsBase + 65_536 + Int(flow.destinationPort))
         case 4:
-            self.counts[Self.portsBase + 2 * 65_536 + Int(flow.destinationPort)] &+= 1
+            self.bump(Self.portsBase + 2 * 65_536 + Int(flow.destinationPort))
         case 2, 3:
-            self.counts[Self.icmpPortBase + proto - 2] &+= 1
+            self.bump(Self.icmpPortBase + proto - 2)
             if flow.hasICMP {
-                self.counts[Self.icmpBase + ((proto - 2) * 256 + Int(flow.icmpType)) * 256 + Int(flow.icmpCode)] &+= 1
+                self.bump(Self.icmpBase + ((proto - 2) * 256 + Int(flow.icmpType)) * 256 + Int(flow.icmpCode))
             }
         default:
             break
@@ -133,7 +174,7 @@ package final class FlowMetrics {
     package func drops(reason: Int, protocol proto: Int) -> UInt64 { self.counts[Self.dropsBase + reason * 6 + proto] }
 
     package func policyVerdicts(direction: Int, match: PolicyMatchType, action: Int) -> UInt64 {
-        self.counts[Self.policyVerdictsBase + (direction * PolicyMatchType.allCases.count + Int(match.rawValue)) * 3 + action]
+        self.counts[Self.policyVerdictsBase + (direction * Self.matchTypes + Int(match.rawValue)) * 3 + action]
     }
 
     package func tcpFlags(flag: Int, family: Int) -> UInt64 { self.counts[Self.tcpFlagsBase + flag * 2 + family] }
