@@ -24,7 +24,9 @@ extension Flowmon {
                 inventory and policy files (a bad file is reported and the old ones kept) and reopens the \
                 output files (for logrotate). An interface that goes down is reported and waited out, as \
                 tcpdump does (the records of the connections that ended are written at once); one that is \
-                deleted ends the capture, as does an output that cannot be written.
+                deleted ends the capture, as does an output that cannot be written. With '--metrics-address', \
+                Prometheus metrics (Hubble's families, counted per connection, and flowmon's) are served on \
+                /metrics and a health check on /healthz while the capture runs.
                 """
         )
 
