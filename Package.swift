@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Detection", "Decoding", "FlowCore"]),
         .testTarget(name: "PresentationTests", dependencies: ["Presentation", "FlowLog"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Output", "Datapath", "TestSupport"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Output", "Datapath", "Decoding", "FlowCore"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ServiceMapTests", dependencies: ["ServiceMap", "FlowLog", "flowmon", "TestSupport"]),
         .testTarget(

@@ -270,8 +270,10 @@ public final class MetricsServer: @unchecked Sendable {
         var timeout = timeval(tv_sec: Int(self.writeTimeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var sent = 0
+        let deadline = Self.now() + Int64(self.writeTimeout) * 1000
         response.withUnsafeBytes { bytes in
-            while sent < bytes.count {
+            // Within the write timeout in all: a client reading a byte at a time cannot hold the thread.
+            while sent < bytes.count && Self.now() < deadline {
                 let count = send(fd, bytes.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
                 if count < 0 && errno == EINTR { continue }
                 guard count > 0 else { break }

@@ -27,7 +27,7 @@ package final class FlowMetrics {
     package static let tcpFlags = ["SYN", "SYN-ACK", "FIN", "RST"]
     /// `family` values (flow.proto `IPVersion`).
     package static let families = ["IPv4", "IPv6"]
-    /// `flowmon_flows_total`'s `reason` values, in `FlowEndReason.rawValue` order.
+    /// `flowmon_flows_total`'s `reason` values, in `index(of:)` order.
     package static let endReasons: [FlowEndReason] = [.timeout, .evicted, .tcpReuse, .shutdown]
     /// The protocols `ports` counts by destination port (TCP, UDP, SCTP: indexes 0, 1, 4 of `protocols`).
     package static let portProtocols = [0, 1, 4]
@@ -137,7 +137,7 @@ package final class FlowMetrics {
     @inline(__always)
     func countEnded(_ flow: FlowEntry, reason: FlowEndReason) {
         let proto = Self.protocolIndex(flow)
-        self.bump(Self.flowsEndedBase + proto * 4 + Int(reason.rawValue))
+        self.bump(Self.flowsEndedBase + proto * 4 + Self.index(of: reason))
         let family = flow.ipVersion == 6 ? 1 : 0
         switch proto {
         case 0:
@@ -180,7 +180,19 @@ package final class FlowMetrics {
     package func tcpFlags(flag: Int, family: Int) -> UInt64 { self.counts[Self.tcpFlagsBase + flag * 2 + family] }
 
     package func flowsEnded(protocol proto: Int, reason: FlowEndReason) -> UInt64 {
-        self.counts[Self.flowsEndedBase + proto * 4 + Int(reason.rawValue)]
+        self.counts[Self.flowsEndedBase + proto * 4 + Self.index(of: reason)]
+    }
+
+    /// The place of `reason` in `endReasons` (a switch, so that a new reason does not compile
+    /// until it has one).
+    @inline(__always)
+    static func index(of reason: FlowEndReason) -> Int {
+        switch reason {
+        case .timeout: 0
+        case .evicted: 1
+        case .tcpReuse: 2
+        case .shutdown: 3
+        }
     }
 
     /// Connections by destination port: `protocol` indexes `portProtocols`.
