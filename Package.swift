@@ -40,7 +40,11 @@ let package = Package(
         // live here and are compiled into the numeric tables the datapath looks up.
         .target(name: "Agent", dependencies: ["FlowCore", "Datapath", "Detection", .product(name: "Yams", package: "Yams")],
                 swiftSettings: releaseSettings),
-        .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Detection", "Output", "Agent"], swiftSettings: releaseSettings),
+        // The Prometheus side (`--metrics-address`): the text exposition writer and a minimal
+        // GET-only HTTP responder on its own thread. libc only; never on the packet path.
+        .target(name: "Metrics"),
+        .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Detection", "Output", "Agent", "Metrics"],
+                swiftSettings: releaseSettings),
         // flowmon's JSON lines read back as values (Foundation, and FlowCore's vocabularies), and
         // the service map drawn from them as HTML or Graphviz DOT (`flowmon map`).
         // Optimized in debug builds too (scripts/demo and the tests use those): a day of flow
@@ -52,11 +56,11 @@ let package = Package(
         .target(name: "Presentation", dependencies: ["FlowLog"]),
         .executableTarget(
             name: "flowmon",
-            dependencies: ["FlowMonitor", "Presentation", "FlowLog", "ServiceMap", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FlowMonitor", "Metrics", "Presentation", "FlowLog", "ServiceMap", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Fuzzing (scripts/fuzz): the harnesses, shared by the libFuzzer program and FuzzTests;
         // CFuzzerRuntime makes a build without --sanitize=fuzzer exit with a message.
-        .target(name: "FuzzHarness", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Detection", "Output", "Agent", "FlowMonitor"]),
+        .target(name: "FuzzHarness", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Detection", "Output", "Agent", "FlowMonitor", "Metrics"]),
         .target(name: "CFuzzerRuntime"),
         .executableTarget(name: "flowmon-fuzz", dependencies: ["FuzzHarness", "CFuzzerRuntime"]),
         // For the test targets: where the repository, its capture corpus and the built flowmon are; running a program.
@@ -69,6 +73,7 @@ let package = Package(
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Detection", "Decoding", "FlowCore"]),
         .testTarget(name: "PresentationTests", dependencies: ["Presentation", "FlowLog"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Output", "Datapath", "Decoding", "FlowCore"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ServiceMapTests", dependencies: ["ServiceMap", "FlowLog", "flowmon", "TestSupport"]),
         // deploy/: the Kubernetes manifests against the vendored API definitions, their flowmon

@@ -1,7 +1,9 @@
 import Agent
 import Capture
 import FlowCore
+import Metrics
 import Output
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -61,10 +63,17 @@ public final class CaptureRun {
     /// The names of the interfaces captured on, for the records' `in_iface` and Hubble's `interface`.
     let interfaceNames = InterfaceNames()
     let report: (RunMessage) -> Void
+    /// Serves `/metrics` and `/healthz` while the capture runs (`--metrics-address`; bound by
+    /// the caller before the capture opens), with flowmon's `version` in `flowmon_build_info`.
+    let metrics: (server: MetricsServer, version: String)?
+    /// `/healthz` answers 200 while this is true: the capture loop runs and the interface is up.
+    let capturing = HealthFlag()
 
     /// Opens the capture (before the outputs, so a capture that cannot be opened creates no file).
-    public init(_ configuration: Configuration, report: @escaping (RunMessage) -> Void) throws(CaptureError) {
+    public init(_ configuration: Configuration, metrics: (server: MetricsServer, version: String)? = nil,
+                report: @escaping (RunMessage) -> Void) throws(CaptureError) {
         self.configuration = configuration
+        self.metrics = metrics
         self.report = report
         var options = configuration.capture
         if let scope = configuration.observation {
@@ -95,11 +104,19 @@ public final class CaptureRun {
         if let user = configuration.user { try Privileges.drop(to: user) }
         var pipelineConfiguration = configuration.pipeline
         pipelineConfiguration.interfaces = self.interfaceNames
-        let pipeline = outputs.pipeline(pipelineConfiguration, processor: configuration.processor,
-                                        agent: configuration.agentState, alerts: configuration.alerts, input: nil,
-                                        report: self.report)
+        var processor = configuration.processor
+        processor.metrics = self.metrics != nil
+        let pipeline = outputs.pipeline(pipelineConfiguration, processor: processor, agent: configuration.agentState,
+                                        alerts: configuration.alerts, input: nil, report: self.report)
         pipeline.observation = self.observation?.points
         if self.observation == nil { pipeline.captureInterfaceIndex = if_nametoindex(self.capture.interfaceName) }
+        if let (server, version) = self.metrics {
+            let (interface, capturing) = (self.capture.interfaceName, self.capturing)
+            server.start(MetricsRoutes(metrics: { pipeline.metricsPage(interface: interface, version: version) },
+                                       healthy: { capturing.value.load(ordering: .relaxed) }))
+            self.report(.info("serving metrics on http://\(server.boundAddress)/metrics"))
+        }
+        defer { self.metrics?.server.stop() }
         let workers = "\(configuration.pipeline.workers) worker\(configuration.pipeline.workers == 1 ? "" : "s")"
         let interfaces = self.observation.map { "\($0.description) through any" } ?? self.capture.interfaceName
         self.report(.info("capturing on \(interfaces) (link type \(self.capture.linkType), \(workers))"))
@@ -118,6 +135,8 @@ public final class CaptureRun {
         let deadline = self.configuration.duration.map { Self.now().nanoseconds + Int64($0 * 1e9) }
         var packets = 0
         var interfaceWasUp = true
+        self.capturing.value.store(true, ordering: .relaxed)
+        defer { self.capturing.value.store(false, ordering: .relaxed) }
         while !signals.stopRequested && outputFailure == nil {
             let remaining = self.configuration.count.map { $0 - packets } ?? 512
             let got: Int
@@ -133,6 +152,7 @@ public final class CaptureRun {
             self.noteDrops(pipeline)
             if self.capture.interfaceIsUp != interfaceWasUp {
                 interfaceWasUp = self.capture.interfaceIsUp
+                self.capturing.value.store(interfaceWasUp, ordering: .relaxed)
                 outputFailure = self.interfaceChanged(pipeline)
             }
             // An output that cannot be written (disk full, reader gone) ends the capture.
@@ -194,6 +214,7 @@ public final class CaptureRun {
                                                   policyRevision: pipeline.nextPolicyRevision))
             self.report(.info("reloaded inventory and policies"))
         } catch {
+            pipeline.noteReloadFailed()
             for line in error.lines {
                 self.report(.error("reload failed, keeping the previous inventory and policies: \(line)"))
             }
@@ -217,4 +238,9 @@ public final class CaptureRun {
         clock_gettime(CLOCK_REALTIME, &time)
         return CaptureTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
     }
+}
+
+/// Whether the capture is running (`/healthz`), set by the capture thread, read by the metrics server's.
+final class HealthFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -17,6 +17,8 @@ public struct ProcessorConfiguration: Sendable {
     public var fragmentTimeout: Duration
     /// The detectors' settings, or nil when alerts are off (`--no-alerts`).
     public var detectors: DetectorSettings?
+    /// Count for the metrics page (`--metrics-address`): each worker's `FlowMetrics`.
+    public var metrics = false
 
     public init(maxFlows: Int = 65_536, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .auto,
                 maxFragmentDatagrams: Int = 8192, fragmentTimeout: Duration = .seconds(60),
@@ -51,7 +53,7 @@ public final class FlowProcessor {
                             hubble: JSONLinesOutput? = nil, onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
         self.init(configuration: configuration, output: output, policy: policy, hubble: hubble != nil,
                   merger: Merger(workers: 1, output: output, hubble: hubble, policy: policy,
-                                 detectors: configuration.detectors, statsInterval: nil),
+                                 detectors: configuration.detectors, statsInterval: nil, metrics: configuration.metrics),
                   onUnsupportedLinkType: onUnsupportedLinkType)
     }
 
@@ -69,7 +71,7 @@ public final class FlowProcessor {
                                        fragmentTimeout: configuration.fragmentTimeout,
                                        checks: configuration.detectors?.connectionChecks ?? [])
         self.renderer = EventRenderer(hubble: hubble, findingCapacity: configuration.detectors?.maxPendingEvents,
-                                      interfaces: interfaces)
+                                      interfaces: interfaces, metrics: configuration.metrics)
         if let policy { self.load(policy) }
     }
 
@@ -136,12 +138,18 @@ public final class FlowProcessor {
 
     /// The counters as they stand.
     public func statistics(inputError: String? = nil) -> StatsSnapshot {
-        let program = self.program
-        var snapshot = StatsSnapshot(time: program.latestTime, capture: program.capture, decode: program.decode,
-                                     flows: program.flows.counters, activeFlows: program.flows.count,
-                                     fragments: program.fragments.counters, inputError: inputError)
+        var snapshot = self.datapathStatistics(inputError: inputError)
         snapshot.alerts = self.merger?.alertStage?.counters
         return snapshot
+    }
+
+    /// The datapath's counters, without the detectors' (whose copy allocates): what a worker
+    /// hands over with each epoch.
+    func datapathStatistics(inputError: String? = nil) -> StatsSnapshot {
+        let program = self.program
+        return StatsSnapshot(time: program.latestTime, capture: program.capture, decode: program.decode,
+                             flows: program.flows.counters, activeFlows: program.flows.count,
+                             fragments: program.fragments.counters, inputError: inputError)
     }
 }
 

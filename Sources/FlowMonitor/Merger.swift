@@ -21,6 +21,8 @@ final class Merger: @unchecked Sendable {
         /// The sweep's packet time; nil for the last epoch (the end).
         var time: Int64?
         var findings: FindingBuffer?
+        /// The worker's counts for the metrics page (`--metrics-address`).
+        var metrics: FlowMetrics?
         /// The event number that closed the epoch.
         var event: UInt64
     }
@@ -36,6 +38,9 @@ final class Merger: @unchecked Sendable {
     private var order: [KeyedItem] = []
     private var spares: [KeyedRecords] = []
     private var spareFindings: [FindingBuffer] = []
+    private var spareMetrics: [FlowMetrics] = []
+    /// The metrics page's counts, when it is served.
+    let metrics: MetricsReport?
     private var error: OutputError?
     let statsInterval: Int64?
     private var nextStats: Int64 = .min
@@ -51,8 +56,10 @@ final class Merger: @unchecked Sendable {
     var alerts: JSONLinesOutput?
 
     init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?, policy: PolicyContext?,
-         detectors: DetectorSettings?, statsInterval: Int64?, interfaces: InterfaceNames? = nil) {
+         detectors: DetectorSettings?, statsInterval: Int64?, interfaces: InterfaceNames? = nil,
+         metrics: Bool = false) {
         self.interfaceNames = interfaces
+        self.metrics = metrics ? MetricsReport() : nil
         self.output = output
         self.hubble = hubble
         self.statsInterval = statsInterval
@@ -65,6 +72,7 @@ final class Merger: @unchecked Sendable {
             self.spares.append(KeyedRecords())
             if self.hubble != nil { self.spares.append(KeyedRecords()) }
             if let detectors { self.spareFindings.append(FindingBuffer(capacity: detectors.maxPendingEvents)) }
+            if metrics { self.spareMetrics.append(FlowMetrics()) }
         }
         self.epoch.reserveCapacity(workers)
         self.chunks.reserveCapacity(workers + 1)
@@ -93,6 +101,7 @@ final class Merger: @unchecked Sendable {
         self.lock.lock()
         defer { self.lock.unlock() }
         self.policies.append(policy)
+        self.metrics?.reloads.succeeded += 1
         self.alertStage?.contexts = self.policies.compactMap { $0 }
         return self.policies.count - 1
     }
@@ -121,6 +130,21 @@ final class Merger: @unchecked Sendable {
         }
     }
 
+    /// The metrics page as of the last epoch written (`interface`: the captured interface).
+    func metricsPage(interface: String, version: String) -> String {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        return self.metrics?.page(interface: interface, interfaces: self.namedLocked, version: version,
+                                  alerts: self.alertStage?.counters) ?? ""
+    }
+
+    /// Counts a reload that failed (the previous inventory and policies stay).
+    func noteReloadFailed() {
+        self.lock.lock()
+        self.metrics?.reloads.failed += 1
+        self.lock.unlock()
+    }
+
     /// The error that stopped the writing, if any.
     var failure: OutputError? {
         self.lock.lock()
@@ -142,17 +166,18 @@ final class Merger: @unchecked Sendable {
     /// writes every epoch each worker has now handed over. `time` is the sweep's packet time
     /// (nil at the end).
     func deposit(worker: Int, processor: FlowProcessor, time: Int64?) {
-        let statistics = self.statsInterval == nil ? nil : processor.statistics()
+        let statistics = self.statsInterval == nil && self.metrics == nil ? nil : processor.datapathStatistics()
         self.lock.lock()
         defer { self.lock.unlock() }
         let renderer = processor.renderer
         let epoch = Epoch(flows: renderer.flows, hubble: renderer.hubble, statistics: statistics, time: time,
-                          findings: renderer.findings, event: processor.program.event)
+                          findings: renderer.findings, metrics: renderer.metrics, event: processor.program.event)
         renderer.flows = self.spares.popLast() ?? KeyedRecords()
         if epoch.hubble != nil { renderer.hubble = self.spares.popLast() ?? KeyedRecords() }
         if let findings = epoch.findings {
             renderer.findings = self.spareFindings.popLast() ?? FindingBuffer(capacity: findings.capacity)
         }
+        if epoch.metrics != nil { renderer.metrics = self.spareMetrics.popLast() ?? FlowMetrics() }
         self.queues[worker].append(epoch)
         while self.everyWorkerHandedOver { self.writeEpoch() }
     }
@@ -194,6 +219,7 @@ final class Merger: @unchecked Sendable {
             stage.records.removeAll()
         }
         if let time { self.report(time: time) }
+        self.metrics?.absorb(self.epoch, capture: self.capture, time: time.map { CaptureTime(nanoseconds: $0) })
         for index in 0..<self.epoch.count {
             let handed = self.epoch[index]
             handed.flows.removeAll()
@@ -205,6 +231,10 @@ final class Merger: @unchecked Sendable {
             if let findings = handed.findings {
                 findings.removeAll()
                 self.spareFindings.append(findings)
+            }
+            if let metrics = handed.metrics {
+                metrics.reset()
+                self.spareMetrics.append(metrics)
             }
         }
         self.epoch.removeAll(keepingCapacity: true)
@@ -278,11 +308,14 @@ extension StatsSnapshot {
     init(combining shards: [StatsSnapshot], capture: CaptureCounters, time: CaptureTime, inputError: String? = nil) {
         self.init(time: time, capture: capture, decode: DecodeCounters(), flows: FlowTableCounters(), activeFlows: 0,
                   fragments: FragmentCounters(), inputError: inputError)
-        for shard in shards {
-            self.decode.add(shard.decode)
-            self.flows.add(shard.flows)
-            self.fragments.add(shard.fragments)
-            self.activeFlows += shard.activeFlows
-        }
+        for shard in shards { self.add(shard) }
+    }
+
+    /// Adds a worker's counters (all but the capture thread's).
+    mutating func add(_ shard: StatsSnapshot) {
+        self.decode.add(shard.decode)
+        self.flows.add(shard.flows)
+        self.fragments.add(shard.fragments)
+        self.activeFlows += shard.activeFlows
     }
 }

@@ -145,7 +145,7 @@ public final class Pipeline: @unchecked Sendable {
         }
         self.merger = Merger(workers: configuration.workers, output: output, hubble: hubble, policy: policy,
                              detectors: processor.detectors, statsInterval: configuration.statsInterval?.flowmonNanoseconds,
-                             interfaces: configuration.interfaces)
+                             interfaces: configuration.interfaces, metrics: processor.metrics)
         for index in 0..<configuration.workers where !(index == 0 && readerIsWorker) {
             self.finished.enter()
             let thread = Thread { [self] in
@@ -294,6 +294,15 @@ public final class Pipeline: @unchecked Sendable {
         self.broadcast(.reload, time: self.latestTime.nanoseconds, sequence: UInt64(generation))
         self.publish()
     }
+
+    /// The metrics page (`--metrics-address`) as of the last epoch written: at most a sweep
+    /// interval old (one second of a live capture). Called by the metrics server's thread.
+    public func metricsPage(interface: String, version: String) -> String {
+        self.merger.metricsPage(interface: interface, version: version)
+    }
+
+    /// Counts a failed reload for the metrics page.
+    public func noteReloadFailed() { self.merger.noteReloadFailed() }
 
     /// Reopens the output files (after logrotate moved them; SIGHUP).
     public func reopenOutputs() { self.merger.reopen() }

@@ -29,8 +29,10 @@ public final class DecoderHarness {
         func processor(_ tunnelKey: TunnelKeyMode) -> FlowProcessor {
             var detectors = DetectorSettings()
             detectors.limitForFuzzing()
-            let configuration = ProcessorConfiguration(maxFlows: 64, tunnelKey: tunnelKey, maxFragmentDatagrams: 16,
+            var configuration = ProcessorConfiguration(maxFlows: 64, tunnelKey: tunnelKey, maxFragmentDatagrams: 16,
                                                        detectors: detectors)
+            // The metrics' counts too (`--metrics-address`): their indexes come from packet data.
+            configuration.metrics = true
             // Never written: the buffer is emptied after each input.
             let output = JSONLinesOutput(fileDescriptor: -1, name: "memory")
             output.flushThreshold = .max

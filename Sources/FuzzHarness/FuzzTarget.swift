@@ -4,6 +4,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case decoder
     case replay
     case loaders
+    case http
 
     /// A harness for this target, ready for any number of inputs. `repository` is the
     /// repository root: the replay and loaders targets read their fixed cluster files there.
@@ -13,6 +14,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .decoder: DecoderHarness().run
         case .replay: try ReplayHarness(repository: repository).run
         case .loaders: try LoadersHarness(repository: repository).run
+        case .http: HTTPHarness().run
         }
     }
 }

@@ -12,15 +12,18 @@ package final class EventRenderer: DatapathEventSink {
     package var hubble: KeyedRecords?
     /// Findings for the detectors, when alerts are on.
     package var findings: FindingBuffer?
+    /// The counts for the metrics page, when it is served (`--metrics-address`).
+    package var metrics: FlowMetrics?
     /// The names of each policy generation, by `FlowEntry.policyGeneration`.
     package private(set) var generations: [FlowAnnotations] = []
     /// The names of the interfaces connections were observed on (live capture), when known.
     let interfaces: InterfaceNames?
 
-    package init(hubble: Bool, findingCapacity: Int?, interfaces: InterfaceNames? = nil) {
+    package init(hubble: Bool, findingCapacity: Int?, interfaces: InterfaceNames? = nil, metrics: Bool = false) {
         self.interfaces = interfaces
         self.hubble = hubble ? KeyedRecords() : nil
         self.findings = findingCapacity.map { FindingBuffer(capacity: $0) }
+        self.metrics = metrics ? FlowMetrics() : nil
     }
 
     /// Adds the names of the next policy generation (at start, and on reload).
@@ -35,10 +38,18 @@ package final class EventRenderer: DatapathEventSink {
             let alertedAt = FlowRecord.append(flow, reason: reason, annotations: self.annotations(of: flow),
                                               interfaces: self.interfaces, to: &self.flows.block.buffer)
             self.flows.endRecord(key, flowID: flow.flowID, alertedAt: alertedAt)
+            self.metrics?.countEnded(flow, reason: reason)
         case .connectionJudged(let flow, let flags, let key):
-            if let hubble = self.hubble, let annotations = self.annotations(of: flow) {
+            guard let annotations = self.annotations(of: flow) else { return }
+            if let hubble = self.hubble {
                 Self.appendHubble(flow, firstPacketFlags: flags, annotations: annotations, interfaces: self.interfaces,
                                   to: hubble, key: key)
+            }
+            if let metrics = self.metrics {
+                Self.hubbleEvents(flow, annotations: annotations) { _, direction, decision, event in
+                    metrics.countHubbleEvent(flow, direction: direction, decision: decision, event: event,
+                                             verdictAsEnforced: annotations.verdictAsEnforced)
+                }
             }
         case .finding(let finding, let flow, let time, let key):
             self.findings?.append(finding, flow: flow, time: time, key: key)
@@ -56,6 +67,21 @@ package final class EventRenderer: DatapathEventSink {
     /// packet's key).
     static func appendHubble(_ flow: FlowEntry, firstPacketFlags: UInt16, annotations: FlowAnnotations,
                              interfaces: InterfaceNames?, to keyed: KeyedRecords, key: EmissionKey) {
+        Self.hubbleEvents(flow, annotations: annotations) { place, direction, decision, event in
+            keyed.beginRecord()
+            HubbleRecord.append(flow, direction: direction, decision: decision, event: event,
+                                firstPacketFlags: firstPacketFlags, nodeName: annotations.nodeName,
+                                annotations: annotations, interfaces: interfaces, to: &keyed.block.buffer)
+            keyed.endRecord(EmissionKey(event: key.event, primary: key.primary + Int64(place), secondary: key.secondary))
+        }
+    }
+
+    /// The Hubble events of a new connection, in their order (`place` 0-3): per enforced
+    /// decision the policy-verdict event and, for an enforced drop, the drop event; egress
+    /// before ingress. The `--hubble` lines and the metrics count the same events.
+    @inline(__always)
+    static func hubbleEvents(_ flow: FlowEntry, annotations: FlowAnnotations,
+                             _ body: (Int, TrafficDirection, PolicyDecision, HubbleRecord.Event) -> Void) {
         for place in 0..<4 {
             let direction: TrafficDirection = place < 2 ? .egress : .ingress
             let evaluated = direction == .egress ? flow.egressEvaluated : flow.ingressEvaluated
@@ -63,11 +89,7 @@ package final class EventRenderer: DatapathEventSink {
             guard evaluated && decision.outcome != .notEnforced else { continue }
             let event: HubbleRecord.Event = place % 2 == 0 ? .policyVerdict : .drop
             if event == .drop && !HubbleRecord.hasDropEvent(decision, annotations: annotations) { continue }
-            keyed.beginRecord()
-            HubbleRecord.append(flow, direction: direction, decision: decision, event: event,
-                                firstPacketFlags: firstPacketFlags, nodeName: annotations.nodeName,
-                                annotations: annotations, interfaces: interfaces, to: &keyed.block.buffer)
-            keyed.endRecord(EmissionKey(event: key.event, primary: key.primary + Int64(place), secondary: key.secondary))
+            body(place, direction, decision, event)
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Capture
 import FlowMonitor
 import Foundation
+import Metrics
 import Output
 
 #if canImport(Glibc)
@@ -23,7 +24,9 @@ extension Flowmon {
                 inventory and policy files (a bad file is reported and the old ones kept) and reopens the \
                 output files (for logrotate). An interface that goes down is reported and waited out, as \
                 tcpdump does (the records of the connections that ended are written at once); one that is \
-                deleted ends the capture, as does an output that cannot be written.
+                deleted ends the capture, as does an output that cannot be written. With '--metrics-address', \
+                Prometheus metrics (Hubble's families, counted per connection, and flowmon's) are served on \
+                /metrics and a health check on /healthz while the capture runs.
                 """
         )
 
@@ -66,6 +69,9 @@ extension Flowmon {
         @Option(help: ArgumentHelp("Rotated files kept with '--rotate-size' (FILE.1 ... FILE.n; the oldest beyond is removed). Default: 5.", valueName: "n"))
         var rotateKeep: Int?
 
+        @Option(help: ArgumentHelp("Serve Prometheus metrics (/metrics) and a health check (/healthz) over HTTP on this address: HOST:PORT, [IPv6]:PORT, or :PORT for every address (docs/metrics.md).", valueName: "host:port"))
+        var metricsAddress: String?
+
         @OptionGroup var flowTable: FlowTableOptions
 
         @OptionGroup(title: "Identity and policy") var agent: AgentOptions
@@ -84,6 +90,9 @@ extension Flowmon {
             guard self.statsInterval > 0 else { throw ValidationError("'--stats-interval' must be above 0 seconds.") }
             if let duration, !(duration > 0) { throw ValidationError("'--duration' must be above 0 seconds.") }
             if let count, count <= 0 { throw ValidationError("'--count' must be at least 1.") }
+            if let metricsAddress, MetricsServer.hostAndPort(metricsAddress) == nil {
+                throw ValidationError("'--metrics-address' must be HOST:PORT, [IPv6]:PORT or :PORT (got '\(metricsAddress)').")
+            }
             if self.rotateSize != nil && self.outputOptions.output == nil { throw ValidationError("'--rotate-size' needs '--output'.") }
             if let rotateKeep {
                 guard self.rotateSize != nil else { throw ValidationError("'--rotate-keep' needs '--rotate-size'.") }
@@ -109,10 +118,21 @@ extension Flowmon {
                 rotation: self.rotateSize.map { JSONLinesOutput.Rotation(bytes: $0.bytes, keep: self.rotateKeep ?? 5) },
                 processor: self.flowTable.configuration, agent: self.agent.configuration,
                 agentState: try self.agent.load(), alerts: try self.alertOptions.load())
+            // Bound before the capture opens: an address in use fails at once, and the socket
+            // survives '--user'.
+            var metrics: (server: MetricsServer, version: String)?
+            if let metricsAddress {
+                do {
+                    metrics = (try MetricsServer(address: metricsAddress), Flowmon.configuration.version)
+                } catch {
+                    Diagnostics.error(error.description)
+                    throw ExitCode.failure
+                }
+            }
             let opened = OpenedOutputs()
             do {
                 defer { opened.finish() }
-                let capture = try CaptureRun(configuration, report: Diagnostics.report)
+                let capture = try CaptureRun(configuration, metrics: metrics, report: Diagnostics.report)
                 try capture.run(opened.open(self.outputOptions, self.presentation, alerts: self.alertOptions))
             } catch {
                 throw opened.exitCode(after: error)

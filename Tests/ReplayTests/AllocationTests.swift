@@ -3,7 +3,7 @@ import Agent
 import CMallocCounter
 import Datapath
 import Detection
-import FlowMonitor
+@testable import FlowMonitor
 import Foundation
 import Output
 import Testing
@@ -48,6 +48,26 @@ struct AllocationTests {
                           output: $0, policy: state.context(), hubble: $0)
         }
         #expect(packets == 1500)
+        #expect(allocations == 0, "\(allocations) allocations for \(packets) packets")
+    }
+
+    /// The same counting for the metrics page (`--metrics-address`): each connection's Hubble
+    /// events and its end counted in the worker's `FlowMetrics`, handed over with each epoch.
+    @Test func countingForTheMetricsPageAllocatesNothing() throws {
+        let state = try AgentState.load(AgentConfiguration(
+            pods: Fixture.captures.appendingPathComponent("demo/demo-cluster.pods.json").path, nodeName: "kind-worker-0",
+            policyPaths: [Fixture.root.appendingPathComponent("Policies/demo").path], verdictAsEnforced: true))
+        var configuration = ProcessorConfiguration(maxFlows: 64, detectors: DetectorSettings())
+        configuration.metrics = true
+        let (packets, allocations, measured) = try Self.steadyState(Fixture.captures.appendingPathComponent("demo/demo-cluster.pcap")) {
+            FlowProcessor(configuration: configuration, output: $0, policy: state.context(), hubble: $0)
+        }
+        #expect(packets == 1500)
+        // It counted: verdicts, drops, ports.
+        let page = measured.merger?.metricsPage(interface: "demo", version: "test") ?? ""
+        for family in ["hubble_policy_verdicts_total{", "hubble_drop_total{", "hubble_port_distribution_total{", "flowmon_flows_total{"] {
+            #expect(page.contains(family), "\(page)")
+        }
         #expect(allocations == 0, "\(allocations) allocations for \(packets) packets")
     }
 
