@@ -162,7 +162,7 @@ final class Merger: @unchecked Sendable {
         }
         self.queues[worker].append(epoch)
         guard self.everyWorkerHandedOver else { return }
-        while self.everyWorkerHandedOver { self.writeEpoch() }
+        repeat { self.writeEpoch() } while self.everyWorkerHandedOver
         guard self.flushesEachEpoch, self.error == nil else { return }
         do throws(OutputError) { try self.flushOutputs() } catch { self.error = error }
     }

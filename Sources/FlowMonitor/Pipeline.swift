@@ -68,11 +68,12 @@ public struct PipelineConfiguration: Sendable {
 ///
 /// Output stays exactly what one pass on one thread writes. The capture thread decides when
 /// idle flows are swept (once per second of packet time and every 16,384 packets, the single-pass
-/// rule; twice a second in live capture) and sends the same sweep marker to every worker, so all shards expire flows at the same
-/// instants. Each record is tagged with its place in single-pass order (`EmissionKey`); at every
-/// marker the workers hand their records and detector events to the `Merger`, which runs the detectors
-/// over the events in that order and writes each epoch's records, merged by key, once every
-/// worker has reached it.
+/// rule; twice a second in live capture) and sends the same sweep marker to every worker, so all
+/// shards expire flows at the same instants. Each record is tagged with its place in single-pass
+/// order (`EmissionKey`); at every marker the workers hand their records and detector events to
+/// the `Merger`, which runs the detectors over the events in that order and writes each epoch's
+/// records, merged by key, once every worker has reached it (and flushes them, in live capture
+/// and in replay from a pipe).
 public final class Pipeline: @unchecked Sendable {
     public let configuration: PipelineConfiguration
     let processors: [FlowProcessor]
