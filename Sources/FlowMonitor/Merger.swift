@@ -54,6 +54,9 @@ final class Merger: @unchecked Sendable {
     let alertStage: AlertStage?
     /// Where alerts are written besides `output` (`--alerts FILE`).
     var alerts: JSONLinesOutput?
+    /// Flush every output once the epochs a hand-over completes are written (live capture,
+    /// replay from a pipe), so records are not held until 64 KiB gather; false: large blocks.
+    var flushesEachEpoch = false
 
     init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?, policy: PolicyContext?,
          detectors: DetectorSettings?, statsInterval: Int64?, interfaces: InterfaceNames? = nil,
@@ -157,6 +160,10 @@ final class Merger: @unchecked Sendable {
         self.lock.lock()
         defer { self.lock.unlock() }
         if let error = self.error { throw error }
+        try self.flushOutputs()
+    }
+
+    private func flushOutputs() throws(OutputError) {
         try self.output.flush()
         try self.hubble?.flush()
         try self.alerts?.flush()
@@ -179,7 +186,10 @@ final class Merger: @unchecked Sendable {
         }
         if epoch.metrics != nil { renderer.metrics = self.spareMetrics.popLast() ?? FlowMetrics() }
         self.queues[worker].append(epoch)
-        while self.everyWorkerHandedOver { self.writeEpoch() }
+        guard self.everyWorkerHandedOver else { return }
+        repeat { self.writeEpoch() } while self.everyWorkerHandedOver
+        guard self.flushesEachEpoch, self.error == nil else { return }
+        do throws(OutputError) { try self.flushOutputs() } catch { self.error = error }
     }
 
     private var everyWorkerHandedOver: Bool {

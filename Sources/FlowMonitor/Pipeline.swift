@@ -22,6 +22,9 @@ public struct PipelineConfiguration: Sendable {
     public var statsInterval: Duration?
     /// The names of the interfaces packets are captured on, for the records (live capture).
     public var interfaces: InterfaceNames?
+    /// Replay from a pipe (`tcpdump -U -w - | flowmon replay -`): write and flush each epoch as
+    /// soon as it is merged, as live capture always does, instead of in 64 KiB blocks.
+    public var streamsOutput = false
 
     public init(workers: Int, ringBytes: Int = 32 << 20, mode: PipelineMode = .replay, statsInterval: Duration? = nil) {
         self.workers = max(1, workers)
@@ -65,11 +68,12 @@ public struct PipelineConfiguration: Sendable {
 ///
 /// Output stays exactly what one pass on one thread writes. The capture thread decides when
 /// idle flows are swept (once per second of packet time and every 16,384 packets, the single-pass
-/// rule) and sends the same sweep marker to every worker, so all shards expire flows at the same
-/// instants. Each record is tagged with its place in single-pass order (`EmissionKey`); at every
-/// marker the workers hand their records and detector events to the `Merger`, which runs the detectors
-/// over the events in that order and writes each epoch's records, merged by key, once every
-/// worker has reached it.
+/// rule; twice a second in live capture) and sends the same sweep marker to every worker, so all
+/// shards expire flows at the same instants. Each record is tagged with its place in single-pass
+/// order (`EmissionKey`); at every marker the workers hand their records and detector events to
+/// the `Merger`, which runs the detectors over the events in that order and writes each epoch's
+/// records, merged by key, once every worker has reached it (and flushes them, in live capture
+/// and in replay from a pipe).
 public final class Pipeline: @unchecked Sendable {
     public let configuration: PipelineConfiguration
     let processors: [FlowProcessor]
@@ -146,6 +150,8 @@ public final class Pipeline: @unchecked Sendable {
         self.merger = Merger(workers: configuration.workers, output: output, hubble: hubble, policy: policy,
                              detectors: processor.detectors, statsInterval: configuration.statsInterval?.flowmonNanoseconds,
                              interfaces: configuration.interfaces, metrics: processor.metrics)
+        self.merger.flushesEachEpoch = configuration.mode == .live || configuration.streamsOutput
+        if configuration.mode == .live { self.sweeps = SweepSchedule(interval: SweepSchedule.liveInterval) }
         for index in 0..<configuration.workers where !(index == 0 && readerIsWorker) {
             self.finished.enter()
             let thread = Thread { [self] in
@@ -166,6 +172,9 @@ public final class Pipeline: @unchecked Sendable {
         if packet.time > self.latestTime { self.latestTime = packet.time }
         if self.sweeps.isDue(time: packet.time, packets: self.sequence) {
             self.broadcast(.sweep, time: packet.time.nanoseconds, sequence: 2 &* self.sequence)
+            // The workers end the epoch now, not at the next batch: a replay from a pipe may
+            // wait in read(2) before the next one.
+            self.publish()
         }
         guard let link = self.capture.linkLayer(of: packet, onUnsupported: self.onUnsupportedLinkType) else {
             self.sequence &+= 1
@@ -225,7 +234,8 @@ public final class Pipeline: @unchecked Sendable {
         for ring in self.rings { ring?.publish() }
     }
 
-    /// Live capture with no traffic: sweep on the clock so idle flows still end. The time
+    /// Live capture with no traffic: sweep on the clock so idle flows still end, and their
+    /// records are written (and flushed) within 1 s of their timeout passing. The time
     /// passed is the caller's (the kernel's clock); the flow table reads none itself.
     public func idle(now: CaptureTime) {
         guard self.configuration.mode == .live, self.sweeps.isDue(idle: now) else { return }

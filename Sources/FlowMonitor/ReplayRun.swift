@@ -54,7 +54,11 @@ public final class ReplayRun {
     public func run(_ outputs: RunOutputs, progress: (_ bytes: Int64, _ packets: UInt64) -> Void) throws -> Int32 {
         let reader = self.reader
         let configuration = self.configuration
-        let pipeline = outputs.pipeline(configuration.pipeline, processor: configuration.processor, agent: configuration.agentState,
+        var pipelineConfiguration = configuration.pipeline
+        // From a pipe or FIFO (`tcpdump -U -w - | flowmon replay -`) records stream: each epoch
+        // is flushed once written. A regular file is written in large blocks.
+        pipelineConfiguration.streamsOutput = reader.fileSize == nil
+        let pipeline = outputs.pipeline(pipelineConfiguration, processor: configuration.processor, agent: configuration.agentState,
                                         alerts: configuration.alerts, input: reader.path, report: self.report)
         let signals = SignalFlags([SIGINT, SIGTERM])
         defer { signals.cancel() }

@@ -50,7 +50,7 @@ struct LiveReloadTests {
         let hubble = directory.appendingPathComponent("hubble.jsonl")
 
         // Waits are on events (stderr lines, records in the files), not fixed sleeps, so the test
-        // holds on a loaded machine and under the sanitizers; stats every second flush the output.
+        // holds on a loaded machine and under the sanitizers; each epoch is flushed as it is written.
         let flowmon = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
             "netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--interface", "any",
             "--filter", "inbound and udp", "--pods", pods.path, "--policies", policy.path,
@@ -64,9 +64,11 @@ struct LiveReloadTests {
         func send(_ port: Int, from sourcePort: Int) throws {
             try lab.sh("ip netns exec \(a) sh -c 'echo x | socat -u - UDP:10.244.0.12:\(port),sourceport=\(sourcePort)'")
         }
+        // Flow records (a policy-violation alert names the port too, and is written before its flow ends).
         func written(_ file: URL, _ ports: [Int]) -> Bool {
-            let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
-            return ports.allSatisfy { text.contains("\"src_port\":\($0),") }
+            let flows = ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n")
+                .filter { $0.contains("\"event_type\":\"flow\"") }
+            return ports.allSatisfy { port in flows.contains { $0.contains("\"src_port\":\(port),") } }
         }
 
         try send(7001, from: 40001)  // allowed by the first policy
