@@ -53,10 +53,7 @@ struct LiveCaptureLabTests {
         try lab.setUp()
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let podsFile = directory.appendingPathComponent("pods.json")
-        try lab.podsJSON().write(to: podsFile, atomically: true, encoding: .utf8)
-        let policyFile = directory.appendingPathComponent("policy.yaml")
-        try Self.policy.write(to: policyFile, atomically: true, encoding: .utf8)
+        let (podsFile, policyFile) = try lab.writeInventory(policy: Self.policy, into: directory)
         let output = directory.appendingPathComponent("flows.jsonl")
         let hubbleOutput = directory.appendingPathComponent("hubble.jsonl")
 

@@ -40,10 +40,7 @@ struct LiveLatencyTests {
         try lab.setUp()
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let pods = directory.appendingPathComponent("pods.json")
-        try lab.podsJSON().write(to: pods, atomically: true, encoding: .utf8)
-        let policy = directory.appendingPathComponent("policy.yaml")
-        try LiveCaptureLabTests.policy.write(to: policy, atomically: true, encoding: .utf8)
+        let (pods, policy) = try lab.writeInventory(policy: LiveCaptureLabTests.policy, into: directory)
         let output = directory.appendingPathComponent("flows.jsonl")
         let hubble = directory.appendingPathComponent("hubble.jsonl")
         let alerts = directory.appendingPathComponent("alerts.jsonl")

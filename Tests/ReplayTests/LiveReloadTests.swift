@@ -41,10 +41,7 @@ struct LiveReloadTests {
         try lab.setUp()
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let pods = directory.appendingPathComponent("pods.json")
-        try lab.podsJSON().write(to: pods, atomically: true, encoding: .utf8)
-        let policy = directory.appendingPathComponent("policy.yaml")
-        try Self.policy(allowing: 7001).write(to: policy, atomically: true, encoding: .utf8)
+        let (pods, policy) = try lab.writeInventory(policy: Self.policy(allowing: 7001), into: directory)
         let output = directory.appendingPathComponent("flows.jsonl")
         let rotated = directory.appendingPathComponent("flows.jsonl.1")
         let hubble = directory.appendingPathComponent("hubble.jsonl")

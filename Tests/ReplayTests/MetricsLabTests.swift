@@ -61,10 +61,7 @@ struct MetricsLabTests {
         try lab.setUp()
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let podsFile = directory.appendingPathComponent("pods.json")
-        try lab.podsJSON().write(to: podsFile, atomically: true, encoding: .utf8)
-        let policyFile = directory.appendingPathComponent("policy.yaml")
-        try LiveCaptureLabTests.policy.write(to: policyFile, atomically: true, encoding: .utf8)
+        let (podsFile, policyFile) = try lab.writeInventory(policy: LiveCaptureLabTests.policy, into: directory)
         let output = directory.appendingPathComponent("flows.jsonl")
         let hubble = directory.appendingPathComponent("hubble.jsonl")
         let configuration = directory.appendingPathComponent("prometheus.yml")

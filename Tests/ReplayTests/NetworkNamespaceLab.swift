@@ -81,6 +81,16 @@ final class NetworkNamespaceLab {
             + "; ip netns del \(self.node) 2>/dev/null; true")
     }
 
+    /// Writes the lab's pods (`podsJSON`) and `policy` into `directory`, as `--pods` and
+    /// `--policies` read them.
+    func writeInventory(policy: String, into directory: URL) throws -> (pods: URL, policy: URL) {
+        let pods = directory.appendingPathComponent("pods.json")
+        try self.podsJSON().write(to: pods, atomically: true, encoding: .utf8)
+        let policyFile = directory.appendingPathComponent("policy.yaml")
+        try policy.write(to: policyFile, atomically: true, encoding: .utf8)
+        return (pods, policyFile)
+    }
+
     /// `kubectl get pods -A -o json` for the lab's pods, all on node "lab-node".
     func podsJSON() -> String {
         let items = self.pods.map { pod in
