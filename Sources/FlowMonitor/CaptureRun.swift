@@ -61,11 +61,20 @@ public final class CaptureRun {
     /// The names of the interfaces captured on, for the records' `in_iface` and Hubble's `interface`.
     let interfaceNames = InterfaceNames()
     let report: (RunMessage) -> Void
+    /// The inventory and policy files and the `--pods` watch stream, followed; nil without any.
+    let agentInputs: AgentInputs?
+    let reloads = ReloadCounters()
 
     /// Opens the capture (before the outputs, so a capture that cannot be opened creates no file).
     public init(_ configuration: Configuration, report: @escaping (RunMessage) -> Void) throws(CaptureError) {
         self.configuration = configuration
         self.report = report
+        do throws(AgentError) {
+            self.agentInputs = configuration.agent.isEmpty ? nil : try AgentInputs(configuration.agent)
+        } catch {
+            throw CaptureError(.cannotOpen, error.description)
+        }
+        for warning in self.agentInputs?.watcher?.warnings ?? [] { report(.warning(warning)) }
         var options = configuration.capture
         if let scope = configuration.observation {
             let observation = try NodeObservation(scope: scope, userFilter: options.filter)
@@ -99,6 +108,11 @@ public final class CaptureRun {
                                         agent: configuration.agentState, alerts: configuration.alerts, input: nil,
                                         report: self.report)
         pipeline.observation = self.observation?.points
+        pipeline.reloadCounters = self.reloads
+        if let stream = self.agentInputs?.stream {
+            self.report(.info("following the pods of the watch stream \(stream.source)"))
+            self.agentInputs?.start()
+        }
         if self.observation == nil { pipeline.captureInterfaceIndex = if_nametoindex(self.capture.interfaceName) }
         let workers = "\(configuration.pipeline.workers) worker\(configuration.pipeline.workers == 1 ? "" : "s")"
         let interfaces = self.observation.map { "\($0.description) through any" } ?? self.capture.interfaceName
@@ -140,6 +154,7 @@ public final class CaptureRun {
             if let count = self.configuration.count, packets >= count { break }
             if let deadline, now.nanoseconds >= deadline { break }
             if signals.takeReload() { self.reload(pipeline) }
+            self.followAgentInputs(pipeline, now: now)
             if let failure = self.followInterfaces() { return failure }
         }
         return nil
@@ -181,21 +196,45 @@ public final class CaptureRun {
         pipeline.noteDrops(kernel: statistics.droppedByKernel, interface: statistics.droppedByInterface)
     }
 
-    /// Reopens the outputs and reloads the inventory and policies; the detectors keep their
-    /// thresholds (read at start) and re-evaluate their selectors and pod CIDRs against the new
-    /// inventory. A bad file is reported and the previous ones kept.
+    /// SIGHUP: reopens the outputs and reloads the inventory and policies.
     func reload(_ pipeline: Pipeline) {
         pipeline.reopenOutputs()
+        self.reloadAgent(pipeline, reason: "SIGHUP")
+    }
+
+    /// Reloads when a watched file or the watch stream changed and has been quiet since.
+    func followAgentInputs(_ pipeline: Pipeline, now: CaptureTime) {
+        guard let inputs = self.agentInputs else { return }
+        let (messages, rejected, reason) = inputs.poll(now: now.nanoseconds)
+        for message in messages {
+            switch message {
+            case .info(let text): self.report(.info(text))
+            case .warning(let text): self.report(.warning(text))
+            case .error(let text): self.report(.error(text))
+            }
+        }
+        if rejected > 0 { self.reloads.refused(rejected) }
+        if let reason { self.reloadAgent(pipeline, reason: reason) }
+    }
+
+    /// The one reload, whatever caused it (`reason`): connections that start afterwards are
+    /// judged by the new inventory and policies. The detectors keep their thresholds (read at
+    /// start) and re-evaluate their selectors and pod CIDRs against the new inventory. A bad
+    /// file (or one caught half-written) is reported and the previous ones kept.
+    func reloadAgent(_ pipeline: Pipeline, reason: String) {
         guard !self.configuration.agent.isEmpty else { return }
+        self.agentInputs?.reloaded()
         do {
-            let state = try AgentState.load(self.configuration.agent)
+            let state = try AgentState.load(self.configuration.agent, streamedPods: self.agentInputs?.streamedPods ?? [])
             for message in state.messages { self.report(.info(message)) }
             pipeline.reload(policy: state.context(alerts: self.configuration.alerts,
                                                   policyRevision: pipeline.nextPolicyRevision))
-            self.report(.info("reloaded inventory and policies"))
+            self.reloads.reloaded()
+            self.report(.info("reloaded inventory and policies (\(reason): \(state.inventory.pods.count) pods, \(state.policies.documents.count) policies)"))
         } catch {
+            self.reloads.refused()
             for line in error.lines {
-                self.report(.error("reload failed, keeping the previous inventory and policies: \(line)"))
+                self.report(.error("reload failed, keeping the previous inventory and policies (\(reason)): \(line)"))
             }
         }
     }

@@ -49,6 +49,8 @@ final class Merger: @unchecked Sendable {
     let alertStage: AlertStage?
     /// Where alerts are written besides `output` (`--alerts FILE`).
     var alerts: JSONLinesOutput?
+    /// The live capture's reload counts for `stats.agent` (nil in replay); set before the start.
+    var reloadCounters: ReloadCounters?
 
     init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?, policy: PolicyContext?,
          detectors: DetectorSettings?, statsInterval: Int64?, interfaces: InterfaceNames? = nil) {
@@ -224,6 +226,7 @@ final class Merger: @unchecked Sendable {
             var statistics = StatsSnapshot(combining: self.epoch.compactMap(\.statistics), capture: self.capture, time: at)
             statistics.alerts = self.alertStage?.counters
             statistics.interfaces = self.namedLocked
+            statistics.agentReloads = self.reloadCounters?.counts
             StatsRecord.append(statistics, to: &self.output.buffer)
             try self.output.endLine()
             try self.output.flush()
