@@ -62,9 +62,13 @@ public struct AgentState: Sendable {
     /// `streamedPods`: the pods of the watch stream so far, when `podsAreStreamed`.
     public static func load(_ configuration: AgentConfiguration, streamedPods: [Pod] = []) throws(AgentError) -> AgentState {
         let stream = configuration.podsAreStreamed ? configuration.pods : nil
-        let inventory = try InventoryLoader.load(pods: stream == nil ? configuration.pods : nil, namespaces: configuration.namespaces,
+        var inventory = try InventoryLoader.load(pods: stream == nil ? configuration.pods : nil, namespaces: configuration.namespaces,
                                                  nodes: configuration.nodes,
                                                  streamedPods: stream.map { ($0 == "-" ? "standard input" : $0, streamedPods) })
+        // The node a stream is followed on exists before the stream lists a pod of it.
+        if stream != nil, let node = configuration.nodeName, !inventory.nodes.contains(where: { $0.name == node }) {
+            inventory.nodes.append(Node(name: node))
+        }
         let policies = configuration.policyPaths.isEmpty ? PolicySet()
             : configuration.skipsBadPolicyFiles ? PolicyLoader.loadEach(paths: configuration.policyPaths)
             : try PolicyLoader.load(paths: configuration.policyPaths)

@@ -230,7 +230,8 @@ public final class CaptureRun {
             pipeline.reload(policy: state.context(alerts: self.configuration.alerts,
                                                   policyRevision: pipeline.nextPolicyRevision))
             self.reloads.reloaded()
-            self.report(.info("reloaded inventory and policies (\(reason): \(state.inventory.pods.count) pods, \(state.policies.documents.count) policies)"))
+            let pods = state.inventory.pods.count, policies = state.policies.documents.count
+            self.report(.info("reloaded inventory and policies (\(reason): \(pods) pod\(pods == 1 ? "" : "s"), \(policies) polic\(policies == 1 ? "y" : "ies"))"))
         } catch {
             self.reloads.refused()
             for line in error.lines {
