@@ -119,8 +119,11 @@ struct LiveInventoryFollowTests {
         let verdicts = Self.flows(output).mapValues { ($0["policy"] as? [String: Any])?["verdict"] as? String }
         #expect(verdicts[41001] == "FORWARDED" && verdicts[41002] == "AUDIT", "\(verdicts)")
         #expect(verdicts[41003] == "AUDIT" && verdicts[41004] == "FORWARDED", "\(verdicts)")
-        // Two reloads, one refused; written in every stats record of a capture.
+        // Two reloads, one refused; written in every stats record of a capture, as the schema says.
         #expect(Self.agentStats(output) == ["reloads": 2, "reload_errors": 1])
+        let lines = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").map(String.init)
+        let validation = try validateAgainstSchemas(lines)
+        #expect(validation.status == 0, "\(validation.report)")
     }
 
     @Test func podsFromAWatchStreamFIFOFollowAddedAndDeleted() throws {
