@@ -27,6 +27,10 @@ public final class FileWatcher {
     private let descriptor: Int32
     private let extensions: Set<String>
     private var watches: [Int32: Watched] = [:]
+    /// Where events are read into (inotify(7): room for at least one event with the longest name).
+    private let buffer = UnsafeMutableRawPointer.allocate(byteCount: FileWatcher.bufferSize,
+                                                          alignment: MemoryLayout<inotify_event>.alignment)
+    private static let bufferSize = 64 << 10
     /// Problems met while adding watches (a directory that does not exist, the inotify limits):
     /// what is not watched still reloads on SIGHUP.
     public private(set) var warnings: [String] = []
@@ -57,6 +61,7 @@ public final class FileWatcher {
 
     deinit {
         if self.descriptor >= 0 { close(self.descriptor) }
+        self.buffer.deallocate()
     }
 
     /// The paths that changed since the last call (watched files as they were given, entries of
@@ -66,11 +71,9 @@ public final class FileWatcher {
         guard self.descriptor >= 0 else { return [] }
         var changed: [String] = []
         func note(_ path: String) { if !changed.contains(path) { changed.append(path) } }
-        let capacity = 64 << 10
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: MemoryLayout<inotify_event>.alignment)
-        defer { buffer.deallocate() }
+        let buffer = self.buffer
         while true {
-            let count = read(self.descriptor, buffer, capacity)
+            let count = read(self.descriptor, buffer, Self.bufferSize)
             guard count > 0 else { break }  // EAGAIN: nothing more now
             var offset = 0
             while offset + MemoryLayout<inotify_event>.size <= count {
@@ -98,8 +101,9 @@ public final class FileWatcher {
                 if event.mask & UInt32(IN_CREATE) != 0 && !isDirectory && !Self.isSymbolicLink(path) { continue }
                 if let file = watched.files[name] {
                     note(file)
-                } else if name == Self.configMapDataLink && !watched.files.isEmpty {
+                } else if name == Self.configMapDataLink {
                     watched.files.values.sorted().forEach(note)
+                    if watched.isTree { note(path) }
                 } else if watched.isTree {
                     if isDirectory {
                         if event.mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 { self.addTree(path) }

@@ -1,6 +1,9 @@
 import Agent
 import Capture
-import FlowCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The inventory and policy inputs a live capture follows: the files, watched with inotify
 /// (`FileWatcher`), and the `--pods` watch stream (`PodWatchStream`). `poll` is asked once a
@@ -10,9 +13,12 @@ final class AgentInputs {
     let watcher: FileWatcher?
     let stream: PodWatchStream?
     let quiet: Int64
-    /// The first change not reloaded yet, and the time of the last one.
+    /// The changes not reloaded yet, and the time of the last one (monotonic clock, ns).
     private var pending: [String] = []
     private var lastChange: Int64 = 0
+    /// The inputs are looked at every 20 ms at most (the capture loop turns per batch of packets).
+    private var nextLook: Int64 = 0
+    static let lookInterval: Int64 = 20_000_000
 
     /// Watches what `configuration` names; a stream (`podsAreStreamed`) is opened here, before
     /// privileges are dropped, and read from `start()`.
@@ -38,7 +44,12 @@ final class AgentInputs {
 
     /// What changed since the last call: messages to show, objects refused, and the reason to
     /// reload now (`pods.json changed`), once the inputs have been quiet for `quiet`.
-    func poll(now: Int64) -> (messages: [PodWatchStream.Message], rejected: Int, reload: String?) {
+    func poll() -> (messages: [PodWatchStream.Message], rejected: Int, reload: String?) {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        let now = Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+        guard now >= self.nextLook else { return ([], 0, nil) }
+        self.nextLook = now + Self.lookInterval
         var changed = self.watcher?.changes() ?? []
         var messages: [PodWatchStream.Message] = []
         var rejected = 0

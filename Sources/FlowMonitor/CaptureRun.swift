@@ -154,7 +154,7 @@ public final class CaptureRun {
             if let count = self.configuration.count, packets >= count { break }
             if let deadline, now.nanoseconds >= deadline { break }
             if signals.takeReload() { self.reload(pipeline) }
-            self.followAgentInputs(pipeline, now: now)
+            self.followAgentInputs(pipeline)
             if let failure = self.followInterfaces() { return failure }
         }
         return nil
@@ -203,9 +203,9 @@ public final class CaptureRun {
     }
 
     /// Reloads when a watched file or the watch stream changed and has been quiet since.
-    func followAgentInputs(_ pipeline: Pipeline, now: CaptureTime) {
+    func followAgentInputs(_ pipeline: Pipeline) {
         guard let inputs = self.agentInputs else { return }
-        let (messages, rejected, reason) = inputs.poll(now: now.nanoseconds)
+        let (messages, rejected, reason) = inputs.poll()
         for message in messages {
             switch message {
             case .info(let text): self.report(.info(text))
