@@ -64,6 +64,8 @@ public final class CaptureRun {
     /// The inventory and policy files and the `--pods` watch stream, followed; nil without any.
     let agentInputs: AgentInputs?
     let reloads = ReloadCounters()
+    /// The warnings and notices of the state in use: a reload repeats none of them.
+    var agentMessages: Set<String>
 
     /// Opens the capture (before the outputs, so a capture that cannot be opened creates no file).
     public init(_ configuration: Configuration, report: @escaping (RunMessage) -> Void) throws(CaptureError) {
@@ -75,6 +77,7 @@ public final class CaptureRun {
             throw CaptureError(.cannotOpen, error.description)
         }
         for warning in self.agentInputs?.watcher?.warnings ?? [] { report(.warning(warning)) }
+        self.agentMessages = Set(configuration.agentState?.messages ?? [])
         var options = configuration.capture
         if let scope = configuration.observation {
             let observation = try NodeObservation(scope: scope, userFilter: options.filter)
@@ -226,7 +229,8 @@ public final class CaptureRun {
         self.agentInputs?.reloaded()
         do {
             let state = try AgentState.load(self.configuration.agent, streamedPods: self.agentInputs?.streamedPods ?? [])
-            for message in state.messages { self.report(.info(message)) }
+            for message in state.messages where !self.agentMessages.contains(message) { self.report(.info(message)) }
+            self.agentMessages = Set(state.messages)
             pipeline.reload(policy: state.context(alerts: self.configuration.alerts,
                                                   policyRevision: pipeline.nextPolicyRevision))
             self.reloads.reloaded()
