@@ -170,6 +170,45 @@ import Testing
         #expect(pieces == [.tooLong(line: 1), .object(Array("{\"b\": 2}".utf8), line: 2)])
     }
 
+    /// Any bytes (mutations of a real stream) are cut and applied without a trap, and a good
+    /// object after them is still taken.
+    @Test func damagedStreamsNeverTrap() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Int {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Int(truncatingIfNeeded: state >> 1)
+        }
+        let good = Array(Self.event("ADDED", "after", ip: "10.9.9.9").utf8)
+        let base = Array((Self.event("ADDED", "a", ip: "10.0.0.1") + Self.event("DELETED", "a")).utf8)
+        let alphabet = Array(#"{}[]"\,: x0"#.utf8)
+        for _ in 0..<300 {
+            var bytes = base
+            for _ in 0..<(1 + next() % 8) {
+                let at = next() % bytes.count
+                switch next() % 3 {
+                case 0: bytes[at] = alphabet[next() % alphabet.count]
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(UInt8(truncatingIfNeeded: next()), at: at)
+                }
+            }
+            var set = PodWatchSet(source: "fuzz")
+            var scanner = JSONObjectScanner()
+            var pieces: [JSONObjectScanner.Piece] = []
+            var start = 0
+            while start < bytes.count {
+                let end = min(bytes.count, start + 1 + next() % 64)
+                pieces += scanner.feed(bytes[start..<end])
+                start = end
+            }
+            // A new object at the start of a line always begins anew, whatever came before.
+            pieces += scanner.feed(Array("\n".utf8) + good)
+            for case .object(let object, let line) in pieces { _ = try? set.apply(object, line: line) }
+            #expect(set.pods.contains { $0.name == "after" })
+        }
+    }
+
     /// The loader takes the stream's pods in place of a file, with the same consistency rules.
     @Test func streamedPodsGoThroughTheInventoryRules() throws {
         var set = PodWatchSet(source: "pods.fifo")

@@ -9,7 +9,9 @@
 /// confuse it; the object itself is parsed afterwards, so a mismatched bracket is reported by
 /// the JSON parser. An object cut short (its writer died and a new one started) is
 /// recognised by a `{` at the start of a line inside it, where kubectl's indented output never
-/// has one: the cut object is given up (`Piece.truncated`) and the new one taken.
+/// has one: the cut object is given up (`Piece.truncated`) and the new one taken (a string
+/// never runs past the end of a line, where a valid one never does, so this holds whatever
+/// the broken object held).
 public struct JSONObjectScanner: Sendable {
     /// What the stream yielded.
     public enum Piece: Equatable, Sendable {
@@ -68,7 +70,13 @@ public struct JSONObjectScanner: Sendable {
                 continue
             }
             if self.inString {
-                if self.escaped {
+                if byte == 0x0A {
+                    // A JSON string holds no raw line break (RFC 8259 section 7): the object is
+                    // broken, and its next line is read as JSON text again, so a new object can
+                    // still be recognised at the start of a line.
+                    self.inString = false
+                    self.escaped = false
+                } else if self.escaped {
                     self.escaped = false
                 } else if byte == UInt8(ascii: "\\") {
                     self.escaped = true
