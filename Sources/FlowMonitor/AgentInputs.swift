@@ -28,7 +28,8 @@ final class AgentInputs {
         if let pods = configuration.pods, !configuration.podsAreStreamed { files.insert(pods, at: 0) }
         var directories: [String] = []
         for path in configuration.policyPaths {
-            if (try? PolicyLoader.policyFiles(at: path)) == [path] { files.append(path) } else { directories.append(path) }
+            var info = stat()
+            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { directories.append(path) } else { files.append(path) }
         }
         self.watcher = files.isEmpty && directories.isEmpty ? nil
             : FileWatcher(files: files, directories: directories, extensions: PolicyLoader.fileExtensions.sorted())
