@@ -192,4 +192,33 @@ struct LiveInventoryFollowTests {
         #expect((flows[42002]?["policy"] as? [String: Any])?["verdict"] as? String == "AUDIT", "\(flows)")
         #expect(Self.agentStats(output) == ["reloads": 2, "reload_errors": 1])
     }
+
+    /// `--pods -`: the stream on standard input (`kubectl … | flowmon capture --pods -`); its end
+    /// is reported once and the pods kept.
+    @Test func podsFromStandardInputAreKeptAfterItsEnd() throws {
+        guard Self.canRun() else { return }
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("flows.jsonl")
+        let input = Pipe()
+        let flowmon = try BoundedProcess(Fixture.flowmonBinary, [
+            "capture", "--interface", "lo", "--filter", "udp port 9", "--pods", "-", "--output", output.path,
+            "--stats-interval", "1"], seconds: 60, standardInput: input)
+        defer { flowmon.process.stop() }
+        #expect(flowmon.wait(seconds: 30) { flowmon.stderrSoFar.contains("flowmon: capturing on lo") }, "\(flowmon.stderrSoFar)")
+        #expect(flowmon.stderrSoFar.contains("following the pods of the watch stream standard input"))
+        let pod = #"{"type":"ADDED","object":{"kind":"Pod","metadata":{"name":"a","namespace":"x"},"status":{"podIP":"127.0.0.9"}}}"#
+        try input.fileHandleForWriting.write(contentsOf: Data((pod + "\n").utf8))
+        try input.fileHandleForWriting.close()
+        #expect(flowmon.wait(seconds: 30) {
+            flowmon.stderrSoFar.contains("standard input: end of the watch stream; keeping the 1 pod it gave\n")
+                && flowmon.stderrSoFar.contains("(standard input changed: 1 pod, 0 policies)")
+        }, "\(flowmon.stderrSoFar)")
+        #expect(!flowmon.stderrSoFar.contains("waiting for a new writer"))
+        kill(flowmon.pid, SIGINT)
+        let run = flowmon.finish()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(Self.count(run.stderr, "end of the watch stream") == 1, "\(run.stderr)")
+        #expect(Self.agentStats(output) == ["reloads": 1, "reload_errors": 0])
+    }
 }
