@@ -59,6 +59,8 @@ public enum EVEKey: KeyText, CaseIterable, Sendable {
     case tcpReuse = "tcp_reuse", relatedICMP = "related_icmp"
     case raised, allowlisted
     case eventsDropped = "events_dropped", trackersEvicted = "trackers_evicted", aggregatesEvicted = "aggregates_evicted"
+    case agent, reloads
+    case reloadErrors = "reload_errors"
     // `lost`.
     case lost, total
     case numEventsLost = "num_events_lost"

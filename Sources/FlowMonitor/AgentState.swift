@@ -21,6 +21,9 @@ public struct AgentConfiguration: Sendable {
     /// Cilium's `cluster-name` (`--cluster-name`): the pods' `io.cilium.k8s.policy.cluster`
     /// label and the Hubble endpoints' `cluster_name`.
     public var clusterName: String
+    /// Whether `pods` is a watch stream (`-` or a FIFO, `PodWatchStream`) a live capture
+    /// follows: its pods are given to `AgentState.load` rather than read from `pods`.
+    public var podsAreStreamed = false
 
     public init(pods: String? = nil, namespaces: String? = nil, nodes: String? = nil, nodeName: String? = nil,
                 policyPaths: [String] = [], verdictAsEnforced: Bool = false, services: String? = nil,
@@ -56,9 +59,16 @@ public struct AgentState: Sendable {
     /// Service translation (`--services`); empty without it.
     public var services = CompiledServices()
 
-    public static func load(_ configuration: AgentConfiguration) throws(AgentError) -> AgentState {
-        let inventory = try InventoryLoader.load(pods: configuration.pods, namespaces: configuration.namespaces,
-                                                 nodes: configuration.nodes)
+    /// `streamedPods`: the pods of the watch stream so far, when `podsAreStreamed`.
+    public static func load(_ configuration: AgentConfiguration, streamedPods: [Pod] = []) throws(AgentError) -> AgentState {
+        let stream = configuration.podsAreStreamed ? configuration.pods : nil
+        var inventory = try InventoryLoader.load(pods: stream == nil ? configuration.pods : nil, namespaces: configuration.namespaces,
+                                                 nodes: configuration.nodes,
+                                                 streamedPods: stream.map { ($0 == "-" ? "standard input" : $0, streamedPods) })
+        // The node a stream is followed on exists before the stream lists a pod of it.
+        if stream != nil, let node = configuration.nodeName, !inventory.nodes.contains(where: { $0.name == node }) {
+            inventory.nodes.append(Node(name: node))
+        }
         let policies = configuration.policyPaths.isEmpty ? PolicySet()
             : configuration.skipsBadPolicyFiles ? PolicyLoader.loadEach(paths: configuration.policyPaths)
             : try PolicyLoader.load(paths: configuration.policyPaths)

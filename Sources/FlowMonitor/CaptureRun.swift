@@ -68,6 +68,11 @@ public final class CaptureRun {
     let metrics: (server: MetricsServer, version: String)?
     /// `/healthz` answers 200 while this is true: the capture loop runs and the interface is up.
     let capturing = HealthFlag()
+    /// The inventory and policy files and the `--pods` watch stream, followed; nil without any.
+    let agentInputs: AgentInputs?
+    let reloads = ReloadCounters()
+    /// The warnings and notices of the state in use: a reload repeats none of them.
+    var agentMessages: Set<String>
 
     /// Opens the capture (before the outputs, so a capture that cannot be opened creates no file).
     public init(_ configuration: Configuration, metrics: (server: MetricsServer, version: String)? = nil,
@@ -75,6 +80,13 @@ public final class CaptureRun {
         self.configuration = configuration
         self.metrics = metrics
         self.report = report
+        do throws(AgentError) {
+            self.agentInputs = configuration.agent.isEmpty ? nil : try AgentInputs(configuration.agent)
+        } catch {
+            throw CaptureError(.cannotOpen, error.description)
+        }
+        for warning in self.agentInputs?.watcher?.warnings ?? [] { report(.warning(warning)) }
+        self.agentMessages = Set(configuration.agentState?.messages ?? [])
         var options = configuration.capture
         if let scope = configuration.observation {
             let observation = try NodeObservation(scope: scope, userFilter: options.filter)
@@ -109,6 +121,11 @@ public final class CaptureRun {
         let pipeline = outputs.pipeline(pipelineConfiguration, processor: processor, agent: configuration.agentState,
                                         alerts: configuration.alerts, input: nil, report: self.report)
         pipeline.observation = self.observation?.points
+        pipeline.reloadCounters = self.reloads
+        if let stream = self.agentInputs?.stream {
+            self.report(.info("following the pods of the watch stream \(stream.source)"))
+            self.agentInputs?.start()
+        }
         if self.observation == nil { pipeline.captureInterfaceIndex = if_nametoindex(self.capture.interfaceName) }
         if let (server, version) = self.metrics {
             let (interface, capturing) = (self.capture.interfaceName, self.capturing)
@@ -160,6 +177,7 @@ public final class CaptureRun {
             if let count = self.configuration.count, packets >= count { break }
             if let deadline, now.nanoseconds >= deadline { break }
             if signals.takeReload() { self.reload(pipeline) }
+            self.followAgentInputs(pipeline)
             if let failure = self.followInterfaces() { return failure }
         }
         return nil
@@ -201,22 +219,48 @@ public final class CaptureRun {
         pipeline.noteDrops(kernel: statistics.droppedByKernel, interface: statistics.droppedByInterface)
     }
 
-    /// Reopens the outputs and reloads the inventory and policies; the detectors keep their
-    /// thresholds (read at start) and re-evaluate their selectors and pod CIDRs against the new
-    /// inventory. A bad file is reported and the previous ones kept.
+    /// SIGHUP: reopens the outputs and reloads the inventory and policies.
     func reload(_ pipeline: Pipeline) {
         pipeline.reopenOutputs()
+        self.reloadAgent(pipeline, reason: "SIGHUP")
+    }
+
+    /// Reloads when a watched file or the watch stream changed and has been quiet since.
+    func followAgentInputs(_ pipeline: Pipeline) {
+        guard let inputs = self.agentInputs else { return }
+        let (messages, rejected, reason) = inputs.poll()
+        for message in messages {
+            switch message {
+            case .info(let text): self.report(.info(text))
+            case .warning(let text): self.report(.warning(text))
+            case .error(let text): self.report(.error(text))
+            }
+        }
+        if rejected > 0 { self.reloads.refused(rejected) }
+        if let reason { self.reloadAgent(pipeline, reason: reason) }
+    }
+
+    /// The one reload, whatever caused it (`reason`): connections that start afterwards are
+    /// judged by the new inventory and policies. The detectors keep their thresholds (read at
+    /// start) and re-evaluate their selectors and pod CIDRs against the new inventory. A bad
+    /// file (or one caught half-written) is reported and the previous ones kept.
+    func reloadAgent(_ pipeline: Pipeline, reason: String) {
         guard !self.configuration.agent.isEmpty else { return }
+        self.agentInputs?.reloaded()
         do {
-            let state = try AgentState.load(self.configuration.agent)
-            for message in state.messages { self.report(.info(message)) }
+            let state = try AgentState.load(self.configuration.agent, streamedPods: self.agentInputs?.streamedPods ?? [])
+            for message in state.messages where !self.agentMessages.contains(message) { self.report(.info(message)) }
+            self.agentMessages = Set(state.messages)
             pipeline.reload(policy: state.context(alerts: self.configuration.alerts,
                                                   policyRevision: pipeline.nextPolicyRevision))
-            self.report(.info("reloaded inventory and policies"))
+            self.reloads.reloaded()
+            let pods = state.inventory.pods.count, policies = state.policies.documents.count
+            self.report(.info("reloaded inventory and policies (\(reason): \(pods) pod\(pods == 1 ? "" : "s"), \(policies) polic\(policies == 1 ? "y" : "ies"))"))
         } catch {
             pipeline.noteReloadFailed()
+            self.reloads.refused()
             for line in error.lines {
-                self.report(.error("reload failed, keeping the previous inventory and policies: \(line)"))
+                self.report(.error("reload failed, keeping the previous inventory and policies (\(reason)): \(line)"))
             }
         }
     }

@@ -57,6 +57,8 @@ final class Merger: @unchecked Sendable {
     /// Flush every output once the epochs a hand-over completes are written (live capture,
     /// replay from a pipe), so records are not held until 64 KiB gather; false: large blocks.
     var flushesEachEpoch = false
+    /// The live capture's reload counts for `stats.agent` (nil in replay); set before the start.
+    var reloadCounters: ReloadCounters?
 
     init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?, policy: PolicyContext?,
          detectors: DetectorSettings?, statsInterval: Int64?, interfaces: InterfaceNames? = nil,
@@ -264,6 +266,7 @@ final class Merger: @unchecked Sendable {
             var statistics = StatsSnapshot(combining: self.epoch.compactMap(\.statistics), capture: self.capture, time: at)
             statistics.alerts = self.alertStage?.counters
             statistics.interfaces = self.namedLocked
+            statistics.agentReloads = self.reloadCounters?.counts
             StatsRecord.append(statistics, to: &self.output.buffer)
             try self.output.endLine()
             try self.output.flush()

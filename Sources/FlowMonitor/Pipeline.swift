@@ -97,6 +97,11 @@ public final class Pipeline: @unchecked Sendable {
         get { self.merger.alerts }
         set { self.merger.alerts = newValue }
     }
+    /// Counts of inventory and policy reloads, written in `stats.agent` (live capture).
+    public var reloadCounters: ReloadCounters? {
+        get { self.merger.reloadCounters }
+        set { self.merger.reloadCounters = newValue }
+    }
     let parser = LayerParser()
     let onUnsupportedLinkType: (UInt32) -> Void
     let finished = DispatchGroup()
@@ -329,6 +334,7 @@ public final class Pipeline: @unchecked Sendable {
                                        time: self.latestTime, inputError: inputError)
         statistics.alerts = self.merger.alertStage?.counters
         statistics.interfaces = self.merger.namedInterfaceCounts
+        statistics.agentReloads = self.merger.reloadCounters?.counts
         StatsRecord.append(statistics, to: &self.output.buffer)
         try self.output.endLine()
         try self.merger.flush()

@@ -17,6 +17,8 @@ public struct StatsSnapshot: Sendable {
     public var alerts: AlertCounters?
     /// Per interface of a live capture, by name (`stats.capture.interfaces`).
     public var interfaces: [(name: String, counts: InterfaceCounters.Counts)] = []
+    /// Reloads of the inventory and policies in a live capture (`stats.agent`); nil in replay.
+    public var agentReloads: (reloads: UInt64, errors: UInt64)?
 
     public init(time: CaptureTime, capture: CaptureCounters, decode: DecodeCounters, flows: FlowTableCounters,
                 activeFlows: Int, fragments: FragmentCounters, inputError: String? = nil) {
@@ -139,6 +141,12 @@ public enum StatsRecord {
         out.append(.evicted, s.fragments.evicted)
         out.append(byte: UInt8(ascii: "}"))
         if let alerts = s.alerts { appendAlerts(alerts, to: &out) }
+        if let agent = s.agentReloads {
+            out.open(.agent)
+            out.append(.reloads, agent.reloads)
+            out.append(.reloadErrors, agent.errors)
+            out.append(byte: UInt8(ascii: "}"))
+        }
         out.append(raw: "}}")
     }
 

@@ -4,7 +4,7 @@ import FlowMonitor
 
 /// The cluster's pods, namespaces and nodes: part of `AgentOptions`, and all `policy check` takes.
 struct InventoryOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Pods of the cluster: the output of 'kubectl get pods -A -o json'. Tags flows with pod names, labels and Cilium-style identities.", valueName: "file"))
+    @Option(help: ArgumentHelp("Pods of the cluster: the output of 'kubectl get pods -A -o json'. Tags flows with pod names, labels and Cilium-style identities. In 'capture', '-' (standard input) or a FIFO is read as the stream of 'kubectl get pods -A --watch --output-watch-events -o json' and followed; a file is watched and reloaded when it changes.", valueName: "file"))
     var pods: String?
 
     @Option(help: ArgumentHelp("Namespaces: 'kubectl get namespaces -o json' (namespace labels, for namespaceSelector).", valueName: "file"))
@@ -46,11 +46,19 @@ struct AgentOptions: ParsableArguments {
                            services: self.services, clusterName: self.clusterName)
     }
 
+    /// For `capture`, which follows its inputs: `--pods -` or a FIFO is a watch stream.
+    var followedConfiguration: AgentConfiguration {
+        var configuration = self.configuration
+        configuration.podsAreStreamed = configuration.pods.map(PodWatchStream.isStream) ?? false
+        return configuration
+    }
+
     /// Loads the inventory and policies, printing warnings and notices; nil when none were given.
-    func load() throws -> AgentState? {
-        guard !self.configuration.isEmpty else { return nil }
+    func load(_ configuration: AgentConfiguration? = nil) throws -> AgentState? {
+        let configuration = configuration ?? self.configuration
+        guard !configuration.isEmpty else { return nil }
         do {
-            let state = try AgentState.load(self.configuration)
+            let state = try AgentState.load(configuration)
             for message in state.messages { Diagnostics.line("flowmon: \(message)") }
             return state
         } catch {

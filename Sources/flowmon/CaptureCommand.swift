@@ -20,9 +20,12 @@ extension Flowmon {
                 of the connections. Nothing is lost silently: kernel drops, interface drops and drops because \
                 a ring was full are counted in every stats record, and an event_type "lost" record is written \
                 whenever new drops happen. SIGINT and SIGTERM stop the capture, drain the rings, write every \
-                open connection (reason 'shutdown') and the final stats, and exit 0. SIGHUP reloads the \
-                inventory and policy files (a bad file is reported and the old ones kept) and reopens the \
-                output files (for logrotate). An interface that goes down is reported and waited out, as \
+                open connection (reason 'shutdown') and the final stats, and exit 0. The inventory and \
+                policy files are watched (inotify) and reloaded 200 ms after they stop changing; SIGHUP \
+                reloads them too and reopens the output files (for logrotate). A bad or half-written file \
+                is reported and the old ones kept; connections that start after a reload are judged by \
+                the new ones. '--pods -' or '--pods FIFO' follows 'kubectl get pods -A --watch \
+                --output-watch-events -o json'. An interface that goes down is reported and waited out, as \
                 tcpdump does (the records of the connections that ended are written at once); one that is \
                 deleted ends the capture, as does an output that cannot be written. With '--metrics-address', \
                 Prometheus metrics (Hubble's families, counted per connection, and flowmon's) are served on \
@@ -116,8 +119,8 @@ extension Flowmon {
                                                 statsInterval: .seconds(self.statsInterval)),
                 duration: self.duration, count: self.count, user: self.user,
                 rotation: self.rotateSize.map { JSONLinesOutput.Rotation(bytes: $0.bytes, keep: self.rotateKeep ?? 5) },
-                processor: self.flowTable.configuration, agent: self.agent.configuration,
-                agentState: try self.agent.load(), alerts: try self.alertOptions.load())
+                processor: self.flowTable.configuration, agent: self.agent.followedConfiguration,
+                agentState: try self.agent.load(self.agent.followedConfiguration), alerts: try self.alertOptions.load())
             // Bound before the capture opens: an address in use fails at once, and the socket
             // survives '--user'.
             var metrics: (server: MetricsServer, version: String)?

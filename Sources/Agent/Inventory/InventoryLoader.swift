@@ -48,11 +48,14 @@ public struct Inventory: Sendable {
 /// pod in file order keeps it (it is removed from the later pod's `ips`):
 /// `pods.json: $.items[7].status.podIPs[0].ip: 10.244.1.5 is claimed by shop/web-1 and shop/web-2; using shop/web-1`.
 public enum InventoryLoader {
-    public static func load(pods: String?, namespaces: String?, nodes: String?) throws(AgentError) -> Inventory {
+    /// `streamedPods`: the pods of a watch stream (`PodWatchSet`) instead of a `pods` file,
+    /// named `source` in messages.
+    public static func load(pods: String?, namespaces: String?, nodes: String?,
+                            streamedPods: (source: String, pods: [Pod])? = nil) throws(AgentError) -> Inventory {
         let podsRoot = try pods.map { path throws(AgentError) in (path, try JSONReader.parseFile(path)) }
         let namespacesRoot = try namespaces.map { path throws(AgentError) in (path, try JSONReader.parseFile(path)) }
         let nodesRoot = try nodes.map { path throws(AgentError) in (path, try JSONReader.parseFile(path)) }
-        return try decode(pods: podsRoot, namespaces: namespacesRoot, nodes: nodesRoot)
+        return try decode(pods: podsRoot, namespaces: namespacesRoot, nodes: nodesRoot, streamedPods: streamedPods)
     }
 
     /// The same from in-memory JSON text; `file` names each source in messages.
@@ -66,7 +69,8 @@ public enum InventoryLoader {
         return try decode(pods: podsRoot, namespaces: namespacesRoot, nodes: nodesRoot)
     }
 
-    static func decode(pods: (String, Any)?, namespaces: (String, Any)?, nodes: (String, Any)?) throws(AgentError) -> Inventory {
+    static func decode(pods: (String, Any)?, namespaces: (String, Any)?, nodes: (String, Any)?,
+                       streamedPods: (source: String, pods: [Pod])? = nil) throws(AgentError) -> Inventory {
         var inventory = Inventory()
         if let (file, root) = namespaces {
             let reader = JSONReader(file: file)
@@ -95,6 +99,9 @@ public enum InventoryLoader {
             }
             inventory.warnings += removeDuplicateNames(&inventory.pods, file: file)
             inventory.warnings += resolveDuplicateIPs(&inventory.pods, file: file)
+        } else if let streamedPods {
+            inventory.pods = streamedPods.pods
+            inventory.warnings += resolveDuplicateIPs(&inventory.pods, file: streamedPods.source)
         }
         inventory.warnings += addImpliedNamespaces(&inventory, file: namespaces?.0)
         inventory.warnings += addImpliedNodes(&inventory, file: nodes?.0)
