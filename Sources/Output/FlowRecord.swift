@@ -120,7 +120,7 @@ public enum FlowRecord {
             out.append(.verdict, name: "FORWARDED")
         } else {
             out.append(.verdict, name: annotations.verdictAsEnforced ? "DROPPED" : "AUDIT")
-            out.append(.dropReason, name: drop!.explicitDeny ? "POLICY_DENY" : "POLICY_DENIED")
+            out.append(.dropReason, name: drop!.decision.outcome == .deniedExplicitly ? "POLICY_DENY" : "POLICY_DENIED")
             out.append(.trafficDirection, name: drop!.direction.name)
         }
         // The match type of the deciding entry: the dropping side's, else the enforced ingress
