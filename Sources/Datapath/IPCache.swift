@@ -119,11 +119,6 @@ public struct IPCache: Sendable {
         self.ipv6ShortStart = self.ipv6Codes.firstIndex { $0 < 16 } ?? self.ipv6Codes.count
     }
 
-    /// The distinct IPv4 prefix lengths present, longest first (what a lookup probes).
-    public var ipv4PrefixLengths: [UInt8] { self.ipv4Codes.map { $0 - 129 } }
-    /// The distinct IPv6 prefix lengths present, longest first.
-    public var ipv6PrefixLengths: [UInt8] { self.ipv6Codes }
-
     /// The value of the longest prefix of the address's family that covers it, or
     /// `IPCacheValue.world` when none does. Allocation-free.
     @inlinable

@@ -6,7 +6,7 @@
 ///   (well-known identities 100-115, user-reserved 128-255), none of which flowmon allocates.
 /// - 256 and up (`firstAllocated`) are allocated, one per distinct set of security labels;
 ///   bits 16-23 would carry a cluster id (always 0 here).
-/// - Bits 24-31 are the scope: `localScope` (0x01) marks node-local identities such as
+/// - Bits 24-31 are the scope: `localScopeFlag` (0x01) marks node-local identities such as
 ///   the ones allocated for CIDRs from policies; 0x02 marks remote-node-scoped ones.
 @frozen
 public struct Identity: RawRepresentable, Hashable, Comparable, Sendable {

@@ -164,12 +164,8 @@ public struct EndpointPolicy: Sendable {
     /// any identity that covers the protocol and port wins over every allow (deny beats allow
     /// across all policy kinds); otherwise the most specific allow entry decides (longer
     /// protocol/port prefix first, the exact identity on a tie); otherwise, if the direction
-    /// is enforced, the default deny (`POLICY_DENIED`). No allocation.
-    public func decide(_ direction: TrafficDirection, remote: Identity, ipProtocol: UInt8, port: UInt16) -> PolicyDecision {
-        self.lookup(direction, remote: remote, ipProtocol: ipProtocol, port: port).decision
-    }
-
-    /// `decide`, and the map entry that decided (for `policy explain`).
+    /// is enforced, the default deny (`POLICY_DENIED`). No allocation. With the decision, the
+    /// map entry that decided (for `policy explain`).
     public func lookup(_ direction: TrafficDirection, remote: Identity, ipProtocol: UInt8, port: UInt16)
         -> (decision: PolicyDecision, entry: PolicyMapEntry?)
     {

@@ -214,7 +214,4 @@ public enum DecodeAnomaly: UInt8, CaseIterable, Sendable {
 
     /// The stable dotted counter name.
     public var name: StaticString { self.row.name }
-
-    @inlinable
-    public var isTruncation: Bool { self.kind == .truncated }
 }

@@ -25,7 +25,6 @@ public struct SCTPHeader {
 
     @inlinable public var sourcePort: UInt16 { self.bytes.uncheckedBigEndian(at: 0, as: UInt16.self) }
     @inlinable public var destinationPort: UInt16 { self.bytes.uncheckedBigEndian(at: 2, as: UInt16.self) }
-    @inlinable public var verificationTag: UInt32 { self.bytes.uncheckedBigEndian(at: 4, as: UInt32.self) }
 
     @inlinable
     static func decode(

@@ -25,7 +25,6 @@ public struct VLANTag {
 
     /// The 12-bit VLAN identifier (0 = priority tag only).
     @inlinable public var vlanID: UInt16 { self.bytes.uncheckedBigEndian(at: 0, as: UInt16.self) & 0x0FFF }
-    @inlinable public var priority: UInt8 { self.bytes.uncheckedByte(at: 0) >> 5 }
     @inlinable public var etherType: UInt16 { self.bytes.uncheckedBigEndian(at: 2, as: UInt16.self) }
 
     @inlinable

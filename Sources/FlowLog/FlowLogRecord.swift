@@ -133,17 +133,18 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
             self.workloads = try container.decodeIfPresent([Workload].self, forKey: .workloads) ?? []
         }
 
+        /// What follows `prefix` (`reserved:`, `cidr:`, `k8s:<key>=`) in each label that starts with it, in label order.
+        public func labels(after prefix: String) -> [String] {
+            self.labels.compactMap { $0.hasPrefix(prefix) ? String($0.dropFirst(prefix.count)) : nil }
+        }
+
         /// The `reserved:` label names (`world`, `world-ipv4`, `host`, `remote-node`,
         /// `kube-apiserver`, ...), in label order.
-        public var reservedNames: [String] {
-            self.labels.compactMap { $0.hasPrefix("reserved:") ? String($0.dropFirst("reserved:".count)) : nil }
-        }
+        public var reservedNames: [String] { self.labels(after: "reserved:") }
 
         /// The prefixes of the `cidr:` labels, as Cilium writes them (`10.0.0.0/8`; IPv6 with
         /// dashes for colons, `fd00--0/64`).
-        public var cidrPrefixes: [String] {
-            self.labels.compactMap { $0.hasPrefix("cidr:") ? String($0.dropFirst("cidr:".count)) : nil }
-        }
+        public var cidrPrefixes: [String] { self.labels(after: "cidr:") }
 
         /// True for the world identities (`reserved:world`, `world-ipv4`, `world-ipv6`, or a
         /// CIDR identity, which carries one of them).

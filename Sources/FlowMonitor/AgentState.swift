@@ -102,27 +102,27 @@ public struct AgentState: Sendable {
     /// start, one more per reload, as Cilium's policy repository revision grows with each
     /// change).
     public func annotations(policyRevision: UInt64 = 1) -> FlowAnnotations {
-        let clusterLabel = SecurityLabels.sourceK8s + ":" + SecurityLabels.clusterLabel + "="
-        func clusterName(_ labels: [String]) -> String? {
-            labels.first { $0.hasPrefix(clusterLabel) }.map { String($0.dropFirst(clusterLabel.count)) }
+        /// The value of the `k8s:` security label `key` among `labels`.
+        func k8sLabel(_ key: String, in labels: [String]) -> String? {
+            let prefix = SecurityLabels.sourceK8s + ":" + key + "="
+            return labels.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
         }
         func endpointJSON(hubble: Bool) -> [[UInt8]] {
             self.endpoints.endpoints.map { endpoint in
                 FlowAnnotations.endpointJSON(identity: endpoint.identity.rawValue,
-                                             clusterName: hubble ? clusterName(endpoint.labels) : nil,
+                                             clusterName: hubble ? k8sLabel(SecurityLabels.clusterLabel, in: endpoint.labels) : nil,
                                              namespace: endpoint.namespace, podName: endpoint.podName,
                                              labels: endpoint.labels, workload: endpoint.workload.map { ($0.name, $0.kind) })
             }
         }
         // Identities seen without one endpoint (a Service's backends, judged together): a pod
         // identity still names its namespace, from the label every pod identity carries.
-        let namespaceLabel = SecurityLabels.sourceK8s + ":" + SecurityLabels.podNamespaceLabel + "="
         func identityJSON(hubble: Bool) -> [UInt32: [UInt8]] {
             var rendered: [UInt32: [UInt8]] = [:]
             for (identity, labels) in self.endpoints.identities {
-                let namespace = labels.first { $0.hasPrefix(namespaceLabel) }.map { String($0.dropFirst(namespaceLabel.count)) }
                 rendered[identity.rawValue] = FlowAnnotations.endpointJSON(
-                    identity: identity.rawValue, clusterName: hubble ? clusterName(labels) : nil, namespace: namespace,
+                    identity: identity.rawValue, clusterName: hubble ? k8sLabel(SecurityLabels.clusterLabel, in: labels) : nil,
+                    namespace: k8sLabel(SecurityLabels.podNamespaceLabel, in: labels),
                     podName: nil, labels: labels.sorted(), workload: nil)
             }
             return rendered

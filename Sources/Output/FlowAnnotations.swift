@@ -31,7 +31,7 @@ public final class FlowAnnotations: Sendable {
         /// `ingress_allowed_by` of traffic from the local host (`hostRuleJSON`).
         let hostRuleSet: [UInt8]
 
-        public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]], revision: UInt64? = nil) {
+        public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]], revision: UInt64) {
             self.endpoints = endpoints
             self.identities = identities
             self.policySets = policySets
@@ -40,14 +40,14 @@ public final class FlowAnnotations: Sendable {
     }
 
     public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]], verdictAsEnforced: Bool,
-                services: [[UInt8]] = [], hubble: HubbleNames? = nil, nodeName: String = "") {
+                services: [[UInt8]], hubble: HubbleNames, nodeName: String) {
         self.nodeName = nodeName
         self.services = services
         self.endpoints = endpoints
         self.identities = identities
         self.policySets = policySets
         self.verdictAsEnforced = verdictAsEnforced
-        self.hubble = hubble ?? HubbleNames(endpoints: endpoints, identities: identities, policySets: policySets)
+        self.hubble = hubble
         self.hostRuleSet = Self.hostRuleJSON(revision: nil)
     }
 
@@ -56,31 +56,26 @@ public final class FlowAnnotations: Sendable {
     public static func endpointJSON(identity: UInt32, clusterName: String? = nil, namespace: String?, podName: String?,
                                     labels: [String], workload: (name: String, kind: String)?) -> [UInt8] {
         var out = JSONBuffer(capacity: 256)
-        out.append(raw: "{\"identity\":")
-        out.append(UInt64(identity))
+        out.append(byte: UInt8(ascii: "{"))
+        out.append(.identity, UInt64(identity))
         if let clusterName {
             out.append(raw: ",\"cluster_name\":")
             out.appendString(clusterName)
         }
-        if let namespace {
-            out.append(raw: ",\"namespace\":")
-            out.appendString(namespace)
-        }
-        if let podName {
-            out.append(raw: ",\"pod_name\":")
-            out.appendString(podName)
-        }
-        out.append(raw: ",\"labels\":[")
+        if let namespace { out.append(.namespace, string: namespace) }
+        if let podName { out.append(.podName, string: podName) }
+        out.append(key: .labels)
+        out.append(byte: UInt8(ascii: "["))
         for (index, label) in labels.enumerated() {
             if index > 0 { out.append(byte: UInt8(ascii: ",")) }
             out.appendString(label)
         }
         out.append(byte: UInt8(ascii: "]"))
         if let workload {
-            out.append(raw: ",\"workloads\":[{\"name\":")
-            out.appendString(workload.name)
-            out.append(raw: ",\"kind\":")
-            out.appendString(workload.kind)
+            out.append(key: .workloads)
+            out.append(raw: "[{")
+            out.append(.name, string: workload.name)
+            out.append(.kind, string: workload.kind)
             out.append(raw: "}]")
         }
         out.append(byte: UInt8(ascii: "}"))
@@ -99,14 +94,12 @@ public final class FlowAnnotations: Sendable {
         out.append(byte: UInt8(ascii: "["))
         for (index, policy) in policies.enumerated() {
             if index > 0 { out.append(byte: UInt8(ascii: ",")) }
-            out.append(raw: "{\"name\":")
-            out.appendString(policy.name)
-            if let namespace = policy.namespace {
-                out.append(raw: ",\"namespace\":")
-                out.appendString(namespace)
-            }
+            out.append(byte: UInt8(ascii: "{"))
+            out.append(.name, string: policy.name)
+            if let namespace = policy.namespace { out.append(.namespace, string: namespace) }
             if let revision {
-                out.append(raw: ",\"labels\":[")
+                out.append(key: .labels)
+                out.append(byte: UInt8(ascii: "["))
                 out.appendString("k8s:io.cilium.k8s.policy.derived-from=" + policy.kind)
                 out.append(raw: ",")
                 out.appendString("k8s:io.cilium.k8s.policy.name=" + policy.name)
@@ -118,8 +111,7 @@ public final class FlowAnnotations: Sendable {
                 out.append(revision)
                 out.append(byte: UInt8(ascii: "\""))
             }
-            out.append(raw: ",\"kind\":")
-            out.appendString(policy.kind)
+            out.append(.kind, string: policy.kind)
             out.append(byte: UInt8(ascii: "}"))
         }
         out.append(byte: UInt8(ascii: "]"))
@@ -136,11 +128,11 @@ public final class FlowAnnotations: Sendable {
         var out = JSONBuffer(capacity: 160)
         out.append(raw: "[{")
         if revision == nil {
-            out.append(raw: "\"name\":\"")
-            out.append(raw: PolicyDecision.hostRuleName)
-            out.append(raw: "\",\"kind\":\"reserved\",")
+            out.append(.name, name: PolicyDecision.hostRuleName)
+            out.append(.kind, name: "reserved")
         }
-        out.append(raw: "\"labels\":[\"")
+        out.append(key: .labels)
+        out.append(raw: "[\"")
         out.append(raw: PolicyDecision.hostRuleLabel)
         out.append(raw: "\"]")
         if let revision {
@@ -155,10 +147,9 @@ public final class FlowAnnotations: Sendable {
     /// Renders a Hubble `Service` object.
     public static func serviceJSON(name: String, namespace: String) -> [UInt8] {
         var out = JSONBuffer(capacity: 64)
-        out.append(raw: "{\"name\":")
-        out.appendString(name)
-        out.append(raw: ",\"namespace\":")
-        out.appendString(namespace)
+        out.append(byte: UInt8(ascii: "{"))
+        out.append(.name, string: name)
+        out.append(.namespace, string: namespace)
         out.append(byte: UInt8(ascii: "}"))
         return Array(out.bytes)
     }
@@ -166,7 +157,7 @@ public final class FlowAnnotations: Sendable {
     /// `,"destination_service":{...}` for a connection sent to a known service; nothing otherwise.
     func appendDestinationService(_ index: UInt16, to out: inout JSONBuffer) {
         guard index != 0, Int(index) < self.services.count else { return }
-        out.append(raw: ",\"destination_service\":")
+        out.append(key: .destinationService)
         out.append(bytes: self.services[Int(index)])
     }
 
@@ -188,9 +179,10 @@ public final class FlowAnnotations: Sendable {
         } else if let rendered = identities[identity.rawValue] {
             out.append(bytes: rendered)
         } else {
-            out.append(raw: "{\"identity\":")
-            out.append(UInt64(identity.rawValue))
-            out.append(raw: ",\"labels\":[]}")
+            out.append(byte: UInt8(ascii: "{"))
+            out.append(.identity, UInt64(identity.rawValue))
+            out.append(key: .labels)
+            out.append(raw: "[]}")
         }
     }
 
@@ -198,19 +190,19 @@ public final class FlowAnnotations: Sendable {
     /// ingress): Hubble's list of the policies behind a decision; nothing when there are none.
     /// `hubble` picks the `--hubble` rendering (with `labels` and `revision`).
     /// Traffic from the local host names Cilium's built-in rule (`hostRuleJSON`).
-    func appendPolicies(of decision: PolicyDecision, direction: TrafficDirection, hubble: Bool = false,
+    func appendPolicies(of decision: PolicyDecision, direction: TrafficDirection, hubble: Bool,
                         to out: inout JSONBuffer) {
         if decision.outcome == .allowedFromHost {
-            out.append(raw: ",\"ingress_allowed_by\":")
+            out.append(key: .ingressAllowedBy)
             out.append(bytes: hubble ? self.hubble.hostRuleSet : self.hostRuleSet)
             return
         }
         guard decision.policySet != 0 else { return }
         switch (direction, decision.outcome) {
-        case (.egress, .deniedExplicitly): out.append(raw: ",\"egress_denied_by\":")
-        case (.egress, _): out.append(raw: ",\"egress_allowed_by\":")
-        case (.ingress, .deniedExplicitly): out.append(raw: ",\"ingress_denied_by\":")
-        case (.ingress, _): out.append(raw: ",\"ingress_allowed_by\":")
+        case (.egress, .deniedExplicitly): out.append(key: .egressDeniedBy)
+        case (.egress, _): out.append(key: .egressAllowedBy)
+        case (.ingress, .deniedExplicitly): out.append(key: .ingressDeniedBy)
+        case (.ingress, _): out.append(key: .ingressAllowedBy)
         }
         let sets = hubble ? self.hubble.policySets : self.policySets
         if Int(decision.policySet) < sets.count {

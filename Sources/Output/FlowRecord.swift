@@ -13,11 +13,11 @@ import FlowCore
 /// `src` is always the initiator; `timestamp` is the flow's last packet time. `flow.alerted`
 /// is Suricata's: whether any alert was raised about the connection.
 public enum FlowRecord {
-    /// Appends the record; returns the buffer position of the `flow.alerted` value, so a
-    /// record written before its alerts were decided (a pipeline worker's) can be marked later.
+    /// Appends the record with `flow.alerted` false; returns that value's buffer position, where
+    /// the merger marks it once the detectors have decided.
     @discardableResult
-    public static func append(_ flow: FlowEntry, reason: FlowEndReason, alerted: Bool = false,
-                              annotations: FlowAnnotations? = nil, interfaces: InterfaceNames? = nil,
+    public static func append(_ flow: FlowEntry, reason: FlowEndReason, annotations: FlowAnnotations? = nil,
+                              interfaces: InterfaceNames? = nil,
                               to out: inout JSONBuffer) -> Int {
         out.append(byte: UInt8(ascii: "{"))
         out.append(.timestamp, flow.end)
@@ -37,7 +37,7 @@ public enum FlowRecord {
         out.append(.reason, name: reason.name)
         out.append(key: .alerted)
         let alertedAt = out.count
-        out.append(raw: alerted ? "true}" : "false}")
+        out.append(raw: "false}")
         if flow.ipProtocol == IPProtocolNumber.tcp {
             appendTCP(flow, to: &out)
         }
@@ -120,7 +120,7 @@ public enum FlowRecord {
             out.append(.verdict, name: "FORWARDED")
         } else {
             out.append(.verdict, name: annotations.verdictAsEnforced ? "DROPPED" : "AUDIT")
-            out.append(.dropReason, name: drop!.explicitDeny ? "POLICY_DENY" : "POLICY_DENIED")
+            out.append(.dropReason, name: drop!.decision.outcome == .deniedExplicitly ? "POLICY_DENY" : "POLICY_DENIED")
             out.append(.trafficDirection, name: drop!.direction.name)
         }
         // The match type of the deciding entry: the dropping side's, else the enforced ingress

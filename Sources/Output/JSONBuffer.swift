@@ -127,6 +127,12 @@ public struct JSONBuffer: ~Copyable {
         self.append(byte: UInt8(ascii: "\""))
     }
 
+    /// `"key":"text"`, escaped (`appendString`): an agent-side name.
+    mutating func append(_ key: EVEKey, string text: String) {
+        self.append(key: key)
+        self.appendString(text)
+    }
+
     /// Appends bytes that are already valid JSON.
     public mutating func append(raw bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }

@@ -72,18 +72,14 @@ public struct RunSummary {
     public func render() -> String {
         var out = "Summary\n"
         func capture(_ key: String) -> FlowLogValue? { self.stats?["capture", key] }
-        let verdicts = self.verdicts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
-            .map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
+        let verdicts = Self.counts(self.verdicts)
         var rows: [[String]] = [
             ["packets", Self.number(capture("packets")?.intValue ?? 0)],
             ["connections", Self.number(self.flows) + (verdicts.isEmpty ? "" : " (\(verdicts))")],
         ]
-        let alerts = self.alerts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
-            .map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
+        let alerts = Self.counts(self.alerts)
         rows.append(["alerts", alerts.isEmpty ? "none" : alerts])
-        let anomalies = (self.stats?.sections["anomalies"]?.objectValue ?? [:]).compactMapValues(\.intValue)
-            .sorted { ($0.value, $1.key) > ($1.value, $0.key) }
-            .map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
+        let anomalies = Self.counts((self.stats?.sections["anomalies"]?.objectValue ?? [:]).compactMapValues(\.intValue))
         rows.append(["decoder anomalies", anomalies.isEmpty ? "none" : anomalies])
         let losses = [("kernel", "kernel_dropped"), ("interface", "interface_dropped"), ("ring", "ring_dropped")]
             .compactMap { name, key in capture(key)?.intValue.flatMap { $0 > 0 ? "\(name) \(Self.number($0))" : nil } }
@@ -112,7 +108,7 @@ public struct RunSummary {
     func topTraffic(_ title: String, _ pairs: [Pair: Traffic]) -> String {
         guard !pairs.isEmpty else { return "" }
         let rows = pairs.sorted { ($0.value.bytes, $1.key) > ($1.value.bytes, $0.key) }.prefix(self.top).map { pair, traffic in
-            [pair.from, "->", pair.to, "\(Self.number(traffic.connections)) conn", Self.bytes(traffic.bytes)]
+            [pair.from, "->", pair.to, "\(Self.number(traffic.connections)) conn", ProgressBar.size(Int64(traffic.bytes))]
         }
         return title + "\n" + Self.table(Array(rows), indent: "  ")
     }
@@ -160,7 +156,10 @@ public struct RunSummary {
         return digits + out
     }
 
-    static func bytes(_ value: Int) -> String { value >= 1000 ? ProgressBar.size(Int64(value)) : "\(value) B" }
+    /// `name count, ...`, the largest count first (then by name).
+    static func counts(_ counts: [String: Int]) -> String {
+        counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
+    }
 }
 
 extension RunSummary.Traffic {

@@ -1,3 +1,5 @@
+import FlowLog
+
 /// What a person sees on hovering a node or an edge: a heading, facts, and lists (pods,
 /// labels, policies). Shared by the HTML page (tooltip and SVG `<title>`) and the DOT file
 /// (`tooltip`), so both say the same.
@@ -72,10 +74,7 @@ public struct MapDetails: Sendable, Equatable {
             ("from", edge.source), ("to", edge.destination), ("service", edge.service.description),
         ]
         if !edge.kubernetesServices.isEmpty { facts.append(("through", edge.kubernetesServices.map { "service \($0)" }.joined(separator: ", "))) }
-        let verdicts = ["FORWARDED", "AUDIT", "DROPPED", "none"].compactMap { name in
-            edge.verdicts[name].map { name == "none" ? "no policy verdict ×\($0)" : "\(name) ×\($0)" }
-        }
-        facts.append(("verdict", "\(edge.verdictClass.title): \(verdicts.joined(separator: ", "))"))
+        facts.append(("verdict", "\(edge.verdictClass.title): \(Self.verdictCounts(edge.verdicts))"))
         if !edge.dropReasons.isEmpty { facts.append(("drop reason", edge.dropReasons.joined(separator: ", "))) }
         facts.append(("connections", String(edge.connections)))
         facts.append(("packets", String(edge.packets)))
@@ -103,11 +102,8 @@ public struct MapDetails: Sendable, Equatable {
             verdicts.merge(edge.verdicts, uniquingKeysWith: +)
             packets &+= edge.packets
         }
-        let verdictText = ["FORWARDED", "AUDIT", "DROPPED", "none"].compactMap { name in
-            verdicts[name].map { name == "none" ? "no policy verdict ×\($0)" : "\(name) ×\($0)" }
-        }
         var facts: [(String, String)] = [("from", link.source), ("to", link.destination),
-                                         ("verdict", "\(link.verdictClass.title): \(verdictText.joined(separator: ", "))")]
+                                         ("verdict", "\(link.verdictClass.title): \(Self.verdictCounts(verdicts))")]
         let services = Set(edges.flatMap(\.kubernetesServices)).sorted()
         if !services.isEmpty { facts.append(("through", services.map { "service \($0)" }.joined(separator: ", "))) }
         let reasons = Set(edges.flatMap(\.dropReasons)).sorted()
@@ -120,6 +116,13 @@ public struct MapDetails: Sendable, Equatable {
             Self.list("services", edges.map { "\($0.label) (\(Self.bytes($0.bytes)))" }),
             Self.list("policies", Set(edges.flatMap(\.policies)).sorted()),
         ].compactMap { $0 }
+    }
+
+    /// `FORWARDED ×3, AUDIT ×1, no policy verdict ×2` (`none`: no verdict), in the verdicts' order.
+    static func verdictCounts(_ verdicts: [String: Int]) -> String {
+        (FlowLogRecord.Verdict.allCases.map(\.rawValue) + ["none"]).compactMap { name in
+            verdicts[name].map { name == "none" ? "no policy verdict ×\($0)" : "\(name) ×\($0)" }
+        }.joined(separator: ", ")
     }
 
     /// `512 B`, `12.3 kB`, `4.1 MB` (powers of 1000).

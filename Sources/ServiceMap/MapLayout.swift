@@ -86,7 +86,6 @@ public struct MapLayout: Sendable {
     static let groupHeader = 24.0
     static let groupGap = 28.0
     static let margin = 24.0
-    public static let labelFontSize = 11.0
     public static let labelLineHeight = 12.5
     static let labelCharWidth = 6.3
     /// Most label lines per link; more services are summed up on the last line.

@@ -282,8 +282,7 @@ public struct ServiceMapBuilder {
     }
 
     static func labelNamespace(_ endpoint: FlowLogRecord.Endpoint) -> String? {
-        let prefix = "k8s:io.kubernetes.pod.namespace="
-        return endpoint.namespace ?? endpoint.labels.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+        endpoint.namespace ?? endpoint.labels(after: "k8s:io.kubernetes.pod.namespace=").first
     }
 
     /// The longest of some `cidr:` label prefixes (`10.1.0.0/16` before `10.0.0.0/8`); among

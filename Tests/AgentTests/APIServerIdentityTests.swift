@@ -105,10 +105,10 @@ struct APIServerIdentityTests {
         let client = try #require(endpoints.endpoint(namespace: "shop", pod: "client")).identity
         let policy = try #require(tables.compiled.table.policy(for: client))
         for remote in [Identity.host, .kubeAPIServer, external] {
-            #expect(policy.decide(.egress, remote: remote, ipProtocol: 6, port: 6443).outcome == .allowed, "\(remote)")
+            #expect(policy.lookup(.egress, remote: remote, ipProtocol: 6, port: 6443).decision.outcome == .allowed, "\(remote)")
         }
         for remote in [Identity.remoteNode, .world] {
-            #expect(policy.decide(.egress, remote: remote, ipProtocol: 6, port: 6443).outcome == .denied, "\(remote)")
+            #expect(policy.lookup(.egress, remote: remote, ipProtocol: 6, port: 6443).decision.outcome == .denied, "\(remote)")
         }
     }
 
@@ -120,9 +120,9 @@ struct APIServerIdentityTests {
                                            services: services)
         let client = try #require(tables.endpoints.endpoint(namespace: "shop", pod: "client")).identity
         let policy = try #require(tables.compiled.table.policy(for: client))
-        #expect(policy.decide(.egress, remote: .remoteNode, ipProtocol: 6, port: 6443).outcome == .allowed)
-        #expect(policy.decide(.egress, remote: .kubeAPIServer, ipProtocol: 6, port: 6443).outcome == .allowed)
-        #expect(policy.decide(.egress, remote: .host, ipProtocol: 6, port: 6443).outcome == .denied)
+        #expect(policy.lookup(.egress, remote: .remoteNode, ipProtocol: 6, port: 6443).decision.outcome == .allowed)
+        #expect(policy.lookup(.egress, remote: .kubeAPIServer, ipProtocol: 6, port: 6443).decision.outcome == .allowed)
+        #expect(policy.lookup(.egress, remote: .host, ipProtocol: 6, port: 6443).decision.outcome == .denied)
     }
 
     @Test func withoutTheEndpointsOneNoticeNamesThePolicy() throws {

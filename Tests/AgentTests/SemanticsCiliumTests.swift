@@ -5,7 +5,7 @@ import Testing
 /// Cilium policy semantics, one row per rule, each citing where the rule comes from (a
 /// Cilium documentation page under Documentation/, a source file under pkg/ or bpf/, or a
 /// cilium-cli connectivity test). Probes run through the real loaders, compiler, ipcache and
-/// `EndpointPolicy.decide`, the way `DatapathProgram.classify` does (see SemanticsSupport.swift).
+/// `EndpointPolicy.lookup`, the way `DatapathProgram.classify` does (see SemanticsSupport.swift).
 ///
 /// The cluster is the netpol x/y/z × a/b/c model on node-1 (192.168.1.10), plus node-2
 /// (192.168.1.11, remote-node); y/c also serves a container port named `http` on 9090 and

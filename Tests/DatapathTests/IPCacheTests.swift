@@ -58,8 +58,6 @@ struct IPCacheTests {
         #expect(cache.lookup(v4(10, 244, 2, 6)).identity.rawValue == 1001)
         #expect(cache.lookup(v4(10, 9, 2, 6)).identity.rawValue == 1000)
         #expect(cache.lookup(v4(11, 0, 0, 0)).identity == .world)
-        #expect(cache.ipv4PrefixLengths == [32, 24, 16, 8])
-        #expect(cache.ipv6PrefixLengths == [])
     }
 
     @Test func explicitZeroPrefixesBeatTheDefaultAndStayInTheirFamily() {

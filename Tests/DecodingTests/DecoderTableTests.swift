@@ -33,8 +33,7 @@ struct DecoderTableTests {
             let name = "\(anomaly.name)"
             #expect(name.hasPrefix("decoder."), "\(name)")
             #expect(name.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "." || $0 == "_" }, "\(name)")
-            #expect(anomaly.isTruncation == (anomaly.kind == .truncated))
-            #expect(anomaly.isTruncation == name.hasSuffix(".truncated") || name.hasSuffix("exthdr_truncated"), "\(name)")
+            #expect((anomaly.kind == .truncated) == name.hasSuffix(".truncated") || name.hasSuffix("exthdr_truncated"), "\(name)")
         }
         #expect(DecodeAnomaly.ipv4Truncated.name.description == "decoder.ipv4.truncated")
         #expect("\(DecodeAnomaly.ipv6ExtensionHeaderLoop.name)" == "decoder.ipv6.exthdr_loop")

@@ -94,7 +94,7 @@ extension PacketSummary {
 /// with no more payload than the full frame (the cut fell in payload or padding). The ICMP
 /// quote is best effort, so it may be missing but not different.
 func prefixViolation(_ prefix: PacketSummary, full: PacketSummary) -> String? {
-    if prefix.anomaly?.isTruncation == true { return nil }
+    if prefix.anomaly?.kind == .truncated { return nil }
     if prefix.anomaly != full.anomaly {
         return "anomaly \(prefix.anomaly.map { "\($0.name)" } ?? "nil"), full: \(full.anomaly.map { "\($0.name)" } ?? "nil")"
     }

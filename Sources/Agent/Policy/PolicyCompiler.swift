@@ -69,7 +69,7 @@ public struct CompiledPolicies: Sendable {
 ///   deny rules) in that direction, unless `enableDefaultDeny` says false; a NetworkPolicy
 ///   isolates the directions of its (defaulted) `policyTypes`;
 /// - CIDR peers select CIDR identities (addresses outside the cluster), `except` removed;
-/// - deny entries beat allow entries (decided at lookup by `EndpointPolicy.decide`).
+/// - deny entries beat allow entries (decided at lookup by `EndpointPolicy.lookup`).
 public struct PolicyCompiler {
     let inventory: CompilerInventory
     let labels: [Identity: IdentityLabels]

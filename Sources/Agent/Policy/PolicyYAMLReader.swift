@@ -45,7 +45,6 @@ extension PolicyYAMLNode {
 /// Plain-scalar rules of YAML 1.1 (as Yams' default resolver and go-yaml apply them),
 /// without regular expressions.
 enum PolicyScalar {
-    private static let strTag = "tag:yaml.org,2002:str"
     private static let intTag = "tag:yaml.org,2002:int"
     private static let boolTag = "tag:yaml.org,2002:bool"
     private static let nullTag = "tag:yaml.org,2002:null"
