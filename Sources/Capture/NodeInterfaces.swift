@@ -68,7 +68,11 @@ public struct NodeInterfaces: Sendable {
         case "veth", "netkit":
             // Cilium's host-side pair is a veth pair that no pod holds.
             if link.name == "cilium_host" || link.name == "cilium_net" { return .host }
-            return self.defaultRouteInterfaces.contains(index) ? .uplink : .podFacing
+            // A pod's host end carries no address of the node's (a bridge port, or a routed
+            // CNI's device, link-local at most); a veth that does is the node's way out (a
+            // node in a container or a namespace reaches its network through one).
+            if self.defaultRouteInterfaces.contains(index) || self.hasRoutableAddress(index) { return .uplink }
+            return .podFacing
         case "bridge", "openvswitch":
             return .bridge
         case "vxlan", "geneve", "ipip", "ip6tnl", "gre", "gretap", "ip6gre", "sit", "wireguard":
@@ -76,6 +80,14 @@ public struct NodeInterfaces: Sendable {
         default:
             return .uplink
         }
+    }
+
+    /// Whether the node has an address on interface `index` outside the link-local ranges
+    /// (169.254.0.0/16, fe80::/10: RFC 3927, RFC 4291 §2.5.6).
+    func hasRoutableAddress(_ index: Int32) -> Bool {
+        self.addresses[index]?.contains { address in
+            address.isIPv4 ? address.ipv4Value >> 16 != 0xA9FE : address.high >> 54 != 0x3FA
+        } ?? false
     }
 
     /// The pod-facing interfaces that are up, by index: the default observation points.

@@ -90,14 +90,19 @@ struct RouteNetlinkTests {
             .link(NetworkLink(index: 6, name: "cilium_host", hardwareType: 1, flags: 0x41, kind: "veth")),
             .link(NetworkLink(index: 7, name: "cilium_vxlan", hardwareType: 1, flags: 0x41, kind: "vxlan")),
             .link(NetworkLink(index: 8, name: "lxc-down", hardwareType: 1, flags: 0, kind: "veth")),
+            .link(NetworkLink(index: 10, name: "eth0", hardwareType: 1, flags: 0x41, kind: "veth")),
+            .link(NetworkLink(index: 11, name: "lxc-ll", hardwareType: 1, flags: 0x41, kind: "veth")),
+            .address(index: 10, IPAddress(ipv4: 0xC0A8_6401)),  // 192.168.100.1: a node in a namespace
+            .address(index: 11, IPAddress(high: 0xFE80_0000_0000_0000, low: 1)),  // link-local only
             .route(outputInterface: 2, isDefault: true),
         ] { node.apply(message) }
         #expect(node.role(of: 1) == .host && node.role(of: 2) == .uplink && node.role(of: 3) == .bridge)
         #expect(node.role(of: 4) == .podFacing && node.role(of: 5) == .podFacing && node.role(of: 6) == .host)
         #expect(node.role(of: 7) == .overlay && node.role(of: 9) == nil)
-        #expect(node.podFacingInterfaces == [4, 5], "up veths only")
+        #expect(node.role(of: 10) == .uplink, "a veth with the node's address is its way out")
+        #expect(node.podFacingInterfaces == [4, 5, 11], "up veths without a routable address of the node")
         let removed = node.apply(.linkRemoved(index: 4))
-        #expect(removed && node.podFacingInterfaces == [5])
+        #expect(removed && node.podFacingInterfaces == [5, 11])
         let again = node.apply(.linkRemoved(index: 4))
         #expect(!again, "nothing changed")
     }

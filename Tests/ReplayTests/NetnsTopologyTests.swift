@@ -34,6 +34,14 @@ struct NetnsTopologyTests {
             #expect(inventory["a"]?.hostIP == "10.244.0.1")
         }
 
+        // flowmon as deployed, on the (local) node: the pods' interfaces, every packet once.
+        let output = directory.appendingPathComponent("flows.jsonl")
+        let flowmon = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
+            "netns", "exec", "\(lab.name)-node", Fixture.flowmonBinary.path, "capture", "--output", output.path,
+            "--timeout-new", "120", "--timeout-established", "120"], seconds: 300)
+        defer { flowmon.process.stop() }
+        #expect(flowmon.wait(seconds: 60) { flowmon.stderrSoFar.contains("flowmon: capturing on") }, "\(flowmon.stderrSoFar)")
+
         let truths = try lab.pods.map { try lab.startTruth(in: $0, directory: directory) }
         defer { truths.forEach { $0.process.stop() } }
         var traffic = try lab.traffic()
@@ -75,6 +83,51 @@ struct NetnsTopologyTests {
         let merged = NetnsTopologyHarness.mergedPodTruth(counted)
         #expect(merged.disagreements.isEmpty, "both ends of a connection count the same: \(merged.disagreements)")
         try Self.checkTruth(merged, against: traffic, podIPs: Set(lab.pods.map(\.ip)), topology: topology)
+
+        kill(flowmon.pid, SIGINT)
+        let finished = flowmon.finish()
+        #expect(finished.status == 0, "\(finished.stderr)")
+        let localPods = Set(lab.pods.filter { !$0.isRemote }.map(\.ip) + ["10.244.0.14"])
+        try Self.checkFlowmon(output, against: merged, localPods: localPods, topology: topology)
+    }
+
+    /// flowmon counted every connection of a local pod exactly as the pods did: the same
+    /// packets each way (each packet once, though it crossed two veths, a bridge or a tunnel),
+    /// and the same bytes, which flowmon counts as captured on `any` (the IP packet behind a
+    /// 20-byte Linux cooked v2 header, where the pod's Ethernet header is 14).
+    static func checkFlowmon(_ output: URL, against merged: NetnsTopologyHarness.MergedTruth, localPods: Set<String>,
+                             topology: String) throws {
+        let flows = try String(contentsOf: output, encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["event_type"] as? String == "flow" }
+        /// A connection as both sides describe it, and its counts: ICMP echoes by their addresses
+        /// (flow records do not carry the identifier), so those compare as sorted lists.
+        func signature(_ proto: String, _ source: String, _ sourcePort: Int?, _ destination: String, _ port: Int?) -> String {
+            proto == "ICMP" ? "ICMP \(source) > \(destination)" : "\(proto) \(source):\(sourcePort ?? 0) > \(destination):\(port ?? 0)"
+        }
+        var truth: [String: [[Int]]] = [:]
+        for connection in merged.connections.values where localPods.contains(connection.srcIP) || localPods.contains(connection.destIP) {
+            let key = signature(connection.proto, connection.srcIP, connection.srcPort, connection.destIP, connection.destPort)
+            truth[key, default: []].append([connection.pktsToserver, connection.pktsToclient,
+                                            connection.ipBytesToserver + 20 * connection.pktsToserver,
+                                            connection.ipBytesToclient + 20 * connection.pktsToclient])
+        }
+        var seen: [String: [[Int]]] = [:]
+        for record in flows {
+            let source = record["src_ip"] as? String ?? "", destination = record["dest_ip"] as? String ?? ""
+            guard localPods.contains(source) || localPods.contains(destination), let proto = record["proto"] as? String,
+                  ["TCP", "UDP", "ICMP"].contains(proto) else { continue }
+            let flow = record["flow"] as? [String: Any] ?? [:]
+            let key = signature(proto, source, record["src_port"] as? Int, destination, record["dest_port"] as? Int)
+            seen[key, default: []].append([flow["pkts_toserver"] as? Int ?? -1, flow["pkts_toclient"] as? Int ?? -1,
+                                           flow["bytes_toserver"] as? Int ?? -1, flow["bytes_toclient"] as? Int ?? -1])
+        }
+        for key in Set(truth.keys).union(seen.keys).sorted() {
+            let expected = (truth[key] ?? []).sorted { $0.lexicographicallyPrecedes($1) }
+            let counted = (seen[key] ?? []).sorted { $0.lexicographicallyPrecedes($1) }
+            #expect(counted == expected, "\(topology): \(key): flowmon \(counted), pods \(expected) (packets, packets, bytes, bytes)")
+        }
+        #expect(truth.count > 20, "\(topology): \(truth.count) connections compared")
     }
 
     /// Every exchange of the traffic is in the truth of each pod it involves, with the counts it
