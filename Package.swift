@@ -14,7 +14,7 @@ let package = Package(
     products: [
         .executable(name: "flowmon", targets: ["flowmon"]),
         // The per-packet stages, for Benchmarks/micro (ordo-one/benchmark).
-        .library(name: "FlowmonKit", targets: ["FlowCore", "Decoding", "Datapath", "Detection", "Output", "Agent"]),
+        .library(name: "FlowmonKit", targets: ["FlowCore", "Decoding", "Datapath", "Detection", "Output"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -2,16 +2,16 @@
 /// one-line message the CLI prints: it names the file, the place in it (document index
 /// and field path, and the line when the parser gives one) and what is wrong, e.g.
 /// `policies/web.yaml: document 2: spec.ingress[0].toPorts[0].ports[0].port: port 70000 is out of range 1-65535 (line 17)`.
-public struct AgentError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var file: String
+package struct AgentError: Error, CustomStringConvertible, Sendable, Equatable {
+    package var file: String
     /// Where in the file: `document 2: spec.ingress[0]` or a JSON path `$.items[3].status.podIP`; may be empty.
-    public var location: String
-    public var message: String
-    public var line: Int?
+    package var location: String
+    package var message: String
+    package var line: Int?
     /// Errors of the same load in other files (a policy directory reports every bad file).
-    public var further: [AgentError] = []
+    package var further: [AgentError] = []
 
-    public init(file: String, location: String = "", message: String, line: Int? = nil) {
+    package init(file: String, location: String = "", message: String, line: Int? = nil) {
         self.file = file
         self.location = location
         self.message = message
@@ -19,9 +19,9 @@ public struct AgentError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     /// This error's line, then those of `further`: what the CLI prints, one line each.
-    public var lines: [String] { [self.description] + self.further.flatMap(\.lines) }
+    package var lines: [String] { [self.description] + self.further.flatMap(\.lines) }
 
-    public var description: String {
+    package var description: String {
         var text = self.file
         if !self.location.isEmpty { text += ": " + self.location }
         text += ": " + self.message

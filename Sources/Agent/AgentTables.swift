@@ -5,20 +5,20 @@ import FlowCore
 /// a policy names), the per-endpoint policy maps, and the ipcache. Built from a loaded
 /// inventory and policy set; the one place this wiring lives (the CLI's `AgentState` and the
 /// semantics tests both build through it).
-public struct AgentTables: Sendable {
-    public var endpoints: EndpointTable
-    public var compiled: CompiledPolicies
-    public var ipcache: IPCache
+package struct AgentTables: Sendable {
+    package var endpoints: EndpointTable
+    package var compiled: CompiledPolicies
+    package var ipcache: IPCache
     /// ClusterIP service ports → backends (`--services`), consulted before policy.
-    public var services = CompiledServices()
+    package var services = CompiledServices()
     /// What the inputs cannot tell (a policy selects the kube-apiserver entity, and no file
     /// gives the API server's addresses), each `FILE: message`.
-    public var notices: [String] = []
+    package var notices: [String] = []
 
     /// The API server's addresses are the endpoints of the `default/kubernetes` service in
     /// `services` (Cilium watches the same object); an address outside the cluster gets a
     /// CIDR identity (`/32`, `/128`) with the extra label `reserved:kube-apiserver`.
-    public static func build(inventory: Inventory, policies: [PolicyDocument], nodeName: String?,
+    package static func build(inventory: Inventory, policies: [PolicyDocument], nodeName: String?,
                              services: [Service] = [], servicesFile: String = "services",
                              clusterName: String = SecurityLabels.defaultClusterName)
         throws(AgentError) -> AgentTables
@@ -74,7 +74,7 @@ public struct AgentTables: Sendable {
     }
 
     /// Every CIDR a policy names (peers and their exceptions), for CIDR identities.
-    public static func cidrs(in documents: [PolicyDocument]) -> [IPPrefix] {
+    package static func cidrs(in documents: [PolicyDocument]) -> [IPPrefix] {
         var result: [IPPrefix] = []
         func add(_ cidr: CIDR) { result.append(cidr.prefix) }
         func add(_ rule: CIDRRule) {

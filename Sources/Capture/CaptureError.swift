@@ -1,6 +1,6 @@
 /// Why a capture could not be read or opened. `description` is the one-line message the CLI prints.
-public struct CaptureError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable, Equatable {
+package struct CaptureError: Error, CustomStringConvertible, Sendable {
+    package enum Kind: Sendable, Equatable {
         /// The file is missing, unreadable, or a directory; or libpcap refused a live capture
         /// for a reason without a kind of its own.
         case cannotOpen
@@ -26,13 +26,13 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         case noSuchUser
     }
 
-    public var kind: Kind
-    public var message: String
+    package var kind: Kind
+    package var message: String
 
-    public init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
-    public var description: String { self.message }
+    package var description: String { self.message }
 }

@@ -47,20 +47,20 @@ import FlowCore
 /// The file is read in 1 MiB chunks into one reusable buffer; `next()` allocates nothing
 /// in steady state, and the returned `bytes` point into that buffer, so they are valid
 /// only until the next call. Errors are sticky: after one, `next()` throws it again.
-public final class CaptureFileReader {
+package final class CaptureFileReader {
     /// The path as given (`standard input` for `-`); error messages start with it.
-    public let path: String
+    package let path: String
     /// Packets returned so far.
-    public private(set) var recordsRead: Int = 0
+    package private(set) var recordsRead: Int = 0
     /// The file's size in bytes, or `nil` if it is not a regular file (for a progress bar).
-    public let fileSize: Int64?
+    package let fileSize: Int64?
     /// Link types of the file header or of every interface described so far, in order of
     /// first appearance, without repeats.
-    public private(set) var linkTypes: [UInt32] = []
+    package private(set) var linkTypes: [UInt32] = []
 
     /// Bytes of the file consumed so far: the file header and every record or block returned
     /// or skipped.
-    public var bytesConsumed: Int64 { self.input.offset }
+    package var bytesConsumed: Int64 { self.input.offset }
 
     let input: FileInput
     var format: Format = .pcap
@@ -79,7 +79,7 @@ public final class CaptureFileReader {
 
     /// Opens `path` and reads its file header (pcap) or first Section Header Block (pcapng).
     /// `-` reads standard input (as `tcpdump -r -` does), which may be a pipe or a FIFO.
-    public init(path: String) throws(CaptureError) {
+    package init(path: String) throws(CaptureError) {
         let name = path == "-" ? "standard input" : path
         self.path = name
         do {
@@ -116,7 +116,7 @@ public final class CaptureFileReader {
     ///
     /// The packet's `bytes` are borrowed from the reader's buffer and valid only until the
     /// next call.
-    public func next() throws(CaptureError) -> CapturedPacket? {
+    package func next() throws(CaptureError) -> CapturedPacket? {
         if let failure = self.failure { throw failure }
         do {
             switch self.format {

@@ -15,7 +15,7 @@ import Glibc
 ///
 /// An event says that something happened, not that the writer is done: callers wait for a
 /// quiet moment (`debounce`) and must expect a half-written file.
-public final class FileWatcher {
+package final class FileWatcher {
     private struct Watched {
         var directory: String
         /// The watched files' names in `directory`, each with the path it was given as; empty
@@ -33,7 +33,7 @@ public final class FileWatcher {
     private static let bufferSize = 64 << 10
     /// Problems met while adding watches (a directory that does not exist, the inotify limits):
     /// what is not watched still reloads on SIGHUP.
-    public private(set) var warnings: [String] = []
+    package private(set) var warnings: [String] = []
 
     /// ConfigMap volumes' atomic writer renames this link to publish a new set of files.
     static let configMapDataLink = "..data"
@@ -42,7 +42,7 @@ public final class FileWatcher {
 
     /// Watches `files` (through their directories) and `directories` (with their
     /// subdirectories, entries ending in one of `extensions`, compared without case).
-    public init(files: [String], directories: [String], extensions: [String]) {
+    package init(files: [String], directories: [String], extensions: [String]) {
         self.descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         self.extensions = Set(extensions.map { $0.lowercased() })
         guard self.descriptor >= 0 else {
@@ -67,7 +67,7 @@ public final class FileWatcher {
     /// The paths that changed since the last call (watched files as they were given, entries of
     /// watched directories as full paths), each once, in the order first seen; empty when
     /// nothing happened. Never blocks.
-    public func changes() -> [String] {
+    package func changes() -> [String] {
         guard self.descriptor >= 0 else { return [] }
         var changed: [String] = []
         func note(_ path: String) { if !changed.contains(path) { changed.append(path) } }

@@ -5,7 +5,7 @@ import CPcap
 ///
 /// The corresponding C function is `pcap_datalink_val_to_name` (which takes a DLT_
 /// value, so the LINKTYPE_ value is mapped first).
-public func linkTypeName(_ linkType: UInt32) -> String {
+package func linkTypeName(_ linkType: UInt32) -> String {
     guard let dlt = dataLinkType(forLinkType: linkType), let name = pcap_datalink_val_to_name(dlt) else {
         return "LINKTYPE_\(linkType)"
     }

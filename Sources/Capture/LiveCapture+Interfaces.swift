@@ -7,7 +7,7 @@ extension LiveCapture {
     /// first), including `any` and `lo`; empty if libpcap cannot list them.
     ///
     /// The corresponding C function is `pcap_findalldevs`.
-    public static func interfaces() -> [String] {
+    package static func interfaces() -> [String] {
         (try? allDevices().map(\.name)) ?? []
     }
 
@@ -16,7 +16,7 @@ extension LiveCapture {
     /// that, the first that is up and not a loopback.
     ///
     /// The corresponding C function is `pcap_findalldevs` (`pcap_lookupdev` is deprecated).
-    public static func defaultInterface() throws(CaptureError) -> String {
+    package static func defaultInterface() throws(CaptureError) -> String {
         let devices = try allDevices().filter { !$0.isLoopback && $0.name != "any" }
         if let device = devices.first(where: { $0.isUp && $0.isRunning }) ?? devices.first(where: \.isUp) {
             return device.name

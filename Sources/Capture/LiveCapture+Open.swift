@@ -117,7 +117,7 @@ extension LiveCapture {
 
 extension LiveCapture {
     /// Replaces the kernel filter of the open capture (the observed interfaces changed).
-    public func setFilter(_ expression: String) throws(CaptureError) {
+    package func setFilter(_ expression: String) throws(CaptureError) {
         try Self.install(expression, on: self.handle, name: self.interfaceName)
     }
 
@@ -126,7 +126,7 @@ extension LiveCapture {
     /// how libpcap makes a named interface promiscuous, here for an interface seen through
     /// `any`. Returns false when the kernel refuses (no CAP_NET_ADMIN, or no such interface).
     @discardableResult
-    public func addPromiscuousMembership(interfaceIndex index: Int32) -> Bool {
+    package func addPromiscuousMembership(interfaceIndex index: Int32) -> Bool {
         // struct packet_mreq: mr_ifindex i32, mr_type u16, mr_alen u16, mr_address u8[8].
         var request = (index, UInt16(1), UInt16(0), UInt64(0))  // PACKET_MR_PROMISC = 1
         let solPacket: Int32 = 263, packetAddMembership: Int32 = 1

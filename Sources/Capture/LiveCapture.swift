@@ -19,26 +19,26 @@ import Musl
 ///     while !capture.isStopped {
 ///         _ = try capture.dispatch(maxPackets: 512) { packet in ... }
 ///     }
-public final class LiveCapture: @unchecked Sendable {
+package final class LiveCapture: @unchecked Sendable {
     /// What to capture and how; the values are handed to libpcap before activation.
-    public struct Options: Sendable {
+    package struct Options: Sendable {
         /// The interface; `nil` picks libpcap's default device (`defaultInterface()`), and
         /// `"any"` captures on all interfaces with Linux cooked headers (LINKTYPE_LINUX_SLL2).
-        public var interface: String?
+        package var interface: String?
         /// Bytes kept of each packet (1...262144); longer packets are truncated.
-        public var snaplen: Int
+        package var snaplen: Int
         /// Whether to put the interface into promiscuous mode (needs CAP_NET_ADMIN).
-        public var promiscuous: Bool
+        package var promiscuous: Bool
         /// Size of the kernel ring buffer in MiB (1...2047).
-        public var bufferSizeMiB: Int
+        package var bufferSizeMiB: Int
         /// How long the kernel may hold packets before handing over a partly filled ring block
         /// (TPACKET_V3 hands over whole blocks: this is the latency of a quiet interface), and
         /// how long `dispatch` waits when no packet arrives. At least 1.
-        public var timeoutMilliseconds: Int
+        package var timeoutMilliseconds: Int
         /// A tcpdump-syntax filter, compiled for the interface and run in the kernel.
-        public var filter: String?
+        package var filter: String?
 
-        public init(
+        package init(
             interface: String? = nil, snaplen: Int = 262_144, promiscuous: Bool = false, bufferSizeMiB: Int = 32,
             timeoutMilliseconds: Int = 100, filter: String? = nil
         ) {
@@ -52,19 +52,19 @@ public final class LiveCapture: @unchecked Sendable {
     }
 
     /// The interface captured on (the default device's name when `Options.interface` was `nil`).
-    public let interfaceName: String
+    package let interfaceName: String
     /// LINKTYPE_ value of the packets (libpcap's DLT_ value mapped, for example DLT_RAW 12 -> 101).
-    public let linkType: UInt32
+    package let linkType: UInt32
     /// Whether packet times carry nanoseconds; otherwise the kernel refused nanosecond
     /// precision and times are microseconds (times 1000).
-    public let nanosecondTimestamps: Bool
+    package let nanosecondTimestamps: Bool
     /// The snapshot length libpcap uses, which may differ from the one asked for.
-    public let snapshotLength: Int
+    package let snapshotLength: Int
     /// The filter expression installed, if any.
-    public let filter: String?
+    package let filter: String?
     /// Messages for the warnings `pcap_activate` returned; the capture runs regardless
     /// (for example promiscuous mode not supported).
-    public let warnings: [String]
+    package let warnings: [String]
 
     let handle: OpaquePointer
     let stopped = Atomic<Bool>(false)
@@ -76,14 +76,14 @@ public final class LiveCapture: @unchecked Sendable {
     let pollTimeoutMilliseconds: Int32
     /// Whether the interface was up (`IFF_UP`) when last looked at: after each wait that
     /// brought no packet, so a capture that keeps receiving never asks. The reading thread's.
-    public internal(set) var interfaceIsUp = true
+    package internal(set) var interfaceIsUp = true
 
     /// Opens and activates a capture, then installs the filter.
     ///
     /// The corresponding C functions are `pcap_create`, `pcap_set_snaplen`, `pcap_set_promisc`,
     /// `pcap_set_buffer_size`, `pcap_set_timeout`, `pcap_set_immediate_mode`,
     /// `pcap_set_tstamp_precision`, `pcap_activate`, `pcap_compile` and `pcap_setfilter`.
-    public init(options: Options) throws(CaptureError) {
+    package init(options: Options) throws(CaptureError) {
         try Self.validate(options)
         let name: String
         if let interface = options.interface { name = interface } else { name = try Self.defaultInterface() }
@@ -113,14 +113,14 @@ public final class LiveCapture: @unchecked Sendable {
     }
 
     /// Whether `stop()` was called; once true, `dispatch` returns 0 without waiting.
-    public var isStopped: Bool { self.stopped.load(ordering: .acquiring) }
+    package var isStopped: Bool { self.stopped.load(ordering: .acquiring) }
 
     /// Makes a `dispatch` in progress (or the next one) return 0, and every later one too.
     /// Safe from any thread, and from a signal handler: it sets an atomic flag, asks libpcap to
     /// leave its packet loop, and writes to an eventfd that wakes a `dispatch` waiting in `poll`.
     ///
     /// The corresponding C functions are `pcap_breakloop` and `write`.
-    public func stop() {
+    package func stop() {
         self.stopped.store(true, ordering: .releasing)
         pcap_breakloop(self.handle)
         var one: UInt64 = 1
@@ -144,7 +144,7 @@ public final class LiveCapture: @unchecked Sendable {
     /// caller, which reports it. An interface that is deleted ends the capture with an error.
     ///
     /// The corresponding C functions are `pcap_dispatch` and `poll`.
-    public func dispatch(maxPackets: Int, _ body: (CapturedPacket) -> Void) throws(CaptureError) -> Int {
+    package func dispatch(maxPackets: Int, _ body: (CapturedPacket) -> Void) throws(CaptureError) -> Int {
         if self.isStopped { return 0 }
         let count = try self.read(maxPackets: maxPackets, body)
         if count != 0 || self.isStopped { return count }
@@ -171,7 +171,7 @@ public final class LiveCapture: @unchecked Sendable {
     /// was opened (libpcap adds up the kernel's counters, which reset on each read).
     ///
     /// The corresponding C function is `pcap_stats`.
-    public func statistics() -> LiveStatistics {
+    package func statistics() -> LiveStatistics {
         var stats = pcap_stat()
         guard pcap_stats(self.handle, &stats) == 0 else { return LiveStatistics() }
         return LiveStatistics(
@@ -206,15 +206,15 @@ public final class LiveCapture: @unchecked Sendable {
 }
 
 /// Counters of a live capture since it was opened.
-public struct LiveStatistics: Sendable, Equatable {
+package struct LiveStatistics: Sendable, Equatable {
     /// Packets that passed the filter (`ps_recv`), including those then dropped.
-    public var received: UInt64
+    package var received: UInt64
     /// Packets the kernel dropped because the ring was full (`ps_drop`).
-    public var droppedByKernel: UInt64
+    package var droppedByKernel: UInt64
     /// Packets the interface or its driver dropped (`ps_ifdrop`; 0 for "any").
-    public var droppedByInterface: UInt64
+    package var droppedByInterface: UInt64
 
-    public init(received: UInt64 = 0, droppedByKernel: UInt64 = 0, droppedByInterface: UInt64 = 0) {
+    package init(received: UInt64 = 0, droppedByKernel: UInt64 = 0, droppedByInterface: UInt64 = 0) {
         self.received = received
         self.droppedByKernel = droppedByKernel
         self.droppedByInterface = droppedByInterface

@@ -4,18 +4,18 @@ import FlowCore
 /// notifications, and what each is for: the pod-facing interfaces flowmon observes by default
 /// (the host ends of the pods' veths: a bridge CNI's bridge ports, Cilium's `lxc*`, Calico's
 /// `cali*`), the uplinks (interfaces of a default route), the overlay and bridge devices.
-public struct NodeInterfaces: Sendable {
+package struct NodeInterfaces: Sendable {
     /// Links by interface index.
-    public private(set) var links: [Int32: NetworkLink] = [:]
+    package private(set) var links: [Int32: NetworkLink] = [:]
     /// The node's own addresses, by interface index.
-    public private(set) var addresses: [Int32: Set<IPAddress>] = [:]
+    package private(set) var addresses: [Int32: Set<IPAddress>] = [:]
     /// Interfaces a default route leaves by (the uplinks).
-    public private(set) var defaultRouteInterfaces: Set<Int32> = []
+    package private(set) var defaultRouteInterfaces: Set<Int32> = []
 
-    public init() {}
+    package init() {}
 
     /// The node's interfaces now (an rtnetlink dump).
-    public static func load(from netlink: RouteNetlink) throws(CaptureError) -> NodeInterfaces {
+    package static func load(from netlink: RouteNetlink) throws(CaptureError) -> NodeInterfaces {
         var interfaces = NodeInterfaces()
         for message in try netlink.dumpAll() { interfaces.apply(message) }
         return interfaces
@@ -23,7 +23,7 @@ public struct NodeInterfaces: Sendable {
 
     /// Applies one change; returns whether it changed anything.
     @discardableResult
-    public mutating func apply(_ message: RouteNetlink.Message) -> Bool {
+    package mutating func apply(_ message: RouteNetlink.Message) -> Bool {
         switch message {
         case .link(let link):
             guard self.links[link.index] != link else { return false }
@@ -47,7 +47,7 @@ public struct NodeInterfaces: Sendable {
     }
 
     /// What an interface is for, from its kind, its bridge and the routes.
-    public enum Role: Sendable, Equatable {
+    package enum Role: Sendable, Equatable {
         /// The host end of a pod's veth: where a pod's packets enter and leave the node.
         case podFacing
         /// An interface a default route leaves by, or another physical or VLAN interface.
@@ -61,7 +61,7 @@ public struct NodeInterfaces: Sendable {
     }
 
     /// The role of interface `index` (nil for an unknown index).
-    public func role(of index: Int32) -> Role? {
+    package func role(of index: Int32) -> Role? {
         guard let link = self.links[index] else { return nil }
         if link.isLoopback { return .host }
         switch link.kind {
@@ -91,17 +91,17 @@ public struct NodeInterfaces: Sendable {
     }
 
     /// The pod-facing interfaces that are up, by index: the default observation points.
-    public var podFacingInterfaces: [Int32] {
+    package var podFacingInterfaces: [Int32] {
         self.links.keys.filter { self.role(of: $0) == .podFacing && self.links[$0]?.isUp == true }.sorted()
     }
 
     /// The node's own addresses on every interface.
-    public var allAddresses: Set<IPAddress> {
+    package var allAddresses: Set<IPAddress> {
         self.addresses.values.reduce(into: Set()) { $0.formUnion($1) }
     }
 
     /// The index of the interface named `name`.
-    public func index(named name: String) -> Int32? {
+    package func index(named name: String) -> Int32? {
         self.links.first { $0.value.name == name }?.key
     }
 }

@@ -10,11 +10,11 @@ import CPcap
 /// Some expressions make no sense for some link types (`ether host ...` on raw IP): libpcap
 /// refuses to compile them. Packets of such a link type never match, and `notices` gets
 /// one line saying so, the first time. The same holds for link types beyond the table.
-public final class PacketFilter {
+package final class PacketFilter {
     /// The expression as given.
-    public let expression: String
+    package let expression: String
     /// One message per link type the expression could not be compiled for, in the order met.
-    public private(set) var notices: [String] = []
+    package private(set) var notices: [String] = []
 
     private struct Entry {
         var linkType: UInt32
@@ -23,7 +23,7 @@ public final class PacketFilter {
     }
 
     /// How many link types get a program; packets of further link types do not match.
-    public static let maximumLinkTypes = 32
+    package static let maximumLinkTypes = 32
 
     /// `entryCount` initialized entries of `maximumLinkTypes`; entry 0 is Ethernet.
     private let entries: UnsafeMutablePointer<Entry>
@@ -35,7 +35,7 @@ public final class PacketFilter {
     /// Compiles `expression` for Ethernet to check it.
     ///
     /// The corresponding C functions are `pcap_open_dead_with_tstamp_precision` and `pcap_compile`.
-    public init(expression: String) throws(CaptureError) {
+    package init(expression: String) throws(CaptureError) {
         self.expression = expression
         switch Self.compile(expression, linkType: 1) {
         case .success(let program):
@@ -61,7 +61,7 @@ public final class PacketFilter {
     /// Whether the packet passes the filter (libpcap returned a non-zero snapshot length).
     ///
     /// The corresponding C function is `pcap_offline_filter`.
-    public func matches(_ packet: CapturedPacket) -> Bool {
+    package func matches(_ packet: CapturedPacket) -> Bool {
         guard let program = self.program(for: packet.linkType) else { return false }
         let seconds = packet.time.seconds
         var header = pcap_pkthdr()

@@ -8,13 +8,13 @@ import Darwin
 
 /// Giving up root once the capture handle is open, as `tcpdump -Z user` does: the open
 /// socket keeps working, and a bug in decoding can no longer act as root.
-public enum Privileges {
+package enum Privileges {
     /// Switches the whole process (every thread) to `user`'s user and group IDs, with that
     /// group as the only supplementary group, then checks that root cannot be regained.
     /// Call it after `LiveCapture` is open: opening needs CAP_NET_RAW, which the switch drops.
     ///
     /// The corresponding C functions are `getpwnam_r`, `setgroups`, `setgid` and `setuid`.
-    public static func drop(to user: String) throws(CaptureError) {
+    package static func drop(to user: String) throws(CaptureError) {
         try self.drop(to: self.account(named: user))
     }
 

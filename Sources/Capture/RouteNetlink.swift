@@ -14,14 +14,14 @@ import Musl
 /// (`linux/netlink.h`, `linux/rtnetlink.h`, `linux/if_link.h`, `linux/if_addr.h`): a 16-byte
 /// `nlmsghdr`, a fixed family header (`ifinfomsg`, `ifaddrmsg`, `rtmsg`), then 4-byte aligned
 /// `rtattr` attributes. Anything shorter than its header is skipped, never trusted.
-public final class RouteNetlink {
+package final class RouteNetlink {
     /// The socket; readable when change notifications are waiting (for `poll`).
-    public let descriptor: Int32
+    package let descriptor: Int32
     private var sequence: UInt32 = 0
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
 
     /// What changed, or what a dump listed.
-    public enum Message: Sendable, Equatable {
+    package enum Message: Sendable, Equatable {
         case link(NetworkLink)
         case linkRemoved(index: Int32)
         case address(index: Int32, IPAddress)
@@ -34,7 +34,7 @@ public final class RouteNetlink {
     /// Opens the socket; `subscribe` joins the link, address and route groups
     /// (`RTMGRP_LINK`, `RTMGRP_IPV4_IFADDR`, `RTMGRP_IPV6_IFADDR`, `RTMGRP_IPV4_ROUTE`,
     /// `RTMGRP_IPV6_ROUTE`). The socket is non-blocking.
-    public init(subscribe: Bool) throws(CaptureError) {
+    package init(subscribe: Bool) throws(CaptureError) {
         let descriptor = socket(Self.afNetlink, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
                                     | Int32(SOCK_NONBLOCK.rawValue), Self.netlinkRoute)
         guard descriptor >= 0 else {
@@ -58,7 +58,7 @@ public final class RouteNetlink {
     deinit { close(self.descriptor) }
 
     /// Every link, address and main-table route the kernel has now, in that order.
-    public func dumpAll() throws(CaptureError) -> [Message] {
+    package func dumpAll() throws(CaptureError) -> [Message] {
         var messages: [Message] = []
         for (type, family) in [(Self.getLink, UInt8(0)), (Self.getAddress, UInt8(0)), (Self.getRoute, UInt8(0))] {
             messages += try self.dump(type: type, family: family)
@@ -69,7 +69,7 @@ public final class RouteNetlink {
     /// The change notifications waiting on a subscribed socket (none when there are none; the
     /// socket does not block). A notification lost to a full socket buffer (`ENOBUFS`) is
     /// reported as `overrun`: the caller should dump everything again.
-    public func pendingChanges() -> (messages: [Message], overrun: Bool) {
+    package func pendingChanges() -> (messages: [Message], overrun: Bool) {
         var messages: [Message] = []
         while true {
             let count = self.buffer.withUnsafeMutableBytes { recv(self.descriptor, $0.baseAddress, $0.count, 0) }
@@ -271,21 +271,21 @@ private struct sockaddr_nl_layout {
 }
 
 /// A network interface as rtnetlink describes it.
-public struct NetworkLink: Sendable, Equatable {
-    public var index: Int32
-    public var name: String
+package struct NetworkLink: Sendable, Equatable {
+    package var index: Int32
+    package var name: String
     /// ARPHRD_ type: 1 Ethernet, 772 loopback, 65534 none (WireGuard, tun).
-    public var hardwareType: UInt16
+    package var hardwareType: UInt16
     /// IFF_ flags: IFF_UP 0x1, IFF_LOOPBACK 0x8, IFF_RUNNING 0x40, IFF_PROMISC 0x100.
-    public var flags: UInt32
+    package var flags: UInt32
     /// The driver kind (`IFLA_INFO_KIND`): "veth", "bridge", "vxlan", "geneve", "ipip", "wireguard", … ("" for a physical NIC).
-    public var kind: String = ""
+    package var kind: String = ""
     /// The bridge (or bond) this link is a port of.
-    public var master: Int32?
+    package var master: Int32?
     /// A veth's peer, or the lower device of a VLAN/tunnel (`IFLA_LINK`).
-    public var peer: Int32?
+    package var peer: Int32?
 
-    public init(index: Int32, name: String, hardwareType: UInt16, flags: UInt32, kind: String = "", master: Int32? = nil,
+    package init(index: Int32, name: String, hardwareType: UInt16, flags: UInt32, kind: String = "", master: Int32? = nil,
                 peer: Int32? = nil) {
         self.index = index
         self.name = name
@@ -296,6 +296,6 @@ public struct NetworkLink: Sendable, Equatable {
         self.peer = peer
     }
 
-    public var isUp: Bool { self.flags & 0x1 != 0 }
-    public var isLoopback: Bool { self.flags & 0x8 != 0 }
+    package var isUp: Bool { self.flags & 0x1 != 0 }
+    package var isLoopback: Bool { self.flags & 0x8 != 0 }
 }

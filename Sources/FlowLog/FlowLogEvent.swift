@@ -5,18 +5,18 @@ import Foundation
 /// schema/flow.schema.json), an alert (schema/alert.schema.json), the run's counters (`stats`,
 /// schema/stats.schema.json) or packets lost in a live capture (schema/lost.schema.json).
 /// `FlowLogReader.nextEvent()` reads a file of them, `init?(line:)` one line.
-public enum FlowLogEvent: Sendable, Equatable {
+package enum FlowLogEvent: Sendable, Equatable {
     case flow(FlowLogRecord)
     case alert(FlowLogAlert)
     case stats(FlowLogStats)
     case lost(FlowLogLost)
 
     /// The `event_type`s read; lines of any other are skipped.
-    public enum Kind: String, Sendable, Hashable, CaseIterable {
+    package enum Kind: String, Sendable, Hashable, CaseIterable {
         case flow, alert, stats, lost
     }
 
-    public var kind: Kind {
+    package var kind: Kind {
         switch self {
         case .flow: .flow
         case .alert: .alert
@@ -26,7 +26,7 @@ public enum FlowLogEvent: Sendable, Equatable {
     }
 
     /// The connection of a flow, or the one an alert is about; nil for stats and lost records.
-    public var connection: FlowLogRecord? {
+    package var connection: FlowLogRecord? {
         switch self {
         case .flow(let record): record
         case .alert(let alert): alert.connection
@@ -37,7 +37,7 @@ public enum FlowLogEvent: Sendable, Equatable {
     /// The record in one line as flowmon writes it (as a pipe from it delivers them), or nil
     /// when the line is not one: not JSON, not an object, another `event_type`, a key missing
     /// or of the wrong type.
-    public init?(line: ArraySlice<UInt8>) {
+    package init?(line: ArraySlice<UInt8>) {
         let decoder = FlowLogReader.decoder
         guard let type = try? FlowLogReader.eventType(of: line, decoder: decoder), let kind = Kind(rawValue: type),
               let event = try? Self(kind, line: line, decoder: decoder)
@@ -68,45 +68,45 @@ public enum FlowLogEvent: Sendable, Equatable {
 /// the `scan` and `flood` details, all as the schema requires them; the constant `action`, `gid`
 /// and `rev`, and `signature_id`, `category`, `first_seen`, `last_seen`, `spoof`,
 /// `scan.type` and `flood.window` are skipped, as unknown keys are.
-public struct FlowLogAlert: Sendable, Equatable {
+package struct FlowLogAlert: Sendable, Equatable {
     /// The connection: the line's keys that an alert shares with a flow record (`timestamp`,
     /// `flow_id`, `src_ip` ... `source`, `destination`, `policy`), read as a flow record's. Its
     /// counts are 0 (an alert has no `flow` object); its `timestamp` is the alert's.
-    public var connection: FlowLogRecord
+    package var connection: FlowLogRecord
     /// `policy_violation`, `port_scan_vertical`, `syn_flood`, ... (the schema's `alert.kind`).
-    public var kind: String
+    package var kind: String
     /// `FLOWMON SCAN vertical port scan (many ports on one host)`.
-    public var signature: String
+    package var signature: String
     /// 1 (highest) to 255.
-    public var severity: UInt8
+    package var severity: UInt8
     /// Occurrences this line stands for: 1, or every one of an aggregation window.
-    public var count: UInt64
+    package var count: UInt64
     /// A window's summary (`alert.aggregated`): its `count` includes the first occurrence,
     /// which had a line of its own when the window opened.
-    public var aggregated = false
-    public var scan: Scan?
-    public var flood: Flood?
+    package var aggregated = false
+    package var scan: Scan?
+    package var flood: Flood?
 
     /// Occurrences this line adds to those already written: a summary's `count` less the
     /// first occurrence, whose own line counted it.
-    public var newOccurrences: UInt64 { self.aggregated ? self.count &- 1 : self.count }
+    package var newOccurrences: UInt64 { self.aggregated ? self.count &- 1 : self.count }
 
     /// Port scans and ICMP sweeps: the distinct ports or hosts counted in `window` seconds.
-    public struct Scan: Sendable, Hashable {
-        public var window: UInt64
-        public var distinctPorts: UInt64?
-        public var distinctHosts: UInt64?
+    package struct Scan: Sendable, Hashable {
+        package var window: UInt64
+        package var distinctPorts: UInt64?
+        package var distinctHosts: UInt64?
     }
 
     /// A SYN flood: the half-open connections and their distinct sources counted.
-    public struct Flood: Sendable, Hashable {
-        public var halfOpen: UInt64
-        public var distinctSources: UInt64
+    package struct Flood: Sendable, Hashable {
+        package var halfOpen: UInt64
+        package var distinctSources: UInt64
     }
 }
 
 extension FlowLogAlert.Scan: Decodable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: EVEKey.self)
         self.window = try container.decode(UInt64.self, forKey: .window)
         self.distinctPorts = try container.decodeIfPresent(UInt64.self, forKey: .distinctPorts)
@@ -115,7 +115,7 @@ extension FlowLogAlert.Scan: Decodable {
 }
 
 extension FlowLogAlert.Flood: Decodable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: EVEKey.self)
         self.halfOpen = try container.decode(UInt64.self, forKey: .halfOpen)
         self.distinctSources = try container.decode(UInt64.self, forKey: .distinctSources)
@@ -123,7 +123,7 @@ extension FlowLogAlert.Flood: Decodable {
 }
 
 extension FlowLogAlert: Decodable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         self.connection = try FlowLogRecord(from: decoder)
         let container = try decoder.container(keyedBy: EVEKey.self)
         let alert = try container.nestedContainer(keyedBy: EVEKey.self, forKey: .alert)
@@ -140,19 +140,19 @@ extension FlowLogAlert: Decodable {
 /// One `event_type: "stats"` line: the run's counters so far, written at the end (and every
 /// `--stats-interval` in a live capture). Kept as JSON values, since keys may be added
 /// (schema/stats.schema.json): `stats["capture", "packets"]`.
-public struct FlowLogStats: Sendable, Hashable {
-    public var timestamp: String
+package struct FlowLogStats: Sendable, Hashable {
+    package var timestamp: String
     /// The `stats` object: its sections (`capture`, `decoder`, `anomalies`, `flow`,
     /// `fragments`, `alerts`), each an object of counters (`capture.error` is text).
-    public var sections: [String: FlowLogValue]
+    package var sections: [String: FlowLogValue]
 
     /// The value at `section.key`; nil when there is none.
-    public subscript(section: String, key: String) -> FlowLogValue? { self.sections[section]?[key] }
+    package subscript(section: String, key: String) -> FlowLogValue? { self.sections[section]?[key] }
 
 }
 
 extension FlowLogStats: Decodable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: EVEKey.self)
         self.timestamp = try container.decode(String.self, forKey: .timestamp)
         self.sections = try container.decode([String: FlowLogValue].self, forKey: .stats)
@@ -160,18 +160,18 @@ extension FlowLogStats: Decodable {
 }
 
 /// One `event_type: "lost"` line (schema/lost.schema.json): packets a live capture lost.
-public struct FlowLogLost: Sendable, Hashable {
-    public var timestamp: String
+package struct FlowLogLost: Sendable, Hashable {
+    package var timestamp: String
     /// `kernel` (pcap's ps_drop), `interface` (ps_ifdrop) or `ring_buffer` (a worker's ring was full).
-    public var source: String
+    package var source: String
     /// `num_events_lost`: packets lost from `source` since its previous report.
-    public var count: UInt64
+    package var count: UInt64
     /// Packets lost from `source` since the capture started.
-    public var total: UInt64
+    package var total: UInt64
 }
 
 extension FlowLogLost: Decodable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: EVEKey.self)
         self.timestamp = try container.decode(String.self, forKey: .timestamp)
         let lost = try container.nestedContainer(keyedBy: EVEKey.self, forKey: .lost)
@@ -182,7 +182,7 @@ extension FlowLogLost: Decodable {
 }
 
 /// A JSON value, for what is read without a type of its own (the `stats` counters).
-public enum FlowLogValue: Sendable, Hashable, Decodable {
+package enum FlowLogValue: Sendable, Hashable, Decodable {
     case null
     case bool(Bool)
     case integer(Int)
@@ -192,7 +192,7 @@ public enum FlowLogValue: Sendable, Hashable, Decodable {
     case array([FlowLogValue])
     case object([String: FlowLogValue])
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -212,9 +212,9 @@ public enum FlowLogValue: Sendable, Hashable, Decodable {
     }
 
     /// The member `key` of an object.
-    public subscript(key: String) -> FlowLogValue? { self.objectValue?[key] }
+    package subscript(key: String) -> FlowLogValue? { self.objectValue?[key] }
 
-    public var intValue: Int? { if case .integer(let value) = self { value } else { nil } }
-    public var stringValue: String? { if case .string(let value) = self { value } else { nil } }
-    public var objectValue: [String: FlowLogValue]? { if case .object(let value) = self { value } else { nil } }
+    package var intValue: Int? { if case .integer(let value) = self { value } else { nil } }
+    package var stringValue: String? { if case .string(let value) = self { value } else { nil } }
+    package var objectValue: [String: FlowLogValue]? { if case .object(let value) = self { value } else { nil } }
 }

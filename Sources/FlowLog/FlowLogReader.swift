@@ -3,18 +3,18 @@ import Foundation
 
 /// Why a flow log could not be read: the file, the line (1-based, when one line is at fault)
 /// and what is wrong with it. `description` is one line for the CLI: `flows.jsonl:17: ...`.
-public struct FlowLogError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var file: String
-    public var line: Int?
-    public var message: String
+package struct FlowLogError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var file: String
+    package var line: Int?
+    package var message: String
 
-    public init(file: String, line: Int? = nil, message: String) {
+    package init(file: String, line: Int? = nil, message: String) {
         self.file = file
         self.line = line
         self.message = message
     }
 
-    public var description: String {
+    package var description: String {
         if let line { return "\(self.file):\(line): \(self.message)" }
         return "\(self.file): \(self.message)"
     }
@@ -37,20 +37,20 @@ public struct FlowLogError: Error, Sendable, Equatable, CustomStringConvertible 
 /// let reader = try FlowLogReader(path: "flows.jsonl")
 /// while let record = try reader.next() { print(record.sourceIP, record.verdict ?? "none") }
 /// ```
-public final class FlowLogReader {
+package final class FlowLogReader {
     /// The name errors use: the path, or what the caller named the handle.
-    public let name: String
+    package let name: String
     /// The number of the last line read (1-based; 0 before the first).
-    public private(set) var lineNumber = 0
+    package private(set) var lineNumber = 0
     /// Flow records returned so far.
-    public private(set) var flowCount = 0
+    package private(set) var flowCount = 0
     /// Lines skipped, by their `event_type`.
-    public private(set) var skipped: [String: Int] = [:]
+    package private(set) var skipped: [String: Int] = [:]
     /// The number of an incomplete last line that was left unread, if there was one.
-    public private(set) var incompleteLastLine: Int?
+    package private(set) var incompleteLastLine: Int?
 
     /// Longest line read; a longer one is an error rather than unbounded memory.
-    public static let maximumLineBytes = 64 << 20
+    package static let maximumLineBytes = 64 << 20
 
     private let handle: FileHandle
     private let closeWhenDone: Bool
@@ -64,7 +64,7 @@ public final class FlowLogReader {
     static let decoder = JSONDecoder()
 
     /// Opens `path` for reading; `-` is standard input.
-    public init(path: String) throws(FlowLogError) {
+    package init(path: String) throws(FlowLogError) {
         if path == "-" {
             self.handle = FileHandle.standardInput
             self.closeWhenDone = false
@@ -89,7 +89,7 @@ public final class FlowLogReader {
 
     /// Reads from an open handle (a pipe, standard input). `initialBytes` are bytes already
     /// taken from it (to sniff the format), which come first.
-    public init(fileHandle: FileHandle, name: String, initialBytes: [UInt8] = []) {
+    package init(fileHandle: FileHandle, name: String, initialBytes: [UInt8] = []) {
         self.handle = fileHandle
         self.closeWhenDone = false
         self.name = name
@@ -101,7 +101,7 @@ public final class FlowLogReader {
     }
 
     /// Every flow record of the file at `path`.
-    public static func readAll(path: String) throws(FlowLogError) -> [FlowLogRecord] {
+    package static func readAll(path: String) throws(FlowLogError) -> [FlowLogRecord] {
         let reader = try FlowLogReader(path: path)
         var records: [FlowLogRecord] = []
         while let record = try reader.next() { records.append(record) }
@@ -111,7 +111,7 @@ public final class FlowLogReader {
     /// True when `prefix` (the first bytes of a file) looks like JSON lines: after an optional
     /// UTF-8 byte order mark and white space, the first byte is `{`. A pcapng file starts with
     /// 0A 0D 0D 0A, white space to JSON: it is not JSON lines.
-    public static func looksLikeJSONLines(_ prefix: some Collection<UInt8>) -> Bool {
+    package static func looksLikeJSONLines(_ prefix: some Collection<UInt8>) -> Bool {
         if prefix.starts(with: [0x0A, 0x0D, 0x0D, 0x0A]) { return false }
         var bytes = prefix[...]
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
@@ -121,20 +121,20 @@ public final class FlowLogReader {
 
     /// True when the file at `path` looks like JSON lines (`looksLikeJSONLines` of its first
     /// 4 KiB); false when it cannot be read, so the caller's own open reports why.
-    public static func looksLikeJSONLines(path: String) -> Bool {
+    package static func looksLikeJSONLines(path: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
         return Self.looksLikeJSONLines([UInt8]((try? handle.read(upToCount: 4096)) ?? nil ?? Data()))
     }
 
     /// The next flow record, or nil at the end of the input.
-    public func next() throws(FlowLogError) -> FlowLogRecord? {
+    package func next() throws(FlowLogError) -> FlowLogRecord? {
         guard case .flow(let record) = try self.next(only: .flow) else { return nil }
         return record
     }
 
     /// The next record of any kind, or nil at the end of the input.
-    public func nextEvent() throws(FlowLogError) -> FlowLogEvent? {
+    package func nextEvent() throws(FlowLogError) -> FlowLogEvent? {
         try self.next(only: nil)
     }
 

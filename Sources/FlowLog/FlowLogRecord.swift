@@ -10,49 +10,49 @@ import Foundation
 ///
 /// Decodable from one JSON object (`JSONDecoder`, or `FlowLogReader` for a whole file). An
 /// alert line's connection (`FlowLogAlert.connection`) is read as one too.
-public struct FlowLogRecord: Sendable, Equatable, Decodable {
+package struct FlowLogRecord: Sendable, Equatable, Decodable {
     /// `timestamp`: the time of the connection's last packet, as written
     /// (`2025-01-01T10:00:02.084069+0000`). `time` is the same as a `Date`.
-    public var timestamp: String
-    public var flowID: UInt64?
-    public var sourceIP: String
-    public var sourcePort: UInt16?
-    public var destinationIP: String
-    public var destinationPort: UInt16?
+    package var timestamp: String
+    package var flowID: UInt64?
+    package var sourceIP: String
+    package var sourcePort: UInt16?
+    package var destinationIP: String
+    package var destinationPort: UInt16?
     /// `TCP`, `UDP`, `SCTP`, `ICMP`, `IPv6-ICMP`, `GRE`, ... or the protocol number as text.
-    public var proto: String
-    public var ipVersion: Int?
+    package var proto: String
+    package var ipVersion: Int?
     /// ICMP flows: the initiator's first message type and code, and the responder's.
-    public var icmpType: UInt8?
-    public var icmpCode: UInt8?
-    public var responseICMPType: UInt8?
-    public var responseICMPCode: UInt8?
+    package var icmpType: UInt8?
+    package var icmpCode: UInt8?
+    package var responseICMPType: UInt8?
+    package var responseICMPCode: UInt8?
     /// Packets and bytes (frame lengths) from the initiator (`toServer`) and the responder.
-    public var packetsToServer: UInt64
-    public var packetsToClient: UInt64
-    public var bytesToServer: UInt64
-    public var bytesToClient: UInt64
+    package var packetsToServer: UInt64
+    package var packetsToClient: UInt64
+    package var bytesToServer: UInt64
+    package var bytesToClient: UInt64
     /// `flow.start` and `flow.end`: first and last packet time, as written.
-    public var start: String?
-    public var end: String?
+    package var start: String?
+    package var end: String?
     /// `flow.state` (`new`, `established`, `closed`) and `flow.reason` (`timeout`, `evicted`,
     /// `tcp_reuse`, `shutdown`).
-    public var state: String?
-    public var reason: String?
+    package var state: String?
+    package var reason: String?
     /// Zeek's connection state (`S0`, `SF`, `REJ`, ...).
-    public var connState: String?
+    package var connState: String?
     /// The initiator's and responder's endpoints (present when the run had `--pods`). For a
     /// connection to a ClusterIP service port (a run with `--services`), `destination` is the
     /// identity of the service's backends, without a pod name.
-    public var source: Endpoint?
-    public var destination: Endpoint?
+    package var source: Endpoint?
+    package var destination: Endpoint?
     /// The ClusterIP service the connection was sent to (`destination_service`); `dest_ip` and
     /// `dest_port` stay the ClusterIP and the service port.
-    public var destinationService: ServiceReference?
+    package var destinationService: ServiceReference?
     /// The policy verdict (present when the run had `--policies`).
-    public var policy: PolicyVerdict?
+    package var policy: PolicyVerdict?
 
-    public init(timestamp: String, flowID: UInt64? = nil, sourceIP: String, sourcePort: UInt16? = nil,
+    package init(timestamp: String, flowID: UInt64? = nil, sourceIP: String, sourcePort: UInt16? = nil,
                 destinationIP: String, destinationPort: UInt16? = nil, proto: String, ipVersion: Int? = nil,
                 icmpType: UInt8? = nil, icmpCode: UInt8? = nil, responseICMPType: UInt8? = nil,
                 responseICMPCode: UInt8? = nil, packetsToServer: UInt64 = 0, packetsToClient: UInt64 = 0,
@@ -88,34 +88,34 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
     }
 
     /// `timestamp` as a `Date` (nil if it is not in flowmon's format).
-    public var time: Date? { FlowLogTime.parse(self.timestamp) }
+    package var time: Date? { FlowLogTime.parse(self.timestamp) }
 
     /// The policy verdict, or nil when the line carries none (a run without `--policies`).
-    public var verdict: Verdict? { self.policy?.verdict }
+    package var verdict: Verdict? { self.policy?.verdict }
 
     /// Packets and bytes both ways.
-    public var packets: UInt64 { self.packetsToServer &+ self.packetsToClient }
-    public var bytes: UInt64 { self.bytesToServer &+ self.bytesToClient }
+    package var packets: UInt64 { self.packetsToServer &+ self.packetsToClient }
+    package var bytes: UInt64 { self.bytesToServer &+ self.bytesToClient }
 
     /// True for the ICMP protocols (`ICMP`, `IPv6-ICMP`), whose flows have types, not ports.
-    public var isICMP: Bool { self.proto == "ICMP" || self.proto == "IPv6-ICMP" }
+    package var isICMP: Bool { self.proto == "ICMP" || self.proto == "IPv6-ICMP" }
 
     // MARK: - Nested types
 
     /// A Hubble `Endpoint` object: one end of the connection.
-    public struct Endpoint: Sendable, Hashable, Decodable {
+    package struct Endpoint: Sendable, Hashable, Decodable {
         /// Cilium-style numeric security identity (1-255 reserved, e.g. 2 world, 1 host).
-        public var identity: UInt32
+        package var identity: UInt32
         /// Present for pods.
-        public var namespace: String?
-        public var podName: String?
+        package var namespace: String?
+        package var podName: String?
         /// Labels as `source:key=value` (`k8s:app=web`), or `source:key` (`reserved:world`,
         /// `cidr:10.0.0.0/8`), sorted as written.
-        public var labels: [String]
+        package var labels: [String]
         /// The pod's controlling workloads (first is the top owner: Deployment, StatefulSet ...).
-        public var workloads: [Workload]
+        package var workloads: [Workload]
 
-        public init(identity: UInt32, namespace: String? = nil, podName: String? = nil, labels: [String] = [],
+        package init(identity: UInt32, namespace: String? = nil, podName: String? = nil, labels: [String] = [],
                     workloads: [Workload] = []) {
             self.identity = identity
             self.namespace = namespace
@@ -124,7 +124,7 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
             self.workloads = workloads
         }
 
-        public init(from decoder: any Decoder) throws {
+        package init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: EVEKey.self)
             self.identity = try container.decode(UInt32.self, forKey: .identity)
             self.namespace = try container.decodeIfPresent(String.self, forKey: .namespace)
@@ -134,104 +134,104 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
         }
 
         /// What follows `prefix` (`reserved:`, `cidr:`, `k8s:<key>=`) in each label that starts with it, in label order.
-        public func labels(after prefix: String) -> [String] {
+        package func labels(after prefix: String) -> [String] {
             self.labels.compactMap { $0.hasPrefix(prefix) ? String($0.dropFirst(prefix.count)) : nil }
         }
 
         /// The `reserved:` label names (`world`, `world-ipv4`, `host`, `remote-node`,
         /// `kube-apiserver`, ...), in label order.
-        public var reservedNames: [String] { self.labels(after: "reserved:") }
+        package var reservedNames: [String] { self.labels(after: "reserved:") }
 
         /// The prefixes of the `cidr:` labels, as Cilium writes them (`10.0.0.0/8`; IPv6 with
         /// dashes for colons, `fd00--0/64`).
-        public var cidrPrefixes: [String] { self.labels(after: "cidr:") }
+        package var cidrPrefixes: [String] { self.labels(after: "cidr:") }
 
         /// True for the world identities (`reserved:world`, `world-ipv4`, `world-ipv6`, or a
         /// CIDR identity, which carries one of them).
-        public var isWorld: Bool {
+        package var isWorld: Bool {
             self.reservedNames.contains { $0 == "world" || $0 == "world-ipv4" || $0 == "world-ipv6" }
         }
     }
 
     /// A workload that owns a pod (`{"name":"web","kind":"Deployment"}`).
-    public struct Workload: Sendable, Hashable, Decodable {
-        public var name: String
-        public var kind: String
+    package struct Workload: Sendable, Hashable, Decodable {
+        package var name: String
+        package var kind: String
 
-        public init(name: String, kind: String) {
+        package init(name: String, kind: String) {
             self.name = name
             self.kind = kind
         }
     }
 
     /// A Kubernetes Service (Hubble's `Service`: `{"name":"kube-dns","namespace":"kube-system"}`).
-    public struct ServiceReference: Sendable, Hashable, Decodable, CustomStringConvertible {
-        public var name: String
-        public var namespace: String
+    package struct ServiceReference: Sendable, Hashable, Decodable, CustomStringConvertible {
+        package var name: String
+        package var namespace: String
 
-        public init(name: String, namespace: String) {
+        package init(name: String, namespace: String) {
             self.name = name
             self.namespace = namespace
         }
 
         /// `kube-system/kube-dns`
-        public var description: String { "\(self.namespace)/\(self.name)" }
+        package var description: String { "\(self.namespace)/\(self.name)" }
     }
 
     /// Cilium's verdict on a connection. flowmon only observes: a connection policy would drop
     /// is `AUDIT`, or `DROPPED` with `--verdict-as-enforced`.
-    public enum Verdict: String, Sendable, Hashable, CaseIterable, Decodable {
+    package enum Verdict: String, Sendable, Hashable, CaseIterable, Decodable {
         case forwarded = "FORWARDED"
         case audit = "AUDIT"
         case dropped = "DROPPED"
 
         /// True for `AUDIT` and `DROPPED`: policy would drop (or, enforced, drops) the connection.
-        public var wouldDrop: Bool { self != .forwarded }
+        package var wouldDrop: Bool { self != .forwarded }
     }
 
     /// Which side's policy decided.
-    public enum TrafficDirection: String, Sendable, Hashable, Decodable {
+    package enum TrafficDirection: String, Sendable, Hashable, Decodable {
         case egress = "EGRESS"
         case ingress = "INGRESS"
     }
 
     /// A policy named in a decision (Hubble's `Policy`).
-    public struct PolicyReference: Sendable, Hashable, Comparable, Decodable, CustomStringConvertible {
-        public var name: String
+    package struct PolicyReference: Sendable, Hashable, Comparable, Decodable, CustomStringConvertible {
+        package var name: String
         /// Absent for cluster-wide policies.
-        public var namespace: String?
+        package var namespace: String?
         /// `CiliumNetworkPolicy`, `CiliumClusterwideNetworkPolicy` or `NetworkPolicy`.
-        public var kind: String
+        package var kind: String
 
-        public init(name: String, namespace: String? = nil, kind: String) {
+        package init(name: String, namespace: String? = nil, kind: String) {
             self.name = name
             self.namespace = namespace
             self.kind = kind
         }
 
         /// `CiliumNetworkPolicy platform/allow-dns`, `CiliumClusterwideNetworkPolicy dns`.
-        public var description: String {
+        package var description: String {
             "\(self.kind) \(self.namespace.map { "\($0)/" } ?? "")\(self.name)"
         }
 
-        public static func < (a: Self, b: Self) -> Bool {
+        package static func < (a: Self, b: Self) -> Bool {
             (a.kind, a.namespace ?? "", a.name) < (b.kind, b.namespace ?? "", b.name)
         }
     }
 
     /// One side's decision (`policy.egress`, `policy.ingress`).
-    public struct Decision: Sendable, Hashable, Decodable {
+    package struct Decision: Sendable, Hashable, Decodable {
         /// `not_enforced`, `allowed`, `denied`, `denied_by_rule`, `allowed_from_host`.
-        public var decision: String
+        package var decision: String
         /// `none`, `L3-Only`, `L3-L4`, `L4-Only`, `all`, `L3-Proto`, `Proto-Only`.
-        public var matchType: String
+        package var matchType: String
 
-        public init(decision: String, matchType: String) {
+        package init(decision: String, matchType: String) {
             self.decision = decision
             self.matchType = matchType
         }
 
-        public init(from decoder: any Decoder) throws {
+        package init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: EVEKey.self)
             self.init(decision: try container.decode(String.self, forKey: .decision),
                       matchType: try container.decode(String.self, forKey: .matchType))
@@ -239,21 +239,21 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
     }
 
     /// The `policy` object: the verdict and the policies behind it.
-    public struct PolicyVerdict: Sendable, Hashable, Decodable {
-        public var verdict: Verdict
+    package struct PolicyVerdict: Sendable, Hashable, Decodable {
+        package var verdict: Verdict
         /// `POLICY_DENIED` (no allow under default deny) or `POLICY_DENY` (an explicit deny rule).
-        public var dropReason: String?
+        package var dropReason: String?
         /// The side whose policy would drop the connection (absent when it is forwarded).
-        public var direction: TrafficDirection?
-        public var matchType: Int?
-        public var egress: Decision?
-        public var ingress: Decision?
-        public var egressAllowedBy: [PolicyReference]
-        public var ingressAllowedBy: [PolicyReference]
-        public var egressDeniedBy: [PolicyReference]
-        public var ingressDeniedBy: [PolicyReference]
+        package var direction: TrafficDirection?
+        package var matchType: Int?
+        package var egress: Decision?
+        package var ingress: Decision?
+        package var egressAllowedBy: [PolicyReference]
+        package var ingressAllowedBy: [PolicyReference]
+        package var egressDeniedBy: [PolicyReference]
+        package var ingressDeniedBy: [PolicyReference]
 
-        public init(verdict: Verdict, dropReason: String? = nil, direction: TrafficDirection? = nil,
+        package init(verdict: Verdict, dropReason: String? = nil, direction: TrafficDirection? = nil,
                     matchType: Int? = nil, egress: Decision? = nil, ingress: Decision? = nil,
                     egressAllowedBy: [PolicyReference] = [], ingressAllowedBy: [PolicyReference] = [],
                     egressDeniedBy: [PolicyReference] = [], ingressDeniedBy: [PolicyReference] = []) {
@@ -269,7 +269,7 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
             self.ingressDeniedBy = ingressDeniedBy
         }
 
-        public init(from decoder: any Decoder) throws {
+        package init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: EVEKey.self)
             self.verdict = try container.decode(Verdict.self, forKey: .verdict)
             self.dropReason = try container.decodeIfPresent(String.self, forKey: .dropReason)
@@ -285,7 +285,7 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
 
         /// Every policy named, with the side and whether it allowed or denied, in a fixed order:
         /// egress allowed, egress denied, ingress allowed, ingress denied.
-        public var namedPolicies: [(direction: TrafficDirection, denied: Bool, policy: PolicyReference)] {
+        package var namedPolicies: [(direction: TrafficDirection, denied: Bool, policy: PolicyReference)] {
             self.egressAllowedBy.map { (.egress, false, $0) } + self.egressDeniedBy.map { (.egress, true, $0) }
                 + self.ingressAllowedBy.map { (.ingress, false, $0) } + self.ingressDeniedBy.map { (.ingress, true, $0) }
         }
@@ -298,7 +298,7 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
 
     /// Reads one flow object. `timestamp`, `src_ip`, `dest_ip` and `proto` are required;
     /// everything else may be absent (counts are then 0).
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: EVEKey.self)
         self.timestamp = try container.decode(String.self, forKey: .timestamp)
         self.flowID = try container.decodeIfPresent(UInt64.self, forKey: .flowID)
@@ -340,9 +340,9 @@ public struct FlowLogRecord: Sendable, Equatable, Decodable {
 
 /// flowmon's timestamps: `YYYY-MM-DDTHH:MM:SS.ffffff+0000` (UTC, microseconds), read without
 /// a `DateFormatter` (fast enough for millions of lines, and independent of the locale).
-public enum FlowLogTime {
+package enum FlowLogTime {
     /// The instant `text` names, or nil when it is not in flowmon's format.
-    public static func parse(_ text: String) -> Date? {
+    package static func parse(_ text: String) -> Date? {
         var text = text
         return text.withUTF8 { bytes -> Date? in
             var index = 0

@@ -6,10 +6,10 @@ import FlowCore
 /// The connections `flowmon policy advise` reads from a capture: the capture replayed through
 /// the same datapath as `flowmon replay` (flow table, sweeps, the one judge), whose
 /// `connectionJudged` events are collected instead of rendered. (Flow logs are read with `FlowLog`.)
-public enum AdvisorInput {
+package enum AdvisorInput {
     /// Every new connection judged in the capture, with how often each was seen: initiator,
     /// responder, protocol, and the port it was judged on (`FlowEntry.judgedPort`).
-    public static func observeCapture(_ path: String, filter: PacketFilter?, configuration: ProcessorConfiguration,
+    package static func observeCapture(_ path: String, filter: PacketFilter?, configuration: ProcessorConfiguration,
                                       state: AgentState) throws(CaptureError) -> [ObservedConnection: Int] {
         let reader = try CaptureFileReader(path: path)
         let program = DatapathProgram(maxFlows: configuration.maxFlows, timeouts: configuration.timeouts,

@@ -5,27 +5,27 @@ import Output
 
 /// Where the agent's inputs come from (`--pods`, `--namespaces`, `--nodes`, `--node-name`,
 /// `--policies`).
-public struct AgentConfiguration: Sendable {
-    public var pods: String?
-    public var namespaces: String?
-    public var nodes: String?
-    public var nodeName: String?
-    public var policyPaths: [String]
-    public var verdictAsEnforced: Bool
+package struct AgentConfiguration: Sendable {
+    package var pods: String?
+    package var namespaces: String?
+    package var nodes: String?
+    package var nodeName: String?
+    package var policyPaths: [String]
+    package var verdictAsEnforced: Bool
     /// `kubectl get services,endpoints -A -o json` (`--services`): connections to ClusterIPs are
     /// judged as sent to the backends; the endpoints of `default/kubernetes` are the API server's.
-    public var services: String?
+    package var services: String?
     /// Whether a policy file that fails to load is left out (its error in
     /// `AgentState.policies.errors`) instead of stopping the load (`flowmon policy check`).
-    public var skipsBadPolicyFiles: Bool
+    package var skipsBadPolicyFiles: Bool
     /// Cilium's `cluster-name` (`--cluster-name`): the pods' `io.cilium.k8s.policy.cluster`
     /// label and the Hubble endpoints' `cluster_name`.
-    public var clusterName: String
+    package var clusterName: String
     /// Whether `pods` is a watch stream (`-` or a FIFO, `PodWatchStream`) a live capture
     /// follows: its pods are given to `AgentState.load` rather than read from `pods`.
-    public var podsAreStreamed = false
+    package var podsAreStreamed = false
 
-    public init(pods: String? = nil, namespaces: String? = nil, nodes: String? = nil, nodeName: String? = nil,
+    package init(pods: String? = nil, namespaces: String? = nil, nodes: String? = nil, nodeName: String? = nil,
                 policyPaths: [String] = [], verdictAsEnforced: Bool = false, services: String? = nil,
                 skipsBadPolicyFiles: Bool = false, clusterName: String = SecurityLabels.defaultClusterName) {
         self.skipsBadPolicyFiles = skipsBadPolicyFiles
@@ -39,7 +39,7 @@ public struct AgentConfiguration: Sendable {
         self.verdictAsEnforced = verdictAsEnforced
     }
 
-    public var isEmpty: Bool {
+    package var isEmpty: Bool {
         self.pods == nil && self.namespaces == nil && self.nodes == nil && self.policyPaths.isEmpty && self.services == nil
     }
 }
@@ -47,20 +47,20 @@ public struct AgentConfiguration: Sendable {
 /// The agent side, loaded once before any packet is read: inventory → identities →
 /// policies → CIDR identities → compiled per-endpoint maps and the ipcache, plus the names
 /// the output needs, rendered once. Bad input stops here with a precise error.
-public struct AgentState: Sendable {
-    public var inventory: Inventory
-    public var endpoints: EndpointTable
-    public var policies: PolicySet
-    public var compiled: CompiledPolicies
-    public var ipcache: IPCache
+package struct AgentState: Sendable {
+    package var inventory: Inventory
+    package var endpoints: EndpointTable
+    package var policies: PolicySet
+    package var compiled: CompiledPolicies
+    package var ipcache: IPCache
     /// Warnings and notices to show the user (duplicate IPs, skipped documents, ...).
-    public var messages: [String]
-    public var verdictAsEnforced: Bool
+    package var messages: [String]
+    package var verdictAsEnforced: Bool
     /// Service translation (`--services`); empty without it.
-    public var services = CompiledServices()
+    package var services = CompiledServices()
 
     /// `streamedPods`: the pods of the watch stream so far, when `podsAreStreamed`.
-    public static func load(_ configuration: AgentConfiguration, streamedPods: [Pod] = []) throws(AgentError) -> AgentState {
+    package static func load(_ configuration: AgentConfiguration, streamedPods: [Pod] = []) throws(AgentError) -> AgentState {
         let stream = configuration.podsAreStreamed ? configuration.pods : nil
         var inventory = try InventoryLoader.load(pods: stream == nil ? configuration.pods : nil, namespaces: configuration.namespaces,
                                                  nodes: configuration.nodes,
@@ -101,7 +101,7 @@ public struct AgentState: Sendable {
     /// policies with `labels` and `revision` (`policyRevision`: 1 for the policies loaded at
     /// start, one more per reload, as Cilium's policy repository revision grows with each
     /// change).
-    public func annotations(policyRevision: UInt64 = 1) -> FlowAnnotations {
+    package func annotations(policyRevision: UInt64 = 1) -> FlowAnnotations {
         /// The value of the `k8s:` security label `key` among `labels`.
         func k8sLabel(_ key: String, in labels: [String]) -> String? {
             let prefix = SecurityLabels.sourceK8s + ":" + key + "="
@@ -143,13 +143,13 @@ public struct AgentState: Sendable {
     /// The generation for the datapath and the output; `alerts` gives the detectors their view
     /// of the cluster (pod CIDRs, sensitive and allow-listed workloads). `policyRevision`
     /// numbers the policies in Hubble lines (see `annotations`).
-    public func context(alerts: AlertsConfiguration? = nil, policyRevision: UInt64 = 1) -> PolicyContext {
+    package func context(alerts: AlertsConfiguration? = nil, policyRevision: UInt64 = 1) -> PolicyContext {
         PolicyContext(snapshot: self.snapshot, annotations: self.annotations(policyRevision: policyRevision),
                       detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory) ?? .empty)
     }
 
     /// The numeric tables policy is judged from: the ipcache, the services and the policy maps.
-    public var snapshot: PolicySnapshot {
+    package var snapshot: PolicySnapshot {
         PolicySnapshot(ipcache: self.ipcache, services: self.services.table, policies: self.compiled.table)
     }
 }

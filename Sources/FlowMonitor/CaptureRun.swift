@@ -13,32 +13,32 @@ import Glibc
 /// until SIGINT or SIGTERM, the duration, the count, an output that cannot be written, or the
 /// loss of the interface; then every open connection and the final stats are written. SIGHUP
 /// reopens the outputs and reloads the inventory and policies between batches.
-public final class CaptureRun {
-    public struct Configuration {
+package final class CaptureRun {
+    package struct Configuration {
         /// The capture's options; its interface is the one named when a single interface is
         /// captured (`observation` nil), otherwise `any`.
-        public var capture: LiveCapture.Options
+        package var capture: LiveCapture.Options
         /// Which of the node's interfaces are observed through `any`, each packet counted once
         /// (`NodeObservation`): the pods' (no `--interface`), all (`--interface any`), or those
         /// named (several `--interface`); nil for a single named interface.
-        public var observation: ObservationScope?
+        package var observation: ObservationScope?
         /// Workers, ring size and stats interval (the mode is live).
-        public var pipeline: PipelineConfiguration
+        package var pipeline: PipelineConfiguration
         /// Stop after this many seconds, or this many packets.
-        public var duration: Double?
-        public var count: Int?
+        package var duration: Double?
+        package var count: Int?
         /// Switch to this user once the capture and the outputs are open.
-        public var user: String?
+        package var user: String?
         /// Size rotation of the records' file.
-        public var rotation: JSONLinesOutput.Rotation?
-        public var processor: ProcessorConfiguration
+        package var rotation: JSONLinesOutput.Rotation?
+        package var processor: ProcessorConfiguration
         /// What SIGHUP reloads; `agentState` is what was loaded from it at start (nil: nothing given).
-        public var agent: AgentConfiguration
-        public var agentState: AgentState?
+        package var agent: AgentConfiguration
+        package var agentState: AgentState?
         /// The detectors' settings (nil: no detector); kept across reloads.
-        public var alerts: AlertsConfiguration?
+        package var alerts: AlertsConfiguration?
 
-        public init(capture: LiveCapture.Options, observation: ObservationScope?, pipeline: PipelineConfiguration,
+        package init(capture: LiveCapture.Options, observation: ObservationScope?, pipeline: PipelineConfiguration,
                     duration: Double?, count: Int?, user: String?, rotation: JSONLinesOutput.Rotation?,
                     processor: ProcessorConfiguration, agent: AgentConfiguration, agentState: AgentState?,
                     alerts: AlertsConfiguration?) {
@@ -75,7 +75,7 @@ public final class CaptureRun {
     var agentMessages: Set<String>
 
     /// Opens the capture (before the outputs, so a capture that cannot be opened creates no file).
-    public init(_ configuration: Configuration, metrics: (server: MetricsServer, version: String)? = nil,
+    package init(_ configuration: Configuration, metrics: (server: MetricsServer, version: String)? = nil,
                 report: @escaping (RunMessage) -> Void) throws(CaptureError) {
         self.configuration = configuration
         self.metrics = metrics
@@ -110,7 +110,7 @@ public final class CaptureRun {
 
     /// Captures into `outputs` until stopped. Throws the output's error when one could not be
     /// written, or the capture's when the interface went away (after writing what was seen).
-    public func run(_ outputs: RunOutputs) throws {
+    package func run(_ outputs: RunOutputs) throws {
         let configuration = self.configuration
         outputs.records.rotation = configuration.rotation
         if let user = configuration.user { try Privileges.drop(to: user) }

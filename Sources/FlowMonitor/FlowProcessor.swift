@@ -6,21 +6,21 @@ import FlowCore
 import Output
 
 /// Settings of the per-packet stages, shared by replay and (later) live capture.
-public struct ProcessorConfiguration: Sendable {
+package struct ProcessorConfiguration: Sendable {
     /// Flow table capacity (`--max-flows`).
-    public var maxFlows: Int
-    public var timeouts: FlowTimeouts
+    package var maxFlows: Int
+    package var timeouts: FlowTimeouts
     /// How the tunnel VNI is part of the connection key (`--tunnel-key`).
-    public var tunnelKey: TunnelKeyMode
+    package var tunnelKey: TunnelKeyMode
     /// Datagrams tracked for fragment attribution.
-    public var maxFragmentDatagrams: Int
-    public var fragmentTimeout: Duration
+    package var maxFragmentDatagrams: Int
+    package var fragmentTimeout: Duration
     /// The detectors' settings, or nil when alerts are off (`--no-alerts`).
-    public var detectors: DetectorSettings?
+    package var detectors: DetectorSettings?
     /// Count for the metrics page (`--metrics-address`): each worker's `FlowMetrics`.
-    public var metrics = false
+    package var metrics = false
 
-    public init(maxFlows: Int = 65_536, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .auto,
+    package init(maxFlows: Int = 65_536, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .auto,
                 maxFragmentDatagrams: Int = 8192, fragmentTimeout: Duration = .seconds(60),
                 detectors: DetectorSettings? = nil) {
         self.detectors = detectors
@@ -36,10 +36,10 @@ public struct ProcessorConfiguration: Sendable {
 /// `EventRenderer` its events go to, handed to a `Merger` epoch by epoch. A single pass on one
 /// thread is the same thing with a one-worker `Merger` of its own, which writes each epoch as
 /// the pipeline's merger does: there is one way a record is written.
-public final class FlowProcessor {
-    public let configuration: ProcessorConfiguration
-    public let output: JSONLinesOutput
-    public let program: DatapathProgram
+package final class FlowProcessor {
+    package let configuration: ProcessorConfiguration
+    package let output: JSONLinesOutput
+    package let program: DatapathProgram
     let renderer: EventRenderer
     var sweeps = SweepSchedule()
     var packetsProcessed: UInt64 = 0
@@ -49,7 +49,7 @@ public final class FlowProcessor {
     let merger: Merger?
 
     /// A single pass on one thread, writing to `output` (and Hubble lines to `hubble`).
-    public convenience init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext? = nil,
+    package convenience init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext? = nil,
                             hubble: JSONLinesOutput? = nil, onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
         self.init(configuration: configuration, output: output, policy: policy, hubble: hubble != nil,
                   merger: Merger(workers: 1, output: output, hubble: hubble, policy: policy,
@@ -82,7 +82,7 @@ public final class FlowProcessor {
     }
 
     /// A single pass's `--alerts` file (alerts are also written to `output`).
-    public var alertsOutput: JSONLinesOutput? {
+    package var alertsOutput: JSONLinesOutput? {
         get { self.merger?.alerts }
         set { self.merger?.alerts = newValue }
     }
@@ -90,7 +90,7 @@ public final class FlowProcessor {
     /// A single pass: processes one captured packet, numbered as the pipeline's reading thread
     /// numbers it. Once per second of packet time (and every `SweepSchedule.packets` packets)
     /// idle flows are swept first, which ends an epoch: the merger writes its records.
-    public func process(_ packet: CapturedPacket) throws(OutputError) {
+    package func process(_ packet: CapturedPacket) throws(OutputError) {
         let sequence = self.packetsProcessed
         self.packetsProcessed &+= 1
         if self.sweeps.isDue(time: packet.time, packets: sequence), let merger = self.merger {
@@ -122,12 +122,12 @@ public final class FlowProcessor {
     }
 
     /// Counts a packet the capture filter rejected.
-    public func countFilteredOut() { self.program.countFilteredOut() }
+    package func countFilteredOut() { self.program.countFilteredOut() }
 
     /// A single pass: ends every flow, writes the final `stats` record, and flushes the outputs.
     /// Called at the end of input, on a stop signal, or after an input error (`inputError`),
     /// so flows seen before an error are never lost.
-    public func finish(inputError: String? = nil) throws(OutputError) {
+    package func finish(inputError: String? = nil) throws(OutputError) {
         guard let merger = self.merger else { return }
         self.endEpoch(2 &* self.packetsProcessed &+ 2, at: self.program.latestTime, last: true, into: merger)
         if let error = merger.failure { throw error }
@@ -137,7 +137,7 @@ public final class FlowProcessor {
     }
 
     /// The counters as they stand.
-    public func statistics(inputError: String? = nil) -> StatsSnapshot {
+    package func statistics(inputError: String? = nil) -> StatsSnapshot {
         var snapshot = self.datapathStatistics(inputError: inputError)
         snapshot.alerts = self.merger?.alertStage?.counters
         return snapshot

@@ -1,7 +1,7 @@
 import Capture
 
 /// Which of the node's interfaces a capture observes (`CaptureRun.Configuration.observation`).
-public enum ObservationScope: Sendable, Equatable {
+package enum ObservationScope: Sendable, Equatable {
     /// The pods' interfaces (no `--interface`).
     case podFacing
     /// Every interface but bridge and overlay devices (`--interface any`).
@@ -11,7 +11,7 @@ public enum ObservationScope: Sendable, Equatable {
 
     /// The scope for the `--interface` values given: none, `any`, or several; nil for one
     /// named interface (captured on its own, as tcpdump does). `any` with others is refused.
-    public static func forInterfaces(_ names: [String]) throws(CaptureError) -> ObservationScope? {
+    package static func forInterfaces(_ names: [String]) throws(CaptureError) -> ObservationScope? {
         if names.isEmpty { return .podFacing }
         if names.contains("any") {
             guard names.count == 1 else {

@@ -3,9 +3,9 @@ import Output
 extension Pipeline {
     /// Whether writing an output failed (disk full, a reader gone): the writer has stopped, so
     /// reading on is pointless; `finish` throws the error.
-    public var outputFailed: Bool { self.merger.failure != nil }
+    package var outputFailed: Bool { self.merger.failure != nil }
 
     /// Writes the lines gathered so far to every output now (the records of connections that
     /// already ended), instead of when the buffer fills or the next `stats` record is due.
-    public func flushOutputs() throws(OutputError) { try self.merger.flush() }
+    package func flushOutputs() throws(OutputError) { try self.merger.flush() }
 }

@@ -6,27 +6,27 @@ import Foundation
 import Output
 
 /// How the pipeline behaves when a worker's ring is full.
-public enum PipelineMode: Sendable {
+package enum PipelineMode: Sendable {
     /// Replay: the reader waits; nothing is ever dropped.
     case replay
     /// Live capture: the packet is dropped and counted (`stats.capture.ring_dropped`).
     case live
 }
 
-public struct PipelineConfiguration: Sendable {
-    public var workers: Int
+package struct PipelineConfiguration: Sendable {
+    package var workers: Int
     /// Bytes of ring per worker.
-    public var ringBytes: Int
-    public var mode: PipelineMode
+    package var ringBytes: Int
+    package var mode: PipelineMode
     /// Write a `stats` record (and `lost` records for new drops) this often, in packet time.
-    public var statsInterval: Duration?
+    package var statsInterval: Duration?
     /// The names of the interfaces packets are captured on, for the records (live capture).
-    public var interfaces: InterfaceNames?
+    package var interfaces: InterfaceNames?
     /// Replay from a pipe (`tcpdump -U -w - | flowmon replay -`): write and flush each epoch as
     /// soon as it is merged, as live capture always does, instead of in 64 KiB blocks.
-    public var streamsOutput = false
+    package var streamsOutput = false
 
-    public init(workers: Int, ringBytes: Int = 32 << 20, mode: PipelineMode = .replay, statsInterval: Duration? = nil) {
+    package init(workers: Int, ringBytes: Int = 32 << 20, mode: PipelineMode = .replay, statsInterval: Duration? = nil) {
         self.workers = max(1, workers)
         self.ringBytes = ringBytes
         self.mode = mode
@@ -74,8 +74,8 @@ public struct PipelineConfiguration: Sendable {
 /// the `Merger`, which runs the detectors over the events in that order and writes each epoch's
 /// records, merged by key, once every worker has reached it (and flushes them, in live capture
 /// and in replay from a pipe).
-public final class Pipeline: @unchecked Sendable {
-    public let configuration: PipelineConfiguration
+package final class Pipeline: @unchecked Sendable {
+    package let configuration: PipelineConfiguration
     let processors: [FlowProcessor]
     /// One ring per worker that runs on its own thread (none for worker 0 in replay).
     let rings: [PacketRing?]
@@ -91,14 +91,14 @@ public final class Pipeline: @unchecked Sendable {
     let hubble: JSONLinesOutput?
     /// The policy revision of the next reload: 1 for the policies loaded at start, then one
     /// more per reload (the Hubble lines' `Policy.revision`).
-    public var nextPolicyRevision: UInt64 { self.merger.nextPolicyRevision }
+    package var nextPolicyRevision: UInt64 { self.merger.nextPolicyRevision }
     /// Where alerts are written besides the main output (`--alerts FILE`).
-    public var alertsOutput: JSONLinesOutput? {
+    package var alertsOutput: JSONLinesOutput? {
         get { self.merger.alerts }
         set { self.merger.alerts = newValue }
     }
     /// Counts of inventory and policy reloads, written in `stats.agent` (live capture).
-    public var reloadCounters: ReloadCounters? {
+    package var reloadCounters: ReloadCounters? {
         get { self.merger.reloadCounters }
         set { self.merger.reloadCounters = newValue }
     }
@@ -110,7 +110,7 @@ public final class Pipeline: @unchecked Sendable {
     var sequence: UInt64 = 0
     var sweeps = SweepSchedule()
     var latestTime = CaptureTime.zero
-    public private(set) var capture = CaptureCounters()
+    package private(set) var capture = CaptureCounters()
     var lastSweepWall: Int64 = 0
     /// Which packets count when several interfaces are captured at once (live capture on the
     /// node's interfaces); nil: every packet counts.
@@ -121,7 +121,7 @@ public final class Pipeline: @unchecked Sendable {
     /// Packets per interface (live capture).
     let interfaceCounters: InterfaceCounters?
 
-    public init(configuration: PipelineConfiguration, processor: ProcessorConfiguration, output: JSONLinesOutput,
+    package init(configuration: PipelineConfiguration, processor: ProcessorConfiguration, output: JSONLinesOutput,
                 policy: PolicyContext?, hubble: JSONLinesOutput? = nil,
                 onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
         self.configuration = configuration
@@ -172,7 +172,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Hands one packet to its worker. Replay waits while the ring is full; live capture
     /// drops the packet and counts it.
-    public func submit(_ packet: CapturedPacket) {
+    package func submit(_ packet: CapturedPacket) {
         self.capture.count(length: packet.originalLength, time: packet.time)
         if packet.time > self.latestTime { self.latestTime = packet.time }
         if self.sweeps.isDue(time: packet.time, packets: self.sequence) {
@@ -235,24 +235,24 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Makes submitted packets visible to the workers (after each capture batch).
-    public func publish() {
+    package func publish() {
         for ring in self.rings { ring?.publish() }
     }
 
     /// Live capture with no traffic: sweep on the clock so idle flows still end, and their
     /// records are written (and flushed) within 1 s of their timeout passing. The time
     /// passed is the caller's (the kernel's clock); the flow table reads none itself.
-    public func idle(now: CaptureTime) {
+    package func idle(now: CaptureTime) {
         guard self.configuration.mode == .live, self.sweeps.isDue(idle: now) else { return }
         self.broadcast(.sweep, time: now.nanoseconds, sequence: 2 &* self.sequence)
         if now > self.latestTime { self.latestTime = now }
         self.publish()
     }
 
-    public func countFilteredOut() { self.capture.filteredOut &+= 1 }
+    package func countFilteredOut() { self.capture.filteredOut &+= 1 }
 
     /// Records the kernel's and the interface's drop counts (live capture).
-    public func noteDrops(kernel: UInt64, interface: UInt64) {
+    package func noteDrops(kernel: UInt64, interface: UInt64) {
         self.capture.kernelDropped = kernel
         self.capture.interfaceDropped = interface
     }
@@ -304,7 +304,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Swaps in new identities and policies (SIGHUP): connections that start after the swap
     /// are judged by them; earlier connections keep the verdicts and names they had.
-    public func reload(policy: PolicyContext) {
+    package func reload(policy: PolicyContext) {
         let generation = self.merger.addPolicy(policy)
         self.broadcast(.reload, time: self.latestTime.nanoseconds, sequence: UInt64(generation))
         self.publish()
@@ -312,19 +312,19 @@ public final class Pipeline: @unchecked Sendable {
 
     /// The metrics page (`--metrics-address`) as of the last epoch written: at most a sweep
     /// interval old (one second of a live capture). Called by the metrics server's thread.
-    public func metricsPage(interface: String, version: String) -> String {
+    package func metricsPage(interface: String, version: String) -> String {
         self.merger.metricsPage(interface: interface, version: version)
     }
 
     /// Counts a failed reload for the metrics page.
-    public func noteReloadFailed() { self.merger.noteReloadFailed() }
+    package func noteReloadFailed() { self.merger.noteReloadFailed() }
 
     /// Reopens the output files (after logrotate moved them; SIGHUP).
-    public func reopenOutputs() { self.merger.reopen() }
+    package func reopenOutputs() { self.merger.reopen() }
 
     /// Ends the run: every worker expires and flushes its flows at the latest packet time,
     /// the last records are merged and written, then one `stats` record for the whole run.
-    public func finish(inputError: String? = nil) throws(OutputError) {
+    package func finish(inputError: String? = nil) throws(OutputError) {
         self.broadcast(.end, time: self.latestTime.nanoseconds, sequence: 2 &* self.sequence &+ 2)
         self.publish()
         self.finished.wait()

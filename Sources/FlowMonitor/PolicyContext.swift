@@ -5,13 +5,13 @@ import Output
 /// new connections are judged by and the detectors' view of the cluster (which the datapath
 /// loads), and the names records are rendered with (which only the output reads). Built by
 /// `AgentState` when inventory and policies load; a reload (SIGHUP) builds the next one.
-public struct PolicyContext: Sendable {
-    public let snapshot: PolicySnapshot
-    public let annotations: FlowAnnotations
+package struct PolicyContext: Sendable {
+    package let snapshot: PolicySnapshot
+    package let annotations: FlowAnnotations
     /// Pod CIDRs, sensitive and allow-listed identities, for the detectors.
-    public let detection: DetectionScope
+    package let detection: DetectionScope
 
-    public init(snapshot: PolicySnapshot, annotations: FlowAnnotations, detection: DetectionScope = .empty) {
+    package init(snapshot: PolicySnapshot, annotations: FlowAnnotations, detection: DetectionScope = .empty) {
         self.snapshot = snapshot
         self.annotations = annotations
         self.detection = detection

@@ -4,49 +4,49 @@ import FlowCore
 
 /// Answers "what would policy do with this connection?" from the same compiled maps and
 /// ipcache the datapath uses (`flowmon policy explain`).
-public struct PolicyExplanation: Sendable {
-    public struct Side: Sendable {
-        public var text: String
-        public var address: IPAddress
-        public var identity: Identity
-        public var labels: [String]
-        public var namespace: String?
-        public var podName: String?
-        public var isLocalEndpoint: Bool
+package struct PolicyExplanation: Sendable {
+    package struct Side: Sendable {
+        package var text: String
+        package var address: IPAddress
+        package var identity: Identity
+        package var labels: [String]
+        package var namespace: String?
+        package var podName: String?
+        package var isLocalEndpoint: Bool
     }
 
-    public struct Direction: Sendable {
-        public var direction: TrafficDirection
+    package struct Direction: Sendable {
+        package var direction: TrafficDirection
         /// The endpoint whose policy is consulted.
-        public var endpoint: String
-        public var decision: PolicyDecision
-        public var entry: PolicyMapEntry?
-        public var policies: [PolicyReference]
+        package var endpoint: String
+        package var decision: PolicyDecision
+        package var entry: PolicyMapEntry?
+        package var policies: [PolicyReference]
         /// Why nothing was evaluated, when that is the case.
-        public var note: String?
+        package var note: String?
     }
 
-    public var from: Side
-    public var to: Side
-    public var ipProtocol: UInt8
+    package var from: Side
+    package var to: Side
+    package var ipProtocol: UInt8
     /// Destination port, or the ICMP type (for a ClusterIP service port: the backends' target port).
-    public var port: UInt16
-    public var egress: Direction
-    public var ingress: Direction
+    package var port: UInt16
+    package var egress: Direction
+    package var ingress: Direction
     /// The ClusterIP service `to` names (`--services`), and the service port asked about: policy
     /// is then judged at the service's backends, on their target port.
-    public var service: ServiceReference?
-    public var servicePort: UInt16 = 0
+    package var service: ServiceReference?
+    package var servicePort: UInt16 = 0
     /// The service has backends flowmon knows (otherwise the ClusterIP itself was judged).
-    public var serviceTranslated = false
+    package var serviceTranslated = false
 
-    public var allowed: Bool { self.egress.decision.isAllowed && self.ingress.decision.isAllowed }
+    package var allowed: Bool { self.egress.decision.isAllowed && self.ingress.decision.isAllowed }
 }
 
 /// Names what `PolicySnapshot.judge` decided; it decides nothing itself.
-public enum PolicyExplainer {
+package enum PolicyExplainer {
     /// Resolves `NS/POD` or an IP address to an address of the inventory.
-    public static func address(_ text: String, in state: AgentState) throws(AgentError) -> IPAddress {
+    package static func address(_ text: String, in state: AgentState) throws(AgentError) -> IPAddress {
         if let parsed = IPAddress(text: text) { return parsed }
         let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2, let endpoint = state.endpoints.endpoint(namespace: parts[0], pod: parts[1]) else {
@@ -69,7 +69,7 @@ public enum PolicyExplainer {
             namespace: endpoint?.namespace, podName: endpoint?.podName, isLocalEndpoint: value.isLocalEndpoint)
     }
 
-    public static func explain(from: String, to: String, ipProtocol: UInt8, port: UInt16, in state: AgentState)
+    package static func explain(from: String, to: String, ipProtocol: UInt8, port: UInt16, in state: AgentState)
         throws(AgentError) -> PolicyExplanation
     {
         let sourceAddress = try Self.address(from, in: state)

@@ -2,11 +2,11 @@ import Synchronization
 
 /// How many times a live capture reloaded its inventory and policies, and how many changes it
 /// refused (`stats.agent`): counted by the capture thread, read by the writer of `stats`.
-public final class ReloadCounters: Sendable {
+package final class ReloadCounters: Sendable {
     private let reloads = Atomic<UInt64>(0)
     private let errors = Atomic<UInt64>(0)
 
-    public init() {}
+    package init() {}
 
     func reloaded() { self.reloads.add(1, ordering: .relaxed) }
 

@@ -2,13 +2,13 @@ import Capture
 import Output
 
 /// Why a replay stopped before the end of its input.
-public enum ReplayError: Error, CustomStringConvertible {
+package enum ReplayError: Error, CustomStringConvertible {
     /// The capture could not be opened or read; flows seen before are already written.
     case input(CaptureError)
     /// Output could not be written.
     case output(OutputError)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .input(let error): error.description
         case .output(let error): error.description
@@ -17,11 +17,11 @@ public enum ReplayError: Error, CustomStringConvertible {
 }
 
 /// Reads a capture file to its end through a `FlowProcessor`.
-public enum Replay {
+package enum Replay {
     /// Replays every record of `reader` (those `filter` accepts) and finishes the processor.
     /// On a read error mid-file, every flow seen so far is still written, with a final
     /// `stats` record naming the error, and then the error is thrown.
-    public static func run(_ reader: CaptureFileReader, filter: PacketFilter?, into processor: FlowProcessor)
+    package static func run(_ reader: CaptureFileReader, filter: PacketFilter?, into processor: FlowProcessor)
         throws(ReplayError)
     {
         let inputError: CaptureError?
@@ -44,7 +44,7 @@ public enum Replay {
     /// signal): then every connection seen so far is written, the `stats` record carries the
     /// reason as `capture.error`, and the reason is returned.
     @discardableResult
-    public static func run(_ reader: CaptureFileReader, filter: PacketFilter?, into pipeline: Pipeline,
+    package static func run(_ reader: CaptureFileReader, filter: PacketFilter?, into pipeline: Pipeline,
                            stop: () -> String? = { nil }) throws(ReplayError) -> String?
     {
         var stopReason: String?

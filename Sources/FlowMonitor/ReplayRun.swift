@@ -10,19 +10,19 @@ import Glibc
 /// between two batches of packets: the connections seen so far and the stats line are
 /// written, the stats line and an error message say where it stopped, and the exit status is
 /// 128 + the signal's number.
-public final class ReplayRun {
-    public struct Configuration {
+package final class ReplayRun {
+    package struct Configuration {
         /// The capture file ('-': standard input) and the BPF expression its packets must match.
-        public var file: String
-        public var filter: String?
+        package var file: String
+        package var filter: String?
         /// Workers and ring size (the mode is replay).
-        public var pipeline: PipelineConfiguration
-        public var processor: ProcessorConfiguration
+        package var pipeline: PipelineConfiguration
+        package var processor: ProcessorConfiguration
         /// The inventory and policies (nil: none given) and the detectors' settings (nil: no detector).
-        public var agentState: AgentState?
-        public var alerts: AlertsConfiguration?
+        package var agentState: AgentState?
+        package var alerts: AlertsConfiguration?
 
-        public init(file: String, filter: String?, pipeline: PipelineConfiguration, processor: ProcessorConfiguration,
+        package init(file: String, filter: String?, pipeline: PipelineConfiguration, processor: ProcessorConfiguration,
                     agentState: AgentState?, alerts: AlertsConfiguration?) {
             self.file = file
             self.filter = filter
@@ -36,11 +36,11 @@ public final class ReplayRun {
 
     let configuration: Configuration
     let filter: PacketFilter?
-    public let reader: CaptureFileReader
+    package let reader: CaptureFileReader
     let report: (RunMessage) -> Void
 
     /// Compiles the filter and opens the file (before the outputs, so a bad input creates no file).
-    public init(_ configuration: Configuration, report: @escaping (RunMessage) -> Void) throws(CaptureError) {
+    package init(_ configuration: Configuration, report: @escaping (RunMessage) -> Void) throws(CaptureError) {
         self.configuration = configuration
         self.report = report
         self.filter = try configuration.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
@@ -51,7 +51,7 @@ public final class ReplayRun {
     /// Returns the exit status: 0, or 128 + the number of the signal that stopped the replay.
     /// Throws the capture's error when the file is cut short or unreadable (after writing
     /// every connection seen before), or the output's when one could not be written.
-    public func run(_ outputs: RunOutputs, progress: (_ bytes: Int64, _ packets: UInt64) -> Void) throws -> Int32 {
+    package func run(_ outputs: RunOutputs, progress: (_ bytes: Int64, _ packets: UInt64) -> Void) throws -> Int32 {
         let reader = self.reader
         let configuration = self.configuration
         var pipelineConfiguration = configuration.pipeline

@@ -4,12 +4,12 @@ import Output
 
 /// Where a capture or replay run writes, opened by the caller: the records (JSON lines, or a
 /// pipe to a presenter), and the optional `--hubble` and `--alerts` files.
-public struct RunOutputs {
-    public var records: JSONLinesOutput
-    public var hubble: JSONLinesOutput?
-    public var alerts: JSONLinesOutput?
+package struct RunOutputs {
+    package var records: JSONLinesOutput
+    package var hubble: JSONLinesOutput?
+    package var alerts: JSONLinesOutput?
 
-    public init(records: JSONLinesOutput, hubble: JSONLinesOutput?, alerts: JSONLinesOutput?) {
+    package init(records: JSONLinesOutput, hubble: JSONLinesOutput?, alerts: JSONLinesOutput?) {
         self.records = records
         self.hubble = hubble
         self.alerts = alerts
@@ -34,7 +34,7 @@ public struct RunOutputs {
 }
 
 /// A message of a run for standard error; the caller adds the program's name.
-public enum RunMessage: Sendable, Equatable {
+package enum RunMessage: Sendable, Equatable {
     /// Progress and state ("capturing on eth0 ...").
     case info(String)
     case warning(String)

@@ -15,17 +15,17 @@ import Output
 /// tables persist from one input to the next and are small (64 connections, 16 datagrams, the
 /// detectors' `limitForFuzzing()`), so that updates and evictions happen often. Records go to
 /// an in-memory buffer, emptied after each input; nothing is allocated per input.
-public final class DecoderHarness {
+package final class DecoderHarness {
     /// The LINKTYPE_ values `LinkLayer` decodes; byte 0 (its low 7 bits, modulo the count)
     /// picks one, and its high bit picks `--tunnel-key vni` instead of the default `auto`.
-    public static let linkTypes: [UInt32] = [1, 113, 276, 101, 12, 14, 228, 229, 0, 108]
+    package static let linkTypes: [UInt32] = [1, 113, 276, 101, 12, 14, 228, 229, 0, 108]
     /// 2026-01-01T10:00:00Z.
     static let time = CaptureTime(nanoseconds: 1_767_261_600_000_000_000)
 
     /// By tunnel key mode: `auto`, `vni`.
     let processors: (FlowProcessor, FlowProcessor)
 
-    public init() {
+    package init() {
         func processor(_ tunnelKey: TunnelKeyMode) -> FlowProcessor {
             var detectors = DetectorSettings()
             detectors.limitForFuzzing()
@@ -43,7 +43,7 @@ public final class DecoderHarness {
 
     /// Runs one input; true when the frame decoded to an IPv4 or IPv6 header.
     @discardableResult
-    public func run(_ input: UnsafeRawBufferPointer) -> Bool {
+    package func run(_ input: UnsafeRawBufferPointer) -> Bool {
         guard let selector = input.first else { return false }
         let linkType = Self.linkTypes[Int(selector & 0x7f) % Self.linkTypes.count]
         let processor = selector & 0x80 == 0 ? self.processors.0 : self.processors.1

@@ -1,6 +1,6 @@
 /// The fuzz targets of `flowmon-fuzz` (see `scripts/fuzz`). Each runs one input through the
 /// same code as the CLI; the regression tests run the same harnesses without the fuzzer.
-public enum FuzzTarget: String, CaseIterable, Sendable {
+package enum FuzzTarget: String, CaseIterable, Sendable {
     case decoder
     case replay
     case loaders
@@ -9,7 +9,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A harness for this target, ready for any number of inputs. `repository` is the
     /// repository root: the replay and loaders targets read their fixed cluster files there.
     /// The harness returns true when the input got past the first checks (see each harness).
-    public func harness(repository: String) throws -> (UnsafeRawBufferPointer) -> Bool {
+    package func harness(repository: String) throws -> (UnsafeRawBufferPointer) -> Bool {
         switch self {
         case .decoder: DecoderHarness().run
         case .replay: try ReplayHarness(repository: repository).run

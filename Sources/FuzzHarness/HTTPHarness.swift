@@ -6,12 +6,12 @@ import Metrics
 /// parse the same in the whole: the server answers as soon as it can), then through
 /// `MetricsRoutes.response`, as the server answers. A violated rule traps, as a crash would.
 /// Returns true for a well-formed request.
-public final class HTTPHarness {
+package final class HTTPHarness {
     let routes = MetricsRoutes(metrics: { "# HELP x_total X\n# TYPE x_total counter\nx_total 1\n" }, healthy: { true })
 
-    public init() {}
+    package init() {}
 
-    public func run(_ data: UnsafeRawBufferPointer) -> Bool {
+    package func run(_ data: UnsafeRawBufferPointer) -> Bool {
         let whole = HTTPRequestHead.parse(data)
         if let first = data.first, data.count > 1 {
             let cut = Int(first) * data.count / 256

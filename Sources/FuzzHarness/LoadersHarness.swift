@@ -18,8 +18,8 @@ import FlowMonitor
 /// What loads goes on as in `AgentState.load` and `context`: identities, compiled policies and
 /// ipcache (`AgentTables.build`), then the rendered names and the detectors' scope. The cluster's
 /// other files are loaded once, not for every input. An error is rendered as the CLI prints it.
-public final class LoadersHarness {
-    public enum Role: UInt8, CaseIterable, Sendable {
+package final class LoadersHarness {
+    package enum Role: UInt8, CaseIterable, Sendable {
         case policies, pods, alertsConfig, namespaces, nodes, services
     }
 
@@ -32,7 +32,7 @@ public final class LoadersHarness {
     let demo: AgentState
     let alerts: AlertsConfiguration
 
-    public init(repository: String) throws(AgentError) {
+    package init(repository: String) throws(AgentError) {
         let probes = repository + "/Captures/policy-probes/policy-probes."
         self.pods = probes + "pods.json"
         self.namespaces = probes + "namespaces.json"
@@ -48,7 +48,7 @@ public final class LoadersHarness {
 
     /// Runs one input; true when it loaded without an error.
     @discardableResult
-    public func run(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    package func run(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let selector = bytes.first else { return false }
         let role = Role(rawValue: selector % UInt8(Role.allCases.count))!
         self.input.replace(with: UnsafeRawBufferPointer(rebasing: bytes.dropFirst()))

@@ -22,7 +22,7 @@ import Glibc
 /// holds nothing per run, so every pipeline shares it. The tables are allocated for every input,
 /// so they are small: 1024 connections, 512 fragment datagrams, and the detectors' limits of
 /// `limitForFuzzing()` (the configuration's `max_trackers`, `max_aggregates`, `max_pending_events`).
-public final class ReplayHarness {
+package final class ReplayHarness {
     let input = InputFile(name: "flowmon-fuzz-replay")
     let devNull: Int32
     let processor: ProcessorConfiguration
@@ -30,7 +30,7 @@ public final class ReplayHarness {
     let hubble: JSONLinesOutput
     let alerts: JSONLinesOutput
 
-    public init(repository: String) throws(AgentError) {
+    package init(repository: String) throws(AgentError) {
         let cluster = repository + "/Captures/alerts/"
         let state = try AgentState.load(AgentConfiguration(
             pods: cluster + "alerts.pods.json", nodeName: "kind-worker-0", policyPaths: [cluster + "alerts.policies.yaml"]))
@@ -48,7 +48,7 @@ public final class ReplayHarness {
 
     /// Runs one input; true when the file opened as a capture and gave at least one packet.
     @discardableResult
-    public func run(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    package func run(_ bytes: UnsafeRawBufferPointer) -> Bool {
         self.input.replace(with: bytes)
         let reader: CaptureFileReader
         do {

@@ -3,7 +3,7 @@
 /// only and never reads a body (it closes the connection after one response), so the head is
 /// all it parses. Byte rules, bounded: at most `maximumBytes` before the empty line, 100 header
 /// fields, a target of at most 2,048 bytes.
-public enum HTTPRequestHead: Equatable, Sendable {
+package enum HTTPRequestHead: Equatable, Sendable {
     /// The empty line has not arrived yet (and the bytes so far are within the bound).
     case incomplete
     /// A well-formed head: the method as sent, the path of the target (without query or
@@ -12,12 +12,12 @@ public enum HTTPRequestHead: Equatable, Sendable {
     /// A head to refuse with this status: 400 malformed, 431 too long, 505 not HTTP/1.x.
     case refused(status: Int)
 
-    public static let maximumBytes = 8192
+    package static let maximumBytes = 8192
     static let maximumFields = 100
     static let maximumTargetBytes = 2048
 
     /// Parses what a client sent so far.
-    public static func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPRequestHead {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPRequestHead {
         var lines: [UnsafeRawBufferPointer] = []
         var start = 0
         var ended = false

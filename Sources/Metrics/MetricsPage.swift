@@ -3,29 +3,29 @@
 /// `name{label="value",...} value`, one per line, the page ending with a newline. Label values
 /// escape backslash, double quote and line feed as `\\`, `\"` and `\n`; HELP text escapes
 /// backslash and line feed. Built at scrape time, never on the packet path.
-public struct MetricsPage: Sendable {
+package struct MetricsPage: Sendable {
     /// The family types flowmon serves.
-    public enum Kind: String, Sendable {
+    package enum Kind: String, Sendable {
         /// Only ever goes up (a restart starts it at 0 again); names end in `_total`.
         case counter
         /// Goes up and down (active flows).
         case gauge
     }
 
-    public private(set) var text = ""
+    package private(set) var text = ""
     /// The families written so far: a name may appear once per page.
     private var families: Set<String> = []
 
-    public init() {}
+    package init() {}
 
     /// Starts a family: its HELP and TYPE lines. Its samples follow with `sample`.
-    public mutating func family(_ name: String, _ kind: Kind, help: String) {
+    package mutating func family(_ name: String, _ kind: Kind, help: String) {
         precondition(Self.isValidName(name) && self.families.insert(name).inserted, "metric family \(name)")
         self.text += "# HELP \(name) \(Self.escapeHelp(help))\n# TYPE \(name) \(kind.rawValue)\n"
     }
 
     /// One sample of the family just started.
-    public mutating func sample(_ name: String, _ labels: [(String, String)] = [], _ value: UInt64) {
+    package mutating func sample(_ name: String, _ labels: [(String, String)] = [], _ value: UInt64) {
         self.text += name
         if !labels.isEmpty {
             self.text += "{"
@@ -40,7 +40,7 @@ public struct MetricsPage: Sendable {
     }
 
     /// `\` → `\\`, `"` → `\"`, line feed → `\n`; everything else (UTF-8) as it is.
-    public static func escapeLabelValue(_ value: String) -> String {
+    package static func escapeLabelValue(_ value: String) -> String {
         guard value.utf8.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 == 0x0A }) else { return value }
         var escaped = ""
         for scalar in value.unicodeScalars {
@@ -55,18 +55,18 @@ public struct MetricsPage: Sendable {
     }
 
     /// `\` → `\\`, line feed → `\n`.
-    public static func escapeHelp(_ text: String) -> String {
+    package static func escapeHelp(_ text: String) -> String {
         text.replacingBackslashesAndLineFeeds()
     }
 
     /// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-    public static func isValidName(_ name: String) -> Bool {
+    package static func isValidName(_ name: String) -> Bool {
         guard let first = name.utf8.first, !(0x30...0x39).contains(first) else { return false }
         return name.utf8.allSatisfy { Self.isNameByte($0) || $0 == 0x3A }
     }
 
     /// `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__` (reserved for Prometheus).
-    public static func isValidLabelName(_ name: String) -> Bool {
+    package static func isValidLabelName(_ name: String) -> Bool {
         guard let first = name.utf8.first, !(0x30...0x39).contains(first), !name.hasPrefix("__") else { return false }
         return name.utf8.allSatisfy(Self.isNameByte)
     }

@@ -3,17 +3,17 @@ import Glibc
 #endif
 
 /// An error opening the metrics listener (`--metrics-address`).
-public struct MetricsServerError: Error, CustomStringConvertible, Sendable {
-    public var description: String
+package struct MetricsServerError: Error, CustomStringConvertible, Sendable {
+    package var description: String
 }
 
 /// What the metrics endpoint serves: the page (built at scrape time) and whether the process is
 /// healthy (`/healthz`).
-public struct MetricsRoutes: Sendable {
-    public var metrics: @Sendable () -> String
-    public var healthy: @Sendable () -> Bool
+package struct MetricsRoutes: Sendable {
+    package var metrics: @Sendable () -> String
+    package var healthy: @Sendable () -> Bool
 
-    public init(metrics: @escaping @Sendable () -> String, healthy: @escaping @Sendable () -> Bool) {
+    package init(metrics: @escaping @Sendable () -> String, healthy: @escaping @Sendable () -> Bool) {
         self.metrics = metrics
         self.healthy = healthy
     }
@@ -21,7 +21,7 @@ public struct MetricsRoutes: Sendable {
     /// The whole response to a head: `/metrics` and `/healthz` by GET or HEAD; 405 for another
     /// method (with `Allow`), 404 for another path, the parser's refusal as it is. Every response
     /// closes the connection.
-    public func response(to head: HTTPRequestHead) -> [UInt8] {
+    package func response(to head: HTTPRequestHead) -> [UInt8] {
         switch head {
         case .incomplete:
             return Self.response(408, "request timeout\n")
@@ -72,8 +72,8 @@ public struct MetricsRoutes: Sendable {
 /// (`Connection: close`). A client that has not sent a complete head within `readTimeout`
 /// seconds gets 408; a response that cannot be sent within `writeTimeout` is abandoned. It
 /// never touches the packet path: the page is built by `MetricsRoutes.metrics` at scrape time.
-public final class MetricsServer: @unchecked Sendable {
-    public static let maximumClients = 16
+package final class MetricsServer: @unchecked Sendable {
+    package static let maximumClients = 16
     /// Milliseconds a client has to send its head.
     let readTimeout: Int64
     let writeTimeout: Int32
@@ -81,13 +81,13 @@ public final class MetricsServer: @unchecked Sendable {
     /// Written to stop the thread (a pipe: the thread polls its read end).
     let wake: (read: Int32, write: Int32)
     /// The address as bound, `HOST:PORT` (`[HOST]:PORT` for IPv6), with the port the kernel chose for port 0.
-    public let boundAddress: String
-    public let port: UInt16
+    package let boundAddress: String
+    package let port: UInt16
     private var thread: pthread_t?
 
     /// Listens on `address`, `HOST:PORT` or `[IPv6]:PORT` (HOST a name or a literal; empty
     /// for every address). Nothing is answered until `start`; connections wait in the backlog.
-    public init(address: String, readTimeout: Int64 = 5, writeTimeout: Int32 = 5) throws(MetricsServerError) {
+    package init(address: String, readTimeout: Int64 = 5, writeTimeout: Int32 = 5) throws(MetricsServerError) {
         self.readTimeout = readTimeout * 1000
         self.writeTimeout = writeTimeout
         guard let (host, port) = Self.hostAndPort(address) else {
@@ -132,7 +132,7 @@ public final class MetricsServer: @unchecked Sendable {
 
     /// `HOST:PORT` → (HOST, PORT); `[v6]:PORT` → (v6, PORT); `:PORT` → ("", PORT), every
     /// address. PORT is 0-65535, digits only. Nil for anything else.
-    public static func hostAndPort(_ address: String) -> (String, String)? {
+    package static func hostAndPort(_ address: String) -> (String, String)? {
         guard let colon = address.lastIndex(of: ":") else { return nil }
         var host = String(address[..<colon])
         let port = String(address[address.index(after: colon)...])
@@ -168,7 +168,7 @@ public final class MetricsServer: @unchecked Sendable {
     static func errnoText() -> String { String(cString: strerror(errno)) }
 
     /// Starts answering on a thread of its own.
-    public func start(_ routes: MetricsRoutes) {
+    package func start(_ routes: MetricsRoutes) {
         let box = Unmanaged.passRetained(ServerThread(server: self, routes: routes))
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { argument in
@@ -180,7 +180,7 @@ public final class MetricsServer: @unchecked Sendable {
     }
 
     /// Stops answering and waits for the thread (connections being served are closed).
-    public func stop() {
+    package func stop() {
         guard let thread = self.thread else { return }
         self.thread = nil
         var byte: UInt8 = 1

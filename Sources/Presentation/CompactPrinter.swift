@@ -9,13 +9,13 @@ import FlowLog
 /// Pods are `namespace/pod:port (ID:identity)`, other peers `address:port (entity)` (the
 /// reserved identity's name) or just the address without an inventory. Verdicts are green
 /// (FORWARDED) or red (AUDIT, DROPPED) when `color` is on.
-public struct CompactPrinter: Sendable {
-    public var color: Bool
+package struct CompactPrinter: Sendable {
+    package var color: Bool
 
-    public init(color: Bool) { self.color = color }
+    package init(color: Bool) { self.color = color }
 
     /// The line for `event` (without the newline).
-    public func line(_ event: FlowLogEvent) -> String {
+    package func line(_ event: FlowLogEvent) -> String {
         switch event {
         case .flow(let record): self.flow(record)
         case .alert(let alert): self.alert(alert)

@@ -10,8 +10,8 @@ import Glibc
 /// It runs on its own thread beside the pipeline, which keeps writing JSON lines exactly as
 /// without it. When its own output fails (the reader of standard output went away), it
 /// closes its end of the pipe, so the pipeline's next write fails the way it would have.
-public final class Presenter: @unchecked Sendable {
-    public enum Format: String, Sendable { case compact, json }
+package final class Presenter: @unchecked Sendable {
+    package enum Format: String, Sendable { case compact, json }
 
     let format: Format
     let filter: RecordFilter
@@ -19,10 +19,10 @@ public final class Presenter: @unchecked Sendable {
     let output: Int32
     /// Where the summary goes (standard output in compact mode, standard error with JSON), or -1.
     let summaryOutput: Int32
-    public private(set) var summary = RunSummary()
-    public private(set) var writeError: Int32 = 0
+    package private(set) var summary = RunSummary()
+    package private(set) var writeError: Int32 = 0
 
-    public init(format: Format, filter: RecordFilter, color: Bool, output: Int32, summaryOutput: Int32?) {
+    package init(format: Format, filter: RecordFilter, color: Bool, output: Int32, summaryOutput: Int32?) {
         self.format = format
         self.filter = filter
         self.printer = CompactPrinter(color: color)
@@ -31,7 +31,7 @@ public final class Presenter: @unchecked Sendable {
     }
 
     /// Reads `input` to its end (or until writing fails), then writes the summary and closes `input`.
-    public func run(input: Int32) {
+    package func run(input: Int32) {
         var pending: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         var out: [UInt8] = []

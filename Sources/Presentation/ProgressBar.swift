@@ -12,7 +12,7 @@ import Glibc
 /// five times a second; `finish()` clears the line so the output that follows starts clean.
 /// The replay calls `update` between batches of records; reading the clock there is the
 /// only clock read, and it never reaches the flow table.
-public final class ProgressBar {
+package final class ProgressBar {
     let total: Int64?
     let width = 20
     var started: Int64 = 0
@@ -20,16 +20,16 @@ public final class ProgressBar {
     var drawn = false
 
     /// True when standard error is a terminal and standard output is not.
-    public static func wanted(writingToFile: Bool) -> Bool { isatty(2) == 1 && (writingToFile || isatty(1) == 0) }
+    package static func wanted(writingToFile: Bool) -> Bool { isatty(2) == 1 && (writingToFile || isatty(1) == 0) }
 
     /// `total` is the file's size in bytes (nil for a pipe: then no bar, percentage or ETA).
-    public init(total: Int64?) {
+    package init(total: Int64?) {
         self.total = total.flatMap { $0 > 0 ? $0 : nil }
         self.started = Self.now()
     }
 
     /// Redraws if 200 ms have passed since the last drawing.
-    public func update(bytes: Int64, packets: UInt64) {
+    package func update(bytes: Int64, packets: UInt64) {
         let now = Self.now()
         guard now - self.lastDrawn >= 200_000_000 else { return }
         self.lastDrawn = now
@@ -40,13 +40,13 @@ public final class ProgressBar {
     }
 
     /// Clears the line (if anything was drawn).
-    public func finish() {
+    package func finish() {
         if self.drawn { Self.write("\r\u{1b}[K") }
         self.drawn = false
     }
 
     /// The text of one drawing (no cursor movement), for the tests.
-    public static func render(bytes: Int64, total: Int64?, packets: UInt64, elapsedNanoseconds: Int64, width: Int) -> String {
+    package static func render(bytes: Int64, total: Int64?, packets: UInt64, elapsedNanoseconds: Int64, width: Int) -> String {
         let seconds = Double(max(elapsedNanoseconds, 1)) / 1e9
         let rate = "\(Self.decimal(Double(packets) / seconds / 1e6, places: 2)) Mpps"
         guard let total else { return "\(Self.size(bytes))  \(rate)" }

@@ -14,13 +14,13 @@ import FlowLog
 /// - `--port N`: either port. `--protocol tcp|udp|sctp|icmp|icmpv6|NUMBER`.
 /// - `--type flow|alert|stats|lost`: which records; the others apply to flows and alerts,
 ///   and `stats` and `lost` records pass them.
-public struct RecordFilter: Sendable {
-    public struct Pod: Sendable, Equatable {
+package struct RecordFilter: Sendable {
+    package struct Pod: Sendable, Equatable {
         var namespace: String?
         var prefix: String
     }
 
-    public struct LabelTerm: Sendable, Equatable {
+    package struct LabelTerm: Sendable, Equatable {
         enum Test: Sendable, Equatable { case equals(String), notEquals(String), exists, absent }
         var source: String?
         var key: String
@@ -37,10 +37,10 @@ public struct RecordFilter: Sendable {
     var protocols: [String] = []
     var types: [FlowLogEvent.Kind] = []
 
-    public init() {}
+    package init() {}
 
     /// Builds the filter from option values; throws a message naming the option and value.
-    public init(fromPods: [String] = [], toPods: [String] = [], namespaces: [String] = [], fromLabels: [String] = [],
+    package init(fromPods: [String] = [], toPods: [String] = [], namespaces: [String] = [], fromLabels: [String] = [],
                 toLabels: [String] = [], verdicts: [String] = [], ports: [Int] = [], protocols: [String] = [],
                 types: [String] = []) throws(FilterError) {
         self.fromPods = try fromPods.map { value throws(FilterError) in try Self.pod(value, option: "--from-pod") }
@@ -81,13 +81,13 @@ public struct RecordFilter: Sendable {
     }
 
     /// True when nothing is filtered.
-    public var isEmpty: Bool {
+    package var isEmpty: Bool {
         self.fromPods.isEmpty && self.toPods.isEmpty && self.namespaces.isEmpty && self.fromLabels.isEmpty
             && self.toLabels.isEmpty && self.verdicts.isEmpty && self.ports.isEmpty && self.protocols.isEmpty
             && self.types.isEmpty
     }
 
-    public func matches(_ event: FlowLogEvent) -> Bool {
+    package func matches(_ event: FlowLogEvent) -> Bool {
         if !self.types.isEmpty && !self.types.contains(event.kind) { return false }
         guard let record = event.connection else { return true }
         let source = record.source, destination = record.destination
@@ -164,8 +164,8 @@ public struct RecordFilter: Sendable {
 }
 
 /// A filter option that cannot be used, with the option and value named.
-public struct FilterError: Error, CustomStringConvertible {
-    public let description: String
+package struct FilterError: Error, CustomStringConvertible {
+    package let description: String
     init(_ description: String) { self.description = description }
 }
 

@@ -5,7 +5,7 @@ import FlowLog
 /// that drops each, alerts by kind, decoder anomalies and lost packets. Fed every record
 /// that was written (before the output filters: it counts what was seen, whatever the filters
 /// show), then `render()` once at the end.
-public struct RunSummary {
+package struct RunSummary {
     struct Pair: Hashable, Comparable {
         var from: String
         var to: String
@@ -35,11 +35,11 @@ public struct RunSummary {
     var alerts: [String: Int] = [:]
     var stats: FlowLogStats?
     /// How many rows each "top" table shows.
-    public var top = 10
+    package var top = 10
 
-    public init() {}
+    package init() {}
 
-    public mutating func add(_ event: FlowLogEvent) {
+    package mutating func add(_ event: FlowLogEvent) {
         switch event {
         case .flow(let record):
             self.flows += 1
@@ -69,7 +69,7 @@ public struct RunSummary {
     }
 
     /// The table, lines ending in newlines.
-    public func render() -> String {
+    package func render() -> String {
         var out = "Summary\n"
         func capture(_ key: String) -> FlowLogValue? { self.stats?["capture", key] }
         let verdicts = Self.counts(self.verdicts)

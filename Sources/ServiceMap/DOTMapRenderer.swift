@@ -5,8 +5,8 @@ import Foundation
 /// labelled edge per map edge, green when allowed and red when it would be dropped, with the
 /// same details as the HTML page in `tooltip` (shown by Graphviz's SVG output). Names are
 /// quoted and escaped (`MapEscaping.dot`), so any name is a valid id.
-public enum DOTMapRenderer {
-    public static func render(_ map: ServiceMap) -> String {
+package enum DOTMapRenderer {
+    package static func render(_ map: ServiceMap) -> String {
         let q = { (text: String) in "\"\(MapEscaping.dot(text))\"" }
         let nodeByID = Dictionary(uniqueKeysWithValues: map.nodes.map { ($0.id, $0) })
         var summary = "\(map.nodes.count) nodes, \(map.edges.count) edges (port/protocol), \(map.flowCount) connections"

@@ -13,12 +13,12 @@
 /// `data-node-overlaps`, each arrow's path `data-rendered-stroke` (its computed colour) and
 /// each edge `data-rendered-fill`. Every name from outside is escaped for its context
 /// (`MapEscaping`): HTML text and attributes, and the JSON the script reads.
-public enum HTMLMapRenderer {
-    public static let allowedColor = "#2f9e44"
-    public static let droppedColor = "#e03131"
+package enum HTMLMapRenderer {
+    package static let allowedColor = "#2f9e44"
+    package static let droppedColor = "#e03131"
 
     /// The page. `source` names the input in the heading (a file name).
-    public static func render(_ map: ServiceMap, source: String) -> String {
+    package static func render(_ map: ServiceMap, source: String) -> String {
         let layout = MapLayout(map)
         let nodeByID = Dictionary(uniqueKeysWithValues: map.nodes.map { ($0.id, $0) })
         let h = MapEscaping.html

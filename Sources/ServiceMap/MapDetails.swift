@@ -3,19 +3,19 @@ import FlowLog
 /// What a person sees on hovering a node or an edge: a heading, facts, and lists (pods,
 /// labels, policies). Shared by the HTML page (tooltip and SVG `<title>`) and the DOT file
 /// (`tooltip`), so both say the same.
-public struct MapDetails: Sendable, Equatable {
-    public var heading: String
+package struct MapDetails: Sendable, Equatable {
+    package var heading: String
     /// `("verdict", "would be dropped: AUDIT ×3")`
-    public var facts: [(String, String)]
+    package var facts: [(String, String)]
     /// `("pods (3)", ["shop/web-1", ...])`; a list that was cut ends with `… and N more`.
-    public var lists: [(String, [String])]
+    package var lists: [(String, [String])]
 
-    public static func == (a: Self, b: Self) -> Bool {
+    package static func == (a: Self, b: Self) -> Bool {
         a.heading == b.heading && a.facts.elementsEqual(b.facts, by: ==) && a.lists.elementsEqual(b.lists, by: ==)
     }
 
     /// Plain text, one fact or list per line (lists joined by commas).
-    public var plainText: String {
+    package var plainText: String {
         var lines = [self.heading]
         lines += self.facts.map { "\($0.0): \($0.1)" }
         lines += self.lists.map { "\($0.0): \($0.1.joined(separator: ", "))" }
@@ -23,7 +23,7 @@ public struct MapDetails: Sendable, Equatable {
     }
 
     /// How many items of a list are shown.
-    public static let listLimit = 12
+    package static let listLimit = 12
 
     static func list(_ title: String, _ items: [String], total: Int? = nil) -> (String, [String])? {
         let total = total ?? items.count
@@ -33,13 +33,13 @@ public struct MapDetails: Sendable, Equatable {
         return ("\(title) (\(total))", shown)
     }
 
-    public init(heading: String, facts: [(String, String)], lists: [(String, [String])]) {
+    package init(heading: String, facts: [(String, String)], lists: [(String, [String])]) {
         self.heading = heading
         self.facts = facts
         self.lists = lists
     }
 
-    public init(node: MapNode) {
+    package init(node: MapNode) {
         self.heading = node.id
         var facts: [(String, String)] = []
         switch node.kind {
@@ -68,7 +68,7 @@ public struct MapDetails: Sendable, Equatable {
         ].compactMap { $0 }
     }
 
-    public init(edge: MapEdge, source: MapNode?, destination: MapNode?) {
+    package init(edge: MapEdge, source: MapNode?, destination: MapNode?) {
         self.heading = "\(source?.title ?? edge.source) → \(destination?.title ?? edge.destination)  \(edge.service)"
         var facts: [(String, String)] = [
             ("from", edge.source), ("to", edge.destination), ("service", edge.service.description),
@@ -93,7 +93,7 @@ public struct MapDetails: Sendable, Equatable {
     }
 
     /// A link: every service from one node to another in one verdict class.
-    public init(link: MapLink, in map: ServiceMap, source: MapNode?, destination: MapNode?) {
+    package init(link: MapLink, in map: ServiceMap, source: MapNode?, destination: MapNode?) {
         let edges = link.edges.map { map.edges[$0] }
         self.heading = "\(source?.title ?? link.source) → \(destination?.title ?? link.destination)"
         var verdicts: [String: Int] = [:]
@@ -126,7 +126,7 @@ public struct MapDetails: Sendable, Equatable {
     }
 
     /// `512 B`, `12.3 kB`, `4.1 MB` (powers of 1000).
-    public static func bytes(_ count: UInt64) -> String {
+    package static func bytes(_ count: UInt64) -> String {
         let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
         var value = Double(count)
         var unit = 0

@@ -1,11 +1,11 @@
 /// Escaping for the three languages a map is written in. Every name on a map (namespace,
 /// pod, workload, label, policy, file name) comes from outside and may hold any character;
 /// these functions make it text in its context and nothing else.
-public enum MapEscaping {
+package enum MapEscaping {
     /// Text or a quoted attribute value in HTML and inline SVG: `& < > " '` become character
     /// references, and control characters other than tab and newline (which HTML and XML do
     /// not allow, escaped or not) become U+FFFD.
-    public static func html(_ text: String) -> String {
+    package static func html(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: { Self.htmlNeedsEscape($0) }) else { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count + 16)
@@ -40,7 +40,7 @@ public enum MapEscaping {
     /// A JSON string literal (with its quotes) that is also safe inside an HTML `<script>`
     /// element: besides JSON's escapes, `<`, `>` and `&` are written as `\u003c` ...
     /// (so no `</script>` or `<!--` can appear) and U+2028/U+2029 as `\u2028`/`\u2029`.
-    public static func scriptJSONString(_ text: String) -> String {
+    package static func scriptJSONString(_ text: String) -> String {
         var result = "\""
         result.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {
@@ -71,7 +71,7 @@ public enum MapEscaping {
     /// The inside of a double-quoted Graphviz DOT string: `"` and `\` are escaped (so `\n`,
     /// `\N`, `\G` ... in a name stay text, not label escapes), a newline becomes DOT's `\n`,
     /// and other control characters become U+FFFD.
-    public static func dot(_ text: String) -> String {
+    package static func dot(_ text: String) -> String {
         var result = ""
         result.reserveCapacity(text.utf8.count + 8)
         for scalar in text.unicodeScalars {

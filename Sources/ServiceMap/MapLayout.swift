@@ -11,22 +11,22 @@ import Foundation
 /// arrow fan out. A self-link is a loop on the node's outer side. Labels (one line per
 /// service) are placed along their curve where they overlap no node, group title or earlier
 /// label (a spatial grid keeps this linear), the busiest links first.
-public struct MapLayout: Sendable {
-    public struct Point: Sendable, Equatable {
-        public var x: Double
-        public var y: Double
+package struct MapLayout: Sendable {
+    package struct Point: Sendable, Equatable {
+        package var x: Double
+        package var y: Double
         static func + (a: Point, b: Point) -> Point { Point(x: a.x + b.x, y: a.y + b.y) }
         static func - (a: Point, b: Point) -> Point { Point(x: a.x - b.x, y: a.y - b.y) }
         static func * (a: Point, k: Double) -> Point { Point(x: a.x * k, y: a.y * k) }
         var length: Double { (self.x * self.x + self.y * self.y).squareRoot() }
     }
 
-    public struct Rect: Sendable, Equatable {
-        public var x: Double
-        public var y: Double
-        public var width: Double
-        public var height: Double
-        public var center: Point { Point(x: self.x + self.width / 2, y: self.y + self.height / 2) }
+    package struct Rect: Sendable, Equatable {
+        package var x: Double
+        package var y: Double
+        package var width: Double
+        package var height: Double
+        package var center: Point { Point(x: self.x + self.width / 2, y: self.y + self.height / 2) }
         var maxX: Double { self.x + self.width }
         var maxY: Double { self.y + self.height }
 
@@ -54,30 +54,30 @@ public struct MapLayout: Sendable {
         func offset(by delta: Point) -> Rect { Rect(x: self.x + delta.x, y: self.y + delta.y, width: self.width, height: self.height) }
     }
 
-    public struct LinkGeometry: Sendable, Equatable {
+    package struct LinkGeometry: Sendable, Equatable {
         /// SVG path data (`M x y Q cx cy x y`, or a cubic loop).
-        public var path: String
+        package var path: String
         /// The center of the label block.
-        public var label: Point
+        package var label: Point
         /// Stroke width, by connection count.
-        public var width: Double
+        package var width: Double
         /// The edges (indices into `ServiceMap.edges`) with a line of their own in the label;
         /// the others of the link are summed up on a last line (`+3 more`).
-        public var shownEdges: [Int]
-        public var hiddenEdges: [Int]
+        package var shownEdges: [Int]
+        package var hiddenEdges: [Int]
     }
 
-    public var width: Double
-    public var height: Double
+    package var width: Double
+    package var height: Double
     /// Parallel to `ServiceMap.groups`.
-    public var groups: [Rect]
+    package var groups: [Rect]
     /// Parallel to `ServiceMap.nodes`.
-    public var nodes: [Rect]
+    package var nodes: [Rect]
     /// Parallel to `ServiceMap.links`.
-    public var links: [LinkGeometry]
+    package var links: [LinkGeometry]
 
     // Sizes, in SVG user units (pixels at 100%).
-    public static let nodeHeight = 42.0
+    package static let nodeHeight = 42.0
     static let nodeMinWidth = 104.0
     static let nodeMaxWidth = 210.0
     static let titleCharWidth = 7.4
@@ -86,21 +86,21 @@ public struct MapLayout: Sendable {
     static let groupHeader = 24.0
     static let groupGap = 28.0
     static let margin = 24.0
-    public static let labelLineHeight = 12.5
+    package static let labelLineHeight = 12.5
     static let labelCharWidth = 6.3
     /// Most label lines per link; more services are summed up on the last line.
-    public static let maximumLabelLines = 5
-    public static let maximumTitleCharacters = 26
+    package static let maximumLabelLines = 5
+    package static let maximumTitleCharacters = 26
     /// The ring's width over its height: wider than tall, as screens are.
     static let ringAspect = 1.75
 
     /// A title cut to fit a node box (with an ellipsis).
-    public static func displayTitle(_ title: String) -> String {
+    package static func displayTitle(_ title: String) -> String {
         title.count <= maximumTitleCharacters ? title : String(title.prefix(maximumTitleCharacters - 1)) + "…"
     }
 
     /// The second line of a node's box: `Deployment · 3 pods`, `CIDR · 13 addresses`.
-    public static func subtitle(_ node: MapNode) -> String {
+    package static func subtitle(_ node: MapNode) -> String {
         switch node.kind {
         case .workload, .pod:
             let pods = node.pods.count
@@ -117,7 +117,7 @@ public struct MapLayout: Sendable {
         return min(nodeMaxWidth, max(nodeMinWidth, (characters * titleCharWidth + 24).rounded()))
     }
 
-    public init(_ map: ServiceMap) {
+    package init(_ map: ServiceMap) {
         // 1. Nodes in a grid inside each group, relative to the group's corner.
         var nodeRects = [Rect](repeating: Rect(x: 0, y: 0, width: 0, height: 0), count: map.nodes.count)
         var groupSizes: [(width: Double, height: Double)] = []
@@ -259,7 +259,7 @@ public struct MapLayout: Sendable {
     }
 
     /// The lines of a link's label: one per shown edge (`53/UDP ×8`), and `+N more` for the rest.
-    public static func labelLines(_ map: ServiceMap, _ link: LinkGeometry) -> [String] {
+    package static func labelLines(_ map: ServiceMap, _ link: LinkGeometry) -> [String] {
         link.shownEdges.map { map.edges[$0].label } + (link.hiddenEdges.isEmpty ? [] : ["+\(link.hiddenEdges.count) more"])
     }
 
@@ -378,7 +378,7 @@ public struct MapLayout: Sendable {
     }
 
     /// A number with at most one decimal, the same on every machine and locale (`12.5`, `-3`).
-    public static func format(_ value: Double) -> String {
+    package static func format(_ value: Double) -> String {
         let tenths = Int((value * 10).rounded())
         let sign = tenths < 0 ? "-" : ""
         let magnitude = abs(tenths)

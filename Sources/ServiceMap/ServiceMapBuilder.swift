@@ -18,9 +18,9 @@ import FlowLog
 /// Edges: initiator's node → responder's node, per service (protocol and destination port, or
 /// ICMP type) and verdict class (`allowed`: FORWARDED or no verdict; `would be dropped`: AUDIT
 /// or DROPPED). A pair with connections of both classes gives two edges.
-public struct ServiceMapBuilder {
+package struct ServiceMapBuilder {
     /// How many pods, addresses or endpoints a node or edge lists (the counts are exact).
-    public static let maximumListed = 50
+    package static let maximumListed = 50
 
     struct NodeAccumulator {
         var placement: Placement
@@ -111,14 +111,14 @@ public struct ServiceMapBuilder {
     /// The workload (or pod) nodes each identity was seen on, for deferred endpoints.
     private var nodesByIdentity: [UInt32: Set<String>] = [:]
     private var deferred: [String: Deferred] = [:]
-    public private(set) var flowCount = 0
+    package private(set) var flowCount = 0
     private var hasVerdicts = false
     private var hasEndpoints = false
 
-    public init() {}
+    package init() {}
 
     /// Adds one connection.
-    public mutating func add(_ record: FlowLogRecord) {
+    package mutating func add(_ record: FlowLogRecord) {
         self.flowCount += 1
         if record.policy != nil { self.hasVerdicts = true }
         if record.source != nil || record.destination != nil { self.hasEndpoints = true }
@@ -156,12 +156,12 @@ public struct ServiceMapBuilder {
     }
 
     /// Adds every record of a sequence.
-    public mutating func add(contentsOf records: some Sequence<FlowLogRecord>) {
+    package mutating func add(contentsOf records: some Sequence<FlowLogRecord>) {
         for record in records { self.add(record) }
     }
 
     /// The map, sorted.
-    public func build() -> ServiceMap {
+    package func build() -> ServiceMap {
         // Deferred endpoints join the one workload with their identity, or get a node of their own.
         var nodes = self.nodes
         var rename: [String: String] = [:]
@@ -225,18 +225,18 @@ public struct ServiceMapBuilder {
     // MARK: - Nodes
 
     /// Where an endpoint goes on the map.
-    public struct Placement: Sendable, Equatable {
-        public var id: String
-        public var kind: MapNodeKind
-        public var group: MapGroup
-        public var title: String
-        public var subtitle: String
+    package struct Placement: Sendable, Equatable {
+        package var id: String
+        package var kind: MapNodeKind
+        package var group: MapGroup
+        package var title: String
+        package var subtitle: String
     }
 
     /// The node an endpoint (or, without one, an address) belongs to, as far as the endpoint
     /// alone tells: a pod-less endpoint with a workload identity is `identity:N` here (the
     /// builder joins it to its workload when the records show one).
-    public static func placement(of endpoint: FlowLogRecord.Endpoint?, address: String) -> Placement {
+    package static func placement(of endpoint: FlowLogRecord.Endpoint?, address: String) -> Placement {
         guard let endpoint else {
             return Placement(id: address, kind: .address, group: .addresses, title: address, subtitle: "address")
         }

@@ -3,24 +3,24 @@ import FlowLog
 /// A service map: who talks to whom, on which port, how often, and whether policy allows it.
 /// Built from flow records by `ServiceMapBuilder`, drawn by `HTMLMapRenderer` and
 /// `DOTMapRenderer`. Everything is sorted, so the same flows always give the same map.
-public struct ServiceMap: Sendable, Equatable {
+package struct ServiceMap: Sendable, Equatable {
     /// Groups in drawing order: namespaces by name, then `cluster`, `world`, `addresses`.
-    public var groups: [MapGroup]
+    package var groups: [MapGroup]
     /// Nodes by group (in `groups` order), then by id.
-    public var nodes: [MapNode]
+    package var nodes: [MapNode]
     /// Edges by source id, destination id, protocol, port or ICMP type, verdict class.
-    public var edges: [MapEdge]
+    package var edges: [MapEdge]
     /// The edges bundled by source, destination and verdict class: what is drawn as one arrow
     /// (with one label line per edge). By source id, destination id, verdict class.
-    public private(set) var links: [MapLink]
+    package private(set) var links: [MapLink]
     /// Flow records the map was built from.
-    public var flowCount: Int
+    package var flowCount: Int
     /// Whether any record carried a policy verdict (without one, every edge is "allowed").
-    public var hasVerdicts: Bool
+    package var hasVerdicts: Bool
     /// Whether any record carried endpoints (an inventory was given).
-    public var hasEndpoints: Bool
+    package var hasEndpoints: Bool
 
-    public init(groups: [MapGroup], nodes: [MapNode], edges: [MapEdge], flowCount: Int, hasVerdicts: Bool,
+    package init(groups: [MapGroup], nodes: [MapNode], edges: [MapEdge], flowCount: Int, hasVerdicts: Bool,
                 hasEndpoints: Bool) {
         self.groups = groups
         self.nodes = nodes
@@ -32,14 +32,14 @@ public struct ServiceMap: Sendable, Equatable {
     }
 
     /// Connections whose verdict class is "would be dropped".
-    public var wouldBeDroppedConnections: Int {
+    package var wouldBeDroppedConnections: Int {
         self.edges.filter { $0.verdictClass == .wouldBeDropped }.reduce(0) { $0 + $1.connections }
     }
 }
 
 /// A box of nodes: a namespace, or one of the places that are not namespaces.
-public struct MapGroup: Sendable, Hashable, Comparable {
-    public enum Kind: Int, Sendable, Hashable, Comparable {
+package struct MapGroup: Sendable, Hashable, Comparable {
+    package enum Kind: Int, Sendable, Hashable, Comparable {
         /// A Kubernetes namespace: its pods' workloads.
         case namespace = 0
         /// Nodes and reserved identities: `host`, `remote-node`, `kube-apiserver`, `health`, ...
@@ -49,28 +49,28 @@ public struct MapGroup: Sendable, Hashable, Comparable {
         /// Addresses that the records say nothing about (no inventory was given).
         case addresses = 3
 
-        public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+        package static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
     }
 
-    public var kind: Kind
+    package var kind: Kind
     /// The namespace's name; for the other kinds `cluster`, `world`, `addresses`.
-    public var name: String
+    package var name: String
 
-    public init(kind: Kind, name: String) {
+    package init(kind: Kind, name: String) {
         self.kind = kind
         self.name = name
     }
 
-    public static let cluster = MapGroup(kind: .cluster, name: "cluster")
-    public static let world = MapGroup(kind: .world, name: "world")
-    public static let addresses = MapGroup(kind: .addresses, name: "addresses")
+    package static let cluster = MapGroup(kind: .cluster, name: "cluster")
+    package static let world = MapGroup(kind: .world, name: "world")
+    package static let addresses = MapGroup(kind: .addresses, name: "addresses")
 
     /// A stable id, distinct for every group: `ns:shop`, `cluster`, `world`, `addresses`
     /// (namespace names cannot contain ':').
-    public var id: String { self.kind == .namespace ? "ns:\(self.name)" : self.name }
+    package var id: String { self.kind == .namespace ? "ns:\(self.name)" : self.name }
 
     /// The heading drawn on the group's box.
-    public var title: String {
+    package var title: String {
         switch self.kind {
         case .namespace: "namespace \(self.name)"
         case .cluster: "cluster (nodes, reserved identities)"
@@ -79,11 +79,11 @@ public struct MapGroup: Sendable, Hashable, Comparable {
         }
     }
 
-    public static func < (a: Self, b: Self) -> Bool { (a.kind, a.name) < (b.kind, b.name) }
+    package static func < (a: Self, b: Self) -> Bool { (a.kind, a.name) < (b.kind, b.name) }
 }
 
 /// What a node stands for.
-public enum MapNodeKind: String, Sendable, Hashable {
+package enum MapNodeKind: String, Sendable, Hashable {
     /// Pods of one workload (`workloads[0]` of their endpoint: Deployment, StatefulSet, ...).
     case workload
     /// A pod without a workload.
@@ -106,35 +106,35 @@ public enum MapNodeKind: String, Sendable, Hashable {
 }
 
 /// One box on the map.
-public struct MapNode: Sendable, Equatable {
+package struct MapNode: Sendable, Equatable {
     /// Unique and stable: `namespace/workload` (or `namespace/pod`) for pods, `world`,
     /// `cidr:198.18.0.0/15`, `host`, `remote-node`, `kube-apiserver`, `reserved:health`,
     /// `identity:1234`, or the address itself (`203.0.113.7`).
-    public var id: String
-    public var kind: MapNodeKind
-    public var group: MapGroup
+    package var id: String
+    package var kind: MapNodeKind
+    package var group: MapGroup
     /// The name drawn in the box (`redis`, `world`, `198.18.0.0/15`, `10.244.0.7`).
-    public var title: String
+    package var title: String
     /// The second line: the workload kind (`Deployment`), `Pod`, `world`, `CIDR` ...
-    public var subtitle: String
+    package var subtitle: String
     /// Pods seen (`namespace/pod`), sorted.
-    public var pods: [String]
+    package var pods: [String]
     /// Security identities seen, sorted.
-    public var identities: [UInt32]
+    package var identities: [UInt32]
     /// Every label of the node's endpoints, sorted.
-    public var labels: [String]
+    package var labels: [String]
     /// Addresses seen, sorted (the first `ServiceMapBuilder.maximumListed`; `addressCount` has all).
-    public var addresses: [String]
-    public var addressCount: Int
+    package var addresses: [String]
+    package var addressCount: Int
     /// ClusterIP services (`namespace/name`) through which connections reached this node, sorted.
-    public var services: [String]
+    package var services: [String]
     /// Connections (and their bytes, both ways) this node started, and those it answered.
-    public var connectionsOut: Int
-    public var connectionsIn: Int
-    public var bytesOut: UInt64
-    public var bytesIn: UInt64
+    package var connectionsOut: Int
+    package var connectionsIn: Int
+    package var bytesOut: UInt64
+    package var bytesIn: UInt64
 
-    public init(id: String, kind: MapNodeKind, group: MapGroup, title: String, subtitle: String, pods: [String] = [],
+    package init(id: String, kind: MapNodeKind, group: MapGroup, title: String, subtitle: String, pods: [String] = [],
                 identities: [UInt32] = [], labels: [String] = [], addresses: [String] = [], addressCount: Int = 0,
                 services: [String] = [], connectionsOut: Int = 0, connectionsIn: Int = 0, bytesOut: UInt64 = 0, bytesIn: UInt64 = 0) {
         self.id = id
@@ -156,34 +156,34 @@ public struct MapNode: Sendable, Equatable {
 }
 
 /// Whether policy lets the connections of an edge through.
-public enum VerdictClass: String, Sendable, Hashable, Comparable {
+package enum VerdictClass: String, Sendable, Hashable, Comparable {
     /// `FORWARDED`, or no policy verdict at all.
     case allowed
     /// `AUDIT` (policy would drop it) or `DROPPED` (`--verdict-as-enforced`).
     case wouldBeDropped = "would-be-dropped"
 
-    public init(_ verdict: FlowLogRecord.Verdict?) {
+    package init(_ verdict: FlowLogRecord.Verdict?) {
         self = (verdict?.wouldDrop ?? false) ? .wouldBeDropped : .allowed
     }
 
-    public var title: String { self == .allowed ? "allowed" : "would be dropped" }
+    package var title: String { self == .allowed ? "allowed" : "would be dropped" }
 
-    public static func < (a: Self, b: Self) -> Bool { a == .allowed && b != .allowed }
+    package static func < (a: Self, b: Self) -> Bool { a == .allowed && b != .allowed }
 }
 
 /// The service a connection was for: protocol and destination port, or ICMP type.
-public struct MapService: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var proto: String
-    public var port: UInt16?
-    public var icmpType: UInt8?
+package struct MapService: Sendable, Hashable, Comparable, CustomStringConvertible {
+    package var proto: String
+    package var port: UInt16?
+    package var icmpType: UInt8?
 
-    public init(proto: String, port: UInt16? = nil, icmpType: UInt8? = nil) {
+    package init(proto: String, port: UInt16? = nil, icmpType: UInt8? = nil) {
         self.proto = proto
         self.port = port
         self.icmpType = icmpType
     }
 
-    public init(_ record: FlowLogRecord) {
+    package init(_ record: FlowLogRecord) {
         self.proto = record.proto
         if record.isICMP {
             self.port = nil
@@ -195,7 +195,7 @@ public struct MapService: Sendable, Hashable, Comparable, CustomStringConvertibl
     }
 
     /// `8080/TCP`, `53/UDP`, `ICMP echo`, `IPv6-ICMP type 200`, `GRE`.
-    public var description: String {
+    package var description: String {
         if let port { return "\(port)/\(self.proto)" }
         if let icmpType {
             if let name = Self.icmpName(proto: self.proto, type: icmpType) { return "\(self.proto) \(name)" }
@@ -208,7 +208,7 @@ public struct MapService: Sendable, Hashable, Comparable, CustomStringConvertibl
         ICMPNames.name(type: type, ipv6: proto != "ICMP")
     }
 
-    public static func < (a: Self, b: Self) -> Bool {
+    package static func < (a: Self, b: Self) -> Bool {
         if a.proto != b.proto { return a.proto < b.proto }
         let portA: Int = a.port.map { Int($0) } ?? -1
         let portB: Int = b.port.map { Int($0) } ?? -1
@@ -220,53 +220,53 @@ public struct MapService: Sendable, Hashable, Comparable, CustomStringConvertibl
 }
 
 /// One arrow: the connections from one node to another for one service, in one verdict class.
-public struct MapEdge: Sendable, Equatable {
-    public var source: String
-    public var destination: String
-    public var service: MapService
-    public var verdictClass: VerdictClass
-    public var connections: Int
+package struct MapEdge: Sendable, Equatable {
+    package var source: String
+    package var destination: String
+    package var service: MapService
+    package var verdictClass: VerdictClass
+    package var connections: Int
     /// Packets and bytes, both ways.
-    public var packets: UInt64
-    public var bytes: UInt64
+    package var packets: UInt64
+    package var bytes: UInt64
     /// Connections by verdict: `FORWARDED`, `AUDIT`, `DROPPED`, or `none` (no policy verdict).
-    public var verdicts: [String: Int]
+    package var verdicts: [String: Int]
     /// The policies behind the verdicts, sorted: `egress allowed by CiliumNetworkPolicy shop/web`.
-    public var policies: [String]
+    package var policies: [String]
     /// Why connections would be dropped, with the side: `EGRESS POLICY_DENIED`, sorted.
-    public var dropReasons: [String]
+    package var dropReasons: [String]
     /// Pods (or, for other nodes, addresses) at each end, sorted; the first `maximumListed`.
-    public var sourceEndpoints: [String]
-    public var destinationEndpoints: [String]
-    public var sourceEndpointCount: Int
-    public var destinationEndpointCount: Int
+    package var sourceEndpoints: [String]
+    package var destinationEndpoints: [String]
+    package var sourceEndpointCount: Int
+    package var destinationEndpointCount: Int
     /// The ClusterIP services (`namespace/name`) the connections were sent to, sorted.
-    public var kubernetesServices: [String]
+    package var kubernetesServices: [String]
     /// Connections by Zeek `conn_state`.
-    public var connStates: [String: Int]
+    package var connStates: [String: Int]
     /// First start and last end of the connections, as written in the records.
-    public var firstSeen: String
-    public var lastSeen: String
+    package var firstSeen: String
+    package var lastSeen: String
 
     /// `src→dst 8080/TCP`: the edge's name (with `verdictClass`, its identity).
-    public var key: String { "\(self.source)→\(self.destination) \(self.service)" }
+    package var key: String { "\(self.source)→\(self.destination) \(self.service)" }
 
     /// `8080/TCP ×12`.
-    public var label: String { "\(self.service) ×\(self.connections)" }
+    package var label: String { "\(self.service) ×\(self.connections)" }
 }
 
 /// The edges from one node to another in one verdict class, drawn as one arrow.
-public struct MapLink: Sendable, Equatable {
-    public var source: String
-    public var destination: String
-    public var verdictClass: VerdictClass
+package struct MapLink: Sendable, Equatable {
+    package var source: String
+    package var destination: String
+    package var verdictClass: VerdictClass
     /// Indices into `ServiceMap.edges`: the busiest first, then in service order.
-    public var edges: [Int]
-    public var connections: Int
-    public var bytes: UInt64
+    package var edges: [Int]
+    package var connections: Int
+    package var bytes: UInt64
 
     /// `src→dst`
-    public var key: String { "\(self.source)→\(self.destination)" }
+    package var key: String { "\(self.source)→\(self.destination)" }
 
     static func bundle(_ edges: [MapEdge]) -> [MapLink] {
         struct Key: Hashable {

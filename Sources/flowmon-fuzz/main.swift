@@ -16,7 +16,7 @@ import Glibc
 nonisolated(unsafe) var harness: ((UnsafeRawBufferPointer) -> Bool)?
 
 @_cdecl("LLVMFuzzerInitialize")
-public func fuzzerInitialize(_ argc: UnsafeMutablePointer<Int32>,
+package func fuzzerInitialize(_ argc: UnsafeMutablePointer<Int32>,
                              _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> Int32 {
     precondition(flowmon_fuzzer_linked() != 0)
     var target: FuzzTarget?
@@ -44,7 +44,7 @@ public func fuzzerInitialize(_ argc: UnsafeMutablePointer<Int32>,
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+package func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     _ = harness!(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }

@@ -4,44 +4,44 @@ import FlowCore
 /// (a ClusterIP is translated by the advisor exactly as the datapath does), the protocol, and
 /// the responder's port for TCP, UDP and SCTP, the ICMP type of the initiator's first message
 /// for ICMP, 0 otherwise. What a replay observes and what a flow log's records say.
-public struct ObservedConnection: Hashable, Sendable, Comparable {
-    public var source: IPAddress
-    public var destination: IPAddress
-    public var ipProtocol: UInt8
-    public var port: UInt16
+package struct ObservedConnection: Hashable, Sendable, Comparable {
+    package var source: IPAddress
+    package var destination: IPAddress
+    package var ipProtocol: UInt8
+    package var port: UInt16
 
-    public init(source: IPAddress, destination: IPAddress, ipProtocol: UInt8, port: UInt16) {
+    package init(source: IPAddress, destination: IPAddress, ipProtocol: UInt8, port: UInt16) {
         self.source = source
         self.destination = destination
         self.ipProtocol = ipProtocol
         self.port = port
     }
 
-    public static func < (a: ObservedConnection, b: ObservedConnection) -> Bool {
+    package static func < (a: ObservedConnection, b: ObservedConnection) -> Bool {
         (a.source, a.destination, a.ipProtocol, a.port) < (b.source, b.destination, b.ipProtocol, b.port)
     }
 }
 
 /// A label selector the advisor writes: `matchLabels`, plus `DoesNotExist` requirements when
 /// labels alone would also select pods of another workload.
-public struct AdvisedSelector: Hashable, Sendable, Comparable {
+package struct AdvisedSelector: Hashable, Sendable, Comparable {
     /// Sorted by key.
-    public var labels: [(key: String, value: String)] {
+    package var labels: [(key: String, value: String)] {
         self.matchLabels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
-    public var matchLabels: [String: String]
+    package var matchLabels: [String: String]
     /// Keys that must be absent, sorted.
-    public var absentKeys: [String]
+    package var absentKeys: [String]
 
-    public init(matchLabels: [String: String] = [:], absentKeys: [String] = []) {
+    package init(matchLabels: [String: String] = [:], absentKeys: [String] = []) {
         self.matchLabels = matchLabels
         self.absentKeys = absentKeys.sorted()
     }
 
-    public var isEmpty: Bool { self.matchLabels.isEmpty && self.absentKeys.isEmpty }
+    package var isEmpty: Bool { self.matchLabels.isEmpty && self.absentKeys.isEmpty }
 
     /// `app=web,tier!` — for messages and ordering.
-    public var text: String {
+    package var text: String {
         (self.labels.map { "\($0.key)=\($0.value)" } + self.absentKeys.map { "!\($0)" }).joined(separator: ",")
     }
 
@@ -49,23 +49,23 @@ public struct AdvisedSelector: Hashable, Sendable, Comparable {
         self.matchLabels.allSatisfy { labels[$0.key] == $0.value } && self.absentKeys.allSatisfy { labels[$0] == nil }
     }
 
-    public static func < (a: AdvisedSelector, b: AdvisedSelector) -> Bool { a.text < b.text }
+    package static func < (a: AdvisedSelector, b: AdvisedSelector) -> Bool { a.text < b.text }
 }
 
 /// A workload as the advisor names it: the pods of one controller (a Deployment, StatefulSet,
 /// DaemonSet, CronJob, ...) or one bare pod, with a selector of their stable labels.
-public struct AdvisorWorkload: Sendable {
-    public var namespace: String
+package struct AdvisorWorkload: Sendable {
+    package var namespace: String
     /// The controller's (or bare pod's) name; joined names when workloads had to be merged.
-    public var name: String
+    package var name: String
     /// `Deployment recommendations`, one per merged workload.
-    public var descriptions: [String]
+    package var descriptions: [String]
     /// Indexes into the inventory's pods, in file order.
-    public var pods: [Int]
+    package var pods: [Int]
     /// nil when the pods have no stable label to select them by.
-    public var selector: AdvisedSelector?
+    package var selector: AdvisedSelector?
     /// Pods of the namespace the selector also selects (when it cannot select exactly these).
-    public var alsoSelected: [String]
+    package var alsoSelected: [String]
 }
 
 /// Groups pods into workloads and finds, for each, a selector of stable labels that selects
@@ -84,18 +84,18 @@ public struct AdvisorWorkload: Sendable {
 ///   those pods have and the workload lacks are required absent (`DoesNotExist`).
 /// - Workloads that still select the same pods (identical stable labels) are merged: one policy
 ///   covers them. Host-network pods are not workloads (Cilium enforces no policy on them).
-public enum AdvisorWorkloads {
-    public static let perPodLabels: Set<String> = [
+package enum AdvisorWorkloads {
+    package static let perPodLabels: Set<String> = [
         "pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name", "pod-template-generation",
         "apps.kubernetes.io/pod-index", "batch.kubernetes.io/job-completion-index", "controller-uid",
         "batch.kubernetes.io/controller-uid",
     ]
     static let perRunJobLabels: Set<String> = ["job-name", "batch.kubernetes.io/job-name"]
-    public static let preferredKeys = ["app.kubernetes.io/name", "app", "k8s-app", "name", "app.kubernetes.io/instance",
+    package static let preferredKeys = ["app.kubernetes.io/name", "app", "k8s-app", "name", "app.kubernetes.io/instance",
                                        "app.kubernetes.io/component", "component", "tier", "role"]
 
     /// The labels of a pod a selector may use.
-    public static func stableLabels(_ pod: Pod) -> [String: String] {
+    package static func stableLabels(_ pod: Pod) -> [String: String] {
         let cronJob = pod.workload?.kind == "CronJob"
         return pod.labels.filter { key, _ in
             !key.hasPrefix(SecurityLabels.agentLabelPrefix) && SecurityLabels.isIdentityRelevant(key: key)
@@ -105,7 +105,7 @@ public enum AdvisorWorkloads {
 
     /// Every workload of the inventory (pods of all nodes), and the workload of each pod (by
     /// index into `pods`; host-network pods have none).
-    public static func build(_ pods: [Pod]) -> (workloads: [AdvisorWorkload], workloadOfPod: [Int: Int]) {
+    package static func build(_ pods: [Pod]) -> (workloads: [AdvisorWorkload], workloadOfPod: [Int: Int]) {
         var order: [String] = []
         var groups: [String: (namespace: String, name: String, description: String, pods: [Int])] = [:]
         var podsOfNamespace: [String: [Int]] = [:]

@@ -2,24 +2,24 @@ import Datapath
 import FlowCore
 
 /// Which policy kind the advisor writes.
-public enum AdvisedFormat: String, Sendable, CaseIterable {
+package enum AdvisedFormat: String, Sendable, CaseIterable {
     /// CiliumNetworkPolicy: peers by labels, entities (`host`, `remote-node`, `world`), CIDRs, ICMP types.
     case cilium
     /// NetworkPolicy (networking.k8s.io/v1) with `policyTypes` Ingress and Egress.
     case kubernetes
 }
 
-public struct AdvisorOptions: Sendable {
-    public var format: AdvisedFormat
+package struct AdvisorOptions: Sendable {
+    package var format: AdvisedFormat
     /// Most world addresses one direction of a policy lists one by one; with more, the rule
     /// names the `world` entity (Cilium) or `0.0.0.0/0`/`::/0` (NetworkPolicy) instead.
-    public var maxCIDRs: Int
+    package var maxCIDRs: Int
     /// Most distinct ports of one protocol one peer gets; with more, every port of the protocol.
-    public var maxPorts: Int
+    package var maxPorts: Int
     /// The input, named in each file's header.
-    public var input: String
+    package var input: String
 
-    public init(format: AdvisedFormat, maxCIDRs: Int = 8, maxPorts: Int = 16, input: String = "") {
+    package init(format: AdvisedFormat, maxCIDRs: Int = 8, maxPorts: Int = 16, input: String = "") {
         self.format = format
         self.maxCIDRs = maxCIDRs
         self.maxPorts = maxPorts
@@ -30,13 +30,13 @@ public struct AdvisorOptions: Sendable {
 /// What the advisor reads from the agent: the inventory, the endpoints and identities, and the
 /// ipcache and service table the datapath judges connections with (no policy maps: the advice
 /// does not depend on the policies loaded).
-public struct AdvisorInputs: Sendable {
-    public var inventory: Inventory
-    public var endpoints: EndpointTable
-    public let snapshot: PolicySnapshot
-    public let services: CompiledServices
+package struct AdvisorInputs: Sendable {
+    package var inventory: Inventory
+    package var endpoints: EndpointTable
+    package let snapshot: PolicySnapshot
+    package let services: CompiledServices
 
-    public init(inventory: Inventory, endpoints: EndpointTable, ipcache: IPCache, services: CompiledServices = CompiledServices()) {
+    package init(inventory: Inventory, endpoints: EndpointTable, ipcache: IPCache, services: CompiledServices = CompiledServices()) {
         self.inventory = inventory
         self.endpoints = endpoints
         self.snapshot = PolicySnapshot(ipcache: ipcache, services: services.table)
@@ -45,27 +45,27 @@ public struct AdvisorInputs: Sendable {
 }
 
 /// One advised policy: its file and YAML text.
-public struct AdvisedPolicy: Sendable {
+package struct AdvisedPolicy: Sendable {
     /// `<namespace>.<name>.yaml`.
-    public var fileName: String
-    public var kind: PolicyKind
-    public var namespace: String
-    public var name: String
+    package var fileName: String
+    package var kind: PolicyKind
+    package var namespace: String
+    package var name: String
     /// `Deployment recommendations`, ... (the workloads it covers).
-    public var workloads: [String]
-    public var ingressRules: Int
-    public var egressRules: Int
-    public var yaml: String
+    package var workloads: [String]
+    package var ingressRules: Int
+    package var egressRules: Int
+    package var yaml: String
 }
 
-public struct PolicyAdvice: Sendable {
+package struct PolicyAdvice: Sendable {
     /// Sorted by file name.
-    public var policies: [AdvisedPolicy]
+    package var policies: [AdvisedPolicy]
     /// Problems worth telling (a workload no selector can name, a selector that also selects other pods).
-    public var warnings: [String]
+    package var warnings: [String]
     /// Connections read, and how many had a local workload on one end.
-    public var connections: Int
-    public var connectionsAdvised: Int
+    package var connections: Int
+    package var connectionsAdvised: Int
 }
 
 /// Proposes least-privilege policies from observed connections: one policy per workload with
@@ -95,8 +95,8 @@ public struct PolicyAdvice: Sendable {
 ///   direction that must reach nodes (egress to any node, ingress from another node) is
 ///   therefore left out of `policyTypes`, and its rules, node `ipBlock`s included, are written
 ///   as a comment to enable where ipBlocks select nodes.
-public enum PolicyAdvisor {
-    public static func advise(_ observations: [ObservedConnection: Int], inputs: AdvisorInputs,
+package enum PolicyAdvisor {
+    package static func advise(_ observations: [ObservedConnection: Int], inputs: AdvisorInputs,
                               options: AdvisorOptions) -> PolicyAdvice {
         var advisor = Advisor(inputs: inputs, options: options)
         return advisor.run(observations)

@@ -6,15 +6,15 @@ import Yams
 /// Reads an alerts configuration file (YAML; see `AlertsConfiguration`). Errors name the file,
 /// the field's path and its line, like the policy loader's:
 /// `alerts.yaml: document 1: port_scan.ports: expected an integer, found a string (line 3)`.
-public enum AlertsConfigLoader {
+package enum AlertsConfigLoader {
     static let topFields = ["aggregation_window", "max_trackers", "max_aggregates", "max_pending_events", "allowlist"]
         + AlertDetector.allCases.map(\.configurationKey)
 
-    public static func load(path: String) throws(AgentError) -> AlertsConfiguration {
+    package static func load(path: String) throws(AgentError) -> AlertsConfiguration {
         try self.load(text: try PolicyLoader.readFile(path), file: path)
     }
 
-    public static func load(text: String, file: String) throws(AgentError) -> AlertsConfiguration {
+    package static func load(text: String, file: String) throws(AgentError) -> AlertsConfiguration {
         let root: PolicyYAMLNode?
         do {
             root = try Yams.compose(yaml: text, Resolver.basic)

@@ -6,9 +6,9 @@ import Yams
 /// Workloads picked by namespace and/or labels, as an alerts configuration names them
 /// (`{namespace: payments, selector: {matchLabels: {data: pci}}}`); both given means both
 /// must hold, as in a Kubernetes peer with namespace and pod selectors.
-public struct WorkloadSelector: Sendable, Equatable {
-    public var namespace: String?
-    public var selector: LabelSelector?
+package struct WorkloadSelector: Sendable, Equatable {
+    package var namespace: String?
+    package var selector: LabelSelector?
 
     /// The identities whose labels it selects.
     func identities(in endpoints: EndpointTable) -> Set<UInt32> {
@@ -35,18 +35,18 @@ public struct WorkloadSelector: Sendable, Equatable {
 ///     spoofed_source: {pod_cidrs: [10.244.0.0/16], tunnel_identity: true}
 ///     world_egress: {sensitive: [{namespace: payments}, {selector: {matchLabels: {data: pci}}}]}
 ///     allowlist: [{cidr: 10.244.3.7/32}, {namespace: monitoring, selector: {matchLabels: {app: prometheus}}}]
-public struct AlertsConfiguration: Sendable, Equatable {
-    public var settings = DetectorSettings()
+package struct AlertsConfiguration: Sendable, Equatable {
+    package var settings = DetectorSettings()
     /// Pod CIDRs for spoofing checks; nil: learned from the inventory (each pod address's /24 or /64).
-    public var podCIDRs: [IPPrefix]?
-    public var checksTunnelIdentity = false
-    public var sensitive: [WorkloadSelector] = []
-    public var allowedWorkloads: [WorkloadSelector] = []
+    package var podCIDRs: [IPPrefix]?
+    package var checksTunnelIdentity = false
+    package var sensitive: [WorkloadSelector] = []
+    package var allowedWorkloads: [WorkloadSelector] = []
 
-    public init() {}
+    package init() {}
 
     /// What the detectors need from the inventory: pod CIDRs, sensitive and allow-listed identities.
-    public func scope(endpoints: EndpointTable, inventory: Inventory) -> DetectionScope {
+    package func scope(endpoints: EndpointTable, inventory: Inventory) -> DetectionScope {
         var prefixes = self.podCIDRs ?? []
         if self.podCIDRs == nil {
             var seen: Set<IPAddress> = []

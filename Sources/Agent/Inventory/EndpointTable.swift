@@ -2,23 +2,23 @@ import Datapath
 import FlowCore
 
 /// An endpoint flowmon can name in a flow: a pod, or a node (the host or a remote node).
-public struct Endpoint: Sendable {
-    public var identity: Identity
-    public var namespace: String?
-    public var podName: String?
+package struct Endpoint: Sendable {
+    package var identity: Identity
+    package var namespace: String?
+    package var podName: String?
     /// The identity's labels in Hubble's form (`k8s:app=web`), sorted; `["reserved:host"]` etc.
-    public var labels: [String]
-    public var workload: Workload?
+    package var labels: [String]
+    package var workload: Workload?
     /// On the local node (the node the capture comes from).
-    public var isLocal: Bool
-    public var namedPorts: [NamedPort]
-    public var pod: Pod?
+    package var isLocal: Bool
+    package var namedPorts: [NamedPort]
+    package var pod: Pod?
     /// The node the endpoint runs on (for a node endpoint, the node itself).
-    public var nodeName: String?
+    package var nodeName: String?
     /// The addresses the ipcache maps to this endpoint.
-    public var ips: [IPAddress]
+    package var ips: [IPAddress]
 
-    public init(identity: Identity, namespace: String? = nil, podName: String? = nil, labels: [String] = [],
+    package init(identity: Identity, namespace: String? = nil, podName: String? = nil, labels: [String] = [],
                 workload: Workload? = nil, isLocal: Bool = false, namedPorts: [NamedPort] = [], pod: Pod? = nil,
                 nodeName: String? = nil, ips: [IPAddress] = []) {
         self.identity = identity
@@ -34,7 +34,7 @@ public struct Endpoint: Sendable {
     }
 
     /// Index 0 of every endpoint list: "no endpoint".
-    public static let none = Endpoint(identity: .unknown)
+    package static let none = Endpoint(identity: .unknown)
 }
 
 /// The agent's view of the cluster: endpoints, identities and their labels, and the
@@ -66,39 +66,39 @@ public struct Endpoint: Sendable {
 /// **World**: when the pods have both IPv4 and IPv6 addresses the cluster is taken as dual
 /// stack and `0.0.0.0/0` → `world-ipv4` (9), `::/0` → `world-ipv6` (10), as Cilium does;
 /// otherwise both map to `world` (2).
-public struct EndpointTable: Sendable {
-    public var endpoints: [Endpoint]
+package struct EndpointTable: Sendable {
+    package var endpoints: [Endpoint]
     /// Every identity in use, with its labels in Hubble's form, sorted: the pods' identities,
     /// and all reserved identities 1-10 (`reserved:host`, `reserved:world`, `reserved:world-ipv4`...).
     /// CIDR identities are added by `addCIDRIdentities`.
-    public var identities: [Identity: [String]]
+    package var identities: [Identity: [String]]
     /// The same labels, structured.
-    public var identityLabels: [Identity: [SecurityLabel]]
-    public var localNode: String?
+    package var identityLabels: [Identity: [SecurityLabel]]
+    package var localNode: String?
     /// Both IPv4 and IPv6 pod addresses were seen (see above).
-    public var isDualStack: Bool
+    package var isDualStack: Bool
     /// `namespace/name` → endpoint index.
-    public var podEndpoints: [String: UInt32]
+    package var podEndpoints: [String: UInt32]
     /// Node name → endpoint index.
-    public var nodeEndpoints: [String: UInt32]
+    package var nodeEndpoints: [String: UInt32]
     /// Conflicts found while building (an address claimed by a pod and a node, by two nodes).
-    public var warnings: [String]
+    package var warnings: [String]
     /// The pod, node and world entries; `ipCacheEntries` adds CIDR entries to these.
-    public var baseEntries: [IPCacheEntry]
+    package var baseEntries: [IPCacheEntry]
     /// API server addresses that are no pod's or node's (see above), in the order given.
-    public var externalAPIServerAddresses: [IPAddress] = []
+    package var externalAPIServerAddresses: [IPAddress] = []
 
     /// The labels of an identity as `(source, key, value)` tuples (empty if unknown).
-    public func labelTuples(of identity: Identity) -> [(source: String, key: String, value: String)] {
+    package func labelTuples(of identity: Identity) -> [(source: String, key: String, value: String)] {
         (self.identityLabels[identity] ?? []).map(\.tuple)
     }
 
     /// The endpoint of a pod, by namespace and name.
-    public func endpoint(namespace: String, pod: String) -> Endpoint? {
+    package func endpoint(namespace: String, pod: String) -> Endpoint? {
         self.podEndpoints[namespace + "/" + pod].map { self.endpoints[Int($0)] }
     }
 
-    public static func build(inventory: Inventory, localNode requested: String?, apiServerAddresses: [IPAddress] = [],
+    package static func build(inventory: Inventory, localNode requested: String?, apiServerAddresses: [IPAddress] = [],
                              clusterName: String = SecurityLabels.defaultClusterName) throws(AgentError) -> EndpointTable {
         let nodeNames = Self.nodeNames(inventory)
         let localNode: String?
@@ -221,13 +221,13 @@ public struct EndpointTable: Sendable {
 
     /// Local-scope identities for CIDRs named by policies (see `IdentityAllocator.allocateCIDRs`),
     /// numbered the same way `ipCacheEntries(extraCIDRs:)` numbers them.
-    public func cidrIdentities(_ cidrs: [IPPrefix]) -> [CIDRIdentity] {
+    package func cidrIdentities(_ cidrs: [IPPrefix]) -> [CIDRIdentity] {
         IdentityAllocator.allocateCIDRs(cidrs, dualStack: self.isDualStack)
     }
 
     /// Records the CIDR identities of `cidrs` in `identities` and `identityLabels`, and returns them.
     @discardableResult
-    public mutating func addCIDRIdentities(_ cidrs: [IPPrefix]) -> [CIDRIdentity] {
+    package mutating func addCIDRIdentities(_ cidrs: [IPPrefix]) -> [CIDRIdentity] {
         let allocated = self.cidrIdentities(cidrs)
         for cidr in allocated { self.record(cidr.identity, labels: cidr.labels) }
         return allocated
@@ -239,7 +239,7 @@ public struct EndpointTable: Sendable {
     /// (no endpoint); `0.0.0.0/0` and `::/0` → world. An extra CIDR that is exactly a pod or
     /// node address, or a /0, is left out: the existing entry keeps that prefix (Cilium's
     /// CIDR selectors do not select cluster endpoints, and `0.0.0.0/0` is world).
-    public func ipCacheEntries(extraCIDRs: [IPPrefix]) -> [IPCacheEntry] {
+    package func ipCacheEntries(extraCIDRs: [IPPrefix]) -> [IPCacheEntry] {
         var entries = self.baseEntries
         guard !extraCIDRs.isEmpty else { return entries }
         var taken = Set<IPAddress>()
@@ -252,13 +252,13 @@ public struct EndpointTable: Sendable {
     }
 
     /// The datapath ipcache built from `ipCacheEntries(extraCIDRs:)`.
-    public func ipCache(extraCIDRs: [IPPrefix] = []) -> IPCache {
+    package func ipCache(extraCIDRs: [IPPrefix] = []) -> IPCache {
         IPCache(self.ipCacheEntries(extraCIDRs: extraCIDRs))
     }
 
     /// Adds a label to an identity's labels (kept sorted), as Cilium merges the labels of
     /// every source of a prefix (`reserved:kube-apiserver` on the host or a CIDR identity).
-    public mutating func addLabel(_ label: SecurityLabel, to identity: Identity) {
+    package mutating func addLabel(_ label: SecurityLabel, to identity: Identity) {
         var labels = self.identityLabels[identity] ?? []
         guard !labels.contains(label) else { return }
         labels.append(label)

@@ -3,11 +3,11 @@ import FlowCore
 
 /// A CIDR identity: a node-local identity for a prefix named by a policy
 /// (`toCIDR: 10.0.0.0/8`), with the labels `cidr:10.0.0.0/8` and its world label.
-public struct CIDRIdentity: Sendable, Equatable {
+package struct CIDRIdentity: Sendable, Equatable {
     /// Host bits cleared.
-    public var prefix: IPPrefix
-    public var identity: Identity
-    public var labels: [SecurityLabel]
+    package var prefix: IPPrefix
+    package var identity: Identity
+    package var labels: [SecurityLabel]
 }
 
 /// Deterministic identity numbering.
@@ -20,14 +20,14 @@ public struct CIDRIdentity: Sendable, Equatable {
 ///
 /// CIDR identities are node-local like Cilium's: the scope byte 0x01 (`Identity.localScopeFlag`)
 /// plus 1, 2, ... in the order of (family, IPv4 first; address; prefix length).
-public enum IdentityAllocator {
+package enum IdentityAllocator {
     /// The largest identity of cluster 0 (identities are 16 bits per cluster).
-    public static let lastAllocated = Identity(65535)
+    package static let lastAllocated = Identity(65535)
 
     /// One identity per distinct label set. The label sets must be sorted (as
     /// `SecurityLabels.forPod` returns them). Fails when there are more distinct label
     /// sets than cluster 0 has numbers (65,280).
-    public static func allocate(labelSets: [[SecurityLabel]]) throws(AgentError) -> [String: Identity] {
+    package static func allocate(labelSets: [[SecurityLabel]]) throws(AgentError) -> [String: Identity] {
         var distinct: [String: [SecurityLabel]] = [:]
         for labels in labelSets {
             distinct[SecurityLabels.canonical(labels)] = labels
@@ -49,7 +49,7 @@ public enum IdentityAllocator {
     /// merged, numbered `0x01000001`... in (IPv4 first, address, length) order.
     /// Prefix lengths beyond the family's width are clamped to it. A /0 gets no CIDR
     /// identity: it is world (`world`, or `worldIPv4`/`worldIPv6` in dual-stack mode).
-    public static func allocateCIDRs(_ prefixes: [IPPrefix], dualStack: Bool) -> [CIDRIdentity] {
+    package static func allocateCIDRs(_ prefixes: [IPPrefix], dualStack: Bool) -> [CIDRIdentity] {
         var unique = Set<IPPrefix>()
         for prefix in prefixes where prefix.length > 0 {
             unique.insert(IPPrefix(address: prefix.address, length: min(prefix.length, IPPrefix(host: prefix.address).length)).masked)
@@ -69,7 +69,7 @@ public enum IdentityAllocator {
     /// `reserved:remote-node`, as Cilium defines it (pkg/identity/numericidentity.go,
     /// `reservedIdentityLabels`): it is a remote node that runs the API server, so the
     /// `remote-node` entity selects it too.
-    public static func reservedLabels(_ identity: Identity) -> [SecurityLabel] {
+    package static func reservedLabels(_ identity: Identity) -> [SecurityLabel] {
         guard identity.reservedName != nil else { return [] }
         if identity == .kubeAPIServer { return [.reserved(identity), .reserved(Identity.remoteNode)].sorted() }
         return [.reserved(identity)]

@@ -2,23 +2,23 @@ import Foundation
 import FlowCore
 
 /// What the agent knows about the cluster, read from `kubectl ... -o json` files.
-public struct Inventory: Sendable {
+package struct Inventory: Sendable {
     /// In file order.
-    public var pods: [Pod]
+    package var pods: [Pod]
     /// The namespaces file's namespaces in file order, then one for each namespace a pod
     /// names that the file lacks (or every pod namespace when there is no file), with the
     /// label Kubernetes puts on every namespace: `kubernetes.io/metadata.name=<name>`.
-    public var namespaces: [Namespace]
+    package var namespaces: [Namespace]
     /// The nodes file's nodes in file order, then one for each `spec.nodeName` of a pod that
     /// the file lacks (or every node when there is no file), its addresses taken from the
     /// pods' `status.hostIPs` and the addresses of its host-network pods.
-    public var nodes: [Node]
+    package var nodes: [Node]
     /// Problems that do not stop loading, each `FILE: LOCATION: message`.
-    public var warnings: [String]
+    package var warnings: [String]
     /// What loading left out on purpose, each `FILE: message` (finished pods).
-    public var notices: [String]
+    package var notices: [String]
 
-    public init(pods: [Pod] = [], namespaces: [Namespace] = [], nodes: [Node] = [], warnings: [String] = [],
+    package init(pods: [Pod] = [], namespaces: [Namespace] = [], nodes: [Node] = [], warnings: [String] = [],
                 notices: [String] = []) {
         self.pods = pods
         self.namespaces = namespaces
@@ -47,10 +47,10 @@ public struct Inventory: Sendable {
 /// claimed by two pods that are not host-network pods is a warning, and the first
 /// pod in file order keeps it (it is removed from the later pod's `ips`):
 /// `pods.json: $.items[7].status.podIPs[0].ip: 10.244.1.5 is claimed by shop/web-1 and shop/web-2; using shop/web-1`.
-public enum InventoryLoader {
+package enum InventoryLoader {
     /// `streamedPods`: the pods of a watch stream (`PodWatchSet`) instead of a `pods` file,
     /// named `source` in messages.
-    public static func load(pods: String?, namespaces: String?, nodes: String?,
+    package static func load(pods: String?, namespaces: String?, nodes: String?,
                             streamedPods: (source: String, pods: [Pod])? = nil) throws(AgentError) -> Inventory {
         let podsRoot = try pods.map { path throws(AgentError) in (path, try JSONReader.parseFile(path)) }
         let namespacesRoot = try namespaces.map { path throws(AgentError) in (path, try JSONReader.parseFile(path)) }
@@ -59,7 +59,7 @@ public enum InventoryLoader {
     }
 
     /// The same from in-memory JSON text; `file` names each source in messages.
-    public static func load(podsJSON: (file: String, data: Data)?, namespacesJSON: (file: String, data: Data)? = nil,
+    package static func load(podsJSON: (file: String, data: Data)?, namespacesJSON: (file: String, data: Data)? = nil,
                             nodesJSON: (file: String, data: Data)? = nil) throws(AgentError) -> Inventory {
         let podsRoot = try podsJSON.map { source throws(AgentError) in (source.file, try JSONReader.parse(source.data, file: source.file)) }
         let namespacesRoot = try namespacesJSON.map { source throws(AgentError) in
@@ -306,7 +306,7 @@ public enum InventoryLoader {
         return nil
     }
 
-    public static func workload(ownerKind kind: String, ownerName name: String, podTemplateHash: String?) -> Workload {
+    package static func workload(ownerKind kind: String, ownerName name: String, podTemplateHash: String?) -> Workload {
         guard let dash = name.lastIndex(of: "-"), dash != name.startIndex else { return Workload(name: name, kind: kind) }
         let base = String(name[..<dash])
         let suffix = name[name.index(after: dash)...]

@@ -12,9 +12,9 @@
 /// has one: the cut object is given up (`Piece.truncated`) and the new one taken (a string
 /// never runs past the end of a line, where a valid one never does, so this holds whatever
 /// the broken object held).
-public struct JSONObjectScanner: Sendable {
+package struct JSONObjectScanner: Sendable {
     /// What the stream yielded.
-    public enum Piece: Equatable, Sendable {
+    package enum Piece: Equatable, Sendable {
         /// A complete top-level value's bytes, and the stream line it started on.
         case object([UInt8], line: Int)
         /// An object cut short, from `line`; its bytes are dropped.
@@ -26,7 +26,7 @@ public struct JSONObjectScanner: Sendable {
     }
 
     /// The longest object kept (a pod is a few KiB; a `List` of every pod may be large).
-    public var maximumObjectSize: Int
+    package var maximumObjectSize: Int
     private var buffer: [UInt8] = []
     private var depth = 0
     private var inString = false
@@ -37,18 +37,18 @@ public struct JSONObjectScanner: Sendable {
     private var line = 1
     private var objectLine = 1
 
-    public init(maximumObjectSize: Int = 256 << 20) {
+    package init(maximumObjectSize: Int = 256 << 20) {
         self.maximumObjectSize = maximumObjectSize
     }
 
     /// Whether an object has begun and not ended (at the end of a stream: it was cut short).
-    public var isInsideObject: Bool { self.depth > 0 }
+    package var isInsideObject: Bool { self.depth > 0 }
 
     /// The stream line the unfinished object started on.
-    public var unfinishedLine: Int { self.objectLine }
+    package var unfinishedLine: Int { self.objectLine }
 
     /// Feeds the next bytes; returns the pieces they completed, in order.
-    public mutating func feed(_ bytes: some Sequence<UInt8>) -> [Piece] {
+    package mutating func feed(_ bytes: some Sequence<UInt8>) -> [Piece] {
         var pieces: [Piece] = []
         for byte in bytes {
             let lineStart = self.atLineStart

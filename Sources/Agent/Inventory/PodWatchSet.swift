@@ -16,23 +16,23 @@ import Foundation
 /// place, and a `List`/`PodList` (`kubectl get pods -A -o json`) replaces every pod, a resync.
 /// An object that is not valid is an error naming the stream, the object's number and line and
 /// the JSON path, and changes nothing.
-public struct PodWatchSet: Sendable {
+package struct PodWatchSet: Sendable {
     /// The stream's name in messages: a FIFO's path, or `standard input`.
-    public let source: String
+    package let source: String
     /// Objects applied so far (numbering starts at 1).
-    public private(set) var objects = 0
+    package private(set) var objects = 0
     private var byName: [String: (order: Int, pod: Pod)] = [:]
     private var nextOrder = 0
 
-    public init(source: String) { self.source = source }
+    package init(source: String) { self.source = source }
 
     /// The pods, in the order they first appeared.
-    public var pods: [Pod] { self.byName.values.sorted { $0.order < $1.order }.map(\.pod) }
+    package var pods: [Pod] { self.byName.values.sorted { $0.order < $1.order }.map(\.pod) }
 
-    public var count: Int { self.byName.count }
+    package var count: Int { self.byName.count }
 
     /// What one object did.
-    public enum Outcome: Equatable, Sendable {
+    package enum Outcome: Equatable, Sendable {
         /// The pod set changed.
         case changed
         /// Nothing to change (a bookmark, an update that changes nothing flowmon reads).
@@ -42,7 +42,7 @@ public struct PodWatchSet: Sendable {
     }
 
     /// Applies one object of the stream, `line` the stream line it starts on.
-    public mutating func apply(_ bytes: [UInt8], line: Int) throws(AgentError) -> Outcome {
+    package mutating func apply(_ bytes: [UInt8], line: Int) throws(AgentError) -> Outcome {
         self.objects += 1
         let place = "object \(self.objects) (line \(line))"
         let reader = JSONReader(file: self.source)

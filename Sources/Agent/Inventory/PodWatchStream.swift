@@ -14,9 +14,9 @@ import Glibc
 /// away (a sidecar's kubectl restarts, as `kubectl --watch` does when its watch times out) the
 /// end is reported and the next writer's objects are applied to the same pods. Standard input
 /// ends once: the end is reported and the pods are kept.
-public final class PodWatchStream: Sendable {
+package final class PodWatchStream: Sendable {
     /// Something to tell the user.
-    public enum Message: Equatable, Sendable {
+    package enum Message: Equatable, Sendable {
         case info(String)
         case warning(String)
         /// An object that was skipped (the stream continues).
@@ -24,12 +24,12 @@ public final class PodWatchStream: Sendable {
     }
 
     /// What happened since the last `take()`.
-    public struct Changes: Sendable {
-        public var messages: [Message] = []
+    package struct Changes: Sendable {
+        package var messages: [Message] = []
         /// Whether the pods changed.
-        public var podsChanged = false
+        package var podsChanged = false
         /// Objects that were skipped (not valid, cut short or too long).
-        public var rejected = 0
+        package var rejected = 0
     }
 
     private struct State: Sendable {
@@ -38,20 +38,20 @@ public final class PodWatchStream: Sendable {
     }
 
     /// The stream's name in messages: the FIFO's path, or `standard input`.
-    public let source: String
+    package let source: String
     private let descriptor: Int32
     private let isStandardInput: Bool
     private let state: Mutex<State>
 
     /// Whether `path` names a watch stream rather than a file: `-` (standard input) or a FIFO.
-    public static func isStream(_ path: String) -> Bool {
+    package static func isStream(_ path: String) -> Bool {
         if path == "-" { return true }
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO
     }
 
     /// Opens the stream (a FIFO without waiting for its writer); call `start()` to read it.
-    public init(path: String) throws(AgentError) {
+    package init(path: String) throws(AgentError) {
         self.isStandardInput = path == "-"
         self.source = self.isStandardInput ? "standard input" : path
         if self.isStandardInput {
@@ -67,17 +67,17 @@ public final class PodWatchStream: Sendable {
     }
 
     /// Starts the reading thread (it runs until standard input ends, or for the process's life).
-    public func start() {
+    package func start() {
         let thread = Thread { [self] in self.read() }
         thread.name = "flowmon-pod-watch"
         thread.start()
     }
 
     /// The pods as the stream has them now.
-    public var pods: [Pod] { self.state.withLock { $0.set.pods } }
+    package var pods: [Pod] { self.state.withLock { $0.set.pods } }
 
     /// What changed since the last call.
-    public func take() -> Changes {
+    package func take() -> Changes {
         self.state.withLock { state in
             let changes = state.changes
             state.changes = Changes()

@@ -3,42 +3,42 @@ import FlowCore
 
 /// One security label as Cilium writes it: `source:key=value` (`k8s:app=web`), or
 /// `source:key` when the value is empty (`reserved:host`, `cidr:10.0.0.0/8`).
-public struct SecurityLabel: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var source: String
-    public var key: String
-    public var value: String
+package struct SecurityLabel: Sendable, Hashable, Comparable, CustomStringConvertible {
+    package var source: String
+    package var key: String
+    package var value: String
 
-    public init(source: String, key: String, value: String = "") {
+    package init(source: String, key: String, value: String = "") {
         self.source = source
         self.key = key
         self.value = value
     }
 
     /// A `k8s:` label (pods, namespaces).
-    public static func k8s(_ key: String, _ value: String) -> SecurityLabel {
+    package static func k8s(_ key: String, _ value: String) -> SecurityLabel {
         SecurityLabel(source: SecurityLabels.sourceK8s, key: key, value: value)
     }
 
     /// `reserved:<name>`.
-    public static func reserved(_ name: String) -> SecurityLabel {
+    package static func reserved(_ name: String) -> SecurityLabel {
         SecurityLabel(source: SecurityLabels.sourceReserved, key: name)
     }
 
     /// The label of a reserved identity: `reserved:kube-apiserver` for 7.
-    public static func reserved(_ identity: Identity) -> SecurityLabel {
+    package static func reserved(_ identity: Identity) -> SecurityLabel {
         .reserved(identity.reservedName.map { "\($0)" } ?? "unknown")
     }
 
     /// Hubble's form: `k8s:app=web`, `reserved:world`.
-    public var description: String {
+    package var description: String {
         self.value.isEmpty ? self.source + ":" + self.key : self.source + ":" + self.key + "=" + self.value
     }
 
     /// The tuple form the policy compiler asks for.
-    public var tuple: (source: String, key: String, value: String) { (self.source, self.key, self.value) }
+    package var tuple: (source: String, key: String, value: String) { (self.source, self.key, self.value) }
 
     /// Ordered as their printed forms are, byte by byte (the order Hubble lists them in).
-    public static func < (lhs: SecurityLabel, rhs: SecurityLabel) -> Bool {
+    package static func < (lhs: SecurityLabel, rhs: SecurityLabel) -> Bool {
         lhs.description.utf8.lexicographicallyPrecedes(rhs.description.utf8)
     }
 }
@@ -54,28 +54,28 @@ public struct SecurityLabel: Sendable, Hashable, Comparable, CustomStringConvert
 ///    (when set) and `io.cilium.k8s.policy.cluster=<cluster name>` (`--cluster-name`, Cilium's
 ///    `cluster-name`, default `default`);
 /// 3. all with source `k8s`, then filtered by `isIdentityRelevant(key:)`.
-public enum SecurityLabels {
-    public static let sourceK8s = "k8s"
-    public static let sourceReserved = "reserved"
-    public static let sourceCIDR = "cidr"
+package enum SecurityLabels {
+    package static let sourceK8s = "k8s"
+    package static let sourceReserved = "reserved"
+    package static let sourceCIDR = "cidr"
 
-    public static let podNamespaceLabel = "io.kubernetes.pod.namespace"
-    public static let namespaceLabelsPrefix = "io.cilium.k8s.namespace.labels"
-    public static let serviceAccountLabel = "io.cilium.k8s.policy.serviceaccount"
-    public static let clusterLabel = "io.cilium.k8s.policy.cluster"
+    package static let podNamespaceLabel = "io.kubernetes.pod.namespace"
+    package static let namespaceLabelsPrefix = "io.cilium.k8s.namespace.labels"
+    package static let serviceAccountLabel = "io.cilium.k8s.policy.serviceaccount"
+    package static let clusterLabel = "io.cilium.k8s.policy.cluster"
     /// Labels reserved for the agent; pods' own labels with this prefix are dropped.
-    public static let agentLabelPrefix = "io.cilium.k8s"
+    package static let agentLabelPrefix = "io.cilium.k8s"
     /// The cluster name flowmon reports unless `--cluster-name` names another (Cilium's default `cluster-name`).
-    public static let defaultClusterName = "default"
+    package static let defaultClusterName = "default"
 
     /// Why `name` cannot be a cluster name, or nil: it becomes the value of every pod's
     /// `io.cilium.k8s.policy.cluster` label, so it must be a non-empty Kubernetes label value.
-    public static func clusterNameProblem(_ name: String) -> String? {
+    package static func clusterNameProblem(_ name: String) -> String? {
         if name.isEmpty { return "the cluster name must not be empty" }
         return PolicyValidation.labelValueProblem(name, key: Self.clusterLabel)
     }
     /// The label Kubernetes puts on every namespace (since 1.21).
-    public static let namespaceNameLabel = "kubernetes.io/metadata.name"
+    package static let namespaceNameLabel = "kubernetes.io/metadata.name"
 
     /// Include prefixes of Cilium's default label filter (longest match wins against an ignore).
     static let includePrefixes = [
@@ -98,7 +98,7 @@ public enum SecurityLabels {
     /// `io.cilium.k8s.namespace.labels`, `app.kubernetes.io`, `io.cilium.k8s.policy.cluster`.
     /// So `app.kubernetes.io/name` and `topology.kubernetes.io/zone` are kept (the
     /// `kubernetes.io` pattern only matches at the start), `kubernetes.io/os` is dropped.
-    public static func isIdentityRelevant(key: String) -> Bool {
+    package static func isIdentityRelevant(key: String) -> Bool {
         var included = 0
         for prefix in includePrefixes where key.hasPrefix(prefix) {
             included = max(included, prefix.utf8.count)
@@ -119,7 +119,7 @@ public enum SecurityLabels {
     }
 
     /// The identity labels of a pod, sorted.
-    public static func forPod(_ pod: Pod, namespaceLabels: [String: String],
+    package static func forPod(_ pod: Pod, namespaceLabels: [String: String],
                               clusterName: String = defaultClusterName) -> [SecurityLabel] {
         var labels: [String: String] = [:]
         for (key, value) in pod.labels where !key.hasPrefix(agentLabelPrefix) {
@@ -140,13 +140,13 @@ public enum SecurityLabels {
 
     /// The canonical text of a sorted label set: the printed labels joined by `;`
     /// (Kubernetes label keys and values cannot contain `;`).
-    public static func canonical(_ labels: [SecurityLabel]) -> String {
+    package static func canonical(_ labels: [SecurityLabel]) -> String {
         labels.map(\.description).joined(separator: ";")
     }
 
     /// The labels of a CIDR identity: `cidr:<prefix>` and the world label of its family
     /// (`reserved:world-ipv4`/`world-ipv6` in dual-stack mode, `reserved:world` otherwise).
-    public static func forCIDR(_ prefix: IPPrefix, dualStack: Bool) -> [SecurityLabel] {
+    package static func forCIDR(_ prefix: IPPrefix, dualStack: Bool) -> [SecurityLabel] {
         let world = dualStack ? (prefix.isIPv4 ? "world-ipv4" : "world-ipv6") : "world"
         return [SecurityLabel(source: sourceCIDR, key: cidrLabelKey(prefix)), .reserved(world)].sorted()
     }
@@ -154,7 +154,7 @@ public enum SecurityLabels {
     /// The key of a `cidr:` label as Cilium writes it: `10.0.0.0/8`; for IPv6 the colons
     /// become dashes, with a `0` added when the address would start or end with one
     /// (`fd00::/64` is `fd00--0/64`, `::/0` is `0--0/0`), as selectors cannot hold colons.
-    public static func cidrLabelKey(_ prefix: IPPrefix) -> String {
+    package static func cidrLabelKey(_ prefix: IPPrefix) -> String {
         var text = prefix.masked.address.text
         if !prefix.isIPv4 {
             text = String(text.map { $0 == ":" ? "-" : $0 })

@@ -4,25 +4,25 @@ import FlowCore
 
 /// A Service (`kubectl get services -A -o json`, core/v1 Service): what flowmon needs to judge
 /// a connection to a ClusterIP as Cilium's load balancer would hand it to policy.
-public struct Service: Sendable, Equatable {
-    public var name: String
-    public var namespace: String
+package struct Service: Sendable, Equatable {
+    package var name: String
+    package var namespace: String
     /// `spec.type`: ClusterIP (the default), NodePort, LoadBalancer or ExternalName.
-    public var type: String
+    package var type: String
     /// `spec.clusterIPs` (or `spec.clusterIP`), without `None` (headless) and empty values.
-    public var clusterIPs: [IPAddress]
-    public var ports: [ServicePort]
+    package var clusterIPs: [IPAddress]
+    package var ports: [ServicePort]
     /// `spec.selector`; nil when the service has none (its endpoints are managed by hand).
-    public var selector: [String: String]?
+    package var selector: [String: String]?
     /// The ready addresses of the service's `Endpoints` object and `EndpointSlice`s in the same
     /// file (`kubectl get services,endpoints -A -o json`), in file order; nil when the file has
     /// none for it. They are the backends of a service without a selector (`default/kubernetes`:
     /// the API server's addresses).
-    public var endpointAddresses: [IPAddress]?
+    package var endpointAddresses: [IPAddress]?
     /// Where in the file it came from: `$.items[3]`.
-    public var location: String
+    package var location: String
 
-    public init(name: String, namespace: String, type: String = "ClusterIP", clusterIPs: [IPAddress] = [],
+    package init(name: String, namespace: String, type: String = "ClusterIP", clusterIPs: [IPAddress] = [],
                 ports: [ServicePort] = [], selector: [String: String]? = nil, endpointAddresses: [IPAddress]? = nil,
                 location: String = "") {
         self.name = name
@@ -36,23 +36,23 @@ public struct Service: Sendable, Equatable {
     }
 
     /// The service whose endpoints are the API server's (Kubernetes' `default/kubernetes`).
-    public var isKubernetesAPI: Bool { self.namespace == "default" && self.name == "kubernetes" }
+    package var isKubernetesAPI: Bool { self.namespace == "default" && self.name == "kubernetes" }
 }
 
-public struct ServicePort: Sendable, Equatable {
-    public enum Target: Sendable, Equatable {
+package struct ServicePort: Sendable, Equatable {
+    package enum Target: Sendable, Equatable {
         case number(UInt16)
         /// A named container port of the backend pods.
         case name(String)
     }
-    public var name: String?
-    public var port: UInt16
+    package var name: String?
+    package var port: UInt16
     /// 6, 17 or 132 (`protocol`, default TCP).
-    public var ipProtocol: UInt8
+    package var ipProtocol: UInt8
     /// `targetPort`; the port itself when absent or 0, as Kubernetes defaults it.
-    public var target: Target
+    package var target: Target
 
-    public init(name: String? = nil, port: UInt16, ipProtocol: UInt8 = 6, target: Target? = nil) {
+    package init(name: String? = nil, port: UInt16, ipProtocol: UInt8 = 6, target: Target? = nil) {
         self.name = name
         self.port = port
         self.ipProtocol = ipProtocol
@@ -61,10 +61,10 @@ public struct ServicePort: Sendable, Equatable {
 }
 
 /// A service named in flow records (`destination_service`, Hubble's `Service{name, namespace}`).
-public struct ServiceReference: Sendable, Hashable {
-    public var name: String
-    public var namespace: String
-    public init(name: String, namespace: String) {
+package struct ServiceReference: Sendable, Hashable {
+    package var name: String
+    package var namespace: String
+    package init(name: String, namespace: String) {
         self.name = name
         self.namespace = namespace
     }
@@ -80,13 +80,13 @@ public struct ServiceReference: Sendable, Hashable {
 /// `kubernetes.io/service-name`. All type-checked, with errors that name the file and the
 /// JSON path, as `InventoryLoader` does for pods:
 /// `services.json: $.items[2].spec.ports[0].targetPort: port 70000 is out of range 1-65535`.
-public enum ServiceLoader {
-    public static func load(path: String) throws(AgentError) -> [Service] {
+package enum ServiceLoader {
+    package static func load(path: String) throws(AgentError) -> [Service] {
         try decode(JSONReader.parseFile(path), file: path)
     }
 
     /// The same from in-memory JSON text; `file` names it in messages.
-    public static func load(json data: Data, file: String) throws(AgentError) -> [Service] {
+    package static func load(json data: Data, file: String) throws(AgentError) -> [Service] {
         try decode(JSONReader.parse(data, file: file), file: file)
     }
 
@@ -253,14 +253,14 @@ public enum ServiceLoader {
 
 /// The services compiled for the datapath: the translation table and the names behind its
 /// service indexes.
-public struct CompiledServices: Sendable {
-    public var table: ServiceTable
+package struct CompiledServices: Sendable {
+    package var table: ServiceTable
     /// Index 0 is unused ("no service"); `ServiceValue.service` indexes this.
-    public var references: [ServiceReference]
+    package var references: [ServiceReference]
     /// Problems that do not stop loading (a ClusterIP port claimed twice, backends of several identities).
-    public var warnings: [String]
+    package var warnings: [String]
 
-    public init(table: ServiceTable = ServiceTable(), references: [ServiceReference] = [ServiceReference(name: "", namespace: "")],
+    package init(table: ServiceTable = ServiceTable(), references: [ServiceReference] = [ServiceReference(name: "", namespace: "")],
                 warnings: [String] = []) {
         self.table = table
         self.references = references
@@ -268,7 +268,7 @@ public struct CompiledServices: Sendable {
     }
 
     /// The service of an index, or nil for 0 and unknown indexes.
-    public func reference(_ index: UInt16) -> ServiceReference? {
+    package func reference(_ index: UInt16) -> ServiceReference? {
         index == 0 || Int(index) >= self.references.count ? nil : self.references[Int(index)]
     }
 
@@ -293,7 +293,7 @@ public struct CompiledServices: Sendable {
     ///   connection is judged against the ClusterIP.
     /// - NodePorts, external and load-balancer addresses are not translated (only ClusterIPs);
     ///   ExternalName and headless services have no ClusterIP and are skipped.
-    public static func compile(_ services: [Service], endpoints: EndpointTable, ipcache: IPCache, file: String = "services")
+    package static func compile(_ services: [Service], endpoints: EndpointTable, ipcache: IPCache, file: String = "services")
         throws(AgentError) -> CompiledServices
     {
         var compiled = CompiledServices()

@@ -3,20 +3,20 @@ import FlowCore
 
 /// What the compiler needs to know about identities; built by the pipeline from the
 /// endpoint table (agent side, strings allowed).
-public struct CompilerInventory: Sendable {
+package struct CompilerInventory: Sendable {
     /// Every identity's security labels (pods, reserved, CIDR identities).
-    public var identityLabels: [Identity: [SecurityLabel]]
+    package var identityLabels: [Identity: [SecurityLabel]]
     /// Identities of the endpoints whose policy is compiled (pods on this node).
-    public var localIdentities: Set<Identity>
+    package var localIdentities: Set<Identity>
     /// Named container ports per pod identity (union over the pods that share it).
-    public var namedPorts: [Identity: [NamedPort]]
+    package var namedPorts: [Identity: [NamedPort]]
     /// The prefix of each CIDR identity (length in its own family).
-    public var cidrIdentities: [Identity: IPPrefix]
+    package var cidrIdentities: [Identity: IPPrefix]
     /// Labels of the local node and of the other nodes, for `fromNodes`/`toNodes`.
-    public var localNodeLabels: [String: String]?
-    public var remoteNodeLabels: [[String: String]]
+    package var localNodeLabels: [String: String]?
+    package var remoteNodeLabels: [[String: String]]
 
-    public init(identityLabels: [Identity: [SecurityLabel]], localIdentities: Set<Identity>,
+    package init(identityLabels: [Identity: [SecurityLabel]], localIdentities: Set<Identity>,
                 namedPorts: [Identity: [NamedPort]] = [:], cidrIdentities: [Identity: IPPrefix] = [:],
                 localNodeLabels: [String: String]? = nil, remoteNodeLabels: [[String: String]] = []) {
         self.identityLabels = identityLabels
@@ -29,29 +29,29 @@ public struct CompilerInventory: Sendable {
 }
 
 /// A policy named in verdicts (`ingress_allowed_by` etc.): Hubble's `Policy{name, namespace, kind}`.
-public struct PolicyReference: Sendable, Hashable, Comparable {
-    public var kind: PolicyKind
-    public var namespace: String?
-    public var name: String
+package struct PolicyReference: Sendable, Hashable, Comparable {
+    package var kind: PolicyKind
+    package var namespace: String?
+    package var name: String
 
-    public init(kind: PolicyKind, namespace: String?, name: String) {
+    package init(kind: PolicyKind, namespace: String?, name: String) {
         self.kind = kind
         self.namespace = namespace
         self.name = name
     }
 
-    public static func < (a: PolicyReference, b: PolicyReference) -> Bool {
+    package static func < (a: PolicyReference, b: PolicyReference) -> Bool {
         (a.kind.rawValue, a.namespace ?? "", a.name) < (b.kind.rawValue, b.namespace ?? "", b.name)
     }
 }
 
 /// The compiled result: the datapath's policy table and the names behind its policy sets.
-public struct CompiledPolicies: Sendable {
-    public var table: PolicyTable
+package struct CompiledPolicies: Sendable {
+    package var table: PolicyTable
     /// Index 0 is the empty set; `PolicyMapEntry.policySet` indexes this.
-    public var policySets: [[PolicyReference]]
+    package var policySets: [[PolicyReference]]
     /// The local endpoint identities each policy selects, for `policy check`.
-    public var selectedIdentities: [PolicyReference: Set<Identity>]
+    package var selectedIdentities: [PolicyReference: Set<Identity>]
 }
 
 /// Compiles CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes NetworkPolicy
@@ -70,13 +70,13 @@ public struct CompiledPolicies: Sendable {
 ///   isolates the directions of its (defaulted) `policyTypes`;
 /// - CIDR peers select CIDR identities (addresses outside the cluster), `except` removed;
 /// - deny entries beat allow entries (decided at lookup by `EndpointPolicy.lookup`).
-public struct PolicyCompiler {
+package struct PolicyCompiler {
     let inventory: CompilerInventory
     let labels: [Identity: IdentityLabels]
     let allIdentities: [Identity]
     var selectorCache: [SelectorMatcher: [Identity]] = [:]
 
-    public init(inventory: CompilerInventory) {
+    package init(inventory: CompilerInventory) {
         self.inventory = inventory
         var labels: [Identity: IdentityLabels] = [:]
         for (identity, securityLabels) in inventory.identityLabels {
@@ -130,7 +130,7 @@ public struct PolicyCompiler {
 
     // MARK: Compile
 
-    public mutating func compile(_ documents: [PolicyDocument]) -> CompiledPolicies {
+    package mutating func compile(_ documents: [PolicyDocument]) -> CompiledPolicies {
         var rules: [NormalizedRule] = []
         var enforcements: [Enforcement] = []
         for document in documents {

@@ -2,20 +2,20 @@ import Foundation
 import Yams
 
 /// Everything loaded from a set of policy files.
-public struct PolicySet: Sendable {
+package struct PolicySet: Sendable {
     /// Policies in load order (paths in the order given, files of a directory in sorted
     /// path order, documents in file order).
-    public var documents: [PolicyDocument]
+    package var documents: [PolicyDocument]
     /// One line per skipped document (another kind, an identical copy) and one line per
     /// feature flowmon reads but does not evaluate, for the whole load, e.g.
     /// `p.yaml: skipped: Deployment 'web' (document 3): not a network policy` or
     /// `read but not evaluated: toFQDNs: flowmon has no DNS proxy, so these rules select no address; at p.yaml: document 1: spec.egress[0].toFQDNs (line 9), and 2 more places`.
-    public var notices: [String]
+    package var notices: [String]
     /// One error per file that could not be loaded (`PolicyLoader.loadEach(paths:)`); such a
     /// file contributes no document and no notice.
-    public var errors: [AgentError]
+    package var errors: [AgentError]
 
-    public init(documents: [PolicyDocument] = [], notices: [String] = [], errors: [AgentError] = []) {
+    package init(documents: [PolicyDocument] = [], notices: [String] = [], errors: [AgentError] = []) {
         self.documents = documents
         self.notices = notices
         self.errors = errors
@@ -52,15 +52,15 @@ public struct PolicySet: Sendable {
 ///   one notice for the whole load ("read but not evaluated").
 /// - The same object twice (kind, namespace, name and spec equal) is one policy, as
 ///   `kubectl apply` of it twice is; the same name with another spec is an error.
-public enum PolicyLoader {
+package enum PolicyLoader {
     /// File name extensions read when a directory is given.
-    public static let fileExtensions: Set<String> = ["yaml", "yml", "json"]
+    package static let fileExtensions: Set<String> = ["yaml", "yml", "json"]
 
     /// Loads every path: a file, or a directory walked recursively for `.yaml`, `.yml` and
     /// `.json` files in sorted path order. The same policy (kind, namespace, name) twice
     /// across all files is an error unless both copies are identical. Every file is read even
     /// when one fails; the error thrown is the first file's, with the others in `further`.
-    public static func load(paths: [String]) throws(AgentError) -> PolicySet {
+    package static func load(paths: [String]) throws(AgentError) -> PolicySet {
         let set = self.loadEach(paths: paths)
         if var first = set.errors.first {
             first.further = Array(set.errors.dropFirst())
@@ -71,7 +71,7 @@ public enum PolicyLoader {
 
     /// Like `load(paths:)`, but a file that fails is left out and its error goes to `errors`,
     /// and the load goes on with the other files (`flowmon policy check`).
-    public static func loadEach(paths: [String]) -> PolicySet {
+    package static func loadEach(paths: [String]) -> PolicySet {
         var session = PolicyLoadSession()
         var errors: [AgentError] = []
         for path in paths {
@@ -96,14 +96,14 @@ public enum PolicyLoader {
     }
 
     /// Loads the documents of one text, named `file` in messages.
-    public static func load(text: String, file: String) throws(AgentError) -> PolicySet {
+    package static func load(text: String, file: String) throws(AgentError) -> PolicySet {
         var session = PolicyLoadSession()
         try session.load(text: text, file: file)
         return session.result
     }
 
     /// The files `load(paths:)` reads for one path, in order.
-    public static func policyFiles(at path: String) throws(AgentError) -> [String] {
+    package static func policyFiles(at path: String) throws(AgentError) -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw AgentError(file: path, message: "no such file or directory")

@@ -7,39 +7,39 @@ import FlowCore
 // wherever the API gives them different meanings.
 
 /// Where a policy came from, for messages and for `*_allowed_by` lists.
-public struct PolicySource: Sendable, Equatable, Hashable {
-    public var file: String
+package struct PolicySource: Sendable, Equatable, Hashable {
+    package var file: String
     /// 1-based index of the YAML document (or JSON list item) in the file.
-    public var documentIndex: Int
-    public init(file: String, documentIndex: Int) {
+    package var documentIndex: Int
+    package init(file: String, documentIndex: Int) {
         self.file = file
         self.documentIndex = documentIndex
     }
 }
 
-public enum PolicyKind: String, Sendable, CaseIterable, Equatable {
+package enum PolicyKind: String, Sendable, CaseIterable, Equatable {
     case ciliumNetworkPolicy = "CiliumNetworkPolicy"
     case ciliumClusterwideNetworkPolicy = "CiliumClusterwideNetworkPolicy"
     case networkPolicy = "NetworkPolicy"
 }
 
 /// One policy object from a file.
-public struct PolicyDocument: Sendable, Equatable {
-    public var kind: PolicyKind
-    public var name: String
+package struct PolicyDocument: Sendable, Equatable {
+    package var kind: PolicyKind
+    package var name: String
     /// The namespace; `nil` for a CiliumClusterwideNetworkPolicy. A namespaced policy with no
     /// `metadata.namespace` is in "default", as `kubectl apply` would put it.
-    public var namespace: String?
-    public var source: PolicySource
-    public var body: Body
+    package var namespace: String?
+    package var source: PolicySource
+    package var body: Body
 
-    public enum Body: Sendable, Equatable {
+    package enum Body: Sendable, Equatable {
         /// CNP/CCNP: `spec` and every item of `specs`, in file order.
         case cilium([CiliumRule])
         case kubernetes(KubernetesNetworkPolicySpec)
     }
 
-    public init(kind: PolicyKind, name: String, namespace: String?, source: PolicySource, body: Body) {
+    package init(kind: PolicyKind, name: String, namespace: String?, source: PolicySource, body: Body) {
         self.kind = kind
         self.name = name
         self.namespace = namespace
@@ -53,22 +53,22 @@ public struct PolicyDocument: Sendable, Equatable {
 /// A Kubernetes `LabelSelector`. Keys keep any Cilium source prefix as written
 /// (`k8s:app`, `any:app`, `reserved:world`, or bare `app`); the compiler interprets them.
 /// An empty selector (`{}`) selects everything in its scope.
-public struct LabelSelector: Sendable, Equatable, Hashable {
-    public var matchLabels: [String: String]
-    public var matchExpressions: [LabelSelectorRequirement]
-    public init(matchLabels: [String: String] = [:], matchExpressions: [LabelSelectorRequirement] = []) {
+package struct LabelSelector: Sendable, Equatable, Hashable {
+    package var matchLabels: [String: String]
+    package var matchExpressions: [LabelSelectorRequirement]
+    package init(matchLabels: [String: String] = [:], matchExpressions: [LabelSelectorRequirement] = []) {
         self.matchLabels = matchLabels
         self.matchExpressions = matchExpressions
     }
 }
 
-public struct LabelSelectorRequirement: Sendable, Equatable, Hashable {
-    public enum Operator: String, Sendable, CaseIterable { case `in` = "In", notIn = "NotIn", exists = "Exists", doesNotExist = "DoesNotExist" }
-    public var key: String
-    public var `operator`: Operator
+package struct LabelSelectorRequirement: Sendable, Equatable, Hashable {
+    package enum Operator: String, Sendable, CaseIterable { case `in` = "In", notIn = "NotIn", exists = "Exists", doesNotExist = "DoesNotExist" }
+    package var key: String
+    package var `operator`: Operator
     /// Non-empty for In/NotIn, empty for Exists/DoesNotExist (validated by the loader).
-    public var values: [String]
-    public init(key: String, operator: Operator, values: [String]) {
+    package var values: [String]
+    package init(key: String, operator: Operator, values: [String]) {
         self.key = key
         self.operator = `operator`
         self.values = values
@@ -77,33 +77,33 @@ public struct LabelSelectorRequirement: Sendable, Equatable, Hashable {
 
 /// A validated CIDR: the network (host bits must be zero, as Kubernetes requires for
 /// ipBlock; Cilium masks them).
-public struct CIDR: Sendable, Equatable, Hashable, CustomStringConvertible {
-    public var prefix: IPPrefix
-    public var isIPv4: Bool { self.prefix.isIPv4 }
-    public init(prefix: IPPrefix) { self.prefix = prefix }
+package struct CIDR: Sendable, Equatable, Hashable, CustomStringConvertible {
+    package var prefix: IPPrefix
+    package var isIPv4: Bool { self.prefix.isIPv4 }
+    package init(prefix: IPPrefix) { self.prefix = prefix }
     /// "10.0.0.0/8" or "2001:db8::/32" as written in policies (set by the loader).
-    public var text: String = ""
-    public var description: String { self.text }
+    package var text: String = ""
+    package var description: String { self.text }
 }
 
 // MARK: - CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy
 
-public struct CiliumRule: Sendable, Equatable {
+package struct CiliumRule: Sendable, Equatable {
     /// Exactly one of endpointSelector / nodeSelector is set (nodeSelector only in a CCNP).
-    public var endpointSelector: LabelSelector?
-    public var nodeSelector: LabelSelector?
+    package var endpointSelector: LabelSelector?
+    package var nodeSelector: LabelSelector?
     /// `nil` = the key is absent; `[]` = present and empty. Both matter for default deny.
-    public var ingress: [CiliumIngressRule]?
-    public var ingressDeny: [CiliumIngressRule]?
-    public var egress: [CiliumEgressRule]?
-    public var egressDeny: [CiliumEgressRule]?
+    package var ingress: [CiliumIngressRule]?
+    package var ingressDeny: [CiliumIngressRule]?
+    package var egress: [CiliumEgressRule]?
+    package var egressDeny: [CiliumEgressRule]?
     /// `enableDefaultDeny.ingress` / `.egress`; `nil` when not given (defaults to true).
-    public var enableDefaultDenyIngress: Bool?
-    public var enableDefaultDenyEgress: Bool?
-    public var description: String?
+    package var enableDefaultDenyIngress: Bool?
+    package var enableDefaultDenyEgress: Bool?
+    package var description: String?
     /// Position in the document: 0 for `spec`, then 1... for `specs` items (for messages).
-    public var index: Int
-    public init(endpointSelector: LabelSelector? = nil, nodeSelector: LabelSelector? = nil,
+    package var index: Int
+    package init(endpointSelector: LabelSelector? = nil, nodeSelector: LabelSelector? = nil,
                 ingress: [CiliumIngressRule]? = nil, ingressDeny: [CiliumIngressRule]? = nil,
                 egress: [CiliumEgressRule]? = nil, egressDeny: [CiliumEgressRule]? = nil,
                 enableDefaultDenyIngress: Bool? = nil, enableDefaultDenyEgress: Bool? = nil,
@@ -123,15 +123,15 @@ public struct CiliumRule: Sendable, Equatable {
 
 /// One item of `ingress` / `ingressDeny`. Peer fields are `nil` when absent (an absent peer
 /// with `toPorts` set is an L3 wildcard; `fromEndpoints: []` selects nothing).
-public struct CiliumIngressRule: Sendable, Equatable {
-    public var fromEndpoints: [LabelSelector]?
-    public var fromCIDR: [CIDR]?
-    public var fromCIDRSet: [CIDRRule]?
-    public var fromEntities: [Entity]?
-    public var fromNodes: [LabelSelector]?
-    public var toPorts: [PortRule]?
-    public var icmps: [ICMPRule]?
-    public init(fromEndpoints: [LabelSelector]? = nil, fromCIDR: [CIDR]? = nil, fromCIDRSet: [CIDRRule]? = nil,
+package struct CiliumIngressRule: Sendable, Equatable {
+    package var fromEndpoints: [LabelSelector]?
+    package var fromCIDR: [CIDR]?
+    package var fromCIDRSet: [CIDRRule]?
+    package var fromEntities: [Entity]?
+    package var fromNodes: [LabelSelector]?
+    package var toPorts: [PortRule]?
+    package var icmps: [ICMPRule]?
+    package init(fromEndpoints: [LabelSelector]? = nil, fromCIDR: [CIDR]? = nil, fromCIDRSet: [CIDRRule]? = nil,
                 fromEntities: [Entity]? = nil, fromNodes: [LabelSelector]? = nil, toPorts: [PortRule]? = nil,
                 icmps: [ICMPRule]? = nil) {
         self.fromEndpoints = fromEndpoints
@@ -145,18 +145,18 @@ public struct CiliumIngressRule: Sendable, Equatable {
 }
 
 /// One item of `egress` / `egressDeny`.
-public struct CiliumEgressRule: Sendable, Equatable {
-    public var toEndpoints: [LabelSelector]?
-    public var toCIDR: [CIDR]?
-    public var toCIDRSet: [CIDRRule]?
-    public var toEntities: [Entity]?
-    public var toNodes: [LabelSelector]?
-    public var toPorts: [PortRule]?
-    public var icmps: [ICMPRule]?
+package struct CiliumEgressRule: Sendable, Equatable {
+    package var toEndpoints: [LabelSelector]?
+    package var toCIDR: [CIDR]?
+    package var toCIDRSet: [CIDRRule]?
+    package var toEntities: [Entity]?
+    package var toNodes: [LabelSelector]?
+    package var toPorts: [PortRule]?
+    package var icmps: [ICMPRule]?
     /// `toFQDNs` names (matchName / matchPattern), kept for messages: flowmon has no DNS proxy,
     /// so FQDN peers select no address (the loader reports a notice).
-    public var toFQDNs: [String]?
-    public init(toEndpoints: [LabelSelector]? = nil, toCIDR: [CIDR]? = nil, toCIDRSet: [CIDRRule]? = nil,
+    package var toFQDNs: [String]?
+    package init(toEndpoints: [LabelSelector]? = nil, toCIDR: [CIDR]? = nil, toCIDRSet: [CIDRRule]? = nil,
                 toEntities: [Entity]? = nil, toNodes: [LabelSelector]? = nil, toPorts: [PortRule]? = nil,
                 icmps: [ICMPRule]? = nil, toFQDNs: [String]? = nil) {
         self.toEndpoints = toEndpoints
@@ -171,28 +171,28 @@ public struct CiliumEgressRule: Sendable, Equatable {
 }
 
 /// `fromCIDRSet` / `toCIDRSet` item: a CIDR minus the `except` CIDRs (each inside it).
-public struct CIDRRule: Sendable, Equatable {
-    public var cidr: CIDR
-    public var except: [CIDR]
-    public init(cidr: CIDR, except: [CIDR] = []) {
+package struct CIDRRule: Sendable, Equatable {
+    package var cidr: CIDR
+    package var except: [CIDR]
+    package init(cidr: CIDR, except: [CIDR] = []) {
         self.cidr = cidr
         self.except = except
     }
 }
 
 /// Cilium entities (pkg/policy/api/entity.go).
-public enum Entity: String, Sendable, CaseIterable, Equatable {
+package enum Entity: String, Sendable, CaseIterable, Equatable {
     case all, world, cluster, host, `init` = "init", ingress, unmanaged
     case remoteNode = "remote-node", health, none, kubeAPIServer = "kube-apiserver"
     case worldIPv4 = "world-ipv4", worldIPv6 = "world-ipv6"
 }
 
 /// `toPorts` item. L7 `rules` are accepted and recorded, but flowmon decides at L3/L4 only.
-public struct PortRule: Sendable, Equatable {
+package struct PortRule: Sendable, Equatable {
     /// May be empty (then the rule is about L7 only, which still means "these ports").
-    public var ports: [PortProtocol]
-    public var hasL7Rules: Bool
-    public init(ports: [PortProtocol], hasL7Rules: Bool = false) {
+    package var ports: [PortProtocol]
+    package var hasL7Rules: Bool
+    package init(ports: [PortProtocol], hasL7Rules: Bool = false) {
         self.ports = ports
         self.hasL7Rules = hasL7Rules
     }
@@ -200,26 +200,26 @@ public struct PortRule: Sendable, Equatable {
 
 /// Cilium's `L4Proto` values allowed in `toPorts` (CRD enum: TCP, UDP, SCTP, VRRP, IGMP, ANY;
 /// VRRP and IGMP since Cilium 1.17, for host policies). VRRP and IGMP carry no ports.
-public enum TransportProtocol: String, Sendable, CaseIterable, Equatable {
+package enum TransportProtocol: String, Sendable, CaseIterable, Equatable {
     case tcp = "TCP", udp = "UDP", sctp = "SCTP", vrrp = "VRRP", igmp = "IGMP", any = "ANY"
 
     /// Whether the protocol has ports (VRRP and IGMP do not).
-    public var hasPorts: Bool { self != .vrrp && self != .igmp }
+    package var hasPorts: Bool { self != .vrrp && self != .igmp }
 }
 
-public struct PortProtocol: Sendable, Equatable {
-    public enum Port: Sendable, Equatable, Hashable {
+package struct PortProtocol: Sendable, Equatable {
+    package enum Port: Sendable, Equatable, Hashable {
         /// 0 means every port (also what an omitted or empty `port` means in Cilium).
         case number(UInt16)
         /// A named container port (IANA_SVC_NAME), resolved per endpoint by the compiler.
         case name(String)
     }
-    public var port: Port
+    package var port: Port
     /// Inclusive end of a port range; only with a numeric `port`, and ≥ it.
-    public var endPort: UInt16?
+    package var endPort: UInt16?
     /// Absent or empty in the file = ANY for Cilium (TCP, UDP and SCTP).
-    public var `protocol`: TransportProtocol
-    public init(port: Port, endPort: UInt16? = nil, protocol: TransportProtocol = .any) {
+    package var `protocol`: TransportProtocol
+    package init(port: Port, endPort: UInt16? = nil, protocol: TransportProtocol = .any) {
         self.port = port
         self.endPort = endPort
         self.protocol = `protocol`
@@ -227,17 +227,17 @@ public struct PortProtocol: Sendable, Equatable {
 }
 
 /// `icmps` item: a list of ICMP types per family.
-public struct ICMPRule: Sendable, Equatable {
-    public var fields: [ICMPField]
-    public init(fields: [ICMPField]) { self.fields = fields }
+package struct ICMPRule: Sendable, Equatable {
+    package var fields: [ICMPField]
+    package init(fields: [ICMPField]) { self.fields = fields }
 }
 
-public struct ICMPField: Sendable, Equatable {
-    public enum Family: String, Sendable { case ipv4 = "IPv4", ipv6 = "IPv6" }
-    public var family: Family
+package struct ICMPField: Sendable, Equatable {
+    package enum Family: String, Sendable { case ipv4 = "IPv4", ipv6 = "IPv6" }
+    package var family: Family
     /// The numeric type; names such as `EchoRequest` are resolved by the loader per family.
-    public var type: UInt8
-    public init(family: Family, type: UInt8) {
+    package var type: UInt8
+    package init(family: Family, type: UInt8) {
         self.family = family
         self.type = type
     }
@@ -245,15 +245,15 @@ public struct ICMPField: Sendable, Equatable {
 
 // MARK: - Kubernetes NetworkPolicy (networking.k8s.io/v1)
 
-public struct KubernetesNetworkPolicySpec: Sendable, Equatable {
-    public enum PolicyType: String, Sendable { case ingress = "Ingress", egress = "Egress" }
-    public var podSelector: LabelSelector
+package struct KubernetesNetworkPolicySpec: Sendable, Equatable {
+    package enum PolicyType: String, Sendable { case ingress = "Ingress", egress = "Egress" }
+    package var podSelector: LabelSelector
     /// As written; `nil` when absent (the compiler applies the defaulting rule).
-    public var policyTypes: [PolicyType]?
+    package var policyTypes: [PolicyType]?
     /// `nil` when absent, `[]` when empty (both deny all once the direction applies).
-    public var ingress: [KubernetesIngressRule]?
-    public var egress: [KubernetesEgressRule]?
-    public init(podSelector: LabelSelector, policyTypes: [PolicyType]? = nil,
+    package var ingress: [KubernetesIngressRule]?
+    package var egress: [KubernetesEgressRule]?
+    package init(podSelector: LabelSelector, policyTypes: [PolicyType]? = nil,
                 ingress: [KubernetesIngressRule]? = nil, egress: [KubernetesEgressRule]? = nil) {
         self.podSelector = podSelector
         self.policyTypes = policyTypes
@@ -262,45 +262,45 @@ public struct KubernetesNetworkPolicySpec: Sendable, Equatable {
     }
 }
 
-public struct KubernetesIngressRule: Sendable, Equatable {
+package struct KubernetesIngressRule: Sendable, Equatable {
     /// `nil` or `[]`: from everywhere.
-    public var from: [KubernetesPeer]?
+    package var from: [KubernetesPeer]?
     /// `nil` or `[]`: every port.
-    public var ports: [KubernetesPort]?
-    public init(from: [KubernetesPeer]? = nil, ports: [KubernetesPort]? = nil) {
+    package var ports: [KubernetesPort]?
+    package init(from: [KubernetesPeer]? = nil, ports: [KubernetesPort]? = nil) {
         self.from = from
         self.ports = ports
     }
 }
 
-public struct KubernetesEgressRule: Sendable, Equatable {
-    public var to: [KubernetesPeer]?
-    public var ports: [KubernetesPort]?
-    public init(to: [KubernetesPeer]? = nil, ports: [KubernetesPort]? = nil) {
+package struct KubernetesEgressRule: Sendable, Equatable {
+    package var to: [KubernetesPeer]?
+    package var ports: [KubernetesPort]?
+    package init(to: [KubernetesPeer]? = nil, ports: [KubernetesPort]? = nil) {
         self.to = to
         self.ports = ports
     }
 }
 
 /// A peer: `podSelector` and/or `namespaceSelector` (both = AND), or `ipBlock` alone.
-public struct KubernetesPeer: Sendable, Equatable {
-    public var podSelector: LabelSelector?
-    public var namespaceSelector: LabelSelector?
-    public var ipBlock: CIDRRule?
-    public init(podSelector: LabelSelector? = nil, namespaceSelector: LabelSelector? = nil, ipBlock: CIDRRule? = nil) {
+package struct KubernetesPeer: Sendable, Equatable {
+    package var podSelector: LabelSelector?
+    package var namespaceSelector: LabelSelector?
+    package var ipBlock: CIDRRule?
+    package init(podSelector: LabelSelector? = nil, namespaceSelector: LabelSelector? = nil, ipBlock: CIDRRule? = nil) {
         self.podSelector = podSelector
         self.namespaceSelector = namespaceSelector
         self.ipBlock = ipBlock
     }
 }
 
-public struct KubernetesPort: Sendable, Equatable {
+package struct KubernetesPort: Sendable, Equatable {
     /// Default TCP.
-    public var `protocol`: TransportProtocol
+    package var `protocol`: TransportProtocol
     /// `nil`: every port of the protocol.
-    public var port: PortProtocol.Port?
-    public var endPort: UInt16?
-    public init(protocol: TransportProtocol = .tcp, port: PortProtocol.Port? = nil, endPort: UInt16? = nil) {
+    package var port: PortProtocol.Port?
+    package var endPort: UInt16?
+    package init(protocol: TransportProtocol = .tcp, port: PortProtocol.Port? = nil, endPort: UInt16? = nil) {
         self.protocol = `protocol`
         self.port = port
         self.endPort = endPort
