@@ -96,11 +96,11 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("policy map: decide (endpoint with 200 entries)") { benchmark in
+    Benchmark("policy map: lookup (endpoint with 200 entries)") { benchmark in
         let policy = Frames.endpointPolicy()
         var remote: UInt32 = 256
         for _ in benchmark.scaledIterations {
-            blackHole(policy.decide(.ingress, remote: Identity(remote), ipProtocol: 6, port: 8080))
+            blackHole(policy.lookup(.ingress, remote: Identity(remote), ipProtocol: 6, port: 8080).decision)
             remote = remote == 455 ? 256 : remote + 1
         }
     }
