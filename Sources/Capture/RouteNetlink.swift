@@ -40,11 +40,11 @@ package final class RouteNetlink {
         guard descriptor >= 0 else {
             throw CaptureError(.cannotOpen, "cannot open a netlink socket to follow the node's interfaces: \(Self.errnoText())")
         }
-        var address = sockaddr_nl_layout(family: UInt16(Self.afNetlink), pad: 0, pid: 0,
+        var address = NetlinkSocketAddress(family: UInt16(Self.afNetlink), pad: 0, pid: 0,
                                          groups: subscribe ? Self.subscribedGroups : 0)
         let bound = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_nl_layout>.size))
+                bind(descriptor, $0, socklen_t(MemoryLayout<NetlinkSocketAddress>.size))
             }
         }
         guard bound == 0 else {
@@ -263,7 +263,7 @@ package final class RouteNetlink {
 }
 
 /// `struct sockaddr_nl` (12 bytes).
-private struct sockaddr_nl_layout {
+private struct NetlinkSocketAddress {
     var family: UInt16
     var pad: UInt16
     var pid: UInt32
