@@ -86,6 +86,11 @@ extension Flowmon {
         @OptionGroup(title: "Output for people and output filters") var presentation: PresentationOptions
 
         func validate() throws {
+            do throws(CaptureError) {
+                _ = try ObservationScope.forInterfaces(self.interface)
+            } catch {
+                throw ValidationError(error.message)
+            }
             guard (1...262_144).contains(self.snaplen) else { throw ValidationError("'--snaplen' must be between 1 and 262144.") }
             guard (1...2047).contains(self.bufferSize) else { throw ValidationError("'--buffer-size' must be between 1 and 2047 MiB.") }
             guard (1...256).contains(self.workers) else { throw ValidationError("'--workers' must be between 1 and 256.") }

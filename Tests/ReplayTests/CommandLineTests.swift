@@ -98,6 +98,18 @@ struct CommandLineTests {
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
 
+    /// `any` is every interface: naming others beside it is refused before anything opens; an
+    /// unknown name among several is named, with the interfaces there are.
+    @Test func interfaceListsAreCheckedBeforeCapturing() throws {
+        let withAny = try run(Self.flowmon, ["capture", "--interface", "any", "--interface", "lo", "--output", "/nonexistent/x"])
+        #expect(withAny.status == 64)
+        #expect(withAny.stderr.contains("'--interface any' covers every interface"), "\(withAny.stderr)")
+        let unknown = try run(Self.flowmon, ["capture", "--interface", "lo", "--interface", "nosuch0", "--output", "/nonexistent/x"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("no such interface 'nosuch0' (available: "), "\(unknown.stderr)")
+        #expect(unknown.stderr.contains("lo"))
+    }
+
     /// The cluster name is every pod's `io.cilium.k8s.policy.cluster` label value: an empty or
     /// malformed one is refused before any file is read (it was taken as it was).
     @Test(arguments: [("", "the cluster name must not be empty"), ("east west", "invalid label value 'east west'"),
