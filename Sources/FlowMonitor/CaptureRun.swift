@@ -103,7 +103,7 @@ package final class CaptureRun {
         self.nameInterfaces()
         if let observation, case .named = observation.scope, configuration.capture.promiscuous {
             for interface in observation.observed where !self.capture.addPromiscuousMembership(interfaceIndex: interface.index) {
-                report(.warning("cannot put interface '\(interface.name)' into promiscuous mode (needs CAP_NET_ADMIN)"))
+                report(.warning("the kernel refused promiscuous mode on interface '\(interface.name)'; it is captured without"))
             }
         }
     }
