@@ -13,8 +13,13 @@ extension Flowmon {
     struct CaptureCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "capture",
-            abstract: "Capture live on an interface and write one JSON line per connection.",
+            abstract: "Capture live on a node's interfaces and write one JSON line per connection.",
             discussion: """
+                By default flowmon observes the pods' interfaces (the host ends of their veths) through \
+                'any', follows them as pods come and go, and counts each packet once, though a packet between \
+                two pods crosses two veths; '--interface any' adds the node's other interfaces, and named \
+                interfaces are observed by the same rule (docs/live-capture.md). Records are written within \
+                a second of the event that completes them. \
                 A capture thread reads packets with libpcap (TPACKET_V3, nanosecond kernel timestamps) and \
                 shares them out to worker threads through fixed-size rings; each worker tracks its own share \
                 of the connections. Nothing is lost silently: kernel drops, interface drops and drops because \
