@@ -1,3 +1,4 @@
+import Decoding
 import FlowCore
 
 /// What the capture stage saw before decoding. Reported in `stats`.
@@ -41,6 +42,14 @@ public struct CaptureCounters: Sendable {
     /// full worker ring), rejected by the filter, or lost in the kernel's buffer. In replay the
     /// file stands in for the kernel: the records it held.
     public var received: UInt64 { self.packets &+ self.filteredOut &+ self.kernelDropped }
+
+    /// The link layer of `linkType`; nil for a link type flowmon does not decode, which is
+    /// counted, and `onUnsupported` told the first time it is met.
+    public mutating func linkLayer(_ linkType: UInt32, onUnsupported: (UInt32) -> Void) -> LinkLayer? {
+        if let link = LinkLayer(linkType: linkType) { return link }
+        if self.countUnsupported(linkType: linkType) { onUnsupported(linkType) }
+        return nil
+    }
 
     /// Counts a packet on an unsupported link type; returns true the first time the type is met.
     public mutating func countUnsupported(linkType: UInt32) -> Bool {

@@ -54,9 +54,10 @@ public final class DatapathProgram {
     @discardableResult
     public func process<Sink: DatapathEventSink>(frame: PacketBytes, linkType: UInt32, event: UInt64,
                                                  time: CaptureTime, length: UInt32, sink: Sink) -> UInt32? {
-        guard let link = LinkLayer(linkType: linkType) else {
+        var unsupported: UInt32?
+        guard let link = self.capture.linkLayer(linkType, onUnsupported: { unsupported = $0 }) else {
             self.countCaptured(length: length, time: time)
-            return self.capture.countUnsupported(linkType: linkType) ? linkType : nil
+            return unsupported
         }
         // A local, not a stored property: passing it on borrows it in place, where a value
         // read out of a class or through a pointer would be copied for every call.

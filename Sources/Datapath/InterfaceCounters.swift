@@ -22,25 +22,16 @@ public final class InterfaceCounters {
         self.table = EvictingHashTable(capacity: capacity, empty: Counts())
     }
 
-    /// The slot of interface `index`, made for it when it is new.
-    @inline(__always)
-    func slot(_ index: UInt32, time: CaptureTime) -> Int {
-        let hash = UInt64(index) &* 0x9E37_79B9_7F4A_7C15
-        let place = self.table.place(index, hash: hash) { $0.latest }
-        switch place {
-        case .found(let slot):
-            return slot
-        case .free(let slot), .evicting(let slot):
-            self.table.store(index, Counts(), at: slot)
-            return slot
-        }
-    }
-
     /// Counts a packet read on interface `index`; returns its slot for the counts that follow.
     @inline(__always)
     @discardableResult
     public func count(_ index: UInt32, length: UInt32, time: CaptureTime) -> Int {
-        let slot = self.slot(index, time: time)
+        let place = self.table.place(index, hash: UInt64(index) &* 0x9E37_79B9_7F4A_7C15) { $0.latest }
+        switch place {
+        case .found: break
+        case .free, .evicting: self.table.store(index, Counts(), at: place.index)  // a new interface
+        }
+        let slot = place.index
         self.table[slot].packets &+= 1
         self.table[slot].bytes &+= UInt64(length)
         self.table[slot].latest = time.nanoseconds

@@ -152,13 +152,3 @@ package final class FlowProcessor {
                              fragments: program.fragments.counters, inputError: inputError)
     }
 }
-
-extension CaptureCounters {
-    /// The packet's link layer; nil for a link type flowmon does not decode, which is counted,
-    /// and `onUnsupported` told the first time it is met.
-    mutating func linkLayer(of packet: CapturedPacket, onUnsupported: (UInt32) -> Void) -> LinkLayer? {
-        if let link = LinkLayer(linkType: packet.linkType) { return link }
-        if self.countUnsupported(linkType: packet.linkType) { onUnsupported(packet.linkType) }
-        return nil
-    }
-}

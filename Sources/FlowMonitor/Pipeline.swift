@@ -181,7 +181,7 @@ package final class Pipeline: @unchecked Sendable {
             // wait in read(2) before the next one.
             self.publish()
         }
-        guard let link = self.capture.linkLayer(of: packet, onUnsupported: self.onUnsupportedLinkType) else {
+        guard let link = self.capture.linkLayer(packet.linkType, onUnsupported: self.onUnsupportedLinkType) else {
             self.sequence &+= 1
             return
         }
