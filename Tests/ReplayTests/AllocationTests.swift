@@ -2,7 +2,9 @@ import Capture
 import Agent
 import CMallocCounter
 import Datapath
+import Decoding
 import Detection
+import FlowCore
 @testable import FlowMonitor
 import Foundation
 import Output
@@ -92,6 +94,43 @@ struct AllocationTests {
 
     /// Replays `file` through one processor to warm up, then counts the allocations of a second
     /// processor's pass (finished afterwards, outside the count). Output goes to /dev/null.
+    /// The capture thread's per-packet work in a node capture: counting per interface and the
+    /// exactly-once rule (`InterfaceCounters`, `ObservationPoints`), with pods being learned
+    /// and forgotten, allocates nothing.
+    @Test func observingTheNodesInterfacesAllocatesNothing() {
+        let points = ObservationPoints(capacity: 64)
+        points.setInterfaces([(7, .podFacing), (8, .podFacing), (2, .other), (1, .loopback)])
+        let counters = InterfaceCounters(capacity: 8)
+        var packets: [PacketSummary] = []
+        for index in 0..<512 {
+            var packet = PacketSummary()
+            packet.ipVersion = 4
+            packet.ipProtocol = 17
+            packet.source = IPAddress(ipv4: 0x0af4_0000 | UInt32(index % 200))
+            packet.destination = IPAddress(ipv4: 0x0af4_0000 | UInt32((index * 7) % 200))
+            packet.interfaceIndex = [7, 8, 2, 1, 9][index % 5]
+            packet.direction = index % 3 == 0 ? .outbound : .inbound
+            packets.append(packet)
+        }
+        func run() -> Int {
+            var admitted = 0
+            // By index: `for … in` over large values allocates in a debug build.
+            for index in 0..<packets.count {
+                var summary = packets[index]
+                counters.count(summary.interfaceIndex, length: 100, time: CaptureTime(nanoseconds: Int64(index)))
+                if points.admits(&summary, time: CaptureTime(nanoseconds: Int64(index))) { admitted += 1 }
+            }
+            return admitted
+        }
+        _ = run()
+        flowmon_malloc_counter_start()
+        var admitted = 0
+        for _ in 0..<20 { admitted += run() }
+        let allocations = Int(flowmon_malloc_counter_stop())
+        #expect(admitted > 0 && points.skipped > 0, "both branches taken")
+        #expect(allocations == 0, "\(allocations) allocations for \(20 * packets.count) packets")
+    }
+
     static func steadyState(_ file: URL, processor: (JSONLinesOutput) -> FlowProcessor) throws
         -> (packets: Int, allocations: Int, processor: FlowProcessor)
     {
