@@ -26,10 +26,23 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        // libbpf, for the eBPF datapath; with the records flowmon's BPF programs share with Swift.
+        .systemLibrary(
+            name: "CBPF",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev"])]
+        ),
+        // Compiles bpf/flowmon.bpf.c (clang -target bpf) into KernelCapture.
+        .plugin(name: "BPFObject", capability: .buildTool()),
         .target(name: "FlowCore", swiftSettings: releaseSettings),
         // Test support: counts heap allocations per thread (linked into the test executable only).
         .target(name: "CMallocCounter"),
         .target(name: "Capture", dependencies: ["FlowCore", "CPcap"], swiftSettings: releaseSettings),
+        // The eBPF datapath: flowmon's TC programs (bpf/, compiled by the build and embedded),
+        // attached to the observed interfaces, read through a BPF ring buffer. Only this module
+        // imports libbpf (`CBPF`).
+        .target(name: "KernelCapture", dependencies: ["FlowCore", "Capture", "CBPF"], swiftSettings: releaseSettings,
+                plugins: ["BPFObject"]),
         .target(name: "Decoding", dependencies: ["FlowCore"], swiftSettings: releaseSettings),
         .target(name: "Datapath", dependencies: ["FlowCore", "Decoding"], swiftSettings: releaseSettings),
         // The detectors: the alert registry, their settings, and the windowed checks over the
@@ -43,7 +56,7 @@ let package = Package(
         // The Prometheus side (`--metrics-address`): the text exposition writer and a minimal
         // GET-only HTTP responder on its own thread. libc only; never on the packet path.
         .target(name: "Metrics"),
-        .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Detection", "Output", "Agent", "Metrics"],
+        .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "KernelCapture", "Decoding", "Datapath", "Detection", "Output", "Agent", "Metrics"],
                 swiftSettings: releaseSettings),
         // flowmon's JSON lines read back as values (Foundation, and FlowCore's vocabularies), and
         // the service map drawn from them as HTML or Graphviz DOT (`flowmon map`).
@@ -56,7 +69,7 @@ let package = Package(
         .target(name: "Presentation", dependencies: ["FlowLog"]),
         .executableTarget(
             name: "flowmon",
-            dependencies: ["FlowMonitor", "Metrics", "Presentation", "FlowLog", "ServiceMap", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FlowMonitor", "KernelCapture", "Metrics", "Presentation", "FlowLog", "ServiceMap", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Fuzzing (scripts/fuzz): the harnesses, shared by the libFuzzer program and FuzzTests;
         // CFuzzerRuntime makes a build without --sanitize=fuzzer exit with a message.

@@ -10,8 +10,11 @@ public struct CaptureCounters: Sendable {
     public var firstPacketTime: CaptureTime?
     /// Records the BPF filter rejected.
     public var filteredOut: UInt64 = 0
+    /// What read the packets of a live capture (nil in replay): names the kernel's losses.
+    public var datapath: CaptureDatapath?
     /// Packets lost before flowmon saw them: the kernel's capture buffer was full
-    /// (`pcap_stats` ps_drop), or the interface dropped them (ps_ifdrop).
+    /// (`pcap_stats` ps_drop; with the eBPF datapath, the BPF ring buffer had no room for
+    /// their record), or the interface dropped them (ps_ifdrop).
     public var kernelDropped: UInt64 = 0
     public var interfaceDropped: UInt64 = 0
     /// Packets flowmon read but dropped because a worker's ring was full (live capture only;
@@ -64,5 +67,30 @@ public struct CaptureCounters: Sendable {
         self.unsupportedLinkTypes[self.unsupportedLinkTypeCount] = (linkType, 1)
         self.unsupportedLinkTypeCount += 1
         return true
+    }
+}
+
+/// The datapath of a live capture (`flowmon capture --datapath`).
+public enum CaptureDatapath: UInt8, Sendable {
+    /// libpcap: a packet socket copies each frame into flowmon's buffer.
+    case pcap
+    /// flowmon's TC programs write each packet's first bytes into a BPF ring buffer.
+    case ebpf
+
+    /// `stats.capture.datapath`.
+    public var name: StaticString {
+        switch self {
+        case .pcap: "pcap"
+        case .ebpf: "ebpf"
+        }
+    }
+
+    /// The `source` of `lost` records for packets lost in the kernel: Hubble's names for the
+    /// capture buffer of each (`kernel`, and `ebpf_ringbuf` for the BPF ring buffer).
+    public var kernelLossSource: String {
+        switch self {
+        case .pcap: "kernel"
+        case .ebpf: "ebpf_ringbuf"
+        }
     }
 }

@@ -49,7 +49,7 @@ public enum EVEKey: KeyText, CaseIterable, Sendable {
     case halfOpen = "half_open", distinctSources = "distinct_sources"
     case tunnelIdentity = "tunnel_identity", innerSourceIdentity = "inner_source_identity"
     // `stats`.
-    case stats, uptime, capture, packets, bytes, errors, error, decoder, pkts, anomalies, fragments, alerts, interfaces
+    case stats, uptime, capture, datapath, packets, bytes, errors, error, decoder, pkts, anomalies, fragments, alerts, interfaces
     case filteredOut = "filtered_out", kernelDropped = "kernel_dropped", interfaceDropped = "interface_dropped"
     case ringDropped = "ring_dropped", seenElsewhere = "seen_elsewhere", kernelPackets = "kernel_packets", kernelDrops = "kernel_drops"
     case kernelInterfaceDrops = "kernel_ifdrops", unsupportedLinkTypes = "unsupported_link_types"

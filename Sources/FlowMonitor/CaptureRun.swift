@@ -1,6 +1,8 @@
 import Agent
 import Capture
+import Datapath
 import FlowCore
+import KernelCapture
 import Metrics
 import Output
 import Synchronization
@@ -9,7 +11,17 @@ import Synchronization
 import Glibc
 #endif
 
-/// `flowmon capture`: a capture thread reads batches from libpcap into the pipeline's rings
+/// Which datapath `flowmon capture` reads packets with (`--datapath`).
+package enum DatapathChoice: String, Sendable, CaseIterable {
+    /// eBPF where the kernel and the privileges allow it, libpcap otherwise (with a notice saying why).
+    case auto
+    /// flowmon's TC programs through a BPF ring buffer (`KernelCapture`); an error if they cannot run.
+    case ebpf
+    /// libpcap.
+    case pcap
+}
+
+/// `flowmon capture`: a capture thread reads batches from libpcap (or the eBPF ring buffer) into the pipeline's rings
 /// until SIGINT or SIGTERM, the duration, the count, an output that cannot be written, or the
 /// loss of the interface; then every open connection and the final stats are written. SIGHUP
 /// reopens the outputs and reloads the inventory and policies between batches.
@@ -18,6 +30,9 @@ package final class CaptureRun {
         /// The capture's options; its interface is the one named when a single interface is
         /// captured (`observation` nil), otherwise `any`.
         package var capture: LiveCapture.Options
+        /// libpcap, eBPF, or eBPF where it can run; and the eBPF datapath's options.
+        package var datapath: DatapathChoice = .pcap
+        package var kernel = KernelCapture.Options()
         /// Which of the node's interfaces are observed through `any`, each packet counted once
         /// (`NodeObservation`): the pods' (no `--interface`), all (`--interface any`), or those
         /// named (several `--interface`); nil for a single named interface.
@@ -58,7 +73,11 @@ package final class CaptureRun {
     }
 
     let configuration: Configuration
-    let capture: LiveCapture
+    /// What the packets are read from; `capture` is its libpcap handle, if it is one.
+    let source: PacketSource
+    let capture: LiveCapture?
+    /// What the metrics and messages call the capture: the interface, or `any`.
+    let interfaceLabel: String
     let observation: NodeObservation?
     /// The names of the interfaces captured on, for the records' `in_iface` and Hubble's `interface`.
     let interfaceNames = InterfaceNames()
@@ -87,6 +106,23 @@ package final class CaptureRun {
         }
         for warning in self.agentInputs?.watcher?.warnings ?? [] { report(.warning(warning)) }
         self.agentMessages = Set(configuration.agentState?.messages ?? [])
+        if configuration.datapath != .pcap {
+            do throws(KernelCaptureError) {
+                let (kernel, observation, filter) = try Self.openKernel(configuration, report: report)
+                self.source = .ebpf(kernel, filter: filter)
+                self.capture = nil
+                self.observation = observation
+                self.interfaceLabel = configuration.observation == nil ? configuration.capture.interface ?? "any" : "any"
+                self.nameInterfaces()
+                return
+            } catch {
+                guard configuration.datapath == .auto else {
+                    throw CaptureError(error.isPermission ? .permissionDenied : .cannotOpen, error.message)
+                }
+                let reason = error.message.split(separator: "\n").first.map(String.init) ?? error.message
+                report(.info("datapath: libpcap (eBPF not available: \(reason))"))
+            }
+        }
         var options = configuration.capture
         if let scope = configuration.observation {
             let observation = try NodeObservation(scope: scope, userFilter: options.filter)
@@ -98,14 +134,48 @@ package final class CaptureRun {
         } else {
             self.observation = nil
         }
-        self.capture = try LiveCapture(options: options)
-        for warning in self.capture.warnings { report(.warning(warning)) }
+        let capture = try LiveCapture(options: options)
+        self.capture = capture
+        self.source = .pcap(capture)
+        self.interfaceLabel = capture.interfaceName
+        for warning in capture.warnings { report(.warning(warning)) }
         self.nameInterfaces()
         if let observation, case .named = observation.scope, configuration.capture.promiscuous {
-            for interface in observation.observed where !self.capture.addPromiscuousMembership(interfaceIndex: interface.index) {
+            for interface in observation.observed where !capture.addPromiscuousMembership(interfaceIndex: interface.index) {
                 report(.warning("the kernel refused promiscuous mode on interface '\(interface.name)'; it is captured without"))
             }
         }
+    }
+
+    /// Loads flowmon's TC programs and attaches them to the observed interfaces (one named
+    /// interface is observed on its own), after removing the clsact filters a killed run left
+    /// on any interface of the node. The capture filter, if any, runs in user space.
+    static func openKernel(_ configuration: Configuration, report: (RunMessage) -> Void) throws(KernelCaptureError)
+        -> (KernelCapture, NodeObservation, PacketFilter?) {
+        let options = configuration.capture
+        let observation: NodeObservation
+        let filter: PacketFilter?
+        do throws(CaptureError) {
+            observation = try NodeObservation(scope: configuration.observation ?? .named([options.interface ?? "any"]),
+                                              userFilter: nil)
+            filter = try options.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
+        } catch {
+            throw KernelCaptureError(error.message)
+        }
+        let kernel = try KernelCapture(options: configuration.kernel)
+        let cleaned = TCAttachment.removeLeftovers(on: observation.node.links.keys.sorted())
+        if !cleaned.isEmpty {
+            let names = cleaned.map { observation.node.links[$0]?.name ?? "\($0)" }
+            report(.info("removed the eBPF filters an earlier flowmon left on \(names.joined(separator: ", "))"))
+        }
+        let warnings = kernel.observe(observation.attachable)
+        if kernel.attachments.isEmpty, let first = warnings.first {
+            throw KernelCaptureError(first)
+        }
+        for warning in warnings { report(.warning(warning)) }
+        let how = kernel.attachedWith.map { $0 == .tcx ? "tcx links" : "clsact filters" } ?? "nothing attached yet"
+        report(.info("datapath: eBPF (\(how), ring buffer \(configuration.kernel.ringBytes >> 10) KiB, snaplen \(configuration.kernel.snaplen))"))
+        return (kernel, observation, filter)
     }
 
     /// Captures into `outputs` until stopped. Throws the output's error when one could not be
@@ -126,18 +196,24 @@ package final class CaptureRun {
             self.report(.info("following the pods of the watch stream \(stream.source)"))
             self.agentInputs?.start()
         }
-        if self.observation == nil { pipeline.captureInterfaceIndex = if_nametoindex(self.capture.interfaceName) }
+        pipeline.datapath = self.source.datapath
+        if self.observation == nil { pipeline.captureInterfaceIndex = if_nametoindex(self.interfaceLabel) }
         if let (server, version) = self.metrics {
-            let (interface, capturing) = (self.capture.interfaceName, self.capturing)
+            let (interface, capturing) = (self.interfaceLabel, self.capturing)
             server.start(MetricsRoutes(metrics: { pipeline.metricsPage(interface: interface, version: version) },
                                        healthy: { capturing.value.load(ordering: .relaxed) }))
             self.report(.info("serving metrics on http://\(server.boundAddress)/metrics"))
         }
         defer { self.metrics?.server.stop() }
         let workers = "\(configuration.pipeline.workers) worker\(configuration.pipeline.workers == 1 ? "" : "s")"
-        let interfaces = self.observation.map { "\($0.description) through any" } ?? self.capture.interfaceName
-        self.report(.info("capturing on \(interfaces) (link type \(self.capture.linkType), \(workers))"))
-        let signals = SignalFlags([SIGINT, SIGTERM, SIGHUP]) { [capture] in capture.stop() }
+        switch self.source {
+        case .pcap(let capture):
+            let interfaces = self.observation.map { "\($0.description) through any" } ?? capture.interfaceName
+            self.report(.info("capturing on \(interfaces) (link type \(capture.linkType), \(workers))"))
+        case .ebpf:
+            self.report(.info("capturing on \(self.observation?.description ?? self.interfaceLabel) with eBPF (\(workers))"))
+        }
+        let signals = SignalFlags([SIGINT, SIGTERM, SIGHUP]) { [source] in source.stop() }
         defer { signals.cancel() }
         var outputFailure: OutputError?
         let failure = self.loop(pipeline, signals, outputFailure: &outputFailure)
@@ -158,7 +234,7 @@ package final class CaptureRun {
             let remaining = self.configuration.count.map { $0 - packets } ?? 512
             let got: Int
             do {
-                got = try self.capture.dispatch(maxPackets: min(512, remaining)) { pipeline.submit($0) }
+                got = try self.source.read(maxPackets: min(512, remaining), into: pipeline)
             } catch {
                 return error  // the interface went away: flush what was seen, then report
             }
@@ -167,13 +243,13 @@ package final class CaptureRun {
             let now = Self.now()
             if got == 0 { pipeline.idle(now: now) }
             self.noteDrops(pipeline)
-            if self.capture.interfaceIsUp != interfaceWasUp {
-                interfaceWasUp = self.capture.interfaceIsUp
+            if let capture = self.capture, capture.interfaceIsUp != interfaceWasUp {
+                interfaceWasUp = capture.interfaceIsUp
                 self.capturing.value.store(interfaceWasUp, ordering: .relaxed)
                 outputFailure = self.interfaceChanged(pipeline)
             }
             // An output that cannot be written (disk full, reader gone) ends the capture.
-            if pipeline.outputFailed || self.capture.isStopped { break }
+            if pipeline.outputFailed || self.source.isStopped { break }
             if let count = self.configuration.count, packets >= count { break }
             if let deadline, now.nanoseconds >= deadline { break }
             if signals.takeReload() { self.reload(pipeline) }
@@ -189,11 +265,16 @@ package final class CaptureRun {
         guard let observation = self.observation else { return nil }
         do throws(CaptureError) {
             guard try observation.followChanges() else { return nil }
-            try self.capture.setFilter(observation.filterExpression)
-            self.nameInterfaces()
-            if case .named = observation.scope, self.configuration.capture.promiscuous {
-                for interface in observation.observed { self.capture.addPromiscuousMembership(interfaceIndex: interface.index) }
+            switch self.source {
+            case .pcap(let capture):
+                try capture.setFilter(observation.filterExpression)
+                if case .named = observation.scope, self.configuration.capture.promiscuous {
+                    for interface in observation.observed { capture.addPromiscuousMembership(interfaceIndex: interface.index) }
+                }
+            case .ebpf(let kernel, _):
+                for warning in kernel.observe(observation.attachable) { self.report(.warning(warning)) }
             }
+            self.nameInterfaces()
             self.report(.info("now observing \(observation.description)"))
             return nil
         } catch {
@@ -204,8 +285,9 @@ package final class CaptureRun {
     /// Down is waited out, as tcpdump does; the records of the connections that ended so far
     /// are written now rather than with the next stats line. Returns the error of that write.
     func interfaceChanged(_ pipeline: Pipeline) -> OutputError? {
-        let name = self.capture.interfaceName
-        guard !self.capture.interfaceIsUp else {
+        guard let capture = self.capture else { return nil }
+        let name = capture.interfaceName
+        guard !capture.interfaceIsUp else {
             self.report(.info("interface '\(name)' is up again"))
             return nil
         }
@@ -215,8 +297,8 @@ package final class CaptureRun {
     }
 
     func noteDrops(_ pipeline: Pipeline) {
-        let statistics = self.capture.statistics()
-        pipeline.noteDrops(kernel: statistics.droppedByKernel, interface: statistics.droppedByInterface)
+        let drops = self.source.drops()
+        pipeline.noteDrops(kernel: drops.kernel, interface: drops.interface)
     }
 
     /// SIGHUP: reopens the outputs and reloads the inventory and policies.
@@ -271,8 +353,8 @@ package final class CaptureRun {
         if let observation {
             for (index, link) in observation.node.links { self.interfaceNames.set(link.name, index: UInt32(bitPattern: index)) }
         } else {
-            let index = if_nametoindex(self.capture.interfaceName)
-            if index != 0 { self.interfaceNames.set(self.capture.interfaceName, index: index) }
+            let index = if_nametoindex(self.interfaceLabel)
+            if index != 0 { self.interfaceNames.set(self.interfaceLabel, index: index) }
         }
     }
 

@@ -258,7 +258,7 @@ final class Merger: @unchecked Sendable {
         let at = CaptureTime(nanoseconds: time)
         do {
             self.reportedLoss.ring = try self.reportLoss("ring_buffer", self.capture.ringDropped, self.reportedLoss.ring, at)
-            self.reportedLoss.kernel = try self.reportLoss("kernel", self.capture.kernelDropped, self.reportedLoss.kernel, at)
+            self.reportedLoss.kernel = try self.reportLoss(self.capture.datapath?.kernelLossSource ?? "kernel", self.capture.kernelDropped, self.reportedLoss.kernel, at)
             self.reportedLoss.interface = try self.reportLoss("interface", self.capture.interfaceDropped,
                                                               self.reportedLoss.interface, at)
             guard let interval = self.statsInterval, time >= self.nextStats else { return }

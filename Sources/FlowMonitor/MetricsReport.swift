@@ -76,7 +76,7 @@ final class MetricsReport {
             }
         }
         page.family("hubble_lost_events_total", .counter, help: "Packets lost before flowmon tracked them, by where (as the lost records' source)")
-        page.sample("hubble_lost_events_total", [("source", "kernel")], capture.kernelDropped)
+        page.sample("hubble_lost_events_total", [("source", capture.datapath?.kernelLossSource ?? "kernel")], capture.kernelDropped)
         page.sample("hubble_lost_events_total", [("source", "interface")], capture.interfaceDropped)
         page.sample("hubble_lost_events_total", [("source", "ring_buffer")], capture.ringDropped)
         page.family("hubble_tcp_flags_total", .counter,

@@ -18,8 +18,8 @@ final class NodeObservation {
     let points = ObservationPoints()
     /// The user's `--filter`, combined with the interface filter.
     let userFilter: String?
-    /// The interfaces observed now, by index, with their names.
-    private(set) var observed: [(index: Int32, name: String)] = []
+    /// The interfaces observed now, by index, with their names and roles.
+    private(set) var observed: [(index: Int32, name: String, role: ObservationPoints.Role)] = []
 
     init(scope: ObservationScope, userFilter: String?) throws(CaptureError) {
         self.scope = scope
@@ -81,7 +81,19 @@ final class NodeObservation {
             }
         }
         self.points.setInterfaces(chosen.map { (UInt32(bitPattern: $0.index), $0.role) })
-        self.observed = chosen.map { ($0.index, self.node.links[$0.index]?.name ?? "") }
+        self.observed = chosen.map { ($0.index, self.node.links[$0.index]?.name ?? "", $0.role) }
+    }
+
+    /// The observed interfaces as the eBPF datapath attaches to them: index, the LINKTYPE_ of
+    /// the bytes its TC programs see there (Ethernet, loopback's included; raw IP on a device
+    /// without a link header: WireGuard, tun, IP-in-IP, GRE), and role.
+    var attachable: [(index: Int32, linkType: UInt16, role: UInt8)] {
+        self.observed.map { interface in
+            let hardwareType = self.node.links[interface.index]?.hardwareType ?? 1
+            // ARPHRD_ETHER 1, ARPHRD_LOOPBACK 772: an Ethernet header; LINKTYPE_RAW 101 otherwise.
+            let linkType: UInt16 = hardwareType == 1 || hardwareType == 772 ? 1 : 101
+            return (interface.index, linkType, interface.role.rawValue)
+        }
     }
 
     /// "3 pod interfaces (veth-a, veth-b, veth-c)", for messages.

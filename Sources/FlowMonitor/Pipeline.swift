@@ -173,6 +173,13 @@ package final class Pipeline: @unchecked Sendable {
     /// Hands one packet to its worker. Replay waits while the ring is full; live capture
     /// drops the packet and counts it.
     package func submit(_ packet: CapturedPacket) {
+        self.submit(packet, interfaceIndex: 0, direction: .unknown)
+    }
+
+    /// Hands one packet to its worker, with where it was captured and which way when the
+    /// capture says so beside the bytes (the eBPF datapath) rather than in a link header.
+    @inline(__always)
+    package func submit(_ packet: CapturedPacket, interfaceIndex: UInt32, direction: LinkDirection) {
         self.capture.count(length: packet.originalLength, time: packet.time)
         if packet.time > self.latestTime { self.latestTime = packet.time }
         if self.sweeps.isDue(time: packet.time, packets: self.sequence) {
@@ -189,7 +196,12 @@ package final class Pipeline: @unchecked Sendable {
         // summary (about 180 bytes) instead of the packet, so it neither copies nor decodes it again.
         var summary = PacketSummary()
         self.parser.parse(packet.bytes, link: link, into: &summary)
-        if summary.interfaceIndex == 0 { summary.interfaceIndex = self.captureInterfaceIndex }
+        if interfaceIndex != 0 {
+            summary.interfaceIndex = interfaceIndex
+            summary.direction = direction
+        } else if summary.interfaceIndex == 0 {
+            summary.interfaceIndex = self.captureInterfaceIndex
+        }
         var interfaceSlot = -1
         if let counters = self.interfaceCounters, summary.interfaceIndex != 0 {
             interfaceSlot = counters.count(summary.interfaceIndex, length: packet.originalLength, time: packet.time)
@@ -250,6 +262,12 @@ package final class Pipeline: @unchecked Sendable {
     }
 
     package func countFilteredOut() { self.capture.filteredOut &+= 1 }
+
+    /// What reads the packets (live capture): names the kernel's losses in the records.
+    package var datapath: CaptureDatapath? {
+        get { self.capture.datapath }
+        set { self.capture.datapath = newValue }
+    }
 
     /// Records the kernel's and the interface's drop counts (live capture).
     package func noteDrops(kernel: UInt64, interface: UInt64) {

@@ -54,6 +54,7 @@ public enum StatsRecord {
         out.open(.stats)
         out.append(.uptime, s.uptime)
         out.open(.capture)
+        if let datapath = s.capture.datapath { out.append(.datapath, name: datapath.name) }
         out.append(.packets, s.capture.packets)
         out.append(.bytes, s.capture.bytes)
         out.append(.filteredOut, s.capture.filteredOut)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Capture
 import FlowMonitor
 import Foundation
+import KernelCapture
 import Metrics
 import Output
 
@@ -20,7 +21,9 @@ extension Flowmon {
                 two pods crosses two veths; '--interface any' adds the node's other interfaces, and named \
                 interfaces are observed by the same rule (docs/live-capture.md). Records are written within \
                 a second of the event that completes them. \
-                A capture thread reads packets with libpcap (TPACKET_V3, nanosecond kernel timestamps) and \
+                A capture thread reads packets with flowmon's eBPF programs (TC, at each observed interface's \
+                ingress and egress, through a BPF ring buffer) where the kernel and the privileges allow, \
+                with libpcap (TPACKET_V3, nanosecond kernel timestamps) otherwise ('--datapath'), and \
                 shares them out to worker threads through fixed-size rings; each worker tracks its own share \
                 of the connections. Nothing is lost silently: kernel drops, interface drops and drops because \
                 a ring was full are counted in every stats record, and an event_type "lost" record is written \
@@ -41,11 +44,20 @@ extension Flowmon {
         @Option(name: [.short, .long], help: ArgumentHelp("Interface to capture on; repeat it for several, each packet counted once ('any': every interface of the node). Default: the pods' interfaces (the host ends of their veths), followed as pods come and go.", valueName: "name"))
         var interface: [String] = []
 
-        @Option(help: ArgumentHelp("Only packets matching this tcpdump-syntax BPF expression (run in the kernel).", valueName: "expression"))
+        @Option(help: ArgumentHelp("How packets are read: 'ebpf' (flowmon's TC programs through a BPF ring buffer; needs CAP_BPF and CAP_NET_ADMIN), 'pcap' (libpcap), or 'auto' (eBPF where it can run, libpcap otherwise, with a notice saying why).", valueName: "datapath"))
+        var datapath: DatapathChoice = .auto
+
+        @Option(help: ArgumentHelp("Only packets matching this tcpdump-syntax BPF expression (run in the kernel with libpcap, in flowmon with eBPF).", valueName: "expression"))
         var filter: String?
 
-        @Option(help: ArgumentHelp("Bytes kept of each packet.", valueName: "bytes"))
-        var snaplen: Int = 262_144
+        @Option(help: ArgumentHelp("Bytes kept of each packet. Default: 262144 with libpcap; 192 with eBPF (enough for every header flowmon decodes), at most 512.", valueName: "bytes"))
+        var snaplen: Int?
+
+        @Option(help: ArgumentHelp("Size of the eBPF ring buffer (a power of two: 256K, 8M, 64M); a packet that finds it full is lost and counted (lost records, source 'ebpf_ringbuf'). Default: 8M.", valueName: "size"))
+        var ebpfRingSize: ByteSize?
+
+        @Option(help: ArgumentHelp("How the eBPF programs are attached: 'tcx' links (Linux 6.6+; they end with flowmon), 'tc' (clsact filters, removed at exit and by the next start after a kill), or 'auto' (tcx where the kernel has it).", valueName: "mode"))
+        var ebpfAttach: TCAttachment.Mode = .auto
 
         @Flag(inversion: .prefixedNo, help: "Put the named interfaces into promiscuous mode, as tcpdump does (a bridge passes the frames it forwards to a capture only then).")
         var promiscuous = true
@@ -96,7 +108,18 @@ extension Flowmon {
             } catch {
                 throw ValidationError(error.message)
             }
-            guard (1...262_144).contains(self.snaplen) else { throw ValidationError("'--snaplen' must be between 1 and 262144.") }
+            if let snaplen {
+                guard (1...262_144).contains(snaplen) else { throw ValidationError("'--snaplen' must be between 1 and 262144.") }
+                if self.datapath == .ebpf && snaplen > KernelCapture.maximumSnaplen {
+                    throw ValidationError("'--snaplen' must be at most \(KernelCapture.maximumSnaplen) with '--datapath ebpf'.")
+                }
+            }
+            if let ebpfRingSize {
+                let bytes = ebpfRingSize.bytes
+                guard bytes >= 4096, bytes <= 1 << 30, bytes & (bytes - 1) == 0 else {
+                    throw ValidationError("'--ebpf-ring-size' must be a power of two from 4K to 1G.")
+                }
+            }
             guard (1...2047).contains(self.bufferSize) else { throw ValidationError("'--buffer-size' must be between 1 and 2047 MiB.") }
             guard (1...256).contains(self.workers) else { throw ValidationError("'--workers' must be between 1 and 256.") }
             guard (1...65_536).contains(self.ringSize) else { throw ValidationError("'--ring-size' must be between 1 and 65536 MiB.") }
@@ -121,8 +144,8 @@ extension Flowmon {
             // A SIGHUP while the inventory loads (seconds, on a large cluster) must not kill the
             // capture before its handler is installed; the load reads the files as they are then.
             signal(SIGHUP, SIG_IGN)
-            let configuration = CaptureRun.Configuration(
-                capture: LiveCapture.Options(interface: self.interface.first, snaplen: self.snaplen, promiscuous: self.promiscuous,
+            var configuration = CaptureRun.Configuration(
+                capture: LiveCapture.Options(interface: self.interface.first, snaplen: self.snaplen ?? 262_144, promiscuous: self.promiscuous,
                                              bufferSizeMiB: self.bufferSize, timeoutMilliseconds: 100, filter: self.filter),
                 observation: try ObservationScope.forInterfaces(self.interface),
                 pipeline: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20,
@@ -131,6 +154,15 @@ extension Flowmon {
                 rotation: self.rotateSize.map { JSONLinesOutput.Rotation(bytes: $0.bytes, keep: self.rotateKeep ?? 5) },
                 processor: self.flowTable.configuration, agent: self.agent.followedConfiguration,
                 agentState: try self.agent.load(self.agent.followedConfiguration), alerts: try self.alertOptions.load())
+            // A snaplen beyond what the eBPF records carry is libpcap's to honour.
+            var datapath = self.datapath
+            if datapath == .auto, let snaplen, snaplen > KernelCapture.maximumSnaplen {
+                Diagnostics.report(.info("datapath: libpcap ('--snaplen \(snaplen)' is more than eBPF records carry, \(KernelCapture.maximumSnaplen))"))
+                datapath = .pcap
+            }
+            configuration.datapath = datapath
+            configuration.kernel = KernelCapture.Options(snaplen: self.snaplen ?? 192, ringBytes: self.ebpfRingSize.map { Int($0.bytes) } ?? 8 << 20,
+                                                         attachment: self.ebpfAttach)
             // Bound before the capture opens: an address in use fails at once, and the socket
             // survives '--user'.
             var metrics: (server: MetricsServer, version: String)?
@@ -153,3 +185,6 @@ extension Flowmon {
         }
     }
 }
+
+extension DatapathChoice: ExpressibleByArgument {}
+extension TCAttachment.Mode: ExpressibleByArgument {}

@@ -1,0 +1,67 @@
+import Capture
+import Datapath
+import Decoding
+import KernelCapture
+
+/// What a live capture reads its packets from (`flowmon capture --datapath`): libpcap (a packet
+/// socket on `any` or on one interface, filtered in the kernel), or flowmon's TC programs
+/// through a BPF ring buffer (the capture filter then runs in user space, on the same bytes).
+/// Both hand the pipeline the same `CapturedPacket`s; the capture thread reads them in batches.
+/// `stop` is the one call made from another thread (the signal handler's), and it is thread-safe.
+enum PacketSource: @unchecked Sendable {
+    case pcap(LiveCapture)
+    case ebpf(KernelCapture, filter: PacketFilter?)
+
+    var datapath: CaptureDatapath {
+        switch self {
+        case .pcap: .pcap
+        case .ebpf: .ebpf
+        }
+    }
+
+    /// Reads one batch (at most `maxPackets`, waiting up to 100 ms for the first) into
+    /// `pipeline`; returns the packets read. Throws when the interface went away (libpcap).
+    @inline(__always)
+    func read(maxPackets: Int, into pipeline: Pipeline) throws(CaptureError) -> Int {
+        switch self {
+        case .pcap(let capture):
+            return try capture.dispatch(maxPackets: maxPackets) { pipeline.submit($0) }
+        case .ebpf(let kernel, let filter):
+            return kernel.poll(timeoutMilliseconds: 100, maxRecords: maxPackets) { record in
+                let packet = CapturedPacket(linkType: record.linkType, interfaceIndex: 0, time: record.time,
+                                            originalLength: record.wireLength, bytes: record.bytes)
+                if let filter, !filter.matches(packet) {
+                    pipeline.countFilteredOut()
+                    return
+                }
+                pipeline.submit(packet, interfaceIndex: record.interfaceIndex, direction: record.outbound ? .outbound : .inbound)
+            }
+        }
+    }
+
+    /// Wakes a waiting `read` and ends the capture (signal-safe).
+    func stop() {
+        switch self {
+        case .pcap(let capture): capture.stop()
+        case .ebpf(let kernel, _): kernel.stop()
+        }
+    }
+
+    var isStopped: Bool {
+        switch self {
+        case .pcap(let capture): capture.isStopped
+        case .ebpf(let kernel, _): kernel.isStopped
+        }
+    }
+
+    /// Packets lost in the kernel (libpcap's buffer, or the BPF ring buffer) and at the interface.
+    func drops() -> (kernel: UInt64, interface: UInt64) {
+        switch self {
+        case .pcap(let capture):
+            let statistics = capture.statistics()
+            return (statistics.droppedByKernel, statistics.droppedByInterface)
+        case .ebpf(let kernel, _):
+            return (kernel.counters().ringLost, 0)
+        }
+    }
+}
