@@ -1,4 +1,5 @@
 import CPcap
+import FlowCore
 
 /// A tcpdump-syntax filter ("tcp port 80"), compiled to BPF by libpcap and run on packets.
 ///
@@ -31,6 +32,8 @@ package final class PacketFilter {
     /// The entry used last: most captures have a single link type.
     private var lastEntry = 0
     private var noticedFullTable = false
+    /// Where `matchesCooked` frames a packet (allocated at its first call).
+    private var cookedFrame: UnsafeMutableRawBufferPointer?
 
     /// Compiles `expression` for Ethernet to check it.
     ///
@@ -56,6 +59,7 @@ package final class PacketFilter {
         }
         self.entries.deinitialize(count: self.entryCount)
         self.entries.deallocate()
+        self.cookedFrame?.deallocate()
     }
 
     /// Whether the packet passes the filter (libpcap returned a non-zero snapshot length).
@@ -75,6 +79,58 @@ package final class PacketFilter {
         }
         var empty: UInt8 = 0
         return pcap_offline_filter(program, &header, &empty) != 0
+    }
+
+    /// Whether a packet whose interface and direction come beside its bytes (the eBPF
+    /// datapath) passes the filter as a capture on `any` would judge it: the packet is framed as
+    /// Linux cooked v2 (LINKTYPE_LINUX_SLL2: protocol, interface index, ARPHRD type, packet type,
+    /// source address) in place of its Ethernet header, so `inbound`, `outbound` and
+    /// `ifindex N` mean what they mean there. `packet` is Ethernet (1) or raw IP (101).
+    /// Allocates nothing after its first call.
+    package func matchesCooked(_ packet: CapturedPacket, interfaceIndex: UInt32, outbound: Bool) -> Bool {
+        let headerLength = 20
+        let frame = self.cookedFrame ?? {
+            let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: headerLength + 65_536, alignment: 8)
+            self.cookedFrame = frame
+            return frame
+        }()
+        let bytes = packet.bytes.rawBuffer
+        let ethernet = packet.linkType == 1
+        let payload = ethernet ? UnsafeRawBufferPointer(rebasing: bytes[min(14, bytes.count)...]) : bytes
+        var protocolType: UInt16 = 0
+        if ethernet, bytes.count >= 14 {
+            protocolType = UInt16(bytes[12]) << 8 | UInt16(bytes[13])
+        } else if !ethernet, let first = bytes.first {
+            protocolType = first >> 4 == 6 ? 0x86DD : 0x0800
+        }
+        frame.storeBytes(of: protocolType.bigEndian, toByteOffset: 0, as: UInt16.self)
+        frame.storeBytes(of: 0, toByteOffset: 2, as: UInt16.self)
+        frame.storeBytes(of: interfaceIndex.bigEndian, toByteOffset: 4, as: UInt32.self)
+        // ARPHRD_ETHER, or ARPHRD_NONE for a device without a link header.
+        frame.storeBytes(of: (ethernet ? UInt16(1) : 65_534).bigEndian, toByteOffset: 8, as: UInt16.self)
+        // PACKET_HOST (0) arriving, PACKET_OUTGOING (4) leaving.
+        frame[10] = outbound ? 4 : 0
+        frame[11] = ethernet ? 6 : 0
+        frame.storeBytes(of: 0, toByteOffset: 12, as: UInt64.self)
+        if ethernet, bytes.count >= 12 {
+            for index in 0..<6 { frame[12 + index] = bytes[6 + index] }
+        }
+        let copied = min(payload.count, frame.count - headerLength)
+        if copied > 0, let source = payload.baseAddress {
+            (frame.baseAddress! + headerLength).copyMemory(from: source, byteCount: copied)
+        }
+        let cooked = CapturedPacket(linkType: 276, interfaceIndex: 0, time: packet.time,
+                                    originalLength: max(packet.originalLength, UInt32(bytes.count)) - UInt32(bytes.count - payload.count)
+                                        + UInt32(headerLength),
+                                    bytes: PacketBytes(UnsafeRawBufferPointer(rebasing: frame[..<(headerLength + copied)])))
+        return self.matches(cooked)
+    }
+
+    /// Compiles the expression for `linkType` now, as a capture on that link type would;
+    /// returns why libpcap refused it (nil when it compiled).
+    package func prepare(linkType: UInt32) -> String? {
+        guard self.program(for: linkType) == nil else { return nil }
+        return self.notices.last ?? "filter '\(self.expression)' cannot apply to link type \(linkType)"
     }
 
     private func program(for linkType: UInt32) -> UnsafeMutablePointer<bpf_program>? {

@@ -162,6 +162,8 @@ package final class CaptureRun {
         } catch {
             throw KernelCaptureError(error.message)
         }
+        // Packets are filtered framed as on `any` (Linux cooked v2): the expression must compile for it.
+        if let refusal = filter?.prepare(linkType: 276) { throw KernelCaptureError(refusal) }
         let kernel = try KernelCapture(options: configuration.kernel)
         let cleaned = TCAttachment.removeLeftovers(on: observation.node.links.keys.sorted())
         if !cleaned.isEmpty {
@@ -211,7 +213,8 @@ package final class CaptureRun {
             let interfaces = self.observation.map { "\($0.description) through any" } ?? capture.interfaceName
             self.report(.info("capturing on \(interfaces) (link type \(capture.linkType), \(workers))"))
         case .ebpf:
-            self.report(.info("capturing on \(self.observation?.description ?? self.interfaceLabel) with eBPF (\(workers))"))
+            let interfaces = self.configuration.observation == nil ? self.interfaceLabel : self.observation?.description ?? ""
+            self.report(.info("capturing on \(interfaces) with eBPF (\(workers))"))
         }
         let signals = SignalFlags([SIGINT, SIGTERM, SIGHUP]) { [source] in source.stop() }
         defer { signals.cancel() }
@@ -243,10 +246,12 @@ package final class CaptureRun {
             let now = Self.now()
             if got == 0 { pipeline.idle(now: now) }
             self.noteDrops(pipeline)
-            if let capture = self.capture, capture.interfaceIsUp != interfaceWasUp {
-                interfaceWasUp = capture.interfaceIsUp
+            let interfaceIsUp: Bool
+            do throws(CaptureError) { interfaceIsUp = try self.interfaceIsUp() } catch { return error }
+            if interfaceIsUp != interfaceWasUp {
+                interfaceWasUp = interfaceIsUp
                 self.capturing.value.store(interfaceWasUp, ordering: .relaxed)
-                outputFailure = self.interfaceChanged(pipeline)
+                outputFailure = self.interfaceChanged(pipeline, isUp: interfaceIsUp)
             }
             // An output that cannot be written (disk full, reader gone) ends the capture.
             if pipeline.outputFailed || self.source.isStopped { break }
@@ -282,12 +287,27 @@ package final class CaptureRun {
         }
     }
 
+    /// Whether the one interface captured on is up (true when the pods' or several interfaces
+    /// are observed: they come and go). Throws when it was deleted, which ends the capture.
+    func interfaceIsUp() throws(CaptureError) -> Bool {
+        switch self.source {
+        case .pcap(let capture):
+            return capture.interfaceIsUp
+        case .ebpf:
+            // The link's flags as the change notifications left them (`followInterfaces`).
+            guard self.configuration.observation == nil, let node = self.observation?.node else { return true }
+            guard let index = node.index(named: self.interfaceLabel) else {
+                throw CaptureError(.io, "capture on '\(self.interfaceLabel)' failed: the interface disappeared")
+            }
+            return node.links[index]?.isUp ?? true
+        }
+    }
+
     /// Down is waited out, as tcpdump does; the records of the connections that ended so far
     /// are written now rather than with the next stats line. Returns the error of that write.
-    func interfaceChanged(_ pipeline: Pipeline) -> OutputError? {
-        guard let capture = self.capture else { return nil }
-        let name = capture.interfaceName
-        guard !capture.interfaceIsUp else {
+    func interfaceChanged(_ pipeline: Pipeline, isUp: Bool) -> OutputError? {
+        let name = self.interfaceLabel
+        guard !isUp else {
             self.report(.info("interface '\(name)' is up again"))
             return nil
         }

@@ -5,7 +5,8 @@ import KernelCapture
 
 /// What a live capture reads its packets from (`flowmon capture --datapath`): libpcap (a packet
 /// socket on `any` or on one interface, filtered in the kernel), or flowmon's TC programs
-/// through a BPF ring buffer (the capture filter then runs in user space, on the same bytes).
+/// through a BPF ring buffer (the capture filter then runs in user space, on the packet framed
+/// as a capture on `any` frames it).
 /// Both hand the pipeline the same `CapturedPacket`s; the capture thread reads them in batches.
 /// `stop` is the one call made from another thread (the signal handler's), and it is thread-safe.
 enum PacketSource: @unchecked Sendable {
@@ -30,7 +31,7 @@ enum PacketSource: @unchecked Sendable {
             return kernel.poll(timeoutMilliseconds: 100, maxRecords: maxPackets) { record in
                 let packet = CapturedPacket(linkType: record.linkType, interfaceIndex: 0, time: record.time,
                                             originalLength: record.wireLength, bytes: record.bytes)
-                if let filter, !filter.matches(packet) {
+                if let filter, !filter.matchesCooked(packet, interfaceIndex: record.interfaceIndex, outbound: record.outbound) {
                     pipeline.countFilteredOut()
                     return
                 }

@@ -31,7 +31,7 @@ struct LiveLossAccountingTests {
         let mac = try lab.sh("ip netns exec \(sender) cat /sys/class/net/eth0/address").stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let flowmon = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
-            "netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--interface", "veth0",
+            "netns", "exec", lab.node, Fixture.flowmonBinary.path, "capture", "--datapath", "pcap", "--interface", "veth0",
             "--filter", "not ether multicast and not ether src \(mac)", "--buffer-size", "\(bufferMiB)", "--ring-size", "\(ringMiB)",
             "--output", output.path, "--stats-interval", "1"], seconds: 180)
         defer { flowmon.process.stop() }

@@ -7,12 +7,12 @@ import Testing
 /// eth0 exactly once). Checks that the truth itself is right — the planned exchanges and
 /// nothing else, packet counts the exchanges fix, both ends of a pod-to-pod connection
 /// agreeing — so that `flowmon capture` on the node can be compared with it connection by
-/// connection (`NetnsTopologyHarness.mergedPodTruth`). Needs root, iproute2, python3 and ping;
-/// when CI=true it must run, not skip.
+/// connection (`NetnsTopologyHarness.mergedPodTruth`), with each datapath: eBPF and libpcap.
+/// Needs root, iproute2, python3 and ping; when CI=true it must run, not skip.
 @Suite(.serialized)
 struct NetnsTopologyTests {
-    @Test(arguments: ["bridge", "routed", "overlay"])
-    func groundTruthOfEveryPodMatchesTheTraffic(topology: String) throws {
+    @Test(arguments: ["bridge", "routed", "overlay"], ["ebpf", "pcap"])
+    func groundTruthOfEveryPodMatchesTheTraffic(topology: String, datapath: String) throws {
         guard NetnsTopologyHarness.canRun() else { return }
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -37,7 +37,7 @@ struct NetnsTopologyTests {
         // flowmon as deployed, on the (local) node: the pods' interfaces, every packet once.
         let output = directory.appendingPathComponent("flows.jsonl")
         let flowmon = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
-            "netns", "exec", "\(lab.name)-node", Fixture.flowmonBinary.path, "capture", "--output", output.path,
+            "netns", "exec", "\(lab.name)-node", Fixture.flowmonBinary.path, "capture", "--datapath", datapath, "--output", output.path,
             "--timeout-new", "120", "--timeout-established", "120"], seconds: 300)
         defer { flowmon.process.stop() }
         #expect(flowmon.wait(seconds: 60) { flowmon.stderrSoFar.contains("flowmon: capturing on") }, "\(flowmon.stderrSoFar)")
@@ -88,18 +88,23 @@ struct NetnsTopologyTests {
         let finished = flowmon.finish()
         #expect(finished.status == 0, "\(finished.stderr)")
         let localPods = Set(lab.pods.filter { !$0.isRemote }.map(\.ip) + ["10.244.0.14"])
-        try Self.checkFlowmon(output, against: merged, localPods: localPods, topology: topology)
+        try Self.checkFlowmon(output, against: merged, localPods: localPods, topology: topology, datapath: datapath)
     }
 
     /// flowmon counted every connection of a local pod exactly as the pods did: the same
     /// packets each way (each packet once, though it crossed two veths, a bridge or a tunnel),
-    /// and the same bytes, which flowmon counts as captured on `any` (the IP packet behind a
-    /// 20-byte Linux cooked v2 header, where the pod's Ethernet header is 14).
+    /// and the same bytes: with the eBPF datapath the frames as the veth carried them (the
+    /// pod's own count), with libpcap as captured on `any` (the IP packet behind a 20-byte
+    /// Linux cooked v2 header, where the pod's Ethernet header is 14). The stats record says
+    /// which datapath read them.
     static func checkFlowmon(_ output: URL, against merged: NetnsTopologyHarness.MergedTruth, localPods: Set<String>,
-                             topology: String) throws {
-        let flows = try String(contentsOf: output, encoding: .utf8).split(separator: "\n")
+                             topology: String, datapath: String) throws {
+        let records = try String(contentsOf: output, encoding: .utf8).split(separator: "\n")
             .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            .filter { $0["event_type"] as? String == "flow" }
+        let flows = records.filter { $0["event_type"] as? String == "flow" }
+        let stats = try #require(records.last { $0["event_type"] as? String == "stats" }?["stats"] as? [String: Any])
+        #expect((stats["capture"] as? [String: Any])?["datapath"] as? String == datapath)
+        let linkHeader = datapath == "ebpf" ? 14 : 20
         /// A connection as both sides describe it, and its counts: ICMP echoes by their addresses
         /// (flow records do not carry the identifier), so those compare as sorted lists.
         func signature(_ proto: String, _ source: String, _ sourcePort: Int?, _ destination: String, _ port: Int?) -> String {
@@ -109,8 +114,8 @@ struct NetnsTopologyTests {
         for connection in merged.connections.values where localPods.contains(connection.srcIP) || localPods.contains(connection.destIP) {
             let key = signature(connection.proto, connection.srcIP, connection.srcPort, connection.destIP, connection.destPort)
             truth[key, default: []].append([connection.pktsToserver, connection.pktsToclient,
-                                            connection.ipBytesToserver + 20 * connection.pktsToserver,
-                                            connection.ipBytesToclient + 20 * connection.pktsToclient])
+                                            connection.ipBytesToserver + linkHeader * connection.pktsToserver,
+                                            connection.ipBytesToclient + linkHeader * connection.pktsToclient])
         }
         var seen: [String: [[Int]]] = [:]
         for record in flows {
@@ -125,7 +130,7 @@ struct NetnsTopologyTests {
         for key in Set(truth.keys).union(seen.keys).sorted() {
             let expected = (truth[key] ?? []).sorted { $0.lexicographicallyPrecedes($1) }
             let counted = (seen[key] ?? []).sorted { $0.lexicographicallyPrecedes($1) }
-            #expect(counted == expected, "\(topology): \(key): flowmon \(counted), pods \(expected) (packets, packets, bytes, bytes)")
+            #expect(counted == expected, "\(topology), \(datapath): \(key): flowmon \(counted), pods \(expected) (packets, packets, bytes, bytes)")
         }
         #expect(truth.count > 20, "\(topology): \(truth.count) connections compared")
     }
