@@ -1,3 +1,5 @@
+import CPcap
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -14,8 +16,12 @@ package enum Privileges {
     /// Call it after `LiveCapture` is open: opening needs CAP_NET_RAW, which the switch drops.
     ///
     /// The corresponding C functions are `getpwnam_r`, `setgroups`, `setgid` and `setuid`.
-    package static func drop(to user: String) throws(CaptureError) {
-        try self.drop(to: self.account(named: user))
+    ///
+    /// `keeping` (CAP_ numbers) stay effective after the switch, and nothing else: the eBPF
+    /// datapath keeps CAP_BPF and CAP_NET_ADMIN to attach its programs to the interfaces pods
+    /// create later (and root still cannot be regained: CAP_SETUID is gone).
+    package static func drop(to user: String, keeping: [Int] = []) throws(CaptureError) {
+        try self.drop(to: self.account(named: user), keeping: keeping)
     }
 
     /// A user's name and IDs, as `getpwnam_r` gives them.
@@ -53,13 +59,14 @@ package enum Privileges {
     ///
     /// The corresponding C functions are `setgroups`, `setgid`, `setuid`, `getuid`, `geteuid`,
     /// `getgid` and `getegid`.
-    static func drop(to account: Account) throws(CaptureError) {
+    static func drop(to account: Account, keeping: [Int] = []) throws(CaptureError) {
         func fail(_ what: String) -> CaptureError {
             CaptureError(.permissionDenied, "cannot drop privileges to '\(account.name)': \(what)")
         }
         func failErrno(_ operation: String) -> CaptureError {
             fail("\(operation): \(String(cString: strerror(errno)))")
         }
+        if !keeping.isEmpty && flowmon_keep_capabilities_across_setuid() != 0 { throw failErrno("prctl(PR_SET_KEEPCAPS)") }
         var groups = [account.groupID]
         guard setgroups(1, &groups) == 0 else { throw failErrno("setgroups") }
         guard setgid(account.groupID) == 0 else { throw failErrno("setgid") }
@@ -68,6 +75,10 @@ package enum Privileges {
             getgid() == account.groupID, getegid() == account.groupID
         else {
             throw fail("user and group IDs are \(getuid())/\(geteuid()) and \(getgid())/\(getegid()) after setuid")
+        }
+        if !keeping.isEmpty {
+            let capabilities = keeping.reduce(UInt64(0)) { $0 | 1 << UInt64($1) }
+            guard flowmon_set_capabilities(capabilities) == 0 else { throw failErrno("capset") }
         }
         if account.userID != 0 && setuid(0) == 0 {
             throw fail("root can still be regained with setuid(0)")

@@ -185,7 +185,10 @@ package final class CaptureRun {
     package func run(_ outputs: RunOutputs) throws {
         let configuration = self.configuration
         outputs.records.rotation = configuration.rotation
-        if let user = configuration.user { try Privileges.drop(to: user) }
+        if let user = configuration.user {
+            // The eBPF datapath attaches to the interfaces pods create later: it keeps what that needs.
+            try Privileges.drop(to: user, keeping: self.source.datapath == .ebpf ? KernelCapture.attachingCapabilities : [])
+        }
         var pipelineConfiguration = configuration.pipeline
         pipelineConfiguration.interfaces = self.interfaceNames
         var processor = configuration.processor

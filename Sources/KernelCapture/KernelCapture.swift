@@ -86,7 +86,7 @@ package final class KernelCapture {
             throw KernelCaptureError("the eBPF ring buffer must be a power of two of at least \(page) bytes (got \(options.ringBytes))")
         }
         if let missing = Self.missingCapabilities() {
-            throw KernelCaptureError(permission: true, "the eBPF datapath needs \(missing) (run as root, or grant them to flowmon)")
+            throw KernelCaptureError(permission: true, "the eBPF datapath needs \(missing), which flowmon does not have (run it as root, or add the capabilities to its container)")
         }
         self.options = options
         let log = BPFLog.capture()
@@ -254,6 +254,10 @@ package final class KernelCapture {
     }
 
     // MARK: Privileges
+
+    /// What attaching the programs to an interface needs, kept across `--user`: CAP_NET_ADMIN
+    /// (12) and CAP_BPF (39).
+    package static let attachingCapabilities = [12, 39]
 
     /// "CAP_BPF and CAP_NET_ADMIN" when the process lacks what loading and attaching need (with
     /// CAP_SYS_ADMIN standing in for CAP_BPF, as on kernels before 5.8); nil when it has them.
