@@ -11,5 +11,18 @@
 #include <linux/if_link.h>
 #undef bpf_insn
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+
+/* The ring buffer's positions are shared with the kernel: read with acquire, written with release
+ * ordering (as the kernel's BPF ring buffer and libbpf's consumer do). */
+static inline unsigned long flowmon_load_acquire(const unsigned long *position) {
+    return __atomic_load_n(position, __ATOMIC_ACQUIRE);
+}
+static inline unsigned int flowmon_load_acquire_u32(const unsigned int *word) {
+    return __atomic_load_n(word, __ATOMIC_ACQUIRE);
+}
+static inline void flowmon_store_release(unsigned long *position, unsigned long value) {
+    __atomic_store_n(position, value, __ATOMIC_RELEASE);
+}
 #include "flowmon_bpf.h"
 #endif

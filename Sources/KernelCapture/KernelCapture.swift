@@ -63,7 +63,7 @@ package final class KernelCapture {
     let egressProgram: Int32
     let interfacesMap: Int32
     let countersMap: Int32
-    let ring: OpaquePointer
+    let ring: RingBufferReader
     /// Written by `stop` to wake `poll`; polled beside the ring's epoll descriptor.
     let wakeDescriptor: Int32
     private let stopped = Atomic<Bool>(false)
@@ -72,8 +72,6 @@ package final class KernelCapture {
     /// How the programs were attached (tcx links or clsact filters), once one is.
     package private(set) var attachedWith: TCAttachment.Mode?
     private let possibleCPUs: Int
-    /// What the ring's C callback reads during `consume`.
-    private let delivery = Delivery()
 
     /// Loads the programs (nothing is attached yet): the embedded object with `options`' snaplen
     /// and ring size. A verifier rejection throws with the verifier's last lines.
@@ -134,23 +132,23 @@ package final class KernelCapture {
         self.interfacesMap = bpf_object__find_map_fd_by_name(object, "flowmon_interfaces")
         self.countersMap = bpf_object__find_map_fd_by_name(object, "flowmon_counters")
         self.possibleCPUs = max(1, Int(libbpf_num_possible_cpus()))
-        self.wakeDescriptor = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
-        let context = Unmanaged.passUnretained(self.delivery).toOpaque()
-        guard let ring = ring_buffer__new(bpf_map__fd(ringMap), deliverRecord, context, nil) else {
+        do throws(KernelCaptureError) {
+            self.ring = try RingBufferReader(descriptor: bpf_map__fd(ringMap), size: options.ringBytes)
+        } catch {
             bpf_object__close(object)
-            throw KernelCaptureError("cannot map the eBPF ring buffer: \(Self.errorText(errno))")
+            throw error
         }
-        self.ring = ring
-        guard ring_buffer__epoll_fd(ring) >= 0, self.wakeDescriptor >= 0 else {
-            ring_buffer__free(ring)
+        self.wakeDescriptor = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        guard self.wakeDescriptor >= 0 else {
+            self.ring.unmap()
             bpf_object__close(object)
-            throw KernelCaptureError("cannot poll the eBPF ring buffer: \(Self.errorText(errno))")
+            throw KernelCaptureError("cannot create an eventfd: \(Self.errorText(errno))")
         }
     }
 
     deinit {
         self.detachAll()
-        ring_buffer__free(self.ring)
+        self.ring.unmap()
         bpf_object__close(self.object)
         close(self.wakeDescriptor)
     }
@@ -200,7 +198,7 @@ package final class KernelCapture {
     /// after `stop`. A record's bytes are valid only during its call.
     package func poll(timeoutMilliseconds: Int32, maxRecords: Int, _ body: (Record) -> Void) -> Int {
         guard !self.isStopped else { return 0 }
-        var descriptors = (pollfd(fd: ring_buffer__epoll_fd(self.ring), events: Int16(POLLIN), revents: 0),
+        var descriptors = (pollfd(fd: self.ring.descriptor, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: self.wakeDescriptor, events: Int16(POLLIN), revents: 0))
         let ready = withUnsafeMutableBytes(of: &descriptors) { raw in
             Glibc.poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, timeoutMilliseconds)
@@ -219,13 +217,17 @@ package final class KernelCapture {
         // offset between the two clocks now (re-read every batch, so a clock step shows at once).
         let offset = (Int64(realtime.tv_sec) - Int64(monotonic.tv_sec)) &* 1_000_000_000
             &+ (Int64(realtime.tv_nsec) - Int64(monotonic.tv_nsec))
-        return withoutActuallyEscaping(body) { body in
-            self.delivery.body = body
-            self.delivery.clockOffset = offset
-            self.delivery.remaining = maxRecords
-            defer { self.delivery.body = nil }
-            _ = ring_buffer__consume(self.ring)
-            return maxRecords - self.delivery.remaining
+        let headerSize = MemoryLayout<flowmon_packet_record>.size
+        return self.ring.drain(maxRecords: maxRecords) { record in
+            guard record.count >= headerSize, let base = record.baseAddress else { return }
+            let header = base.loadUnaligned(as: flowmon_packet_record.self)
+            guard header.kind == UInt8(FLOWMON_RECORD_PACKET.rawValue) else { return }
+            let captured = min(Int(header.captured), record.count - headerSize)
+            body(Record(linkType: UInt32(header.link_type),
+                        time: CaptureTime(nanoseconds: Int64(bitPattern: header.time_ns) &+ offset),
+                        wireLength: header.wire_length,
+                        bytes: PacketBytes(UnsafeRawBufferPointer(start: base + headerSize, count: captured)),
+                        interfaceIndex: header.ifindex, outbound: header.direction == UInt8(FLOWMON_EGRESS.rawValue)))
         }
     }
 
@@ -275,37 +277,4 @@ package final class KernelCapture {
     }
 
     static func errorText(_ error: Int32) -> String { String(cString: strerror(error)) }
-}
-
-/// What the ring's C callback needs during one `consume` call: the batch's body, the clock
-/// offset, and how many more records the batch takes.
-private final class Delivery {
-    var body: ((KernelCapture.Record) -> Void)?
-    var clockOffset: Int64 = 0
-    var remaining = 0
-
-    /// One record from the ring: decoded and handed to the batch's body. Returns -1 once the
-    /// batch has its `maxRecords`, which stops libbpf's loop after this record.
-    @inline(__always)
-    func deliver(_ data: UnsafeRawPointer, size: Int) -> Int32 {
-        let headerSize = MemoryLayout<flowmon_packet_record>.size
-        guard size >= headerSize, let body = self.body else { return 0 }
-        let header = data.loadUnaligned(as: flowmon_packet_record.self)
-        guard header.kind == UInt8(FLOWMON_RECORD_PACKET.rawValue) else { return 0 }
-        let captured = min(Int(header.captured), size - headerSize)
-        body(KernelCapture.Record(
-            linkType: UInt32(header.link_type),
-            time: CaptureTime(nanoseconds: Int64(bitPattern: header.time_ns) &+ self.clockOffset),
-            wireLength: header.wire_length,
-            bytes: PacketBytes(UnsafeRawBufferPointer(start: data + headerSize, count: captured)),
-            interfaceIndex: header.ifindex, outbound: header.direction == UInt8(FLOWMON_EGRESS.rawValue)))
-        self.remaining -= 1
-        return self.remaining > 0 ? 0 : -1
-    }
-}
-
-/// libbpf's `ring_buffer_sample_fn`: the context is the capture's `Delivery`.
-private let deliverRecord: ring_buffer_sample_fn = { context, data, size in
-    guard let context, let data else { return 0 }
-    return Unmanaged<Delivery>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.deliver(data, size: size) }
 }

@@ -7,6 +7,7 @@ import Detection
 import FlowCore
 @testable import FlowMonitor
 import Foundation
+import KernelCapture
 import Output
 import Testing
 
@@ -129,6 +130,59 @@ struct AllocationTests {
         let allocations = Int(flowmon_malloc_counter_stop())
         #expect(admitted > 0 && points.skipped > 0, "both branches taken")
         #expect(allocations == 0, "\(allocations) allocations for \(20 * packets.count) packets")
+    }
+
+    /// The capture thread's per-packet work with the eBPF datapath: taking records from the BPF
+    /// ring buffer, the capture filter (on the packet framed as on `any`) and the hand-off to a
+    /// worker allocate nothing. The programs are attached to loopback (their tcx links end with
+    /// the test), which carries the test's own UDP datagrams. Needs root; must run when CI=true.
+    @Test func readingTheEBPFRingBufferAllocatesNothing() throws {
+        guard getuid() == 0 else {
+            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "the eBPF test must run in CI (as root)")
+            return
+        }
+        let kernel = try KernelCapture(options: KernelCapture.Options(snaplen: 192, ringBytes: 4 << 20))
+        let loopback = Int32(if_nametoindex("lo"))
+        #expect(kernel.observe([(loopback, 1, ObservationPoints.Role.loopback.rawValue)]).isEmpty)
+        defer { kernel.detachAll() }
+        let source = PacketSource.ebpf(kernel, filter: try PacketFilter(expression: "udp and inbound"))
+        let devNull = try Self.devNull()
+        defer { close(devNull) }
+        let pipeline = Pipeline(configuration: PipelineConfiguration(workers: 1, ringBytes: 8 << 20, mode: .live),
+                                processor: ProcessorConfiguration(), output: JSONLinesOutput(fileDescriptor: devNull, name: "/dev/null"),
+                                policy: nil)
+        pipeline.observation = ObservationPoints()
+        pipeline.observation?.setInterfaces([(UInt32(loopback), .loopback)])
+
+        let sender = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(sender) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        func send(_ count: Int) {
+            let payload = [UInt8](repeating: 0x61, count: 64)
+            for index in 0..<count {
+                address.sin_port = UInt16(40_000 + index % 500).bigEndian  // nobody listens: ICMP errors too
+                _ = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(sender, payload, payload.count, 0, $0, 16) }
+                }
+            }
+        }
+        func drain() throws -> Int {
+            var read = 0
+            while case let got = try source.read(maxPackets: 512, into: pipeline), got > 0 { read += got }
+            return read
+        }
+        send(600)
+        _ = try drain()  // warms up: the filter's cooked frame and program, the pipeline's first epoch
+        send(2000)
+        flowmon_malloc_counter_start()
+        let read = try drain()
+        let allocations = Int(flowmon_malloc_counter_stop())
+        try pipeline.finish()
+        #expect(read >= 2000, "\(read) records read (each datagram is seen leaving and arriving on loopback)")
+        #expect(pipeline.capture.filteredOut > 0, "the filter rejected the datagrams leaving")
+        #expect(allocations == 0, "\(allocations) allocations for \(read) records")
     }
 
     static func steadyState(_ file: URL, processor: (JSONLinesOutput) -> FlowProcessor) throws
