@@ -107,8 +107,15 @@ package final class CaptureRun {
         for warning in self.agentInputs?.watcher?.warnings ?? [] { report(.warning(warning)) }
         self.agentMessages = Set(configuration.agentState?.messages ?? [])
         if configuration.datapath != .pcap {
+            // What is wrong whichever datapath reads (an unknown interface, a bad filter) is an error here.
+            let options = configuration.capture
+            let observation = try NodeObservation(scope: configuration.observation ?? .named([options.interface ?? "any"]),
+                                                  userFilter: nil)
+            let filter = try options.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
+            // Packets are filtered framed as on `any` (Linux cooked v2): the expression must compile for it.
+            if let refusal = filter?.prepare(linkType: 276) { throw CaptureError(.badFilter, refusal) }
             do throws(KernelCaptureError) {
-                let (kernel, observation, filter) = try Self.openKernel(configuration, report: report)
+                let kernel = try Self.openKernel(configuration.kernel, observation: observation, report: report)
                 self.source = .ebpf(kernel, filter: filter)
                 self.capture = nil
                 self.observation = observation
@@ -119,8 +126,11 @@ package final class CaptureRun {
                 guard configuration.datapath == .auto else {
                     throw CaptureError(error.isPermission ? .permissionDenied : .cannotOpen, error.message)
                 }
-                let reason = error.message.split(separator: "\n").first.map(String.init) ?? error.message
-                report(.info("datapath: libpcap (eBPF not available: \(reason))"))
+                // One line says which datapath and why; what the kernel said (the verifier's last
+                // lines) follows when there is more.
+                let lines = error.message.split(separator: "\n", omittingEmptySubsequences: false)
+                report(.info("datapath: libpcap (eBPF not available: \(lines.first ?? ""))"))
+                if lines.count > 1 { report(.warning("the kernel's log ends with:\n" + lines.dropFirst().joined(separator: "\n"))) }
             }
         }
         var options = configuration.capture
@@ -149,22 +159,10 @@ package final class CaptureRun {
 
     /// Loads flowmon's TC programs and attaches them to the observed interfaces (one named
     /// interface is observed on its own), after removing the clsact filters a killed run left
-    /// on any interface of the node. The capture filter, if any, runs in user space.
-    static func openKernel(_ configuration: Configuration, report: (RunMessage) -> Void) throws(KernelCaptureError)
-        -> (KernelCapture, NodeObservation, PacketFilter?) {
-        let options = configuration.capture
-        let observation: NodeObservation
-        let filter: PacketFilter?
-        do throws(CaptureError) {
-            observation = try NodeObservation(scope: configuration.observation ?? .named([options.interface ?? "any"]),
-                                              userFilter: nil)
-            filter = try options.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
-        } catch {
-            throw KernelCaptureError(error.message)
-        }
-        // Packets are filtered framed as on `any` (Linux cooked v2): the expression must compile for it.
-        if let refusal = filter?.prepare(linkType: 276) { throw KernelCaptureError(refusal) }
-        let kernel = try KernelCapture(options: configuration.kernel)
+    /// on any interface of the node.
+    static func openKernel(_ options: KernelCapture.Options, observation: NodeObservation, report: (RunMessage) -> Void)
+        throws(KernelCaptureError) -> KernelCapture {
+        let kernel = try KernelCapture(options: options)
         let cleaned = TCAttachment.removeLeftovers(on: observation.node.links.keys.sorted())
         if !cleaned.isEmpty {
             let names = cleaned.map { observation.node.links[$0]?.name ?? "\($0)" }
@@ -176,8 +174,8 @@ package final class CaptureRun {
         }
         for warning in warnings { report(.warning(warning)) }
         let how = kernel.attachedWith.map { $0 == .tcx ? "tcx links" : "clsact filters" } ?? "nothing attached yet"
-        report(.info("datapath: eBPF (\(how), ring buffer \(configuration.kernel.ringBytes >> 10) KiB, snaplen \(configuration.kernel.snaplen))"))
-        return (kernel, observation, filter)
+        report(.info("datapath: eBPF (\(how), ring buffer \(options.ringBytes >> 10) KiB, snaplen \(options.snaplen))"))
+        return kernel
     }
 
     /// Captures into `outputs` until stopped. Throws the output's error when one could not be

@@ -22,11 +22,15 @@ package final class KernelCapture {
         /// Size of the ring buffer in bytes: a power of two, at least a page.
         package var ringBytes: Int
         package var attachment: TCAttachment.Mode
+        /// The BPF object (ELF) to load: nil for the one built into flowmon. Tests load others
+        /// (one the verifier refuses).
+        package var object: [UInt8]?
 
-        package init(snaplen: Int = 192, ringBytes: Int = 8 << 20, attachment: TCAttachment.Mode = .auto) {
+        package init(snaplen: Int = 192, ringBytes: Int = 8 << 20, attachment: TCAttachment.Mode = .auto, object: [UInt8]? = nil) {
             self.snaplen = snaplen
             self.ringBytes = ringBytes
             self.attachment = attachment
+            self.object = object
         }
     }
 
@@ -88,7 +92,7 @@ package final class KernelCapture {
         }
         self.options = options
         let log = BPFLog.capture()
-        guard let data = Data(base64Encoded: embeddedBPFObjectBase64) else {
+        guard let data = options.object.map({ Data($0) }) ?? Data(base64Encoded: embeddedBPFObjectBase64) else {
             throw KernelCaptureError("the embedded BPF object is damaged (rebuild flowmon)")
         }
         let object: OpaquePointer? = data.withUnsafeBytes { bytes in
