@@ -21,14 +21,16 @@ enum PacketSource: @unchecked Sendable {
     }
 
     /// Reads one batch (at most `maxPackets`, waiting up to 100 ms for the first) into
-    /// `pipeline`; returns the packets read. Throws when the interface went away (libpcap).
+    /// `pipeline`; returns the packets that passed the filter (as libpcap counts them, for
+    /// `--count`). Throws when the interface went away (libpcap).
     @inline(__always)
     func read(maxPackets: Int, into pipeline: Pipeline) throws(CaptureError) -> Int {
         switch self {
         case .pcap(let capture):
             return try capture.dispatch(maxPackets: maxPackets) { pipeline.submit($0) }
         case .ebpf(let kernel, let filter):
-            return kernel.poll(timeoutMilliseconds: 100, maxRecords: maxPackets) { record in
+            var passed = 0
+            _ = kernel.poll(timeoutMilliseconds: 100, maxRecords: maxPackets) { record in
                 let packet = CapturedPacket(linkType: record.linkType, interfaceIndex: 0, time: record.time,
                                             originalLength: record.wireLength, bytes: record.bytes)
                 if let filter, !filter.matchesCooked(packet, interfaceIndex: record.interfaceIndex, outbound: record.outbound) {
@@ -36,7 +38,9 @@ enum PacketSource: @unchecked Sendable {
                     return
                 }
                 pipeline.submit(packet, interfaceIndex: record.interfaceIndex, direction: record.outbound ? .outbound : .inbound)
+                passed += 1
             }
+            return passed
         }
     }
 
@@ -62,7 +66,7 @@ enum PacketSource: @unchecked Sendable {
             let statistics = capture.statistics()
             return (statistics.droppedByKernel, statistics.droppedByInterface)
         case .ebpf(let kernel, _):
-            return (kernel.counters().ringLost, 0)
+            return (kernel.ringLost, 0)
         }
     }
 }

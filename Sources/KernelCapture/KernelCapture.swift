@@ -76,6 +76,8 @@ package final class KernelCapture {
     /// How the programs were attached (tcx links or clsact filters), once one is.
     package private(set) var attachedWith: TCAttachment.Mode?
     private let possibleCPUs: Int
+    /// Where a per-CPU counter's values are read (one per possible CPU).
+    private let counterValues: UnsafeMutablePointer<UInt64>
 
     /// Loads the programs (nothing is attached yet): the embedded object with `options`' snaplen
     /// and ring size. A verifier rejection throws with the verifier's last lines.
@@ -136,6 +138,7 @@ package final class KernelCapture {
         self.interfacesMap = bpf_object__find_map_fd_by_name(object, "flowmon_interfaces")
         self.countersMap = bpf_object__find_map_fd_by_name(object, "flowmon_counters")
         self.possibleCPUs = max(1, Int(libbpf_num_possible_cpus()))
+        self.counterValues = .allocate(capacity: self.possibleCPUs)
         do throws(KernelCaptureError) {
             self.ring = try RingBufferReader(descriptor: bpf_map__fd(ringMap), size: options.ringBytes)
         } catch {
@@ -155,6 +158,7 @@ package final class KernelCapture {
         self.ring.unmap()
         bpf_object__close(self.object)
         close(self.wakeDescriptor)
+        self.counterValues.deallocate()
     }
 
     // MARK: Interfaces
@@ -246,17 +250,20 @@ package final class KernelCapture {
 
     /// The programs' counters, summed over the CPUs.
     package func counters() -> Counters {
-        var totals = Counters()
-        var values = [UInt64](repeating: 0, count: self.possibleCPUs)
-        func sum(_ counter: flowmon_counter) -> UInt64 {
-            var key = UInt32(counter.rawValue)
-            guard values.withUnsafeMutableBytes({ bpf_map_lookup_elem(self.countersMap, &key, $0.baseAddress) }) == 0 else { return 0 }
-            return values.reduce(0, &+)
-        }
-        totals.packets = sum(FLOWMON_COUNTER_PACKETS)
-        totals.bytes = sum(FLOWMON_COUNTER_BYTES)
-        totals.ringLost = sum(FLOWMON_COUNTER_RING_LOST)
-        return totals
+        Counters(packets: self.sum(FLOWMON_COUNTER_PACKETS), bytes: self.sum(FLOWMON_COUNTER_BYTES),
+                 ringLost: self.sum(FLOWMON_COUNTER_RING_LOST))
+    }
+
+    /// Packets lost because the ring buffer was full, over every CPU (read after each batch:
+    /// one system call, no allocation).
+    package var ringLost: UInt64 { self.sum(FLOWMON_COUNTER_RING_LOST) }
+
+    private func sum(_ counter: flowmon_counter) -> UInt64 {
+        var key = UInt32(counter.rawValue)
+        guard bpf_map_lookup_elem(self.countersMap, &key, self.counterValues) == 0 else { return 0 }
+        var total: UInt64 = 0
+        for cpu in 0..<self.possibleCPUs { total &+= self.counterValues[cpu] }
+        return total
     }
 
     // MARK: Privileges
