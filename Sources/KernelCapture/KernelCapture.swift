@@ -10,11 +10,12 @@ import Glibc
 /// The eBPF datapath (`flowmon capture --datapath ebpf`): flowmon's TC programs
 /// (bpf/flowmon.bpf.c, embedded in the binary) attached at the ingress and egress of each
 /// observed interface, writing each packet's metadata and first bytes into a BPF ring buffer
-/// that `poll` reads in batches (epoll on the ring; no system call per packet). The records
-/// become `CapturedPacket`s for the same pipeline a libpcap capture feeds.
+/// that `poll` reads in batches (poll(2) on the ring, then its records read in place; no system
+/// call per packet). The records become `CapturedPacket`s for the same pipeline a libpcap
+/// capture feeds.
 ///
 /// The only module that talks to libbpf, as `Capture` alone talks to libpcap. Needs CAP_BPF and
-/// CAP_NET_ADMIN (or root); `requiredCapabilities` says which are missing.
+/// CAP_NET_ADMIN (or root); `missingCapabilities` says which are missing.
 package final class KernelCapture {
     package struct Options: Sendable {
         /// Bytes of each packet copied into its record (1 ... `maximumSnaplen`).
@@ -68,7 +69,7 @@ package final class KernelCapture {
     let interfacesMap: Int32
     let countersMap: Int32
     let ring: RingBufferReader
-    /// Written by `stop` to wake `poll`; polled beside the ring's epoll descriptor.
+    /// Written by `stop` to wake `poll`; polled beside the ring buffer map's descriptor.
     let wakeDescriptor: Int32
     private let stopped = Atomic<Bool>(false)
     /// The programs' attachments, by interface index.
@@ -128,9 +129,11 @@ package final class KernelCapture {
         let loaded = bpf_object__load(object)
         guard loaded == 0 else {
             let error = -loaded
-            let reason = error == EPERM || error == EACCES && !log.lines.contains(where: { $0.contains("BEGIN PROG LOAD LOG") })
-                ? "permission denied (CAP_BPF and CAP_NET_ADMIN, or root)" : Self.errorText(error)
-            throw fail("the kernel refused flowmon's BPF programs: \(reason)\(log.tail(verifier: true))")
+            let verified = log.lines.contains { $0.contains("BEGIN PROG LOAD LOG") }
+            let reason = verified ? "the verifier rejected a program"
+                : error == EPERM || error == EACCES ? "permission denied (CAP_BPF and CAP_NET_ADMIN, or root; or a seccomp profile that refuses bpf(2))"
+                : Self.errorText(error)
+            throw fail("the kernel refused flowmon's BPF programs: \(reason)\(log.tail(verifier: verified))")
         }
         self.object = object
         self.ingressProgram = bpf_program__fd(ingress)
