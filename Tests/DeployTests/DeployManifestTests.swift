@@ -105,9 +105,10 @@ import Testing
             let capabilities = try #require(context["capabilities"] as? [String: Any], "\(name)")
             #expect(capabilities["drop"] as? [String] == ["ALL"], "\(name)")
             let added = Set(capabilities["add"] as? [String] ?? [])
-            // The capture needs NET_RAW; --user needs SETUID and SETGID to switch
-            // (DeployCapabilityTests checks each against the kernel); the sidecar needs none.
-            #expect(added == (name == "flowmon" ? ["NET_RAW", "SETUID", "SETGID"] : []), "\(name): \(added)")
+            // The eBPF datapath needs BPF and NET_ADMIN, libpcap (where eBPF cannot run) NET_RAW;
+            // --user needs SETUID and SETGID to switch (DeployCapabilityTests checks each against
+            // the kernel); the sidecar needs none.
+            #expect(added == (name == "flowmon" ? ["BPF", "NET_ADMIN", "NET_RAW", "SETUID", "SETGID"] : []), "\(name): \(added)")
             let mounts = try manifests.container(name)["volumeMounts"] as? [[String: Any]] ?? []
             let token = mounts.contains { $0["mountPath"] as? String == "/var/run/secrets/kubernetes.io/serviceaccount" }
             #expect(token == (name == "inventory"), "\(name): the API token belongs to the sidecar only")
