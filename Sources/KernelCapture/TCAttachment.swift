@@ -116,15 +116,21 @@ package final class TCAttachment {
 
     private static func hook(_ interface: Int32, _ point: bpf_tc_attach_point) -> bpf_tc_hook {
         var hook = bpf_tc_hook()
-        hook.sz = MemoryLayout<bpf_tc_hook>.size
+        hook.sz = MemoryLayout<bpf_tc_hook>.offset(of: \.parent)! + MemoryLayout<UInt32>.size
         hook.ifindex = interface
         hook.attach_point = point
         return hook
     }
 
+    /// The options naming flowmon's filter. `sz` of libbpf's options structs (here and in the
+    /// hook) is the end of their last field, as libbpf's `LIBBPF_OPTS` sets it, not
+    /// `MemoryLayout.size`: libbpf refuses (EINVAL) options whose bytes past the last field it
+    /// knows are not zero, and a Swift copy of the struct does not keep its tail padding zero.
+    /// With the full size, a filter now and then failed to attach, and leftovers were not found
+    /// or removed.
     private static func filterOptions() -> bpf_tc_opts {
         var options = bpf_tc_opts()
-        options.sz = MemoryLayout<bpf_tc_opts>.size
+        options.sz = MemoryLayout<bpf_tc_opts>.offset(of: \.priority)! + MemoryLayout<UInt32>.size
         options.handle = Self.handle
         options.priority = Self.priority
         return options
