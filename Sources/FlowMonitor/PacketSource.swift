@@ -27,16 +27,34 @@ enum PacketSource: @unchecked Sendable {
         case .pcap(let capture):
             return try capture.dispatch(maxPackets: maxPackets) { pipeline.submit($0) }
         case .ebpf(let kernel, let filter):
-            return kernel.poll(timeoutMilliseconds: 100, maxRecords: maxPackets) { record in
-                let packet = CapturedPacket(linkType: record.linkType, interfaceIndex: 0, time: record.time,
-                                            originalLength: record.wireLength, bytes: record.bytes)
-                if let filter, !filter.matches(packet) {
-                    pipeline.countFilteredOut()
-                    return
-                }
-                pipeline.submit(packet, interfaceIndex: record.interfaceIndex, direction: record.outbound ? .outbound : .inbound)
-            }
+            return kernel.poll(timeoutMilliseconds: 100, maxRecords: maxPackets) { Self.submit($0, filter, pipeline) }
         }
+    }
+
+    /// Ends the capture's reading: with eBPF the programs are detached, then every record still
+    /// in the ring is read into `pipeline` (a record left there would be neither counted nor
+    /// lost). libpcap keeps nothing flowmon could still read once stopped. Returns the packets read.
+    func drain(into pipeline: Pipeline) -> Int {
+        guard case .ebpf(let kernel, let filter) = self else { return 0 }
+        kernel.detachAll()
+        var total = 0
+        while true {
+            let read = kernel.consume(maxRecords: 512) { Self.submit($0, filter, pipeline) }
+            total += read
+            pipeline.publish()
+            if read < 512 { return total }
+        }
+    }
+
+    @inline(__always)
+    private static func submit(_ record: KernelCapture.Record, _ filter: PacketFilter?, _ pipeline: Pipeline) {
+        let packet = CapturedPacket(linkType: record.linkType, interfaceIndex: 0, time: record.time,
+                                    originalLength: record.wireLength, bytes: record.bytes)
+        if let filter, !filter.matches(packet) {
+            pipeline.countFilteredOut()
+            return
+        }
+        pipeline.submit(packet, interfaceIndex: record.interfaceIndex, direction: record.outbound ? .outbound : .inbound)
     }
 
     /// Wakes a waiting `read` and ends the capture (signal-safe).

@@ -308,6 +308,48 @@ struct EBPFDatapathTests {
         #expect(losses.last?["total"] as? Int == lost, "\(losses)")
     }
 
+    /// What the ring still holds when the capture is stopped is read before the final stats:
+    /// flowmon is stopped (SIGSTOP) while a flood ping's records fill the ring, then asked to
+    /// end (SIGINT) as it resumes. Every frame veth-a carried is counted, none lost.
+    @Test func recordsLeftInTheRingAtTheEndAreRead() throws {
+        guard Self.canRun() else { return }
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let lab = try NetnsLab(topology: "bridge")
+        defer { lab.down() }
+        try lab.up(out: directory)
+        let output = directory.appendingPathComponent("flows.jsonl")
+        let flowmon = try Self.capture(in: "\(lab.name)-node", ["--datapath", "ebpf", "--interface", "veth-a",
+                                                              "--output", output.path])
+        defer {
+            kill(flowmon.pid, SIGCONT)
+            flowmon.process.stop()
+        }
+        #expect(flowmon.wait(seconds: 60) { flowmon.stderrSoFar.contains("flowmon: capturing on") }, "\(flowmon.stderrSoFar)")
+        func crossed() throws -> Int {
+            try ["rx_packets", "tx_packets", "tx_dropped"].reduce(0) { sum, counter in
+                let text = try lab.script(["exec", lab.name, "node", "cat", "/sys/class/net/veth-a/statistics/\(counter)"])
+                return sum + (Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1_000_000)
+            }
+        }
+        let before = try crossed()
+        kill(flowmon.pid, SIGSTOP)
+        let ping = try lab.script(["exec", lab.name, "pod-a", "ping", "-n", "-q", "-f", "-c", "2000", lab.podIP("b")])
+        #expect(ping.contains("2000 received"), "\(ping)")
+        let sent = try crossed() - before
+        kill(flowmon.pid, SIGINT)
+        kill(flowmon.pid, SIGCONT)
+        let finished = flowmon.finish()
+        #expect(finished.status == 0, "\(finished.stderr)")
+
+        let lines = try Self.lines(output)
+        let capture = try #require(Self.lastStats(lines)?["capture"] as? [String: Any])
+        #expect(capture["packets"] as? Int == sent && capture["kernel_dropped"] as? Int == 0, "veth-a carried \(sent): \(capture)")
+        let echo = Self.flows(lines).first { $0["proto"] as? String == "ICMP" && $0["src_ip"] as? String == lab.podIP("a") }
+        let counts = (echo?["flow"] as? [String: Any]).map { [$0["pkts_toserver"] as? Int, $0["pkts_toclient"] as? Int] }
+        #expect(counts == [2000, 2000], "\(echo ?? [:])")
+    }
+
     // MARK: 5. Privileges
 
     /// Without capabilities, `--datapath ebpf` names exactly what is missing and exits
