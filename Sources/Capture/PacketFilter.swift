@@ -47,6 +47,18 @@ package final class PacketFilter {
         }
     }
 
+    /// Whether the expression, as compiled for Ethernet, reads one of Linux's socket-filter
+    /// extensions (`inbound` and `outbound`: SKF_AD_PKTTYPE; `ifindex`: SKF_AD_IFINDEX; loads
+    /// at SKF_AD_OFF, -0x1000, and above). Only a filter the kernel runs can evaluate them:
+    /// run in user space (`matches`) they match no packet.
+    package var readsKernelExtensions: Bool {
+        guard let program = self.entries[0].program, let instructions = program.pointee.bf_insns else { return false }
+        return UnsafeBufferPointer(start: instructions, count: Int(program.pointee.bf_len)).contains { instruction in
+            let (kind, mode) = (instruction.code & 0x07, instruction.code & 0xe0)  // BPF_LD or BPF_LDX, BPF_ABS or BPF_IND
+            return (kind == 0x00 || kind == 0x01) && (mode == 0x20 || mode == 0x40) && instruction.k >= 0xffff_f000
+        }
+    }
+
     deinit {
         for index in 0..<self.entryCount {
             if let program = self.entries[index].program {

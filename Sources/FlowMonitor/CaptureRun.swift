@@ -162,6 +162,9 @@ package final class CaptureRun {
         } catch {
             throw KernelCaptureError(error.message)
         }
+        if let filter, filter.readsKernelExtensions {
+            throw KernelCaptureError("the filter '\(filter.expression)' uses inbound, outbound or ifindex, which only libpcap's kernel filter evaluates (the eBPF datapath filters in flowmon)")
+        }
         let kernel = try KernelCapture(options: configuration.kernel)
         let cleaned = TCAttachment.removeLeftovers(on: observation.node.links.keys.sorted())
         if !cleaned.isEmpty {

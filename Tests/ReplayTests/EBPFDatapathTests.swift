@@ -465,7 +465,8 @@ struct EBPFDatapathTests {
     // MARK: 6. The capture filter, in user space
 
     /// `--filter 'tcp port 5000'` with eBPF: only matching connections are written, and every
-    /// other record the programs delivered is counted in `filtered_out`.
+    /// other record the programs delivered is counted in `filtered_out`. A filter on the
+    /// direction or the interface index is refused (auto: libpcap runs it).
     @Test func theCaptureFilterKeepsOnlyMatchingConnections() throws {
         guard Self.canRun() else { return }
         let directory = try Fixture.temporaryDirectory()
@@ -522,6 +523,16 @@ struct EBPFDatapathTests {
         }
         #expect(packets == 2 * connectionPackets, "\(capture), \(connectionPackets) packets in the connection")
         #expect(filteredOut > 0 && packets + filteredOut == delivered, "\(capture): the veths carried \(delivered)")
+
+        // inbound, outbound and ifindex read what only a kernel socket filter knows: refused
+        // with eBPF (which filters in flowmon, where they would match nothing), libpcap under auto.
+        let refusal = "the filter 'inbound and tcp port 5000' uses inbound, outbound or ifindex, which only libpcap's kernel filter evaluates"
+        let direction = try Self.runCapture(in: node, prefix: [], ["--datapath", "ebpf", "--filter", "inbound and tcp port 5000",
+                                                                   "--duration", "1"])
+        #expect(direction.status != 0 && direction.stderr.contains("flowmon: error: \(refusal)"), "\(direction.stderr)")
+        let auto = try Self.runCapture(in: node, prefix: [], ["--datapath", "auto", "--filter", "inbound and tcp port 5000",
+                                                              "--duration", "1"])
+        #expect(auto.status == 0 && auto.stderr.contains("datapath: libpcap (eBPF not available: \(refusal)"), "\(auto.stderr)")
     }
 
     // MARK: Helpers
