@@ -214,7 +214,9 @@ package final class CaptureRun {
             let interfaces = self.observation.map { "\($0.description) through any" } ?? capture.interfaceName
             self.report(.info("capturing on \(interfaces) (link type \(capture.linkType), \(workers))"))
         case .ebpf:
-            self.report(.info("capturing on \(self.observation?.description ?? self.interfaceLabel) with eBPF (\(workers))"))
+            // One named interface is named as libpcap's capture names it ("capturing on eth0 ...").
+            let interfaces = configuration.observation == nil ? self.interfaceLabel : self.observation?.description ?? self.interfaceLabel
+            self.report(.info("capturing on \(interfaces) with eBPF (\(workers))"))
         }
         let signals = SignalFlags([SIGINT, SIGTERM, SIGHUP]) { [source] in source.stop() }
         defer { signals.cancel() }

@@ -271,6 +271,8 @@ struct EBPFDatapathTests {
         defer { flowmon.process.stop() }
         #expect(flowmon.wait(seconds: 60) { flowmon.stderrSoFar.contains("flowmon: capturing on") }, "\(flowmon.stderrSoFar)")
         #expect(flowmon.stderrSoFar.contains("ring buffer 4 KiB"), "\(flowmon.stderrSoFar)")
+        // One named interface is named as libpcap's capture names it.
+        #expect(flowmon.stderrSoFar.contains("flowmon: capturing on veth-a with eBPF ("), "\(flowmon.stderrSoFar)")
 
         func counter(_ name: String) throws -> Int {
             let text = try lab.script(["exec", lab.name, "node", "cat", "/sys/class/net/veth-a/statistics/\(name)"])
