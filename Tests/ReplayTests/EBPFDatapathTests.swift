@@ -173,8 +173,9 @@ struct EBPFDatapathTests {
     // MARK: 3. A killed run's leftovers
 
     /// `--ebpf-attach tc` killed with SIGKILL leaves its clsact filters; the next start removes
-    /// them and says so, and a clean exit leaves no flowmon filter anywhere. tcx links end with
-    /// the process, however it ends.
+    /// them and says so, and a clean exit leaves no flowmon filter anywhere; a running capture's
+    /// filters are neither removed nor replaced by a second one. tcx links end with the process,
+    /// however it ends.
     @Test func aKilledRunsFiltersAreRemovedByTheNextStart() throws {
         guard Self.canRun() else { return }
         let directory = try Fixture.temporaryDirectory()
@@ -213,15 +214,30 @@ struct EBPFDatapathTests {
         #expect(finished.status == 0, "\(finished.stderr)")
         #expect(try Self.lines(output).contains { $0.contains("\"proto\":\"ICMP\"") }, "the ping was captured")
 
-        // A clean exit of a tc run leaves nothing either.
-        let clean = try Self.capture(in: node, ["--datapath", "ebpf", "--ebpf-attach", "tc", "--output", "/dev/null"])
+        // A running tc capture's filters are not leftovers: a second tc run refuses to replace
+        // them (auto: libpcap) and the first goes on capturing. A clean exit leaves nothing.
+        let cleanOutput = directory.appendingPathComponent("clean.jsonl")
+        let clean = try Self.capture(in: node, ["--datapath", "ebpf", "--ebpf-attach", "tc", "--output", cleanOutput.path])
         defer { clean.process.stop() }
         #expect(clean.wait(seconds: 60) { clean.stderrSoFar.contains("flowmon: capturing on") }, "\(clean.stderrSoFar)")
         #expect(!clean.stderrSoFar.contains("removed the eBPF filters"), "\(clean.stderrSoFar)")
-        #expect(try !Self.flowmonFilters(node).isEmpty, "attached as clsact filters")
+        let attachedFilters = try Self.flowmonFilters(node)
+        #expect(attachedFilters.count == 2 * veths.count, "attached as clsact filters: \(attachedFilters)")
+        let refusal = "is captured by another flowmon (process \(clean.pid)) with clsact filters"
+        let second = try Self.runCapture(in: node, prefix: [], ["--datapath", "ebpf", "--ebpf-attach", "tc", "--duration", "1"])
+        #expect(second.status != 0 && second.stderr.contains(refusal), "\(second.stderr)")
+        #expect(!second.stderr.contains("removed the eBPF filters"), "\(second.stderr)")
+        let fallback = try Self.runCapture(in: node, prefix: [], ["--datapath", "auto", "--ebpf-attach", "tc", "--duration", "1"])
+        #expect(fallback.status == 0 && fallback.stderr.contains("datapath: libpcap (eBPF not available: "), "\(fallback.stderr)")
+        #expect(try Self.flowmonFilters(node) == attachedFilters)
+        let stillCaptured = try lab.script(["exec", lab.name, "pod-a", "ping", "-n", "-q", "-c", "2", "-i", "0.2", lab.podIP("c")])
+        #expect(stillCaptured.contains("2 received"), "\(stillCaptured)")
+        Thread.sleep(forTimeInterval: 0.3)
         kill(clean.pid, SIGINT)
         #expect(clean.finish().status == 0)
         #expect(try Self.flowmonFilters(node).isEmpty)
+        let echo = Self.flows(try Self.lines(cleanOutput)).first { $0["dest_ip"] as? String == lab.podIP("c") }
+        #expect((echo?["flow"] as? [String: Any])?["pkts_toserver"] as? Int == 2, "the first capture went on: \(echo ?? [:])")
 
         // tcx: the links go with the process.
         let tcx = try Self.capture(in: node, ["--datapath", "ebpf", "--ebpf-attach", "tcx", "--output", "/dev/null"])
