@@ -35,7 +35,8 @@ package final class PacketFilter {
     /// Where `matchesCooked` frames a packet (allocated at its first call).
     private var cookedFrame: UnsafeMutableRawBufferPointer?
 
-    /// Compiles `expression` for Ethernet to check it.
+    /// Compiles `expression` for Ethernet to check it (an expression only a link type that
+    /// records the direction can run, such as `inbound`, passes the check).
     ///
     /// The corresponding C functions are `pcap_open_dead_with_tstamp_precision` and `pcap_compile`.
     package init(expression: String) throws(CaptureError) {
@@ -45,6 +46,10 @@ package final class PacketFilter {
             self.entries = .allocate(capacity: Self.maximumLinkTypes)
             self.entries.initialize(to: Entry(linkType: 1, program: program))
             self.entryCount = 1
+        case .unsupported:
+            // Valid, but not on Ethernet (`inbound`): for the link types that record it. Ethernet
+            // gets its notice if one of its packets comes.
+            self.entries = .allocate(capacity: Self.maximumLinkTypes)
         case .failure(let message):
             throw CaptureError(.badFilter, "invalid filter expression '\(expression)': \(message)")
         }
@@ -134,7 +139,9 @@ package final class PacketFilter {
     }
 
     private func program(for linkType: UInt32) -> UnsafeMutablePointer<bpf_program>? {
-        if self.entries[self.lastEntry].linkType == linkType { return self.entries[self.lastEntry].program }
+        if self.lastEntry < self.entryCount && self.entries[self.lastEntry].linkType == linkType {
+            return self.entries[self.lastEntry].program
+        }
         var index = 0
         while index < self.entryCount {
             if self.entries[index].linkType == linkType {
@@ -156,7 +163,7 @@ package final class PacketFilter {
         let program: UnsafeMutablePointer<bpf_program>?
         switch compiled {
         case .success(let compiledProgram): program = compiledProgram
-        case .failure: program = nil
+        case .failure, .unsupported: program = nil
         }
         (self.entries + self.entryCount).initialize(to: Entry(linkType: linkType, program: program))
         self.lastEntry = self.entryCount
@@ -164,20 +171,30 @@ package final class PacketFilter {
         switch compiled {
         case .success(let program):
             return program
-        case .failure(let message):
-            self.notices.append(
-                "filter '\(self.expression)' cannot apply to link type \(linkTypeName(linkType)) (\(linkType)): \(message); its packets do not match"
-            )
+        case .failure(let message), .unsupported(let message):
+            self.notices.append(Self.notice(self.expression, linkType: linkType, message))
             return nil
         }
     }
 
+    private static func notice(_ expression: String, linkType: UInt32, _ message: String) -> String {
+        "filter '\(expression)' cannot apply to link type \(linkTypeName(linkType)) (\(linkType)): \(message); its packets do not match"
+    }
+
     private enum Compiled {
         case success(UnsafeMutablePointer<bpf_program>)
+        /// libpcap refused the expression for this link type.
         case failure(String)
+        /// It compiled, but only a kernel filter could run it (see `compile`).
+        case unsupported(String)
     }
 
     /// Compiles with optimization on and an unknown netmask (so `ip broadcast` is refused).
+    /// A program that reads Linux's socket-filter extensions is refused too: libpcap compiles
+    /// `inbound`, `outbound` and `ifindex` on a link type whose header does not record them
+    /// (Ethernet) into loads at SKF_AD_OFF (-0x1000) and above, which only a filter the kernel
+    /// runs can evaluate; in flowmon they would silently match nothing (tcpdump refuses them
+    /// when reading a file).
     private static func compile(_ expression: String, linkType: UInt32) -> Compiled {
         guard let dlt = dataLinkType(forLinkType: linkType) else {
             return .failure("link type out of range")
@@ -191,6 +208,16 @@ package final class PacketFilter {
         if pcap_compile(handle, program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
             program.deallocate()
             return .failure(String(cString: pcap_geterr(handle)))
+        }
+        let instructions = UnsafeBufferPointer(start: program.pointee.bf_insns, count: Int(program.pointee.bf_len))
+        let readsKernelExtensions = instructions.contains { instruction in
+            let (kind, mode) = (instruction.code & 0x07, instruction.code & 0xe0)  // BPF_LD or BPF_LDX, BPF_ABS or BPF_IND
+            return (kind == 0x00 || kind == 0x01) && (mode == 0x20 || mode == 0x40) && instruction.k >= 0xffff_f000
+        }
+        if readsKernelExtensions {
+            pcap_freecode(program)
+            program.deallocate()
+            return .unsupported("inbound, outbound and ifindex need a link type that records them (Linux cooked, as captured on 'any')")
         }
         return .success(program)
     }

@@ -221,6 +221,7 @@ package final class CaptureRun {
         defer { signals.cancel() }
         var outputFailure: OutputError?
         let failure = self.loop(pipeline, signals, outputFailure: &outputFailure)
+        if outputFailure == nil && configuration.count == nil { _ = self.source.drain(into: pipeline) }
         self.noteDrops(pipeline)
         try pipeline.finish(inputError: failure?.description)
         if let outputFailure { throw outputFailure }

@@ -47,6 +47,12 @@ package final class ReplayRun {
         self.reader = try CaptureFileReader(path: configuration.file)
     }
 
+    /// Says for which of the file's link types the filter matched nothing because it cannot
+    /// apply to them (`inbound` on Ethernet, which only records it on `any`).
+    func reportFilterNotices() {
+        for notice in self.filter?.notices ?? [] { self.report(.warning(notice)) }
+    }
+
     /// Replays the file into `outputs`, calling `progress` (bytes read, packets) between batches.
     /// Returns the exit status: 0, or 128 + the number of the signal that stopped the replay.
     /// Throws the capture's error when the file is cut short or unreadable (after writing
@@ -70,11 +76,13 @@ package final class ReplayRun {
                 return "\(reader.path): replay interrupted by \(SignalFlags.name(number)) after \(reader.recordsRead) records"
             }
         } catch {
+            self.reportFilterNotices()
             switch error {
             case .input(let error): throw error
             case .output(let error): throw error
             }
         }
+        self.reportFilterNotices()
         guard let stopped, let number = signals.stopSignal else { return 0 }
         self.report(.error("\(stopped); every connection seen before is written"))
         return 128 + number

@@ -100,7 +100,8 @@ package final class KernelCapture {
         }
         let object: OpaquePointer? = data.withUnsafeBytes { bytes in
             var openOptions = bpf_object_open_opts()
-            openOptions.sz = MemoryLayout<bpf_object_open_opts>.size
+            // Up to its last field, as TCAttachment's options (libbpf checks the padding after it).
+            openOptions.sz = MemoryLayout<bpf_object_open_opts>.offset(of: \.kernel_log_level)! + MemoryLayout<UInt32>.size
             return "flowmon".withCString { name in
                 openOptions.object_name = name
                 return bpf_object__open_mem(bytes.baseAddress, bytes.count, &openOptions)

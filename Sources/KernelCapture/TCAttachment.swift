@@ -1,4 +1,5 @@
 internal import CBPF
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -60,6 +61,11 @@ package final class TCAttachment {
         }
         self.mode = .tc
         for (program, point) in [(ingress, BPF_TC_INGRESS), (egress, BPF_TC_EGRESS)] {
+            // Replacing the filter of a flowmon that runs would end its capture, silently.
+            if let holder = Self.runningFlowmon(on: interface, point) {
+                if point == BPF_TC_EGRESS { Self.detachFilter(interface, BPF_TC_INGRESS) }
+                throw KernelCaptureError("interface \(Self.label(interface)) is captured by another flowmon (process \(holder)) with clsact filters; stop it, or attach with tcx links (--ebpf-attach tcx, Linux 6.6+), which do not exclude each other")
+            }
             var hook = Self.hook(interface, point)
             let created = bpf_tc_hook_create(&hook)
             guard created == 0 || created == -EEXIST else { throw Self.failure(interface, "the clsact qdisc", -created) }
@@ -86,16 +92,15 @@ package final class TCAttachment {
     }
 
     /// Removes the clsact filters a killed flowmon left on `interfaces`: those at flowmon's
-    /// handle and priority whose program is one of flowmon's (by name). Returns the interfaces
-    /// cleaned. (tcx links need no cleaning: they end with the process that held them.)
+    /// handle and priority whose program is one of flowmon's (by name) and held by no running
+    /// process (a running flowmon's are its capture). Returns the interfaces cleaned. (tcx links
+    /// need no cleaning: they end with the process that held them.)
     package static func removeLeftovers(on interfaces: [Int32]) -> [Int32] {
         var cleaned: [Int32] = []
         for interface in interfaces {
             var removed = false
             for point in [BPF_TC_INGRESS, BPF_TC_EGRESS] {
-                var hook = Self.hook(interface, point)
-                var options = Self.filterOptions()
-                guard bpf_tc_query(&hook, &options) == 0, Self.isFlowmonProgram(id: options.prog_id) else { continue }
+                guard let program = Self.flowmonFilter(on: interface, point), Self.holder(ofProgram: program) == nil else { continue }
                 Self.detachFilter(interface, point)
                 removed = true
             }
@@ -116,15 +121,21 @@ package final class TCAttachment {
 
     private static func hook(_ interface: Int32, _ point: bpf_tc_attach_point) -> bpf_tc_hook {
         var hook = bpf_tc_hook()
-        hook.sz = MemoryLayout<bpf_tc_hook>.size
+        hook.sz = MemoryLayout<bpf_tc_hook>.offset(of: \.parent)! + MemoryLayout<UInt32>.size
         hook.ifindex = interface
         hook.attach_point = point
         return hook
     }
 
+    /// The options naming flowmon's filter. `sz` of libbpf's options structs (here and in the
+    /// hook) is the end of their last field, as libbpf's `LIBBPF_OPTS` sets it, not
+    /// `MemoryLayout.size`: libbpf refuses (EINVAL) options whose bytes past the last field it
+    /// knows are not zero, and a Swift copy of the struct does not keep its tail padding zero.
+    /// With the full size, a filter now and then failed to attach, and leftovers were not found
+    /// or removed.
     private static func filterOptions() -> bpf_tc_opts {
         var options = bpf_tc_opts()
-        options.sz = MemoryLayout<bpf_tc_opts>.size
+        options.sz = MemoryLayout<bpf_tc_opts>.offset(of: \.priority)! + MemoryLayout<UInt32>.size
         options.handle = Self.handle
         options.priority = Self.priority
         return options
@@ -134,6 +145,38 @@ package final class TCAttachment {
         var hook = Self.hook(interface, point)
         var options = Self.filterOptions()
         _ = bpf_tc_detach(&hook, &options)
+    }
+
+    /// The ID of the program of flowmon's filter on the interface's hook, if one of flowmon's
+    /// programs is there.
+    private static func flowmonFilter(on interface: Int32, _ point: bpf_tc_attach_point) -> UInt32? {
+        var hook = Self.hook(interface, point)
+        var options = Self.filterOptions()
+        guard bpf_tc_query(&hook, &options) == 0, Self.isFlowmonProgram(id: options.prog_id) else { return nil }
+        return options.prog_id
+    }
+
+    /// The process (not this one) whose flowmon filter is on the interface's hook, if it runs.
+    private static func runningFlowmon(on interface: Int32, _ point: bpf_tc_attach_point) -> Int32? {
+        Self.flowmonFilter(on: interface, point).flatMap(Self.holder(ofProgram:))
+    }
+
+    /// A process other than this one that holds a descriptor of the program (its loader, while
+    /// it runs; a killed one holds none), from /proc/PID/fdinfo. Processes whose descriptors
+    /// cannot be read (another user's, without root) are not seen.
+    private static func holder(ofProgram id: UInt32) -> Int32? {
+        let files = FileManager.default
+        let me = getpid()
+        for entry in (try? files.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), pid != me,
+                  let descriptors = try? files.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { continue }
+            for descriptor in descriptors
+            where (try? files.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)")) == "anon_inode:bpf-prog" {
+                let info = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(descriptor)", encoding: .utf8)) ?? ""
+                if info.split(separator: "\n").contains("prog_id:\t\(id)") { return pid }
+            }
+        }
+        return nil
     }
 
     /// Whether the program with this ID is one of flowmon's (`flowmon_ingress`, `flowmon_egress`).
@@ -149,11 +192,16 @@ package final class TCAttachment {
     }
 
     private static func failure(_ interface: Int32, _ what: String, _ error: Int32) -> KernelCaptureError {
+        let reason = error == EPERM ? "permission denied (CAP_NET_ADMIN and CAP_BPF)" : String(cString: strerror(error))
+        return KernelCaptureError(permission: error == EPERM,
+                                  "cannot attach flowmon's BPF programs to interface \(Self.label(interface)) (\(what)): \(reason)")
+    }
+
+    /// 'name' of the interface, or "index N" when it has none (any more).
+    private static func label(_ interface: Int32) -> String {
         var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
-        let label = if_indextoname(UInt32(bitPattern: interface), &name) != nil
+        return if_indextoname(UInt32(bitPattern: interface), &name) != nil
             ? "'\(String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))'"
             : "index \(interface)"
-        let reason = error == EPERM ? "permission denied (CAP_NET_ADMIN and CAP_BPF)" : String(cString: strerror(error))
-        return KernelCaptureError(permission: error == EPERM, "cannot attach flowmon's BPF programs to interface \(label) (\(what)): \(reason)")
     }
 }
