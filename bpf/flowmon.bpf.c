@@ -53,6 +53,30 @@ static __always_inline void count(__u32 counter, __u64 amount)
         *value += amount;
 }
 
+/* The unread bytes at which the reader is woken: a batch, as libpcap's TPACKET_V3 blocks are. */
+#define FLOWMON_WAKEUP_BYTES (32 << 10)
+
+/*
+ * How a record of SIZE bytes (its ring-buffer header included) is submitted: waking the reader
+ * only when the unread bytes, this record's included, cross a multiple of the wake-up batch
+ * (32 KiB, or a quarter of a smaller ring). By default the kernel wakes the reader for every
+ * record submitted while it has read everything, which for a reader that keeps up is nearly
+ * every packet: an irq_work and an inter-processor interrupt (on a virtual machine, an exit to
+ * the hypervisor) in the sending context, and a batch of a few packets per wake-up. A reader
+ * that is behind is not asleep; a crossing missed by two CPUs at once is caught at the next
+ * multiple; the records of a quiet interface are read when the reader's wait times out
+ * (KernelCapture.poll).
+ */
+static __always_inline __u64 wakeup(__u64 size)
+{
+    __u64 batch = bpf_ringbuf_query(&flowmon_ring, BPF_RB_RING_SIZE) >> 2;
+    if (batch > FLOWMON_WAKEUP_BYTES)
+        batch = FLOWMON_WAKEUP_BYTES;
+    __u64 unread = bpf_ringbuf_query(&flowmon_ring, BPF_RB_AVAIL_DATA);
+    __u64 before = unread > size ? unread - size : 0;
+    return (before & ~(batch - 1)) != (unread & ~(batch - 1)) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /*
  * Reserves a record with room for SIZE bytes of packet (SIZE a power of two), fills it and
  * submits it. Records come in a few fixed sizes (bpf_ringbuf_reserve takes a constant) so that
@@ -96,7 +120,7 @@ static __always_inline void count(__u32 counter, __u64 amount)
         record->direction = direction;                                                            \
         record->link_type = link_type;                                                            \
         record->reserved = 0;                                                                     \
-        bpf_ringbuf_submit(record, 0);                                                            \
+        bpf_ringbuf_submit(record, wakeup(sizeof(*record) + (SIZE) + 16 + 8));                   \
         return TC_ACT_UNSPEC;                                                                     \
     } while (0)
 

@@ -205,9 +205,13 @@ package final class KernelCapture {
 
     // MARK: Reading
 
-    /// Waits up to `timeoutMilliseconds` for records, then hands each available one to `body`
-    /// (at most `maxRecords`), oldest first. Returns the number handed over; 0 on timeout or
-    /// after `stop`. A record's bytes are valid only during its call.
+    /// Waits up to `timeoutMilliseconds` for a batch of records, then hands each available one
+    /// to `body` (at most `maxRecords`), oldest first. Returns the number handed over; 0 when
+    /// there was none, or after `stop`. A record's bytes are valid only during its call.
+    ///
+    /// The programs wake the reader once per batch of unread bytes, not per record
+    /// (bpf/flowmon.bpf.c, `wakeup`): what a timeout finds is read too, so a quiet interface's
+    /// packets wait at most `timeoutMilliseconds`.
     package func poll(timeoutMilliseconds: Int32, maxRecords: Int, _ body: (Record) -> Void) -> Int {
         guard !self.isStopped else { return 0 }
         var descriptors = (pollfd(fd: self.ring.descriptor, events: Int16(POLLIN), revents: 0),
@@ -215,7 +219,7 @@ package final class KernelCapture {
         let ready = withUnsafeMutableBytes(of: &descriptors) { raw in
             Glibc.poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, timeoutMilliseconds)
         }
-        guard ready > 0, !self.isStopped, descriptors.0.revents != 0 else { return 0 }
+        guard ready >= 0, !self.isStopped else { return 0 }
         return self.consume(maxRecords: maxRecords, body)
     }
 
