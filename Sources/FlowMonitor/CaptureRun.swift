@@ -193,7 +193,10 @@ package final class CaptureRun {
         processor.metrics = self.metrics != nil
         let pipeline = outputs.pipeline(pipelineConfiguration, processor: processor, agent: configuration.agentState,
                                         alerts: configuration.alerts, input: nil, report: self.report)
-        pipeline.observation = self.observation?.points
+        // One named interface sees each packet once (loopback, where the programs see each packet
+        // leave and arrive, aside), as a libpcap capture of it does: no rule to apply per packet.
+        let single = self.configuration.observation == nil && self.observation?.observed.first?.role != .loopback
+        pipeline.observation = single ? nil : self.observation?.points
         pipeline.reloadCounters = self.reloads
         if let stream = self.agentInputs?.stream {
             self.report(.info("following the pods of the watch stream \(stream.source)"))
