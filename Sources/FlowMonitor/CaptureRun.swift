@@ -174,7 +174,8 @@ package final class CaptureRun {
         }
         for warning in warnings { report(.warning(warning)) }
         let how = kernel.attachedWith.map { $0 == .tcx ? "tcx links" : "clsact filters" } ?? "nothing attached yet"
-        report(.info("datapath: eBPF (\(how), ring buffer \(configuration.kernel.ringBytes >> 10) KiB, snaplen \(configuration.kernel.snaplen))"))
+        let mode = configuration.kernel.mode == .flows ? "in-kernel flow aggregation, " : ""
+        report(.info("datapath: eBPF (\(mode)\(how), ring buffer \(configuration.kernel.ringBytes >> 10) KiB, snaplen \(configuration.kernel.snaplen))"))
         return (kernel, observation, filter)
     }
 
@@ -197,6 +198,9 @@ package final class CaptureRun {
             self.agentInputs?.start()
         }
         pipeline.datapath = self.source.datapath
+        if case .ebpf(let kernel, _) = self.source, kernel.options.mode == .flows {
+            pipeline.kernelFlows = (kernel, KernelFlows(timeouts: processor.timeouts))
+        }
         if self.observation == nil { pipeline.captureInterfaceIndex = if_nametoindex(self.interfaceLabel) }
         if let (server, version) = self.metrics {
             let (interface, capturing) = (self.interfaceLabel, self.capturing)

@@ -3,6 +3,7 @@ import Datapath
 import Decoding
 import FlowCore
 import Foundation
+import KernelCapture
 import Output
 
 /// How the pipeline behaves when a worker's ring is full.
@@ -120,6 +121,9 @@ package final class Pipeline: @unchecked Sendable {
     var captureInterfaceIndex: UInt32 = 0
     /// Packets per interface (live capture).
     let interfaceCounters: InterfaceCounters?
+    /// The eBPF datapath in mode 2 (`--ebpf-mode flows`): the kernel's flow map, read before
+    /// every sweep (`collectKernelFlows`).
+    var kernelFlows: (kernel: KernelCapture, deltas: KernelFlows)?
 
     package init(configuration: PipelineConfiguration, processor: ProcessorConfiguration, output: JSONLinesOutput,
                 policy: PolicyContext?, hubble: JSONLinesOutput? = nil,
@@ -183,6 +187,7 @@ package final class Pipeline: @unchecked Sendable {
         self.capture.count(length: packet.originalLength, time: packet.time)
         if packet.time > self.latestTime { self.latestTime = packet.time }
         if self.sweeps.isDue(time: packet.time, packets: self.sequence) {
+            self.collectKernelFlows(now: packet.time)
             self.broadcast(.sweep, time: packet.time.nanoseconds, sequence: 2 &* self.sequence)
             // The workers end the epoch now, not at the next batch: a replay from a pipe may
             // wait in read(2) before the next one.
@@ -256,12 +261,46 @@ package final class Pipeline: @unchecked Sendable {
     /// passed is the caller's (the kernel's clock); the flow table reads none itself.
     package func idle(now: CaptureTime) {
         guard self.configuration.mode == .live, self.sweeps.isDue(idle: now) else { return }
+        self.collectKernelFlows(now: now)
         self.broadcast(.sweep, time: now.nanoseconds, sequence: 2 &* self.sequence)
         if now > self.latestTime { self.latestTime = now }
         self.publish()
     }
 
     package func countFilteredOut() { self.capture.filteredOut &+= 1 }
+
+    /// Reads what the kernel counted since the last sweep (eBPF mode 2) and hands it to the
+    /// workers ahead of the sweep marker, so no connection the kernel keeps busy expires, and
+    /// adds the kernel's counts of the packets it never sent up to `stats.capture`.
+    func collectKernelFlows(now: CaptureTime) {
+        guard let (kernel, deltas) = self.kernelFlows else { return }
+        let counted = deltas.collect(from: kernel, now: now) { aggregate in self.submit(aggregate) }
+        self.capture.countKernel(aggregated: counted.aggregated, seenElsewhere: counted.seenElsewhere, time: now)
+    }
+
+    /// Hands a kernel aggregate to the worker that owns its connection, numbered with the sweep
+    /// that follows it. Waits while the ring is full: an aggregate stands for many packets.
+    func submit(_ aggregate: FlowAggregate) {
+        let hash = FlowKey.addressPairHash(aggregate.key.lowAddress, aggregate.key.highAddress,
+                                           ipProtocol: aggregate.key.ipProtocol)
+        let worker = self.configuration.workers == 1 ? 0 : Int(self.shardOwners[Int(hash % UInt64(PipelineConfiguration.shardCount))])
+        let event = 2 &* self.sequence
+        guard let target = self.ringTable[worker] else {
+            self.readerProcessor._withUnsafeGuaranteedRef { $0.apply(aggregate, event: event) }
+            return
+        }
+        var aggregate = aggregate
+        let time = aggregate.last.nanoseconds
+        withUnsafeBytes(of: &aggregate) { bytes in
+            target._withUnsafeGuaranteedRef { ring in
+                while !ring.write(kind: .aggregate, packet: nil, payload: bytes, time: time,
+                                  sequence: event) {
+                    ring.publish()
+                    PacketRing.pause()
+                }
+            }
+        }
+    }
 
     /// What reads the packets (live capture): names the kernel's losses in the records.
     package var datapath: CaptureDatapath? {
@@ -314,7 +353,7 @@ package final class Pipeline: @unchecked Sendable {
         case .end:
             processor.endEpoch(sequence, at: CaptureTime(nanoseconds: time), last: true, into: self.merger, worker: index)
             return true
-        case .padding, .decoded:
+        case .padding, .decoded, .aggregate:
             break
         }
         return false
@@ -343,6 +382,7 @@ package final class Pipeline: @unchecked Sendable {
     /// Ends the run: every worker expires and flushes its flows at the latest packet time,
     /// the last records are merged and written, then one `stats` record for the whole run.
     package func finish(inputError: String? = nil) throws(OutputError) {
+        self.collectKernelFlows(now: self.latestTime)
         self.broadcast(.end, time: self.latestTime.nanoseconds, sequence: 2 &* self.sequence &+ 2)
         self.publish()
         self.finished.wait()
@@ -375,6 +415,9 @@ package final class Pipeline: @unchecked Sendable {
                         .bindMemory(to: PacketSummary.self, capacity: 1)
                     processor.process(&summary.pointee, event: header.sequence,
                                       time: CaptureTime(nanoseconds: header.time), length: header.originalLength)
+                case .aggregate:
+                    let aggregate = bytes.rawBuffer.baseAddress!.loadUnaligned(as: FlowAggregate.self)
+                    processor.apply(aggregate, event: header.sequence)
                 case .sweep, .reload, .end, .padding:
                     if self.handleMarker(header.kind, time: header.time, sequence: header.sequence, worker: index) {
                         done = true
