@@ -222,7 +222,7 @@ package final class CaptureRun {
         var outputFailure: OutputError?
         let failure = self.loop(pipeline, signals, outputFailure: &outputFailure)
         self.noteDrops(pipeline)
-        try pipeline.finish(inputError: failure?.description)
+        try pipeline.finish(inputError: failure?.description) { self.source.drain(into: pipeline) }
         if let outputFailure { throw outputFailure }
         if let failure { throw failure }
     }
@@ -245,7 +245,7 @@ package final class CaptureRun {
             packets += got
             pipeline.publish()
             let now = Self.now()
-            if got == 0 { pipeline.idle(now: now) }
+            if got == 0 || pipeline.kernelFlows != nil { pipeline.idle(now: now) { self.source.drain(into: pipeline) } }
             self.noteDrops(pipeline)
             if let capture = self.capture, capture.interfaceIsUp != interfaceWasUp {
                 interfaceWasUp = capture.interfaceIsUp

@@ -28,6 +28,9 @@ final class KernelFlows {
     let idleNanoseconds: Int64
     /// The kernel's counters at the last read.
     private var counters = KernelCapture.Counters()
+    /// What the last read counted, one aggregate per connection with new packets (kept to be
+    /// reused: the pipeline hands them over after draining the ring).
+    private(set) var aggregates: [FlowAggregate] = []
 
     init(timeouts: FlowTimeouts) {
         self.idleNanoseconds = min(timeouts.nanoseconds(for: .new), timeouts.nanoseconds(for: .established),
@@ -73,17 +76,18 @@ final class KernelFlows {
         }
     }
 
-    /// Reads the kernel's flow map and counters (at `now`, the sweep's time): hands each
-    /// connection's new counts to `deliver`, deletes the idle entries, and returns what the
+    /// Reads the kernel's flow map and counters (at `now`, the sweep's time): puts each
+    /// connection's new counts in `aggregates`, deletes the idle entries, and returns what the
     /// kernel counted since the last read without sending it up (aggregated, and not counted
     /// because another interface counts it).
-    func collect(from kernel: KernelCapture, now: CaptureTime, _ deliver: (FlowAggregate) -> Void)
+    func collect(from kernel: KernelCapture, now: CaptureTime)
         -> (aggregated: (packets: UInt64, bytes: UInt64), seenElsewhere: (packets: UInt64, bytes: UInt64)) {
         self.beginRead()
+        self.aggregates.removeAll(keepingCapacity: true)
         var idle: [KernelCapture.FlowTotals] = []
         kernel.readFlows { totals in
             let (aggregate, isIdle) = self.step(totals, now: now)
-            if let aggregate { deliver(aggregate) }
+            if let aggregate { self.aggregates.append(aggregate) }
             if isIdle { idle.append(totals) }
         }
         self.endRead()

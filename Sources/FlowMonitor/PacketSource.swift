@@ -27,16 +27,27 @@ enum PacketSource: @unchecked Sendable {
         case .pcap(let capture):
             return try capture.dispatch(maxPackets: maxPackets) { pipeline.submit($0) }
         case .ebpf(let kernel, let filter):
-            return kernel.poll(timeoutMilliseconds: 100, maxRecords: maxPackets) { record in
-                let packet = CapturedPacket(linkType: record.linkType, interfaceIndex: 0, time: record.time,
-                                            originalLength: record.wireLength, bytes: record.bytes)
-                if let filter, !filter.matches(packet) {
-                    pipeline.countFilteredOut()
-                    return
-                }
-                pipeline.submit(packet, interfaceIndex: record.interfaceIndex, direction: record.outbound ? .outbound : .inbound)
-            }
+            return kernel.poll(timeoutMilliseconds: 100, maxRecords: maxPackets) { Self.submit($0, filter, into: pipeline) }
         }
+    }
+
+    @inline(__always)
+    static func submit(_ record: KernelCapture.Record, _ filter: PacketFilter?, into pipeline: Pipeline) {
+        let packet = CapturedPacket(linkType: record.linkType, interfaceIndex: 0, time: record.time,
+                                    originalLength: record.wireLength, bytes: record.bytes)
+        if let filter, !filter.matches(packet) {
+            pipeline.countFilteredOut()
+            return
+        }
+        pipeline.submit(packet, interfaceIndex: record.interfaceIndex, direction: record.outbound ? .outbound : .inbound)
+    }
+
+    /// Hands every record waiting in the BPF ring buffer to `pipeline` without waiting (eBPF mode 2,
+    /// before a sweep hands over the kernel's aggregates: `Pipeline.idle(now:drain:)`).
+    func drain(into pipeline: Pipeline) {
+        guard case .ebpf(let kernel, let filter) = self else { return }
+        _ = kernel.consume(maxRecords: .max) { Self.submit($0, filter, into: pipeline) }
+        pipeline.publish()
     }
 
     /// Wakes a waiting `read` and ends the capture (signal-safe).

@@ -122,7 +122,7 @@ package final class Pipeline: @unchecked Sendable {
     /// Packets per interface (live capture).
     let interfaceCounters: InterfaceCounters?
     /// The eBPF datapath in mode 2 (`--ebpf-mode flows`): the kernel's flow map, read before
-    /// every sweep (`collectKernelFlows`).
+    /// every sweep (`idle(now:drain:)`), which the capture loop then makes by the clock alone.
     var kernelFlows: (kernel: KernelCapture, deltas: KernelFlows)?
 
     package init(configuration: PipelineConfiguration, processor: ProcessorConfiguration, output: JSONLinesOutput,
@@ -186,8 +186,7 @@ package final class Pipeline: @unchecked Sendable {
     package func submit(_ packet: CapturedPacket, interfaceIndex: UInt32, direction: LinkDirection) {
         self.capture.count(length: packet.originalLength, time: packet.time)
         if packet.time > self.latestTime { self.latestTime = packet.time }
-        if self.sweeps.isDue(time: packet.time, packets: self.sequence) {
-            self.collectKernelFlows(now: packet.time)
+        if self.kernelFlows == nil, self.sweeps.isDue(time: packet.time, packets: self.sequence) {
             self.broadcast(.sweep, time: packet.time.nanoseconds, sequence: 2 &* self.sequence)
             // The workers end the epoch now, not at the next batch: a replay from a pipe may
             // wait in read(2) before the next one.
@@ -259,9 +258,14 @@ package final class Pipeline: @unchecked Sendable {
     /// Live capture with no traffic: sweep on the clock so idle flows still end, and their
     /// records are written (and flushed) within 1 s of their timeout passing. The time
     /// passed is the caller's (the kernel's clock); the flow table reads none itself.
-    package func idle(now: CaptureTime) {
+    ///
+    /// With the eBPF datapath in mode 2 every sweep is made here, after each batch, and first
+    /// reads the kernel's flow map, then `drain`s the records waiting in the ring, then hands the
+    /// workers what the map counted: a connection's aggregate never reaches its worker before the
+    /// record of the packet that created it (sent up before any packet was counted in the map).
+    package func idle(now: CaptureTime, drain: () -> Void = {}) {
         guard self.configuration.mode == .live, self.sweeps.isDue(idle: now) else { return }
-        self.collectKernelFlows(now: now)
+        self.collectKernelFlows(now: now, drain: drain)
         self.broadcast(.sweep, time: now.nanoseconds, sequence: 2 &* self.sequence)
         if now > self.latestTime { self.latestTime = now }
         self.publish()
@@ -272,9 +276,11 @@ package final class Pipeline: @unchecked Sendable {
     /// Reads what the kernel counted since the last sweep (eBPF mode 2) and hands it to the
     /// workers ahead of the sweep marker, so no connection the kernel keeps busy expires, and
     /// adds the kernel's counts of the packets it never sent up to `stats.capture`.
-    func collectKernelFlows(now: CaptureTime) {
+    func collectKernelFlows(now: CaptureTime, drain: () -> Void) {
         guard let (kernel, deltas) = self.kernelFlows else { return }
-        let counted = deltas.collect(from: kernel, now: now) { aggregate in self.submit(aggregate) }
+        let counted = deltas.collect(from: kernel, now: now)
+        drain()
+        for index in deltas.aggregates.indices { self.submit(deltas.aggregates[index]) }
         self.capture.countKernel(aggregated: counted.aggregated, seenElsewhere: counted.seenElsewhere, time: now)
     }
 
@@ -381,8 +387,8 @@ package final class Pipeline: @unchecked Sendable {
 
     /// Ends the run: every worker expires and flushes its flows at the latest packet time,
     /// the last records are merged and written, then one `stats` record for the whole run.
-    package func finish(inputError: String? = nil) throws(OutputError) {
-        self.collectKernelFlows(now: self.latestTime)
+    package func finish(inputError: String? = nil, drain: () -> Void = {}) throws(OutputError) {
+        self.collectKernelFlows(now: self.latestTime, drain: drain)
         self.broadcast(.end, time: self.latestTime.nanoseconds, sequence: 2 &* self.sequence &+ 2)
         self.publish()
         self.finished.wait()
