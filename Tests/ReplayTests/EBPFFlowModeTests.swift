@@ -7,7 +7,10 @@ import Testing
 /// packet), with the lab's exchanges (short TCP connections, refused and scanned ports, UDP with
 /// and without answers, an ICMP port unreachable, pings, pod to pod and pod to node, the node to
 /// a pod) and bulk ones where mode 2 aggregates: a TCP connection of 300 request/response
-/// round trips each way, 300 answered UDP datagrams and 100 pings, pod to pod and pod to node.
+/// round trips each way, 300 answered UDP datagrams and 100 pings, pod to pod and pod to node
+/// (and, in the overlay lab, to a pod on the other node through VXLAN, captured with
+/// `--interface any`: the uplink's encapsulated packets go up as records, as the kernel's parser
+/// leaves tunnels to user space).
 /// The records must be the same connections with the same packets and bytes each way, TCP state,
 /// flags, `conn_state` and verdicts; the pods' own counts (`scripts/pod-truth`) the same packets
 /// and bytes (frames with their 14-byte Ethernet header, as eBPF counts them). Needs root,
@@ -30,7 +33,7 @@ struct EBPFFlowModeTests {
                     app: a
         """
 
-    @Test(arguments: ["bridge", "routed"])
+    @Test(arguments: ["bridge", "routed", "overlay"])
     func flowsModeWritesWhatPacketsModeWrites(topology: String) throws {
         guard NetnsTopologyHarness.canRun() else { return }
         let directory = try Fixture.temporaryDirectory()
@@ -45,8 +48,9 @@ struct EBPFFlowModeTests {
         defer { captures.forEach { $0.process.process.stop() } }
         for mode in ["flows", "packets"] {
             let output = directory.appendingPathComponent("\(mode).jsonl")
+            let interfaces = topology == "overlay" ? ["--interface", "any"] : []
             let process = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
-                "netns", "exec", "\(lab.name)-node", Fixture.flowmonBinary.path, "capture", "--datapath", "ebpf",
+                "netns", "exec", "\(lab.name)-node", Fixture.flowmonBinary.path, "capture"] + interfaces + ["--datapath", "ebpf",
                 "--ebpf-mode", mode, "--output", output.path, "--pods", directory.appendingPathComponent("pods.json").path,
                 "--policies", policies.path, "--node-name", "\(lab.name)-node",
                 "--timeout-new", "120", "--timeout-established", "120"], seconds: 300)
@@ -60,7 +64,9 @@ struct EBPFFlowModeTests {
         _ = try lab.traffic()
         let bulk = try BulkTraffic(lab: lab, directory: directory)
         defer { bulk.stop() }
-        for (client, target) in [("pod-a", lab.podIP("b")), ("pod-a", "10.244.0.1")] {
+        let targets = [lab.podIP("b"), "10.244.0.1"] + (topology == "overlay" ? [lab.podIP("x")] : [])
+        for target in targets {
+            let client = "pod-a"
             let lines = try bulk.run(from: client, to: target)
             #expect(lines.count == 3 && lines.allSatisfy { $0.hasSuffix(" ok") }, "\(lines)")
         }
@@ -76,8 +82,10 @@ struct EBPFFlowModeTests {
         for capture in captures {
             let finished = capture.process.finish()
             #expect(finished.status == 0, "\(capture.mode): \(finished.stderr)")
-            let lines = try String(contentsOf: capture.output, encoding: .utf8).split(separator: "\n")
-                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            let text = try String(contentsOf: capture.output, encoding: .utf8).split(separator: "\n").map(String.init)
+            let validation = try validateAgainstSchemas(text)
+            #expect(validation.status == 0, "\(capture.mode): \(validation.report)")
+            let lines = text.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             records[capture.mode] = Self.comparable(lines.filter { $0["event_type"] as? String == "flow" })
             stats[capture.mode] = lines.last { $0["event_type"] as? String == "stats" }?["stats"] as? [String: Any]
         }
@@ -154,11 +162,12 @@ struct EBPFFlowModeTests {
         let all: [[Int]] = truth.values.flatMap { $0 }
         let bulk = all.filter { $0[0] >= 300 && $0[1] >= 300 }
         let pings = all.filter { $0[0] == 100 && $0[1] == 100 }
-        #expect(bulk.count == 4 && pings.count == 2, "\(topology): \(bulk) \(pings)")
+        let remote = topology == "overlay" ? 1 : 0
+        #expect(bulk.count == 4 + 2 * remote && pings.count == 2 + remote, "\(topology): \(bulk) \(pings)")
     }
 }
 
-/// The bulk exchanges: echo servers (TCP 9000, UDP 9001) in pod-b and the node, and a client
+/// The bulk exchanges: echo servers (TCP 9000, UDP 9001) in pod-b, the node and (overlay) pod-x, and a client
 /// that makes 300 round trips over one TCP connection (200 bytes each way, TCP_NODELAY), 300
 /// over UDP and 100 pings. `stop` ends the servers whatever happened.
 final class BulkTraffic {
@@ -231,7 +240,8 @@ final class BulkTraffic {
 
     init(lab: NetnsLab, directory: URL) throws {
         self.lab = lab
-        for namespace in ["\(lab.name)-pod-b", "\(lab.name)-node"] {
+        let remote = lab.topology == "overlay" ? ["\(lab.name)-pod-x"] : []
+        for namespace in ["\(lab.name)-pod-b", "\(lab.name)-node"] + remote {
             let ready = directory.appendingPathComponent("bulk-ready-\(namespace)")
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
