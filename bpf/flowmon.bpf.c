@@ -149,6 +149,7 @@ static __always_inline int submit_packet(struct __sk_buff *skb, __u8 direction, 
 #define FLOWMON_TCP_FIN 0x01
 #define FLOWMON_TCP_SYN 0x02
 #define FLOWMON_TCP_RST 0x04
+#define FLOWMON_TCP_ACK 0x10
 
 /* Loads LENGTH bytes at OFFSET of the packet into BUFFER; false when the packet is shorter. */
 static __always_inline int load(struct __sk_buff *skb, __u32 offset, void *buffer, __u32 length)
@@ -202,7 +203,9 @@ static __always_inline int observation_admits(__u8 role, __u8 direction, __u64 *
  * Mode 2 for one packet. Returns 1 when the packet is dealt with here (counted in the flow map,
  * or not counted because another interface counts it), 0 when it goes up as a record: a
  * connection's first packet on this CPU, its first packet each way, a TCP packet with SYN, FIN
- * or RST or with a flag not seen yet that way, a packet the map has no room for, and every packet
+ * or RST, without ACK (so every packet user space's invalid-flags check could flag goes up: each
+ * such combination lacks ACK or has SYN, FIN or RST) or with a flag not seen yet that way on this
+ * CPU, a packet the map has no room for, and every packet
  * this parser does not classify (not IPv4/IPv6; an IPv4 fragment or one with options; an IPv6
  * extension header; a protocol other than TCP, UDP, SCTP, ICMP echo; UDP to a port flowmon's
  * decoder treats as a tunnel, 4789, 8472 and 6081; lengths the decoder would call malformed;
@@ -382,7 +385,8 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     value->last_ns = now;
     __u16 *seen_flags = way == 0 ? &value->tcp_flags[0] : &value->tcp_flags[1];
     if (!(value->seen & way_bit) ||
-        (is_tcp && ((flags & (FLOWMON_TCP_SYN | FLOWMON_TCP_FIN | FLOWMON_TCP_RST)) || (flags & ~*seen_flags)))) {
+        (is_tcp && ((flags & (FLOWMON_TCP_SYN | FLOWMON_TCP_FIN | FLOWMON_TCP_RST)) || !(flags & FLOWMON_TCP_ACK) ||
+                    (flags & ~*seen_flags)))) {
         /* User space's TCP state machine sees every state change; the first packet each way
          * sets what only a packet can (who sent first, an ICMP reply's type). */
         value->seen |= way_bit;

@@ -126,6 +126,10 @@ extension Flowmon {
             if self.ebpfMode != nil && self.datapath == .pcap {
                 throw ValidationError("'--ebpf-mode' needs the eBPF datapath; it cannot be combined with '--datapath pcap'.")
             }
+            if self.ebpfMode == .flows && self.filter != nil {
+                // The filter runs in user space on the records; the kernel would count what it rejects.
+                throw ValidationError("'--filter' cannot be combined with '--ebpf-mode flows': the kernel counts packets the filter never sees.")
+            }
             guard (1...2047).contains(self.bufferSize) else { throw ValidationError("'--buffer-size' must be between 1 and 2047 MiB.") }
             guard (1...256).contains(self.workers) else { throw ValidationError("'--workers' must be between 1 and 256.") }
             guard (1...65_536).contains(self.ringSize) else { throw ValidationError("'--ring-size' must be between 1 and 65536 MiB.") }

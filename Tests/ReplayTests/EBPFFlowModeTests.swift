@@ -111,6 +111,26 @@ struct EBPFFlowModeTests {
         try Self.checkAgainstTruth(captures[0].output, merged, localPods: Set(lab.pods.map(\.ip)), topology: topology)
     }
 
+    /// `--ebpf-mode` is the eBPF datapath's: refused with libpcap before anything opens, as is a
+    /// capture filter with in-kernel aggregation (it runs in user space, on the records); and
+    /// documented in `--help`.
+    @Test func theModeIsTheEBPFDatapaths() throws {
+        let pcap = try run(Fixture.flowmonBinary, ["capture", "--interface", "lo", "--datapath", "pcap", "--ebpf-mode", "flows",
+                                                   "--output", "/nonexistent/x"])
+        #expect(pcap.status == 64)
+        #expect(pcap.stderr.contains("'--ebpf-mode' needs the eBPF datapath"), "\(pcap.stderr)")
+        let unknown = try run(Fixture.flowmonBinary, ["capture", "--interface", "lo", "--ebpf-mode", "bytes", "--output", "/nonexistent/x"])
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("'bytes'") && unknown.stderr.contains("packets") && unknown.stderr.contains("flows"),
+                "\(unknown.stderr)")
+        let filtered = try run(Fixture.flowmonBinary, ["capture", "--interface", "lo", "--ebpf-mode", "flows", "--filter", "port 80",
+                                                       "--output", "/nonexistent/x"])
+        #expect(filtered.status == 64)
+        #expect(filtered.stderr.contains("'--filter' cannot be combined with '--ebpf-mode flows'"), "\(filtered.stderr)")
+        let help = try run(Fixture.flowmonBinary, ["capture", "--help"])
+        #expect(help.stdout.contains("--ebpf-mode <mode>") && help.stdout.contains("in-kernel flow aggregation"), "\(help.stdout)")
+    }
+
     /// A record as the two modes must agree on it, keyed by protocol and endpoints (ICMP echoes
     /// by their addresses: records do not carry the identifier, so those compare as sorted lists).
     static func comparable(_ flows: [[String: Any]]) -> [String: [String]] {
