@@ -74,6 +74,14 @@ struct {
     __type(value, __u32);
 } flowmon_local_pods SEC(".maps");
 
+/* Mode 2: what was counted here without a record, per interface (stats.capture.interfaces). */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u32);
+    __type(value, struct flowmon_interface_counts);
+} flowmon_interface_counts SEC(".maps");
+
 static __always_inline void count(__u32 counter, __u64 amount)
 {
     __u64 *value = bpf_map_lookup_elem(&flowmon_counters, &counter);
@@ -340,9 +348,14 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     source_port = bpf_ntohs(source_port);
     destination_port = bpf_ntohs(destination_port);
 
+    struct flowmon_interface_counts *here = bpf_map_lookup_elem(&flowmon_interface_counts, &ifindex);
     if (!observation_admits(role, direction, source, destination)) {
         count(FLOWMON_COUNTER_SEEN_ELSEWHERE, 1);
         count(FLOWMON_COUNTER_SEEN_ELSEWHERE_BYTES, wire_length);
+        if (here) {
+            here->seen_elsewhere_packets += 1;
+            here->seen_elsewhere_bytes += wire_length;
+        }
         return 1;
     }
 
@@ -402,6 +415,10 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     }
     count(FLOWMON_COUNTER_AGGREGATED_PACKETS, 1);
     count(FLOWMON_COUNTER_AGGREGATED_BYTES, wire_length);
+    if (here) {
+        here->aggregated_packets += 1;
+        here->aggregated_bytes += wire_length;
+    }
     return 1;
 }
 

@@ -48,6 +48,15 @@ struct flowmon_interface {
     __u8 reserved;
 };
 
+/* Mode 2: what the programs counted without sending it up, per interface
+ * (flowmon_interface_counts, per CPU; user space makes each interface's entry when it attaches). */
+struct flowmon_interface_counts {
+    __u64 aggregated_packets;
+    __u64 aggregated_bytes;
+    __u64 seen_elsewhere_packets;
+    __u64 seen_elsewhere_bytes;
+};
+
 /* Per-CPU counters (flowmon_counters), summed by user space. */
 enum flowmon_counter {
     /* Packets the programs saw, and their bytes (wire_length). */

@@ -28,6 +28,10 @@ final class KernelFlows {
     let idleNanoseconds: Int64
     /// The kernel's counters at the last read.
     private var counters = KernelCapture.Counters()
+    /// The kernel's per-interface counts at the last read, by interface index.
+    private var interfaces: [UInt32: (packets: UInt64, bytes: UInt64, seenElsewhere: UInt64)] = [:]
+    /// What the kernel counted per interface since the last read (packets include `seenElsewhere`).
+    private(set) var interfaceDeltas: [(index: UInt32, packets: UInt64, bytes: UInt64, seenElsewhere: UInt64)] = []
     /// What the last read counted, one aggregate per connection with new packets (kept to be
     /// reused: the pipeline hands them over after draining the ring).
     private(set) var aggregates: [FlowAggregate] = []
@@ -97,6 +101,21 @@ final class KernelFlows {
         // these counters only).
         let counters = kernel.counters()
         defer { self.counters = counters }
+        self.interfaceDeltas.removeAll(keepingCapacity: true)
+        var interfaces: [UInt32: (packets: UInt64, bytes: UInt64, seenElsewhere: UInt64)] = [:]
+        for count in kernel.interfaceCounts() {
+            let now = (packets: count.aggregated.packets &+ count.seenElsewhere.packets,
+                       bytes: count.aggregated.bytes &+ count.seenElsewhere.bytes, seenElsewhere: count.seenElsewhere.packets)
+            // An interface detached and attached again starts from zero.
+            var before = self.interfaces[count.index] ?? (0, 0, 0)
+            if now.packets < before.packets { before = (0, 0, 0) }
+            interfaces[count.index] = now
+            if now.packets > before.packets {
+                self.interfaceDeltas.append((count.index, now.packets &- before.packets, now.bytes &- before.bytes,
+                                             now.seenElsewhere &- before.seenElsewhere))
+            }
+        }
+        self.interfaces = interfaces
         return ((counters.aggregatedPackets &- self.counters.aggregatedPackets, counters.aggregatedBytes &- self.counters.aggregatedBytes),
                 (counters.seenElsewhere &- self.counters.seenElsewhere, counters.seenElsewhereBytes &- self.counters.seenElsewhereBytes))
     }

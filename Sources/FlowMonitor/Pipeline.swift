@@ -282,6 +282,10 @@ package final class Pipeline: @unchecked Sendable {
         drain()
         for index in deltas.aggregates.indices { self.submit(deltas.aggregates[index]) }
         self.capture.countKernel(aggregated: counted.aggregated, seenElsewhere: counted.seenElsewhere, time: now)
+        for interface in deltas.interfaceDeltas {
+            self.interfaceCounters?.add(interface.index, packets: interface.packets, bytes: interface.bytes,
+                                        seenElsewhere: interface.seenElsewhere, time: now)
+        }
     }
 
     /// Hands a kernel aggregate to the worker that owns its connection, numbered with the sweep

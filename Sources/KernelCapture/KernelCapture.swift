@@ -130,6 +130,7 @@ package final class KernelCapture {
     let countersMap: Int32
     let flowsMap: Int32
     let localPodsMap: Int32
+    let interfaceCountsMap: Int32
     let ring: OpaquePointer
     /// Written by `stop` to wake `poll`; polled beside the ring's epoll descriptor.
     let wakeDescriptor: Int32
@@ -178,6 +179,7 @@ package final class KernelCapture {
         guard let ringMap = bpf_object__find_map_by_name(object, "flowmon_ring"),
               let flowsMap = bpf_object__find_map_by_name(object, "flowmon_flows"),
               let localPodsMap = bpf_object__find_map_by_name(object, "flowmon_local_pods"),
+              let interfaceCountsMap = bpf_object__find_map_by_name(object, "flowmon_interface_counts"),
               let rodata = bpf_object__find_map_by_name(object, ".rodata"),
               let ingress = bpf_object__find_program_by_name(object, "flowmon_ingress"),
               let egress = bpf_object__find_program_by_name(object, "flowmon_egress")
@@ -187,6 +189,7 @@ package final class KernelCapture {
         let flows = options.mode == .flows
         bpf_map__set_max_entries(flowsMap, flows ? UInt32(clamping: max(1, options.flowEntries)) : 1)
         bpf_map__set_max_entries(localPodsMap, flows ? 16_384 : 1)
+        bpf_map__set_max_entries(interfaceCountsMap, flows ? 16_384 : 1)
         var size = 0
         guard let initial = bpf_map__initial_value(rodata, &size), size >= MemoryLayout<flowmon_config>.size else {
             throw fail("flowmon's BPF object has no configuration to set (rebuild flowmon)")
@@ -209,6 +212,7 @@ package final class KernelCapture {
         self.countersMap = bpf_object__find_map_fd_by_name(object, "flowmon_counters")
         self.flowsMap = bpf_map__fd(flowsMap)
         self.localPodsMap = bpf_map__fd(localPodsMap)
+        self.interfaceCountsMap = bpf_map__fd(interfaceCountsMap)
         self.possibleCPUs = max(1, Int(libbpf_num_possible_cpus()))
         self.wakeDescriptor = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         let context = Unmanaged.passUnretained(self.delivery).toOpaque()
@@ -244,12 +248,17 @@ package final class KernelCapture {
             self.attachments[index] = nil
             var key = UInt32(bitPattern: index)
             bpf_map_delete_elem(self.interfacesMap, &key)
+            bpf_map_delete_elem(self.interfaceCountsMap, &key)
         }
         var warnings: [String] = []
         for interface in interfaces where self.attachments[interface.index] == nil {
             var key = UInt32(bitPattern: interface.index)
             var value = flowmon_interface(link_type: interface.linkType, role: interface.role, reserved: 0)
             bpf_map_update_elem(self.interfacesMap, &key, &value, UInt64(BPF_ANY))
+            if self.options.mode == .flows {
+                var zero = [flowmon_interface_counts](repeating: flowmon_interface_counts(), count: self.possibleCPUs)
+                bpf_map_update_elem(self.interfaceCountsMap, &key, &zero, UInt64(BPF_ANY))
+            }
             do throws(KernelCaptureError) {
                 let attachment = try TCAttachment(interface: interface.index, ingress: self.ingressProgram,
                                                   egress: self.egressProgram, mode: self.attachedWith ?? self.options.attachment)
@@ -412,6 +421,32 @@ package final class KernelCapture {
                 }
             }
         }
+    }
+
+    /// What the programs counted without sending it up, per attached interface, summed over the
+    /// CPUs (mode 2; empty in mode 1): aggregated, and skipped by the observation rule.
+    package func interfaceCounts() -> [(index: UInt32, aggregated: (packets: UInt64, bytes: UInt64),
+                                        seenElsewhere: (packets: UInt64, bytes: UInt64))] {
+        guard self.options.mode == .flows else { return [] }
+        var counts: [(index: UInt32, aggregated: (packets: UInt64, bytes: UInt64), seenElsewhere: (packets: UInt64, bytes: UInt64))] = []
+        var values = [flowmon_interface_counts](repeating: flowmon_interface_counts(), count: self.possibleCPUs)
+        var key: UInt32 = 0
+        var next: UInt32 = 0
+        var first = true
+        while withUnsafePointer(to: &key, { bpf_map_get_next_key(self.interfaceCountsMap, first ? nil : $0, &next) }) == 0 {
+            first = false
+            key = next
+            guard bpf_map_lookup_elem(self.interfaceCountsMap, &key, &values) == 0 else { continue }
+            var entry = (index: key, aggregated: (packets: UInt64(0), bytes: UInt64(0)), seenElsewhere: (packets: UInt64(0), bytes: UInt64(0)))
+            for value in values {
+                entry.aggregated.packets &+= value.aggregated_packets
+                entry.aggregated.bytes &+= value.aggregated_bytes
+                entry.seenElsewhere.packets &+= value.seen_elsewhere_packets
+                entry.seenElsewhere.bytes &+= value.seen_elsewhere_bytes
+            }
+            counts.append(entry)
+        }
+        return counts
     }
 
     /// Deletes a connection from the flow map if its packet counts are still `totals`' (mode 2;

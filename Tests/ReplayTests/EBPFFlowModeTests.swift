@@ -104,6 +104,9 @@ struct EBPFFlowModeTests {
         for field in ["packets", "bytes", "seen_elsewhere"] {
             #expect(flowsCapture[field] as? Int == packetsCapture[field] as? Int, "\(field): \(flowsCapture) \(packetsCapture)")
         }
+        // Per interface too: the kernel counts what it keeps per interface.
+        let flowsInterfaces = flowsCapture["interfaces"] as? NSDictionary, packetsInterfaces = packetsCapture["interfaces"] as? NSDictionary
+        #expect(flowsInterfaces != nil && flowsInterfaces == packetsInterfaces, "\(String(describing: flowsInterfaces)) \(String(describing: packetsInterfaces))")
         let decoded = (stats["flows"]?["decoder"] as? [String: Any])?["pkts"] as? Int ?? 0
         #expect(decoded + (aggregated["packets"] as? Int ?? 0) + (flowsCapture["seen_elsewhere"] as? Int ?? 0)
                 == flowsCapture["packets"] as? Int, "every packet decoded, aggregated or counted elsewhere: \(flowsCapture)")
