@@ -114,6 +114,62 @@ struct EBPFFlowModeTests {
         try Self.checkAgainstTruth(captures[0].output, merged, localPods: Set(lab.pods.map(\.ip)), topology: topology)
     }
 
+    /// IPv6: the kernel keys a connection as user space does (16-byte addresses ordered as numbers,
+    /// not as the little-endian words a BPF program loads them into,
+    /// ICMPv6 echoes by identifier), so a bulk TCP connection, UDP and pings between two pods over
+    /// IPv6 (with the neighbour discovery around them, which goes up as records) give the same
+    /// records in both modes, and no connection is made from the kernel's counts alone.
+    @Test func ipv6ConnectionsAreTheSameInBothModes() throws {
+        guard NetnsTopologyHarness.canRun() else { return }
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let lab = try NetnsLab(topology: "bridge")
+        defer { lab.down() }
+        try lab.script(["up", lab.name, "--topology", "bridge", "--out", directory.path, "--ipv6"])
+        // Addresses whose order as numbers (pod-a's first) is not their order as little-endian words.
+        for (pod, address) in [("a", "fd00:244::1:12"), ("b", "fd00:244::2:11")] {
+            try lab.script(["exec", lab.name, "pod-\(pod)", "ip", "-6", "address", "add", "\(address)/64", "dev", "eth0", "nodad"])
+        }
+        var captures: [(mode: String, output: URL, process: BoundedProcess)] = []
+        defer { captures.forEach { $0.process.process.stop() } }
+        for mode in ["flows", "packets"] {
+            let output = directory.appendingPathComponent("\(mode).jsonl")
+            let process = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
+                "netns", "exec", "\(lab.name)-node", Fixture.flowmonBinary.path, "capture", "--datapath", "ebpf", "--ebpf-mode", mode,
+                "--output", output.path], seconds: 300)
+            captures.append((mode, output, process))
+            #expect(process.wait(seconds: 60) { process.stderrSoFar.contains("flowmon: capturing on") }, "\(process.stderrSoFar)")
+        }
+        let bulk = try BulkTraffic(lab: lab, directory: directory)
+        defer { bulk.stop() }
+        let lines = try bulk.run(from: "pod-a", to: "fd00:244::2:11")
+        #expect(lines.count == 3 && lines.allSatisfy { $0.hasSuffix(" ok") }, "\(lines)")
+        Thread.sleep(forTimeInterval: 0.5)
+        for capture in captures { kill(capture.process.pid, SIGINT) }
+        var records: [String: [String: [String]]] = [:]
+        var stats: [String: [String: Any]] = [:]
+        for capture in captures {
+            let finished = capture.process.finish()
+            #expect(finished.status == 0, "\(capture.mode): \(finished.stderr)")
+            let lines = try String(contentsOf: capture.output, encoding: .utf8).split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            records[capture.mode] = Self.comparable(lines.filter { $0["event_type"] as? String == "flow" })
+            stats[capture.mode] = lines.last { $0["event_type"] as? String == "stats" }?["stats"] as? [String: Any]
+        }
+        // The pods' (the node's link-local neighbour discovery and MLD may come before the second capture starts).
+        let flows = (records["flows"] ?? [:]).filter { $0.key.contains("fd00:244::") }
+        let packets = (records["packets"] ?? [:]).filter { $0.key.contains("fd00:244::") }
+        for key in Set(flows.keys).union(packets.keys).sorted() {
+            #expect(flows[key] == packets[key], "\(key): flows \(flows[key] ?? []), packets \(packets[key] ?? [])")
+        }
+        for expected in ["TCP fd00:244::1:12:", "UDP fd00:244::1:12:", "IPv6-ICMP fd00:244::1:12:- > fd00:244::2:11:-"] {
+            #expect(packets.keys.contains { $0.hasPrefix(expected) }, "\(expected): \(packets.keys.sorted())")
+        }
+        let aggregated = (stats["flows"]?["capture"] as? [String: Any])?["aggregated"] as? [String: Any]
+        #expect(aggregated?["packets"] as? Int ?? 0 > 1000, "\(String(describing: aggregated))")
+        #expect((stats["flows"]?["flow"] as? [String: Any])?["created_from_kernel"] == nil)
+    }
+
     /// `--ebpf-mode` is the eBPF datapath's: refused with libpcap before anything opens, as is a
     /// capture filter with in-kernel aggregation (it runs in user space, on the records); and
     /// documented in `--help`.
@@ -212,12 +268,14 @@ final class BulkTraffic {
             while True:
                 data, peer = sock.recvfrom(4096)
                 sock.sendto(data, peer)
-        listener = socket.socket()
+        listener = socket.socket(socket.AF_INET6)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("0.0.0.0", 9000))
+        listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        listener.bind(("::", 9000))
         listener.listen(16)
-        echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        echo.bind(("0.0.0.0", 9001))
+        echo = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        echo.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        echo.bind(("::", 9001))
         threading.Thread(target=tcp, args=(listener,), daemon=True).start()
         threading.Thread(target=udp, args=(echo,), daemon=True).start()
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -245,7 +303,7 @@ final class BulkTraffic {
             pass
         print("bulk tcp", sock.getsockname()[1], "ok" if ok else "failed", flush=True)
         sock.close()
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp = socket.socket(socket.AF_INET6 if ":" in target else socket.AF_INET, socket.SOCK_DGRAM)
         udp.settimeout(2)
         udp.connect((target, 9001))
         answers = 0
