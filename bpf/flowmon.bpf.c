@@ -57,9 +57,12 @@ struct {
  * map would make room by dropping a connection whose latest counts user space has not read
  * yet; this one refuses the insert, and the packet goes up as a record instead. User space
  * deletes connections idle for longer than the shortest flow timeout, so the map stays bounded.
+ * Not preallocated: each connection takes its value on every possible CPU, so the memory follows
+ * the connections there are, not max_entries times the CPUs.
  */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
     __uint(max_entries, 65536);
     __type(key, struct flowmon_flow_key);
     __type(value, struct flowmon_flow_value);
@@ -179,6 +182,15 @@ static __always_inline int address_equal(const __u64 *a, const __u64 *b)
     return a[0] == b[0] && a[1] == b[1];
 }
 
+/* A local pod's address, seen sending into its veth: written only when new or moved (a lookup
+ * keeps an LRU entry fresh; an update per packet would take the map's lock every time). */
+static __always_inline void learn_local_pod(__u64 *address, __u32 ifindex)
+{
+    __u32 *known = bpf_map_lookup_elem(&flowmon_local_pods, address);
+    if (!known || *known != ifindex)
+        bpf_map_update_elem(&flowmon_local_pods, address, &ifindex, BPF_ANY);
+}
+
 /*
  * The observation rule for the packets this program counts itself: the twin of user space's
  * ObservationPoints.admits (Sources/Datapath/ObservationPoints.swift), which applies the same
@@ -271,7 +283,7 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
         source[1] = s;
         destination[1] = d;
         if (role == 1 && direction == FLOWMON_INGRESS)
-            bpf_map_update_elem(&flowmon_local_pods, source, &ifindex, BPF_ANY);
+            learn_local_pod(source, ifindex);
         __u16 total, fragment;
         __builtin_memcpy(&total, ip + 2, 2);
         __builtin_memcpy(&fragment, ip + 6, 2);
@@ -289,7 +301,7 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
         __builtin_memcpy(source, ip + 8, 16);
         __builtin_memcpy(destination, ip + 24, 16);
         if (role == 1 && direction == FLOWMON_INGRESS)
-            bpf_map_update_elem(&flowmon_local_pods, source, &ifindex, BPF_ANY);
+            learn_local_pod(source, ifindex);
         __u16 payload;
         __builtin_memcpy(&payload, ip + 4, 2);
         payload = bpf_ntohs(payload);
@@ -383,7 +395,6 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
         /* A new connection (on this CPU): user space creates and judges it from the record. A
          * full map (or another CPU inserting at the same instant) also sends it up. */
         struct flowmon_flow_value fresh = {};
-        fresh.first_ns = now;
         fresh.last_ns = now;
         fresh.seen = way_bit;
         if (way == 0)
@@ -393,8 +404,6 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
         bpf_map_update_elem(&flowmon_flows, &key, &fresh, BPF_NOEXIST);
         return 0;
     }
-    if (value->first_ns == 0)
-        value->first_ns = now;
     value->last_ns = now;
     __u16 *seen_flags = way == 0 ? &value->tcp_flags[0] : &value->tcp_flags[1];
     if (!(value->seen & way_bit) ||

@@ -118,8 +118,8 @@ struct flowmon_flow_key {
 struct flowmon_flow_value {
     __u64 packets[2];
     __u64 bytes[2];    /* wire_length, as the records' */
-    __u64 first_ns;    /* bpf_ktime_get_ns() of the connection's first packet on this CPU */
-    __u64 last_ns;     /* and of its latest */
+    __u64 last_ns;     /* bpf_ktime_get_ns() of the connection's latest packet on this CPU (its
+                        * first came up as a record, which starts the connection in user space) */
     __u16 tcp_flags[2];
     __u8 seen;         /* bit 0: a packet went low -> high on this CPU; bit 1: high -> low */
     __u8 reserved[3];
