@@ -186,7 +186,10 @@ package final class Pipeline: @unchecked Sendable {
     package func submit(_ packet: CapturedPacket, interfaceIndex: UInt32, direction: LinkDirection) {
         self.capture.count(length: packet.originalLength, time: packet.time)
         if packet.time > self.latestTime { self.latestTime = packet.time }
-        if self.kernelFlows == nil, self.sweeps.isDue(time: packet.time, packets: self.sequence) {
+        // Mode 2 of the eBPF datapath sweeps by time from the capture loop, with the kernel's
+        // counts (`idle(now:drain:)`); here only every `SweepSchedule.packets` records.
+        if self.kernelFlows == nil ? self.sweeps.isDue(time: packet.time, packets: self.sequence)
+            : self.sweeps.isDue(packets: self.sequence) {
             self.broadcast(.sweep, time: packet.time.nanoseconds, sequence: 2 &* self.sequence)
             // The workers end the epoch now, not at the next batch: a replay from a pipe may
             // wait in read(2) before the next one.
