@@ -170,6 +170,67 @@ struct EBPFFlowModeTests {
         #expect((stats["flows"]?["flow"] as? [String: Any])?["created_from_kernel"] == nil)
     }
 
+    /// A kernel entry idle past the shortest timeout (`--timeout-closed 1` here) is deleted; the
+    /// connection's next packet finds none and comes up as a record again, and nothing is counted
+    /// twice: 50 answered datagrams, 3 s of silence, 50 more on the same socket make one connection
+    /// of 100 packets each way in both modes, and mode 2 decoded exactly 4 of them (the first each
+    /// way before the silence and after it; everything runs on one CPU).
+    @Test func anIdleKernelEntryIsDeletedAndTheNextPacketComesUp() throws {
+        guard NetnsTopologyHarness.canRun() else { return }
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let lab = try NetnsLab(topology: "bridge")
+        defer { lab.down() }
+        try lab.up(out: directory)
+        var captures: [(mode: String, output: URL, process: BoundedProcess)] = []
+        defer { captures.forEach { $0.process.process.stop() } }
+        for mode in ["flows", "packets"] {
+            let output = directory.appendingPathComponent("\(mode).jsonl")
+            let process = try BoundedProcess(URL(fileURLWithPath: "/usr/sbin/ip"), [
+                "netns", "exec", "\(lab.name)-node", Fixture.flowmonBinary.path, "capture", "--datapath", "ebpf", "--ebpf-mode", mode,
+                "--output", output.path, "--timeout-closed", "1", "--timeout-new", "60", "--timeout-established", "60"], seconds: 300)
+            captures.append((mode, output, process))
+            #expect(process.wait(seconds: 60) { process.stderrSoFar.contains("flowmon: capturing on") }, "\(process.stderrSoFar)")
+        }
+        let bulk = try BulkTraffic(lab: lab, directory: directory, pinned: true)
+        defer { bulk.stop() }
+        let client = """
+            import socket, sys, time
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.settimeout(2)
+            udp.connect((sys.argv[1], 9001))
+            answers = 0
+            for round in range(2):
+                for _ in range(50):
+                    udp.send(b"q" * 64)
+                    answers += len(udp.recv(4096)) == 64
+                if round == 0:
+                    time.sleep(3)
+            print("answered", answers, "from", udp.getsockname()[1])
+            """
+        let answered = try lab.script(["exec", lab.name, "pod-a", "taskset", "-c", "0", "python3", "-c", client, lab.podIP("b")])
+        #expect(answered.hasPrefix("answered 100 "), "\(answered)")
+        Thread.sleep(forTimeInterval: 0.5)
+        for capture in captures { kill(capture.process.pid, SIGINT) }
+        var udp: [String: [[Int]]] = [:]
+        var decodedUDP: [String: Int] = [:]
+        for capture in captures {
+            let finished = capture.process.finish()
+            #expect(finished.status == 0, "\(capture.mode): \(finished.stderr)")
+            let lines = try String(contentsOf: capture.output, encoding: .utf8).split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            udp[capture.mode] = lines.filter { $0["event_type"] as? String == "flow" && $0["dest_port"] as? Int == 9001 }.map {
+                let flow = $0["flow"] as? [String: Any] ?? [:]
+                return ["pkts_toserver", "pkts_toclient", "bytes_toserver", "bytes_toclient"].map { flow[$0] as? Int ?? -1 }
+            }
+            let stats = lines.last { $0["event_type"] as? String == "stats" }?["stats"] as? [String: Any]
+            decodedUDP[capture.mode] = (stats?["decoder"] as? [String: Any])?["udp"] as? Int
+        }
+        #expect(udp["flows"] == [[100, 100, 100 * 106, 100 * 106]], "\(udp)")
+        #expect(udp["packets"] == udp["flows"], "\(udp)")
+        #expect(decodedUDP["flows"] == 4 && decodedUDP["packets"] == 200, "\(decodedUDP)")
+    }
+
     /// `--ebpf-mode` is the eBPF datapath's: refused with libpcap before anything opens, as is a
     /// capture filter with in-kernel aggregation (it runs in user space, on the records); and
     /// documented in `--help`.
@@ -319,14 +380,17 @@ final class BulkTraffic {
     let lab: NetnsLab
     var servers: [Process] = []
 
-    init(lab: NetnsLab, directory: URL) throws {
+    /// `pinned`: the servers run on CPU 0 only (with the client pinned too, every packet of an
+    /// exchange is seen on one CPU, so the records mode 2 sends up are exactly the ones it must).
+    init(lab: NetnsLab, directory: URL, pinned: Bool = false) throws {
         self.lab = lab
         let remote = lab.topology == "overlay" ? ["\(lab.name)-pod-x"] : []
         for namespace in ["\(lab.name)-pod-b", "\(lab.name)-node"] + remote {
             let ready = directory.appendingPathComponent("bulk-ready-\(namespace)")
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["ip", "netns", "exec", namespace, "python3", "-c", Self.server, ready.path]
+            process.arguments = ["ip", "netns", "exec", namespace] + (pinned ? ["taskset", "-c", "0"] : [])
+                + ["python3", "-c", Self.server, ready.path]
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
