@@ -405,6 +405,14 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
         return 0;
     }
     value->last_ns = now;
+    /* A SYN without ACK may start a new connection on the same ports (user space ends the old
+     * one): this CPU forgets what it saw, so the new handshake's packets come up again. (Other
+     * CPUs' values cannot be reset from here; docs/live-capture.md says what that leaves.) */
+    if (is_tcp && (flags & (FLOWMON_TCP_SYN | FLOWMON_TCP_ACK)) == FLOWMON_TCP_SYN) {
+        value->tcp_flags[0] = 0;
+        value->tcp_flags[1] = 0;
+        value->seen = 0;
+    }
     __u16 *seen_flags = way == 0 ? &value->tcp_flags[0] : &value->tcp_flags[1];
     if (!(value->seen & way_bit) ||
         (is_tcp && ((flags & (FLOWMON_TCP_SYN | FLOWMON_TCP_FIN | FLOWMON_TCP_RST)) || !(flags & FLOWMON_TCP_ACK) ||
