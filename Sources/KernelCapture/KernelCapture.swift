@@ -304,6 +304,36 @@ package final class KernelCapture {
         self.attachments.removeAll()
     }
 
+    // MARK: Testing
+
+    /// Tells the programs about an interface without attaching them to it: its link type and
+    /// observation role (for `testRun`).
+    package func describe(interface index: UInt32, linkType: UInt16, role: UInt8) {
+        var key = index
+        var value = flowmon_interface(link_type: linkType, role: role, reserved: 0)
+        bpf_map_update_elem(self.interfacesMap, &key, &value, UInt64(BPF_ANY))
+    }
+
+    /// Runs the ingress (or egress) program `times` times on `frame` as if interface `index` had
+    /// received (or sent) it (BPF_PROG_TEST_RUN; all runs on one CPU): what the programs do with
+    /// a packet, for tests. Records go into the ring as usual. Returns 0 or the error number.
+    package func testRun(_ frame: [UInt8], interface index: UInt32, egress: Bool = false, times: Int = 1) -> Int32 {
+        var context = __sk_buff()
+        context.ifindex = index
+        return frame.withUnsafeBytes { bytes in
+            withUnsafeMutablePointer(to: &context) { context in
+                var options = bpf_test_run_opts()
+                options.sz = MemoryLayout<bpf_test_run_opts>.size
+                options.data_in = bytes.baseAddress
+                options.data_size_in = UInt32(bytes.count)
+                options.ctx_in = UnsafeRawPointer(context)
+                options.ctx_size_in = UInt32(MemoryLayout<__sk_buff>.size)
+                options.repeat = Int32(times)
+                return bpf_prog_test_run_opts(egress ? self.egressProgram : self.ingressProgram, &options) == 0 ? 0 : errno
+            }
+        }
+    }
+
     // MARK: Reading
 
     /// Waits up to `timeoutMilliseconds` for records, then hands each available one to `body`
