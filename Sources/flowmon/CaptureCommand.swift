@@ -59,7 +59,7 @@ extension Flowmon {
         @Option(help: ArgumentHelp("How the eBPF programs are attached: 'tcx' links (Linux 6.6+; they end with flowmon), 'tc' (clsact filters, removed at exit and by the next start after a kill), or 'auto' (tcx where the kernel has it).", valueName: "mode"))
         var ebpfAttach: TCAttachment.Mode = .auto
 
-        @Option(help: ArgumentHelp("What the eBPF programs do with a packet: 'packets' (each packet's first bytes go up to flowmon) or 'flows' (in-kernel flow aggregation: the programs count each connection's packets and bytes in a per-CPU map that flowmon reads twice a second; only a connection's first packet each way, its TCP state changes and what they cannot classify go up, decoded as with 'packets'). Default: packets.", valueName: "mode"))
+        @Option(help: ArgumentHelp("What the eBPF programs do with a packet: 'packets' (each packet's first bytes go up to flowmon) or 'flows' (in-kernel flow aggregation: the programs count each connection's packets and bytes in a per-CPU map that flowmon reads twice a second; only a connection's first packet each way, its TCP state changes and what they cannot classify go up, decoded as with 'packets'; not with '--filter', which runs in flowmon). Default: packets.", valueName: "mode"))
         var ebpfMode: KernelCapture.Mode?
 
         @Flag(inversion: .prefixedNo, help: "Put the named interfaces into promiscuous mode, as tcpdump does (a bridge passes the frames it forwards to a capture only then).")
