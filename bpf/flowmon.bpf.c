@@ -10,6 +10,12 @@
  * flowmon binary. Reads packet data and `struct __sk_buff` only (no kernel structures, so no
  * BTF relocation): it loads on any kernel with BPF ring buffers (5.8 and later).
  *
+ * Mode 2 (`--ebpf-mode flows`, flowmon_config.mode FLOWMON_MODE_FLOWS): the program parses
+ * the packet itself and counts it in a per-CPU flow map (flowmon_flows) keyed as user space
+ * keys connections; only a connection's first packet each way, its TCP state changes and the
+ * packets it cannot classify go up as records (see flow_observe). User space reads the map at
+ * every sweep and adds what it counted to the connections (Sources/FlowMonitor/KernelFlows.swift).
+ *
  * The programs never change what happens to a packet: they return TC_ACT_UNSPEC (TCX_NEXT),
  * so the next filter or program runs as if they were not there.
  */
@@ -23,7 +29,7 @@
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* Set by user space before loading (bpf_map__initial_value on .rodata). */
-const volatile struct flowmon_config flowmon_config = {.snaplen = 192};
+const volatile struct flowmon_config flowmon_config = {.snaplen = 192, .mode = FLOWMON_MODE_PACKETS};
 
 /* The records (its size is set by user space: `--ebpf-ring-size`). */
 struct {
@@ -45,6 +51,39 @@ struct {
     __type(key, __u32);
     __type(value, struct flowmon_interface);
 } flowmon_interfaces SEC(".maps");
+
+/*
+ * Mode 2's connections (its size is set by user space). A plain hash, not an LRU one: an LRU
+ * map would make room by dropping a connection whose latest counts user space has not read
+ * yet; this one refuses the insert, and the packet goes up as a record instead. User space
+ * deletes connections idle for longer than the shortest flow timeout, so the map stays bounded.
+ * Not preallocated: each connection takes its value on every possible CPU, so the memory follows
+ * the connections there are, not max_entries times the CPUs.
+ */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 65536);
+    __type(key, struct flowmon_flow_key);
+    __type(value, struct flowmon_flow_value);
+} flowmon_flows SEC(".maps");
+
+/* Mode 2: the addresses of local pods, learned from the packets they send into their veth (the
+ * observation rule's memory, see observation_admits), with the interface they sent from. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64[2]);
+    __type(value, __u32);
+} flowmon_local_pods SEC(".maps");
+
+/* Mode 2: what was counted here without a record, per interface (stats.capture.interfaces). */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u32);
+    __type(value, struct flowmon_interface_counts);
+} flowmon_interface_counts SEC(".maps");
 
 static __always_inline void count(__u32 counter, __u64 amount)
 {
@@ -124,19 +163,10 @@ static __always_inline __u64 wakeup(__u64 size)
         return TC_ACT_UNSPEC;                                                                     \
     } while (0)
 
-static __always_inline int observe(struct __sk_buff *skb, __u8 direction)
+/* Mode 1's path: the packet's record into the ring. */
+static __always_inline int submit_packet(struct __sk_buff *skb, __u8 direction, __u16 link_type, int tagged,
+                                         __u32 wire_length)
 {
-    __u32 ifindex = skb->ifindex;
-    __u16 link_type = 1;
-    struct flowmon_interface *interface = bpf_map_lookup_elem(&flowmon_interfaces, &ifindex);
-    if (interface)
-        link_type = interface->link_type;
-
-    int tagged = link_type == 1 && skb->vlan_present;
-    __u32 wire_length = skb->len + (tagged ? 4 : 0);
-    count(FLOWMON_COUNTER_PACKETS, 1);
-    count(FLOWMON_COUNTER_BYTES, wire_length);
-
     __u32 captured = wire_length;
     if (captured > flowmon_config.snaplen)
         captured = flowmon_config.snaplen;
@@ -147,6 +177,311 @@ static __always_inline int observe(struct __sk_buff *skb, __u8 direction)
     if (captured <= 256)
         FLOWMON_SUBMIT(256);
     FLOWMON_SUBMIT(FLOWMON_MAX_SNAPLEN);
+}
+
+/* ---- Mode 2: in-kernel flow aggregation --------------------------------------------------- */
+
+#define FLOWMON_TCP_FIN 0x01
+#define FLOWMON_TCP_SYN 0x02
+#define FLOWMON_TCP_RST 0x04
+#define FLOWMON_TCP_ACK 0x10
+
+/* Loads LENGTH bytes at OFFSET of the packet into BUFFER; false when the packet is shorter. */
+static __always_inline int load(struct __sk_buff *skb, __u32 offset, void *buffer, __u32 length)
+{
+    return bpf_skb_load_bytes(skb, offset, buffer, length) == 0;
+}
+
+/* An address's 16 bytes (as on the wire) as the big-endian number user space compares. */
+static __always_inline int address_less(const __u64 *a, const __u64 *b)
+{
+    __u64 a0 = bpf_be64_to_cpu(a[0]), b0 = bpf_be64_to_cpu(b[0]);
+    if (a0 != b0)
+        return a0 < b0;
+    return bpf_be64_to_cpu(a[1]) < bpf_be64_to_cpu(b[1]);
+}
+
+static __always_inline int address_equal(const __u64 *a, const __u64 *b)
+{
+    return a[0] == b[0] && a[1] == b[1];
+}
+
+/* A local pod's address, seen sending into its veth: written only when new or moved (a lookup
+ * keeps an LRU entry fresh; an update per packet would take the map's lock every time). */
+static __always_inline void learn_local_pod(__u64 *address, __u32 ifindex)
+{
+    __u32 *known = bpf_map_lookup_elem(&flowmon_local_pods, address);
+    if (!known || *known != ifindex)
+        bpf_map_update_elem(&flowmon_local_pods, address, &ifindex, BPF_ANY);
+}
+
+/*
+ * The observation rule for the packets this program counts itself: the twin of user space's
+ * ObservationPoints.admits (Sources/Datapath/ObservationPoints.swift), which applies the same
+ * rule to the packets sent up as records. Two copies cannot be avoided: the kernel must decide
+ * before it counts, and user space decides for the packets the kernel does not parse. Change
+ * both together. At a pod-facing interface a packet arriving from the pod counts and teaches
+ * its source as a local pod (done by the caller for every packet with an IP header); one
+ * leaving towards the pod counts unless its source is a local pod; at any other interface a
+ * packet counts only when neither end is a local pod; at loopback, arriving. A packet on an
+ * interface without a role counts.
+ */
+static __always_inline int observation_admits(__u8 role, __u8 direction, __u64 *source, __u64 *destination)
+{
+    switch (role) {
+    case 1: /* pod-facing */
+        if (direction == FLOWMON_INGRESS)
+            return 1;
+        return bpf_map_lookup_elem(&flowmon_local_pods, source) == NULL;
+    case 2: /* other */
+        return bpf_map_lookup_elem(&flowmon_local_pods, source) == NULL &&
+               bpf_map_lookup_elem(&flowmon_local_pods, destination) == NULL;
+    case 3: /* loopback */
+        return direction == FLOWMON_INGRESS;
+    default:
+        return 1;
+    }
+}
+
+/*
+ * Mode 2 for one packet. Returns 1 when the packet is dealt with here (counted in the flow map,
+ * or not counted because another interface counts it), 0 when it goes up as a record: a
+ * connection's first packet on this CPU, its first packet each way, a TCP packet with SYN, FIN
+ * or RST, without ACK (so every packet user space's invalid-flags check could flag goes up: each
+ * such combination lacks ACK or has SYN, FIN or RST) or with a flag not seen yet that way on this
+ * CPU, a packet the map has no room for, and every packet
+ * this parser does not classify (not IPv4/IPv6; an IPv4 fragment or one with options; an IPv6
+ * extension header; a protocol other than TCP, UDP, SCTP, ICMP echo; UDP to a port flowmon's
+ * decoder treats as a tunnel, 4789, 8472 and 6081; lengths the decoder would call malformed;
+ * more than two VLAN tags in the frame). Those go through user space's decoder and observation
+ * rule as in mode 1, so nothing is lost or read differently.
+ */
+static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, __u16 link_type, __u8 role,
+                                        __u32 wire_length, __u32 ifindex)
+{
+    __u32 offset = 0;
+    __u16 ethertype;
+    if (link_type == 1) {
+        __u8 ethernet[14];
+        if (!load(skb, 0, ethernet, 14))
+            return 0;
+        __builtin_memcpy(&ethertype, ethernet + 12, 2);
+        offset = 14;
+        /* Tags in the frame (a tag held out of band, skb->vlan_*, is not part of the key). */
+#pragma unroll
+        for (int tag = 0; tag < 2; tag++) {
+            if (ethertype != bpf_htons(0x8100) && ethertype != bpf_htons(0x88a8) && ethertype != bpf_htons(0x9100))
+                break;
+            __u8 vlan[4];
+            if (!load(skb, offset, vlan, 4))
+                return 0;
+            __builtin_memcpy(&ethertype, vlan + 2, 2);
+            offset += 4;
+        }
+    } else if (link_type == 101) {
+        __u8 version;
+        if (!load(skb, 0, &version, 1))
+            return 0;
+        ethertype = (version >> 4) == 6 ? bpf_htons(0x86dd) : bpf_htons(0x0800);
+    } else {
+        return 0;
+    }
+
+    struct flowmon_flow_key key = {};
+    __u64 source[2], destination[2];
+    __u8 protocol;
+    __u32 transport_length;
+    __u32 available = skb->len > offset ? skb->len - offset : 0;
+    if (ethertype == bpf_htons(0x0800)) {
+        __u8 ip[20];
+        if (!load(skb, offset, ip, 20) || (ip[0] >> 4) != 4)
+            return 0;
+        source[0] = 0;
+        destination[0] = 0;
+        __u32 mapped = bpf_htonl(0xffff);
+        __u64 s = 0, d = 0;
+        __builtin_memcpy(&s, &mapped, 4);
+        __builtin_memcpy(&d, &mapped, 4);
+        __builtin_memcpy((__u8 *)&s + 4, ip + 12, 4);
+        __builtin_memcpy((__u8 *)&d + 4, ip + 16, 4);
+        source[1] = s;
+        destination[1] = d;
+        if (role == 1 && direction == FLOWMON_INGRESS)
+            learn_local_pod(source, ifindex);
+        __u16 total, fragment;
+        __builtin_memcpy(&total, ip + 2, 2);
+        __builtin_memcpy(&fragment, ip + 6, 2);
+        total = bpf_ntohs(total);
+        /* Options (IHL above 5) and fragments (MF or an offset) go up. */
+        if ((ip[0] & 0x0f) != 5 || (bpf_ntohs(fragment) & 0x3fff) != 0 || total < 20 || total > available)
+            return 0;
+        protocol = ip[9];
+        transport_length = total - 20;
+        offset += 20;
+    } else if (ethertype == bpf_htons(0x86dd)) {
+        __u8 ip[40];
+        if (!load(skb, offset, ip, 40) || (ip[0] >> 4) != 6)
+            return 0;
+        __builtin_memcpy(source, ip + 8, 16);
+        __builtin_memcpy(destination, ip + 24, 16);
+        if (role == 1 && direction == FLOWMON_INGRESS)
+            learn_local_pod(source, ifindex);
+        __u16 payload;
+        __builtin_memcpy(&payload, ip + 4, 2);
+        payload = bpf_ntohs(payload);
+        /* A jumbogram (payload length 0) goes up, as does any extension header (next header
+         * not directly the transport). */
+        if (payload == 0 || payload + 40 > available)
+            return 0;
+        protocol = ip[6];
+        transport_length = payload;
+        offset += 40;
+    } else {
+        return 0;
+    }
+
+    __u16 source_port = 0, destination_port = 0, flags = 0;
+    int is_tcp = 0;
+    if (protocol == 6) {
+        __u8 tcp[14];
+        if (transport_length < 20 || !load(skb, offset, tcp, 14))
+            return 0;
+        __u32 header = (tcp[12] >> 4) * 4;
+        if (header < 20 || header > transport_length)
+            return 0;
+        __builtin_memcpy(&source_port, tcp, 2);
+        __builtin_memcpy(&destination_port, tcp + 2, 2);
+        flags = tcp[13] | ((__u16)(tcp[12] & 0x01) << 8);
+        is_tcp = 1;
+    } else if (protocol == 17 || protocol == 132) {
+        __u8 ports[8];
+        if (transport_length < (protocol == 17 ? 8 : 12) || !load(skb, offset, ports, 8))
+            return 0;
+        __builtin_memcpy(&source_port, ports, 2);
+        __builtin_memcpy(&destination_port, ports + 2, 2);
+        if (protocol == 17) {
+            __u16 length;
+            __builtin_memcpy(&length, ports + 4, 2);
+            length = bpf_ntohs(length);
+            __u16 port = bpf_ntohs(destination_port);
+            if (length < 8 || length > transport_length || port == 4789 || port == 8472 || port == 6081)
+                return 0;
+        }
+    } else if (protocol == 1 || protocol == 58) {
+        /* Echo request and reply only (RFC 792; RFC 4443 §4.1, 4.2), keyed by the identifier
+         * both ways, as user space keys them; every other message goes up. */
+        __u8 icmp[8];
+        if ((protocol == 1) != (ethertype == bpf_htons(0x0800)) || transport_length < 8 || !load(skb, offset, icmp, 8))
+            return 0;
+        int echo = protocol == 1 ? (icmp[0] == 8 || icmp[0] == 0) : (icmp[0] == 128 || icmp[0] == 129);
+        if (!echo)
+            return 0;
+        __builtin_memcpy(&source_port, icmp + 4, 2);
+        destination_port = source_port;
+    } else {
+        return 0;
+    }
+    source_port = bpf_ntohs(source_port);
+    destination_port = bpf_ntohs(destination_port);
+
+    struct flowmon_interface_counts *here = bpf_map_lookup_elem(&flowmon_interface_counts, &ifindex);
+    if (!observation_admits(role, direction, source, destination)) {
+        count(FLOWMON_COUNTER_SEEN_ELSEWHERE, 1);
+        count(FLOWMON_COUNTER_SEEN_ELSEWHERE_BYTES, wire_length);
+        if (here) {
+            here->seen_elsewhere_packets += 1;
+            here->seen_elsewhere_bytes += wire_length;
+        }
+        return 1;
+    }
+
+    /* The symmetric key, as FlowKey.canonical orders it. */
+    int from_low = address_less(source, destination) ||
+                   (address_equal(source, destination) && source_port <= destination_port);
+    if (from_low) {
+        __builtin_memcpy(key.low_address, source, 16);
+        __builtin_memcpy(key.high_address, destination, 16);
+        key.low_port = source_port;
+        key.high_port = destination_port;
+    } else {
+        __builtin_memcpy(key.low_address, destination, 16);
+        __builtin_memcpy(key.high_address, source, 16);
+        key.low_port = destination_port;
+        key.high_port = source_port;
+    }
+    key.protocol = protocol;
+    __u32 way = from_low ? 0 : 1;
+    __u8 way_bit = from_low ? 1 : 2;
+    __u64 now = bpf_ktime_get_ns();
+
+    struct flowmon_flow_value *value = bpf_map_lookup_elem(&flowmon_flows, &key);
+    if (!value) {
+        /* A new connection (on this CPU): user space creates and judges it from the record. A
+         * full map (or another CPU inserting at the same instant) also sends it up. */
+        struct flowmon_flow_value fresh = {};
+        fresh.last_ns = now;
+        fresh.seen = way_bit;
+        if (way == 0)
+            fresh.tcp_flags[0] = flags;
+        else
+            fresh.tcp_flags[1] = flags;
+        bpf_map_update_elem(&flowmon_flows, &key, &fresh, BPF_NOEXIST);
+        return 0;
+    }
+    value->last_ns = now;
+    /* A SYN without ACK may start a new connection on the same ports (user space ends the old
+     * one): this CPU forgets what it saw, so the new handshake's packets come up again. (Other
+     * CPUs' values cannot be reset from here; docs/live-capture.md says what that leaves.) */
+    if (is_tcp && (flags & (FLOWMON_TCP_SYN | FLOWMON_TCP_ACK)) == FLOWMON_TCP_SYN) {
+        value->tcp_flags[0] = 0;
+        value->tcp_flags[1] = 0;
+        value->seen = 0;
+    }
+    __u16 *seen_flags = way == 0 ? &value->tcp_flags[0] : &value->tcp_flags[1];
+    if (!(value->seen & way_bit) ||
+        (is_tcp && ((flags & (FLOWMON_TCP_SYN | FLOWMON_TCP_FIN | FLOWMON_TCP_RST)) || !(flags & FLOWMON_TCP_ACK) ||
+                    (flags & ~*seen_flags)))) {
+        /* User space's TCP state machine sees every state change; the first packet each way
+         * sets what only a packet can (who sent first, an ICMP reply's type). */
+        value->seen |= way_bit;
+        *seen_flags |= flags;
+        return 0;
+    }
+    if (way == 0) {
+        value->packets[0] += 1;
+        value->bytes[0] += wire_length;
+    } else {
+        value->packets[1] += 1;
+        value->bytes[1] += wire_length;
+    }
+    count(FLOWMON_COUNTER_AGGREGATED_PACKETS, 1);
+    count(FLOWMON_COUNTER_AGGREGATED_BYTES, wire_length);
+    if (here) {
+        here->aggregated_packets += 1;
+        here->aggregated_bytes += wire_length;
+    }
+    return 1;
+}
+
+static __always_inline int observe(struct __sk_buff *skb, __u8 direction)
+{
+    __u32 ifindex = skb->ifindex;
+    __u16 link_type = 1;
+    __u8 role = 0;
+    struct flowmon_interface *interface = bpf_map_lookup_elem(&flowmon_interfaces, &ifindex);
+    if (interface) {
+        link_type = interface->link_type;
+        role = interface->role;
+    }
+
+    int tagged = link_type == 1 && skb->vlan_present;
+    __u32 wire_length = skb->len + (tagged ? 4 : 0);
+    count(FLOWMON_COUNTER_PACKETS, 1);
+    count(FLOWMON_COUNTER_BYTES, wire_length);
+
+    if (flowmon_config.mode == FLOWMON_MODE_FLOWS && flow_observe(skb, direction, link_type, role, wire_length, ifindex))
+        return TC_ACT_UNSPEC;
+    return submit_packet(skb, direction, link_type, tagged, wire_length);
 }
 
 SEC("tc")

@@ -48,6 +48,15 @@ struct flowmon_interface {
     __u8 reserved;
 };
 
+/* Mode 2: what the programs counted without sending it up, per interface
+ * (flowmon_interface_counts, per CPU; user space makes each interface's entry when it attaches). */
+struct flowmon_interface_counts {
+    __u64 aggregated_packets;
+    __u64 aggregated_bytes;
+    __u64 seen_elsewhere_packets;
+    __u64 seen_elsewhere_bytes;
+};
+
 /* Per-CPU counters (flowmon_counters), summed by user space. */
 enum flowmon_counter {
     /* Packets the programs saw, and their bytes (wire_length). */
@@ -55,14 +64,65 @@ enum flowmon_counter {
     FLOWMON_COUNTER_BYTES = 1,
     /* Packets lost because the ring buffer had no room for their record (bpf_ringbuf_reserve failed). */
     FLOWMON_COUNTER_RING_LOST = 2,
+    /* Mode 2 (FLOWMON_MODE_FLOWS): packets counted in the flow map instead of sent as records,
+     * and their bytes (wire_length). */
+    FLOWMON_COUNTER_AGGREGATED_PACKETS = 3,
+    FLOWMON_COUNTER_AGGREGATED_BYTES = 4,
+    /* Mode 2: packets the program did not count because they are counted at another interface
+     * (the observation rule, see observation_admits in bpf/flowmon.bpf.c), and their bytes. */
+    FLOWMON_COUNTER_SEEN_ELSEWHERE = 5,
+    FLOWMON_COUNTER_SEEN_ELSEWHERE_BYTES = 6,
     FLOWMON_COUNTERS = 8,
+};
+
+/* What the programs do with a packet (`flowmon capture --ebpf-mode`). */
+enum flowmon_mode {
+    /* Mode 1: every packet goes up as a record. */
+    FLOWMON_MODE_PACKETS = 0,
+    /* Mode 2: the programs parse the packet and count it in flowmon_flows; only a connection's
+     * first packets, its TCP state changes and what they cannot classify go up as records. */
+    FLOWMON_MODE_FLOWS = 1,
 };
 
 /* Set by user space before the program is loaded (the object's .rodata). */
 struct flowmon_config {
     /* Bytes of each packet copied into its record, 1 ... FLOWMON_MAX_SNAPLEN. */
     __u32 snaplen;
-    __u32 reserved;
+    /* enum flowmon_mode: a constant to the verifier, which prunes the other mode's code. */
+    __u32 mode;
+};
+
+/*
+ * Mode 2's flow map (flowmon_flows): a per-CPU hash keyed by the connection's symmetric key,
+ * built as flowmon's user space builds its FlowKey (Sources/Datapath/FlowKey.swift,
+ * PacketObservation.swift): the two endpoints ordered low, high (address, then port), IPv4
+ * addresses IPv4-mapped (::ffff:a.b.c.d), the addresses' bytes in network order. Ports are TCP,
+ * UDP and SCTP ports; for ICMP and ICMPv6 echo requests and replies both hold the identifier.
+ */
+struct flowmon_flow_key {
+    __u64 low_address[2];  /* the address's 16 bytes as they are on the wire */
+    __u64 high_address[2];
+    __u16 low_port;        /* host order */
+    __u16 high_port;
+    __u8 protocol;         /* IPPROTO_ */
+    __u8 reserved[3];
+};
+
+/*
+ * One CPU's share of a connection in flowmon_flows. Index 0 is the way from the key's low
+ * endpoint to its high one, 1 the way back. `packets` and `bytes` count only the packets the
+ * program aggregated (the packets it sent up as records are counted by user space from the
+ * records); `tcp_flags` and `seen` cover every packet of the connection on this CPU, so that a
+ * packet with a flag not seen yet, or the first packet each way, goes up.
+ */
+struct flowmon_flow_value {
+    __u64 packets[2];
+    __u64 bytes[2];    /* wire_length, as the records' */
+    __u64 last_ns;     /* bpf_ktime_get_ns() of the connection's latest packet on this CPU (its
+                        * first came up as a record, which starts the connection in user space) */
+    __u16 tcp_flags[2];
+    __u8 seen;         /* bit 0: a packet went low -> high on this CPU; bit 1: high -> low */
+    __u8 reserved[3];
 };
 
 #endif

@@ -24,6 +24,13 @@ public struct CaptureCounters: Sendable {
     /// first, at another interface of the node (`ObservationPoints`; live capture on several
     /// interfaces only).
     public var seenElsewhere: UInt64 = 0
+    /// The eBPF datapath's mode 2 (`--ebpf-mode flows`): packets counted in the kernel's flow
+    /// map and never read one by one, and their bytes. They are in `packets` and `bytes` too,
+    /// as are the packets the kernel did not count because another interface counts them (in
+    /// `seenElsewhere`), so those still count every packet the interfaces carried.
+    public var kernelAggregation = false
+    public var aggregatedPackets: UInt64 = 0
+    public var aggregatedBytes: UInt64 = 0
     /// Packets on link types flowmon does not decode, per link type (first 16 types seen;
     /// the rest are summed under `otherUnsupportedLinkTypes`).
     public var unsupportedLinkTypes = InlineArray<16, (linkType: UInt32, packets: UInt64)>(repeating: (0, 0))
@@ -38,6 +45,18 @@ public struct CaptureCounters: Sendable {
         self.packets &+= 1
         self.bytes &+= UInt64(length)
         if self.firstPacketTime == nil { self.firstPacketTime = time }
+    }
+
+    /// Adds what the kernel counted without sending the packets up (mode 2), since the last call.
+    public mutating func countKernel(aggregated: (packets: UInt64, bytes: UInt64),
+                                     seenElsewhere: (packets: UInt64, bytes: UInt64), time: CaptureTime) {
+        self.kernelAggregation = true
+        self.aggregatedPackets &+= aggregated.packets
+        self.aggregatedBytes &+= aggregated.bytes
+        self.seenElsewhere &+= seenElsewhere.packets
+        self.packets &+= aggregated.packets &+ seenElsewhere.packets
+        self.bytes &+= aggregated.bytes &+ seenElsewhere.bytes
+        if self.firstPacketTime == nil, aggregated.packets &+ seenElsewhere.packets > 0 { self.firstPacketTime = time }
     }
 
     /// Packets the capture source received, as Suricata's `kernel_packets` (libpcap's

@@ -99,6 +99,23 @@ public final class DatapathProgram {
         if !self.checks.isEmpty { self.check(flow, isNew: isNew, summary: summary, time: time, sink: sink) }
     }
 
+    /// Adds a kernel aggregate (eBPF mode 2, `FlowAggregate`) to its connection, as event
+    /// `event` (the aggregates read before a sweep share the sweep's event number, numbered
+    /// within it). A connection the table no longer had is created and judged as a first packet
+    /// would be; no per-packet check runs (the packets are not here). Allocates nothing.
+    public func apply<Sink: DatapathEventSink>(_ aggregate: FlowAggregate, event: UInt64, sink: Sink) {
+        if event != self.event {
+            self.event = event
+            self.eventCounter = 0
+        }
+        if aggregate.last > self.latestTime { self.latestTime = aggregate.last }
+        let (flow, isNew) = self.flows.apply(aggregate) { flow, reason in self.end(flow, reason, sink: sink) }
+        if isNew, let policy = self.policy {
+            self.classify(flow, by: policy)
+            sink.receive(.connectionJudged(flow.pointee, firstPacketFlags: 0, key: self.nextPacketKey()))
+        }
+    }
+
     /// Counts a packet read and not decoded (or the pipeline's capture thread's, for this worker).
     func countCaptured(length: UInt32, time: CaptureTime) {
         self.capture.count(length: length, time: time)

@@ -146,6 +146,34 @@ public final class FlowTable {
         return true
     }
 
+    /// Adds a kernel aggregate to its connection: packets and bytes each way, the latest time,
+    /// TCP flags OR-ed; nothing is judged again and the TCP state does not move (every packet
+    /// that moves it came up as a record). When the table no longer has the connection (evicted,
+    /// or ended before these packets were read), it is created as a first packet would create
+    /// it and counted in `counters.createdFromKernel`; the caller judges it (`isNew`). Allocates
+    /// nothing.
+    @discardableResult
+    public func apply(_ aggregate: FlowAggregate,
+                      onEnd: (borrowing FlowEntry, FlowEndReason) -> Void) -> (entry: UnsafeMutablePointer<FlowEntry>, isNew: Bool) {
+        if aggregate.last.nanoseconds > self.clock { self.clock = aggregate.last.nanoseconds }
+        let hash = self.indexHash(aggregate.key)
+        var index = self.tunnelKey == .auto
+            ? self.findSegment(aggregate.key, fromLow: aggregate.packetsFromLow > 0, hasVNI: false, hash: hash).index
+            : self.find(aggregate.key, hash: hash)
+        let isNew = index < 0
+        if isNew {
+            let observation = PacketObservation(key: aggregate.key, fromLow: aggregate.initiatorIsLow,
+                                                initiatorIsLow: aggregate.initiatorIsLow, startsNewConnection: false,
+                                                ipVersion: aggregate.key.lowAddress.isIPv4 ? 4 : 6)
+            index = self.insert(observation, hash: hash, time: aggregate.last, onEnd: onEnd)
+            self.counters.createdFromKernel &+= 1
+        }
+        let entry = self.entries.advanced(by: index)
+        entry.pointee.apply(aggregate)
+        self.touch(Int32(index), phase: entry.pointee.phase)
+        return (entry, isNew)
+    }
+
     /// The entry for `key`, if tracked (for tests and tools; not the packet path).
     public func lookup(_ key: FlowKey) -> FlowEntry? {
         let index = self.find(key, hash: self.indexHash(key))
@@ -356,6 +384,9 @@ public struct FlowTableCounters: Sendable, Equatable {
     public var shutdown: UInt64 = 0
     /// ICMP errors counted on the connection they quote (`recordRelated`).
     public var relatedICMP: UInt64 = 0
+    /// Connections created from a kernel aggregate (eBPF mode 2) because the table no longer
+    /// had them: evicted, or ended before the kernel's counts were read (`apply(_:onEnd:)`).
+    public var createdFromKernel: UInt64 = 0
     public init() {}
 
     /// Adds another shard's counters.
@@ -367,6 +398,7 @@ public struct FlowTableCounters: Sendable, Equatable {
         self.tcpReuse &+= other.tcpReuse
         self.shutdown &+= other.shutdown
         self.relatedICMP &+= other.relatedICMP
+        self.createdFromKernel &+= other.createdFromKernel
     }
 }
 

@@ -38,6 +38,17 @@ public final class InterfaceCounters {
         return slot
     }
 
+    /// Adds what the eBPF datapath's mode 2 counted at interface `index` without sending it up:
+    /// packets and bytes, of which `seenElsewhere` were counted at another interface (per read of
+    /// the kernel's counters, not per packet).
+    public func add(_ index: UInt32, packets: UInt64, bytes: UInt64, seenElsewhere: UInt64, time: CaptureTime) {
+        guard packets > 0 else { return }
+        let slot = self.count(index, length: 0, time: time)
+        self.table[slot].packets &+= packets &- 1  // `count` counted one
+        self.table[slot].bytes &+= bytes
+        self.table[slot].seenElsewhere &+= seenElsewhere
+    }
+
     @inline(__always)
     public func countSeenElsewhere(slot: Int) { self.table[slot].seenElsewhere &+= 1 }
 

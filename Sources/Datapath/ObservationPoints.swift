@@ -23,6 +23,12 @@ import FlowCore
 ///   yet are counted at the uplink and again at the pod's veth.
 /// A packet whose interface is not one of these (or a capture that does not say) is counted.
 ///
+/// The eBPF datapath's mode 2 (`--ebpf-mode flows`) applies this same rule in the kernel to the
+/// packets it counts without sending them up (`observation_admits` in bpf/flowmon.bpf.c, with its
+/// own memory of local pods); the packets it sends up come here. The twin cannot be avoided: the
+/// kernel must decide before it counts, and this decides for what the kernel does not parse.
+/// Change both together.
+///
 /// Owned by the thread that decodes (the capture thread); updated there when interfaces come
 /// and go. `admits` allocates nothing.
 public final class ObservationPoints {

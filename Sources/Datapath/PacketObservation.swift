@@ -15,7 +15,14 @@ struct PacketObservation {
     var startsNewConnection: Bool
     var ipVersion: UInt8
 
-    
+    init(key: FlowKey, fromLow: Bool, initiatorIsLow: Bool, startsNewConnection: Bool, ipVersion: UInt8) {
+        self.key = key
+        self.fromLow = fromLow
+        self.initiatorIsLow = initiatorIsLow
+        self.startsNewConnection = startsNewConnection
+        self.ipVersion = ipVersion
+    }
+
     init(_ summary: PacketSummary, tunnelKey: TunnelKeyMode) {
         var sourcePort: UInt16 = 0
         var destinationPort: UInt16 = 0
@@ -162,10 +169,16 @@ extension FlowEntry {
             }
         }
 
+        if isTCPHeader { self.advanceTCP(flags: flags, fromInitiator: fromInitiator) }
+        self.updatePhase(isTCPHeader: isTCPHeader)
+    }
+
+    /// The phase (which timeout applies) after a packet or a kernel aggregate: TCP's from its
+    /// state; another protocol's is established once both sides sent.
+    mutating func updatePhase(isTCPHeader: Bool) {
         let bothSides = self.history.has(ConnectionHistory.sent, fromInitiator: true)
             && self.history.has(ConnectionHistory.sent, fromInitiator: false)
         if isTCPHeader {
-            self.advanceTCP(flags: flags, fromInitiator: fromInitiator)
             switch self.tcpState {
             case .closed, .reset: self.phase = .closed
             case .established: self.phase = .established

@@ -56,7 +56,7 @@ public enum EVEKey: KeyText, CaseIterable, Sendable {
     case ipv4, ipv6, udp, sctp, icmpv4, icmpv6, mpls
     case otherIP = "other_ip", nonIP = "non_ip"
     case created, emitted, active, timeout, evicted, shutdown, datagrams, attributed, orphaned
-    case tcpReuse = "tcp_reuse", relatedICMP = "related_icmp"
+    case tcpReuse = "tcp_reuse", relatedICMP = "related_icmp", createdFromKernel = "created_from_kernel"
     case raised, allowlisted
     case eventsDropped = "events_dropped", trackersEvicted = "trackers_evicted", aggregatesEvicted = "aggregates_evicted"
     case agent, reloads

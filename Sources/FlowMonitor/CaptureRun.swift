@@ -174,7 +174,8 @@ package final class CaptureRun {
         }
         for warning in warnings { report(.warning(warning)) }
         let how = kernel.attachedWith.map { $0 == .tcx ? "tcx links" : "clsact filters" } ?? "nothing attached yet"
-        report(.info("datapath: eBPF (\(how), ring buffer \(options.ringBytes >> 10) KiB, snaplen \(options.snaplen))"))
+        let mode = options.mode == .flows ? "in-kernel flow aggregation, " : ""
+        report(.info("datapath: eBPF (\(mode)\(how), ring buffer \(options.ringBytes >> 10) KiB, snaplen \(options.snaplen))"))
         return kernel
     }
 
@@ -203,6 +204,9 @@ package final class CaptureRun {
             self.agentInputs?.start()
         }
         pipeline.datapath = self.source.datapath
+        if case .ebpf(let kernel, _) = self.source, kernel.options.mode == .flows {
+            pipeline.kernelFlows = (kernel, KernelFlows(timeouts: processor.timeouts))
+        }
         if self.observation == nil { pipeline.captureInterfaceIndex = if_nametoindex(self.interfaceLabel) }
         if let (server, version) = self.metrics {
             let (interface, capturing) = (self.interfaceLabel, self.capturing)
@@ -224,9 +228,9 @@ package final class CaptureRun {
         defer { signals.cancel() }
         var outputFailure: OutputError?
         let failure = self.loop(pipeline, signals, outputFailure: &outputFailure)
-        if outputFailure == nil && configuration.count == nil { _ = self.source.drain(into: pipeline) }
+        if outputFailure == nil && configuration.count == nil { self.source.finishReading(into: pipeline) }
         self.noteDrops(pipeline)
-        try pipeline.finish(inputError: failure?.description)
+        try pipeline.finish(inputError: failure?.description) { self.source.readWaiting(into: pipeline) }
         if let outputFailure { throw outputFailure }
         if let failure { throw failure }
     }
@@ -249,7 +253,7 @@ package final class CaptureRun {
             packets += got
             pipeline.publish()
             let now = Self.now()
-            if got == 0 { pipeline.idle(now: now) }
+            if got == 0 || pipeline.kernelFlows != nil { pipeline.idle(now: now) { self.source.readWaiting(into: pipeline) } }
             self.noteDrops(pipeline)
             let interfaceIsUp: Bool
             do throws(CaptureError) { interfaceIsUp = try self.interfaceIsUp() } catch { return error }

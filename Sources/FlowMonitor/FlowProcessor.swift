@@ -110,6 +110,12 @@ package final class FlowProcessor {
         self.program.process(&summary, event: event, time: time, length: length, sink: self.renderer)
     }
 
+    /// A kernel aggregate (eBPF mode 2) for a connection of this worker's shards.
+    @inline(__always)
+    func apply(_ aggregate: FlowAggregate, event: UInt64) {
+        self.program.apply(aggregate, event: event, sink: self.renderer)
+    }
+
     /// Ends an epoch as event `event`: sweeps at `time` (the `last`, at the end: ends every
     /// flow) and hands the epoch's records to `merger`, which writes them when it can.
     func endEpoch(_ event: UInt64, at time: CaptureTime, last: Bool, into merger: Merger, worker: Int = 0) {

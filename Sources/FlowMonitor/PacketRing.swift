@@ -30,6 +30,9 @@ final class PacketRing: @unchecked Sendable {
         case reload = 4
         /// A packet already decoded by the capture thread: the bytes are its summary.
         case decoded = 5
+        /// What the kernel counted for one connection since the last read (eBPF mode 2): the
+        /// bytes are a `FlowAggregate`.
+        case aggregate = 6
     }
 
     /// The fixed header before each record's bytes.

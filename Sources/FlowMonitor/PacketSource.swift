@@ -31,30 +31,33 @@ enum PacketSource: @unchecked Sendable {
         case .ebpf(let kernel, let filter):
             var passed = 0
             _ = kernel.poll(timeoutMilliseconds: 100, maxRecords: maxPackets) { record in
-                if Self.submit(record, filter, pipeline) { passed += 1 }
+                if Self.submit(record, filter, into: pipeline) { passed += 1 }
             }
             return passed
         }
     }
 
+    /// Hands every record waiting in the BPF ring buffer to `pipeline` without waiting (eBPF;
+    /// libpcap has nothing to give): in mode 2 before a sweep hands over the kernel's
+    /// aggregates (`Pipeline.idle(now:drain:)`), and at the end.
+    func readWaiting(into pipeline: Pipeline) {
+        guard case .ebpf(let kernel, let filter) = self else { return }
+        _ = kernel.consume(maxRecords: .max) { _ = Self.submit($0, filter, into: pipeline) }
+        pipeline.publish()
+    }
+
     /// Ends the capture's reading: with eBPF the programs are detached, then every record still
     /// in the ring is read into `pipeline` (a record left there would be neither counted nor
-    /// lost). libpcap keeps nothing flowmon could still read once stopped. Returns the packets read.
-    func drain(into pipeline: Pipeline) -> Int {
-        guard case .ebpf(let kernel, let filter) = self else { return 0 }
+    /// lost). libpcap keeps nothing flowmon could still read once stopped.
+    func finishReading(into pipeline: Pipeline) {
+        guard case .ebpf(let kernel, _) = self else { return }
         kernel.detachAll()
-        var total = 0
-        while true {
-            let read = kernel.consume(maxRecords: 512) { _ = Self.submit($0, filter, pipeline) }
-            total += read
-            pipeline.publish()
-            if read < 512 { return total }
-        }
+        self.readWaiting(into: pipeline)
     }
 
     /// Hands one record to the pipeline unless the filter rejects it (counted); returns whether it passed.
     @inline(__always)
-    private static func submit(_ record: KernelCapture.Record, _ filter: PacketFilter?, _ pipeline: Pipeline) -> Bool {
+    static func submit(_ record: KernelCapture.Record, _ filter: PacketFilter?, into pipeline: Pipeline) -> Bool {
         let packet = CapturedPacket(linkType: record.linkType, interfaceIndex: 0, time: record.time,
                                     originalLength: record.wireLength, bytes: record.bytes)
         if let filter, !filter.matchesCooked(packet, interfaceIndex: record.interfaceIndex, outbound: record.outbound) {

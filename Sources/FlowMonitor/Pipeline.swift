@@ -3,6 +3,7 @@ import Datapath
 import Decoding
 import FlowCore
 import Foundation
+import KernelCapture
 import Output
 
 /// How the pipeline behaves when a worker's ring is full.
@@ -120,6 +121,9 @@ package final class Pipeline: @unchecked Sendable {
     var captureInterfaceIndex: UInt32 = 0
     /// Packets per interface (live capture).
     let interfaceCounters: InterfaceCounters?
+    /// The eBPF datapath in mode 2 (`--ebpf-mode flows`): the kernel's flow map, read before
+    /// every sweep (`idle(now:drain:)`), which the capture loop then makes by the clock alone.
+    var kernelFlows: (kernel: KernelCapture, deltas: KernelFlows)?
 
     package init(configuration: PipelineConfiguration, processor: ProcessorConfiguration, output: JSONLinesOutput,
                 policy: PolicyContext?, hubble: JSONLinesOutput? = nil,
@@ -182,7 +186,10 @@ package final class Pipeline: @unchecked Sendable {
     package func submit(_ packet: CapturedPacket, interfaceIndex: UInt32, direction: LinkDirection) {
         self.capture.count(length: packet.originalLength, time: packet.time)
         if packet.time > self.latestTime { self.latestTime = packet.time }
-        if self.sweeps.isDue(time: packet.time, packets: self.sequence) {
+        // Mode 2 of the eBPF datapath sweeps by time from the capture loop, with the kernel's
+        // counts (`idle(now:drain:)`); here only every `SweepSchedule.packets` records.
+        if self.kernelFlows == nil ? self.sweeps.isDue(time: packet.time, packets: self.sequence)
+            : self.sweeps.isDue(packets: self.sequence) {
             self.broadcast(.sweep, time: packet.time.nanoseconds, sequence: 2 &* self.sequence)
             // The workers end the epoch now, not at the next batch: a replay from a pipe may
             // wait in read(2) before the next one.
@@ -254,14 +261,59 @@ package final class Pipeline: @unchecked Sendable {
     /// Live capture with no traffic: sweep on the clock so idle flows still end, and their
     /// records are written (and flushed) within 1 s of their timeout passing. The time
     /// passed is the caller's (the kernel's clock); the flow table reads none itself.
-    package func idle(now: CaptureTime) {
+    ///
+    /// With the eBPF datapath in mode 2 every sweep is made here, after each batch, and first
+    /// reads the kernel's flow map, then `drain`s the records waiting in the ring, then hands the
+    /// workers what the map counted: a connection's aggregate never reaches its worker before the
+    /// record of the packet that created it (sent up before any packet was counted in the map).
+    package func idle(now: CaptureTime, drain: () -> Void = {}) {
         guard self.configuration.mode == .live, self.sweeps.isDue(idle: now) else { return }
+        self.collectKernelFlows(now: now, drain: drain)
         self.broadcast(.sweep, time: now.nanoseconds, sequence: 2 &* self.sequence)
         if now > self.latestTime { self.latestTime = now }
         self.publish()
     }
 
     package func countFilteredOut() { self.capture.filteredOut &+= 1 }
+
+    /// Reads what the kernel counted since the last sweep (eBPF mode 2) and hands it to the
+    /// workers ahead of the sweep marker, so no connection the kernel keeps busy expires, and
+    /// adds the kernel's counts of the packets it never sent up to `stats.capture`.
+    func collectKernelFlows(now: CaptureTime, drain: () -> Void) {
+        guard let (kernel, deltas) = self.kernelFlows else { return }
+        let counted = deltas.collect(from: kernel, now: now)
+        drain()
+        for index in deltas.aggregates.indices { self.submit(deltas.aggregates[index]) }
+        self.capture.countKernel(aggregated: counted.aggregated, seenElsewhere: counted.seenElsewhere, time: now)
+        for interface in deltas.interfaceDeltas {
+            self.interfaceCounters?.add(interface.index, packets: interface.packets, bytes: interface.bytes,
+                                        seenElsewhere: interface.seenElsewhere, time: now)
+        }
+    }
+
+    /// Hands a kernel aggregate to the worker that owns its connection, numbered with the sweep
+    /// that follows it. Waits while the ring is full: an aggregate stands for many packets.
+    func submit(_ aggregate: FlowAggregate) {
+        let hash = FlowKey.addressPairHash(aggregate.key.lowAddress, aggregate.key.highAddress,
+                                           ipProtocol: aggregate.key.ipProtocol)
+        let worker = self.configuration.workers == 1 ? 0 : Int(self.shardOwners[Int(hash % UInt64(PipelineConfiguration.shardCount))])
+        let event = 2 &* self.sequence
+        guard let target = self.ringTable[worker] else {
+            self.readerProcessor._withUnsafeGuaranteedRef { $0.apply(aggregate, event: event) }
+            return
+        }
+        var aggregate = aggregate
+        let time = aggregate.last.nanoseconds
+        withUnsafeBytes(of: &aggregate) { bytes in
+            target._withUnsafeGuaranteedRef { ring in
+                while !ring.write(kind: .aggregate, packet: nil, payload: bytes, time: time,
+                                  sequence: event) {
+                    ring.publish()
+                    PacketRing.pause()
+                }
+            }
+        }
+    }
 
     /// What reads the packets (live capture): names the kernel's losses in the records.
     package var datapath: CaptureDatapath? {
@@ -314,7 +366,7 @@ package final class Pipeline: @unchecked Sendable {
         case .end:
             processor.endEpoch(sequence, at: CaptureTime(nanoseconds: time), last: true, into: self.merger, worker: index)
             return true
-        case .padding, .decoded:
+        case .padding, .decoded, .aggregate:
             break
         }
         return false
@@ -342,7 +394,8 @@ package final class Pipeline: @unchecked Sendable {
 
     /// Ends the run: every worker expires and flushes its flows at the latest packet time,
     /// the last records are merged and written, then one `stats` record for the whole run.
-    package func finish(inputError: String? = nil) throws(OutputError) {
+    package func finish(inputError: String? = nil, drain: () -> Void = {}) throws(OutputError) {
+        self.collectKernelFlows(now: self.latestTime, drain: drain)
         self.broadcast(.end, time: self.latestTime.nanoseconds, sequence: 2 &* self.sequence &+ 2)
         self.publish()
         self.finished.wait()
@@ -375,6 +428,9 @@ package final class Pipeline: @unchecked Sendable {
                         .bindMemory(to: PacketSummary.self, capacity: 1)
                     processor.process(&summary.pointee, event: header.sequence,
                                       time: CaptureTime(nanoseconds: header.time), length: header.originalLength)
+                case .aggregate:
+                    let aggregate = bytes.rawBuffer.baseAddress!.loadUnaligned(as: FlowAggregate.self)
+                    processor.apply(aggregate, event: header.sequence)
                 case .sweep, .reload, .end, .padding:
                     if self.handleMarker(header.kind, time: header.time, sequence: header.sequence, worker: index) {
                         done = true

@@ -29,6 +29,14 @@ struct SweepSchedule {
         return true
     }
 
+    /// Whether a sweep is due by the packet count alone: the eBPF datapath's mode 2, whose sweeps
+    /// by time are made by the capture loop with the kernel's counts (`Pipeline.idle(now:drain:)`).
+    mutating func isDue(packets: UInt64) -> Bool {
+        guard packets >= self.nextPacket else { return false }
+        self.nextPacket = packets &+ Self.packets
+        return true
+    }
+
     /// Whether a sweep is due by the clock alone (live capture with no traffic).
     mutating func isDue(idle now: CaptureTime) -> Bool {
         guard now.nanoseconds >= self.nextTime else { return false }

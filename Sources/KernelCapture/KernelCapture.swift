@@ -14,6 +14,9 @@ import Glibc
 /// call per packet). The records become `CapturedPacket`s for the same pipeline a libpcap
 /// capture feeds.
 ///
+/// In mode 2 (`Mode.flows`, `--ebpf-mode flows`) the programs count most packets in a per-CPU
+/// flow map instead (bpf/flowmon.bpf.c, `flow_observe`); `readFlows` sums it for user space.
+///
 /// The only module that talks to libbpf, as `Capture` alone talks to libpcap. Needs CAP_BPF and
 /// CAP_NET_ADMIN (or root); `missingCapabilities` says which are missing.
 package final class KernelCapture {
@@ -23,15 +26,68 @@ package final class KernelCapture {
         /// Size of the ring buffer in bytes: a power of two, at least a page.
         package var ringBytes: Int
         package var attachment: TCAttachment.Mode
+        /// Every packet as a record, or most of them counted in the kernel's flow map.
+        package var mode: Mode
+        /// Connections the flow map holds (mode 2); a new one beyond it goes up as records.
+        package var flowEntries: Int
         /// The BPF object (ELF) to load: nil for the one built into flowmon. Tests load others
         /// (one the verifier refuses).
         package var object: [UInt8]?
 
-        package init(snaplen: Int = 192, ringBytes: Int = 8 << 20, attachment: TCAttachment.Mode = .auto, object: [UInt8]? = nil) {
+        package init(snaplen: Int = 192, ringBytes: Int = 8 << 20, attachment: TCAttachment.Mode = .auto,
+                     mode: Mode = .packets, flowEntries: Int = 65_536, object: [UInt8]? = nil) {
             self.snaplen = snaplen
             self.ringBytes = ringBytes
             self.attachment = attachment
+            self.mode = mode
+            self.flowEntries = flowEntries
             self.object = object
+        }
+    }
+
+    /// What the programs do with a packet (`--ebpf-mode`).
+    package enum Mode: String, Sendable, CaseIterable {
+        /// Mode 1: every packet's record goes up through the ring buffer.
+        case packets
+        /// Mode 2: in-kernel flow aggregation; records only for a connection's first packet each
+        /// way, its TCP state changes, and what the kernel's parser does not classify.
+        case flows
+    }
+
+    /// One connection of the flow map, summed over the CPUs (mode 2). The key is flowmon's
+    /// symmetric key (`FlowKey` without a VNI): `low` is the endpoint that sorts first. Counts
+    /// are what the programs aggregated since the connection entered the map (not the packets
+    /// they sent up as records); index 0 is the way from low to high.
+    package struct FlowTotals: Sendable, Equatable {
+        package var low: IPAddress
+        package var high: IPAddress
+        package var lowPort: UInt16
+        package var highPort: UInt16
+        package var ipProtocol: UInt8
+        package var packets: (fromLow: UInt64, fromHigh: UInt64)
+        package var bytes: (fromLow: UInt64, fromHigh: UInt64)
+        package var tcpFlags: (fromLow: UInt16, fromHigh: UInt16)
+        /// The connection's latest packet through the map (aggregated or sent up), on the wall clock.
+        package var last: CaptureTime
+
+        package init(low: IPAddress, high: IPAddress, lowPort: UInt16, highPort: UInt16, ipProtocol: UInt8,
+                     packets: (fromLow: UInt64, fromHigh: UInt64), bytes: (fromLow: UInt64, fromHigh: UInt64),
+                     tcpFlags: (fromLow: UInt16, fromHigh: UInt16), last: CaptureTime) {
+            self.low = low
+            self.high = high
+            self.lowPort = lowPort
+            self.highPort = highPort
+            self.ipProtocol = ipProtocol
+            self.packets = packets
+            self.bytes = bytes
+            self.tcpFlags = tcpFlags
+            self.last = last
+        }
+
+        package static func == (a: FlowTotals, b: FlowTotals) -> Bool {
+            a.low == b.low && a.high == b.high && a.lowPort == b.lowPort && a.highPort == b.highPort
+                && a.ipProtocol == b.ipProtocol && a.packets == b.packets && a.bytes == b.bytes
+                && a.tcpFlags == b.tcpFlags && a.last == b.last
         }
     }
 
@@ -60,6 +116,15 @@ package final class KernelCapture {
         package var bytes: UInt64 = 0
         /// Packets whose record found the ring buffer full (lost; Hubble's ring-buffer loss).
         package var ringLost: UInt64 = 0
+        /// Mode 2: packets counted in the flow map (not sent up), and their bytes.
+        package var aggregatedPackets: UInt64 = 0
+        package var aggregatedBytes: UInt64 = 0
+        /// Mode 2: packets the programs did not count because another interface counts them
+        /// (the observation rule), and their bytes.
+        package var seenElsewhere: UInt64 = 0
+        package var seenElsewhereBytes: UInt64 = 0
+
+        package init() {}
     }
 
     package let options: Options
@@ -68,6 +133,9 @@ package final class KernelCapture {
     let egressProgram: Int32
     let interfacesMap: Int32
     let countersMap: Int32
+    let flowsMap: Int32
+    let localPodsMap: Int32
+    let interfaceCountsMap: Int32
     let ring: RingBufferReader
     /// Written by `stop` to wake `poll`; polled beside the ring buffer map's descriptor.
     let wakeDescriptor: Int32
@@ -115,17 +183,26 @@ package final class KernelCapture {
             return KernelCaptureError(message)
         }
         guard let ringMap = bpf_object__find_map_by_name(object, "flowmon_ring"),
+              let flowsMap = bpf_object__find_map_by_name(object, "flowmon_flows"),
+              let localPodsMap = bpf_object__find_map_by_name(object, "flowmon_local_pods"),
+              let interfaceCountsMap = bpf_object__find_map_by_name(object, "flowmon_interface_counts"),
               let rodata = bpf_object__find_map_by_name(object, ".rodata"),
               let ingress = bpf_object__find_program_by_name(object, "flowmon_ingress"),
               let egress = bpf_object__find_program_by_name(object, "flowmon_egress")
         else { throw fail("flowmon's BPF object lacks its ring, configuration or programs (rebuild flowmon)") }
         bpf_map__set_max_entries(ringMap, UInt32(options.ringBytes))
+        // Mode 1 never touches the flow map or the local pods: the smallest maps the kernel makes.
+        let flows = options.mode == .flows
+        bpf_map__set_max_entries(flowsMap, flows ? UInt32(clamping: max(1, options.flowEntries)) : 1)
+        bpf_map__set_max_entries(localPodsMap, flows ? 16_384 : 1)
+        bpf_map__set_max_entries(interfaceCountsMap, flows ? 16_384 : 1)
         var size = 0
         guard let initial = bpf_map__initial_value(rodata, &size), size >= MemoryLayout<flowmon_config>.size else {
             throw fail("flowmon's BPF object has no configuration to set (rebuild flowmon)")
         }
         var config = flowmon_config()
         config.snaplen = UInt32(options.snaplen)
+        config.mode = UInt32(flows ? FLOWMON_MODE_FLOWS.rawValue : FLOWMON_MODE_PACKETS.rawValue)
         UnsafeMutableRawPointer(mutating: initial).storeBytes(of: config, as: flowmon_config.self)
         let loaded = bpf_object__load(object)
         guard loaded == 0 else {
@@ -141,8 +218,10 @@ package final class KernelCapture {
         self.egressProgram = bpf_program__fd(egress)
         self.interfacesMap = bpf_object__find_map_fd_by_name(object, "flowmon_interfaces")
         self.countersMap = bpf_object__find_map_fd_by_name(object, "flowmon_counters")
+        self.flowsMap = bpf_map__fd(flowsMap)
+        self.localPodsMap = bpf_map__fd(localPodsMap)
+        self.interfaceCountsMap = bpf_map__fd(interfaceCountsMap)
         self.possibleCPUs = max(1, Int(libbpf_num_possible_cpus()))
-        self.counterValues = .allocate(capacity: self.possibleCPUs)
         do throws(KernelCaptureError) {
             self.ring = try RingBufferReader(descriptor: bpf_map__fd(ringMap), size: options.ringBytes)
         } catch {
@@ -155,6 +234,7 @@ package final class KernelCapture {
             bpf_object__close(object)
             throw KernelCaptureError("cannot create an eventfd: \(Self.errorText(errno))")
         }
+        self.counterValues = .allocate(capacity: self.possibleCPUs)
     }
 
     deinit {
@@ -178,12 +258,17 @@ package final class KernelCapture {
             self.attachments[index] = nil
             var key = UInt32(bitPattern: index)
             bpf_map_delete_elem(self.interfacesMap, &key)
+            bpf_map_delete_elem(self.interfaceCountsMap, &key)
         }
         var warnings: [String] = []
         for interface in interfaces where self.attachments[interface.index] == nil {
             var key = UInt32(bitPattern: interface.index)
             var value = flowmon_interface(link_type: interface.linkType, role: interface.role, reserved: 0)
             bpf_map_update_elem(self.interfacesMap, &key, &value, UInt64(BPF_ANY))
+            if self.options.mode == .flows {
+                var zero = [flowmon_interface_counts](repeating: flowmon_interface_counts(), count: self.possibleCPUs)
+                bpf_map_update_elem(self.interfaceCountsMap, &key, &zero, UInt64(BPF_ANY))
+            }
             do throws(KernelCaptureError) {
                 let attachment = try TCAttachment(interface: interface.index, ingress: self.ingressProgram,
                                                   egress: self.egressProgram, mode: self.attachedWith ?? self.options.attachment)
@@ -194,13 +279,69 @@ package final class KernelCapture {
                 warnings.append(error.message)
             }
         }
+        if self.options.mode == .flows {
+            self.forgetLocalPods(keeping: Set(interfaces.filter { $0.role == 1 }.map { UInt32(bitPattern: $0.index) }))
+        }
         return warnings
+    }
+
+    /// Forgets the local pods the programs learned behind interfaces that are no longer
+    /// pod-facing (a deleted pod's address may be reused elsewhere), as
+    /// `ObservationPoints.setInterfaces` does for user space's copy of the rule.
+    func forgetLocalPods(keeping podFacing: Set<UInt32>) {
+        var key = (UInt64(0), UInt64(0))
+        var next = (UInt64(0), UInt64(0))
+        var stale: [(UInt64, UInt64)] = []
+        var first = true
+        while withUnsafeMutableBytes(of: &next, { next in
+            withUnsafeBytes(of: &key) { key in
+                bpf_map_get_next_key(self.localPodsMap, first ? nil : key.baseAddress, next.baseAddress)
+            }
+        }) == 0 {
+            first = false
+            key = next
+            var interface: UInt32 = 0
+            if bpf_map_lookup_elem(self.localPodsMap, &key, &interface) == 0, !podFacing.contains(interface) {
+                stale.append(key)
+            }
+        }
+        for var address in stale { bpf_map_delete_elem(self.localPodsMap, &address) }
     }
 
     /// Detaches the programs from every interface.
     package func detachAll() {
         for attachment in self.attachments.values { attachment.detach() }
         self.attachments.removeAll()
+    }
+
+    // MARK: Testing
+
+    /// Tells the programs about an interface without attaching them to it: its link type and
+    /// observation role (for `testRun`).
+    package func describe(interface index: UInt32, linkType: UInt16, role: UInt8) {
+        var key = index
+        var value = flowmon_interface(link_type: linkType, role: role, reserved: 0)
+        bpf_map_update_elem(self.interfacesMap, &key, &value, UInt64(BPF_ANY))
+    }
+
+    /// Runs the ingress (or egress) program `times` times on `frame` as if interface `index` had
+    /// received (or sent) it (BPF_PROG_TEST_RUN; all runs on one CPU): what the programs do with
+    /// a packet, for tests. Records go into the ring as usual. Returns 0 or the error number.
+    package func testRun(_ frame: [UInt8], interface index: UInt32, egress: Bool = false, times: Int = 1) -> Int32 {
+        var context = __sk_buff()
+        context.ifindex = index
+        return frame.withUnsafeBytes { bytes in
+            withUnsafeMutablePointer(to: &context) { context in
+                var options = bpf_test_run_opts()
+                options.sz = MemoryLayout<bpf_test_run_opts>.size
+                options.data_in = bytes.baseAddress
+                options.data_size_in = UInt32(bytes.count)
+                options.ctx_in = UnsafeRawPointer(context)
+                options.ctx_size_in = UInt32(MemoryLayout<__sk_buff>.size)
+                options.repeat = Int32(times)
+                return bpf_prog_test_run_opts(egress ? self.egressProgram : self.ingressProgram, &options) == 0 ? 0 : errno
+            }
+        }
     }
 
     // MARK: Reading
@@ -225,14 +366,7 @@ package final class KernelCapture {
 
     /// Hands every record available now to `body` (at most `maxRecords`) without waiting.
     package func consume(maxRecords: Int, _ body: (Record) -> Void) -> Int {
-        var realtime = timespec()
-        var monotonic = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &monotonic)
-        clock_gettime(CLOCK_REALTIME, &realtime)
-        // bpf_ktime_get_ns() is CLOCK_MONOTONIC: records are placed on the wall clock by the
-        // offset between the two clocks now (re-read every batch, so a clock step shows at once).
-        let offset = (Int64(realtime.tv_sec) - Int64(monotonic.tv_sec)) &* 1_000_000_000
-            &+ (Int64(realtime.tv_nsec) - Int64(monotonic.tv_nsec))
+        let offset = Self.clockOffset()
         let headerSize = MemoryLayout<flowmon_packet_record>.size
         return self.ring.drain(maxRecords: maxRecords) { record in
             guard record.count >= headerSize, let base = record.baseAddress else { return }
@@ -247,6 +381,159 @@ package final class KernelCapture {
         }
     }
 
+    /// What to add to a bpf_ktime_get_ns() time (CLOCK_MONOTONIC) to place it on the wall clock:
+    /// the offset between the two clocks now, re-read for every batch of records and every read
+    /// of the flow map, so a clock step shows at once. The one conversion of kernel times.
+    static func clockOffset() -> Int64 {
+        var realtime = timespec()
+        var monotonic = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &monotonic)
+        clock_gettime(CLOCK_REALTIME, &realtime)
+        return (Int64(realtime.tv_sec) - Int64(monotonic.tv_sec)) &* 1_000_000_000
+            &+ (Int64(realtime.tv_nsec) - Int64(monotonic.tv_nsec))
+    }
+
+    // MARK: Flow map (mode 2)
+
+    /// Hands every connection of the flow map to `body`, its per-CPU values summed (mode 2; a
+    /// no-op in mode 1). Reads in batches (BPF_MAP_LOOKUP_BATCH, Linux 5.6+), or key by key where
+    /// the kernel has no batch lookup for the map. Per connection, not per packet: called at
+    /// every sweep (twice a second).
+    package func readFlows(_ body: (FlowTotals) -> Void) {
+        guard self.options.mode == .flows else { return }
+        let offset = Self.clockOffset()
+        let cpus = self.possibleCPUs
+        let valueStride = (MemoryLayout<flowmon_flow_value>.size + 7) & ~7
+        let batch = 256
+        var keys = [flowmon_flow_key](repeating: flowmon_flow_key(), count: batch)
+        var values = [UInt8](repeating: 0, count: batch * cpus * valueStride)
+        func deliver(_ key: flowmon_flow_key, _ perCPU: UnsafeRawPointer) {
+            var totals = FlowTotals(low: Self.address(key.low_address), high: Self.address(key.high_address),
+                                    lowPort: key.low_port, highPort: key.high_port, ipProtocol: key.protocol,
+                                    packets: (0, 0), bytes: (0, 0), tcpFlags: (0, 0), last: .zero)
+            var last: UInt64 = 0
+            for cpu in 0..<cpus {
+                let value = perCPU.loadUnaligned(fromByteOffset: cpu * valueStride, as: flowmon_flow_value.self)
+                totals.packets.fromLow &+= value.packets.0
+                totals.packets.fromHigh &+= value.packets.1
+                totals.bytes.fromLow &+= value.bytes.0
+                totals.bytes.fromHigh &+= value.bytes.1
+                totals.tcpFlags.fromLow |= value.tcp_flags.0
+                totals.tcpFlags.fromHigh |= value.tcp_flags.1
+                last = max(last, value.last_ns)
+            }
+            totals.last = CaptureTime(nanoseconds: Int64(bitPattern: last) &+ offset)
+            body(totals)
+        }
+        var token: UInt64 = 0
+        var started = false
+        var opts = bpf_map_batch_opts()
+        opts.sz = MemoryLayout<bpf_map_batch_opts>.size
+        while true {
+            var count = UInt32(batch)
+            let result = keys.withUnsafeMutableBytes { keyBytes in
+                values.withUnsafeMutableBytes { valueBytes in
+                    withUnsafeMutablePointer(to: &token) { out in
+                        bpf_map_lookup_batch(self.flowsMap, started ? UnsafeMutableRawPointer(out) : nil, out,
+                                             keyBytes.baseAddress, valueBytes.baseAddress, &count, &opts)
+                    }
+                }
+            }
+            let error = result == 0 ? 0 : errno
+            if result != 0 && error != ENOENT {
+                // No batch operation here: one key at a time.
+                if !started { self.readFlowsKeyByKey(valueStride: valueStride, deliver) }
+                return
+            }
+            started = true
+            values.withUnsafeBytes { valueBytes in
+                for index in 0..<Int(count) {
+                    deliver(keys[index], valueBytes.baseAddress! + index * cpus * valueStride)
+                }
+            }
+            if error == ENOENT { return }
+        }
+    }
+
+    private func readFlowsKeyByKey(valueStride: Int, _ deliver: (flowmon_flow_key, UnsafeRawPointer) -> Void) {
+        var key = flowmon_flow_key()
+        var next = flowmon_flow_key()
+        var values = [UInt8](repeating: 0, count: self.possibleCPUs * valueStride)
+        var first = true
+        while withUnsafePointer(to: &key, { bpf_map_get_next_key(self.flowsMap, first ? nil : $0, &next) }) == 0 {
+            first = false
+            key = next
+            values.withUnsafeMutableBytes { bytes in
+                if bpf_map_lookup_elem(self.flowsMap, &key, bytes.baseAddress) == 0 {
+                    deliver(key, UnsafeRawPointer(bytes.baseAddress!))
+                }
+            }
+        }
+    }
+
+    /// What the programs counted without sending it up, per attached interface, summed over the
+    /// CPUs (mode 2; empty in mode 1): aggregated, and skipped by the observation rule.
+    package func interfaceCounts() -> [(index: UInt32, aggregated: (packets: UInt64, bytes: UInt64),
+                                        seenElsewhere: (packets: UInt64, bytes: UInt64))] {
+        guard self.options.mode == .flows else { return [] }
+        var counts: [(index: UInt32, aggregated: (packets: UInt64, bytes: UInt64), seenElsewhere: (packets: UInt64, bytes: UInt64))] = []
+        var values = [flowmon_interface_counts](repeating: flowmon_interface_counts(), count: self.possibleCPUs)
+        var key: UInt32 = 0
+        var next: UInt32 = 0
+        var first = true
+        while withUnsafePointer(to: &key, { bpf_map_get_next_key(self.interfaceCountsMap, first ? nil : $0, &next) }) == 0 {
+            first = false
+            key = next
+            guard bpf_map_lookup_elem(self.interfaceCountsMap, &key, &values) == 0 else { continue }
+            var entry = (index: key, aggregated: (packets: UInt64(0), bytes: UInt64(0)), seenElsewhere: (packets: UInt64(0), bytes: UInt64(0)))
+            for value in values {
+                entry.aggregated.packets &+= value.aggregated_packets
+                entry.aggregated.bytes &+= value.aggregated_bytes
+                entry.seenElsewhere.packets &+= value.seen_elsewhere_packets
+                entry.seenElsewhere.bytes &+= value.seen_elsewhere_bytes
+            }
+            counts.append(entry)
+        }
+        return counts
+    }
+
+    /// Deletes a connection from the flow map if its packet counts are still `totals`' (mode 2;
+    /// user space deletes the connections idle past their timeout). Returns whether it did. A
+    /// packet counted between the check and the delete (a window of a few microseconds, a
+    /// connection idle for seconds sending at that very instant) is lost with the entry; a packet
+    /// after the delete finds no entry and goes up as a record.
+    @discardableResult
+    package func deleteFlow(ifUnchanged totals: FlowTotals) -> Bool {
+        guard self.options.mode == .flows else { return false }
+        var key = flowmon_flow_key()
+        key.low_address = Self.words(totals.low)
+        key.high_address = Self.words(totals.high)
+        key.low_port = totals.lowPort
+        key.high_port = totals.highPort
+        key.protocol = totals.ipProtocol
+        let valueStride = (MemoryLayout<flowmon_flow_value>.size + 7) & ~7
+        var values = [UInt8](repeating: 0, count: self.possibleCPUs * valueStride)
+        let unchanged = values.withUnsafeMutableBytes { bytes -> Bool in
+            guard bpf_map_lookup_elem(self.flowsMap, &key, bytes.baseAddress) == 0 else { return false }
+            var packets: UInt64 = 0
+            for cpu in 0..<self.possibleCPUs {
+                let value = bytes.loadUnaligned(fromByteOffset: cpu * valueStride, as: flowmon_flow_value.self)
+                packets &+= value.packets.0 &+ value.packets.1
+            }
+            return packets == totals.packets.fromLow &+ totals.packets.fromHigh
+        }
+        return unchanged && bpf_map_delete_elem(self.flowsMap, &key) == 0
+    }
+
+    /// A key's address: its 16 bytes as on the wire, read as two big-endian numbers.
+    static func address(_ words: (UInt64, UInt64)) -> IPAddress {
+        IPAddress(high: UInt64(bigEndian: words.0), low: UInt64(bigEndian: words.1))
+    }
+
+    static func words(_ address: IPAddress) -> (UInt64, UInt64) {
+        (address.high.bigEndian, address.low.bigEndian)
+    }
+
     /// Wakes a waiting `poll` and makes later ones return at once (signal-safe).
     package func stop() {
         self.stopped.store(true, ordering: .releasing)
@@ -258,8 +545,15 @@ package final class KernelCapture {
 
     /// The programs' counters, summed over the CPUs.
     package func counters() -> Counters {
-        Counters(packets: self.sum(FLOWMON_COUNTER_PACKETS), bytes: self.sum(FLOWMON_COUNTER_BYTES),
-                 ringLost: self.sum(FLOWMON_COUNTER_RING_LOST))
+        var totals = Counters()
+        totals.packets = self.sum(FLOWMON_COUNTER_PACKETS)
+        totals.bytes = self.sum(FLOWMON_COUNTER_BYTES)
+        totals.ringLost = self.sum(FLOWMON_COUNTER_RING_LOST)
+        totals.aggregatedPackets = self.sum(FLOWMON_COUNTER_AGGREGATED_PACKETS)
+        totals.aggregatedBytes = self.sum(FLOWMON_COUNTER_AGGREGATED_BYTES)
+        totals.seenElsewhere = self.sum(FLOWMON_COUNTER_SEEN_ELSEWHERE)
+        totals.seenElsewhereBytes = self.sum(FLOWMON_COUNTER_SEEN_ELSEWHERE_BYTES)
+        return totals
     }
 
     /// Packets lost because the ring buffer was full, over every CPU (read after each batch:

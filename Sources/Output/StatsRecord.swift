@@ -62,6 +62,12 @@ public enum StatsRecord {
         out.append(.interfaceDropped, s.capture.interfaceDropped)
         out.append(.ringDropped, s.capture.ringDropped)
         if s.capture.seenElsewhere > 0 { out.append(.seenElsewhere, s.capture.seenElsewhere) }
+        if s.capture.kernelAggregation {
+            out.open(.aggregated)
+            out.append(.packets, s.capture.aggregatedPackets)
+            out.append(.bytes, s.capture.aggregatedBytes)
+            out.append(byte: UInt8(ascii: "}"))
+        }
         // Suricata's own names for the capture counters (`stats.capture` of its EVE schema).
         out.append(.kernelPackets, s.capture.received)
         out.append(.kernelDrops, s.capture.kernelDropped)
@@ -134,6 +140,7 @@ public enum StatsRecord {
         out.append(.tcpReuse, f.tcpReuse)
         out.append(.shutdown, f.shutdown)
         out.append(.relatedICMP, f.relatedICMP)
+        if f.createdFromKernel > 0 { out.append(.createdFromKernel, f.createdFromKernel) }
         out.append(byte: UInt8(ascii: "}"))
         out.open(.fragments)
         out.append(.datagrams, s.fragments.datagrams)

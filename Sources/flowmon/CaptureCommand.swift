@@ -59,6 +59,9 @@ extension Flowmon {
         @Option(help: ArgumentHelp("How the eBPF programs are attached: 'tcx' links (Linux 6.6+; they end with flowmon), 'tc' (clsact filters, removed at exit and by the next start after a kill), or 'auto' (tcx where the kernel has it).", valueName: "mode"))
         var ebpfAttach: TCAttachment.Mode = .auto
 
+        @Option(help: ArgumentHelp("What the eBPF programs do with a packet: 'packets' (each packet's first bytes go up to flowmon) or 'flows' (in-kernel flow aggregation: the programs count each connection's packets and bytes in a per-CPU map that flowmon reads twice a second; only a connection's first packet each way, its TCP state changes and what they cannot classify go up, decoded as with 'packets'; not with '--filter', which runs in flowmon). Default: packets.", valueName: "mode"))
+        var ebpfMode: KernelCapture.Mode?
+
         @Flag(inversion: .prefixedNo, help: "Put the named interfaces into promiscuous mode, as tcpdump does (a bridge passes the frames it forwards to a capture only then).")
         var promiscuous = true
 
@@ -120,6 +123,13 @@ extension Flowmon {
                     throw ValidationError("'--ebpf-ring-size' must be a power of two from 4K to 1G.")
                 }
             }
+            if self.ebpfMode != nil && self.datapath == .pcap {
+                throw ValidationError("'--ebpf-mode' needs the eBPF datapath; it cannot be combined with '--datapath pcap'.")
+            }
+            if self.ebpfMode == .flows && self.filter != nil {
+                // The filter runs in user space on the records; the kernel would count what it rejects.
+                throw ValidationError("'--filter' cannot be combined with '--ebpf-mode flows': the kernel counts packets the filter never sees.")
+            }
             guard (1...2047).contains(self.bufferSize) else { throw ValidationError("'--buffer-size' must be between 1 and 2047 MiB.") }
             guard (1...256).contains(self.workers) else { throw ValidationError("'--workers' must be between 1 and 256.") }
             guard (1...65_536).contains(self.ringSize) else { throw ValidationError("'--ring-size' must be between 1 and 65536 MiB.") }
@@ -162,7 +172,8 @@ extension Flowmon {
             }
             configuration.datapath = datapath
             configuration.kernel = KernelCapture.Options(snaplen: self.snaplen ?? 192, ringBytes: self.ebpfRingSize.map { Int($0.bytes) } ?? 8 << 20,
-                                                         attachment: self.ebpfAttach)
+                                                         attachment: self.ebpfAttach, mode: self.ebpfMode ?? .packets,
+                                                         flowEntries: configuration.processor.maxFlows)
             // Bound before the capture opens: an address in use fails at once, and the socket
             // survives '--user'.
             var metrics: (server: MetricsServer, version: String)?
@@ -188,3 +199,4 @@ extension Flowmon {
 
 extension DatapathChoice: ExpressibleByArgument {}
 extension TCAttachment.Mode: ExpressibleByArgument {}
+extension KernelCapture.Mode: ExpressibleByArgument {}

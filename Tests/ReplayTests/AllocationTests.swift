@@ -189,6 +189,40 @@ struct AllocationTests {
         #expect(allocations == 0, "\(allocations) allocations for \(read) records")
     }
 
+    /// Adding kernel aggregates (the eBPF datapath's mode 2) to their connections allocates
+    /// nothing: 200 connections created from aggregates, then 20 rounds of an aggregate for each
+    /// and a sweep after each round, as the pipeline's workers do.
+    @Test func applyingKernelAggregatesAllocatesNothing() throws {
+        let devNull = try Self.devNull()
+        defer { close(devNull) }
+        let processor = FlowProcessor(configuration: ProcessorConfiguration(maxFlows: 1024, detectors: DetectorSettings()),
+                                      output: JSONLinesOutput(fileDescriptor: devNull, name: "/dev/null"))
+        var aggregates: [FlowAggregate] = []
+        for index in 0..<200 {
+            let key = FlowKey.canonical(source: IPAddress(ipv4: 0x0af4_0000 | UInt32(index)), sourcePort: UInt16(30_000 + index),
+                                        destination: IPAddress(ipv4: 0x0af4_0100), destinationPort: 8080,
+                                        ipProtocol: index % 2 == 0 ? 6 : 17, vni: 0).key
+            aggregates.append(FlowAggregate(key: key, packetsFromLow: 3, packetsFromHigh: 2, bytesFromLow: 300, bytesFromHigh: 200,
+                                            flagsFromLow: 0x10, flagsFromHigh: 0x10, last: .zero))
+        }
+        func round(_ round: Int) {
+            for index in 0..<aggregates.count {
+                var aggregate = aggregates[index]
+                aggregate.last = CaptureTime(nanoseconds: Int64(round) * 1_000_000 + Int64(index))
+                processor.apply(aggregate, event: UInt64(2 * round))
+            }
+            processor.endEpoch(UInt64(2 * round), at: CaptureTime(nanoseconds: Int64(round) * 1_000_000 + 500), last: false,
+                               into: processor.merger!)
+        }
+        round(0)
+        flowmon_malloc_counter_start()
+        for index in 1...20 { round(index) }
+        let allocations = Int(flowmon_malloc_counter_stop())
+        #expect(processor.program.flows.count == 200 && processor.program.flows.counters.createdFromKernel == 200)
+        #expect(allocations == 0, "\(allocations) allocations for \(20 * aggregates.count) aggregates")
+        try processor.finish()
+    }
+
     static func steadyState(_ file: URL, processor: (JSONLinesOutput) -> FlowProcessor) throws
         -> (packets: Int, allocations: Int, processor: FlowProcessor)
     {
