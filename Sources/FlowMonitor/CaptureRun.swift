@@ -240,6 +240,7 @@ package final class CaptureRun {
         let deadline = self.configuration.duration.map { Self.now().nanoseconds + Int64($0 * 1e9) }
         var packets = 0
         var interfaceWasUp = true
+        var nextHousekeeping: Int64 = 0
         self.capturing.value.store(true, ordering: .relaxed)
         defer { self.capturing.value.store(false, ordering: .relaxed) }
         while !signals.stopRequested && outputFailure == nil {
@@ -254,6 +255,16 @@ package final class CaptureRun {
             pipeline.publish()
             let now = Self.now()
             if got == 0 || pipeline.kernelFlows != nil { pipeline.idle(now: now) { self.source.readWaiting(into: pipeline) } }
+            // An output that cannot be written (disk full, reader gone) ends the capture.
+            if pipeline.outputFailed || self.source.isStopped { break }
+            if let count = self.configuration.count, packets >= count { break }
+            if let deadline, now.nanoseconds >= deadline { break }
+            if signals.takeReload() { self.reload(pipeline) }
+            // What costs system calls and changes slowly (drop counters, the interfaces, the
+            // inventory files) is looked at every 100 ms, not after every batch: a busy capture
+            // reads batches of a few dozen packets.
+            guard got == 0 || now.nanoseconds >= nextHousekeeping else { continue }
+            nextHousekeeping = now.nanoseconds &+ 100_000_000
             self.noteDrops(pipeline)
             let interfaceIsUp: Bool
             do throws(CaptureError) { interfaceIsUp = try self.interfaceIsUp() } catch { return error }
@@ -262,11 +273,6 @@ package final class CaptureRun {
                 self.capturing.value.store(interfaceWasUp, ordering: .relaxed)
                 outputFailure = self.interfaceChanged(pipeline, isUp: interfaceIsUp)
             }
-            // An output that cannot be written (disk full, reader gone) ends the capture.
-            if pipeline.outputFailed || self.source.isStopped { break }
-            if let count = self.configuration.count, packets >= count { break }
-            if let deadline, now.nanoseconds >= deadline { break }
-            if signals.takeReload() { self.reload(pipeline) }
             self.followAgentInputs(pipeline)
             if let failure = self.followInterfaces() { return failure }
         }

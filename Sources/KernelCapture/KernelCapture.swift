@@ -346,21 +346,25 @@ package final class KernelCapture {
 
     // MARK: Reading
 
-    /// Waits up to `timeoutMilliseconds` for a batch of records, then hands each available one
-    /// to `body` (at most `maxRecords`), oldest first. Returns the number handed over; 0 when
-    /// there was none, or after `stop`. A record's bytes are valid only during its call.
+    /// Hands the records available now to `body` (at most `maxRecords`), oldest first; when there
+    /// are none, first waits up to `timeoutMilliseconds` for a batch. Returns the number handed
+    /// over; 0 when there was none, or after `stop`. A record's bytes are valid only during its
+    /// call.
     ///
     /// The programs wake the reader once per batch of unread bytes, not per record
     /// (bpf/flowmon.bpf.c, `wakeup`): what a timeout finds is read too, so a quiet interface's
     /// packets wait at most `timeoutMilliseconds`.
     package func poll(timeoutMilliseconds: Int32, maxRecords: Int, _ body: (Record) -> Void) -> Int {
         guard !self.isStopped else { return 0 }
+        // A busy ring has records already: read them without a system call.
+        let ready = self.consume(maxRecords: maxRecords, body)
+        if ready > 0 { return ready }
         var descriptors = (pollfd(fd: self.ring.descriptor, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: self.wakeDescriptor, events: Int16(POLLIN), revents: 0))
-        let ready = withUnsafeMutableBytes(of: &descriptors) { raw in
+        let woken = withUnsafeMutableBytes(of: &descriptors) { raw in
             Glibc.poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, timeoutMilliseconds)
         }
-        guard ready >= 0, !self.isStopped else { return 0 }
+        guard woken >= 0, !self.isStopped else { return 0 }
         return self.consume(maxRecords: maxRecords, body)
     }
 
