@@ -302,13 +302,7 @@ struct EBPFDatapathTests {
         // Stop once flowmon has read everything the ring holds (the stats stop changing).
         #expect(flowmon.wait(seconds: 60) { Self.settled(output) }, "the stats settle")
         let sent = try crossed() - before
-        kill(flowmon.pid, SIGINT)
-        let finished = flowmon.finish()
-        #expect(finished.status == 0, "\(finished.stderr)")
-
-        let lines = try Self.lines(output)
-        let validation = try validateAgainstSchemas(lines)
-        #expect(validation.status == 0, "\(validation.report)")
+        let lines = try Self.stop(flowmon, output).lines
         let capture = try #require(Self.lastStats(lines)?["capture"] as? [String: Any])
         let counted = capture["packets"] as? Int ?? -1, lost = capture["kernel_dropped"] as? Int ?? -1
         #expect(capture["datapath"] as? String == "ebpf")
@@ -449,12 +443,7 @@ struct EBPFDatapathTests {
         let fromAdded = try lab.script(["exec", lab.name, "pod-d", "ping", "-n", "-q", "-c", "3", "-i", "0.2", lab.podIP("c")])
         #expect(fromAdded.contains("3 received"), "\(fromAdded)")
         _ = flowmon.wait(seconds: 10) { Self.settled(output) }
-        kill(flowmon.pid, SIGINT)
-        let finished = flowmon.finish()
-        #expect(finished.status == 0, "\(finished.stderr)")
-        let lines = try Self.lines(output)
-        let validation = try validateAgainstSchemas(lines)
-        #expect(validation.status == 0, "\(validation.report)")
+        let (lines, finished) = try Self.stop(flowmon, output)
         let flows = Self.flows(lines)
         let echo = flows.first { $0["proto"] as? String == "ICMP" && $0["src_ip"] as? String == lab.podIP("a") }
         #expect((echo?["flow"] as? [String: Any])?["pkts_toserver"] as? Int == 3, "\(echo ?? [:])")
@@ -526,13 +515,7 @@ struct EBPFDatapathTests {
         Thread.sleep(forTimeInterval: 0.3)
         #expect(flowmon.wait(seconds: 20) { Self.settled(output) }, "the stats settle")
         let delivered = try crossed() - before
-        kill(flowmon.pid, SIGINT)
-        let finished = flowmon.finish()
-        #expect(finished.status == 0, "\(finished.stderr)")
-
-        let lines = try Self.lines(output)
-        let validation = try validateAgainstSchemas(lines)
-        #expect(validation.status == 0, "\(validation.report)")
+        let lines = try Self.stop(flowmon, output).lines
         let flows = Self.flows(lines)
         #expect(flows.count == 1 && flows.allSatisfy { $0["proto"] as? String == "TCP" && $0["dest_port"] as? Int == 5000 },
                 "\(flows)")
@@ -595,6 +578,19 @@ struct EBPFDatapathTests {
     static func runCapture(in namespace: String, prefix: [String], _ arguments: [String]) throws -> BoundedRun {
         try runBounded(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "exec", namespace] + prefix
                        + [Fixture.flowmonBinary.path, "capture", "--output", "/dev/null"] + arguments, seconds: 60)
+    }
+
+    /// Stops a capture with SIGINT, expects it to exit 0, and returns the lines of its output,
+    /// which must validate against the schemas, and how it ended.
+    static func stop(_ flowmon: BoundedProcess, _ output: URL) throws
+        -> (lines: [String], finished: BoundedRun) {
+        kill(flowmon.pid, SIGINT)
+        let finished = flowmon.finish()
+        #expect(finished.status == 0, "\(finished.stderr)")
+        let lines = try Self.lines(output)
+        let validation = try validateAgainstSchemas(lines)
+        #expect(validation.status == 0, "\(validation.report)")
+        return (lines, finished)
     }
 
     static func lines(_ output: URL) throws -> [String] {
