@@ -86,6 +86,10 @@ package final class PacketFilter {
         return pcap_offline_filter(program, &header, &empty) != 0
     }
 
+    /// LINKTYPE_LINUX_SLL2: how `matchesCooked` frames a packet, and so the link type the
+    /// expression must compile for when packets are judged that way.
+    package static let cookedLinkType: UInt32 = 276
+
     /// Whether a packet whose interface and direction come beside its bytes (the eBPF
     /// datapath) passes the filter as a capture on `any` would judge it: the packet is framed as
     /// Linux cooked v2 (LINKTYPE_LINUX_SLL2: protocol, interface index, ARPHRD type, packet type,
@@ -124,7 +128,7 @@ package final class PacketFilter {
         if copied > 0, let source = payload.baseAddress {
             (frame.baseAddress! + headerLength).copyMemory(from: source, byteCount: copied)
         }
-        let cooked = CapturedPacket(linkType: 276, interfaceIndex: 0, time: packet.time,
+        let cooked = CapturedPacket(linkType: Self.cookedLinkType, interfaceIndex: 0, time: packet.time,
                                     originalLength: max(packet.originalLength, UInt32(bytes.count)) - UInt32(bytes.count - payload.count)
                                         + UInt32(headerLength),
                                     bytes: PacketBytes(UnsafeRawBufferPointer(rebasing: frame[..<(headerLength + copied)])))

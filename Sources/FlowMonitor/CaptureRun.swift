@@ -113,7 +113,7 @@ package final class CaptureRun {
                                                   userFilter: nil)
             let filter = try options.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
             // Packets are filtered framed as on `any` (Linux cooked v2): the expression must compile for it.
-            if let refusal = filter?.prepare(linkType: 276) { throw CaptureError(.badFilter, refusal) }
+            if let refusal = filter?.prepare(linkType: PacketFilter.cookedLinkType) { throw CaptureError(.badFilter, refusal) }
             do throws(KernelCaptureError) {
                 let kernel = try Self.openKernel(configuration.kernel, observation: observation, report: report)
                 self.source = .ebpf(kernel, filter: filter)

@@ -44,8 +44,7 @@ final class KernelFlows {
     /// One connection's totals, read now: what it counted since the last read (nil when nothing),
     /// and whether its entry is idle past the timeout and should be deleted.
     func step(_ totals: KernelCapture.FlowTotals, now: CaptureTime) -> (aggregate: FlowAggregate?, idle: Bool) {
-        let key = FlowKey(lowAddress: totals.low, highAddress: totals.high, lowPort: totals.lowPort,
-                          highPort: totals.highPort, ipProtocol: totals.ipProtocol, vni: 0)
+        let key = Self.key(totals)
         var before = self.seen[key] ?? Seen(packets: (0, 0), bytes: (0, 0), read: 0)
         // Fewer than before: the kernel's entry was deleted and made again since; all of it is new.
         if totals.packets.fromLow < before.packets.fromLow || totals.packets.fromHigh < before.packets.fromHigh {
@@ -65,8 +64,13 @@ final class KernelFlows {
 
     /// Forgets a connection whose kernel entry was deleted.
     func forget(_ totals: KernelCapture.FlowTotals) {
-        self.seen[FlowKey(lowAddress: totals.low, highAddress: totals.high, lowPort: totals.lowPort,
-                          highPort: totals.highPort, ipProtocol: totals.ipProtocol, vni: 0)] = nil
+        self.seen[Self.key(totals)] = nil
+    }
+
+    /// The kernel's key as flowmon's `FlowKey` (the kernel parses no tunnel: no VNI).
+    static func key(_ totals: KernelCapture.FlowTotals) -> FlowKey {
+        FlowKey(lowAddress: totals.low, highAddress: totals.high, lowPort: totals.lowPort, highPort: totals.highPort,
+                ipProtocol: totals.ipProtocol, vni: 0)
     }
 
     /// Starts a read of the whole map.

@@ -11,13 +11,11 @@ import Testing
 @Suite(.serialized)
 struct EBPFDatapathTests {
     /// One way of reading packets, run side by side with the others on the same traffic: its
-    /// arguments, and the link header it counts per packet (the bytes beside the IP packet).
+    /// arguments, and the datapath its stats name (which fixes the link header it counts:
+    /// `NetnsTopologyTests.checkFlowmon`).
     struct Datapath: CustomTestStringConvertible, Sendable {
         var name: String
         var arguments: [String]
-        /// 14 where the frame is counted as the interface carries it (the pod's Ethernet
-        /// header); 20 through libpcap's `any` (a Linux cooked v2 header).
-        var linkHeaderBytes: Int
         /// The capture's own `stats.capture.datapath`.
         var statsName: String
 
@@ -26,8 +24,8 @@ struct EBPFDatapathTests {
 
     /// Every datapath the equivalence test runs at once (a new eBPF mode is one more row).
     static let datapaths = [
-        Datapath(name: "ebpf", arguments: ["--datapath", "ebpf"], linkHeaderBytes: 14, statsName: "ebpf"),
-        Datapath(name: "pcap", arguments: ["--datapath", "pcap"], linkHeaderBytes: 20, statsName: "pcap"),
+        Datapath(name: "ebpf", arguments: ["--datapath", "ebpf"], statsName: "ebpf"),
+        Datapath(name: "pcap", arguments: ["--datapath", "pcap"], statsName: "pcap"),
     ]
 
     /// Who may talk to pod b (app b, Kubernetes namespace `lab`, as netns-lab writes pods.json):
