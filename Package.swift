@@ -44,19 +44,23 @@ let package = Package(
         .target(name: "KernelCapture", dependencies: ["FlowCore", "Capture", "CBPF"], swiftSettings: releaseSettings,
                 plugins: ["BPFObject"]),
         .target(name: "Decoding", dependencies: ["FlowCore"], swiftSettings: releaseSettings),
+        // Application layer, as a passive observer sees it: DNS, HTTP/1.x and TLS ClientHello
+        // parsers over payload bytes, the DNS name cache and the L7/FQDN rule matching Cilium's
+        // proxies do. Strings live here, never in Datapath.
+        .target(name: "L7", dependencies: ["FlowCore"], swiftSettings: releaseSettings),
         .target(name: "Datapath", dependencies: ["FlowCore", "Decoding"], swiftSettings: releaseSettings),
         // The detectors: the alert registry, their settings, and the windowed checks over the
         // datapath's findings (scans, floods, sweeps, aggregation of repeats).
         .target(name: "Detection", dependencies: ["FlowCore", "Datapath"], swiftSettings: releaseSettings),
-        .target(name: "Output", dependencies: ["FlowCore", "Decoding", "Datapath", "Detection"], swiftSettings: releaseSettings),
+        .target(name: "Output", dependencies: ["FlowCore", "Decoding", "Datapath", "Detection", "L7"], swiftSettings: releaseSettings),
         // The agent side: Kubernetes inventory, identities, policies. Strings, labels and YAML
         // live here and are compiled into the numeric tables the datapath looks up.
-        .target(name: "Agent", dependencies: ["FlowCore", "Datapath", "Detection", .product(name: "Yams", package: "Yams")],
+        .target(name: "Agent", dependencies: ["FlowCore", "Datapath", "Detection", "L7", .product(name: "Yams", package: "Yams")],
                 swiftSettings: releaseSettings),
         // The Prometheus side (`--metrics-address`): the text exposition writer and a minimal
         // GET-only HTTP responder on its own thread. libc only; never on the packet path.
         .target(name: "Metrics"),
-        .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "KernelCapture", "Decoding", "Datapath", "Detection", "Output", "Agent", "Metrics"],
+        .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "KernelCapture", "Decoding", "Datapath", "Detection", "Output", "Agent", "Metrics", "L7"],
                 swiftSettings: releaseSettings),
         // flowmon's JSON lines read back as values (Foundation, and FlowCore's vocabularies), and
         // the service map drawn from them as HTML or Graphviz DOT (`flowmon map`).
@@ -73,7 +77,7 @@ let package = Package(
         ),
         // Fuzzing (scripts/fuzz): the harnesses, shared by the libFuzzer program and FuzzTests;
         // CFuzzerRuntime makes a build without --sanitize=fuzzer exit with a message.
-        .target(name: "FuzzHarness", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Detection", "Output", "Agent", "FlowMonitor", "Metrics"]),
+        .target(name: "FuzzHarness", dependencies: ["FlowCore", "Capture", "Decoding", "Datapath", "Detection", "Output", "Agent", "FlowMonitor", "Metrics", "L7"]),
         .target(name: "CFuzzerRuntime"),
         .executableTarget(name: "flowmon-fuzz", dependencies: ["FuzzHarness", "CFuzzerRuntime"]),
         // For the test targets: where the repository, its capture corpus and the built flowmon are; running a program.
@@ -87,6 +91,7 @@ let package = Package(
         .testTarget(name: "PresentationTests", dependencies: ["Presentation", "FlowLog"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Output", "Datapath", "Decoding", "FlowCore"]),
+        .testTarget(name: "L7Tests", dependencies: ["L7", "FlowCore", "TestSupport"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ServiceMapTests", dependencies: ["ServiceMap", "FlowLog", "flowmon", "TestSupport"]),
         // deploy/: the Kubernetes manifests against the vendored API definitions, their flowmon
