@@ -31,6 +31,10 @@ public final class DatapathProgram {
     /// The event being processed (its place in capture order), and a counter inside it.
     public private(set) var event: UInt64 = 0
     var eventCounter: UInt64 = 0
+    /// The connection the last packet processed was counted in (nil: none, e.g. a fragment held
+    /// or a packet without IP): the application layer reads and annotates it right after
+    /// `process`, before the next packet can end or reuse the slot.
+    public private(set) var lastFlow: UnsafeMutablePointer<FlowEntry>?
 
     public init(maxFlows: Int, timeouts: FlowTimeouts, tunnelKey: TunnelKeyMode, maxFragmentDatagrams: Int,
                 fragmentTimeout: Duration, checks: ConnectionChecks) {
@@ -54,15 +58,30 @@ public final class DatapathProgram {
     @discardableResult
     public func process<Sink: DatapathEventSink>(frame: PacketBytes, linkType: UInt32, event: UInt64,
                                                  time: CaptureTime, length: UInt32, sink: Sink) -> UInt32? {
-        var unsupported: UInt32?
-        guard let link = self.capture.linkLayer(linkType, onUnsupported: { unsupported = $0 }) else {
-            self.countCaptured(length: length, time: time)
-            return unsupported
-        }
         // A local, not a stored property: passing it on borrows it in place, where a value
         // read out of a class or through a pointer would be copied for every call.
         var summary = PacketSummary()
+        return self.process(frame: frame, linkType: linkType, event: event, time: time, length: length,
+                            summary: &summary, tap: { _ in }, sink: sink)
+    }
+
+    /// As `process(frame:…)`, decoding into the caller's `summary`, which `tap` sees (and may
+    /// annotate: the capture thread's name cache) between decoding and the flow table; the
+    /// caller reads it afterwards (the application layer). `summary.ipVersion` is 0 when the
+    /// frame was not decoded.
+    @inline(__always)
+    public func process<Sink: DatapathEventSink>(frame: PacketBytes, linkType: UInt32, event: UInt64,
+                                                 time: CaptureTime, length: UInt32, summary: inout PacketSummary,
+                                                 tap: (inout PacketSummary) -> Void, sink: Sink) -> UInt32? {
+        var unsupported: UInt32?
+        guard let link = self.capture.linkLayer(linkType, onUnsupported: { unsupported = $0 }) else {
+            self.countCaptured(length: length, time: time)
+            summary.ipVersion = 0
+            self.lastFlow = nil
+            return unsupported
+        }
         self.parser.parse(frame, link: link, into: &summary)
+        tap(&summary)
         self.process(&summary, event: event, time: time, length: length, sink: sink)
         return nil
     }
@@ -72,6 +91,7 @@ public final class DatapathProgram {
                                                  length: UInt32, sink: Sink) {
         self.event = event
         self.eventCounter = 0
+        self.lastFlow = nil
         self.countCaptured(length: length, time: time)
         self.decode.count(summary, length: length)
         guard summary.ipVersion != 0 else { return }
@@ -91,10 +111,21 @@ public final class DatapathProgram {
                                               extraPackets: extraPackets, extraBytes: extraBytes) { flow, reason in
             self.end(flow, reason, sink: sink)
         }
-        if isNew, let policy = self.policy {
-            self.classify(flow, by: policy)
-            sink.receive(.connectionJudged(flow.pointee, firstPacketFlags: summary.tcpHeaderLength > 0 ? summary.tcpFlags : 0,
-                                           key: self.nextPacketKey()))
+        self.lastFlow = flow
+        if summary.applicationProtocol != 0 { flow.pointee.applicationProtocol = summary.applicationProtocol }
+        if isNew {
+            // The names and `toFQDNs` selectors of the ends as the name cache knew them at the
+            // connection's first packet, oriented as the connection is.
+            let sameWay = flow.pointee.sourceAddress == summary.source
+            flow.pointee.sourceNameSet = sameWay ? summary.sourceNameSet : summary.destinationNameSet
+            flow.pointee.destinationNameSet = sameWay ? summary.destinationNameSet : summary.sourceNameSet
+            if let policy = self.policy {
+                self.classify(flow, by: policy,
+                              destinationSelectors: sameWay ? summary.destinationSelectors : summary.sourceSelectors)
+                sink.receive(.connectionJudged(flow.pointee,
+                                               firstPacketFlags: summary.tcpHeaderLength > 0 ? summary.tcpFlags : 0,
+                                               key: self.nextPacketKey()))
+            }
         }
         if !self.checks.isEmpty { self.check(flow, isNew: isNew, summary: summary, time: time, sink: sink) }
     }
@@ -145,10 +176,12 @@ public final class DatapathProgram {
     /// Tags a connection that has just started with `PolicySnapshot.judge`: the port is the
     /// responder's port, or for ICMP the message type. The entry keeps the real destination
     /// address and port, and names the service when it was a ClusterIP service port.
+    /// `destinationSelectors`: the `toFQDNs` selectors whose names resolved to the destination.
     @inline(__always)
-    func classify(_ flow: UnsafeMutablePointer<FlowEntry>, by policy: PolicySnapshot) {
+    func classify(_ flow: UnsafeMutablePointer<FlowEntry>, by policy: PolicySnapshot, destinationSelectors: UInt64 = 0) {
         let judgement = policy.judge(source: flow.pointee.sourceAddress, destination: flow.pointee.destinationAddress,
-                                     port: flow.pointee.judgedPort, ipProtocol: flow.pointee.ipProtocol)
+                                     port: flow.pointee.judgedPort, ipProtocol: flow.pointee.ipProtocol,
+                                     destinationSelectors: destinationSelectors)
         flow.pointee.destinationService = judgement.service
         flow.pointee.sourceIdentity = judgement.source.identity
         flow.pointee.destinationIdentity = judgement.destination.identity
@@ -175,8 +208,10 @@ public final class DatapathProgram {
         if flow.isFailedAttempt { sink.receive(.finding(.failedAttempt, copy flow, time: flow.start, key: key)) }
     }
 
+    /// The next key of the event under way: what the packet being processed emits, in order
+    /// (the application layer's records of a packet follow its connection's events).
     @inline(__always)
-    func nextPacketKey() -> EmissionKey {
+    public func nextPacketKey() -> EmissionKey {
         self.eventCounter &+= 1
         return EmissionKey(event: self.event, primary: 0, secondary: self.eventCounter)
     }

@@ -75,6 +75,13 @@ public struct FlowEntry: Sendable {
     public var destinationService: UInt16 = 0
     public var egressDecision = PolicyDecision(outcome: .notEnforced)
     public var ingressDecision = PolicyDecision(outcome: .notEnforced)
+    /// The names each end had looked up for the other when the connection started (indexes into
+    /// the DNS name cache's name sets, 0 = none): Hubble's `source_names`/`destination_names`.
+    public var sourceNameSet: UInt32 = 0
+    public var destinationNameSet: UInt32 = 0
+    /// The application protocol seen on the connection (`L7.AppProtocol` raw value; 0: none):
+    /// Suricata's `app_proto`.
+    public var applicationProtocol: UInt8 = 0
 
     // Table bookkeeping.
     /// The table clock when the flow was last touched; orders the expiry lists.

@@ -165,9 +165,12 @@ public struct EndpointPolicy: Sendable {
     /// across all policy kinds); otherwise the most specific allow entry decides (longer
     /// protocol/port prefix first, the exact identity on a tie); otherwise, if the direction
     /// is enforced, the default deny (`POLICY_DENIED`). No allocation. With the decision, the
-    /// map entry that decided (for `policy explain`).
-    public func lookup(_ direction: TrafficDirection, remote: Identity, ipProtocol: UInt8, port: UInt16)
-        -> (decision: PolicyDecision, entry: PolicyMapEntry?)
+    /// map entry that decided (for `policy explain`). `selectors`: the `toFQDNs` selectors whose
+    /// names resolved to the remote address (bit i: `Identity.fqdnSelector(i)`); their entries
+    /// are read as the remote identity's own, as Cilium's would be under the address's
+    /// FQDN-labelled identity.
+    public func lookup(_ direction: TrafficDirection, remote: Identity, ipProtocol: UInt8, port: UInt16,
+                       selectors: UInt64 = 0) -> (decision: PolicyDecision, entry: PolicyMapEntry?)
     {
         let enforced = direction == .ingress ? self.ingressEnforced : self.egressEnforced
         if direction == .ingress && remote == .host {
@@ -179,6 +182,13 @@ public struct EndpointPolicy: Sendable {
         var bestDeny: PolicyMapEntry?
         // The exact identity's list is read first, so it keeps a tie (see `consider`).
         Self.consider(table[remote.rawValue], ipProtocol: ipProtocol, port: port, allow: &bestAllow, deny: &bestDeny)
+        var remaining = selectors
+        while remaining != 0 {
+            let index = remaining.trailingZeroBitCount
+            remaining &= remaining &- 1
+            Self.consider(table[Identity.fqdnSelector(index).rawValue], ipProtocol: ipProtocol, port: port,
+                          allow: &bestAllow, deny: &bestDeny)
+        }
         if remote != .unknown {
             Self.consider(table[Identity.unknown.rawValue], ipProtocol: ipProtocol, port: port, allow: &bestAllow,
                           deny: &bestDeny)

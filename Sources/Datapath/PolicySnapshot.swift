@@ -23,8 +23,11 @@ public struct PolicySnapshot: Sendable {
     /// at the destination endpoint, each only when that end is a local endpoint (Cilium enforces
     /// policy where the endpoint runs). An endpoint no policy selects enforces nothing.
     /// `port` is the responder's port, or the ICMP type (Cilium's ICMP rules match the type).
-    /// Allocation-free.
-    public func judge(source: IPAddress, destination: IPAddress, port: UInt16, ipProtocol: UInt8) -> Judgement {
+    /// `destinationSelectors`: the `toFQDNs` selectors whose names resolved to `destination` when
+    /// the connection started (the name cache's tag on its first packet); they count at the
+    /// source's egress only (Cilium has no `fromFQDNs`). Allocation-free.
+    public func judge(source: IPAddress, destination: IPAddress, port: UInt16, ipProtocol: UInt8,
+                      destinationSelectors: UInt64 = 0) -> Judgement {
         let sourceValue = self.ipcache.lookup(source)
         let addressed = self.ipcache.lookup(destination)
         var judged = addressed
@@ -36,18 +39,20 @@ public struct PolicySnapshot: Sendable {
         return Judgement(
             source: sourceValue, addressed: addressed, destination: judged, port: judgedPort, service: service.service,
             isTranslated: service.translated,
-            egress: self.lookup(.egress, at: sourceValue, remote: judged.identity, ipProtocol: ipProtocol, port: judgedPort),
+            egress: self.lookup(.egress, at: sourceValue, remote: judged.identity, ipProtocol: ipProtocol, port: judgedPort,
+                                selectors: service.translated ? 0 : destinationSelectors),
             ingress: self.lookup(.ingress, at: judged, remote: sourceValue.identity, ipProtocol: ipProtocol,
                                  port: judgedPort))
     }
 
     private func lookup(_ direction: TrafficDirection, at endpoint: IPCacheValue, remote: Identity, ipProtocol: UInt8,
-                port: UInt16) -> Judgement.Lookup {
+                port: UInt16, selectors: UInt64 = 0) -> Judgement.Lookup {
         guard endpoint.isLocalEndpoint else { return Judgement.Lookup(evaluated: false, selected: false) }
         guard let policy = self.policies.policy(for: endpoint.identity) else {
             return Judgement.Lookup(evaluated: true, selected: false)
         }
-        let (decision, entry) = policy.lookup(direction, remote: remote, ipProtocol: ipProtocol, port: port)
+        let (decision, entry) = policy.lookup(direction, remote: remote, ipProtocol: ipProtocol, port: port,
+                                              selectors: selectors)
         return Judgement.Lookup(evaluated: true, selected: true, decision: decision, entry: entry)
     }
 }

@@ -168,6 +168,12 @@ public struct LayerParser: Sendable {
                 layer = nextLayer
                 bytes = payload
             case .done:
+                if summary.payloadLength > 0, layer == .tcp || layer == .udp,
+                    let start = frame.rawBuffer.baseAddress, let here = bytes.rawBuffer.baseAddress {
+                    // The payload is the rest of the TCP segment, or the UDP datagram after its header.
+                    let header = layer == .tcp ? Int(summary.tcpHeaderLength) : 8
+                    summary.payloadOffset = here - start + header
+                }
                 break decoding
             case .stop(let anomaly):
                 summary.anomaly = anomaly

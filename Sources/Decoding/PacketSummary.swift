@@ -79,6 +79,25 @@ public struct PacketSummary: Sendable {
 
     /// Bytes of transport payload that were captured.
     public var payloadLength: Int = 0
+    /// Where a TCP or UDP payload starts in the frame (0: no payload located), so the
+    /// application layer reads it in place; set by `LayerParser`.
+    public var payloadOffset: Int = 0
+
+    // MARK: Names (set by the capture thread's DNS name cache, `L7.DNSNameCache`)
+    /// The `toFQDNs` selectors (bit i: selector i of the loaded policies) whose names resolved
+    /// to the source address when this packet was seen; Cilium's ipcache labels an address
+    /// with the `fqdn:` selectors its DNS answers matched.
+    public var sourceSelectors: UInt64 = 0
+    /// As `sourceSelectors`, for the destination address.
+    public var destinationSelectors: UInt64 = 0
+    /// The names the destination looked up that resolved to the source address (an index into
+    /// the cache's name sets; 0: none): Hubble's `source_names`.
+    public var sourceNameSet: UInt32 = 0
+    /// The names the source looked up that resolved to the destination: `destination_names`.
+    public var destinationNameSet: UInt32 = 0
+    /// The application protocol the capture thread recognised in this packet's payload
+    /// (`L7.AppProtocol` raw value; 0: none).
+    public var applicationProtocol: UInt8 = 0
 
     // MARK: Result
     /// Why decoding stopped early, if it did; the packet may still carry a usable network layer.

@@ -51,6 +51,11 @@ package struct FlowLogRecord: Sendable, Equatable, Decodable {
     package var destinationService: ServiceReference?
     /// The policy verdict (present when the run had `--policies`).
     package var policy: PolicyVerdict?
+    /// The application protocol (`app_proto`: dns, http, tls), when one was seen.
+    package var applicationProtocol: String?
+    /// The names each end had looked up for the other (`src_names`, `dest_names`).
+    package var sourceNames: [String]?
+    package var destinationNames: [String]?
 
     package init(timestamp: String, flowID: UInt64? = nil, sourceIP: String, sourcePort: UInt16? = nil,
                 destinationIP: String, destinationPort: UInt16? = nil, proto: String, ipVersion: Int? = nil,
@@ -319,6 +324,9 @@ package struct FlowLogRecord: Sendable, Equatable, Decodable {
         self.destination = try container.decodeIfPresent(Endpoint.self, forKey: .destination)
         self.destinationService = try container.decodeIfPresent(ServiceReference.self, forKey: .destinationService)
         self.policy = try container.decodeIfPresent(PolicyVerdict.self, forKey: .policy)
+        self.applicationProtocol = try container.decodeIfPresent(String.self, forKey: .appProto)
+        self.sourceNames = try container.decodeIfPresent([String].self, forKey: .srcNames)
+        self.destinationNames = try container.decodeIfPresent([String].self, forKey: .destNames)
         if container.contains(.flow) {
             let flow = try container.nestedContainer(keyedBy: EVEKey.self, forKey: .flow)
             self.packetsToServer = try flow.decodeIfPresent(UInt64.self, forKey: .packetsToServer) ?? 0

@@ -3,6 +3,7 @@ import Datapath
 import Decoding
 import Detection
 import FlowCore
+import L7
 import Output
 
 /// Settings of the per-packet stages, shared by replay and (later) live capture.
@@ -19,6 +20,8 @@ package struct ProcessorConfiguration: Sendable {
     package var detectors: DetectorSettings?
     /// Count for the metrics page (`--metrics-address`): each worker's `FlowMetrics`.
     package var metrics = false
+    /// The application layer (DNS, HTTP, TLS), or nil when it is off (`--no-l7`).
+    package var application: ApplicationSettings? = ApplicationSettings()
 
     package init(maxFlows: Int = 65_536, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .auto,
                 maxFragmentDatagrams: Int = 8192, fragmentTimeout: Duration = .seconds(60),
@@ -47,6 +50,8 @@ package final class FlowProcessor {
     let onUnsupportedLinkType: (UInt32) -> Void
     /// A single pass's writer; nil for a pipeline worker.
     let merger: Merger?
+    /// A single pass's look at application payload (the pipeline's capture thread has its own).
+    let tap: ApplicationTap?
 
     /// A single pass on one thread, writing to `output` (and Hubble lines to `hubble`).
     package convenience init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext? = nil,
@@ -60,10 +65,13 @@ package final class FlowProcessor {
     /// A processor for one pipeline worker (`merger` nil: its records are handed to the
     /// pipeline's merger), or a single pass with its own.
     init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext?, hubble: Bool,
-         merger: Merger?, interfaces: InterfaceNames? = nil, onUnsupportedLinkType: @escaping (UInt32) -> Void) {
+         merger: Merger?, interfaces: InterfaceNames? = nil, names: NameSets? = nil,
+         onUnsupportedLinkType: @escaping (UInt32) -> Void) {
         self.configuration = configuration
         self.output = output
         self.merger = merger
+        // A single pass reads application payload itself; a worker gets the capture thread's.
+        self.tap = merger != nil ? configuration.application.map { ApplicationTap($0, policy: policy) } : nil
         self.onUnsupportedLinkType = onUnsupportedLinkType
         self.program = DatapathProgram(maxFlows: configuration.maxFlows, timeouts: configuration.timeouts,
                                        tunnelKey: configuration.tunnelKey,
@@ -71,7 +79,10 @@ package final class FlowProcessor {
                                        fragmentTimeout: configuration.fragmentTimeout,
                                        checks: configuration.detectors?.connectionChecks ?? [])
         self.renderer = EventRenderer(hubble: hubble, findingCapacity: configuration.detectors?.maxPendingEvents,
-                                      interfaces: interfaces, metrics: configuration.metrics)
+                                      interfaces: interfaces, metrics: configuration.metrics,
+                                      application: configuration.application.map { settings in
+                                          ApplicationRecorder(settings: settings, names: names ?? self.tap?.cache.nameSets ?? NameSets())
+                                      })
         if let policy { self.load(policy) }
     }
 
@@ -97,10 +108,33 @@ package final class FlowProcessor {
             self.endEpoch(2 &* sequence, at: packet.time, last: false, into: merger)
             if let error = merger.failure { throw error }
         }
-        if let unsupported = self.program.process(frame: packet.bytes, linkType: packet.linkType, event: 2 &* sequence &+ 1,
-                                                  time: packet.time, length: packet.originalLength, sink: self.renderer) {
+        guard let tap = self.tap else {
+            if let unsupported = self.program.process(frame: packet.bytes, linkType: packet.linkType,
+                                                      event: 2 &* sequence &+ 1, time: packet.time,
+                                                      length: packet.originalLength, sink: self.renderer) {
+                self.onUnsupportedLinkType(unsupported)
+            }
+            return
+        }
+        var summary = PacketSummary()
+        var carriesPayload = false
+        if let unsupported = self.program.process(
+            frame: packet.bytes, linkType: packet.linkType, event: 2 &* sequence &+ 1, time: packet.time,
+            length: packet.originalLength, summary: &summary,
+            tap: { carriesPayload = tap.observe(&$0, frame: packet.bytes, time: packet.time) }, sink: self.renderer)
+        {
             self.onUnsupportedLinkType(unsupported)
         }
+        if carriesPayload { self.observeApplication(summary, payload: ApplicationTap.payload(of: summary, in: packet.bytes), time: packet.time) }
+    }
+
+    /// Hands a packet's application payload to the renderer's application layer, with the
+    /// connection the program just counted it in.
+    func observeApplication(_ summary: borrowing PacketSummary, payload: UnsafeRawBufferPointer, time: CaptureTime) {
+        guard let application = self.renderer.application, let flow = self.program.lastFlow else { return }
+        let program = self.program
+        application.observe(summary, payload: payload, flow: flow, time: time, renderer: self.renderer,
+                            nextKey: { program.nextPacketKey() })
     }
 
     /// A decoded packet (a pipeline worker's, decoded by the capture thread): `event` is its
@@ -108,6 +142,13 @@ package final class FlowProcessor {
     @inline(__always)
     func process(_ summary: inout PacketSummary, event: UInt64, time: CaptureTime, length: UInt32) {
         self.program.process(&summary, event: event, time: time, length: length, sink: self.renderer)
+    }
+
+    /// A decoded packet with its application payload (the capture thread's `ApplicationTap` chose it).
+    func process(_ summary: inout PacketSummary, payload: UnsafeRawBufferPointer, event: UInt64, time: CaptureTime,
+                 length: UInt32) {
+        self.program.process(&summary, event: event, time: time, length: length, sink: self.renderer)
+        self.observeApplication(summary, payload: payload, time: time)
     }
 
     /// A kernel aggregate (eBPF mode 2) for a connection of this worker's shards.
@@ -153,8 +194,14 @@ package final class FlowProcessor {
     /// hands over with each epoch.
     func datapathStatistics(inputError: String? = nil) -> StatsSnapshot {
         let program = self.program
-        return StatsSnapshot(time: program.latestTime, capture: program.capture, decode: program.decode,
-                             flows: program.flows.counters, activeFlows: program.flows.count,
-                             fragments: program.fragments.counters, inputError: inputError)
+        var snapshot = StatsSnapshot(time: program.latestTime, capture: program.capture, decode: program.decode,
+                                     flows: program.flows.counters, activeFlows: program.flows.count,
+                                     fragments: program.fragments.counters, inputError: inputError)
+        if let application = self.renderer.application {
+            var counts = application.counters.counts
+            if let tap = self.tap { tap.addCounts(to: &counts) }
+            snapshot.application = counts
+        }
+        return snapshot
     }
 }

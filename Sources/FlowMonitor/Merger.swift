@@ -330,5 +330,10 @@ extension StatsSnapshot {
         self.flows.add(shard.flows)
         self.fragments.add(shard.fragments)
         self.activeFlows += shard.activeFlows
+        if let counts = shard.application {
+            var total = self.application ?? [:]
+            for (name, count) in counts { total[name, default: 0] &+= count }
+            self.application = total
+        }
     }
 }

@@ -33,7 +33,19 @@ final class PacketRing: @unchecked Sendable {
         /// What the kernel counted for one connection since the last read (eBPF mode 2): the
         /// bytes are a `FlowAggregate`.
         case aggregate = 6
+        /// A decoded packet whose application payload goes with it (DNS, HTTP, TLS): the bytes
+        /// are its summary, then from `summaryBytes` on the payload (cut to `maximumApplicationBytes`).
+        case decodedWithPayload = 7
     }
+
+    /// Where the payload starts in a `decodedWithPayload` record's bytes.
+    static let summaryBytes = (MemoryLayout<PacketSummary>.size + 7) & ~7
+    /// The most payload bytes a record carries: a DNS message over UDP (EDNS buffers are 1,232
+    /// to 4,096 bytes), a segment of an HTTP head. A longer payload is cut, and the application
+    /// layer counts the stream as incomplete.
+    static let maximumApplicationBytes = 4096
+    /// The largest record payload a worker's ring holds.
+    static let maximumWorkerPayload = summaryBytes + maximumApplicationBytes
 
     /// The fixed header before each record's bytes.
     struct Header: Sendable {
@@ -89,12 +101,46 @@ final class PacketRing: @unchecked Sendable {
                       sequence: UInt64) -> Bool {
         let captured = min(payload.count, self.maximumRecordBytes - Self.headerSize)
         let length = (Self.headerSize + captured + 7) & ~7
+        guard let start = self.reserve(length) else { return false }
+        start.storeBytes(
+            of: Header(totalLength: UInt32(length), kind: kind, originalLength: packet?.originalLength ?? 0,
+                       capturedLength: UInt32(captured), time: time, sequence: sequence),
+            as: Header.self)
+        if captured > 0, let source = payload.baseAddress {
+            start.advanced(by: Self.headerSize).copyMemory(from: source, byteCount: captured)
+        }
+        self.producerTail += length
+        return true
+    }
+
+    /// A decoded packet and its application payload, as one `decodedWithPayload` record.
+    func write(packet: CapturedPacket, summary: UnsafeRawBufferPointer, application: UnsafeRawBufferPointer,
+               time: Int64, sequence: UInt64) -> Bool {
+        let payload = min(application.count, Self.maximumApplicationBytes)
+        let length = (Self.headerSize + Self.summaryBytes + payload + 7) & ~7
+        guard let start = self.reserve(length) else { return false }
+        start.storeBytes(
+            of: Header(totalLength: UInt32(length), kind: .decodedWithPayload, originalLength: packet.originalLength,
+                       capturedLength: UInt32(Self.summaryBytes + payload), time: time, sequence: sequence),
+            as: Header.self)
+        start.advanced(by: Self.headerSize).copyMemory(from: summary.baseAddress!, byteCount: summary.count)
+        if payload > 0 {
+            start.advanced(by: Self.headerSize + Self.summaryBytes).copyMemory(from: application.baseAddress!,
+                                                                              byteCount: payload)
+        }
+        self.producerTail += length
+        return true
+    }
+
+    /// Room for a record of `length` bytes at the tail (after a padding record when it would
+    /// cross the end of the buffer), or nil when the ring is full.
+    private func reserve(_ length: Int) -> UnsafeMutableRawPointer? {
         let offset = self.producerTail & self.mask
         let untilEnd = self.capacity - offset
         let needed = length <= untilEnd ? length : untilEnd + length
         if self.capacity - (self.producerTail - self.producerKnownHead) < needed {
             self.producerKnownHead = self.head.load(ordering: .acquiring)
-            if self.capacity - (self.producerTail - self.producerKnownHead) < needed { return false }
+            if self.capacity - (self.producerTail - self.producerKnownHead) < needed { return nil }
         }
         if length > untilEnd {
             // Pad to the end of the buffer; the record starts again at 0. A gap too short to
@@ -106,16 +152,7 @@ final class PacketRing: @unchecked Sendable {
             }
             self.producerTail += untilEnd
         }
-        let start = self.storage.advanced(by: self.producerTail & self.mask)
-        start.storeBytes(
-            of: Header(totalLength: UInt32(length), kind: kind, originalLength: packet?.originalLength ?? 0,
-                       capturedLength: UInt32(captured), time: time, sequence: sequence),
-            as: Header.self)
-        if captured > 0, let source = payload.baseAddress {
-            start.advanced(by: Self.headerSize).copyMemory(from: source, byteCount: captured)
-        }
-        self.producerTail += length
-        return true
+        return self.storage.advanced(by: self.producerTail & self.mask)
     }
 
     /// Makes every record written so far visible to the consumer.

@@ -4,6 +4,7 @@ import Decoding
 import FlowCore
 import Foundation
 import KernelCapture
+import L7
 import Output
 
 /// How the pipeline behaves when a worker's ring is full.
@@ -124,6 +125,9 @@ package final class Pipeline: @unchecked Sendable {
     /// The eBPF datapath in mode 2 (`--ebpf-mode flows`): the kernel's flow map, read before
     /// every sweep (`idle(now:drain:)`), which the capture loop then makes by the clock alone.
     var kernelFlows: (kernel: KernelCapture, deltas: KernelFlows)?
+    /// The application layer's capture-thread side (names from DNS answers, payload to the
+    /// workers); nil with `--no-l7`.
+    let application: ApplicationTap?
 
     package init(configuration: PipelineConfiguration, processor: ProcessorConfiguration, output: JSONLinesOutput,
                 policy: PolicyContext?, hubble: JSONLinesOutput? = nil,
@@ -136,6 +140,8 @@ package final class Pipeline: @unchecked Sendable {
         let owners = configuration.shardOwners
         self.shardOwners = .allocate(capacity: owners.count)
         for (shard, owner) in owners.enumerated() { (self.shardOwners + shard).initialize(to: UInt16(owner)) }
+        let application = processor.application.map { ApplicationTap($0, policy: policy) }
+        self.application = application
         // Each worker's tables are sized by its share of the shards.
         self.processors = (0..<configuration.workers).map { worker in
             let shards = owners.filter { $0 == worker }.count
@@ -143,14 +149,15 @@ package final class Pipeline: @unchecked Sendable {
             share.maxFlows = max(1, processor.maxFlows * shards / owners.count)
             share.maxFragmentDatagrams = max(1, processor.maxFragmentDatagrams * shards / owners.count)
             return FlowProcessor(configuration: share, output: output, policy: policy, hubble: hubble != nil, merger: nil,
-                                 interfaces: configuration.interfaces, onUnsupportedLinkType: { _ in })
+                                 interfaces: configuration.interfaces, names: application?.cache.nameSets,
+                                 onUnsupportedLinkType: { _ in })
         }
         self.readerProcessor = .passUnretained(self.processors[0])
         let readerIsWorker = configuration.readerIsWorker
         self.rings = (0..<configuration.workers).map { worker in
             // Workers receive decoded summaries, never packets: that is the largest record.
             worker == 0 && readerIsWorker ? nil
-                : PacketRing(bytes: configuration.ringBytes, maximumPayloadBytes: MemoryLayout<PacketSummary>.size)
+                : PacketRing(bytes: configuration.ringBytes, maximumPayloadBytes: PacketRing.maximumWorkerPayload)
         }
         self.ringTable = .allocate(capacity: configuration.workers)
         for (index, ring) in self.rings.enumerated() {
@@ -220,21 +227,32 @@ package final class Pipeline: @unchecked Sendable {
             self.sequence &+= 1
             return
         }
+        let carriesPayload = self.application?.observe(&summary, frame: packet.bytes, time: packet.time) ?? false
         let worker = self.configuration.workers == 1 ? 0 : Int(self.shardOwners[Self.shard(of: summary)])
         let event = 2 &* self.sequence &+ 1
         self.sequence &+= 1
         guard let target = self.ringTable[worker] else {
             // Worker 0 on this thread: account the packet here, as a worker would.
             self.readerProcessor._withUnsafeGuaranteedRef { processor in
-                processor.process(&summary, event: event, time: packet.time, length: packet.originalLength)
+                if carriesPayload {
+                    processor.process(&summary, payload: ApplicationTap.payload(of: summary, in: packet.bytes), event: event,
+                                      time: packet.time, length: packet.originalLength)
+                } else {
+                    processor.process(&summary, event: event, time: packet.time, length: packet.originalLength)
+                }
             }
             return
         }
         let live = self.configuration.mode == .live
         let dropped = withUnsafeBytes(of: &summary) { bytes in
             target._withUnsafeGuaranteedRef { ring -> Bool in
-                while !ring.write(kind: .decoded, packet: packet, payload: bytes, time: packet.time.nanoseconds,
-                                  sequence: event) {
+                while !(carriesPayload
+                    ? ring.write(packet: packet, summary: bytes,
+                                 application: ApplicationTap.payload(of: summary, in: packet.bytes),
+                                 time: packet.time.nanoseconds, sequence: event)
+                    : ring.write(kind: .decoded, packet: packet, payload: bytes, time: packet.time.nanoseconds,
+                                 sequence: event))
+                {
                     if live { return true }
                     ring.publish()
                     PacketRing.pause()
@@ -366,7 +384,7 @@ package final class Pipeline: @unchecked Sendable {
         case .end:
             processor.endEpoch(sequence, at: CaptureTime(nanoseconds: time), last: true, into: self.merger, worker: index)
             return true
-        case .padding, .decoded, .aggregate:
+        case .padding, .decoded, .decodedWithPayload, .aggregate:
             break
         }
         return false
@@ -375,6 +393,7 @@ package final class Pipeline: @unchecked Sendable {
     /// Swaps in new identities and policies (SIGHUP): connections that start after the swap
     /// are judged by them; earlier connections keep the verdicts and names they had.
     package func reload(policy: PolicyContext) {
+        self.application?.reload(policy)
         let generation = self.merger.addPolicy(policy)
         self.broadcast(.reload, time: self.latestTime.nanoseconds, sequence: UInt64(generation))
         self.publish()
@@ -403,6 +422,7 @@ package final class Pipeline: @unchecked Sendable {
         self.merger.updateCapture(self.capture, interfaces: self.interfaceCounters?.snapshot() ?? [])
         var statistics = StatsSnapshot(combining: self.processors.map { $0.statistics() }, capture: self.capture,
                                        time: self.latestTime, inputError: inputError)
+        if let application = self.application, statistics.application != nil { application.addCounts(to: &statistics.application!) }
         statistics.alerts = self.merger.alertStage?.counters
         statistics.interfaces = self.merger.namedInterfaceCounts
         statistics.agentReloads = self.merger.reloadCounters?.counts
@@ -428,6 +448,13 @@ package final class Pipeline: @unchecked Sendable {
                         .bindMemory(to: PacketSummary.self, capacity: 1)
                     processor.process(&summary.pointee, event: header.sequence,
                                       time: CaptureTime(nanoseconds: header.time), length: header.originalLength)
+                case .decodedWithPayload:
+                    let record = bytes.rawBuffer
+                    let summary = UnsafeMutableRawPointer(mutating: record.baseAddress!)
+                        .bindMemory(to: PacketSummary.self, capacity: 1)
+                    processor.process(&summary.pointee, payload: UnsafeRawBufferPointer(rebasing: record[PacketRing.summaryBytes...]),
+                                      event: header.sequence, time: CaptureTime(nanoseconds: header.time),
+                                      length: header.originalLength)
                 case .aggregate:
                     let aggregate = bytes.rawBuffer.baseAddress!.loadUnaligned(as: FlowAggregate.self)
                     processor.apply(aggregate, event: header.sequence)

@@ -10,6 +10,10 @@ package struct PolicyContext: Sendable {
     package let annotations: FlowAnnotations
     /// Pod CIDRs, sensitive and allow-listed identities, for the detectors.
     package let detection: DetectionScope
+    /// The `toFQDNs` selectors a DNS name matches (bit i: selector i, `Identity.fqdnSelector(i)`).
+    package var fqdnSelectors: @Sendable (String) -> UInt64 = { _ in 0 }
+    /// The ports the policies' `rules.dns` name: their payload is DNS.
+    package var dnsRulePorts: [UInt16] = []
 
     package init(snapshot: PolicySnapshot, annotations: FlowAnnotations, detection: DetectionScope = .empty) {
         self.snapshot = snapshot

@@ -19,8 +19,13 @@ package final class EventRenderer: DatapathEventSink {
     /// The names of the interfaces connections were observed on (live capture), when known.
     let interfaces: InterfaceNames?
 
-    package init(hubble: Bool, findingCapacity: Int?, interfaces: InterfaceNames? = nil, metrics: Bool = false) {
+    /// The application layer (DNS, HTTP, TLS records), when it is on.
+    package let application: ApplicationRecorder?
+
+    package init(hubble: Bool, findingCapacity: Int?, interfaces: InterfaceNames? = nil, metrics: Bool = false,
+                 application: ApplicationRecorder? = nil) {
         self.interfaces = interfaces
+        self.application = application
         self.hubble = hubble ? KeyedRecords() : nil
         self.findings = findingCapacity.map { FindingBuffer(capacity: $0) }
         self.metrics = metrics ? FlowMetrics() : nil
@@ -32,11 +37,14 @@ package final class EventRenderer: DatapathEventSink {
     package func receive(_ event: DatapathEvent) {
         switch event {
         case .connectionEnded(let flow, let reason, let key):
+            // HTTP transactions the connection left open are written first, with its key.
+            if flow.applicationProtocol != 0 { self.application?.ended(flow, key: key, renderer: self) }
             // Whether the detectors alert about the connection is not known yet: the merger
             // marks the record when it writes it.
             self.flows.beginRecord()
             let alertedAt = FlowRecord.append(flow, reason: reason, annotations: self.annotations(of: flow),
-                                              interfaces: self.interfaces, to: &self.flows.block.buffer)
+                                              interfaces: self.interfaces, names: self.application?.names,
+                                              to: &self.flows.block.buffer)
             self.flows.endRecord(key, flowID: flow.flowID, alertedAt: alertedAt)
             self.metrics?.countEnded(flow, reason: reason)
         case .connectionJudged(let flow, let flags, let key):

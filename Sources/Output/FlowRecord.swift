@@ -1,6 +1,7 @@
 import Datapath
 import Decoding
 import FlowCore
+import L7
 
 /// Writes an `event_type: "flow"` record: Suricata EVE's flow event (`output-json-flow.c`)
 /// plus Zeek's `conn_state`. The key names (`EVEKey`) are a public contract, checked against
@@ -17,7 +18,7 @@ public enum FlowRecord {
     /// the merger marks it once the detectors have decided.
     @discardableResult
     public static func append(_ flow: FlowEntry, reason: FlowEndReason, annotations: FlowAnnotations? = nil,
-                              interfaces: InterfaceNames? = nil,
+                              interfaces: InterfaceNames? = nil, names: NameSets? = nil,
                               to out: inout JSONBuffer) -> Int {
         out.append(byte: UInt8(ascii: "{"))
         out.append(.timestamp, flow.end)
@@ -25,6 +26,11 @@ public enum FlowRecord {
         interfaces?.append(.inInterface, index: flow.interfaceIndex, to: &out)
         out.append(.eventType, name: "flow")
         appendConnection(flow, to: &out)
+        if let name = AppProtocol(rawValue: flow.applicationProtocol)?.eveName { out.append(.appProto, name: name) }
+        if let names {
+            appendNames(names, flow.sourceNameSet, key: .srcNames, to: &out)
+            appendNames(names, flow.destinationNameSet, key: .destNames, to: &out)
+        }
         out.open(.flow)
         out.append(.packetsToServer, flow.packetsToServer)
         out.append(.packetsToClient, flow.packetsToClient)
@@ -106,6 +112,16 @@ public enum FlowRecord {
             out.append(.depth, UInt64(flow.tunnelDepth))
             out.append(byte: UInt8(ascii: "}"))
         }
+    }
+
+    /// `"src_names":[…]` / `"dest_names":[…]`: the names the other end had looked up for this
+    /// end when the connection started (Hubble's `source_names`/`destination_names`).
+    static func appendNames(_ names: NameSets, _ set: UInt32, key: EVEKey, to out: inout JSONBuffer) {
+        guard set != 0 else { return }
+        let list = names.names(set)
+        guard !list.isEmpty else { return }
+        out.append(key: key)
+        DNSRecord.appendStrings(list, to: &out)
     }
 
     /// The `policy` object: the verdict as Hubble names it (`FORWARDED`; `AUDIT` for a

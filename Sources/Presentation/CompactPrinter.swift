@@ -83,15 +83,16 @@ package struct CompactPrinter: Sendable {
 
     /// `source -> destination` with ports.
     func connection(_ record: FlowLogRecord) -> String {
-        Self.endpoint(record.source, ip: record.sourceIP, port: record.sourcePort) + " -> "
+        Self.endpoint(record.source, ip: record.sourceIP, port: record.sourcePort, names: record.sourceNames) + " -> "
             + Self.endpoint(record.destination, ip: record.destinationIP, port: record.destinationPort,
-                            service: record.destinationService)
+                            service: record.destinationService, names: record.destinationNames)
     }
 
     /// A pod as `namespace/pod:port (ID:n)`; a Service's ClusterIP as `address:port (service
-    /// namespace/name, ID:n)` with its backends' identity; other peers as `address:port (entity)`.
+    /// namespace/name, ID:n)` with its backends' identity; a peer whose name the other end looked
+    /// up as `name:port (address, entity)`; other peers as `address:port (entity)`.
     static func endpoint(_ endpoint: FlowLogRecord.Endpoint?, ip: String, port: UInt16?,
-                         service: FlowLogRecord.ServiceReference? = nil) -> String {
+                         service: FlowLogRecord.ServiceReference? = nil, names: [String]? = nil) -> String {
         let portText = port.map { ":\($0)" } ?? ""
         if let endpoint, let pod = endpoint.podName {
             return "\(endpoint.namespace.map { "\($0)/" } ?? "")\(pod)\(portText) (ID:\(endpoint.identity))"
@@ -99,6 +100,9 @@ package struct CompactPrinter: Sendable {
         let address = ip.contains(":") && port != nil ? "[\(ip)]" : ip
         if let service {
             return "\(address)\(portText) (service \(service)\(endpoint.map { ", ID:\($0.identity)" } ?? ""))"
+        }
+        if let name = names?.first {
+            return "\(name)\(portText) (\(ip)\(endpoint?.entity.map { ", \($0)" } ?? ""))"
         }
         if let entity = endpoint?.entity { return "\(address)\(portText) (\(entity))" }
         return address + portText

@@ -97,6 +97,8 @@ extension Flowmon {
 
         @OptionGroup var flowTable: FlowTableOptions
 
+        @OptionGroup(title: "Application layer (DNS, HTTP, TLS)") var application: ApplicationOptions
+
         @OptionGroup(title: "Identity and policy") var agent: AgentOptions
 
         @OptionGroup(title: "Alerts") var alertOptions: AlertOptions
@@ -162,7 +164,7 @@ extension Flowmon {
                                                 statsInterval: .seconds(self.statsInterval)),
                 duration: self.duration, count: self.count, user: self.user,
                 rotation: self.rotateSize.map { JSONLinesOutput.Rotation(bytes: $0.bytes, keep: self.rotateKeep ?? 5) },
-                processor: self.flowTable.configuration, agent: self.agent.followedConfiguration,
+                processor: self.flowTable.configuration.with(self.application), agent: self.agent.followedConfiguration,
                 agentState: try self.agent.load(self.agent.followedConfiguration), alerts: try self.alertOptions.load())
             // A snaplen beyond what the eBPF records carry is libpcap's to honour.
             var datapath = self.datapath

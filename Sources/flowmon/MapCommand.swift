@@ -44,6 +44,8 @@ extension Flowmon {
 
         @OptionGroup var flowTable: FlowTableOptions
 
+        @OptionGroup(title: "Application layer (DNS, HTTP, TLS)") var application: ApplicationOptions
+
         @OptionGroup(title: "Identity and policy (captures only)") var agent: AgentOptions
 
         enum MapFormat: String, ExpressibleByArgument, CaseIterable {
@@ -164,7 +166,7 @@ extension Flowmon {
             var replayFailure: OutputError?
             let pipeline = Pipeline(
                 configuration: PipelineConfiguration(workers: ProcessInfo.processInfo.activeProcessorCount, mode: .replay),
-                processor: self.flowTable.configuration, output: sink,
+                processor: self.flowTable.configuration.with(self.application), output: sink,
                 policy: agentState?.context()) { linkType in
                 Diagnostics.notice("\(reader.path): link type \(linkType) (\(linkTypeName(linkType))) is not decoded; its packets are not mapped")
             }

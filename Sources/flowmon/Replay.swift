@@ -30,6 +30,8 @@ extension Flowmon {
 
         @OptionGroup var flowTable: FlowTableOptions
 
+        @OptionGroup(title: "Application layer (DNS, HTTP, TLS)") var application: ApplicationOptions
+
         @OptionGroup(title: "Identity and policy") var agent: AgentOptions
 
         @OptionGroup(title: "Alerts") var alertOptions: AlertOptions
@@ -58,7 +60,7 @@ extension Flowmon {
             let configuration = ReplayRun.Configuration(
                 file: self.file, filter: self.filter,
                 pipeline: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20),
-                processor: self.flowTable.configuration, agentState: try self.agent.load(), alerts: try self.alertOptions.load())
+                processor: self.flowTable.configuration.with(self.application), agentState: try self.agent.load(), alerts: try self.alertOptions.load())
             let opened = OpenedOutputs()
             do {
                 defer { opened.finish() }

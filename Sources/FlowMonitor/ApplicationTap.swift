@@ -1,0 +1,157 @@
+import Decoding
+import FlowCore
+import L7
+
+/// The capture thread's look at application payload, before a packet goes to its worker: it
+/// learns names from DNS answers into the `DNSNameCache` and tags each packet with what the
+/// cache knows of its two addresses (the `toFQDNs` selectors its new connection is judged by,
+/// the names its record carries), and says which packets' payload the worker must see (DNS,
+/// HTTP/1.x, a TLS ClientHello), marking their application protocol. It runs here because
+/// the capture thread sees every packet in capture order: a name learned from a response
+/// counts for every connection that starts after it, whichever worker owns that connection,
+/// and replay stays deterministic.
+///
+/// Per packet, without DNS in the traffic: two port-bitmap reads and, for TCP payload, a
+/// four-byte look at its start. No allocation but when names are learned or expire.
+final class ApplicationTap {
+    let cache: DNSNameCache
+    /// The ports whose TCP and UDP payload is DNS (53, and the ports of `rules.dns`).
+    private(set) var dnsPorts: PortSet
+    let settings: ApplicationSettings
+    /// The TCP connections seen carrying HTTP/1.x (every later segment goes to the worker) or
+    /// starting a TLS ClientHello (the next few segments go too, for one split across them).
+    private var followed: [ConnectionPair: (protocol: AppProtocol, segments: UInt8, seen: Int64)] = [:]
+    /// A followed connection idle this long (nanoseconds of packet time) is forgotten when room is
+    /// needed: the flow table's established timeout by default.
+    static let followIdle: Int64 = 300_000_000_000
+    let maximumFollowed: Int
+    private(set) var counters = Counters()
+
+    struct Counters {
+        /// Connections not followed because `maximumFollowed` were followed already.
+        var unfollowed: UInt64 = 0
+    }
+
+    /// The tap `settings` describe, selecting names by `policy`'s `toFQDNs` selectors and
+    /// reading DNS on the ports of its `rules.dns` too.
+    init(_ settings: ApplicationSettings, policy: PolicyContext?, maximumFollowed: Int = 65_536) {
+        self.settings = settings
+        self.cache = DNSNameCache(settings: settings.nameCache, selectors: policy?.fqdnSelectors ?? { _ in 0 })
+        self.dnsPorts = PortSet(settings.dnsPorts + (policy?.dnsRulePorts ?? []))
+        self.maximumFollowed = maximumFollowed
+    }
+
+    /// Policies were reloaded: names select by the new `toFQDNs` selectors, and the new
+    /// `rules.dns` ports are read as DNS.
+    func reload(_ policy: PolicyContext) {
+        self.cache.reselect(policy.fqdnSelectors)
+        self.dnsPorts = PortSet(self.settings.dnsPorts + policy.dnsRulePorts)
+    }
+
+    /// Adds the name cache's and the tap's counts to `counts` (`stats.l7`).
+    func addCounts(to counts: inout [String: UInt64]) {
+        let cache = self.cache.counters
+        counts["dns.cache_learned", default: 0] &+= cache.learned
+        counts["dns.cache_evicted", default: 0] &+= cache.evicted
+        counts["dns.cache_expired", default: 0] &+= cache.expired
+        counts["dns.cache_addresses", default: 0] &+= UInt64(self.cache.count)
+        counts["unfollowed", default: 0] &+= self.counters.unfollowed
+    }
+
+    /// The payload `observe` located in `frame`.
+    @inline(__always)
+    static func payload(of summary: borrowing PacketSummary, in frame: PacketBytes) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: frame.rawBuffer[summary.payloadOffset..<(summary.payloadOffset &+ summary.payloadLength)])
+    }
+
+    /// Tags `summary` and returns whether its payload goes to the worker with it.
+    @inline(__always)
+    func observe(_ summary: inout PacketSummary, frame: PacketBytes, time: CaptureTime) -> Bool {
+        guard summary.ipVersion != 0 else { return false }
+        if !self.cache.isEmpty {
+            (summary.sourceSelectors, summary.sourceNameSet) = self.cache.tag(summary.source, peer: summary.destination,
+                                                                              time: time)
+            (summary.destinationSelectors, summary.destinationNameSet) = self.cache.tag(
+                summary.destination, peer: summary.source, time: time)
+        }
+        guard summary.hasPorts, summary.payloadLength > 0, summary.payloadOffset > 0, !summary.isFragment,
+            summary.payloadOffset &+ summary.payloadLength <= frame.count
+        else { return false }
+        let isTCP = summary.ipProtocol == IPProtocolNumber.tcp
+        guard isTCP || summary.ipProtocol == IPProtocolNumber.udp else { return false }
+        let payload = Self.payload(of: summary, in: frame)
+        if self.dnsPorts.contains(summary.sourcePort) || self.dnsPorts.contains(summary.destinationPort) {
+            summary.applicationProtocol = AppProtocol.dns.rawValue
+            if self.dnsPorts.contains(summary.sourcePort) {
+                // From the server: an answer for the destination, who asked.
+                self.cache.learn(payload: payload, overTCP: isTCP, querier: summary.destination, time: time)
+            }
+            return true
+        }
+        guard isTCP else { return false }
+        let pair = ConnectionPair(summary)
+        if !self.followed.isEmpty, let following = self.followed[pair] {
+            summary.applicationProtocol = following.protocol.rawValue
+            if summary.tcpFlags & (TCPFlag.fin | TCPFlag.rst) != 0 || following.segments <= 1 {
+                self.followed[pair] = nil
+            } else {
+                let segments = following.segments == .max ? .max : following.segments - 1
+                self.followed[pair] = (following.protocol, segments, time.nanoseconds)
+            }
+            return true
+        }
+        if HTTPConnection.looksLikeRequest(payload) {
+            summary.applicationProtocol = AppProtocol.http.rawValue
+            self.follow(pair, .http, segments: .max, time: time)
+            return true
+        }
+        if TLSClientHello.looksLikeClientHello(payload) {
+            summary.applicationProtocol = AppProtocol.tls.rawValue
+            // A ClientHello with post-quantum key shares spans two or three segments.
+            self.follow(pair, .tls, segments: 4, time: time)
+            return true
+        }
+        return false
+    }
+
+    private func follow(_ pair: ConnectionPair, _ application: AppProtocol, segments: UInt8, time: CaptureTime) {
+        if self.followed.count >= self.maximumFollowed {
+            self.followed = self.followed.filter { time.nanoseconds - $0.value.seen < Self.followIdle }
+        }
+        if self.followed.count < self.maximumFollowed {
+            self.followed[pair] = (application, segments, time.nanoseconds)
+        } else {
+            self.counters.unfollowed &+= 1
+        }
+    }
+}
+
+/// The two ends of a TCP connection, in either direction.
+struct ConnectionPair: Hashable {
+    var low: IPAddress
+    var high: IPAddress
+    var ports: UInt32
+
+    init(_ summary: PacketSummary) {
+        let sourceFirst = (summary.source, summary.sourcePort) < (summary.destination, summary.destinationPort)
+        self.low = sourceFirst ? summary.source : summary.destination
+        self.high = sourceFirst ? summary.destination : summary.source
+        let (lowPort, highPort) = sourceFirst ? (summary.sourcePort, summary.destinationPort)
+            : (summary.destinationPort, summary.sourcePort)
+        self.ports = UInt32(lowPort) << 16 | UInt32(highPort)
+    }
+}
+
+/// A set of ports as a 65,536-bit map: one load to test.
+struct PortSet {
+    private var words = [UInt64](repeating: 0, count: 1024)
+
+    init(_ ports: some Sequence<UInt16>) {
+        for port in ports { self.words[Int(port >> 6)] |= 1 << UInt64(port & 63) }
+    }
+
+    @inline(__always)
+    func contains(_ port: UInt16) -> Bool {
+        self.words.withUnsafeBufferPointer { $0[Int(port >> 6)] & (1 << UInt64(port & 63)) != 0 }
+    }
+}

@@ -1,0 +1,261 @@
+import FlowCore
+import Synchronization
+
+/// What the DNS answers seen so far say about addresses: which names resolved to each, until
+/// when, and who asked. The passive twin of Cilium's DNS cache (pkg/fqdn: each endpoint's
+/// `DNSHistory`, merged by the `NameManager` into the addresses each `toFQDNs` selector
+/// selects):
+///
+/// - An answer maps the **query name** to every A/AAAA address reached from it, through any
+///   CNAME chain in the same response, with the smallest TTL on the way (Cilium's
+///   `ExtractMsgDetails`), raised to `minimumTTL` (`--tofqdns-min-ttl`, default 0 since Cilium
+///   1.13: upstream TTLs are honoured).
+/// - **Selection is global**: an address is selected by every selector matching any name that
+///   resolved to it for any endpoint, as Cilium's selector cache holds one set of addresses per
+///   selector. **Names on flows are per endpoint**: Hubble's `destination_names` are the names
+///   the source itself looked up (`GetNamesOf(sourceEndpoint, ip)`).
+/// - An entry lives until its TTL passes in packet time (replay stays deterministic). A
+///   connection keeps the verdict of its first packet, which is what Cilium's connection
+///   tracking gives a connection to an address whose name has since expired.
+/// - Bounded: at most `maximumAddresses` addresses and `maximumNamesPerAddress` names each; an
+///   address over the bound is evicted (expired ones first, then the oldest), and counted.
+///
+/// Used on one thread (the capture thread, which sees packets in order); only `nameSets` is
+/// read from other threads.
+public final class DNSNameCache {
+    public struct Settings: Sendable, Equatable {
+        /// Seconds an answer is kept at least (Cilium's `--tofqdns-min-ttl`).
+        public var minimumTTL: UInt32
+        public var maximumAddresses: Int
+        public var maximumNamesPerAddress: Int
+
+        public init(minimumTTL: UInt32 = 0, maximumAddresses: Int = 65_536, maximumNamesPerAddress: Int = 16) {
+            self.minimumTTL = minimumTTL
+            self.maximumAddresses = max(1, maximumAddresses)
+            self.maximumNamesPerAddress = max(1, maximumNamesPerAddress)
+        }
+    }
+
+    /// What the cache has done, for `stats`.
+    public struct Counters: Sendable, Equatable {
+        /// Address-name pairs learned or refreshed from answers.
+        public var learned: UInt64 = 0
+        /// Addresses dropped to stay within `maximumAddresses`, or names within `maximumNamesPerAddress`.
+        public var evicted: UInt64 = 0
+        /// Address-name pairs whose TTL passed.
+        public var expired: UInt64 = 0
+        public init() {}
+    }
+
+    struct Resolution {
+        var name: UInt32
+        var querier: IPAddress
+        var expires: Int64
+    }
+
+    struct AddressNames {
+        var resolutions: [Resolution]
+        /// Derived from `resolutions` (`refresh`): every selector of every live name, and each
+        /// querier's name set.
+        var selectors: UInt64 = 0
+        var sets: [(querier: IPAddress, nameSet: UInt32)] = []
+        /// The earliest expiry: the derived values hold until then.
+        var validUntil: Int64 = .max
+    }
+
+    public let settings: Settings
+    public private(set) var counters = Counters()
+    /// The names, interned: index → text and its selectors (index 0 unused).
+    private var names: [(text: String, selectors: UInt64)] = [("", 0)]
+    private var nameIndex: [String: UInt32] = [:]
+    private var addresses: [IPAddress: AddressNames] = [:]
+    /// Addresses in the order first learned, for eviction (`head` is the oldest still listed).
+    private var arrivals: [IPAddress] = []
+    private var head = 0
+    /// The selectors a name matches (the loaded policies' `toFQDNs`); replaced on reload.
+    private var selectorsOf: (String) -> UInt64
+    /// The sets of names flows carry, readable from any thread.
+    public let nameSets = NameSets()
+    private var nameSetIndex: [[UInt32]: UInt32] = [:]
+
+    public init(settings: Settings = Settings(), selectors: @escaping (String) -> UInt64 = { _ in 0 }) {
+        self.settings = settings
+        self.selectorsOf = selectors
+    }
+
+    /// No address has names: the per-packet lookup can be skipped.
+    @inlinable public var isEmpty: Bool { self.count == 0 }
+    public var count: Int { self.addresses.count }
+
+    /// Records that `querier` asked for `name` and was told `answers` at `time`. `name` is the
+    /// query name as `DNSName.text` gives it (lowercase, no trailing dot).
+    public func learn(name: String, answers: [(address: IPAddress, ttl: UInt32)], querier: IPAddress,
+                      time: CaptureTime) {
+        guard !answers.isEmpty else { return }
+        let nameID = self.intern(name)
+        for answer in answers {
+            let ttl = Int64(max(answer.ttl, self.settings.minimumTTL))
+            let expires = time.nanoseconds &+ ttl &* 1_000_000_000
+            self.counters.learned &+= 1
+            if var known = self.addresses[answer.address] {
+                if let index = known.resolutions.firstIndex(where: { $0.name == nameID && $0.querier == querier }) {
+                    known.resolutions[index].expires = max(known.resolutions[index].expires, expires)
+                } else {
+                    if known.resolutions.count >= self.settings.maximumNamesPerAddress {
+                        // The resolution closest to expiry makes room.
+                        let soonest = known.resolutions.indices.min { known.resolutions[$0].expires < known.resolutions[$1].expires }!
+                        known.resolutions.remove(at: soonest)
+                        self.counters.evicted &+= 1
+                    }
+                    known.resolutions.append(Resolution(name: nameID, querier: querier, expires: expires))
+                }
+                self.refresh(&known, at: time.nanoseconds)
+                self.addresses[answer.address] = known
+            } else {
+                if self.addresses.count >= self.settings.maximumAddresses { self.makeRoom(at: time.nanoseconds) }
+                var entry = AddressNames(resolutions: [Resolution(name: nameID, querier: querier, expires: expires)])
+                self.refresh(&entry, at: time.nanoseconds)
+                self.addresses[answer.address] = entry
+                self.arrivals.append(answer.address)
+            }
+        }
+    }
+
+    /// The selectors of `address` and the names `peer` looked up for it, at `time`: what a
+    /// packet between them carries. No allocation unless an entry expired since it was last read.
+    @inline(__always)
+    public func tag(_ address: IPAddress, peer: IPAddress, time: CaptureTime) -> (selectors: UInt64, nameSet: UInt32) {
+        guard let known = self.addresses[address] else { return (0, 0) }
+        if time.nanoseconds >= known.validUntil { return self.expire(address, at: time.nanoseconds, peer: peer) }
+        for set in known.sets where set.querier == peer { return (known.selectors, set.nameSet) }
+        return (known.selectors, 0)
+    }
+
+    /// The names that resolved to `address` (for anyone) at `time`: `policy explain`, tests.
+    public func names(of address: IPAddress, at time: CaptureTime) -> [String] {
+        guard let known = self.addresses[address] else { return [] }
+        let live = known.resolutions.filter { $0.expires > time.nanoseconds }.map { self.names[Int($0.name)].text }
+        return Array(Set(live)).sorted()
+    }
+
+    /// Re-derives every name's selectors (the policies were reloaded).
+    public func reselect(_ selectors: @escaping (String) -> UInt64) {
+        self.selectorsOf = selectors
+        for index in 1..<self.names.count { self.names[index].selectors = selectors(self.names[index].text) }
+        for address in Array(self.addresses.keys) {
+            guard var entry = self.addresses[address] else { continue }
+            entry.selectors = entry.resolutions.reduce(0) { $0 | self.names[Int($1.name)].selectors }
+            self.addresses[address] = entry
+        }
+    }
+
+    // MARK: Inside
+
+    private func intern(_ name: String) -> UInt32 {
+        if let known = self.nameIndex[name] { return known }
+        let id = UInt32(self.names.count)
+        self.names.append((name, self.selectorsOf(name)))
+        self.nameIndex[name] = id
+        return id
+    }
+
+    /// Drops the expired resolutions of `entry` and derives its selectors and name sets.
+    private func refresh(_ entry: inout AddressNames, at time: Int64) {
+        let before = entry.resolutions.count
+        entry.resolutions.removeAll { $0.expires <= time }
+        self.counters.expired &+= UInt64(before - entry.resolutions.count)
+        entry.selectors = 0
+        entry.validUntil = .max
+        var byQuerier: [IPAddress: [UInt32]] = [:]
+        for resolution in entry.resolutions {
+            entry.selectors |= self.names[Int(resolution.name)].selectors
+            entry.validUntil = min(entry.validUntil, resolution.expires)
+            byQuerier[resolution.querier, default: []].append(resolution.name)
+        }
+        entry.sets = byQuerier.map { querier, names in (querier, self.nameSet(names)) }
+    }
+
+    private func expire(_ address: IPAddress, at time: Int64, peer: IPAddress) -> (selectors: UInt64, nameSet: UInt32) {
+        guard var entry = self.addresses[address] else { return (0, 0) }
+        self.refresh(&entry, at: time)
+        if entry.resolutions.isEmpty {
+            self.addresses[address] = nil
+            return (0, 0)
+        }
+        self.addresses[address] = entry
+        for set in entry.sets where set.querier == peer { return (entry.selectors, set.nameSet) }
+        return (entry.selectors, 0)
+    }
+
+    /// Frees one address slot: every address whose names all expired, or else the oldest.
+    private func makeRoom(at time: Int64) {
+        let before = self.addresses.count
+        self.addresses = self.addresses.filter { _, entry in entry.resolutions.contains { $0.expires > time } }
+        self.counters.expired &+= UInt64(before - self.addresses.count)
+        while self.addresses.count >= self.settings.maximumAddresses, self.head < self.arrivals.count {
+            let oldest = self.arrivals[self.head]
+            self.head += 1
+            if self.addresses.removeValue(forKey: oldest) != nil { self.counters.evicted &+= 1 }
+        }
+        if self.head > 4096, self.head * 2 > self.arrivals.count {
+            // Forget the listed addresses already gone, keeping the order of the rest.
+            self.arrivals = self.arrivals[self.head...].filter { self.addresses[$0] != nil }
+            self.head = 0
+        }
+    }
+
+    /// The id of a set of names (sorted by text), interned.
+    private func nameSet(_ ids: [UInt32]) -> UInt32 {
+        let sorted = Array(Set(ids)).sorted { self.names[Int($0)].text < self.names[Int($1)].text }
+        if let known = self.nameSetIndex[sorted] { return known }
+        let id = self.nameSets.append(sorted.map { self.names[Int($0)].text })
+        self.nameSetIndex[sorted] = id
+        return id
+    }
+}
+
+/// The sets of names flows carry (`FlowEntry.sourceNameSet`/`destinationNameSet`), appended by
+/// the capture thread's `DNSNameCache` and read by the workers that write the records.
+public final class NameSets: Sendable {
+    private let sets = Mutex<[[String]]>([[]])
+
+    public init() {}
+
+    /// The names of set `id` (none for 0 or an unknown id).
+    public func names(_ id: UInt32) -> [String] {
+        guard id != 0 else { return [] }
+        return self.sets.withLock { id < $0.count ? $0[Int(id)] : [] }
+    }
+
+    func append(_ names: [String]) -> UInt32 {
+        self.sets.withLock { sets in
+            sets.append(names)
+            return UInt32(sets.count - 1)
+        }
+    }
+}
+
+extension DNSNameCache {
+    /// Learns from one UDP datagram's or TCP segment's payload sent by a DNS server to
+    /// `querier`: every complete response in it that answered without error (a TCP message
+    /// split across segments is not reassembled here; the worker's DNS records count it).
+    /// Returns how many messages were read.
+    @discardableResult
+    public func learn(payload: UnsafeRawBufferPointer, overTCP: Bool, querier: IPAddress, time: CaptureTime) -> Int {
+        guard overTCP else { return self.learn(message: payload, querier: querier, time: time) ? 1 : 0 }
+        var count = 0
+        for frame in DNSOverTCP(segment: payload) {
+            if case .message(let bytes) = frame, self.learn(message: bytes, querier: querier, time: time) { count += 1 }
+        }
+        return count
+    }
+
+    private func learn(message bytes: UnsafeRawBufferPointer, querier: IPAddress, time: CaptureTime) -> Bool {
+        guard let message = try? DNSMessage(parsing: bytes), message.isResponse, message.rcode == 0,
+            message.opcode == 0
+        else { return false }
+        let digest = DNSDigest(message)
+        if let query = digest.query { self.learn(name: query, answers: digest.addresses, querier: querier, time: time) }
+        return true
+    }
+}

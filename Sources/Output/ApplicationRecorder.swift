@@ -1,0 +1,240 @@
+import Datapath
+import Decoding
+import FlowCore
+import L7
+
+/// A worker's application layer: reads the payload the capture thread's tap sent with a packet
+/// (DNS messages, HTTP/1.x streams, a TLS ClientHello), judges requests by the L7 rules of the
+/// policy entry that allowed their connection, and writes the `dns`, `http` and `tls` records
+/// and the Hubble L7 flows, keyed after the packet's own events. The connection it owns is the
+/// one the datapath just counted the packet in, so the records carry its `flow_id` and endpoints.
+/// Allocates, but only for packets that carry application payload.
+package final class ApplicationRecorder {
+    package let settings: ApplicationSettings
+    /// The names flows carry, from the capture thread's name cache.
+    package let names: NameSets
+    package private(set) var counters = ApplicationCounters()
+    /// Per connection (by flow id): the DNS queries waiting for their answer (id → time), for
+    /// the answer's latency.
+    private var pendingQueries: [UInt64: [UInt16: Int64]] = [:]
+    /// Per connection: its HTTP/1.x parser and transactions written so far (Suricata's `tx_id`).
+    private var http: [UInt64: (connection: HTTPConnection, transactions: UInt64)] = [:]
+    /// Per connection: its ClientHello, until read.
+    private var tls: [UInt64: TLSClientHelloReader] = [:]
+
+    package init(settings: ApplicationSettings, names: NameSets) {
+        self.settings = settings
+        self.names = names
+    }
+
+    /// One packet's payload on `flow` (the connection the datapath just counted it in).
+    package func observe(_ summary: borrowing PacketSummary, payload: UnsafeRawBufferPointer,
+                         flow: UnsafeMutablePointer<FlowEntry>, time: CaptureTime, renderer: EventRenderer,
+                         nextKey: () -> EmissionKey) {
+        let fromInitiator = flow.pointee.sourceAddress == summary.source && flow.pointee.sourcePort == summary.sourcePort
+        switch AppProtocol(rawValue: summary.applicationProtocol) {
+        case .dns:
+            let overTCP = summary.ipProtocol == IPProtocolNumber.tcp
+            if payload.count < summary.payloadLength { self.counters.count(.payloadCut) }
+            if overTCP {
+                for frame in DNSOverTCP(segment: payload) {
+                    switch frame {
+                    case .message(let bytes):
+                        self.dns(bytes, flow: flow, fromInitiator: fromInitiator, time: time, renderer: renderer,
+                                 nextKey: nextKey)
+                    case .partial:
+                        self.counters.count(.dnsTCPPartial)
+                    }
+                }
+            } else {
+                self.dns(payload, flow: flow, fromInitiator: fromInitiator, time: time, renderer: renderer, nextKey: nextKey)
+            }
+        case .http:
+            if payload.count < summary.payloadLength { self.counters.count(.payloadCut) }
+            let entry = flow.pointee
+            var state = self.http.removeValue(forKey: entry.flowID)
+                ?? (HTTPConnection(limits: HTTPLimits(depth: self.settings.httpDepth)), 0)
+            let closing = summary.tcpFlags & (TCPFlag.fin | TCPFlag.rst) != 0
+            var key = nextKey()
+            key.primary = 4
+            state.connection.feed(payload, sequence: summary.tcpSequence, fromClient: fromInitiator,
+                                  time: time.nanoseconds) { event in
+                self.http(event, flow: entry, transactions: &state.transactions, time: time, key: key, renderer: renderer)
+            }
+            if closing {
+                state.connection.close(fromClient: fromInitiator) { event in
+                    self.http(event, flow: entry, transactions: &state.transactions, time: time, key: key,
+                              renderer: renderer)
+                }
+            }
+            self.http[entry.flowID] = state
+        case .tls:
+            guard fromInitiator else { return }
+            let entry = flow.pointee
+            var reader = self.tls.removeValue(forKey: entry.flowID) ?? TLSClientHelloReader()
+            switch reader.feed(payload, sequence: summary.tcpSequence) {
+            case .needMore:
+                self.tls[entry.flowID] = reader
+            case .hello(let hello):
+                self.counters.count(.tlsClientHellos)
+                renderer.flows.beginRecord()
+                TLSRecord.append(hello, flow: entry, time: time, annotations: renderer.annotations(of: entry),
+                                 interfaces: renderer.interfaces, to: &renderer.flows.block.buffer)
+                var key = nextKey()
+                key.primary = 4
+                renderer.flows.endRecord(key)
+            case .failed(let error):
+                self.counters.count(.tlsMalformed("\(error.name)"))
+            }
+        default:
+            break
+        }
+    }
+
+    /// The connection ended (`key`: its flow record's): the HTTP transactions in progress are
+    /// written, ahead of the flow record, and its state goes.
+    package func ended(_ flow: FlowEntry, key: EmissionKey, renderer: EventRenderer) {
+        if !self.pendingQueries.isEmpty { self.pendingQueries[flow.flowID] = nil }
+        if !self.tls.isEmpty, self.tls.removeValue(forKey: flow.flowID) != nil { self.counters.count(.tlsIncomplete) }
+        guard !self.http.isEmpty, var state = self.http.removeValue(forKey: flow.flowID) else { return }
+        state.connection.end { event in
+            self.http(event, flow: flow, transactions: &state.transactions, time: flow.end, key: key, renderer: renderer)
+        }
+    }
+
+    // MARK: HTTP
+
+    private func http(_ event: HTTPEvent, flow: FlowEntry, transactions: inout UInt64, time: CaptureTime,
+                      key: EmissionKey, renderer: EventRenderer) {
+        let annotations = renderer.annotations(of: flow)
+        switch event {
+        case .request(let request):
+            self.counters.count(.httpRequests)
+            guard let hubble = renderer.hubble, let annotations else { return }
+            let verdict = L7Verdict.notEvaluated
+            hubble.beginRecord()
+            HubbleL7Record.append(
+                flow, fromInitiator: true, time: CaptureTime(nanoseconds: request.time), isResponse: false, latency: 0,
+                verdict: verdict, names: self.names, annotations: annotations, interfaces: renderer.interfaces,
+                summary: HTTPRecord.hubbleSummary(request, response: nil), to: &hubble.block.buffer
+            ) { out in HTTPRecord.appendHubbleRecord(request, response: nil, to: &out) }
+            hubble.endRecord(key)
+        case .response(let response, let request):
+            self.counters.count(.httpResponses)
+            guard let request else {
+                self.counters.count(.httpUnpaired)
+                return
+            }
+            self.transaction(request, response: response, flow: flow, transactions: &transactions, time: time, key: key,
+                             renderer: renderer)
+            guard let hubble = renderer.hubble, let annotations else { return }
+            hubble.beginRecord()
+            HubbleL7Record.append(
+                flow, fromInitiator: false, time: CaptureTime(nanoseconds: response.time), isResponse: true,
+                latency: max(0, response.time - request.time), verdict: .notEvaluated, names: self.names,
+                annotations: annotations, interfaces: renderer.interfaces,
+                summary: HTTPRecord.hubbleSummary(request, response: response), to: &hubble.block.buffer
+            ) { out in HTTPRecord.appendHubbleRecord(request, response: response, to: &out) }
+            hubble.endRecord(key)
+        case .unanswered(let request):
+            self.transaction(request, response: nil, flow: flow, transactions: &transactions, time: time, key: key,
+                             renderer: renderer)
+        case .error(let error, _):
+            self.counters.count(.httpMalformed("\(error.name)"))
+        }
+    }
+
+    /// The `http` record of one transaction.
+    private func transaction(_ request: HTTPRequest, response: HTTPResponse?, flow: FlowEntry, transactions: inout UInt64,
+                             time: CaptureTime, key: EmissionKey, renderer: EventRenderer) {
+        renderer.flows.beginRecord()
+        HTTPRecord.append(request, response: response, transaction: transactions, flow: flow, time: time,
+                          verdict: .notEvaluated, annotations: renderer.annotations(of: flow),
+                          interfaces: renderer.interfaces, to: &renderer.flows.block.buffer)
+        renderer.flows.endRecord(key)
+        transactions &+= 1
+    }
+
+    // MARK: DNS
+
+    private func dns(_ bytes: UnsafeRawBufferPointer, flow: UnsafeMutablePointer<FlowEntry>, fromInitiator: Bool,
+                     time: CaptureTime, renderer: EventRenderer, nextKey: () -> EmissionKey) {
+        let message: DNSMessage
+        do {
+            message = try DNSMessage(parsing: bytes)
+        } catch {
+            self.counters.count(error)
+            return
+        }
+        self.counters.count(message.isResponse ? .dnsResponses : .dnsQueries)
+        let digest = DNSDigest(message)
+        let entry = flow.pointee
+        var latency: Int64 = 0
+        if digest.isResponse {
+            if let asked = self.pendingQueries[entry.flowID]?.removeValue(forKey: digest.id) { latency = time.nanoseconds - asked }
+        } else {
+            var pending = self.pendingQueries[entry.flowID] ?? [:]
+            // Bounded: a connection with 64 unanswered queries forgets the rest.
+            if pending.count < 64 { pending[digest.id] = time.nanoseconds }
+            self.pendingQueries[entry.flowID] = pending
+        }
+        let annotations = renderer.annotations(of: entry)
+        let verdict = L7Verdict.notEvaluated
+        var key = nextKey()
+        key.primary = 4  // after the packet's Hubble policy lines (places 0-3)
+        renderer.flows.beginRecord()
+        DNSRecord.append(digest, flow: entry, fromInitiator: fromInitiator, time: time, verdict: verdict,
+                         annotations: annotations, interfaces: renderer.interfaces, to: &renderer.flows.block.buffer)
+        renderer.flows.endRecord(key)
+        if let hubble = renderer.hubble, let annotations {
+            hubble.beginRecord()
+            HubbleL7Record.append(
+                entry, fromInitiator: fromInitiator, time: time, isResponse: digest.isResponse, latency: latency,
+                verdict: verdict, names: self.names, annotations: annotations, interfaces: renderer.interfaces,
+                summary: DNSRecord.hubbleSummary(digest), to: &hubble.block.buffer
+            ) { out in DNSRecord.appendHubbleRecord(digest, to: &out) }
+            hubble.endRecord(key)
+        }
+    }
+}
+
+/// What the application layer counted, for `stats.l7`: messages read, and each way payload was
+/// refused, by stable dotted names.
+package struct ApplicationCounters: Sendable, Equatable {
+    package enum Event: Hashable, Sendable {
+        case dnsQueries, dnsResponses, dnsTCPPartial, payloadCut
+        case dnsMalformed(DNSParseError)
+        case httpRequests, httpResponses, httpUnpaired
+        case httpMalformed(String)
+        case tlsClientHellos, tlsIncomplete
+        case tlsMalformed(String)
+    }
+
+    package private(set) var counts: [String: UInt64] = [:]
+
+    package init() {}
+
+    mutating func count(_ event: Event) {
+        let name: String =
+            switch event {
+            case .dnsQueries: "dns.queries"
+            case .dnsResponses: "dns.responses"
+            case .dnsTCPPartial: "dns.tcp_partial"
+            case .payloadCut: "payload_cut"
+            case .dnsMalformed(let error): "\(error.name)"
+            case .httpRequests: "http.requests"
+            case .httpResponses: "http.responses"
+            case .httpUnpaired: "http.unpaired_response"
+            case .httpMalformed(let name), .tlsMalformed(let name): name
+            case .tlsClientHellos: "tls.client_hellos"
+            case .tlsIncomplete: "tls.incomplete"
+            }
+        self.counts[name, default: 0] &+= 1
+    }
+
+    mutating func count(_ error: DNSParseError) { self.count(.dnsMalformed(error)) }
+
+    package mutating func add(_ other: ApplicationCounters) {
+        for (name, count) in other.counts { self.counts[name, default: 0] &+= count }
+    }
+}
