@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "PresentationTests", dependencies: ["Presentation", "FlowLog"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Output", "Datapath", "Decoding", "FlowCore"]),
-        .testTarget(name: "L7Tests", dependencies: ["L7", "FlowCore", "TestSupport"]),
+        .testTarget(name: "L7Tests", dependencies: ["L7", "FlowCore", "CMallocCounter", "TestSupport"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ServiceMapTests", dependencies: ["ServiceMap", "FlowLog", "flowmon", "TestSupport"]),
         // deploy/: the Kubernetes manifests against the vendored API definitions, their flowmon

@@ -5,6 +5,7 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     case replay
     case loaders
     case http
+    case dns
 
     /// A harness for this target, ready for any number of inputs. `repository` is the
     /// repository root: the replay and loaders targets read their fixed cluster files there.
@@ -15,6 +16,7 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         case .replay: try ReplayHarness(repository: repository).run
         case .loaders: try LoadersHarness(repository: repository).run
         case .http: HTTPHarness().run
+        case .dns: DNSHarness().run
         }
     }
 }
