@@ -5,6 +5,8 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     case replay
     case loaders
     case http
+    case http1
+    case tls
 
     /// A harness for this target, ready for any number of inputs. `repository` is the
     /// repository root: the replay and loaders targets read their fixed cluster files there.
@@ -15,6 +17,8 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         case .replay: try ReplayHarness(repository: repository).run
         case .loaders: try LoadersHarness(repository: repository).run
         case .http: HTTPHarness().run
+        case .http1: HTTPStreamHarness().run
+        case .tls: TLSHarness().run
         }
     }
 }

@@ -1,8 +1,10 @@
 import Foundation
 
 // Generated from real captures (each connection names its capture and tcp.stream; each segment its frame).
-// The loopback ones were captured with `tcpdump -i lo` from a Python 3.11 http.server (BaseHTTPRequestHandler,
-// protocol_version HTTP/1.1) on 127.0.0.1:48080, as each comment says.
+// The loopback ones were captured with `tcpdump -i lo` from a Python 3.11 http.server on 127.0.0.1:48080
+// (BaseHTTPRequestHandler, protocol_version HTTP/1.1, keep-alive; GET answers "path <path>\n" with Content-Length,
+// /chunked with a chunked body, a chunk extension and a trailer, /empty with 204; HEAD the GET head; POST 201
+// "got N bytes\n"), with the client each comment names.
 
 /// One TCP segment of a captured connection: its direction, sequence number, capture time (ns) and payload.
 struct Segment {
@@ -34,13 +36,13 @@ enum HTTPFixtures {
         Segment(4, true, 2332771220, 1736381483615043000, "R0VUIC90ZXN0aW5nIEhUVFAvMS4xDQpIb3N0OiAxOTIuMTY4LjEuMjENClVzZXItQWdlbnQ6IGN1cmwvOC41LjANCkFjY2VwdDogKi8qDQoNCg=="),
     ]
 
-    /// ../shared/captures/real/eth-tcp-http-three-streams.pcap, tcp.stream 0: Safari GET /serv?... and a 200 image/gif of 43 bytes.
+    /// Captures/corpus/eth-tcp-http-three-streams.pcap, tcp.stream 0: Safari GET /serv?... and a 200 image/gif of 43 bytes.
     static let threeStreamsYahoo: [Segment] = [
         Segment(6, true, 1034549865, 1361916156722320000, "R0VUIC9zZXJ2P3M9MTkxOTAwMzkmdD0xMzYxOTE2MTU3JmY9dXMtcDloMyBIVFRQLzEuMQ0KVXNlci1BZ2VudDogTW96aWxsYS81LjAgKE1hY2ludG9zaDsgSW50ZWwgTWFjIE9TIFggMTBfN18zKSBBcHBsZVdlYktpdC81MzQuNTUuMyAoS0hUTUwsIGxpa2UgR2Vja28pIFZlcnNpb24vNS4xLjMgU2FmYXJpLzUzNC41My4xMA0KUmVmZXJlcjogaHR0cDovL3dlYmhvc3RpbmcueWFob28uY29tL2ZvcndhcmQuaHRtbA0KQWNjZXB0OiAqLyoNCkNvb2tpZTogQj1mZG51bHFsOGlxYzZsJmI9MyZzPXBzDQpDb25uZWN0aW9uOiBLZWVwLUFsaXZlDQpBY2NlcHQtRW5jb2Rpbmc6IGd6aXANCkFjY2VwdC1MYW5ndWFnZTogZW4sKg0KSG9zdDogZ2VvLnlhaG9vLmNvbQ0KDQo="),
         Segment(13, false, 4227263716, 1361916156766111000, "SFRUUC8xLjEgMjAwIE9LDQpEYXRlOiBUdWUsIDI2IEZlYiAyMDEzIDIyOjAyOjM3IEdNVA0KUDNQOiBwb2xpY3lyZWY9Imh0dHA6Ly9pbmZvLnlhaG9vLmNvbS93M2MvcDNwLnhtbCIsIENQPSJDQU8gRFNQIENPUiBDVVIgQURNIERFViBUQUkgUFNBIFBTRCBJVkFpIElWRGkgQ09OaSBURUxvIE9UUGkgT1VSIERFTGkgU0FNaSBPVFJpIFVOUmkgUFVCaSBJTkQgUEhZIE9OTCBVTkkgUFVSIEZJTiBDT00gTkFWIElOVCBERU0gQ05UIFNUQSBQT0wgSEVBIFBSRSBMT0MgR09WIg0KQ2FjaGUtQ29udHJvbDogbm8tY2FjaGUsIG5vLXN0b3JlLCBwcml2YXRlDQpQcmFnbWE6IG5vLWNhY2hlDQpDb250ZW50LUxlbmd0aDogNDMNCkNvbm5lY3Rpb246IGNsb3NlDQpDb250ZW50LVR5cGU6IGltYWdlL2dpZg0KDQpHSUY4OWEBAAEAgAAA////AAAAIfkEAQAAAAAsAAAAAAEAAQAAAgJEAQA7"),
     ]
 
-    /// ../shared/captures/real/raw12-ipv6-http-four-streams.pcap, tcp.stream 0: Konqueror over IPv6: GET /, GET /header.shtml (chunked 200), GET /images/logo.jpg on one connection.
+    /// Captures/corpus/raw12-ipv6-http-four-streams.pcap, tcp.stream 0: Konqueror over IPv6: GET /, GET /header.shtml (chunked 200), GET /images/logo.jpg on one connection.
     static let konquerorKeepAlive: [Segment] = [
         Segment(4, true, 1793525559, 1147551795558891000, "R0VUIC8gSFRUUC8xLjENClVzZXItQWdlbnQ6IE1vemlsbGEvNS4wIChjb21wYXRpYmxlOyBLb25xdWVyb3IvMy41OyBMaW51eCkgS0hUTUwvMy41LjIgKGxpa2UgR2Vja28pIEt1YnVudHUgNi4wNiBEYXBwZXINCkFjY2VwdDogdGV4dC9odG1sLCBpbWFnZS9qcGVnLCBpbWFnZS9wbmcsIHRleHQvKiwgaW1hZ2UvKiwgKi8qDQpBY2NlcHQtRW5jb2Rpbmc6IHgtZ3ppcCwgeC1kZWZsYXRlLCBnemlwLCBkZWZsYXRlDQpBY2NlcHQtQ2hhcnNldDogdXRmLTgsIHV0Zi04O3E9MC41LCAqO3E9MC41DQpBY2NlcHQtTGFuZ3VhZ2U6IGVuDQpIb3N0OiB3d3cudWs2eC5jb20NCkNvbm5lY3Rpb246IEtlZXAtQWxpdmUNCg0K"),
         Segment(5, false, 3102676803, 1147551795610647000, "SFRUUC8xLjEgMjAwIE9LDQpEYXRlOiBTYXQsIDEzIE1heSAyMDA2IDIwOjIzOjE1IEdNVA0KU2VydmVyOiBBcGFjaGUvMi4wLjUxIChGcmVlQlNEKQ0KQWNjZXB0LVJhbmdlczogYnl0ZXMNCkNvbnRlbnQtTGVuZ3RoOiAyMDU2DQpLZWVwLUFsaXZlOiB0aW1lb3V0PTE1LCBtYXg9MTAwDQpDb25uZWN0aW9uOiBLZWVwLUFsaXZlDQpDb250ZW50LVR5cGU6IHRleHQvaHRtbDsgY2hhcnNldD1JU08tODg1OS0xDQoNCjwhRE9DVFlQRSBodG1sIFBVQkxJQyAiLS8vVzNDLy9EVEQgSFRNTCA0LjAxIEZyYW1lc2V0Ly9FTiI+CjxodG1sPgogIDxoZWFkPgogICAgPHRpdGxlPgogICAgICBVSzZ4LmNvbSAtIElQdjYgSW50ZXJuZXQgRXhjaGFuZ2UgZm9yIHRoZSBVSwogICAgPC90aXRsZT4KICAgIDxtZXRhIG5hbWU9ImtleXdvcmRzIiBjb250ZW50PSJVSzZ4LmNvbSBpcHY2IGludGVybmV0IGV4Y2hhbmdlIGl4IHVrIj4KICAgIDxtZXRhIG5hbWU9ImRlc2NyaXB0aW9uIiBjb250ZW50PSJVSzZ4LmNvbSBpbmRlcGVuZGVudCBpcHY2IGludGVybmV0IGV4Y2hhbmdlIGZvciB0aGUgVUssIHByb3ZpZGluZyBJUHY2IEludGVybmV0IGNvbm5lY3Rpdml0eSB0byBVSyBhbmQgR2xvYmFsIG9yZ2FuaXNhdGlvbnMiPgogICAgPG1ldGEgbmFtZT0iYXV0aG9yIiBjb250ZW50PSJKb25hdGhhbiBTdGV2ZW5zIj4KICAgIDxtZXRhIG5hbWU9ImdlbmVyYXRvciIgY29udGVudD0iSFRNTC1LaXQiPgogICAgPGxpbmsgcmVsPSJzdHlsZXNoZWV0IiB0eXBlPSJ0ZXh0L2NzcyIgaHJlZj0ic3R5bGUxLmNzcyI+CiAgPC9oZWFkPgogIDxmcmFtZXNldCByb3dzPSIxNTAsKiIgZnJhbWVib3JkZXI9IjAiPgogICAgPGZyYW1lIHNyYz0iaGVhZGVyLnNodG1sIiBzY3JvbGxpbmc9Im5vIiBmcmFtZWJvcmRlcj0iMCIgbmFtZT0iaGVhZGVyIiBib3JkZXI9JzAnPgogICAgPGZyYW1lIHNyYz0ibWFpbi5odG1sIiBmcmFtZWJvcmRlcj0iMCIgbmFtZT0ibWFpbiIgYm9yZGVyPScwJz4KICAgIDxub2ZyYW1lcz4KICAgICAgPGJvZHk+CiAgICAgICAgPHA+CldlbGNvbWUgdG8gdGhlIFVLNnguY29tIHdlYnNpdGUuPGJyPgpUaGUgVUs2eCBpcyBhIG5ldywgaW5kZXBlbmRlbnQgSVB2NiBJbnRlcm5ldCBFeGNoYW5nZS4gSXQgaXMgb3BlcmF0ZWQgYnkgPGEgaHJlZj0KICAgICAgImh0dHA6Ly93d3cuYnRleGFjdC5jb20iIHRhcmdldD0iX2JsYW5rIj5CVCBFeGFjdDwvYT4gd2l0aCB0aGUgYWltIG9mIGZ1cnRoZXJpbmcKICAgICAgdGhlIGludHJvZHVjdGlvbiBvZiBJUHY2IGluIHRoZSBVSywgRXVyb3BlIGFuZCBhcm91bmQgdGhlIGdsb2JlLiBUaGUgVUs2eCBpcyBsb2NhdGVkIGluCiAgICAgIExvbmRvbiwgYXQgdGhlIGhlYXJ0IG9mIHRoZSBVSyBJbnRlcm5ldCwgYW5kIG9mZmVycyBhbiB1bnJpdmFsZWQgc2V0IA=="),
@@ -58,7 +60,7 @@ enum HTTPFixtures {
         Segment(46, false, 3102688009, 1147551797111060000, "S3YB2++CPrj601bh/wB1l1xn+6Of0qaK4ZbdmZ1PzBeFHp9Kskhl+R5gzsPXgev1p5cF0G9s7fQen1qV7xWaXLL7fKPUe1RtMwkTEi7dvQgdx9KA2FjIBh+did3oP8aSQj97856+1LHMzeThl+9jOB/hStcsPN/eJwfQf4VBQLjzHO8/d/z3qMBWMeHOc/n+tTLctvk/eKPl9B/hTFvCfK/eKefQf4VSAg/5dWy7AbhyQPT61dsb3ypG+c9M9v8AGq7Ts1szb0HzDkKPT6U0zOGf94o49B/hWsJuDujGcFNWZZ1Pw/Z6y/2mBxa3jDLHGVc/7Q9fcfrTNGkufDd9HLe6cbuAHDNCSwZe/TkfjSx3kkZiBkUjZ2Hufb2qyuqMsW4SL94jiu720Km7szz3QnDRao7vSrTwf4vAFl4kj0a6bhrfVY22Kf8ArpGCfzQV0lr8DI71UdPGnhUAjA3Xko7f9cq8hk1JJi3nLFLj++oPeozPaBh/odpyM/6lf8Krnl/Mn8jP2dvss+iNN/Z98J2AR/EHxX8O2MYIJGmxTXTD14ZYhn8a6C11r9mX4Znzbu81Lxzfrz5d1N5NuzD0jiwx+hYivlUS2Tsn+g2eSccwrx+lSLqS224QpFCOnyKB/KsZc8tHUsvL/gGkYpbQ/r53Pq7xB+37PbaY2keAfBw0fS1/1cNnaraQ/U/dBPvnNeE+LfjR8QvHDudQ1uPSIJOsVqfMk+meAP1rhX1OV2b96OBn/PFVftjuyfvVOT/ntXOqNGO7b/D/AIJtarLy/H/gEotbCCf7XL5uo3ucm6vX8x8+ozwPwApbjUmmZiZDj0GKrGWQwFvNT7w7e30oMr5f94vT0H+FW6vKuWmrIuNBX5pu7FaTc0WXP3c9vVveoQy+Wv7w/eqy0rhoP3icp/dHq3tUazP5agyL97rtH+FczberOpK2wTMC8xLn7x9PX60sDfvPvtjyz6f3T70+WVxJN+8X75xlR6j2otpnMg+ZP9Wf4f8AZPtQWVww2x/vD1pdw8qX5z1/z3p/nyYT5069lH+FJ57iGX94OCP4R7+3tQSIWG5/nONvt/jSKflHLdPb/GnG4cO3zqML3Uf4U37RJ/eX/vkf4UDv5ka/dg+tSj/jyf8A66j+VFFCENfo34/zqRvvp/uD/wBBoooQuoRfft/98fzpj/dn/wB+iihAyRf9a/8Au1HF/wAsPqaKKSBiD/jwb/fWlb70n0FFFN/1+AIefvxf7v8AVqa3/HkP+uhoopLcp7MjP3pf896kb/Wx/wC5/SiitFsZdRYPv2/++P50x/uSf79FFSi0Sr/rX/3aji/5YfU0UUg6Av8Ax6P/AL4ob70n0FFFJi7Ekv8ArIP9z+pqJPuR/wC9RRTKj1H3H+tuP98/0p1l/r1/64n/ANBNFFStg6kPZfrSk/uLn6r/AOzUUUMaEk/1r/8AXOoqKKaJZ//Z"),
     ]
 
-    /// ../shared/captures/real/eth-mixed-realworld-4709pkts.pcap, tcp.stream 3: Firefox POST /ocsp with a 75-byte body, 200 of 463 bytes.
+    /// Captures/corpus/eth-mixed-realworld-4709pkts.pcap, tcp.stream 3: Firefox POST /ocsp with a 75-byte body, 200 of 463 bytes.
     static let firefoxOCSP: [Segment] = [
         Segment(73, true, 2919250183, 1420290295598210000, "UE9TVCAvb2NzcCBIVFRQLzEuMQ0KSG9zdDogY2xpZW50czEuZ29vZ2xlLmNvbQ0KVXNlci1BZ2VudDogTW96aWxsYS81LjAgKFdpbmRvd3MgTlQgNi4xOyBydjozNC4wKSBHZWNrby8yMDEwMDEwMSBGaXJlZm94LzM0LjANCkFjY2VwdDogdGV4dC9odG1sLGFwcGxpY2F0aW9uL3hodG1sK3htbCxhcHBsaWNhdGlvbi94bWw7cT0wLjksKi8qO3E9MC44DQpBY2NlcHQtTGFuZ3VhZ2U6IGVuLVVTLGVuO3E9MC41DQpBY2NlcHQtRW5jb2Rpbmc6IGd6aXAsIGRlZmxhdGUNCkROVDogMQ0KQ29udGVudC1MZW5ndGg6IDc1DQpDb250ZW50LVR5cGU6IGFwcGxpY2F0aW9uL29jc3AtcmVxdWVzdA0KQ29ubmVjdGlvbjoga2VlcC1hbGl2ZQ0KDQo="),
         Segment(74, true, 2919250542, 1420290295598999000, "MEkwRzBFMEMwQTAJBgUrDgMCGgUABBTy4Gr5hYodjXCbSRkjeqm1Gih+ZAQUSt0GFhu89mi1dvWBtrtiGrpagS8CCDFpSHzfyfGc"),
@@ -71,7 +73,7 @@ enum HTTPFixtures {
         Segment(4633, true, 2919251050, 1420290326380206000, "AA=="),
     ]
 
-    /// ../shared/captures/real/eth-mixed-realworld-4709pkts.pcap, tcp.stream 16: Firefox conditional GETs answered 304 Not Modified, keep-alive.
+    /// Captures/corpus/eth-mixed-realworld-4709pkts.pcap, tcp.stream 16: Firefox conditional GETs answered 304 Not Modified, keep-alive.
     static let firefox304s: [Segment] = [
         Segment(584, true, 2082445456, 1420290298518606000, "R0VUIC9kbXAvZXhwb3NlYm94LWNhdGVnb3JpZXMtY2FjaGUuanM/Yz0xNyBIVFRQLzEuMQ0KSG9zdDogc2YuZXhwb3NlYm94LmNvbQ0KVXNlci1BZ2VudDogTW96aWxsYS81LjAgKFdpbmRvd3MgTlQgNi4xOyBydjozNC4wKSBHZWNrby8yMDEwMDEwMSBGaXJlZm94LzM0LjANCkFjY2VwdDogKi8qDQpBY2NlcHQtTGFuZ3VhZ2U6IGVuLVVTLGVuO3E9MC41DQpBY2NlcHQtRW5jb2Rpbmc6IGd6aXAsIGRlZmxhdGUNCkROVDogMQ0KUmVmZXJlcjogaHR0cDovL3d3dy55bmV0LmNvLmlsL2hvbWUvMCw3MzQwLEwtOCwwMC5odG1sDQpDb25uZWN0aW9uOiBrZWVwLWFsaXZlDQpJZi1Nb2RpZmllZC1TaW5jZTogTW9uLCAxNyBOb3YgMjAxNCAxNDo0MToxNyBHTVQNCklmLU5vbmUtTWF0Y2g6IDB4OEQxRDA4QkFFNEZDN0Q5DQoNCg=="),
         Segment(608, false, 1342495942, 1420290298642076000, "SFRUUC8xLjEgMzA0IFRoZSBjb25kaXRpb24gc3BlY2lmaWVkIHVzaW5nIEhUVFAgY29uZGl0aW9uYWwgaGVhZGVyKHMpIGlzIG5vdCBtZXQuDQpDb250ZW50LUxlbmd0aDogMA0KU2VydmVyOiBXaW5kb3dzLUF6dXJlLUJsb2IvMS4wIE1pY3Jvc29mdC1IVFRQQVBJLzIuMA0KeC1tcy1yZXF1ZXN0LWlkOiBjZTE1N2ZkNS0wMDAxLTAwMTYtNzA0OC0wZWI0MzQwMDAwMDANCngtbXMtdmVyc2lvbjogMjAwOS0wOS0xOQ0KRGF0ZTogU2F0LCAwMyBKYW4gMjAxNSAxMzowNTo0OCBHTVQNCg0K"),
@@ -85,7 +87,7 @@ enum HTTPFixtures {
         Segment(4353, true, 2082447081, 1420290320565959000, "AA=="),
     ]
 
-    /// ../shared/captures/real/eth-mixed-realworld-4709pkts.pcap, tcp.stream 91: Firefox GET answered 204 No Content.
+    /// Captures/corpus/eth-mixed-realworld-4709pkts.pcap, tcp.stream 91: Firefox GET answered 204 No Content.
     static let firefox204: [Segment] = [
         Segment(2652, true, 2749110598, 1420290308028063000, "R0VUIC9iP2MxPTImYzI9NjAzNTA1MSZjMz0mYzQ9d3d3LmJiYy5jb20lMkYmYzU9JmM2PSZjMTU9Jm5zX190PTE0MjAyOTAzMDgwMTEmbnNfYz1VVEYtOCZjOD1CQkMlMjAtJTIwSG9tZXBhZ2UmYzc9aHR0cCUzQSUyRiUyRnd3dy5iYmMuY29tJTJGJmM5PSBIVFRQLzEuMQ0KSG9zdDogYi5zY29yZWNhcmRyZXNlYXJjaC5jb20NClVzZXItQWdlbnQ6IE1vemlsbGEvNS4wIChXaW5kb3dzIE5UIDYuMTsgcnY6MzQuMCkgR2Vja28vMjAxMDAxMDEgRmlyZWZveC8zNC4wDQpBY2NlcHQ6IGltYWdlL3BuZyxpbWFnZS8qO3E9MC44LCovKjtxPTAuNQ0KQWNjZXB0LUxhbmd1YWdlOiBlbi1VUyxlbjtxPTAuNQ0KQWNjZXB0LUVuY29kaW5nOiBnemlwLCBkZWZsYXRlDQpETlQ6IDENClJlZmVyZXI6IGh0dHA6Ly93d3cuYmJjLmNvbS8NCkNvb2tpZTogVUlEPTFmMWI1ZGMtMjEyLjE5OS4yMDIuMTktMTM3Mjc5ODg1NjsgVUlEUj0xNDA0MzM1NjYwDQpDb25uZWN0aW9uOiBrZWVwLWFsaXZlDQoNCg=="),
         Segment(2654, false, 1965807109, 1420290308048018000, "SFRUUC8xLjEgMjA0IE5vIENvbnRlbnQNCkNvbnRlbnQtTGVuZ3RoOiAwDQpEYXRlOiBTYXQsIDAzIEphbiAyMDE1IDEzOjA1OjU4IEdNVA0KQ29ubmVjdGlvbjoga2VlcC1hbGl2ZQ0KUHJhZ21hOiBuby1jYWNoZQ0KRXhwaXJlczogTW9uLCAwMSBKYW4gMTk5MCAwMDowMDowMCBHTVQNCkNhY2hlLUNvbnRyb2w6IHByaXZhdGUsIG5vLWNhY2hlLCBuby1jYWNoZT1TZXQtQ29va2llLCBuby1zdG9yZSwgcHJveHktcmV2YWxpZGF0ZQ0KDQo="),
