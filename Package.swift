@@ -58,8 +58,9 @@ let package = Package(
         .target(name: "Agent", dependencies: ["FlowCore", "Datapath", "Detection", "L7", .product(name: "Yams", package: "Yams")],
                 swiftSettings: releaseSettings),
         // The Prometheus side (`--metrics-address`): the text exposition writer and a minimal
-        // GET-only HTTP responder on its own thread. libc only; never on the packet path.
-        .target(name: "Metrics"),
+        // GET-only HTTP responder on its own thread, whose request heads L7's HTTP/1.x parser reads.
+        // libc only; never on the packet path.
+        .target(name: "Metrics", dependencies: ["L7"]),
         .target(name: "FlowMonitor", dependencies: ["FlowCore", "Capture", "KernelCapture", "Decoding", "Datapath", "Detection", "Output", "Agent", "Metrics", "L7"],
                 swiftSettings: releaseSettings),
         // flowmon's JSON lines read back as values (Foundation, and FlowCore's vocabularies), and

@@ -6,6 +6,8 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     case loaders
     case http
     case dns
+    case http1
+    case tls
 
     /// A harness for this target, ready for any number of inputs. `repository` is the
     /// repository root: the replay and loaders targets read their fixed cluster files there.
@@ -17,6 +19,8 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         case .loaders: try LoadersHarness(repository: repository).run
         case .http: HTTPHarness().run
         case .dns: DNSHarness().run
+        case .http1: HTTPStreamHarness().run
+        case .tls: TLSHarness().run
         }
     }
 }

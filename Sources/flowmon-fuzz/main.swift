@@ -1,7 +1,7 @@
 // libFuzzer's main() drives this program (it is built with `--sanitize=fuzzer`, see scripts/fuzz
 // and Sources/CFuzzerRuntime); this file only declares the two functions libFuzzer calls.
 //
-//     flowmon-fuzz TARGET [libFuzzer options] [CORPUS_DIR ...]      TARGET: decoder, replay, loaders, http, dns
+//     flowmon-fuzz TARGET [libFuzzer options] [CORPUS_DIR ...]      TARGET: decoder, replay, loaders, http, dns, http1, tls
 //
 // The target may also come from FLOWMON_FUZZ_TARGET, which is set here for libFuzzer's child
 // processes (-merge, -minimize_crash, -fork). The replay and loaders targets read fixed cluster
