@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "FlowCore", "CPcap", "TestSupport"]),
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Detection", "Decoding", "FlowCore"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Datapath", "FlowCore"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "Detection", "FlowCore", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "Detection", "FlowCore", "L7", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Detection", "Decoding", "FlowCore"]),
         .testTarget(name: "PresentationTests", dependencies: ["Presentation", "FlowLog"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),

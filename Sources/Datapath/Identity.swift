@@ -54,6 +54,26 @@ public struct Identity: RawRepresentable, Hashable, Comparable, Sendable {
         Identity(Identity.fqdnSelectorScope | UInt32(truncatingIfNeeded: index))
     }
 
+    /// The scope byte of the pseudo-identities that stand for `toFQDNs` selectors: flowmon's
+    /// own, no Cilium identity has it (Cilium uses scope 0x00 cluster, 0x01 local, 0x02
+    /// remote-node), and flowmon allocates only 256-65535 and 0x01xxxxxx (`IdentityAllocator`).
+    public static let fqdnSelectorScope: UInt32 = 0xfe00_0000
+
+    /// The pseudo-identity of FQDN selector `index` (an index into the agent's selector
+    /// table): the remote identity of the map entries compiled from `toFQDNs` peers. No
+    /// address maps to it in the ipcache; the judge consults it for the addresses whose
+    /// learned names the selector matches.
+    @inlinable
+    public static func fqdnSelector(_ index: Int) -> Identity {
+        Identity(Identity.fqdnSelectorScope | UInt32(truncatingIfNeeded: index) & 0x00ff_ffff)
+    }
+
+    /// The selector index of an FQDN pseudo-identity, or nil.
+    @inlinable
+    public var fqdnSelectorIndex: Int? {
+        self.rawValue & Identity.scopeMask == Identity.fqdnSelectorScope ? Int(self.rawValue & 0x00ff_ffff) : nil
+    }
+
     /// True for 1-255: the reserved and well-known range below `firstAllocated`
     /// (unknown, 0, is not reserved: it is the absence of an identity).
     @inlinable

@@ -45,9 +45,13 @@ public struct PolicyMapEntry: Sendable, Equatable {
     public var hasPort: Bool
     public var isDeny: Bool
     public var policySet: UInt32
+    /// The L7 rules an allow entry carries (an index into the agent's L7 rule table); 0 =
+    /// none, every request allowed at L7. An entry with rules is still an allow at L3/L4:
+    /// Cilium redirects its traffic to the proxy, which judges each request.
+    public var l7RuleSet: UInt32
 
     public init(remote: Identity, ipProtocol: UInt8, portLow: UInt16 = 0, portHigh: UInt16 = 0, hasPort: Bool,
-                isDeny: Bool, policySet: UInt32) {
+                isDeny: Bool, policySet: UInt32, l7RuleSet: UInt32 = 0) {
         self.remote = remote
         self.ipProtocol = ipProtocol
         self.portLow = portLow
@@ -55,6 +59,7 @@ public struct PolicyMapEntry: Sendable, Equatable {
         self.hasPort = hasPort
         self.isDeny = isDeny
         self.policySet = policySet
+        self.l7RuleSet = l7RuleSet
     }
 
     /// The length of the datapath key prefix that matches `port` (bpf/lib/policy.h: 8 bits of

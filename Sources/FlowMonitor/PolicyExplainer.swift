@@ -24,6 +24,11 @@ package struct PolicyExplanation: Sendable {
         package var policies: [PolicyReference]
         /// Why nothing was evaluated, when that is the case.
         package var note: String?
+        /// The entry's remote when it is an FQDN selector's pseudo-identity: the selector.
+        package var remoteSelector: String? = nil
+        /// The entry's L7 rules (HTTP, DNS, TLS server names), one line each; empty when
+        /// every request is allowed at L7.
+        package var l7Rules: [String] = []
     }
 
     package var from: Side
@@ -103,8 +108,11 @@ package enum PolicyExplainer {
                 note = "traffic from the pod's own node is always allowed: Cilium's built-in rule \(PolicyDecision.hostRuleName), match \(decision.matchType.name)"
             case .allowed, .deniedExplicitly: note = nil
             }
+            let selectors = state.compiled.fqdnSelectors.selectors
+            let selector = lookup.entry?.remote.fqdnSelectorIndex.flatMap { $0 < selectors.count ? selectors[$0] : nil }
             return .init(direction: direction, endpoint: name, decision: decision, entry: lookup.entry,
-                         policies: lookup.selected ? policies : [], note: note)
+                         policies: lookup.selected ? policies : [], note: note, remoteSelector: selector?.description,
+                         l7Rules: lookup.entry.flatMap { state.compiled.l7Rules[$0.l7RuleSet] }?.lines ?? [])
         }
         return PolicyExplanation(from: source, to: destination, ipProtocol: ipProtocol, port: judgement.port,
                                  egress: direction(.egress, local: source, judgement.egress),

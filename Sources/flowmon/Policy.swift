@@ -176,8 +176,9 @@ extension Flowmon.Policy {
             return "\(name), identity \(side.identity.rawValue)\(labels)\(side.isLocalEndpoint ? ", local endpoint" : "")"
         }
 
-        static func entryText(_ entry: PolicyMapEntry) -> String {
-            let remote = entry.remote == .unknown ? "any identity" : "identity \(entry.remote.rawValue)"
+        static func entryText(_ entry: PolicyMapEntry, remoteSelector: String? = nil) -> String {
+            let remote = entry.remote == .unknown ? "any identity"
+                : remoteSelector.map { "FQDN selector \($0)" } ?? "identity \(entry.remote.rawValue)"
             let proto = entry.ipProtocol == 0 ? "any protocol"
                 : (IPProtocolNumber.eveName(entry.ipProtocol).map { "\($0)" } ?? "protocol \(entry.ipProtocol)")
             let port = !entry.hasPort ? "any port"
@@ -203,7 +204,10 @@ extension Flowmon.Policy {
                 case .deniedExplicitly: line += "would be dropped: POLICY_DENY"
                 }
                 if let entry = direction.entry {
-                    line += " by map entry [\(entryText(entry))], match \(direction.decision.matchType.name)"
+                    line += " by map entry [\(entryText(entry, remoteSelector: direction.remoteSelector))], match \(direction.decision.matchType.name)"
+                    if !direction.l7Rules.isEmpty {
+                        line += ", with L7 rules [\(direction.l7Rules.joined(separator: "; "))] judging each request"
+                    }
                 }
                 if !direction.policies.isEmpty {
                     line += ", from " + direction.policies.map { "\($0.kind.rawValue) \($0.namespace.map { "\($0)/" } ?? "")\($0.name)" }
@@ -232,7 +236,8 @@ extension Flowmon.Policy {
                                                  if let ns = p.namespace { o["namespace"] = ns }
                                                  return o
                                              }]
-                if let entry = d.entry { object["map_entry"] = entryText(entry) }
+                if let entry = d.entry { object["map_entry"] = entryText(entry, remoteSelector: d.remoteSelector) }
+                if !d.l7Rules.isEmpty { object["l7_rules"] = d.l7Rules }
                 if let note = d.note { object["note"] = note }
                 return object
             }

@@ -110,7 +110,7 @@ import Testing
          "t.yaml: document 1: specs[1]: a rule needs endpointSelector (line 4)"),
         ("apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: a}\nspec: {}",
          "t.yaml: document 1: spec: a rule needs endpointSelector or nodeSelector (line 4)"),
-        ("apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: a}\nspec: {nodeSelector: {}, ingress: [{toPorts: [{ports: [{port: '80'}], rules: {http: []}}]}]}",
+        ("apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: a}\nspec: {nodeSelector: {}, ingress: [{toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: []}}]}]}",
          "t.yaml: document 1: spec.ingress[0].toPorts[0].rules: host policies (nodeSelector) do not support L7 rules (line 4)"),
         ("---\napiVersion: v1\nkind: List\nitems: {a: b}",
          "t.yaml: document 1: items: expected a list, found a map (line 4)"),

@@ -119,17 +119,20 @@ import Testing
         #expect(S.errorLine(text) == expected)
     }
 
-    @Test func l7RulesAndTLSAreNoticedOnce() throws {
+    @Test func onlyKafkaL7ProtoAndTLSTerminationAreNoticed() throws {
         let set = try S.load(S.cnp("""
               endpointSelector: {}
               egress:
               - toPorts: [{ports: [{port: "53", protocol: ANY}], rules: {dns: [{matchPattern: "*"}]}}]
-              - toPorts: [{ports: [{port: "80"}], rules: {http: [{method: GET}]}}]
+              - toPorts: [{ports: [{port: "80", protocol: TCP}], rules: {http: [{method: GET}]}}]
               - toPorts: [{ports: [{port: "443"}], serverNames: [a.example.com]}]
+              - toPorts: [{ports: [{port: "9092", protocol: TCP}], rules: {kafka: [{topic: t}]}}]
+              - toPorts: [{ports: [{port: "9000", protocol: TCP}], rules: {l7proto: r2d2, l7: [{cmd: READ}]}}]
+              - toPorts: [{ports: [{port: "8443", protocol: TCP}], terminatingTLS: {secret: {name: s}}}]
             """), file: "l7.yaml")
         #expect(set.notices == [
-            "read but not evaluated: L7 rules (toPorts.rules: http, kafka, dns, l7): flowmon has no L7 proxy; their ports are judged at L3/L4, every request on them allowed; at l7.yaml: document 1: spec.egress[0].toPorts[0].rules (line 8), and 1 more place",
-            "read but not evaluated: TLS and listener settings (toPorts: terminatingTLS, originatingTLS, serverNames, listener): their ports are judged at L3/L4 without them; at l7.yaml: document 1: spec.egress[2].toPorts[0].serverNames (line 10)",
+            "read but not evaluated: Kafka and l7proto rules (toPorts.rules: kafka, l7proto, l7): flowmon parses neither Kafka nor generic L7 protocols; every request on their ports is allowed; at l7.yaml: document 1: spec.egress[3].toPorts[0].rules (line 11), and 1 more place",
+            "read but not evaluated: TLS and listener settings (toPorts: terminatingTLS, originatingTLS, listener): their ports are judged without them; at l7.yaml: document 1: spec.egress[5].toPorts[0].terminatingTLS (line 13)",
         ])
     }
 }

@@ -34,7 +34,8 @@ import Testing
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("l7-\(name).yaml")
-        try (Self.policy(name + "-in", rules: rules, ingress: true) + Self.policy(name + "-out", rules: rules, ingress: false))
+        // DNS rules are egress only ("DNS rules are not allowed on ingress", Cilium's PortRule sanitize).
+        try (Self.policy(name + "-in", rules: rules, ingress: name != "dns") + Self.policy(name + "-out", rules: rules, ingress: false))
             .write(to: file, atomically: true, encoding: .utf8)
         // The crash corrupted the heap and showed at a later release: run a few times.
         for _ in 0..<3 {
@@ -49,7 +50,7 @@ import Testing
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("l7.yaml")
-        try Self.sections.map { Self.policy($0.name, rules: $0.rules, ingress: true) }.joined()
+        try Self.sections.map { Self.policy($0.name, rules: $0.rules, ingress: $0.name != "dns") }.joined()
             .write(to: file, atomically: true, encoding: .utf8)
         let demo = Fixture.captures.appendingPathComponent("demo")
         let replay = try run(Fixture.flowmonBinary, [
@@ -59,5 +60,38 @@ import Testing
         ])
         #expect(replay.status == 0, "exit \(replay.status): \(replay.stderr.prefix(400))")
         #expect(replay.stdout.split(separator: "\n").count >= 120)
+    }
+}
+
+extension PolicyL7CheckTests {
+    /// `policy explain` names the L7 rules of the map entry that allowed a connection.
+    @Test func explainShowsTheEntrysL7Rules() throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("dns.yaml")
+        try """
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata: {name: dns-names, namespace: payments}
+            spec:
+              endpointSelector: {}
+              egress:
+              - toEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system, k8s-app: kube-dns}}]
+                toPorts:
+                - ports: [{port: "53", protocol: ANY}]
+                  rules: {dns: [{matchPattern: "*.svc.cluster.local"}, {matchName: api.example.com}]}
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let demo = Fixture.captures.appendingPathComponent("demo")
+        let arguments = ["policy", "explain", "--from", "payments/users-5gprmhlzbs-p75jg", "--to", "10.244.0.2", "--port", "53/udp",
+                         "--pods", demo.appendingPathComponent("demo-cluster.pods.json").path, "--node-name", "kind-worker-0",
+                         "--policies", file.path]
+        let text = try run(Fixture.flowmonBinary, arguments)
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains(", with L7 rules [dns matchPattern: *.svc.cluster.local; dns matchName: api.example.com] judging each request, from CiliumNetworkPolicy payments/dns-names"),
+                "\(text.stdout)")
+        let json = try run(Fixture.flowmonBinary, arguments + ["--json"])
+        let object = try #require((try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) as? [String: Any])
+        let egress = try #require(object["egress"] as? [String: Any])
+        #expect(egress["l7_rules"] as? [String] == ["dns matchPattern: *.svc.cluster.local", "dns matchName: api.example.com"])
     }
 }

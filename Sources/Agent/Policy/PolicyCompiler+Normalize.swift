@@ -1,5 +1,6 @@
 import Datapath
 import FlowCore
+import L7
 
 extension PolicyCompiler {
     /// Reduces one policy document to normalized rule items and default-deny markers.
@@ -52,7 +53,11 @@ extension PolicyCompiler {
             for item in items {
                 var peers = self.ciliumPeers(endpoints: item.toEndpoints, cidrs: item.toCIDR, cidrSets: item.toCIDRSet,
                                              entities: item.toEntities, nodes: item.toNodes, namespace: namespace)
-                if peers == nil, item.toFQDNs != nil { peers = [] }  // FQDN peers: no DNS proxy, no addresses
+                if let fqdns = item.toFQDNs {
+                    // Each selector's pseudo-identity; one beyond the table's capacity selects nothing.
+                    let indices = fqdns.compactMap { self.fqdnSelectors.index(of: $0) }
+                    peers = (peers ?? []) + [.identities(indices.map(Identity.fqdnSelector))]
+                }
                 self.appendCilium(peers: peers, toPorts: item.toPorts, icmps: item.icmps, subject: subject, direction: .egress,
                                   isDeny: isDeny, policy: policy, into: &rules)
             }
@@ -95,9 +100,10 @@ extension PolicyCompiler {
         if peers == nil && toPorts == nil && icmps == nil { return }
         var ports: [PortSpec] = []
         for rule in toPorts ?? [] {
-            if rule.ports.isEmpty { ports.append(PortSpec(ipProtocol: 0, port: nil, endPort: nil)) }
+            if rule.ports.isEmpty { ports.append(PortSpec(ipProtocol: 0, port: nil, endPort: nil, l7: rule.l7)) }
             for port in rule.ports {
-                ports.append(PortSpec(ipProtocol: Self.protocolNumber(port.protocol), port: port.port, endPort: port.endPort))
+                ports.append(PortSpec(ipProtocol: Self.protocolNumber(port.protocol), port: port.port, endPort: port.endPort,
+                                      l7: rule.l7))
             }
         }
         for rule in icmps ?? [] {

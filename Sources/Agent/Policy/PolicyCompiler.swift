@@ -1,5 +1,6 @@
 import Datapath
 import FlowCore
+import L7
 
 /// What the compiler needs to know about identities; built by the pipeline from the
 /// endpoint table (agent side, strings allowed).
@@ -52,6 +53,10 @@ package struct CompiledPolicies: Sendable {
     package var policySets: [[PolicyReference]]
     /// The local endpoint identities each policy selects, for `policy check`.
     package var selectedIdentities: [PolicyReference: Set<Identity>]
+    /// The `toFQDNs` selectors, index i standing for the remote `Identity.fqdnSelector(i)`.
+    package var fqdnSelectors = FQDNSelectorTable()
+    /// `PolicyMapEntry.l7RuleSet` indexes this.
+    package var l7Rules = L7RuleTable()
 }
 
 /// Compiles CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes NetworkPolicy
@@ -75,6 +80,8 @@ package struct PolicyCompiler {
     let labels: [Identity: IdentityLabels]
     let allIdentities: [Identity]
     var selectorCache: [SelectorMatcher: [Identity]] = [:]
+    /// The `toFQDNs` selectors of the documents being compiled (set by `compile`).
+    var fqdnSelectors = FQDNSelectorTable()
 
     package init(inventory: CompilerInventory) {
         self.inventory = inventory
@@ -118,6 +125,8 @@ package struct PolicyCompiler {
         var ipProtocol: UInt8  // 0 = any
         var port: PortProtocol.Port?  // nil = every port
         var endPort: UInt16?
+        /// The L7 rules (and TLS server names) of the `toPorts` item; nil = none.
+        var l7: L7RuleSet? = nil
     }
 
     /// Whether a document's rules put an endpoint in default-deny, per direction.
@@ -131,6 +140,7 @@ package struct PolicyCompiler {
     // MARK: Compile
 
     package mutating func compile(_ documents: [PolicyDocument]) -> CompiledPolicies {
+        self.fqdnSelectors = FQDNSelectorTable(Self.fqdnSelectors(in: documents))
         var rules: [NormalizedRule] = []
         var enforcements: [Enforcement] = []
         for document in documents {
@@ -165,6 +175,7 @@ package struct PolicyCompiler {
 
         var selected: [PolicyReference: Set<Identity>] = [:]
         var endpoints: [Identity: EndpointPolicy] = [:]
+        var l7Rules = L7RuleTable()
         let local = self.inventory.localIdentities.sorted()
         for endpoint in local {
             guard let endpointLabels = self.labels[endpoint] else { continue }
@@ -175,33 +186,38 @@ package struct PolicyCompiler {
                 egressEnforced = egressEnforced || enforcement.egress
                 selected[enforcement.policy, default: []].insert(endpoint)
             }
-            // (direction, remote, proto, portLow, portHigh, hasPort, deny) -> policies
-            var merged: [EntryKey: Set<PolicyReference>] = [:]
+            // (direction, remote, proto, portLow, portHigh, hasPort, deny) -> policies, L7 rules
+            var merged: [EntryKey: MergedEntry] = [:]
             for (ruleIndex, rule) in rules.enumerated() where rule.subject.matches(endpointLabels) {
                 selected[rule.policy, default: []].insert(endpoint)
                 let remotes = remotesByRule[ruleIndex]
+                let specs: [PortSpec?] = rule.ports.isEmpty ? [nil] : rule.ports
                 for remote in remotes ?? [Identity.unknown] {
                     // Named ports name the destination's container ports: the endpoint's own for
                     // ingress, the remote's for egress (all pods' when the remote is a wildcard).
                     let portOwner: Identity? = rule.direction == .ingress ? endpoint : (remote == .unknown ? nil : remote)
-                    for key in self.keys(rule.ports, namedPortsOf: portOwner) {
-                        let entryKey = EntryKey(direction: rule.direction, remote: remote, ipProtocol: key.0,
-                                                portLow: key.1, portHigh: key.2, hasPort: key.3, isDeny: rule.isDeny)
-                        merged[entryKey, default: []].insert(rule.policy)
+                    for spec in specs {
+                        for key in self.keys(spec.map { [$0] } ?? [], namedPortsOf: portOwner) {
+                            let entryKey = EntryKey(direction: rule.direction, remote: remote, ipProtocol: key.0,
+                                                    portLow: key.1, portHigh: key.2, hasPort: key.3, isDeny: rule.isDeny)
+                            merged[entryKey, default: MergedEntry()].add(rule.policy, l7: rule.isDeny ? nil : spec?.l7)
+                        }
                     }
                 }
             }
             guard ingressEnforced || egressEnforced || !merged.isEmpty else { continue }
-            let entries = merged.sorted { $0.key < $1.key }.map { key, policies in
+            Self.wildcardL7(&merged)
+            let entries = merged.sorted { $0.key < $1.key }.map { key, value in
                 (key.direction, PolicyMapEntry(remote: key.remote, ipProtocol: key.ipProtocol, portLow: key.portLow,
                                                portHigh: key.portHigh, hasPort: key.hasPort, isDeny: key.isDeny,
-                                               policySet: setID(policies)))
+                                               policySet: setID(value.policies),
+                                               l7RuleSet: value.l7Wildcard ? 0 : l7Rules.number(of: value.l7 ?? L7RuleSet())))
             }
             endpoints[endpoint] = EndpointPolicy(ingressEnforced: ingressEnforced, egressEnforced: egressEnforced,
                                                  entries: entries)
         }
         return CompiledPolicies(table: PolicyTable(endpoints: endpoints), policySets: policySets,
-                                selectedIdentities: selected)
+                                selectedIdentities: selected, fqdnSelectors: self.fqdnSelectors, l7Rules: l7Rules)
     }
 
     struct EntryKey: Hashable, Comparable {

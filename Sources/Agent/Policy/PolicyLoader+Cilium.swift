@@ -1,4 +1,5 @@
 import FlowCore
+import L7
 import Yams
 
 // CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy bodies, with the checks of Cilium's
@@ -162,7 +163,7 @@ struct CiliumPolicyReader {
         var nodes: [LabelSelector]?
         var toPorts: [PortRule]?
         var icmps: [ICMPRule]?
-        var fqdns: [String]?
+        var fqdns: [FQDNSelector]?
     }
 
     /// The fields common to ingress and egress items (`prefix` is "from" or "to"), after the
@@ -265,14 +266,12 @@ struct CiliumPolicyReader {
         }
         if let node = map["toFQDNs"] {
             peers.fqdns = try self.fqdns(node, path: map.path("toFQDNs"))
-            self.context.notEvaluated("toFQDNs", "flowmon has no DNS proxy, so these rules select no address", path: map.path("toFQDNs"),
-                                      line: map.keyLine("toFQDNs"))
         }
         if let node = map["toPorts"] {
             let path = map.path("toPorts")
             var rules: [PortRule] = []
             for (index, item) in try self.context.list(node, path).enumerated() {
-                let rule = try self.portRule(item, path: "\(path)[\(index)]", deny: deny)
+                let rule = try self.portRule(item, path: "\(path)[\(index)]", deny: deny, ingress: p == "from")
                 if rule.hasL7Rules && hostPolicy {
                     throw self.context.error("\(path)[\(index)].rules", "host policies (nodeSelector) do not support L7 rules",
                                              at: item)
@@ -310,7 +309,7 @@ struct CiliumPolicyReader {
         return peers
     }
 
-    // MARK: CIDR rules, FQDNs
+    // MARK: CIDR rules
 
     /// `nil` for an item that names a CIDR group (flowmon cannot resolve it; a notice says so).
     private func cidrRule(_ node: PolicyYAMLNode, path: String) throws(AgentError) -> CIDRRule? {
@@ -342,27 +341,9 @@ struct CiliumPolicyReader {
         return CIDRRule(cidr: cidr, except: except)
     }
 
-    private func fqdns(_ node: PolicyYAMLNode, path: String) throws(AgentError) -> [String] {
-        var names: [String] = []
-        for (index, item) in try self.context.list(node, path).enumerated() {
-            let itemPath = "\(path)[\(index)]"
-            let map = try YAMLFieldMap(item, path: itemPath, allowed: ["matchName", "matchPattern"], context: self.context)
-            switch (map["matchName"], map["matchPattern"]) {
-            case (let name?, nil): names.append(try self.context.string(name, map.path("matchName")))
-            case (nil, let pattern?): names.append(try self.context.string(pattern, map.path("matchPattern")))
-            case (.some, .some):
-                throw self.context.error(map.path("matchPattern"), "matchName and matchPattern cannot both be set",
-                                         line: map.keyLine("matchPattern"))
-            case (nil, nil):
-                throw self.context.error(itemPath, "an FQDN selector needs matchName or matchPattern", line: map.line)
-            }
-        }
-        return names
-    }
-
     // MARK: Ports
 
-    func portRule(_ node: PolicyYAMLNode, path: String, deny: Bool) throws(AgentError) -> PortRule {
+    func portRule(_ node: PolicyYAMLNode, path: String, deny: Bool, ingress: Bool) throws(AgentError) -> PortRule {
         let map = try YAMLFieldMap(node, path: path, allowed: deny ? Self.portDenyRuleFields : Self.portRuleFields, context: self.context)
         var ports: [PortProtocol] = []
         if let portsNode = map["ports"] {
@@ -376,20 +357,12 @@ struct CiliumPolicyReader {
                 ports.append(try self.port(item, path: "\(portsPath)[\(index)]"))
             }
         }
-        var hasL7Rules = false
-        if let rulesNode = map["rules"] {
-            let rules = try YAMLFieldMap(rulesNode, path: map.path("rules"), allowed: Self.l7Fields, context: self.context)
-            for field in ["http", "kafka", "dns", "l7"] {
-                if let node = rules[field] {
-                    _ = try self.context.list(node, rules.path(field))
-                    hasL7Rules = true
-                }
-            }
-            if let node = rules["l7proto"] { _ = try self.context.string(node, rules.path("l7proto")) }
-            if hasL7Rules {
-                self.context.notEvaluated("L7 rules (toPorts.rules: http, kafka, dns, l7)",
-                                          "flowmon has no L7 proxy; their ports are judged at L3/L4, every request on them allowed",
-                                          path: map.path("rules"), line: map.keyLine("rules"))
+        var l7 = try self.l7Rules(map, ports: ports, ingress: ingress)
+        if let node = map["serverNames"] {
+            let names = try self.serverNames(node, path: map.path("serverNames"))
+            if !names.isEmpty {
+                if l7 == nil { l7 = L7RuleSet() }
+                l7?.serverNames = names
             }
         }
         for field in ["terminatingTLS", "originatingTLS", "listener"] {
@@ -397,12 +370,11 @@ struct CiliumPolicyReader {
                 throw self.context.typeError(map.path(field), expected: PolicyValueKind.map.phrase, node)
             }
         }
-        if let node = map["serverNames"] { _ = try self.context.stringList(node, map.path("serverNames")) }
-        if let field = ["terminatingTLS", "originatingTLS", "serverNames", "listener"].first(where: { map[$0] != nil }) {
-            self.context.notEvaluated("TLS and listener settings (toPorts: terminatingTLS, originatingTLS, serverNames, listener)",
-                                      "their ports are judged at L3/L4 without them", path: map.path(field), line: map.keyLine(field))
+        if let field = ["terminatingTLS", "originatingTLS", "listener"].first(where: { map[$0] != nil }) {
+            self.context.notEvaluated("TLS and listener settings (toPorts: terminatingTLS, originatingTLS, listener)",
+                                      "their ports are judged without them", path: map.path(field), line: map.keyLine(field))
         }
-        return PortRule(ports: ports, hasL7Rules: hasL7Rules)
+        return PortRule(ports: ports, l7: l7)
     }
 
     /// One `PortProtocol`. `port` is optional in Cilium's CRD: omitted, empty or "0" is every

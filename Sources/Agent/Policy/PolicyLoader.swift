@@ -1,4 +1,5 @@
 import Foundation
+import L7
 import Yams
 
 /// Everything loaded from a set of policy files.
@@ -9,7 +10,7 @@ package struct PolicySet: Sendable {
     /// One line per skipped document (another kind, an identical copy) and one line per
     /// feature flowmon reads but does not evaluate, for the whole load, e.g.
     /// `p.yaml: skipped: Deployment 'web' (document 3): not a network policy` or
-    /// `read but not evaluated: toFQDNs: flowmon has no DNS proxy, so these rules select no address; at p.yaml: document 1: spec.egress[0].toFQDNs (line 9), and 2 more places`.
+    /// `read but not evaluated: toRequires: it is ignored (Cilium deprecated it); at p.yaml: document 1: spec.egress[0].toRequires (line 9), and 2 more places`.
     package var notices: [String]
     /// One error per file that could not be loaded (`PolicyLoader.loadEach(paths:)`); such a
     /// file contributes no document and no notice.
@@ -47,9 +48,11 @@ package struct PolicySet: Sendable {
 /// - Peers flowmon cannot evaluate (`fromGroups`/`toGroups`, `toServices`, a `CIDRSet` item
 ///   with `cidrGroupRef`/`cidrGroupSelector` only) select nothing: the rule gets
 ///   `fromEndpoints: []` / `toEndpoints: []`. `fromRequires`/`toRequires` and `authentication`
-///   are ignored; L7 rules and TLS settings leave their ports judged at L3/L4; host policies
-///   (`nodeSelector`) select no endpoint; `toFQDNs` is recorded. Each of these features gets
-///   one notice for the whole load ("read but not evaluated").
+///   are ignored; Kafka and `l7proto` rules and TLS termination/listener settings leave their
+///   ports judged at L3/L4; host policies (`nodeSelector`) select no endpoint; a header match
+///   on a Secret checks presence only. Each of these features gets one notice for the whole
+///   load ("read but not evaluated"). `toFQDNs`, `rules.http`, `rules.dns` and `serverNames`
+///   are compiled (`FQDNSelector`, `L7RuleSet`).
 /// - The same object twice (kind, namespace, name and spec equal) is one policy, as
 ///   `kubectl apply` of it twice is; the same name with another spec is an error.
 package enum PolicyLoader {
@@ -159,7 +162,23 @@ struct PolicyLoadSession {
             }
             set.notices.append(line)
         }
+        if let line = Self.fqdnCapacityNotice(set.documents) { set.notices.append(line) }
         return set
+    }
+
+    /// The judge consults one 64-bit mask of FQDN selectors per address, so the compiler
+    /// numbers at most `FQDNSelectorTable.capacity` distinct selectors; the others select no
+    /// address, which this notice says, naming where the first of them is.
+    static func fqdnCapacityNotice(_ documents: [PolicyDocument]) -> String? {
+        let selectors = PolicyCompiler.fqdnSelectors(in: documents)
+        let capacity = FQDNSelectorTable.capacity
+        guard selectors.count > capacity else { return nil }
+        let first = selectors[capacity]
+        let document = documents.first { document in
+            PolicyCompiler.fqdnSelectors(in: [document]).contains(first)
+        }
+        let place = document.map { "\($0.source.file): document \($0.source.documentIndex)" } ?? "?"
+        return "read but not evaluated: toFQDNs selectors beyond the first \(capacity): the policies have \(selectors.count) distinct selectors and flowmon tracks \(capacity), so \(selectors.count - capacity) select no address; at \(place) (\(first)), the first of them"
     }
 
     /// Loads one file's documents; when it fails, the session is as it was before.

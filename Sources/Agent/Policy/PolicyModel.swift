@@ -1,4 +1,5 @@
 import FlowCore
+import L7
 
 // The typed model of the policies flowmon reads, faithful to the Kubernetes and Cilium APIs
 // (kubernetes/api networking/v1 types.go; cilium pkg/policy/api rule.go, ingress.go,
@@ -153,12 +154,12 @@ package struct CiliumEgressRule: Sendable, Equatable {
     package var toNodes: [LabelSelector]?
     package var toPorts: [PortRule]?
     package var icmps: [ICMPRule]?
-    /// `toFQDNs` names (matchName / matchPattern), kept for messages: flowmon has no DNS proxy,
-    /// so FQDN peers select no address (the loader reports a notice).
-    package var toFQDNs: [String]?
+    /// `toFQDNs` selectors: the compiler gives each distinct one a pseudo-identity
+    /// (`Identity.fqdnSelector`) that the judge consults for addresses learned from DNS.
+    package var toFQDNs: [FQDNSelector]?
     package init(toEndpoints: [LabelSelector]? = nil, toCIDR: [CIDR]? = nil, toCIDRSet: [CIDRRule]? = nil,
                 toEntities: [Entity]? = nil, toNodes: [LabelSelector]? = nil, toPorts: [PortRule]? = nil,
-                icmps: [ICMPRule]? = nil, toFQDNs: [String]? = nil) {
+                icmps: [ICMPRule]? = nil, toFQDNs: [FQDNSelector]? = nil) {
         self.toEndpoints = toEndpoints
         self.toCIDR = toCIDR
         self.toCIDRSet = toCIDRSet
@@ -187,14 +188,23 @@ package enum Entity: String, Sendable, CaseIterable, Equatable {
     case worldIPv4 = "world-ipv4", worldIPv6 = "world-ipv6"
 }
 
-/// `toPorts` item. L7 `rules` are accepted and recorded, but flowmon decides at L3/L4 only.
+/// `toPorts` item, with its L7 `rules` and TLS `serverNames` compiled (`L7RuleSet`); the
+/// ports are allowed at L3/L4 either way, the rules judge each request on them.
 package struct PortRule: Sendable, Equatable {
     /// May be empty (then the rule is about L7 only, which still means "these ports").
     package var ports: [PortProtocol]
-    package var hasL7Rules: Bool
-    package init(ports: [PortProtocol], hasL7Rules: Bool = false) {
+    /// `rules` (http, dns; kafka and l7proto named only) and `serverNames`; nil when neither
+    /// is given (or `rules: {}`).
+    package var l7: L7RuleSet?
+    package init(ports: [PortProtocol], l7: L7RuleSet? = nil) {
         self.ports = ports
-        self.hasL7Rules = hasL7Rules
+        self.l7 = l7
+    }
+
+    /// Whether the item has `rules` of some kind (not only `serverNames`).
+    package var hasL7Rules: Bool {
+        guard let l7 else { return false }
+        return l7.http != nil || l7.dns != nil || !l7.unevaluated.isEmpty
     }
 }
 
