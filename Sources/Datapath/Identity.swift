@@ -40,20 +40,6 @@ public struct Identity: RawRepresentable, Hashable, Comparable, Sendable {
     public static let localScopeFlag: UInt32 = 0x0100_0000
     /// The mask of the scope byte.
     public static let scopeMask: UInt32 = 0xff00_0000
-    /// The scope byte of the `toFQDNs` selectors' policy-map keys: flowmon's own, never written
-    /// in a record (Cilium gives each address an FQDN answer selected a CIDR identity carrying
-    /// the selectors' `fqdn:` labels; flowmon keys the rules by selector instead, and the judge
-    /// looks them up for the selectors whose names resolved to the remote address).
-    public static let fqdnSelectorScope: UInt32 = 0x7f00_0000
-    /// The most `toFQDNs` selectors a policy set may have: one bit each in a packet's tag.
-    public static let maxFQDNSelectors = 64
-
-    /// The policy-map key of `toFQDNs` selector `index` (0..<64).
-    @inlinable
-    public static func fqdnSelector(_ index: Int) -> Identity {
-        Identity(Identity.fqdnSelectorScope | UInt32(truncatingIfNeeded: index))
-    }
-
     /// The scope byte of the pseudo-identities that stand for `toFQDNs` selectors: flowmon's
     /// own, no Cilium identity has it (Cilium uses scope 0x00 cluster, 0x01 local, 0x02
     /// remote-node), and flowmon allocates only 256-65535 and 0x01xxxxxx (`IdentityAllocator`).

@@ -117,11 +117,15 @@ public struct PolicyDecision: Sendable, Equatable {
     public var matchType: PolicyMatchType
     /// Index of the policies responsible (agent table); 0 = none.
     public var policySet: UInt32
+    /// The L7 rules of the allow entry that decided (agent's `L7RuleTable`; 0 = none): Cilium
+    /// redirects such a connection to its proxy, which judges each request by them.
+    public var l7RuleSet: UInt32
 
-    public init(outcome: Outcome, matchType: PolicyMatchType = .none, policySet: UInt32 = 0) {
+    public init(outcome: Outcome, matchType: PolicyMatchType = .none, policySet: UInt32 = 0, l7RuleSet: UInt32 = 0) {
         self.outcome = outcome
         self.matchType = matchType
         self.policySet = policySet
+        self.l7RuleSet = l7RuleSet
     }
 
     /// The label of Cilium's built-in allow from the local host, the only label of the rule
@@ -206,7 +210,8 @@ public struct EndpointPolicy: Sendable {
         // (cilium pkg/policy/api/rule.go EnableDefaultDeny; Documentation/security/policy/deny.rst).
         guard enforced else { return (PolicyDecision(outcome: .notEnforced), nil) }
         if let allow = bestAllow {
-            return (PolicyDecision(outcome: .allowed, matchType: allow.matchType, policySet: allow.policySet), allow)
+            return (PolicyDecision(outcome: .allowed, matchType: allow.matchType, policySet: allow.policySet,
+                                   l7RuleSet: allow.l7RuleSet), allow)
         }
         return (PolicyDecision(outcome: .denied), nil)
     }
@@ -249,4 +254,7 @@ public struct PolicyTable: Sendable {
     public func policy(for identity: Identity) -> EndpointPolicy? { self.endpoints[identity.rawValue] }
 
     public var isEmpty: Bool { self.endpoints.isEmpty }
+
+    /// Every endpoint's policy, for the agent's own summaries (`rules.dns` ports).
+    public var policies: some Sequence<EndpointPolicy> { self.endpoints.values }
 }

@@ -1,5 +1,6 @@
 import Agent
 import Datapath
+import L7
 import FlowCore
 import Output
 
@@ -137,15 +138,34 @@ package struct AgentState: Sendable {
                                                  policySets: sets(revision: policyRevision), revision: policyRevision)
         return FlowAnnotations(endpoints: endpointJSON(hubble: false), identities: identityJSON(hubble: false),
                                policySets: sets(revision: nil), verdictAsEnforced: self.verdictAsEnforced,
-                               services: services, hubble: hubble, nodeName: self.endpoints.localNode ?? "")
+                               services: services, hubble: hubble, nodeName: self.endpoints.localNode ?? "",
+                               l7Rules: self.compiled.l7Rules)
     }
 
     /// The generation for the datapath and the output; `alerts` gives the detectors their view
     /// of the cluster (pod CIDRs, sensitive and allow-listed workloads). `policyRevision`
     /// numbers the policies in Hubble lines (see `annotations`).
     package func context(alerts: AlertsConfiguration? = nil, policyRevision: UInt64 = 1) -> PolicyContext {
-        PolicyContext(snapshot: self.snapshot, annotations: self.annotations(policyRevision: policyRevision),
-                      detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory) ?? .empty)
+        var context = PolicyContext(snapshot: self.snapshot, annotations: self.annotations(policyRevision: policyRevision),
+                                    detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory) ?? .empty)
+        let selectors = self.compiled.fqdnSelectors
+        context.fqdnSelectors = { name in selectors.mask(matching: name) }
+        context.dnsRulePorts = self.dnsRulePorts
+        return context
+    }
+
+    /// The ports of the policy entries with `rules.dns`: their payload is DNS whatever the
+    /// port (Cilium redirects them to its DNS proxy). At most 64 ports per entry are taken (a
+    /// range wider than that is a mistake a `policy check` reports).
+    var dnsRulePorts: [UInt16] {
+        var ports = Set<UInt16>()
+        for policy in self.compiled.table.policies {
+            for entry in policy.entries(.egress) + policy.entries(.ingress)
+            where self.compiled.l7Rules[entry.l7RuleSet]?.dns != nil && entry.hasPort {
+                for port in entry.portLow...min(entry.portHigh, entry.portLow &+ 63) { ports.insert(port) }
+            }
+        }
+        return ports.sorted()
     }
 
     /// The numeric tables policy is judged from: the ipcache, the services and the policy maps.

@@ -78,10 +78,11 @@ package final class FlowProcessor {
                                        maxFragmentDatagrams: configuration.maxFragmentDatagrams,
                                        fragmentTimeout: configuration.fragmentTimeout,
                                        checks: configuration.detectors?.connectionChecks ?? [])
+        let nameSets = names ?? self.tap?.cache.nameSets ?? NameSets()
         self.renderer = EventRenderer(hubble: hubble, findingCapacity: configuration.detectors?.maxPendingEvents,
                                       interfaces: interfaces, metrics: configuration.metrics,
                                       application: configuration.application.map { settings in
-                                          ApplicationRecorder(settings: settings, names: names ?? self.tap?.cache.nameSets ?? NameSets())
+                                          ApplicationRecorder(settings: settings, names: nameSets)
                                       })
         if let policy { self.load(policy) }
     }

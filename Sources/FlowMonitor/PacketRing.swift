@@ -1,4 +1,5 @@
 import Capture
+import Decoding
 import FlowCore
 import Synchronization
 

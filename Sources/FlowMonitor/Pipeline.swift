@@ -244,12 +244,13 @@ package final class Pipeline: @unchecked Sendable {
             return
         }
         let live = self.configuration.mode == .live
+        let application = carriesPayload ? ApplicationTap.payload(of: summary, in: packet.bytes)
+            : UnsafeRawBufferPointer(start: nil, count: 0)
         let dropped = withUnsafeBytes(of: &summary) { bytes in
             target._withUnsafeGuaranteedRef { ring -> Bool in
                 while !(carriesPayload
-                    ? ring.write(packet: packet, summary: bytes,
-                                 application: ApplicationTap.payload(of: summary, in: packet.bytes),
-                                 time: packet.time.nanoseconds, sequence: event)
+                    ? ring.write(packet: packet, summary: bytes, application: application, time: packet.time.nanoseconds,
+                                 sequence: event)
                     : ring.write(kind: .decoded, packet: packet, payload: bytes, time: packet.time.nanoseconds,
                                  sequence: event))
                 {
@@ -452,7 +453,8 @@ package final class Pipeline: @unchecked Sendable {
                     let record = bytes.rawBuffer
                     let summary = UnsafeMutableRawPointer(mutating: record.baseAddress!)
                         .bindMemory(to: PacketSummary.self, capacity: 1)
-                    processor.process(&summary.pointee, payload: UnsafeRawBufferPointer(rebasing: record[PacketRing.summaryBytes...]),
+                    let payload = UnsafeRawBufferPointer(rebasing: record[PacketRing.summaryBytes..<record.count])
+                    processor.process(&summary.pointee, payload: payload,
                                       event: header.sequence, time: CaptureTime(nanoseconds: header.time),
                                       length: header.originalLength)
                 case .aggregate:

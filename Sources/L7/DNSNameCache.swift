@@ -251,7 +251,7 @@ extension DNSNameCache {
     }
 
     private func learn(message bytes: UnsafeRawBufferPointer, querier: IPAddress, time: CaptureTime) -> Bool {
-        guard let message = try? DNSMessage(parsing: bytes), message.isResponse, message.rcode == 0,
+        guard case .success(let message) = DNSMessage.parse(bytes), message.isResponse, message.rcode == 0,
             message.opcode == 0
         else { return false }
         let digest = DNSDigest(message)

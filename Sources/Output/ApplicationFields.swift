@@ -71,7 +71,7 @@ enum ApplicationFields {
         out.append(raw: verdict.direction.name)
         out.append(byte: UInt8(ascii: "\""))
         if let annotations {
-            let decision = PolicyDecision(outcome: verdict.outcome == .allowed ? .allowed : .denied,
+            let decision = PolicyDecision(outcome: verdict.outcome == .allowed ? .allowed : .deniedExplicitly,
                                           policySet: verdict.policySet)
             annotations.appendPolicies(of: decision, direction: verdict.direction, hubble: false, to: &out)
         }

@@ -19,8 +19,8 @@ package final class ApplicationRecorder {
     private var pendingQueries: [UInt64: [UInt16: Int64]] = [:]
     /// Per connection: its HTTP/1.x parser and transactions written so far (Suricata's `tx_id`).
     private var http: [UInt64: (connection: HTTPConnection, transactions: UInt64)] = [:]
-    /// Per connection: its ClientHello, until read.
-    private var tls: [UInt64: TLSClientHelloReader] = [:]
+    /// Per connection: its ClientHello reader, and whether it is done (read or refused).
+    private var tls: [UInt64: (reader: TLSClientHelloReader, done: Bool)] = [:]
 
     package init(settings: ApplicationSettings, names: NameSets) {
         self.settings = settings
@@ -28,7 +28,7 @@ package final class ApplicationRecorder {
     }
 
     /// One packet's payload on `flow` (the connection the datapath just counted it in).
-    package func observe(_ summary: borrowing PacketSummary, payload: UnsafeRawBufferPointer,
+    package func observe(_ summary: PacketSummary, payload: UnsafeRawBufferPointer,
                          flow: UnsafeMutablePointer<FlowEntry>, time: CaptureTime, renderer: EventRenderer,
                          nextKey: () -> EmissionKey) {
         let fromInitiator = flow.pointee.sourceAddress == summary.source && flow.pointee.sourcePort == summary.sourcePort
@@ -71,21 +71,27 @@ package final class ApplicationRecorder {
         case .tls:
             guard fromInitiator else { return }
             let entry = flow.pointee
-            var reader = self.tls.removeValue(forKey: entry.flowID) ?? TLSClientHelloReader()
-            switch reader.feed(payload, sequence: summary.tcpSequence) {
+            var state = self.tls.removeValue(forKey: entry.flowID) ?? (TLSClientHelloReader(), false)
+            switch state.reader.feed(payload, sequence: summary.tcpSequence) {
             case .needMore:
-                self.tls[entry.flowID] = reader
+                break
             case .hello(let hello):
+                state.done = true
                 self.counters.count(.tlsClientHellos)
+                let annotations = renderer.annotations(of: entry)
                 renderer.flows.beginRecord()
-                TLSRecord.append(hello, flow: entry, time: time, annotations: renderer.annotations(of: entry),
-                                 interfaces: renderer.interfaces, to: &renderer.flows.block.buffer)
+                TLSRecord.append(hello, flow: entry, time: time,
+                                 verdict: Self.tlsVerdict(hello.serverName, flow: entry, rules: annotations?.l7Rules),
+                                 annotations: annotations, interfaces: renderer.interfaces,
+                                 to: &renderer.flows.block.buffer)
                 var key = nextKey()
                 key.primary = 4
                 renderer.flows.endRecord(key)
             case .failed(let error):
+                state.done = true
                 self.counters.count(.tlsMalformed("\(error.name)"))
             }
+            self.tls[entry.flowID] = state
         default:
             break
         }
@@ -95,11 +101,67 @@ package final class ApplicationRecorder {
     /// written, ahead of the flow record, and its state goes.
     package func ended(_ flow: FlowEntry, key: EmissionKey, renderer: EventRenderer) {
         if !self.pendingQueries.isEmpty { self.pendingQueries[flow.flowID] = nil }
-        if !self.tls.isEmpty, self.tls.removeValue(forKey: flow.flowID) != nil { self.counters.count(.tlsIncomplete) }
+        if !self.tls.isEmpty, let state = self.tls.removeValue(forKey: flow.flowID), !state.done {
+            self.counters.count(.tlsIncomplete)
+        }
         guard !self.http.isEmpty, var state = self.http.removeValue(forKey: flow.flowID) else { return }
         state.connection.end { event in
             self.http(event, flow: flow, transactions: &state.transactions, time: flow.end, key: key, renderer: renderer)
         }
+    }
+
+    // MARK: Verdicts
+
+    /// A DNS message judged by the `rules.dns` of the client's egress entry (Cilium's DNS proxy
+    /// sits on the client's egress; it rejects DNS rules on ingress). A response carries the
+    /// verdict of its question.
+    static func dnsVerdict(_ digest: DNSDigest, flow: FlowEntry, rules: L7RuleTable?) -> L7Verdict {
+        guard let rules, flow.egressEvaluated, flow.egressDecision.l7RuleSet != 0,
+            let set = rules[flow.egressDecision.l7RuleSet], set.dns != nil, let query = digest.query
+        else { return .notEvaluated }
+        return L7Verdict(outcome: set.allowsDNS(queryName: query) ? .allowed : .denied, direction: .egress,
+                         policySet: flow.egressDecision.policySet)
+    }
+
+    /// An HTTP request judged by the `rules.http` of the client's egress entry and of the
+    /// server's ingress entry, each where its side has them (a proxy on each side, as Cilium
+    /// runs one per direction): refused when either refuses it.
+    static func httpVerdict(_ request: HTTPRequest, flow: FlowEntry, rules: L7RuleTable?) -> L7Verdict {
+        guard let rules else { return .notEvaluated }
+        var verdict = L7Verdict.notEvaluated
+        for direction in [TrafficDirection.egress, .ingress] {
+            let evaluated = direction == .egress ? flow.egressEvaluated : flow.ingressEvaluated
+            let decision = direction == .egress ? flow.egressDecision : flow.ingressDecision
+            guard evaluated, decision.l7RuleSet != 0, let set = rules[decision.l7RuleSet], set.http != nil else { continue }
+            let facts = HTTPRequestFacts(method: request.method, path: request.path ?? request.target, host: request.host,
+                                         headers: request.headers.map { ($0.name, $0.value) })
+            let allowed = set.allows(request: facts)
+            if !allowed { return L7Verdict(outcome: .denied, direction: direction, policySet: decision.policySet) }
+            if verdict.outcome == .notEvaluated {
+                verdict = L7Verdict(outcome: .allowed, direction: direction, policySet: decision.policySet)
+            }
+        }
+        return verdict
+    }
+
+    /// A ClientHello judged by the `serverNames` of the entries that allowed its connection.
+    static func tlsVerdict(_ serverName: String?, flow: FlowEntry, rules: L7RuleTable?) -> L7Verdict {
+        guard let rules else { return .notEvaluated }
+        var verdict = L7Verdict.notEvaluated
+        for direction in [TrafficDirection.egress, .ingress] {
+            let evaluated = direction == .egress ? flow.egressEvaluated : flow.ingressEvaluated
+            let decision = direction == .egress ? flow.egressDecision : flow.ingressDecision
+            guard evaluated, decision.l7RuleSet != 0, let set = rules[decision.l7RuleSet], set.serverNames != nil else {
+                continue
+            }
+            if !set.allowsServerName(serverName) {
+                return L7Verdict(outcome: .denied, direction: direction, policySet: decision.policySet)
+            }
+            if verdict.outcome == .notEvaluated {
+                verdict = L7Verdict(outcome: .allowed, direction: direction, policySet: decision.policySet)
+            }
+        }
+        return verdict
     }
 
     // MARK: HTTP
@@ -111,7 +173,7 @@ package final class ApplicationRecorder {
         case .request(let request):
             self.counters.count(.httpRequests)
             guard let hubble = renderer.hubble, let annotations else { return }
-            let verdict = L7Verdict.notEvaluated
+            let verdict = Self.httpVerdict(request, flow: flow, rules: annotations.l7Rules)
             hubble.beginRecord()
             HubbleL7Record.append(
                 flow, fromInitiator: true, time: CaptureTime(nanoseconds: request.time), isResponse: false, latency: 0,
@@ -131,7 +193,8 @@ package final class ApplicationRecorder {
             hubble.beginRecord()
             HubbleL7Record.append(
                 flow, fromInitiator: false, time: CaptureTime(nanoseconds: response.time), isResponse: true,
-                latency: max(0, response.time - request.time), verdict: .notEvaluated, names: self.names,
+                latency: max(0, response.time - request.time),
+                verdict: Self.httpVerdict(request, flow: flow, rules: annotations.l7Rules), names: self.names,
                 annotations: annotations, interfaces: renderer.interfaces,
                 summary: HTTPRecord.hubbleSummary(request, response: response), to: &hubble.block.buffer
             ) { out in HTTPRecord.appendHubbleRecord(request, response: response, to: &out) }
@@ -147,10 +210,11 @@ package final class ApplicationRecorder {
     /// The `http` record of one transaction.
     private func transaction(_ request: HTTPRequest, response: HTTPResponse?, flow: FlowEntry, transactions: inout UInt64,
                              time: CaptureTime, key: EmissionKey, renderer: EventRenderer) {
+        let annotations = renderer.annotations(of: flow)
         renderer.flows.beginRecord()
         HTTPRecord.append(request, response: response, transaction: transactions, flow: flow, time: time,
-                          verdict: .notEvaluated, annotations: renderer.annotations(of: flow),
-                          interfaces: renderer.interfaces, to: &renderer.flows.block.buffer)
+                          verdict: Self.httpVerdict(request, flow: flow, rules: annotations?.l7Rules),
+                          annotations: annotations, interfaces: renderer.interfaces, to: &renderer.flows.block.buffer)
         renderer.flows.endRecord(key)
         transactions &+= 1
     }
@@ -160,9 +224,9 @@ package final class ApplicationRecorder {
     private func dns(_ bytes: UnsafeRawBufferPointer, flow: UnsafeMutablePointer<FlowEntry>, fromInitiator: Bool,
                      time: CaptureTime, renderer: EventRenderer, nextKey: () -> EmissionKey) {
         let message: DNSMessage
-        do {
-            message = try DNSMessage(parsing: bytes)
-        } catch {
+        switch DNSMessage.parse(bytes) {
+        case .success(let parsed): message = parsed
+        case .failure(let error):
             self.counters.count(error)
             return
         }
@@ -179,7 +243,7 @@ package final class ApplicationRecorder {
             self.pendingQueries[entry.flowID] = pending
         }
         let annotations = renderer.annotations(of: entry)
-        let verdict = L7Verdict.notEvaluated
+        let verdict = Self.dnsVerdict(digest, flow: entry, rules: annotations?.l7Rules)
         var key = nextKey()
         key.primary = 4  // after the packet's Hubble policy lines (places 0-3)
         renderer.flows.beginRecord()

@@ -1,4 +1,5 @@
 import Datapath
+import L7
 
 /// Names for the numbers the datapath keeps, rendered once to JSON when the inventory and
 /// policies are loaded, so writing a flow record copies bytes and formats nothing.
@@ -39,8 +40,12 @@ public final class FlowAnnotations: Sendable {
         }
     }
 
+    /// The L7 rules the generation's policy entries carry (`PolicyDecision.l7RuleSet`).
+    public let l7Rules: L7RuleTable
+
     public init(endpoints: [[UInt8]], identities: [UInt32: [UInt8]], policySets: [[UInt8]], verdictAsEnforced: Bool,
-                services: [[UInt8]], hubble: HubbleNames, nodeName: String) {
+                services: [[UInt8]], hubble: HubbleNames, nodeName: String, l7Rules: L7RuleTable = L7RuleTable()) {
+        self.l7Rules = l7Rules
         self.nodeName = nodeName
         self.services = services
         self.endpoints = endpoints

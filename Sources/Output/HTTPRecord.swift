@@ -141,10 +141,11 @@ public enum HTTPRecord {
 /// Writes a TLS ClientHello as an `event_type: "tls"` record, in the shape of Suricata's EVE
 /// TLS logging (`output-json-tls.c`; the schema's `tls` object): `sni`, `version` (the highest
 /// the client offers, in Suricata's text: "TLS 1.3"), `client_alpns`. flowmon sees the first
-/// flight only, so there is no certificate, and no `ja3` (it needs MD5; not computed).
+/// flight only, so there is no certificate, and no `ja3` (it needs MD5; not computed). With
+/// `serverNames` on the policy entry that allowed the connection, the SNI's verdict (`l7`).
 public enum TLSRecord {
-    public static func append(_ hello: TLSClientHello, flow: FlowEntry, time: CaptureTime, annotations: FlowAnnotations?,
-                              interfaces: InterfaceNames?, to out: inout JSONBuffer) {
+    public static func append(_ hello: TLSClientHello, flow: FlowEntry, time: CaptureTime, verdict: L7Verdict,
+                              annotations: FlowAnnotations?, interfaces: InterfaceNames?, to out: inout JSONBuffer) {
         out.append(byte: UInt8(ascii: "{"))
         out.append(.timestamp, time)
         out.append(.flowID, flow.flowID)
@@ -164,6 +165,7 @@ public enum TLSRecord {
         }
         out.append(byte: UInt8(ascii: "}"))
         ApplicationFields.appendEndpoints(flow, fromInitiator: true, annotations: annotations, to: &out)
+        ApplicationFields.appendVerdict(verdict, annotations: annotations, to: &out)
         out.append(byte: UInt8(ascii: "}"))
     }
 }
