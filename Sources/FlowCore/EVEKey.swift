@@ -27,9 +27,9 @@ public enum EVEKey: KeyText, CaseIterable, Sendable {
     case icmpType = "icmp_type", icmpCode = "icmp_code"
     case responseICMPType = "response_icmp_type", responseICMPCode = "response_icmp_code"
     case responseVNI = "response_vni"
-    // The application layer: the protocol and peer names on flow records, the records' objects.
-    case appProto = "app_proto", srcNames = "src_names", destNames = "dest_names"
-    case dns, http, tls, l7
+    // The application layer on flow records: the protocol and the peer names; `stats.l7`.
+    // (The `dns`, `http` and `tls` records write Suricata's keys as their schemas list them.)
+    case appProto = "app_proto", srcNames = "src_names", destNames = "dest_names", l7
     // `flow`, `tcp` and Zeek's `conn_state`.
     case flow, start, end, age, state, reason, alerted
     case packetsToServer = "pkts_toserver", packetsToClient = "pkts_toclient"

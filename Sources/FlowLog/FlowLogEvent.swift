@@ -10,10 +10,15 @@ package enum FlowLogEvent: Sendable, Equatable {
     case alert(FlowLogAlert)
     case stats(FlowLogStats)
     case lost(FlowLogLost)
+    /// A DNS message, HTTP transaction or TLS ClientHello (`dns`, `http`, `tls`).
+    case application(FlowLogApplication)
 
     /// The `event_type`s read; lines of any other are skipped.
     package enum Kind: String, Sendable, Hashable, CaseIterable {
-        case flow, alert, stats, lost
+        case flow, alert, stats, lost, dns, http, tls
+
+        /// The application-layer records.
+        package static let application: Set<Kind> = [.dns, .http, .tls]
     }
 
     package var kind: Kind {
@@ -22,6 +27,7 @@ package enum FlowLogEvent: Sendable, Equatable {
         case .alert: .alert
         case .stats: .stats
         case .lost: .lost
+        case .application(let record): record.kind
         }
     }
 
@@ -30,6 +36,7 @@ package enum FlowLogEvent: Sendable, Equatable {
         switch self {
         case .flow(let record): record
         case .alert(let alert): alert.connection
+        case .application(let record): record.connection
         case .stats, .lost: nil
         }
     }
@@ -59,6 +66,7 @@ package enum FlowLogEvent: Sendable, Equatable {
         case .alert: .alert(try decoder.decode(FlowLogAlert.self, from: data))
         case .stats: .stats(try decoder.decode(FlowLogStats.self, from: data))
         case .lost: .lost(try decoder.decode(FlowLogLost.self, from: data))
+        case .dns, .http, .tls: .application(try decoder.decode(FlowLogApplication.self, from: data))
         }
     }
 }

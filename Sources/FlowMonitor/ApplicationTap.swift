@@ -1,6 +1,7 @@
 import Decoding
 import FlowCore
 import L7
+import Output
 
 /// The capture thread's look at application payload, before a packet goes to its worker: it
 /// learns names from DNS answers into the `DNSNameCache` and tags each packet with what the
@@ -36,7 +37,8 @@ final class ApplicationTap {
     /// reading DNS on the ports of its `rules.dns` too.
     init(_ settings: ApplicationSettings, policy: PolicyContext?, maximumFollowed: Int = 65_536) {
         self.settings = settings
-        self.cache = DNSNameCache(settings: settings.nameCache, selectors: policy?.fqdnSelectors ?? { _ in 0 })
+        self.cache = DNSNameCache(settings: settings.nameCache, nameSets: NameSets(render: DNSRecord.jsonArray),
+                                  selectors: policy?.fqdnSelectors ?? { _ in 0 })
         self.dnsPorts = PortSet(settings.dnsPorts + (policy?.dnsRulePorts ?? []))
         self.maximumFollowed = maximumFollowed
     }
@@ -49,13 +51,13 @@ final class ApplicationTap {
     }
 
     /// Adds the name cache's and the tap's counts to `counts` (`stats.l7`).
-    func addCounts(to counts: inout [String: UInt64]) {
+    func addCounts(to counts: inout ApplicationCounters) {
         let cache = self.cache.counters
-        counts["dns.cache_learned", default: 0] &+= cache.learned
-        counts["dns.cache_evicted", default: 0] &+= cache.evicted
-        counts["dns.cache_expired", default: 0] &+= cache.expired
-        counts["dns.cache_addresses", default: 0] &+= UInt64(self.cache.count)
-        counts["unfollowed", default: 0] &+= self.counters.unfollowed
+        counts[.dnsCacheLearned] &+= cache.learned
+        counts[.dnsCacheEvicted] &+= cache.evicted
+        counts[.dnsCacheExpired] &+= cache.expired
+        counts[.dnsCacheAddresses] &+= UInt64(self.cache.count)
+        counts[.unfollowed] &+= self.counters.unfollowed
     }
 
     /// The payload `observe` located in `frame`.

@@ -199,8 +199,8 @@ package final class FlowProcessor {
                                      flows: program.flows.counters, activeFlows: program.flows.count,
                                      fragments: program.fragments.counters, inputError: inputError)
         if let application = self.renderer.application {
-            var counts = application.counters.counts
-            if let tap = self.tap { tap.addCounts(to: &counts) }
+            var counts = application.counters
+            self.tap?.addCounts(to: &counts)
             snapshot.application = counts
         }
         return snapshot

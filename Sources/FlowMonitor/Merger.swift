@@ -42,6 +42,8 @@ final class Merger: @unchecked Sendable {
     /// The metrics page's counts, when it is served.
     let metrics: MetricsReport?
     private var error: OutputError?
+    /// The outputs whose writing failed: the others are still written.
+    private var failed = Set<ObjectIdentifier>()
     let statsInterval: Int64?
     private var nextStats: Int64 = .min
     private var capture = CaptureCounters()
@@ -161,14 +163,29 @@ final class Merger: @unchecked Sendable {
     func flush() throws(OutputError) {
         self.lock.lock()
         defer { self.lock.unlock() }
-        if let error = self.error { throw error }
-        try self.flushOutputs()
+        let earlier = self.error
+        do throws(OutputError) {
+            try self.flushOutputs()
+        } catch {
+            if self.error == nil { self.error = error }
+        }
+        if let error = earlier ?? self.error { throw error }
     }
 
+    /// Flushes every output that has not failed, each whatever the others do (a reader of the
+    /// records going away leaves the Hubble file whole); throws the first new error.
     private func flushOutputs() throws(OutputError) {
-        try self.output.flush()
-        try self.hubble?.flush()
-        try self.alerts?.flush()
+        var failure: OutputError?
+        for output in [self.output, self.hubble, self.alerts] {
+            guard let output, !self.failed.contains(ObjectIdentifier(output)) else { continue }
+            do throws(OutputError) {
+                try output.flush()
+            } catch {
+                self.failed.insert(ObjectIdentifier(output))
+                failure = failure ?? error
+            }
+        }
+        if let failure { throw failure }
     }
 
     /// Takes the processor's records for the epoch just ended and gives it empty buffers;
@@ -190,8 +207,8 @@ final class Merger: @unchecked Sendable {
         self.queues[worker].append(epoch)
         guard self.everyWorkerHandedOver else { return }
         repeat { self.writeEpoch() } while self.everyWorkerHandedOver
-        guard self.flushesEachEpoch, self.error == nil else { return }
-        do throws(OutputError) { try self.flushOutputs() } catch { self.error = error }
+        guard self.flushesEachEpoch else { return }
+        do throws(OutputError) { try self.flushOutputs() } catch { if self.error == nil { self.error = error } }
     }
 
     private var everyWorkerHandedOver: Bool {
@@ -254,7 +271,7 @@ final class Merger: @unchecked Sendable {
 
     /// `lost` records for drops since the last report, and a `stats` record when one is due.
     private func report(time: Int64) {
-        guard self.error == nil else { return }
+        guard !self.failed.contains(ObjectIdentifier(self.output)) else { return }
         let at = CaptureTime(nanoseconds: time)
         do {
             self.reportedLoss.ring = try self.reportLoss("ring_buffer", self.capture.ringDropped, self.reportedLoss.ring, at)
@@ -271,7 +288,8 @@ final class Merger: @unchecked Sendable {
             try self.output.endLine()
             try self.output.flush()
         } catch {
-            self.error = error
+            self.failed.insert(ObjectIdentifier(self.output))
+            if self.error == nil { self.error = error }
         }
     }
 
@@ -286,7 +304,7 @@ final class Merger: @unchecked Sendable {
 
     /// Writes the records of `chunks` in key order.
     private func write(to output: JSONLinesOutput) {
-        guard self.error == nil else { return }
+        guard !self.failed.contains(ObjectIdentifier(output)) else { return }
         self.order.removeAll(keepingCapacity: true)
         for chunk in 0..<self.chunks.count {
             for entry in 0..<self.chunks[chunk].entries.count {
@@ -294,7 +312,7 @@ final class Merger: @unchecked Sendable {
             }
         }
         self.order.sortByKey()
-        for item in 0..<self.order.count where self.error == nil {
+        for item in 0..<self.order.count where !self.failed.contains(ObjectIdentifier(output)) {
             let (_, chunkIndex, entryIndex) = self.order[item]
             let chunk = self.chunks[chunkIndex]
             let entry = chunk.entries[entryIndex]
@@ -310,7 +328,8 @@ final class Merger: @unchecked Sendable {
             do throws(OutputError) {
                 try output.endLine()
             } catch {
-                self.error = error
+                self.failed.insert(ObjectIdentifier(output))
+                if self.error == nil { self.error = error }
             }
         }
     }
@@ -331,8 +350,8 @@ extension StatsSnapshot {
         self.fragments.add(shard.fragments)
         self.activeFlows += shard.activeFlows
         if let counts = shard.application {
-            var total = self.application ?? [:]
-            for (name, count) in counts { total[name, default: 0] &+= count }
+            var total = self.application ?? ApplicationCounters()
+            total.add(counts)
             self.application = total
         }
     }

@@ -75,11 +75,13 @@ public final class DNSNameCache {
     /// The selectors a name matches (the loaded policies' `toFQDNs`); replaced on reload.
     private var selectorsOf: (String) -> UInt64
     /// The sets of names flows carry, readable from any thread.
-    public let nameSets = NameSets()
+    public let nameSets: NameSets
     private var nameSetIndex: [[UInt32]: UInt32] = [:]
 
-    public init(settings: Settings = Settings(), selectors: @escaping (String) -> UInt64 = { _ in 0 }) {
+    public init(settings: Settings = Settings(), nameSets: NameSets = NameSets(),
+                selectors: @escaping (String) -> UInt64 = { _ in 0 }) {
         self.settings = settings
+        self.nameSets = nameSets
         self.selectorsOf = selectors
     }
 
@@ -125,9 +127,13 @@ public final class DNSNameCache {
     /// packet between them carries. No allocation unless an entry expired since it was last read.
     @inline(__always)
     public func tag(_ address: IPAddress, peer: IPAddress, time: CaptureTime) -> (selectors: UInt64, nameSet: UInt32) {
-        guard let known = self.addresses[address] else { return (0, 0) }
+        guard let slot = self.addresses.index(forKey: address) else { return (0, 0) }
+        let known = self.addresses.values[slot]
         if time.nanoseconds >= known.validUntil { return self.expire(address, at: time.nanoseconds, peer: peer) }
-        for set in known.sets where set.querier == peer { return (known.selectors, set.nameSet) }
+        // By index: iterating an array of tuples allocates in an unoptimized build.
+        for index in 0..<known.sets.count where known.sets[index].querier == peer {
+            return (known.selectors, known.sets[index].nameSet)
+        }
         return (known.selectors, 0)
     }
 
@@ -215,21 +221,36 @@ public final class DNSNameCache {
 }
 
 /// The sets of names flows carry (`FlowEntry.sourceNameSet`/`destinationNameSet`), appended by
-/// the capture thread's `DNSNameCache` and read by the workers that write the records.
+/// the capture thread's `DNSNameCache` and read by the workers that write the records: each
+/// set as text and as the JSON array the records copy (`render`, given by the output side),
+/// so writing a record's names allocates nothing.
 public final class NameSets: Sendable {
-    private let sets = Mutex<[[String]]>([[]])
+    private let sets = Mutex<[(names: [String], json: [UInt8])]>([([], Array("[]".utf8))])
+    private let render: @Sendable ([String]) -> [UInt8]
 
-    public init() {}
+    public init(render: @escaping @Sendable ([String]) -> [UInt8] = { Array("\($0)".utf8) }) {
+        self.render = render
+    }
 
     /// The names of set `id` (none for 0 or an unknown id).
     public func names(_ id: UInt32) -> [String] {
         guard id != 0 else { return [] }
-        return self.sets.withLock { id < $0.count ? $0[Int(id)] : [] }
+        return self.sets.withLock { id < $0.count ? $0[Int(id)].names : [] }
+    }
+
+    /// Calls `body` with set `id` as a JSON array of strings; not for 0 or an unknown id.
+    public func withJSON(_ id: UInt32, _ body: (UnsafeRawBufferPointer) -> Void) {
+        guard id != 0 else { return }
+        self.sets.withLock { sets in
+            guard id < sets.count else { return }
+            sets[Int(id)].json.withUnsafeBytes { body($0) }
+        }
     }
 
     func append(_ names: [String]) -> UInt32 {
-        self.sets.withLock { sets in
-            sets.append(names)
+        let json = self.render(names)
+        return self.sets.withLock { sets in
+            sets.append((names, json))
             return UInt32(sets.count - 1)
         }
     }

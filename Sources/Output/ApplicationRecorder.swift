@@ -89,7 +89,7 @@ package final class ApplicationRecorder {
                 renderer.flows.endRecord(key)
             case .failed(let error):
                 state.done = true
-                self.counters.count(.tlsMalformed("\(error.name)"))
+                self.counters.count(error)
             }
             self.tls[entry.flowID] = state
         default:
@@ -203,7 +203,7 @@ package final class ApplicationRecorder {
             self.transaction(request, response: nil, flow: flow, transactions: &transactions, time: time, key: key,
                              renderer: renderer)
         case .error(let error, _):
-            self.counters.count(.httpMalformed("\(error.name)"))
+            self.counters.count(error)
         }
     }
 
@@ -262,43 +262,82 @@ package final class ApplicationRecorder {
     }
 }
 
-/// What the application layer counted, for `stats.l7`: messages read, and each way payload was
-/// refused, by stable dotted names.
-package struct ApplicationCounters: Sendable, Equatable {
-    package enum Event: Hashable, Sendable {
-        case dnsQueries, dnsResponses, dnsTCPPartial, payloadCut
-        case dnsMalformed(DNSParseError)
-        case httpRequests, httpResponses, httpUnpaired
-        case httpMalformed(String)
-        case tlsClientHellos, tlsIncomplete
-        case tlsMalformed(String)
-    }
+/// What the application layer counted, for `stats.l7`: messages read, the name cache's work,
+/// and each way payload was refused, by stable dotted names. A fixed block: copied into every
+/// epoch's statistics without allocating.
+public struct ApplicationCounters: Sendable {
+    public enum Counter: Int, CaseIterable, Sendable {
+        case dnsQueries, dnsResponses, dnsTCPPartial, dnsCacheLearned, dnsCacheEvicted, dnsCacheExpired, dnsCacheAddresses
+        case httpRequests, httpResponses, httpUnpaired, tlsClientHellos, tlsIncomplete, payloadCut, unfollowed
 
-    package private(set) var counts: [String: UInt64] = [:]
-
-    package init() {}
-
-    mutating func count(_ event: Event) {
-        let name: String =
-            switch event {
+        public var name: StaticString {
+            switch self {
             case .dnsQueries: "dns.queries"
             case .dnsResponses: "dns.responses"
             case .dnsTCPPartial: "dns.tcp_partial"
-            case .payloadCut: "payload_cut"
-            case .dnsMalformed(let error): "\(error.name)"
+            case .dnsCacheLearned: "dns.cache_learned"
+            case .dnsCacheEvicted: "dns.cache_evicted"
+            case .dnsCacheExpired: "dns.cache_expired"
+            case .dnsCacheAddresses: "dns.cache_addresses"
             case .httpRequests: "http.requests"
             case .httpResponses: "http.responses"
             case .httpUnpaired: "http.unpaired_response"
-            case .httpMalformed(let name), .tlsMalformed(let name): name
             case .tlsClientHellos: "tls.client_hellos"
             case .tlsIncomplete: "tls.incomplete"
+            case .payloadCut: "payload_cut"
+            case .unfollowed: "unfollowed"
             }
-        self.counts[name, default: 0] &+= 1
+        }
     }
 
-    mutating func count(_ error: DNSParseError) { self.count(.dnsMalformed(error)) }
+    static let dnsErrors = DNSParseError.allCases
+    static let httpErrors = HTTPParseError.allCases
+    static let tlsErrors = TLSParseError.allCases
 
-    package mutating func add(_ other: ApplicationCounters) {
-        for (name, count) in other.counts { self.counts[name, default: 0] &+= count }
+    var values = InlineArray<14, UInt64>(repeating: 0)
+    var dnsErrorCounts = InlineArray<8, UInt64>(repeating: 0)
+    var httpErrorCounts = InlineArray<16, UInt64>(repeating: 0)
+    var tlsErrorCounts = InlineArray<8, UInt64>(repeating: 0)
+
+    public init() {}
+
+    public subscript(_ counter: Counter) -> UInt64 {
+        get { self.values[counter.rawValue] }
+        set { self.values[counter.rawValue] = newValue }
+    }
+
+    mutating func count(_ counter: Counter) { self.values[counter.rawValue] &+= 1 }
+
+    mutating func count(_ error: DNSParseError) {
+        if let index = Self.dnsErrors.firstIndex(of: error) { self.dnsErrorCounts[index] &+= 1 }
+    }
+
+    mutating func count(_ error: HTTPParseError) {
+        if let index = Self.httpErrors.firstIndex(of: error) { self.httpErrorCounts[index] &+= 1 }
+    }
+
+    mutating func count(_ error: TLSParseError) {
+        if let index = Self.tlsErrors.firstIndex(of: error) { self.tlsErrorCounts[index] &+= 1 }
+    }
+
+    public mutating func add(_ other: ApplicationCounters) {
+        for index in 0..<self.values.count { self.values[index] &+= other.values[index] }
+        for index in 0..<self.dnsErrorCounts.count { self.dnsErrorCounts[index] &+= other.dnsErrorCounts[index] }
+        for index in 0..<self.httpErrorCounts.count { self.httpErrorCounts[index] &+= other.httpErrorCounts[index] }
+        for index in 0..<self.tlsErrorCounts.count { self.tlsErrorCounts[index] &+= other.tlsErrorCounts[index] }
+    }
+
+    /// Every counter by name, in a fixed order: the counters, then the refusals that happened.
+    public func forEach(_ body: (StaticString, UInt64) -> Void) {
+        for counter in Counter.allCases { body(counter.name, self.values[counter.rawValue]) }
+        for index in 0..<Self.dnsErrors.count where self.dnsErrorCounts[index] > 0 {
+            body(Self.dnsErrors[index].name, self.dnsErrorCounts[index])
+        }
+        for index in 0..<Self.httpErrors.count where self.httpErrorCounts[index] > 0 {
+            body(Self.httpErrors[index].name, self.httpErrorCounts[index])
+        }
+        for index in 0..<Self.tlsErrors.count where self.tlsErrorCounts[index] > 0 {
+            body(Self.tlsErrors[index].name, self.tlsErrorCounts[index])
+        }
     }
 }

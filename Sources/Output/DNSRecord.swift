@@ -20,7 +20,7 @@ public enum DNSRecord {
         interfaces?.append(.inInterface, index: flow.interfaceIndex, to: &out)
         out.append(.eventType, name: "dns")
         ApplicationFields.appendPacketEnds(flow, fromInitiator: fromInitiator, to: &out)
-        out.append(key: .dns)
+        out.append(raw: ",\"dns\":")
         out.append(raw: "{\"version\":3,\"type\":")
         out.append(raw: digest.isResponse ? "\"response\"" : "\"request\"")
         out.append(raw: ",\"tx_id\":0,\"id\":")
@@ -172,6 +172,13 @@ public enum DNSRecord {
         case 5: "Query Refused"
         default: "Unknown"
         }
+    }
+
+    /// `strings` as a JSON array (what `NameSets` keeps for the records to copy).
+    @Sendable public static func jsonArray(_ strings: [String]) -> [UInt8] {
+        var out = JSONBuffer(capacity: 64)
+        Self.appendStrings(strings, to: &out)
+        return Array(out.bytes)
     }
 
     static func appendStrings(_ strings: [String], to out: inout JSONBuffer) {

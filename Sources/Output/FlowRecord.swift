@@ -118,10 +118,10 @@ public enum FlowRecord {
     /// end when the connection started (Hubble's `source_names`/`destination_names`).
     static func appendNames(_ names: NameSets, _ set: UInt32, key: EVEKey, to out: inout JSONBuffer) {
         guard set != 0 else { return }
-        let list = names.names(set)
-        guard !list.isEmpty else { return }
-        out.append(key: key)
-        DNSRecord.appendStrings(list, to: &out)
+        names.withJSON(set) { json in
+            out.append(key: key)
+            out.append(raw: json)
+        }
     }
 
     /// The `policy` object: the verdict as Hubble names it (`FORWARDED`; `AUDIT` for a

@@ -21,7 +21,7 @@ public enum HTTPRecord {
         ApplicationFields.appendPacketEnds(flow, fromInitiator: true, to: &out)
         out.append(raw: ",\"tx_id\":")
         out.append(transaction)
-        out.append(key: .http)
+        out.append(raw: ",\"http\":")
         out.append(byte: UInt8(ascii: "{"))
         var first = true
         func key(_ name: StaticString) {
@@ -152,7 +152,7 @@ public enum TLSRecord {
         interfaces?.append(.inInterface, index: flow.interfaceIndex, to: &out)
         out.append(.eventType, name: "tls")
         ApplicationFields.appendPacketEnds(flow, fromInitiator: true, to: &out)
-        out.append(key: .tls)
+        out.append(raw: ",\"tls\":")
         out.append(raw: "{\"version\":")
         out.appendString(hello.versionName)
         if let name = hello.serverName {

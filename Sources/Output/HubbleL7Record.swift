@@ -44,15 +44,13 @@ enum HubbleL7Record {
         interfaces?.appendHubble(flow, to: &out)
         out.append(raw: ",\"Type\":\"L7\",\"node_name\":")
         out.appendString(annotations.nodeName)
-        let senderNames = names.names(fromInitiator ? flow.sourceNameSet : flow.destinationNameSet)
-        let receiverNames = names.names(fromInitiator ? flow.destinationNameSet : flow.sourceNameSet)
-        if !senderNames.isEmpty {
+        names.withJSON(fromInitiator ? flow.sourceNameSet : flow.destinationNameSet) { json in
             out.append(raw: ",\"source_names\":")
-            DNSRecord.appendStrings(senderNames, to: &out)
+            out.append(raw: json)
         }
-        if !receiverNames.isEmpty {
+        names.withJSON(fromInitiator ? flow.destinationNameSet : flow.sourceNameSet) { json in
             out.append(raw: ",\"destination_names\":")
-            DNSRecord.appendStrings(receiverNames, to: &out)
+            out.append(raw: json)
         }
         out.append(raw: ",\"l7\":{\"type\":")
         out.append(raw: isResponse ? "\"RESPONSE\"" : "\"REQUEST\"")
@@ -64,6 +62,9 @@ enum HubbleL7Record {
         out.append(byte: UInt8(ascii: ","))
         record(&out)
         out.append(raw: "},\"event_type\":{\"type\":129}")
+        // A request to a ClusterIP service port names the service, as Hubble's L7 parser does
+        // for the proxy's destination (`GetServiceByAddr`).
+        if fromInitiator { annotations.appendDestinationService(flow.destinationService, to: &out) }
         if let direction = Self.direction(flow, verdict: verdict) {
             out.append(raw: ",\"traffic_direction\":\"")
             out.append(raw: direction.name)

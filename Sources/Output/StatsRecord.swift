@@ -19,8 +19,8 @@ public struct StatsSnapshot: Sendable {
     public var interfaces: [(name: String, counts: InterfaceCounters.Counts)] = []
     /// Reloads of the inventory and policies in a live capture (`stats.agent`); nil in replay.
     public var agentReloads: (reloads: UInt64, errors: UInt64)?
-    /// The application layer's counts by stable dotted name (`stats.l7`), when it is on.
-    public var application: [String: UInt64]?
+    /// The application layer's counts (`stats.l7`), when it is on.
+    public var application: ApplicationCounters?
 
     public init(time: CaptureTime, capture: CaptureCounters, decode: DecodeCounters, flows: FlowTableCounters,
                 activeFlows: Int, fragments: FragmentCounters, inputError: String? = nil) {
@@ -153,11 +153,9 @@ public enum StatsRecord {
         if let alerts = s.alerts { appendAlerts(alerts, to: &out) }
         if let application = s.application {
             out.open(.l7)
-            for (index, name) in application.keys.sorted().enumerated() {
-                if index > 0 { out.append(byte: UInt8(ascii: ",")) }
-                out.appendString(name)
-                out.append(byte: UInt8(ascii: ":"))
-                out.append(application[name] ?? 0)
+            application.forEach { name, count in
+                out.append(key: name)
+                out.append(count)
             }
             out.append(byte: UInt8(ascii: "}"))
         }

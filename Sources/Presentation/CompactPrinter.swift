@@ -21,6 +21,7 @@ package struct CompactPrinter: Sendable {
         case .alert(let alert): self.alert(alert)
         case .lost(let lost): self.lost(lost)
         case .stats(let stats): self.stats(stats)
+        case .application(let record): self.application(record)
         }
     }
 
@@ -52,6 +53,36 @@ package struct CompactPrinter: Sendable {
         }
         if let flood = alert.flood { line += "  \(flood.halfOpen) half-open from \(flood.distinctSources) sources" }
         if alert.count > 1 { line += "  ×\(alert.count)" }
+        return line
+    }
+
+    /// `DNS query api.example.test A`, `DNS answer api.example.test A: 192.0.2.1` (or its rcode),
+    /// `HTTP GET api.example.test/index.html 200`, `TLS 1.3 sni api.example.test alpn h2`; with
+    /// the L7 verdict when rules judged it.
+    func application(_ record: FlowLogApplication) -> String {
+        var line = self.time(record.connection.timestamp) + "  " + self.connection(record.connection) + " "
+            + record.connection.proto + "  "
+        switch record.kind {
+        case .dns:
+            let question = [record.query, record.queryType].compactMap { $0 }.joined(separator: " ")
+            if record.dnsType == "response" {
+                let answer = record.rcode == "NOERROR" && !record.answers.isEmpty ? record.answers.joined(separator: ", ")
+                    : record.rcode ?? ""
+                line += "DNS answer \(question): \(answer)"
+            } else {
+                line += "DNS query \(question)"
+            }
+        case .http:
+            let target = (record.url ?? "").hasPrefix("/") ? (record.hostname ?? "") + (record.url ?? "") : record.url ?? ""
+            line += "HTTP \(record.method ?? "") \(target)" + (record.status.map { " \($0)" } ?? " (no response)")
+        default:
+            line += record.version ?? "TLS"
+            if let name = record.serverName { line += " sni " + name }
+            if !record.alpn.isEmpty { line += " alpn " + record.alpn.joined(separator: ",") }
+        }
+        if let verdict = record.verdict {
+            line += "  " + self.paint("L7 " + verdict, verdict == "FORWARDED" ? .green : .red)
+        }
         return line
     }
 

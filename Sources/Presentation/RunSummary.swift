@@ -63,7 +63,7 @@ package struct RunSummary {
             self.alerts[alert.kind, default: 0] += Int(clamping: alert.newOccurrences)
         case .stats(let stats):
             self.stats = stats
-        case .lost:
+        case .lost, .application:
             break
         }
     }
