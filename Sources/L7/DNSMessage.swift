@@ -52,8 +52,11 @@ public struct DNSMessage {
         guard qdcount <= Self.maxQuestions else { return .failure(.tooManyQuestions) }
         var position = Self.headerLength
         for _ in 0..<Int(qdcount) {
-            let name = DNSName.validate(message, at: position)
-            guard case .success(let nameEnd) = name else { return .failure(name.error) }
+            let nameEnd: Int
+            switch DNSName.validate(message, at: position) {
+            case .success(let end): nameEnd = end
+            case .failure(let error): return .failure(error)
+            }
             guard nameEnd <= message.count &- 4 else { return .failure(.truncated) }
             position = nameEnd &+ 4
         }
@@ -93,8 +96,11 @@ public struct DNSMessage {
         walked = Swift.min(count, budget)
         budget &-= walked
         for _ in 0..<walked {
-            let name = DNSName.validate(message, at: position)
-            guard case .success(let nameEnd) = name else { return name.error }
+            let nameEnd: Int
+            switch DNSName.validate(message, at: position) {
+            case .success(let end): nameEnd = end
+            case .failure(let error): return error
+            }
             guard let record = DNSResourceRecord(message, at: position, nameEnd: nameEnd) else { return .truncated }
             if DNSResourceRecord.hasNameRData(record.rrtype) {
                 // The name must fill the RDATA exactly; its pointers may reach back anywhere.
@@ -182,13 +188,5 @@ public struct DNSMessage {
             self.remaining &-= 1
             return record
         }
-    }
-}
-
-extension Result where Failure == DNSParseError {
-    /// The failure; only called on one.
-    var error: DNSParseError {
-        if case .failure(let error) = self { return error }
-        return .truncated
     }
 }

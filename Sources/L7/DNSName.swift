@@ -16,7 +16,7 @@ public struct DNSName {
     /// The longest name in wire form, length bytes and the root's zero included (RFC 1035 §2.3.4).
     public static let maxWireLength = 255
 
-    @usableFromInline let message: PacketBytes
+    let message: PacketBytes
     /// Where the name starts in the message.
     public let offset: Int
 

@@ -1,4 +1,6 @@
 import FlowCore
+import Foundation
+import TestSupport
 @testable import L7
 import Testing
 
@@ -114,6 +116,13 @@ import Testing
         let names = DNSParseError.allCases.map { "\($0.name)" }
         #expect(names == ["dns.truncated", "dns.bad_label", "dns.name_too_long", "dns.bad_pointer", "dns.too_many_pointers",
                           "dns.too_many_questions", "dns.bad_rdata"])
+    }
+
+    /// docs/l7.md's table lists every anomaly name, and no other `dns.` name.
+    @Test func documentedAnomalies() throws {
+        let text = try String(contentsOf: FlowmonTestSupport.root.appendingPathComponent("docs/l7.md"), encoding: .utf8)
+        let documented = text.split(separator: "\n").filter { $0.hasPrefix("| `dns.") }.map { $0.split(separator: "`")[1] }
+        #expect(documented.map(String.init) == DNSParseError.allCases.map { "\($0.name)" })
     }
 
     /// Every fixture parses with all its records walked and no byte left over, and every
