@@ -67,12 +67,12 @@ public struct FQDNSelector: Sendable, Hashable, Comparable, CustomStringConverti
     /// Whether the selector selects `name`, a name as learned from DNS (either with or
     /// without its trailing dot; any case).
     public func matches(_ name: String) -> Bool {
-        var name = Array(name.utf8)
+        self.matches(normalized: Self.normalizedBytes(name))
+    }
+
+    /// `matches` on a name already in `normalizedBytes` form (normalise once, test many).
+    func matches(normalized name: [UInt8]) -> Bool {
         guard !name.isEmpty else { return false }
-        if name.count > 1 && name.last == UInt8(ascii: ".") { name.removeLast() }
-        for index in name.indices where name[index] >= UInt8(ascii: "A") && name[index] <= UInt8(ascii: "Z") {
-            name[index] |= 0x20
-        }
         let isRoot = name == [UInt8(ascii: ".")]
         switch self.kind {
         case .matchName:
@@ -148,12 +148,16 @@ public struct FQDNSelector: Sendable, Hashable, Comparable, CustomStringConverti
     /// A name in the form `matches` compares: ASCII lowercase, one trailing "." removed (the
     /// root stays "."). The DNS name cache can use it for its keys.
     public static func normalizedName(_ name: String) -> String {
+        String(decoding: Self.normalizedBytes(name), as: UTF8.self)
+    }
+
+    static func normalizedBytes(_ name: String) -> [UInt8] {
         var bytes = Array(name.utf8)
         if bytes.count > 1 && bytes.last == UInt8(ascii: ".") { bytes.removeLast() }
         for index in bytes.indices where bytes[index] >= UInt8(ascii: "A") && bytes[index] <= UInt8(ascii: "Z") {
             bytes[index] |= 0x20
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// Star-only patterns (Cilium's `isDNSWildcard`: `*`, `**`, `*.`, `***.`) are `*`; a

@@ -148,6 +148,11 @@ public struct HTTPHeaderMatch: Sendable, Hashable, CustomStringConvertible {
 /// are there. What RE2 lacks (backreferences, lookaround, atomic groups, possessive
 /// quantifiers) is rejected, as Cilium rejects it. Matching is on Unicode scalars, as RE2
 /// matches code points.
+///
+/// One difference stays: Swift's engine backtracks where RE2 runs in linear time, so a
+/// pattern with stacked unbounded repetitions (`a*a*a*a*a*a*a*a*` took 5 s against 25 `a`s
+/// and a `b` here) can be slow on a long value. Patterns as policies write them (`/api/.*`,
+/// `GET|HEAD`) are not; callers match off the packet path and may cap what they match.
 public struct HTTPRegex: @unchecked Sendable, Hashable {
     public let source: String
     let regex: Regex<AnyRegexOutput>

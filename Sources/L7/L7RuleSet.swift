@@ -38,9 +38,11 @@ public struct L7RuleSet: Sendable, Hashable, CustomStringConvertible {
         return http.contains { $0.allows(request: request) }
     }
 
-    /// Whether a DNS query for `queryName` is allowed (the DNS proxy refuses the others).
+    /// Whether a DNS query for `queryName` is allowed (the DNS proxy refuses the others). An
+    /// empty list allows every name: Cilium's DNS proxy joins the rules' expressions with "|",
+    /// and no expression is the empty one, which matches everything.
     public func allowsDNS(queryName: String) -> Bool {
-        guard let dns = self.dns else { return true }
+        guard let dns = self.dns, !dns.isEmpty else { return true }
         return dns.contains { $0.allows(queryName: queryName) }
     }
 
@@ -139,8 +141,9 @@ public struct FQDNSelectorTable: Sendable, Equatable {
 
     /// Bit `i` set when selector `i` matches `name` (a name learned from DNS).
     public func mask(matching name: String) -> UInt64 {
+        let normalized = FQDNSelector.normalizedBytes(name)
         var mask: UInt64 = 0
-        for (index, selector) in self.selectors.enumerated() where selector.matches(name) {
+        for (index, selector) in self.selectors.enumerated() where selector.matches(normalized: normalized) {
             mask |= 1 << UInt64(index)
         }
         return mask

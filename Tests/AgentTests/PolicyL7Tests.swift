@@ -43,6 +43,8 @@ import Testing
          "t.yaml: document 1: spec.egress[0].toPorts[0].rules.http[0].headerMatches[0].name: Header name missing (line 7)"),
         (egress("[{toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: [{headerMatches: [{name: a, mismatch: DROP}]}]}}]}]"),
          "t.yaml: document 1: spec.egress[0].toPorts[0].rules.http[0].headerMatches[0].mismatch: Invalid header action: DROP (allowed: LOG, ADD, DELETE, REPLACE, or none) (line 7)"),
+        (egress("[{toPorts: [{ports: [{port: '9092', protocol: TCP}], rules: {kafka: [{topc: a}]}}]}]"),
+         "t.yaml: document 1: spec.egress[0].toPorts[0].rules.kafka[0].topc: unknown field 'topc' (allowed: role, apiKey, apiVersion, clientID, topic) (line 7)"),
         (egress("[{toPorts: [{ports: [{port: '443', protocol: TCP}], serverNames: ['']}]}]"),
          "t.yaml: document 1: spec.egress[0].toPorts[0].serverNames[0]: empty server name is not allowed (line 7)"),
         (egress("[{toPorts: [{ports: [{port: '443', protocol: TCP}], serverNames: ['a/b']}]}]"),

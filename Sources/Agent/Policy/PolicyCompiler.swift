@@ -74,6 +74,12 @@ package struct CompiledPolicies: Sendable {
 ///   deny rules) in that direction, unless `enableDefaultDeny` says false; a NetworkPolicy
 ///   isolates the directions of its (defaulted) `policyTypes`;
 /// - CIDR peers select CIDR identities (addresses outside the cluster), `except` removed;
+/// - `toFQDNs` peers select one pseudo-identity per distinct selector (`Identity.fqdnSelector`,
+///   numbered in `CompiledPolicies.fqdnSelectors`), which the judge consults for addresses
+///   whose learned names match;
+/// - an allow entry carries the L7 rules of its `toPorts` items (`l7RuleSet`, numbered in
+///   `CompiledPolicies.l7Rules`), merged across rules and wildcarded as Cilium does
+///   (`wildcardL7`);
 /// - deny entries beat allow entries (decided at lookup by `EndpointPolicy.lookup`).
 package struct PolicyCompiler {
     let inventory: CompilerInventory

@@ -10,6 +10,7 @@ extension CiliumPolicyReader {
     static let httpRuleFields = ["method", "path", "host", "headers", "headerMatches"]
     static let headerMatchFields = ["name", "value", "secret", "mismatch"]
     static let secretFields = ["name", "namespace"]
+    static let kafkaRuleFields = ["role", "apiKey", "apiVersion", "clientID", "topic"]
 
     /// `toFQDNs`: one selector per item, exactly one of matchName / matchPattern.
     func fqdns(_ node: PolicyYAMLNode, path: String) throws(AgentError) -> [FQDNSelector] {
@@ -80,8 +81,11 @@ extension CiliumPolicyReader {
         }
         if let node = rules["kafka"] {
             kinds.append("kafka")
-            for (index, item) in try self.context.list(node, rules.path("kafka")).enumerated() where item.policyValueKind != .map {
-                throw self.context.typeError("\(rules.path("kafka"))[\(index)]", expected: PolicyValueKind.map.phrase, item)
+            // Cilium `PortRuleKafka` (pkg/policy/api/kafka), its fields checked, not evaluated.
+            for (index, item) in try self.context.list(node, rules.path("kafka")).enumerated() {
+                let kafka = try YAMLFieldMap(item, path: "\(rules.path("kafka"))[\(index)]", allowed: Self.kafkaRuleFields,
+                                             context: self.context)
+                for field in kafka.keys { _ = try self.context.string(kafka[field]!, kafka.path(field)) }
             }
             set.unevaluated.append("kafka")
         }
