@@ -36,9 +36,12 @@ struct PresenterTests {
         }
         let expected = try String(contentsOf: golden, encoding: .utf8)
         #expect(actual == expected)
-        // One line per flow (120) and per alert other than policy violations (none here), then the summary.
-        let lines = actual.split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines.prefix { !$0.isEmpty }.count == 120)
+        // One line per flow (120), per DNS message, HTTP transaction and TLS ClientHello, and per
+        // alert other than policy violations (none here), then the summary.
+        let lines = actual.split(separator: "\n", omittingEmptySubsequences: false).prefix { !$0.isEmpty }
+        let application = lines.filter { $0.contains("  DNS ") || $0.contains("  HTTP ") || $0.contains("  TLS ") }
+        #expect(lines.count - application.count == 120)
+        #expect(application.count == 141)
         #expect(actual.contains("\nSummary\n  packets            1,500\n  connections        120 (FORWARDED 89, AUDIT 31)\n"))
         #expect(!actual.contains("\u{1b}["), "no colour when it is off")
     }

@@ -54,13 +54,21 @@ struct PresentationCLITests {
     }
 
     /// Compact lines show when each connection started, the order they come in, so their
-    /// times never go back; an ICMP flow names its message.
+    /// times never go back; an ICMP flow names its message. The DNS, HTTP and TLS lines come
+    /// when their message was seen, in time order too.
     @Test func compactLinesAreInTimeOrderAndNameICMPMessages() throws {
         let result = try run(Fixture.flowmonBinary, Self.arguments + ["--format", "compact", "--no-color", "--no-summary"])
         #expect(result.status == 0, "\(result.stderr)")
-        let times = result.stdout.split(separator: "\n").map { String($0.prefix(23)) }
+        let lines = result.stdout.split(separator: "\n")
+        func isApplication(_ line: Substring) -> Bool {
+            line.contains("  DNS ") || line.contains("  HTTP ") || line.contains("  TLS ")
+        }
+        let times = lines.filter { !isApplication($0) }.map { String($0.prefix(23)) }
         #expect(times.count == 121)  // 120 connections, then the final stats line
         #expect(times == times.sorted(), "a line's time goes back")
+        let applicationTimes = lines.filter(isApplication).map { String($0.prefix(23)) }
+        #expect(applicationTimes.count > 100)
+        #expect(applicationTimes == applicationTimes.sorted(), "an application line's time goes back")
         #expect(result.stdout.contains(" ICMP SF (8/0 echo)  FORWARDED"))
     }
 
