@@ -1,7 +1,8 @@
 import Metrics
 
 /// The `http` fuzz target: the input is what a client sends to the metrics server
-/// (`--metrics-address`). It goes through `HTTPRequestHead.parse` as the server reads it, whole
+/// (`--metrics-address`). It goes through `HTTPRequestHead.parse` (L7's request-head parser, then
+/// the server's rules) as the server reads it, whole
 /// and cut at a point byte 0 picks (a head that is complete, or refused, in the first part must
 /// parse the same in the whole: the server answers as soon as it can), then through
 /// `MetricsRoutes.response`, as the server answers. A violated rule traps, as a crash would.

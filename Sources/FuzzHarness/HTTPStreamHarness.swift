@@ -49,7 +49,7 @@ package final class HTTPStreamHarness {
             switch event {
             case .request: requests += 1
             case .response(let response, let request):
-                precondition(request != nil && requests > 0, "a response without a request reported before it")
+                precondition(requests > 0 && !request.method.isEmpty, "a response without a request reported before it")
                 precondition(response.length >= 0 && response.length <= response.contentLength ?? .max || response.status == 101,
                              "length \(response.length) beyond Content-Length \(String(describing: response.contentLength))")
                 precondition((100...999).contains(response.status), "status \(response.status)")

@@ -5,7 +5,7 @@ import L7
 /// segments cut where byte 0 says (its bytes are part of the input too). Checked: the two agree
 /// (a ClientHello read whole is read from its two parts; a first part already refused or read
 /// is refused or read the same whole), and what a ClientHello gives is consistent. A violated
-/// rule traps, as a crash would. Returns true for a ClientHello.
+/// rule traps, as a crash would (JA3 is computed too). Returns true for a ClientHello.
 package final class TLSHarness {
     package init() {}
 
@@ -36,6 +36,7 @@ package final class TLSHarness {
         precondition(!hello.cipherSuites.isEmpty && !hello.versionName.isEmpty, "a hello without cipher suites or version")
         precondition(hello.serverName.map { !$0.isEmpty } ?? true && hello.alpn.allSatisfy { !$0.isEmpty }, "an empty name")
         precondition(hello.supportedVersions.isEmpty == !hello.extensions.contains(43), "supported_versions")
+        precondition(hello.ja3Hash.utf8.count == 32 && hello.ja3String.hasPrefix("\(hello.legacyVersion),"), "ja3")
         return true
     }
 }

@@ -94,7 +94,7 @@ public enum HTTPEvent: Sendable, Equatable {
     case request(HTTPRequest)
     /// A response ended (or the connection ended during it), paired with its request: the
     /// oldest one waiting (RFC 9112 §9.3.2). The latency is `response.time - request.time`.
-    case response(HTTPResponse, request: HTTPRequest?)
+    case response(HTTPResponse, request: HTTPRequest)
     /// The connection ended with this request unanswered.
     case unanswered(HTTPRequest)
     /// A direction stopped being parsed (or, for `retransmission`, skipped bytes).

@@ -49,6 +49,18 @@ public struct TLSClientHello: Sendable, Equatable {
         }
     }
 
+    /// JA3 (Salesforce's TLS client fingerprint; Suricata's `tls.ja3.string`): legacy_version,
+    /// cipher suites, extension types, supported groups, point formats, in decimal, joined by
+    /// "-" within a field and "," between them, GREASE values (RFC 8701) left out.
+    public var ja3String: String {
+        func list(_ values: [UInt16]) -> String { values.filter { !Self.isGREASE($0) }.map(String.init).joined(separator: "-") }
+        return [String(self.legacyVersion), list(self.cipherSuites), list(self.extensions), list(self.groups),
+                self.pointFormats.map(String.init).joined(separator: "-")].joined(separator: ",")
+    }
+
+    /// The MD5 of `ja3String` in lowercase hexadecimal (Suricata's `tls.ja3.hash`).
+    public var ja3Hash: String { MD5.hex(Array(self.ja3String.utf8)) }
+
     /// GREASE values (RFC 8701 §2): 0x0A0A, 0x1A1A, ... 0xFAFA.
     public static func isGREASE(_ value: UInt16) -> Bool { value & 0x0F0F == 0x0A0A && value >> 8 == value & 0xFF }
 

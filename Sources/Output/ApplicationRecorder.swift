@@ -183,10 +183,6 @@ package final class ApplicationRecorder {
             hubble.endRecord(key)
         case .response(let response, let request):
             self.counters.count(.httpResponses)
-            guard let request else {
-                self.counters.count(.httpUnpaired)
-                return
-            }
             self.transaction(request, response: response, flow: flow, transactions: &transactions, time: time, key: key,
                              renderer: renderer)
             guard let hubble = renderer.hubble, let annotations else { return }
@@ -268,7 +264,7 @@ package final class ApplicationRecorder {
 public struct ApplicationCounters: Sendable {
     public enum Counter: Int, CaseIterable, Sendable {
         case dnsQueries, dnsResponses, dnsTCPPartial, dnsCacheLearned, dnsCacheEvicted, dnsCacheExpired, dnsCacheAddresses
-        case httpRequests, httpResponses, httpUnpaired, tlsClientHellos, tlsIncomplete, payloadCut, unfollowed
+        case httpRequests, httpResponses, tlsClientHellos, tlsIncomplete, payloadCut, unfollowed
 
         public var name: StaticString {
             switch self {
@@ -281,7 +277,6 @@ public struct ApplicationCounters: Sendable {
             case .dnsCacheAddresses: "dns.cache_addresses"
             case .httpRequests: "http.requests"
             case .httpResponses: "http.responses"
-            case .httpUnpaired: "http.unpaired_response"
             case .tlsClientHellos: "tls.client_hellos"
             case .tlsIncomplete: "tls.incomplete"
             case .payloadCut: "payload_cut"
@@ -294,7 +289,7 @@ public struct ApplicationCounters: Sendable {
     static let httpErrors = HTTPParseError.allCases
     static let tlsErrors = TLSParseError.allCases
 
-    var values = InlineArray<14, UInt64>(repeating: 0)
+    var values = InlineArray<13, UInt64>(repeating: 0)
     var dnsErrorCounts = InlineArray<8, UInt64>(repeating: 0)
     var httpErrorCounts = InlineArray<16, UInt64>(repeating: 0)
     var tlsErrorCounts = InlineArray<8, UInt64>(repeating: 0)

@@ -17,7 +17,7 @@ import Testing
         return events
     }
 
-    static func exchanges(_ events: [HTTPEvent]) -> [(HTTPResponse, HTTPRequest?)] {
+    static func exchanges(_ events: [HTTPEvent]) -> [(HTTPResponse, HTTPRequest)] {
         events.compactMap { if case .response(let response, let request) = $0 { (response, request) } else { nil } }
     }
 
@@ -77,11 +77,11 @@ import Testing
         #expect(Self.errors(events).isEmpty)
         let exchanges = Self.exchanges(events)
         // tshark: 2056 bytes (Content-Length), 1451 de-chunked (1384 + 5 + 62), 8010 (Content-Length).
-        #expect(exchanges.map(\.1?.target) == ["/", "/header.shtml", "/images/logo.jpg"])
+        #expect(exchanges.map(\.1.target) == ["/", "/header.shtml", "/images/logo.jpg"])
         #expect(exchanges.map(\.0.length) == [2056, 1451, 8010])
         #expect(exchanges.map(\.0.contentLength) == [2056, nil, 8010])
         #expect(exchanges.map(\.0.contentType) == ["text/html; charset=ISO-8859-1", "text/html; charset=ISO-8859-1", "image/jpeg"])
-        #expect(exchanges.allSatisfy { $0.0.complete && $0.0.time > $0.1!.time })
+        #expect(exchanges.allSatisfy { $0.0.complete && $0.0.time > $0.1.time })
         #expect(Self.requests(events).map(\.host) == Array(repeating: "www.uk6x.com", count: 3))
     }
 
@@ -99,17 +99,17 @@ import Testing
     @Test func notModifiedAndNoContentHaveNoBody() {
         let notModified = Self.exchanges(Self.events(HTTPFixtures.firefox304s))
         #expect(notModified.map(\.0.status) == [304, 304, 304, 304] && notModified.allSatisfy { $0.0.complete && $0.0.length == 0 })
-        #expect(notModified.map(\.1?.target) == ["/dmp/exposebox-categories-cache.js?c=17", "/dmp/exposebox-categories-cache.js?c=17",
+        #expect(notModified.map(\.1.target) == ["/dmp/exposebox-categories-cache.js?c=17", "/dmp/exposebox-categories-cache.js?c=17",
                                                  "/widget/exposebox.js", "/widget/exposebox-layout.js?v=1.45"])
         let noContent = Self.exchanges(Self.events(HTTPFixtures.firefox204))
         #expect(noContent.map(\.0.status) == [204] && noContent.first?.0.complete == true)
-        #expect(noContent.first?.1?.host == "b.scorecardresearch.com")
+        #expect(noContent.first?.1.host == "b.scorecardresearch.com")
     }
 
     @Test func aHeadResponseHasNoBodyWhateverItsContentLength() throws {
         let events = Self.events(HTTPFixtures.curlHead)
         let (response, request) = try #require(Self.exchanges(events).first)
-        #expect(request?.method == "HEAD" && request?.target == "/head-me")
+        #expect(request.method == "HEAD" && request.target == "/head-me")
         #expect(response.status == 200 && response.contentLength == 14 && response.length == 0 && response.complete)
         #expect(events.count == 2)
     }
@@ -130,7 +130,7 @@ import Testing
         // The four requests came in one segment: all reported before the first response.
         #expect(events.prefix(4).map { if case .request(let r) = $0 { r.target } else { "-" } } == ["/one", "/chunked", "/three", "/empty"])
         let exchanges = Self.exchanges(events)
-        #expect(exchanges.map(\.1?.target) == ["/one", "/chunked", "/three", "/empty"])
+        #expect(exchanges.map(\.1.target) == ["/one", "/chunked", "/three", "/empty"])
         #expect(exchanges.map(\.0.status) == [200, 200, 200, 204])
         // "path /one\n"; 5 + 7 bytes of chunks (extension and trailer skipped); HEAD; 204.
         #expect(exchanges.map(\.0.length) == [10, 12, 0, 0])
@@ -175,7 +175,7 @@ import Testing
         let events = Self.events(lost)
         #expect(events.contains(.error(.gap, fromClient: false)))
         let exchanges = Self.exchanges(events)
-        #expect(exchanges.count == 1 && exchanges.first?.0.complete == false && exchanges.first?.1?.target == "/")
+        #expect(exchanges.count == 1 && exchanges.first?.0.complete == false && exchanges.first?.1.target == "/")
         // The client direction goes on: its requests are still read (for policy); the one sent
         // before the server direction stopped is unanswered, the one after not queued.
         #expect(Self.requests(events).count == 3)

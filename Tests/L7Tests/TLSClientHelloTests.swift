@@ -38,6 +38,22 @@ import Testing
         #expect(!hello.extensions.contains(43))
     }
 
+    /// JA3 as tshark 4.0 gives it for the same packets (`-e tls.handshake.ja3_full -e tls.handshake.ja3`).
+    @Test func ja3AsTsharkComputesIt() throws {
+        let tls13 = try Self.parse(TLSFixtures.tls13)
+        #expect(tls13.ja3String == "771,4866-4867-4865-49196-49200-159-52393-52392-52394-49195-49199-158-49188-49192-107-49187-49191-103-49162-49172-57-49161-49171-51-157-156-61-60-53-47-255,0-11-10-35-16-22-23-13-43-45-51,29-23-30-25-24-256-257-258-259-260,0-1-2")
+        #expect(tls13.ja3Hash == "5a1edc7f170af1014fc65c994878e63c")
+        let tls12 = try Self.parse(TLSFixtures.tls12)
+        #expect(tls12.ja3String == "771,49196-49200-159-52393-52392-52394-49195-49199-158-49188-49192-107-49187-49191-103-49162-49172-57-49161-49171-51-157-156-61-60-53-47-255,0-11-10-35-16-22-23-13,29-23-30-25-24,0-1-2")
+        #expect(tls12.ja3Hash == "22558766122974704364c9c75c5cce0a")
+        // GREASE left out.
+        var greased = tls13
+        greased.cipherSuites.insert(0x1A1A, at: 0)
+        greased.extensions.append(0xFAFA)
+        greased.groups.insert(0x2A2A, at: 0)
+        #expect(greased.ja3String == tls13.ja3String)
+    }
+
     @Test func versionNamesAreSuricatas() {
         let names = [0x0200, 0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0x7F1C, 0x7F0E, 0xFB1A, 0x0A0A].map { TLSClientHello.versionName(UInt16($0)) }
         #expect(names == ["SSLv2", "SSLv3", "TLSv1", "TLS 1.1", "TLS 1.2", "TLS 1.3", "TLS 1.3 draft-28", "TLS 1.3 draft-<16", "0xfb1a", "0x0a0a"])

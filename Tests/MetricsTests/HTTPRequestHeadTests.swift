@@ -20,6 +20,10 @@ import Testing
         #expect(Self.parse("GET http://node:9100/metrics HTTP/1.1\r\nHost: node\r\n\r\n") == .request(method: "GET", path: "/metrics"))
         #expect(Self.parse("\r\nGET /metrics HTTP/1.0\n\n") == .request(method: "GET", path: "/metrics"))
         #expect(Self.parse("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc") == .request(method: "POST", path: "/metrics"))
+        // A higher minor version is read as HTTP/1.1 (RFC 9110 §2.5), Host required.
+        #expect(Self.parse("GET /metrics HTTP/1.2\r\nHost: x\r\n\r\n") == .request(method: "GET", path: "/metrics"))
+        #expect(Self.parse("GET /metrics HTTP/1.2\r\n\r\n") == .refused(status: 400))
+        #expect(Self.parse("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n") == .request(method: "OPTIONS", path: "*"))
     }
 
     @Test func aHeadWithoutItsEmptyLineIsIncomplete() {
@@ -44,6 +48,8 @@ import Testing
         ("GET /metrics HTTP/2.0\r\n\r\n", 505),
         ("GET /metrics HTTP/0.9\r\n\r\n", 505),
         ("GET /metrics HTTP/1.1 \r\nHost: x\r\n\r\n", 400),
+        ("GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400),  // the asterisk form is for OPTIONS only (RFC 9112 §3.2.4)
+        ("GET node:9100 HTTP/1.1\r\nHost: x\r\n\r\n", 400),  // the authority form is for CONNECT only (§3.2.3)
     ])
     func malformedHeadsAreRefused(_ head: String, _ status: Int) {
         #expect(Self.parse(head) == .refused(status: status), "\(head.debugDescription)")
