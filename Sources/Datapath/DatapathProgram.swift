@@ -117,7 +117,6 @@ public final class DatapathProgram {
             // The names and `toFQDNs` selectors of the ends as the name cache knew them at the
             // connection's first packet, oriented as the connection is.
             let sameWay = flow.pointee.sourceAddress == summary.source
-            flow.pointee.sourceNameSet = sameWay ? summary.sourceNameSet : summary.destinationNameSet
             flow.pointee.destinationNameSet = sameWay ? summary.destinationNameSet : summary.sourceNameSet
             if let policy = self.policy {
                 self.classify(flow, by: policy,

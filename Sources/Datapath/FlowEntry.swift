@@ -51,6 +51,14 @@ public struct FlowEntry: Sendable {
     public var tunnelDestination: IPAddress = .zero
     public var responseTunnelVNI: UInt32 = 0
     public var hasResponseTunnel = false
+    /// The application protocol seen on the connection (`L7.AppProtocol` raw value; 0: none):
+    /// Suricata's `app_proto`. (Here, with the next field, in the padding before the identities.)
+    public var applicationProtocol: UInt8 = 0
+    /// The names the initiator had looked up for the responder's address when the connection
+    /// started (an index into the DNS name cache's name sets, 0 = none): Hubble's
+    /// `destination_names`. (The responder's lookups of the initiator, `source_names`, are not kept:
+    /// the entry has no room left within 256 bytes a slot, and they are rare.)
+    public var destinationNameSet: UInt16 = 0
 
     /// Who is on each end (ipcache lookups when the flow started; `.unknown` without an inventory),
     /// the agent's endpoint index for names (0 = none), and the policy decisions taken then:
@@ -75,13 +83,6 @@ public struct FlowEntry: Sendable {
     public var destinationService: UInt16 = 0
     public var egressDecision = PolicyDecision(outcome: .notEnforced)
     public var ingressDecision = PolicyDecision(outcome: .notEnforced)
-    /// The names each end had looked up for the other when the connection started (indexes into
-    /// the DNS name cache's name sets, 0 = none): Hubble's `source_names`/`destination_names`.
-    public var sourceNameSet: UInt32 = 0
-    public var destinationNameSet: UInt32 = 0
-    /// The application protocol seen on the connection (`L7.AppProtocol` raw value; 0: none):
-    /// Suricata's `app_proto`.
-    public var applicationProtocol: UInt8 = 0
 
     // Table bookkeeping.
     /// The table clock when the flow was last touched; orders the expiry lists.

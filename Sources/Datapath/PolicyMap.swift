@@ -119,9 +119,11 @@ public struct PolicyDecision: Sendable, Equatable {
     public var policySet: UInt32
     /// The L7 rules of the allow entry that decided (agent's `L7RuleTable`; 0 = none): Cilium
     /// redirects such a connection to its proxy, which judges each request by them.
-    public var l7RuleSet: UInt32
+    /// (16 bits: with them the decision stays 8 bytes, two of them in every flow entry; the rule
+    /// table holds at most 65,535 sets.)
+    public var l7RuleSet: UInt16
 
-    public init(outcome: Outcome, matchType: PolicyMatchType = .none, policySet: UInt32 = 0, l7RuleSet: UInt32 = 0) {
+    public init(outcome: Outcome, matchType: PolicyMatchType = .none, policySet: UInt32 = 0, l7RuleSet: UInt16 = 0) {
         self.outcome = outcome
         self.matchType = matchType
         self.policySet = policySet
@@ -211,7 +213,7 @@ public struct EndpointPolicy: Sendable {
         guard enforced else { return (PolicyDecision(outcome: .notEnforced), nil) }
         if let allow = bestAllow {
             return (PolicyDecision(outcome: .allowed, matchType: allow.matchType, policySet: allow.policySet,
-                                   l7RuleSet: allow.l7RuleSet), allow)
+                                   l7RuleSet: UInt16(truncatingIfNeeded: allow.l7RuleSet)), allow)
         }
         return (PolicyDecision(outcome: .denied), nil)
     }

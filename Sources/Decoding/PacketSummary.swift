@@ -92,9 +92,9 @@ public struct PacketSummary: Sendable {
     public var destinationSelectors: UInt64 = 0
     /// The names the destination looked up that resolved to the source address (an index into
     /// the cache's name sets; 0: none): Hubble's `source_names`.
-    public var sourceNameSet: UInt32 = 0
+    public var sourceNameSet: UInt16 = 0
     /// The names the source looked up that resolved to the destination: `destination_names`.
-    public var destinationNameSet: UInt32 = 0
+    public var destinationNameSet: UInt16 = 0
     /// The application protocol the capture thread recognised in this packet's payload
     /// (`L7.AppProtocol` raw value; 0: none).
     public var applicationProtocol: UInt8 = 0

@@ -53,8 +53,7 @@ package struct FlowLogRecord: Sendable, Equatable, Decodable {
     package var policy: PolicyVerdict?
     /// The application protocol (`app_proto`: dns, http, tls), when one was seen.
     package var applicationProtocol: String?
-    /// The names each end had looked up for the other (`src_names`, `dest_names`).
-    package var sourceNames: [String]?
+    /// The names the initiator had looked up for the responder's address (`dest_names`).
     package var destinationNames: [String]?
 
     package init(timestamp: String, flowID: UInt64? = nil, sourceIP: String, sourcePort: UInt16? = nil,
@@ -325,7 +324,6 @@ package struct FlowLogRecord: Sendable, Equatable, Decodable {
         self.destinationService = try container.decodeIfPresent(ServiceReference.self, forKey: .destinationService)
         self.policy = try container.decodeIfPresent(PolicyVerdict.self, forKey: .policy)
         self.applicationProtocol = try container.decodeIfPresent(String.self, forKey: .appProto)
-        self.sourceNames = try container.decodeIfPresent([String].self, forKey: .srcNames)
         self.destinationNames = try container.decodeIfPresent([String].self, forKey: .destNames)
         if container.contains(.flow) {
             let flow = try container.nestedContainer(keyedBy: EVEKey.self, forKey: .flow)

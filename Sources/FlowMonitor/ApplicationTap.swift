@@ -57,6 +57,7 @@ final class ApplicationTap {
         counts[.dnsCacheEvicted] &+= cache.evicted
         counts[.dnsCacheExpired] &+= cache.expired
         counts[.dnsCacheAddresses] &+= UInt64(self.cache.count)
+        counts[.dnsNameSetsFull] &+= cache.nameSetsFull
         counts[.unfollowed] &+= self.counters.unfollowed
     }
 

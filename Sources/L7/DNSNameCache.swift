@@ -44,6 +44,8 @@ public final class DNSNameCache {
         public var evicted: UInt64 = 0
         /// Address-name pairs whose TTL passed.
         public var expired: UInt64 = 0
+        /// Name sets not made because 65,535 exist (their flows carry no names).
+        public var nameSetsFull: UInt64 = 0
         public init() {}
     }
 
@@ -58,7 +60,7 @@ public final class DNSNameCache {
         /// Derived from `resolutions` (`refresh`): every selector of every live name, and each
         /// querier's name set.
         var selectors: UInt64 = 0
-        var sets: [(querier: IPAddress, nameSet: UInt32)] = []
+        var sets: [(querier: IPAddress, nameSet: UInt16)] = []
         /// The earliest expiry: the derived values hold until then.
         var validUntil: Int64 = .max
     }
@@ -76,7 +78,7 @@ public final class DNSNameCache {
     private var selectorsOf: (String) -> UInt64
     /// The sets of names flows carry, readable from any thread.
     public let nameSets: NameSets
-    private var nameSetIndex: [[UInt32]: UInt32] = [:]
+    private var nameSetIndex: [[UInt32]: UInt16] = [:]
 
     public init(settings: Settings = Settings(), nameSets: NameSets = NameSets(),
                 selectors: @escaping (String) -> UInt64 = { _ in 0 }) {
@@ -126,7 +128,7 @@ public final class DNSNameCache {
     /// The selectors of `address` and the names `peer` looked up for it, at `time`: what a
     /// packet between them carries. No allocation unless an entry expired since it was last read.
     @inline(__always)
-    public func tag(_ address: IPAddress, peer: IPAddress, time: CaptureTime) -> (selectors: UInt64, nameSet: UInt32) {
+    public func tag(_ address: IPAddress, peer: IPAddress, time: CaptureTime) -> (selectors: UInt64, nameSet: UInt16) {
         guard let slot = self.addresses.index(forKey: address) else { return (0, 0) }
         let known = self.addresses.values[slot]
         if time.nanoseconds >= known.validUntil { return self.expire(address, at: time.nanoseconds, peer: peer) }
@@ -181,7 +183,7 @@ public final class DNSNameCache {
         entry.sets = byQuerier.map { querier, names in (querier, self.nameSet(names)) }
     }
 
-    private func expire(_ address: IPAddress, at time: Int64, peer: IPAddress) -> (selectors: UInt64, nameSet: UInt32) {
+    private func expire(_ address: IPAddress, at time: Int64, peer: IPAddress) -> (selectors: UInt64, nameSet: UInt16) {
         guard var entry = self.addresses[address] else { return (0, 0) }
         self.refresh(&entry, at: time)
         if entry.resolutions.isEmpty {
@@ -210,17 +212,22 @@ public final class DNSNameCache {
         }
     }
 
-    /// The id of a set of names (sorted by text), interned.
-    private func nameSet(_ ids: [UInt32]) -> UInt32 {
+    /// The id of a set of names (sorted by text), interned; 0 once 65,535 sets exist (the flow
+    /// entry keeps 16 bits: flows then carry no names, counted in `nameSetsFull`).
+    private func nameSet(_ ids: [UInt32]) -> UInt16 {
         let sorted = Array(Set(ids)).sorted { self.names[Int($0)].text < self.names[Int($1)].text }
         if let known = self.nameSetIndex[sorted] { return known }
-        let id = self.nameSets.append(sorted.map { self.names[Int($0)].text })
+        guard self.nameSets.count < Int(UInt16.max) else {
+            self.counters.nameSetsFull &+= 1
+            return 0
+        }
+        let id = UInt16(self.nameSets.append(sorted.map { self.names[Int($0)].text }))
         self.nameSetIndex[sorted] = id
         return id
     }
 }
 
-/// The sets of names flows carry (`FlowEntry.sourceNameSet`/`destinationNameSet`), appended by
+/// The sets of names flows carry (`FlowEntry.destinationNameSet`), appended by
 /// the capture thread's `DNSNameCache` and read by the workers that write the records: each
 /// set as text and as the JSON array the records copy (`render`, given by the output side),
 /// so writing a record's names allocates nothing.
@@ -233,19 +240,22 @@ public final class NameSets: Sendable {
     }
 
     /// The names of set `id` (none for 0 or an unknown id).
-    public func names(_ id: UInt32) -> [String] {
+    public func names(_ id: UInt16) -> [String] {
         guard id != 0 else { return [] }
         return self.sets.withLock { id < $0.count ? $0[Int(id)].names : [] }
     }
 
     /// Calls `body` with set `id` as a JSON array of strings; not for 0 or an unknown id.
-    public func withJSON(_ id: UInt32, _ body: (UnsafeRawBufferPointer) -> Void) {
+    public func withJSON(_ id: UInt16, _ body: (UnsafeRawBufferPointer) -> Void) {
         guard id != 0 else { return }
         self.sets.withLock { sets in
             guard id < sets.count else { return }
             sets[Int(id)].json.withUnsafeBytes { body($0) }
         }
     }
+
+    /// How many sets exist (the empty one included).
+    public var count: Int { self.sets.withLock { $0.count } }
 
     func append(_ names: [String]) -> UInt32 {
         let json = self.render(names)

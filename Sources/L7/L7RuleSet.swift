@@ -98,6 +98,9 @@ public struct L7RuleTable: Sendable {
     public mutating func number(of set: L7RuleSet) -> UInt32 {
         if set.isEmpty { return 0 }
         if let number = self.index[set] { return number }
+        // A policy decision holds the number in 16 bits (`PolicyDecision.l7RuleSet`); past that,
+        // a set's requests are not judged (not met in practice: one set per distinct rule list).
+        guard self.sets.count < Int(UInt16.max) else { return 0 }
         self.sets.append(set)
         let number = UInt32(self.sets.count)
         self.index[set] = number

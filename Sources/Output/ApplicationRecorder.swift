@@ -117,7 +117,7 @@ package final class ApplicationRecorder {
     /// verdict of its question.
     static func dnsVerdict(_ digest: DNSDigest, flow: FlowEntry, rules: L7RuleTable?) -> L7Verdict {
         guard let rules, flow.egressEvaluated, flow.egressDecision.l7RuleSet != 0,
-            let set = rules[flow.egressDecision.l7RuleSet], set.dns != nil, let query = digest.query
+            let set = rules[UInt32(flow.egressDecision.l7RuleSet)], set.dns != nil, let query = digest.query
         else { return .notEvaluated }
         return L7Verdict(outcome: set.allowsDNS(queryName: query) ? .allowed : .denied, direction: .egress,
                          policySet: flow.egressDecision.policySet)
@@ -132,7 +132,7 @@ package final class ApplicationRecorder {
         for direction in [TrafficDirection.egress, .ingress] {
             let evaluated = direction == .egress ? flow.egressEvaluated : flow.ingressEvaluated
             let decision = direction == .egress ? flow.egressDecision : flow.ingressDecision
-            guard evaluated, decision.l7RuleSet != 0, let set = rules[decision.l7RuleSet], set.http != nil else { continue }
+            guard evaluated, decision.l7RuleSet != 0, let set = rules[UInt32(decision.l7RuleSet)], set.http != nil else { continue }
             let facts = HTTPRequestFacts(method: request.method, path: request.path ?? request.target, host: request.host,
                                          headers: request.headers.map { ($0.name, $0.value) })
             let allowed = set.allows(request: facts)
@@ -151,7 +151,7 @@ package final class ApplicationRecorder {
         for direction in [TrafficDirection.egress, .ingress] {
             let evaluated = direction == .egress ? flow.egressEvaluated : flow.ingressEvaluated
             let decision = direction == .egress ? flow.egressDecision : flow.ingressDecision
-            guard evaluated, decision.l7RuleSet != 0, let set = rules[decision.l7RuleSet], set.serverNames != nil else {
+            guard evaluated, decision.l7RuleSet != 0, let set = rules[UInt32(decision.l7RuleSet)], set.serverNames != nil else {
                 continue
             }
             if !set.allowsServerName(serverName) {
@@ -264,6 +264,7 @@ package final class ApplicationRecorder {
 public struct ApplicationCounters: Sendable {
     public enum Counter: Int, CaseIterable, Sendable {
         case dnsQueries, dnsResponses, dnsTCPPartial, dnsCacheLearned, dnsCacheEvicted, dnsCacheExpired, dnsCacheAddresses
+        case dnsNameSetsFull
         case httpRequests, httpResponses, tlsClientHellos, tlsIncomplete, payloadCut, unfollowed
 
         public var name: StaticString {
@@ -275,6 +276,7 @@ public struct ApplicationCounters: Sendable {
             case .dnsCacheEvicted: "dns.cache_evicted"
             case .dnsCacheExpired: "dns.cache_expired"
             case .dnsCacheAddresses: "dns.cache_addresses"
+            case .dnsNameSetsFull: "dns.name_sets_full"
             case .httpRequests: "http.requests"
             case .httpResponses: "http.responses"
             case .tlsClientHellos: "tls.client_hellos"
@@ -289,7 +291,7 @@ public struct ApplicationCounters: Sendable {
     static let httpErrors = HTTPParseError.allCases
     static let tlsErrors = TLSParseError.allCases
 
-    var values = InlineArray<13, UInt64>(repeating: 0)
+    var values = InlineArray<16, UInt64>(repeating: 0)
     var dnsErrorCounts = InlineArray<8, UInt64>(repeating: 0)
     var httpErrorCounts = InlineArray<16, UInt64>(repeating: 0)
     var tlsErrorCounts = InlineArray<8, UInt64>(repeating: 0)

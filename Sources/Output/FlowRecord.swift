@@ -27,10 +27,7 @@ public enum FlowRecord {
         out.append(.eventType, name: "flow")
         appendConnection(flow, to: &out)
         if let name = AppProtocol(rawValue: flow.applicationProtocol)?.eveName { out.append(.appProto, name: name) }
-        if let names {
-            appendNames(names, flow.sourceNameSet, key: .srcNames, to: &out)
-            appendNames(names, flow.destinationNameSet, key: .destNames, to: &out)
-        }
+        if let names { appendNames(names, flow.destinationNameSet, key: .destNames, to: &out) }
         out.open(.flow)
         out.append(.packetsToServer, flow.packetsToServer)
         out.append(.packetsToClient, flow.packetsToClient)
@@ -114,9 +111,9 @@ public enum FlowRecord {
         }
     }
 
-    /// `"src_names":[…]` / `"dest_names":[…]`: the names the other end had looked up for this
-    /// end when the connection started (Hubble's `source_names`/`destination_names`).
-    static func appendNames(_ names: NameSets, _ set: UInt32, key: EVEKey, to out: inout JSONBuffer) {
+    /// `"dest_names":[…]`: the names the initiator had looked up for the responder's address when
+    /// the connection started (Hubble's `destination_names`).
+    static func appendNames(_ names: NameSets, _ set: UInt16, key: EVEKey, to out: inout JSONBuffer) {
         guard set != 0 else { return }
         names.withJSON(set) { json in
             out.append(key: key)

@@ -44,12 +44,10 @@ enum HubbleL7Record {
         interfaces?.appendHubble(flow, to: &out)
         out.append(raw: ",\"Type\":\"L7\",\"node_name\":")
         out.appendString(annotations.nodeName)
-        names.withJSON(fromInitiator ? flow.sourceNameSet : flow.destinationNameSet) { json in
-            out.append(raw: ",\"source_names\":")
-            out.append(raw: json)
-        }
-        names.withJSON(fromInitiator ? flow.destinationNameSet : flow.sourceNameSet) { json in
-            out.append(raw: ",\"destination_names\":")
+        // The responder's names, as the initiator looked them up: the destination of a request,
+        // the source of a response.
+        names.withJSON(flow.destinationNameSet) { json in
+            out.append(raw: fromInitiator ? ",\"destination_names\":" : ",\"source_names\":")
             out.append(raw: json)
         }
         out.append(raw: ",\"l7\":{\"type\":")
