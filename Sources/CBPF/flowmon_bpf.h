@@ -93,7 +93,7 @@ struct flowmon_config {
 };
 
 /*
- * Mode 2's flow map (flowmon_flows): a per-CPU hash keyed by the connection's symmetric key,
+ * Mode 2's flow map (flowmon_flows): a hash keyed by the connection's symmetric key,
  * built as flowmon's user space builds its FlowKey (Sources/Datapath/FlowKey.swift,
  * PacketObservation.swift): the two endpoints ordered low, high (address, then port), IPv4
  * addresses IPv4-mapped (::ffff:a.b.c.d), the addresses' bytes in network order. Ports are TCP,
@@ -109,19 +109,19 @@ struct flowmon_flow_key {
 };
 
 /*
- * One CPU's share of a connection in flowmon_flows. Index 0 is the way from the key's low
- * endpoint to its high one, 1 the way back. `packets` and `bytes` count only the packets the
+ * A connection in flowmon_flows, one value shared by the CPUs. Index 0 is the way from the key's
+ * low endpoint to its high one, 1 the way back. `packets` and `bytes` count only the packets the
  * program aggregated (the packets it sent up as records are counted by user space from the
- * records); `tcp_flags` and `seen` cover every packet of the connection on this CPU, so that a
- * packet with a flag not seen yet, or the first packet each way, goes up.
+ * records); `tcp_flags` and `seen` cover every packet of the connection, so that a packet with
+ * a flag not seen yet, or the first packet each way, goes up.
  */
 struct flowmon_flow_value {
     __u64 packets[2];
     __u64 bytes[2];    /* wire_length, as the records' */
-    __u64 last_ns;     /* bpf_ktime_get_ns() of the connection's latest packet on this CPU (its
-                        * first came up as a record, which starts the connection in user space) */
+    __u64 last_ns;     /* bpf_ktime_get_ns() of the connection's latest packet (its first came up
+                        * as a record, which starts the connection in user space) */
     __u16 tcp_flags[2];
-    __u8 seen;         /* bit 0: a packet went low -> high on this CPU; bit 1: high -> low */
+    __u8 seen;         /* bit 0: a packet went low -> high; bit 1: high -> low */
     __u8 reserved[3];
 };
 

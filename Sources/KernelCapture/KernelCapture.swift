@@ -14,8 +14,8 @@ import Glibc
 /// call per packet). The records become `CapturedPacket`s for the same pipeline a libpcap
 /// capture feeds.
 ///
-/// In mode 2 (`Mode.flows`, `--ebpf-mode flows`) the programs count most packets in a per-CPU
-/// flow map instead (bpf/flowmon.bpf.c, `flow_observe`); `readFlows` sums it for user space.
+/// In mode 2 (`Mode.flows`, `--ebpf-mode flows`) the programs count most packets in a flow map
+/// instead (bpf/flowmon.bpf.c, `flow_observe`); `readFlows` reads it for user space.
 ///
 /// The only module that talks to libbpf, as `Capture` alone talks to libpcap. Needs CAP_BPF and
 /// CAP_NET_ADMIN (or root); `missingCapabilities` says which are missing.
@@ -399,35 +399,20 @@ package final class KernelCapture {
 
     // MARK: Flow map (mode 2)
 
-    /// Hands every connection of the flow map to `body`, its per-CPU values summed (mode 2; a
-    /// no-op in mode 1). Reads in batches (BPF_MAP_LOOKUP_BATCH, Linux 5.6+), or key by key where
+    /// Hands every connection of the flow map to `body` (mode 2; a no-op in mode 1). Reads in batches (BPF_MAP_LOOKUP_BATCH, Linux 5.6+), or key by key where
     /// the kernel has no batch lookup for the map. Per connection, not per packet: called at
     /// every sweep (twice a second).
     package func readFlows(_ body: (FlowTotals) -> Void) {
         guard self.options.mode == .flows else { return }
         let offset = Self.clockOffset()
-        let cpus = self.possibleCPUs
-        let valueStride = (MemoryLayout<flowmon_flow_value>.size + 7) & ~7
         let batch = 256
         var keys = [flowmon_flow_key](repeating: flowmon_flow_key(), count: batch)
-        var values = [UInt8](repeating: 0, count: batch * cpus * valueStride)
-        func deliver(_ key: flowmon_flow_key, _ perCPU: UnsafeRawPointer) {
-            var totals = FlowTotals(low: Self.address(key.low_address), high: Self.address(key.high_address),
-                                    lowPort: key.low_port, highPort: key.high_port, ipProtocol: key.protocol,
-                                    packets: (0, 0), bytes: (0, 0), tcpFlags: (0, 0), last: .zero)
-            var last: UInt64 = 0
-            for cpu in 0..<cpus {
-                let value = perCPU.loadUnaligned(fromByteOffset: cpu * valueStride, as: flowmon_flow_value.self)
-                totals.packets.fromLow &+= value.packets.0
-                totals.packets.fromHigh &+= value.packets.1
-                totals.bytes.fromLow &+= value.bytes.0
-                totals.bytes.fromHigh &+= value.bytes.1
-                totals.tcpFlags.fromLow |= value.tcp_flags.0
-                totals.tcpFlags.fromHigh |= value.tcp_flags.1
-                last = max(last, value.last_ns)
-            }
-            totals.last = CaptureTime(nanoseconds: Int64(bitPattern: last) &+ offset)
-            body(totals)
+        var values = [flowmon_flow_value](repeating: flowmon_flow_value(), count: batch)
+        func deliver(_ key: flowmon_flow_key, _ value: flowmon_flow_value) {
+            body(FlowTotals(low: Self.address(key.low_address), high: Self.address(key.high_address),
+                            lowPort: key.low_port, highPort: key.high_port, ipProtocol: key.protocol,
+                            packets: value.packets, bytes: value.bytes, tcpFlags: value.tcp_flags,
+                            last: CaptureTime(nanoseconds: Int64(bitPattern: value.last_ns) &+ offset)))
         }
         var token: UInt64 = 0
         var started = false
@@ -446,32 +431,24 @@ package final class KernelCapture {
             let error = result == 0 ? 0 : errno
             if result != 0 && error != ENOENT {
                 // No batch operation here: one key at a time.
-                if !started { self.readFlowsKeyByKey(valueStride: valueStride, deliver) }
+                if !started { self.readFlowsKeyByKey(deliver) }
                 return
             }
             started = true
-            values.withUnsafeBytes { valueBytes in
-                for index in 0..<Int(count) {
-                    deliver(keys[index], valueBytes.baseAddress! + index * cpus * valueStride)
-                }
-            }
+            for index in 0..<Int(count) { deliver(keys[index], values[index]) }
             if error == ENOENT { return }
         }
     }
 
-    private func readFlowsKeyByKey(valueStride: Int, _ deliver: (flowmon_flow_key, UnsafeRawPointer) -> Void) {
+    private func readFlowsKeyByKey(_ deliver: (flowmon_flow_key, flowmon_flow_value) -> Void) {
         var key = flowmon_flow_key()
         var next = flowmon_flow_key()
-        var values = [UInt8](repeating: 0, count: self.possibleCPUs * valueStride)
+        var value = flowmon_flow_value()
         var first = true
         while withUnsafePointer(to: &key, { bpf_map_get_next_key(self.flowsMap, first ? nil : $0, &next) }) == 0 {
             first = false
             key = next
-            values.withUnsafeMutableBytes { bytes in
-                if bpf_map_lookup_elem(self.flowsMap, &key, bytes.baseAddress) == 0 {
-                    deliver(key, UnsafeRawPointer(bytes.baseAddress!))
-                }
-            }
+            if bpf_map_lookup_elem(self.flowsMap, &key, &value) == 0 { deliver(key, value) }
         }
     }
 
@@ -515,18 +492,10 @@ package final class KernelCapture {
         key.low_port = totals.lowPort
         key.high_port = totals.highPort
         key.protocol = totals.ipProtocol
-        let valueStride = (MemoryLayout<flowmon_flow_value>.size + 7) & ~7
-        var values = [UInt8](repeating: 0, count: self.possibleCPUs * valueStride)
-        let unchanged = values.withUnsafeMutableBytes { bytes -> Bool in
-            guard bpf_map_lookup_elem(self.flowsMap, &key, bytes.baseAddress) == 0 else { return false }
-            var packets: UInt64 = 0
-            for cpu in 0..<self.possibleCPUs {
-                let value = bytes.loadUnaligned(fromByteOffset: cpu * valueStride, as: flowmon_flow_value.self)
-                packets &+= value.packets.0 &+ value.packets.1
-            }
-            return packets == totals.packets.fromLow &+ totals.packets.fromHigh
-        }
-        return unchanged && bpf_map_delete_elem(self.flowsMap, &key) == 0
+        var value = flowmon_flow_value()
+        return bpf_map_lookup_elem(self.flowsMap, &key, &value) == 0
+            && value.packets.0 &+ value.packets.1 == totals.packets.fromLow &+ totals.packets.fromHigh
+            && bpf_map_delete_elem(self.flowsMap, &key) == 0
     }
 
     /// A key's address: its 16 bytes as on the wire, read as two big-endian numbers.
