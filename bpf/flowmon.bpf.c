@@ -44,9 +44,12 @@ struct {
     __type(value, __u64);
 } flowmon_counters SEC(".maps");
 
-/* The interfaces the programs are attached to: their link type (user space keeps it current). */
+/* The interfaces the programs are attached to: link type and role, and mode 2's counts there
+ * (per CPU). Entries are made by user space only, so not preallocated: the memory follows the
+ * interfaces attached, not max_entries times the CPUs. */
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
     __uint(max_entries, 16384);
     __type(key, __u32);
     __type(value, struct flowmon_interface);
@@ -79,14 +82,6 @@ struct {
     __type(key, __u64[2]);
     __type(value, __u32);
 } flowmon_local_pods SEC(".maps");
-
-/* Mode 2: what was counted here without a record, per interface (stats.capture.interfaces). */
-struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u32);
-    __type(value, struct flowmon_interface_counts);
-} flowmon_interface_counts SEC(".maps");
 
 static __always_inline void count(__u32 counter, __u64 amount)
 {
@@ -267,7 +262,7 @@ static __always_inline int observation_admits(__u8 role, __u8 direction, __u64 *
  * rule as in mode 1, so nothing is lost or read differently.
  */
 static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, __u16 link_type, __u8 role,
-                                        __u32 wire_length, __u32 ifindex)
+                                        __u32 wire_length, __u32 ifindex, struct flowmon_interface *here)
 {
     /*
      * The headers are read in place when the packet's linear part holds the whole window (direct
@@ -409,7 +404,6 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     source_port = bpf_ntohs(source_port);
     destination_port = bpf_ntohs(destination_port);
 
-    struct flowmon_interface_counts *here = bpf_map_lookup_elem(&flowmon_interface_counts, &ifindex);
     if (!observation_admits(role, direction, source, destination)) {
         count(FLOWMON_COUNTER_SEEN_ELSEWHERE, 1);
         count(FLOWMON_COUNTER_SEEN_ELSEWHERE_BYTES, wire_length);
@@ -503,7 +497,8 @@ static __always_inline int observe(struct __sk_buff *skb, __u8 direction)
     count(FLOWMON_COUNTER_PACKETS, 1);
     count(FLOWMON_COUNTER_BYTES, wire_length);
 
-    if (flowmon_config.mode == FLOWMON_MODE_FLOWS && flow_observe(skb, direction, link_type, role, wire_length, ifindex))
+    if (flowmon_config.mode == FLOWMON_MODE_FLOWS &&
+        flow_observe(skb, direction, link_type, role, wire_length, ifindex, interface))
         return TC_ACT_UNSPEC;
     return submit_packet(skb, direction, link_type, tagged, wire_length);
 }

@@ -41,16 +41,17 @@ struct flowmon_packet_record {
     __u16 reserved;
 };
 
-/* What user space tells the program about an interface it is attached to (flowmon_interfaces). */
+/*
+ * An interface the programs are attached to (flowmon_interfaces, per CPU; user space makes its
+ * entry when it attaches): what user space tells the programs about it, the same on every CPU,
+ * and in mode 2 what they counted there without sending it up, this CPU's share. One map, so
+ * one lookup per packet.
+ */
 struct flowmon_interface {
     __u16 link_type; /* LINKTYPE_ value, as in the record */
     __u8 role;       /* ObservationPoints.Role: 1 pod-facing, 2 other, 3 loopback */
-    __u8 reserved;
-};
-
-/* Mode 2: what the programs counted without sending it up, per interface
- * (flowmon_interface_counts, per CPU; user space makes each interface's entry when it attaches). */
-struct flowmon_interface_counts {
+    __u8 reserved[5];
+    /* Mode 2: aggregated, and skipped by the observation rule (stats.capture.interfaces). */
     __u64 aggregated_packets;
     __u64 aggregated_bytes;
     __u64 seen_elsewhere_packets;

@@ -135,7 +135,6 @@ package final class KernelCapture {
     let countersMap: Int32
     let flowsMap: Int32
     let localPodsMap: Int32
-    let interfaceCountsMap: Int32
     let ring: RingBufferReader
     /// Written by `stop` to wake `poll`; polled beside the ring buffer map's descriptor.
     let wakeDescriptor: Int32
@@ -185,7 +184,6 @@ package final class KernelCapture {
         guard let ringMap = bpf_object__find_map_by_name(object, "flowmon_ring"),
               let flowsMap = bpf_object__find_map_by_name(object, "flowmon_flows"),
               let localPodsMap = bpf_object__find_map_by_name(object, "flowmon_local_pods"),
-              let interfaceCountsMap = bpf_object__find_map_by_name(object, "flowmon_interface_counts"),
               let rodata = bpf_object__find_map_by_name(object, ".rodata"),
               let ingress = bpf_object__find_program_by_name(object, "flowmon_ingress"),
               let egress = bpf_object__find_program_by_name(object, "flowmon_egress")
@@ -195,7 +193,6 @@ package final class KernelCapture {
         let flows = options.mode == .flows
         bpf_map__set_max_entries(flowsMap, flows ? UInt32(clamping: max(1, options.flowEntries)) : 1)
         bpf_map__set_max_entries(localPodsMap, flows ? 16_384 : 1)
-        bpf_map__set_max_entries(interfaceCountsMap, flows ? 16_384 : 1)
         var size = 0
         guard let initial = bpf_map__initial_value(rodata, &size), size >= MemoryLayout<flowmon_config>.size else {
             throw fail("flowmon's BPF object has no configuration to set (rebuild flowmon)")
@@ -220,7 +217,6 @@ package final class KernelCapture {
         self.countersMap = bpf_object__find_map_fd_by_name(object, "flowmon_counters")
         self.flowsMap = bpf_map__fd(flowsMap)
         self.localPodsMap = bpf_map__fd(localPodsMap)
-        self.interfaceCountsMap = bpf_map__fd(interfaceCountsMap)
         self.possibleCPUs = max(1, Int(libbpf_num_possible_cpus()))
         do throws(KernelCaptureError) {
             self.ring = try RingBufferReader(descriptor: bpf_map__fd(ringMap), size: options.ringBytes)
@@ -258,17 +254,11 @@ package final class KernelCapture {
             self.attachments[index] = nil
             var key = UInt32(bitPattern: index)
             bpf_map_delete_elem(self.interfacesMap, &key)
-            bpf_map_delete_elem(self.interfaceCountsMap, &key)
         }
         var warnings: [String] = []
         for interface in interfaces where self.attachments[interface.index] == nil {
             var key = UInt32(bitPattern: interface.index)
-            var value = flowmon_interface(link_type: interface.linkType, role: interface.role, reserved: 0)
-            bpf_map_update_elem(self.interfacesMap, &key, &value, UInt64(BPF_ANY))
-            if self.options.mode == .flows {
-                var zero = [flowmon_interface_counts](repeating: flowmon_interface_counts(), count: self.possibleCPUs)
-                bpf_map_update_elem(self.interfaceCountsMap, &key, &zero, UInt64(BPF_ANY))
-            }
+            self.describe(interface: key, linkType: interface.linkType, role: interface.role)
             do throws(KernelCaptureError) {
                 let attachment = try TCAttachment(interface: interface.index, ingress: self.ingressProgram,
                                                   egress: self.egressProgram, mode: self.attachedWith ?? self.options.attachment)
@@ -314,15 +304,18 @@ package final class KernelCapture {
         self.attachments.removeAll()
     }
 
-    // MARK: Testing
-
-    /// Tells the programs about an interface without attaching them to it: its link type and
-    /// observation role (for `testRun`).
+    /// Tells the programs about an interface (attached, or for `testRun` not): its link type and
+    /// observation role, the same on every CPU, and mode 2's counts there from zero.
     package func describe(interface index: UInt32, linkType: UInt16, role: UInt8) {
         var key = index
-        var value = flowmon_interface(link_type: linkType, role: role, reserved: 0)
-        bpf_map_update_elem(self.interfacesMap, &key, &value, UInt64(BPF_ANY))
+        var value = flowmon_interface()
+        value.link_type = linkType
+        value.role = role
+        var values = [flowmon_interface](repeating: value, count: self.possibleCPUs)
+        bpf_map_update_elem(self.interfacesMap, &key, &values, UInt64(BPF_ANY))
     }
+
+    // MARK: Testing
 
     /// Runs the ingress (or egress) program `times` times on `frame` as if interface `index` had
     /// received (or sent) it (BPF_PROG_TEST_RUN; all runs on one CPU): what the programs do with
@@ -458,14 +451,14 @@ package final class KernelCapture {
                                         seenElsewhere: (packets: UInt64, bytes: UInt64))] {
         guard self.options.mode == .flows else { return [] }
         var counts: [(index: UInt32, aggregated: (packets: UInt64, bytes: UInt64), seenElsewhere: (packets: UInt64, bytes: UInt64))] = []
-        var values = [flowmon_interface_counts](repeating: flowmon_interface_counts(), count: self.possibleCPUs)
+        var values = [flowmon_interface](repeating: flowmon_interface(), count: self.possibleCPUs)
         var key: UInt32 = 0
         var next: UInt32 = 0
         var first = true
-        while withUnsafePointer(to: &key, { bpf_map_get_next_key(self.interfaceCountsMap, first ? nil : $0, &next) }) == 0 {
+        while withUnsafePointer(to: &key, { bpf_map_get_next_key(self.interfacesMap, first ? nil : $0, &next) }) == 0 {
             first = false
             key = next
-            guard bpf_map_lookup_elem(self.interfaceCountsMap, &key, &values) == 0 else { continue }
+            guard bpf_map_lookup_elem(self.interfacesMap, &key, &values) == 0 else { continue }
             var entry = (index: key, aggregated: (packets: UInt64(0), bytes: UInt64(0)), seenElsewhere: (packets: UInt64(0), bytes: UInt64(0)))
             for value in values {
                 entry.aggregated.packets &+= value.aggregated_packets

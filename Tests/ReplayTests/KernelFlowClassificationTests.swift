@@ -147,8 +147,12 @@ struct KernelFlowClassificationTests {
 
     @Test func aConnectionIsOneEntryWhicheverCPUsItsPacketsRunOn() throws {
         guard let kernel = try Self.kernel() else { return }
+        // glibc declares the affinity calls for _GNU_SOURCE only, which Swift's Glibc module is not.
+        typealias Affinity = @convention(c) (pid_t, Int, UnsafeMutableRawPointer) -> Int32
+        let getAffinity = try #require(dlsym(nil, "sched_getaffinity").map { unsafeBitCast($0, to: Affinity.self) })
+        let setAffinity = try #require(dlsym(nil, "sched_setaffinity").map { unsafeBitCast($0, to: Affinity.self) })
         var allowed = cpu_set_t()
-        sched_getaffinity(0, MemoryLayout<cpu_set_t>.size, &allowed)
+        #expect(getAffinity(0, MemoryLayout<cpu_set_t>.size, &allowed) == 0)
         let cpus = withUnsafeBytes(of: allowed) { bytes in
             (0..<bytes.count * 8).filter { bytes[$0 / 8] & (1 << ($0 % 8)) != 0 }
         }
@@ -156,12 +160,12 @@ struct KernelFlowClassificationTests {
             print("notice: aConnectionIsOneEntryWhicheverCPUsItsPacketsRunOn skipped: needs two CPUs")
             return
         }
-        defer { sched_setaffinity(0, MemoryLayout<cpu_set_t>.size, &allowed) }
+        defer { _ = setAffinity(0, MemoryLayout<cpu_set_t>.size, &allowed) }
         /// Runs the program with this thread on `cpu` only (BPF_PROG_TEST_RUN runs on the caller's CPU).
         func onCPU(_ cpu: Int, _ body: () -> Void) {
             var one = cpu_set_t()
             withUnsafeMutableBytes(of: &one) { $0[cpu / 8] = 1 << (cpu % 8) }
-            #expect(sched_setaffinity(0, MemoryLayout<cpu_set_t>.size, &one) == 0)
+            #expect(setAffinity(0, MemoryLayout<cpu_set_t>.size, &one) == 0)
             body()
         }
         let datagram = Frame.ethernet(Frame.ipv4(Frame.udp(40000, 53, payload: 32), protocol: 17))
