@@ -212,13 +212,30 @@ static __always_inline int address_equal(const __u64 *a, const __u64 *b)
     return a[0] == b[0] && a[1] == b[1];
 }
 
-/* A local pod's address, seen sending into its veth: written only when new or moved (a lookup
- * keeps an LRU entry fresh; an update per packet would take the map's lock every time). */
-static __always_inline void learn_local_pod(__u64 *address, __u32 ifindex)
+/* How long an interface's CPU trusts its memory of the address it last learned (below). */
+#define FLOWMON_LEARNED_NS 1000000000ULL
+
+/*
+ * A local pod's address, seen sending into its veth (HERE, the interface's entry, at NOW):
+ * written only when new or moved (a lookup keeps an LRU entry fresh; an update per packet would
+ * take the map's lock every time). A pod's veth carries its own address nearly always, so each
+ * CPU remembers in the interface's entry the address it last learned there and looks the map up
+ * again for that address once a second, not for every packet: an entry the LRU map dropped under
+ * pressure (more than its 16,384 addresses learned) is learned again within that second.
+ */
+static __always_inline void learn_local_pod(__u64 *address, __u32 ifindex, struct flowmon_interface *here, __u64 now)
 {
+    if (here && now - here->learned_ns < FLOWMON_LEARNED_NS && here->learned_address[0] == address[0] &&
+        here->learned_address[1] == address[1])
+        return;
     __u32 *known = bpf_map_lookup_elem(&flowmon_local_pods, address);
     if (!known || *known != ifindex)
         bpf_map_update_elem(&flowmon_local_pods, address, &ifindex, BPF_ANY);
+    if (here) {
+        here->learned_address[0] = address[0];
+        here->learned_address[1] = address[1];
+        here->learned_ns = now;
+    }
 }
 
 /*
@@ -312,6 +329,7 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     }
 
     __u64 source[2], destination[2];
+    __u64 now = bpf_ktime_get_ns();
     __u8 protocol;
     __u32 transport_length;
     __u32 available = skb->len > offset ? skb->len - offset : 0;
@@ -332,7 +350,7 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
         source[1] = s;
         destination[1] = d;
         if (role == 1 && direction == FLOWMON_INGRESS)
-            learn_local_pod(source, ifindex);
+            learn_local_pod(source, ifindex, here, now);
         __u16 total = bpf_ntohs(field16(ip + 2));
         /* Options (IHL above 5) and fragments (MF or an offset) go up. */
         if ((ip[0] & 0x0f) != 5 || (bpf_ntohs(field16(ip + 6)) & 0x3fff) != 0 || total < 20 || total > available)
@@ -349,7 +367,7 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
         __builtin_memcpy(source, ip + 8, 16);
         __builtin_memcpy(destination, ip + 24, 16);
         if (role == 1 && direction == FLOWMON_INGRESS)
-            learn_local_pod(source, ifindex);
+            learn_local_pod(source, ifindex, here, now);
         __u16 payload = bpf_ntohs(field16(ip + 4));
         /* A jumbogram (payload length 0) goes up, as does any extension header (next header
          * not directly the transport). */
@@ -432,7 +450,6 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     key.protocol = protocol;
     __u32 way = from_low ? 0 : 1;
     __u8 way_bit = from_low ? 1 : 2;
-    __u64 now = bpf_ktime_get_ns();
 
     struct flowmon_flow_value *value = bpf_map_lookup_elem(&flowmon_flows, &key);
     if (!value) {

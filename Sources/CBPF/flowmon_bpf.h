@@ -56,6 +56,10 @@ struct flowmon_interface {
     __u64 aggregated_bytes;
     __u64 seen_elsewhere_packets;
     __u64 seen_elsewhere_bytes;
+    /* Mode 2, this CPU: the source address last learned here as a local pod (as on the wire)
+     * and when (bpf_ktime_get_ns): see learn_local_pod in bpf/flowmon.bpf.c. */
+    __u64 learned_address[2];
+    __u64 learned_ns;
 };
 
 /* Per-CPU counters (flowmon_counters), summed by user space. */
