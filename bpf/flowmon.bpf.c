@@ -11,7 +11,7 @@
  * BTF relocation): it loads on any kernel with BPF ring buffers (5.8 and later).
  *
  * Mode 2 (`--ebpf-mode flows`, flowmon_config.mode FLOWMON_MODE_FLOWS): the program parses
- * the packet itself and counts it in a per-CPU flow map (flowmon_flows) keyed as user space
+ * the packet itself and counts it in a flow map (flowmon_flows) keyed as user space
  * keys connections; only a connection's first packet each way, its TCP state changes and the
  * packets it cannot classify go up as records (see flow_observe). User space reads the map at
  * every sweep and adds what it counted to the connections (Sources/FlowMonitor/KernelFlows.swift).
@@ -44,9 +44,12 @@ struct {
     __type(value, __u64);
 } flowmon_counters SEC(".maps");
 
-/* The interfaces the programs are attached to: their link type (user space keeps it current). */
+/* The interfaces the programs are attached to: link type and role, and mode 2's counts there
+ * (per CPU). Entries are made by user space only, so not preallocated: the memory follows the
+ * interfaces attached, not max_entries times the CPUs. */
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
     __uint(max_entries, 16384);
     __type(key, __u32);
     __type(value, struct flowmon_interface);
@@ -57,11 +60,14 @@ struct {
  * map would make room by dropping a connection whose latest counts user space has not read
  * yet; this one refuses the insert, and the packet goes up as a record instead. User space
  * deletes connections idle for longer than the shortest flow timeout, so the map stays bounded.
- * Not preallocated: each connection takes its value on every possible CPU, so the memory follows
- * the connections there are, not max_entries times the CPUs.
+ * One value per connection shared by the CPUs (counts added atomically), not a per-CPU hash: a
+ * per-CPU entry is made, and its first packet sent up, on every CPU a connection's packets
+ * reach, and making one allocates per-CPU memory, which cost more than the rest of the program
+ * (bench-live-rate: 0.8-1.2 us per packet against about 0.6). Not preallocated: the memory
+ * follows the connections there are (about 200 bytes each), not max_entries.
  */
 struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(type, BPF_MAP_TYPE_HASH);
     __uint(map_flags, BPF_F_NO_PREALLOC);
     __uint(max_entries, 65536);
     __type(key, struct flowmon_flow_key);
@@ -76,14 +82,6 @@ struct {
     __type(key, __u64[2]);
     __type(value, __u32);
 } flowmon_local_pods SEC(".maps");
-
-/* Mode 2: what was counted here without a record, per interface (stats.capture.interfaces). */
-struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u32);
-    __type(value, struct flowmon_interface_counts);
-} flowmon_interface_counts SEC(".maps");
 
 static __always_inline void count(__u32 counter, __u64 amount)
 {
@@ -186,10 +184,18 @@ static __always_inline int submit_packet(struct __sk_buff *skb, __u8 direction, 
 #define FLOWMON_TCP_RST 0x04
 #define FLOWMON_TCP_ACK 0x10
 
-/* Loads LENGTH bytes at OFFSET of the packet into BUFFER; false when the packet is shorter. */
-static __always_inline int load(struct __sk_buff *skb, __u32 offset, void *buffer, __u32 length)
+/*
+ * The most bytes of a packet's start flow_observe reads: Ethernet, two VLAN tags, an IPv6
+ * header and the first 14 bytes of a TCP header (ports, data offset, flags).
+ */
+#define FLOWMON_HEADER_WINDOW 76
+
+/* A 16-bit field as it is in the packet (unaligned: two byte loads). */
+static __always_inline __u16 field16(const __u8 *bytes)
 {
-    return bpf_skb_load_bytes(skb, offset, buffer, length) == 0;
+    __u16 value;
+    __builtin_memcpy(&value, bytes, 2);
+    return value;
 }
 
 /* An address's 16 bytes (as on the wire) as the big-endian number user space compares. */
@@ -206,13 +212,30 @@ static __always_inline int address_equal(const __u64 *a, const __u64 *b)
     return a[0] == b[0] && a[1] == b[1];
 }
 
-/* A local pod's address, seen sending into its veth: written only when new or moved (a lookup
- * keeps an LRU entry fresh; an update per packet would take the map's lock every time). */
-static __always_inline void learn_local_pod(__u64 *address, __u32 ifindex)
+/* How long an interface's CPU trusts its memory of the address it last learned (below). */
+#define FLOWMON_LEARNED_NS 1000000000ULL
+
+/*
+ * A local pod's address, seen sending into its veth (HERE, the interface's entry, at NOW):
+ * written only when new or moved (a lookup keeps an LRU entry fresh; an update per packet would
+ * take the map's lock every time). A pod's veth carries its own address nearly always, so each
+ * CPU remembers in the interface's entry the address it last learned there and looks the map up
+ * again for that address once a second, not for every packet: an entry the LRU map dropped under
+ * pressure (more than its 16,384 addresses learned) is learned again within that second.
+ */
+static __always_inline void learn_local_pod(__u64 *address, __u32 ifindex, struct flowmon_interface *here, __u64 now)
 {
+    if (here && now - here->learned_ns < FLOWMON_LEARNED_NS && here->learned_address[0] == address[0] &&
+        here->learned_address[1] == address[1])
+        return;
     __u32 *known = bpf_map_lookup_elem(&flowmon_local_pods, address);
     if (!known || *known != ifindex)
         bpf_map_update_elem(&flowmon_local_pods, address, &ifindex, BPF_ANY);
+    if (here) {
+        here->learned_address[0] = address[0];
+        here->learned_address[1] = address[1];
+        here->learned_ns = now;
+    }
 }
 
 /*
@@ -246,55 +269,75 @@ static __always_inline int observation_admits(__u8 role, __u8 direction, __u64 *
 /*
  * Mode 2 for one packet. Returns 1 when the packet is dealt with here (counted in the flow map,
  * or not counted because another interface counts it), 0 when it goes up as a record: a
- * connection's first packet on this CPU, its first packet each way, a TCP packet with SYN, FIN
- * or RST, without ACK (so every packet user space's invalid-flags check could flag goes up: each
- * such combination lacks ACK or has SYN, FIN or RST) or with a flag not seen yet that way on this
- * CPU, a packet the map has no room for, and every packet
- * this parser does not classify (not IPv4/IPv6; an IPv4 fragment or one with options; an IPv6
+ * connection's first packet, its first packet each way, a TCP packet with SYN, FIN or RST,
+ * without ACK (so every packet user space's invalid-flags check could flag goes up: each such
+ * combination lacks ACK or has SYN, FIN or RST) or with a flag not seen yet that way, a packet
+ * the map has no room for, and every packet this parser does not classify (not IPv4/IPv6; an IPv4 fragment or one with options; an IPv6
  * extension header; a protocol other than TCP, UDP, SCTP, ICMP echo; UDP to a port flowmon's
  * decoder treats as a tunnel, 4789, 8472 and 6081; lengths the decoder would call malformed;
  * more than two VLAN tags in the frame). Those go through user space's decoder and observation
  * rule as in mode 1, so nothing is lost or read differently.
  */
 static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, __u16 link_type, __u8 role,
-                                        __u32 wire_length, __u32 ifindex)
+                                        __u32 wire_length, __u32 ifindex, struct flowmon_interface *here)
 {
+    /*
+     * The headers are read in place when the packet's linear part holds the whole window (direct
+     * packet access: no helper call), else copied once into a window on the stack (a short
+     * packet, or one whose headers are not all in the linear part). `window` is how many bytes
+     * of it are the packet's: every read below is checked against it, as a load past the
+     * packet's end would fail.
+     */
+    __u8 copy[128]; /* a power of two above the window: see the mask below */
+    const __u8 *h = copy;
+    __u32 window = skb->len < FLOWMON_HEADER_WINDOW ? skb->len : FLOWMON_HEADER_WINDOW;
+    void *data = (void *)(long)skb->data;
+    void *data_end = (void *)(long)skb->data_end;
+    if (data + FLOWMON_HEADER_WINDOW <= data_end) {
+        h = data;
+        window = FLOWMON_HEADER_WINDOW;
+    } else {
+        /* The length masked to 1 ... 128 for the verifier (the mask changes nothing for 1 ... 76;
+         * an empty packet asks for 128 bytes, and the load fails). */
+        if (bpf_skb_load_bytes(skb, 0, copy, ((window - 1) & (sizeof(copy) - 1)) + 1) != 0)
+            return 0;
+    }
+
     __u32 offset = 0;
     __u16 ethertype;
     if (link_type == 1) {
-        __u8 ethernet[14];
-        if (!load(skb, 0, ethernet, 14))
+        if (window < 14)
             return 0;
-        __builtin_memcpy(&ethertype, ethernet + 12, 2);
+        ethertype = field16(h + 12);
         offset = 14;
         /* Tags in the frame (a tag held out of band, skb->vlan_*, is not part of the key). */
 #pragma unroll
         for (int tag = 0; tag < 2; tag++) {
             if (ethertype != bpf_htons(0x8100) && ethertype != bpf_htons(0x88a8) && ethertype != bpf_htons(0x9100))
                 break;
-            __u8 vlan[4];
-            if (!load(skb, offset, vlan, 4))
+            if (offset + 4 > window)
                 return 0;
-            __builtin_memcpy(&ethertype, vlan + 2, 2);
+            ethertype = field16(h + offset + 2);
             offset += 4;
         }
     } else if (link_type == 101) {
-        __u8 version;
-        if (!load(skb, 0, &version, 1))
+        if (window < 1)
             return 0;
-        ethertype = (version >> 4) == 6 ? bpf_htons(0x86dd) : bpf_htons(0x0800);
+        ethertype = (h[0] >> 4) == 6 ? bpf_htons(0x86dd) : bpf_htons(0x0800);
     } else {
         return 0;
     }
 
-    struct flowmon_flow_key key = {};
     __u64 source[2], destination[2];
+    __u64 now = bpf_ktime_get_ns();
     __u8 protocol;
     __u32 transport_length;
     __u32 available = skb->len > offset ? skb->len - offset : 0;
     if (ethertype == bpf_htons(0x0800)) {
-        __u8 ip[20];
-        if (!load(skb, offset, ip, 20) || (ip[0] >> 4) != 4)
+        if (offset + 20 > window)
+            return 0;
+        const __u8 *ip = h + offset;
+        if ((ip[0] >> 4) != 4)
             return 0;
         source[0] = 0;
         destination[0] = 0;
@@ -307,28 +350,25 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
         source[1] = s;
         destination[1] = d;
         if (role == 1 && direction == FLOWMON_INGRESS)
-            learn_local_pod(source, ifindex);
-        __u16 total, fragment;
-        __builtin_memcpy(&total, ip + 2, 2);
-        __builtin_memcpy(&fragment, ip + 6, 2);
-        total = bpf_ntohs(total);
+            learn_local_pod(source, ifindex, here, now);
+        __u16 total = bpf_ntohs(field16(ip + 2));
         /* Options (IHL above 5) and fragments (MF or an offset) go up. */
-        if ((ip[0] & 0x0f) != 5 || (bpf_ntohs(fragment) & 0x3fff) != 0 || total < 20 || total > available)
+        if ((ip[0] & 0x0f) != 5 || (bpf_ntohs(field16(ip + 6)) & 0x3fff) != 0 || total < 20 || total > available)
             return 0;
         protocol = ip[9];
         transport_length = total - 20;
         offset += 20;
     } else if (ethertype == bpf_htons(0x86dd)) {
-        __u8 ip[40];
-        if (!load(skb, offset, ip, 40) || (ip[0] >> 4) != 6)
+        if (offset + 40 > window)
+            return 0;
+        const __u8 *ip = h + offset;
+        if ((ip[0] >> 4) != 6)
             return 0;
         __builtin_memcpy(source, ip + 8, 16);
         __builtin_memcpy(destination, ip + 24, 16);
         if (role == 1 && direction == FLOWMON_INGRESS)
-            learn_local_pod(source, ifindex);
-        __u16 payload;
-        __builtin_memcpy(&payload, ip + 4, 2);
-        payload = bpf_ntohs(payload);
+            learn_local_pod(source, ifindex, here, now);
+        __u16 payload = bpf_ntohs(field16(ip + 4));
         /* A jumbogram (payload length 0) goes up, as does any extension header (next header
          * not directly the transport). */
         if (payload == 0 || payload + 40 > available)
@@ -343,26 +383,24 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     __u16 source_port = 0, destination_port = 0, flags = 0;
     int is_tcp = 0;
     if (protocol == 6) {
-        __u8 tcp[14];
-        if (transport_length < 20 || !load(skb, offset, tcp, 14))
+        if (transport_length < 20 || offset + 14 > window)
             return 0;
+        const __u8 *tcp = h + offset;
         __u32 header = (tcp[12] >> 4) * 4;
         if (header < 20 || header > transport_length)
             return 0;
-        __builtin_memcpy(&source_port, tcp, 2);
-        __builtin_memcpy(&destination_port, tcp + 2, 2);
+        source_port = field16(tcp);
+        destination_port = field16(tcp + 2);
         flags = tcp[13] | ((__u16)(tcp[12] & 0x01) << 8);
         is_tcp = 1;
     } else if (protocol == 17 || protocol == 132) {
-        __u8 ports[8];
-        if (transport_length < (protocol == 17 ? 8 : 12) || !load(skb, offset, ports, 8))
+        if (transport_length < (protocol == 17 ? 8 : 12) || offset + 8 > window)
             return 0;
-        __builtin_memcpy(&source_port, ports, 2);
-        __builtin_memcpy(&destination_port, ports + 2, 2);
+        const __u8 *ports = h + offset;
+        source_port = field16(ports);
+        destination_port = field16(ports + 2);
         if (protocol == 17) {
-            __u16 length;
-            __builtin_memcpy(&length, ports + 4, 2);
-            length = bpf_ntohs(length);
+            __u16 length = bpf_ntohs(field16(ports + 4));
             __u16 port = bpf_ntohs(destination_port);
             if (length < 8 || length > transport_length || port == 4789 || port == 8472 || port == 6081)
                 return 0;
@@ -370,13 +408,13 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     } else if (protocol == 1 || protocol == 58) {
         /* Echo request and reply only (RFC 792; RFC 4443 §4.1, 4.2), keyed by the identifier
          * both ways, as user space keys them; every other message goes up. */
-        __u8 icmp[8];
-        if ((protocol == 1) != (ethertype == bpf_htons(0x0800)) || transport_length < 8 || !load(skb, offset, icmp, 8))
+        if ((protocol == 1) != (ethertype == bpf_htons(0x0800)) || transport_length < 8 || offset + 8 > window)
             return 0;
+        const __u8 *icmp = h + offset;
         int echo = protocol == 1 ? (icmp[0] == 8 || icmp[0] == 0) : (icmp[0] == 128 || icmp[0] == 129);
         if (!echo)
             return 0;
-        __builtin_memcpy(&source_port, icmp + 4, 2);
+        source_port = field16(icmp + 4);
         destination_port = source_port;
     } else {
         return 0;
@@ -384,7 +422,6 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     source_port = bpf_ntohs(source_port);
     destination_port = bpf_ntohs(destination_port);
 
-    struct flowmon_interface_counts *here = bpf_map_lookup_elem(&flowmon_interface_counts, &ifindex);
     if (!observation_admits(role, direction, source, destination)) {
         count(FLOWMON_COUNTER_SEEN_ELSEWHERE, 1);
         count(FLOWMON_COUNTER_SEEN_ELSEWHERE_BYTES, wire_length);
@@ -396,6 +433,7 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     }
 
     /* The symmetric key, as FlowKey.canonical orders it. */
+    struct flowmon_flow_key key = {};
     int from_low = address_less(source, destination) ||
                    (address_equal(source, destination) && source_port <= destination_port);
     if (from_low) {
@@ -412,12 +450,11 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     key.protocol = protocol;
     __u32 way = from_low ? 0 : 1;
     __u8 way_bit = from_low ? 1 : 2;
-    __u64 now = bpf_ktime_get_ns();
 
     struct flowmon_flow_value *value = bpf_map_lookup_elem(&flowmon_flows, &key);
     if (!value) {
-        /* A new connection (on this CPU): user space creates and judges it from the record. A
-         * full map (or another CPU inserting at the same instant) also sends it up. */
+        /* A new connection: user space creates and judges it from the record. A full map (or
+         * another CPU inserting at the same instant) also sends it up. */
         struct flowmon_flow_value fresh = {};
         fresh.last_ns = now;
         fresh.seen = way_bit;
@@ -430,8 +467,7 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
     }
     value->last_ns = now;
     /* A SYN without ACK may start a new connection on the same ports (user space ends the old
-     * one): this CPU forgets what it saw, so the new handshake's packets come up again. (Other
-     * CPUs' values cannot be reset from here; docs/live-capture.md says what that leaves.) */
+     * one): the entry forgets what it saw, so the new handshake's packets come up again. */
     if (is_tcp && (flags & (FLOWMON_TCP_SYN | FLOWMON_TCP_ACK)) == FLOWMON_TCP_SYN) {
         value->tcp_flags[0] = 0;
         value->tcp_flags[1] = 0;
@@ -442,18 +478,17 @@ static __always_inline int flow_observe(struct __sk_buff *skb, __u8 direction, _
         (is_tcp && ((flags & (FLOWMON_TCP_SYN | FLOWMON_TCP_FIN | FLOWMON_TCP_RST)) || !(flags & FLOWMON_TCP_ACK) ||
                     (flags & ~*seen_flags)))) {
         /* User space's TCP state machine sees every state change; the first packet each way
-         * sets what only a packet can (who sent first, an ICMP reply's type). */
+         * sets what only a packet can (who sent first, an ICMP reply's type). Two CPUs may
+         * both send a packet up here, or one's update of `seen` or the flags may overwrite the
+         * other's: then more packets come up, not fewer (but for a packet of an old connection
+         * counted at the very instant a SYN reuses its ports, see docs/live-capture.md). */
         value->seen |= way_bit;
         *seen_flags |= flags;
         return 0;
     }
-    if (way == 0) {
-        value->packets[0] += 1;
-        value->bytes[0] += wire_length;
-    } else {
-        value->packets[1] += 1;
-        value->bytes[1] += wire_length;
-    }
+    /* Atomic adds: another CPU may count a packet of the same connection at the same time. */
+    __sync_fetch_and_add(&value->packets[way], 1);
+    __sync_fetch_and_add(&value->bytes[way], wire_length);
     count(FLOWMON_COUNTER_AGGREGATED_PACKETS, 1);
     count(FLOWMON_COUNTER_AGGREGATED_BYTES, wire_length);
     if (here) {
@@ -479,7 +514,8 @@ static __always_inline int observe(struct __sk_buff *skb, __u8 direction)
     count(FLOWMON_COUNTER_PACKETS, 1);
     count(FLOWMON_COUNTER_BYTES, wire_length);
 
-    if (flowmon_config.mode == FLOWMON_MODE_FLOWS && flow_observe(skb, direction, link_type, role, wire_length, ifindex))
+    if (flowmon_config.mode == FLOWMON_MODE_FLOWS &&
+        flow_observe(skb, direction, link_type, role, wire_length, ifindex, interface))
         return TC_ACT_UNSPEC;
     return submit_packet(skb, direction, link_type, tagged, wire_length);
 }

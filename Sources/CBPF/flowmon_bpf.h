@@ -41,20 +41,25 @@ struct flowmon_packet_record {
     __u16 reserved;
 };
 
-/* What user space tells the program about an interface it is attached to (flowmon_interfaces). */
+/*
+ * An interface the programs are attached to (flowmon_interfaces, per CPU; user space makes its
+ * entry when it attaches): what user space tells the programs about it, the same on every CPU,
+ * and in mode 2 what they counted there without sending it up, this CPU's share. One map, so
+ * one lookup per packet.
+ */
 struct flowmon_interface {
     __u16 link_type; /* LINKTYPE_ value, as in the record */
     __u8 role;       /* ObservationPoints.Role: 1 pod-facing, 2 other, 3 loopback */
-    __u8 reserved;
-};
-
-/* Mode 2: what the programs counted without sending it up, per interface
- * (flowmon_interface_counts, per CPU; user space makes each interface's entry when it attaches). */
-struct flowmon_interface_counts {
+    __u8 reserved[5];
+    /* Mode 2: aggregated, and skipped by the observation rule (stats.capture.interfaces). */
     __u64 aggregated_packets;
     __u64 aggregated_bytes;
     __u64 seen_elsewhere_packets;
     __u64 seen_elsewhere_bytes;
+    /* Mode 2, this CPU: the source address last learned here as a local pod (as on the wire)
+     * and when (bpf_ktime_get_ns): see learn_local_pod in bpf/flowmon.bpf.c. */
+    __u64 learned_address[2];
+    __u64 learned_ns;
 };
 
 /* Per-CPU counters (flowmon_counters), summed by user space. */
@@ -93,7 +98,7 @@ struct flowmon_config {
 };
 
 /*
- * Mode 2's flow map (flowmon_flows): a per-CPU hash keyed by the connection's symmetric key,
+ * Mode 2's flow map (flowmon_flows): a hash keyed by the connection's symmetric key,
  * built as flowmon's user space builds its FlowKey (Sources/Datapath/FlowKey.swift,
  * PacketObservation.swift): the two endpoints ordered low, high (address, then port), IPv4
  * addresses IPv4-mapped (::ffff:a.b.c.d), the addresses' bytes in network order. Ports are TCP,
@@ -109,19 +114,19 @@ struct flowmon_flow_key {
 };
 
 /*
- * One CPU's share of a connection in flowmon_flows. Index 0 is the way from the key's low
- * endpoint to its high one, 1 the way back. `packets` and `bytes` count only the packets the
+ * A connection in flowmon_flows, one value shared by the CPUs. Index 0 is the way from the key's
+ * low endpoint to its high one, 1 the way back. `packets` and `bytes` count only the packets the
  * program aggregated (the packets it sent up as records are counted by user space from the
- * records); `tcp_flags` and `seen` cover every packet of the connection on this CPU, so that a
- * packet with a flag not seen yet, or the first packet each way, goes up.
+ * records); `tcp_flags` and `seen` cover every packet of the connection, so that a packet with
+ * a flag not seen yet, or the first packet each way, goes up.
  */
 struct flowmon_flow_value {
     __u64 packets[2];
     __u64 bytes[2];    /* wire_length, as the records' */
-    __u64 last_ns;     /* bpf_ktime_get_ns() of the connection's latest packet on this CPU (its
-                        * first came up as a record, which starts the connection in user space) */
+    __u64 last_ns;     /* bpf_ktime_get_ns() of the connection's latest packet (its first came up
+                        * as a record, which starts the connection in user space) */
     __u16 tcp_flags[2];
-    __u8 seen;         /* bit 0: a packet went low -> high on this CPU; bit 1: high -> low */
+    __u8 seen;         /* bit 0: a packet went low -> high; bit 1: high -> low */
     __u8 reserved[3];
 };
 

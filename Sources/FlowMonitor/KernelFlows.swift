@@ -4,7 +4,7 @@ import KernelCapture
 
 /// The user-space half of the eBPF datapath's mode 2 (`flowmon capture --ebpf-mode flows`): at
 /// every sweep, before the sweep marker, the pipeline reads the kernel's flow map
-/// (`KernelCapture.readFlows`, per-CPU values summed) and this table turns each connection's
+/// (`KernelCapture.readFlows`) and this table turns each connection's
 /// totals into what changed since the last read, a `FlowAggregate` for the worker that owns the
 /// connection. Per connection, twice a second, not per packet.
 ///

@@ -14,8 +14,8 @@ import Glibc
 /// call per packet). The records become `CapturedPacket`s for the same pipeline a libpcap
 /// capture feeds.
 ///
-/// In mode 2 (`Mode.flows`, `--ebpf-mode flows`) the programs count most packets in a per-CPU
-/// flow map instead (bpf/flowmon.bpf.c, `flow_observe`); `readFlows` sums it for user space.
+/// In mode 2 (`Mode.flows`, `--ebpf-mode flows`) the programs count most packets in a flow map
+/// instead (bpf/flowmon.bpf.c, `flow_observe`); `readFlows` reads it for user space.
 ///
 /// The only module that talks to libbpf, as `Capture` alone talks to libpcap. Needs CAP_BPF and
 /// CAP_NET_ADMIN (or root); `missingCapabilities` says which are missing.
@@ -135,7 +135,6 @@ package final class KernelCapture {
     let countersMap: Int32
     let flowsMap: Int32
     let localPodsMap: Int32
-    let interfaceCountsMap: Int32
     let ring: RingBufferReader
     /// Written by `stop` to wake `poll`; polled beside the ring buffer map's descriptor.
     let wakeDescriptor: Int32
@@ -185,7 +184,6 @@ package final class KernelCapture {
         guard let ringMap = bpf_object__find_map_by_name(object, "flowmon_ring"),
               let flowsMap = bpf_object__find_map_by_name(object, "flowmon_flows"),
               let localPodsMap = bpf_object__find_map_by_name(object, "flowmon_local_pods"),
-              let interfaceCountsMap = bpf_object__find_map_by_name(object, "flowmon_interface_counts"),
               let rodata = bpf_object__find_map_by_name(object, ".rodata"),
               let ingress = bpf_object__find_program_by_name(object, "flowmon_ingress"),
               let egress = bpf_object__find_program_by_name(object, "flowmon_egress")
@@ -195,7 +193,6 @@ package final class KernelCapture {
         let flows = options.mode == .flows
         bpf_map__set_max_entries(flowsMap, flows ? UInt32(clamping: max(1, options.flowEntries)) : 1)
         bpf_map__set_max_entries(localPodsMap, flows ? 16_384 : 1)
-        bpf_map__set_max_entries(interfaceCountsMap, flows ? 16_384 : 1)
         var size = 0
         guard let initial = bpf_map__initial_value(rodata, &size), size >= MemoryLayout<flowmon_config>.size else {
             throw fail("flowmon's BPF object has no configuration to set (rebuild flowmon)")
@@ -220,7 +217,6 @@ package final class KernelCapture {
         self.countersMap = bpf_object__find_map_fd_by_name(object, "flowmon_counters")
         self.flowsMap = bpf_map__fd(flowsMap)
         self.localPodsMap = bpf_map__fd(localPodsMap)
-        self.interfaceCountsMap = bpf_map__fd(interfaceCountsMap)
         self.possibleCPUs = max(1, Int(libbpf_num_possible_cpus()))
         do throws(KernelCaptureError) {
             self.ring = try RingBufferReader(descriptor: bpf_map__fd(ringMap), size: options.ringBytes)
@@ -258,17 +254,11 @@ package final class KernelCapture {
             self.attachments[index] = nil
             var key = UInt32(bitPattern: index)
             bpf_map_delete_elem(self.interfacesMap, &key)
-            bpf_map_delete_elem(self.interfaceCountsMap, &key)
         }
         var warnings: [String] = []
         for interface in interfaces where self.attachments[interface.index] == nil {
             var key = UInt32(bitPattern: interface.index)
-            var value = flowmon_interface(link_type: interface.linkType, role: interface.role, reserved: 0)
-            bpf_map_update_elem(self.interfacesMap, &key, &value, UInt64(BPF_ANY))
-            if self.options.mode == .flows {
-                var zero = [flowmon_interface_counts](repeating: flowmon_interface_counts(), count: self.possibleCPUs)
-                bpf_map_update_elem(self.interfaceCountsMap, &key, &zero, UInt64(BPF_ANY))
-            }
+            self.describe(interface: key, linkType: interface.linkType, role: interface.role)
             do throws(KernelCaptureError) {
                 let attachment = try TCAttachment(interface: interface.index, ingress: self.ingressProgram,
                                                   egress: self.egressProgram, mode: self.attachedWith ?? self.options.attachment)
@@ -314,15 +304,18 @@ package final class KernelCapture {
         self.attachments.removeAll()
     }
 
-    // MARK: Testing
-
-    /// Tells the programs about an interface without attaching them to it: its link type and
-    /// observation role (for `testRun`).
+    /// Tells the programs about an interface (attached, or for `testRun` not): its link type and
+    /// observation role, the same on every CPU, and mode 2's counts there from zero.
     package func describe(interface index: UInt32, linkType: UInt16, role: UInt8) {
         var key = index
-        var value = flowmon_interface(link_type: linkType, role: role, reserved: 0)
-        bpf_map_update_elem(self.interfacesMap, &key, &value, UInt64(BPF_ANY))
+        var value = flowmon_interface()
+        value.link_type = linkType
+        value.role = role
+        var values = [flowmon_interface](repeating: value, count: self.possibleCPUs)
+        bpf_map_update_elem(self.interfacesMap, &key, &values, UInt64(BPF_ANY))
     }
+
+    // MARK: Testing
 
     /// Runs the ingress (or egress) program `times` times on `frame` as if interface `index` had
     /// received (or sent) it (BPF_PROG_TEST_RUN; all runs on one CPU): what the programs do with
@@ -399,35 +392,20 @@ package final class KernelCapture {
 
     // MARK: Flow map (mode 2)
 
-    /// Hands every connection of the flow map to `body`, its per-CPU values summed (mode 2; a
-    /// no-op in mode 1). Reads in batches (BPF_MAP_LOOKUP_BATCH, Linux 5.6+), or key by key where
+    /// Hands every connection of the flow map to `body` (mode 2; a no-op in mode 1). Reads in batches (BPF_MAP_LOOKUP_BATCH, Linux 5.6+), or key by key where
     /// the kernel has no batch lookup for the map. Per connection, not per packet: called at
     /// every sweep (twice a second).
     package func readFlows(_ body: (FlowTotals) -> Void) {
         guard self.options.mode == .flows else { return }
         let offset = Self.clockOffset()
-        let cpus = self.possibleCPUs
-        let valueStride = (MemoryLayout<flowmon_flow_value>.size + 7) & ~7
         let batch = 256
         var keys = [flowmon_flow_key](repeating: flowmon_flow_key(), count: batch)
-        var values = [UInt8](repeating: 0, count: batch * cpus * valueStride)
-        func deliver(_ key: flowmon_flow_key, _ perCPU: UnsafeRawPointer) {
-            var totals = FlowTotals(low: Self.address(key.low_address), high: Self.address(key.high_address),
-                                    lowPort: key.low_port, highPort: key.high_port, ipProtocol: key.protocol,
-                                    packets: (0, 0), bytes: (0, 0), tcpFlags: (0, 0), last: .zero)
-            var last: UInt64 = 0
-            for cpu in 0..<cpus {
-                let value = perCPU.loadUnaligned(fromByteOffset: cpu * valueStride, as: flowmon_flow_value.self)
-                totals.packets.fromLow &+= value.packets.0
-                totals.packets.fromHigh &+= value.packets.1
-                totals.bytes.fromLow &+= value.bytes.0
-                totals.bytes.fromHigh &+= value.bytes.1
-                totals.tcpFlags.fromLow |= value.tcp_flags.0
-                totals.tcpFlags.fromHigh |= value.tcp_flags.1
-                last = max(last, value.last_ns)
-            }
-            totals.last = CaptureTime(nanoseconds: Int64(bitPattern: last) &+ offset)
-            body(totals)
+        var values = [flowmon_flow_value](repeating: flowmon_flow_value(), count: batch)
+        func deliver(_ key: flowmon_flow_key, _ value: flowmon_flow_value) {
+            body(FlowTotals(low: Self.address(key.low_address), high: Self.address(key.high_address),
+                            lowPort: key.low_port, highPort: key.high_port, ipProtocol: key.protocol,
+                            packets: value.packets, bytes: value.bytes, tcpFlags: value.tcp_flags,
+                            last: CaptureTime(nanoseconds: Int64(bitPattern: value.last_ns) &+ offset)))
         }
         var token: UInt64 = 0
         var started = false
@@ -446,32 +424,24 @@ package final class KernelCapture {
             let error = result == 0 ? 0 : errno
             if result != 0 && error != ENOENT {
                 // No batch operation here: one key at a time.
-                if !started { self.readFlowsKeyByKey(valueStride: valueStride, deliver) }
+                if !started { self.readFlowsKeyByKey(deliver) }
                 return
             }
             started = true
-            values.withUnsafeBytes { valueBytes in
-                for index in 0..<Int(count) {
-                    deliver(keys[index], valueBytes.baseAddress! + index * cpus * valueStride)
-                }
-            }
+            for index in 0..<Int(count) { deliver(keys[index], values[index]) }
             if error == ENOENT { return }
         }
     }
 
-    private func readFlowsKeyByKey(valueStride: Int, _ deliver: (flowmon_flow_key, UnsafeRawPointer) -> Void) {
+    private func readFlowsKeyByKey(_ deliver: (flowmon_flow_key, flowmon_flow_value) -> Void) {
         var key = flowmon_flow_key()
         var next = flowmon_flow_key()
-        var values = [UInt8](repeating: 0, count: self.possibleCPUs * valueStride)
+        var value = flowmon_flow_value()
         var first = true
         while withUnsafePointer(to: &key, { bpf_map_get_next_key(self.flowsMap, first ? nil : $0, &next) }) == 0 {
             first = false
             key = next
-            values.withUnsafeMutableBytes { bytes in
-                if bpf_map_lookup_elem(self.flowsMap, &key, bytes.baseAddress) == 0 {
-                    deliver(key, UnsafeRawPointer(bytes.baseAddress!))
-                }
-            }
+            if bpf_map_lookup_elem(self.flowsMap, &key, &value) == 0 { deliver(key, value) }
         }
     }
 
@@ -481,14 +451,14 @@ package final class KernelCapture {
                                         seenElsewhere: (packets: UInt64, bytes: UInt64))] {
         guard self.options.mode == .flows else { return [] }
         var counts: [(index: UInt32, aggregated: (packets: UInt64, bytes: UInt64), seenElsewhere: (packets: UInt64, bytes: UInt64))] = []
-        var values = [flowmon_interface_counts](repeating: flowmon_interface_counts(), count: self.possibleCPUs)
+        var values = [flowmon_interface](repeating: flowmon_interface(), count: self.possibleCPUs)
         var key: UInt32 = 0
         var next: UInt32 = 0
         var first = true
-        while withUnsafePointer(to: &key, { bpf_map_get_next_key(self.interfaceCountsMap, first ? nil : $0, &next) }) == 0 {
+        while withUnsafePointer(to: &key, { bpf_map_get_next_key(self.interfacesMap, first ? nil : $0, &next) }) == 0 {
             first = false
             key = next
-            guard bpf_map_lookup_elem(self.interfaceCountsMap, &key, &values) == 0 else { continue }
+            guard bpf_map_lookup_elem(self.interfacesMap, &key, &values) == 0 else { continue }
             var entry = (index: key, aggregated: (packets: UInt64(0), bytes: UInt64(0)), seenElsewhere: (packets: UInt64(0), bytes: UInt64(0)))
             for value in values {
                 entry.aggregated.packets &+= value.aggregated_packets
@@ -515,18 +485,10 @@ package final class KernelCapture {
         key.low_port = totals.lowPort
         key.high_port = totals.highPort
         key.protocol = totals.ipProtocol
-        let valueStride = (MemoryLayout<flowmon_flow_value>.size + 7) & ~7
-        var values = [UInt8](repeating: 0, count: self.possibleCPUs * valueStride)
-        let unchanged = values.withUnsafeMutableBytes { bytes -> Bool in
-            guard bpf_map_lookup_elem(self.flowsMap, &key, bytes.baseAddress) == 0 else { return false }
-            var packets: UInt64 = 0
-            for cpu in 0..<self.possibleCPUs {
-                let value = bytes.loadUnaligned(fromByteOffset: cpu * valueStride, as: flowmon_flow_value.self)
-                packets &+= value.packets.0 &+ value.packets.1
-            }
-            return packets == totals.packets.fromLow &+ totals.packets.fromHigh
-        }
-        return unchanged && bpf_map_delete_elem(self.flowsMap, &key) == 0
+        var value = flowmon_flow_value()
+        return bpf_map_lookup_elem(self.flowsMap, &key, &value) == 0
+            && value.packets.0 &+ value.packets.1 == totals.packets.fromLow &+ totals.packets.fromHigh
+            && bpf_map_delete_elem(self.flowsMap, &key) == 0
     }
 
     /// A key's address: its 16 bytes as on the wire, read as two big-endian numbers.

@@ -25,8 +25,7 @@ struct EBPFLoadTests {
         } flowmon_counters SEC(".maps");
         struct {
             __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 16); __type(key, __u32); __type(value, __u32);
-        } flowmon_interfaces SEC(".maps"), flowmon_flows SEC(".maps"), flowmon_local_pods SEC(".maps"),
-          flowmon_interface_counts SEC(".maps");
+        } flowmon_interfaces SEC(".maps"), flowmon_flows SEC(".maps"), flowmon_local_pods SEC(".maps");
         SEC("tc") int flowmon_ingress(struct __sk_buff *skb) { return *(__u8 *)(long)skb->data; }
         SEC("tc") int flowmon_egress(struct __sk_buff *skb) { return -1; }
         """

@@ -67,7 +67,7 @@ struct KernelFlowClassificationTests {
         #expect(flow.bytes.fromLow == 3 * 1054 && flow.bytes.fromHigh == 4 * 54 + 2 * 154)
         #expect(flow.tcpFlags.fromHigh & 0x1b == 0x1b && flow.tcpFlags.fromLow & 0x1e == 0x1e)
 
-        // A new SYN on the same ports: the handshake comes up again on this CPU.
+        // A new SYN on the same ports: the handshake comes up again.
         #expect(Self.run(kernel, toServer(syn)) == (1, 0, 0))
         #expect(Self.run(kernel, toClient(syn | ack)) == (1, 0, 0))
         #expect(Self.run(kernel, toServer(ack), times: 2) == (1, 1, 0), "the new handshake's ACK comes up")
@@ -121,6 +121,61 @@ struct KernelFlowClassificationTests {
         let udp = try #require(flows.first { $0.ipProtocol == 17 })
         // Tagged frames are 8 bytes longer: bytes as the interface carries them.
         #expect(udp.packets.fromLow == 6 && udp.bytes.fromLow == 4 * (14 + 8 + 20 + 8 + 32) + 2 * (14 + 20 + 8 + 32))
+    }
+
+    @Test func headersAreReadInPlaceOrCopiedAlike() throws {
+        guard let kernel = try Self.kernel() else { return }
+        // The program reads the first 76 bytes in place when the packet has them, else copies what
+        // there is: an IPv6 segment behind two tags with no payload needs all 76 (82 bytes: in
+        // place), an echo behind the same headers is shorter (70 bytes: copied).
+        let segment = Frame.ethernet(Frame.ipv6(Frame.tcp(40000, 443, flags: 0x10, payload: 0), nextHeader: 6),
+                                     etherType: 0x86dd, vlans: [10, 20])
+        #expect(segment.count == 82)
+        #expect(Self.run(kernel, segment, times: 3) == (1, 2, 0))
+        let echo = Frame.ethernet(Frame.ipv6(Array(Frame.icmp(type: 128, code: 0, identifier: 7).prefix(8)), nextHeader: 58),
+                                  etherType: 0x86dd, vlans: [10, 20])
+        #expect(echo.count == 70)
+        #expect(Self.run(kernel, echo, times: 3) == (1, 2, 0))
+        var flows: [KernelCapture.FlowTotals] = []
+        kernel.readFlows { flows.append($0) }
+        let tcp = try #require(flows.first { $0.ipProtocol == 6 })
+        #expect(tcp.low == IPAddress(high: 0xfd00_0000_0000_0000, low: 1) && tcp.lowPort == 40000 && tcp.highPort == 443
+                && tcp.packets.fromLow == 2 && tcp.bytes.fromLow == 2 * 82)
+        let ping = try #require(flows.first { $0.ipProtocol == 58 })
+        #expect(ping.lowPort == 7 && ping.highPort == 7 && ping.packets.fromLow == 2 && ping.bytes.fromLow == 2 * 70)
+    }
+
+    @Test func aConnectionIsOneEntryWhicheverCPUsItsPacketsRunOn() throws {
+        guard let kernel = try Self.kernel() else { return }
+        // glibc declares the affinity calls for _GNU_SOURCE only, which Swift's Glibc module is not.
+        typealias Affinity = @convention(c) (pid_t, Int, UnsafeMutableRawPointer) -> Int32
+        let getAffinity = try #require(dlsym(nil, "sched_getaffinity").map { unsafeBitCast($0, to: Affinity.self) })
+        let setAffinity = try #require(dlsym(nil, "sched_setaffinity").map { unsafeBitCast($0, to: Affinity.self) })
+        var allowed = cpu_set_t()
+        #expect(getAffinity(0, MemoryLayout<cpu_set_t>.size, &allowed) == 0)
+        let cpus = withUnsafeBytes(of: allowed) { bytes in
+            (0..<bytes.count * 8).filter { bytes[$0 / 8] & (1 << ($0 % 8)) != 0 }
+        }
+        guard cpus.count >= 2 else {
+            print("notice: aConnectionIsOneEntryWhicheverCPUsItsPacketsRunOn skipped: needs two CPUs")
+            return
+        }
+        defer { _ = setAffinity(0, MemoryLayout<cpu_set_t>.size, &allowed) }
+        /// Runs the program with this thread on `cpu` only (BPF_PROG_TEST_RUN runs on the caller's CPU).
+        func onCPU(_ cpu: Int, _ body: () -> Void) {
+            var one = cpu_set_t()
+            withUnsafeMutableBytes(of: &one) { $0[cpu / 8] = 1 << (cpu % 8) }
+            #expect(setAffinity(0, MemoryLayout<cpu_set_t>.size, &one) == 0)
+            body()
+        }
+        let datagram = Frame.ethernet(Frame.ipv4(Frame.udp(40000, 53, payload: 32), protocol: 17))
+        onCPU(cpus[0]) { #expect(Self.run(kernel, datagram, times: 3) == (1, 2, 0)) }
+        onCPU(cpus[1]) {
+            #expect(Self.run(kernel, datagram, times: 3) == (0, 3, 0), "one entry for every CPU: the first packet came up once")
+        }
+        var flows: [KernelCapture.FlowTotals] = []
+        kernel.readFlows { flows.append($0) }
+        #expect(flows.count == 1 && flows.first?.packets.fromLow == 5)
     }
 
     @Test func theKernelAppliesTheObservationRuleToWhatItCounts() throws {

@@ -4,8 +4,8 @@ import FlowCore
 import KernelCapture
 import Testing
 
-/// The user-space merge of the eBPF datapath's mode 2: the kernel's per-connection totals (per-CPU
-/// values already summed) become what changed since the last read, and idle entries are named
+/// The user-space merge of the eBPF datapath's mode 2: the kernel's per-connection totals
+/// become what changed since the last read, and idle entries are named
 /// for deletion.
 struct KernelFlowsTests {
     static let second: Int64 = 1_000_000_000
