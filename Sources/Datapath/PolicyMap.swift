@@ -115,13 +115,13 @@ public struct PolicyDecision: Sendable, Equatable {
 
     public var outcome: Outcome
     public var matchType: PolicyMatchType
+    /// The L7 rules of the allow entry that decided (agent's `L7RuleTable`; 0 = none): Cilium
+    /// redirects such a connection to its proxy, which judges each request by them. (16 bits,
+    /// declared before `policySet`: in the two bytes of padding, so the decision stays 8 bytes,
+    /// two of them in every flow entry; the rule table holds at most 65,535 sets.)
+    public var l7RuleSet: UInt16
     /// Index of the policies responsible (agent table); 0 = none.
     public var policySet: UInt32
-    /// The L7 rules of the allow entry that decided (agent's `L7RuleTable`; 0 = none): Cilium
-    /// redirects such a connection to its proxy, which judges each request by them.
-    /// (16 bits: with them the decision stays 8 bytes, two of them in every flow entry; the rule
-    /// table holds at most 65,535 sets.)
-    public var l7RuleSet: UInt16
 
     public init(outcome: Outcome, matchType: PolicyMatchType = .none, policySet: UInt32 = 0, l7RuleSet: UInt16 = 0) {
         self.outcome = outcome

@@ -131,7 +131,8 @@ struct CommandLineTests {
         #expect(result.status == 0)
         #expect(result.stdout.isEmpty)
         let written = try String(contentsOf: output, encoding: .utf8)
-        #expect(written.split(separator: "\n").count == 4)  // three connections and the stats line
+        // Three connections, their three HTTP transactions and the stats line.
+        #expect(written.split(separator: "\n").count == 7)
     }
 
     @Test func anUnwritableOutputIsAOneLineError() throws {

@@ -24,12 +24,19 @@ struct HubbleConformanceTests {
         "--nodes", "Captures/policy-probes/policy-probes.nodes.json", "--node-name", "node-1", "--policies", "Policies/conformance",
     ]
 
+    static let l7 = [
+        "replay", "Captures/l7/l7-egress.pcap", "--pods", "Captures/l7/l7.pods.json", "--node-name", "kind-worker-0",
+        "--policies", "Captures/l7/l7.policies.yaml",
+    ]
+
     /// The goldens this suite records (the audit-mode demo golden is PolicyReplayTests'):
-    /// enforced drops (policy-verdict and drop events), and UDP and ICMP lines in another cluster.
+    /// enforced drops (policy-verdict and drop events), UDP and ICMP lines in another cluster, and
+    /// L7 flows (DNS, HTTP) with names, toFQDNs verdicts and an HTTP request the rules refuse.
     static let goldens = [
         Golden(path: "Captures/demo/demo-cluster.enforced.hubble.expected.jsonl", arguments: demo + ["--verdict-as-enforced"]),
         Golden(path: "Captures/policy-probes/policy-probes.hubble.expected.jsonl",
                arguments: probes + ["--verdict-as-enforced", "--cluster-name", "lab-east"]),
+        Golden(path: "Captures/l7/l7-egress.hubble.expected.jsonl", arguments: l7),
     ]
 
     /// Every Hubble golden in Captures/.
@@ -204,6 +211,11 @@ struct HubbleConformanceTests {
         func count(_ predicate: ([String: Any]) -> Bool) -> Int { self.flows.filter(predicate).count }
         var namespaces: Set<String> { Set(self.flows.flatMap { self.endpoints($0, "namespace") }) }
         var clusters: Set<String> { Set(self.flows.flatMap { self.endpoints($0, "cluster_name") }) }
+        /// A line's `source_names` and `destination_names`.
+        func names(of flow: [String: Any]) -> [String] {
+            ((flow["source_names"] as? [String]) ?? []) + ((flow["destination_names"] as? [String]) ?? [])
+        }
+        var names: Set<String> { Set(self.flows.flatMap { self.names(of: $0) }) }
         /// Policy-verdict lines whose direction's `*_by` list names a policy (what
         /// `--print-policy-names` prints after ALLOWED or DENIED).
         func named(_ verdict: String, _ list: String) -> Int {
@@ -227,7 +239,7 @@ struct HubbleConformanceTests {
             return result.stdout.split(separator: "\n")
         }
 
-        var deniedBy = 0
+        var deniedBy = 0, l7Lines = 0
         for file in Self.allGoldens {
             let lines = try Lines(file)
             let name = file.lastPathComponent
@@ -250,11 +262,26 @@ struct HubbleConformanceTests {
                 let expected = lines.count { lines.endpoints($0, "cluster_name").contains(cluster) }
                 #expect(try observe(file, ["--cluster", cluster]).count == expected, "\(name) --cluster \(cluster)")
             }
+            // L7 flows: `--type l7`, `--protocol dns|http` (Hubble matches the L7 record's kind), and
+            // `--fqdn`, which matches the names the lines carry.
+            let l7 = lines.count { $0["Type"] as? String == "L7" }
+            #expect(try observe(file, ["--type", "l7"]).count == l7, "\(name) --type l7")
+            for l7Protocol in ["dns", "http"] {
+                let expected = lines.count { ($0["l7"] as? [String: Any])?[l7Protocol] != nil }
+                #expect(try observe(file, ["--type", "l7", "--protocol", l7Protocol]).count == expected,
+                        "\(name) --type l7 --protocol \(l7Protocol)")
+            }
+            for fqdn in lines.names {
+                let expected = lines.count { lines.names(of: $0).contains(fqdn) }
+                #expect(try observe(file, ["--fqdn", fqdn]).count == expected, "\(name) --fqdn \(fqdn)")
+            }
+            l7Lines += l7
             let compact = try observe(file, ["--type", "policy-verdict", "--print-policy-names"], output: "compact")
             #expect(compact.filter { $0.contains(" DENIED BY ") }.count == lines.named("DROPPED", "denied_by"), "\(name)")
             #expect(compact.filter { $0.contains(" ALLOWED BY ") }.count == lines.named("FORWARDED", "allowed_by"), "\(name)")
             deniedBy += lines.named("DROPPED", "denied_by")
         }
         #expect(deniedBy > 0, "some golden has an enforced drop by a deny rule")
+        #expect(l7Lines > 40, "some golden has L7 flows")
     }
 }

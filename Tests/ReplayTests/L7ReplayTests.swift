@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+/// The application layer through the real CLI on real traffic (Captures/l7: curl, dig and
+/// Python against dnsmasq, http.server and openssl in network namespaces): names learned from
+/// DNS answers decide `toFQDNs` verdicts at each connection's first packet, L7 rules judge each
+/// request, and the records join their connections.
+struct L7ReplayTests {
+    static let directory = Fixture.captures.appendingPathComponent("l7")
+    static let arguments = ["replay", directory.appendingPathComponent("l7-egress.pcap").path,
+                            "--pods", directory.appendingPathComponent("l7.pods.json").path, "--node-name", "kind-worker-0",
+                            "--policies", directory.appendingPathComponent("l7.policies.yaml").path]
+
+    static func records(_ extra: [String] = []) throws -> [[String: Any]] {
+        let result = try run(Fixture.flowmonBinary, Self.arguments + extra)
+        #expect(result.status == 0, "\(result.stderr)")
+        let (records, bad) = parseJSONLines(result.stdout.split(separator: "\n").map(String.init))
+        #expect(bad.isEmpty, "\(bad.prefix(1))")
+        return records
+    }
+
+    static func flows(_ records: [[String: Any]], to address: String, port: Int) -> [[String: Any]] {
+        records.filter { $0["event_type"] as? String == "flow" && $0["dest_ip"] as? String == address && $0["dest_port"] as? Int == port }
+    }
+
+    static func verdict(_ record: [String: Any]) -> String? { (record["policy"] as? [String: Any])?["verdict"] as? String }
+    static func l7Verdict(_ record: [String: Any]) -> String? { (record["l7"] as? [String: Any])?["verdict"] as? String }
+
+    /// `toFQDNs` selects the addresses learned for matching names before each connection: the
+    /// HTTP and TLS connections to api.example.test are allowed, with their names; the one to a
+    /// name no selector matches, and the one to an address resolved only after it (a hard-coded
+    /// IP), would be dropped. Without the application layer no address is selected.
+    @Test func namesLearnedFromDNSDecideToFQDNsVerdicts() throws {
+        let records = try Self.records()
+        let api = Self.flows(records, to: "203.0.113.10", port: 80) + Self.flows(records, to: "203.0.113.10", port: 443)
+        #expect(api.count == 5)
+        #expect(api.allSatisfy { Self.verdict($0) == "FORWARDED" }, "\(api.map(Self.verdict))")
+        #expect(api.allSatisfy { ($0["dest_names"] as? [String])?.contains("api.example.test") == true })
+        #expect(api.contains { $0["app_proto"] as? String == "tls" } && api.contains { $0["app_proto"] as? String == "http" })
+        let blocked = Self.flows(records, to: "198.51.100.7", port: 80)
+        #expect(blocked.count == 1 && blocked.allSatisfy { Self.verdict($0) == "AUDIT" })
+        #expect(blocked.first?["dest_names"] as? [String] == ["blocked.example.net"])
+        let unresolved = Self.flows(records, to: "203.0.113.20", port: 80)
+        #expect(unresolved.count == 1 && Self.verdict(unresolved[0]) == "AUDIT" && unresolved[0]["dest_names"] == nil)
+
+        let off = try Self.records(["--no-l7"])
+        let apiOff = Self.flows(off, to: "203.0.113.10", port: 80)
+        #expect(!apiOff.isEmpty && apiOff.allSatisfy { Self.verdict($0) == "AUDIT" && $0["app_proto"] == nil })
+        #expect(!off.contains { ["dns", "http", "tls"].contains($0["event_type"] as? String) })
+    }
+
+    /// `rules.dns` refuses the query outside `*.example.test`; `rules.http` (GET only) the POST;
+    /// with `--verdict-as-enforced` a refusal is DROPPED. Each record carries its connection's `flow_id`.
+    @Test func l7RulesJudgeEachRequest() throws {
+        let records = try Self.records()
+        let dns = records.filter { $0["event_type"] as? String == "dns" }
+        func queried(_ record: [String: Any]) -> String? {
+            (((record["dns"] as? [String: Any])?["queries"] as? [[String: Any]])?.first)?["rrname"] as? String
+        }
+        #expect(dns.count == 24)
+        #expect(dns.filter { queried($0) == "blocked.example.net" }.allSatisfy { Self.l7Verdict($0) == "AUDIT" })
+        #expect(dns.filter { queried($0) != "blocked.example.net" }.allSatisfy { Self.l7Verdict($0) == "FORWARDED" })
+        let http = records.filter { $0["event_type"] as? String == "http" }
+        func method(_ record: [String: Any]) -> String? { (record["http"] as? [String: Any])?["http_method"] as? String }
+        #expect(http.filter { method($0) == "POST" }.map(Self.l7Verdict) == ["AUDIT"])
+        #expect(http.filter { method($0) == "GET" && $0["dest_ip"] as? String == "203.0.113.10" }.allSatisfy { Self.l7Verdict($0) == "FORWARDED" })
+        // The connection to blocked.example.net was not allowed at L3/L4: no L7 rule judged its request.
+        #expect(http.filter { $0["dest_ip"] as? String == "198.51.100.7" }.allSatisfy { $0["l7"] == nil })
+        let flowIDs = Set(records.filter { $0["event_type"] as? String == "flow" }.compactMap { $0["flow_id"] as? Int })
+        #expect((dns + http).allSatisfy { flowIDs.contains($0["flow_id"] as? Int ?? 0) }, "every record joins its flow")
+
+        let enforced = try Self.records(["--verdict-as-enforced"]).filter { $0["event_type"] as? String == "http" }
+        #expect(enforced.filter { method($0) == "POST" }.map(Self.l7Verdict) == ["DROPPED"])
+    }
+
+    /// Names are learned on the capture thread in capture order: any number of workers writes the
+    /// same lines, and every line validates against flowmon's schemas and Suricata's.
+    @Test func workersWriteTheSameLinesAndTheyValidate() throws {
+        let one = try run(Fixture.flowmonBinary, Self.arguments + ["--workers", "1"])
+        let three = try run(Fixture.flowmonBinary, Self.arguments + ["--workers", "3"])
+        #expect(one.status == 0 && three.status == 0)
+        #expect(one.stdout == three.stdout)
+        let lines = one.stdout.split(separator: "\n").map(String.init)
+        let validation = try validateAgainstSchemas(lines)
+        #expect(validation.status == 0, "\(validation.report)")
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("l7.jsonl")
+        try one.stdout.write(to: file, atomically: true, encoding: .utf8)
+        let suricata = try SuricataEVETests.validateWithSuricatasSchema([file.path])
+        #expect(suricata.status == 0, "\(suricata.report)")
+    }
+}
