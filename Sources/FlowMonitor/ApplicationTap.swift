@@ -26,6 +26,10 @@ final class ApplicationTap {
     /// needed: the flow table's established timeout by default.
     static let followIdle: Int64 = 300_000_000_000
     let maximumFollowed: Int
+    /// A 65,536-bit filter of the followed connections: a TCP segment whose bit is clear is not
+    /// followed, without hashing its pair into the dictionary.
+    private var followedFilter = PortSet([])
+    private var filterInsertions = 0
     private(set) var counters = Counters()
 
     struct Counters {
@@ -93,7 +97,7 @@ final class ApplicationTap {
         }
         guard isTCP else { return false }
         let pair = ConnectionPair(summary)
-        if !self.followed.isEmpty, let following = self.followed[pair] {
+        if !self.followed.isEmpty, self.followedFilter.contains(pair.filterKey), let following = self.followed[pair] {
             summary.applicationProtocol = following.protocol.rawValue
             if summary.tcpFlags & (TCPFlag.fin | TCPFlag.rst) != 0 || following.segments <= 1 {
                 self.followed[pair] = nil
@@ -123,6 +127,13 @@ final class ApplicationTap {
         }
         if self.followed.count < self.maximumFollowed {
             self.followed[pair] = (application, segments, time.nanoseconds)
+            self.followedFilter.insert(pair.filterKey)
+            self.filterInsertions += 1
+            if self.filterInsertions > 4 * self.maximumFollowed {
+                // Rebuilt from the connections followed now, so ended ones stop passing it.
+                self.followedFilter = PortSet(self.followed.keys.map(\.filterKey))
+                self.filterInsertions = self.followed.count
+            }
         } else {
             self.counters.unfollowed &+= 1
         }
@@ -143,15 +154,23 @@ struct ConnectionPair: Hashable {
             : (summary.destinationPort, summary.sourcePort)
         self.ports = UInt32(lowPort) << 16 | UInt32(highPort)
     }
+
+    /// 16 bits of a multiplicative hash of the pair, for `ApplicationTap`'s filter.
+    var filterKey: UInt16 {
+        let mixed = (self.low.low ^ self.high.low ^ self.low.high ^ self.high.high ^ UInt64(self.ports)) &* 0x9E37_79B9_7F4A_7C15
+        return UInt16(truncatingIfNeeded: mixed >> 48)
+    }
 }
 
-/// A set of ports as a 65,536-bit map: one load to test.
+/// A set of 16-bit values (ports; connections' filter keys) as a 65,536-bit map: one load to test.
 struct PortSet {
     private var words = [UInt64](repeating: 0, count: 1024)
 
     init(_ ports: some Sequence<UInt16>) {
-        for port in ports { self.words[Int(port >> 6)] |= 1 << UInt64(port & 63) }
+        for port in ports { self.insert(port) }
     }
+
+    mutating func insert(_ port: UInt16) { self.words[Int(port >> 6)] |= 1 << UInt64(port & 63) }
 
     @inline(__always)
     func contains(_ port: UInt16) -> Bool {

@@ -71,6 +71,10 @@ public final class DNSNameCache {
     private var names: [(text: String, selectors: UInt64)] = [("", 0)]
     private var nameIndex: [String: UInt32] = [:]
     private var addresses: [IPAddress: AddressNames] = [:]
+    /// A 65,536-bit filter of the addresses ever learned (since the last rebuild): an address
+    /// whose bit is clear is not in `addresses`, so most packets skip the dictionary's hashing.
+    private var filter = [UInt64](repeating: 0, count: 1024)
+    private var filterCount = 0
     /// Addresses in the order first learned, for eviction (`head` is the oldest still listed).
     private var arrivals: [IPAddress] = []
     private var head = 0
@@ -121,6 +125,7 @@ public final class DNSNameCache {
                 self.refresh(&entry, at: time.nanoseconds)
                 self.addresses[answer.address] = entry
                 self.arrivals.append(answer.address)
+                self.setFilterBit(answer.address)
             }
         }
     }
@@ -129,7 +134,10 @@ public final class DNSNameCache {
     /// packet between them carries. No allocation unless an entry expired since it was last read.
     @inline(__always)
     public func tag(_ address: IPAddress, peer: IPAddress, time: CaptureTime) -> (selectors: UInt64, nameSet: UInt16) {
-        guard let slot = self.addresses.index(forKey: address) else { return (0, 0) }
+        let bit = Self.filterBit(address)
+        guard self.filter.withUnsafeBufferPointer({ $0[bit >> 6] & (1 << UInt64(bit & 63)) != 0 }),
+            let slot = self.addresses.index(forKey: address)
+        else { return (0, 0) }
         let known = self.addresses.values[slot]
         if time.nanoseconds >= known.validUntil { return self.expire(address, at: time.nanoseconds, peer: peer) }
         // By index: iterating an array of tuples allocates in an unoptimized build.
@@ -158,6 +166,29 @@ public final class DNSNameCache {
     }
 
     // MARK: Inside
+
+    /// The address's bit in `filter`: a multiplicative hash of its 128 bits, top 16 bits.
+    @inline(__always)
+    static func filterBit(_ address: IPAddress) -> Int {
+        Int(truncatingIfNeeded: ((address.high ^ address.low) &* 0x9E37_79B9_7F4A_7C15) >> 48)
+    }
+
+    /// Marks `address` in the filter; once as many addresses were marked as the filter has
+    /// words, it is rebuilt from the addresses held now (so evicted ones stop passing it).
+    private func setFilterBit(_ address: IPAddress) {
+        self.filterCount += 1
+        if self.filterCount > self.filter.count * 16 {
+            for index in self.filter.indices { self.filter[index] = 0 }
+            self.filterCount = 0
+            for known in self.addresses.keys {
+                let bit = Self.filterBit(known)
+                self.filter[bit >> 6] |= 1 << UInt64(bit & 63)
+                self.filterCount += 1
+            }
+        }
+        let bit = Self.filterBit(address)
+        self.filter[bit >> 6] |= 1 << UInt64(bit & 63)
+    }
 
     private func intern(_ name: String) -> UInt32 {
         if let known = self.nameIndex[name] { return known }
