@@ -29,7 +29,7 @@ package enum DOTMapRenderer {
             for node in map.nodes where node.group == group {
                 let (fill, color): (String, String) = switch node.kind {
                 case .workload, .pod, .service: ("#e7f5ff", "#1c7ed6")
-                case .world, .cidr: ("#fff4e6", "#e8590c")
+                case .world, .cidr, .fqdn: ("#fff4e6", "#e8590c")
                 case .host, .remoteNode, .kubeAPIServer, .reserved, .identity: ("#f1f3f5", "#495057")
                 case .address: ("#ffffff", "#868e96")
                 }

@@ -179,7 +179,7 @@ package enum HTMLMapRenderer {
     static func nodeClass(_ kind: MapNodeKind) -> String {
         switch kind {
         case .workload, .pod, .service: "workload"
-        case .world, .cidr: "world"
+        case .world, .cidr, .fqdn: "world"
         case .host, .remoteNode, .kubeAPIServer, .reserved, .identity: "cluster"
         case .address: "address"
         }

@@ -47,6 +47,7 @@ package struct MapDetails: Sendable, Equatable {
         case .service: facts.append(("kind", "Service in namespace \(node.group.name) (its backends' workload is not in the records)"))
         case .world: facts.append(("kind", "world: addresses outside the cluster that no CIDR policy names"))
         case .cidr: facts.append(("kind", "CIDR identity (world) \(node.title)"))
+        case .fqdn: facts.append(("kind", "world addresses the initiators had looked up as \(node.title) (dest_names)"))
         case .host: facts.append(("kind", "the node the capture was taken on (reserved:host)"))
         case .remoteNode: facts.append(("kind", "other nodes of the cluster (reserved:remote-node)"))
         case .kubeAPIServer: facts.append(("kind", "the Kubernetes API server (reserved:kube-apiserver)"))
@@ -64,6 +65,7 @@ package struct MapDetails: Sendable, Equatable {
             Self.list("pods", node.pods),
             Self.list("labels", node.labels),
             Self.list("addresses", node.addresses, total: node.addressCount),
+            Self.list("names", node.names),
             Self.list("reached through services", node.services),
         ].compactMap { $0 }
     }
@@ -75,12 +77,13 @@ package struct MapDetails: Sendable, Equatable {
         ]
         if !edge.kubernetesServices.isEmpty { facts.append(("through", edge.kubernetesServices.map { "service \($0)" }.joined(separator: ", "))) }
         facts.append(("verdict", "\(edge.verdictClass.title): \(Self.verdictCounts(edge.verdicts))"))
+        if !edge.applicationProtocols.isEmpty { facts.append(("application", Self.counts(edge.applicationProtocols))) }
         if !edge.dropReasons.isEmpty { facts.append(("drop reason", edge.dropReasons.joined(separator: ", "))) }
         facts.append(("connections", String(edge.connections)))
         facts.append(("packets", String(edge.packets)))
         facts.append(("bytes", Self.bytes(edge.bytes)))
         if !edge.connStates.isEmpty {
-            facts.append(("conn_state", edge.connStates.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")))
+            facts.append(("conn_state", Self.counts(edge.connStates)))
         }
         if !edge.firstSeen.isEmpty { facts.append(("first seen", edge.firstSeen)) }
         if !edge.lastSeen.isEmpty { facts.append(("last seen", edge.lastSeen)) }
@@ -97,13 +100,16 @@ package struct MapDetails: Sendable, Equatable {
         let edges = link.edges.map { map.edges[$0] }
         self.heading = "\(source?.title ?? link.source) → \(destination?.title ?? link.destination)"
         var verdicts: [String: Int] = [:]
+        var applications: [String: Int] = [:]
         var packets: UInt64 = 0
         for edge in edges {
             verdicts.merge(edge.verdicts, uniquingKeysWith: +)
+            applications.merge(edge.applicationProtocols, uniquingKeysWith: +)
             packets &+= edge.packets
         }
         var facts: [(String, String)] = [("from", link.source), ("to", link.destination),
                                          ("verdict", "\(link.verdictClass.title): \(Self.verdictCounts(verdicts))")]
+        if !applications.isEmpty { facts.append(("application", Self.counts(applications))) }
         let services = Set(edges.flatMap(\.kubernetesServices)).sorted()
         if !services.isEmpty { facts.append(("through", services.map { "service \($0)" }.joined(separator: ", "))) }
         let reasons = Set(edges.flatMap(\.dropReasons)).sorted()
@@ -116,6 +122,11 @@ package struct MapDetails: Sendable, Equatable {
             Self.list("services", edges.map { "\($0.label) (\(Self.bytes($0.bytes)))" }),
             Self.list("policies", Set(edges.flatMap(\.policies)).sorted()),
         ].compactMap { $0 }
+    }
+
+    /// `http ×4, tls ×1`, by name.
+    static func counts(_ counts: [String: Int]) -> String {
+        counts.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
     }
 
     /// `FORWARDED ×3, AUDIT ×1, no policy verdict ×2` (`none`: no verdict), in the verdicts' order.

@@ -107,7 +107,7 @@ package struct MapLayout: Sendable {
             return "\(node.subtitle) · \(pods) pod\(pods == 1 ? "" : "s")"
         case .service:
             return node.subtitle
-        case .world, .cidr, .address, .host, .remoteNode, .kubeAPIServer, .reserved, .identity:
+        case .world, .cidr, .fqdn, .address, .host, .remoteNode, .kubeAPIServer, .reserved, .identity:
             return node.addressCount > 1 ? "\(node.subtitle) · \(node.addressCount) addresses" : node.subtitle
         }
     }

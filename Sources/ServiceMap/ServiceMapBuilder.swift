@@ -9,6 +9,13 @@ import FlowLog
 /// CIDR identity (its longest `cidr:` prefix), another reserved identity by its name. A record
 /// without endpoints (no inventory) gives one node per address.
 ///
+/// A responder in the world (`world` or a CIDR identity) whose connections carry `dest_names`
+/// (the names the initiator had looked up for the address, from the DNS answers it received;
+/// Hubble's `destination_names`, docs/l7.md) is the node of the first name instead
+/// (`fqdn:api.example.test`): every address answered for that name is one node, the peer a
+/// `toFQDNs` rule names. World responders without names stay `world` or their CIDR; a named
+/// responder in the cluster, or without an endpoint (no inventory), stays where it was.
+///
 /// An endpoint with a workload identity but no pod — the backends of a ClusterIP service
 /// (`destination_service`, from a run with `--services`) — joins the workload whose pods carry
 /// that identity, when exactly one does in the records; otherwise it is the service's own node
@@ -29,6 +36,8 @@ package struct ServiceMapBuilder {
         var labels: Set<String> = []
         var addresses: Set<String> = []
         var services: Set<String> = []
+        /// The DNS names the connections to an FQDN node carried (`dest_names`).
+        var names: Set<String> = []
         var connectionsOut = 0
         var connectionsIn = 0
         var bytesOut: UInt64 = 0
@@ -40,6 +49,7 @@ package struct ServiceMapBuilder {
             self.labels.formUnion(other.labels)
             self.addresses.formUnion(other.addresses)
             self.services.formUnion(other.services)
+            self.names.formUnion(other.names)
             self.connectionsOut += other.connectionsOut
             self.connectionsIn += other.connectionsIn
             self.bytesOut &+= other.bytesOut
@@ -65,6 +75,8 @@ package struct ServiceMapBuilder {
         var destinationEndpoints: Set<String> = []
         var kubernetesServices: Set<String> = []
         var connStates: [String: Int] = [:]
+        /// Connections by application protocol (`app_proto`: dns, http, tls).
+        var applicationProtocols: [String: Int] = [:]
         var firstSeen: String?
         var lastSeen: String?
 
@@ -79,6 +91,7 @@ package struct ServiceMapBuilder {
             self.destinationEndpoints.formUnion(other.destinationEndpoints)
             self.kubernetesServices.formUnion(other.kubernetesServices)
             self.connStates.merge(other.connStates, uniquingKeysWith: +)
+            self.applicationProtocols.merge(other.applicationProtocols, uniquingKeysWith: +)
             if let first = other.firstSeen, self.firstSeen.map({ first < $0 }) ?? true { self.firstSeen = first }
             if let last = other.lastSeen, self.lastSeen.map({ last > $0 }) ?? true { self.lastSeen = last }
         }
@@ -123,9 +136,11 @@ package struct ServiceMapBuilder {
         if record.policy != nil { self.hasVerdicts = true }
         if record.source != nil || record.destination != nil { self.hasEndpoints = true }
         let bytes = record.bytes
-        let source = self.addEndpoint(record.source, service: nil, address: record.sourceIP, initiator: true, bytes: bytes)
+        let source = self.addEndpoint(record.source, service: nil, address: record.sourceIP, names: [], initiator: true,
+                                      bytes: bytes)
         let destination = self.addEndpoint(record.destination, service: record.destinationService,
-                                           address: record.destinationIP, initiator: false, bytes: bytes)
+                                           address: record.destinationIP, names: record.destinationNames ?? [],
+                                           initiator: false, bytes: bytes)
 
         let key = EdgeKey(source: source.id, destination: destination.id, service: MapService(record),
                           verdictClass: VerdictClass(record.verdict))
@@ -148,6 +163,7 @@ package struct ServiceMapBuilder {
         edge.destinationEndpoints.insert(destination.endpointName)
         if let service = record.destinationService { edge.kubernetesServices.insert(service.description) }
         if let state = record.connState { edge.connStates[state, default: 0] += 1 }
+        if let application = record.applicationProtocol { edge.applicationProtocols[application, default: 0] += 1 }
         let start = record.start ?? record.timestamp
         let end = record.end ?? record.timestamp
         if edge.firstSeen.map({ start < $0 }) ?? true { edge.firstSeen = start }
@@ -199,7 +215,7 @@ package struct ServiceMapBuilder {
             MapNode(id: id, kind: node.placement.kind, group: node.placement.group, title: node.placement.title,
                     subtitle: node.placement.subtitle, pods: node.pods.sorted(), identities: node.identities.sorted(),
                     labels: node.labels.sorted(), addresses: listed(node.addresses), addressCount: node.addresses.count,
-                    services: node.services.sorted(),
+                    services: node.services.sorted(), names: node.names.sorted(),
                     connectionsOut: node.connectionsOut, connectionsIn: node.connectionsIn,
                     bytesOut: node.bytesOut, bytesIn: node.bytesIn)
         }.sorted { ($0.group, $0.id) < ($1.group, $1.id) }
@@ -212,7 +228,7 @@ package struct ServiceMapBuilder {
                     sourceEndpointCount: edge.sourceEndpoints.count,
                     destinationEndpointCount: edge.destinationEndpoints.count,
                     kubernetesServices: edge.kubernetesServices.sorted(),
-                    connStates: edge.connStates, firstSeen: edge.firstSeen ?? "", lastSeen: edge.lastSeen ?? "")
+                    connStates: edge.connStates, applicationProtocols: edge.applicationProtocols, firstSeen: edge.firstSeen ?? "", lastSeen: edge.lastSeen ?? "")
         }.sorted { a, b in
             (a.source, a.destination, a.service) < (b.source, b.destination, b.service)
                 || ((a.source, a.destination, a.service) == (b.source, b.destination, b.service) && a.verdictClass < b.verdictClass)
@@ -281,6 +297,11 @@ package struct ServiceMapBuilder {
         return nil
     }
 
+    /// The node of a world responder the initiator knew by name: its first name's.
+    static func fqdnPlacement(_ name: String) -> Placement {
+        Placement(id: "fqdn:\(name)", kind: .fqdn, group: .world, title: name, subtitle: "FQDN")
+    }
+
     static func labelNamespace(_ endpoint: FlowLogRecord.Endpoint) -> String? {
         endpoint.namespace ?? endpoint.labels(after: "k8s:io.kubernetes.pod.namespace=").first
     }
@@ -301,7 +322,7 @@ package struct ServiceMapBuilder {
     }
 
     private mutating func addEndpoint(_ endpoint: FlowLogRecord.Endpoint?, service: FlowLogRecord.ServiceReference?,
-                                      address: String, initiator: Bool, bytes: UInt64) -> Resolved {
+                                      address: String, names: [String], initiator: Bool, bytes: UInt64) -> Resolved {
         let placement: Placement
         var endpointName = address
         if let endpoint, endpoint.podName == nil, Self.reservedPlacement(endpoint) == nil {
@@ -309,6 +330,9 @@ package struct ServiceMapBuilder {
             placement = Placement(id: deferred.key, kind: .identity, group: .cluster, title: "", subtitle: "")
             self.deferred[deferred.key] = deferred
             if let service { endpointName = "service \(service) (\(address))" }
+        } else if let endpoint, let name = names.first, let world = Self.reservedPlacement(endpoint),
+                  world.group == .world {
+            placement = Self.fqdnPlacement(name)
         } else {
             placement = Self.placement(of: endpoint, address: address)
         }
@@ -324,6 +348,7 @@ package struct ServiceMapBuilder {
                 node.pods.insert(endpointName)
             }
         }
+        if placement.kind == .fqdn { node.names.formUnion(names) }
         if let service {
             node.services.insert(service.description)
         } else {

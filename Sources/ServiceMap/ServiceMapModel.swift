@@ -94,6 +94,8 @@ package enum MapNodeKind: String, Sendable, Hashable {
     case world
     /// A CIDR identity (`cidr:198.18.0.0/15` with its world label).
     case cidr
+    /// World addresses the initiator had looked up by name, by the first name (`fqdn:api.example.test`).
+    case fqdn
     case host
     case remoteNode = "remote-node"
     case kubeAPIServer = "kube-apiserver"
@@ -108,7 +110,7 @@ package enum MapNodeKind: String, Sendable, Hashable {
 /// One box on the map.
 package struct MapNode: Sendable, Equatable {
     /// Unique and stable: `namespace/workload` (or `namespace/pod`) for pods, `world`,
-    /// `cidr:198.18.0.0/15`, `host`, `remote-node`, `kube-apiserver`, `reserved:health`,
+    /// `cidr:198.18.0.0/15`, `fqdn:api.example.test`, `host`, `remote-node`, `kube-apiserver`, `reserved:health`,
     /// `identity:1234`, or the address itself (`203.0.113.7`).
     package var id: String
     package var kind: MapNodeKind
@@ -128,6 +130,8 @@ package struct MapNode: Sendable, Equatable {
     package var addressCount: Int
     /// ClusterIP services (`namespace/name`) through which connections reached this node, sorted.
     package var services: [String]
+    /// For an FQDN node, every name its connections carried (`dest_names`), sorted.
+    package var names: [String]
     /// Connections (and their bytes, both ways) this node started, and those it answered.
     package var connectionsOut: Int
     package var connectionsIn: Int
@@ -136,7 +140,7 @@ package struct MapNode: Sendable, Equatable {
 
     package init(id: String, kind: MapNodeKind, group: MapGroup, title: String, subtitle: String, pods: [String] = [],
                 identities: [UInt32] = [], labels: [String] = [], addresses: [String] = [], addressCount: Int = 0,
-                services: [String] = [], connectionsOut: Int = 0, connectionsIn: Int = 0, bytesOut: UInt64 = 0, bytesIn: UInt64 = 0) {
+                services: [String] = [], names: [String] = [], connectionsOut: Int = 0, connectionsIn: Int = 0, bytesOut: UInt64 = 0, bytesIn: UInt64 = 0) {
         self.id = id
         self.kind = kind
         self.group = group
@@ -148,6 +152,7 @@ package struct MapNode: Sendable, Equatable {
         self.addresses = addresses
         self.addressCount = addressCount
         self.services = services
+        self.names = names
         self.connectionsOut = connectionsOut
         self.connectionsIn = connectionsIn
         self.bytesOut = bytesOut
@@ -244,6 +249,8 @@ package struct MapEdge: Sendable, Equatable {
     package var kubernetesServices: [String]
     /// Connections by Zeek `conn_state`.
     package var connStates: [String: Int]
+    /// Connections by application protocol (`app_proto`: dns, http, tls); those without one are not counted.
+    package var applicationProtocols: [String: Int]
     /// First start and last end of the connections, as written in the records.
     package var firstSeen: String
     package var lastSeen: String

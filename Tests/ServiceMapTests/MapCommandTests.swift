@@ -84,6 +84,35 @@ struct MapCommandTests {
         #expect(!dot.contains("through: service"))
     }
 
+    /// The DOT line of one node (its id quoted at the start), or nil.
+    static func nodeLine(_ id: String, in dot: String) -> String? {
+        dot.split(separator: "\n").first { $0.hasPrefix("    \"\(id)\" [") }.map(String.init)
+    }
+
+    /// World peers the pod had looked up are nodes named by the name (`dest_names`), holding every
+    /// address answered for it; a world address never resolved stays in `world`. The L7 capture:
+    /// 203.0.113.10 answered for api.example.test (and later www.example.test, a CNAME to it),
+    /// 198.51.100.7 for blocked.example.net, 203.0.113.20 reached by address only.
+    @Test func worldPeersLookedUpByNameAreFQDNNodes() throws {
+        let result = try Self.flowmon(MapFixture.l7Arguments + ["--out", "-", "--format", "dot"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let dot = result.stdout
+        let api = try #require(Self.nodeLine("fqdn:api.example.test", in: dot), "no api.example.test node:\n\(dot)")
+        #expect(api.contains("[label=\"api.example.test\\nFQDN\""))
+        #expect(api.contains("\\naddresses (1): 203.0.113.10\\n"))
+        #expect(api.contains("\\nnames (2): api.example.test, www.example.test\""))
+        let blocked = try #require(Self.nodeLine("fqdn:blocked.example.net", in: dot), "no blocked.example.net node:\n\(dot)")
+        #expect(blocked.contains("\\naddresses (1): 198.51.100.7\\n"))
+        let world = try #require(Self.nodeLine("world", in: dot))
+        #expect(world.contains("\\naddresses (1): 203.0.113.20\""))
+        #expect(!dot.contains("\"fqdn:www.example.test\""))
+        // Edges keep their verdicts and say which application protocol they carried.
+        #expect(dot.contains("\"shop/frontend-5d8f\" -> \"fqdn:api.example.test\" [label=\"80/TCP ×4\\n443/TCP ×1\", color=\"#2f9e44\""))
+        #expect(dot.contains("\\napplication: http ×4, tls ×1\\n"))
+        #expect(dot.contains("\"shop/frontend-5d8f\" -> \"fqdn:blocked.example.net\" [label=\"80/TCP ×1\", color=\"#e03131\""))
+        #expect(dot.contains("\"shop/frontend-5d8f\" -> \"world\" [label=\"80/TCP ×1\", color=\"#e03131\""))
+    }
+
     @Test func missingInput() throws {
         let result = try Self.flowmon(["map", "/nonexistent/flows.pcap", "--out", "/tmp/never-written.html"])
         #expect(result.status == 1)

@@ -17,6 +17,13 @@ enum MapFixture {
     static let demoPlainFlows = demo.appendingPathComponent("demo-cluster.expected.jsonl")
     static let demoPolicies = root.appendingPathComponent("Policies/demo")
     static let goldenDOT = demo.appendingPathComponent("demo-cluster.map.expected.dot")
+    /// The L7 capture: one pod's DNS lookups, then HTTP and TLS to the addresses answered
+    /// (Captures/l7/README.md).
+    static let l7 = root.appendingPathComponent("Captures/l7")
+    static var l7Arguments: [String] {
+        ["map", l7.appendingPathComponent("l7-egress.pcap").path, "--pods", l7.appendingPathComponent("l7.pods.json").path,
+         "--policies", l7.appendingPathComponent("l7.policies.yaml").path, "--node-name", "kind-worker-0"]
+    }
 
     /// `flowmon map` arguments for the demo capture, as `scripts/demo` replays it.
     static var demoArguments: [String] {

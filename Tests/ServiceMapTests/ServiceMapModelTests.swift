@@ -161,6 +161,47 @@ struct ServiceMapModelTests {
             == ["shop/web→data/db allowed 5", "shop/web→data/db would-be-dropped 2"])
     }
 
+    /// `dest_names` make a world responder the node of its first name: addresses sharing it are
+    /// one node (world or CIDR alike), other names are listed; pods and unnamed world peers stay.
+    @Test func worldPeersWithNamesJoinTheirFirstName() {
+        typealias E = FlowLogRecord.Endpoint
+        let client = E(identity: 300, namespace: "shop", podName: "web-1", workloads: [.init(name: "web", kind: "Deployment")])
+        let world = E(identity: 2, labels: ["reserved:world"])
+        let cidr = E(identity: 16_777_217, labels: ["cidr:192.0.2.0/24", "reserved:world-ipv4"])
+        func record(_ destination: E, _ address: String, _ names: [String]?, app: String? = nil,
+                    verdict: FlowLogRecord.Verdict = .forwarded) -> FlowLogRecord {
+            var record = Self.record(source: client, destination: destination, verdict: verdict)
+            record.destinationIP = address
+            record.destinationNames = names
+            record.applicationProtocol = app
+            return record
+        }
+        var builder = ServiceMapBuilder()
+        builder.add(contentsOf: [
+            record(world, "203.0.113.10", ["api.example.test"], app: "http"),
+            record(cidr, "192.0.2.7", ["api.example.test", "www.example.test"], app: "tls", verdict: .audit),
+            record(world, "203.0.113.20", nil),
+            record(cidr, "192.0.2.8", []),
+            record(client, "10.0.0.9", ["web.shop.svc.cluster.local"]),
+        ])
+        let map = builder.build()
+        #expect(map.nodes.map(\.id) == ["shop/web", "cidr:192.0.2.0/24", "fqdn:api.example.test", "world"])
+        let api = map.nodes[2]
+        #expect(api.kind == .fqdn && api.group == .world && api.title == "api.example.test" && api.subtitle == "FQDN")
+        #expect(api.addresses == ["192.0.2.7", "203.0.113.10"] && api.addressCount == 2)
+        #expect(api.names == ["api.example.test", "www.example.test"] && api.connectionsIn == 2)
+        #expect(map.nodes[1].addresses == ["192.0.2.8"] && map.nodes[3].addresses == ["203.0.113.20"])
+        #expect(map.edges.map { "\($0.key) \($0.verdictClass.rawValue) \($0.applicationProtocols)" } == [
+            "shop/web→cidr:192.0.2.0/24 80/TCP allowed [:]",
+            "shop/web→fqdn:api.example.test 80/TCP allowed [\"http\": 1]",
+            "shop/web→fqdn:api.example.test 80/TCP would-be-dropped [\"tls\": 1]",
+            "shop/web→shop/web 80/TCP allowed [:]",
+            "shop/web→world 80/TCP allowed [:]",
+        ])
+        let details = MapDetails(node: api).plainText
+        #expect(details.contains("\naddresses (2): 192.0.2.7, 203.0.113.10\nnames (2): api.example.test, www.example.test"))
+    }
+
     @Test func serviceBackendsJoinTheirWorkload() {
         typealias E = FlowLogRecord.Endpoint
         let client = E(identity: 300, namespace: "shop", podName: "web-1", workloads: [.init(name: "web", kind: "Deployment")])
