@@ -89,7 +89,8 @@ extension Flowmon.Policy {
                 Uses the same compiled policy maps and identities as replay: the egress decision at the \
                 source pod and the ingress decision at the destination pod (each only when that pod is on \
                 the node named by --node-name, or on any node when no node is named), the map entry that \
-                matched, and the policies responsible.
+                matched, and the policies responsible. With --to-fqdn the destination is a DNS \
+                name, judged with the toFQDNs selectors it matches.
                 """
         )
 
