@@ -88,11 +88,11 @@ package enum PolicyExplainer {
     }
 
     /// The address an FQDN destination is judged at when none is given or learned: `0.0.0.0`
-    /// (`::` from an IPv6 source), which no CIDR rule of a cluster names, so its identity is
-    /// `reserved:world`: as Cilium, whose identity for an address learned for a `toFQDNs` name is
-    /// the address's CIDR identity, world unless another rule names a range holding it.
+    /// (`::` from an IPv6 source), which only `0.0.0.0/0`-style CIDR rules hold, so its identity
+    /// is `reserved:world`: as Cilium, whose identity for an address learned for a `toFQDNs` name
+    /// is the address's CIDR identity, world unless another rule names a range holding it.
     package static func worldAddress(from source: IPAddress) -> IPAddress {
-        IPAddress(text: source.isIPv4 ? "0.0.0.0" : "::")!
+        source.isIPv4 ? IPAddress(ipv4: 0) : IPAddress(high: 0, low: 0)
     }
 
     /// Explains `from` -> `to` (`NS/POD` or an address). With `fqdn`, the destination is that DNS
