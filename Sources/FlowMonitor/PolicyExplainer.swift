@@ -1,6 +1,7 @@
 import Agent
 import Datapath
 import FlowCore
+import L7
 
 /// Answers "what would policy do with this connection?" from the same compiled maps and
 /// ipcache the datapath uses (`flowmon policy explain`).
@@ -44,6 +45,18 @@ package struct PolicyExplanation: Sendable {
     package var servicePort: UInt16 = 0
     /// The service has backends flowmon knows (otherwise the ClusterIP itself was judged).
     package var serviceTranslated = false
+    /// `--to-fqdn`: the destination is a DNS name, judged with the `toFQDNs` selectors it matches.
+    package var fqdn: FQDNTarget?
+
+    /// A destination given by name (`policy explain --to-fqdn`).
+    package struct FQDNTarget: Sendable {
+        /// The name as selectors compare it (`FQDNSelector.normalizedName`).
+        package var name: String
+        /// The `toFQDNs` selectors matching the name (`matchName: ...`, `matchPattern: ...`).
+        package var selectors: [String]
+        /// False when no address was given or learned: the judgement is at `PolicyExplainer.worldAddress`.
+        package var addressKnown: Bool
+    }
 
     package var allowed: Bool { self.egress.decision.isAllowed && self.ingress.decision.isAllowed }
 }
@@ -74,15 +87,35 @@ package enum PolicyExplainer {
             namespace: endpoint?.namespace, podName: endpoint?.podName, isLocalEndpoint: value.isLocalEndpoint)
     }
 
-    package static func explain(from: String, to: String, ipProtocol: UInt8, port: UInt16, in state: AgentState)
-        throws(AgentError) -> PolicyExplanation
+    /// The address an FQDN destination is judged at when none is given or learned: `0.0.0.0`
+    /// (`::` from an IPv6 source), which only `0.0.0.0/0`-style CIDR rules hold, so its identity
+    /// is `reserved:world`: as Cilium, whose identity for an address learned for a `toFQDNs` name
+    /// is the address's CIDR identity, world unless another rule names a range holding it.
+    package static func worldAddress(from source: IPAddress) -> IPAddress {
+        source.isIPv4 ? IPAddress(ipv4: 0) : IPAddress(high: 0, low: 0)
+    }
+
+    /// Explains `from` -> `to` (`NS/POD` or an address). With `fqdn`, the destination is that DNS
+    /// name: the `toFQDNs` selectors matching it (Cilium's name-to-selector match,
+    /// `FQDNSelectorTable.mask`) apply at `to`, or at `worldAddress` when `to` is nil.
+    package static func explain(from: String, to: String?, fqdn: String? = nil, ipProtocol: UInt8, port: UInt16,
+                                in state: AgentState) throws(AgentError) -> PolicyExplanation
     {
         let sourceAddress = try Self.address(from, in: state)
-        let destinationAddress = try Self.address(to, in: state)
+        let destinationAddress = try to.map { (text: String) throws(AgentError) in try Self.address(text, in: state) }
+            ?? Self.worldAddress(from: sourceAddress)
+        let table = state.compiled.fqdnSelectors
+        let mask = fqdn.map { table.mask(matching: $0) } ?? 0
+        let target = fqdn.map { name in
+            PolicyExplanation.FQDNTarget(
+                name: FQDNSelector.normalizedName(name),
+                selectors: table.selectors.indices.filter { mask & (1 << UInt64($0)) != 0 }.map { table.selectors[$0].description },
+                addressKnown: to != nil)
+        }
         let judgement = state.snapshot.judge(source: sourceAddress, destination: destinationAddress, port: port,
-                                             ipProtocol: ipProtocol)
+                                             ipProtocol: ipProtocol, destinationSelectors: mask)
         let source = Self.side(from, address: sourceAddress, value: judgement.source, in: state)
-        var destination = Self.side(to, address: destinationAddress, value: judgement.addressed, in: state)
+        var destination = Self.side(to ?? fqdn ?? "", address: destinationAddress, value: judgement.addressed, in: state)
         // A ClusterIP service port: judged at the backends, as the datapath does.
         let service = state.services.reference(judgement.service)
         if judgement.isTranslated {
@@ -117,6 +150,7 @@ package enum PolicyExplainer {
         return PolicyExplanation(from: source, to: destination, ipProtocol: ipProtocol, port: judgement.port,
                                  egress: direction(.egress, local: source, judgement.egress),
                                  ingress: direction(.ingress, local: destination, judgement.ingress),
-                                 service: service, servicePort: port, serviceTranslated: judgement.isTranslated)
+                                 service: service, servicePort: port, serviceTranslated: judgement.isTranslated,
+                                 fqdn: target)
     }
 }

@@ -2,7 +2,9 @@ import Agent
 import ArgumentParser
 import Datapath
 import FlowCore
+import FlowLog
 import FlowMonitor
+import L7
 import Foundation
 
 extension Flowmon {
@@ -87,15 +89,26 @@ extension Flowmon.Policy {
                 Uses the same compiled policy maps and identities as replay: the egress decision at the \
                 source pod and the ingress decision at the destination pod (each only when that pod is on \
                 the node named by --node-name, or on any node when no node is named), the map entry that \
-                matched, and the policies responsible.
+                matched, and the policies responsible. With --to-fqdn the destination is a DNS \
+                name, judged with the toFQDNs selectors it matches.
                 """
         )
 
         @Option(help: ArgumentHelp("The client: NAMESPACE/POD or an IP address.", valueName: "endpoint"))
         var from: String
 
-        @Option(help: ArgumentHelp("The server: NAMESPACE/POD or an IP address.", valueName: "endpoint"))
-        var to: String
+        @Option(help: ArgumentHelp("The server: NAMESPACE/POD or an IP address (with --to-fqdn: the name's address).", valueName: "endpoint"))
+        var to: String?
+
+        @Option(name: .customLong("to-fqdn"), help: ArgumentHelp(
+            "The server is this DNS name: the toFQDNs selectors matching it apply, at the --to address, each address learned from --dns-log, or else an unknown (world) address.",
+            valueName: "name"))
+        var toFQDN: String?
+
+        @Option(name: .customLong("dns-log"), help: ArgumentHelp(
+            "flowmon JSON lines with dns records (replay or capture output): with --to-fqdn and no --to, each address learned for the name is explained.",
+            valueName: "file"))
+        var dnsLog: String?
 
         @Option(help: ArgumentHelp("Destination port and protocol, e.g. 443, 53/udp, 2905/sctp (default protocol tcp).", valueName: "port[/proto]"))
         var port: String?
@@ -111,6 +124,11 @@ extension Flowmon.Policy {
         func validate() throws {
             guard (self.port == nil) != (self.icmp == nil) else {
                 throw ValidationError("Give exactly one of '--port' and '--icmp'.")
+            }
+            guard self.to != nil || self.toFQDN != nil else { throw ValidationError("Give '--to', '--to-fqdn' or both.") }
+            if self.dnsLog != nil && self.toFQDN == nil { throw ValidationError("'--dns-log' needs '--to-fqdn'.") }
+            if let name = self.toFQDN, name.isEmpty || name.utf8.count > 255 {
+                throw ValidationError("'--to-fqdn' must be a DNS name of 1-255 characters, got '\(name)'.")
             }
             guard self.agent.inventory.pods != nil else { throw ValidationError("'--pods' is required to know the endpoints.") }
             if let port { _ = try Self.parsePort(port) }
@@ -129,9 +147,27 @@ extension Flowmon.Policy {
             }
         }
 
+        /// The addresses `dns` responses in the flowmon JSON lines at `path` gave for `name` (the
+        /// A/AAAA answers of responses whose first question is `name`, CNAME chains included, as
+        /// Cilium's DNS proxy associates them with the question), in first-seen order.
+        static func learnedAddresses(of name: String, in path: String) throws(FlowLogError) -> [IPAddress] {
+            let wanted = FQDNSelector.normalizedName(name)
+            let reader = try FlowLogReader(path: path)
+            var addresses: [IPAddress] = []
+            while let event = try reader.nextEvent() {
+                guard case .application(let record) = event, record.kind == .dns, record.dnsType == "response",
+                      let query = record.query, FQDNSelector.normalizedName(query) == wanted else { continue }
+                for answer in record.answers {
+                    if let address = IPAddress(text: answer), !addresses.contains(address) { addresses.append(address) }
+                }
+            }
+            return addresses
+        }
+
         func run() throws {
             guard let state = try self.agent.load() else { throw ExitCode.failure }
-            let explanation: PolicyExplanation
+            var explanations: [PolicyExplanation] = []
+            var learned: [IPAddress]? = nil
             do {
                 let fromAddress = try PolicyExplainer.address(self.from, in: state)
                 let (ipProtocol, port): (UInt8, UInt16)
@@ -141,18 +177,47 @@ extension Flowmon.Policy {
                 } else {
                     (ipProtocol, port) = try Self.parsePort(self.port ?? "")
                 }
-                explanation = try PolicyExplainer.explain(from: self.from, to: self.to, ipProtocol: ipProtocol, port: port,
-                                                          in: state)
+                var targets: [String?] = [self.to]
+                if let dnsLog, let name = self.toFQDN {
+                    let addresses = try Self.learnedAddresses(of: name, in: dnsLog)
+                    learned = addresses
+                    // A connection stays in the source's address family: those addresses are explained.
+                    let reachable = addresses.filter { $0.isIPv4 == fromAddress.isIPv4 }
+                    if self.to == nil && !reachable.isEmpty { targets = reachable.map(\.text) }
+                }
+                for target in targets {
+                    explanations.append(try PolicyExplainer.explain(from: self.from, to: target, fqdn: self.toFQDN,
+                                                                    ipProtocol: ipProtocol, port: port, in: state))
+                }
             } catch let error as AgentError {
+                Diagnostics.error(error.description)
+                throw ExitCode.failure
+            } catch let error as FlowLogError {
                 Diagnostics.error(error.description)
                 throw ExitCode.failure
             }
             if self.json {
-                let data = try JSONSerialization.data(withJSONObject: Self.jsonObject(explanation, verdictAsEnforced: self.agent.verdictAsEnforced),
+                let objects = explanations.map { explanation in
+                    var object = Self.jsonObject(explanation, verdictAsEnforced: self.agent.verdictAsEnforced)
+                    if let learned, var fqdn = object["fqdn"] as? [String: Any] {
+                        fqdn["learned_addresses"] = learned.map(\.text)
+                        object["fqdn"] = fqdn
+                    }
+                    return object
+                }
+                // With --dns-log and no --to: an array, one explanation per learned address.
+                let value: Any = self.dnsLog != nil && self.to == nil ? objects : objects[0]
+                let data = try JSONSerialization.data(withJSONObject: value,
                                                       options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print(Self.words(explanation, verdictAsEnforced: self.agent.verdictAsEnforced))
+                if let learned, let dnsLog, let name = self.toFQDN {
+                    let shown = FQDNSelector.normalizedName(name)
+                    print(learned.isEmpty ? "no address learned for \(shown) in \(dnsLog)\n"
+                          : "addresses learned for \(shown) in \(dnsLog): " + learned.map(\.text).joined(separator: ", ") + "\n")
+                }
+                print(explanations.map { Self.words($0, verdictAsEnforced: self.agent.verdictAsEnforced) }
+                    .joined(separator: "\n\n"))
             }
         }
 
@@ -192,6 +257,12 @@ extension Flowmon.Policy {
                 lines.insert("      via service \(service.namespace)/\(service.name) (service port \(e.servicePort), judged at its backends"
                              + (e.serviceTranslated ? " on port \(e.port))" : ": none known, so at the address)"),
                              at: 3)
+            }
+            if let fqdn = e.fqdn {
+                lines[1] = "to    \(fqdn.name) " + (fqdn.addressKnown ? "at \(describe(e.to))"
+                    : "(address unknown: judged at \(describe(e.to)))")
+                lines.insert("      toFQDNs selectors matching \(fqdn.name): "
+                             + (fqdn.selectors.isEmpty ? "none" : fqdn.selectors.joined(separator: ", ")), at: 2)
             }
             for direction in [e.egress, e.ingress] {
                 let label = direction.direction == .egress ? "egress " : "ingress"
@@ -244,6 +315,9 @@ extension Flowmon.Policy {
             var object: [String: Any] = ["from": side(e.from), "to": side(e.to), "protocol": Int(e.ipProtocol),
                                          "port": Int(e.port), "egress": direction(e.egress), "ingress": direction(e.ingress),
                                          "verdict": verdict(e, verdictAsEnforced: verdictAsEnforced)]
+            if let fqdn = e.fqdn {
+                object["fqdn"] = ["name": fqdn.name, "selectors": fqdn.selectors, "address_known": fqdn.addressKnown] as [String: Any]
+            }
             if let service = e.service {
                 object["service"] = ["name": service.name, "namespace": service.namespace, "port": Int(e.servicePort)] as [String: Any]
             }
