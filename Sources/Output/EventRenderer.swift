@@ -1,5 +1,6 @@
 import Datapath
 import FlowCore
+import L7
 
 /// Renders one datapath's events for the merge: flow records and (`--hubble`) Hubble lines as
 /// keyed JSON, findings queued for the detectors. It is the program's sink (one per worker),
@@ -51,7 +52,7 @@ package final class EventRenderer: DatapathEventSink {
             guard let annotations = self.annotations(of: flow) else { return }
             if let hubble = self.hubble {
                 Self.appendHubble(flow, firstPacketFlags: flags, annotations: annotations, interfaces: self.interfaces,
-                                  to: hubble, key: key)
+                                  names: self.application?.names, to: hubble, key: key)
             }
             if let metrics = self.metrics {
                 Self.hubbleEvents(flow, annotations: annotations) { _, direction, decision, event in
@@ -74,12 +75,13 @@ package final class EventRenderer: DatapathEventSink {
     /// for an enforced drop, the drop line; egress before ingress (`primary` 0-3 within the
     /// packet's key).
     static func appendHubble(_ flow: FlowEntry, firstPacketFlags: UInt16, annotations: FlowAnnotations,
-                             interfaces: InterfaceNames?, to keyed: KeyedRecords, key: EmissionKey) {
+                             interfaces: InterfaceNames?, names: NameSets? = nil, to keyed: KeyedRecords, key: EmissionKey) {
         Self.hubbleEvents(flow, annotations: annotations) { place, direction, decision, event in
             keyed.beginRecord()
             HubbleRecord.append(flow, direction: direction, decision: decision, event: event,
                                 firstPacketFlags: firstPacketFlags, nodeName: annotations.nodeName,
-                                annotations: annotations, interfaces: interfaces, to: &keyed.block.buffer)
+                                annotations: annotations, interfaces: interfaces, names: names,
+                                to: &keyed.block.buffer)
             keyed.endRecord(EmissionKey(event: key.event, primary: key.primary + Int64(place), secondary: key.secondary))
         }
     }

@@ -1,6 +1,7 @@
 import Datapath
 import Decoding
 import FlowCore
+import L7
 
 /// Writes one line in the shape `hubble observe -o json` prints (a `GetFlowsResponse`:
 /// `{"flow":{...},"node_name":...,"time":...}`, proto field names, enums as strings, zero
@@ -37,7 +38,7 @@ public enum HubbleRecord {
 
     public static func append(_ flow: FlowEntry, direction: TrafficDirection, decision: PolicyDecision, event: Event,
                               firstPacketFlags: UInt16, nodeName: String, annotations: FlowAnnotations,
-                              interfaces: InterfaceNames? = nil, to out: inout JSONBuffer) {
+                              interfaces: InterfaceNames? = nil, names: NameSets? = nil, to out: inout JSONBuffer) {
         let allowed = decision.isAllowed
         let dropped = !allowed && annotations.verdictAsEnforced
         let dropReason: UInt64 = decision.outcome == .deniedExplicitly ? 181 : 133
@@ -62,6 +63,12 @@ public enum HubbleRecord {
         interfaces?.appendHubble(flow, to: &out)
         out.append(raw: ",\"Type\":\"L3_L4\",\"node_name\":")
         out.appendString(nodeName)
+        // The names the source had looked up for the destination (Hubble's `destination_names`,
+        // what `hubble observe --fqdn` matches).
+        names?.withJSON(flow.destinationNameSet) { json in
+            out.append(raw: ",\"destination_names\":")
+            out.append(raw: json)
+        }
         if event == .drop {
             out.append(raw: ",\"event_type\":{\"type\":1,\"sub_type\":")
             out.append(dropReason)
