@@ -3,9 +3,10 @@ import FlowCore
 
 /// A fixed-capacity bidirectional connection table: the conntrack of flowmon.
 ///
-/// Memory is allocated once, in `init`: `capacity` entries and an open-addressing index
-/// of twice as many slots (linear probing, backward-shift deletion, no tombstones). It never
-/// grows: when full, the least recently active flow is evicted and handed to `onEnd` with
+/// Memory is reserved once, in `init`: `capacity` entries and an open-addressing index
+/// of twice as many slots (linear probing, backward-shift deletion, no tombstones), mapped
+/// lazily (`ZeroedMemory`), so a table sized for a node costs only the pages its flows have
+/// used. It never grows: when full, the least recently active flow is evicted and handed to `onEnd` with
 /// reason `.evicted` (Suricata's emergency mode and Cilium's CT GC both trade old entries
 /// for new ones; we count every eviction).
 ///
@@ -27,8 +28,10 @@ public final class FlowTable {
     /// array instead of two other flows' entries.
     let links: UnsafeMutablePointer<FlowLink>
     let index: SlotIndex
-    /// List heads and tails per phase (3 + 3), and the free list head at index 6.
+    /// List heads and tails per phase (3 + 3), and the head of the list of freed slots at index 6.
     let lists: UnsafeMutablePointer<Int32>
+    /// Slots never used yet: `fresh..<capacity`, taken in order once no freed slot is left.
+    private var fresh = 0
     let timeoutNanoseconds: (Int64, Int64, Int64)
 
     /// The latest packet time seen.
@@ -48,25 +51,17 @@ public final class FlowTable {
         self.timeoutNanoseconds = (timeouts.nanoseconds(for: .new), timeouts.nanoseconds(for: .established),
                                    timeouts.nanoseconds(for: .closed))
         self.index = SlotIndex(capacity: capacity)
-        self.entries = .allocate(capacity: capacity)
-        let blank = FlowEntry(key: FlowKey(lowAddress: .zero, highAddress: .zero, lowPort: 0, highPort: 0,
-                                           ipProtocol: 0, vni: 0),
-                              initiatorIsLow: true, ipVersion: 0, time: .zero)
-        self.entries.initialize(repeating: blank, count: capacity)
-        self.links = .allocate(capacity: capacity)
-        for index in 0..<capacity {
-            (self.links + index).initialize(to: FlowLink(previous: -1, next: index + 1 < capacity ? Int32(index + 1) : -1,
-                                                         phase: .new))
-        }
+        // Entries and links are written before they are read: an entry when its slot is
+        // first taken (`insert`), a link when its entry is linked or freed.
+        self.entries = ZeroedMemory.allocate(FlowEntry.self, count: capacity)
+        self.links = ZeroedMemory.allocate(FlowLink.self, count: capacity)
         self.lists = .allocate(capacity: 7)
         self.lists.initialize(repeating: -1, count: 7)
-        self.lists[6] = 0
     }
 
     deinit {
-        self.entries.deinitialize(count: self.capacity)
-        self.entries.deallocate()
-        self.links.deallocate()
+        ZeroedMemory.free(self.entries, count: self.capacity)
+        ZeroedMemory.free(self.links, count: self.capacity)
         self.index.free()
         self.lists.deallocate()
     }
@@ -303,7 +298,7 @@ public final class FlowTable {
     func insert(_ observation: PacketObservation, hash: UInt64, time: CaptureTime,
                 onEnd: (borrowing FlowEntry, FlowEndReason) -> Void) -> Int
     {
-        if self.lists[6] < 0 {
+        if self.lists[6] < 0 && self.fresh == self.capacity {
             // Full: evict the least recently active flow.
             var victim: Int32 = -1
             var oldest = Int64.max
@@ -317,8 +312,14 @@ public final class FlowTable {
             self.counters.evicted &+= 1
             self.remove(Int(victim), reason: .evicted, onEnd: onEnd)
         }
-        let index = Int(self.lists[6])
-        self.lists[6] = self.links[index].next
+        let index: Int
+        if self.lists[6] >= 0 {
+            index = Int(self.lists[6])
+            self.lists[6] = self.links[index].next
+        } else {
+            index = self.fresh
+            self.fresh += 1
+        }
         var entry = FlowEntry(key: observation.key, initiatorIsLow: observation.initiatorIsLow,
                               ipVersion: observation.ipVersion, time: time)
         entry.flowID = Self.flowID(hash: observation.key.hashValue64, start: time)

@@ -55,14 +55,13 @@ public final class FragmentTable {
         self.capacity = capacity
         self.timeout = timeout
         self.timeoutNanoseconds = timeout.flowmonNanoseconds
-        self.ring = .allocate(capacity: capacity)
-        self.ring.initialize(repeating: Datagram(), count: capacity)
+        // All zero is `Datagram()`: mapped lazily, touched as datagrams arrive.
+        self.ring = ZeroedMemory.allocate(Datagram.self, count: capacity)
         self.index = SlotIndex(capacity: capacity)
     }
 
     deinit {
-        self.ring.deinitialize(count: self.capacity)
-        self.ring.deallocate()
+        ZeroedMemory.free(self.ring, count: self.capacity)
         self.index.free()
     }
 

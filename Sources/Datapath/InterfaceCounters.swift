@@ -19,7 +19,7 @@ public final class InterfaceCounters {
     private let table: EvictingHashTable<UInt32, Counts>
 
     public init(capacity: Int = 1024) {
-        self.table = EvictingHashTable(capacity: capacity, empty: Counts())
+        self.table = EvictingHashTable(capacity: capacity)
     }
 
     /// Counts a packet read on interface `index`; returns its slot for the counts that follow.

@@ -55,7 +55,7 @@ public final class ObservationPoints {
 
     /// `capacity`: local pod addresses remembered (the least recently seen gives way).
     public init(capacity: Int = 16_384) {
-        self.localPods = EvictingHashTable(capacity: capacity, empty: LocalPod(interfaceIndex: 0, seen: .min))
+        self.localPods = EvictingHashTable(capacity: capacity)
     }
 
     /// Sets the observed interfaces and their roles; addresses learned behind interfaces that

@@ -1,4 +1,7 @@
-/// An open-addressing hash index from 64-bit hashes to entry numbers, allocated once.
+import FlowCore
+
+/// An open-addressing hash index from 64-bit hashes to entry numbers, allocated once (lazily
+/// mapped: `ZeroedMemory`; an empty slot is 0).
 ///
 /// Linear probing over `2^k >= 2 * capacity` slots; each slot packs a 32-bit hash tag and
 /// the entry number, so most mismatches are rejected without touching the entry.
@@ -13,11 +16,10 @@ struct SlotIndex {
         var slotCount = 16
         while slotCount < capacity * 2 { slotCount <<= 1 }
         self.mask = slotCount - 1
-        self.slots = .allocate(capacity: slotCount)
-        self.slots.initialize(repeating: 0, count: slotCount)
+        self.slots = ZeroedMemory.allocate(UInt64.self, count: slotCount)
     }
 
-    func free() { self.slots.deallocate() }
+    func free() { ZeroedMemory.free(self.slots, count: self.mask + 1) }
 
     /// The entry whose hash is `hash` and for which `matches` is true, or -1.
     @inline(__always)

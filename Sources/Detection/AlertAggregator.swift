@@ -50,8 +50,7 @@ final class AlertAggregator {
 
     init(capacity: Int, window: Int64) {
         self.window = window
-        self.table = EvictingHashTable(capacity: capacity,
-                                       empty: Aggregate(windowEnd: 0, fire: AlertFire(kind: .policyViolation, time: .zero), flow: nil))
+        self.table = EvictingHashTable(capacity: capacity)
         self.closing = .allocate(capacity: self.table.slotCount)
     }
 

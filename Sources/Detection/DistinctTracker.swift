@@ -49,7 +49,7 @@ final class DistinctTracker {
         self.threshold = max(1, threshold)
         self.window = max(1, window)
         self.bucketWidth = max(1, (self.window + Int64(Self.subBuckets) - 1) / Int64(Self.subBuckets))
-        self.table = EvictingHashTable(capacity: capacity, empty: Window(latest: 0, lastFired: .min, distinct: 0, newestBucket: 0))
+        self.table = EvictingHashTable(capacity: capacity)
         let count = self.table.slotCount
         // Values are written before they are read (a slot's first `distinct` entries), and a
         // slot's attempt ring is zeroed when the slot is taken, so these stay untouched (and

@@ -4,7 +4,8 @@
 /// by the low bits of the caller's 64-bit hash), and when a key's bucket is full the entry the
 /// caller ranks lowest (the first such in the bucket) gives way, counted in `evicted`. Entries
 /// are addressed by slot index, so a caller can keep per-slot arrays beside the table. Storage
-/// is allocated in `init`; nothing allocates afterwards. Single-threaded.
+/// is allocated in `init`; nothing allocates afterwards. Keys and values are trivial types
+/// (`ZeroedMemory`). Single-threaded.
 public final class EvictingHashTable<Key: Equatable, Value> {
     /// Where `place` puts a key.
     public enum Place {
@@ -27,28 +28,28 @@ public final class EvictingHashTable<Key: Equatable, Value> {
     /// Slots in all: the capacity rounded up to a power-of-two number of buckets.
     public let slotCount: Int
     @usableFromInline let bucketMask: Int
-    /// nil in a free slot.
-    @usableFromInline let keys: UnsafeMutablePointer<Key?>
+    /// Whether each slot holds a key: the keys and values of other slots are never read.
+    @usableFromInline let occupied: UnsafeMutablePointer<Bool>
+    @usableFromInline let keys: UnsafeMutablePointer<Key>
     @usableFromInline let values: UnsafeMutablePointer<Value>
     @usableFromInline var evictions: UInt64 = 0
 
-    /// `empty` fills the free slots.
-    public init(capacity: Int, empty: Value) {
+    /// Storage for `capacity` entries (rounded up to whole buckets), mapped lazily
+    /// (`ZeroedMemory`): a table sized for a busy node costs only the buckets keys reached.
+    public init(capacity: Int) {
         var buckets = 1
         while buckets * Self.ways < max(capacity, Self.ways) { buckets <<= 1 }
         self.bucketMask = buckets - 1
         self.slotCount = buckets * Self.ways
-        self.keys = .allocate(capacity: self.slotCount)
-        self.keys.initialize(repeating: nil, count: self.slotCount)
-        self.values = .allocate(capacity: self.slotCount)
-        self.values.initialize(repeating: empty, count: self.slotCount)
+        self.occupied = ZeroedMemory.allocate(Bool.self, count: self.slotCount)
+        self.keys = ZeroedMemory.allocate(Key.self, count: self.slotCount)
+        self.values = ZeroedMemory.allocate(Value.self, count: self.slotCount)
     }
 
     deinit {
-        self.keys.deinitialize(count: self.slotCount)
-        self.keys.deallocate()
-        self.values.deinitialize(count: self.slotCount)
-        self.values.deallocate()
+        ZeroedMemory.free(self.occupied, count: self.slotCount)
+        ZeroedMemory.free(self.keys, count: self.slotCount)
+        ZeroedMemory.free(self.values, count: self.slotCount)
     }
 
     /// Entries given up because their bucket was full.
@@ -61,8 +62,8 @@ public final class EvictingHashTable<Key: Equatable, Value> {
         let base = (Int(truncatingIfNeeded: hash) & self.bucketMask) * Self.ways
         var free = -1
         for index in base..<(base + Self.ways) {
-            if let stored = self.keys[index] {
-                if stored == key { return .found(index) }
+            if self.occupied[index] {
+                if self.keys[index] == key { return .found(index) }
             } else if free < 0 {
                 free = index
             }
@@ -80,24 +81,25 @@ public final class EvictingHashTable<Key: Equatable, Value> {
     @inlinable
     public func find(_ key: Key, hash: UInt64) -> Int? {
         let base = (Int(truncatingIfNeeded: hash) & self.bucketMask) * Self.ways
-        for index in base..<(base + Self.ways) where self.keys[index] == key { return index }
+        for index in base..<(base + Self.ways) where self.occupied[index] && self.keys[index] == key { return index }
         return nil
     }
 
     /// Puts `key` and its entry in slot `index` (from `place`).
     @inlinable
     public func store(_ key: Key, _ value: Value, at index: Int) {
+        self.occupied[index] = true
         self.keys[index] = key
         self.values[index] = value
     }
 
     /// Frees slot `index`.
     @inlinable
-    public func remove(at index: Int) { self.keys[index] = nil }
+    public func remove(at index: Int) { self.occupied[index] = false }
 
     /// The key in slot `index`; nil when the slot is free.
     @inlinable
-    public func key(at index: Int) -> Key? { self.keys[index] }
+    public func key(at index: Int) -> Key? { self.occupied[index] ? self.keys[index] : nil }
 
     /// The entry in slot `index`, read and written in place.
     @inlinable

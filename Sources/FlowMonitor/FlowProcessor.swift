@@ -10,6 +10,10 @@ import Output
 package struct ProcessorConfiguration: Sendable {
     /// Flow table capacity (`--max-flows`).
     package var maxFlows: Int
+    /// The default capacity: Cilium's default conntrack size (`bpf-ct-global-tcp-max`, 512Ki
+    /// entries), which a node's connections fit in. The table's memory is mapped lazily, so a
+    /// capture pays only for the flows it has (`FlowTable.bytesPerFlow` each, at most).
+    package static let defaultMaxFlows = 524_288
     package var timeouts: FlowTimeouts
     /// How the tunnel VNI is part of the connection key (`--tunnel-key`).
     package var tunnelKey: TunnelKeyMode
@@ -23,7 +27,7 @@ package struct ProcessorConfiguration: Sendable {
     /// The application layer (DNS, HTTP, TLS), or nil when it is off (`--no-l7`).
     package var application: ApplicationSettings? = ApplicationSettings()
 
-    package init(maxFlows: Int = 65_536, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .auto,
+    package init(maxFlows: Int = Self.defaultMaxFlows, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .auto,
                 maxFragmentDatagrams: Int = 8192, fragmentTimeout: Duration = .seconds(60),
                 detectors: DetectorSettings? = nil) {
         self.detectors = detectors

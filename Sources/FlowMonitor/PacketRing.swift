@@ -87,11 +87,11 @@ final class PacketRing: @unchecked Sendable {
         self.capacity = capacity
         self.mask = capacity - 1
         self.maximumRecordBytes = record
-        self.storage = .allocate(byteCount: capacity, alignment: 8)
-        self.storage.initializeMemory(as: UInt8.self, repeating: 0, count: capacity)
+        // Mapped lazily: a short capture touches only the ring's first pages.
+        self.storage = UnsafeMutableRawPointer(ZeroedMemory.allocate(UInt64.self, count: capacity / 8))
     }
 
-    deinit { self.storage.deallocate() }
+    deinit { ZeroedMemory.free(self.storage.assumingMemoryBound(to: UInt64.self), count: self.capacity / 8) }
 
     // MARK: Producer
 

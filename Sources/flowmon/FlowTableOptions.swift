@@ -5,7 +5,7 @@ import FlowMonitor
 /// Flow-table options shared by every subcommand that tracks flows.
 struct FlowTableOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Most connections tracked at once; when full, the least recently active one is written out with reason 'evicted'.", valueName: "n"))
-    var maxFlows = 65_536
+    var maxFlows = ProcessorConfiguration.defaultMaxFlows
 
     @Option(help: ArgumentHelp("Seconds a connection without a reply (or an unfinished TCP handshake) may stay idle.", valueName: "seconds"))
     var timeoutNew: Double = 30

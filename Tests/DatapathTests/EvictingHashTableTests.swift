@@ -14,14 +14,14 @@ import Testing
     }
 
     @Test func capacityRoundsUpToWholeBuckets() {
-        #expect(EvictingHashTable<Int, Int64>(capacity: 0, empty: 0).slotCount == 4)
-        #expect(EvictingHashTable<Int, Int64>(capacity: 4, empty: 0).slotCount == 4)
-        #expect(EvictingHashTable<Int, Int64>(capacity: 5, empty: 0).slotCount == 8)
-        #expect(EvictingHashTable<Int, Int64>(capacity: 100, empty: 0).slotCount == 128)
+        #expect(EvictingHashTable<Int, Int64>(capacity: 0).slotCount == 4)
+        #expect(EvictingHashTable<Int, Int64>(capacity: 4).slotCount == 4)
+        #expect(EvictingHashTable<Int, Int64>(capacity: 5).slotCount == 8)
+        #expect(EvictingHashTable<Int, Int64>(capacity: 100).slotCount == 128)
     }
 
     @Test func storedKeysAreFoundWithTheirValues() {
-        let table = EvictingHashTable<Int, Int64>(capacity: 64, empty: 0)
+        let table = EvictingHashTable<Int, Int64>(capacity: 64)
         for key in 1...4 {
             guard case .free = Self.put(table, key, hash: Self.sameBucket(key), time: Int64(key * 10)) else {
                 Issue.record("key \(key) did not take a free slot")
@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test func aFullBucketGivesUpTheLowestRankedEntry() {
-        let table = EvictingHashTable<Int, Int64>(capacity: 64, empty: 0)
+        let table = EvictingHashTable<Int, Int64>(capacity: 64)
         for (key, time) in [(1, 40), (2, 10), (3, 30), (4, 20)] {
             _ = Self.put(table, key, hash: Self.sameBucket(key), time: Int64(time))
         }
@@ -65,14 +65,14 @@ import Testing
     }
 
     @Test func tiesEvictTheFirstSlotOfTheBucket() {
-        let table = EvictingHashTable<Int, Int64>(capacity: 4, empty: 0)
+        let table = EvictingHashTable<Int, Int64>(capacity: 4)
         for key in 1...4 { _ = Self.put(table, key, hash: Self.sameBucket(key), time: 7) }
         let place = table.place(9, hash: Self.sameBucket(9)) { $0 }
         #expect(table.key(at: place.index) == 1)
     }
 
     @Test func bucketsAreIndependentAndRemovedSlotsAreReused() {
-        let table = EvictingHashTable<Int, Int64>(capacity: 8, empty: 0)  // two buckets
+        let table = EvictingHashTable<Int, Int64>(capacity: 8)  // two buckets
         for key in 1...4 { _ = Self.put(table, key, hash: Self.sameBucket(key), time: Int64(key)) }
         guard case .free(let other) = Self.put(table, 100, hash: 1, time: 0) else {
             Issue.record("the other bucket was not free")

@@ -85,6 +85,18 @@ import Testing
                 "peak RSS \(first.peakRSS >> 20) MiB, then \(second.peakRSS >> 20) MiB")
     }
 
+    /// The flow table, its index, the rings and the detectors' tables are mapped lazily: a short
+    /// capture costs the same whatever `--max-flows` allows. Allocated and touched up front (as
+    /// before), 4,194,304 flows of about 250 bytes took a gigabyte before the first packet.
+    @Test func aLargeFlowTableCostsOnlyTheFlowsItHolds() throws {
+        let capture = Fixture.root.appendingPathComponent("Captures/alerts/allowlisted-scan.pcap")
+        let sized = try Self.replay(capture, ["--workers", "2"])
+        let huge = try Self.replay(capture, ["--workers", "2", "--max-flows", "4194304"])
+        #expect(sized.flowLines > 0 && huge.flowLines == sized.flowLines)
+        #expect(!Self.measuresMemory || huge.peakRSS - sized.peakRSS < 8 << 20,
+                "peak RSS \(sized.peakRSS >> 20) MiB with the default --max-flows, \(huge.peakRSS >> 20) MiB with 4,194,304")
+    }
+
     // MARK: Support
 
     struct Run {

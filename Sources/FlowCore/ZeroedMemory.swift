@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Memory that is zero when allocated and costs nothing until it is written: an anonymous
+/// private mapping, whose pages the kernel supplies zero-filled on first touch (mmap(2),
+/// `MAP_ANONYMOUS`). Flow tables, indexes and rings sized for the busiest node are allocated
+/// this way, so a short capture pays only for the pages it uses, not for the bound.
+///
+/// Only for types whose all-zero bit pattern is either a valid value or never read before it
+/// is written (the owner initializes each element before reading it).
+public enum ZeroedMemory {
+    /// `count` elements of `T`, zero-filled, not yet backed by memory. Traps only if the
+    /// address space is exhausted (as `allocate` would).
+    public static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        precondition(_isPOD(T.self), "ZeroedMemory holds trivial types only")
+        let bytes = Self.mappedBytes(MemoryLayout<T>.stride * max(1, count))
+        guard let base = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              base != MAP_FAILED
+        else { fatalError("ZeroedMemory: cannot map \(bytes) bytes") }
+        return base.bindMemory(to: T.self, capacity: max(1, count))
+    }
+
+    /// Returns memory from `allocate` (the same `count`).
+    public static func free<T>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
+        munmap(UnsafeMutableRawPointer(pointer), Self.mappedBytes(MemoryLayout<T>.stride * max(1, count)))
+    }
+
+    private static func mappedBytes(_ bytes: Int) -> Int {
+        let page = 4096
+        return (bytes + page - 1) / page * page
+    }
+}
