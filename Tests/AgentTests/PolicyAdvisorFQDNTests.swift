@@ -111,8 +111,9 @@ struct PolicyAdvisorFQDNTests {
         // The header lists what was seen: no DNS connection.
         #expect(web.contains("# Egress: 1 connection:\n#   api.example.test (203.0.113.10): TCP 80 (1)\n#"))
         // No kube-dns pod in the inventory: Cilium's usual selector, and the header says so.
-        let fallback = try Self.web(PolicyAdvisor.advise(named, inputs: try Self.inputs(withDNS: false),
-                                                         options: AdvisorOptions(format: .cilium)))
+        let withoutDNS = PolicyAdvisor.advise(named, inputs: try Self.inputs(withDNS: false), options: AdvisorOptions(format: .cilium))
+        let fallback = try Self.web(withoutDNS)
+        #expect(withoutDNS.warnings.contains { $0.hasPrefix("shop/web-advised: no kube-dns pod (k8s-app: kube-dns) in the inventory") })
         #expect(fallback.contains("    - matchLabels:\n        k8s-app: \"kube-dns\"\n        k8s:io.kubernetes.pod.namespace: \"kube-system\"\n"))
         #expect(fallback.contains("# No kube-dns pod (k8s-app: kube-dns) is in the inventory"))
     }

@@ -328,6 +328,9 @@ struct Advisor {
             }
             let use = subjects[subject]!
             let egress = self.rules(use.egress, subject: subject, direction: .egress)
+            if self.options.format == .cilium, egress.contains(where: { $0.dnsProxy && $0.peers.contains(.kubeDNS) }) {
+                self.warnings.append("\(workload.namespace)/\(name): no kube-dns pod (k8s-app: kube-dns) in the inventory, so the DNS rule its toFQDNs rules need selects k8s-app=kube-dns in kube-system: check it selects the cluster's DNS server")
+            }
             let ingress = self.rules(use.ingress, subject: subject, direction: .ingress)
             let renderer = AdvisedPolicyRenderer(advisor: self, subject: subject, name: name, selector: selector, use: use,
                                                  egress: egress, ingress: ingress)
