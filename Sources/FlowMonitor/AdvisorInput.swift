@@ -23,8 +23,8 @@ package enum AdvisorInput {
                                       fragmentTimeout: configuration.fragmentTimeout, checks: [])
         let context = state.context()
         program.load(context.snapshot, scope: context.detection, generation: 0)
-        // No policy: names are all the advisor needs, not `toFQDNs` selections.
-        let tap = configuration.application.map { ApplicationTap($0, policy: nil) }
+        // As a replay with the same policies: DNS read on 53, `--dns-port` and the ports of their `rules.dns`.
+        let tap = configuration.application.map { ApplicationTap($0, policy: context) }
         let collector = ConnectionCollector(names: tap?.cache.nameSets)
         var sweeps = SweepSchedule()
         var sequence: UInt64 = 0
