@@ -1,14 +1,19 @@
 import Agent
 import Capture
 import Datapath
+import Decoding
 import FlowCore
+import L7
 
 /// The connections `flowmon policy advise` reads from a capture: the capture replayed through
 /// the same datapath as `flowmon replay` (flow table, sweeps, the one judge), whose
-/// `connectionJudged` events are collected instead of rendered. (Flow logs are read with `FlowLog`.)
+/// `connectionJudged` events are collected instead of rendered. Names are learned from DNS
+/// answers as a replay learns them (the `ApplicationTap` of a single pass, unless
+/// `configuration.application` is nil: `--no-l7`). (Flow logs are read with `FlowLog`.)
 package enum AdvisorInput {
     /// Every new connection judged in the capture, with how often each was seen: initiator,
-    /// responder, protocol, and the port it was judged on (`FlowEntry.judgedPort`).
+    /// responder, protocol, the port it was judged on (`FlowEntry.judgedPort`), and the names
+    /// the initiator had looked up for the responder (`FlowEntry.destinationNameSet`).
     package static func observeCapture(_ path: String, filter: PacketFilter?, configuration: ProcessorConfiguration,
                                       state: AgentState) throws(CaptureError) -> [ObservedConnection: Int] {
         let reader = try CaptureFileReader(path: path)
@@ -18,7 +23,9 @@ package enum AdvisorInput {
                                       fragmentTimeout: configuration.fragmentTimeout, checks: [])
         let context = state.context()
         program.load(context.snapshot, scope: context.detection, generation: 0)
-        let collector = ConnectionCollector()
+        // As a replay with the same policies: DNS read on 53, `--dns-port` and the ports of their `rules.dns`.
+        let tap = configuration.application.map { ApplicationTap($0, policy: context) }
+        let collector = ConnectionCollector(names: tap?.cache.nameSets)
         var sweeps = SweepSchedule()
         var sequence: UInt64 = 0
         // Nothing is written, so reading cannot fail on output; a read error ends the input.
@@ -26,8 +33,10 @@ package enum AdvisorInput {
             if sweeps.isDue(time: packet.time, packets: sequence) {
                 program.sweep(now: packet.time, event: 2 &* sequence, sink: collector)
             }
+            var summary = PacketSummary()
             program.process(frame: packet.bytes, linkType: packet.linkType, event: 2 &* sequence &+ 1, time: packet.time,
-                            length: packet.originalLength, sink: collector)
+                            length: packet.originalLength, summary: &summary,
+                            tap: { _ = tap?.observe(&$0, frame: packet.bytes, time: packet.time) }, sink: collector)
             sequence &+= 1
         } batchEnd: { false }
         if let inputError = inputError ?? nil { throw inputError }
@@ -38,11 +47,18 @@ package enum AdvisorInput {
 /// A datapath sink that counts the connections judged.
 final class ConnectionCollector: DatapathEventSink {
     private(set) var connections: [ObservedConnection: Int] = [:]
+    /// The name sets of the tap's cache, which the flows' `destinationNameSet` index.
+    let names: NameSets?
+
+    init(names: NameSets?) {
+        self.names = names
+    }
 
     func receive(_ event: DatapathEvent) {
         guard case .connectionJudged(let flow, _, _) = event else { return }
         let connection = ObservedConnection(source: flow.sourceAddress, destination: flow.destinationAddress,
-                                            ipProtocol: flow.ipProtocol, port: flow.judgedPort)
+                                            ipProtocol: flow.ipProtocol, port: flow.judgedPort,
+                                            names: self.names?.names(flow.destinationNameSet) ?? [])
         self.connections[connection, default: 0] += 1
     }
 }

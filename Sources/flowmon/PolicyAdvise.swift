@@ -19,7 +19,10 @@ extension Flowmon.Policy {
                 flowmon's JSON flow records, and writes one policy per workload with pods on this node \
                 (--node-name): the workload selected by its stable labels, ingress and egress rules naming \
                 peers by labels and namespaces, nodes, world CIDRs or the world entity, with the ports each \
-                used. Every file starts with a comment saying which traffic produced it. Replaying the same \
+                used. World addresses the workload looked up by name (DNS answers in the capture, \
+                'dest_names' in a flow log) become toFQDNs rules (Cilium), with the DNS rule to kube-dns \
+                that lets Cilium's DNS proxy learn them; a NetworkPolicy keeps the addresses and names \
+                them in its header. Every file starts with a comment saying which traffic produced it. Replaying the same \
                 traffic with the advised policies drops nothing; anything else the workloads do would be \
                 dropped. Give --services so that connections to ClusterIPs are advised as connections to \
                 the service's pods (DNS to kube-dns, for one).
@@ -47,6 +50,8 @@ extension Flowmon.Policy {
 
         @OptionGroup var flowTable: FlowTableOptions
 
+        @OptionGroup(title: "Application layer (DNS, HTTP, TLS)") var application: ApplicationOptions
+
         @OptionGroup(title: "Identity and policy") var agent: AgentOptions
 
         func validate() throws {
@@ -69,7 +74,7 @@ extension Flowmon.Policy {
                     observations = try Self.observeFlowLog(self.file)
                 } else {
                     let filter = try self.filter.map { expression throws(CaptureError) in try PacketFilter(expression: expression) }
-                    observations = try AdvisorInput.observeCapture(self.file, filter: filter, configuration: self.flowTable.configuration,
+                    observations = try AdvisorInput.observeCapture(self.file, filter: filter, configuration: self.flowTable.configuration.with(self.application),
                                                                    state: state)
                 }
             } catch let error as AgentError {
@@ -100,7 +105,7 @@ extension Flowmon.Policy {
         }
 
         /// The connections of a flowmon JSON-lines log: each flow record's `src_ip`, `dest_ip`,
-        /// `proto`, and `dest_port` or `icmp_type`. The records keep the addresses and ports as
+        /// `proto`, `dest_port` or `icmp_type`, and `dest_names`. The records keep the addresses and ports as
         /// they were seen, so the advisor resolves them through the current inventory and
         /// services, as a replay would.
         static func observeFlowLog(_ path: String) throws(AgentError) -> [ObservedConnection: Int] {
@@ -126,7 +131,9 @@ extension Flowmon.Policy {
                         throw problem("unknown proto \"\(record.proto)\"")
                     }
                     let port = record.destinationPort ?? record.icmpType.map(UInt16.init) ?? 0
-                    result[ObservedConnection(source: source, destination: destination, ipProtocol: ipProtocol, port: port), default: 0] += 1
+                    let observed = ObservedConnection(source: source, destination: destination, ipProtocol: ipProtocol,
+                                                      port: port, names: record.destinationNames ?? [])
+                    result[observed, default: 0] += 1
                 }
             } catch let error as FlowLogError {
                 throw AgentError(file: error.file, message: error.message, line: error.line)

@@ -23,6 +23,10 @@ struct PolicyAdviseTests {
         inventory: ["--pods", Fixture.captures.appendingPathComponent("services/services-cluster.pods.json").path,
                     "--services", Fixture.captures.appendingPathComponent("services/services-cluster.services.json").path,
                     "--node-name", "kind-worker-0"])
+    /// Real DNS, HTTP and TLS through a resolver (Captures/l7): one pod, kube-dns, world by name.
+    static let l7 = Case(
+        name: "l7", capture: Fixture.captures.appendingPathComponent("l7/l7-egress.pcap"),
+        inventory: ["--pods", Fixture.captures.appendingPathComponent("l7/l7.pods.json").path, "--node-name", "kind-worker-0"])
     static let formats = ["cilium", "kubernetes"]
 
     /// Runs `flowmon policy advise` into a fresh directory.
@@ -90,9 +94,8 @@ struct PolicyAdviseTests {
 
     /// Advice is deterministic, and the same from the capture as from the flow log a replay of
     /// that capture wrote.
-    @Test(.enabled(if: readsFlowLogs, "flow logs are read with the FlowLog module"), arguments: formats)
-    func adviceFromAFlowLogEqualsAdviceFromTheCapture(format: String) throws {
-        let testCase = Self.demo
+    @Test(.enabled(if: readsFlowLogs, "flow logs are read with the FlowLog module"), arguments: [demo, l7], formats)
+    func adviceFromAFlowLogEqualsAdviceFromTheCapture(testCase: Case, format: String) throws {
         let fromCapture = try Self.advise(testCase.capture, testCase.inventory, format: format)
         let again = try Self.advise(testCase.capture, testCase.inventory, format: format)
         let log = fromCapture.directory.deletingLastPathComponent().appendingPathComponent("flows.jsonl")
@@ -144,6 +147,103 @@ struct PolicyAdviseTests {
         let original = try Self.replayFlows(testCase.capture, testCase.inventory, policies: advised.directory)
         #expect(flows.count == original.count + 1)
         #expect(original.allSatisfy { Self.verdict($0) == "FORWARDED" })
+    }
+
+    // MARK: Names
+
+    /// The pod of Captures/l7 looked up api.example.test (and www, a CNAME to it) and
+    /// blocked.example.net before connecting, and connected to 203.0.113.20 without a lookup:
+    /// Cilium advice allows the names by `toFQDNs`, with `rules.dns` on its DNS rule to kube-dns
+    /// so that Cilium's DNS proxy learns them; the address never looked up stays a CIDR. Replayed
+    /// with the advice, nothing is dropped, and it is the names that allow the connections:
+    /// without the application layer (`--no-l7`, no name learned) exactly those are dropped.
+    @Test(arguments: formats)
+    func theL7AdviceAllowsTheHostsItLookedUpByName(format: String) throws {
+        let testCase = Self.l7
+        let advised = try Self.advise(testCase.capture, testCase.inventory, format: format)
+        defer { try? FileManager.default.removeItem(at: advised.directory.deletingLastPathComponent()) }
+        let files = try Self.files(advised.directory)
+        #expect(files.keys.sorted() == ["kube-system.coredns-7c9b-advised.yaml", "shop.frontend-5d8f-advised.yaml"])
+        let frontend = try #require(files["shop.frontend-5d8f-advised.yaml"])
+        let check = try run(Fixture.flowmonBinary, ["policy", "check", advised.directory.path, "--pods", testCase.inventory[1]])
+        #expect(check.status == 0 && check.stdout.hasSuffix("2 policies valid\n"), "\(check.stdout)\(check.stderr)")
+
+        if format == "cilium" {
+            #expect(frontend.contains("""
+                  egress:
+                  - toEndpoints:
+                    - matchLabels:
+                        k8s-app: "kube-dns"
+                        k8s:io.kubernetes.pod.namespace: "kube-system"
+                    toPorts:
+                    - ports:
+                      - port: "53"
+                        protocol: TCP
+                      - port: "53"
+                        protocol: UDP
+                      rules:
+                        dns:
+                        - matchPattern: "*"
+                  - toCIDR:
+                    - 203.0.113.20/32
+                    toPorts:
+                    - ports:
+                      - port: "80"
+                        protocol: TCP
+                  - toFQDNs:
+                    - matchName: "api.example.test"
+                    - matchName: "www.example.test"
+                    toPorts:
+                    - ports:
+                      - port: "80"
+                        protocol: TCP
+                      - port: "443"
+                        protocol: TCP
+                  - toFQDNs:
+                    - matchName: "blocked.example.net"
+                    toPorts:
+                    - ports:
+                      - port: "80"
+                        protocol: TCP
+
+                """), "\(frontend)")
+            #expect(frontend.contains("#   api.example.test, www.example.test (203.0.113.10): TCP 80 (3), TCP 443 (1)\n"), "\(frontend)")
+        } else {
+            #expect(!frontend.contains("- toFQDNs:"))
+            #expect(frontend.contains("""
+                # World addresses looked up by name (a NetworkPolicy cannot name hosts; --format cilium writes toFQDNs):
+                #   198.51.100.7 resolved as blocked.example.net
+                #   203.0.113.10 resolved as api.example.test, www.example.test
+
+                """), "\(frontend)")
+            #expect(frontend.contains("    - ipBlock:\n        cidr: 203.0.113.10/32\n"))
+        }
+
+        // flowmon's own toFQDNs judge, over the same capture: nothing dropped.
+        let flows = try Self.replayFlows(testCase.capture, testCase.inventory, policies: advised.directory,
+                                         extra: ["--verdict-as-enforced"])
+        #expect(flows.count == 14)
+        let dropped = flows.filter { Self.verdict($0) != "FORWARDED" }
+        #expect(dropped.isEmpty, "\(dropped.count) of \(flows.count) dropped, e.g. \(dropped.first ?? [:])")
+        let egressAllowed = flows.filter { ($0["policy"] as? [String: Any])?["egress_allowed_by"] != nil }
+        #expect(egressAllowed.count == flows.count, "every connection starts at the advised pod")
+        // Without names learned, toFQDNs selects nothing: the connections to looked-up hosts are dropped (Cilium).
+        let blind = try Self.replayFlows(testCase.capture, testCase.inventory, policies: advised.directory,
+                                         extra: ["--verdict-as-enforced", "--no-l7"])
+        let named = Set(["203.0.113.10", "198.51.100.7"])
+        let blindDropped = blind.filter { Self.verdict($0) != "FORWARDED" }
+        if format == "cilium" {
+            #expect(blindDropped.count == 6 && blindDropped.allSatisfy { named.contains($0["dest_ip"] as? String ?? "") },
+                    "\(blindDropped.map { "\($0["dest_ip"]!):\($0["dest_port"]!)" })")
+        } else {
+            #expect(blindDropped.isEmpty)
+        }
+
+        // Advised without the application layer, no name is known: addresses only.
+        let noNames = try Self.advise(testCase.capture, testCase.inventory, format: format, extra: ["--no-l7"])
+        defer { try? FileManager.default.removeItem(at: noNames.directory.deletingLastPathComponent()) }
+        let plain = try #require(try Self.files(noNames.directory)["shop.frontend-5d8f-advised.yaml"])
+        #expect(!plain.contains("- toFQDNs:") && !plain.contains("resolved as") && plain.contains("203.0.113.10/32"))
     }
 
     // MARK: What the policies say

@@ -137,6 +137,9 @@ struct AdvisedPolicyRenderer {
         case .world: text = "world"
         case .cidr(let prefix):
             text = prefix.isHost ? prefix.address.text : prefix.description
+        case .names(let names):
+            text = names.joined(separator: ", ") + " (" + use.addresses.sorted().map(\.text).joined(separator: ", ") + ")"
+        case .kubeDNS: text = "kube-dns (k8s-app=kube-dns in kube-system)"
         }
         if !use.nodeAddresses.isEmpty {
             text += " " + use.nodeAddresses.sorted().map(\.text).joined(separator: ", ")
@@ -205,7 +208,7 @@ struct AdvisedPolicyRenderer {
             ("metadata", .map([("name", .scalar(self.name)), ("namespace", .scalar(workload.namespace))])),
             ("spec", .map(spec)),
         ])
-        var notes = self.worldNotes()
+        var notes = self.worldNotes() + self.nameNotes()
         if ingressItems.isEmpty { notes.append("'ingress: [{}]' selects the pods and allows nothing in.") }
         if egressItems.isEmpty { notes.append("'egress: [{}]' selects the pods and allows nothing out.") }
         let text = (self.header(notes: notes) + document.lines()).joined(separator: "\n") + "\n"
@@ -218,6 +221,34 @@ struct AdvisedPolicyRenderer {
         where rules.contains(where: { $0.peers.contains(.world) }) {
             notes.append("\(direction): more than \(self.advisor.options.maxCIDRs) world addresses (--max-cidrs), so the rule allows "
                 + (self.advisor.options.format == .cilium ? "the world entity" : "0.0.0.0/0 (::/0)") + " on the ports they used.")
+        }
+        return notes
+    }
+
+    /// What the header says of names: Cilium's DNS rule; the addresses a NetworkPolicy (or an
+    /// invalid name) keeps as CIDRs, with the names they were looked up by.
+    func nameNotes() -> [String] {
+        var notes: [String] = []
+        if let rule = self.egress.first(where: \.dnsProxy) {
+            notes.append("toFQDNs allows the addresses DNS answers give for the names, as Cilium's DNS proxy sees them: the rule to")
+            notes.append("kube-dns on 53 sends lookups through it (rules.dns). matchPattern \"*\" allows every lookup (the resolver's")
+            notes.append("search-domain expansions and in-cluster names too); narrow it only knowing every name the pods look up.")
+            if rule.peers.contains(.kubeDNS) {
+                notes.append("No kube-dns pod (k8s-app: kube-dns) is in the inventory: the DNS rule selects Cilium's usual one; check it.")
+            }
+        }
+        let resolved = self.use.egress.peers.compactMap { peer, use -> (IPPrefix, [String])? in
+            guard case .cidr(let prefix) = peer, !use.names.isEmpty else { return nil }
+            return (prefix, use.names.sorted())
+        }.sorted { self.advisor.peerSortKey(.cidr($0.0)) < self.advisor.peerSortKey(.cidr($1.0)) }
+        if !resolved.isEmpty {
+            notes.append(self.advisor.options.format == .cilium
+                ? "World addresses looked up by names toFQDNs cannot hold, so allowed as addresses:"
+                : "World addresses looked up by name (a NetworkPolicy cannot name hosts; --format cilium writes toFQDNs):")
+            for (prefix, names) in resolved.prefix(40) {
+                notes.append("  \(prefix.isHost ? prefix.address.text : prefix.description) resolved as \(names.joined(separator: ", "))")
+            }
+            if resolved.count > 40 { notes.append("  ... and \(resolved.count - 40) more addresses") }
         }
         return notes
     }
@@ -238,6 +269,9 @@ struct AdvisedPolicyRenderer {
                     default: .scalar("world")
                     }
                 }))
+            case 3:
+                let names = Set(rule.peers.flatMap { peer -> [String] in if case .names(let names) = peer { names } else { [] } })
+                peers = ("toFQDNs", .list(names.sorted().map { .map([("matchName", .scalar(AdvisedYAML.quoted($0)))]) }))
             default:
                 peers = (prefix + "CIDR", .list(rule.peers.map { peer in
                     guard case .cidr(let prefix) = peer else { return .scalar("") }
@@ -249,21 +283,22 @@ struct AdvisedPolicyRenderer {
                 continue
             }
             if rule.ports.hasL4 {
-                var entries: [AdvisedYAML] = []
-                for proto in Array(Set(rule.ports.ranges.keys).union(rule.ports.allPorts)).sorted(by: Self.protocolOrder) {
-                    if rule.ports.allPorts.contains(proto) {
-                        entries.append(.map([("port", .scalar("\"0\"")), ("protocol", .scalar(Self.protocolName(proto)))]))
-                        continue
+                var ports = rule.ports
+                var chunks: [AdvisedYAML] = []
+                if rule.dnsProxy {
+                    // DNS on 53 through Cilium's DNS proxy; the peer's other ports as they are.
+                    var dns = PortSpec()
+                    for proto in [IPProtocolNumber.tcp, IPProtocolNumber.udp] {
+                        dns.ranges[proto] = [53...53]
+                        ports.ranges[proto]?.removeAll { $0 == 53...53 }
+                        if ports.ranges[proto]?.isEmpty == true { ports.ranges[proto] = nil }
                     }
-                    for range in rule.ports.ranges[proto] ?? [] {
-                        var entry: [(String, AdvisedYAML)] = [("port", .scalar("\"\(range.lowerBound)\""))]
-                        if range.upperBound != range.lowerBound { entry.append(("endPort", .scalar("\(range.upperBound)"))) }
-                        entry.append(("protocol", .scalar(Self.protocolName(proto))))
-                        entries.append(.map(entry))
-                    }
+                    let any: AdvisedYAML = .map([("matchPattern", .scalar("\"*\""))])
+                    chunks.append(.map([("ports", .list(Self.ciliumPorts(dns))), ("rules", .map([("dns", .list([any]))]))]))
                 }
+                let entries = Self.ciliumPorts(ports)
                 // Cilium allows at most 40 ports in one toPorts item.
-                let chunks = stride(from: 0, to: entries.count, by: 40).map { AdvisedYAML.map([("ports", .list(Array(entries[$0..<min($0 + 40, entries.count)])))]) }
+                chunks += stride(from: 0, to: entries.count, by: 40).map { AdvisedYAML.map([("ports", .list(Array(entries[$0..<min($0 + 40, entries.count)])))]) }
                 items.append(.map([peers, ("toPorts", .list(chunks))]))
             }
             if rule.ports.hasICMP {
@@ -282,6 +317,24 @@ struct AdvisedPolicyRenderer {
         return items
     }
 
+    /// The `ports` entries of a `toPorts` item: TCP, UDP, SCTP, ranges with `endPort`, "0" for every port.
+    static func ciliumPorts(_ spec: PortSpec) -> [AdvisedYAML] {
+        var entries: [AdvisedYAML] = []
+        for proto in Array(Set(spec.ranges.keys).union(spec.allPorts)).sorted(by: Self.protocolOrder) {
+            if spec.allPorts.contains(proto) {
+                entries.append(.map([("port", .scalar("\"0\"")), ("protocol", .scalar(Self.protocolName(proto)))]))
+                continue
+            }
+            for range in spec.ranges[proto] ?? [] {
+                var entry: [(String, AdvisedYAML)] = [("port", .scalar("\"\(range.lowerBound)\""))]
+                if range.upperBound != range.lowerBound { entry.append(("endPort", .scalar("\(range.upperBound)"))) }
+                entry.append(("protocol", .scalar(Self.protocolName(proto))))
+                entries.append(.map(entry))
+            }
+        }
+        return entries
+    }
+
     /// TCP, UDP, SCTP.
     static func protocolOrder(_ a: UInt8, _ b: UInt8) -> Bool {
         func rank(_ p: UInt8) -> Int { p == IPProtocolNumber.tcp ? 0 : p == IPProtocolNumber.udp ? 1 : 2 }
@@ -297,6 +350,9 @@ struct AdvisedPolicyRenderer {
             return self.selectorYAML(peerWorkload.selector ?? AdvisedSelector(), extra: namespace)
         case .namespace(let namespace):
             return self.selectorYAML(AdvisedSelector(), extra: [("k8s:" + SecurityLabels.podNamespaceLabel, namespace)])
+        case .kubeDNS:
+            return self.selectorYAML(AdvisedSelector(matchLabels: ["k8s-app": "kube-dns"]),
+                                     extra: [("k8s:" + SecurityLabels.podNamespaceLabel, "kube-system")])
         default:
             return .map([])
         }
@@ -325,7 +381,7 @@ struct AdvisedPolicyRenderer {
             ("metadata", .map([("name", .scalar(self.name)), ("namespace", .scalar(workload.namespace))])),
             ("spec", .map(spec)),
         ])
-        var notes = self.worldNotes()
+        var notes = self.worldNotes() + self.nameNotes()
         var trailer: [String] = []
         for (title, key, items, skipped) in [("Egress", "egress", egressItems, egressToNodes), ("Ingress", "ingress", ingressItems, ingressFromNodes)]
         where skipped {
@@ -400,6 +456,9 @@ struct AdvisedPolicyRenderer {
             return blocks
         case .cidr(let prefix):
             return [block(prefix)]
+        case .names, .kubeDNS:
+            // Cilium only (`toFQDNs` and its DNS rule): the advisor writes a NetworkPolicy's world addresses as CIDRs.
+            return []
         case .host, .remoteNode:
             let use = (direction == .egress ? self.use.egress : self.use.ingress).peers[peer] ?? PeerUse()
             let addresses = use.nodeAddresses.isEmpty ? self.advisor.nodeAddresses(peer) : Array(use.nodeAddresses)

@@ -3,22 +3,31 @@ import FlowCore
 /// One connection as the advisor reads it: the initiator, the responder as the capture saw it
 /// (a ClusterIP is translated by the advisor exactly as the datapath does), the protocol, and
 /// the responder's port for TCP, UDP and SCTP, the ICMP type of the initiator's first message
-/// for ICMP, 0 otherwise. What a replay observes and what a flow log's records say.
+/// for ICMP, 0 otherwise; and the names the initiator had looked up for the responder's
+/// address when the connection started (a flow's `dest_names`). What a replay observes and
+/// what a flow log's records say.
 package struct ObservedConnection: Hashable, Sendable, Comparable {
     package var source: IPAddress
     package var destination: IPAddress
     package var ipProtocol: UInt8
     package var port: UInt16
+    /// Sorted, without duplicates: the question names of the DNS answers that gave the
+    /// initiator this address (`DNSNameCache`: the name asked, not the CNAME targets).
+    package var names: [String]
 
-    package init(source: IPAddress, destination: IPAddress, ipProtocol: UInt8, port: UInt16) {
+    package init(source: IPAddress, destination: IPAddress, ipProtocol: UInt8, port: UInt16, names: [String] = []) {
         self.source = source
         self.destination = destination
         self.ipProtocol = ipProtocol
         self.port = port
+        self.names = Array(Set(names)).sorted()
     }
 
     package static func < (a: ObservedConnection, b: ObservedConnection) -> Bool {
-        (a.source, a.destination, a.ipProtocol, a.port) < (b.source, b.destination, b.ipProtocol, b.port)
+        if (a.source, a.destination, a.ipProtocol, a.port) != (b.source, b.destination, b.ipProtocol, b.port) {
+            return (a.source, a.destination, a.ipProtocol, a.port) < (b.source, b.destination, b.ipProtocol, b.port)
+        }
+        return a.names.lexicographicallyPrecedes(b.names)
     }
 }
 

@@ -1,5 +1,6 @@
 import Datapath
 import FlowCore
+import L7
 
 /// Which policy kind the advisor writes.
 package enum AdvisedFormat: String, Sendable, CaseIterable {
@@ -86,6 +87,14 @@ package struct PolicyAdvice: Sendable {
 ///   entity / `0.0.0.0/0` past `maxCIDRs`. Ingress from the pod's own node is always allowed,
 ///   so it gets no rule. DNS to (or at) kube-dns pods (`k8s-app: kube-dns`) on 53 is allowed on
 ///   UDP and TCP both.
+/// - Names (Cilium): egress to a world address the subject had looked up when the connection
+///   started (the question names of the answers, as Cilium's DNS proxy records them:
+///   `ExtractMsgDetails` maps the name asked, not the CNAME targets, to the addresses) is a
+///   `toFQDNs` `matchName` peer instead of a CIDR. Cilium learns names only from the lookups
+///   its DNS proxy handles, so the subject's egress rule to kube-dns on 53 gets
+///   `rules.dns: [{matchPattern: "*"}]` (every lookup allowed and seen: the resolver's
+///   search-domain expansions, in-cluster names and lookups that led to no connection too).
+///   A NetworkPolicy cannot name hosts: the addresses stay ipBlocks, their names in the header.
 /// - Ports per protocol, contiguous ports as ranges, every port past `maxPorts`; ICMP types as
 ///   Cilium `icmps`. A NetworkPolicy cannot name ICMP or other protocols: such a peer is allowed
 ///   on every port and protocol.
@@ -113,6 +122,12 @@ enum AdvisorPeer: Hashable {
     case remoteNode
     case world
     case cidr(IPPrefix)
+    /// World addresses the subject looked up by these names (sorted, `FQDNSelector`'s
+    /// canonical form): a Cilium `toFQDNs` peer.
+    case names([String])
+    /// Cilium's usual selector of the cluster's DNS server (`k8s-app: kube-dns` in
+    /// kube-system), for the DNS rule `toFQDNs` needs when the inventory has no kube-dns pod.
+    case kubeDNS
 }
 
 struct PortKey: Hashable, Comparable {
@@ -131,6 +146,10 @@ struct PeerUse {
     /// For the collapsed world peer: the families of its addresses.
     var worldIPv4 = false
     var worldIPv6 = false
+    /// For a CIDR peer: the names the subject had looked up for it (a NetworkPolicy's header
+    /// lists them); for a names peer: the addresses they resolved to.
+    var names: Set<String> = []
+    var addresses: Set<IPAddress> = []
     var connections: Int { self.ports.values.reduce(0, +) }
 
     mutating func merge(_ other: PeerUse) {
@@ -140,6 +159,8 @@ struct PeerUse {
         self.nodeAddresses.formUnion(other.nodeAddresses)
         self.worldIPv4 = self.worldIPv4 || other.worldIPv4
         self.worldIPv6 = self.worldIPv6 || other.worldIPv6
+        self.names.formUnion(other.names)
+        self.addresses.formUnion(other.addresses)
     }
 }
 
@@ -186,6 +207,8 @@ struct PortSpec: Hashable {
 struct AdvisedRule {
     var peers: [AdvisorPeer]
     var ports: PortSpec
+    /// The kube-dns rule of a subject with `toFQDNs` rules: its port 53 carries `rules.dns`.
+    var dnsProxy = false
 }
 
 struct Advisor {
@@ -239,11 +262,21 @@ struct Advisor {
 
             // Egress at the initiator's workload.
             if source.isLocalEndpoint, let subject = self.localWorkload(endpoint: source.endpoint) {
-                let peers = translated ? self.peers(ofIdentity: destination.identity)
+                var peers = translated ? self.peers(ofIdentity: destination.identity)
                     : self.peers(of: destination, address: connection.destination)
+                // A world address the initiator looked up by name: Cilium names it by the name.
+                let names = Self.fqdnNames(connection.names)
+                if self.options.format == .cilium, !names.isEmpty, peers.count == 1, case .cidr = peers[0] {
+                    peers = [.names(names)]
+                }
                 for peer in peers {
                     var use = subjects[subject, default: SubjectUse()].egress.peers[peer, default: PeerUse()]
                     use.ports[key, default: 0] += count
+                    switch peer {
+                    case .cidr: use.names.formUnion(connection.names.map { (try? FQDNSelector(matchName: $0).canonical) ?? $0 })
+                    case .names: use.addresses.insert(connection.destination)
+                    default: break
+                    }
                     if let serviceName {
                         use.services.insert(serviceName)
                         if !translated { use.unknownBackends.insert(serviceName) }
@@ -295,6 +328,9 @@ struct Advisor {
             }
             let use = subjects[subject]!
             let egress = self.rules(use.egress, subject: subject, direction: .egress)
+            if self.options.format == .cilium, egress.contains(where: { $0.dnsProxy && $0.peers.contains(.kubeDNS) }) {
+                self.warnings.append("\(workload.namespace)/\(name): no kube-dns pod (k8s-app: kube-dns) in the inventory, so the DNS rule its toFQDNs rules need selects k8s-app=kube-dns in kube-system: check it selects the cluster's DNS server")
+            }
             let ingress = self.rules(use.ingress, subject: subject, direction: .ingress)
             let renderer = AdvisedPolicyRenderer(advisor: self, subject: subject, name: name, selector: selector, use: use,
                                                  egress: egress, ingress: ingress)
@@ -394,6 +430,22 @@ struct Advisor {
         return self.inputs.inventory.nodes.filter { peer == .host ? $0.name == local : $0.name != local }.flatMap(\.internalIPs)
     }
 
+    /// The names of a connection a `toFQDNs` `matchName` can hold (Cilium's CRD pattern
+    /// `^([-a-zA-Z0-9_]+[.]?)+$`, at most 255 characters), canonical, sorted.
+    static func fqdnNames(_ names: [String]) -> [String] {
+        Array(Set(names.compactMap { try? FQDNSelector(matchName: $0).canonical })).sorted()
+    }
+
+    /// The peers an egress rule with `rules.dns` goes to when a subject has `toFQDNs` rules:
+    /// the kube-dns workloads it was seen using, else those of the inventory, else Cilium's
+    /// usual selector of them.
+    func dnsServers(_ peers: [AdvisorPeer: PeerUse]) -> [AdvisorPeer] {
+        let used = peers.keys.filter { if case .workload(let index) = $0 { self.isKubeDNS(index) } else { false } }
+        if !used.isEmpty { return used }
+        let known = self.workloads.indices.filter { self.workloads[$0].selector != nil && self.isKubeDNS($0) }
+        return known.isEmpty ? [.kubeDNS] : known.map { .workload($0) }
+    }
+
     /// Whether a peer or subject workload is kube-dns (`k8s-app: kube-dns`).
     func isKubeDNS(_ workload: Int) -> Bool {
         self.workloads[workload].pods.contains { self.inputs.inventory.pods[$0].labels["k8s-app"] == "kube-dns" }
@@ -416,20 +468,38 @@ struct Advisor {
             }
             peers[.world] = world
         }
-        var groups: [String: (category: Int, spec: PortSpec, peers: [AdvisorPeer])] = [:]
+        // `toFQDNs` selects only addresses Cilium's DNS proxy saw answered, and the proxy sees
+        // the lookups a `rules.dns` sends it: DNS to kube-dns gets one (merged into the rule
+        // the subject's own DNS traffic produced).
+        var dnsServers: Set<AdvisorPeer> = []
+        if direction == .egress, peers.keys.contains(where: { if case .names = $0 { true } else { false } }) {
+            dnsServers = Set(self.dnsServers(peers))
+            for server in dnsServers {
+                peers[server, default: PeerUse()].ports[PortKey(ipProtocol: IPProtocolNumber.udp, port: 53), default: 0] += 0
+            }
+            // A connection to an address several names resolved to is allowed by any of them:
+            // each name gets the ports of every connection it named, so names share rules.
+            for case (.names(let names), let use) in peers where names.count > 1 {
+                peers[.names(names)] = nil
+                for name in names { peers[.names([name]), default: PeerUse()].merge(use) }
+            }
+        }
+        var groups: [String: (category: Int, spec: PortSpec, peers: [AdvisorPeer], dnsProxy: Bool)] = [:]
         for (peer, peerUse) in peers {
             var dns = direction == .ingress && self.isKubeDNS(subject)
             if direction == .egress, case .workload(let workload) = peer { dns = self.isKubeDNS(workload) }
+            if peer == .kubeDNS { dns = true }
             let spec = self.portSpec(peerUse.ports, dns: dns)
             let category = self.category(peer)
-            let key = "\(category)|\(spec.sortKey)"
-            groups[key, default: (category, spec, [])].peers.append(peer)
+            let dnsProxy = dnsServers.contains(peer)
+            let key = "\(category)|\(spec.sortKey)" + (dnsProxy ? "|dns" : "")
+            groups[key, default: (category, spec, [], dnsProxy)].peers.append(peer)
         }
         var result: [AdvisedRule] = []
         for (_, group) in groups {
             var members = group.peers.sorted { self.peerSortKey($0) < self.peerSortKey($1) }
             if group.category == 2 { members = Self.aggregate(members) }
-            result.append(AdvisedRule(peers: members, ports: group.spec))
+            result.append(AdvisedRule(peers: members, ports: group.spec, dnsProxy: group.dnsProxy))
         }
         return result.sorted {
             (self.category($0.peers[0]), self.peerSortKey($0.peers[0]), $0.ports.sortKey)
@@ -437,13 +507,15 @@ struct Advisor {
         }
     }
 
-    /// Cilium keeps peer kinds in separate rule items: endpoints 0, entities 1, CIDRs 2. In a
-    /// NetworkPolicy all peers mix, but the same grouping keeps the order readable.
+    /// Cilium keeps peer kinds in separate rule items: endpoints 0, entities 1, CIDRs 2, names
+    /// 3 (`toFQDNs` combines with no other peer kind). In a NetworkPolicy all peers mix, but
+    /// the same grouping keeps the order readable.
     func category(_ peer: AdvisorPeer) -> Int {
         switch peer {
-        case .workload, .namespace: 0
+        case .workload, .namespace, .kubeDNS: 0
         case .host, .remoteNode, .world: 1
         case .cidr: 2
+        case .names: 3
         }
     }
 
@@ -451,6 +523,8 @@ struct Advisor {
         switch peer {
         case .workload(let index): "0" + self.workloadSortKey(index)
         case .namespace(let namespace): "1" + namespace
+        case .kubeDNS: "1kube-system\u{1}"
+        case .names(let names): "6" + names.joined(separator: ",")
         case .host: "2"
         case .remoteNode: "3"
         case .world: "4"
