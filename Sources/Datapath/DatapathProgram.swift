@@ -164,11 +164,17 @@ public final class DatapathProgram {
     }
 
     /// Ends what is idle at `now`, then every remaining connection (reason `shutdown`), as
-    /// events `event` and `event + 1`.
-    public func endAll<Sink: DatapathEventSink>(at now: CaptureTime, event: UInt64, sink: Sink) {
+    /// events `event` and `event + 1`. After every `batch` connections, while more remain,
+    /// `batchEnd` receives a key below every key the rest will be emitted with.
+    public func endAll<Sink: DatapathEventSink>(at now: CaptureTime, event: UInt64, sink: Sink, batch: Int = .max,
+                                                batchEnd: (_ bound: EmissionKey) -> Void = { _ in }) {
         self.sweep(now: now, event: event, sink: sink)
         self.event &+= 1
-        self.flows.flushAll { flow, reason in self.end(flow, reason, sink: sink) }
+        self.flows.flushAll(batch: batch, onEnd: { flow, reason in self.end(flow, reason, sink: sink) }) { nextStart in
+            // Shutdown records are keyed by start then flow id (`emissionKey`), and what a
+            // record brings along (Hubble lines, HTTP transactions, alerts) sorts at or after it.
+            batchEnd(EmissionKey(event: self.event, primary: nextStart.nanoseconds, secondary: 0))
+        }
         self.fragments.flushAll()
     }
 

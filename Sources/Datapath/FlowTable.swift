@@ -188,7 +188,10 @@ public final class FlowTable {
     }
 
     /// Ends every remaining flow with reason `.shutdown`, ordered by start time then flow id.
-    public func flushAll(onEnd: (borrowing FlowEntry, FlowEndReason) -> Void) {
+    /// After every `batch` flows, while more remain, `batchEnd` receives the start of the next
+    /// one: no flow ended after that started earlier (the end of a run is written as it goes).
+    public func flushAll(batch: Int = .max, onEnd: (borrowing FlowEntry, FlowEndReason) -> Void,
+                         batchEnd: (_ nextStart: CaptureTime) -> Void = { _ in }) {
         var live: [Int32] = []
         live.reserveCapacity(self.count)
         for phase in 0..<3 {
@@ -202,7 +205,8 @@ public final class FlowTable {
             let x = self.entries[Int(a)], y = self.entries[Int(b)]
             return (x.start.nanoseconds, x.flowID) < (y.start.nanoseconds, y.flowID)
         }
-        for index in live {
+        for (position, index) in live.enumerated() {
+            if position > 0 && position % max(1, batch) == 0 { batchEnd(self.entries[Int(index)].start) }
             self.counters.shutdown &+= 1
             self.remove(Int(index), reason: .shutdown, onEnd: onEnd)
         }

@@ -46,18 +46,24 @@ final class AlertStage {
         self.alerted.remove(flowID) != nil
     }
 
-    /// Runs the events of one epoch, from every worker, in single-pass order.
-    func observe(_ epoch: [Merger.Epoch]) {
+    /// Runs the events of `buffers` (every worker's, an epoch's or what pieces of the last
+    /// one allow) whose keys are at or above `from` and below `bound` (nil: no limit), in
+    /// single-pass order.
+    func observe(_ buffers: [FindingBuffer], from: EmissionKey?, below bound: EmissionKey?) {
         self.order.removeAll(keepingCapacity: true)
-        for worker in 0..<epoch.count {
-            guard let buffer = epoch[worker].findings else { continue }
-            self.eventsDropped &+= buffer.dropped
-            for index in 0..<buffer.count { self.order.append((buffer.entries[index].key, worker, index)) }
+        for buffer in 0..<buffers.count {
+            let entries = buffers[buffer].entries
+            for index in 0..<entries.count {
+                let key = entries[index].key
+                if let from, key < from { continue }
+                if let bound, key >= bound { continue }
+                self.order.append((key, buffer, index))
+            }
         }
         self.order.sortByKey()
         for item in 0..<self.order.count {
-            let (_, worker, index) = self.order[item]
-            if let buffer = epoch[worker].findings { self.observe(buffer.entries[index]) }
+            let (_, buffer, index) = self.order[item]
+            self.observe(buffers[buffer].entries[index])
         }
     }
 

@@ -166,12 +166,19 @@ package final class FlowProcessor {
     /// flow) and hands the epoch's records to `merger`, which writes them when it can.
     func endEpoch(_ event: UInt64, at time: CaptureTime, last: Bool, into merger: Merger, worker: Int = 0) {
         if last {
-            self.program.endAll(at: time, event: event, sink: self.renderer)
+            // The connections still open are handed over a batch at a time, so the records of
+            // the end of a run are written as they are made instead of held all at once.
+            self.program.endAll(at: time, event: event, sink: self.renderer, batch: Self.endBatch) { bound in
+                merger.deposit(worker: worker, processor: self, time: nil, bound: bound)
+            }
         } else {
             self.program.sweep(now: time, event: event, sink: self.renderer)
         }
         merger.deposit(worker: worker, processor: self, time: last ? nil : time.nanoseconds)
     }
+
+    /// Connections ended per hand-over at the end of a run.
+    static let endBatch = 8192
 
     /// Counts a packet the capture filter rejected.
     package func countFilteredOut() { self.program.countFilteredOut() }

@@ -5,7 +5,10 @@ import Foundation
 import Output
 
 /// Collects the workers' keyed records epoch by epoch and writes each epoch, merged in
-/// single-pass order, once every worker has handed it over. The only writer of the output.
+/// single-pass order, once every worker has handed it over. The last epoch (every connection
+/// still open at the end) comes in pieces, each with a bound no later record falls below:
+/// what every worker's bound has passed is written at once, so the end of a run is written
+/// in bounded memory. The only writer of the output.
 /// Also writes the periodic `stats` records and a `lost` record whenever packets were lost
 /// since the last report (Hubble's `lost_events_total`, as records).
 ///
@@ -25,6 +28,9 @@ final class Merger: @unchecked Sendable {
         var metrics: FlowMetrics?
         /// The event number that closed the epoch.
         var event: UInt64
+        /// For a piece of the last epoch that more pieces follow: every record the worker
+        /// hands over later has a key at or above it. nil: the epoch is complete.
+        var bound: EmissionKey?
     }
 
     private let lock = NSLock()
@@ -36,6 +42,13 @@ final class Merger: @unchecked Sendable {
     private var epoch: [Epoch] = []
     private var chunks: [KeyedRecords] = []
     private var order: [KeyedItem] = []
+    /// The pieces of the last epoch handed over and not wholly written (records with keys at
+    /// or above `writtenBelow`), and whether each worker has handed over its last piece.
+    private var pendingFlows: [KeyedRecords] = []
+    private var pendingHubble: [KeyedRecords] = []
+    private var pendingFindings: [FindingBuffer] = []
+    private var writtenBelow: EmissionKey?
+    private var ended: [Bool]
     private var spares: [KeyedRecords] = []
     private var spareFindings: [FindingBuffer] = []
     private var spareMetrics: [FlowMetrics] = []
@@ -73,6 +86,7 @@ final class Merger: @unchecked Sendable {
         self.policies = [policy]
         self.alertStage = detectors.map { AlertStage(settings: $0, contexts: [policy].compactMap { $0 }, interfaces: interfaces) }
         self.queues = Array(repeating: [], count: workers)
+        self.ended = Array(repeating: false, count: workers)
         for worker in 0..<workers {
             self.queues[worker].reserveCapacity(4)
             // The buffers each worker is given back at its first hand-over.
@@ -82,7 +96,10 @@ final class Merger: @unchecked Sendable {
             if metrics { self.spareMetrics.append(FlowMetrics()) }
         }
         self.epoch.reserveCapacity(workers)
-        self.chunks.reserveCapacity(workers + 1)
+        self.chunks.reserveCapacity(3 * workers + 1)
+        self.pendingFlows.reserveCapacity(3 * workers)
+        self.pendingHubble.reserveCapacity(3 * workers)
+        self.pendingFindings.reserveCapacity(3 * workers)
         self.order.reserveCapacity(1024)
     }
 
@@ -190,14 +207,16 @@ final class Merger: @unchecked Sendable {
 
     /// Takes the processor's records for the epoch just ended and gives it empty buffers;
     /// writes every epoch each worker has now handed over. `time` is the sweep's packet time
-    /// (nil at the end).
-    func deposit(worker: Int, processor: FlowProcessor, time: Int64?) {
+    /// (nil at the end); `bound`, for a piece of the last epoch that more pieces follow, a key
+    /// every later record of the worker is at or above. A worker two pieces ahead of the
+    /// others waits for them, so the pieces held stay few.
+    func deposit(worker: Int, processor: FlowProcessor, time: Int64?, bound: EmissionKey? = nil) {
         let statistics = self.statsInterval == nil && self.metrics == nil ? nil : processor.datapathStatistics()
         self.lock.lock()
         defer { self.lock.unlock() }
         let renderer = processor.renderer
         let epoch = Epoch(flows: renderer.flows, hubble: renderer.hubble, statistics: statistics, time: time,
-                          findings: renderer.findings, metrics: renderer.metrics, event: processor.program.event)
+                          findings: renderer.findings, metrics: renderer.metrics, event: processor.program.event, bound: bound)
         renderer.flows = self.spares.popLast() ?? KeyedRecords()
         if epoch.hubble != nil { renderer.hubble = self.spares.popLast() ?? KeyedRecords() }
         if let findings = epoch.findings {
@@ -205,68 +224,138 @@ final class Merger: @unchecked Sendable {
         }
         if epoch.metrics != nil { renderer.metrics = self.spareMetrics.popLast() ?? FlowMetrics() }
         self.queues[worker].append(epoch)
-        guard self.everyWorkerHandedOver else { return }
-        repeat { self.writeEpoch() } while self.everyWorkerHandedOver
-        guard self.flushesEachEpoch else { return }
-        do throws(OutputError) { try self.flushOutputs() } catch { if self.error == nil { self.error = error } }
+        if self.everyWorkerHandedOver {
+            repeat { self.writeEpoch() } while self.everyWorkerHandedOver
+            if self.flushesEachEpoch {
+                do throws(OutputError) { try self.flushOutputs() } catch { if self.error == nil { self.error = error } }
+            }
+        }
+        // Another worker hands over its next piece before this one makes a third (it is not
+        // waiting itself: a worker waits only while the others are behind it).
+        while bound != nil && self.queues[worker].count >= 2 {
+            self.lock.unlock()
+            usleep(100)
+            self.lock.lock()
+        }
     }
 
+    /// Whether an epoch (or a piece of the last) can be written: every worker that has not
+    /// handed over its last piece has handed over the next one.
     private var everyWorkerHandedOver: Bool {
-        for worker in 0..<self.queues.count where self.queues[worker].isEmpty { return false }
-        return true
+        var some = false
+        for worker in 0..<self.queues.count {
+            if self.queues[worker].isEmpty {
+                if !self.ended[worker] { return false }
+            } else {
+                some = true
+            }
+        }
+        return some
     }
 
-    /// Writes the oldest epoch: the detectors see its events in single-pass order, then the
-    /// sweep (or the end) closes their aggregation windows; alerts merge with the flow records.
+    /// Writes the oldest epoch, or what the pieces of the last one now allow: the detectors
+    /// see its events in single-pass order, then the sweep (or the end) closes their
+    /// aggregation windows; alerts merge with the flow records.
     private func writeEpoch() {
         self.epoch.removeAll(keepingCapacity: true)
-        for worker in 0..<self.queues.count { self.epoch.append(self.queues[worker].remove(at: 0)) }
+        for worker in 0..<self.queues.count where !self.queues[worker].isEmpty {
+            let handed = self.queues[worker].remove(at: 0)
+            if handed.time == nil && handed.bound == nil { self.ended[worker] = true }
+            self.epoch.append(handed)
+        }
         let (time, event) = (self.epoch[0].time, self.epoch[0].event)
+        // Below `bound`, every worker has handed over all it will: nil, everything.
+        var bound: EmissionKey?
+        for index in 0..<self.epoch.count {
+            if let pieceBound = self.epoch[index].bound { bound = min(bound ?? pieceBound, pieceBound) }
+        }
+        let from = self.writtenBelow
+        for index in 0..<self.epoch.count {
+            self.pendingFlows.append(self.epoch[index].flows)
+            if let hubble = self.epoch[index].hubble { self.pendingHubble.append(hubble) }
+            if let findings = self.epoch[index].findings {
+                self.alertStage?.eventsDropped &+= findings.dropped
+                self.pendingFindings.append(findings)
+            }
+        }
         if let stage = self.alertStage {
-            stage.observe(self.epoch)
-            if let time {
-                stage.advance(to: CaptureTime(nanoseconds: time), event: event)
-            } else {
-                stage.finish(event: event)
+            stage.observe(self.pendingFindings, from: from, below: bound)
+            if bound == nil {
+                if let time {
+                    stage.advance(to: CaptureTime(nanoseconds: time), event: event)
+                } else {
+                    stage.finish(event: event)
+                }
             }
         }
         self.chunks.removeAll(keepingCapacity: true)
-        for index in 0..<self.epoch.count { self.chunks.append(self.epoch[index].flows) }
+        self.chunks.append(contentsOf: self.pendingFlows)
         if let stage = self.alertStage { self.chunks.append(stage.records) }
-        self.write(to: self.output)
+        self.write(to: self.output, from: from, below: bound)
         if let hubble = self.hubble {
             self.chunks.removeAll(keepingCapacity: true)
-            for index in 0..<self.epoch.count { if let records = self.epoch[index].hubble { self.chunks.append(records) } }
-            self.write(to: hubble)
+            self.chunks.append(contentsOf: self.pendingHubble)
+            self.write(to: hubble, from: from, below: bound)
         }
-        if let stage = self.alertStage {
-            if let alerts = self.alerts {
-                self.chunks.removeAll(keepingCapacity: true)
-                self.chunks.append(stage.records)
-                self.write(to: alerts)
-            }
-            stage.records.removeAll()
+        if let stage = self.alertStage, let alerts = self.alerts {
+            self.chunks.removeAll(keepingCapacity: true)
+            self.chunks.append(stage.records)
+            self.write(to: alerts, from: from, below: bound)
         }
         if let time { self.report(time: time) }
         self.metrics?.absorb(self.epoch, capture: self.capture, time: time.map { CaptureTime(nanoseconds: $0) })
-        for index in 0..<self.epoch.count {
-            let handed = self.epoch[index]
-            handed.flows.removeAll()
-            self.spares.append(handed.flows)
-            if let hubble = handed.hubble {
-                hubble.removeAll()
-                self.spares.append(hubble)
+        self.writtenBelow = bound
+        self.recycle(upTo: bound)
+        self.epoch.removeAll(keepingCapacity: true)
+    }
+
+    /// Gives back the buffers whose records are all written (all of them when `bound` is nil).
+    /// By index, keeping each array's storage: a single pass runs this on its packet path.
+    private func recycle(upTo bound: EmissionKey?) {
+        func written(_ records: KeyedRecords) -> Bool {
+            guard let bound else { return true }
+            for index in 0..<records.entries.count where records.entries[index].key >= bound { return false }
+            return true
+        }
+        func keepUnwritten(_ pending: inout [KeyedRecords]) {
+            var kept = 0
+            for index in 0..<pending.count {
+                let records = pending[index]
+                if written(records) {
+                    records.removeAll()
+                    self.spares.append(records)
+                } else {
+                    pending[kept] = records
+                    kept += 1
+                }
             }
-            if let findings = handed.findings {
+            pending.removeLast(pending.count - kept)
+        }
+        keepUnwritten(&self.pendingFlows)
+        keepUnwritten(&self.pendingHubble)
+        var kept = 0
+        for index in 0..<self.pendingFindings.count {
+            let findings = self.pendingFindings[index]
+            var unwritten = false
+            if let bound {
+                for entry in 0..<findings.count where findings.entries[entry].key >= bound { unwritten = true }
+            }
+            if unwritten {
+                self.pendingFindings[kept] = findings
+                kept += 1
+            } else {
                 findings.removeAll()
                 self.spareFindings.append(findings)
             }
-            if let metrics = handed.metrics {
+        }
+        self.pendingFindings.removeLast(self.pendingFindings.count - kept)
+        if bound == nil { self.alertStage?.records.removeAll() }
+        for index in 0..<self.epoch.count {
+            if let metrics = self.epoch[index].metrics {
                 metrics.reset()
                 self.spareMetrics.append(metrics)
             }
         }
-        self.epoch.removeAll(keepingCapacity: true)
     }
 
     /// `lost` records for drops since the last report, and a `stats` record when one is due.
@@ -302,13 +391,17 @@ final class Merger: @unchecked Sendable {
         return total
     }
 
-    /// Writes the records of `chunks` in key order.
-    private func write(to output: JSONLinesOutput) {
+    /// Writes the records of `chunks` whose keys are at or above `from` and below `bound`
+    /// (nil: no limit), in key order.
+    private func write(to output: JSONLinesOutput, from: EmissionKey?, below bound: EmissionKey?) {
         guard !self.failed.contains(ObjectIdentifier(output)) else { return }
         self.order.removeAll(keepingCapacity: true)
         for chunk in 0..<self.chunks.count {
             for entry in 0..<self.chunks[chunk].entries.count {
-                self.order.append((self.chunks[chunk].entries[entry].key, chunk, entry))
+                let key = self.chunks[chunk].entries[entry].key
+                if let from, key < from { continue }
+                if let bound, key >= bound { continue }
+                self.order.append((key, chunk, entry))
             }
         }
         self.order.sortByKey()

@@ -360,17 +360,19 @@ package final class Pipeline: @unchecked Sendable {
 
     func broadcast(_ kind: PacketRing.Kind, time: Int64, sequence: UInt64) {
         if kind == .sweep { self.merger.updateCapture(self.capture, interfaces: self.interfaceCounters?.snapshot() ?? []) }
-        for (index, ring) in self.rings.enumerated() {
-            guard let ring else {
-                // Worker 0 on this thread: the marker takes effect here and now.
-                _ = self.handleMarker(kind, time: time, sequence: sequence, worker: index)
-                continue
-            }
+        for ring in self.rings {
+            guard let ring else { continue }
             while !ring.write(kind: kind, packet: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0), time: time,
                               sequence: sequence) {
                 ring.publish()
                 PacketRing.pause()
             }
+            ring.publish()
+        }
+        // Worker 0 on this thread: the marker takes effect here and now, once the other workers
+        // have theirs (at the end it may wait for their pieces of the last epoch).
+        for (index, ring) in self.rings.enumerated() where ring == nil {
+            _ = self.handleMarker(kind, time: time, sequence: sequence, worker: index)
         }
     }
 
