@@ -170,11 +170,10 @@ public final class DatapathProgram {
                                                 batchEnd: (_ bound: EmissionKey) -> Void = { _ in }) {
         self.sweep(now: now, event: event, sink: sink)
         self.event &+= 1
-        self.flows.flushAll(batch: batch, onEnd: { flow, reason in self.end(flow, reason, sink: sink) }) { nextStart in
-            // Shutdown records are keyed by start then flow id (`emissionKey`), and what a
-            // record brings along (Hubble lines, HTTP transactions, alerts) sorts at or after it.
-            batchEnd(EmissionKey(event: self.event, primary: nextStart.nanoseconds, secondary: 0))
-        }
+        // Shutdown records are keyed by start then flow id (`emissionKey`), and what a record
+        // brings along (HTTP transactions, alerts) sorts at or after it.
+        self.flows.flushAll(batch: batch, onEnd: { flow, reason in self.end(flow, reason, sink: sink) },
+                            batchEnd: { nextStart in batchEnd(EmissionKey(event: self.event, primary: nextStart.nanoseconds, secondary: 0)) })
         self.fragments.flushAll()
     }
 
