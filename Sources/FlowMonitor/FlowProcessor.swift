@@ -82,7 +82,8 @@ package final class FlowProcessor {
         self.renderer = EventRenderer(hubble: hubble, findingCapacity: configuration.detectors?.maxPendingEvents,
                                       interfaces: interfaces, metrics: configuration.metrics,
                                       application: configuration.application.map { settings in
-                                          ApplicationRecorder(settings: settings, names: nameSets)
+                                          ApplicationRecorder(settings: settings, names: nameSets,
+                                                              detectors: configuration.detectors)
                                       })
         if let policy { self.load(policy) }
     }
