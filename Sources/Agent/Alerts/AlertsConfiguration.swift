@@ -62,16 +62,18 @@ package struct AlertsConfiguration: Sendable, Equatable {
     /// kube-system's DNS Service (named `kube-dns`, as CoreDNS keeps it for compatibility, or
     /// selecting `k8s-app: kube-dns`; from `--services`), and the addresses of the kube-system
     /// pods labelled `k8s-app=kube-dns` (CoreDNS's deployment; from `--pods`).
-    static func clusterDNSDefaults(inventory: Inventory, services: [Service]) -> [IPPrefix] {
+    /// `serviceKnown`: a kube-dns ClusterIP is among them.
+    static func clusterDNSDefaults(inventory: Inventory, services: [Service]) -> (prefixes: [IPPrefix], serviceKnown: Bool) {
         var prefixes = [Self.nodeLocalDNS]
         for service in services where service.namespace == "kube-system"
             && (service.name == "kube-dns" || service.selector?["k8s-app"] == "kube-dns") {
             prefixes += service.clusterIPs.map { IPPrefix(host: $0) }
         }
+        let serviceKnown = prefixes.count > 1
         for pod in inventory.pods where pod.namespace == "kube-system" && pod.labels["k8s-app"] == "kube-dns" {
             prefixes += pod.ips.map { IPPrefix(host: $0) }
         }
-        return prefixes
+        return (prefixes, serviceKnown)
     }
 
     /// What the detectors need from the inventory: pod CIDRs, sensitive and allow-listed
@@ -87,13 +89,14 @@ package struct AlertsConfiguration: Sendable, Equatable {
                 }
             }
         }
+        let defaults = self.includesDefaultResolvers ? Self.clusterDNSDefaults(inventory: inventory, services: services) : nil
         return DetectionScope(
             podPrefixes: prefixes,
             sensitiveIdentities: self.sensitive.reduce(into: []) { $0.formUnion($1.identities(in: endpoints)) },
             allowedIdentities: self.allowedWorkloads.reduce(into: []) { $0.formUnion($1.identities(in: endpoints)) },
             checksTunnelIdentity: self.checksTunnelIdentity,
-            resolverPrefixes: self.resolverPrefixes
-                + (self.includesDefaultResolvers ? Self.clusterDNSDefaults(inventory: inventory, services: services) : []),
-            resolverIdentities: self.resolverWorkloads.reduce(into: []) { $0.formUnion($1.identities(in: endpoints)) })
+            resolverPrefixes: self.resolverPrefixes + (defaults?.prefixes ?? []),
+            resolverIdentities: self.resolverWorkloads.reduce(into: []) { $0.formUnion($1.identities(in: endpoints)) },
+            resolversKnown: defaults?.serviceKnown == true || !self.resolverPrefixes.isEmpty || !self.resolverWorkloads.isEmpty)
     }
 }
