@@ -51,9 +51,9 @@ public enum EVEKey: KeyText, CaseIterable, Sendable {
     case distinctPorts = "distinct_ports", distinctHosts = "distinct_hosts"
     case halfOpen = "half_open", distinctSources = "distinct_sources"
     case tunnelIdentity = "tunnel_identity", innerSourceIdentity = "inner_source_identity"
-    // The DNS alerts: Suricata's `dns{queries[{rrname, rrtype}], rcode}` and the detectors'
+    // The DNS alerts: Suricata's `dns{version, queries[{rrname, rrtype}], rcode}` and the detectors'
     // `dns_tunnel` and `nxdomain`.
-    case dns, queries, rrname, rrtype, rcode, entropy, nxdomain
+    case dns, version, queries, rrname, rrtype, rcode, entropy, nxdomain
     case dnsTunnel = "dns_tunnel", nameLength = "name_length", longestLabel = "longest_label"
     case distinctNames = "distinct_names"
     // `stats`.

@@ -97,13 +97,13 @@ public enum AlertRecord {
     }
 
     /// Suricata's `dns` object of an app-layer alert (`output-json-alert.c` logs the
-    /// transaction's `queries[{rrname, rrtype}]`, and `rcode` for a response): the question of
+    /// transaction: `version`, `queries[{rrname, rrtype}]`, and `rcode` for a response): the question of
     /// the message that raised the alert. Summaries, and alerts whose name was not kept, omit
     /// `queries`.
     static func appendDNS(_ dns: DNSFinding, kind: AlertKind, name: UnsafeRawBufferPointer?, to out: inout JSONBuffer) {
         let hasName = name.map { $0.count > 0 } ?? false
-        guard hasName || kind == .dnsNXDomainBurst else { return }
         out.open(.dns)
+        out.append(.version, UInt64(3))  // EVE DNS logging version 3, as the `dns` records
         if let name, hasName {
             out.append(key: .queries)
             out.append(byte: UInt8(ascii: "["))
