@@ -92,6 +92,7 @@ package final class FlowProcessor {
     func load(_ policy: PolicyContext) {
         self.program.load(policy.snapshot, scope: policy.detection, generation: self.renderer.generations.count)
         self.renderer.add(policy.annotations)
+        self.renderer.application?.dnsAlerts?.add(policy.detection)
     }
 
     /// A single pass's `--alerts` file (alerts are also written to `output`).

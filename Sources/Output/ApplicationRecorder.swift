@@ -23,7 +23,7 @@ package final class ApplicationRecorder {
     /// Per connection: its ClientHello reader, and whether it is done (read or refused).
     private var tls: [UInt64: (reader: TLSClientHelloReader, done: Bool)] = [:]
     /// The DNS detectors' findings, when one of them is on.
-    let dnsAlerts: DNSAlertScreen?
+    package let dnsAlerts: DNSAlertScreen?
 
     package init(settings: ApplicationSettings, names: NameSets, detectors: DetectorSettings? = nil) {
         self.settings = settings

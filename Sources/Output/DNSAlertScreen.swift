@@ -6,20 +6,37 @@ import L7
 /// The worker's part of the DNS detectors: it reads each DNS message the application layer
 /// parsed, applies the tests that need the name's text (is it long or high-entropy, is it under
 /// an ignored suffix) and hands the detectors numbers: `ConnectionFinding.dnsQuery` (the first
-/// query of a connection), `.dnsSuspiciousName` and `.dnsNXDomain`, each with the question's
+/// query of a connection from a pod to a resolver that is not the cluster's),
+/// `.dnsSuspiciousName` and `.dnsNXDomain`, each with the question's
 /// bytes kept beside it in the worker's finding buffer for the alert line. Counting, the
 /// cluster's resolvers and the allow-list are the detectors' (`DetectorEngine`), which see every
 /// worker's findings in capture order, so alerts do not depend on the number of workers.
-package struct DNSAlertScreen: Sendable {
+package final class DNSAlertScreen {
     let settings: DetectorSettings
     /// `nxdomainIgnoredSuffixes`, each with a leading dot.
     let dottedSuffixes: [String]
+    /// The detectors' view of the cluster per policy generation (`FlowEntry.policyGeneration`),
+    /// as the datapath loads it: a first query goes to the detectors only when it is from a
+    /// pod to a resolver that is not the cluster's, so a busy node's DNS does not fill the
+    /// finding buffer (the detectors judge it again, with the allow-list).
+    private var scopes: [DetectionScope] = []
 
     /// nil when no DNS detector is enabled (or alerts are off).
     package init?(_ settings: DetectorSettings?) {
         guard let settings, settings.connectionChecks.contains(.dnsMessages) else { return nil }
         self.settings = settings
         self.dottedSuffixes = settings.nxdomainIgnoredSuffixes.map { "." + $0 }
+    }
+
+    /// The scope of the next policy generation (at start, and on reload).
+    package func add(_ scope: DetectionScope) { self.scopes.append(scope) }
+
+    /// Whether the first query of `flow` goes to the detectors.
+    func isExternalQuery(_ flow: FlowEntry) -> Bool {
+        guard flow.sourceIdentity.isWorkload, !self.scopes.isEmpty else { return false }
+        let generation = Int(flow.policyGeneration)
+        let scope = generation < self.scopes.count ? self.scopes[generation] : self.scopes[self.scopes.count - 1]
+        return !scope.isClusterResolver(flow.destinationAddress, identity: flow.destinationIdentity)
     }
 
     /// Whether a query name is suspicious by the tunnelling thresholds.
@@ -65,8 +82,10 @@ package struct DNSAlertScreen: Sendable {
             facts.entropyMillibits = UInt16(clamping: shape.entropyMillibits)
             if settings.isEnabled(.dnsExternalResolver) && flow.pointee.raisedAlerts & FlowEntry.raisedDNSQuery == 0 {
                 flow.pointee.raisedAlerts |= FlowEntry.raisedDNSQuery
-                facts.nameHash = DNSNameShape.hash(name)
-                hand(facts, ConnectionFinding.dnsQuery)
+                if self.isExternalQuery(flow.pointee) {
+                    facts.nameHash = DNSNameShape.hash(name)
+                    hand(facts, ConnectionFinding.dnsQuery)
+                }
             }
             if settings.isEnabled(.dnsTunneling) && self.isSuspicious(shape) {
                 facts.nameHash = shape.labelHash

@@ -26,12 +26,19 @@ struct DNSAlertScreenTests {
         let screen: DNSAlertScreen
         var counter: UInt64 = 0
 
-        init(_ settings: DetectorSettings = DetectorSettings()) {
+        /// A connection from a pod (identity 300) to `server` (8.8.8.8 unless given), with the
+        /// scope an inventory gives (the kube-dns pod 10.244.0.2; `scope` nil: no inventory).
+        init(_ settings: DetectorSettings = DetectorSettings(), server: UInt32 = 0x0808_0808, source: Identity = Identity(300),
+             scope: DetectionScope? = DetectionScope(resolverPrefixes: [IPPrefix(host: IPAddress(ipv4: 0x0af4_0002))])) {
             self.screen = DNSAlertScreen(settings)!
-            let client = IPAddress(ipv4: 0x0af4_000a), server = IPAddress(ipv4: 0x0af4_0002)
-            self.flow.initialize(to: FlowEntry(key: FlowKey(lowAddress: client, highAddress: server, lowPort: 40000, highPort: 53,
-                                                            ipProtocol: 17, vni: 0),
-                                               initiatorIsLow: true, ipVersion: 4, time: CaptureTime(nanoseconds: 0)))
+            if let scope { self.screen.add(scope) }
+            let client = IPAddress(ipv4: 0x0af4_000a)
+            var entry = FlowEntry(key: FlowKey(lowAddress: client, highAddress: IPAddress(ipv4: server), lowPort: 40000, highPort: 53,
+                                               ipProtocol: 17, vni: 0),
+                                  initiatorIsLow: true, ipVersion: 4, time: CaptureTime(nanoseconds: 0))
+            entry.sourceIdentity = source
+            entry.destinationIdentity = .world
+            self.flow.initialize(to: entry)
         }
 
         deinit { self.flow.deallocate() }
@@ -76,6 +83,19 @@ struct DNSAlertScreenTests {
         #expect(worker.name(0) == "example.org")
         #expect(worker.renderer.findings!.entries[0].key.primary == 4)  // after the message's `dns` record
         #expect(worker.flow.pointee.raisedAlerts & FlowEntry.raisedDNSQuery != 0)
+    }
+
+    /// Only a pod's query to a resolver outside the scope goes to the detectors.
+    @Test(arguments: [
+        (UInt32(0x0af4_0002), Identity(300), true),  // the kube-dns pod
+        (UInt32(0x0a60_000a), Identity(300), true),  // maybe the kube-dns ClusterIP (not known)
+        (UInt32(0x0808_0808), Identity.host, true),  // the node itself
+        (UInt32(0x0808_0808), Identity(300), false),  // without an inventory: no scope
+    ] as [(UInt32, Identity, Bool)])
+    func queriesToTheClustersResolversAreNoFinding(server: UInt32, source: Identity, hasScope: Bool) {
+        let worker = hasScope ? Worker(server: server, source: source) : Worker(server: server, source: source, scope: nil)
+        worker.see(Self.message(id: 1, name: "example.org"))
+        #expect(worker.findings.isEmpty)
     }
 
     @Test func aSuspiciousNameIsAFindingOfItsOwn() {
