@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Detection", "Decoding", "FlowCore"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Datapath", "FlowCore"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Datapath", "Detection", "FlowCore", "L7", .product(name: "Yams", package: "Yams")]),
-        .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Detection", "Decoding", "FlowCore"]),
+        .testTarget(name: "OutputTests", dependencies: ["Output", "Datapath", "Detection", "Decoding", "FlowCore", "L7"]),
         .testTarget(name: "PresentationTests", dependencies: ["Presentation", "FlowLog"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzHarness"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Output", "Datapath", "Decoding", "FlowCore"]),

@@ -18,6 +18,9 @@ Hand-built here (one small capture per detector scenario, each with a .md note):
   world-egress.pcap         a pod of the sensitive namespace talks to the world (TCP 443, UDP 53)
   icmp-sweep.pcap           ICMP echo to 25 pods
   allowlisted-scan.pcap     the vertical scan from monitoring/prometheus-1 (allow-list test)
+  dns-external-resolver.pcap  pods ask 8.8.8.8 and 9.9.9.9; the kube-dns pod, NodeLocal DNS and the node do not alert
+  dns-tunneling.pcap        10 TXT queries with 50-character base32 labels (tunnel-like), among normal names
+  dns-nxdomain-burst.pcap   NXDOMAIN for 20 distinct DGA-like names, with search-path NXDOMAINs
 plus alerts.pods.json (the inventory for all of them), alerts.policies.yaml (one NetworkPolicy)
 and README.md.
 
@@ -29,6 +32,7 @@ Classic pcap, little-endian, microsecond timestamps, LINKTYPE_ETHERNET, snaplen 
 header, TCP, UDP and ICMP checksum is computed (including the outer UDP checksum of VXLAN).
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -151,9 +155,20 @@ def tls_server_hello(sni):
     return b"\x16\x03\x03" + struct.pack("!H", len(hs)) + hs
 
 
-def dns_query(txid, name):
+def dns_query(txid, name, qtype=1):
     qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
-    return struct.pack("!HHHHHH", txid, 0x0100, 1, 0, 0, 0) + qname + struct.pack("!HH", 1, 1)
+    return struct.pack("!HHHHHH", txid, 0x0100, 1, 0, 0, 0) + qname + struct.pack("!HH", qtype, 1)
+
+
+def dns_empty_answer(query, rcode=0):
+    """The response to `query` with no answer record: NOERROR/NODATA (rcode 0) or NXDOMAIN (3)."""
+    return query[:2] + struct.pack("!H", 0x8180 | rcode) + query[4:6] + b"\x00\x00" + query[8:]
+
+
+def base32_label(seed, length):
+    """A deterministic label of `length` base32 characters (a-z, 2-7), as tunnels encode data."""
+    text = base64.b32encode(hashlib.sha256(seed.encode()).digest() * 2).decode().lower().rstrip("=")
+    return text[:length]
 
 
 def dns_answer(query, address):
@@ -580,7 +595,9 @@ cni0 gateway MAC 0a:58:0a:f4:00:01. {len(cap.recs)} packets.
 **Alerts** (with namespace `payments` the only sensitive namespace): **2 world-egress alerts**, both
 from payments/api-1 10.244.0.20 (identity {IDENTITY[api]}, labels app=payments-api, data=pci):
 TCP to **198.18.7.7:443** and UDP to **203.0.113.9:53**. **No alert** for shop/web-1 → 198.18.7.8:443.
-(If sensitivity is by label `data=pci` instead, the result is the same.)
+(If sensitivity is by label `data=pci` instead, the result is the same.) The DNS query also raises
+**1 `dns_external_resolver` alert** (signature 9100050, whatever is sensitive): 203.0.113.9 is not the
+cluster's resolver.
 """
     return {"world-egress.pcap": cap.pcap(), "world-egress.md": note("world-egress.pcap", cap, body)}
 
@@ -610,6 +627,140 @@ target host: 0x5300 + n for 10.244.1.(100+n)) to each of **{len(targets)} distin
 answered**, {len(targets) - len(replied)} unanswered.
 """
     return {"icmp-sweep.pcap": cap.pcap(), "icmp-sweep.md": note("icmp-sweep.pcap", cap, body)}
+
+
+QTYPE_A, QTYPE_AAAA, QTYPE_TXT = 1, 28, 16
+COREDNS = "10.244.0.2"                    # kube-system/coredns-1, k8s-app=kube-dns
+
+
+def dns_exchange(cap, t, client, cport, resolver, txid, name, qtype=QTYPE_A, answer=None, rcode=0, delay=2 * MS):
+    """One UDP query and (unless answer is False) its response `delay` later: an A record when
+    `answer` is an address, else an empty response with `rcode`."""
+    q = dns_query(txid, name, qtype)
+    cap.udp(t, client, cport, resolver, 53, q)
+    if answer is False:
+        return
+    cap.udp(t + delay, resolver, 53, client, cport, dns_answer(q, answer) if answer else dns_empty_answer(q, rcode))
+
+
+def build_dns_external_resolver():
+    cap = Capture(0xA000)
+    web, cart, node = "10.244.0.10", "10.244.0.11", LOCAL_NODE_IP
+    t = EPOCH_US
+    plan = [
+        (0.0, web, 40001, COREDNS, "cart.shop.svc.cluster.local", "10.96.12.7", "no alert (the kube-dns pod)"),
+        (0.1, web, 40002, "169.254.20.10", "example.com", "93.184.215.14", "no alert (NodeLocal DNSCache)"),
+        (0.2, node, 40003, "1.1.1.1", "deb.debian.org", "151.101.2.132", "no alert (the node itself, not a pod)"),
+        (1.0, web, 41001, "8.8.8.8", "example.org", "93.184.215.15", "**alert** (first)"),
+        (2.0, web, 41002, "8.8.8.8", "example.org", "93.184.215.15", "counted into the summary"),
+        (3.0, web, 41003, "8.8.8.8", "www.example.org", "93.184.215.15", "counted into the summary"),
+        (4.0, cart, 41004, "9.9.9.9", "example.net", False, "**alert** (unanswered)"),
+    ]
+    rows = []
+    for index, (off, client, cport, resolver, name, answer, verdict) in enumerate(plan):
+        n0 = len(cap.recs)
+        dns_exchange(cap, t + int(off * S), client, cport, resolver, 0x6100 + index, name, answer=answer)
+        rows.append((f"+{off:.3f} s", f"UDP {pod_name(client) if client in POD_BY_IP else 'node ' + node} "
+                     f"{client}:{cport} → {resolver}:53", len(cap.recs) - n0, f"A {name}", verdict))
+    body = f"""
+**What:** DNS queries (UDP, type A) from two pods and from the node, to the cluster's resolvers and
+to others. {len(cap.recs)} packets.
+
+{md_table(["time", "flow", "packets", "question", "dns_external_resolver"], rows)}
+
+**Alerts** (`dns_external_resolver`, signature 9100050; defaults): the cluster's resolvers are the
+kube-dns pod {COREDNS} (kube-system, `k8s-app=kube-dns`) and NodeLocal DNSCache's 169.254.20.10, so
+**2 first alerts**: shop/web-1 {web} → **8.8.8.8:53** (`dns.queries[0].rrname` example.org) and
+shop/cart-1 {cart} → **9.9.9.9:53** (example.net); at the end a **summary** for web-1 → 8.8.8.8 with
+`count` **3** (three connections within the 60 s aggregation window). The node's own query to
+1.1.1.1 raises none (its source is the node, identity `host`, not a pod).
+"""
+    return {"dns-external-resolver.pcap": cap.pcap(),
+            "dns-external-resolver.md": note("dns-external-resolver.pcap", cap, body)}
+
+
+TUNNEL_DOMAIN = "tunnel.example.net"
+TUNNEL_QUERIES = 10
+ELB_NAME = "internal-k8s-shop-ingress-8a9f8e7d6c-1234567890.eu-west-1.elb.amazonaws.com"
+
+
+def build_dns_tunneling():
+    cap = Capture(0xA400)
+    cart = "10.244.0.11"
+    t = EPOCH_US
+    rows = []
+    port = 42000
+    normal = [("api.github.com", QTYPE_A), ("cart.shop.svc.cluster.local", QTYPE_A), ("www.google.com", QTYPE_AAAA)]
+    for index, (name, qtype) in enumerate(normal):
+        n0 = len(cap.recs)
+        dns_exchange(cap, t + index * 100 * MS, cart, port + index, COREDNS, 0x6400 + index, name, qtype)
+        rows.append((f"+{index * 0.1:.3f} s", len(cap.recs) - n0, f"{'A' if qtype == 1 else 'AAAA'} {name}", "normal name"))
+    n0 = len(cap.recs)
+    for repeat in range(5):
+        dns_exchange(cap, t + (500 + repeat * 20) * MS, cart, port + 10 + repeat, COREDNS, 0x6410 + repeat, ELB_NAME)
+    rows.append(("+0.500 s", len(cap.recs) - n0, f"A {ELB_NAME} (5 times)",
+                 "long name with a 47-character label: counted once (one distinct label)"))
+    n0 = len(cap.recs)
+    labels = [base32_label(f"chunk-{i}", 50) for i in range(TUNNEL_QUERIES)]
+    for i, label in enumerate(labels):
+        dns_exchange(cap, t + 1 * S + i * 500 * MS, cart, port + 20 + i, COREDNS, 0x6420 + i, f"{label}.{TUNNEL_DOMAIN}",
+                     QTYPE_TXT)
+    rows.append(("+1.000 s", len(cap.recs) - n0, f"TXT <50 base32 characters>.{TUNNEL_DOMAIN} ({TUNNEL_QUERIES} names, 0.5 s apart)",
+                 f"distinct high-entropy labels; the {TUNNEL_QUERIES}th reaches the threshold"))
+    body = f"""
+**What:** shop/cart-1 {cart} asks the kube-dns pod {COREDNS} (UDP 53, every query on its own source
+port, every one answered NOERROR): normal names, one long load-balancer name five times, then a
+tunnel-like stream of **{TUNNEL_QUERIES} TXT queries** whose first label is 50 base32 characters
+(a SHA-256 digest of `chunk-N`, base32, lowercase: a different chunk each time, as iodine or
+dnscat2 send them) under `{TUNNEL_DOMAIN}`. {len(cap.recs)} packets.
+
+{md_table(["time", "packets", "question", "note"], rows)}
+
+First tunnel name: `{labels[0]}.{TUNNEL_DOMAIN}`.
+
+**Alert** (`dns_tunneling`, signature 9100051; defaults: a label left of the registered domain of at
+least 24 characters with at least 4.0 bits of entropy per character, or 52 characters, or a name of
+120; **10 distinct** such labels from one source within 60 s): the load-balancer label (47 characters,
+4.51 bits per character) is suspicious too but is **one** distinct label however often it is asked,
+so the threshold is reached on the {TUNNEL_QUERIES - 1}th tunnel query, at +{1 + (TUNNEL_QUERIES - 2) * 0.5:.1f} s:
+**one alert** from shop/cart-1, `dns_tunnel.distinct_names` 10, `longest_label` 50. The normal names
+are short. With `names: {TUNNEL_QUERIES + 1}` the alert comes on the {TUNNEL_QUERIES}th tunnel query; with
+`names: {TUNNEL_QUERIES + 2}` there is none.
+"""
+    return {"dns-tunneling.pcap": cap.pcap(), "dns-tunneling.md": note("dns-tunneling.pcap", cap, body)}
+
+
+NXDOMAIN_NAMES = 20
+
+
+def build_dns_nxdomain_burst():
+    cap = Capture(0xA800)
+    batch = "10.244.1.100"
+    t = EPOCH_US
+    names = [base32_label(f"dga-{i}", 12) + ".com" for i in range(NXDOMAIN_NAMES)]
+    asked = names[:5] + [names[4]] + names[5:]   # the fifth name twice: still 20 distinct
+    port = 43000
+    for i, name in enumerate(asked):
+        at = t + i * 200 * MS
+        # The resolver's search path first: `<name>.shop.svc.cluster.local` (NXDOMAIN, ignored).
+        dns_exchange(cap, at, batch, port + 2 * i, COREDNS, 0x6800 + 2 * i, f"{name}.shop.svc.cluster.local", rcode=3)
+        dns_exchange(cap, at + 20 * MS, batch, port + 2 * i + 1, COREDNS, 0x6801 + 2 * i, name, rcode=3)
+    body = f"""
+**What:** shop/batch-0 {batch} (on kind-worker-1) asks the kube-dns pod {COREDNS} for
+**{len(asked)} random-looking .com names** ({NXDOMAIN_NAMES} distinct: the fifth is asked twice), 0.2 s
+apart, each first with the pod's search suffix `.shop.svc.cluster.local` as a resolver with
+`ndots:5` does; every answer is **NXDOMAIN**. The names are 12 base32 characters of SHA-256(`dga-N`)
++ `.com`, like a domain generation algorithm's: {", ".join(names[:3])}, ... {len(cap.recs)} packets,
+{len(asked) * 2} UDP flows.
+
+**Alert** (`dns_nxdomain_burst`, signature 9100052; defaults: **20 distinct names** answered NXDOMAIN
+to one source within 60 s, names under `cluster.local` not counted): **one alert** from shop/batch-0
+on the answer for `{names[-1]}` at +{(len(asked) - 1) * 0.2 + 0.022:.3f} s, `nxdomain.distinct_names`
+{NXDOMAIN_NAMES}, `dns.rcode` NXDOMAIN. The {len(asked)} search-path NXDOMAINs are not counted (with
+them counted, the threshold would be reached at the tenth name). With `names: {NXDOMAIN_NAMES + 1}`
+there is no alert.
+"""
+    return {"dns-nxdomain-burst.pcap": cap.pcap(), "dns-nxdomain-burst.md": note("dns-nxdomain-burst.pcap", cap, body)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -735,11 +886,17 @@ def readme(files):
         ("`spoofed-source.pcap`", count("spoofed-source.pcap"),
          "unknown source 10.244.0.99 in the local pod CIDR; VXLAN 8472 VNI 2 (world) for shop/web-2; a correct VNI 6 case must not alert"),
         ("`world-egress.pcap`", count("world-egress.pcap"),
-         "world egress from sensitive namespace payments: 2 alerts (198.18.7.7:443 TCP, 203.0.113.9:53 UDP); none for shop/web-1 → 198.18.7.8:443"),
+         "world egress from sensitive namespace payments: 2 alerts (198.18.7.7:443 TCP, 203.0.113.9:53 UDP); none for shop/web-1 → 198.18.7.8:443; the query to 203.0.113.9 is also a dns_external_resolver alert"),
         ("`icmp-sweep.pcap`", count("icmp-sweep.pcap"),
          "ICMP sweep: 10.244.0.10 → 25 distinct hosts in 2.4 s, 10 replies"),
         ("`allowlisted-scan.pcap`", count("allowlisted-scan.pcap"),
          "the vertical scan from monitoring/prometheus-1 10.244.0.30: no alert when allow-listed, else as port-scan-vertical"),
+        ("`dns-external-resolver.pcap`", count("dns-external-resolver.pcap"),
+         "DNS to resolvers other than the cluster's: shop/web-1 → 8.8.8.8 (3 times), shop/cart-1 → 9.9.9.9; none for the kube-dns pod, 169.254.20.10 or the node"),
+        ("`dns-tunneling.pcap`", count("dns-tunneling.pcap"),
+         "DNS tunnelling: shop/cart-1 sends 10 TXT queries with 50-character base32 labels in 4.5 s; normal and long load-balancer names do not count"),
+        ("`dns-nxdomain-burst.pcap`", count("dns-nxdomain-burst.pcap"),
+         "NXDOMAIN burst: shop/batch-0 gets NXDOMAIN for 20 distinct DGA-like .com names in 4 s (search-path NXDOMAINs under cluster.local ignored)"),
     ]
     for pcap, pods, options, alert in SHARED:
         rows.append((f"`{pcap}` + `{pods}`", count(pcap), alert))
@@ -816,7 +973,8 @@ flowmon numbers them for `alerts.pods.json`): {", ".join(f"{pod_name(ip)} {n}" f
 # ---------------------------------------------------------------------------------------------
 
 BUILDERS = [build_policy_violation, build_vertical, build_horizontal, build_syn_flood, build_stealth,
-            build_spoofed, build_world_egress, build_icmp_sweep, build_allowlisted]
+            build_spoofed, build_world_egress, build_icmp_sweep, build_allowlisted, build_dns_external_resolver,
+            build_dns_tunneling, build_dns_nxdomain_burst]
 
 
 def build_all():

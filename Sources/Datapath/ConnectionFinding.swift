@@ -20,6 +20,12 @@ public enum ConnectionFinding: Sendable, Equatable {
     /// A connection attempt that failed or was never answered (`FlowEntry.isFailedAttempt`),
     /// found when it ends: scans and floods.
     case failedAttempt
+    /// The first DNS query a connection's initiator sent (external resolver detection).
+    case dnsQuery(DNSFinding)
+    /// A DNS query whose name is very long or high-entropy (tunnelling detection).
+    case dnsSuspiciousName(DNSFinding)
+    /// An NXDOMAIN answer to the connection's initiator, outside the ignored suffixes.
+    case dnsNXDomain(DNSFinding)
 }
 
 /// Which per-connection checks the datapath runs (the detectors that use them are enabled).
@@ -34,6 +40,8 @@ public struct ConnectionChecks: OptionSet, Sendable {
     public static let wouldDrop = ConnectionChecks(rawValue: 1 << 3)
     public static let worldEgress = ConnectionChecks(rawValue: 1 << 4)
     public static let failedAttempts = ConnectionChecks(rawValue: 1 << 5)
+    /// DNS messages the application layer reads (queries, names, NXDOMAIN answers).
+    public static let dnsMessages = ConnectionChecks(rawValue: 1 << 6)
 }
 
 extension DatapathProgram {
@@ -123,11 +131,19 @@ extension Identity {
     public var isWorldOrCIDR: Bool {
         self.isWorld || self.rawValue & Identity.scopeMask == Identity.localScopeFlag
     }
+
+    /// An identity allocated for a workload's labels (cluster scope, 256 and up): a pod's, not a
+    /// reserved one (`host`, `remote-node`, `world`, ...: host-network pods have the node's), a
+    /// CIDR identity or an FQDN pseudo-identity.
+    public var isWorkload: Bool {
+        self.rawValue >= Identity.firstAllocated.rawValue && self.rawValue & Identity.scopeMask == 0
+    }
 }
 
 extension FlowEntry {
     public static let raisedInvalidFlags: UInt8 = 1
     public static let raisedTunnelMismatch: UInt8 = 2
+    public static let raisedDNSQuery: UInt8 = 4
 
     /// An attempt the scan and flood detectors count, decided when the connection ends: TCP
     /// whose originator sent a SYN but never an ACK (RFC 9293 §3.5: the handshake was not

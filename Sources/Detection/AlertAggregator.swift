@@ -12,12 +12,16 @@ public struct AlertFire: Sendable, Equatable {
     public var lastSeen: CaptureTime
     public var isSummary = false
     /// Port scan and sweep: distinct ports or hosts counted when the threshold was reached;
-    /// SYN flood: half-open connections then; tunnel identity mismatch: the packet's VNI.
+    /// SYN flood: half-open connections then; tunnel identity mismatch: the packet's VNI;
+    /// DNS tunnelling and NXDOMAIN bursts: distinct names counted then.
     public var distinct: UInt64 = 0
     /// SYN flood: distinct sources counted then; tunnel identity mismatch: the sender's identity.
     public var sources: UInt64 = 0
     /// The detector's counting window, nanoseconds (0 for per-connection alerts).
     public var window: Int64 = 0
+    /// DNS alerts: what was found in the message that raised it (its name's bytes are in the
+    /// finding buffer of the event that raised it; summaries do not show them).
+    public var dns: DNSFinding?
 
     public init(kind: AlertKind, time: CaptureTime) {
         self.kind = kind

@@ -28,6 +28,12 @@ public enum AlertKind: UInt8, CaseIterable, Sendable {
     case worldEgress
     /// Echo requests from one source to many hosts.
     case icmpSweep
+    /// A pod asking a DNS resolver that is not the cluster's.
+    case dnsExternalResolver
+    /// A stream of very long or high-entropy DNS query names from one source (tunnelling).
+    case dnsTunneling
+    /// Many NXDOMAIN answers, for distinct names, to one source (DGA malware, misconfiguration).
+    case dnsNXDomainBurst
 
     public static let generatorID: UInt64 = 1
 
@@ -89,6 +95,15 @@ public enum AlertKind: UInt8, CaseIterable, Sendable {
         case .icmpSweep: return Row(name: "icmp_sweep", signatureID: 9_100_040,
             signature: "FLOWMON SCAN ICMP echo sweep (many hosts)",
             category: scan, defaultSeverity: 3, detector: .icmpSweep)
+        case .dnsExternalResolver: return Row(name: "dns_external_resolver", signatureID: 9_100_050,
+            signature: "FLOWMON DNS query to a resolver that is not the cluster's",
+            category: "Potential Corporate Privacy Violation", defaultSeverity: 2, detector: .dnsExternalResolver)
+        case .dnsTunneling: return Row(name: "dns_tunneling", signatureID: 9_100_051,
+            signature: "FLOWMON DNS long or high-entropy query names (possible tunnelling)",
+            category: "Attempted Information Leak", defaultSeverity: 2, detector: .dnsTunneling)
+        case .dnsNXDomainBurst: return Row(name: "dns_nxdomain_burst", signatureID: 9_100_052,
+            signature: "FLOWMON DNS burst of NXDOMAIN answers for distinct names",
+            category: badTraffic, defaultSeverity: 3, detector: .dnsNXDomainBurst)
         }
     }
 
@@ -114,6 +129,7 @@ public enum AlertKind: UInt8, CaseIterable, Sendable {
 /// A detector: what the alerts configuration enables, disables and tunes.
 public enum AlertDetector: UInt8, CaseIterable, Sendable {
     case policyViolation = 0, portScan, synFlood, invalidTCPFlags, spoofedSource, worldEgress, icmpSweep
+    case dnsExternalResolver, dnsTunneling, dnsNXDomainBurst
 
     /// Its key in the alerts configuration file, and the datapath checks whose findings it
     /// judges (scans and floods count failed attempts; every detector's alerts mark flows).
@@ -126,6 +142,9 @@ public enum AlertDetector: UInt8, CaseIterable, Sendable {
         case .spoofedSource: ("spoofed_source", .spoofedSources)
         case .worldEgress: ("world_egress", .worldEgress)
         case .icmpSweep: ("icmp_sweep", .echoRequests)
+        case .dnsExternalResolver: ("dns_external_resolver", .dnsMessages)
+        case .dnsTunneling: ("dns_tunneling", .dnsMessages)
+        case .dnsNXDomainBurst: ("dns_nxdomain_burst", .dnsMessages)
         }
     }
 

@@ -11,6 +11,8 @@ public final class DetectorEngine {
     let horizontal: DistinctTracker
     let flood: DistinctTracker
     let sweep: DistinctTracker
+    let tunnel: DistinctTracker
+    let nxdomain: DistinctTracker
     let aggregator: AlertAggregator
     /// Alerts written, by `AlertKind` (first occurrences and summaries).
     public private(set) var raised = [UInt64](repeating: 0, count: AlertKind.allCases.count)
@@ -26,12 +28,15 @@ public final class DetectorEngine {
         self.horizontal = DistinctTracker(capacity: capacity, threshold: settings.scanHosts, window: settings.scanWindow)
         self.flood = DistinctTracker(capacity: capacity, threshold: settings.floodSources, window: settings.floodWindow)
         self.sweep = DistinctTracker(capacity: capacity, threshold: settings.sweepHosts, window: settings.sweepWindow)
+        self.tunnel = DistinctTracker(capacity: capacity, threshold: settings.tunnelNames, window: settings.tunnelWindow)
+        self.nxdomain = DistinctTracker(capacity: capacity, threshold: settings.nxdomainNames, window: settings.nxdomainWindow)
         self.aggregator = AlertAggregator(capacity: settings.maxAggregates, window: settings.aggregationWindow)
     }
 
     /// Counting windows given up because their table was full, over all detectors.
     public var trackersEvicted: UInt64 {
         self.vertical.evicted &+ self.horizontal.evicted &+ self.flood.evicted &+ self.sweep.evicted
+            &+ self.tunnel.evicted &+ self.nxdomain.evicted
     }
 
     /// Aggregation windows closed early because their table was full (their summary is written then).
@@ -75,6 +80,28 @@ public final class DetectorEngine {
             guard self.settings.isEnabled(.icmpSweep) else { return false }
             return self.countDistinct(.icmpSweep, in: self.sweep, key: TrackerKey(first: source, second: .zero, port: 0, ipProtocol: flow.ipProtocol),
                                       value: Self.hash(target), threshold: self.settings.sweepHosts, time: time, flow: flow, emit: emit)
+        case .dnsQuery(let dns):
+            // A pod (an allocated identity: not the node, whose own resolver legitimately asks
+            // upstream) asking a resolver that is not the cluster's; once per (pod, resolver,
+            // port, protocol) and aggregation window.
+            guard self.settings.isEnabled(.dnsExternalResolver), flow.sourceIdentity.isWorkload,
+                !scope.isClusterResolver(target, identity: flow.destinationIdentity)
+            else { return false }
+            let key = TrackerKey(first: source, second: target, port: flow.destinationPort, ipProtocol: flow.ipProtocol)
+            var fire = AlertFire(kind: .dnsExternalResolver, time: time)
+            fire.dns = dns
+            self.note(fire, key: key, flow: flow, emit: emit)
+            return true
+        case .dnsSuspiciousName(let dns):
+            guard self.settings.isEnabled(.dnsTunneling) else { return false }
+            return self.countDistinct(.dnsTunneling, in: self.tunnel, key: TrackerKey(first: source, second: .zero, port: 0, ipProtocol: 0),
+                                      value: dns.nameHash, threshold: self.settings.tunnelNames, time: time, flow: flow,
+                                      dns: dns, emit: emit)
+        case .dnsNXDomain(let dns):
+            guard self.settings.isEnabled(.dnsNXDomainBurst) else { return false }
+            return self.countDistinct(.dnsNXDomainBurst, in: self.nxdomain, key: TrackerKey(first: source, second: .zero, port: 0, ipProtocol: 0),
+                                      value: dns.nameHash, threshold: self.settings.nxdomainNames, time: time, flow: flow,
+                                      dns: dns, emit: emit)
         case .failedAttempt:
             let start = flow.start
             var alerted = false
@@ -125,15 +152,17 @@ public final class DetectorEngine {
         }
     }
 
-    /// Scans and sweeps: counts `value` in the key's window and alerts once when `threshold`
-    /// distinct values are reached; returns whether it did.
+    /// Scans, sweeps and DNS names: counts `value` in the key's window and alerts once when
+    /// `threshold` distinct values are reached; returns whether it did.
     private func countDistinct(_ kind: AlertKind, in tracker: DistinctTracker, key: TrackerKey, value: UInt64,
-                               threshold: Int, time: CaptureTime, flow: FlowEntry, emit: (AlertFire, FlowEntry) -> Void) -> Bool {
+                               threshold: Int, time: CaptureTime, flow: FlowEntry, dns: DNSFinding? = nil,
+                               emit: (AlertFire, FlowEntry) -> Void) -> Bool {
         let result = tracker.note(key, value: value, time: time.nanoseconds) { _, distinct in distinct >= threshold }
         guard result.fires else { return false }
         var fire = AlertFire(kind: kind, time: time)
         fire.distinct = UInt64(result.distinct)
         fire.window = tracker.window
+        fire.dns = dns
         self.note(fire, key: key, flow: flow, emit: emit)
         return true
     }

@@ -7,7 +7,7 @@ import FlowCore
 /// Windows are in packet time: replay gives the same alerts on every run.
 public struct DetectorSettings: Sendable, Equatable {
     /// Enabled detectors, one bit per `AlertDetector`.
-    public var enabled: UInt8 = 0x7f
+    public var enabled: UInt16 = 0x3ff
     /// Severity per `AlertKind` (1 = highest), after overrides.
     public var severities: [UInt8] = AlertKind.allCases.map(\.defaultSeverity)
 
@@ -25,6 +25,23 @@ public struct DetectorSettings: Sendable, Equatable {
     /// ICMP sweep: echo requests from one source to `sweepHosts` distinct hosts within `sweepWindow`.
     public var sweepHosts = 25
     public var sweepWindow: Int64 = 300_000_000_000
+    /// DNS tunnelling (docs/alerts.md): a query name is suspicious when it has at least
+    /// `tunnelNameLength` characters, or its longest label left of the registered domain
+    /// (`DNSNameShape`) has at least `tunnelLabelLength`, or at least `tunnelEntropyLength`
+    /// characters with a Shannon entropy of at least `tunnelEntropyMillibits` / 1000 bits per
+    /// character. One source asking `tunnelNames` distinct such labels within `tunnelWindow` alerts.
+    public var tunnelNameLength = 120
+    public var tunnelLabelLength = 52
+    public var tunnelEntropyLength = 24
+    public var tunnelEntropyMillibits = 4000
+    public var tunnelNames = 10
+    public var tunnelWindow: Int64 = 60_000_000_000
+    /// NXDOMAIN burst: one client receiving NXDOMAIN for `nxdomainNames` distinct names within
+    /// `nxdomainWindow`; names under `nxdomainIgnoredSuffixes` (lowercase, no trailing dot: the
+    /// search-path expansions a pod's resolver tries first) are not counted.
+    public var nxdomainNames = 20
+    public var nxdomainWindow: Int64 = 60_000_000_000
+    public var nxdomainIgnoredSuffixes: [String] = ["cluster.local"]
 
     /// Repeats of one alert (same kind, source and target) within this window after the
     /// first are counted into one summary alert instead of written one by one.

@@ -51,6 +51,11 @@ public enum EVEKey: KeyText, CaseIterable, Sendable {
     case distinctPorts = "distinct_ports", distinctHosts = "distinct_hosts"
     case halfOpen = "half_open", distinctSources = "distinct_sources"
     case tunnelIdentity = "tunnel_identity", innerSourceIdentity = "inner_source_identity"
+    // The DNS alerts: Suricata's `dns{version, queries[{rrname, rrtype}], rcode}` and the detectors'
+    // `dns_tunnel` and `nxdomain`.
+    case dns, version, queries, rrname, rrtype, rcode, entropy, nxdomain
+    case dnsTunnel = "dns_tunnel", nameLength = "name_length", longestLabel = "longest_label"
+    case distinctNames = "distinct_names"
     // `stats`.
     case stats, uptime, capture, datapath, packets, bytes, errors, error, decoder, pkts, anomalies, fragments, alerts, interfaces
     case filteredOut = "filtered_out", kernelDropped = "kernel_dropped", interfaceDropped = "interface_dropped"

@@ -59,6 +59,8 @@ package struct AgentState: Sendable {
     package var verdictAsEnforced: Bool
     /// Service translation (`--services`); empty without it.
     package var services = CompiledServices()
+    /// The Services as loaded (`--services`), for the detectors' cluster resolvers.
+    package var loadedServices: [Service] = []
 
     /// `streamedPods`: the pods of the watch stream so far, when `podsAreStreamed`.
     package static func load(_ configuration: AgentConfiguration, streamedPods: [Pod] = []) throws(AgentError) -> AgentState {
@@ -93,6 +95,7 @@ package struct AgentState: Sendable {
                                ipcache: tables.ipcache, messages: messages,
                                verdictAsEnforced: configuration.verdictAsEnforced)
         state.services = tables.services
+        state.loadedServices = services
         return state
     }
 
@@ -147,7 +150,8 @@ package struct AgentState: Sendable {
     /// numbers the policies in Hubble lines (see `annotations`).
     package func context(alerts: AlertsConfiguration? = nil, policyRevision: UInt64 = 1) -> PolicyContext {
         var context = PolicyContext(snapshot: self.snapshot, annotations: self.annotations(policyRevision: policyRevision),
-                                    detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory) ?? .empty)
+                                    detection: alerts?.scope(endpoints: self.endpoints, inventory: self.inventory,
+                                                                  services: self.loadedServices) ?? .empty)
         let selectors = self.compiled.fqdnSelectors
         context.fqdnSelectors = { name in selectors.mask(matching: name) }
         context.dnsRulePorts = self.dnsRulePorts

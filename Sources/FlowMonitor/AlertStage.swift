@@ -63,15 +63,18 @@ final class AlertStage {
         self.order.sortByKey()
         for item in 0..<self.order.count {
             let (_, buffer, index) = self.order[item]
-            self.observe(buffers[buffer].entries[index])
+            self.observe(buffers[buffer].entries[index], in: buffers[buffer])
         }
     }
 
-    func observe(_ found: FindingBuffer.Entry) {
+    /// One finding of `buffer`: an alert it raises shows the DNS name kept beside it.
+    func observe(_ found: FindingBuffer.Entry, in buffer: FindingBuffer) {
         let context = self.context(for: found.flow)
         let raised = self.engine.observe(found.finding, flow: found.flow, time: found.time,
                                          scope: context?.detection ?? .empty) {
-            fire, flow in self.render(fire, flow: flow, key: found.key)
+            fire, flow in
+            let name = fire.isSummary ? nil : fire.dns.map { buffer.name(of: $0) }
+            self.render(fire, flow: flow, key: found.key, dnsName: name)
         }
         if raised { self.alerted.insert(found.flow.flowID) }
     }
@@ -101,12 +104,12 @@ final class AlertStage {
         return generation < self.contexts.count ? self.contexts[generation] : self.contexts.last
     }
 
-    private func render(_ fire: AlertFire, flow: FlowEntry, key: EmissionKey) {
+    private func render(_ fire: AlertFire, flow: FlowEntry, key: EmissionKey, dnsName: UnsafeRawBufferPointer? = nil) {
         self.counter &+= 1
         self.records.beginRecord()
         AlertRecord.append(fire, flow: flow, severity: self.engine.settings.severity(of: fire.kind),
                            annotations: self.context(for: flow)?.annotations, interfaces: self.interfaces,
-                           to: &self.records.block.buffer)
+                           dnsName: dnsName, to: &self.records.block.buffer)
         // The counter keeps alerts of one event in the order they were raised.
         self.records.endRecord(EmissionKey(event: key.event, primary: key.primary, secondary: key.secondary,
                                            alertOrder: self.counter))

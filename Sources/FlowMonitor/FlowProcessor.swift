@@ -86,7 +86,8 @@ package final class FlowProcessor {
         self.renderer = EventRenderer(hubble: hubble, findingCapacity: configuration.detectors?.maxPendingEvents,
                                       interfaces: interfaces, metrics: configuration.metrics,
                                       application: configuration.application.map { settings in
-                                          ApplicationRecorder(settings: settings, names: nameSets)
+                                          ApplicationRecorder(settings: settings, names: nameSets,
+                                                              detectors: configuration.detectors)
                                       })
         if let policy { self.load(policy) }
     }
@@ -95,6 +96,7 @@ package final class FlowProcessor {
     func load(_ policy: PolicyContext) {
         self.program.load(policy.snapshot, scope: policy.detection, generation: self.renderer.generations.count)
         self.renderer.add(policy.annotations)
+        self.renderer.application?.dnsAlerts?.add(policy.detection)
     }
 
     /// A single pass's `--alerts` file (alerts are also written to `output`).

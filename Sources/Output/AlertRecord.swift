@@ -16,7 +16,8 @@ import FlowCore
 /// `action` is always `allowed`: flowmon observes and blocks nothing.
 public enum AlertRecord {
     public static func append(_ fire: AlertFire, flow: FlowEntry, severity: UInt8, annotations: FlowAnnotations?,
-                              interfaces: InterfaceNames? = nil, to out: inout JSONBuffer) {
+                              interfaces: InterfaceNames? = nil, dnsName: UnsafeRawBufferPointer? = nil,
+                              to out: inout JSONBuffer) {
         out.append(byte: UInt8(ascii: "{"))
         out.append(.timestamp, fire.lastSeen)
         out.append(.flowID, flow.flowID)
@@ -38,6 +39,7 @@ public enum AlertRecord {
         out.append(.aggregated, fire.isSummary)
         out.append(byte: UInt8(ascii: "}"))
         appendDetector(fire, flow: flow, to: &out)
+        if let dns = fire.dns { appendDNS(dns, kind: fire.kind, name: dnsName, to: &out) }
         if let annotations, flow.sourceIdentity != .unknown || flow.destinationIdentity != .unknown {
             out.append(key: .source)
             annotations.appendEndpoint(identity: flow.sourceIdentity, endpoint: flow.sourceEndpoint, to: &out)
@@ -51,7 +53,8 @@ public enum AlertRecord {
     }
 
     /// What the detector counted: `scan{type, distinct_ports|distinct_hosts, window}`,
-    /// `flood{half_open, distinct_sources, window}`, `spoof{…}` (windows in seconds).
+    /// `flood{half_open, distinct_sources, window}`, `spoof{…}`, `dns_tunnel{…}`,
+    /// `nxdomain{distinct_names, window}` (windows in seconds).
     static func appendDetector(_ fire: AlertFire, flow: FlowEntry, to out: inout JSONBuffer) {
         switch fire.kind {
         case .verticalPortScan:
@@ -66,6 +69,20 @@ public enum AlertRecord {
             out.open(.flood)
             out.append(.halfOpen, fire.distinct)
             out.append(.distinctSources, fire.sources)
+        case .dnsTunneling:
+            out.open(.dnsTunnel)
+            if let dns = fire.dns {
+                out.append(.nameLength, UInt64(dns.nameLength))
+                out.append(.longestLabel, UInt64(dns.longestLabel))
+                out.append(key: .entropy)
+                out.append(UInt64(dns.entropyMillibits / 1000))
+                out.append(byte: UInt8(ascii: "."))
+                out.append(padded: UInt64(dns.entropyMillibits % 1000), width: 3)
+            }
+            out.append(.distinctNames, fire.distinct)
+        case .dnsNXDomainBurst:
+            out.open(.nxdomain)
+            out.append(.distinctNames, fire.distinct)
         case .tunnelIdentityMismatch:
             out.open(.spoof)
             out.append(.tunnelIdentity, fire.distinct)
@@ -76,6 +93,32 @@ public enum AlertRecord {
             return
         }
         out.append(.window, fire.window / 1_000_000_000)
+        out.append(byte: UInt8(ascii: "}"))
+    }
+
+    /// Suricata's `dns` object of an app-layer alert (`output-json-alert.c` logs the
+    /// transaction: `version`, `queries[{rrname, rrtype}]`, and `rcode` for a response): the question of
+    /// the message that raised the alert. Summaries, and alerts whose name was not kept, omit
+    /// `queries`.
+    static func appendDNS(_ dns: DNSFinding, kind: AlertKind, name: UnsafeRawBufferPointer?, to out: inout JSONBuffer) {
+        let hasName = name.map { $0.count > 0 } ?? false
+        out.open(.dns)
+        out.append(.version, UInt64(3))  // EVE DNS logging version 3, as the `dns` records
+        if let name, hasName {
+            out.append(key: .queries)
+            out.append(byte: UInt8(ascii: "["))
+            out.append(byte: UInt8(ascii: "{"))
+            out.append(key: .rrname)
+            out.appendString(utf8: name)
+            out.append(key: .rrtype)
+            DNSRecord.appendType(dns.queryType, to: &out)
+            out.append(byte: UInt8(ascii: "}"))
+            out.append(byte: UInt8(ascii: "]"))
+        }
+        if kind == .dnsNXDomainBurst {
+            out.append(key: .rcode)
+            DNSRecord.appendRcode(dns.rcode, to: &out)
+        }
         out.append(byte: UInt8(ascii: "}"))
     }
 }

@@ -1,5 +1,6 @@
 import Datapath
 import Decoding
+import Detection
 import FlowCore
 import L7
 
@@ -21,10 +22,13 @@ package final class ApplicationRecorder {
     private var http: [UInt64: (connection: HTTPConnection, transactions: UInt64)] = [:]
     /// Per connection: its ClientHello reader, and whether it is done (read or refused).
     private var tls: [UInt64: (reader: TLSClientHelloReader, done: Bool)] = [:]
+    /// The DNS detectors' findings, when one of them is on.
+    package let dnsAlerts: DNSAlertScreen?
 
-    package init(settings: ApplicationSettings, names: NameSets) {
+    package init(settings: ApplicationSettings, names: NameSets, detectors: DetectorSettings? = nil) {
         self.settings = settings
         self.names = names
+        self.dnsAlerts = DNSAlertScreen(detectors)
     }
 
     /// One packet's payload on `flow` (the connection the datapath just counted it in).
@@ -255,6 +259,8 @@ package final class ApplicationRecorder {
             ) { out in DNSRecord.appendHubbleRecord(digest, to: &out) }
             hubble.endRecord(key)
         }
+        self.dnsAlerts?.screen(digest, flow: flow, fromInitiator: fromInitiator, time: time, renderer: renderer,
+                               nextKey: nextKey)
     }
 }
 

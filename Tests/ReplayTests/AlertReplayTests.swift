@@ -58,7 +58,8 @@ struct AlertReplayTests {
     // MARK: Golden alerts, one fixture per alert kind
 
     @Test(arguments: ["policy-violation", "port-scan-vertical", "port-scan-horizontal", "syn-flood", "stealth-scans",
-                      "spoofed-source", "world-egress", "icmp-sweep", "allowlisted-scan"])
+                      "spoofed-source", "world-egress", "icmp-sweep", "allowlisted-scan", "dns-external-resolver",
+                      "dns-tunneling", "dns-nxdomain-burst"])
     func fixtureRaisesItsGoldenAlerts(name: String) throws {
         let result = try Self.replay("\(name).pcap", Self.clusterArguments + ["--alerts-config", Self.path("alerts.config.yaml")])
         #expect(result.status == 0, "\(result.stderr)")
@@ -125,6 +126,69 @@ struct AlertReplayTests {
         #expect(sweep.map { ($0["alert"] as? [String: Any])?["kind"] as? String } == ["icmp_sweep"])
     }
 
+    // MARK: DNS alerts
+
+    static func query(_ alert: [String: Any]) -> String? {
+        (((alert["dns"] as? [String: Any])?["queries"] as? [[String: Any]])?.first)?["rrname"] as? String
+    }
+
+    /// What the DNS fixtures' notes promise, field by field.
+    @Test func theDNSFixturesRaiseWhatTheirNotesSay() throws {
+        let external = try Self.replay("dns-external-resolver.pcap", Self.clusterArguments).alerts("dns_external_resolver")
+        #expect(external.map { "\($0["src_ip"] ?? "") \($0["dest_ip"] ?? "")" }
+            == ["10.244.0.10 8.8.8.8", "10.244.0.11 9.9.9.9", "10.244.0.10 8.8.8.8"])
+        #expect(external.map { ($0["alert"] as? [String: Any])?["count"] as? Int } == [1, 1, 3])
+        #expect(external.map { ($0["alert"] as? [String: Any])?["signature_id"] as? Int } == [9_100_050, 9_100_050, 9_100_050])
+        #expect(external.prefix(2).map(Self.query) == ["example.org", "example.net"])
+        #expect(Self.query(external[2]) == nil, "a summary shows no name")
+
+        let tunnel = try Self.replay("dns-tunneling.pcap", Self.clusterArguments).alerts
+        #expect(tunnel.map { ($0["alert"] as? [String: Any])?["kind"] as? String } == ["dns_tunneling"])
+        let measures = try #require(tunnel.first?["dns_tunnel"] as? [String: Any])
+        #expect(measures["distinct_names"] as? Int == 10)
+        #expect(measures["longest_label"] as? Int == 50)
+        #expect(tunnel.first?["src_ip"] as? String == "10.244.0.11")
+        #expect(Self.query(tunnel[0])?.hasSuffix(".tunnel.example.net") == true)
+        #expect(((tunnel.first?["dns"] as? [String: Any])?["queries"] as? [[String: Any]])?.first?["rrtype"] as? String == "TXT")
+
+        let burst = try Self.replay("dns-nxdomain-burst.pcap", Self.clusterArguments).alerts
+        #expect(burst.map { ($0["alert"] as? [String: Any])?["kind"] as? String } == ["dns_nxdomain_burst"])
+        #expect((burst.first?["nxdomain"] as? [String: Any])?["distinct_names"] as? Int == 20)
+        #expect((burst.first?["dns"] as? [String: Any])?["rcode"] as? String == "NXDOMAIN")
+        #expect(burst.first?["src_ip"] as? String == "10.244.1.100")
+        // The flow record of the connection an alert was raised about says so.
+        let flows = try Self.replay("dns-nxdomain-burst.pcap", Self.clusterArguments).records.filter {
+            $0["event_type"] as? String == "flow" && ($0["flow"] as? [String: Any])?["alerted"] as? Bool == true
+        }
+        #expect(flows.map { $0["flow_id"] as? Int } == [burst.first?["flow_id"] as? Int])
+    }
+
+    /// The same DNS alerts, and the same output, with 1 and 2 workers (the findings are judged
+    /// in single-pass order, whichever worker parsed the message).
+    @Test(arguments: ["dns-external-resolver.pcap", "dns-tunneling.pcap", "dns-nxdomain-burst.pcap"])
+    func dnsAlertsDoNotDependOnTheWorkers(capture: String) throws {
+        let one = try Self.replay(capture, Self.clusterArguments, workers: 1)
+        let two = try Self.replay(capture, Self.clusterArguments, workers: 2)
+        #expect(!one.alertLines.isEmpty)
+        #expect(one.alertLines == two.alertLines)
+        #expect(one.lines.filter { !$0.contains("\"event_type\":\"stats\"") }
+            == two.lines.filter { !$0.contains("\"event_type\":\"stats\"") })
+    }
+
+    /// Resolvers named in the configuration are the cluster's; without `--pods` no source is
+    /// known to be a pod, so no query is judged (the node's own resolver asks upstream).
+    @Test func configuredResolversAndUnknownSourcesRaiseNoExternalResolverAlert() throws {
+        let configured = try Self.replay("dns-external-resolver.pcap", Self.clusterArguments,
+                                         config: "dns_external_resolver: {resolvers: [{cidr: 8.8.8.8}, {cidr: 9.9.9.0/24}]}\n")
+        #expect(configured.alerts.isEmpty, "\(configured.alertLines)")
+        let replaced = try Self.replay("dns-external-resolver.pcap", Self.clusterArguments,
+                                       config: "dns_external_resolver: {cluster_defaults: false, resolvers: [{cidr: 8.8.8.8}]}\n")
+        // The kube-dns pod and NodeLocal DNS are no longer the cluster's: web-1's two queries alert.
+        #expect(Set(replaced.alerts.compactMap { $0["dest_ip"] as? String }) == ["10.244.0.2", "169.254.20.10", "9.9.9.9"])
+        let noInventory = try Self.replay("dns-external-resolver.pcap", [])
+        #expect(noInventory.alerts.isEmpty)
+    }
+
     // MARK: Benign traffic and attacks inside realistic traffic
 
     /// Normal node traffic from the shared generator (1,000 connections, DNS, HTTP, TLS, gRPC,
@@ -178,6 +242,33 @@ struct AlertReplayTests {
         ("syn-flood.pcap", "syn_flood: {half_open: 300, sources: 1, window: 2}", "syn_flood", 0),
         ("port-scan-vertical.pcap", "port_scan: {enabled: false}", "port_scan_vertical", 0),
         ("stealth-scans.pcap", "invalid_tcp_flags: {enabled: false}", "tcp_null_scan", 0),
+        // Ten tunnel labels and the load-balancer label: 11 distinct suspicious labels.
+        ("dns-tunneling.pcap", "dns_tunneling: {names: 11}", "dns_tunneling", 1),
+        ("dns-tunneling.pcap", "dns_tunneling: {names: 12}", "dns_tunneling", 0),
+        // The ten 50-character labels have 4.399 to 4.599 bits of entropy per character (the
+        // load-balancer label 4.509), names of 69 characters (it 75): each test at its edge.
+        ("dns-tunneling.pcap", "dns_tunneling: {entropy: 4.6}", "dns_tunneling", 0),
+        ("dns-tunneling.pcap", "dns_tunneling: {entropy: 4.6, label_length: 50}", "dns_tunneling", 1),
+        ("dns-tunneling.pcap", "dns_tunneling: {entropy: 4.39}", "dns_tunneling", 1),
+        ("dns-tunneling.pcap", "dns_tunneling: {entropy_length: 51}", "dns_tunneling", 0),
+        ("dns-tunneling.pcap", "dns_tunneling: {entropy: 6, label_length: 63, name_length: 69}", "dns_tunneling", 1),
+        ("dns-tunneling.pcap", "dns_tunneling: {entropy: 6, label_length: 63, name_length: 76}", "dns_tunneling", 0),
+        // 4.5 s from the first tunnel name to the tenth: a 4 s window never holds ten (the
+        // load-balancer name, at +0.5 s, is outside it too).
+        ("dns-tunneling.pcap", "dns_tunneling: {window: 4}", "dns_tunneling", 0),
+        ("dns-tunneling.pcap", "dns_tunneling: {enabled: false}", "dns_tunneling", 0),
+        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 20}", "dns_nxdomain_burst", 1),
+        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 21}", "dns_nxdomain_burst", 0),
+        // 20 distinct names and 20 distinct search-path expansions (under cluster.local, ignored
+        // unless the suffixes are changed).
+        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 40}", "dns_nxdomain_burst", 0),
+        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 40, ignore_suffixes: [example.invalid]}", "dns_nxdomain_burst", 1),
+        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 41, ignore_suffixes: [example.invalid]}", "dns_nxdomain_burst", 0),
+        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {window: 3}", "dns_nxdomain_burst", 0),
+        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {enabled: false}", "dns_nxdomain_burst", 0),
+        ("dns-external-resolver.pcap", "dns_external_resolver: {enabled: false}", "dns_external_resolver", 0),
+        ("dns-external-resolver.pcap", "allowlist: [{namespace: shop}]", "dns_external_resolver", 0),
+        ("dns-external-resolver.pcap", "allowlist: [{cidr: 10.244.0.10/32}]", "dns_external_resolver", 1),
     ] as [(String, String, String, Int)])
     func thresholdEdge(capture: String, config: String, kind: String, expected: Int) throws {
         let result = try Self.replay(capture, Self.clusterArguments, config: config + "\n")
@@ -229,6 +320,9 @@ struct AlertReplayTests {
         ("scan: {}", "alerts-config.yaml: document 1: scan: unknown field 'scan'"),
         ("port_scan: [", "alerts-config.yaml: YAML syntax error:"),
         ("invalid_tcp_flags: {enabled: maybe}", "alerts-config.yaml: document 1: invalid_tcp_flags.enabled: expected a boolean, found a string (line 1)"),
+        ("dns_tunneling: {entropy: 9}", "alerts-config.yaml: document 1: dns_tunneling.entropy: 9 is out of range (1.0…6.0 bits per character) (line 1)"),
+        ("dns_nxdomain_burst: {suffixes: []}", "alerts-config.yaml: document 1: dns_nxdomain_burst.suffixes: unknown field 'suffixes' (allowed: enabled, severity, names, window, ignore_suffixes) (line 1)"),
+        ("dns_external_resolver: {resolvers: [{}]}", "alerts-config.yaml: document 1: dns_external_resolver.resolvers[0]: give 'namespace', 'selector' or both ('cidr' in an allowlist) (line 1)"),
     ])
     func badConfigurationIsNamedPrecisely(config: String, message: String) throws {
         let temporary = try Fixture.temporaryDirectory()

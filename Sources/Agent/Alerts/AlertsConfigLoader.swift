@@ -70,6 +70,9 @@ package enum AlertsConfigLoader {
         case .icmpSweep: fields += ["hosts", "window"]
         case .spoofedSource: fields += ["pod_cidrs", "tunnel_identity"]
         case .worldEgress: fields += ["sensitive"]
+        case .dnsExternalResolver: fields += ["resolvers", "cluster_defaults"]
+        case .dnsTunneling: fields += ["name_length", "label_length", "entropy", "entropy_length", "names", "window"]
+        case .dnsNXDomainBurst: fields += ["names", "window", "ignore_suffixes"]
         case .policyViolation, .invalidTCPFlags: break
         }
         let map = try YAMLFieldMap(node, path: path, allowed: fields, context: context)
@@ -112,6 +115,53 @@ package enum AlertsConfigLoader {
                     configuration.sensitive.append(try context.workload(entry, itemPath))
                 }
             }
+        case .dnsExternalResolver:
+            if let n = map["cluster_defaults"] {
+                configuration.includesDefaultResolvers = try context.boolean(n, map.path("cluster_defaults"))
+            }
+            if let n = map["resolvers"] {
+                let listPath = map.path("resolvers")
+                for (index, item) in try context.list(n, listPath).enumerated() {
+                    let itemPath = "\(listPath)[\(index)]"
+                    let entry = try YAMLFieldMap(item, path: itemPath, allowed: ["cidr", "namespace", "selector"], context: context)
+                    if let cidrNode = entry["cidr"] {
+                        guard entry["namespace"] == nil && entry["selector"] == nil else {
+                            throw context.error(itemPath, "'cidr' cannot be combined with 'namespace' or 'selector'", line: entry.line)
+                        }
+                        configuration.resolverPrefixes.append(try context.prefix(cidrNode, entry.path("cidr")))
+                    } else {
+                        configuration.resolverWorkloads.append(try context.workload(entry, itemPath))
+                    }
+                }
+            }
+        case .dnsTunneling:
+            // RFC 1035 §2.3.4: names of at most 255 octets (253 characters in text), labels of at most 63.
+            if let n = map["name_length"] { settings.tunnelNameLength = try context.count(n, map.path("name_length"), in: 16...253) }
+            if let n = map["label_length"] { settings.tunnelLabelLength = try context.count(n, map.path("label_length"), in: 8...63) }
+            if let n = map["entropy_length"] {
+                settings.tunnelEntropyLength = try context.count(n, map.path("entropy_length"), in: 8...63)
+            }
+            if let n = map["entropy"] { settings.tunnelEntropyMillibits = try context.entropy(n, map.path("entropy")) }
+            if let n = map["names"] { settings.tunnelNames = try context.count(n, map.path("names"), in: threshold) }
+            if let n = map["window"] { settings.tunnelWindow = try context.duration(n, map.path("window")) }
+        case .dnsNXDomainBurst:
+            if let n = map["names"] { settings.nxdomainNames = try context.count(n, map.path("names"), in: threshold) }
+            if let n = map["window"] { settings.nxdomainWindow = try context.duration(n, map.path("window")) }
+            if let n = map["ignore_suffixes"] {
+                let listPath = map.path("ignore_suffixes")
+                var suffixes: [String] = []
+                for (index, item) in try context.list(n, listPath).enumerated() {
+                    let itemPath = "\(listPath)[\(index)]"
+                    var suffix = try context.string(item, itemPath).lowercased()
+                    while suffix.hasPrefix(".") { suffix.removeFirst() }
+                    while suffix.hasSuffix(".") { suffix.removeLast() }
+                    guard !suffix.isEmpty, suffix.utf8.count <= 253, !suffix.contains(" ") else {
+                        throw context.error(itemPath, "expected a domain name such as cluster.local", at: item)
+                    }
+                    suffixes.append(suffix)
+                }
+                settings.nxdomainIgnoredSuffixes = suffixes
+            }
         case .policyViolation, .invalidTCPFlags:
             break
         }
@@ -126,6 +176,18 @@ extension PolicyDocumentContext {
             throw self.error(path, "\(value) is out of range (\(range.lowerBound)…\(range.upperBound))", at: node)
         }
         return value
+    }
+
+    /// Shannon entropy in bits per character, 1.0 to 6.0 (a whole number or one with a
+    /// fraction: `4`, `3.75`); returned in thousandths.
+    func entropy(_ node: PolicyYAMLNode, _ path: String) throws(AgentError) -> Int {
+        guard case .scalar(let scalar) = node, node.policyValueKind == .integer || node.policyValueKind == .float,
+            let value = Double(scalar.string), value.isFinite
+        else { throw self.typeError(path, expected: "bits per character such as 4.0", node) }
+        guard (1.0...6.0).contains(value) else {
+            throw self.error(path, "\(scalar.string) is out of range (1.0…6.0 bits per character)", at: node)
+        }
+        return Int((value * 1000).rounded())
     }
 
     /// A window: whole seconds (`300`) or a number with a unit (`300s`, `5m`, `1h`), 1 s to 7 days;
