@@ -119,25 +119,36 @@ public struct HTTPConnection: Sendable {
             }
             return offset + count
         case .head:
-            // The scanner looks at each byte; the bytes of the head are copied a run at a time
-            // (a byte at a time cost a quarter of a replay with much HTTP).
+            // The scanner looks for line feeds, not at each byte, and the bytes of the head are
+            // copied a run at a time (a byte at a time cost a quarter of a replay with much HTTP:
+            // the binary body a head scan runs into is scanned up to `headBytes`).
             var run = offset
             while offset < end {
-                let byte = payload[offset]
-                offset += 1
-                switch stream.scanner.scan(byte) {
+                let (index, step) = stream.scanner.scan(payload, from: offset, to: end)
+                // A head over the limit stops here: the bytes before `index` belong to it.
+                guard index == offset || stream.head.count + (index - run) <= self.limits.headBytes else {
+                    self.stop(&stream, fromClient: fromClient, .headerTooLong, emit: emit)
+                    return end
+                }
+                offset = min(index + 1, end)
+                switch step {
+                case .byte:
+                    break
                 case .leadingEmptyLine:
                     stream.head.removeAll(keepingCapacity: true)
                     run = offset
-                case .byte:
-                    // A head over the limit stops here, after its limit's worth of bytes.
-                    guard stream.head.count + (offset - run) <= self.limits.headBytes else {
-                        self.stop(&stream, fromClient: fromClient, .headerTooLong, emit: emit)
-                        return end
-                    }
                 case .end:
-                    Self.append(payload, run..<offset, to: &stream, time: time)
-                    self.headEnded(&stream, fromClient: fromClient, emit: emit)
+                    if stream.head.isEmpty {
+                        // The whole head is in this segment (the usual case): read in place.
+                        stream.headTime = time
+                        self.headEnded(UnsafeRawBufferPointer(rebasing: payload[run..<offset]), &stream,
+                                       fromClient: fromClient, emit: emit)
+                    } else {
+                        Self.append(payload, run..<offset, to: &stream, time: time)
+                        let gathered = stream.head
+                        stream.head = []
+                        gathered.withUnsafeBytes { self.headEnded($0, &stream, fromClient: fromClient, emit: emit) }
+                    }
                     return offset
                 }
             }
@@ -212,18 +223,19 @@ public struct HTTPConnection: Sendable {
         }
     }
 
-    /// A head was read: the request is reported (and waits for its response), or the response
-    /// is paired with the oldest request waiting; then its body, as RFC 9112 §6.3 delimits it.
-    mutating func headEnded(_ stream: inout HTTPStream, fromClient: Bool, emit: (HTTPEvent) -> Void) {
+    /// The `head` of a message was read (in place, or gathered from several segments; the
+    /// stream keeps no copy of it): the request is reported (and waits for its response), or the
+    /// response is paired with the oldest request waiting; then its body, as RFC 9112 §6.3
+    /// delimits it.
+    mutating func headEnded(_ head: UnsafeRawBufferPointer, _ stream: inout HTTPStream, fromClient: Bool,
+                            emit: (HTTPEvent) -> Void) {
         let time = stream.headTime
-        let parsed: Result<(HTTPStream.Phase, HTTPEvent?), HTTPParseError> = stream.head.withUnsafeBytes { head in
-            do throws(HTTPParseError) {
-                return .success(fromClient ? try self.requestRead(head, time: time) : try self.responseRead(head, time: time))
-            } catch {
-                return .failure(error)
-            }
+        let parsed: Result<(HTTPStream.Phase, HTTPEvent?), HTTPParseError>
+        do throws(HTTPParseError) {
+            parsed = .success(fromClient ? try self.requestRead(head, time: time) : try self.responseRead(head, time: time))
+        } catch {
+            parsed = .failure(error)
         }
-        stream.head.removeAll(keepingCapacity: true)
         stream.scanner = HTTPHeadScanner()
         switch parsed {
         case .failure(let error):
