@@ -17,8 +17,10 @@ package final class ApplicationRecorder {
     /// Per connection (by flow id): the DNS queries waiting for their answer (id → time), for
     /// the answer's latency.
     private var pendingQueries: [UInt64: [UInt16: Int64]] = [:]
-    /// Per connection: its HTTP/1.x parser and transactions written so far (Suricata's `tx_id`).
-    private var http: [UInt64: (connection: HTTPConnection, transactions: UInt64)] = [:]
+    /// Per connection: its HTTP/1.x parser and transactions written so far (Suricata's `tx_id`),
+    /// in a box a segment updates in place (a struct taken out of the dictionary and put back
+    /// copied its arrays and strings for every segment).
+    private var http: [UInt64: HTTPState] = [:]
     /// Per connection: its ClientHello reader, and whether it is done (read or refused).
     private var tls: [UInt64: (reader: TLSClientHelloReader, done: Bool)] = [:]
 
@@ -52,8 +54,13 @@ package final class ApplicationRecorder {
         case .http:
             if payload.count < summary.payloadLength { self.counters.count(.payloadCut) }
             let entry = flow.pointee
-            var state = self.http.removeValue(forKey: entry.flowID)
-                ?? (HTTPConnection(limits: HTTPLimits(depth: self.settings.httpDepth)), 0)
+            let state: HTTPState
+            if let known = self.http[entry.flowID] {
+                state = known
+            } else {
+                state = HTTPState(HTTPConnection(limits: HTTPLimits(depth: self.settings.httpDepth)))
+                self.http[entry.flowID] = state
+            }
             let closing = summary.tcpFlags & (TCPFlag.fin | TCPFlag.rst) != 0
             var key = nextKey()
             key.primary = 4
@@ -67,7 +74,6 @@ package final class ApplicationRecorder {
                               renderer: renderer)
                 }
             }
-            self.http[entry.flowID] = state
         case .tls:
             guard fromInitiator else { return }
             let entry = flow.pointee
@@ -104,7 +110,7 @@ package final class ApplicationRecorder {
         if !self.tls.isEmpty, let state = self.tls.removeValue(forKey: flow.flowID), !state.done {
             self.counters.count(.tlsIncomplete)
         }
-        guard !self.http.isEmpty, var state = self.http.removeValue(forKey: flow.flowID) else { return }
+        guard !self.http.isEmpty, let state = self.http.removeValue(forKey: flow.flowID) else { return }
         state.connection.end { event in
             self.http(event, flow: flow, transactions: &state.transactions, time: flow.end, key: key, renderer: renderer)
         }
@@ -256,6 +262,14 @@ package final class ApplicationRecorder {
             hubble.endRecord(key)
         }
     }
+}
+
+/// One connection's HTTP/1.x parser and the transactions it wrote.
+private final class HTTPState {
+    var connection: HTTPConnection
+    var transactions: UInt64 = 0
+
+    init(_ connection: HTTPConnection) { self.connection = connection }
 }
 
 /// What the application layer counted, for `stats.l7`: messages read, the name cache's work,
