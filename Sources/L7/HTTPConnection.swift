@@ -126,7 +126,7 @@ public struct HTTPConnection: Sendable {
             while offset < end {
                 let (index, step) = stream.scanner.scan(payload, from: offset, to: end)
                 // A head over the limit stops here: the bytes before `index` belong to it.
-                guard index == offset || stream.head.count + (index - run) <= self.limits.headBytes else {
+                guard index == offset || stream.head.count + stream.uncopied + (index - run) <= self.limits.headBytes else {
                     self.stop(&stream, fromClient: fromClient, .headerTooLong, emit: emit)
                     return end
                 }
@@ -138,7 +138,10 @@ public struct HTTPConnection: Sendable {
                     stream.head.removeAll(keepingCapacity: true)
                     run = offset
                 case .end:
-                    if stream.head.isEmpty {
+                    if let refusal = stream.refusal {
+                        stream.resetHead()
+                        self.stop(&stream, fromClient: fromClient, refusal, emit: emit)
+                    } else if stream.head.isEmpty {
                         // The whole head is in this segment (the usual case): read in place.
                         stream.headTime = time
                         self.headEnded(UnsafeRawBufferPointer(rebasing: payload[run..<offset]), &stream,
@@ -146,13 +149,18 @@ public struct HTTPConnection: Sendable {
                     } else {
                         Self.append(payload, run..<offset, to: &stream, time: time)
                         let gathered = stream.head
-                        stream.head = []
+                        stream.resetHead()
                         gathered.withUnsafeBytes { self.headEnded($0, &stream, fromClient: fromClient, emit: emit) }
                     }
                     return offset
                 }
             }
-            Self.append(payload, run..<offset, to: &stream, time: time)
+            if stream.refusal != nil {
+                stream.uncopied += offset - run
+            } else {
+                Self.append(payload, run..<offset, to: &stream, time: time)
+                if stream.scanner.started && !stream.startLineChecked { self.checkStartLine(&stream, fromClient: fromClient) }
+            }
             return offset
         case .chunkSize, .chunkDataEnd, .trailers:
             while offset < end, let next = Self.chunkFraming(stream.phase, payload[offset], limits: self.limits) {
@@ -171,6 +179,29 @@ public struct HTTPConnection: Sendable {
             }
             return offset
         }
+    }
+
+    /// The head being gathered holds its whole start line: when the parser will refuse it, the
+    /// bytes gathered are let go and the rest of the head is only counted.
+    func checkStartLine(_ stream: inout HTTPStream, fromClient: Bool) {
+        stream.startLineChecked = true
+        let refusal: HTTPParseError? = stream.head.withUnsafeBytes { head in
+            guard let first = HTTPHeadParser.lines(head).first else { return fromClient ? .badRequestLine : .badStatusLine }
+            do throws(HTTPParseError) {
+                if fromClient {
+                    _ = try HTTPHeadParser.requestLine(first, limits: self.limits)
+                } else {
+                    _ = try HTTPHeadParser.statusLine(first)
+                }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        guard let refusal else { return }
+        stream.refusal = refusal
+        stream.uncopied = stream.head.count
+        stream.head = []
     }
 
     /// Adds `range` of `payload` to the head being gathered; its first byte's time is the head's.
@@ -236,7 +267,7 @@ public struct HTTPConnection: Sendable {
         } catch {
             parsed = .failure(error)
         }
-        stream.scanner = HTTPHeadScanner()
+        stream.resetHead()
         switch parsed {
         case .failure(let error):
             self.stop(&stream, fromClient: fromClient, error, emit: emit)
@@ -309,7 +340,7 @@ public struct HTTPConnection: Sendable {
         if error != .responseWithoutRequest || self.client.isParsing || fromClient { emit(.error(error, fromClient: fromClient)) }
         if error == .pipelineOverflow { self.server.phase = .ignored }
         stream.phase = .ignored
-        stream.head = []
+        stream.resetHead()
         if !fromClient || error == .pipelineOverflow { self.endResponse(emit: emit) }
     }
 }
