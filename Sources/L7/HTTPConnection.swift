@@ -186,7 +186,7 @@ public struct HTTPConnection: Sendable {
     func checkStartLine(_ stream: inout HTTPStream, fromClient: Bool) {
         stream.startLineChecked = true
         let refusal: HTTPParseError? = stream.head.withUnsafeBytes { head in
-            guard let first = HTTPHeadParser.lines(head).first else { return fromClient ? .badRequestLine : .badStatusLine }
+            guard let first = HTTPHeadParser.lines(head, limit: 1).first else { return fromClient ? .badRequestLine : .badStatusLine }
             do throws(HTTPParseError) {
                 if fromClient {
                     _ = try HTTPHeadParser.requestLine(first, limits: self.limits)

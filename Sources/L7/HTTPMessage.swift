@@ -106,6 +106,14 @@ extension HTTPHeader {
     /// RFC 9110 §5.1, §5.6.2), compared in place rather than through a lowercased copy.
     public func hasName(_ lowercasedName: String) -> Bool {
         guard self.name.utf8.count == lowercasedName.utf8.count else { return false }
+        // Native strings are contiguous: compared as bytes.
+        let contiguous = self.name.utf8.withContiguousStorageIfAvailable { name in
+            lowercasedName.utf8.withContiguousStorageIfAvailable { expected in
+                for index in 0..<name.count where HTTPHeadParser.lowercased(name[index]) != expected[index] { return false }
+                return true
+            }
+        }
+        if let contiguous = contiguous ?? nil { return contiguous }
         for (byte, expected) in zip(self.name.utf8, lowercasedName.utf8) where HTTPHeadParser.lowercased(byte) != expected {
             return false
         }
