@@ -55,7 +55,9 @@ public final class DNSNameCache {
         var expires: Int64
     }
 
-    struct AddressNames {
+    /// A class: the dictionary holds a reference, so a packet's lookup retains one object (a
+    /// struct copied out retained both arrays) and updates happen in place.
+    final class AddressNames {
         var resolutions: [Resolution]
         /// Derived from `resolutions` (`refresh`): every selector of every live name, and each
         /// querier's name set.
@@ -63,6 +65,8 @@ public final class DNSNameCache {
         var sets: [(querier: IPAddress, nameSet: UInt16)] = []
         /// The earliest expiry: the derived values hold until then.
         var validUntil: Int64 = .max
+
+        init(resolutions: [Resolution]) { self.resolutions = resolutions }
 
         /// What a packet to or from the address carries, for `peer`.
         @inline(__always)
@@ -77,7 +81,7 @@ public final class DNSNameCache {
         /// Extends the resolution of `name` for `querier`, if there is one (nil when not). True
         /// when none expired by `time`: the names, selectors and sets stay as they are (only the
         /// earliest expiry may move); false when the entry must be refreshed.
-        mutating func renew(name: UInt32, querier: IPAddress, expires: Int64, at time: Int64) -> Bool? {
+        func renew(name: UInt32, querier: IPAddress, expires: Int64, at time: Int64) -> Bool? {
             guard let index = self.resolutions.firstIndex(where: { $0.name == name && $0.querier == querier }) else {
                 return nil
             }
@@ -88,7 +92,7 @@ public final class DNSNameCache {
         }
 
         /// Drops the resolution closest to expiry, to make room.
-        mutating func dropSoonest() {
+        func dropSoonest() {
             guard let soonest = self.resolutions.indices.min(by: { self.resolutions[$0].expires < self.resolutions[$1].expires })
             else { return }
             self.resolutions.remove(at: soonest)
@@ -136,26 +140,24 @@ public final class DNSNameCache {
             let ttl = Int64(max(answer.ttl, self.settings.minimumTTL))
             let expires = time.nanoseconds &+ ttl &* 1_000_000_000
             self.counters.learned &+= 1
-            if let slot = self.addresses.index(forKey: answer.address) {
-                // Updated in place (a copy taken out and put back copied its arrays).
-                switch self.addresses.values[slot].renew(name: nameID, querier: querier, expires: expires,
-                                                         at: time.nanoseconds) {
+            if let known = self.addresses[answer.address] {
+                switch known.renew(name: nameID, querier: querier, expires: expires, at: time.nanoseconds) {
                 case true?:
                     continue
                 case false?:
                     break
                 case nil:
-                    if self.addresses.values[slot].resolutions.count >= self.settings.maximumNamesPerAddress {
-                        self.addresses.values[slot].dropSoonest()
+                    if known.resolutions.count >= self.settings.maximumNamesPerAddress {
+                        known.dropSoonest()
                         self.counters.evicted &+= 1
                     }
-                    self.addresses.values[slot].resolutions.append(Resolution(name: nameID, querier: querier, expires: expires))
+                    known.resolutions.append(Resolution(name: nameID, querier: querier, expires: expires))
                 }
-                self.refresh(&self.addresses.values[slot], at: time.nanoseconds)
+                self.refresh(known, at: time.nanoseconds)
             } else {
                 if self.addresses.count >= self.settings.maximumAddresses { self.makeRoom(at: time.nanoseconds) }
-                var entry = AddressNames(resolutions: [Resolution(name: nameID, querier: querier, expires: expires)])
-                self.refresh(&entry, at: time.nanoseconds)
+                let entry = AddressNames(resolutions: [Resolution(name: nameID, querier: querier, expires: expires)])
+                self.refresh(entry, at: time.nanoseconds)
                 self.addresses[answer.address] = entry
                 self.arrivals.append(answer.address)
                 self.setFilterBit(answer.address)
@@ -169,11 +171,10 @@ public final class DNSNameCache {
     public func tag(_ address: IPAddress, peer: IPAddress, time: CaptureTime) -> (selectors: UInt64, nameSet: UInt16) {
         let bit = Self.filterBit(address)
         guard self.filter.withUnsafeBufferPointer({ $0[bit >> 6] & (1 << UInt64(bit & 63)) != 0 }),
-            let slot = self.addresses.index(forKey: address)
+            let known = self.addresses[address]
         else { return (0, 0) }
-        // Read in place: a copy of the entry retained its arrays, for every packet.
-        if time.nanoseconds >= self.addresses.values[slot].validUntil { return self.expire(address, at: time.nanoseconds, peer: peer) }
-        return self.addresses.values[slot].tag(peer: peer)
+        if time.nanoseconds >= known.validUntil { return self.expire(address, at: time.nanoseconds, peer: peer) }
+        return known.tag(peer: peer)
     }
 
     /// The names that resolved to `address` (for anyone) at `time`: `policy explain`, tests.
@@ -188,9 +189,8 @@ public final class DNSNameCache {
         self.selectorsOf = selectors
         for index in 1..<self.names.count { self.names[index].selectors = selectors(self.names[index].text) }
         for address in Array(self.addresses.keys) {
-            guard var entry = self.addresses[address] else { continue }
+            guard let entry = self.addresses[address] else { continue }
             entry.selectors = entry.resolutions.reduce(0) { $0 | self.names[Int($1.name)].selectors }
-            self.addresses[address] = entry
         }
     }
 
@@ -228,7 +228,7 @@ public final class DNSNameCache {
     }
 
     /// Drops the expired resolutions of `entry` and derives its selectors and name sets.
-    private func refresh(_ entry: inout AddressNames, at time: Int64) {
+    private func refresh(_ entry: AddressNames, at time: Int64) {
         let before = entry.resolutions.count
         entry.resolutions.removeAll { $0.expires <= time }
         self.counters.expired &+= UInt64(before - entry.resolutions.count)
@@ -250,13 +250,13 @@ public final class DNSNameCache {
     }
 
     private func expire(_ address: IPAddress, at time: Int64, peer: IPAddress) -> (selectors: UInt64, nameSet: UInt16) {
-        guard let slot = self.addresses.index(forKey: address) else { return (0, 0) }
-        self.refresh(&self.addresses.values[slot], at: time)
-        if self.addresses.values[slot].resolutions.isEmpty {
-            self.addresses.remove(at: slot)
+        guard let entry = self.addresses[address] else { return (0, 0) }
+        self.refresh(entry, at: time)
+        if entry.resolutions.isEmpty {
+            self.addresses[address] = nil
             return (0, 0)
         }
-        return self.addresses.values[slot].tag(peer: peer)
+        return entry.tag(peer: peer)
     }
 
     /// Frees one address slot: every address whose names all expired, or else the oldest.
