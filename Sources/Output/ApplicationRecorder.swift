@@ -77,12 +77,13 @@ package final class ApplicationRecorder {
         case .tls:
             guard fromInitiator else { return }
             let entry = flow.pointee
-            var state = self.tls.removeValue(forKey: entry.flowID) ?? (TLSClientHelloReader(), false)
-            switch state.reader.feed(payload, sequence: summary.tcpSequence) {
+            // Fed in place; a connection whose ClientHello was read (or refused) reads nothing more.
+            guard self.tls[entry.flowID]?.done != true else { return }
+            switch self.tls[entry.flowID, default: (TLSClientHelloReader(), false)].reader.feed(payload, sequence: summary.tcpSequence) {
             case .needMore:
                 break
             case .hello(let hello):
-                state.done = true
+                self.tls[entry.flowID]?.done = true
                 self.counters.count(.tlsClientHellos)
                 let annotations = renderer.annotations(of: entry)
                 renderer.flows.beginRecord()
@@ -94,10 +95,9 @@ package final class ApplicationRecorder {
                 key.primary = 4
                 renderer.flows.endRecord(key)
             case .failed(let error):
-                state.done = true
+                self.tls[entry.flowID]?.done = true
                 self.counters.count(error)
             }
-            self.tls[entry.flowID] = state
         default:
             break
         }
@@ -239,10 +239,11 @@ package final class ApplicationRecorder {
         if digest.isResponse {
             if let asked = self.pendingQueries[entry.flowID]?.removeValue(forKey: digest.id) { latency = time.nanoseconds - asked }
         } else {
-            var pending = self.pendingQueries[entry.flowID] ?? [:]
-            // Bounded: a connection with 64 unanswered queries forgets the rest.
-            if pending.count < 64 { pending[digest.id] = time.nanoseconds }
-            self.pendingQueries[entry.flowID] = pending
+            // Bounded: a connection with 64 unanswered queries forgets the rest. In place (a copy
+            // taken out and put back copied the connection's table for every query).
+            if self.pendingQueries[entry.flowID, default: [:]].count < 64 {
+                self.pendingQueries[entry.flowID, default: [:]][digest.id] = time.nanoseconds
+            }
         }
         let annotations = renderer.annotations(of: entry)
         let verdict = Self.dnsVerdict(digest, flow: entry, rules: annotations?.l7Rules)
