@@ -21,8 +21,10 @@ enum MD5 {
         Self.sines.withUnsafeBufferPointer { sines in
             Self.shifts.withUnsafeBufferPointer { shifts in
                 let whole = message.count / 64 * 64
-                for block in stride(from: 0, to: whole, by: 64) {
+                var block = 0
+                while block < whole {
                     Self.compress(UnsafeRawBufferPointer(rebasing: message[block..<(block + 64)]), &state, sines, shifts)
+                    block += 64
                 }
                 // Padding (§3.1-§3.2): a 1 bit, zeros to 56 mod 64 bytes, the length in bits,
                 // little-endian; one or two blocks.
@@ -34,8 +36,9 @@ enum MD5 {
                     let length = rest < 56 ? 64 : 128
                     let bits = UInt64(message.count) &* 8
                     for index in 0..<8 { tail[length - 8 + index] = UInt8(truncatingIfNeeded: bits >> (8 * UInt64(index))) }
-                    for block in stride(from: 0, to: length, by: 64) {
-                        Self.compress(UnsafeRawBufferPointer(rebasing: tail[block..<(block + 64)]), &state, sines, shifts)
+                    Self.compress(UnsafeRawBufferPointer(rebasing: tail[0..<64]), &state, sines, shifts)
+                    if length == 128 {
+                        Self.compress(UnsafeRawBufferPointer(rebasing: tail[64..<128]), &state, sines, shifts)
                     }
                 }
             }

@@ -70,9 +70,10 @@ public struct TLSClientHello: Sendable, Equatable {
             text.appendJA3(self.extensions)
             text.appendJA3(self.groups)
             text.append(byte: UInt8(ascii: ","))
-            for (index, format) in self.pointFormats.enumerated() {
+            // Index loops: iterating an array allocates in an unoptimized build.
+            for index in 0..<self.pointFormats.count {
                 if index > 0 { text.append(byte: UInt8(ascii: "-")) }
-                text.append(UInt16(format))
+                text.append(UInt16(self.pointFormats[index]))
             }
             let string = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<text.count])
             return MD5.withHex(string) { hash in body(string, hash) }
@@ -262,10 +263,10 @@ struct DecimalText {
     mutating func appendJA3(_ values: [UInt16]) {
         self.append(byte: UInt8(ascii: ","))
         var first = true
-        for value in values where !TLSClientHello.isGREASE(value) {
+        for index in 0..<values.count where !TLSClientHello.isGREASE(values[index]) {
             if !first { self.append(byte: UInt8(ascii: "-")) }
             first = false
-            self.append(value)
+            self.append(values[index])
         }
     }
 
