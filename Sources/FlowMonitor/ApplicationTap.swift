@@ -97,13 +97,15 @@ final class ApplicationTap {
         }
         guard isTCP else { return false }
         let pair = ConnectionPair(summary)
-        if !self.followed.isEmpty, self.followedFilter.contains(pair.filterKey), let following = self.followed[pair] {
+        // One hash of the pair: found by index, updated or removed there.
+        if !self.followed.isEmpty, self.followedFilter.contains(pair.filterKey), let index = self.followed.index(forKey: pair) {
+            let following = self.followed.values[index]
             summary.applicationProtocol = following.protocol.rawValue
             if summary.tcpFlags & (TCPFlag.fin | TCPFlag.rst) != 0 || following.segments <= 1 {
-                self.followed[pair] = nil
+                self.followed.remove(at: index)
             } else {
-                let segments = following.segments == .max ? .max : following.segments - 1
-                self.followed[pair] = (following.protocol, segments, time.nanoseconds)
+                if following.segments != .max { self.followed.values[index].segments = following.segments - 1 }
+                self.followed.values[index].seen = time.nanoseconds
             }
             return true
         }

@@ -55,7 +55,9 @@ public final class DNSNameCache {
         var expires: Int64
     }
 
-    struct AddressNames {
+    /// A class: the dictionary holds a reference, so a packet's lookup retains one object (a
+    /// struct copied out retained both arrays) and updates happen in place.
+    final class AddressNames {
         var resolutions: [Resolution]
         /// Derived from `resolutions` (`refresh`): every selector of every live name, and each
         /// querier's name set.
@@ -63,12 +65,45 @@ public final class DNSNameCache {
         var sets: [(querier: IPAddress, nameSet: UInt16)] = []
         /// The earliest expiry: the derived values hold until then.
         var validUntil: Int64 = .max
+
+        init(resolutions: [Resolution]) { self.resolutions = resolutions }
+
+        /// What a packet to or from the address carries, for `peer`.
+        @inline(__always)
+        func tag(peer: IPAddress) -> (selectors: UInt64, nameSet: UInt16) {
+            // By index: iterating an array of tuples allocates in an unoptimized build.
+            for index in 0..<self.sets.count where self.sets[index].querier == peer {
+                return (self.selectors, self.sets[index].nameSet)
+            }
+            return (self.selectors, 0)
+        }
+
+        /// Extends the resolution of `name` for `querier`, if there is one (nil when not). True
+        /// when none expired by `time`: the names, selectors and sets stay as they are (only the
+        /// earliest expiry may move); false when the entry must be refreshed.
+        func renew(name: UInt32, querier: IPAddress, expires: Int64, at time: Int64) -> Bool? {
+            guard let index = self.resolutions.firstIndex(where: { $0.name == name && $0.querier == querier }) else {
+                return nil
+            }
+            self.resolutions[index].expires = max(self.resolutions[index].expires, expires)
+            guard time < self.validUntil else { return false }
+            self.validUntil = self.resolutions.reduce(Int64.max) { min($0, $1.expires) }
+            return true
+        }
+
+        /// Drops the resolution closest to expiry, to make room.
+        func dropSoonest() {
+            guard let soonest = self.resolutions.indices.min(by: { self.resolutions[$0].expires < self.resolutions[$1].expires })
+            else { return }
+            self.resolutions.remove(at: soonest)
+        }
     }
 
     public let settings: Settings
     public private(set) var counters = Counters()
-    /// The names, interned: index → text and its selectors (index 0 unused).
-    private var names: [(text: String, selectors: UInt64)] = [("", 0)]
+    /// The names, interned: index → text, its selectors and the id of the set of it alone
+    /// (0 until made) (index 0 unused).
+    private var names: [(text: String, selectors: UInt64, set: UInt16)] = [("", 0, 0)]
     private var nameIndex: [String: UInt32] = [:]
     private var addresses: [IPAddress: AddressNames] = [:]
     /// A 65,536-bit filter of the addresses ever learned (since the last rebuild): an address
@@ -105,24 +140,24 @@ public final class DNSNameCache {
             let ttl = Int64(max(answer.ttl, self.settings.minimumTTL))
             let expires = time.nanoseconds &+ ttl &* 1_000_000_000
             self.counters.learned &+= 1
-            if var known = self.addresses[answer.address] {
-                if let index = known.resolutions.firstIndex(where: { $0.name == nameID && $0.querier == querier }) {
-                    known.resolutions[index].expires = max(known.resolutions[index].expires, expires)
-                } else {
+            if let known = self.addresses[answer.address] {
+                switch known.renew(name: nameID, querier: querier, expires: expires, at: time.nanoseconds) {
+                case true?:
+                    continue
+                case false?:
+                    break
+                case nil:
                     if known.resolutions.count >= self.settings.maximumNamesPerAddress {
-                        // The resolution closest to expiry makes room.
-                        let soonest = known.resolutions.indices.min { known.resolutions[$0].expires < known.resolutions[$1].expires }!
-                        known.resolutions.remove(at: soonest)
+                        known.dropSoonest()
                         self.counters.evicted &+= 1
                     }
                     known.resolutions.append(Resolution(name: nameID, querier: querier, expires: expires))
                 }
-                self.refresh(&known, at: time.nanoseconds)
-                self.addresses[answer.address] = known
+                self.refresh(known, at: time.nanoseconds)
             } else {
                 if self.addresses.count >= self.settings.maximumAddresses { self.makeRoom(at: time.nanoseconds) }
-                var entry = AddressNames(resolutions: [Resolution(name: nameID, querier: querier, expires: expires)])
-                self.refresh(&entry, at: time.nanoseconds)
+                let entry = AddressNames(resolutions: [Resolution(name: nameID, querier: querier, expires: expires)])
+                self.refresh(entry, at: time.nanoseconds)
                 self.addresses[answer.address] = entry
                 self.arrivals.append(answer.address)
                 self.setFilterBit(answer.address)
@@ -136,15 +171,10 @@ public final class DNSNameCache {
     public func tag(_ address: IPAddress, peer: IPAddress, time: CaptureTime) -> (selectors: UInt64, nameSet: UInt16) {
         let bit = Self.filterBit(address)
         guard self.filter.withUnsafeBufferPointer({ $0[bit >> 6] & (1 << UInt64(bit & 63)) != 0 }),
-            let slot = self.addresses.index(forKey: address)
+            let known = self.addresses[address]
         else { return (0, 0) }
-        let known = self.addresses.values[slot]
         if time.nanoseconds >= known.validUntil { return self.expire(address, at: time.nanoseconds, peer: peer) }
-        // By index: iterating an array of tuples allocates in an unoptimized build.
-        for index in 0..<known.sets.count where known.sets[index].querier == peer {
-            return (known.selectors, known.sets[index].nameSet)
-        }
-        return (known.selectors, 0)
+        return known.tag(peer: peer)
     }
 
     /// The names that resolved to `address` (for anyone) at `time`: `policy explain`, tests.
@@ -159,9 +189,8 @@ public final class DNSNameCache {
         self.selectorsOf = selectors
         for index in 1..<self.names.count { self.names[index].selectors = selectors(self.names[index].text) }
         for address in Array(self.addresses.keys) {
-            guard var entry = self.addresses[address] else { continue }
+            guard let entry = self.addresses[address] else { continue }
             entry.selectors = entry.resolutions.reduce(0) { $0 | self.names[Int($1.name)].selectors }
-            self.addresses[address] = entry
         }
     }
 
@@ -193,37 +222,41 @@ public final class DNSNameCache {
     private func intern(_ name: String) -> UInt32 {
         if let known = self.nameIndex[name] { return known }
         let id = UInt32(self.names.count)
-        self.names.append((name, self.selectorsOf(name)))
+        self.names.append((name, self.selectorsOf(name), 0))
         self.nameIndex[name] = id
         return id
     }
 
     /// Drops the expired resolutions of `entry` and derives its selectors and name sets.
-    private func refresh(_ entry: inout AddressNames, at time: Int64) {
+    private func refresh(_ entry: AddressNames, at time: Int64) {
         let before = entry.resolutions.count
         entry.resolutions.removeAll { $0.expires <= time }
         self.counters.expired &+= UInt64(before - entry.resolutions.count)
         entry.selectors = 0
         entry.validUntil = .max
-        var byQuerier: [IPAddress: [UInt32]] = [:]
-        for resolution in entry.resolutions {
+        entry.sets.removeAll(keepingCapacity: true)
+        let resolutions = entry.resolutions
+        for (index, resolution) in resolutions.enumerated() {
             entry.selectors |= self.names[Int(resolution.name)].selectors
             entry.validUntil = min(entry.validUntil, resolution.expires)
-            byQuerier[resolution.querier, default: []].append(resolution.name)
+            // Each querier's set, made at its first resolution (a querier with one name, the
+            // usual case, without gathering them).
+            guard !resolutions[..<index].contains(where: { $0.querier == resolution.querier }) else { continue }
+            let others = resolutions[(index + 1)...].contains { $0.querier == resolution.querier && $0.name != resolution.name }
+            let set = others ? self.nameSet(resolutions[index...].filter { $0.querier == resolution.querier }.map(\.name))
+                : self.nameSet(single: resolution.name)
+            entry.sets.append((resolution.querier, set))
         }
-        entry.sets = byQuerier.map { querier, names in (querier, self.nameSet(names)) }
     }
 
     private func expire(_ address: IPAddress, at time: Int64, peer: IPAddress) -> (selectors: UInt64, nameSet: UInt16) {
-        guard var entry = self.addresses[address] else { return (0, 0) }
-        self.refresh(&entry, at: time)
+        guard let entry = self.addresses[address] else { return (0, 0) }
+        self.refresh(entry, at: time)
         if entry.resolutions.isEmpty {
             self.addresses[address] = nil
             return (0, 0)
         }
-        self.addresses[address] = entry
-        for set in entry.sets where set.querier == peer { return (entry.selectors, set.nameSet) }
-        return (entry.selectors, 0)
+        return entry.tag(peer: peer)
     }
 
     /// Frees one address slot: every address whose names all expired, or else the oldest.
@@ -241,6 +274,15 @@ public final class DNSNameCache {
             self.arrivals = self.arrivals[self.head...].filter { self.addresses[$0] != nil }
             self.head = 0
         }
+    }
+
+    /// The id of the set of the one name `id` (remembered with the name).
+    private func nameSet(single id: UInt32) -> UInt16 {
+        let known = self.names[Int(id)].set
+        if known != 0 { return known }
+        let set = self.nameSet([id])
+        self.names[Int(id)].set = set
+        return set
     }
 
     /// The id of a set of names (sorted by text), interned; 0 once 65,535 sets exist (the flow

@@ -119,29 +119,48 @@ public struct HTTPConnection: Sendable {
             }
             return offset + count
         case .head:
-            // The scanner looks at each byte; the bytes of the head are copied a run at a time
-            // (a byte at a time cost a quarter of a replay with much HTTP).
+            // The scanner looks for line feeds, not at each byte, and the bytes of the head are
+            // copied a run at a time (a byte at a time cost a quarter of a replay with much HTTP:
+            // the binary body a head scan runs into is scanned up to `headBytes`).
             var run = offset
             while offset < end {
-                let byte = payload[offset]
-                offset += 1
-                switch stream.scanner.scan(byte) {
+                let (index, step) = stream.scanner.scan(payload, from: offset, to: end)
+                // A head over the limit stops here: the bytes before `index` belong to it.
+                guard index == offset || stream.head.count + stream.uncopied + (index - run) <= self.limits.headBytes else {
+                    self.stop(&stream, fromClient: fromClient, .headerTooLong, emit: emit)
+                    return end
+                }
+                offset = min(index + 1, end)
+                switch step {
+                case .byte:
+                    break
                 case .leadingEmptyLine:
                     stream.head.removeAll(keepingCapacity: true)
                     run = offset
-                case .byte:
-                    // A head over the limit stops here, after its limit's worth of bytes.
-                    guard stream.head.count + (offset - run) <= self.limits.headBytes else {
-                        self.stop(&stream, fromClient: fromClient, .headerTooLong, emit: emit)
-                        return end
-                    }
                 case .end:
-                    Self.append(payload, run..<offset, to: &stream, time: time)
-                    self.headEnded(&stream, fromClient: fromClient, emit: emit)
+                    if let refusal = stream.refusal {
+                        stream.resetHead()
+                        self.stop(&stream, fromClient: fromClient, refusal, emit: emit)
+                    } else if stream.head.isEmpty {
+                        // The whole head is in this segment (the usual case): read in place.
+                        stream.headTime = time
+                        self.headEnded(UnsafeRawBufferPointer(rebasing: payload[run..<offset]), &stream,
+                                       fromClient: fromClient, emit: emit)
+                    } else {
+                        Self.append(payload, run..<offset, to: &stream, time: time)
+                        let gathered = stream.head
+                        stream.resetHead()
+                        gathered.withUnsafeBytes { self.headEnded($0, &stream, fromClient: fromClient, emit: emit) }
+                    }
                     return offset
                 }
             }
-            Self.append(payload, run..<offset, to: &stream, time: time)
+            if stream.refusal != nil {
+                stream.uncopied += offset - run
+            } else {
+                Self.append(payload, run..<offset, to: &stream, time: time)
+                if stream.scanner.started && !stream.startLineChecked { self.checkStartLine(&stream, fromClient: fromClient) }
+            }
             return offset
         case .chunkSize, .chunkDataEnd, .trailers:
             while offset < end, let next = Self.chunkFraming(stream.phase, payload[offset], limits: self.limits) {
@@ -160,6 +179,29 @@ public struct HTTPConnection: Sendable {
             }
             return offset
         }
+    }
+
+    /// The head being gathered holds its whole start line: when the parser will refuse it, the
+    /// bytes gathered are let go and the rest of the head is only counted.
+    func checkStartLine(_ stream: inout HTTPStream, fromClient: Bool) {
+        stream.startLineChecked = true
+        let refusal: HTTPParseError? = stream.head.withUnsafeBytes { head in
+            guard let first = HTTPHeadParser.lines(head, limit: 1).first else { return fromClient ? .badRequestLine : .badStatusLine }
+            do throws(HTTPParseError) {
+                if fromClient {
+                    _ = try HTTPHeadParser.requestLine(first, limits: self.limits)
+                } else {
+                    _ = try HTTPHeadParser.statusLine(first)
+                }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        guard let refusal else { return }
+        stream.refusal = refusal
+        stream.uncopied = stream.head.count
+        stream.head = []
     }
 
     /// Adds `range` of `payload` to the head being gathered; its first byte's time is the head's.
@@ -212,19 +254,20 @@ public struct HTTPConnection: Sendable {
         }
     }
 
-    /// A head was read: the request is reported (and waits for its response), or the response
-    /// is paired with the oldest request waiting; then its body, as RFC 9112 §6.3 delimits it.
-    mutating func headEnded(_ stream: inout HTTPStream, fromClient: Bool, emit: (HTTPEvent) -> Void) {
+    /// The `head` of a message was read (in place, or gathered from several segments; the
+    /// stream keeps no copy of it): the request is reported (and waits for its response), or the
+    /// response is paired with the oldest request waiting; then its body, as RFC 9112 §6.3
+    /// delimits it.
+    mutating func headEnded(_ head: UnsafeRawBufferPointer, _ stream: inout HTTPStream, fromClient: Bool,
+                            emit: (HTTPEvent) -> Void) {
         let time = stream.headTime
-        let parsed: Result<(HTTPStream.Phase, HTTPEvent?), HTTPParseError> = stream.head.withUnsafeBytes { head in
-            do throws(HTTPParseError) {
-                return .success(fromClient ? try self.requestRead(head, time: time) : try self.responseRead(head, time: time))
-            } catch {
-                return .failure(error)
-            }
+        let parsed: Result<(HTTPStream.Phase, HTTPEvent?), HTTPParseError>
+        do throws(HTTPParseError) {
+            parsed = .success(fromClient ? try self.requestRead(head, time: time) : try self.responseRead(head, time: time))
+        } catch {
+            parsed = .failure(error)
         }
-        stream.head.removeAll(keepingCapacity: true)
-        stream.scanner = HTTPHeadScanner()
+        stream.resetHead()
         switch parsed {
         case .failure(let error):
             self.stop(&stream, fromClient: fromClient, error, emit: emit)
@@ -297,7 +340,7 @@ public struct HTTPConnection: Sendable {
         if error != .responseWithoutRequest || self.client.isParsing || fromClient { emit(.error(error, fromClient: fromClient)) }
         if error == .pipelineOverflow { self.server.phase = .ignored }
         stream.phase = .ignored
-        stream.head = []
+        stream.resetHead()
         if !fromClient || error == .pipelineOverflow { self.endResponse(emit: emit) }
     }
 }

@@ -1,14 +1,18 @@
 /// The byte rules of an HTTP/1.x message head (RFC 9112 §2-§5): the start line and the field
 /// lines of a complete head, as `HTTPHeadScanner.head(in:limit:)` delimits it.
 enum HTTPHeadParser {
-    /// The lines of a head (without their CRLF or LF), the empty line excluded.
-    static func lines(_ head: UnsafeRawBufferPointer) -> [UnsafeRawBufferPointer] {
+    /// The lines of a head (without their CRLF or LF), the empty line excluded; the first
+    /// `limit` of them.
+    static func lines(_ head: UnsafeRawBufferPointer, limit: Int = .max) -> [UnsafeRawBufferPointer] {
         var lines: [UnsafeRawBufferPointer] = []
         var start = 0
         for index in 0..<head.count where head[index] == 0x0A {
             var end = index
             if end > start && head[end - 1] == 0x0D { end -= 1 }
-            if end > start { lines.append(UnsafeRawBufferPointer(rebasing: head[start..<end])) }
+            if end > start {
+                lines.append(UnsafeRawBufferPointer(rebasing: head[start..<end]))
+                if lines.count >= limit { break }
+            }
             start = index + 1
         }
         return lines
@@ -97,6 +101,10 @@ enum HTTPHeadParser {
     }
 
     static func isDigit(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) }
+
+    /// An ASCII letter in lowercase; other bytes as they are.
+    @inline(__always)
+    static func lowercased(_ byte: UInt8) -> UInt8 { byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte }
 
     /// tchar (RFC 9110 §5.6.2).
     static func isTokenByte(_ byte: UInt8) -> Bool {

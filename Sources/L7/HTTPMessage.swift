@@ -101,10 +101,30 @@ public enum HTTPEvent: Sendable, Equatable {
     case error(HTTPParseError, fromClient: Bool)
 }
 
+extension HTTPHeader {
+    /// Whether the name is `lowercasedName` in any ASCII case (field names are tokens, ASCII:
+    /// RFC 9110 §5.1, §5.6.2), compared in place rather than through a lowercased copy.
+    public func hasName(_ lowercasedName: String) -> Bool {
+        guard self.name.utf8.count == lowercasedName.utf8.count else { return false }
+        // Native strings are contiguous: compared as bytes.
+        let contiguous = self.name.utf8.withContiguousStorageIfAvailable { name in
+            lowercasedName.utf8.withContiguousStorageIfAvailable { expected in
+                for index in 0..<name.count where HTTPHeadParser.lowercased(name[index]) != expected[index] { return false }
+                return true
+            }
+        }
+        if let contiguous = contiguous ?? nil { return contiguous }
+        for (byte, expected) in zip(self.name.utf8, lowercasedName.utf8) where HTTPHeadParser.lowercased(byte) != expected {
+            return false
+        }
+        return true
+    }
+}
+
 extension [HTTPHeader] {
     /// The value of the first field of this name (case-insensitive, RFC 9110 §5.1).
     public func value(of lowercasedName: String) -> String? {
-        self.first { $0.name.lowercased() == lowercasedName }?.value
+        self.first { $0.hasName(lowercasedName) }?.value
     }
 
     /// How the body is delimited (RFC 9112 §6.3): Transfer-Encoding then Content-Length.
@@ -112,10 +132,10 @@ extension [HTTPHeader] {
         var codings: [Substring] = []
         var lengths: [Substring] = []
         for field in self {
-            switch field.name.lowercased() {
-            case "transfer-encoding": codings += field.value.split(separator: ",").map { $0.trimmingOWS() }
-            case "content-length": lengths += field.value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingOWS() }
-            default: break
+            if field.hasName("transfer-encoding") {
+                codings += field.value.split(separator: ",").map { $0.trimmingOWS() }
+            } else if field.hasName("content-length") {
+                lengths += field.value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingOWS() }
             }
         }
         if let last = codings.last {

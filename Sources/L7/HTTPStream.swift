@@ -26,6 +26,14 @@ struct HTTPStream: Sendable {
     var consumed = 0
     var phase = Phase.head
     var head: [UInt8] = []
+    /// Why the head being read will be refused when it ends, known from its start line once a
+    /// segment ends after it (the parser reads the start line first): its bytes are then only
+    /// counted in `uncopied`, for the `headBytes` limit, not gathered (a body read as a head,
+    /// as after a body longer than its framing said, is up to `headBytes` of them).
+    var refusal: HTTPParseError?
+    var uncopied = 0
+    /// Whether the start line of the head being read was checked (`refusal`).
+    var startLineChecked = false
     var scanner = HTTPHeadScanner()
     /// When the head being read started.
     var headTime: Int64 = 0
@@ -48,4 +56,13 @@ struct HTTPStream: Sendable {
     }
 
     var isParsing: Bool { self.phase != .ignored }
+
+    /// The head was read (or refused): ready for the next one.
+    mutating func resetHead() {
+        self.head = []
+        self.refusal = nil
+        self.uncopied = 0
+        self.startLineChecked = false
+        self.scanner = HTTPHeadScanner()
+    }
 }

@@ -52,14 +52,33 @@ public struct TLSClientHello: Sendable, Equatable {
     /// JA3 (Salesforce's TLS client fingerprint; Suricata's `tls.ja3.string`): legacy_version,
     /// cipher suites, extension types, supported groups, point formats, in decimal, joined by
     /// "-" within a field and "," between them, GREASE values (RFC 8701) left out.
-    public var ja3String: String {
-        func list(_ values: [UInt16]) -> String { values.filter { !Self.isGREASE($0) }.map(String.init).joined(separator: "-") }
-        return [String(self.legacyVersion), list(self.cipherSuites), list(self.extensions), list(self.groups),
-                self.pointFormats.map(String.init).joined(separator: "-")].joined(separator: ",")
-    }
+    public var ja3String: String { self.withJA3 { string, _ in String(decoding: string, as: UTF8.self) } }
 
     /// The MD5 of `ja3String` in lowercase hexadecimal (Suricata's `tls.ja3.hash`).
-    public var ja3Hash: String { MD5.hex(Array(self.ja3String.utf8)) }
+    public var ja3Hash: String { self.withJA3 { _, hash in String(decoding: hash, as: UTF8.self) } }
+
+    /// Calls `body` with `ja3String` and `ja3Hash` as ASCII bytes, written into temporary
+    /// buffers: what a record copies, without a `String` (no allocation for a ClientHello of
+    /// the usual size).
+    public func withJA3<Result>(_ body: (_ string: UnsafeRawBufferPointer, _ hash: UnsafeRawBufferPointer) -> Result) -> Result {
+        // At most 5 digits and a separator per value, and the 4 commas.
+        let values = 1 + self.cipherSuites.count + self.extensions.count + self.groups.count + self.pointFormats.count
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6 * values + 4) { buffer in
+            var text = DecimalText(buffer: buffer)
+            text.append(self.legacyVersion)
+            text.appendJA3(self.cipherSuites)
+            text.appendJA3(self.extensions)
+            text.appendJA3(self.groups)
+            text.append(byte: UInt8(ascii: ","))
+            // Index loops: iterating an array allocates in an unoptimized build.
+            for index in 0..<self.pointFormats.count {
+                if index > 0 { text.append(byte: UInt8(ascii: "-")) }
+                text.append(UInt16(self.pointFormats[index]))
+            }
+            let string = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<text.count])
+            return MD5.withHex(string) { hash in body(string, hash) }
+        }
+    }
 
     /// GREASE values (RFC 8701 §2): 0x0A0A, 0x1A1A, ... 0xFAFA.
     public static func isGREASE(_ value: UInt16) -> Bool { value & 0x0F0F == 0x0A0A && value >> 8 == value & 0xFF }
@@ -227,5 +246,36 @@ struct TLSReader {
 
     static func u16s(_ bytes: UnsafeRawBufferPointer) -> [UInt16] {
         stride(from: 0, to: bytes.count - 1, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+    }
+}
+
+/// Decimal numbers and separators written into a buffer the caller sized.
+struct DecimalText {
+    let buffer: UnsafeMutableBufferPointer<UInt8>
+    var count = 0
+
+    mutating func append(byte: UInt8) {
+        self.buffer[self.count] = byte
+        self.count &+= 1
+    }
+
+    /// A comma, then `values` without GREASE joined by "-": a field of JA3.
+    mutating func appendJA3(_ values: [UInt16]) {
+        self.append(byte: UInt8(ascii: ","))
+        var first = true
+        for index in 0..<values.count where !TLSClientHello.isGREASE(values[index]) {
+            if !first { self.append(byte: UInt8(ascii: "-")) }
+            first = false
+            self.append(values[index])
+        }
+    }
+
+    mutating func append(_ value: UInt16) {
+        var divisor: UInt16 = 10000
+        while divisor > 1 && value < divisor { divisor /= 10 }
+        while divisor > 0 {
+            self.append(byte: UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / divisor % 10))
+            divisor /= 10
+        }
     }
 }

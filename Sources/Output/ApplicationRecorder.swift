@@ -18,8 +18,10 @@ package final class ApplicationRecorder {
     /// Per connection (by flow id): the DNS queries waiting for their answer (id → time), for
     /// the answer's latency.
     private var pendingQueries: [UInt64: [UInt16: Int64]] = [:]
-    /// Per connection: its HTTP/1.x parser and transactions written so far (Suricata's `tx_id`).
-    private var http: [UInt64: (connection: HTTPConnection, transactions: UInt64)] = [:]
+    /// Per connection: its HTTP/1.x parser and transactions written so far (Suricata's `tx_id`),
+    /// in a box a segment updates in place (a struct taken out of the dictionary and put back
+    /// copied its arrays and strings for every segment).
+    private var http: [UInt64: HTTPState] = [:]
     /// Per connection: its ClientHello reader, and whether it is done (read or refused).
     private var tls: [UInt64: (reader: TLSClientHelloReader, done: Bool)] = [:]
     /// The DNS detectors' findings, when one of them is on.
@@ -56,8 +58,13 @@ package final class ApplicationRecorder {
         case .http:
             if payload.count < summary.payloadLength { self.counters.count(.payloadCut) }
             let entry = flow.pointee
-            var state = self.http.removeValue(forKey: entry.flowID)
-                ?? (HTTPConnection(limits: HTTPLimits(depth: self.settings.httpDepth)), 0)
+            let state: HTTPState
+            if let known = self.http[entry.flowID] {
+                state = known
+            } else {
+                state = HTTPState(HTTPConnection(limits: HTTPLimits(depth: self.settings.httpDepth)))
+                self.http[entry.flowID] = state
+            }
             let closing = summary.tcpFlags & (TCPFlag.fin | TCPFlag.rst) != 0
             var key = nextKey()
             key.primary = 4
@@ -71,16 +78,16 @@ package final class ApplicationRecorder {
                               renderer: renderer)
                 }
             }
-            self.http[entry.flowID] = state
         case .tls:
             guard fromInitiator else { return }
             let entry = flow.pointee
-            var state = self.tls.removeValue(forKey: entry.flowID) ?? (TLSClientHelloReader(), false)
-            switch state.reader.feed(payload, sequence: summary.tcpSequence) {
+            // Fed in place; a connection whose ClientHello was read (or refused) reads nothing more.
+            guard self.tls[entry.flowID]?.done != true else { return }
+            switch self.tls[entry.flowID, default: (TLSClientHelloReader(), false)].reader.feed(payload, sequence: summary.tcpSequence) {
             case .needMore:
                 break
             case .hello(let hello):
-                state.done = true
+                self.tls[entry.flowID]?.done = true
                 self.counters.count(.tlsClientHellos)
                 let annotations = renderer.annotations(of: entry)
                 renderer.flows.beginRecord()
@@ -92,10 +99,9 @@ package final class ApplicationRecorder {
                 key.primary = 4
                 renderer.flows.endRecord(key)
             case .failed(let error):
-                state.done = true
+                self.tls[entry.flowID]?.done = true
                 self.counters.count(error)
             }
-            self.tls[entry.flowID] = state
         default:
             break
         }
@@ -108,7 +114,7 @@ package final class ApplicationRecorder {
         if !self.tls.isEmpty, let state = self.tls.removeValue(forKey: flow.flowID), !state.done {
             self.counters.count(.tlsIncomplete)
         }
-        guard !self.http.isEmpty, var state = self.http.removeValue(forKey: flow.flowID) else { return }
+        guard !self.http.isEmpty, let state = self.http.removeValue(forKey: flow.flowID) else { return }
         state.connection.end { event in
             self.http(event, flow: flow, transactions: &state.transactions, time: flow.end, key: key, renderer: renderer)
         }
@@ -237,10 +243,11 @@ package final class ApplicationRecorder {
         if digest.isResponse {
             if let asked = self.pendingQueries[entry.flowID]?.removeValue(forKey: digest.id) { latency = time.nanoseconds - asked }
         } else {
-            var pending = self.pendingQueries[entry.flowID] ?? [:]
-            // Bounded: a connection with 64 unanswered queries forgets the rest.
-            if pending.count < 64 { pending[digest.id] = time.nanoseconds }
-            self.pendingQueries[entry.flowID] = pending
+            // Bounded: a connection with 64 unanswered queries forgets the rest. In place (a copy
+            // taken out and put back copied the connection's table for every query).
+            if self.pendingQueries[entry.flowID, default: [:]].count < 64 {
+                self.pendingQueries[entry.flowID, default: [:]][digest.id] = time.nanoseconds
+            }
         }
         let annotations = renderer.annotations(of: entry)
         let verdict = Self.dnsVerdict(digest, flow: entry, rules: annotations?.l7Rules)
@@ -262,6 +269,14 @@ package final class ApplicationRecorder {
         self.dnsAlerts?.screen(digest, flow: flow, fromInitiator: fromInitiator, time: time, renderer: renderer,
                                nextKey: nextKey)
     }
+}
+
+/// One connection's HTTP/1.x parser and the transactions it wrote.
+private final class HTTPState {
+    var connection: HTTPConnection
+    var transactions: UInt64 = 0
+
+    init(_ connection: HTTPConnection) { self.connection = connection }
 }
 
 /// What the application layer counted, for `stats.l7`: messages read, the name cache's work,

@@ -147,8 +147,11 @@ public enum DNSRecord {
         return String(rrtype)
     }
 
+    /// `typeName` as a JSON string, written directly (the mnemonics are letters and digits).
     static func appendType(_ rrtype: UInt16, to out: inout JSONBuffer) {
-        out.appendString(Self.typeName(rrtype))
+        out.append(byte: UInt8(ascii: "\""))
+        if let name = rrtypeName(rrtype) { out.append(raw: name) } else { out.append(UInt64(rrtype)) }
+        out.append(byte: UInt8(ascii: "\""))
     }
 
     static func appendRcode(_ rcode: UInt8, to out: inout JSONBuffer) {

@@ -28,10 +28,12 @@ public enum TLSRecord {
             out.append(raw: ",\"client_alpns\":")
             DNSRecord.appendStrings(hello.alpn, to: &out)
         }
-        out.append(raw: ",\"ja3\":{\"hash\":")
-        out.appendString(hello.ja3Hash)
-        out.append(raw: ",\"string\":")
-        out.appendString(hello.ja3String)
+        hello.withJA3 { string, hash in
+            out.append(raw: ",\"ja3\":{\"hash\":")
+            out.appendString(utf8: hash)
+            out.append(raw: ",\"string\":")
+            out.appendString(utf8: string)
+        }
         out.append(byte: UInt8(ascii: "}"))
         out.append(byte: UInt8(ascii: "}"))
         ApplicationFields.appendEndpoints(flow, fromInitiator: true, annotations: annotations, to: &out)
