@@ -90,7 +90,7 @@ package enum ServiceLoader {
         try decode(JSONReader.parse(data, file: file), file: file)
     }
 
-    static func decode(_ root: Any, file: String) throws(AgentError) -> [Service] {
+    static func decode(_ root: JSONValue, file: String) throws(AgentError) -> [Service] {
         let reader = JSONReader(file: file)
         var services: [Service] = []
         // "namespace/name" → addresses and the location of the first object that gave them.
@@ -135,7 +135,7 @@ package enum ServiceLoader {
         return services
     }
 
-    static func metadataName(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> (String, String) {
+    static func metadataName(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> (String, String) {
         let metadataPath = path + ".metadata"
         guard let metadata = try reader.optionalObject(item, "metadata", at: path) else {
             throw reader.error(metadataPath, "missing")
@@ -145,7 +145,7 @@ package enum ServiceLoader {
     }
 
     /// `subsets[].addresses[].ip` of a core/v1 Endpoints object.
-    static func endpointsAddresses(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> [IPAddress] {
+    static func endpointsAddresses(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> [IPAddress] {
         var result: [IPAddress] = []
         guard let subsets = try reader.optionalArray(item, "subsets", at: path) else { return result }
         for (subsetIndex, element) in subsets.enumerated() {
@@ -163,7 +163,7 @@ package enum ServiceLoader {
 
     /// `endpoints[].addresses[]` of a discovery.k8s.io/v1 EndpointSlice, without endpoints whose
     /// `conditions.ready` is false (absent means ready).
-    static func endpointSliceAddresses(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> [IPAddress] {
+    static func endpointSliceAddresses(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> [IPAddress] {
         var result: [IPAddress] = []
         guard let endpoints = try reader.optionalArray(item, "endpoints", at: path) else { return result }
         for (endpointIndex, element) in endpoints.enumerated() {
@@ -185,7 +185,7 @@ package enum ServiceLoader {
 
     static let types: Set<String> = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"]
 
-    static func service(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> Service {
+    static func service(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> Service {
         let metadataPath = path + ".metadata"
         guard let metadata = try reader.optionalObject(item, "metadata", at: path) else {
             throw reader.error(metadataPath, "missing")
@@ -226,12 +226,12 @@ package enum ServiceLoader {
         return service
     }
 
-    static func port(_ object: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> ServicePort {
+    static func port(_ object: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> ServicePort {
         let (number, ipProtocol) = try InventoryLoader.portAndProtocol(object, key: "port", at: path, reader: reader)
         var target: ServicePort.Target?
         if let value = reader.optional(object, "targetPort") {
             let targetPath = path + ".targetPort"
-            if let name = value as? String {
+            if case .string(let name) = value {
                 guard PolicyValidation.isPortName(name, caseInsensitive: false) else {
                     throw reader.error(targetPath, "invalid port name \"\(name)\": \(PolicyValidation.portNameRule)")
                 }
