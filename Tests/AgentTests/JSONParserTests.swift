@@ -178,11 +178,13 @@ struct JSONParserTests {
             let bytes = Array(fixture.utf8)
             #expect(throws: Never.self) { try JSONParser.parse(bytes) }
             for length in 0..<bytes.count {
+                // Only the text less trailing white space parses.
+                let isWhole = bytes[length...].allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
                 do {
                     _ = try JSONParser.parse(Array(bytes[..<length]))
-                    Issue.record("a prefix of \(length) bytes parsed")
+                    #expect(isWhole, "a prefix of \(length) bytes parsed")
                 } catch {
-                    #expect(error.offset >= 0 && error.offset <= length)
+                    #expect(!isWhole && error.offset >= 0 && error.offset <= length)
                 }
             }
         }

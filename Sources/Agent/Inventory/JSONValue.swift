@@ -50,12 +50,14 @@ package struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
 
     /// The members with distinct names (the last of each), in text order.
     package var distinctMembers: [(key: String, value: JSONValue)] {
+        var seen = Set<String>()
+        seen.reserveCapacity(self.members.count)
         var result: [(key: String, value: JSONValue)] = []
         result.reserveCapacity(self.members.count)
-        for (position, member) in self.members.enumerated()
-        where !self.members[(position + 1)...].contains(where: { $0.key == member.key }) {
+        for member in self.members.reversed() where seen.insert(member.key).inserted {
             result.append(member)
         }
+        result.reverse()
         return result
     }
 }
