@@ -85,6 +85,10 @@ package struct PolicyCompiler {
     let inventory: CompilerInventory
     let labels: [Identity: IdentityLabels]
     let allIdentities: [Identity]
+    /// The labels of `allIdentities`, in the same order (selectors scan them all).
+    let allIdentityLabels: [IdentityLabels]
+    /// The CIDR identities in identity order.
+    let cidrIdentities: [(key: Identity, value: IPPrefix)]
     var selectorCache: [SelectorMatcher: [Identity]] = [:]
     /// The `toFQDNs` selectors of the documents being compiled (set by `compile`).
     var fqdnSelectors = FQDNSelectorTable()
@@ -105,6 +109,8 @@ package struct PolicyCompiler {
         }
         self.labels = labels
         self.allIdentities = labels.keys.sorted()
+        self.allIdentityLabels = self.allIdentities.map { labels[$0]! }
+        self.cidrIdentities = inventory.cidrIdentities.sorted { $0.key < $1.key }
     }
 
     // MARK: Normalized rules
@@ -153,14 +159,18 @@ package struct PolicyCompiler {
             self.normalize(document, into: &rules, enforcements: &enforcements)
         }
 
-        var setIndex: [[PolicyReference]: UInt32] = [[]: 0]
+        // The policies numbered in their order, so a set of numbers sorted is the set of
+        // references sorted.
+        let policyOrder = Set(rules.map(\.policy)).sorted()
+        let policyNumbers = Dictionary(uniqueKeysWithValues: policyOrder.enumerated().map { ($1, $0) })
+        let rulePolicies = rules.map { policyNumbers[$0.policy]! }
+        var setIndex: [[Int]: UInt32] = [[]: 0]
         var policySets: [[PolicyReference]] = [[]]
-        func setID(_ policies: Set<PolicyReference>) -> UInt32 {
-            let sorted = policies.sorted()
-            if let id = setIndex[sorted] { return id }
+        func setID(_ policies: [Int]) -> UInt32 {
+            if let id = setIndex[policies] { return id }
             let id = UInt32(policySets.count)
-            policySets.append(sorted)
-            setIndex[sorted] = id
+            policySets.append(policies.map { policyOrder[$0] })
+            setIndex[policies] = id
             return id
         }
 
@@ -176,7 +186,14 @@ package struct PolicyCompiler {
             return identities
         }
         let remotesByRule: [[Identity]?] = rules.map { rule in
-            rule.peers.map { peers in Array(Set(peers.flatMap(remotes))).sorted() }
+            rule.peers.map { peers in
+                // One peer's identities are usually ascending and distinct already.
+                if peers.count == 1 {
+                    let identities = remotes(peers[0])
+                    if zip(identities, identities.dropFirst()).allSatisfy({ $0 < $1 }) { return identities }
+                }
+                return Array(Set(peers.flatMap(remotes))).sorted()
+            }
         }
 
         var selected: [PolicyReference: Set<Identity>] = [:]
@@ -194,8 +211,9 @@ package struct PolicyCompiler {
             }
             // (direction, remote, proto, portLow, portHigh, hasPort, deny) -> policies, L7 rules
             var merged: [EntryKey: MergedEntry] = [:]
+            var selectedPolicies = [Bool](repeating: false, count: policyOrder.count)
             for (ruleIndex, rule) in rules.enumerated() where rule.subject.matches(endpointLabels) {
-                selected[rule.policy, default: []].insert(endpoint)
+                selectedPolicies[rulePolicies[ruleIndex]] = true
                 let remotes = remotesByRule[ruleIndex]
                 let specs: [PortSpec?] = rule.ports.isEmpty ? [nil] : rule.ports
                 for remote in remotes ?? [Identity.unknown] {
@@ -206,15 +224,19 @@ package struct PolicyCompiler {
                         for key in self.keys(spec.map { [$0] } ?? [], namedPortsOf: portOwner) {
                             let entryKey = EntryKey(direction: rule.direction, remote: remote, ipProtocol: key.0,
                                                     portLow: key.1, portHigh: key.2, hasPort: key.3, isDeny: rule.isDeny)
-                            merged[entryKey, default: MergedEntry()].add(rule.policy, l7: rule.isDeny ? nil : spec?.l7)
+                            merged[entryKey, default: MergedEntry()].add(rulePolicies[ruleIndex], l7: rule.isDeny ? nil : spec?.l7)
                         }
                     }
                 }
             }
+            for (policy, isSelected) in selectedPolicies.enumerated() where isSelected {
+                selected[policyOrder[policy], default: []].insert(endpoint)
+            }
             guard ingressEnforced || egressEnforced || !merged.isEmpty else { continue }
             Self.wildcardL7(&merged)
-            let entries = merged.sorted { $0.key < $1.key }.map { key, value in
-                (key.direction, PolicyMapEntry(remote: key.remote, ipProtocol: key.ipProtocol, portLow: key.portLow,
+            let entries = merged.keys.sorted().map { key in
+                let value = merged[key]!
+                return (key.direction, PolicyMapEntry(remote: key.remote, ipProtocol: key.ipProtocol, portLow: key.portLow,
                                                portHigh: key.portHigh, hasPort: key.hasPort, isDeny: key.isDeny,
                                                policySet: setID(value.policies),
                                                l7RuleSet: value.l7Wildcard ? 0 : l7Rules.number(of: value.l7 ?? L7RuleSet())))
@@ -235,12 +257,21 @@ package struct PolicyCompiler {
         var hasPort: Bool
         var isDeny: Bool
 
+        /// Direction, remote, protocol, port range, then whether it has a port and is a deny.
         static func < (a: EntryKey, b: EntryKey) -> Bool {
-            (a.direction.rawValue, a.remote.rawValue, a.ipProtocol, a.portLow, a.portHigh)
-                < (b.direction.rawValue, b.remote.rawValue, b.ipProtocol, b.portLow, b.portHigh)
-                || ((a.direction.rawValue, a.remote.rawValue, a.ipProtocol, a.portLow, a.portHigh)
-                    == (b.direction.rawValue, b.remote.rawValue, b.ipProtocol, b.portLow, b.portHigh)
-                    && (a.hasPort ? 1 : 0, a.isDeny ? 1 : 0) < (b.hasPort ? 1 : 0, b.isDeny ? 1 : 0))
+            let (aHigh, bHigh) = (a.orderHigh, b.orderHigh)
+            return aHigh < bHigh || (aHigh == bHigh && a.orderLow < b.orderLow)
+        }
+
+        /// The fields in comparison order, packed: direction (8 bits), remote (32), protocol (8), portLow (16).
+        private var orderHigh: UInt64 {
+            UInt64(self.direction.rawValue) << 56 | UInt64(self.remote.rawValue) << 24 | UInt64(self.ipProtocol) << 16
+                | UInt64(self.portLow)
+        }
+
+        /// portHigh (16 bits), hasPort, isDeny.
+        private var orderLow: UInt32 {
+            UInt32(self.portHigh) << 2 | (self.hasPort ? 2 : 0) | (self.isDeny ? 1 : 0)
         }
     }
 
