@@ -299,10 +299,11 @@ package struct CompiledServices: Sendable {
         var compiled = CompiledServices()
         var entries: [ServiceTableEntry] = []
         var claimed: [String: String] = [:]
-        // Pod endpoints by namespace, in endpoint (pods-file) order.
-        var podsByNamespace: [String: [Endpoint]] = [:]
-        for endpoint in endpoints.endpoints where endpoint.pod != nil {
-            podsByNamespace[endpoint.namespace ?? "", default: []].append(endpoint)
+        // Pod endpoints by namespace, in endpoint (pods-file) order, as indexes (an Endpoint is
+        // large to copy).
+        var podsByNamespace: [String: [Int]] = [:]
+        for (index, endpoint) in endpoints.endpoints.enumerated() where endpoint.pod != nil {
+            podsByNamespace[endpoint.namespace ?? "", default: []].append(index)
         }
         for service in services where service.type != "ExternalName" && !service.clusterIPs.isEmpty && !service.ports.isEmpty {
             guard compiled.references.count <= Int(UInt16.max) else {
@@ -312,9 +313,9 @@ package struct CompiledServices: Sendable {
             let index = UInt16(compiled.references.count)
             let name = service.namespace + "/" + service.name
             compiled.references.append(ServiceReference(name: service.name, namespace: service.namespace))
-            let selected: [Endpoint] = service.selector.map { selector in
-                (podsByNamespace[service.namespace] ?? []).filter { endpoint in
-                    selector.allSatisfy { endpoint.pod?.labels[$0.key] == $0.value }
+            let selected: [Int] = service.selector.map { selector in
+                (podsByNamespace[service.namespace] ?? []).filter { index in
+                    selector.allSatisfy { endpoints.endpoints[index].pod?.labels[$0.key] == $0.value }
                 }
             } ?? []
             for clusterIP in service.clusterIPs {
@@ -328,7 +329,8 @@ package struct CompiledServices: Sendable {
                     claimed[key] = name
                     // The backends that can take this port, each with the port it listens on.
                     var candidates: [(identity: Identity, isLocal: Bool, port: UInt16)] = []
-                    for endpoint in selected {
+                    for index in selected {
+                        let endpoint = endpoints.endpoints[index]
                         guard let pod = endpoint.pod, pod.ips.contains(where: { $0.isIPv4 == clusterIP.isIPv4 }) else { continue }
                         switch port.target {
                         case .number(let number):
