@@ -209,8 +209,11 @@ package struct PolicyCompiler {
                 egressEnforced = egressEnforced || enforcement.egress
                 selected[enforcement.policy, default: []].insert(endpoint)
             }
-            // (direction, remote, proto, portLow, portHigh, hasPort, deny) -> policies, L7 rules
-            var merged: [EntryKey: MergedEntry] = [:]
+            // (direction, remote, proto, portLow, portHigh, hasPort, deny) -> policies, L7 rules:
+            // the contributions are collected, sorted by key (ties in contribution order) and
+            // merged, cheaper than hashing the thousands of keys an endpoint can have.
+            var contributions: [(key: EntryKey, order: Int)] = []
+            var contributed: [(policy: Int, l7: L7RuleSet?)] = []
             var selectedPolicies = [Bool](repeating: false, count: policyOrder.count)
             for (ruleIndex, rule) in rules.enumerated() where rule.subject.matches(endpointLabels) {
                 selectedPolicies[rulePolicies[ruleIndex]] = true
@@ -224,7 +227,8 @@ package struct PolicyCompiler {
                         for key in self.keys(spec.map { [$0] } ?? [], namedPortsOf: portOwner) {
                             let entryKey = EntryKey(direction: rule.direction, remote: remote, ipProtocol: key.0,
                                                     portLow: key.1, portHigh: key.2, hasPort: key.3, isDeny: rule.isDeny)
-                            merged[entryKey, default: MergedEntry()].add(rulePolicies[ruleIndex], l7: rule.isDeny ? nil : spec?.l7)
+                            contributions.append((entryKey, contributed.count))
+                            contributed.append((rulePolicies[ruleIndex], rule.isDeny ? nil : spec?.l7))
                         }
                     }
                 }
@@ -232,11 +236,20 @@ package struct PolicyCompiler {
             for (policy, isSelected) in selectedPolicies.enumerated() where isSelected {
                 selected[policyOrder[policy], default: []].insert(endpoint)
             }
-            guard ingressEnforced || egressEnforced || !merged.isEmpty else { continue }
-            Self.wildcardL7(&merged)
-            let entries = merged.keys.sorted().map { key in
-                let value = merged[key]!
-                return (key.direction, PolicyMapEntry(remote: key.remote, ipProtocol: key.ipProtocol, portLow: key.portLow,
+            guard ingressEnforced || egressEnforced || !contributions.isEmpty else { continue }
+            contributions.sort { $0.key < $1.key || ($0.key == $1.key && $0.order < $1.order) }
+            var merged: [(key: EntryKey, value: MergedEntry)] = []
+            for (key, order) in contributions {
+                if merged.last?.key != key { merged.append((key, MergedEntry())) }
+                merged[merged.count - 1].value.add(contributed[order].policy, l7: contributed[order].l7)
+            }
+            if merged.contains(where: { !$0.key.isDeny && $0.value.l7 != nil && !$0.value.l7Wildcard }) {
+                var byKey = Dictionary(uniqueKeysWithValues: merged.map { ($0.key, $0.value) })
+                Self.wildcardL7(&byKey)
+                merged = byKey.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            }
+            let entries = merged.map { key, value in
+                (key.direction, PolicyMapEntry(remote: key.remote, ipProtocol: key.ipProtocol, portLow: key.portLow,
                                                portHigh: key.portHigh, hasPort: key.hasPort, isDeny: key.isDeny,
                                                policySet: setID(value.policies),
                                                l7RuleSet: value.l7Wildcard ? 0 : l7Rules.number(of: value.l7 ?? L7RuleSet())))
