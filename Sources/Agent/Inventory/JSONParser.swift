@@ -224,14 +224,16 @@ package struct JSONParser {
     private mutating func string() throws(SyntaxError) -> String {
         self.position += 1
         let start = self.position
-        // The common case: no escape; one validating conversion of the bytes.
+        // The common case: no escape; one conversion of the bytes.
+        var bits: UInt8 = 0
         while self.position < self.bytes.count {
             let byte = self.bytes[self.position]
             if byte == UInt8(ascii: "\"") {
                 let text = UnsafeRawBufferPointer(rebasing: self.bytes[start..<self.position])
                 self.position += 1
-                return try self.text(text, at: start)
+                return try self.text(text, at: start, isASCII: bits < 0x80)
             }
+            bits |= byte
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw self.controlError() }
             self.position += 1
@@ -245,8 +247,9 @@ package struct JSONParser {
             case UInt8(ascii: "\""):
                 self.position += 1
                 let scratch = self.scratch
-                return try scratch.withUnsafeBytes { buffer in Result { () throws(SyntaxError) in try self.text(buffer, at: start) } }
-                    .get()
+                return try scratch.withUnsafeBytes { buffer in
+                    Result { () throws(SyntaxError) in try self.text(buffer, at: start, isASCII: false) }
+                }.get()
             case UInt8(ascii: "\\"):
                 try self.escape()
             case 0..<0x20:
@@ -259,7 +262,15 @@ package struct JSONParser {
         throw self.endError()
     }
 
-    private func text(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(SyntaxError) -> String {
+    private func text(_ bytes: UnsafeRawBufferPointer, at start: Int, isASCII: Bool) throws(SyntaxError) -> String {
+        if isASCII {
+            // ASCII is valid UTF-8: a plain copy (`String(validating:)` is generic and looks up
+            // type metadata at run time on every call, most of the parser's time).
+            return String(unsafeUninitializedCapacity: bytes.count) { buffer in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
+                return bytes.count
+            }
+        }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw SyntaxError(message: "a string is not valid UTF-8", offset: start)
         }
