@@ -189,6 +189,17 @@ extension PolicyCompiler {
             return identities
         case .selector(let matcher):
             var result: [Identity] = []
+            // Only the identities that can meet an `In` requirement (a label with its key and
+            // one of its values), in identity order; every requirement is still checked.
+            if let required = matcher.requirements.first(where: { $0.operator == .in }) {
+                let byValue = self.labelIndex[required.key] ?? [:]
+                var positions = required.values.flatMap { byValue[$0] ?? [] }
+                if required.values.count > 1 { positions = Array(Set(positions)).sorted() }
+                for position in positions where matcher.matches(self.allIdentityLabels[position]) {
+                    result.append(self.allIdentities[position])
+                }
+                return result
+            }
             for (identity, labels) in zip(self.allIdentities, self.allIdentityLabels) where matcher.matches(labels) {
                 result.append(identity)
             }

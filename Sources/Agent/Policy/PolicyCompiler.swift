@@ -87,6 +87,9 @@ package struct PolicyCompiler {
     let allIdentities: [Identity]
     /// The labels of `allIdentities`, in the same order (selectors scan them all).
     let allIdentityLabels: [IdentityLabels]
+    /// Label key → value → positions in `allIdentities` of the identities with that label
+    /// (ascending): a selector with an `In` requirement only looks at those.
+    let labelIndex: [String: [String: [Int]]]
     /// The CIDR identities in identity order.
     let cidrIdentities: [(key: Identity, value: IPPrefix)]
     var selectorCache: [SelectorMatcher: [Identity]] = [:]
@@ -110,6 +113,15 @@ package struct PolicyCompiler {
         self.labels = labels
         self.allIdentities = labels.keys.sorted()
         self.allIdentityLabels = self.allIdentities.map { labels[$0]! }
+        var labelIndex: [String: [String: [Int]]] = [:]
+        for (position, identityLabels) in self.allIdentityLabels.enumerated() {
+            for (key, list) in identityLabels.byKey {
+                for label in list where labelIndex[key, default: [:]][label.value, default: []].last != position {
+                    labelIndex[key, default: [:]][label.value, default: []].append(position)
+                }
+            }
+        }
+        self.labelIndex = labelIndex
         self.cidrIdentities = inventory.cidrIdentities.sorted { $0.key < $1.key }
     }
 
