@@ -177,4 +177,24 @@ struct IdentityAllocationTests {
             "k8s:version=v3",
         ])
     }
+
+    /// Labels sort as their printed forms do, byte by byte (Hubble's order), though they are
+    /// compared without printing them: a key that is a prefix of another, an empty value, a
+    /// source that is a prefix of another, non-ASCII bytes.
+    @Test func labelsSortAsTheirPrintedForms() {
+        var labels: [SecurityLabel] = []
+        for source in ["k8s", "k8sx", "reserved", "k"] {
+            for key in ["app", "app.x", "app=", "appz", "ap", "é", ""] {
+                for value in ["", "web", "we", "web-1", "z", "é"] {
+                    labels.append(SecurityLabel(source: source, key: key, value: value))
+                }
+            }
+        }
+        let expected = labels.map(\.description).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        #expect(labels.shuffled().sorted().map(\.description) == expected)
+        #expect(labels.reversed().sorted().map(\.description) == expected)
+        for (left, right) in zip(labels, labels.shuffled()) {
+            #expect((left < right) == left.description.utf8.lexicographicallyPrecedes(right.description.utf8))
+        }
+    }
 }

@@ -69,7 +69,7 @@ package enum InventoryLoader {
         return try decode(pods: podsRoot, namespaces: namespacesRoot, nodes: nodesRoot)
     }
 
-    static func decode(pods: (String, Any)?, namespaces: (String, Any)?, nodes: (String, Any)?,
+    static func decode(pods: (String, JSONValue)?, namespaces: (String, JSONValue)?, nodes: (String, JSONValue)?,
                        streamedPods: (source: String, pods: [Pod])? = nil) throws(AgentError) -> Inventory {
         var inventory = Inventory()
         if let (file, root) = namespaces {
@@ -111,17 +111,17 @@ package enum InventoryLoader {
     // MARK: - Lists
 
     /// The items of a `List` / `<Kind>List`, or a single object of the kind, with their paths.
-    static func items(_ root: Any, kind: String, command: String, reader: JSONReader) throws(AgentError) -> [([String: Any], String)] {
+    static func items(_ root: JSONValue, kind: String, command: String, reader: JSONReader) throws(AgentError) -> [(JSONObject, String)] {
         try items(root, kinds: [kind], command: command, reader: reader).map { ($0.0, $0.1) }
     }
 
     /// The same for a file that may hold several kinds (`kubectl get services,endpoints`): a
     /// `List` of any of `kinds`, a `<Kind>List` of one, or one object; each item with its path
     /// and kind (an item without `kind` is taken as the first of `kinds`, or the list's kind).
-    static func items(_ root: Any, kinds: [String], command: String, reader: JSONReader)
-        throws(AgentError) -> [([String: Any], String, String)]
+    static func items(_ root: JSONValue, kinds: [String], command: String, reader: JSONReader)
+        throws(AgentError) -> [(JSONObject, String, String)]
     {
-        guard let object = root as? [String: Any] else {
+        guard case .object(let object) = root else {
             throw reader.error("$", "expected a List object (\(command)), found \(JSONReader.describe(root))")
         }
         let quoted = kinds.map { "\"\($0)\"" }
@@ -138,9 +138,9 @@ package enum InventoryLoader {
             listKinds = [kind]
         }
         guard let list = object["items"] else { throw reader.error("$.items", "missing") }
-        if Swift.type(of: list) == NSNull.self { return [] }  // not `is`: that would bridge the whole array
+        if list.isNull { return [] }
         let array = try reader.array(list, at: "$.items")
-        var result: [([String: Any], String, String)] = []
+        var result: [(JSONObject, String, String)] = []
         result.reserveCapacity(array.count)
         for (index, element) in array.enumerated() {
             let path = "$.items[\(index)]"
@@ -158,13 +158,13 @@ package enum InventoryLoader {
 
     /// Whether a pod has finished: `status.phase` is `Succeeded` or `Failed` (Kubernetes pod
     /// lifecycle: all containers terminated and will not be restarted).
-    static func isFinished(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> Bool {
+    static func isFinished(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> Bool {
         guard let status = try reader.optionalObject(item, "status", at: path) else { return false }
         let phase = try reader.optionalString(status, "phase", at: path + ".status")
         return phase == "Succeeded" || phase == "Failed"
     }
 
-    static func namespace(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> Namespace {
+    static func namespace(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> Namespace {
         let metadataPath = path + ".metadata"
         guard let metadata = try reader.optionalObject(item, "metadata", at: path) else {
             throw reader.error(metadataPath, "missing")
@@ -173,7 +173,7 @@ package enum InventoryLoader {
                          labels: try reader.stringMap(metadata, "labels", at: metadataPath))
     }
 
-    static func node(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> Node {
+    static func node(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> Node {
         let metadataPath = path + ".metadata"
         guard let metadata = try reader.optionalObject(item, "metadata", at: path) else {
             throw reader.error(metadataPath, "missing")
@@ -194,7 +194,7 @@ package enum InventoryLoader {
         return node
     }
 
-    static func pod(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> Pod {
+    static func pod(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> Pod {
         let metadataPath = path + ".metadata"
         guard let metadata = try reader.optionalObject(item, "metadata", at: path) else {
             throw reader.error(metadataPath, "missing")
@@ -244,7 +244,7 @@ package enum InventoryLoader {
     }
 
     /// Named container ports of `spec.containers[]`.
-    static func namedPorts(_ spec: [String: Any], at specPath: String, reader: JSONReader) throws(AgentError) -> [NamedPort] {
+    static func namedPorts(_ spec: JSONObject, at specPath: String, reader: JSONReader) throws(AgentError) -> [NamedPort] {
         guard let containers = try reader.optionalArray(spec, "containers", at: specPath) else { return [] }
         var result: [NamedPort] = []
         for (containerIndex, element) in containers.enumerated() {
@@ -265,7 +265,7 @@ package enum InventoryLoader {
 
     /// A Kubernetes port object's number (`key`: `containerPort`, `port`; 1-65535, required) and
     /// `protocol` (TCP when absent, UDP or SCTP), as a port and an IP protocol number.
-    static func portAndProtocol(_ object: [String: Any], key: String, at path: String, reader: JSONReader)
+    static func portAndProtocol(_ object: JSONObject, key: String, at path: String, reader: JSONReader)
         throws(AgentError) -> (UInt16, UInt8)
     {
         guard let number = try reader.optionalInteger(object, key, at: path) else {
@@ -292,7 +292,7 @@ package enum InventoryLoader {
     ///   (the scheduled time in minutes that the CronJob controller appends);
     /// - any other controller (StatefulSet, DaemonSet, Job, ReplicaSet, ...) as itself.
     /// No controller reference (a bare pod, a static pod) gives nil.
-    static func workload(_ metadata: [String: Any], at metadataPath: String, labels: [String: String],
+    static func workload(_ metadata: JSONObject, at metadataPath: String, labels: [String: String],
                          reader: JSONReader) throws(AgentError) -> Workload? {
         guard let owners = try reader.optionalArray(metadata, "ownerReferences", at: metadataPath) else { return nil }
         for (index, element) in owners.enumerated() {
@@ -329,7 +329,7 @@ package enum InventoryLoader {
         return Workload(name: name, kind: kind)
     }
 
-    static func ipAddress(_ object: [String: Any], _ key: String, at path: String, reader: JSONReader) throws(AgentError) -> IPAddress {
+    static func ipAddress(_ object: JSONObject, _ key: String, at path: String, reader: JSONReader) throws(AgentError) -> IPAddress {
         guard let text = try reader.optionalString(object, key, at: path) else {
             throw reader.error(path + "." + key, "missing")
         }

@@ -1,13 +1,13 @@
 import Foundation
 
-/// Typed access to the output of `JSONSerialization`, with errors that name the file and
-/// the JSON path (`$.items[3].status.podIP`) of the offending value.
+/// Typed access to a `JSONValue` tree (read by `JSONParser`), with errors that name the file
+/// and the JSON path (`$.items[3].status.podIP`) of the offending value.
 struct JSONReader {
     let file: String
 
     /// Reads and parses a file. Errors: file not found, unreadable, empty, not JSON
-    /// (with the line and column when the parser reports an offset).
-    static func parseFile(_ path: String) throws(AgentError) -> Any {
+    /// (with the line and column of the offending byte).
+    static func parseFile(_ path: String) throws(AgentError) -> JSONValue {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw AgentError(file: path, message: "file not found")
@@ -24,42 +24,44 @@ struct JSONReader {
         return try parse(data, file: path)
     }
 
-    static func parse(_ data: Data, file: String) throws(AgentError) -> Any {
-        if data.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) {
+    static func parse(_ data: Data, file: String) throws(AgentError) -> JSONValue {
+        // A file written as UTF-16 with a byte order mark (PowerShell's `>` does this) is read
+        // as its UTF-8 equivalent; RFC 8259 section 8.1 asks for UTF-8, but such files exist.
+        if data.count >= 2 && ((data.first == 0xFF && data.dropFirst().first == 0xFE) || (data.first == 0xFE && data.dropFirst().first == 0xFF)),
+           let text = String(data: data, encoding: .utf16) {
+            return try parse(Array(text.utf8), file: file)
+        }
+        let result = data.withUnsafeBytes { buffer in Result { () throws(AgentError) in try parse(buffer, file: file) } }
+        return try result.get()
+    }
+
+    static func parse(_ bytes: [UInt8], file: String) throws(AgentError) -> JSONValue {
+        let result = bytes.withUnsafeBytes { buffer in Result { () throws(AgentError) in try parse(buffer, file: file) } }
+        return try result.get()
+    }
+
+    static func parse(_ bytes: UnsafeRawBufferPointer, file: String) throws(AgentError) -> JSONValue {
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) {
             throw AgentError(file: file, message: "empty file, expected JSON (kubectl get ... -o json)")
         }
         do {
-            return try JSONSerialization.jsonObject(with: data, options: [])
+            return try JSONParser.parse(bytes)
         } catch {
-            throw notJSON(error, data: data, file: file)
+            throw notJSON(error, bytes: bytes, file: file)
         }
     }
 
-    /// Turns Foundation's "Invalid value around character 13." into
-    /// `not JSON: invalid value at column 4 (line 2)`.
-    static func notJSON(_ error: any Error, data: Data, file: String) -> AgentError {
-        let nsError = error as NSError
-        var detail = (nsError.userInfo[NSDebugDescriptionErrorKey] as? String) ?? nsError.localizedDescription
-        while detail.hasSuffix(".") { detail.removeLast() }
-        if let first = detail.first { detail = first.lowercased() + detail.dropFirst() }
-        guard let range = detail.range(of: " around character "),
-              let offset = Int(detail[range.upperBound...].prefix { $0.isNumber }) else {
-            return AgentError(file: file, message: "not JSON: " + detail)
-        }
-        let what = String(detail[..<range.lowerBound])
+    /// `not JSON: invalid value at column 4 (line 2)`: the line and the column (in bytes, from
+    /// 1) of the offending byte.
+    static func notJSON(_ error: JSONParser.SyntaxError, bytes: UnsafeRawBufferPointer, file: String) -> AgentError {
         var line = 1
         var lineStart = 0
-        let end = min(offset, data.count)
-        var index = 0
-        for byte in data {
-            if index >= end { break }
-            if byte == 0x0a {
-                line += 1
-                lineStart = index + 1
-            }
-            index += 1
+        let end = min(error.offset, bytes.count)
+        for index in 0..<end where bytes[index] == 0x0a {
+            line += 1
+            lineStart = index + 1
         }
-        return AgentError(file: file, message: "not JSON: \(what) at column \(offset - lineStart + 1)", line: line)
+        return AgentError(file: file, message: "not JSON: \(error.message) at column \(error.offset - lineStart + 1)", line: line)
     }
 
     // MARK: - Values
@@ -69,99 +71,95 @@ struct JSONReader {
     }
 
     /// `a string "x"`, `the number 3`, `a boolean (true)`, `an object`, `an array`, `null`.
-    static func describe(_ value: Any) -> String {
-        if value is NSNull { return "null" }
-        if let string = value as? String {
+    static func describe(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "null"
+        case .string(let string):
             let shown = string.count > 60 ? String(string.prefix(60)) + "..." : string
             return "a string \"\(shown)\""
+        case .bool(let bool): return "a boolean (\(bool))"
+        case .integer(let integer): return "the number \(integer)"
+        case .double(let double): return "the number \(double)"
+        case .array: return "an array"
+        case .object: return "an object"
         }
-        if let number = value as? NSNumber {
-            if isBoolean(number) { return "a boolean (\(number.boolValue))" }
-            return "the number \(number)"
-        }
-        if value is [Any] { return "an array" }
-        if value is [String: Any] { return "an object" }
-        return "an unexpected value"
     }
 
-    static func isBoolean(_ number: NSNumber) -> Bool {
-        String(cString: number.objCType) == "c"
-    }
-
-    func object(_ value: Any, at path: String) throws(AgentError) -> [String: Any] {
-        guard let object = value as? [String: Any] else {
+    func object(_ value: JSONValue, at path: String) throws(AgentError) -> JSONObject {
+        guard case .object(let object) = value else {
             throw error(path, "expected an object, found \(Self.describe(value))")
         }
         return object
     }
 
-    func array(_ value: Any, at path: String) throws(AgentError) -> [Any] {
-        guard let array = value as? [Any] else {
+    func array(_ value: JSONValue, at path: String) throws(AgentError) -> [JSONValue] {
+        guard case .array(let array) = value else {
             throw error(path, "expected an array, found \(Self.describe(value))")
         }
         return array
     }
 
-    func string(_ value: Any, at path: String) throws(AgentError) -> String {
-        guard let string = value as? String else {
+    func string(_ value: JSONValue, at path: String) throws(AgentError) -> String {
+        guard case .string(let string) = value else {
             throw error(path, "expected a string, found \(Self.describe(value))")
         }
         return string
     }
 
     /// A member that may be absent or null.
-    func optional(_ object: [String: Any], _ key: String) -> Any? {
-        // Compare the dynamic type: `value is NSNull` would bridge a whole nested
-        // dictionary or array to Foundation classes just to answer no (quadratic on big files).
-        guard let value = object[key], Swift.type(of: value) != NSNull.self else { return nil }
+    func optional(_ object: JSONObject, _ key: String) -> JSONValue? {
+        guard let value = object[key], !value.isNull else { return nil }
         return value
     }
 
-    func optionalObject(_ object: [String: Any], _ key: String, at path: String) throws(AgentError) -> [String: Any]? {
+    func optionalObject(_ object: JSONObject, _ key: String, at path: String) throws(AgentError) -> JSONObject? {
         guard let value = optional(object, key) else { return nil }
         return try self.object(value, at: path + "." + key)
     }
 
-    func optionalArray(_ object: [String: Any], _ key: String, at path: String) throws(AgentError) -> [Any]? {
+    func optionalArray(_ object: JSONObject, _ key: String, at path: String) throws(AgentError) -> [JSONValue]? {
         guard let value = optional(object, key) else { return nil }
         return try self.array(value, at: path + "." + key)
     }
 
-    func optionalString(_ object: [String: Any], _ key: String, at path: String) throws(AgentError) -> String? {
+    func optionalString(_ object: JSONObject, _ key: String, at path: String) throws(AgentError) -> String? {
         guard let value = optional(object, key) else { return nil }
         return try self.string(value, at: path + "." + key)
     }
 
-    func requiredString(_ object: [String: Any], _ key: String, at path: String) throws(AgentError) -> String {
+    func requiredString(_ object: JSONObject, _ key: String, at path: String) throws(AgentError) -> String {
         guard let value = optional(object, key) else { throw error(path + "." + key, "missing") }
         let string = try self.string(value, at: path + "." + key)
         if string.isEmpty { throw error(path + "." + key, "empty") }
         return string
     }
 
-    func optionalBool(_ object: [String: Any], _ key: String, at path: String) throws(AgentError) -> Bool? {
+    func optionalBool(_ object: JSONObject, _ key: String, at path: String) throws(AgentError) -> Bool? {
         guard let value = optional(object, key) else { return nil }
-        guard let number = value as? NSNumber, Self.isBoolean(number) else {
+        guard case .bool(let bool) = value else {
             throw error(path + "." + key, "expected a boolean, found \(Self.describe(value))")
         }
-        return number.boolValue
+        return bool
     }
 
-    func optionalInteger(_ object: [String: Any], _ key: String, at path: String) throws(AgentError) -> Int? {
+    func optionalInteger(_ object: JSONObject, _ key: String, at path: String) throws(AgentError) -> Int? {
         guard let value = optional(object, key) else { return nil }
-        guard let number = value as? NSNumber, !Self.isBoolean(number),
-              number.doubleValue.rounded() == number.doubleValue, abs(number.doubleValue) < 1e15 else {
+        switch value {
+        case .integer(let integer) where integer.magnitude < 1_000_000_000_000_000:
+            return integer
+        case .double(let double) where double.rounded() == double && abs(double) < 1e15:
+            return Int(double)
+        default:
             throw error(path + "." + key, "expected an integer, found \(Self.describe(value))")
         }
-        return number.intValue
     }
 
     /// `metadata.labels`-style maps of strings.
-    func stringMap(_ object: [String: Any], _ key: String, at path: String) throws(AgentError) -> [String: String] {
+    func stringMap(_ object: JSONObject, _ key: String, at path: String) throws(AgentError) -> [String: String] {
         guard let map = try optionalObject(object, key, at: path) else { return [:] }
         var result: [String: String] = [:]
-        result.reserveCapacity(map.count)
-        for (name, value) in map {
+        result.reserveCapacity(map.members.count)
+        for (name, value) in map.distinctMembers {
             result[name] = try string(value, at: path + "." + key + Self.member(name))
         }
         return result

@@ -46,9 +46,9 @@ package struct PodWatchSet: Sendable {
         self.objects += 1
         let place = "object \(self.objects) (line \(line))"
         let reader = JSONReader(file: self.source)
-        let root: Any
+        let root: JSONValue
         do {
-            root = try JSONReader.parse(Data(bytes), file: self.source)
+            root = try JSONReader.parse(bytes, file: self.source)
         } catch {
             // The parser's line, counted in the stream.
             throw AgentError(file: self.source, location: error.line == nil ? place : "object \(self.objects)",
@@ -87,7 +87,7 @@ package struct PodWatchSet: Sendable {
     }
 
     /// An object without `type`: a bare Pod, or a List that replaces the set.
-    private mutating func applyObject(_ object: [String: Any], at path: String, reader: JSONReader)
+    private mutating func applyObject(_ object: JSONObject, at path: String, reader: JSONReader)
         throws(AgentError) -> Outcome
     {
         let kind = try reader.optionalString(object, "kind", at: path)
@@ -98,7 +98,7 @@ package struct PodWatchSet: Sendable {
         var replaced = PodWatchSet(source: self.source)
         replaced.objects = self.objects
         let listReader = JSONReader(file: self.source)
-        for (item, itemPath) in try InventoryLoader.items(object, kind: "Pod", command: "kubectl get pods -A -o json",
+        for (item, itemPath) in try InventoryLoader.items(.object(object), kind: "Pod", command: "kubectl get pods -A -o json",
                                                           reader: listReader) {
             _ = try replaced.upsert(item, at: path + itemPath.dropFirst(), reader: reader)
         }
@@ -107,7 +107,7 @@ package struct PodWatchSet: Sendable {
         return changed ? .changed : .unchanged
     }
 
-    private mutating func upsert(_ object: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> Outcome {
+    private mutating func upsert(_ object: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> Outcome {
         let finished = try InventoryLoader.isFinished(object, at: path, reader: reader)
         var pod = try InventoryLoader.pod(object, at: path, reader: reader)
         pod.location = String(path.prefix { $0 != ":" })

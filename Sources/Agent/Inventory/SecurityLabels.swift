@@ -38,8 +38,44 @@ package struct SecurityLabel: Sendable, Hashable, Comparable, CustomStringConver
     package var tuple: (source: String, key: String, value: String) { (self.source, self.key, self.value) }
 
     /// Ordered as their printed forms are, byte by byte (the order Hubble lists them in).
+    /// Compared in place, without building the printed forms.
     package static func < (lhs: SecurityLabel, rhs: SecurityLabel) -> Bool {
-        lhs.description.utf8.lexicographicallyPrecedes(rhs.description.utf8)
+        var left = PrintedBytes(lhs)
+        var right = PrintedBytes(rhs)
+        while true {
+            switch (left.next(), right.next()) {
+            case (nil, nil): return false
+            case (nil, _): return true
+            case (_, nil): return false
+            case (let a?, let b?): if a != b { return a < b }
+            }
+        }
+    }
+
+    /// The UTF-8 bytes of `description`: source, `:`, key, then `=` and value when there is one.
+    private struct PrintedBytes: IteratorProtocol {
+        private var part = 0
+        private var bytes: String.UTF8View.Iterator
+        private let label: SecurityLabel
+
+        init(_ label: SecurityLabel) {
+            self.label = label
+            self.bytes = label.source.utf8.makeIterator()
+        }
+
+        mutating func next() -> UInt8? {
+            while true {
+                if let byte = self.bytes.next() { return byte }
+                self.part += 1
+                switch self.part {
+                case 1: self.bytes = self.label.key.utf8.makeIterator(); return UInt8(ascii: ":")
+                case 2 where !self.label.value.isEmpty: self.bytes = self.label.value.utf8.makeIterator(); return UInt8(ascii: "=")
+                default:
+                    self.part = 3
+                    return nil
+                }
+            }
+        }
     }
 }
 
@@ -121,21 +157,27 @@ package enum SecurityLabels {
     /// The identity labels of a pod, sorted.
     package static func forPod(_ pod: Pod, namespaceLabels: [String: String],
                               clusterName: String = defaultClusterName) -> [SecurityLabel] {
-        var labels: [String: String] = [:]
-        for (key, value) in pod.labels where !key.hasPrefix(agentLabelPrefix) {
-            labels[key] = value
+        // Built as one array: the keys cannot collide (the namespace's labels and the agent's
+        // keys are under `io.cilium.k8s`, which the pod's own labels may not use), except the
+        // namespace label, which the pod's own label of that name gives way to.
+        var labels: [SecurityLabel] = []
+        labels.reserveCapacity(pod.labels.count + namespaceLabels.count + 3)
+        func add(_ key: String, _ value: String) {
+            if isIdentityRelevant(key: key) { labels.append(.k8s(key, value)) }
+        }
+        for (key, value) in pod.labels where !key.hasPrefix(agentLabelPrefix) && key != podNamespaceLabel {
+            add(key, value)
         }
         for (key, value) in namespaceLabels {
-            labels[namespaceLabelsPrefix + "." + key] = value
+            add(namespaceLabelsPrefix + "." + key, value)
         }
-        labels[podNamespaceLabel] = pod.namespace
+        add(podNamespaceLabel, pod.namespace)
         if let serviceAccount = pod.serviceAccount, !serviceAccount.isEmpty {
-            labels[serviceAccountLabel] = serviceAccount
+            add(serviceAccountLabel, serviceAccount)
         }
-        labels[clusterLabel] = clusterName
-        return labels.filter { isIdentityRelevant(key: $0.key) }
-            .map { SecurityLabel.k8s($0.key, $0.value) }
-            .sorted()
+        add(clusterLabel, clusterName)
+        labels.sort()
+        return labels
     }
 
     /// The canonical text of a sorted label set: the printed labels joined by `;`
@@ -165,13 +207,15 @@ package enum SecurityLabels {
     }
 
     private static func lastOccurrenceEnd(of needle: String, in haystack: String) -> Int? {
-        let hay = Array(haystack.utf8), pin = Array(needle.utf8)
-        guard hay.count >= pin.count else { return nil }
+        let hay = haystack.utf8, pin = needle.utf8
+        guard let first = pin.first, hay.count >= pin.count else { return nil }
         var start = hay.count - pin.count
-        while start >= 0 {
-            if hay[start..<start + pin.count].elementsEqual(pin) { return start + pin.count }
+        var index = hay.index(hay.startIndex, offsetBy: start)
+        while true {
+            if hay[index] == first && hay[index...].starts(with: pin) { return start + pin.count }
+            if start == 0 { return nil }
             start -= 1
+            hay.formIndex(before: &index)
         }
-        return nil
     }
 }

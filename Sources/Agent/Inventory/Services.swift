@@ -90,7 +90,7 @@ package enum ServiceLoader {
         try decode(JSONReader.parse(data, file: file), file: file)
     }
 
-    static func decode(_ root: Any, file: String) throws(AgentError) -> [Service] {
+    static func decode(_ root: JSONValue, file: String) throws(AgentError) -> [Service] {
         let reader = JSONReader(file: file)
         var services: [Service] = []
         // "namespace/name" → addresses and the location of the first object that gave them.
@@ -135,7 +135,7 @@ package enum ServiceLoader {
         return services
     }
 
-    static func metadataName(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> (String, String) {
+    static func metadataName(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> (String, String) {
         let metadataPath = path + ".metadata"
         guard let metadata = try reader.optionalObject(item, "metadata", at: path) else {
             throw reader.error(metadataPath, "missing")
@@ -145,7 +145,7 @@ package enum ServiceLoader {
     }
 
     /// `subsets[].addresses[].ip` of a core/v1 Endpoints object.
-    static func endpointsAddresses(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> [IPAddress] {
+    static func endpointsAddresses(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> [IPAddress] {
         var result: [IPAddress] = []
         guard let subsets = try reader.optionalArray(item, "subsets", at: path) else { return result }
         for (subsetIndex, element) in subsets.enumerated() {
@@ -163,7 +163,7 @@ package enum ServiceLoader {
 
     /// `endpoints[].addresses[]` of a discovery.k8s.io/v1 EndpointSlice, without endpoints whose
     /// `conditions.ready` is false (absent means ready).
-    static func endpointSliceAddresses(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> [IPAddress] {
+    static func endpointSliceAddresses(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> [IPAddress] {
         var result: [IPAddress] = []
         guard let endpoints = try reader.optionalArray(item, "endpoints", at: path) else { return result }
         for (endpointIndex, element) in endpoints.enumerated() {
@@ -185,7 +185,7 @@ package enum ServiceLoader {
 
     static let types: Set<String> = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"]
 
-    static func service(_ item: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> Service {
+    static func service(_ item: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> Service {
         let metadataPath = path + ".metadata"
         guard let metadata = try reader.optionalObject(item, "metadata", at: path) else {
             throw reader.error(metadataPath, "missing")
@@ -226,12 +226,12 @@ package enum ServiceLoader {
         return service
     }
 
-    static func port(_ object: [String: Any], at path: String, reader: JSONReader) throws(AgentError) -> ServicePort {
+    static func port(_ object: JSONObject, at path: String, reader: JSONReader) throws(AgentError) -> ServicePort {
         let (number, ipProtocol) = try InventoryLoader.portAndProtocol(object, key: "port", at: path, reader: reader)
         var target: ServicePort.Target?
         if let value = reader.optional(object, "targetPort") {
             let targetPath = path + ".targetPort"
-            if let name = value as? String {
+            if case .string(let name) = value {
                 guard PolicyValidation.isPortName(name, caseInsensitive: false) else {
                     throw reader.error(targetPath, "invalid port name \"\(name)\": \(PolicyValidation.portNameRule)")
                 }
@@ -299,10 +299,11 @@ package struct CompiledServices: Sendable {
         var compiled = CompiledServices()
         var entries: [ServiceTableEntry] = []
         var claimed: [String: String] = [:]
-        // Pod endpoints by namespace, in endpoint (pods-file) order.
-        var podsByNamespace: [String: [Endpoint]] = [:]
-        for endpoint in endpoints.endpoints where endpoint.pod != nil {
-            podsByNamespace[endpoint.namespace ?? "", default: []].append(endpoint)
+        // Pod endpoints by namespace, in endpoint (pods-file) order, as indexes (an Endpoint is
+        // large to copy).
+        var podsByNamespace: [String: [Int]] = [:]
+        for (index, endpoint) in endpoints.endpoints.enumerated() where endpoint.pod != nil {
+            podsByNamespace[endpoint.namespace ?? "", default: []].append(index)
         }
         for service in services where service.type != "ExternalName" && !service.clusterIPs.isEmpty && !service.ports.isEmpty {
             guard compiled.references.count <= Int(UInt16.max) else {
@@ -312,9 +313,9 @@ package struct CompiledServices: Sendable {
             let index = UInt16(compiled.references.count)
             let name = service.namespace + "/" + service.name
             compiled.references.append(ServiceReference(name: service.name, namespace: service.namespace))
-            let selected: [Endpoint] = service.selector.map { selector in
-                (podsByNamespace[service.namespace] ?? []).filter { endpoint in
-                    selector.allSatisfy { endpoint.pod?.labels[$0.key] == $0.value }
+            let selected: [Int] = service.selector.map { selector in
+                (podsByNamespace[service.namespace] ?? []).filter { index in
+                    selector.allSatisfy { endpoints.endpoints[index].pod?.labels[$0.key] == $0.value }
                 }
             } ?? []
             for clusterIP in service.clusterIPs {
@@ -328,7 +329,8 @@ package struct CompiledServices: Sendable {
                     claimed[key] = name
                     // The backends that can take this port, each with the port it listens on.
                     var candidates: [(identity: Identity, isLocal: Bool, port: UInt16)] = []
-                    for endpoint in selected {
+                    for index in selected {
+                        let endpoint = endpoints.endpoints[index]
                         guard let pod = endpoint.pod, pod.ips.contains(where: { $0.isIPv4 == clusterIP.isIPv4 }) else { continue }
                         switch port.target {
                         case .number(let number):

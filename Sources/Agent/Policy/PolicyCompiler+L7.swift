@@ -7,20 +7,28 @@ import L7
 extension PolicyCompiler {
     /// The policies and L7 rules one map entry collects from the rule items that produce it.
     struct MergedEntry {
-        var policies: Set<PolicyReference> = []
+        /// The contributing policies' numbers (`compile` numbers them in `PolicyReference`
+        /// order), ascending and distinct: small, so an array beats hashing references.
+        var policies: [Int] = []
         /// The union of the contributors' L7 rules.
         var l7: L7RuleSet?
         /// A contributor allows the key without L7 rules, so every request is allowed at L7
         /// (Cilium's L4 filter gets an allow-all rule for that selector).
         var l7Wildcard = false
 
-        mutating func add(_ policy: PolicyReference, l7: L7RuleSet?) {
-            self.policies.insert(policy)
+        mutating func add(_ policy: Int, l7: L7RuleSet?) {
+            Self.insert(policy, into: &self.policies)
             guard let l7 else {
                 self.l7Wildcard = true
                 return
             }
             if self.l7 == nil { self.l7 = l7 } else { self.l7!.merge(l7) }
+        }
+
+        static func insert(_ policy: Int, into policies: inout [Int]) {
+            var index = policies.count
+            while index > 0 && policies[index - 1] > policy { index -= 1 }
+            if index == 0 || policies[index - 1] != policy { policies.insert(policy, at: index) }
         }
     }
 
@@ -35,6 +43,8 @@ extension PolicyCompiler {
     ///   and with no entry of its own on that key, an allow-all entry (which a lookup for that
     ///   peer prefers: the exact identity wins a tie).
     static func wildcardL7(_ merged: inout [EntryKey: MergedEntry]) {
+        // Only allow entries with L7 rules change (most endpoints have none).
+        guard merged.contains(where: { !$0.key.isDeny && $0.value.l7 != nil && !$0.value.l7Wildcard }) else { return }
         let allows = merged.filter { !$0.key.isDeny }.sorted { $0.key < $1.key }
         var added: [EntryKey: MergedEntry] = [:]
         for (key, entry) in allows where entry.l7 != nil && !entry.l7Wildcard {
@@ -53,7 +63,7 @@ extension PolicyCompiler {
                     own.remote = other.remote
                     if merged[own] == nil {
                         var allowAll = added[own] ?? MergedEntry(policies: entry.policies, l7: nil, l7Wildcard: true)
-                        allowAll.policies.formUnion(otherEntry.policies)
+                        for policy in otherEntry.policies { MergedEntry.insert(policy, into: &allowAll.policies) }
                         added[own] = allowAll
                     }
                 }

@@ -188,11 +188,26 @@ extension PolicyCompiler {
         case .identities(let identities):
             return identities
         case .selector(let matcher):
-            return self.allIdentities.filter { self.labels[$0].map(matcher.matches) ?? false }
+            var result: [Identity] = []
+            // Only the identities that can meet an `In` requirement (a label with its key and
+            // one of its values), in identity order; every requirement is still checked.
+            if let required = matcher.requirements.first(where: { $0.operator == .in }) {
+                let byValue = self.labelIndex[required.key] ?? [:]
+                var positions = required.values.flatMap { byValue[$0] ?? [] }
+                if required.values.count > 1 { positions = Array(Set(positions)).sorted() }
+                for position in positions where matcher.matches(self.allIdentityLabels[position]) {
+                    result.append(self.allIdentities[position])
+                }
+                return result
+            }
+            for (identity, labels) in zip(self.allIdentities, self.allIdentityLabels) where matcher.matches(labels) {
+                result.append(identity)
+            }
+            return result
         case .cidrs(let rules):
             var result: [Identity] = []
             for rule in rules {
-                for (identity, prefix) in self.inventory.cidrIdentities.sorted(by: { $0.key < $1.key })
+                for (identity, prefix) in self.cidrIdentities
                 where rule.cidr.prefix.contains(prefix) && !rule.except.contains(where: { $0.prefix.contains(prefix) }) {
                     result.append(identity)
                 }
@@ -211,7 +226,7 @@ extension PolicyCompiler {
     /// `kube-apiserver` selects 7, the host when it runs the API server, and the CIDR
     /// identity of an API server outside the cluster (see `EndpointTable`).
     func identities(of entity: Entity) -> [Identity] {
-        let cidrs = self.inventory.cidrIdentities.sorted { $0.key < $1.key }
+        let cidrs = self.cidrIdentities
         func carrying(_ reserved: Identity) -> [Identity] {
             let label = SecurityLabel.reserved(reserved)
             return self.allIdentities.filter { !(self.labels[$0]?.values(of: label.key, source: label.source).isEmpty ?? true) }

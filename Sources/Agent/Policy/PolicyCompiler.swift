@@ -85,6 +85,13 @@ package struct PolicyCompiler {
     let inventory: CompilerInventory
     let labels: [Identity: IdentityLabels]
     let allIdentities: [Identity]
+    /// The labels of `allIdentities`, in the same order (selectors scan them all).
+    let allIdentityLabels: [IdentityLabels]
+    /// Label key → value → positions in `allIdentities` of the identities with that label
+    /// (ascending): a selector with an `In` requirement only looks at those.
+    let labelIndex: [String: [String: [Int]]]
+    /// The CIDR identities in identity order.
+    let cidrIdentities: [(key: Identity, value: IPPrefix)]
     var selectorCache: [SelectorMatcher: [Identity]] = [:]
     /// The `toFQDNs` selectors of the documents being compiled (set by `compile`).
     var fqdnSelectors = FQDNSelectorTable()
@@ -105,6 +112,17 @@ package struct PolicyCompiler {
         }
         self.labels = labels
         self.allIdentities = labels.keys.sorted()
+        self.allIdentityLabels = self.allIdentities.map { labels[$0]! }
+        var labelIndex: [String: [String: [Int]]] = [:]
+        for (position, identityLabels) in self.allIdentityLabels.enumerated() {
+            for (key, list) in identityLabels.byKey {
+                for label in list where labelIndex[key, default: [:]][label.value, default: []].last != position {
+                    labelIndex[key, default: [:]][label.value, default: []].append(position)
+                }
+            }
+        }
+        self.labelIndex = labelIndex
+        self.cidrIdentities = inventory.cidrIdentities.sorted { $0.key < $1.key }
     }
 
     // MARK: Normalized rules
@@ -153,14 +171,18 @@ package struct PolicyCompiler {
             self.normalize(document, into: &rules, enforcements: &enforcements)
         }
 
-        var setIndex: [[PolicyReference]: UInt32] = [[]: 0]
+        // The policies numbered in their order, so a set of numbers sorted is the set of
+        // references sorted.
+        let policyOrder = Set(rules.map(\.policy)).sorted()
+        let policyNumbers = Dictionary(uniqueKeysWithValues: policyOrder.enumerated().map { ($1, $0) })
+        let rulePolicies = rules.map { policyNumbers[$0.policy]! }
+        var setIndex: [[Int]: UInt32] = [[]: 0]
         var policySets: [[PolicyReference]] = [[]]
-        func setID(_ policies: Set<PolicyReference>) -> UInt32 {
-            let sorted = policies.sorted()
-            if let id = setIndex[sorted] { return id }
+        func setID(_ policies: [Int]) -> UInt32 {
+            if let id = setIndex[policies] { return id }
             let id = UInt32(policySets.count)
-            policySets.append(sorted)
-            setIndex[sorted] = id
+            policySets.append(policies.map { policyOrder[$0] })
+            setIndex[policies] = id
             return id
         }
 
@@ -176,7 +198,14 @@ package struct PolicyCompiler {
             return identities
         }
         let remotesByRule: [[Identity]?] = rules.map { rule in
-            rule.peers.map { peers in Array(Set(peers.flatMap(remotes))).sorted() }
+            rule.peers.map { peers in
+                // One peer's identities are usually ascending and distinct already.
+                if peers.count == 1 {
+                    let identities = remotes(peers[0])
+                    if zip(identities, identities.dropFirst()).allSatisfy({ $0 < $1 }) { return identities }
+                }
+                return Array(Set(peers.flatMap(remotes))).sorted()
+            }
         }
 
         var selected: [PolicyReference: Set<Identity>] = [:]
@@ -192,10 +221,14 @@ package struct PolicyCompiler {
                 egressEnforced = egressEnforced || enforcement.egress
                 selected[enforcement.policy, default: []].insert(endpoint)
             }
-            // (direction, remote, proto, portLow, portHigh, hasPort, deny) -> policies, L7 rules
-            var merged: [EntryKey: MergedEntry] = [:]
+            // (direction, remote, proto, portLow, portHigh, hasPort, deny) -> policies, L7 rules:
+            // the contributions are collected, sorted by key (ties in contribution order) and
+            // merged, cheaper than hashing the thousands of keys an endpoint can have.
+            var contributions: [(key: EntryKey, order: Int)] = []
+            var contributed: [(policy: Int, l7: L7RuleSet?)] = []
+            var selectedPolicies = [Bool](repeating: false, count: policyOrder.count)
             for (ruleIndex, rule) in rules.enumerated() where rule.subject.matches(endpointLabels) {
-                selected[rule.policy, default: []].insert(endpoint)
+                selectedPolicies[rulePolicies[ruleIndex]] = true
                 let remotes = remotesByRule[ruleIndex]
                 let specs: [PortSpec?] = rule.ports.isEmpty ? [nil] : rule.ports
                 for remote in remotes ?? [Identity.unknown] {
@@ -206,14 +239,28 @@ package struct PolicyCompiler {
                         for key in self.keys(spec.map { [$0] } ?? [], namedPortsOf: portOwner) {
                             let entryKey = EntryKey(direction: rule.direction, remote: remote, ipProtocol: key.0,
                                                     portLow: key.1, portHigh: key.2, hasPort: key.3, isDeny: rule.isDeny)
-                            merged[entryKey, default: MergedEntry()].add(rule.policy, l7: rule.isDeny ? nil : spec?.l7)
+                            contributions.append((entryKey, contributed.count))
+                            contributed.append((rulePolicies[ruleIndex], rule.isDeny ? nil : spec?.l7))
                         }
                     }
                 }
             }
-            guard ingressEnforced || egressEnforced || !merged.isEmpty else { continue }
-            Self.wildcardL7(&merged)
-            let entries = merged.sorted { $0.key < $1.key }.map { key, value in
+            for (policy, isSelected) in selectedPolicies.enumerated() where isSelected {
+                selected[policyOrder[policy], default: []].insert(endpoint)
+            }
+            guard ingressEnforced || egressEnforced || !contributions.isEmpty else { continue }
+            contributions.sort { $0.key < $1.key || ($0.key == $1.key && $0.order < $1.order) }
+            var merged: [(key: EntryKey, value: MergedEntry)] = []
+            for (key, order) in contributions {
+                if merged.last?.key != key { merged.append((key, MergedEntry())) }
+                merged[merged.count - 1].value.add(contributed[order].policy, l7: contributed[order].l7)
+            }
+            if merged.contains(where: { !$0.key.isDeny && $0.value.l7 != nil && !$0.value.l7Wildcard }) {
+                var byKey = Dictionary(uniqueKeysWithValues: merged.map { ($0.key, $0.value) })
+                Self.wildcardL7(&byKey)
+                merged = byKey.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            }
+            let entries = merged.map { key, value in
                 (key.direction, PolicyMapEntry(remote: key.remote, ipProtocol: key.ipProtocol, portLow: key.portLow,
                                                portHigh: key.portHigh, hasPort: key.hasPort, isDeny: key.isDeny,
                                                policySet: setID(value.policies),
@@ -235,12 +282,21 @@ package struct PolicyCompiler {
         var hasPort: Bool
         var isDeny: Bool
 
+        /// Direction, remote, protocol, port range, then whether it has a port and is a deny.
         static func < (a: EntryKey, b: EntryKey) -> Bool {
-            (a.direction.rawValue, a.remote.rawValue, a.ipProtocol, a.portLow, a.portHigh)
-                < (b.direction.rawValue, b.remote.rawValue, b.ipProtocol, b.portLow, b.portHigh)
-                || ((a.direction.rawValue, a.remote.rawValue, a.ipProtocol, a.portLow, a.portHigh)
-                    == (b.direction.rawValue, b.remote.rawValue, b.ipProtocol, b.portLow, b.portHigh)
-                    && (a.hasPort ? 1 : 0, a.isDeny ? 1 : 0) < (b.hasPort ? 1 : 0, b.isDeny ? 1 : 0))
+            let (aHigh, bHigh) = (a.orderHigh, b.orderHigh)
+            return aHigh < bHigh || (aHigh == bHigh && a.orderLow < b.orderLow)
+        }
+
+        /// The fields in comparison order, packed: direction (8 bits), remote (32), protocol (8), portLow (16).
+        private var orderHigh: UInt64 {
+            UInt64(self.direction.rawValue) << 56 | UInt64(self.remote.rawValue) << 24 | UInt64(self.ipProtocol) << 16
+                | UInt64(self.portLow)
+        }
+
+        /// portHigh (16 bits), hasPort, isDeny.
+        private var orderLow: UInt32 {
+            UInt32(self.portHigh) << 2 | (self.hasPort ? 2 : 0) | (self.isDeny ? 1 : 0)
         }
     }
 

@@ -214,7 +214,8 @@ struct PolicyLoadSession {
         }
         var documents: YamlSequence<PolicyYAMLNode>
         do {
-            documents = try Yams.compose_all(yaml: text, Resolver.basic)
+            // The encoding given: Yams' default reads the whole process environment on every call.
+            documents = try Yams.compose_all(yaml: text, Resolver.basic, .default, .utf8)
         } catch {
             throw Self.yamlError(error, file: file, text: text)
         }

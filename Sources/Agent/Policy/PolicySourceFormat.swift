@@ -7,7 +7,10 @@ enum PolicySourceFormat {
     /// The first Go template action (`{{ … }}` on one line, outside a `#` comment line) and
     /// its 1-based line. text/template's delimiters are `{{` and `}}`; Helm charts use them too.
     static func templateAction(in text: String) -> (text: String, line: Int)? {
-        guard text.contains("{{") else { return nil }
+        // A byte scan: most files have no `{{`.
+        guard zip(text.utf8, text.utf8.dropFirst()).contains(where: { $0 == UInt8(ascii: "{") && $1 == UInt8(ascii: "{") }) else {
+            return nil
+        }
         var lineNumber = 0
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1

@@ -290,10 +290,13 @@ final class PolicyDocumentContext {
 struct YAMLFieldMap {
     let path: String
     let node: PolicyYAMLNode
+    /// Present (non-null) fields in file order: usually a few, searched rather than hashed.
+    private var fields: [(key: String, value: PolicyYAMLNode, keyNode: PolicyYAMLNode)] = []
+    /// For large maps (label maps), the position of each key's last field.
+    private var positions: [String: Int]?
+
     /// Present (non-null) keys in file order.
-    private(set) var keys: [String] = []
-    private var values: [String: PolicyYAMLNode] = [:]
-    private var keyNodes: [String: PolicyYAMLNode] = [:]
+    var keys: [String] { self.fields.map(\.key) }
 
     init(_ node: PolicyYAMLNode, path: String, allowed: [String], context: PolicyDocumentContext) throws(AgentError) {
         guard case .mapping(let mapping) = node else {
@@ -312,9 +315,14 @@ struct YAMLFieldMap {
                                     "unknown field '\(key)' (allowed: \(allowed.joined(separator: ", ")))", at: keyNode)
             }
             if valueNode.policyValueKind == .null { continue }
-            self.keys.append(key)
-            self.values[key] = valueNode
-            self.keyNodes[key] = keyNode
+            // Yams rejects duplicate keys; two that differ only in tag both count, the last one
+            // for lookups.
+            self.fields.append((key, valueNode, keyNode))
+        }
+        if self.fields.count > 16 {
+            var positions: [String: Int] = [:]
+            for (position, field) in self.fields.enumerated() { positions[field.key] = position }
+            self.positions = positions
         }
     }
 
@@ -322,10 +330,15 @@ struct YAMLFieldMap {
 
     func path(_ key: String) -> String { Self.child(self.path, key) }
 
-    subscript(key: String) -> PolicyYAMLNode? { self.values[key] }
+    private func field(_ key: String) -> (key: String, value: PolicyYAMLNode, keyNode: PolicyYAMLNode)? {
+        if let positions = self.positions { return positions[key].map { self.fields[$0] } }
+        return self.fields.last { $0.key == key }
+    }
+
+    subscript(key: String) -> PolicyYAMLNode? { self.field(key)?.value }
 
     /// Line of the key (better than the value's line for messages about the field as a whole).
-    func keyLine(_ key: String) -> Int? { self.keyNodes[key]?.policyLine ?? self.node.policyLine }
+    func keyLine(_ key: String) -> Int? { self.field(key)?.keyNode.policyLine ?? self.node.policyLine }
 
     var line: Int? { self.node.policyLine }
 }
