@@ -16,7 +16,7 @@ public enum ZeroedMemory {
     /// address space is exhausted (as `allocate` would).
     public static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
         precondition(_isPOD(T.self), "ZeroedMemory holds trivial types only")
-        let bytes = Self.mappedBytes(MemoryLayout<T>.stride * max(1, count))
+        let bytes = Self.mappedBytes(T.self, count: count)
         guard let base = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               base != MAP_FAILED
         else { fatalError("ZeroedMemory: cannot map \(bytes) bytes") }
@@ -25,11 +25,12 @@ public enum ZeroedMemory {
 
     /// Returns memory from `allocate` (the same `count`).
     public static func free<T>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
-        munmap(UnsafeMutableRawPointer(pointer), Self.mappedBytes(MemoryLayout<T>.stride * max(1, count)))
+        munmap(UnsafeMutableRawPointer(pointer), Self.mappedBytes(T.self, count: count))
     }
 
-    private static func mappedBytes(_ bytes: Int) -> Int {
+    /// Whole pages for `count` elements (at least one element).
+    private static func mappedBytes<T>(_ type: T.Type, count: Int) -> Int {
         let page = 4096
-        return (bytes + page - 1) / page * page
+        return (MemoryLayout<T>.stride * max(1, count) + page - 1) / page * page
     }
 }

@@ -55,9 +55,7 @@ final class AlertStage {
             let entries = buffers[buffer].entries
             for index in 0..<entries.count {
                 let key = entries[index].key
-                if let from, key < from { continue }
-                if let bound, key >= bound { continue }
-                self.order.append((key, buffer, index))
+                if key.lies(from: from, below: bound) { self.order.append((key, buffer, index)) }
             }
         }
         self.order.sortByKey()

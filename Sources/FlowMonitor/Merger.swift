@@ -312,43 +312,9 @@ final class Merger: @unchecked Sendable {
     /// Gives back the buffers whose records are all written (all of them when `bound` is nil).
     /// By index, keeping each array's storage: a single pass runs this on its packet path.
     private func recycle(upTo bound: EmissionKey?) {
-        func written(_ records: KeyedRecords) -> Bool {
-            guard let bound else { return true }
-            for index in 0..<records.entries.count where records.entries[index].key >= bound { return false }
-            return true
-        }
-        func keepUnwritten(_ pending: inout [KeyedRecords]) {
-            var kept = 0
-            for index in 0..<pending.count {
-                let records = pending[index]
-                if written(records) {
-                    records.removeAll()
-                    self.spares.append(records)
-                } else {
-                    pending[kept] = records
-                    kept += 1
-                }
-            }
-            pending.removeLast(pending.count - kept)
-        }
-        keepUnwritten(&self.pendingFlows)
-        keepUnwritten(&self.pendingHubble)
-        var kept = 0
-        for index in 0..<self.pendingFindings.count {
-            let findings = self.pendingFindings[index]
-            var unwritten = false
-            if let bound {
-                for entry in 0..<findings.count where findings.entries[entry].key >= bound { unwritten = true }
-            }
-            if unwritten {
-                self.pendingFindings[kept] = findings
-                kept += 1
-            } else {
-                findings.removeAll()
-                self.spareFindings.append(findings)
-            }
-        }
-        self.pendingFindings.removeLast(self.pendingFindings.count - kept)
+        Self.keepUnwritten(&self.pendingFlows, below: bound) { self.spares.append($0) }
+        Self.keepUnwritten(&self.pendingHubble, below: bound) { self.spares.append($0) }
+        Self.keepUnwritten(&self.pendingFindings, below: bound) { self.spareFindings.append($0) }
         if bound == nil { self.alertStage?.records.removeAll() }
         for index in 0..<self.epoch.count {
             if let metrics = self.epoch[index].metrics {
@@ -356,6 +322,25 @@ final class Merger: @unchecked Sendable {
                 self.spareMetrics.append(metrics)
             }
         }
+    }
+
+    /// Keeps the buffers of `pending` that hold a key at or above `bound` (records still to
+    /// write; none when `bound` is nil), in order; empties the others and hands them to
+    /// `recycle`. By index, keeping the array's storage: a single pass runs this on its packet path.
+    private static func keepUnwritten<Buffer: PendingBuffer>(_ pending: inout [Buffer], below bound: EmissionKey?,
+                                                             recycle: (Buffer) -> Void) {
+        var kept = 0
+        for index in 0..<pending.count {
+            let buffer = pending[index]
+            if let bound, buffer.holdsKey(atOrAbove: bound) {
+                pending[kept] = buffer
+                kept += 1
+            } else {
+                buffer.removeAll()
+                recycle(buffer)
+            }
+        }
+        pending.removeLast(pending.count - kept)
     }
 
     /// `lost` records for drops since the last report, and a `stats` record when one is due.
@@ -399,9 +384,7 @@ final class Merger: @unchecked Sendable {
         for chunk in 0..<self.chunks.count {
             for entry in 0..<self.chunks[chunk].entries.count {
                 let key = self.chunks[chunk].entries[entry].key
-                if let from, key < from { continue }
-                if let bound, key >= bound { continue }
-                self.order.append((key, chunk, entry))
+                if key.lies(from: from, below: bound) { self.order.append((key, chunk, entry)) }
             }
         }
         self.order.sortByKey()
@@ -447,5 +430,36 @@ extension StatsSnapshot {
             total.add(counts)
             self.application = total
         }
+    }
+}
+
+/// The buffers an epoch's records and findings come in: kept while they hold a key the
+/// merger has not reached, then emptied to be used again.
+protocol PendingBuffer: AnyObject {
+    func holdsKey(atOrAbove bound: EmissionKey) -> Bool
+    func removeAll()
+}
+
+extension KeyedRecords: PendingBuffer {
+    func holdsKey(atOrAbove bound: EmissionKey) -> Bool {
+        for index in 0..<self.entries.count where self.entries[index].key >= bound { return true }
+        return false
+    }
+}
+
+extension FindingBuffer: PendingBuffer {
+    func holdsKey(atOrAbove bound: EmissionKey) -> Bool {
+        for index in 0..<self.count where self.entries[index].key >= bound { return true }
+        return false
+    }
+}
+
+extension EmissionKey {
+    /// Whether the key is at or above `from` and below `bound` (nil: no limit on that side):
+    /// what one round of the merger writes.
+    func lies(from: EmissionKey?, below bound: EmissionKey?) -> Bool {
+        if let from, self < from { return false }
+        if let bound, self >= bound { return false }
+        return true
     }
 }
