@@ -17,7 +17,10 @@ public enum ZeroedMemory {
     public static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
         precondition(_isPOD(T.self), "ZeroedMemory holds trivial types only")
         let bytes = Self.mappedBytes(T.self, count: count)
-        guard let base = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+        // MAP_NORESERVE: the size is a bound, not a commitment, so the kernel's overcommit
+        // heuristic does not refuse a bound larger than memory (`--max-flows 268435456` maps
+        // 60 GB); pages are charged as they are touched (proc(5), overcommit_memory).
+        guard let base = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
               base != MAP_FAILED
         else { fatalError("ZeroedMemory: cannot map \(bytes) bytes") }
         return base.bindMemory(to: T.self, capacity: max(1, count))
