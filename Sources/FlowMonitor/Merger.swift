@@ -343,15 +343,26 @@ final class Merger: @unchecked Sendable {
         pending.removeLast(pending.count - kept)
     }
 
+    /// `lost` records for the drops the end of the run found that no epoch reported yet, so
+    /// that the `lost` records always add up to the final `stats` record's drop counts.
+    func reportFinalLoss(at time: CaptureTime) {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        guard !self.failed.contains(ObjectIdentifier(self.output)) else { return }
+        do {
+            try self.reportLoss(at: time)
+        } catch {
+            self.failed.insert(ObjectIdentifier(self.output))
+            if self.error == nil { self.error = error }
+        }
+    }
+
     /// `lost` records for drops since the last report, and a `stats` record when one is due.
     private func report(time: Int64) {
         guard !self.failed.contains(ObjectIdentifier(self.output)) else { return }
         let at = CaptureTime(nanoseconds: time)
         do {
-            self.reportedLoss.ring = try self.reportLoss("ring_buffer", self.capture.ringDropped, self.reportedLoss.ring, at)
-            self.reportedLoss.kernel = try self.reportLoss(self.capture.datapath?.kernelLossSource ?? "kernel", self.capture.kernelDropped, self.reportedLoss.kernel, at)
-            self.reportedLoss.interface = try self.reportLoss("interface", self.capture.interfaceDropped,
-                                                              self.reportedLoss.interface, at)
+            try self.reportLoss(at: at)
             guard let interval = self.statsInterval, time >= self.nextStats else { return }
             self.nextStats = time &+ interval
             var statistics = StatsSnapshot(combining: self.epoch.compactMap(\.statistics), capture: self.capture, time: at)
@@ -365,6 +376,15 @@ final class Merger: @unchecked Sendable {
             self.failed.insert(ObjectIdentifier(self.output))
             if self.error == nil { self.error = error }
         }
+    }
+
+    /// A `lost` record for each cause of drops whose count grew since it was last reported.
+    private func reportLoss(at time: CaptureTime) throws(OutputError) {
+        self.reportedLoss.ring = try self.reportLoss("ring_buffer", self.capture.ringDropped, self.reportedLoss.ring, time)
+        self.reportedLoss.kernel = try self.reportLoss(self.capture.datapath?.kernelLossSource ?? "kernel",
+                                                       self.capture.kernelDropped, self.reportedLoss.kernel, time)
+        self.reportedLoss.interface = try self.reportLoss("interface", self.capture.interfaceDropped,
+                                                          self.reportedLoss.interface, time)
     }
 
     /// A `lost` record when `total` grew past what was `reported`; returns the new reported count.

@@ -423,6 +423,8 @@ package final class Pipeline: @unchecked Sendable {
         self.finished.wait()
         if let error = self.merger.failure { throw error }
         self.merger.updateCapture(self.capture, interfaces: self.interfaceCounters?.snapshot() ?? [])
+        self.merger.reportFinalLoss(at: self.latestTime)
+        if let error = self.merger.failure { throw error }
         var statistics = StatsSnapshot(combining: self.processors.map { $0.statistics() }, capture: self.capture,
                                        time: self.latestTime, inputError: inputError)
         if let application = self.application, statistics.application != nil { application.addCounts(to: &statistics.application!) }

@@ -52,6 +52,33 @@ struct PipelineTests {
         }
     }
 
+    /// Drops the capture noted after the last sweep (a live capture stopped right after a burst)
+    /// get their `lost` records at the end, before the final `stats`: the `lost` records always
+    /// add up to the drop counts the run ends with.
+    @Test func dropsNotedAfterTheLastSweepAreReportedAtTheEnd() throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("out.jsonl").path
+        do {
+            let pipeline = Pipeline(configuration: PipelineConfiguration(workers: 2, ringBytes: 1 << 16, mode: .live),
+                                    processor: ProcessorConfiguration(), output: try JSONLinesOutput(path: path), policy: nil)
+            pipeline.datapath = .ebpf
+            let reader = try CaptureFileReader(path: Fixture.captures.appendingPathComponent("demo/demo-cluster.pcap").path)
+            while let packet = try reader.next() { pipeline.submit(packet) }
+            pipeline.publish()
+            pipeline.noteDrops(kernel: 20_600, interface: 3)
+            try pipeline.finish()
+        }
+        let records = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").suffix(3).map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let lost = records.prefix(2).compactMap { $0["lost"] as? [String: Any] }
+        #expect(lost.map { $0["source"] as? String } == ["ebpf_ringbuf", "interface"], "\(records)")
+        #expect(lost.map { $0["num_events_lost"] as? Int } == [20_600, 3] && lost.map { $0["total"] as? Int } == [20_600, 3])
+        let capture = (records.last?["stats"] as? [String: Any])?["capture"] as? [String: Any]
+        #expect(capture?["kernel_dropped"] as? Int == 20_600 && capture?["interface_dropped"] as? Int == 3, "\(records)")
+    }
+
     /// More than 16,384 packets inside one second: the pipeline also sweeps (and ends an epoch)
     /// every 16,384 packets, as a single pass does, so the output stays the same. Unanswered SYNs
     /// from new sources, 1 µs apart, with a 5 ms timeout for unanswered connections: most of
