@@ -34,9 +34,9 @@ package enum AdvisorInput {
                 program.sweep(now: packet.time, event: 2 &* sequence, sink: collector)
             }
             var summary = PacketSummary()
-            program.process(frame: packet.bytes, linkType: packet.linkType, event: 2 &* sequence &+ 1, time: packet.time,
-                            length: packet.originalLength, summary: &summary,
-                            tap: { _ = tap?.observe(&$0, frame: packet.bytes, time: packet.time) }, sink: collector)
+            _ = program.process(frame: packet.bytes, linkType: packet.linkType, event: 2 &* sequence &+ 1,
+                                time: packet.time, length: packet.originalLength, summary: &summary,
+                                tap: { _ = tap?.observe(&$0, frame: packet.bytes, time: packet.time) }, sink: collector)
             sequence &+= 1
         } batchEnd: { false }
         if let inputError = inputError ?? nil { throw inputError }

@@ -31,6 +31,9 @@ final class ApplicationTap {
     private var followedFilter = PortSet([])
     private var filterInsertions = 0
     private(set) var counters = Counters()
+    /// DNS answers over TCP that span segments, assembled to learn from (the worker assembles
+    /// them again for its records, and counts).
+    private var dnsStreams = DNSStreamAssembler<ConnectionPair>()
 
     struct Counters {
         /// Connections not followed because `maximumFollowed` were followed already.
@@ -91,8 +94,16 @@ final class ApplicationTap {
             summary.applicationProtocol = AppProtocol.dns.rawValue
             if self.dnsPorts.contains(summary.sourcePort) {
                 // From the server: an answer for the destination, who asked.
-                self.cache.learn(payload: payload, overTCP: isTCP, querier: summary.destination, time: time)
+                if isTCP {
+                    self.dnsStreams.feed(payload, wireLength: summary.payloadLength, sequence: summary.tcpSequence,
+                                         key: ConnectionPair(summary), time: time.nanoseconds) { message in
+                        self.cache.learn(message: message, querier: summary.destination, time: time)
+                    }
+                } else {
+                    self.cache.learn(message: payload, querier: summary.destination, time: time)
+                }
             }
+            if isTCP, summary.tcpFlags & (TCPFlag.fin | TCPFlag.rst) != 0 { self.dnsStreams.end(ConnectionPair(summary)) }
             return true
         }
         guard isTCP else { return false }

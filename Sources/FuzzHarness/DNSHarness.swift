@@ -2,11 +2,11 @@ import L7
 
 /// The `dns` fuzz target: the input is a payload of a DNS port as the capture pipeline hands
 /// it to the DNS parser, read both ways: as one UDP payload, and as a TCP segment of
-/// length-prefixed messages (`DNSOverTCP`, also resuming after as many bytes as byte 0 says).
+/// length-prefixed messages (`DNSOverTCP`), whole and cut in two (`DNSStreamAssembler`).
 /// Every message that parses is read entirely, names as text included. A violated rule traps,
-/// as a crash would: the frames cover the segment exactly; iteration yields what the header
-/// announces (less what was not walked); every name obeys RFC 1035's limits and equals itself
-/// and its own text; a message read to its last byte fails as `dns.truncated` when cut where
+/// as a crash would: the frames cover the segment exactly, and cut in two the stream gives the
+/// same messages; iteration yields what the header announces (less what was not walked); every
+/// name obeys RFC 1035's limits and equals itself and its own text; a message read to its last byte fails as `dns.truncated` when cut where
 /// byte 0 says. Returns true when the input, or one of its TCP frames, is a DNS message.
 package final class DNSHarness {
     package init() {}
@@ -22,29 +22,49 @@ package final class DNSHarness {
                 guard case .failure(.truncated) = prefix else { preconditionFailure("cut at \(cut) of \(data.count): \(prefix)") }
             }
         }
-        for skipping in [0, Int(data.first ?? 0)] {
-            let frames = DNSOverTCP(segment: data, skipping: skipping)
-            var covered = Swift.min(skipping, data.count)
-            precondition(frames.skipRemaining == skipping - covered)
-            var partials = 0
-            for frame in frames {
-                precondition(partials == 0, "a frame after a partial one")
-                switch frame {
-                case .message(let bytes):
-                    covered += 2 + bytes.count
-                    if case .success(let message) = DNSMessage.parse(bytes) {
-                        parsed = true
-                        Self.walk(message)
-                    }
-                case .partial(let length, let received):
-                    partials += 1
-                    precondition(length.map { received < $0 } ?? (received == 0))
-                    covered += length == nil ? 1 : 2 + received
+        var covered = 0
+        var partials = 0
+        var messages: [[UInt8]] = []
+        for frame in DNSOverTCP(segment: data) {
+            precondition(partials == 0, "a frame after a partial one")
+            switch frame {
+            case .message(let bytes):
+                covered += 2 + bytes.count
+                messages.append(Array(bytes))
+                if case .success(let message) = DNSMessage.parse(bytes) {
+                    parsed = true
+                    Self.walk(message)
                 }
+            case .partial(let length, let received):
+                partials += 1
+                precondition(length.map { received < $0 } ?? (received == 0))
+                covered += length == nil ? 1 : 2 + received
             }
-            precondition(covered == data.count, "frames cover \(covered) of \(data.count) bytes")
         }
+        precondition(covered == data.count, "frames cover \(covered) of \(data.count) bytes")
+        Self.checkAssembly(data, messages: messages)
         return parsed
+    }
+
+    /// The same bytes as a stream cut in two where byte 0 says (across a sequence-number wrap):
+    /// the assembler yields exactly the messages of the whole, and a message left incomplete
+    /// stays held until the direction ends.
+    static func checkAssembly(_ data: UnsafeRawBufferPointer, messages: [[UInt8]]) {
+        let cut = Int(data.first ?? 0) * data.count / 256
+        let sequence = UInt32.max - 100
+        var assembler = DNSStreamAssembler<Int>()
+        var assembled: [[UInt8]] = []
+        assembler.feed(UnsafeRawBufferPointer(rebasing: data[..<cut]), wireLength: cut, sequence: sequence, key: 0, time: 0) {
+            assembled.append(Array($0))
+        }
+        let rest = UnsafeRawBufferPointer(rebasing: data[cut...])
+        assembler.feed(rest, wireLength: rest.count, sequence: sequence &+ UInt32(cut), key: 0, time: 0) {
+            assembled.append(Array($0))
+        }
+        precondition(assembled == messages, "cut at \(cut): \(assembled.count) messages, \(messages.count) in one piece")
+        precondition(assembler.counters.gaps == 0 && assembler.count <= 1)
+        assembler.end(0)
+        precondition(assembler.count == 0)
     }
 
     static func walk(_ message: DNSMessage) {

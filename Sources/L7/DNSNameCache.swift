@@ -340,21 +340,11 @@ public final class NameSets: Sendable {
 }
 
 extension DNSNameCache {
-    /// Learns from one UDP datagram's or TCP segment's payload sent by a DNS server to
-    /// `querier`: every complete response in it that answered without error (a TCP message
-    /// split across segments is not reassembled here; the worker's DNS records count it).
-    /// Returns how many messages were read.
+    /// Learns from one DNS message a server sent to `querier` (a UDP datagram's payload, or a
+    /// message `DNSStreamAssembler` took from TCP): its answers when it answered without error.
+    /// Returns whether it was such a response.
     @discardableResult
-    public func learn(payload: UnsafeRawBufferPointer, overTCP: Bool, querier: IPAddress, time: CaptureTime) -> Int {
-        guard overTCP else { return self.learn(message: payload, querier: querier, time: time) ? 1 : 0 }
-        var count = 0
-        for frame in DNSOverTCP(segment: payload) {
-            if case .message(let bytes) = frame, self.learn(message: bytes, querier: querier, time: time) { count += 1 }
-        }
-        return count
-    }
-
-    private func learn(message bytes: UnsafeRawBufferPointer, querier: IPAddress, time: CaptureTime) -> Bool {
+    public func learn(message bytes: UnsafeRawBufferPointer, querier: IPAddress, time: CaptureTime) -> Bool {
         guard case .success(let message) = DNSMessage.parse(bytes), message.isResponse, message.rcode == 0,
             message.opcode == 0
         else { return false }

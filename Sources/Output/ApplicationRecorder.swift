@@ -14,7 +14,16 @@ package final class ApplicationRecorder {
     package let settings: ApplicationSettings
     /// The names flows carry, from the capture thread's name cache.
     package let names: NameSets
-    package private(set) var counters = ApplicationCounters()
+    private var tallies = ApplicationCounters()
+    /// What this worker's application layer counted.
+    package var counters: ApplicationCounters {
+        var counters = self.tallies
+        let assembly = self.dnsStreams.counters
+        counters[.dnsTCPAssembled] = assembly.assembled
+        counters[.dnsTCPGap] = assembly.gaps
+        counters[.dnsTCPPartial] = assembly.incomplete
+        return counters
+    }
     /// Per connection (by flow id): the DNS queries waiting for their answer (id → time), for
     /// the answer's latency.
     private var pendingQueries: [UInt64: [UInt16: Int64]] = [:]
@@ -24,6 +33,8 @@ package final class ApplicationRecorder {
     private var http: [UInt64: HTTPState] = [:]
     /// Per connection: its ClientHello reader, and whether it is done (read or refused).
     private var tls: [UInt64: (reader: TLSClientHelloReader, done: Bool)] = [:]
+    /// DNS over TCP: each direction's message spanning segments, as it is assembled.
+    private var dnsStreams = DNSStreamAssembler<DNSStream>()
     /// The DNS detectors' findings, when one of them is on.
     package let dnsAlerts: DNSAlertScreen?
 
@@ -41,22 +52,19 @@ package final class ApplicationRecorder {
         switch AppProtocol(rawValue: summary.applicationProtocol) {
         case .dns:
             let overTCP = summary.ipProtocol == IPProtocolNumber.tcp
-            if payload.count < summary.payloadLength { self.counters.count(.payloadCut) }
+            if payload.count < summary.payloadLength { self.tallies.count(.payloadCut) }
             if overTCP {
-                for frame in DNSOverTCP(segment: payload) {
-                    switch frame {
-                    case .message(let bytes):
-                        self.dns(bytes, flow: flow, fromInitiator: fromInitiator, time: time, renderer: renderer,
-                                 nextKey: nextKey)
-                    case .partial:
-                        self.counters.count(.dnsTCPPartial)
-                    }
+                let stream = DNSStream(flowID: flow.pointee.flowID, fromInitiator: fromInitiator)
+                self.dnsStreams.feed(payload, wireLength: summary.payloadLength, sequence: summary.tcpSequence, key: stream,
+                                     time: time.nanoseconds) { bytes in
+                    self.dns(bytes, flow: flow, fromInitiator: fromInitiator, time: time, renderer: renderer, nextKey: nextKey)
                 }
+                if summary.tcpFlags & (TCPFlag.fin | TCPFlag.rst) != 0 { self.endDNSStreams(of: flow.pointee.flowID) }
             } else {
                 self.dns(payload, flow: flow, fromInitiator: fromInitiator, time: time, renderer: renderer, nextKey: nextKey)
             }
         case .http:
-            if payload.count < summary.payloadLength { self.counters.count(.payloadCut) }
+            if payload.count < summary.payloadLength { self.tallies.count(.payloadCut) }
             let entry = flow.pointee
             let state: HTTPState
             if let known = self.http[entry.flowID] {
@@ -88,7 +96,7 @@ package final class ApplicationRecorder {
                 break
             case .hello(let hello):
                 self.tls[entry.flowID]?.done = true
-                self.counters.count(.tlsClientHellos)
+                self.tallies.count(.tlsClientHellos)
                 let annotations = renderer.annotations(of: entry)
                 renderer.flows.beginRecord()
                 TLSRecord.append(hello, flow: entry, time: time,
@@ -100,7 +108,7 @@ package final class ApplicationRecorder {
                 renderer.flows.endRecord(key)
             case .failed(let error):
                 self.tls[entry.flowID]?.done = true
-                self.counters.count(error)
+                self.tallies.count(error)
             }
         default:
             break
@@ -111,8 +119,9 @@ package final class ApplicationRecorder {
     /// written, ahead of the flow record, and its state goes.
     package func ended(_ flow: FlowEntry, key: EmissionKey, renderer: EventRenderer) {
         if !self.pendingQueries.isEmpty { self.pendingQueries[flow.flowID] = nil }
+        self.endDNSStreams(of: flow.flowID)
         if !self.tls.isEmpty, let state = self.tls.removeValue(forKey: flow.flowID), !state.done {
-            self.counters.count(.tlsIncomplete)
+            self.tallies.count(.tlsIncomplete)
         }
         guard !self.http.isEmpty, let state = self.http.removeValue(forKey: flow.flowID) else { return }
         state.connection.end { event in
@@ -181,7 +190,7 @@ package final class ApplicationRecorder {
         let annotations = renderer.annotations(of: flow)
         switch event {
         case .request(let request):
-            self.counters.count(.httpRequests)
+            self.tallies.count(.httpRequests)
             guard let hubble = renderer.hubble, let annotations else { return }
             let verdict = Self.httpVerdict(request, flow: flow, rules: annotations.l7Rules)
             hubble.beginRecord()
@@ -192,7 +201,7 @@ package final class ApplicationRecorder {
             ) { out in HTTPRecord.appendHubbleRecord(request, response: nil, to: &out) }
             hubble.endRecord(key)
         case .response(let response, let request):
-            self.counters.count(.httpResponses)
+            self.tallies.count(.httpResponses)
             self.transaction(request, response: response, flow: flow, transactions: &transactions, time: time, key: key,
                              renderer: renderer)
             guard let hubble = renderer.hubble, let annotations else { return }
@@ -209,7 +218,7 @@ package final class ApplicationRecorder {
             self.transaction(request, response: nil, flow: flow, transactions: &transactions, time: time, key: key,
                              renderer: renderer)
         case .error(let error, _):
-            self.counters.count(error)
+            self.tallies.count(error)
         }
     }
 
@@ -227,16 +236,27 @@ package final class ApplicationRecorder {
 
     // MARK: DNS
 
+    /// One direction of a DNS-over-TCP connection.
+    private struct DNSStream: Hashable {
+        var flowID: UInt64
+        var fromInitiator: Bool
+    }
+
+    private func endDNSStreams(of flowID: UInt64) {
+        self.dnsStreams.end(DNSStream(flowID: flowID, fromInitiator: true))
+        self.dnsStreams.end(DNSStream(flowID: flowID, fromInitiator: false))
+    }
+
     private func dns(_ bytes: UnsafeRawBufferPointer, flow: UnsafeMutablePointer<FlowEntry>, fromInitiator: Bool,
                      time: CaptureTime, renderer: EventRenderer, nextKey: () -> EmissionKey) {
         let message: DNSMessage
         switch DNSMessage.parse(bytes) {
         case .success(let parsed): message = parsed
         case .failure(let error):
-            self.counters.count(error)
+            self.tallies.count(error)
             return
         }
-        self.counters.count(message.isResponse ? .dnsResponses : .dnsQueries)
+        self.tallies.count(message.isResponse ? .dnsResponses : .dnsQueries)
         let digest = DNSDigest(message)
         let entry = flow.pointee
         var latency: Int64 = 0
@@ -284,14 +304,16 @@ private final class HTTPState {
 /// epoch's statistics without allocating.
 public struct ApplicationCounters: Sendable {
     public enum Counter: Int, CaseIterable, Sendable {
-        case dnsQueries, dnsResponses, dnsTCPPartial, dnsCacheLearned, dnsCacheEvicted, dnsCacheExpired, dnsCacheAddresses
-        case dnsNameSetsFull
+        case dnsQueries, dnsResponses, dnsTCPAssembled, dnsTCPGap, dnsTCPPartial, dnsCacheLearned, dnsCacheEvicted
+        case dnsCacheExpired, dnsCacheAddresses, dnsNameSetsFull
         case httpRequests, httpResponses, tlsClientHellos, tlsIncomplete, payloadCut, unfollowed
 
         public var name: StaticString {
             switch self {
             case .dnsQueries: "dns.queries"
             case .dnsResponses: "dns.responses"
+            case .dnsTCPAssembled: "dns.tcp_assembled"
+            case .dnsTCPGap: "dns.tcp_gap"
             case .dnsTCPPartial: "dns.tcp_partial"
             case .dnsCacheLearned: "dns.cache_learned"
             case .dnsCacheEvicted: "dns.cache_evicted"

@@ -46,9 +46,9 @@ enum RenderedFrame: Equatable {
     case message(Result<RenderedMessage, DNSParseError>)
     case partial(length: Int?, received: Int)
 
-    static func frames(_ segment: [UInt8], skipping: Int = 0) -> [RenderedFrame] {
+    static func frames(_ segment: [UInt8]) -> [RenderedFrame] {
         segment.withUnsafeBytes { buffer in
-            DNSOverTCP(segment: buffer, skipping: skipping).map { frame in
+            DNSOverTCP(segment: buffer).map { frame in
                 switch frame {
                 case .message(let bytes): .message(RenderedMessage.parse(Array(bytes)))
                 case .partial(let length, let received): .partial(length: length, received: received)

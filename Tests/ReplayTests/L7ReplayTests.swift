@@ -49,6 +49,31 @@ struct L7ReplayTests {
         #expect(!off.contains { ["dns", "http", "tls"].contains($0["event_type"] as? String) })
     }
 
+    /// DNS over TCP cut anywhere (Captures/l7/dns-tcp-split.pcap: `dig +tcp`'s query in two
+    /// segments, its answer in three, the length prefixes split) gives the records one segment
+    /// each gave, and the name it answered selects the next connection to its address.
+    @Test func dnsOverTCPSplitAcrossSegmentsIsAssembled() throws {
+        func dns(_ records: [[String: Any]]) -> [String] {
+            records.filter { $0["event_type"] as? String == "dns" && $0["proto"] as? String == "TCP" }.map { record in
+                let dns = (try? JSONSerialization.data(withJSONObject: record["dns"] ?? [:], options: .sortedKeys)) ?? Data()
+                return "\(record["timestamp"] ?? "") \(String(decoding: dns, as: UTF8.self))"
+            }
+        }
+        let whole = try Self.records()
+        let arguments = Self.arguments.map { $0.hasSuffix("l7-egress.pcap") ? Self.directory.appendingPathComponent("dns-tcp-split.pcap").path : $0 }
+        let result = try run(Fixture.flowmonBinary, arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        let (split, bad) = parseJSONLines(result.stdout.split(separator: "\n").map(String.init))
+        #expect(bad.isEmpty)
+        #expect(dns(whole).count == 2 && dns(split) == dns(whole), "\(dns(split))")
+        let l7 = (split.last?["stats"] as? [String: Any])?["l7"] as? [String: Any]
+        #expect(l7?["dns.tcp_assembled"] as? Int == 2 && l7?["dns.tcp_gap"] as? Int == 0, "\(l7 ?? [:])")
+        // The attempt before the lookup is not selected; the same attempt after it is.
+        let other = Self.flows(split, to: "203.0.113.20", port: 80)
+        #expect(other.map { Self.verdict($0) ?? "" } == ["AUDIT", "FORWARDED"], "\(other)")
+        #expect(other.last?["dest_names"] as? [String] == ["other.example.test"])
+    }
+
     /// `rules.dns` refuses the query outside `*.example.test`; `rules.http` (GET only) the POST;
     /// with `--verdict-as-enforced` a refusal is DROPPED. Each record carries its connection's `flow_id`.
     @Test func l7RulesJudgeEachRequest() throws {
