@@ -27,7 +27,7 @@ public final class FlowTable {
     /// 12 bytes per flow, so moving a flow to its list's tail touches a small, mostly cached
     /// array instead of two other flows' entries.
     let links: UnsafeMutablePointer<FlowLink>
-    let index: SlotIndex
+    var index: SlotIndex
     /// List heads and tails per phase (3 + 3), and the head of the list of freed slots at index 6.
     let lists: UnsafeMutablePointer<Int32>
     /// Slots never used yet: `fresh..<capacity`, taken in order once no freed slot is left.

@@ -44,7 +44,7 @@ public final class FragmentTable {
     }
 
     private let ring: UnsafeMutablePointer<Datagram>
-    private let index: SlotIndex
+    private var index: SlotIndex
     private var head = 0
     private var live = 0
     private var clock: Int64 = .min
