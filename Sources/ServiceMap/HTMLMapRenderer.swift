@@ -16,7 +16,8 @@
 ///   placed around an ellipse that grows until no two come close (`groupGap`); workloads sit in a
 ///   grid inside their box. An arrow's label (`443/TCP ×12`, or `3 services ×40`) is measured
 ///   and put at the first spot along its curve that touches no box, heading or earlier label
-///   (busiest arrows first); where none is free it is not drawn, and hovering the arrow shows it.
+///   (busiest arrows first, the 60 busiest only); where none is free it is not drawn, and
+///   hovering the arrow shows it.
 ///
 /// Elements carry `data-` attributes for scripts and tests: nodes `g.node` with `data-node`
 /// (node id, or `ns:shop` for a collapsed group) and `data-group`; group boxes `g.group` with

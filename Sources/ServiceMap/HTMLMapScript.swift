@@ -76,6 +76,8 @@ extension HTMLMapRenderer {
       var groups = data.groups, nodes = data.nodes, edges = data.edges, verdicts = data.verdicts;
       // Sizes in SVG user units (pixels at 100%).
       var NODE_H = 44, NODE_GAP = 16, PAD = 12, HEAD = 26, GROUP_GAP = 36, MARGIN = 24, LABEL_H = 14, LIST = 12;
+      // The busiest arrows with a label of their own; the others show theirs on hover.
+      var LABELLED = 60;
       var membersOf = groups.map(function () { return []; }), groupById = {};
       nodes.forEach(function (n, i) { membersOf[n.g].push(i); });
       groups.forEach(function (g, i) { groupById[g.id] = i; });
@@ -376,11 +378,12 @@ extension HTMLMapRenderer {
           hover(link.el, function () { return linkDetails(link); });
         });
 
-        // 6. Arrow labels, busiest first, each at the first free spot along its curve; none where none is free.
+        // 6. Arrow labels, the LABELLED busiest first, each at the first free spot along its curve; none where none is free.
         var order = links.map(function (l, i) { return i; }).sort(function (i, j) { return links[j].c - links[i].c || i - j; });
         var along = [0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.18, 0.82], shown = 0, hidden = 0;
-        order.forEach(function (index) {
+        order.forEach(function (index, rank) {
           var link = links[index], c = link.curve, w = link.labelWidth, h = LABEL_H, spot = null;
+          if (rank >= LABELLED) { layers.labels.removeChild(link.label); link.label = null; hidden++; return; }
           var chordX = c[c.length - 2] - c[0], chordY = c[c.length - 1] - c[1], chord = Math.sqrt(chordX * chordX + chordY * chordY);
           var nx = chord > 0 ? -chordY / chord : 0, ny = chord > 0 ? chordX / chord : 1;
           search: for (var a = 0; a < along.length; a++) {
