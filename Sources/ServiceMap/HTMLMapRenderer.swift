@@ -104,7 +104,7 @@ package enum HTMLMapRenderer {
             <main>
             <svg id="map" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="\(h("Service map: " + summary))"></svg>
             <div id="tooltip" role="tooltip" hidden></div>
-            </main>
+            \(map.nodes.isEmpty ? "<p class=\"empty\">No flow records in the input.</p>\n" : "")</main>
 
             """
 

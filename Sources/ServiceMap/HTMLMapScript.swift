@@ -53,6 +53,7 @@ extension HTMLMapRenderer {
     #map.focus .link:not(.lit), #map.focus .link-label:not(.lit) { opacity: 0.08; }
     #map.focus .node:not(.lit) { opacity: 0.3; }
     #map.focus .node.selected rect { stroke-width: 3; }
+    .empty { position: absolute; top: 40%; width: 100%; text-align: center; font-size: 18px; color: #868e96; }
     #tooltip { position: fixed; z-index: 10; max-width: 460px; background: #ffffff; border: 1px solid #adb5bd; border-radius: 6px;
       box-shadow: 0 4px 14px rgba(0,0,0,.15); padding: 8px 10px; font-size: 12px; pointer-events: none; }
     #tooltip h2 { font-size: 13px; margin: 0 0 4px; word-break: break-all; }
