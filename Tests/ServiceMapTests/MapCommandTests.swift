@@ -224,6 +224,12 @@ struct MapCommandTests {
         for option in ["--out", "--format", "--pods", "--policies", "--node-name", "--filter", "--max-flows"] {
             #expect(result.stdout.contains(option), "\(option)")
         }
+        // The page's behaviour, in words (the help wraps lines anywhere).
+        let words = result.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for phrase in ["each namespace starts as one node", "filter by namespace, verdict and port", "labels never overlap",
+                       "orange when audit", "The DOT file keeps every workload"] {
+            #expect(words.contains(phrase), "\(phrase)")
+        }
         let top = try Self.flowmon(["--help"])
         #expect(top.stdout.contains("map"))
     }
