@@ -134,6 +134,19 @@ struct MapBrowserTests {
         #expect(MapBrowser.count("<g class=\"node ", in: dom) == 2)
     }
 
+    @Test func emptyMapInChromium() throws {
+        let browser = try #require(MapBrowser.binary, "Chromium is not installed: scripts/ensure-deps --tests installs it")
+        let directory = try MapFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let page = directory.appendingPathComponent("empty.html")
+        try HTMLMapRenderer.render(ServiceMapBuilder().build(), source: "empty.jsonl").write(to: page, atomically: true, encoding: .utf8)
+        let body = try MapBrowser.run(browser, page: page, profile: directory, player: """
+            document.body.setAttribute('data-test-empty', document.querySelector('.empty').textContent);
+            """)
+        #expect(body["data-ready"] == "true" && body["data-rendered-nodes"] == "0" && body["data-rendered-links"] == "0", "\(body)")
+        #expect(body["data-test-empty"] == "No flow records in the input.")
+    }
+
     @Test func demoScreenshot() throws {
         let browser = try #require(MapBrowser.binary, "Chromium is not installed: scripts/ensure-deps --tests installs it")
         let directory = try MapFixture.temporaryDirectory()

@@ -8,8 +8,9 @@ import Testing
 /// view and with a namespace expanded, expanding shows exactly that namespace's workloads, and
 /// the filters hide arrows. The numbers are printed for docs/usage.md.
 ///
-/// Runs whenever Chromium is installed, and always when `CI=true`.
-@Suite(.enabled(if: MapBrowser.binary != nil || MapFixture.isCI, "needs Chromium (scripts/ensure-deps --tests installs it)"))
+/// Runs whenever Chromium is installed, and always when `CI=true`; one size at a time, so the
+/// browsers do not slow each other's clocks down.
+@Suite(.enabled(if: MapBrowser.binary != nil || MapFixture.isCI, "needs Chromium (scripts/ensure-deps --tests installs it)"), .serialized)
 struct MapScaleBrowserTests {
     @Test(arguments: [6, 60, 600])
     func staysReadableAndFast(workloads: Int) throws {
