@@ -53,6 +53,7 @@ extension HTMLMapRenderer {
     #map.focus .link:not(.lit), #map.focus .link-label:not(.lit) { opacity: 0.08; }
     #map.focus .node:not(.lit) { opacity: 0.3; }
     #map.focus .node.selected rect { stroke-width: 3; }
+    #map.far .subtitle, #map.far .link-label, #map.farther .label { display: none; }
     .empty { position: absolute; top: 40%; width: 100%; text-align: center; font-size: 18px; color: #868e96; }
     #tooltip { position: fixed; z-index: 10; max-width: 460px; background: #ffffff; border: 1px solid #adb5bd; border-radius: 6px;
       box-shadow: 0 4px 14px rgba(0,0,0,.15); padding: 8px 10px; font-size: 12px; pointer-events: none; }
@@ -76,7 +77,7 @@ extension HTMLMapRenderer {
       var svg = document.getElementById('map'), tip = document.getElementById('tooltip'), body = document.body;
       var groups = data.groups, nodes = data.nodes, edges = data.edges, verdicts = data.verdicts;
       // Sizes in SVG user units (pixels at 100%).
-      var NODE_H = 44, NODE_GAP = 16, PAD = 12, HEAD = 26, GROUP_GAP = 36, MARGIN = 24, LABEL_H = 14, LIST = 12;
+      var NODE_H = 48, NODE_GAP = 16, PAD = 12, HEAD = 26, GROUP_GAP = 36, MARGIN = 24, LABEL_H = 16, LIST = 12;
       // The busiest arrows with a label of their own; the others show theirs on hover.
       var LABELLED = 60;
       var membersOf = groups.map(function () { return []; }), groupById = {};
@@ -175,26 +176,44 @@ extension HTMLMapRenderer {
           cumulative.push(cumulative[i - 1] + Math.sqrt((x - px) * (x - px) + (y - py) * (y - py)));
           px = x; py = y;
         }
-        var unit = cumulative[steps], extents = sizes.map(function (s) { return (s.w + s.h) / 2; });
-        var occupied = extents.reduce(function (a, b) { return a + b; }, 0);
-        var radius = Math.max(120, (occupied + sizes.length * GROUP_GAP) / unit), result = [];
-        for (var attempt = 0; attempt < 400; attempt++) {
-          var perimeter = radius * unit, gap = (perimeter - occupied) / sizes.length, along = 0, step = 0;
-          result = sizes.map(function (s, k) {
+        var unit = cumulative[steps], extents;
+        function sum(values) { return values.reduce(function (a, b) { return a + b; }, 0); }
+        // Centres at equal gaps along the ellipse, each box taking its extent along it.
+        function place(radius) {
+          var perimeter = radius * unit, gap = (perimeter - sum(extents)) / sizes.length, along = 0, step = 0;
+          return sizes.map(function (s, k) {
             if (k > 0) along += extents[k - 1] / 2 + gap + extents[k] / 2;
             var target = along / perimeter * unit;
             while (step < steps && cumulative[step + 1] < target) step++;
             var span = cumulative[step + 1] - cumulative[step], within = span > 0 ? (target - cumulative[step]) / span : 0;
             var angle = -Math.PI / 2 + 2 * Math.PI * (step + within) / steps;
-            return { x: radius * aspect * Math.cos(angle) - s.w / 2, y: radius * Math.sin(angle) - s.h / 2 };
+            return { x: radius * aspect * Math.cos(angle) - s.w / 2, y: radius * Math.sin(angle) - s.h / 2, angle: angle };
           });
-          var clear = true;
-          for (var a = 0; a < sizes.length && clear; a++) for (var b = a + 1; b < sizes.length; b++) {
+        }
+        function smallest() { return Math.max(120, sum(extents) / unit); }
+        // A box's extent along the ellipse, with the gap it keeps: how far along the tangent it
+        // reaches before a neighbour clears it in x or in y (its width and gap at the top and
+        // bottom, its height and gap at the sides). A few rounds of placing and measuring settle them.
+        extents = sizes.map(function (s) { return (s.w + s.h) / 2 + GROUP_GAP; });
+        for (var round = 0; round < 3; round++) {
+          extents = place(smallest()).map(function (p, k) {
+            var tx = -aspect * Math.sin(p.angle), ty = Math.cos(p.angle), length = Math.sqrt(tx * tx + ty * ty);
+            tx = Math.abs(tx / length); ty = Math.abs(ty / length);
+            return Math.min(tx > 1e-9 ? (sizes[k].w + GROUP_GAP) / tx : Infinity, ty > 1e-9 ? (sizes[k].h + GROUP_GAP) / ty : Infinity);
+          });
+        }
+        // Two boxes still too close (the ellipse curves between them) get more room, and the
+        // ellipse grows by what they took.
+        var result = [];
+        for (var attempt = 0; attempt < 1000; attempt++) {
+          result = place(smallest());
+          var clash = null;
+          for (var a = 0; a < sizes.length && !clash; a++) for (var b = a + 1; b < sizes.length; b++) {
             if (result[a].x - GROUP_GAP < result[b].x + sizes[b].w && result[b].x - GROUP_GAP < result[a].x + sizes[a].w &&
-                result[a].y - GROUP_GAP < result[b].y + sizes[b].h && result[b].y - GROUP_GAP < result[a].y + sizes[a].h) { clear = false; break; }
+                result[a].y - GROUP_GAP < result[b].y + sizes[b].h && result[b].y - GROUP_GAP < result[a].y + sizes[a].h) { clash = [a, b]; break; }
           }
-          if (clear) break;
-          radius *= 1.05;
+          if (!clash) break;
+          extents[clash[0]] *= 1.06; extents[clash[1]] *= 1.06;
         }
         return result;
       }
@@ -336,8 +355,8 @@ extension HTMLMapRenderer {
           b.units.forEach(function (u) {
             u.x = b.x + u.dx; u.y = b.y + u.dy; u.h = NODE_H;
             u.rect.setAttribute('x', fmt(u.x)); u.rect.setAttribute('y', fmt(u.y)); u.rect.setAttribute('width', fmt(u.w));
-            u.titleEl.setAttribute('x', fmt(u.x + u.w / 2)); u.titleEl.setAttribute('y', fmt(u.y + 18));
-            u.subEl.setAttribute('x', fmt(u.x + u.w / 2)); u.subEl.setAttribute('y', fmt(u.y + 35));
+            u.titleEl.setAttribute('x', fmt(u.x + u.w / 2)); u.titleEl.setAttribute('y', fmt(u.y + 19));
+            u.subEl.setAttribute('x', fmt(u.x + u.w / 2)); u.subEl.setAttribute('y', fmt(u.y + 39));
             occupied.add({ x: u.x, y: u.y, w: u.w, h: u.h });
           });
         });
@@ -398,7 +417,7 @@ extension HTMLMapRenderer {
           if (!spot) { layers.labels.removeChild(link.label); link.label = null; hidden++; return; }
           occupied.add(spot); shown++;
           extend(spot.x, spot.y, spot.w, spot.h);
-          link.label.setAttribute('x', fmt(spot.x + w / 2)); link.label.setAttribute('y', fmt(spot.y + h - 3.5));
+          link.label.setAttribute('x', fmt(spot.x + w / 2)); link.label.setAttribute('y', fmt(spot.y + h - 4.5));
           link.label.setAttribute('data-i', index);
           hover(link.label, function () { return linkDetails(link); });
         });
@@ -452,7 +471,17 @@ extension HTMLMapRenderer {
       }
 
       // Zoom (wheel, around the pointer) and pan (drag) by moving the viewBox.
-      function setView(v) { view = v; svg.setAttribute('viewBox', v.map(fmt).join(' ')); }
+      // Zoomed far out, text would be too small to read and the browser's font metrics at tiny sizes
+      // grow past the room the layout gave it: below 30% the subtitles and arrow labels go, below
+      // 15% every text; hovering still shows every name.
+      function setView(v) {
+        view = v;
+        svg.setAttribute('viewBox', v.map(fmt).join(' '));
+        var scale = Math.min(svg.clientWidth / v[2], svg.clientHeight / v[3]);
+        svg.classList.toggle('far', scale < 0.3);
+        svg.classList.toggle('farther', scale < 0.15);
+        body.setAttribute('data-scale', fmt(scale * 100) + '%');
+      }
       function toMap(event) {
         var p = svg.createSVGPoint(); p.x = event.clientX; p.y = event.clientY;
         return p.matrixTransform(svg.getScreenCTM().inverse());

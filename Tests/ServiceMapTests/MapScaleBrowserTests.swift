@@ -34,12 +34,15 @@ struct MapScaleBrowserTests {
             function count(selector) { return svg.querySelectorAll(selector).length; }
             function change(id, value) { var e = document.getElementById(id); if (value === undefined) e.checked = !e.checked; else e.value = value; e.dispatchEvent(new Event('change')); }
             body.setAttribute('data-test-default', MapBrowser.overlaps());
+            body.setAttribute('data-test-default-scale', body.getAttribute('data-scale'));
             body.setAttribute('data-test-default-nodes', String(count('g.node')) + ' ' + count('g.node.collapsed'));
             body.setAttribute('data-test-links', String(count('g.link')));
             var started = performance.now();
             svg.querySelector('g.node[data-node="ns:ns-1"]').dispatchEvent(new MouseEvent('click', { bubbles: true }));
             body.setAttribute('data-test-expand-ms', String(Math.round(performance.now() - started)));
             body.setAttribute('data-test-expanded', MapBrowser.overlaps());
+            body.setAttribute('data-test-expanded-scale', body.getAttribute('data-scale'));
+            body.setAttribute('data-test-expanded-nodes', String(count('g.node')));
             body.setAttribute('data-test-workloads', String(count('g.node[data-group="ns:ns-1"]:not(.collapsed)')));
             body.setAttribute('data-test-expanded-labels', body.getAttribute('data-labels-shown') + ' ' + body.getAttribute('data-labels-hidden'));
             change('show-forwarded');
@@ -53,14 +56,20 @@ struct MapScaleBrowserTests {
         let ready = try #require(body["data-ready-ms"].flatMap(Int.init))
         let expand = try #require(body["data-test-expand-ms"].flatMap(Int.init))
         print("map of \(workloads) workloads: \(body["data-edges"] ?? "?") edges, interactive \(ready) ms after navigation start, first drawing \(body["data-render-ms"] ?? "?") ms;"
-              + " default view \(body["data-test-default-nodes"] ?? "?") nodes (all but the world group collapsed), \(body["data-test-links"] ?? "?") arrows, labels:overlaps \(body["data-test-default"] ?? "?");"
-              + " ns-1 expanded in \(expand) ms, labels:overlaps \(body["data-test-expanded"] ?? "?"), arrow labels shown/hidden \(body["data-test-expanded-labels"] ?? "?")")
+              + " default view \(body["data-test-default-nodes"] ?? "?") nodes (all but the world group collapsed), \(body["data-test-links"] ?? "?") arrows, labels:overlaps \(body["data-test-default"] ?? "?") at \(body["data-test-default-scale"] ?? "?");"
+              + " ns-1 expanded in \(expand) ms, labels:overlaps \(body["data-test-expanded"] ?? "?") at \(body["data-test-expanded-scale"] ?? "?"), arrow labels shown/hidden \(body["data-test-expanded-labels"] ?? "?")")
         #expect(ready < 1000, "interactive after \(ready) ms")
         #expect(expand < 1000, "expanding took \(expand) ms")
         // Aggregated: one node per namespace, plus the world group's node.
         #expect(body["data-test-default-nodes"] == "\(namespaces + 1) \(namespaces)", "\(body)")
         #expect(body["data-test-default"]?.hasSuffix(":0") == true, "\(body)")
         #expect(body["data-test-expanded"]?.hasSuffix(":0") == true, "\(body)")
+        // And the labels are there to be read: every node's title and subtitle at least (the page
+        // hides text only when zoomed out below half size).
+        func labels(_ key: String) -> Int { body[key].flatMap { Int($0.prefix { $0 != ":" }) } ?? 0 }
+        #expect(labels("data-test-default") >= 2 * (namespaces + 1), "\(body)")
+        let expandedNodes = try #require(body["data-test-expanded-nodes"].flatMap(Int.init))
+        #expect(labels("data-test-expanded") >= 2 * expandedNodes, "\(body)")
         #expect(body["data-test-workloads"] == String(inNamespace), "\(body)")
         let links = try #require(body["data-test-links"].flatMap(Int.init))
         let unforwarded = try #require(body["data-test-unforwarded"]?.split(separator: " ").compactMap { Int($0) })
