@@ -93,6 +93,18 @@ struct MapBrowserTests {
             // Search: a workload's name expands its namespace and marks it.
             change('search', 'recommendations');
             body.setAttribute('data-test-search', body.getAttribute('data-found') + '|' + body.getAttribute('data-expanded') + '|' + count('g.node.found'));
+            // ... and centres the view on it.
+            var found = svg.querySelector('g.node.found').getBoundingClientRect(), view = svg.getBoundingClientRect();
+            body.setAttribute('data-test-search-offset', String(Math.round(Math.abs(found.left + found.width / 2 - view.left - view.width / 2)
+              + Math.abs(found.top + found.height / 2 - view.top - view.height / 2))));
+            // Width by bytes: the arrows' widths follow bytes instead of connections.
+            function widths() { return Array.prototype.map.call(svg.querySelectorAll('g.link'), function (l) {
+              return l.getAttribute('data-source') + '>' + l.getAttribute('data-destination') + '=' + l.querySelector('path.line').getAttribute('stroke-width'); }).sort().join(' '); }
+            var byConnections = widths();
+            change('width-by', 'bytes');
+            var widest = null;
+            Array.prototype.forEach.call(svg.querySelectorAll('g.link'), function (l) { if (!widest || +l.getAttribute('data-bytes') > +widest.getAttribute('data-bytes')) widest = l; });
+            body.setAttribute('data-test-width-by-bytes', String(byConnections !== widths()) + ' ' + widest.querySelector('path.line').getAttribute('stroke-width'));
             change('search', 'no-such-thing');
             body.setAttribute('data-test-search-missing', String(document.getElementById('search').classList.contains('missing')));
             """)
@@ -117,6 +129,10 @@ struct MapBrowserTests {
         #expect(body["data-test-links-after"] == String(linksBefore))
         #expect(body["data-test-search"] == "shop/recommendations|ns:shop cluster world|1", "\(body)")
         #expect(body["data-test-search-missing"] == "true")
+        let offset = try #require(body["data-test-search-offset"].flatMap(Int.init))
+        #expect(offset <= 2, "the found node is \(offset) px from the centre")
+        // The arrow with the most bytes is the widest (1.2 + 6).
+        #expect(body["data-test-width-by-bytes"] == "true 7.2", "\(body)")
     }
 
     @Test func strangeNamesDoNotBreakThePage() throws {
