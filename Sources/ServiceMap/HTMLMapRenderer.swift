@@ -20,8 +20,8 @@
 ///   hovering the arrow shows it.
 ///
 /// Elements carry `data-` attributes for scripts and tests: nodes `g.node` with `data-node`
-/// (node id, or `ns:shop` for a collapsed group) and `data-group`; group boxes `g.group` with
-/// `data-group`; arrows `g.link` with `data-verdict` (`forwarded`, `audit`, `dropped`),
+/// (node id, or `ns:shop` for a collapsed group) and `data-group`; open groups' boxes `g.group`
+/// and headings `text.heading` with `data-group`; arrows `g.link` with `data-verdict` (`forwarded`, `audit`, `dropped`),
 /// `data-source`, `data-destination`, `data-connections`, `data-bytes`, `data-services`
 /// (`53/UDP 8080/TCP`), `data-rendered-stroke`; every text of the map (node titles, subtitles,
 /// group headings, arrow labels) has class `label`. After each drawing `<body>` has

@@ -29,7 +29,7 @@ extension HTMLMapRenderer {
     .group-world rect { fill: #fffaf3; stroke: #f3c99b; }
     .group-cluster rect { fill: #f6f7f8; stroke: #adb5bd; stroke-dasharray: 5 3; }
     .group-addresses rect { fill: #fcfcfc; stroke: #ced4da; stroke-dasharray: 2 3; }
-    .group .heading { font-size: 12px; font-weight: 600; fill: #495057; cursor: pointer; }
+    .heading { font-size: 12px; font-weight: 600; fill: #495057; cursor: pointer; paint-order: stroke; stroke: #ffffff; stroke-width: 3.5px; stroke-linejoin: round; }
     .group.found rect { stroke: #f59f00; stroke-width: 4; }
     .link .line { fill: none; stroke-linecap: round; }
     .link.forwarded .line { opacity: 0.55; }
@@ -286,8 +286,9 @@ extension HTMLMapRenderer {
           if (block.open) {
             block.el = make('g', { class: 'group group-' + g.kind, 'data-group': g.id }, layers.groups);
             block.rect = make('rect', { rx: 8 }, block.el);
-            block.heading = make('text', { class: 'heading label' }, block.el);
-            block.heading.textContent = (g.kind === 'namespace' || membersOf[gi].length > data.expandedGroupLimit ? '▾ ' : '') + g.title;
+            // The heading goes above the arrows (with the labels), so none crosses it.
+            block.heading = make('text', { class: 'heading label', 'data-group': g.id }, layers.labels);
+            block.heading.textContent = '▾ ' + g.title;
             members.forEach(function (i) {
               block.units.push({ key: 'n' + i, node: i, group: gi, id: nodes[i].id, title: nodes[i].t, sub: nodes[i].s, cls: nodes[i].k });
             });

@@ -77,7 +77,7 @@ struct MapBrowserTests {
             svg.dispatchEvent(new MouseEvent('click', { bubbles: true }));
             body.setAttribute('data-test-focus-after', String(svg.classList.contains('focus')));
             // Collapse it again by its heading.
-            svg.querySelector('g.group[data-group="ns:platform"] .heading').dispatchEvent(new MouseEvent('click', { bubbles: true }));
+            svg.querySelector('.heading[data-group="ns:platform"]').dispatchEvent(new MouseEvent('click', { bubbles: true }));
             body.setAttribute('data-test-collapsed', body.getAttribute('data-expanded') + '|' + count('g.node[data-node="ns:platform"]'));
             // Filters: verdict, port, namespace.
             change('show-forwarded');
