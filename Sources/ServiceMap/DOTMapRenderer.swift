@@ -1,8 +1,10 @@
 import Foundation
 
 /// Writes a `ServiceMap` as a Graphviz DOT digraph (`dot -Tsvg map.dot > map.svg`): one
-/// cluster per group (namespace, cluster, world, addresses), one node per map node, and one
-/// labelled edge per map edge, green when allowed and red when it would be dropped, with the
+/// cluster per group (namespace, cluster, world, addresses), one node per map node (workloads:
+/// Graphviz lays out and the file is for tools, so it is not aggregated by namespace), and one
+/// labelled edge per source, destination and verdict class (a line per service), coloured by verdict as
+/// on the HTML page (`EdgeVerdict`: green forwarded, orange audit, red dropped), with the
 /// same details as the HTML page in `tooltip` (shown by Graphviz's SVG output). Names are
 /// quoted and escaped (`MapEscaping.dot`), so any name is a valid id.
 package enum DOTMapRenderer {
@@ -12,7 +14,7 @@ package enum DOTMapRenderer {
         var summary = "\(map.nodes.count) nodes, \(map.edges.count) edges (port/protocol), \(map.flowCount) connections"
         if map.hasVerdicts { summary += ", \(map.wouldBeDroppedConnections) would be dropped" }
 
-        var out = "// flowmon map: green edges are allowed, red ones would be dropped by policy.\n"
+        var out = "// flowmon map: green edges are forwarded, orange ones audit (policy would drop them), red ones dropped.\n"
         out += "digraph \"flowmon map\" {\n"
         out += "  graph [rankdir=LR, newrank=true, nodesep=0.35, ranksep=1.1, fontname=\"Helvetica\", fontsize=12, labelloc=t, label=\(q("flowmon service map: " + summary))];\n"
         out += "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=11, penwidth=1.4];\n"
@@ -33,7 +35,7 @@ package enum DOTMapRenderer {
                 case .host, .remoteNode, .kubeAPIServer, .reserved, .identity: ("#f1f3f5", "#495057")
                 case .address: ("#ffffff", "#868e96")
                 }
-                let label = MapEscaping.dot(node.title) + "\\n" + MapEscaping.dot(MapLayout.subtitle(node))
+                let label = MapEscaping.dot(node.title) + "\\n" + MapEscaping.dot(MapText.subtitle(node))
                 out += "    \(q(node.id)) [label=\"\(label)\", fillcolor=\"\(fill)\", color=\"\(color)\""
                 if node.kind == .address { out += ", style=\"rounded,filled,dashed\"" }
                 out += ", tooltip=\(q(MapDetails(node: node).plainText))];\n"
@@ -42,14 +44,13 @@ package enum DOTMapRenderer {
         }
         // One edge per link (source, destination, verdict class), a label line per service.
         for link in map.links {
-            let allowed = link.verdictClass == .allowed
-            let width = MapLayout.format(min(5, 1 + log2(Double(link.connections)) * 0.7))
+            let verdict = map.verdict(of: link)
+            let width = MapText.format(min(5, 1 + log2(Double(link.connections)) * 0.7))
             let details = MapDetails(link: link, in: map, source: nodeByID[link.source], destination: nodeByID[link.destination])
             let label = link.edges.map { MapEscaping.dot(map.edges[$0].label) }.joined(separator: "\\n")
             out += "  \(q(link.source)) -> \(q(link.destination)) [label=\"\(label)\""
-            out += ", color=\"\(allowed ? HTMLMapRenderer.allowedColor : HTMLMapRenderer.droppedColor)\""
-            out += ", fontcolor=\"\(allowed ? "#2b8a3e" : "#c92a2a")\", penwidth=\(width)"
-            out += ", class=\"\(link.verdictClass.rawValue)\", tooltip=\(q(details.plainText))];\n"
+            out += ", color=\"\(verdict.color)\", fontcolor=\"\(verdict.textColor)\", penwidth=\(width)"
+            out += ", class=\"\(verdict.rawValue)\", tooltip=\(q(details.plainText))];\n"
         }
         out += "}\n"
         return out

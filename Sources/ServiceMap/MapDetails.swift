@@ -145,6 +145,6 @@ package struct MapDetails: Sendable, Equatable {
             value /= 1000
             unit += 1
         }
-        return unit == 0 ? "\(count) B" : "\(MapLayout.format(value)) \(units[unit])"
+        return unit == 0 ? "\(count) B" : "\(MapText.format(value)) \(units[unit])"
     }
 }

@@ -31,6 +31,12 @@ package struct ServiceMap: Sendable, Equatable {
         self.hasEndpoints = hasEndpoints
     }
 
+    /// The colour of a link: the worst verdict of its edges.
+    package func verdict(of link: MapLink) -> EdgeVerdict {
+        let verdicts = link.edges.map { self.edges[$0].verdict }
+        return verdicts.contains(.dropped) ? .dropped : verdicts.contains(.audit) ? .audit : .forwarded
+    }
+
     /// Connections whose verdict class is "would be dropped".
     package var wouldBeDroppedConnections: Int {
         self.edges.filter { $0.verdictClass == .wouldBeDropped }.reduce(0) { $0 + $1.connections }
@@ -176,6 +182,42 @@ package enum VerdictClass: String, Sendable, Hashable, Comparable {
     package static func < (a: Self, b: Self) -> Bool { a == .allowed && b != .allowed }
 }
 
+/// The verdict an edge is coloured by on the map (three colours, one legend): `dropped` when any of
+/// its connections was DROPPED (enforced policy, or `--verdict-as-enforced`), `audit` when policy
+/// would drop them but audit mode let them through (AUDIT), else `forwarded` (FORWARDED, or no
+/// policy verdict at all).
+package enum EdgeVerdict: String, Sendable, Hashable, CaseIterable {
+    case forwarded
+    case audit
+    case dropped
+
+    /// The line colour (HTML page and DOT file) and the darker one its text is written in.
+    package var color: String {
+        switch self {
+        case .forwarded: "#2f9e44"
+        case .audit: "#e8590c"
+        case .dropped: "#e03131"
+        }
+    }
+
+    package var textColor: String {
+        switch self {
+        case .forwarded: "#2b8a3e"
+        case .audit: "#d9480f"
+        case .dropped: "#c92a2a"
+        }
+    }
+
+    /// What the legend calls it.
+    package var title: String {
+        switch self {
+        case .forwarded: "forwarded"
+        case .audit: "audit: would be dropped"
+        case .dropped: "dropped"
+        }
+    }
+}
+
 /// The service a connection was for: protocol and destination port, or ICMP type.
 package struct MapService: Sendable, Hashable, Comparable, CustomStringConvertible {
     package var proto: String
@@ -254,6 +296,12 @@ package struct MapEdge: Sendable, Equatable {
     /// First start and last end of the connections, as written in the records.
     package var firstSeen: String
     package var lastSeen: String
+
+    /// `dropped` if any connection was DROPPED, else `audit` in the would-be-dropped class, else `forwarded`.
+    package var verdict: EdgeVerdict {
+        if self.verdictClass == .allowed { return .forwarded }
+        return (self.verdicts["DROPPED"] ?? 0) > 0 ? .dropped : .audit
+    }
 
     /// `src→dst 8080/TCP`: the edge's name (with `verdictClass`, its identity).
     package var key: String { "\(self.source)→\(self.destination) \(self.service)" }

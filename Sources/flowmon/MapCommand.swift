@@ -16,16 +16,20 @@ extension Flowmon {
             commandName: "map",
             abstract: "Draw a service map of a capture or of flowmon's JSON lines: one HTML page, or Graphviz DOT.",
             discussion: """
-                Namespaces are boxes; their workloads (or pods), world, CIDRs, host and remote-node are \
-                nodes; connections are arrows from initiator to responder, one per port/protocol, \
-                labelled with the port and the number of connections, green when allowed and red when \
-                policy would drop them. The HTML page is one file that needs no network to open: hover \
-                a node or an edge for pods, labels, identities, bytes and the policies behind the \
-                verdict; click a node to follow its connections. A capture is replayed as 'flowmon \
-                replay' would (with the same inventory and policy options); JSON lines are read as they \
-                are (they carry their identities and verdicts), so a day of 'flowmon capture' logs can be \
-                mapped. The file's first bytes tell which it is. The same input always gives the same \
-                file, byte for byte.
+                Nodes are workloads (or pods), world, CIDRs, FQDNs, host, remote-node and kube-apiserver; \
+                arrows go from initiator to responder, one per pair and verdict, green when forwarded, \
+                orange when audit (policy would drop them), red when dropped, as wide as their \
+                connections (or bytes). The HTML page is one file that needs no network to open: each \
+                namespace starts as one node (click it to show its workloads, click its box's heading to \
+                collapse it); filter by namespace, verdict and port, find a workload or namespace, zoom \
+                and pan; labels never overlap (an arrow label with no free place is left to hover). \
+                Hover a node or an arrow for pods, labels, identities, bytes and the policies behind \
+                the verdict; click a workload to follow its connections. The DOT file keeps every \
+                workload (Graphviz lays it out). A capture is replayed as 'flowmon replay' would (with \
+                the same inventory and policy options); JSON lines are read as they are (they carry \
+                their identities and verdicts), so a day of 'flowmon capture' logs can be mapped. The \
+                file's first bytes tell which it is. The same input always gives the same file, byte \
+                for byte.
                 """
         )
 

@@ -3,8 +3,10 @@ import ServiceMap
 import Testing
 
 /// The demo's map in a real browser: headless Chromium (Debian's `chromium` package) loads the
-/// page from a file, runs its script, and the DOM it dumps shows what was rendered (every node
-/// with a box, no two overlapping, every arrow drawn, would-be-dropped ones red). A screenshot
+/// page from a file, runs its script (and a player script the test adds after it, which clicks,
+/// hovers, filters and searches like a person and writes what it saw on `<body>`), and the DOM it
+/// dumps shows what was rendered: namespaces collapsed, arrows coloured by verdict, no two labels
+/// overlapping, expanding, filtering and searching. A screenshot
 /// of the page is the picture in docs/usage.md: `FLOWMON_RECORD=1 swift test --filter MapBrowserTests`
 /// writes it to docs/demo-map.png.
 ///
@@ -26,87 +28,111 @@ struct MapBrowserTests {
         let browser = try #require(MapBrowser.binary, "Chromium is not installed: scripts/ensure-deps --tests installs it")
         let directory = try MapFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let dom = try MapBrowser.dumpDOM(browser, page: try Self.demoPage(in: directory), profile: directory)
-
-        // The script ran to its end and recorded what the browser laid out.
-        let body = try #require(MapBrowser.openingTag("body", in: dom))
-        #expect(body.contains("data-ready=\"true\""), "\(body)")
-        #expect(body.contains("data-nodes=\"13\"") && body.contains("data-edges=\"67\"") && body.contains("data-links=\"58\""))
-        #expect(body.contains("data-rendered-nodes=\"13\""), "\(body)")
-        #expect(body.contains("data-rendered-links=\"58\""), "\(body)")
-        #expect(body.contains("data-node-overlaps=\"0\""), "\(body)")
-
-        // Nodes and edges, by count and by name.
-        #expect(MapBrowser.count("<g class=\"node ", in: dom) == 13)
-        #expect(MapBrowser.count("<g class=\"link ", in: dom) == 58)
-        #expect(MapBrowser.count(" data-edge=\"", in: dom) == 67)
-        for node in ["platform/redis", "shop/recommendations", "world", "host", "kube-apiserver", "cidr:198.18.0.0/15"] {
-            #expect(dom.contains("data-node=\"\(node)\""), "\(node)")
-        }
-        #expect(dom.contains(">redis</text>") && dom.contains(">198.18.0.0/15</text>"))
-        for edge in ["platform/redis→cidr:198.18.0.0/15 443/TCP", "host→platform/redis 6379/TCP", "shop/recommendations→kube-apiserver 6443/TCP"] {
-            #expect(dom.contains("data-edge=\"\(edge)\""), "\(edge)")
-        }
-
-        // A would-be-dropped arrow is rendered red (its computed stroke), an allowed one green,
-        // and their labels' text the same.
-        let dropped = try #require(MapBrowser.element(containing: "data-link=\"platform/redis→cidr:198.18.0.0/15\" data-verdict=\"would-be-dropped\"",
-                                                      upTo: "</g>", in: dom))
-        #expect(dropped.contains("data-rendered-stroke=\"rgb(224, 49, 49)\""), "\(dropped)")
-        let allowed = try #require(MapBrowser.element(containing: "data-link=\"host→platform/redis\" data-verdict=\"allowed\"",
-                                                      upTo: "</g>", in: dom))
-        #expect(allowed.contains("data-rendered-stroke=\"rgb(47, 158, 68)\""), "\(allowed)")
-        let droppedLabel = try #require(MapBrowser.element(containing: "data-edge=\"platform/redis→cidr:198.18.0.0/15 443/TCP\"", upTo: "</tspan>", in: dom))
-        #expect(droppedLabel.contains("data-rendered-fill=\"rgb(201, 42, 42)\""), "\(droppedLabel)")
-        #expect(MapBrowser.count("data-rendered-stroke=\"rgb(224, 49, 49)\"", in: dom) == 14)
-        #expect(MapBrowser.count("data-rendered-stroke=\"rgb(47, 158, 68)\"", in: dom) == 44)
-        // The script removed the SVG titles (it shows the details itself).
-        #expect(MapBrowser.count("<title>", in: dom) == 1)
+        let body = try MapBrowser.run(browser, page: try Self.demoPage(in: directory), profile: directory, player: """
+            var body = document.body;
+            body.setAttribute('data-test-overlaps', MapBrowser.overlaps());
+            body.setAttribute('data-test-strokes', Array.prototype.map.call(document.querySelectorAll('g.link'), function (l) {
+              return l.getAttribute('data-verdict') + '=' + l.querySelector('path.line').getAttribute('data-rendered-stroke'); }).sort().filter(function (v, i, a) { return a.indexOf(v) === i; }).join(';'));
+            body.setAttribute('data-test-nodes', Array.prototype.map.call(document.querySelectorAll('g.node'), function (n) { return n.getAttribute('data-node'); }).join(' '));
+            """)
+        // The script ran to its end within a second of navigation start.
+        #expect(body["data-ready"] == "true")
+        #expect(body["data-nodes"] == "13" && body["data-edges"] == "67")
+        let ready = try #require(body["data-ready-ms"].flatMap(Int.init))
+        #expect(ready < 1000, "ready after \(ready) ms")
+        // Namespaces collapsed, the small cluster and world groups open.
+        #expect(body["data-test-nodes"] == "ns:default ns:ingress-nginx ns:kube-system ns:monitoring ns:payments ns:platform ns:shop host kube-apiserver cidr:198.18.0.0/15 cidr:198.18.250.0/24 world")
+        #expect(body["data-expanded"] == "cluster world")
+        #expect(body["data-rendered-nodes"] == "12")
+        // No two labels overlap (count of labels:overlapping pairs).
+        #expect(body["data-test-overlaps"]?.hasSuffix(":0") == true, "\(body)")
+        // Colour by verdict, computed by the browser: the demo's policies audit, nothing is dropped.
+        #expect(body["data-test-strokes"] == "audit=rgb(232, 89, 12);forwarded=rgb(47, 158, 68)", "\(body)")
     }
 
-    @Test func hoverClickAndToggleInChromium() throws {
+    @Test func expandFilterSearchAndHoverInChromium() throws {
         let browser = try #require(MapBrowser.binary, "Chromium is not installed: scripts/ensure-deps --tests installs it")
         let directory = try MapFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        // The page, with a script after the map's that plays a person: hover an edge label,
-        // click a node, untick "allowed"; it writes what happened on <body>.
-        let page = try Self.demoPage(in: directory)
-        let player = """
-            <script>
-            (function () {
-              var svg = document.getElementById('map'), tip = document.getElementById('tooltip'), body = document.body;
-              var edge = svg.querySelector('tspan[data-edge="platform/redis→cidr:198.18.0.0/15 443/TCP"]');
-              edge.dispatchEvent(new MouseEvent('mouseenter', { clientX: 200, clientY: 200 }));
-              body.setAttribute('data-test-tooltip', tip.hidden ? 'hidden' : tip.textContent);
-              edge.dispatchEvent(new MouseEvent('mouseleave'));
-              body.setAttribute('data-test-tooltip-after', tip.hidden ? 'hidden' : 'shown');
-              svg.querySelector('g.node[data-node="host"]').dispatchEvent(new MouseEvent('click', { bubbles: true }));
-              body.setAttribute('data-test-focus', String(svg.classList.contains('focus')));
-              body.setAttribute('data-test-lit-links', String(svg.querySelectorAll('g.link.lit').length));
-              body.setAttribute('data-test-lit-nodes', String(svg.querySelectorAll('g.node.lit').length));
-              svg.dispatchEvent(new MouseEvent('click', { bubbles: true }));
-              body.setAttribute('data-test-focus-after', String(svg.classList.contains('focus')));
-              document.getElementById('show-allowed').click();
-              body.setAttribute('data-test-allowed-display', getComputedStyle(svg.querySelector('g.link.allowed')).display);
-              body.setAttribute('data-test-dropped-display', getComputedStyle(svg.querySelector('g.link.would-be-dropped')).display);
-            })();
-            </script>
-            """
-        let html = try String(contentsOf: page, encoding: .utf8).replacingOccurrences(of: "</body>", with: player + "</body>")
-        try html.write(to: page, atomically: true, encoding: .utf8)
-        let dom = try MapBrowser.dumpDOM(browser, page: page, profile: directory)
-        let body = try #require(MapBrowser.openingTag("body", in: dom))
-        #expect(body.contains("data-ready=\"true\""), "\(body)")
-        // Hovering a label shows that edge's details.
-        #expect(body.contains("data-test-tooltip=\"redis → 198.18.0.0/15  443/TCP"), "\(body)")
-        #expect(body.contains("would be dropped: AUDIT ×3"), "\(body)")
-        #expect(body.contains("egress denied by CiliumNetworkPolicy platform/pci-no-internet"), "\(body)")
-        #expect(body.contains("data-test-tooltip-after=\"hidden\""))
-        // Clicking host lights its 4 arrows and its 4 peers and itself; the background clears it.
-        #expect(body.contains("data-test-focus=\"true\"") && body.contains("data-test-focus-after=\"false\""), "\(body)")
-        #expect(body.contains("data-test-lit-links=\"4\"") && body.contains("data-test-lit-nodes=\"5\""), "\(body)")
-        // Unticking "allowed" hides the allowed arrows only.
-        #expect(body.contains("data-test-allowed-display=\"none\"") && body.contains("data-test-dropped-display=\"inline\""), "\(body)")
+        // A script after the map's plays a person and writes what happened on <body>.
+        let body = try MapBrowser.run(browser, page: try Self.demoPage(in: directory), profile: directory, player: """
+            var svg = document.getElementById('map'), tip = document.getElementById('tooltip'), body = document.body;
+            function count(selector) { return String(svg.querySelectorAll(selector).length); }
+            function change(id, value) { var e = document.getElementById(id); if (value === undefined) e.checked = !e.checked; else e.value = value; e.dispatchEvent(new Event('change')); }
+            body.setAttribute('data-test-links-before', count('g.link'));
+            // Expand platform: its workload replaces the namespace's node.
+            svg.querySelector('g.node[data-node="ns:platform"]').dispatchEvent(new MouseEvent('click', { bubbles: true }));
+            body.setAttribute('data-test-expanded', body.getAttribute('data-expanded'));
+            body.setAttribute('data-test-platform', Array.prototype.map.call(svg.querySelectorAll('g.node[data-group="ns:platform"]'), function (n) { return n.getAttribute('data-node'); }).join(' '));
+            body.setAttribute('data-test-expanded-overlaps', MapBrowser.overlaps());
+            // Hover the arrow from redis to the CIDR: its details.
+            var link = svg.querySelector('g.link[data-source="platform/redis"][data-destination="cidr:198.18.0.0/15"]');
+            link.dispatchEvent(new MouseEvent('mouseenter', { clientX: 200, clientY: 200 }));
+            body.setAttribute('data-test-tooltip', tip.hidden ? 'hidden' : tip.textContent);
+            link.dispatchEvent(new MouseEvent('mouseleave'));
+            body.setAttribute('data-test-tooltip-after', tip.hidden ? 'hidden' : 'shown');
+            // Clicking host lights its arrows and peers; the background clears it.
+            svg.querySelector('g.node[data-node="host"]').dispatchEvent(new MouseEvent('click', { bubbles: true }));
+            body.setAttribute('data-test-focus', String(svg.classList.contains('focus')) + ' ' + count('g.link.lit'));
+            svg.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+            body.setAttribute('data-test-focus-after', String(svg.classList.contains('focus')));
+            // Collapse it again by its heading.
+            svg.querySelector('.heading[data-group="ns:platform"]').dispatchEvent(new MouseEvent('click', { bubbles: true }));
+            body.setAttribute('data-test-collapsed', body.getAttribute('data-expanded') + '|' + count('g.node[data-node="ns:platform"]'));
+            // Filters: verdict, port, namespace.
+            change('show-forwarded');
+            body.setAttribute('data-test-audit-only', count('g.link') + ' ' + count('g.link.forwarded'));
+            change('show-forwarded');
+            change('filter-port', '53/UDP');
+            body.setAttribute('data-test-port', count('g.link') + ' ' + count('g.link:not([data-services="53/UDP"])'));
+            change('filter-port', '');
+            change('filter-namespace', 'ns:shop');
+            body.setAttribute('data-test-namespace', count('g.link') + ' ' + count('g.link:not([data-source="ns:shop"]):not([data-destination="ns:shop"])'));
+            change('filter-namespace', '');
+            body.setAttribute('data-test-links-after', count('g.link'));
+            // Search: a workload's name expands its namespace and marks it.
+            change('search', 'recommendations');
+            body.setAttribute('data-test-search', body.getAttribute('data-found') + '|' + body.getAttribute('data-expanded') + '|' + count('g.node.found'));
+            // ... and centres the view on it.
+            var found = svg.querySelector('g.node.found').getBoundingClientRect(), view = svg.getBoundingClientRect();
+            body.setAttribute('data-test-search-offset', String(Math.round(Math.abs(found.left + found.width / 2 - view.left - view.width / 2)
+              + Math.abs(found.top + found.height / 2 - view.top - view.height / 2))));
+            // Width by bytes: the arrows' widths follow bytes instead of connections.
+            function widths() { return Array.prototype.map.call(svg.querySelectorAll('g.link'), function (l) {
+              return l.getAttribute('data-source') + '>' + l.getAttribute('data-destination') + '=' + l.querySelector('path.line').getAttribute('stroke-width'); }).sort().join(' '); }
+            var byConnections = widths();
+            change('width-by', 'bytes');
+            var widest = null;
+            Array.prototype.forEach.call(svg.querySelectorAll('g.link'), function (l) { if (!widest || +l.getAttribute('data-bytes') > +widest.getAttribute('data-bytes')) widest = l; });
+            body.setAttribute('data-test-width-by-bytes', String(byConnections !== widths()) + ' ' + widest.querySelector('path.line').getAttribute('stroke-width'));
+            change('search', 'no-such-thing');
+            body.setAttribute('data-test-search-missing', String(document.getElementById('search').classList.contains('missing')));
+            """)
+        #expect(body["data-ready"] == "true")
+        let linksBefore = try #require(body["data-test-links-before"].flatMap(Int.init))
+        #expect(linksBefore > 0)
+        #expect(body["data-test-expanded"] == "ns:platform cluster world")
+        #expect(body["data-test-platform"] == "platform/redis")
+        #expect(body["data-test-expanded-overlaps"]?.hasSuffix(":0") == true, "\(body)")
+        #expect(body["data-test-tooltip"]?.hasPrefix("redis → 198.18.0.0/15fromplatform/redistocidr:198.18.0.0/15verdictaudit: would be dropped") == true, "\(body)")
+        #expect(body["data-test-tooltip"]?.contains("443/TCP ×3") == true)
+        #expect(body["data-test-tooltip-after"] == "hidden")
+        #expect(body["data-test-focus"] == "true 4" && body["data-test-focus-after"] == "false", "\(body)")
+        #expect(body["data-test-collapsed"] == "cluster world|1")
+        // Unticking forwarded leaves the audit arrows only; a port or a namespace hides the other arrows.
+        let auditOnly = try #require(body["data-test-audit-only"]?.split(separator: " ").compactMap { Int($0) })
+        #expect(auditOnly.count == 2 && auditOnly[0] > 0 && auditOnly[0] < linksBefore && auditOnly[1] == 0, "\(body)")
+        let port = try #require(body["data-test-port"]?.split(separator: " ").compactMap { Int($0) })
+        #expect(port.count == 2 && port[0] > 0 && port[0] < linksBefore && port[1] == 0, "\(body)")
+        let namespace = try #require(body["data-test-namespace"]?.split(separator: " ").compactMap { Int($0) })
+        #expect(namespace.count == 2 && namespace[0] > 0 && namespace[0] < linksBefore && namespace[1] == 0, "\(body)")
+        #expect(body["data-test-links-after"] == String(linksBefore))
+        #expect(body["data-test-search"] == "shop/recommendations|ns:shop cluster world|1", "\(body)")
+        #expect(body["data-test-search-missing"] == "true")
+        let offset = try #require(body["data-test-search-offset"].flatMap(Int.init))
+        #expect(offset <= 2, "the found node is \(offset) px from the centre")
+        // The arrow with the most bytes is the widest (1.2 + 6).
+        #expect(body["data-test-width-by-bytes"] == "true 7.2", "\(body)")
     }
 
     @Test func strangeNamesDoNotBreakThePage() throws {
@@ -117,10 +143,24 @@ struct MapBrowserTests {
         try HTMLMapRenderer.render(MapRenderingTests.strangeMap, source: "<evil>\".jsonl").write(to: page, atomically: true, encoding: .utf8)
         let dom = try MapBrowser.dumpDOM(browser, page: page, profile: directory)
         let body = try #require(MapBrowser.openingTag("body", in: dom))
+        // Two namespaces, collapsed.
         #expect(body.contains("data-ready=\"true\"") && body.contains("data-rendered-nodes=\"2\""), "\(body)")
         #expect(MapBrowser.count("<script", in: dom) == 2)
         #expect(!dom.contains("<img") && !dom.contains("<b>") && !dom.contains("<evil>"))
         #expect(MapBrowser.count("<g class=\"node ", in: dom) == 2)
+    }
+
+    @Test func emptyMapInChromium() throws {
+        let browser = try #require(MapBrowser.binary, "Chromium is not installed: scripts/ensure-deps --tests installs it")
+        let directory = try MapFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let page = directory.appendingPathComponent("empty.html")
+        try HTMLMapRenderer.render(ServiceMapBuilder().build(), source: "empty.jsonl").write(to: page, atomically: true, encoding: .utf8)
+        let body = try MapBrowser.run(browser, page: page, profile: directory, player: """
+            document.body.setAttribute('data-test-empty', document.querySelector('.empty').textContent);
+            """)
+        #expect(body["data-ready"] == "true" && body["data-rendered-nodes"] == "0" && body["data-rendered-links"] == "0", "\(body)")
+        #expect(body["data-test-empty"] == "No flow records in the input.")
     }
 
     @Test func demoScreenshot() throws {
@@ -167,6 +207,49 @@ enum MapBrowser {
         #expect(!result.timedOut, "Chromium did not finish within 120 s")
         #expect(result.status == 0, "\(result.stderr)")
         return result.stdout
+    }
+
+    /// JavaScript for players: `MapBrowser.overlaps()` is `labels:pairs`, the number of map texts
+    /// (`#map .label`: node titles and subtitles, group headings, arrow labels) on screen and how
+    /// many pairs of them overlap, by their `getBoundingClientRect` boxes.
+    static let playerSupport = """
+        var MapBrowser = { overlaps: function () {
+          var boxes = Array.prototype.map.call(document.querySelectorAll('#map .label'), function (e) { return e.getBoundingClientRect(); })
+            .filter(function (r) { return r.width > 0 && r.height > 0; }), pairs = 0;
+          for (var i = 0; i < boxes.length; i++) for (var j = i + 1; j < boxes.length; j++) {
+            var a = boxes[i], b = boxes[j];
+            if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) pairs++;
+          }
+          return boxes.length + ':' + pairs;
+        } };
+        """
+
+    /// Loads `page` with `player` (JavaScript) run after the map's script, in a 1400×900 window,
+    /// and returns the attributes of `<body>` after it.
+    static func run(_ browser: URL, page: URL, profile: URL, player: String) throws -> [String: String] {
+        let html = try String(contentsOf: page, encoding: .utf8)
+            .replacingOccurrences(of: "</body>", with: "<script>(function () {\n\(playerSupport)\n\(player)\n})();</script>\n</body>")
+        try html.write(to: page, atomically: true, encoding: .utf8)
+        let result = try runProgram(browser, flags(profile: profile) + ["--window-size=1400,900", "--dump-dom", page.absoluteString], timeout: 180)
+        #expect(!result.timedOut, "Chromium did not finish within 180 s")
+        #expect(result.status == 0, "\(result.stderr)")
+        guard let tag = openingTag("body", in: result.stdout) else { return [:] }
+        return attributes(tag)
+    }
+
+    /// `name="value"` pairs of an opening tag, unescaped for `&quot;`, `&lt;`, `&gt;`, `&amp;`.
+    static func attributes(_ tag: String) -> [String: String] {
+        var result: [String: String] = [:]
+        var rest = tag[...]
+        while let equals = rest.range(of: "=\"") {
+            let name = rest[..<equals.lowerBound].split(separator: " ").last.map(String.init) ?? ""
+            rest = rest[equals.upperBound...]
+            guard let end = rest.firstIndex(of: "\"") else { break }
+            result[name] = String(rest[..<end]).replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&lt;", with: "<")
+                .replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
+            rest = rest[rest.index(after: end)...]
+        }
+        return result
     }
 
     static func count(_ needle: String, in text: String) -> Int { text.components(separatedBy: needle).count - 1 }

@@ -109,8 +109,8 @@ struct MapCommandTests {
         // Edges keep their verdicts and say which application protocol they carried.
         #expect(dot.contains("\"shop/frontend-5d8f\" -> \"fqdn:api.example.test\" [label=\"80/TCP ×4\\n443/TCP ×1\", color=\"#2f9e44\""))
         #expect(dot.contains("\\napplication: http ×4, tls ×1\\n"))
-        #expect(dot.contains("\"shop/frontend-5d8f\" -> \"fqdn:blocked.example.net\" [label=\"80/TCP ×1\", color=\"#e03131\""))
-        #expect(dot.contains("\"shop/frontend-5d8f\" -> \"world\" [label=\"80/TCP ×1\", color=\"#e03131\""))
+        #expect(dot.contains("\"shop/frontend-5d8f\" -> \"fqdn:blocked.example.net\" [label=\"80/TCP ×1\", color=\"#e8590c\""))
+        #expect(dot.contains("\"shop/frontend-5d8f\" -> \"world\" [label=\"80/TCP ×1\", color=\"#e8590c\""))
     }
 
     @Test func missingInput() throws {
@@ -223,6 +223,12 @@ struct MapCommandTests {
         #expect(result.status == 0)
         for option in ["--out", "--format", "--pods", "--policies", "--node-name", "--filter", "--max-flows"] {
             #expect(result.stdout.contains(option), "\(option)")
+        }
+        // The page's behaviour, in words (the help wraps lines anywhere).
+        let words = result.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for phrase in ["each namespace starts as one node", "filter by namespace, verdict and port", "labels never overlap",
+                       "orange when audit", "The DOT file keeps every workload"] {
+            #expect(words.contains(phrase), "\(phrase)")
         }
         let top = try Self.flowmon(["--help"])
         #expect(top.stdout.contains("map"))

@@ -161,6 +161,33 @@ struct ServiceMapModelTests {
             == ["shop/web→data/db allowed 5", "shop/web→data/db would-be-dropped 2"])
     }
 
+    /// The colour of an edge: dropped when any connection was DROPPED, audit when policy would
+    /// drop them otherwise, forwarded for FORWARDED or no verdict; a link takes its worst edge's.
+    @Test func edgeVerdictsColourTheMap() {
+        let web = FlowLogRecord.Endpoint(identity: 300, namespace: "shop", podName: "web-1", labels: ["k8s:app=web"],
+                                         workloads: [.init(name: "web", kind: "Deployment")])
+        let db = FlowLogRecord.Endpoint(identity: 301, namespace: "data", podName: "db-0", labels: ["k8s:app=db"],
+                                        workloads: [.init(name: "db", kind: "StatefulSet")])
+        var builder = ServiceMapBuilder()
+        builder.add(Self.record(source: web, destination: db, port: 5432, verdict: .forwarded))
+        builder.add(Self.record(source: web, destination: db, port: 80, verdict: nil))
+        builder.add(Self.record(source: web, destination: db, port: 443, verdict: .audit))
+        builder.add(Self.record(source: web, destination: db, port: 6379, verdict: .audit))
+        builder.add(Self.record(source: web, destination: db, port: 6379, verdict: .dropped))
+        builder.add(Self.record(source: db, destination: web, port: 8080, verdict: .audit))
+        let map = builder.build()
+        #expect(map.edges.map { "\($0.key) \($0.verdict.rawValue)" } == [
+            "data/db→shop/web 8080/TCP audit", "shop/web→data/db 80/TCP forwarded", "shop/web→data/db 443/TCP audit",
+            "shop/web→data/db 5432/TCP forwarded", "shop/web→data/db 6379/TCP dropped",
+        ])
+        #expect(map.links.map { "\($0.key) \(map.verdict(of: $0).rawValue)" }
+            == ["data/db→shop/web audit", "shop/web→data/db forwarded", "shop/web→data/db dropped"])
+        let dot = DOTMapRenderer.render(map)
+        #expect(dot.contains("\"shop/web\" -> \"data/db\" [label=\"6379/TCP ×2\\n443/TCP ×1\", color=\"\(EdgeVerdict.dropped.color)\""))
+        #expect(dot.contains("\"data/db\" -> \"shop/web\" [label=\"8080/TCP ×1\", color=\"\(EdgeVerdict.audit.color)\""))
+        #expect(Set(EdgeVerdict.allCases.map(\.color)).count == 3)
+    }
+
     /// `dest_names` make a world responder the node of its first name: addresses sharing it are
     /// one node (world or CIDR alike), other names are listed; pods and unnamed world peers stay.
     @Test func worldPeersWithNamesJoinTheirFirstName() {
