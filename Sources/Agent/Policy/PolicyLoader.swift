@@ -70,8 +70,8 @@ package enum PolicyLoader {
     /// across all files is an error unless both copies are identical. Every file is read even
     /// when one fails; the error thrown is the first file's, with the others in `further`.
     package static func load(paths: [String]) throws(AgentError) -> PolicySet {
+        // The warnings are `policy check`'s: the skip notices already name the documents left out.
         var set = self.loadEach(paths: paths)
-        set.notices += set.warnings.map(\.text)
         set.warnings = []
         if var first = set.errors.first {
             first.further = Array(set.errors.dropFirst())
@@ -118,7 +118,6 @@ package enum PolicyLoader {
             throw first
         }
         var set = session.result
-        set.notices += set.warnings.map(\.text)
         set.warnings = []
         return set
     }
