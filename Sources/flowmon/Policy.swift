@@ -131,15 +131,16 @@ extension Flowmon.Policy {
                 Uses the same compiled policy maps and identities as replay: the egress decision at the \
                 source pod and the ingress decision at the destination pod (each only when that pod is on \
                 the node named by --node-name, or on any node when no node is named), the map entry that \
-                matched, and the policies responsible. With --to-fqdn the destination is a DNS \
+                matched, and the policies responsible: those of the entry, or, when the verdict is default \
+                deny, the policies that put the endpoint in default deny for that direction. With --to-fqdn the destination is a DNS \
                 name, judged with the toFQDNs selectors it matches.
                 """
         )
 
-        @Option(help: ArgumentHelp("The client: NAMESPACE/POD or an IP address.", valueName: "endpoint"))
+        @Option(help: ArgumentHelp("The client: NAMESPACE/POD or an IP address. POD may be the beginning of a pod name, as in Hubble's --pod filter (NAMESPACE/web for web-7d4b9c-x2x): the first such pod by name, when they share one identity.", valueName: "endpoint"))
         var from: String
 
-        @Option(help: ArgumentHelp("The server: NAMESPACE/POD or an IP address (with --to-fqdn: the name's address).", valueName: "endpoint"))
+        @Option(help: ArgumentHelp("The server: NAMESPACE/POD (or NAMESPACE/POD-NAME-PREFIX) or an IP address (with --to-fqdn: the name's address).", valueName: "endpoint"))
         var to: String?
 
         @Option(name: .customLong("to-fqdn"), help: ArgumentHelp(
@@ -323,7 +324,7 @@ extension Flowmon.Policy {
                     }
                 }
                 if !direction.policies.isEmpty {
-                    line += ", from " + direction.policies.map { "\($0.kind.rawValue) \($0.namespace.map { "\($0)/" } ?? "")\($0.name)" }
+                    line += (direction.decision.outcome == .denied ? ", default deny from " : ", from ") + direction.policies.map { "\($0.kind.rawValue) \($0.namespace.map { "\($0)/" } ?? "")\($0.name)" }
                         .joined(separator: ", ")
                 }
                 if let note = direction.note { line += " (\(note))" }
