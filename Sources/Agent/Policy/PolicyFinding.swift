@@ -45,7 +45,7 @@ package struct PolicyFinding: Sendable, Equatable {
         if error.location.hasPrefix("document ") {
             document = Int(error.location.dropFirst("document ".count).prefix { $0.isNumber })
         }
-        self.init(severity: .error, code: error.code ?? "policy.invalid", file: error.file, document: document,
+        self.init(severity: .error, code: error.code ?? "policy.field.invalid", file: error.file, document: document,
                   field: error.field ?? "", line: error.line, column: error.column, message: error.message)
     }
 
