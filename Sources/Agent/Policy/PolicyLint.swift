@@ -41,7 +41,9 @@ package enum PolicyLint {
             rules += documentRules.map { ($0, document.source) }
             enforcements += documentEnforcements.map { ($0, document.source) }
         }
-        let lint = Lint(set: set, compiler: compiler, cluster: cluster, rules: rules, enforcements: enforcements)
+        let documents = Dictionary(set.documents.map { ($0.source, $0) }, uniquingKeysWith: { first, _ in first })
+        let lint = Lint(set: set, compiler: compiler, cluster: cluster, rules: rules, enforcements: enforcements,
+                        documents: documents)
         var findings: [PolicyFinding] = []
         for document in set.documents {
             findings += lint.namespace(of: document)
@@ -61,6 +63,13 @@ package enum PolicyLint {
         let cluster: Cluster
         let rules: [(rule: PolicyCompiler.NormalizedRule, source: PolicySource)]
         let enforcements: [(enforcement: PolicyCompiler.Enforcement, source: PolicySource)]
+        let documents: [PolicySource: PolicyDocument]
+        /// The pods each subject selects, computed once per distinct selector.
+        let selections = Selections()
+
+        final class Selections {
+            var pods: [SelectorMatcher: [Identity]] = [:]
+        }
 
         func warning(_ code: String, _ source: PolicySource, _ field: String, _ message: String) -> PolicyFinding {
             PolicyFinding(warning: code, source, field: field, positions: self.set.positions[source] ?? PolicyPositions(),
@@ -68,10 +77,13 @@ package enum PolicyLint {
         }
 
         /// The pod identities (every pod is local: `policy check` names no node).
-        var podIdentities: [Identity] { self.compiler.inventory.localIdentities.sorted() }
+        var podIdentities: [Identity] { self.compiler.allIdentities.filter(self.compiler.inventory.localIdentities.contains) }
 
         func pods(_ matcher: SelectorMatcher) -> [Identity] {
-            self.podIdentities.filter { identity in self.compiler.labels[identity].map(matcher.matches) ?? false }
+            if let known = self.selections.pods[matcher] { return known }
+            let pods = self.podIdentities.filter { identity in self.compiler.labels[identity].map(matcher.matches) ?? false }
+            self.selections.pods[matcher] = pods
+            return pods
         }
 
         static func place(_ source: PolicySource, _ path: String) -> String {
@@ -115,11 +127,16 @@ package enum PolicyLint {
 
         func defaultDenyWithoutAllow() -> [PolicyFinding] {
             var findings: [PolicyFinding] = []
+            // The allow rules' subjects per direction (distinct: generated policy sets repeat them).
+            var allowSubjects: [TrafficDirection: [SelectorMatcher]] = [:]
+            for (rule, _) in self.rules where !rule.isDeny && !(allowSubjects[rule.direction] ?? []).contains(rule.subject) {
+                allowSubjects[rule.direction, default: []].append(rule.subject)
+            }
             for (enforcement, source) in self.enforcements {
-                guard let document = self.set.documents.first(where: { $0.source == source }) else { continue }
+                guard let document = self.documents[source] else { continue }
                 for direction in [TrafficDirection.ingress, .egress] {
                     guard direction == .ingress ? enforcement.ingress : enforcement.egress else { continue }
-                    let allows = self.rules.filter { !$0.rule.isDeny && $0.rule.direction == direction }.map(\.rule)
+                    let allows = allowSubjects[direction] ?? []
                     let name = direction == .ingress ? "ingress" : "egress"
                     let field: String
                     if document.kind == .networkPolicy {
@@ -132,12 +149,12 @@ package enum PolicyLint {
                         let selected = self.pods(enforcement.subject)
                         let bare = selected.filter { pod in
                             let labels = self.compiler.labels[pod]!
-                            return !allows.contains { $0.subject.matches(labels) }
+                            return !allows.contains { $0.matches(labels) }
                         }
                         guard !bare.isEmpty else { continue }
                         findings.append(self.warning("policy.default-deny.no-allow", source, field,
                                                      "puts \(bare.count) of the \(selected.count) pod identit\(selected.count == 1 ? "y" : "ies") it selects in default deny for \(name), and no rule of any policy allows them any \(name): all their \(name) traffic is dropped"))
-                    } else if !allows.contains(where: { Self.overlap($0.subject, enforcement.subject) }) {
+                    } else if !allows.contains(where: { Self.overlap($0, enforcement.subject) }) {
                         findings.append(self.warning("policy.default-deny.no-allow", source, field,
                                                      "puts the endpoints it selects in default deny for \(name), and no rule of any policy allows any \(name) to endpoints it selects: all their \(name) traffic is dropped"))
                     }
@@ -244,7 +261,7 @@ package enum PolicyLint {
         func emptySelectors() -> [PolicyFinding] {
             var findings: [PolicyFinding] = []
             for (enforcement, source) in self.enforcements where self.pods(enforcement.subject).isEmpty {
-                let document = self.set.documents.first { $0.source == source }
+                let document = self.documents[source]
                 let field = document?.kind == .networkPolicy ? "spec.podSelector" : enforcement.path + ".endpointSelector"
                 findings.append(self.warning("policy.selector.empty", source, field,
                                              "selects no pod of the inventory: the policy applies to nothing"))
