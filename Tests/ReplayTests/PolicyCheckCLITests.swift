@@ -70,6 +70,12 @@ import Testing
             kind: FirewallRule
             metadata: {name: web}
             """, pods: false, field: "kind", line: 2),
+        WarningCase(code: "policy.kind.unsupported", yaml: """
+            apiVersion: policy.networking.k8s.io/v1alpha1
+            kind: AdminNetworkPolicy
+            metadata: {name: cluster-wide}
+            spec: {priority: 10, subject: {namespaces: {}}, ingress: []}
+            """, pods: false, field: "kind", line: 2),
         WarningCase(code: "policy.apiVersion.unknown", yaml: """
             apiVersion: cilium.io/v1
             kind: CiliumNetworkPolicy

@@ -260,7 +260,9 @@ package enum PolicyLint {
 
         func emptySelectors() -> [PolicyFinding] {
             var findings: [PolicyFinding] = []
-            for (enforcement, source) in self.enforcements where self.pods(enforcement.subject).isEmpty {
+            // A subject on reserved labels (`reserved:ingress`...) selects no pod by design.
+            for (enforcement, source) in self.enforcements
+            where !enforcement.subject.selectsReserved && self.pods(enforcement.subject).isEmpty {
                 let document = self.documents[source]
                 let field = document?.kind == .networkPolicy ? "spec.podSelector" : enforcement.path + ".endpointSelector"
                 findings.append(self.warning("policy.selector.empty", source, field,

@@ -12,11 +12,13 @@ package struct PolicySet: Sendable {
     /// `p.yaml: skipped: Deployment 'web' (document 3): not a network policy` or
     /// `read but not evaluated: toRequires: it is ignored (Cilium deprecated it); at p.yaml: document 1: spec.egress[0].toRequires (line 9), and 2 more places`.
     package var notices: [String]
-    /// One error per file that could not be loaded (`PolicyLoader.loadEach(paths:)`); such a
-    /// file contributes no document and no notice.
+    /// One error per document that could not be loaded, or per file that could not be read or
+    /// parsed (`PolicyLoader.loadEach(paths:)`); a file with an error contributes no document
+    /// and no notice.
     package var errors: [AgentError]
     /// Warnings found while reading (`policy.kind.typo`, `policy.port.integer`, ...), for
-    /// `flowmon policy check`; the other commands print them as notices.
+    /// `flowmon policy check`; `load(paths:)` drops them (its skip notices name the documents
+    /// left out).
     package var warnings: [PolicyFinding] = []
     /// Field positions of each loaded document, when the load was asked to record them.
     package var positions: [PolicySource: PolicyPositions] = [:]
