@@ -253,7 +253,7 @@ import Testing
     }
 
     @Test func strictMakesWarningsFailWithTheirOwnExitCode() throws {
-        let warning = try #require(Self.warningCases.first { $0.code == "policy.kind.typo" })
+        let warning = Self.warning("policy.kind.typo")
         let directory = try Self.directory(["w.yaml": warning.yaml])
         defer { try? FileManager.default.removeItem(at: directory) }
         #expect(try Self.check(directory, []).status == 0)
@@ -267,10 +267,12 @@ import Testing
         #expect(try Self.check(directory, ["--strict"]).status == 1)
     }
 
+    static func warning(_ code: String) -> WarningCase { Self.warningCases.first { $0.code == code }! }
+
     /// A fixture with errors and warnings in several files, for the formats.
     static func mixed() throws -> URL {
         try Self.directory([
-            "a.yaml": Self.warningCases[0].yaml + "\n---\n" + Self.warningCases[3].yaml,
+            "a.yaml": Self.warning("policy.kind.typo").yaml + "\n---\n" + Self.warning("policy.port.integer").yaml,
             "b,c.yaml": "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: b}\nspec: {endpointSelector: {}, egres: []}\n",
         ])
     }
