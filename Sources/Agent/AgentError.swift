@@ -8,10 +8,22 @@ package struct AgentError: Error, CustomStringConvertible, Sendable, Equatable {
     package var location: String
     package var message: String
     package var line: Int?
+    /// 1-based column of the offending node, when the parser gives one (not printed in
+    /// `description`; `flowmon policy check --format` reports it).
+    package var column: Int?
+    /// The field path alone (`spec.ingress[0]`), when the error is about a field of a document.
+    package var field: String?
+    /// A stable dotted name for the kind of problem (`policy.field.unknown`), for
+    /// `flowmon policy check`; docs/policy.md lists them.
+    package var code: String?
     /// Errors of the same load in other files (a policy directory reports every bad file).
     package var further: [AgentError] = []
 
-    package init(file: String, location: String = "", message: String, line: Int? = nil) {
+    package init(file: String, location: String = "", message: String, line: Int? = nil, column: Int? = nil,
+                field: String? = nil, code: String? = nil) {
+        self.column = column
+        self.field = field
+        self.code = code
         self.file = file
         self.location = location
         self.message = message

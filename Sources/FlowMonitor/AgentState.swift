@@ -17,7 +17,8 @@ package struct AgentConfiguration: Sendable {
     /// judged as sent to the backends; the endpoints of `default/kubernetes` are the API server's.
     package var services: String?
     /// Whether a policy file that fails to load is left out (its error in
-    /// `AgentState.policies.errors`) instead of stopping the load (`flowmon policy check`).
+    /// `AgentState.policies.errors`) instead of stopping the load, and field positions are
+    /// kept for warnings (`flowmon policy check`).
     package var skipsBadPolicyFiles: Bool
     /// Cilium's `cluster-name` (`--cluster-name`): the pods' `io.cilium.k8s.policy.cluster`
     /// label and the Hubble endpoints' `cluster_name`.
@@ -73,7 +74,7 @@ package struct AgentState: Sendable {
             inventory.nodes.append(Node(name: node))
         }
         let policies = configuration.policyPaths.isEmpty ? PolicySet()
-            : configuration.skipsBadPolicyFiles ? PolicyLoader.loadEach(paths: configuration.policyPaths)
+            : configuration.skipsBadPolicyFiles ? PolicyLoader.loadEach(paths: configuration.policyPaths, recordingPositions: true)
             : try PolicyLoader.load(paths: configuration.policyPaths)
         let services = try configuration.services.map { path throws(AgentError) in try ServiceLoader.load(path: path) } ?? []
         let tables = try AgentTables.build(inventory: inventory, policies: policies.documents,

@@ -63,15 +63,35 @@ package struct PolicyExplanation: Sendable {
 
 /// Names what `PolicySnapshot.judge` decided; it decides nothing itself.
 package enum PolicyExplainer {
-    /// Resolves `NS/POD` or an IP address to an address of the inventory.
+    /// Resolves `NS/POD` or an IP address to an address of the inventory. POD may be a prefix
+    /// of pod names, as in Hubble's `--pod NS/PREFIX` filter (`web` for `web-7d4b9c-x2x`): the
+    /// pod of that exact name, else the first by name of the pods it begins (those on the node
+    /// named by --node-name first), as long as they all share one identity (so one policy);
+    /// pods of several identities are an error naming them.
     package static func address(_ text: String, in state: AgentState) throws(AgentError) -> IPAddress {
         if let parsed = IPAddress(text: text) { return parsed }
         let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let endpoint = state.endpoints.endpoint(namespace: parts[0], pod: parts[1]) else {
-            throw AgentError(file: text, message: "neither an IP address nor a NAMESPACE/POD of the inventory")
+        guard parts.count == 2, let endpoint = try Self.pod(namespace: parts[0], prefix: parts[1], in: state) else {
+            throw AgentError(file: text, message: "neither an IP address nor a NAMESPACE/POD (or NAMESPACE/POD-NAME-PREFIX) of the inventory")
         }
         guard let first = endpoint.ips.first ?? endpoint.pod?.ips.first else {
             throw AgentError(file: text, message: "the pod has no IP address in the inventory")
+        }
+        return first
+    }
+
+    /// The pod `namespace/prefix` names: exact name first, else the pods whose names begin with `prefix`.
+    static func pod(namespace: String, prefix: String, in state: AgentState) throws(AgentError) -> Endpoint? {
+        if let exact = state.endpoints.endpoint(namespace: namespace, pod: prefix) { return exact }
+        guard !prefix.isEmpty else { return nil }
+        let matches = state.endpoints.endpoints
+            .filter { $0.pod != nil && $0.namespace == namespace && ($0.podName ?? "").hasPrefix(prefix) }
+            .sorted { ($0.isLocal ? 0 : 1, $0.podName ?? "") < ($1.isLocal ? 0 : 1, $1.podName ?? "") }
+        guard let first = matches.first else { return nil }
+        guard matches.allSatisfy({ $0.identity == first.identity }) else {
+            let names = matches.prefix(5).map { "\($0.podName ?? "") (identity \($0.identity.rawValue))" }.joined(separator: ", ")
+            throw AgentError(file: "\(namespace)/\(prefix)",
+                             message: "\(matches.count) pods begin with '\(prefix)' and they have different identities (so possibly different policies): \(names)\(matches.count > 5 ? ", ..." : ""); name one")
         }
         return first
     }
@@ -129,8 +149,13 @@ package enum PolicyExplainer {
         {
             let name = local.podName.map { "\(local.namespace ?? "")/\($0)" } ?? local.text
             let decision = lookup.decision
-            let policies = Int(decision.policySet) < state.compiled.policySets.count
+            var policies = Int(decision.policySet) < state.compiled.policySets.count
                 ? state.compiled.policySets[Int(decision.policySet)] : []
+            // A verdict of default deny matched no entry: the policies responsible are those
+            // that put the endpoint in default deny for this direction.
+            if decision.outcome == .denied && lookup.entry == nil {
+                policies = state.compiled.defaultDeny[local.identity]?.policies(direction) ?? []
+            }
             let note: String?
             switch decision.outcome {
             case _ where !lookup.evaluated: note = "\(name) is not a pod on this node; its own node enforces its policy"

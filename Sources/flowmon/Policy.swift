@@ -19,11 +19,19 @@ extension Flowmon {
 extension Flowmon.Policy {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate policy files and print one line per policy.",
+            abstract: "Validate policy files: every error in every file, and warnings about policies that probably do not do what was meant.",
             discussion: """
-                Every error names the file, the document, the field and the line. Every file is checked: \
-                one that fails is reported and left out, and the exit status is 1 when any failed. With \
-                --pods, each line also says how many pods of the inventory the policy selects.
+                Every document of every file is checked; each error names the file, the document, the field \
+                and the line (and column, in the machine formats), with a stable code (docs/policy.md lists \
+                them). A file with an error contributes no policy. Warnings: a kind that is not a policy kind \
+                flowmon knows (a near miss such as CiliumNetworkPolcy says which kind was meant), a Cilium port \
+                written as an integer, an allow rule a deny rule shadows, a rule that puts endpoints in default \
+                deny with nothing allowed; with --pods, selectors that select no pod and named ports no pod \
+                declares; with --namespaces or --pods, namespaces that do not exist. With --pods, each policy \
+                line also says how many pods the policy selects.
+
+                Exit status: 0 when there is no error (warnings allowed), 1 when there is an error, 2 when \
+                there is no error but --strict is given and there are warnings (64: bad command line).
                 """
         )
 
@@ -31,6 +39,15 @@ extension Flowmon.Policy {
         var paths: [String]
 
         @OptionGroup var inventory: InventoryOptions
+
+        @Option(help: ArgumentHelp("Output: text (policy lines on standard output, findings on standard error), json (one object, schema/policy-check.schema.json), github (GitHub Actions ::error/::warning annotations), gitlab (a GitLab Code Quality report).", valueName: "format"))
+        var format: PolicyCheckFormat = .text
+
+        @Flag(help: "Fail on warnings too: exit 2 when there are warnings and no error.")
+        var strict = false
+
+        /// Exit status when --strict is given and there are warnings but no error.
+        static let warningsExitStatus: Int32 = 2
 
         func run() throws {
             let state: AgentState
@@ -44,7 +61,39 @@ extension Flowmon.Policy {
                 throw ExitCode.failure
             }
             for message in state.messages { Diagnostics.line("flowmon: \(message)") }
-            for error in state.policies.errors { Diagnostics.error(error) }
+            let hasNamespaces = self.inventory.pods != nil || self.inventory.namespaces != nil
+            let cluster = PolicyLint.Cluster(hasPods: self.inventory.pods != nil,
+                                             namespaces: hasNamespaces ? Set(state.inventory.namespaces.map(\.name)) : nil)
+            let warnings = (state.policies.warnings + PolicyLint.warnings(state.policies, compiled: state.compiled, cluster: cluster))
+                .sorted { ($0.file, $0.document ?? 0, $0.line ?? 0, $0.column ?? 0) < ($1.file, $1.document ?? 0, $1.line ?? 0, $1.column ?? 0) }
+            let report = PolicyCheckReport(findings: state.policies.errors.map(PolicyFinding.init) + warnings,
+                                           policies: state.policies.documents.count)
+            switch self.format {
+            case .text:
+                for error in state.policies.errors { Diagnostics.error(error) }
+                for warning in warnings { Diagnostics.line("flowmon: warning: \(warning.text)") }
+                self.printPolicyLines(state)
+                let count = report.policies
+                var summary = "\(count) polic\(count == 1 ? "y" : "ies") valid"
+                let failed = Set(state.policies.errors.map(\.file)).count
+                if failed > 0 { summary += "; \(failed) file\(failed == 1 ? "" : "s") with errors" }
+                print(summary)
+                if report.warningCount > 0 {
+                    Diagnostics.line("flowmon: \(report.warningCount) warning\(report.warningCount == 1 ? "" : "s")"
+                                     + (self.strict ? " (--strict: they fail the check)" : ""))
+                }
+            case .json: print(try report.json())
+            case .github:
+                let text = report.github()
+                if !text.isEmpty { print(text) }
+            case .gitlab: print(try report.gitlab())
+            }
+            if report.errorCount > 0 { throw ExitCode.failure }
+            if self.strict && report.warningCount > 0 { throw ExitCode(Self.warningsExitStatus) }
+        }
+
+        /// One line per policy: kind, name, file, rule counts, and with --pods the pods it selects.
+        func printPolicyLines(_ state: AgentState) {
             for document in state.policies.documents {
                 let name = document.namespace.map { "\($0)/\(document.name)" } ?? document.name
                 var line = "\(document.kind.rawValue) \(name) (\(document.source.file), document \(document.source.documentIndex)): "
@@ -57,13 +106,6 @@ extension Flowmon.Policy {
                 }
                 print(line)
             }
-            let count = state.policies.documents.count
-            let failed = state.policies.errors.count
-            guard failed == 0 else {
-                print("\(count) polic\(count == 1 ? "y" : "ies") valid; \(failed) file\(failed == 1 ? "" : "s") with errors")
-                throw ExitCode.failure
-            }
-            print("\(count) polic\(count == 1 ? "y" : "ies") valid")
         }
 
         static func describe(_ body: PolicyDocument.Body) -> String {
@@ -89,15 +131,16 @@ extension Flowmon.Policy {
                 Uses the same compiled policy maps and identities as replay: the egress decision at the \
                 source pod and the ingress decision at the destination pod (each only when that pod is on \
                 the node named by --node-name, or on any node when no node is named), the map entry that \
-                matched, and the policies responsible. With --to-fqdn the destination is a DNS \
+                matched, and the policies responsible: those of the entry, or, when the verdict is default \
+                deny, the policies that put the endpoint in default deny for that direction. With --to-fqdn the destination is a DNS \
                 name, judged with the toFQDNs selectors it matches.
                 """
         )
 
-        @Option(help: ArgumentHelp("The client: NAMESPACE/POD or an IP address.", valueName: "endpoint"))
+        @Option(help: ArgumentHelp("The client: NAMESPACE/POD or an IP address. POD may be the beginning of a pod name, as in Hubble's --pod filter (NAMESPACE/web for web-7d4b9c-x2x): the first such pod by name, when they share one identity.", valueName: "endpoint"))
         var from: String
 
-        @Option(help: ArgumentHelp("The server: NAMESPACE/POD or an IP address (with --to-fqdn: the name's address).", valueName: "endpoint"))
+        @Option(help: ArgumentHelp("The server: NAMESPACE/POD (or NAMESPACE/POD-NAME-PREFIX) or an IP address (with --to-fqdn: the name's address).", valueName: "endpoint"))
         var to: String?
 
         @Option(name: .customLong("to-fqdn"), help: ArgumentHelp(
@@ -281,7 +324,7 @@ extension Flowmon.Policy {
                     }
                 }
                 if !direction.policies.isEmpty {
-                    line += ", from " + direction.policies.map { "\($0.kind.rawValue) \($0.namespace.map { "\($0)/" } ?? "")\($0.name)" }
+                    line += (direction.decision.outcome == .denied ? ", default deny from " : ", from ") + direction.policies.map { "\($0.kind.rawValue) \($0.namespace.map { "\($0)/" } ?? "")\($0.name)" }
                         .joined(separator: ", ")
                 }
                 if let note = direction.note { line += " (\(note))" }

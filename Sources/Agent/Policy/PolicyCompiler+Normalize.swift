@@ -11,7 +11,13 @@ extension PolicyCompiler {
         case .cilium(let ciliumRules):
             let namespace = document.kind == .ciliumNetworkPolicy ? (document.namespace ?? "default") : nil
             for rule in ciliumRules {
+                let first = rules.count
+                let enforcementCount = enforcements.count
                 self.normalize(rule, namespace: namespace, policy: reference, into: &rules, enforcements: &enforcements)
+                // The rule's path: `spec`, or `specs[i]` (rule.index 1... numbers the `specs` items).
+                let path = rule.index == 0 ? "spec" : "specs[\(rule.index - 1)]"
+                for index in first..<rules.count { rules[index].path = path + "." + rules[index].path }
+                for index in enforcementCount..<enforcements.count { enforcements[index].path = path }
             }
         case .kubernetes(let spec):
             self.normalize(spec, namespace: document.namespace ?? "default", policy: reference, into: &rules,
@@ -42,15 +48,17 @@ extension PolicyCompiler {
             policy: policy))
 
         for (items, isDeny) in [(rule.ingress ?? [], false), (rule.ingressDeny ?? [], true)] {
-            for item in items {
+            for (index, item) in items.enumerated() {
                 let peers = self.ciliumPeers(endpoints: item.fromEndpoints, cidrs: item.fromCIDR, cidrSets: item.fromCIDRSet,
                                              entities: item.fromEntities, nodes: item.fromNodes, namespace: namespace)
+                let before = rules.count
                 self.appendCilium(peers: peers, toPorts: item.toPorts, icmps: item.icmps, subject: subject, direction: .ingress,
                                   isDeny: isDeny, policy: policy, into: &rules)
+                if rules.count > before { rules[before].path = "\(isDeny ? "ingressDeny" : "ingress")[\(index)]" }
             }
         }
         for (items, isDeny) in [(rule.egress ?? [], false), (rule.egressDeny ?? [], true)] {
-            for item in items {
+            for (index, item) in items.enumerated() {
                 var peers = self.ciliumPeers(endpoints: item.toEndpoints, cidrs: item.toCIDR, cidrSets: item.toCIDRSet,
                                              entities: item.toEntities, nodes: item.toNodes, namespace: namespace)
                 if let fqdns = item.toFQDNs {
@@ -58,8 +66,10 @@ extension PolicyCompiler {
                     let indices = fqdns.compactMap { self.fqdnSelectors.index(of: $0) }
                     peers = (peers ?? []) + [.identities(indices.map(Identity.fqdnSelector))]
                 }
+                let before = rules.count
                 self.appendCilium(peers: peers, toPorts: item.toPorts, icmps: item.icmps, subject: subject, direction: .egress,
                                   isDeny: isDeny, policy: policy, into: &rules)
+                if rules.count > before { rules[before].path = "\(isDeny ? "egressDeny" : "egress")[\(index)]" }
             }
         }
     }
@@ -139,17 +149,17 @@ extension PolicyCompiler {
         enforcements.append(Enforcement(subject: subject, ingress: isolatesIngress, egress: isolatesEgress, policy: policy))
 
         if isolatesIngress {
-            for rule in spec.ingress ?? [] {
+            for (index, rule) in (spec.ingress ?? []).enumerated() {
                 rules.append(NormalizedRule(policy: policy, subject: subject, direction: .ingress, isDeny: false,
                                             peers: self.kubernetesPeers(rule.from, namespace: namespace),
-                                            ports: Self.kubernetesPorts(rule.ports)))
+                                            ports: Self.kubernetesPorts(rule.ports), path: "spec.ingress[\(index)]"))
             }
         }
         if isolatesEgress {
-            for rule in spec.egress ?? [] {
+            for (index, rule) in (spec.egress ?? []).enumerated() {
                 rules.append(NormalizedRule(policy: policy, subject: subject, direction: .egress, isDeny: false,
                                             peers: self.kubernetesPeers(rule.to, namespace: namespace),
-                                            ports: Self.kubernetesPorts(rule.ports)))
+                                            ports: Self.kubernetesPorts(rule.ports), path: "spec.egress[\(index)]"))
             }
         }
     }

@@ -51,10 +51,24 @@ package struct CompiledPolicies: Sendable {
     package var table: PolicyTable
     /// Index 0 is the empty set; `PolicyMapEntry.policySet` indexes this.
     package var policySets: [[PolicyReference]]
+    /// What the policies were compiled against (`PolicyLint` evaluates selectors with it).
+    package var inventory: CompilerInventory
     /// The local endpoint identities each policy selects, for `policy check`.
     package var selectedIdentities: [PolicyReference: Set<Identity>]
     /// The `toFQDNs` selectors, index i standing for the remote `Identity.fqdnSelector(i)`.
     package var fqdnSelectors = FQDNSelectorTable()
+    /// Per local endpoint identity, the policies that put it in default deny, per direction
+    /// (sorted): what `policy explain` names when a verdict comes from default deny.
+    package var defaultDeny: [Identity: DefaultDeny] = [:]
+
+    package struct DefaultDeny: Sendable, Equatable {
+        package var ingress: [PolicyReference] = []
+        package var egress: [PolicyReference] = []
+
+        package func policies(_ direction: TrafficDirection) -> [PolicyReference] {
+            direction == .egress ? self.egress : self.ingress
+        }
+    }
     /// `PolicyMapEntry.l7RuleSet` indexes this.
     package var l7Rules = L7RuleTable()
 }
@@ -137,6 +151,8 @@ package struct PolicyCompiler {
         var peers: [Peer]?
         /// Empty: every protocol and port.
         var ports: [PortSpec]
+        /// The rule item in its document (`spec.ingress[0]`), for `policy check`.
+        var path: String = ""
     }
 
     enum Peer {
@@ -159,6 +175,8 @@ package struct PolicyCompiler {
         var ingress: Bool
         var egress: Bool
         var policy: PolicyReference
+        /// The rule in its document (`spec`, `specs[1]`), for `policy check`.
+        var path: String = "spec"
     }
 
     // MARK: Compile
@@ -209,6 +227,7 @@ package struct PolicyCompiler {
         }
 
         var selected: [PolicyReference: Set<Identity>] = [:]
+        var defaultDeny: [Identity: CompiledPolicies.DefaultDeny] = [:]
         var endpoints: [Identity: EndpointPolicy] = [:]
         var l7Rules = L7RuleTable()
         let local = self.inventory.localIdentities.sorted()
@@ -216,10 +235,16 @@ package struct PolicyCompiler {
             guard let endpointLabels = self.labels[endpoint] else { continue }
             var ingressEnforced = false
             var egressEnforced = false
+            var denying = CompiledPolicies.DefaultDeny()
             for enforcement in enforcements where enforcement.subject.matches(endpointLabels) {
                 ingressEnforced = ingressEnforced || enforcement.ingress
                 egressEnforced = egressEnforced || enforcement.egress
                 selected[enforcement.policy, default: []].insert(endpoint)
+                if enforcement.ingress && !denying.ingress.contains(enforcement.policy) { denying.ingress.append(enforcement.policy) }
+                if enforcement.egress && !denying.egress.contains(enforcement.policy) { denying.egress.append(enforcement.policy) }
+            }
+            if ingressEnforced || egressEnforced {
+                defaultDeny[endpoint] = .init(ingress: denying.ingress.sorted(), egress: denying.egress.sorted())
             }
             // (direction, remote, proto, portLow, portHigh, hasPort, deny) -> policies, L7 rules:
             // the contributions are collected, sorted by key (ties in contribution order) and
@@ -269,8 +294,9 @@ package struct PolicyCompiler {
             endpoints[endpoint] = EndpointPolicy(ingressEnforced: ingressEnforced, egressEnforced: egressEnforced,
                                                  entries: entries)
         }
-        return CompiledPolicies(table: PolicyTable(endpoints: endpoints), policySets: policySets,
-                                selectedIdentities: selected, fqdnSelectors: self.fqdnSelectors, l7Rules: l7Rules)
+        return CompiledPolicies(table: PolicyTable(endpoints: endpoints), policySets: policySets, inventory: self.inventory,
+                                selectedIdentities: selected, fqdnSelectors: self.fqdnSelectors, defaultDeny: defaultDeny,
+                                l7Rules: l7Rules)
     }
 
     struct EntryKey: Hashable, Comparable {

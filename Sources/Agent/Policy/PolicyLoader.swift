@@ -12,9 +12,16 @@ package struct PolicySet: Sendable {
     /// `p.yaml: skipped: Deployment 'web' (document 3): not a network policy` or
     /// `read but not evaluated: toRequires: it is ignored (Cilium deprecated it); at p.yaml: document 1: spec.egress[0].toRequires (line 9), and 2 more places`.
     package var notices: [String]
-    /// One error per file that could not be loaded (`PolicyLoader.loadEach(paths:)`); such a
-    /// file contributes no document and no notice.
+    /// One error per document that could not be loaded, or per file that could not be read or
+    /// parsed (`PolicyLoader.loadEach(paths:)`); a file with an error contributes no document
+    /// and no notice.
     package var errors: [AgentError]
+    /// Warnings found while reading (`policy.kind.typo`, `policy.port.integer`, ...), for
+    /// `flowmon policy check`; `load(paths:)` drops them (its skip notices name the documents
+    /// left out).
+    package var warnings: [PolicyFinding] = []
+    /// Field positions of each loaded document, when the load was asked to record them.
+    package var positions: [PolicySource: PolicyPositions] = [:]
 
     package init(documents: [PolicyDocument] = [], notices: [String] = [], errors: [AgentError] = []) {
         self.documents = documents
@@ -25,8 +32,9 @@ package struct PolicySet: Sendable {
 
 /// Loads CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes NetworkPolicy
 /// objects from YAML or JSON files into the typed model, with strict validation: the first
-/// problem in a file stops that file with an `AgentError` naming file, document (1-based),
-/// field path and line; the other files are still read, and every error is reported.
+/// problem in a document stops that document with an `AgentError` naming file, document
+/// (1-based), field path and line; the file's other documents and the other files are still
+/// read, every error is reported, and a file with any error contributes no policy.
 ///
 /// Files that are not Kubernetes objects are named by their format: an unrendered Go/Helm
 /// template (`{{ … }}`) or a JSON rule array of the old `cilium policy import`.
@@ -64,7 +72,9 @@ package enum PolicyLoader {
     /// across all files is an error unless both copies are identical. Every file is read even
     /// when one fails; the error thrown is the first file's, with the others in `further`.
     package static func load(paths: [String]) throws(AgentError) -> PolicySet {
-        let set = self.loadEach(paths: paths)
+        // The warnings are `policy check`'s: the skip notices already name the documents left out.
+        var set = self.loadEach(paths: paths)
+        set.warnings = []
         if var first = set.errors.first {
             first.further = Array(set.errors.dropFirst())
             throw first
@@ -73,9 +83,12 @@ package enum PolicyLoader {
     }
 
     /// Like `load(paths:)`, but a file that fails is left out and its error goes to `errors`,
-    /// and the load goes on with the other files (`flowmon policy check`).
-    package static func loadEach(paths: [String]) -> PolicySet {
+    /// and the load goes on with the other files (`flowmon policy check`). With
+    /// `recordingPositions`, the position of every field of every loaded document is kept
+    /// (`PolicySet.positions`), for warnings that name a line.
+    package static func loadEach(paths: [String], recordingPositions: Bool = false) -> PolicySet {
         var session = PolicyLoadSession()
+        session.recordsPositions = recordingPositions
         var errors: [AgentError] = []
         for path in paths {
             let files: [String]
@@ -87,7 +100,7 @@ package enum PolicyLoader {
             }
             for file in files {
                 do {
-                    try session.load(text: try self.readFile(file), file: file)
+                    errors += session.loadCollecting(text: try self.readFile(file), file: file)
                 } catch {
                     errors.append(error)
                 }
@@ -101,19 +114,25 @@ package enum PolicyLoader {
     /// Loads the documents of one text, named `file` in messages.
     package static func load(text: String, file: String) throws(AgentError) -> PolicySet {
         var session = PolicyLoadSession()
-        try session.load(text: text, file: file)
-        return session.result
+        let errors = session.loadCollecting(text: text, file: file)
+        if var first = errors.first {
+            first.further = Array(errors.dropFirst())
+            throw first
+        }
+        var set = session.result
+        set.warnings = []
+        return set
     }
 
     /// The files `load(paths:)` reads for one path, in order.
     package static func policyFiles(at path: String) throws(AgentError) -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw AgentError(file: path, message: "no such file or directory")
+            throw AgentError(file: path, message: "no such file or directory", code: "policy.file.unreadable")
         }
         guard isDirectory.boolValue else { return [path] }
         guard let enumerator = FileManager.default.enumerator(atPath: path) else {
-            throw AgentError(file: path, message: "cannot read directory")
+            throw AgentError(file: path, message: "cannot read directory", code: "policy.file.unreadable")
         }
         let base = path.hasSuffix("/") ? path : path + "/"
         var files: [String] = []
@@ -131,10 +150,10 @@ package enum PolicyLoader {
 
     static func readFile(_ file: String) throws(AgentError) -> String {
         guard FileManager.default.isReadableFile(atPath: file), let data = FileManager.default.contents(atPath: file) else {
-            throw AgentError(file: file, message: "cannot read file")
+            throw AgentError(file: file, message: "cannot read file", code: "policy.file.unreadable")
         }
         guard let text = String(bytes: data, encoding: .utf8) else {
-            throw AgentError(file: file, message: "file is not valid UTF-8")
+            throw AgentError(file: file, message: "file is not valid UTF-8", code: "policy.file.unreadable")
         }
         return text
     }
@@ -150,6 +169,10 @@ struct PolicyLoadSession {
     private var unevaluated: [(feature: String, effect: String, place: String, count: Int)] = []
     /// Those of the file being read, counted once the whole file has loaded.
     private var fileUnevaluated: [PolicyUnevaluated] = []
+    /// The errors of the file being read, one per failed document (or one for the file).
+    private var fileErrors: [AgentError] = []
+    /// Whether field positions are kept (`PolicySet.positions`).
+    var recordsPositions = false
 
     /// The documents, the skip notices, then one notice per feature read but not evaluated,
     /// naming its first place and how many more there are.
@@ -181,18 +204,28 @@ struct PolicyLoadSession {
         return "read but not evaluated: toFQDNs selectors beyond the first \(capacity): the policies have \(selectors.count) distinct selectors and flowmon tracks \(capacity), so \(selectors.count - capacity) select no address; at \(place) (\(first)), the first of them"
     }
 
-    /// Loads one file's documents; when it fails, the session is as it was before.
-    mutating func load(text: String, file: String) throws(AgentError) {
+    /// Loads one file's documents and returns its errors: one per document that fails (each
+    /// document is read even when an earlier one failed), or one for the whole file (YAML
+    /// syntax, template). When there is any, the session keeps none of the file's policies and
+    /// notices, as it was before, but keeps its warnings.
+    mutating func loadCollecting(text: String, file: String) -> [AgentError] {
         let documentCount = self.set.documents.count
         let noticeCount = self.set.notices.count
         self.fileUnevaluated = []
+        self.fileErrors = []
         do {
             try self.loadDocuments(text: text, file: file)
         } catch {
-            for document in self.set.documents[documentCount...] { self.seen[Self.key(document)] = nil }
+            self.fileErrors.append(error)
+        }
+        guard self.fileErrors.isEmpty else {
+            for document in self.set.documents[documentCount...] {
+                self.seen[Self.key(document)] = nil
+                self.set.positions[document.source] = nil
+            }
             self.set.documents.removeSubrange(documentCount...)
             self.set.notices.removeSubrange(noticeCount...)
-            throw error
+            return self.fileErrors
         }
         for item in self.fileUnevaluated {
             if let position = self.unevaluated.firstIndex(where: { $0.feature == item.feature }) {
@@ -201,6 +234,7 @@ struct PolicyLoadSession {
                 self.unevaluated.append((item.feature, item.effect, item.place, 1))
             }
         }
+        return []
     }
 
     static func key(_ document: PolicyDocument) -> String {
@@ -210,7 +244,7 @@ struct PolicyLoadSession {
     private mutating func loadDocuments(text: String, file: String) throws(AgentError) {
         if let template = PolicySourceFormat.templateAction(in: text) {
             throw AgentError(file: file, message: "this looks like a Go/Helm template ('\(template.text)'), not a policy: render it first (helm template, or the tool that fills it in) and check the output",
-                             line: template.line)
+                             line: template.line, code: "policy.format.template")
         }
         var documents: YamlSequence<PolicyYAMLNode>
         do {
@@ -222,12 +256,25 @@ struct PolicyLoadSession {
         var index = 0
         while let root = documents.next() {
             if case .sequence(let sequence) = root {
-                throw PolicySourceFormat.topLevelListError(sequence, file: file, documentIndex: index + 1)
+                index += 1
+                self.fileErrors.append(PolicySourceFormat.topLevelListError(sequence, file: file, documentIndex: index))
+                continue
             }
-            try self.handle(root, file: file, index: &index)
+            self.handleCollecting(root, file: file, index: &index)
         }
         if let error = documents.error {
             throw Self.yamlError(error, file: file, text: text)
+        }
+    }
+
+    /// `handle`, with a failure recorded in `fileErrors` (the document, or List item, counted).
+    private mutating func handleCollecting(_ root: PolicyYAMLNode, file: String, index: inout Int) {
+        let before = index
+        do {
+            try self.handle(root, file: file, index: &index)
+        } catch {
+            self.fileErrors.append(error)
+            if index == before { index += 1 }
         }
     }
 
@@ -244,12 +291,13 @@ struct PolicyLoadSession {
             let map = try YAMLFieldMap(root, path: "", allowed: ["apiVersion", "kind", "metadata", "items"], context: context)
             guard let itemsNode = map["items"] else { return }
             for item in try context.list(itemsNode, "items") {
-                try self.handle(item, file: file, index: &index)
+                self.handleCollecting(item, file: file, index: &index)
             }
             return
         }
         index += 1
         let context = PolicyDocumentContext(file: file, documentIndex: index)
+        defer { self.set.warnings += context.warnings }
         guard let parsed = try PolicyDocumentReader(context: context).read(root) else {
             self.set.notices.append(contentsOf: context.notices)
             return
@@ -267,39 +315,78 @@ struct PolicyLoadSession {
             guard firstDocument.body == document.body else {
                 throw context.error("metadata.name",
                                     "duplicate \(document.kind.rawValue) '\(shown)': already defined differently in \(firstPlace)",
-                                    line: parsed.nameLine)
+                                    line: parsed.nameLine, code: "policy.name.duplicate")
             }
             self.set.notices.append("\(file): skipped: \(document.kind.rawValue) '\(shown)' (document \(index)): identical to \(firstPlace); applying the same object twice is one policy")
             return
         }
         self.seen[key] = (self.set.documents.count, parsed.nameLine)
         self.set.documents.append(document)
+        if self.recordsPositions {
+            var positions = PolicyPositions()
+            positions.record(root, path: "")
+            self.set.positions[document.source] = positions
+            if document.kind != .networkPolicy {
+                self.set.warnings += Self.integerPorts(root, path: "", source: document.source)
+            }
+        }
         self.set.notices.append(contentsOf: context.notices)
         self.fileUnevaluated += context.unevaluated
+    }
+
+    /// `toPorts[].ports[].port` written as a YAML integer in a Cilium policy: the CRD's schema
+    /// types it as a string (cilium.io_ciliumnetworkpolicies.yaml, `port: type: string`), so
+    /// a server-side apply validated against the CRD rejects `port: 8080` although Cilium's
+    /// own decoding would read it. `policy.port.integer`.
+    static func integerPorts(_ node: PolicyYAMLNode, path: String, source: PolicySource) -> [PolicyFinding] {
+        switch node {
+        case .mapping(let mapping):
+            var findings: [PolicyFinding] = []
+            for (key, value) in mapping {
+                guard let name = key.scalar?.string else { continue }
+                let child = path.isEmpty ? name : path + "." + name
+                if name == "port", value.policyValueKind == .integer, let bracket = path.lastIndex(of: "["),
+                   path[..<bracket].hasSuffix(".ports"), path.contains("toPorts[") {
+                    let text = value.scalar?.string ?? ""
+                    findings.append(PolicyFinding(severity: .warning, code: "policy.port.integer", file: source.file,
+                                                  document: source.documentIndex, field: child, line: value.mark?.line,
+                                                  column: value.mark?.column,
+                                                  message: "port \(text) is an integer; the CiliumNetworkPolicy CRD types it as a string: write port: \"\(text)\" (kubectl apply --server-side and CRD validation reject the integer)"))
+                }
+                findings += self.integerPorts(value, path: child, source: source)
+            }
+            return findings
+        case .sequence(let sequence):
+            return sequence.enumerated().flatMap { self.integerPorts($1, path: "\(path)[\($0)]", source: source) }
+        case .scalar, .alias:
+            return []
+        }
     }
 
     /// A Yams error as `FILE: YAML syntax error: PROBLEM (line L)`.
     static func yamlError(_ error: any Error, file: String, text: String) -> AgentError {
         guard let yamlError = error as? YamlError else {
-            return AgentError(file: file, message: "YAML error: \(error)")
+            return AgentError(file: file, message: "YAML error: \(error)", code: "policy.yaml.syntax")
         }
         switch yamlError {
         case .scanner(let context, let problem, let mark, _),
              .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
             let detail = context.map { " \($0.text)" } ?? ""
-            return AgentError(file: file, message: "YAML syntax error: \(problem)\(detail)", line: mark.line)
+            return AgentError(file: file, message: "YAML syntax error: \(problem)\(detail)", line: mark.line, column: mark.column,
+                              code: "policy.yaml.syntax")
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
-            return AgentError(file: file, message: "YAML syntax error: duplicate key \(keys) in a map", line: context.mark.line)
+            return AgentError(file: file, message: "YAML syntax error: duplicate key \(keys) in a map", line: context.mark.line,
+                              code: "policy.yaml.syntax")
         case .reader(let problem, let offset, _, _):
             var line: Int?
             if let offset {
                 line = 1 + text.prefix(offset).reduce(0) { $1 == "\n" ? $0 + 1 : $0 }
             }
-            return AgentError(file: file, message: "YAML syntax error: \(problem)", line: line)
+            return AgentError(file: file, message: "YAML syntax error: \(problem)", line: line, code: "policy.yaml.syntax")
         default:
-            return AgentError(file: file, message: "YAML error: \(yamlError)")
+            return AgentError(file: file, message: "YAML error: \(yamlError)", code: "policy.yaml.syntax")
         }
     }
 }
@@ -337,6 +424,9 @@ struct PolicyDocumentReader {
         case PolicyKind.networkPolicy.rawValue: kind = .networkPolicy; expectedVersion = Self.kubernetesAPIVersion
         default:
             self.skip(kindText, mapping, reason: "not a network policy")
+            if let finding = PolicyKindCheck.finding(kind: kindText, apiVersion: apiVersion, node: kindNode, context: self.context) {
+                self.context.warnings.append(finding)
+            }
             return nil
         }
         guard let apiVersion else {
@@ -344,6 +434,11 @@ struct PolicyDocumentReader {
         }
         guard apiVersion == expectedVersion else {
             self.skip(kindText, mapping, reason: "apiVersion '\(apiVersion)' is not \(expectedVersion)")
+            let node = mapping["apiVersion"] ?? root
+            self.context.warnings.append(PolicyFinding(
+                severity: .warning, code: "policy.apiVersion.unknown", file: self.context.file,
+                document: self.context.documentIndex, field: "apiVersion", line: node.mark?.line, column: node.mark?.column,
+                message: "\(kindText) with apiVersion '\(apiVersion)' is not the \(expectedVersion) \(kindText) flowmon evaluates: the document is skipped"))
             return nil
         }
         let topFields = kind == .networkPolicy

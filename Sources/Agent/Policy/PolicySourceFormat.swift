@@ -37,10 +37,10 @@ enum PolicySourceFormat {
         if isRuleArray {
             return AgentError(file: file, location: "document \(documentIndex)",
                               message: "a JSON rule array of the old `cilium policy import` format, not a Kubernetes object: wrap the rules in a CiliumNetworkPolicy (apiVersion: cilium.io/v2, kind: CiliumNetworkPolicy, metadata.name, and the rules as its specs)",
-                              line: line)
+                              line: line, code: "policy.format.rule-array")
         }
         return AgentError(file: file, location: "document \(documentIndex)",
                           message: "a list of \(sequence.count) item\(sequence.count == 1 ? "" : "s"), not a Kubernetes object: flowmon reads objects with apiVersion and kind (several in one file as YAML documents separated by --- or as a kind: List)",
-                          line: line)
+                          line: line, code: "policy.format.list")
     }
 }

@@ -188,13 +188,19 @@ final class PolicyDocumentContext {
         path.isEmpty ? "document \(self.documentIndex)" : "document \(self.documentIndex): \(path)"
     }
 
-    func error(_ path: String, _ message: String, line: Int?) -> AgentError {
-        AgentError(file: self.file, location: self.location(path), message: message, line: line)
+    /// An error about the field at `path`. `code` defaults by the message: a missing field is
+    /// `policy.field.missing`, anything else `policy.field.invalid`.
+    func error(_ path: String, _ message: String, line: Int?, column: Int? = nil, code: String? = nil) -> AgentError {
+        AgentError(file: self.file, location: self.location(path), message: message, line: line, column: column,
+                   field: path, code: code ?? (message == "required field is missing" ? "policy.field.missing" : "policy.field.invalid"))
     }
 
-    func error(_ path: String, _ message: String, at node: PolicyYAMLNode) -> AgentError {
-        self.error(path, message, line: node.policyLine)
+    func error(_ path: String, _ message: String, at node: PolicyYAMLNode, code: String? = nil) -> AgentError {
+        self.error(path, message, line: node.policyLine, column: node.mark?.column, code: code)
     }
+
+    /// Warnings about this document (`PolicySet.warnings`).
+    var warnings: [PolicyFinding] = []
 
     /// Things read but not evaluated, reported once per feature for a whole load.
     var unevaluated: [PolicyUnevaluated] = []
@@ -211,14 +217,14 @@ final class PolicyDocumentContext {
         self.budget -= count
         if self.budget < 0 {
             throw self.error("", "document is too large (more than \(Self.nodeBudget) values once YAML aliases are expanded)",
-                             at: node)
+                             at: node, code: "policy.document.too-large")
         }
     }
 
     // MARK: Typed values
 
     func typeError(_ path: String, expected: String, _ node: PolicyYAMLNode) -> AgentError {
-        self.error(path, "expected \(expected), found \(node.policyValueKind.phrase)", at: node)
+        self.error(path, "expected \(expected), found \(node.policyValueKind.phrase)", at: node, code: "policy.field.type")
     }
 
     func string(_ node: PolicyYAMLNode, _ path: String) throws(AgentError) -> String {
@@ -307,12 +313,14 @@ struct YAMLFieldMap {
         try context.spend(mapping.count, at: node)
         for (keyNode, valueNode) in mapping {
             guard case .scalar(let keyScalar) = keyNode else {
-                throw context.error(path, "map keys must be strings, found \(keyNode.policyValueKind.phrase)", at: keyNode)
+                throw context.error(path, "map keys must be strings, found \(keyNode.policyValueKind.phrase)", at: keyNode,
+                                    code: "policy.field.type")
             }
             let key = keyScalar.string
             guard allowed.contains(key) else {
                 throw context.error(Self.child(path, key),
-                                    "unknown field '\(key)' (allowed: \(allowed.joined(separator: ", ")))", at: keyNode)
+                                    "unknown field '\(key)' (allowed: \(allowed.joined(separator: ", ")))", at: keyNode,
+                                    code: "policy.field.unknown")
             }
             if valueNode.policyValueKind == .null { continue }
             // Yams rejects duplicate keys; two that differ only in tag both count, the last one
