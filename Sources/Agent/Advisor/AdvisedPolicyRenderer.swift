@@ -105,6 +105,13 @@ struct AdvisedPolicyRenderer {
                 + (workload.alsoSelected.isEmpty ? "exactly these pods in the inventory"
                    : "also \(workload.alsoSelected.joined(separator: ", ")) (no stable label tells them apart)"),
         ]
+        let connections = self.use.egress.connections + self.use.ingress.connections
+        var observed = "Observed: \(connections) connection\(connections == 1 ? "" : "s") of its pods"
+        if let seen = self.advisor.subjectSeen[self.subject] {
+            observed += " over \(ObservedSpan.describe(nanoseconds: seen.nanoseconds))"
+        }
+        if !self.advisor.options.basis.isEmpty { observed += ", of \(self.advisor.options.basis)" }
+        lines.append(observed + ".")
         for (title, direction, verb) in [("Egress", self.use.egress, "out"), ("Ingress", self.use.ingress, "in")] {
             let count = direction.connections
             guard count > 0 else {
@@ -144,13 +151,21 @@ struct AdvisedPolicyRenderer {
         if !use.nodeAddresses.isEmpty {
             text += " " + use.nodeAddresses.sorted().map(\.text).joined(separator: ", ")
         }
-        let known = use.services.subtracting(use.unknownBackends)
-        if !known.isEmpty { text += " via service " + known.sorted().joined(separator: ", ") }
         if !use.unknownBackends.isEmpty {
             text += " (ClusterIP of service " + use.unknownBackends.sorted().joined(separator: ", ")
                 + ", whose backends flowmon does not know: allowed as an address)"
         }
-        return text + ": " + Self.describe(use.ports)
+        // "via service" only for the connections sent to a ClusterIP (translated to the peer's
+        // pods); the others went to the pods' own addresses.
+        guard !use.viaService.isEmpty else { return text + ": " + Self.describe(use.ports) }
+        let services = use.services.subtracting(use.unknownBackends).sorted().joined(separator: ", ")
+        var direct = use.ports
+        for (key, count) in use.viaService {
+            direct[key, default: 0] -= count
+            if direct[key] == 0 { direct[key] = nil }
+        }
+        text += " via service \(services): " + Self.describe(use.viaService)
+        return direct.isEmpty ? text : text + "; direct to its pods: " + Self.describe(direct)
     }
 
     static func describe(_ ports: [PortKey: Int]) -> String {
