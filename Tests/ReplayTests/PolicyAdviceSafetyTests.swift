@@ -75,9 +75,13 @@ struct PolicyAdviceSafetyTests {
         #expect(recommendations.contains("# Observed: 17 connections of its pods over 7.4 s, of \(basis).\n"))
         #expect(advised.stdout.contains("shop.recommendations-advised.yaml: CiliumNetworkPolicy shop/recommendations-advised for Deployment recommendations: ingress 1, egress 7; 17 connections over 7.4 s\n"))
 
-        let byDefault = try PolicyAdviseTests.advise(Self.demo.capture, Self.demo.inventory, format: "cilium")
-        defer { Self.cleanUp(byDefault) }
-        #expect(try PolicyAdviseTests.files(byDefault.directory).isEmpty)
+        // No --min-observation: the default, 10m.
+        let directory = try Fixture.temporaryDirectory().appendingPathComponent("advised")
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        let byDefault = try run(Fixture.flowmonBinary, ["policy", "advise", Self.demo.capture.path, "--out", directory.path]
+            + Self.demo.inventory)
+        #expect(byDefault.status == 0, "\(byDefault.stderr)")
+        #expect(try PolicyAdviseTests.files(directory).isEmpty)
         #expect(byDefault.stdout.contains("skipped shop/recommendations: seen for 7.4 s, less than --min-observation 10m00s: too little traffic to lock it down\n"))
         #expect(byDefault.stdout.contains("0 policies in "))
     }

@@ -163,7 +163,7 @@ struct PolicyAdviseTests {
     @Test(arguments: formats)
     func theL7AdviceAllowsTheHostsItLookedUpByName(format: String) throws {
         let testCase = Self.l7
-        let advised = try Self.advise(testCase.capture, testCase.inventory, format: format)
+        let advised = try Self.advise(testCase.capture, testCase.inventory, format: format, extra: ["--include-system"])
         defer { try? FileManager.default.removeItem(at: advised.directory.deletingLastPathComponent()) }
         let files = try Self.files(advised.directory)
         #expect(files.keys.sorted() == ["kube-system.coredns-7c9b-advised.yaml", "shop.frontend-5d8f-advised.yaml"])
