@@ -61,6 +61,33 @@ struct PolicyAdviceSafetyTests {
         #expect(!all.stdout.contains("skipped "))
     }
 
+    /// No advised policy puts a pod in default deny for a direction in which it was seen
+    /// talking to the API server, its node or the world without allowing them: advised for every
+    /// workload of the generated node (system components too) and replayed with the advice
+    /// alone, nothing is dropped. The node's services file has no Endpoints for
+    /// default/kubernetes, so a pod that reached the API server at 10.96.0.1 keeps egress
+    /// unrestricted (Cilium would judge it at the API server, which a 10.96.0.1/32 rule does
+    /// not allow), its egress rules a comment.
+    @Test func theAdviceCutsNoWorkloadOffTheAPIServerNodesOrWorld() throws {
+        let advised = try Self.advise(Self.cluster, ["--min-observation", "0", "--include-system"])
+        defer { Self.cleanUp(advised) }
+        let files = try PolicyAdviseTests.files(advised.directory)
+        let flows = try PolicyAdviseTests.replayFlows(Self.cluster.capture, Self.cluster.inventory, policies: advised.directory,
+                                                      extra: ["--verdict-as-enforced"])
+        #expect(flows.count == 825)
+        let dropped = flows.filter { PolicyAdviseTests.verdict($0) != "FORWARDED" }
+        #expect(dropped.isEmpty, "\(dropped.count) dropped, e.g. \(dropped.first ?? [:])")
+        let apiServerByClusterIP = files.filter { $0.value.contains("(ClusterIP of service default/kubernetes, whose backends flowmon does not know") }
+        #expect(!apiServerByClusterIP.isEmpty)
+        for (name, yaml) in apiServerByClusterIP {
+            #expect(!yaml.contains("\n  egress:\n"), "\(name)")
+            #expect(yaml.contains("# Egress is not restricted: the pods reached default/kubernetes at the ClusterIP"), "\(name)")
+            #expect(yaml.contains("\n#  egress:\n"), "\(name)")
+            #expect(advised.stderr.contains("\(name.replacingOccurrences(of: ".yaml", with: "").replacingOccurrences(of: ".", with: "/")): egress left unrestricted"),
+                    "\(name)")
+        }
+    }
+
     // MARK: How much traffic
 
     /// The output and every file say how much traffic the advice rests on; the demo capture is

@@ -212,11 +212,12 @@ struct AdvisedPolicyRenderer {
         let workload = self.workload
         let ingressItems = self.ciliumItems(self.ingress, direction: .ingress)
         let egressItems = self.ciliumItems(self.egress, direction: .egress)
-        let spec: [(String, AdvisedYAML)] = [
+        let openEgress = !self.unknownServices.isEmpty
+        var spec: [(String, AdvisedYAML)] = [
             ("endpointSelector", self.selectorYAML(self.selector)),
             ("ingress", .list(ingressItems.isEmpty ? [.map([])] : ingressItems)),
-            ("egress", .list(egressItems.isEmpty ? [.map([])] : egressItems)),
         ]
+        if !openEgress { spec.append(("egress", .list(egressItems.isEmpty ? [.map([])] : egressItems))) }
         let document: AdvisedYAML = .map([
             ("apiVersion", .scalar("cilium.io/v2")),
             ("kind", .scalar("CiliumNetworkPolicy")),
@@ -225,9 +226,39 @@ struct AdvisedPolicyRenderer {
         ])
         var notes = self.worldNotes() + self.nameNotes()
         if ingressItems.isEmpty { notes.append("'ingress: [{}]' selects the pods and allows nothing in.") }
-        if egressItems.isEmpty { notes.append("'egress: [{}]' selects the pods and allows nothing out.") }
-        let text = (self.header(notes: notes) + document.lines()).joined(separator: "\n") + "\n"
-        return (text, ingressItems.count, egressItems.count)
+        var trailer: [String] = []
+        if openEgress {
+            notes += self.unknownServiceNotes()
+            trailer = self.commentedRules("egress", egressItems)
+        } else if egressItems.isEmpty {
+            notes.append("'egress: [{}]' selects the pods and allows nothing out.")
+        }
+        let text = (self.header(notes: notes) + document.lines() + trailer).joined(separator: "\n") + "\n"
+        return (text, ingressItems.count, openEgress ? 0 : egressItems.count)
+    }
+
+    /// Services the pods reached at a ClusterIP whose backends flowmon does not know (a service
+    /// without a selector and without Endpoints in `--services`, such as default/kubernetes).
+    /// Cilium translates such a connection before policy and judges it at the backends (the API
+    /// server, for default/kubernetes), which no rule written from the ClusterIP allows: the
+    /// advice leaves egress unrestricted rather than cut the pods off.
+    var unknownServices: [String] {
+        Array(Set(self.use.egress.peers.values.flatMap(\.unknownBackends))).sorted()
+    }
+
+    func unknownServiceNotes() -> [String] {
+        [
+            "Egress is not restricted: the pods reached \(self.unknownServices.joined(separator: ", ")) at the ClusterIP, whose backends",
+            "flowmon does not know (no selector, no Endpoints in --services). Cilium judges such a connection at the backends",
+            "(the API server, for default/kubernetes), which a rule naming the ClusterIP does not allow: restricting egress",
+            "would cut the pods off. Give --services with the Endpoints ('kubectl get services,endpoints -A -o json') to",
+            "advise egress; the egress rules advised without them are at the end of this file, as a comment.",
+        ]
+    }
+
+    /// A direction's rules as a YAML comment, at the end of a file.
+    func commentedRules(_ key: String, _ items: [AdvisedYAML], title: String = "Egress rules advised (see above):") -> [String] {
+        ["#", "# " + title] + AdvisedYAML.map([(key, .list(items))]).lines(indent: 2).map { "#" + $0 }
     }
 
     func worldNotes() -> [String] {
@@ -380,6 +411,7 @@ struct AdvisedPolicyRenderer {
         // NetworkPolicy names nodes only by ipBlock, which Cilium matches against nodes only with
         // policy-cidr-match-mode: nodes: a direction that reaches nodes is not isolated.
         let egressToNodes = self.egress.contains { $0.peers.contains(.host) || $0.peers.contains(.remoteNode) }
+            || !self.unknownServices.isEmpty
         let ingressFromNodes = self.ingress.contains { $0.peers.contains(.remoteNode) }
         if egressToNodes && ingressFromNodes { return nil }
         let ingressItems = self.kubernetesItems(self.ingress, direction: .ingress)
@@ -400,12 +432,14 @@ struct AdvisedPolicyRenderer {
         var trailer: [String] = []
         for (title, key, items, skipped) in [("Egress", "egress", egressItems, egressToNodes), ("Ingress", "ingress", ingressItems, ingressFromNodes)]
         where skipped {
-            notes.append("\(title) is not isolated: it reaches nodes, which a NetworkPolicy can name only by ipBlock, and Cilium")
-            notes.append("(as flowmon) matches ipBlocks against node addresses only with policy-cidr-match-mode: nodes. Where ipBlocks")
-            notes.append("do select nodes, add \(title) to policyTypes and uncomment the rules at the end of this file.")
-            trailer.append("#")
-            trailer.append("# \(title) rules, node addresses as ipBlocks (see above):")
-            trailer += AdvisedYAML.map([(key, .list(items))]).lines(indent: 2).map { "#" + $0 }
+            if key == "egress" && !self.unknownServices.isEmpty {
+                notes += self.unknownServiceNotes()
+            } else {
+                notes.append("\(title) is not isolated: it reaches nodes, which a NetworkPolicy can name only by ipBlock, and Cilium")
+                notes.append("(as flowmon) matches ipBlocks against node addresses only with policy-cidr-match-mode: nodes. Where ipBlocks")
+                notes.append("do select nodes, add \(title) to policyTypes and uncomment the rules at the end of this file.")
+            }
+            trailer += self.commentedRules(key, items, title: "\(title) rules, node addresses as ipBlocks (see above):")
         }
         for (title, items, skipped) in [("Ingress", ingressItems, ingressFromNodes), ("Egress", egressItems, egressToNodes)]
         where items.isEmpty && !skipped {

@@ -472,6 +472,9 @@ struct Advisor {
                 skipReasons[subject] = "no NetworkPolicy can reach nodes in both directions (see --format cilium)"
                 continue
             }
+            if self.options.format == .cilium, !renderer.unknownServices.isEmpty {
+                self.warnings.append("\(workload.namespace)/\(name): egress left unrestricted: it reached \(renderer.unknownServices.joined(separator: ", ")) at the ClusterIP, whose backends flowmon does not know (give --services with their Endpoints)")
+            }
             let fileName = "\(workload.namespace).\(name).yaml"
             fileOfSubject[subject] = fileName
             policies.append(AdvisedPolicy(
