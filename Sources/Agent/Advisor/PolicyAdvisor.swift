@@ -180,6 +180,14 @@ package struct PolicyAdvice: Sendable {
 ///   direction that must reach nodes (egress to any node, ingress from another node) is
 ///   therefore left out of `policyTypes`, and its rules, node `ipBlock`s included, are written
 ///   as a comment to enable where ipBlocks select nodes.
+/// - Safety: system components (`SystemComponents`) get no policy unless `includeSystem`, nor
+///   does a workload seen for less than `minObservation`; each is listed in `skipped`. A
+///   workload that reached a ClusterIP whose backends are not known keeps egress unrestricted
+///   (Cilium judges the connection at the backends, which a rule naming the ClusterIP does not
+///   allow). With existing policies, the connections they deny are sorted into those the advice
+///   newly allows (the direction that denies them is decided by an advised policy: policies
+///   add allowances) and those that stay denied (a deny rule, which wins over any allow, or a
+///   direction whose workload gets no policy).
 package enum PolicyAdvisor {
     /// `timing`: when each connection was seen (empty: not known, and `minObservation` does not apply).
     package static func advise(_ observations: [ObservedConnection: Int], timing: [ObservedConnection: ObservedSpan] = [:],
