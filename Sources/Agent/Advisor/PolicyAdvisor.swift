@@ -89,6 +89,12 @@ package struct SkippedWorkload: Sendable, Equatable {
     package var namespace: String
     package var name: String
     package var reason: String
+
+    package init(namespace: String, name: String, reason: String) {
+        self.namespace = namespace
+        self.name = name
+        self.reason = reason
+    }
 }
 
 /// Connections of the same initiator workload (or address) to the same responder on the same
