@@ -20,8 +20,10 @@ struct PolicyAdviceSafetyTests {
     /// (case, existing policies)
     static let withPolicies: [(Case, String)] = [(demo, demoPolicies), (cluster, clusterPolicies)]
 
-    static func advise(_ testCase: Case, _ extra: [String]) throws -> (directory: URL, stdout: String, stderr: String) {
-        try PolicyAdviseTests.advise(testCase.capture, testCase.inventory, format: "cilium", extra: extra)
+    static func advise(_ testCase: Case, _ extra: [String], format: String = "cilium") throws
+        -> (directory: URL, stdout: String, stderr: String)
+    {
+        try PolicyAdviseTests.advise(testCase.capture, testCase.inventory, format: format, extra: extra)
     }
 
     static func cleanUp(_ advised: (directory: URL, stdout: String, stderr: String)) {
@@ -157,9 +159,12 @@ struct PolicyAdviceSafetyTests {
     /// listed (a warning per group on standard error, a comment in the file that allows them);
     /// applying the advice next to the existing policies and replaying the same capture leaves
     /// every connection allowed but those the advisor says stay denied, as its own check says.
-    @Test(arguments: withPolicies)
-    func applyingTheAdviceAllowsEverythingButWhatItSaysStaysDenied(testCase: Case, policies: String) throws {
-        let advised = try Self.advise(testCase, ["--min-observation", "0", "--policies", policies])
+    /// (As NetworkPolicies, a direction that reaches nodes is not isolated, so adds nothing: more
+    /// stays denied, and the advisor says so.)
+    @Test(arguments: withPolicies, PolicyAdviseTests.formats)
+    func applyingTheAdviceAllowsEverythingButWhatItSaysStaysDenied(existing: (Case, String), format: String) throws {
+        let (testCase, policies) = existing
+        let advised = try Self.advise(testCase, ["--min-observation", "0", "--policies", policies], format: format)
         defer { Self.cleanUp(advised) }
         let lines = advised.stdout.split(separator: "\n").map(String.init)
         let newly = try #require(lines.first { $0.hasPrefix("Would newly allow: ") })
@@ -212,6 +217,10 @@ struct PolicyAdviceSafetyTests {
         defer { Self.cleanUp(demo) }
         #expect(demo.stdout.contains("  platform/redis -> 198.18.211.40 TCP 443 (1 connection, denied at egress): an egressDeny rule of the existing policies, which no allow overrides\n"))
         #expect(demo.stdout.contains("  shop/recommendations -> monitoring/prometheus-k8s TCP 9090 (1 connection, denied at egress): allowed by shop.recommendations-advised.yaml\n"))
+        // A NetworkPolicy leaves recommendations' egress (it reaches a node) not isolated: it allows nothing there.
+        let netpol = try Self.advise(Self.demo, ["--min-observation", "0", "--policies", Self.demoPolicies], format: "kubernetes")
+        defer { Self.cleanUp(netpol) }
+        #expect(netpol.stdout.contains("  shop/recommendations -> monitoring/prometheus-k8s TCP 9090 (1 connection, denied at egress): shop.recommendations-advised.yaml leaves egress not isolated (see its header), so it allows nothing there\n"))
         let cluster = try Self.advise(Self.cluster, ["--min-observation", "0", "--policies", Self.clusterPolicies])
         defer { Self.cleanUp(cluster) }
         #expect(cluster.stdout.contains(" -> kube-system/coredns via service kube-system/kube-dns UDP 53 ("))

@@ -237,6 +237,17 @@ struct AdvisedPolicyRenderer {
         return (text, ingressItems.count, openEgress ? 0 : egressItems.count)
     }
 
+    /// The directions the policy isolates, and so adds allowances to: a NetworkPolicy leaves out
+    /// a direction that reaches nodes; both kinds leave egress open past a ClusterIP whose
+    /// backends are not known (`unknownServices`).
+    var isolates: (ingress: Bool, egress: Bool) {
+        let unknown = !self.unknownServices.isEmpty
+        guard self.advisor.options.format == .kubernetes else { return (true, !unknown) }
+        let egressToNodes = self.egress.contains { $0.peers.contains(.host) || $0.peers.contains(.remoteNode) }
+        let ingressFromNodes = self.ingress.contains { $0.peers.contains(.remoteNode) }
+        return (!ingressFromNodes, !egressToNodes && !unknown)
+    }
+
     /// Services the pods reached at a ClusterIP whose backends flowmon does not know (a service
     /// without a selector and without Endpoints in `--services`, such as default/kubernetes).
     /// Cilium translates such a connection before policy and judges it at the backends (the API
@@ -410,9 +421,8 @@ struct AdvisedPolicyRenderer {
         let workload = self.workload
         // NetworkPolicy names nodes only by ipBlock, which Cilium matches against nodes only with
         // policy-cidr-match-mode: nodes: a direction that reaches nodes is not isolated.
-        let egressToNodes = self.egress.contains { $0.peers.contains(.host) || $0.peers.contains(.remoteNode) }
-            || !self.unknownServices.isEmpty
-        let ingressFromNodes = self.ingress.contains { $0.peers.contains(.remoteNode) }
+        let egressToNodes = !self.isolates.egress
+        let ingressFromNodes = !self.isolates.ingress
         if egressToNodes && ingressFromNodes { return nil }
         let ingressItems = self.kubernetesItems(self.ingress, direction: .ingress)
         let egressItems = self.kubernetesItems(self.egress, direction: .egress)

@@ -455,6 +455,7 @@ struct Advisor {
         /// Why a subject got no policy.
         var skipReasons: [Int: String] = [:]
         var fileOfSubject: [Int: String] = [:]
+        var isolated: [Int: (ingress: Bool, egress: Bool)] = [:]
         for subject in subjects.keys.sorted(by: { self.workloadSortKey($0) < self.workloadSortKey($1) }) {
             let workload = self.workloads[subject]
             guard let selector = workload.selector else { continue }
@@ -491,6 +492,7 @@ struct Advisor {
             }
             let fileName = "\(workload.namespace).\(name).yaml"
             fileOfSubject[subject] = fileName
+            isolated[subject] = renderer.isolates
             policies.append(AdvisedPolicy(
                 fileName: fileName,
                 kind: self.options.format == .cilium ? .ciliumNetworkPolicy : .networkPolicy,
@@ -502,7 +504,8 @@ struct Advisor {
         var advice = PolicyAdvice(policies: policies, warnings: self.warnings, connections: total, connectionsAdvised: advised,
                                   skipped: skipped.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }, seen: seen)
         if self.inputs.existing != nil {
-            advice.existing = self.compare(denials, denied: deniedTotal, files: fileOfSubject, skipReasons: skipReasons)
+            advice.existing = self.compare(denials, denied: deniedTotal, files: fileOfSubject, isolated: isolated,
+                                           skipReasons: skipReasons)
             Self.annotate(&advice)
         }
         return advice
@@ -531,7 +534,8 @@ struct Advisor {
     /// The denied connections by group: newly allowed when every direction that denies them is
     /// decided by an advised policy (policies add allowances; Cilium's deny rules win over any
     /// allow, so an explicit deny stays), staying denied otherwise.
-    func compare(_ denials: [Denial], denied: Int, files: [Int: String], skipReasons: [Int: String]) -> ExistingPolicyComparison {
+    func compare(_ denials: [Denial], denied: Int, files: [Int: String], isolated: [Int: (ingress: Bool, egress: Bool)],
+                 skipReasons: [Int: String]) -> ExistingPolicyComparison {
         var groups: [String: DeniedConnections] = [:]
         var order: [String] = []
         for denial in denials {
@@ -552,7 +556,12 @@ struct Advisor {
                 for subject in subjects {
                     let workload = self.workloads[subject]
                     if let file = files[subject] {
-                        if !allowedBy.contains(file) { allowedBy.append(file) }
+                        let isolates = isolated[subject].map { direction == "egress" ? $0.egress : $0.ingress } ?? false
+                        if !isolates {
+                            reasons.append("\(file) leaves \(direction) not isolated (see its header), so it allows nothing there")
+                        } else if !allowedBy.contains(file) {
+                            allowedBy.append(file)
+                        }
                     } else {
                         reasons.append("\(workload.namespace)/\(workload.name): \(skipReasons[subject] ?? "no policy advised")")
                     }
