@@ -15,7 +15,7 @@ package enum AdvisorInput {
     /// responder, protocol, the port it was judged on (`FlowEntry.judgedPort`), and the names
     /// the initiator had looked up for the responder (`FlowEntry.destinationNameSet`).
     package static func observeCapture(_ path: String, filter: PacketFilter?, configuration: ProcessorConfiguration,
-                                      state: AgentState) throws(CaptureError) -> [ObservedConnection: Int] {
+                                      state: AgentState) throws(CaptureError) -> AdvisorObservations {
         let reader = try CaptureFileReader(path: path)
         let program = DatapathProgram(maxFlows: configuration.maxFlows, timeouts: configuration.timeouts,
                                       tunnelKey: configuration.tunnelKey,
@@ -28,6 +28,7 @@ package enum AdvisorInput {
         let collector = ConnectionCollector(names: tap?.cache.nameSets)
         var sweeps = SweepSchedule()
         var sequence: UInt64 = 0
+        var last = CaptureTime.zero
         // Nothing is written, so reading cannot fail on output; a read error ends the input.
         let inputError = try? Replay.read(reader, filter: filter, filteredOut: program.countFilteredOut) { packet in
             if sweeps.isDue(time: packet.time, packets: sequence) {
@@ -38,15 +39,22 @@ package enum AdvisorInput {
                                 time: packet.time, length: packet.originalLength, summary: &summary,
                                 tap: { _ = tap?.observe(&$0, frame: packet.bytes, time: packet.time) }, sink: collector)
             sequence &+= 1
+            last = packet.time
+            collector.observations.input = collector.observations.input.map {
+                var s = $0; s.include(ObservedSpan(first: packet.time.nanoseconds, last: packet.time.nanoseconds)); return s
+            } ?? ObservedSpan(first: packet.time.nanoseconds, last: packet.time.nanoseconds)
         } batchEnd: { false }
         if let inputError = inputError ?? nil { throw inputError }
-        return collector.connections
+        // The connections still open end at the last packet: their last moments count.
+        program.endAll(at: last, event: 2 &* sequence, sink: collector)
+        return collector.observations
     }
 }
 
-/// A datapath sink that counts the connections judged.
+/// A datapath sink that counts the connections judged, and notes when each was seen (its
+/// start, then its last packet when it ends).
 final class ConnectionCollector: DatapathEventSink {
-    private(set) var connections: [ObservedConnection: Int] = [:]
+    var observations = AdvisorObservations()
     /// The name sets of the tap's cache, which the flows' `destinationNameSet` index.
     let names: NameSets?
 
@@ -55,10 +63,20 @@ final class ConnectionCollector: DatapathEventSink {
     }
 
     func receive(_ event: DatapathEvent) {
-        guard case .connectionJudged(let flow, _, _) = event else { return }
-        let connection = ObservedConnection(source: flow.sourceAddress, destination: flow.destinationAddress,
-                                            ipProtocol: flow.ipProtocol, port: flow.judgedPort,
-                                            names: self.names?.names(flow.destinationNameSet) ?? [])
-        self.connections[connection, default: 0] += 1
+        switch event {
+        case .connectionJudged(let flow, _, _):
+            self.observations.add(self.connection(flow), seen: ObservedSpan(first: flow.start.nanoseconds, last: flow.start.nanoseconds))
+        case .connectionEnded(let flow, _, _):
+            let connection = self.connection(flow)
+            // Only connections judged (the others were not new in the capture's view).
+            guard self.observations.timing[connection] != nil else { return }
+            self.observations.extend(connection, seen: ObservedSpan(first: flow.start.nanoseconds, last: flow.end.nanoseconds))
+        case .finding: break
+        }
+    }
+
+    func connection(_ flow: FlowEntry) -> ObservedConnection {
+        ObservedConnection(source: flow.sourceAddress, destination: flow.destinationAddress, ipProtocol: flow.ipProtocol,
+                           port: flow.judgedPort, names: self.names?.names(flow.destinationNameSet) ?? [])
     }
 }

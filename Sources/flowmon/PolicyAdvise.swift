@@ -10,6 +10,40 @@ import FlowLog
 
 extension AdvisedFormat: ExpressibleByArgument {}
 
+/// A duration on the command line: numbers with units `ms`, `s`, `m`, `h`, concatenated
+/// (`10m`, `90s`, `1h30m`, `250ms`); a bare number is seconds.
+struct CommandLineDuration: ExpressibleByArgument, CustomStringConvertible {
+    var duration: Duration
+    var text: String
+
+    init?(argument: String) {
+        var total = Duration.zero
+        var rest = Substring(argument)
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+            guard !number.isEmpty, let value = Double(number), value.isFinite else { return nil }
+            rest = rest.dropFirst(number.count)
+            let unit = rest.prefix { $0.isASCII && $0.isLetter }
+            rest = rest.dropFirst(unit.count)
+            let seconds: Double
+            switch unit {
+            case "ms": seconds = value / 1000
+            case "", "s": seconds = value
+            case "m": seconds = value * 60
+            case "h": seconds = value * 3600
+            default: return nil
+            }
+            guard seconds < 1e9 else { return nil }
+            total += .nanoseconds(Int64((seconds * 1e9).rounded()))
+        }
+        self.duration = total
+        self.text = argument
+    }
+
+    var description: String { self.text }
+}
+
 extension Flowmon.Policy {
     struct Advise: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -26,6 +60,16 @@ extension Flowmon.Policy {
                 traffic with the advised policies drops nothing; anything else the workloads do would be \
                 dropped. Give --services so that connections to ClusterIPs are advised as connections to \
                 the service's pods (DNS to kube-dns, for one).
+
+                Safety: system components (kube-system, kube-public, kube-node-lease, the CNI's \
+                namespaces, and DNS, CNI, kube-proxy and monitoring workloads by their well-known \
+                labels) are skipped unless --include-system; a workload seen for less than \
+                --min-observation (first to last moment one of its connections was seen) is skipped. \
+                Skipped workloads are listed with the reason. The output starts with how much traffic \
+                the advice is based on. With --policies, the connections the existing policies deny \
+                are listed: those the advice would newly allow (a warning per group, also in the \
+                advised file) and those that stay denied (deny rules, skipped workloads), then checked \
+                by judging every observed connection with the existing and the advised policies.
                 """
         )
 
@@ -48,6 +92,12 @@ extension Flowmon.Policy {
         @Option(help: ArgumentHelp("Only packets matching this tcpdump-syntax BPF expression (captures only).", valueName: "expression"))
         var filter: String?
 
+        @Flag(help: "Advise system components too (kube-system, DNS, the CNI, monitoring: see 'Safety' above).")
+        var includeSystem = false
+
+        @Option(help: ArgumentHelp("Lock down no workload whose pods were seen for less than this (first to last moment one of their connections was seen): units ms, s, m, h, as in 10m, 90s, 1h30m. 0 takes any.", valueName: "duration"))
+        var minObservation = CommandLineDuration(argument: "10m")!
+
         @OptionGroup var flowTable: FlowTableOptions
 
         @OptionGroup(title: "Application layer (DNS, HTTP, TLS)") var application: ApplicationOptions
@@ -68,7 +118,7 @@ extension Flowmon.Policy {
             if self.agent.services == nil {
                 Diagnostics.notice("without --services, connections to ClusterIPs are advised as connections to those addresses (world CIDRs)")
             }
-            let observations: [ObservedConnection: Int]
+            let observations: AdvisorObservations
             do {
                 if self.file != "-" && FlowLogReader.looksLikeJSONLines(path: self.file) {
                     observations = try Self.observeFlowLog(self.file)
@@ -84,37 +134,109 @@ extension Flowmon.Policy {
                 Diagnostics.error(error.description)
                 throw ExitCode.failure
             }
+            let hasPolicies = !self.agent.policyPaths.isEmpty
+            let fqdn = state.compiled.fqdnSelectors
+            let basis = Self.basis(observations)
             let advice = PolicyAdvisor.advise(
-                observations,
+                observations.connections, timing: observations.timing,
                 inputs: AdvisorInputs(inventory: state.inventory, endpoints: state.endpoints, ipcache: state.ipcache,
-                                      services: state.services),
+                                      services: state.services, existing: hasPolicies ? state.snapshot : nil,
+                                      existingFQDNMask: { fqdn.mask(matching: $0) }),
                 options: AdvisorOptions(format: self.format, maxCIDRs: self.maxCidrs, maxPorts: self.maxPorts,
-                                        input: URL(fileURLWithPath: self.file).lastPathComponent))
+                                        input: URL(fileURLWithPath: self.file).lastPathComponent, basis: basis,
+                                        includeSystem: self.includeSystem, minObservation: self.minObservation.duration))
             for warning in advice.warnings { Diagnostics.line("flowmon: warning: \(warning)") }
+            for group in advice.existing?.newlyAllowed ?? [] {
+                Diagnostics.line("flowmon: warning: the advice allows \(group.text), which the existing policies deny (\(group.files.joined(separator: ", ")))")
+            }
             do {
                 try self.write(advice)
             } catch {
                 Diagnostics.error("\(self.out): \(error.localizedDescription)")
                 throw ExitCode.failure
             }
+            print("Based on \(basis).")
             for policy in advice.policies {
-                print("\(policy.fileName): \(policy.kind.rawValue) \(policy.namespace)/\(policy.name) for "
-                      + policy.workloads.joined(separator: ", ") + ": ingress \(policy.ingressRules), egress \(policy.egressRules)")
+                var line = "\(policy.fileName): \(policy.kind.rawValue) \(policy.namespace)/\(policy.name) for "
+                    + policy.workloads.joined(separator: ", ") + ": ingress \(policy.ingressRules), egress \(policy.egressRules); "
+                    + "\(policy.connections) connection\(policy.connections == 1 ? "" : "s")"
+                if let seen = policy.seen { line += " over \(ObservedSpan.describe(nanoseconds: seen.nanoseconds))" }
+                if policy.newlyAllowed > 0 { line += "; newly allows \(policy.newlyAllowed) denied by the existing policies" }
+                print(line)
             }
-            print("\(advice.policies.count) polic\(advice.policies.count == 1 ? "y" : "ies") in \(self.out), from \(advice.connectionsAdvised) of \(advice.connections) connections (the others had no workload of this node on either end)")
+            for skipped in advice.skipped {
+                print("skipped \(skipped.namespace)/\(skipped.name): \(skipped.reason)")
+            }
+            print("\(advice.policies.count) polic\(advice.policies.count == 1 ? "y" : "ies") in \(self.out), from \(advice.connectionsAdvised) of \(advice.connections) connections (the others had no workload of this node on either end)"
+                  + (advice.skipped.isEmpty ? "" : "; \(advice.skipped.count) workload\(advice.skipped.count == 1 ? "" : "s") skipped"))
+            if let comparison = advice.existing {
+                try self.report(comparison, advice: advice, observations: observations)
+            }
+        }
+
+        /// `120 connections from 2025-01-03T10:00:00Z to 2025-01-03T10:00:01Z (1.2 s)`.
+        static func basis(_ observations: AdvisorObservations) -> String {
+            let count = observations.connections.values.reduce(0, +)
+            var text = "\(count) connection\(count == 1 ? "" : "s")"
+            if let span = observations.input {
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                func date(_ nanoseconds: Int64) -> String { formatter.string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9)) }
+                text += " seen from \(date(span.first)) to \(date(span.last)) (\(ObservedSpan.describe(nanoseconds: span.nanoseconds)))"
+            }
+            return text
+        }
+
+        /// The diff against the existing policies, then a check of it: every observed connection
+        /// judged with the existing and the advised policies loaded together.
+        func report(_ comparison: ExistingPolicyComparison, advice: PolicyAdvice, observations: AdvisorObservations) throws {
+            let newly = comparison.newlyAllowed.reduce(0) { $0 + $1.connections }
+            let stay = comparison.stayDenied.reduce(0) { $0 + $1.connections }
+            print("Existing policies (--policies) deny \(comparison.denied) of \(advice.connections) observed connections.")
+            print("Would newly allow: \(newly) connection\(newly == 1 ? "" : "s") in \(comparison.newlyAllowed.count) group\(comparison.newlyAllowed.count == 1 ? "" : "s")\(newly == 0 ? "." : ":")")
+            for group in comparison.newlyAllowed {
+                print("  \(group.text): allowed by \(group.files.joined(separator: ", "))")
+            }
+            print("Stay denied: \(stay) connection\(stay == 1 ? "" : "s") in \(comparison.stayDenied.count) group\(comparison.stayDenied.count == 1 ? "" : "s")\(stay == 0 ? "." : ":")")
+            for group in comparison.stayDenied {
+                print("  \(group.text): \(group.reason)")
+            }
+            // The check: the same judge, with the advised files added to the existing policies.
+            var configuration = self.agent.configuration
+            configuration.policyPaths.append(self.out)
+            let combined: AgentState
+            do {
+                combined = try AgentState.load(configuration)
+            } catch {
+                Diagnostics.error("the advised policies with the existing ones: \(error)")
+                throw ExitCode.failure
+            }
+            let fqdn = combined.compiled.fqdnSelectors
+            var denied = 0
+            for (connection, count) in observations.connections {
+                let mask = connection.names.reduce(UInt64(0)) { $0 | fqdn.mask(matching: $1) }
+                let judgement = combined.snapshot.judge(source: connection.source, destination: connection.destination,
+                                                        port: connection.port, ipProtocol: connection.ipProtocol,
+                                                        destinationSelectors: mask)
+                if PolicyAdvisor.denies(judgement.egress) || PolicyAdvisor.denies(judgement.ingress) { denied += count }
+            }
+            print("Checked: with the existing and the advised policies, \(advice.connections - denied) of \(advice.connections) observed connections are allowed, \(denied) denied.")
+            if denied != stay {
+                Diagnostics.line("flowmon: warning: the check finds \(denied) connections denied with the advice, where the advice expected \(stay)")
+            }
         }
 
         /// The connections of a flowmon JSON-lines log: each flow record's `src_ip`, `dest_ip`,
-        /// `proto`, `dest_port` or `icmp_type`, and `dest_names`. The records keep the addresses and ports as
+        /// `proto`, `dest_port` or `icmp_type`, `dest_names`, and when it was seen (`flow.start` to `flow.end`). The records keep the addresses and ports as
         /// they were seen, so the advisor resolves them through the current inventory and
         /// services, as a replay would.
-        static func observeFlowLog(_ path: String) throws(AgentError) -> [ObservedConnection: Int] {
+        static func observeFlowLog(_ path: String) throws(AgentError) -> AdvisorObservations {
             #if canImport(FlowLog)
             var numbers: [String: UInt8] = [:]
             for number in 0...255 {
                 if let name = IPProtocolNumber.eveName(UInt8(number)) { numbers["\(name)"] = UInt8(number) }
             }
-            var result: [ObservedConnection: Int] = [:]
+            var result = AdvisorObservations()
             do {
                 let reader = try FlowLogReader(path: path)
                 while let record = try reader.next() {
@@ -133,7 +255,11 @@ extension Flowmon.Policy {
                     let port = record.destinationPort ?? record.icmpType.map(UInt16.init) ?? 0
                     let observed = ObservedConnection(source: source, destination: destination, ipProtocol: ipProtocol,
                                                       port: port, names: record.destinationNames ?? [])
-                    result[observed, default: 0] += 1
+                    // When it was seen: `flow.start` to `flow.end`, else the record's timestamp.
+                    let start = record.start.flatMap(FlowLogTime.parse) ?? record.time
+                    let end = record.end.flatMap(FlowLogTime.parse) ?? start
+                    guard let start, let end else { throw problem("timestamp is not a time: \"\(record.timestamp)\"") }
+                    result.add(observed, seen: ObservedSpan(first: Self.nanoseconds(start), last: Self.nanoseconds(end)))
                 }
             } catch let error as FlowLogError {
                 throw AgentError(file: error.file, message: error.message, line: error.line)
@@ -146,6 +272,10 @@ extension Flowmon.Policy {
             #else
             throw AgentError(file: path, message: "this build reads captures only (flow logs need the FlowLog module)")
             #endif
+        }
+
+        static func nanoseconds(_ date: Date) -> Int64 {
+            Int64((date.timeIntervalSince1970 * 1e9).rounded())
         }
 
         /// Writes the files, replacing earlier advised files that this run does not write again.

@@ -175,3 +175,52 @@ struct PolicyAdvisorTests {
         #expect(web.contains("# A NetworkPolicy cannot name ICMP"))
     }
 }
+
+/// Which workloads the advisor leaves alone unless `includeSystem` (SystemComponents' rule), and
+/// the minimum observation, on the library's API.
+struct PolicyAdvisorSafetyTests {
+    @Test func systemComponents() {
+        func pod(_ namespace: String, _ labels: [String: String]) -> Pod { Pod(name: "p", namespace: namespace, labels: labels) }
+        #expect(SystemComponents.reason(pod("kube-system", ["app": "anything"])) == "namespace kube-system")
+        #expect(SystemComponents.reason(pod("kube-node-lease", [:])) == "namespace kube-node-lease")
+        #expect(SystemComponents.reason(pod("dns", ["k8s-app": "kube-dns"])) == "k8s-app=kube-dns: cluster DNS")
+        #expect(SystemComponents.reason(pod("net", ["app.kubernetes.io/name": "cilium-operator"])) == "app.kubernetes.io/name=cilium-operator: CNI or service proxy")
+        #expect(SystemComponents.reason(pod("mon", ["app": "node-exporter"])) == "app=node-exporter: monitoring")
+        #expect(SystemComponents.reason(pod("mon", ["app.kubernetes.io/part-of": "kube-prometheus", "app": "grafana"])) == "app.kubernetes.io/part-of=kube-prometheus")
+        #expect(SystemComponents.reason(pod("cp", ["component": "etcd"])) == "component=etcd: control plane")
+        // An application that happens to share a word with them is not one.
+        #expect(SystemComponents.reason(pod("shop", ["app": "prometheus-exporter-for-shop", "component": "api"])) == nil)
+        #expect(SystemComponents.reason(pod("monitoring", ["app": "web"])) == nil)
+    }
+
+    static let pods = [
+        InventoryFixtures.pod("web-1", labels: ["app": "web"], ips: ["10.244.0.5"]),
+        InventoryFixtures.pod("db-1", labels: ["app": "db"], ips: ["10.244.0.7"]),
+        InventoryFixtures.pod("coredns-1", namespace: "kube-system", labels: ["k8s-app": "kube-dns"], ips: ["10.244.0.53"]),
+    ]
+
+    @Test func skippedWorkloadsGetNoPolicyAndSayWhy() throws {
+        let inventory = try InventoryFixtures.loadPods(Self.pods)
+        let tables = try AgentTables.build(inventory: inventory, policies: [], nodeName: "node-a")
+        let inputs = AdvisorInputs(inventory: inventory, endpoints: tables.endpoints, ipcache: tables.ipcache)
+        let web = PolicyAdvisorTests.connection("10.244.0.5", "10.244.0.7", 6, 5432)
+        let dns = PolicyAdvisorTests.connection("10.244.0.5", "10.244.0.53", 17, 53)
+        let second: Int64 = 1_000_000_000
+        // web seen for 20 minutes, db (at the other end of one of its connections) for 1 s.
+        let timing = [web: ObservedSpan(first: 0, last: second), dns: ObservedSpan(first: 0, last: 1200 * second)]
+        let advice = PolicyAdvisor.advise([web: 1, dns: 1], timing: timing, inputs: inputs,
+                                          options: AdvisorOptions(format: .cilium, minObservation: .seconds(600)))
+        #expect(advice.policies.map(\.fileName) == ["shop.web-1-advised.yaml"])
+        #expect(advice.seen == ObservedSpan(first: 0, last: 1200 * second))
+        #expect(advice.skipped == [
+            SkippedWorkload(namespace: "kube-system", name: "coredns-1",
+                            reason: "system component (namespace kube-system): not advised without --include-system"),
+            SkippedWorkload(namespace: "shop", name: "db-1",
+                            reason: "seen for 1.0 s, less than --min-observation 10m00s: too little traffic to lock it down"),
+        ])
+        let everything = PolicyAdvisor.advise([web: 1, dns: 1], timing: timing, inputs: inputs,
+                                              options: AdvisorOptions(format: .cilium, includeSystem: true))
+        #expect(everything.policies.map(\.fileName) == ["kube-system.coredns-1-advised.yaml", "shop.db-1-advised.yaml", "shop.web-1-advised.yaml"])
+        #expect(everything.skipped.isEmpty)
+    }
+}

@@ -29,13 +29,15 @@ struct PolicyAdviseTests {
         inventory: ["--pods", Fixture.captures.appendingPathComponent("l7/l7.pods.json").path, "--node-name", "kind-worker-0"])
     static let formats = ["cilium", "kubernetes"]
 
-    /// Runs `flowmon policy advise` into a fresh directory.
+    /// Runs `flowmon policy advise` into a fresh directory. The fixtures are seconds long: unless
+    /// `extra` says otherwise, `--min-observation 0` (no minimum).
     static func advise(_ input: URL, _ inventory: [String], format: String, extra: [String] = []) throws
         -> (directory: URL, stdout: String, stderr: String)
     {
         let directory = try Fixture.temporaryDirectory().appendingPathComponent("advised")
+        let minimum = extra.contains("--min-observation") ? [] : ["--min-observation", "0"]
         let result = try run(Fixture.flowmonBinary, ["policy", "advise", input.path, "--format", format, "--out", directory.path]
-            + inventory + extra)
+            + inventory + minimum + extra)
         #expect(result.status == 0, "\(result.stderr)")
         return (directory, result.stdout, result.stderr)
     }
@@ -63,7 +65,8 @@ struct PolicyAdviseTests {
 
     @Test(arguments: [demo, services], formats)
     func replayingTheSameCaptureWithTheAdvisedPoliciesDropsNothing(testCase: Case, format: String) throws {
-        let advised = try Self.advise(testCase.capture, testCase.inventory, format: format)
+        // System components too: every workload of the node.
+        let advised = try Self.advise(testCase.capture, testCase.inventory, format: format, extra: ["--include-system"])
         defer { try? FileManager.default.removeItem(at: advised.directory.deletingLastPathComponent()) }
         let files = try Self.files(advised.directory)
         #expect(files.count >= 8, "one policy per local workload")
@@ -160,7 +163,7 @@ struct PolicyAdviseTests {
     @Test(arguments: formats)
     func theL7AdviceAllowsTheHostsItLookedUpByName(format: String) throws {
         let testCase = Self.l7
-        let advised = try Self.advise(testCase.capture, testCase.inventory, format: format)
+        let advised = try Self.advise(testCase.capture, testCase.inventory, format: format, extra: ["--include-system"])
         defer { try? FileManager.default.removeItem(at: advised.directory.deletingLastPathComponent()) }
         let files = try Self.files(advised.directory)
         #expect(files.keys.sorted() == ["kube-system.coredns-7c9b-advised.yaml", "shop.frontend-5d8f-advised.yaml"])
@@ -249,7 +252,7 @@ struct PolicyAdviseTests {
     // MARK: What the policies say
 
     @Test func theDemoAdvice() throws {
-        let advised = try Self.advise(Self.demo.capture, Self.demo.inventory, format: "cilium")
+        let advised = try Self.advise(Self.demo.capture, Self.demo.inventory, format: "cilium", extra: ["--include-system"])
         defer { try? FileManager.default.removeItem(at: advised.directory.deletingLastPathComponent()) }
         let files = try Self.files(advised.directory)
         #expect(files.keys.sorted() == [

@@ -105,6 +105,13 @@ struct AdvisedPolicyRenderer {
                 + (workload.alsoSelected.isEmpty ? "exactly these pods in the inventory"
                    : "also \(workload.alsoSelected.joined(separator: ", ")) (no stable label tells them apart)"),
         ]
+        let connections = self.use.egress.connections + self.use.ingress.connections
+        var observed = "Observed: \(connections) connection\(connections == 1 ? "" : "s") of its pods"
+        if let seen = self.advisor.subjectSeen[self.subject] {
+            observed += " over \(ObservedSpan.describe(nanoseconds: seen.nanoseconds))"
+        }
+        if !self.advisor.options.basis.isEmpty { observed += ", of \(self.advisor.options.basis)" }
+        lines.append(observed + ".")
         for (title, direction, verb) in [("Egress", self.use.egress, "out"), ("Ingress", self.use.ingress, "in")] {
             let count = direction.connections
             guard count > 0 else {
@@ -144,13 +151,21 @@ struct AdvisedPolicyRenderer {
         if !use.nodeAddresses.isEmpty {
             text += " " + use.nodeAddresses.sorted().map(\.text).joined(separator: ", ")
         }
-        let known = use.services.subtracting(use.unknownBackends)
-        if !known.isEmpty { text += " via service " + known.sorted().joined(separator: ", ") }
         if !use.unknownBackends.isEmpty {
             text += " (ClusterIP of service " + use.unknownBackends.sorted().joined(separator: ", ")
                 + ", whose backends flowmon does not know: allowed as an address)"
         }
-        return text + ": " + Self.describe(use.ports)
+        // "via service" only for the connections sent to a ClusterIP (translated to the peer's
+        // pods); the others went to the pods' own addresses.
+        guard !use.viaService.isEmpty else { return text + ": " + Self.describe(use.ports) }
+        let services = use.services.subtracting(use.unknownBackends).sorted().joined(separator: ", ")
+        var direct = use.ports
+        for (key, count) in use.viaService {
+            direct[key, default: 0] -= count
+            if direct[key] == 0 { direct[key] = nil }
+        }
+        text += " via service \(services): " + Self.describe(use.viaService)
+        return direct.isEmpty ? text : text + "; direct to its pods: " + Self.describe(direct)
     }
 
     static func describe(_ ports: [PortKey: Int]) -> String {
@@ -197,11 +212,12 @@ struct AdvisedPolicyRenderer {
         let workload = self.workload
         let ingressItems = self.ciliumItems(self.ingress, direction: .ingress)
         let egressItems = self.ciliumItems(self.egress, direction: .egress)
-        let spec: [(String, AdvisedYAML)] = [
+        let openEgress = !self.unknownServices.isEmpty
+        var spec: [(String, AdvisedYAML)] = [
             ("endpointSelector", self.selectorYAML(self.selector)),
             ("ingress", .list(ingressItems.isEmpty ? [.map([])] : ingressItems)),
-            ("egress", .list(egressItems.isEmpty ? [.map([])] : egressItems)),
         ]
+        if !openEgress { spec.append(("egress", .list(egressItems.isEmpty ? [.map([])] : egressItems))) }
         let document: AdvisedYAML = .map([
             ("apiVersion", .scalar("cilium.io/v2")),
             ("kind", .scalar("CiliumNetworkPolicy")),
@@ -210,9 +226,50 @@ struct AdvisedPolicyRenderer {
         ])
         var notes = self.worldNotes() + self.nameNotes()
         if ingressItems.isEmpty { notes.append("'ingress: [{}]' selects the pods and allows nothing in.") }
-        if egressItems.isEmpty { notes.append("'egress: [{}]' selects the pods and allows nothing out.") }
-        let text = (self.header(notes: notes) + document.lines()).joined(separator: "\n") + "\n"
-        return (text, ingressItems.count, egressItems.count)
+        var trailer: [String] = []
+        if openEgress {
+            notes += self.unknownServiceNotes()
+            trailer = self.commentedRules("egress", egressItems)
+        } else if egressItems.isEmpty {
+            notes.append("'egress: [{}]' selects the pods and allows nothing out.")
+        }
+        let text = (self.header(notes: notes) + document.lines() + trailer).joined(separator: "\n") + "\n"
+        return (text, ingressItems.count, openEgress ? 0 : egressItems.count)
+    }
+
+    /// The directions the policy isolates, and so adds allowances to: a NetworkPolicy leaves out
+    /// a direction that reaches nodes; both kinds leave egress open past a ClusterIP whose
+    /// backends are not known (`unknownServices`).
+    var isolates: (ingress: Bool, egress: Bool) {
+        let unknown = !self.unknownServices.isEmpty
+        guard self.advisor.options.format == .kubernetes else { return (true, !unknown) }
+        let egressToNodes = self.egress.contains { $0.peers.contains(.host) || $0.peers.contains(.remoteNode) }
+        let ingressFromNodes = self.ingress.contains { $0.peers.contains(.remoteNode) }
+        return (!ingressFromNodes, !egressToNodes && !unknown)
+    }
+
+    /// Services the pods reached at a ClusterIP whose backends flowmon does not know (a service
+    /// without a selector and without Endpoints in `--services`, such as default/kubernetes).
+    /// Cilium translates such a connection before policy and judges it at the backends (the API
+    /// server, for default/kubernetes), which no rule written from the ClusterIP allows: the
+    /// advice leaves egress unrestricted rather than cut the pods off.
+    var unknownServices: [String] {
+        Array(Set(self.use.egress.peers.values.flatMap(\.unknownBackends))).sorted()
+    }
+
+    func unknownServiceNotes() -> [String] {
+        [
+            "Egress is not restricted: the pods reached \(self.unknownServices.joined(separator: ", ")) at the ClusterIP, whose backends",
+            "flowmon does not know (no selector, no Endpoints in --services). Cilium judges such a connection at the backends",
+            "(the API server, for default/kubernetes), which a rule naming the ClusterIP does not allow: restricting egress",
+            "would cut the pods off. Give --services with the Endpoints ('kubectl get services,endpoints -A -o json') to",
+            "advise egress; the egress rules advised without them are at the end of this file, as a comment.",
+        ]
+    }
+
+    /// A direction's rules as a YAML comment, at the end of a file.
+    func commentedRules(_ key: String, _ items: [AdvisedYAML], title: String = "Egress rules advised (see above):") -> [String] {
+        ["#", "# " + title] + AdvisedYAML.map([(key, .list(items))]).lines(indent: 2).map { "#" + $0 }
     }
 
     func worldNotes() -> [String] {
@@ -364,8 +421,8 @@ struct AdvisedPolicyRenderer {
         let workload = self.workload
         // NetworkPolicy names nodes only by ipBlock, which Cilium matches against nodes only with
         // policy-cidr-match-mode: nodes: a direction that reaches nodes is not isolated.
-        let egressToNodes = self.egress.contains { $0.peers.contains(.host) || $0.peers.contains(.remoteNode) }
-        let ingressFromNodes = self.ingress.contains { $0.peers.contains(.remoteNode) }
+        let egressToNodes = !self.isolates.egress
+        let ingressFromNodes = !self.isolates.ingress
         if egressToNodes && ingressFromNodes { return nil }
         let ingressItems = self.kubernetesItems(self.ingress, direction: .ingress)
         let egressItems = self.kubernetesItems(self.egress, direction: .egress)
@@ -385,12 +442,14 @@ struct AdvisedPolicyRenderer {
         var trailer: [String] = []
         for (title, key, items, skipped) in [("Egress", "egress", egressItems, egressToNodes), ("Ingress", "ingress", ingressItems, ingressFromNodes)]
         where skipped {
-            notes.append("\(title) is not isolated: it reaches nodes, which a NetworkPolicy can name only by ipBlock, and Cilium")
-            notes.append("(as flowmon) matches ipBlocks against node addresses only with policy-cidr-match-mode: nodes. Where ipBlocks")
-            notes.append("do select nodes, add \(title) to policyTypes and uncomment the rules at the end of this file.")
-            trailer.append("#")
-            trailer.append("# \(title) rules, node addresses as ipBlocks (see above):")
-            trailer += AdvisedYAML.map([(key, .list(items))]).lines(indent: 2).map { "#" + $0 }
+            if key == "egress" && !self.unknownServices.isEmpty {
+                notes += self.unknownServiceNotes()
+            } else {
+                notes.append("\(title) is not isolated: it reaches nodes, which a NetworkPolicy can name only by ipBlock, and Cilium")
+                notes.append("(as flowmon) matches ipBlocks against node addresses only with policy-cidr-match-mode: nodes. Where ipBlocks")
+                notes.append("do select nodes, add \(title) to policyTypes and uncomment the rules at the end of this file.")
+            }
+            trailer += self.commentedRules(key, items, title: "\(title) rules, node addresses as ipBlocks (see above):")
         }
         for (title, items, skipped) in [("Ingress", ingressItems, ingressFromNodes), ("Egress", egressItems, egressToNodes)]
         where items.isEmpty && !skipped {

@@ -31,6 +31,61 @@ package struct ObservedConnection: Hashable, Sendable, Comparable {
     }
 }
 
+/// When one connection (or every occurrence of it) was seen, in capture time (nanoseconds
+/// since the epoch): the start of the first occurrence to the last moment one was seen (its
+/// last packet when the capture or flow log says, else its start).
+package struct ObservedSpan: Sendable, Equatable {
+    package var first: Int64
+    package var last: Int64
+
+    package init(first: Int64, last: Int64) {
+        self.first = min(first, last)
+        self.last = max(first, last)
+    }
+
+    package var nanoseconds: Int64 { self.last - self.first }
+
+    package mutating func include(_ other: ObservedSpan) {
+        self.first = min(self.first, other.first)
+        self.last = max(self.last, other.last)
+    }
+
+    /// `0.4 s`, `12.3 s`, `4m05s`, `2h03m`: how long, for headers and messages.
+    package static func describe(nanoseconds: Int64) -> String {
+        let seconds = Double(max(0, nanoseconds)) / 1e9
+        if seconds < 60 {
+            let tenths = Int((seconds * 10).rounded())
+            return "\(tenths / 10).\(tenths % 10) s"
+        }
+        let whole = Int(seconds)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        if whole < 3600 { return "\(whole / 60)m\(two(whole % 60))s" }
+        return "\(whole / 3600)h\(two(whole % 3600 / 60))m"
+    }
+}
+
+/// What the advisor reads from a capture or a flow log: each connection with how often and
+/// when it was seen, and the span of the whole input.
+package struct AdvisorObservations: Sendable {
+    package var connections: [ObservedConnection: Int] = [:]
+    package var timing: [ObservedConnection: ObservedSpan] = [:]
+    /// The first to the last packet (capture) or record (flow log); nil when empty.
+    package var input: ObservedSpan?
+
+    package init() {}
+
+    package mutating func add(_ connection: ObservedConnection, seen: ObservedSpan) {
+        self.connections[connection, default: 0] += 1
+        self.extend(connection, seen: seen)
+    }
+
+    /// A later moment the connection was seen (its end).
+    package mutating func extend(_ connection: ObservedConnection, seen: ObservedSpan) {
+        self.timing[connection] = self.timing[connection].map { var s = $0; s.include(seen); return s } ?? seen
+        self.input = self.input.map { var s = $0; s.include(seen); return s } ?? seen
+    }
+}
+
 /// A label selector the advisor writes: `matchLabels`, plus `DoesNotExist` requirements when
 /// labels alone would also select pods of another workload.
 package struct AdvisedSelector: Hashable, Sendable, Comparable {

@@ -19,29 +19,49 @@ package struct AdvisorOptions: Sendable {
     package var maxPorts: Int
     /// The input, named in each file's header.
     package var input: String
+    /// How much traffic the input held (`120 connections from ... to ... (1.2 s)`), for each
+    /// file's header; empty to say nothing.
+    package var basis: String
+    /// Advise system components too (`SystemComponents`); otherwise they are skipped.
+    package var includeSystem: Bool
+    /// A workload whose pods were seen for less (first to last moment one of their connections
+    /// was seen) gets no policy. Zero: no minimum. Only applies when the advisor is given when
+    /// connections were seen.
+    package var minObservation: Duration
 
-    package init(format: AdvisedFormat, maxCIDRs: Int = 8, maxPorts: Int = 16, input: String = "") {
+    package init(format: AdvisedFormat, maxCIDRs: Int = 8, maxPorts: Int = 16, input: String = "", basis: String = "",
+                 includeSystem: Bool = false, minObservation: Duration = .zero) {
         self.format = format
         self.maxCIDRs = maxCIDRs
         self.maxPorts = maxPorts
         self.input = input
+        self.basis = basis
+        self.includeSystem = includeSystem
+        self.minObservation = minObservation
     }
 }
 
 /// What the advisor reads from the agent: the inventory, the endpoints and identities, and the
 /// ipcache and service table the datapath judges connections with (no policy maps: the advice
-/// does not depend on the policies loaded).
+/// does not depend on the policies loaded), and the existing policies to compare it with.
 package struct AdvisorInputs: Sendable {
     package var inventory: Inventory
     package var endpoints: EndpointTable
     package let snapshot: PolicySnapshot
     package let services: CompiledServices
+    /// The existing policies (`--policies`) as the datapath judges with them, and the mask of
+    /// their `toFQDNs` selectors a name matches; nil when none were given.
+    package var existing: PolicySnapshot?
+    package var existingFQDNMask: @Sendable (String) -> UInt64
 
-    package init(inventory: Inventory, endpoints: EndpointTable, ipcache: IPCache, services: CompiledServices = CompiledServices()) {
+    package init(inventory: Inventory, endpoints: EndpointTable, ipcache: IPCache, services: CompiledServices = CompiledServices(),
+                 existing: PolicySnapshot? = nil, existingFQDNMask: @escaping @Sendable (String) -> UInt64 = { _ in 0 }) {
         self.inventory = inventory
         self.endpoints = endpoints
         self.snapshot = PolicySnapshot(ipcache: ipcache, services: services.table)
         self.services = services
+        self.existing = existing
+        self.existingFQDNMask = existingFQDNMask
     }
 }
 
@@ -57,6 +77,61 @@ package struct AdvisedPolicy: Sendable {
     package var ingressRules: Int
     package var egressRules: Int
     package var yaml: String
+    /// Connections of its pods observed, and how long they were seen for (nil: not known).
+    package var connections: Int
+    package var seen: ObservedSpan?
+    /// Connections it allows that the existing policies deny.
+    package var newlyAllowed: Int = 0
+}
+
+/// A workload with observed connections that got no policy, and why.
+package struct SkippedWorkload: Sendable, Equatable {
+    package var namespace: String
+    package var name: String
+    package var reason: String
+
+    package init(namespace: String, name: String, reason: String) {
+        self.namespace = namespace
+        self.name = name
+        self.reason = reason
+    }
+}
+
+/// Connections of the same initiator workload (or address) to the same responder on the same
+/// protocol and port, that the existing policies deny.
+package struct DeniedConnections: Sendable, Equatable {
+    package var source: String
+    package var destination: String
+    package var ipProtocol: UInt8
+    package var port: UInt16
+    package var connections: Int
+    /// `egress`, `ingress` or `egress and ingress`: where the existing policies deny them.
+    package var deniedAt: String
+    /// Newly allowed: the advised files that allow them. Staying denied: why.
+    package var files: [String]
+    package var reason: String
+
+    /// `shop/recommendations -> payments/users TCP 5432 (3 connections, denied at egress)`.
+    package var text: String {
+        let what: String
+        switch self.ipProtocol {
+        case IPProtocolNumber.tcp, IPProtocolNumber.udp, IPProtocolNumber.sctp:
+            what = "\(IPProtocolNumber.eveName(self.ipProtocol)!) \(self.port)"
+        case IPProtocolNumber.icmp: what = "ICMP type \(self.port)"
+        case IPProtocolNumber.icmpv6: what = "ICMPv6 type \(self.port)"
+        default: what = IPProtocolNumber.eveName(self.ipProtocol).map { "\($0)" } ?? "protocol \(self.ipProtocol)"
+        }
+        return "\(self.source) -> \(self.destination) \(what) (\(self.connections) connection\(self.connections == 1 ? "" : "s"), denied at \(self.deniedAt))"
+    }
+}
+
+/// The advice next to the existing policies (`--policies`).
+package struct ExistingPolicyComparison: Sendable {
+    /// Observed connections the existing policies deny.
+    package var denied: Int
+    /// Denied connections the advice would allow, by group, and those that stay denied.
+    package var newlyAllowed: [DeniedConnections]
+    package var stayDenied: [DeniedConnections]
 }
 
 package struct PolicyAdvice: Sendable {
@@ -67,6 +142,13 @@ package struct PolicyAdvice: Sendable {
     /// Connections read, and how many had a local workload on one end.
     package var connections: Int
     package var connectionsAdvised: Int
+    /// Workloads with observed connections left without a policy (system components, too
+    /// short an observation), sorted.
+    package var skipped: [SkippedWorkload] = []
+    /// When the connections were seen (nil: not known).
+    package var seen: ObservedSpan?
+    /// nil without existing policies.
+    package var existing: ExistingPolicyComparison?
 }
 
 /// Proposes least-privilege policies from observed connections: one policy per workload with
@@ -104,11 +186,25 @@ package struct PolicyAdvice: Sendable {
 ///   direction that must reach nodes (egress to any node, ingress from another node) is
 ///   therefore left out of `policyTypes`, and its rules, node `ipBlock`s included, are written
 ///   as a comment to enable where ipBlocks select nodes.
+/// - Safety: system components (`SystemComponents`) get no policy unless `includeSystem`, nor
+///   does a workload seen for less than `minObservation`; each is listed in `skipped`. A
+///   workload that reached a ClusterIP whose backends are not known keeps egress unrestricted
+///   (Cilium judges the connection at the backends, which a rule naming the ClusterIP does not
+///   allow). With existing policies, the connections they deny are sorted into those the advice
+///   newly allows (the direction that denies them is decided by an advised policy: policies
+///   add allowances) and those that stay denied (a deny rule, which wins over any allow, or a
+///   direction whose workload gets no policy).
 package enum PolicyAdvisor {
-    package static func advise(_ observations: [ObservedConnection: Int], inputs: AdvisorInputs,
-                              options: AdvisorOptions) -> PolicyAdvice {
+    /// `timing`: when each connection was seen (empty: not known, and `minObservation` does not apply).
+    package static func advise(_ observations: [ObservedConnection: Int], timing: [ObservedConnection: ObservedSpan] = [:],
+                              inputs: AdvisorInputs, options: AdvisorOptions) -> PolicyAdvice {
         var advisor = Advisor(inputs: inputs, options: options)
-        return advisor.run(observations)
+        return advisor.run(observations, timing: timing)
+    }
+
+    /// Whether a direction's lookup denies (no allow, or a deny rule).
+    package static func denies(_ lookup: Judgement.Lookup) -> Bool {
+        lookup.decision.outcome == .denied || lookup.decision.outcome == .deniedExplicitly
     }
 }
 
@@ -141,6 +237,9 @@ struct PeerUse {
     /// Services the connections were sent to (`ns/name`), and those whose backends flowmon does not know.
     var services: Set<String> = []
     var unknownBackends: Set<String> = []
+    /// The connections that were sent to a service's ClusterIP (and translated to its
+    /// backends); the others went to the peer's own addresses.
+    var viaService: [PortKey: Int] = [:]
     /// Node addresses reached (for NetworkPolicy ipBlocks).
     var nodeAddresses: Set<IPAddress> = []
     /// For the collapsed world peer: the families of its addresses.
@@ -156,6 +255,7 @@ struct PeerUse {
         self.ports.merge(other.ports, uniquingKeysWith: +)
         self.services.formUnion(other.services)
         self.unknownBackends.formUnion(other.unknownBackends)
+        self.viaService.merge(other.viaService, uniquingKeysWith: +)
         self.nodeAddresses.formUnion(other.nodeAddresses)
         self.worldIPv4 = self.worldIPv4 || other.worldIPv4
         self.worldIPv6 = self.worldIPv6 || other.worldIPv6
@@ -222,6 +322,8 @@ struct Advisor {
     var endpointsOfIdentity: [Identity: [UInt32]] = [:]
     var warnings: [String] = []
     var warnedPods: Set<Int> = []
+    /// When each subject's pods were seen (connections of either direction).
+    var subjectSeen: [Int: ObservedSpan] = [:]
 
     init(inputs: AdvisorInputs, options: AdvisorOptions) {
         self.inputs = inputs
@@ -245,12 +347,30 @@ struct Advisor {
         ipProtocol == IPProtocolNumber.icmp || ipProtocol == IPProtocolNumber.icmpv6
     }
 
-    mutating func run(_ observations: [ObservedConnection: Int]) -> PolicyAdvice {
+    /// A connection the existing policies deny, with the subjects whose policies would decide it.
+    struct Denial {
+        var connection: ObservedConnection
+        var count: Int
+        var judgement: Judgement
+        var egressSubject: Int?
+        var ingressSubjects: [Int]
+    }
+
+    mutating func run(_ observations: [ObservedConnection: Int], timing: [ObservedConnection: ObservedSpan]) -> PolicyAdvice {
         var subjects: [Int: SubjectUse] = [:]
         var total = 0
         var advised = 0
+        var seen: ObservedSpan?
+        var denials: [Denial] = []
+        var deniedTotal = 0
         for (connection, count) in observations.sorted(by: { $0.key < $1.key }) {
             total += count
+            let span = timing[connection]
+            if let span { seen = seen.map { var s = $0; s.include(span); return s } ?? span }
+            func note(_ subject: Int) {
+                guard let span else { return }
+                self.subjectSeen[subject] = self.subjectSeen[subject].map { var s = $0; s.include(span); return s } ?? span
+            }
             let judgement = self.inputs.snapshot.judge(source: connection.source, destination: connection.destination,
                                                        port: connection.port, ipProtocol: connection.ipProtocol)
             let source = judgement.source
@@ -279,18 +399,20 @@ struct Advisor {
                     }
                     if let serviceName {
                         use.services.insert(serviceName)
-                        if !translated { use.unknownBackends.insert(serviceName) }
+                        if translated { use.viaService[key, default: 0] += count } else { use.unknownBackends.insert(serviceName) }
                     }
                     if peer == .host || peer == .remoteNode {
                         use.nodeAddresses.formUnion(translated ? self.nodeAddresses(peer) : [connection.destination])
                     }
                     subjects[subject, default: SubjectUse()].egress.peers[peer] = use
                 }
+                note(subject)
                 involved = true
             }
             // Ingress at the responder's workload(s).
+            var targets: [Int] = []
             if destination.isLocalEndpoint {
-                let targets = translated ? self.localWorkloads(ofIdentity: destination.identity)
+                targets = translated ? self.localWorkloads(ofIdentity: destination.identity)
                     : self.localWorkload(endpoint: destination.endpoint).map { [$0] } ?? []
                 let peers = self.peers(of: source, address: connection.source)
                 for subject in targets {
@@ -301,21 +423,47 @@ struct Advisor {
                         }
                         var use = subjects[subject, default: SubjectUse()].ingress.peers[peer, default: PeerUse()]
                         use.ports[key, default: 0] += count
-                        if let serviceName { use.services.insert(serviceName) }
+                        if let serviceName {
+                            use.services.insert(serviceName)
+                            if translated { use.viaService[key, default: 0] += count }
+                        }
                         if peer == .remoteNode { use.nodeAddresses.insert(connection.source) }
                         subjects[subject, default: SubjectUse()].ingress.peers[peer] = use
                     }
+                    note(subject)
                     involved = true
                 }
             }
             if involved { advised += count }
+            // What the existing policies say of it: judged as a replay with them would.
+            if let existing = self.inputs.existing {
+                let mask = connection.names.reduce(UInt64(0)) { $0 | self.inputs.existingFQDNMask($1) }
+                let before = existing.judge(source: connection.source, destination: connection.destination, port: connection.port,
+                                            ipProtocol: connection.ipProtocol, destinationSelectors: mask)
+                if PolicyAdvisor.denies(before.egress) || PolicyAdvisor.denies(before.ingress) {
+                    let egressSubject = source.isLocalEndpoint ? self.localWorkload(endpoint: source.endpoint) : nil
+                    denials.append(Denial(connection: connection, count: count, judgement: before, egressSubject: egressSubject,
+                                          ingressSubjects: targets))
+                    deniedTotal += count
+                }
+            }
         }
 
         var policies: [AdvisedPolicy] = []
         var usedNames: Set<String> = []
+        var skipped: [SkippedWorkload] = []
+        /// Why a subject got no policy.
+        var skipReasons: [Int: String] = [:]
+        var fileOfSubject: [Int: String] = [:]
+        var isolated: [Int: (ingress: Bool, egress: Bool)] = [:]
         for subject in subjects.keys.sorted(by: { self.workloadSortKey($0) < self.workloadSortKey($1) }) {
             let workload = self.workloads[subject]
             guard let selector = workload.selector else { continue }
+            if let reason = self.skipReason(subject, timed: !timing.isEmpty) {
+                skipped.append(SkippedWorkload(namespace: workload.namespace, name: workload.name, reason: reason))
+                skipReasons[subject] = reason
+                continue
+            }
             var name = Self.policyName(workload.name)
             var suffix = 2
             while usedNames.contains(workload.namespace + "/" + name) {
@@ -336,16 +484,159 @@ struct Advisor {
                                                  egress: egress, ingress: ingress)
             guard let rendered = self.options.format == .cilium ? renderer.cilium() : renderer.kubernetes() else {
                 self.warnings.append("\(workload.namespace)/\(name): not written: a NetworkPolicy would have to reach nodes in both directions, which it can only do by ipBlock (see --format cilium)")
+                skipReasons[subject] = "no NetworkPolicy can reach nodes in both directions (see --format cilium)"
                 continue
             }
+            if self.options.format == .cilium, !renderer.unknownServices.isEmpty {
+                self.warnings.append("\(workload.namespace)/\(name): egress left unrestricted: it reached \(renderer.unknownServices.joined(separator: ", ")) at the ClusterIP, whose backends flowmon does not know (give --services with their Endpoints)")
+            }
+            let fileName = "\(workload.namespace).\(name).yaml"
+            fileOfSubject[subject] = fileName
+            isolated[subject] = renderer.isolates
             policies.append(AdvisedPolicy(
-                fileName: "\(workload.namespace).\(name).yaml",
+                fileName: fileName,
                 kind: self.options.format == .cilium ? .ciliumNetworkPolicy : .networkPolicy,
                 namespace: workload.namespace, name: name, workloads: workload.descriptions,
-                ingressRules: rendered.ingressItems, egressRules: rendered.egressItems, yaml: rendered.yaml))
+                ingressRules: rendered.ingressItems, egressRules: rendered.egressItems, yaml: rendered.yaml,
+                connections: use.egress.connections + use.ingress.connections, seen: self.subjectSeen[subject]))
         }
         policies.sort { $0.fileName < $1.fileName }
-        return PolicyAdvice(policies: policies, warnings: self.warnings, connections: total, connectionsAdvised: advised)
+        var advice = PolicyAdvice(policies: policies, warnings: self.warnings, connections: total, connectionsAdvised: advised,
+                                  skipped: skipped.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }, seen: seen)
+        if self.inputs.existing != nil {
+            advice.existing = self.compare(denials, denied: deniedTotal, files: fileOfSubject, isolated: isolated,
+                                           skipReasons: skipReasons)
+            Self.annotate(&advice)
+        }
+        return advice
+    }
+
+    /// Why a subject gets no policy: a system component (unless `includeSystem`), or seen for
+    /// less than `minObservation` (when the advisor knows when connections were seen).
+    func skipReason(_ subject: Int, timed: Bool) -> String? {
+        let workload = self.workloads[subject]
+        if !self.options.includeSystem,
+           let reason = workload.pods.lazy.compactMap({ SystemComponents.reason(self.inputs.inventory.pods[$0]) }).first {
+            return "system component (\(reason)): not advised without --include-system"
+        }
+        let minimum = self.options.minObservation.flowmonNanoseconds
+        if timed && minimum > 0 {
+            let seen = self.subjectSeen[subject]?.nanoseconds ?? 0
+            if seen < minimum {
+                return "seen for \(ObservedSpan.describe(nanoseconds: seen)), less than --min-observation \(ObservedSpan.describe(nanoseconds: minimum)): too little traffic to lock it down"
+            }
+        }
+        return nil
+    }
+
+    // MARK: Existing policies
+
+    /// The denied connections by group: newly allowed when every direction that denies them is
+    /// decided by an advised policy (policies add allowances; Cilium's deny rules win over any
+    /// allow, so an explicit deny stays), staying denied otherwise.
+    func compare(_ denials: [Denial], denied: Int, files: [Int: String], isolated: [Int: (ingress: Bool, egress: Bool)],
+                 skipReasons: [Int: String]) -> ExistingPolicyComparison {
+        var groups: [String: DeniedConnections] = [:]
+        var order: [String] = []
+        for denial in denials {
+            var deniedAt: [String] = []
+            var allowedBy: [String] = []
+            var reasons: [String] = []
+            for (direction, lookup, subjects, role) in [("egress", denial.judgement.egress, denial.egressSubject.map { [$0] } ?? [], "initiator"),
+                                                        ("ingress", denial.judgement.ingress, denial.ingressSubjects, "responder")]
+            where PolicyAdvisor.denies(lookup) {
+                deniedAt.append(direction)
+                if lookup.decision.outcome == .deniedExplicitly {
+                    reasons.append("an \(direction)Deny rule of the existing policies, which no allow overrides")
+                    continue
+                }
+                if subjects.isEmpty {
+                    reasons.append("no policy is advised for the \(role) (no workload with a stable label)")
+                }
+                for subject in subjects {
+                    let workload = self.workloads[subject]
+                    if let file = files[subject] {
+                        let isolates = isolated[subject].map { direction == "egress" ? $0.egress : $0.ingress } ?? false
+                        if !isolates {
+                            reasons.append("\(file) leaves \(direction) not isolated (see its header), so it allows nothing there")
+                        } else if !allowedBy.contains(file) {
+                            allowedBy.append(file)
+                        }
+                    } else {
+                        reasons.append("\(workload.namespace)/\(workload.name): \(skipReasons[subject] ?? "no policy advised")")
+                    }
+                }
+            }
+            let judgement = denial.judgement
+            let source = self.label(judgement.source, address: denial.connection.source)
+            var destination = self.label(judgement.destination, address: denial.connection.destination)
+            if judgement.isTranslated, let service = self.inputs.services.reference(judgement.service) {
+                destination = "\(destination) via service \(service.namespace)/\(service.name)"
+            }
+            var group = DeniedConnections(source: source, destination: destination, ipProtocol: denial.connection.ipProtocol,
+                                          port: judgement.port, connections: denial.count,
+                                          deniedAt: deniedAt.joined(separator: " and "),
+                                          files: reasons.isEmpty ? allowedBy : [], reason: reasons.joined(separator: "; "))
+            let key = [group.source, group.destination, "\(group.ipProtocol)", "\(group.port)", group.deniedAt,
+                       group.files.joined(separator: ","), group.reason].joined(separator: "\u{0}")
+            if let existing = groups[key] {
+                group.connections += existing.connections
+            } else {
+                order.append(key)
+            }
+            groups[key] = group
+        }
+        let all = order.map { groups[$0]! }
+        return ExistingPolicyComparison(denied: denied, newlyAllowed: all.filter { $0.reason.isEmpty },
+                                        stayDenied: all.filter { !$0.reason.isEmpty })
+    }
+
+    /// Marks in each advised file (after its first two header lines) the connections it would
+    /// newly allow, and counts them.
+    static func annotate(_ advice: inout PolicyAdvice) {
+        guard let comparison = advice.existing else { return }
+        for index in advice.policies.indices {
+            let file = advice.policies[index].fileName
+            let groups = comparison.newlyAllowed.filter { $0.files.contains(file) }
+            guard !groups.isEmpty else { continue }
+            let count = groups.reduce(0) { $0 + $1.connections }
+            advice.policies[index].newlyAllowed = count
+            var lines = ["# WARNING: allows \(count) observed connection\(count == 1 ? "" : "s") that the existing policies (--policies) deny:"]
+            lines += groups.prefix(40).map { "#   " + $0.text }
+            if groups.count > 40 { lines.append("#   ... and \(groups.count - 40) more groups") }
+            var yaml = advice.policies[index].yaml.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            yaml.insert(contentsOf: lines, at: min(2, yaml.count))
+            advice.policies[index].yaml = yaml.joined(separator: "\n")
+        }
+    }
+
+    /// How a message names one end of a connection: a pod's workload (`ns/name`), this node, a
+    /// node's address, or the address.
+    func label(_ value: IPCacheValue, address: IPAddress) -> String {
+        if value.endpoint != 0, Int(value.endpoint) < self.inputs.endpoints.endpoints.count {
+            if let pod = self.podOfEndpoint[value.endpoint] {
+                let p = self.inputs.inventory.pods[pod]
+                if !p.hostNetwork, let workload = self.workloadOfPod[pod] {
+                    return "\(self.workloads[workload].namespace)/\(self.workloads[workload].name)"
+                }
+                return "\(p.namespace)/\(p.name)"
+            }
+            return self.inputs.endpoints.endpoints[Int(value.endpoint)].identity == .host ? "this node (\(address.text))" : "node \(address.text)"
+        }
+        switch self.peers(ofIdentity: value.identity) {
+        case [.host]: return "this node (\(address.text))"
+        case [.remoteNode]: return "node \(address.text)"
+        case [.world]: return address.text
+        case let peers where !peers.isEmpty:
+            return peers.compactMap { peer -> String? in
+                switch peer {
+                case .workload(let index): "\(self.workloads[index].namespace)/\(self.workloads[index].name)"
+                case .namespace(let namespace): "pods of \(namespace)"
+                default: nil
+                }
+            }.joined(separator: ", ")
+        default: return address.text
+        }
     }
 
     func workloadSortKey(_ index: Int) -> String {
