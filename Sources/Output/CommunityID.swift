@@ -25,7 +25,7 @@ public enum CommunityID {
             let type = UInt8(truncatingIfNeeded: sourcePort)
             let counterpart = Self.counterpart(of: type, ipv6: ipProtocol == IPProtocolNumber.icmpv6)
             appendOrdered(source: source, sourcePort: UInt16(type), destination: destination,
-                          destinationPort: counterpart.map(UInt16.init) ?? destinationPort, ipProtocol: ipProtocol,
+                          destinationPort: counterpart != nil ? UInt16(counterpart!) : destinationPort, ipProtocol: ipProtocol,
                           hasPorts: true, oneWay: counterpart == nil, ipv6: ipv6, seed: seed, to: &out)
         } else {
             let hasPorts = IPProtocolNumber.carriesPorts(ipProtocol)
@@ -48,40 +48,40 @@ public enum CommunityID {
             swap(&source, &destination)
             swap(&sourcePort, &destinationPort)
         }
-        withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { scratch in
-            var length = 0
-            func put(_ byte: UInt8) {
-                scratch[length] = byte
-                length += 1
-            }
-            func put(_ value: UInt16) {
-                put(UInt8(truncatingIfNeeded: value >> 8))
-                put(UInt8(truncatingIfNeeded: value))
-            }
-            func put(_ address: IPAddress) {
-                if ipv6 {
-                    for shift in stride(from: 56, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: address.high >> UInt64(shift))) }
-                    for shift in stride(from: 56, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: address.low >> UInt64(shift))) }
-                } else {
-                    for shift in stride(from: 24, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: address.low >> UInt64(shift))) }
-                }
-            }
-            // At most 2 + 16 + 16 + 1 + 1 + 4 = 40 bytes; the digest goes after them.
-            put(seed)
-            put(source)
-            put(destination)
-            put(ipProtocol)
-            put(UInt8(0))
+        // At most 2 + 16 + 16 + 1 + 1 + 4 = 40 bytes, on the stack.
+        var input: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
+        var digest: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &input) { bytes in
+            bytes.storeBytes(of: seed.bigEndian, toByteOffset: 0, as: UInt16.self)
+            var length = Self.store(source, ipv6: ipv6, into: bytes, at: 2)
+            length = Self.store(destination, ipv6: ipv6, into: bytes, at: length)
+            bytes[length] = ipProtocol
+            bytes[length + 1] = 0
+            length += 2
             if hasPorts {
-                put(sourcePort)
-                put(destinationPort)
+                bytes.storeBytes(of: sourcePort.bigEndian, toByteOffset: length, as: UInt16.self)
+                bytes.storeBytes(of: destinationPort.bigEndian, toByteOffset: length + 2, as: UInt16.self)
+                length += 4
             }
-            let digest = UnsafeMutableRawBufferPointer(rebasing: scratch[44..<64])
-            SHA1.hash(UnsafeRawBufferPointer(rebasing: scratch[0..<length]), into: digest)
-            out.append(raw: "\"1:")
-            Self.appendBase64(UnsafeRawBufferPointer(digest), to: &out)
-            out.append(byte: UInt8(ascii: "\""))
+            withUnsafeMutableBytes(of: &digest) { digest in
+                SHA1.hash(UnsafeRawBufferPointer(rebasing: bytes[0..<length]), into: digest)
+            }
         }
+        out.append(raw: "\"1:")
+        withUnsafeBytes(of: &digest) { Self.appendBase64(UnsafeRawBufferPointer(rebasing: $0[0..<20]), to: &out) }
+        out.append(byte: UInt8(ascii: "\""))
+    }
+
+    /// Stores an address in network order at `offset`: 16 bytes (`ipv6`) or the IPv4 value's 4;
+    /// returns the offset after it.
+    private static func store(_ address: IPAddress, ipv6: Bool, into bytes: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        if ipv6 {
+            bytes.storeBytes(of: address.high.bigEndian, toByteOffset: offset, as: UInt64.self)
+            bytes.storeBytes(of: address.low.bigEndian, toByteOffset: offset + 8, as: UInt64.self)
+            return offset + 16
+        }
+        bytes.storeBytes(of: address.ipv4Value.bigEndian, toByteOffset: offset, as: UInt32.self)
+        return offset + 4
     }
 
     /// Appends the connection's ID: from the initiator's first ICMP message if there was one,
