@@ -121,6 +121,30 @@ struct StableIdentityTests {
         #expect(table.warnings.isEmpty)
     }
 
+    /// One number names one label set: a CiliumEndpoint listing other labels for a CiliumIdentity's
+    /// number does not give two label sets that number.
+    @Test func oneNumberNamesOneLabelSet() throws {
+        let labels = { (app: String) in
+            ["k8s:app=\(app)", "k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=shop",
+             "k8s:io.cilium.k8s.policy.cluster=default", "k8s:io.kubernetes.pod.namespace=shop"]
+        }
+        let identity = #"{"kind":"CiliumIdentity","metadata":{"name":"500"},"security-labels":{"# + labels("a").map { label in
+            let parts = label.split(separator: "=", maxSplits: 1)
+            return "\"\(parts[0])\":\"\(parts[1])\""
+        }.joined(separator: ",") + "}}"
+        let endpoint = #"{"kind":"CiliumEndpoint","metadata":{"name":"x","namespace":"shop"},"status":{"identity":{"id":500,"labels":["#
+            + labels("b").map { "\"\($0)\"" }.joined(separator: ",") + "]}}}"
+        var inventory = try F.loadPods([F.pod("a", labels: ["app": "a"], ips: ["10.244.0.5"]),
+                                        F.pod("b", labels: ["app": "b"], ips: ["10.244.0.6"])])
+        inventory.clusterIdentities = try ClusterIdentities.load(sources: [(file: "i.json", data: Data(identity.utf8)),
+                                                                           (file: "e.json", data: Data(endpoint.utf8))])
+        let table = try EndpointTable.build(inventory: inventory, localNode: nil)
+        #expect(table.endpoints[1].identity == Identity(500))
+        #expect(table.endpoints[2].identity != Identity(500))
+        #expect(table.warnings.count == 1 && table.warnings[0].hasPrefix("--identities: identity 500 names the labels k8s:app=a;"),
+                "\(table.warnings)")
+    }
+
     @Test(arguments: [
         (#"{"kind":"List","items":[{"kind":"CiliumIdentity","metadata":{"name":"web"},"security-labels":{}}]}"#,
          #"bad.json: $.items[0].metadata.name: expected the numeric identity (1-16777215), found "web""#),

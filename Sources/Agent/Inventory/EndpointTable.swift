@@ -112,10 +112,15 @@ package struct EndpointTable: Sendable {
         var owners: [Identity: String] = [:]
         for labels in podLabels.compactMap({ $0 }) {
             let canonical = SecurityLabels.canonical(labels)
-            if pinned[canonical] == nil, let number = cluster.byLabels[canonical] {
-                pinned[canonical] = number
-                owners[number] = canonical
+            guard pinned[canonical] == nil, let number = cluster.byLabels[canonical] else { continue }
+            // A CiliumEndpoint may list other labels for a number than its CiliumIdentity: one
+            // number names one label set.
+            if let owner = owners[number] {
+                warnings.append("--identities: identity \(number.rawValue) names the labels \(owner) and \(canonical); numbering \(canonical) apart")
+                continue
             }
+            pinned[canonical] = number
+            owners[number] = canonical
         }
         for (pod, labels) in zip(inventory.pods, podLabels) {
             guard let labels else { continue }
