@@ -34,6 +34,7 @@ header, TCP, UDP and ICMP checksum is computed (including the outer UDP checksum
 
 import base64
 import hashlib
+import math
 import json
 import os
 import struct
@@ -90,7 +91,8 @@ def identities():
     """Identity numbers as flowmon allocates them for alerts.pods.json (no namespaces file): each
     pod's security labels (own labels, io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name,
     io.cilium.k8s.policy.cluster=default, io.cilium.k8s.policy.serviceaccount, io.kubernetes.pod.namespace),
-    distinct sets sorted by their canonical text, numbered from 256. See
+    each distinct set numbered from its canonical text (IdentityAllocator: 256 + FNV-1a-64 mod 65280,
+    collisions by double hashing in rounds, the canonical text that sorts first keeping a number). See
     Sources/Agent/Inventory/SecurityLabels.swift and IdentityAllocator.swift."""
     sets = {}
     for ns, _, labels, ip, _, _ in PODS:
@@ -101,8 +103,31 @@ def identities():
         full["io.kubernetes.pod.namespace"] = ns
         canonical = ";".join(sorted(f"k8s:{k}={v}" for k, v in full.items()))
         sets.setdefault(canonical, []).append(ip)
+    span = 65280
+
+    def sequence(canonical):
+        h = 0xcbf29ce484222325
+        for byte in canonical.encode():
+            h = ((h ^ byte) * 0x100000001b3) % (1 << 64)
+        step = 1 + (h >> 32) % (span - 1)
+        while math.gcd(step, span) != 1:
+            step = step % (span - 1) + 1
+        return h % span, step
+
+    numbers, held, pending, round_ = {}, set(), sorted(sets, key=lambda c: c.encode()), 0
+    while pending:
+        losers = []
+        for canonical in pending:
+            home, step = sequence(canonical)
+            number = 256 + (home + round_ * step) % span
+            if number in held:
+                losers.append(canonical)
+            else:
+                held.add(number)
+                numbers[canonical] = number
+        pending, round_ = losers, round_ + 1
     result = {}
-    for number, canonical in enumerate(sorted(sets, key=lambda c: c.encode()), start=256):
+    for canonical, number in numbers.items():
         for ip in sets[canonical]:
             result[ip] = number
     return result

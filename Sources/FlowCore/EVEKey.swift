@@ -26,7 +26,7 @@ public enum EVEKey: KeyText, CaseIterable, Sendable {
     case ipVersion = "ip_v"
     case icmpType = "icmp_type", icmpCode = "icmp_code"
     case responseICMPType = "response_icmp_type", responseICMPCode = "response_icmp_code"
-    case responseVNI = "response_vni"
+    case responseVNI = "response_vni", communityID = "community_id"
     // The application layer on flow records: the protocol and the peer names; `stats.l7`.
     // (The `dns`, `http` and `tls` records write Suricata's keys as their schemas list them.)
     case appProto = "app_proto", destNames = "dest_names", l7

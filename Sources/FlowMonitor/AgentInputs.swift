@@ -24,7 +24,7 @@ final class AgentInputs {
     /// privileges are dropped, and read from `start()`.
     init(_ configuration: AgentConfiguration, quietMilliseconds: Int64 = 200) throws(AgentError) {
         self.quiet = quietMilliseconds * 1_000_000
-        var files = [configuration.namespaces, configuration.nodes, configuration.services].compactMap { $0 }
+        var files = [configuration.namespaces, configuration.nodes, configuration.services].compactMap { $0 } + configuration.identities
         if let pods = configuration.pods, !configuration.podsAreStreamed { files.insert(pods, at: 0) }
         var directories: [String] = []
         for path in configuration.policyPaths {

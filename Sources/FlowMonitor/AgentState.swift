@@ -26,6 +26,9 @@ package struct AgentConfiguration: Sendable {
     /// Whether `pods` is a watch stream (`-` or a FIFO, `PodWatchStream`) a live capture
     /// follows: its pods are given to `AgentState.load` rather than read from `pods`.
     package var podsAreStreamed = false
+    /// The cluster's identity numbers: `kubectl get ciliumidentities` and/or
+    /// `kubectl get ciliumendpoints -A` as JSON (`--identities`, `ClusterIdentities`).
+    package var identities: [String] = []
 
     package init(pods: String? = nil, namespaces: String? = nil, nodes: String? = nil, nodeName: String? = nil,
                 policyPaths: [String] = [], verdictAsEnforced: Bool = false, services: String? = nil,
@@ -43,6 +46,7 @@ package struct AgentConfiguration: Sendable {
 
     package var isEmpty: Bool {
         self.pods == nil && self.namespaces == nil && self.nodes == nil && self.policyPaths.isEmpty && self.services == nil
+            && self.identities.isEmpty
     }
 }
 
@@ -67,7 +71,7 @@ package struct AgentState: Sendable {
     package static func load(_ configuration: AgentConfiguration, streamedPods: [Pod] = []) throws(AgentError) -> AgentState {
         let stream = configuration.podsAreStreamed ? configuration.pods : nil
         var inventory = try InventoryLoader.load(pods: stream == nil ? configuration.pods : nil, namespaces: configuration.namespaces,
-                                                 nodes: configuration.nodes,
+                                                 nodes: configuration.nodes, identities: configuration.identities,
                                                  streamedPods: stream.map { ($0 == "-" ? "standard input" : $0, streamedPods) })
         // The node a stream is followed on exists before the stream lists a pod of it.
         if stream != nil, let node = configuration.nodeName, !inventory.nodes.contains(where: { $0.name == node }) {

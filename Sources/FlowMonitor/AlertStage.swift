@@ -28,8 +28,12 @@ final class AlertStage {
     /// The names of the interfaces connections were observed on (live capture).
     let interfaces: InterfaceNames?
 
-    init(settings: DetectorSettings, contexts: [PolicyContext], interfaces: InterfaceNames?) {
+    /// The seed of the alerts' `community_id` (`--community-id-seed`).
+    let communityIDSeed: UInt16
+
+    init(settings: DetectorSettings, contexts: [PolicyContext], interfaces: InterfaceNames?, communityIDSeed: UInt16 = 0) {
         self.interfaces = interfaces
+        self.communityIDSeed = communityIDSeed
         self.engine = DetectorEngine(settings: settings)
         self.contexts = contexts
         // Room for the alerted connections that are open at once, so a single pass (which
@@ -107,7 +111,7 @@ final class AlertStage {
         self.records.beginRecord()
         AlertRecord.append(fire, flow: flow, severity: self.engine.settings.severity(of: fire.kind),
                            annotations: self.context(for: flow)?.annotations, interfaces: self.interfaces,
-                           dnsName: dnsName, to: &self.records.block.buffer)
+                           dnsName: dnsName, communityIDSeed: self.communityIDSeed, to: &self.records.block.buffer)
         // The counter keeps alerts of one event in the order they were raised.
         self.records.endRecord(EmissionKey(event: key.event, primary: key.primary, secondary: key.secondary,
                                            alertOrder: self.counter))

@@ -26,6 +26,9 @@ package struct ProcessorConfiguration: Sendable {
     package var metrics = false
     /// The application layer (DNS, HTTP, TLS), or nil when it is off (`--no-l7`).
     package var application: ApplicationSettings? = ApplicationSettings()
+    /// The seed of flow and alert records' `community_id` (`--community-id-seed`; Suricata's
+    /// `community-id-seed`).
+    package var communityIDSeed: UInt16 = 0
 
     package init(maxFlows: Int = Self.defaultMaxFlows, timeouts: FlowTimeouts = FlowTimeouts(), tunnelKey: TunnelKeyMode = .auto,
                 maxFragmentDatagrams: Int = 8192, fragmentTimeout: Duration = .seconds(60),
@@ -62,7 +65,8 @@ package final class FlowProcessor {
                             hubble: JSONLinesOutput? = nil, onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
         self.init(configuration: configuration, output: output, policy: policy, hubble: hubble != nil,
                   merger: Merger(workers: 1, output: output, hubble: hubble, policy: policy,
-                                 detectors: configuration.detectors, statsInterval: nil, metrics: configuration.metrics),
+                                 detectors: configuration.detectors, statsInterval: nil, metrics: configuration.metrics,
+                                 communityIDSeed: configuration.communityIDSeed),
                   onUnsupportedLinkType: onUnsupportedLinkType)
     }
 
@@ -88,7 +92,7 @@ package final class FlowProcessor {
                                       application: configuration.application.map { settings in
                                           ApplicationRecorder(settings: settings, names: nameSets,
                                                               detectors: configuration.detectors)
-                                      })
+                                      }, communityIDSeed: configuration.communityIDSeed)
         if let policy { self.load(policy) }
     }
 

@@ -77,14 +77,15 @@ final class Merger: @unchecked Sendable {
 
     init(workers: Int, output: JSONLinesOutput, hubble: JSONLinesOutput?, policy: PolicyContext?,
          detectors: DetectorSettings?, statsInterval: Int64?, interfaces: InterfaceNames? = nil,
-         metrics: Bool = false) {
+         metrics: Bool = false, communityIDSeed: UInt16 = 0) {
         self.interfaceNames = interfaces
         self.metrics = metrics ? MetricsReport() : nil
         self.output = output
         self.hubble = hubble
         self.statsInterval = statsInterval
         self.policies = [policy]
-        self.alertStage = detectors.map { AlertStage(settings: $0, contexts: [policy].compactMap { $0 }, interfaces: interfaces) }
+        self.alertStage = detectors.map { AlertStage(settings: $0, contexts: [policy].compactMap { $0 }, interfaces: interfaces,
+                                                      communityIDSeed: communityIDSeed) }
         self.queues = Array(repeating: [], count: workers)
         self.ended = Array(repeating: false, count: workers)
         for worker in 0..<workers {

@@ -165,7 +165,8 @@ package final class Pipeline: @unchecked Sendable {
         }
         self.merger = Merger(workers: configuration.workers, output: output, hubble: hubble, policy: policy,
                              detectors: processor.detectors, statsInterval: configuration.statsInterval?.flowmonNanoseconds,
-                             interfaces: configuration.interfaces, metrics: processor.metrics)
+                             interfaces: configuration.interfaces, metrics: processor.metrics,
+                             communityIDSeed: processor.communityIDSeed)
         self.merger.flushesEachEpoch = configuration.mode == .live || configuration.streamsOutput
         if configuration.mode == .live { self.sweeps = SweepSchedule(interval: SweepSchedule.liveInterval) }
         for index in 0..<configuration.workers where !(index == 0 && readerIsWorker) {

@@ -17,13 +17,13 @@ import FlowCore
 public enum AlertRecord {
     public static func append(_ fire: AlertFire, flow: FlowEntry, severity: UInt8, annotations: FlowAnnotations?,
                               interfaces: InterfaceNames? = nil, dnsName: UnsafeRawBufferPointer? = nil,
-                              to out: inout JSONBuffer) {
+                              communityIDSeed: UInt16 = 0, to out: inout JSONBuffer) {
         out.append(byte: UInt8(ascii: "{"))
         out.append(.timestamp, fire.lastSeen)
         out.append(.flowID, flow.flowID)
         interfaces?.append(.inInterface, index: flow.interfaceIndex, to: &out)
         out.append(.eventType, name: "alert")
-        FlowRecord.appendConnection(flow, to: &out)
+        FlowRecord.appendConnection(flow, communityIDSeed: communityIDSeed, to: &out)
         out.open(.alert)
         out.append(.action, name: "allowed")
         out.append(.gid, AlertKind.generatorID)

@@ -22,10 +22,13 @@ package final class EventRenderer: DatapathEventSink {
 
     /// The application layer (DNS, HTTP, TLS records), when it is on.
     package let application: ApplicationRecorder?
+    /// The seed of the records' `community_id` (`--community-id-seed`).
+    let communityIDSeed: UInt16
 
     package init(hubble: Bool, findingCapacity: Int?, interfaces: InterfaceNames? = nil, metrics: Bool = false,
-                 application: ApplicationRecorder? = nil) {
+                 application: ApplicationRecorder? = nil, communityIDSeed: UInt16 = 0) {
         self.interfaces = interfaces
+        self.communityIDSeed = communityIDSeed
         self.application = application
         self.hubble = hubble ? KeyedRecords() : nil
         self.findings = findingCapacity.map { FindingBuffer(capacity: $0) }
@@ -45,7 +48,7 @@ package final class EventRenderer: DatapathEventSink {
             self.flows.beginRecord()
             let alertedAt = FlowRecord.append(flow, reason: reason, annotations: self.annotations(of: flow),
                                               interfaces: self.interfaces, names: self.application?.names,
-                                              to: &self.flows.block.buffer)
+                                              communityIDSeed: self.communityIDSeed, to: &self.flows.block.buffer)
             self.flows.endRecord(key, flowID: flow.flowID, alertedAt: alertedAt)
             self.metrics?.countEnded(flow, reason: reason)
         case .connectionJudged(let flow, let flags, let key):

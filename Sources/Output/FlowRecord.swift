@@ -19,13 +19,13 @@ public enum FlowRecord {
     @discardableResult
     public static func append(_ flow: FlowEntry, reason: FlowEndReason, annotations: FlowAnnotations? = nil,
                               interfaces: InterfaceNames? = nil, names: NameSets? = nil,
-                              to out: inout JSONBuffer) -> Int {
+                              communityIDSeed: UInt16 = 0, to out: inout JSONBuffer) -> Int {
         out.append(byte: UInt8(ascii: "{"))
         out.append(.timestamp, flow.end)
         out.append(.flowID, flow.flowID)
         interfaces?.append(.inInterface, index: flow.interfaceIndex, to: &out)
         out.append(.eventType, name: "flow")
-        appendConnection(flow, to: &out)
+        appendConnection(flow, communityIDSeed: communityIDSeed, to: &out)
         if let name = AppProtocol(rawValue: flow.applicationProtocol)?.eveName { out.append(.appProto, name: name) }
         if let names { appendNames(names, flow.destinationNameSet, key: .destNames, to: &out) }
         out.open(.flow)
@@ -59,8 +59,9 @@ public enum FlowRecord {
 
     /// The connection's EVE fields, shared by flow and alert records: `src_ip`, `src_port`,
     /// `dest_ip`, `dest_port`, `proto`, `ip_v` (Suricata 8's name for the IP version), ICMP
-    /// type/code, `vlan`, `tunnel`.
-    static func appendConnection(_ flow: FlowEntry, to out: inout JSONBuffer) {
+    /// type/code, `vlan`, `tunnel`, and `community_id` (where Suricata writes it, after the
+    /// header's fields: `EveAddCommonOptions`), seeded with `communityIDSeed`.
+    static func appendConnection(_ flow: FlowEntry, communityIDSeed: UInt16, to out: inout JSONBuffer) {
         let asIPv6 = flow.ipVersion == 6
         out.append(key: .srcIP)
         out.appendQuoted(flow.sourceAddress, asIPv6: asIPv6)
@@ -109,6 +110,8 @@ public enum FlowRecord {
             out.append(.depth, UInt64(flow.tunnelDepth))
             out.append(byte: UInt8(ascii: "}"))
         }
+        out.append(key: .communityID)
+        CommunityID.append(flow, seed: communityIDSeed, to: &out)
     }
 
     /// `"dest_names":[…]`: the names the initiator had looked up for the responder's address when

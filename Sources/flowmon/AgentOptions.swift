@@ -12,6 +12,18 @@ struct InventoryOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Nodes: 'kubectl get nodes -o json' (node addresses are host or remote-node). Without it, node addresses come from the pods' hostIP.", valueName: "file"))
     var nodes: String?
+
+    @Option(help: ArgumentHelp("The cluster's identity numbers: 'kubectl get ciliumidentities -o json' and/or 'kubectl get ciliumendpoints -A -o json' (or both in one file). Label sets found there take the cluster's number; others get a number derived from their labels that the cluster does not use. Repeatable.", valueName: "file"))
+    var identities: [String] = []
+}
+
+extension AgentConfiguration {
+    /// This configuration with `--identities`.
+    func with(identities: [String]) -> AgentConfiguration {
+        var configuration = self
+        configuration.identities = identities
+        return configuration
+    }
 }
 
 /// Inventory and policy options shared by `replay`, `capture`, `map`, `policy explain` and
@@ -44,6 +56,7 @@ struct AgentOptions: ParsableArguments {
         AgentConfiguration(pods: self.inventory.pods, namespaces: self.inventory.namespaces, nodes: self.inventory.nodes,
                            nodeName: self.nodeName, policyPaths: self.policyPaths, verdictAsEnforced: self.verdictAsEnforced,
                            services: self.services, clusterName: self.clusterName)
+            .with(identities: self.inventory.identities)
     }
 
     /// For `capture`, which follows its inputs: `--pods -` or a FIFO is a watch stream.

@@ -164,7 +164,7 @@ extension Flowmon {
                                                 statsInterval: .seconds(self.statsInterval)),
                 duration: self.duration, count: self.count, user: self.user,
                 rotation: self.rotateSize.map { JSONLinesOutput.Rotation(bytes: $0.bytes, keep: self.rotateKeep ?? 5) },
-                processor: self.flowTable.configuration.with(self.application), agent: self.agent.followedConfiguration,
+                processor: self.flowTable.configuration.with(self.application).with(self.outputOptions), agent: self.agent.followedConfiguration,
                 agentState: try self.agent.load(self.agent.followedConfiguration), alerts: try self.alertOptions.load())
             // A snaplen beyond what the eBPF records carry is libpcap's to honour.
             var datapath = self.datapath

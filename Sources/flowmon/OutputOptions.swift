@@ -1,9 +1,19 @@
 import ArgumentParser
+import FlowMonitor
 import Output
 
 #if canImport(Glibc)
 import Glibc
 #endif
+
+extension ProcessorConfiguration {
+    /// This configuration with the record options of `options` (`--community-id-seed`).
+    func with(_ options: OutputOptions) -> ProcessorConfiguration {
+        var configuration = self
+        configuration.communityIDSeed = options.communityIDSeed
+        return configuration
+    }
+}
 
 /// Where `replay` and `capture` write their records.
 struct OutputOptions: ParsableArguments {
@@ -12,6 +22,9 @@ struct OutputOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Also write one Hubble-format line per policy decision on a new connection (as 'hubble observe -o json' prints; readable with 'hubble observe --input-file').", valueName: "file"))
     var hubble: String?
+
+    @Option(help: ArgumentHelp("Seed of the 'community_id' of flow and alert records (Community ID v1, as Suricata's 'community-id-seed'): tools that correlate IDs must use the same seed.", valueName: "0-65535"))
+    var communityIDSeed: UInt16 = 0
 
     /// The pipeline's output: JSON lines to --output or standard output, or, for compact,
     /// filtered or summarized output, a pipe to a presenter thread that writes there.

@@ -55,7 +55,7 @@ extension Flowmon.Policy {
                 // Without --node-name every pod counts as local, so selection covers the whole inventory.
                 state = try AgentState.load(AgentConfiguration(pods: self.inventory.pods, namespaces: self.inventory.namespaces,
                                                                nodes: self.inventory.nodes, policyPaths: self.paths,
-                                                               skipsBadPolicyFiles: true))
+                                                               skipsBadPolicyFiles: true).with(identities: self.inventory.identities))
             } catch {
                 Diagnostics.error(error)
                 throw ExitCode.failure

@@ -60,7 +60,7 @@ extension Flowmon {
             let configuration = ReplayRun.Configuration(
                 file: self.file, filter: self.filter,
                 pipeline: PipelineConfiguration(workers: self.workers, ringBytes: self.ringSize << 20),
-                processor: self.flowTable.configuration.with(self.application), agentState: try self.agent.load(), alerts: try self.alertOptions.load())
+                processor: self.flowTable.configuration.with(self.application).with(self.outputOptions), agentState: try self.agent.load(), alerts: try self.alertOptions.load())
             let opened = OpenedOutputs()
             do {
                 defer { opened.finish() }

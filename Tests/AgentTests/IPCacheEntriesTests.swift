@@ -24,7 +24,8 @@ struct IPCacheEntriesTests {
         let table = try dualStackTable()
         #expect(table.isDualStack)
         let cache = table.ipCache()
-        let web = Identity.firstAllocated
+        let web = table.endpoints[1].identity
+        #expect(web >= .firstAllocated && web == table.endpoints[2].identity)
 
         #expect(cache.lookup(ip("10.244.0.5")) == IPCacheValue(identity: web, endpoint: 1, isLocalEndpoint: true))
         #expect(cache.lookup(ip("fd00:10:244::5")) == IPCacheValue(identity: web, endpoint: 1, isLocalEndpoint: true))
@@ -71,8 +72,9 @@ struct IPCacheEntriesTests {
         #expect(cache.lookup(ip("2001:db8:1::1")).identity == Identity(0x0100_0004))
         // Pods inside a CIDR keep their own identity (longest match), and a CIDR equal to a
         // pod address does not replace it.
-        #expect(cache.lookup(ip("10.244.0.5")).identity == .firstAllocated)
-        #expect(cache.lookup(ip("10.244.1.5")).identity == .firstAllocated)
+        #expect(cache.lookup(ip("10.244.0.5")).identity == table.endpoints[1].identity)
+        #expect(cache.lookup(ip("10.244.1.5")).identity == table.endpoints[1].identity)
+        #expect(!table.endpoints[1].identity.isReserved)
         #expect(cache.lookup(ip("198.18.0.1")).identity == .worldIPv4)
     }
 
@@ -80,7 +82,8 @@ struct IPCacheEntriesTests {
         let pods = F.write(F.podList([F.pod("odd", ips: ["172.18.0.2"], node: "node-a", hostIP: "172.18.0.2")]))
         let table = try EndpointTable.build(inventory: InventoryLoader.load(pods: pods, namespaces: nil, nodes: nil), localNode: nil)
         #expect(table.warnings == ["inventory: node node-a: 172.18.0.2 is claimed by shop/odd and node node-a; using shop/odd"])
-        #expect(table.ipCache().lookup(ip("172.18.0.2")).identity == .firstAllocated)
+        #expect(table.ipCache().lookup(ip("172.18.0.2")).identity == table.endpoints[1].identity)
+        #expect(table.endpoints[1].podName == "odd" && !table.endpoints[1].identity.isReserved)
     }
 
     @Test func demoInventoryResolves() throws {

@@ -33,8 +33,8 @@ import TestSupport
             #expect(abs(numbers[1] - expected.megabytes) <= 0.05, "\(row): MB/s, expected \(expected.megabytes)")
         }
         #expect(run.stdout.contains("alert           31"), "\(run.stdout)")
-        #expect(run.stdout.contains("flow           120        1,549"), "\(run.stdout)")
-        #expect(run.stdout.contains("dns             78        1,230"), "\(run.stdout)")
+        #expect(run.stdout.contains("flow           120        1,600"), "\(run.stdout)")
+        #expect(run.stdout.contains("dns             78        1,233"), "\(run.stdout)")
 
         let bad = try FlowmonTestSupport.run(FlowmonTestSupport.root.appendingPathComponent("deploy/fleet-estimate"),
                                              [FlowmonTestSupport.root.appendingPathComponent("README.md").path])

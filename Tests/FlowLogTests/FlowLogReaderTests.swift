@@ -58,7 +58,7 @@ struct FlowLogReaderTests {
         let allowed = try #require(records.first { $0.flowID == 120_287_438_729_520 })
         #expect(allowed.verdict == .forwarded && allowed.verdict?.wouldDrop == false)
         let source = try #require(allowed.source)
-        #expect(source.identity == 262 && source.namespace == "payments" && source.podName == "users-5gprmhlzbs-p75jg")
+        #expect(source.identity == 8437 && source.namespace == "payments" && source.podName == "users-5gprmhlzbs-p75jg")
         #expect(source.workloads == [FlowLogRecord.Workload(name: "users", kind: "Deployment")])
         #expect(source.labels.first == "k8s:app.kubernetes.io/name=users" && source.labels.count == 8)
         #expect(allowed.destination?.workloads.first?.name == "prometheus-k8s")
@@ -84,7 +84,7 @@ struct FlowLogReaderTests {
         let world = try #require(records.first { $0.destination?.identity == 9 }?.destination)
         #expect(world.labels == ["reserved:world-ipv4"] && world.isWorld && world.cidrPrefixes.isEmpty)
         let dns = try #require(records.first { $0.destinationService?.name == "kube-dns" })
-        #expect(dns.destination?.namespace == "kube-system" && dns.destination?.podName == nil && dns.destination?.identity == 264)
+        #expect(dns.destination?.namespace == "kube-system" && dns.destination?.podName == nil && dns.destination?.identity == 23062)
         #expect(records.contains { $0.source?.reservedNames == ["host"] && $0.source?.isWorld == false })
         // The host's built-in rule (kind reserved, with labels) reads like any policy.
         #expect(records.contains { $0.policy?.ingressAllowedBy == [.init(name: "allow-localhost-ingress", kind: "reserved")] })

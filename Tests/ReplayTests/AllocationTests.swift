@@ -329,4 +329,30 @@ struct AllocationTests {
         guard fd >= 0 else { throw CocoaError(.fileNoSuchFile) }
         return fd
     }
+
+    /// The `community_id` of a record (SHA-1 and base64 on the stack) allocates nothing: IPv4,
+    /// IPv6, two-way and one-way ICMP, a protocol without ports.
+    @Test func communityIDAllocatesNothing() {
+        var out = JSONBuffer()
+        let v4a = IPAddress(text: "10.0.0.1")!, v4b = IPAddress(text: "10.0.0.2")!
+        let v6a = IPAddress(text: "fd00::1")!, v6b = IPAddress(text: "fd00::2")!
+        func all(_ out: inout JSONBuffer) {
+            CommunityID.append(source: v4b, sourcePort: 80, destination: v4a, destinationPort: 1234, ipProtocol: 6,
+                               ipv6: false, seed: 0, to: &out)
+            CommunityID.append(source: v6a, sourcePort: 128, destination: v6b, destinationPort: 0, ipProtocol: 58,
+                               ipv6: true, seed: 1, to: &out)
+            CommunityID.append(source: v4a, sourcePort: 11, destination: v4b, destinationPort: 0, ipProtocol: 1,
+                               ipv6: false, seed: 0, to: &out)
+            CommunityID.append(source: v6b, sourcePort: 0, destination: v6a, destinationPort: 0, ipProtocol: 46,
+                               ipv6: true, seed: 0, to: &out)
+        }
+        all(&out)
+        out.removeAll()
+        flowmon_malloc_counter_start()
+        for _ in 0..<100 {
+            all(&out)
+            out.removeAll()
+        }
+        #expect(flowmon_malloc_counter_stop() == 0)
+    }
 }

@@ -156,7 +156,8 @@ struct CommandLineTests {
     @Test func helpDescribesEveryReplayOption() throws {
         let result = try run(Self.flowmon, ["replay", "--help"])
         #expect(result.status == 0)
-        for option in ["--filter", "--max-flows", "--timeout-new", "--timeout-established", "--timeout-closed", "--output"] {
+        for option in ["--filter", "--max-flows", "--timeout-new", "--timeout-established", "--timeout-closed", "--output",
+                       "--community-id-seed", "--identities"] {
             #expect(result.stdout.contains(option), "\(option)")
         }
     }

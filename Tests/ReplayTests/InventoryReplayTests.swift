@@ -160,4 +160,49 @@ import Testing
         #expect(compact.stdout.contains("policy-verdict:L3-Only INGRESS ALLOWED"), "\(compact.stdout)")
         #expect(!compact.stdout.contains("policy-verdict:none"), "\(compact.stdout)")
     }
+
+    /// `--identities`: the cluster's numbers (the CiliumIdentity and CiliumEndpoint files beside
+    /// the capture, real-shaped per Cilium's CRDs) are the flow records' `source.identity` /
+    /// `destination.identity` and the Hubble lines' `source.identity` / `destination.identity`:
+    /// shop/client by its label set (31337), shop/web by its CiliumEndpoint (48213).
+    @Test func theClustersIdentityNumbersAreUsed() throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let withIdentities = Self.withServices + ["--identities", Self.path("inventory.ciliumidentities.json"),
+                                                  "--identities", Self.path("inventory.ciliumendpoints.json")]
+        let output = try Self.replay(withIdentities, in: directory)
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(!output.stderr.contains("warning"), "\(output.stderr)")
+        let flow = try #require(output.flows["10.0.5.2 → 10.0.5.7:80"])
+        #expect((flow["source"] as? [String: Any])?["identity"] as? Int == 31337)
+        #expect((flow["destination"] as? [String: Any])?["identity"] as? Int == 48213)
+        let hubble = try #require(output.hubble["10.0.5.2 → 10.0.5.7:80"])
+        #expect((hubble["source"] as? [String: Any])?["identity"] as? Int == 31337)
+        #expect((hubble["destination"] as? [String: Any])?["identity"] as? Int == 48213)
+        // The policy still judges by labels: client-egress allows web on 80.
+        #expect((flow["policy"] as? [String: Any])?["verdict"] as? String == "FORWARDED")
+        // No label set of this inventory takes a number the cluster uses (2817: a label set no pod has).
+        let numbers = output.flows.values.flatMap { flow in
+            ["source", "destination"].compactMap { ((flow[$0] as? [String: Any])?["identity"] as? Int) }
+        }
+        #expect(!numbers.contains(2817))
+        // Without the files the numbers are flowmon's own.
+        let plain = try Self.replay(Self.withServices, in: directory)
+        let plainFlow = try #require(plain.flows["10.0.5.2 → 10.0.5.7:80"])
+        #expect((plainFlow["source"] as? [String: Any])?["identity"] as? Int != 31337)
+    }
+
+    /// A malformed identities file stops the run before any output, naming file, path and field.
+    @Test func aMalformedIdentitiesFileIsAClearError() throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bad = directory.appendingPathComponent("ids.json")
+        try #"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"cilium.io/v2","kind":"CiliumIdentity","metadata":{"name":"client"},"security-labels":{"k8s:app":"client"}}]}"#
+            .write(to: bad, atomically: true, encoding: .utf8)
+        let output = try Self.replay(Self.withServices + ["--identities", bad.path], in: directory)
+        #expect(output.status == 1)
+        #expect(output.lines.isEmpty)
+        #expect(output.stderr.contains("flowmon: error: \(bad.path): $.items[0].metadata.name: expected the numeric identity (1-16777215), found \"client\""),
+                "\(output.stderr)")
+    }
 }

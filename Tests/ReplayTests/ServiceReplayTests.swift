@@ -166,7 +166,7 @@ struct ServiceReplayTests {
                          "--policies", Fixture.root.appendingPathComponent("Policies/demo").path]
         let with = try run(Fixture.flowmonBinary, arguments + ["--services", demo.appendingPathComponent("demo-cluster.services.json").path])
         #expect(with.status == 0, "\(with.stderr)")
-        #expect(with.stdout.contains("\nto    10.96.0.10, identity 264 [k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=kube-system, "))
+        #expect(with.stdout.contains("\nto    10.96.0.10, identity 23062 [k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=kube-system, "))
         #expect(with.stdout.contains("\n      via service kube-system/kube-dns (service port 53, judged at its backends on port 53)\n"))
         #expect(with.stdout.contains("\ningress at backends of service kube-system/kube-dns: "))
         let json = try run(Fixture.flowmonBinary, arguments + ["--json", "--services", demo.appendingPathComponent("demo-cluster.services.json").path])

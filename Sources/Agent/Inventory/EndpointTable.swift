@@ -46,7 +46,8 @@ package struct Endpoint: Sendable {
 /// per node, in inventory order, with the `reserved:host` or `reserved:remote-node` labels.
 ///
 /// **Identities**: pods get one identity per distinct security label set
-/// (`SecurityLabels.forPod`, numbered by `IdentityAllocator`); host-network pods take
+/// (`SecurityLabels.forPod`): the cluster's number when `--identities` gives one
+/// (`clusterNumbers`), else `IdentityAllocator`'s; host-network pods take
 /// `host` (1) on the local node and `remote-node` (6) elsewhere; nodes likewise.
 ///
 /// **Local node**: `localNode` names the node the capture was taken on. `build` takes it
@@ -98,6 +99,45 @@ package struct EndpointTable: Sendable {
         self.podEndpoints[namespace + "/" + pod].map { self.endpoints[Int($0)] }
     }
 
+    /// The cluster's numbers for the pods' label sets (`--identities`): a label set a
+    /// CiliumIdentity or a CiliumEndpoint's labels name takes that number; otherwise, a pod whose
+    /// CiliumEndpoint (same namespace/name, else one of its addresses) names an identity gives
+    /// its label set that number (the cluster may select labels differently), unless another
+    /// label set already has it, which is a warning. Pods in file order; the first one decides.
+    static func clusterNumbers(_ inventory: Inventory, podLabels: [[SecurityLabel]?],
+                               warnings: inout [String]) -> [String: Identity] {
+        let cluster = inventory.clusterIdentities
+        guard !cluster.numbers.isEmpty else { return [:] }
+        var pinned: [String: Identity] = [:]
+        var owners: [Identity: String] = [:]
+        for labels in podLabels.compactMap({ $0 }) {
+            let canonical = SecurityLabels.canonical(labels)
+            guard pinned[canonical] == nil, let number = cluster.byLabels[canonical] else { continue }
+            // A CiliumEndpoint may list other labels for a number than its CiliumIdentity: one
+            // number names one label set.
+            if let owner = owners[number] {
+                warnings.append("--identities: identity \(number.rawValue) names the labels \(owner) and \(canonical); numbering \(canonical) apart")
+                continue
+            }
+            pinned[canonical] = number
+            owners[number] = canonical
+        }
+        for (pod, labels) in zip(inventory.pods, podLabels) {
+            guard let labels else { continue }
+            let canonical = SecurityLabels.canonical(labels)
+            guard pinned[canonical] == nil,
+                  let number = cluster.byEndpoint[pod.namespace + "/" + pod.name]
+                    ?? pod.ips.lazy.compactMap({ cluster.byAddress[$0] }).first else { continue }
+            if let owner = owners[number] {
+                warnings.append("--identities: pod \(pod.namespace)/\(pod.name): its CiliumEndpoint has identity \(number.rawValue), which the cluster gives the labels \(owner); its labels \(canonical) are numbered apart")
+                continue
+            }
+            pinned[canonical] = number
+            owners[number] = canonical
+        }
+        return pinned
+    }
+
     package static func build(inventory: Inventory, localNode requested: String?, apiServerAddresses: [IPAddress] = [],
                              clusterName: String = SecurityLabels.defaultClusterName) throws(AgentError) -> EndpointTable {
         let nodeNames = Self.nodeNames(inventory)
@@ -131,11 +171,14 @@ package struct EndpointTable: Sendable {
                 podLabels.append(SecurityLabels.forPod(pod, namespaceLabels: labels, clusterName: clusterName))
             }
         }
-        let numbers = try IdentityAllocator.allocate(labelSets: podLabels.compactMap { $0 })
+        var warnings: [String] = []
+        let numbers = try IdentityAllocator.allocate(labelSets: podLabels.compactMap { $0 },
+                                                     pinned: Self.clusterNumbers(inventory, podLabels: podLabels, warnings: &warnings),
+                                                     taken: inventory.clusterIdentities.numbers)
 
         var table = EndpointTable(endpoints: [.none], identities: [:], identityLabels: [:], localNode: localNode,
-                                  isDualStack: false, podEndpoints: [:], nodeEndpoints: [:], warnings: [],
-                                  baseEntries: [])
+                                  isDualStack: false, podEndpoints: [:], nodeEndpoints: [:],
+                                  warnings: inventory.clusterIdentities.warnings + warnings, baseEntries: [])
         for identity in Identity.allReserved {
             table.record(identity, labels: IdentityAllocator.reservedLabels(identity))
         }

@@ -17,6 +17,8 @@ package struct Inventory: Sendable {
     package var warnings: [String]
     /// What loading left out on purpose, each `FILE: message` (finished pods).
     package var notices: [String]
+    /// The cluster's identity numbers (`--identities`); empty without it.
+    package var clusterIdentities = ClusterIdentities()
 
     package init(pods: [Pod] = [], namespaces: [Namespace] = [], nodes: [Node] = [], warnings: [String] = [],
                 notices: [String] = []) {
@@ -50,12 +52,14 @@ package struct Inventory: Sendable {
 package enum InventoryLoader {
     /// `streamedPods`: the pods of a watch stream (`PodWatchSet`) instead of a `pods` file,
     /// named `source` in messages.
-    package static func load(pods: String?, namespaces: String?, nodes: String?,
+    package static func load(pods: String?, namespaces: String?, nodes: String?, identities: [String] = [],
                             streamedPods: (source: String, pods: [Pod])? = nil) throws(AgentError) -> Inventory {
         let podsRoot = try pods.map { path throws(AgentError) in (path, try JSONReader.parseFile(path)) }
         let namespacesRoot = try namespaces.map { path throws(AgentError) in (path, try JSONReader.parseFile(path)) }
         let nodesRoot = try nodes.map { path throws(AgentError) in (path, try JSONReader.parseFile(path)) }
-        return try decode(pods: podsRoot, namespaces: namespacesRoot, nodes: nodesRoot, streamedPods: streamedPods)
+        var inventory = try decode(pods: podsRoot, namespaces: namespacesRoot, nodes: nodesRoot, streamedPods: streamedPods)
+        inventory.clusterIdentities = try ClusterIdentities.load(paths: identities)
+        return inventory
     }
 
     /// The same from in-memory JSON text; `file` names each source in messages.
