@@ -65,7 +65,7 @@ public final class DetectorEngine {
     public func observe(_ finding: ConnectionFinding, flow: FlowEntry, time: CaptureTime, scope: DetectionScope,
                         emit: (AlertFire, FlowEntry) -> Void) -> Bool {
         let source = flow.sourceAddress
-        if finding != .wouldDrop, self.isAllowlisted(source, identity: flow.sourceIdentity, scope: scope) {
+        if finding != .wouldDrop, finding != .answered, self.isAllowlisted(source, identity: flow.sourceIdentity, scope: scope) {
             self.allowlisted &+= 1
             return false
         }
@@ -125,6 +125,10 @@ public final class DetectorEngine {
             return self.countDistinct(.dnsNXDomainBurst, in: self.nxdomain, key: TrackerKey(first: source, second: .zero, port: 0, ipProtocol: 0),
                                       value: dns.nameHash, threshold: self.settings.nxdomainNames, time: time, flow: flow,
                                       dns: dns, emit: emit)
+        case .answered:
+            // Not a probe: its violation, if held, is written (or taken by a scan that alerted) now.
+            self.violations?.take(flowID: flow.flowID) { held in self.release(held, emit: emit) }
+            return false
         case .failedAttempt:
             let start = flow.start
             var alerted = false
@@ -177,13 +181,15 @@ public final class DetectorEngine {
         }
     }
 
-    /// A held violation whose hold ended: a scan that alerted about its source meanwhile (and
+    /// Held violations whose hold ended: a scan that alerted about its source meanwhile (and
     /// whose aggregation window is still open) takes it; else it is alerted as usual.
     private func releaseViolations(endingBy time: Int64?, emit: (AlertFire, FlowEntry) -> Void) {
-        self.violations?.release(endingBy: time) { held in
-            if !self.foldIntoOpenScan(held.flow, time: held.fire.firstSeen.nanoseconds) {
-                self.note(held.fire, key: held.key, flow: held.flow, emit: emit)
-            }
+        self.violations?.release(endingBy: time) { held in self.release(held, emit: emit) }
+    }
+
+    private func release(_ held: ViolationHold.Held, emit: (AlertFire, FlowEntry) -> Void) {
+        if !self.foldIntoOpenScan(held.flow, time: held.fire.firstSeen.nanoseconds) {
+            self.note(held.fire, key: held.key, flow: held.flow, emit: emit)
         }
     }
 

@@ -6,7 +6,8 @@ import FlowCore
 /// the scan's probes end (a refused attempt after `--timeout-closed`, an unanswered one after
 /// `--timeout-new`). So a violation waits here up to `hold` of packet time: a scan that fires
 /// meanwhile takes the ones it explains (`fold`), the others are handed back when their hold
-/// ends (`release`). A ring of fixed capacity, allocated once, in the order the violations came
+/// ends (`release`), or as soon as their connection shows it is no probe (`take`: a handshake
+/// the originator went on with, a UDP reply). A ring of fixed capacity, allocated once, in the order the violations came
 /// (single-pass order: the same with any number of workers); when it is full the oldest is
 /// handed back early (counted in `releasedEarly`).
 final class ViolationHold {
@@ -15,7 +16,8 @@ final class ViolationHold {
         var key: TrackerKey
         var flow: FlowEntry
         var releaseAt: Int64
-        var folded: Bool
+        /// Folded into a scan, or handed back early (`take`): skipped when its turn comes.
+        var done: Bool
     }
 
     let hold: Int64
@@ -45,7 +47,7 @@ final class ViolationHold {
         }
         (self.ring + (self.start + self.count) % self.capacity)
             .initialize(to: Held(fire: fire, key: key, flow: flow, releaseAt: fire.firstSeen.nanoseconds &+ self.hold,
-                                 folded: false))
+                                 done: false))
         self.count += 1
     }
 
@@ -54,12 +56,28 @@ final class ViolationHold {
         var taken: UInt64 = 0
         for offset in 0..<self.count {
             let slot = self.ring + (self.start + offset) % self.capacity
-            if !slot.pointee.folded && explains(slot.pointee) {
-                slot.pointee.folded = true
+            if !slot.pointee.done && explains(slot.pointee) {
+                slot.pointee.done = true
                 taken &+= 1
             }
         }
         return taken
+    }
+
+    /// Hands back the held violation of connection `flowID` now, if there is one (searching from
+    /// the newest: it is asked for soon after it came).
+    func take(flowID: UInt64, _ body: (Held) -> Void) {
+        var offset = self.count
+        while offset > 0 {
+            offset -= 1
+            let slot = self.ring + (self.start + offset) % self.capacity
+            guard slot.pointee.flow.flowID == flowID else { continue }
+            if !slot.pointee.done {
+                slot.pointee.done = true
+                body(slot.pointee)
+            }
+            return
+        }
     }
 
     /// Hands back, oldest first, the violations whose hold has ended by `time` (all, when nil),
@@ -75,6 +93,6 @@ final class ViolationHold {
         let held = (self.ring + self.start).move()
         self.start = (self.start + 1) % self.capacity
         self.count -= 1
-        if !held.folded { body(held) }
+        if !held.done { body(held) }
     }
 }

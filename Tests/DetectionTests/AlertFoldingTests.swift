@@ -133,6 +133,24 @@ struct AlertFoldingTests {
         #expect(lines.sources == [1, 8])
     }
 
+    /// A connection that shows it is no probe (its originator went on with the handshake, or a
+    /// UDP reply) has its violation written at once, not at the end of the hold.
+    @Test func anAnsweredConnectionsViolationIsWrittenAtOnce() {
+        let engine = DetectorEngine(settings: DetectorSettings())
+        let lines = Lines()
+        let flow = Flow.flow(from: 1, to: 2, port: 443, at: 0)
+        let other = Flow.flow(from: 1, to: 2, port: 444, at: 0)
+        engine.observe(.wouldDrop, flow: flow, time: Flow.time(0), scope: .empty, emit: lines.callAsFunction)
+        engine.observe(.wouldDrop, flow: other, time: Flow.time(0), scope: .empty, emit: lines.callAsFunction)
+        #expect(lines.fires.isEmpty)
+        #expect(!engine.observe(.answered, flow: flow, time: Flow.time(0.01), scope: .empty, emit: lines.callAsFunction))
+        #expect(lines.kinds(.policyViolation).count == 1)
+        engine.observe(.answered, flow: flow, time: Flow.time(0.02), scope: .empty, emit: lines.callAsFunction)
+        #expect(lines.kinds(.policyViolation).count == 1, "once")
+        engine.finish(emit: lines.callAsFunction)
+        #expect(lines.kinds(.policyViolation).count == 2)
+    }
+
     @Test func aFullHoldWritesItsOldestViolationEarly() {
         var settings = DetectorSettings()
         settings.maxHeld = 16
