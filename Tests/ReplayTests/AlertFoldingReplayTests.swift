@@ -49,6 +49,20 @@ struct AlertFoldingReplayTests {
         }
     }
 
+    /// A denied connection that is answered (cart-1's TLS sessions to payments/api-1) is no
+    /// probe: its violation is not held, and is written before the connection's flow record
+    /// (which comes 10 s after the connection closes), as without folding.
+    @Test func anAnsweredViolationIsNotHeldBackBehindItsFlowRecord() throws {
+        let result = try AlertReplayTests.replay("policy-violation.pcap", AlertReplayTests.clusterArguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        let first = try #require(result.alerts("policy_violation").first)
+        let flowID = try #require(first["flow_id"] as? Int)
+        let alertLine = try #require(result.records.firstIndex { $0["event_type"] as? String == "alert" && $0["flow_id"] as? Int == flowID })
+        let flowLine = try #require(result.records.firstIndex { $0["event_type"] as? String == "flow" && $0["flow_id"] as? Int == flowID })
+        #expect(alertLine < flowLine)
+        #expect(result.records[(flowLine + 1)...].contains { $0["event_type"] as? String == "flow" }, "the replay goes on after it")
+    }
+
     /// Folding off: the old behaviour, one line per denied connection beside the scan alert.
     @Test func withoutFoldingEveryDeniedProbeIsALine() throws {
         let result = try AlertReplayTests.replay(Self.capture, AlertReplayTests.clusterArguments,
