@@ -80,6 +80,9 @@ final class AlertAggregator {
             self.table[index].fire.folded &+= fire.folded
             self.table[index].foldedLater &+= fire.folded
             if fire.lastSeen > self.table[index].fire.lastSeen { self.table[index].fire.lastSeen = fire.lastSeen }
+            // A held policy violation is noted when it is let go, after later ones may have
+            // opened the window: the summary's first_seen is still the earliest occurrence.
+            if fire.firstSeen < self.table[index].fire.firstSeen { self.table[index].fire.firstSeen = fire.firstSeen }
             return
         case .found(let index), .evicting(let index):
             self.close(index, emit: emit)  // its window has ended, or (full bucket) it ends first

@@ -151,6 +151,26 @@ struct AlertFoldingTests {
         #expect(lines.kinds(.policyViolation).count == 2)
     }
 
+    /// A held violation let go after a later one of the same connection key opened the
+    /// aggregation window is counted in it, and the summary starts at the earlier one.
+    @Test func aViolationLetGoLateCountsInTheWindowFromItsOwnTime() {
+        let engine = DetectorEngine(settings: DetectorSettings())
+        let lines = Lines()
+        var unanswered = Flow.flow(from: 1, to: 2, port: 443, at: 0)
+        unanswered.flowID = 1
+        var answered = Flow.flow(from: 1, to: 2, port: 443, at: 5)
+        answered.flowID = 2
+        engine.observe(.wouldDrop, flow: unanswered, time: Flow.time(0), scope: .empty, emit: lines.callAsFunction)
+        engine.observe(.wouldDrop, flow: answered, time: Flow.time(5), scope: .empty, emit: lines.callAsFunction)
+        engine.observe(.answered, flow: answered, time: Flow.time(5), scope: .empty, emit: lines.callAsFunction)
+        engine.advance(to: Flow.time(33), emit: lines.callAsFunction)
+        engine.finish(emit: lines.callAsFunction)
+        let violations = lines.kinds(.policyViolation)
+        #expect(violations.map(\.count) == [1, 2])
+        #expect(violations.last?.firstSeen == Flow.time(0))
+        #expect(violations.last?.lastSeen == Flow.time(5))
+    }
+
     @Test func aFullHoldWritesItsOldestViolationEarly() {
         var settings = DetectorSettings()
         settings.maxHeld = 16
