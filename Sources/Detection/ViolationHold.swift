@@ -39,8 +39,10 @@ final class ViolationHold {
         self.ring.deallocate()
     }
 
-    /// Holds a violation; when the ring is full, first hands the oldest to `release`.
+    /// Holds a violation; when the ring is full of violations still waiting (those folded or
+    /// handed back early are dropped first), first hands the oldest to `release`.
     func add(_ fire: AlertFire, key: TrackerKey, flow: FlowEntry, release: (Held) -> Void) {
+        if self.count == self.capacity { self.compact() }
         if self.count == self.capacity {
             self.releasedEarly &+= 1
             self.popFirst(release)
@@ -87,6 +89,21 @@ final class ViolationHold {
             if let time, self.ring[self.start].releaseAt > time { return }
             self.popFirst(body)
         }
+    }
+
+    /// Drops the entries that are done, keeping the others in order.
+    private func compact() {
+        var kept = 0
+        for offset in 0..<self.count {
+            let slot = self.ring + (self.start + offset) % self.capacity
+            if slot.pointee.done {
+                slot.deinitialize(count: 1)
+            } else {
+                if kept != offset { (self.ring + (self.start + kept) % self.capacity).moveInitialize(from: slot, count: 1) }
+                kept += 1
+            }
+        }
+        self.count = kept
     }
 
     private func popFirst(_ body: (Held) -> Void) {

@@ -184,6 +184,35 @@ struct AlertFoldingTests {
         #expect(engine.counters.heldReleasedEarly == 4)
     }
 
+    /// Violations handed back because their connection was answered free their place: a hold
+    /// of 16 takes 16 more after 12 were answered, without writing any early.
+    @Test func answeredViolationsFreeTheirPlaceInTheHold() {
+        var settings = DetectorSettings()
+        settings.maxHeld = 16
+        let engine = DetectorEngine(settings: settings)
+        let lines = Lines()
+        var flows: [FlowEntry] = []
+        for index in 0..<16 {
+            var flow = Flow.flow(from: 9, to: UInt32(100 + index), port: 80, at: 0)
+            flow.flowID = UInt64(1 + index)
+            flows.append(flow)
+            engine.observe(.wouldDrop, flow: flow, time: Flow.time(0), scope: .empty, emit: lines.callAsFunction)
+        }
+        for flow in flows.prefix(12) {
+            engine.observe(.answered, flow: flow, time: Flow.time(0.1), scope: .empty, emit: lines.callAsFunction)
+        }
+        #expect(lines.kinds(.policyViolation).count == 12)
+        for index in 0..<12 {
+            var flow = Flow.flow(from: 9, to: UInt32(200 + index), port: 80, at: 0.2)
+            flow.flowID = UInt64(100 + index)
+            engine.observe(.wouldDrop, flow: flow, time: Flow.time(0.2), scope: .empty, emit: lines.callAsFunction)
+        }
+        #expect(lines.kinds(.policyViolation).count == 12)
+        #expect(engine.counters.heldReleasedEarly == 0)
+        engine.finish(emit: lines.callAsFunction)
+        #expect(lines.kinds(.policyViolation).count == 28)
+    }
+
     /// Suricata's `type limit, track by_src`: the first `count` lines of a source in a window
     /// that starts at its first line; the rest counted, and the source's next line says how
     /// many; other sources are not affected.
