@@ -45,6 +45,8 @@ public struct ConnectionChecks: OptionSet, Sendable {
     public static let failedAttempts = ConnectionChecks(rawValue: 1 << 5)
     /// DNS messages the application layer reads (queries, names, NXDOMAIN answers).
     public static let dnsMessages = ConnectionChecks(rawValue: 1 << 6)
+    /// When a connection with a would-be drop is answered (folding policy violations into scans).
+    public static let answers = ConnectionChecks(rawValue: 1 << 7)
 }
 
 extension DatapathProgram {
@@ -73,7 +75,7 @@ extension DatapathProgram {
             }
         }
         if flow.pointee.raisedAlerts & (FlowEntry.raisedWouldDrop | FlowEntry.raisedAnswered) == FlowEntry.raisedWouldDrop,
-            flow.pointee.isAnswered {
+            checks.contains(.answers), flow.pointee.isAnswered {
             flow.pointee.raisedAlerts |= FlowEntry.raisedAnswered
             self.find(.answered, flow.pointee, time: time, sink: sink)
         }

@@ -85,6 +85,7 @@ public struct DetectorSettings: Sendable, Equatable {
         guard self.enabled != 0 else { return [] }
         var checks = ConnectionChecks.failedAttempts
         for detector in AlertDetector.allCases where self.isEnabled(detector) { checks.formUnion(detector.row.checks) }
+        if self.foldsPolicyViolations && self.isEnabled(.policyViolation) { checks.insert(.answers) }
         return checks
     }
 

@@ -241,6 +241,17 @@ struct AlertFoldingTests {
         #expect(engine.counters.raised[Int(AlertKind.tcpSynFin.rawValue)] == 5)
     }
 
+    /// The datapath reports answered connections only when folding needs it.
+    @Test func answersAreCheckedOnlyWhenFolding() {
+        var settings = DetectorSettings()
+        #expect(settings.connectionChecks.contains(.answers))
+        settings.foldsPolicyViolations = false
+        #expect(!settings.connectionChecks.contains(.answers))
+        settings.foldsPolicyViolations = true
+        settings.setEnabled(.policyViolation, false)
+        #expect(!settings.connectionChecks.contains(.answers))
+    }
+
     @Test func aRateLimitOfZeroIsOff() {
         var settings = DetectorSettings()
         settings.rateLimitCount = 0
