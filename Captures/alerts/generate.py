@@ -18,6 +18,7 @@ Hand-built here (one small capture per detector scenario, each with a .md note):
   world-egress.pcap         a pod of the sensitive namespace talks to the world (TCP 443, UDP 53)
   icmp-sweep.pcap           ICMP echo to 25 pods
   allowlisted-scan.pcap     the vertical scan from monitoring/prometheus-1 (allow-list test)
+  scan-with-violations.pcap shop/cart-1 SYN-scans 30 ports of payments/api-1 (each denied); web-1 once (denied)
   dns-external-resolver.pcap  pods ask 8.8.8.8 and 9.9.9.9; the kube-dns pod, NodeLocal DNS and the node do not alert
   dns-tunneling.pcap        10 TXT queries with 50-character base32 labels (tunnel-like), among normal names
   dns-nxdomain-burst.pcap   NXDOMAIN for 20 distinct DGA-like names, with search-path NXDOMAINs
@@ -387,6 +388,47 @@ def build_allowlisted():
     return {"allowlisted-scan.pcap": cap.pcap(),
             "allowlisted-scan.md": note("allowlisted-scan.pcap", cap,
                                         scan_body(cap, "10.244.0.30", target, sport, ports, True))}
+
+
+def build_scan_with_violations():
+    cap = Capture(0x2c00)
+    scanner, target, web, sport = "10.244.0.11", "10.244.0.20", "10.244.0.10", 54330
+    ports = list(range(8430, 8460))
+    for i, port in enumerate(ports):
+        t = EPOCH_US + i * 50 * MS
+        isn = 0x5CB00000 + port
+        cap.tcp(t, scanner, sport, target, port, isn, 0, SYN, window=1024)
+        if port == 8443:
+            cap.tcp(t + 300, target, port, scanner, sport, 0x0DC00000 + port, isn + 1, SYN | ACK, window=65160)
+            cap.tcp(t + 400, scanner, sport, target, port, isn + 1, 0, RST, window=0)
+        else:
+            cap.tcp(t + 300, target, port, scanner, sport, 0, isn + 1, RST | ACK, window=0)
+    # shop/web-1 tries payments/api-1:9090 once (refused): app=web is allowed only TCP 8443.
+    t = EPOCH_US + 1 * S
+    cap.tcp(t, web, 41990, target, 9090, 0x77000000, 0, SYN)
+    cap.tcp(t + 300, target, 9090, web, 41990, 0, 0x77000001, RST | ACK, window=0)
+    body = f"""
+**What:** shop/cart-1 {scanner} SYN-scans payments/api-1 {target} (local node) from source port {sport}:
+one SYN (window 1024) every 0.05 s to each of the **{len(ports)} distinct ports {ports[0]}..{ports[-1]}**,
+first at +0.0 s, last at +{(len(ports) - 1) * 0.05:.2f} s. Port 8443 is open (SYN-ACK, then the scanner's RST);
+the {len(ports) - 1} others answer RST+ACK 0.3 ms later. At +1.0 s shop/web-1 {web}:41990 sends one SYN to
+api-1:9090, refused (RST+ACK). {len(cap.recs)} packets, {len(ports) + 1} flows.
+
+`alerts.policies.yaml` allows ingress to app=payments-api only from app=web in shop on TCP 8443, so
+**every one of the {len(ports) + 1} connections is a policy violation** (AUDIT, POLICY_DENIED, ingress):
+cart-1 is not app=web, and web-1's is to 9090.
+
+**Alerts (with `--pods alerts.pods.json --node-name kind-worker-0 --policies alerts.policies.yaml`):**
+- one **vertical port scan** from cart-1 to api-1 ({len(ports)} distinct ports; it fires at the 15th)
+  with `scan.folded_policy_violations: {len(ports)}`: the {len(ports)} violations it explains are
+  folded into it, none written on its own;
+- one **policy violation** for web-1 → api-1:9090: web-1 does not scan, so its violation is written
+  (when its hold ends);
+- with `fold_policy_violations: {{enabled: false}}`: {len(ports) + 1} policy violations and the scan
+  alert (`folded_policy_violations: 0`).
+"""
+    return {"scan-with-violations.pcap": cap.pcap(),
+            "scan-with-violations.md": note("scan-with-violations.pcap", cap, body)}
 
 
 def build_horizontal():
@@ -916,6 +958,8 @@ def readme(files):
          "ICMP sweep: 10.244.0.10 → 25 distinct hosts in 2.4 s, 10 replies"),
         ("`allowlisted-scan.pcap`", count("allowlisted-scan.pcap"),
          "the vertical scan from monitoring/prometheus-1 10.244.0.30: no alert when allow-listed, else as port-scan-vertical"),
+        ("`scan-with-violations.pcap`", count("scan-with-violations.pcap"),
+         "shop/cart-1 SYN-scans 30 ports (8430-8459) of payments/api-1, every probe denied by policy: one vertical scan with 30 folded policy violations; web-1's one denied connection to api-1:9090 is still a policy violation"),
         ("`dns-external-resolver.pcap`", count("dns-external-resolver.pcap"),
          "DNS to resolvers other than the cluster's: shop/web-1 → 8.8.8.8 (3 times), shop/cart-1 → 9.9.9.9; none for the kube-dns pod, 169.254.20.10 or the node"),
         ("`dns-tunneling.pcap`", count("dns-tunneling.pcap"),
@@ -998,7 +1042,7 @@ flowmon numbers them for `alerts.pods.json`): {", ".join(f"{pod_name(ip)} {n}" f
 # ---------------------------------------------------------------------------------------------
 
 BUILDERS = [build_policy_violation, build_vertical, build_horizontal, build_syn_flood, build_stealth,
-            build_spoofed, build_world_egress, build_icmp_sweep, build_allowlisted, build_dns_external_resolver,
+            build_spoofed, build_world_egress, build_icmp_sweep, build_allowlisted, build_scan_with_violations, build_dns_external_resolver,
             build_dns_tunneling, build_dns_nxdomain_burst]
 
 

@@ -20,6 +20,9 @@ public enum ConnectionFinding: Sendable, Equatable {
     /// A connection attempt that failed or was never answered (`FlowEntry.isFailedAttempt`),
     /// found when it ends: scans and floods.
     case failedAttempt
+    /// A connection that policy would drop can no longer be a failed attempt
+    /// (`FlowEntry.isAnswered`): no port scan counts it, so its held violation need not wait.
+    case answered
     /// The first DNS query a connection's initiator sent (external resolver detection).
     case dnsQuery(DNSFinding)
     /// A DNS query whose name is very long or high-entropy (tunnelling detection).
@@ -42,6 +45,8 @@ public struct ConnectionChecks: OptionSet, Sendable {
     public static let failedAttempts = ConnectionChecks(rawValue: 1 << 5)
     /// DNS messages the application layer reads (queries, names, NXDOMAIN answers).
     public static let dnsMessages = ConnectionChecks(rawValue: 1 << 6)
+    /// When a connection with a would-be drop is answered (folding policy violations into scans).
+    public static let answers = ConnectionChecks(rawValue: 1 << 7)
 }
 
 extension DatapathProgram {
@@ -69,12 +74,18 @@ extension DatapathProgram {
                 self.find(.tunnelMismatch(vni: vni, senderIdentity: sender.rawValue), flow.pointee, time: time, sink: sink)
             }
         }
+        if flow.pointee.raisedAlerts & (FlowEntry.raisedWouldDrop | FlowEntry.raisedAnswered) == FlowEntry.raisedWouldDrop,
+            checks.contains(.answers), flow.pointee.isAnswered {
+            flow.pointee.raisedAlerts |= FlowEntry.raisedAnswered
+            self.find(.answered, flow.pointee, time: time, sink: sink)
+        }
         guard isNew else { return }
         if flow.pointee.isEchoRequest && checks.contains(.echoRequests) {
             self.find(.echoRequest, flow.pointee, time: time, sink: sink)
         }
         guard self.policy != nil else { return }
         if checks.contains(.wouldDrop) && flow.pointee.wouldDrop != nil {
+            flow.pointee.raisedAlerts |= FlowEntry.raisedWouldDrop
             self.find(.wouldDrop, flow.pointee, time: time, sink: sink)
         }
         if checks.contains(.spoofedSources) && flow.pointee.sourceEndpoint == 0
@@ -144,6 +155,9 @@ extension FlowEntry {
     public static let raisedInvalidFlags: UInt8 = 1
     public static let raisedTunnelMismatch: UInt8 = 2
     public static let raisedDNSQuery: UInt8 = 4
+    /// A would-be drop was found (`.wouldDrop`), and then that it was answered (`.answered`).
+    public static let raisedWouldDrop: UInt8 = 8
+    public static let raisedAnswered: UInt8 = 16
 
     /// An attempt the scan and flood detectors count, decided when the connection ends: TCP
     /// whose originator sent a SYN but never an ACK (RFC 9293 §3.5: the handshake was not
@@ -159,6 +173,14 @@ extension FlowEntry {
             return !self.history.has(ConnectionHistory.sent, fromInitiator: false) && self.hasResponseICMP
                 && self.responseICMPType == unreachable
         }
+        return false
+    }
+
+    /// A TCP connection whose originator has sent an ACK (its handshake went on: RFC 9293
+    /// §3.5), or a UDP flow the responder has sent on: it can no longer be a failed attempt.
+    public var isAnswered: Bool {
+        if self.key.ipProtocol == 6 { return self.flagsToServer & 0x10 != 0 }
+        if self.key.ipProtocol == 17 { return self.history.has(ConnectionHistory.sent, fromInitiator: false) }
         return false
     }
 

@@ -22,6 +22,11 @@ public struct AlertFire: Sendable, Equatable {
     /// DNS alerts: what was found in the message that raised it (its name's bytes are in the
     /// finding buffer of the event that raised it; summaries do not show them).
     public var dns: DNSFinding?
+    /// Port scans and sweeps: the policy violations this alert explains, counted here instead
+    /// of written (for a summary: every one folded in the window, the first line's included).
+    public var folded: UInt64 = 0
+    /// Lines of this alert's source the rate limit suppressed since its last written line.
+    public var rateLimited: UInt64 = 0
 
     public init(kind: AlertKind, time: CaptureTime) {
         self.kind = kind
@@ -42,6 +47,8 @@ final class AlertAggregator {
     struct Aggregate {
         var windowEnd: Int64
         var fire: AlertFire
+        /// Violations folded after the first line was written: they make a summary needed.
+        var foldedLater: UInt64 = 0
         /// The window's first connection (nil only in slots never used).
         var flow: FlowEntry?
     }
@@ -70,7 +77,12 @@ final class AlertAggregator {
         switch place {
         case .found(let index) where time < self.table[index].windowEnd:
             self.table[index].fire.count &+= 1
+            self.table[index].fire.folded &+= fire.folded
+            self.table[index].foldedLater &+= fire.folded
             if fire.lastSeen > self.table[index].fire.lastSeen { self.table[index].fire.lastSeen = fire.lastSeen }
+            // A held policy violation is noted when it is let go, after later ones may have
+            // opened the window: the summary's first_seen is still the earliest occurrence.
+            if fire.firstSeen < self.table[index].fire.firstSeen { self.table[index].fire.firstSeen = fire.firstSeen }
             return
         case .found(let index), .evicting(let index):
             self.close(index, emit: emit)  // its window has ended, or (full bucket) it ends first
@@ -79,6 +91,17 @@ final class AlertAggregator {
         }
         emit(fire, flow)
         self.table.store(key, Aggregate(windowEnd: time &+ self.window, fire: fire, flow: flow), at: place.index)
+    }
+
+    /// Counts a policy violation at `time` into the open window of the `kind` alert about
+    /// `target`, if there is one and `time` is inside it; returns whether it did.
+    func fold(into kind: AlertKind, key target: TrackerKey, time: Int64) -> Bool {
+        guard let index = self.table.find(Key(kind: kind, target: target), hash: target.hash &+ UInt64(kind.rawValue)),
+            time < self.table[index].windowEnd
+        else { return false }
+        self.table[index].fire.folded &+= 1
+        self.table[index].foldedLater &+= 1
+        return true
     }
 
     /// Closes every window that has ended by `time` (all of them when `time` is nil), writing
@@ -117,7 +140,7 @@ final class AlertAggregator {
     }
 
     private func close(_ index: Int, emit: (AlertFire, FlowEntry) -> Void) {
-        if self.table[index].fire.count > 1, let flow = self.table[index].flow {
+        if self.table[index].fire.count > 1 || self.table[index].foldedLater > 0, let flow = self.table[index].flow {
             var summary = self.table[index].fire
             summary.isSummary = true
             emit(summary, flow)

@@ -9,6 +9,12 @@ public struct AlertCounters: Sendable, Equatable {
     public var eventsDropped: UInt64 = 0
     public var trackersEvicted: UInt64 = 0
     public var aggregatesEvicted: UInt64 = 0
+    /// Policy violations counted in a scan alert instead of written (docs/alerts.md, "Folding").
+    public var folded: UInt64 = 0
+    /// Held violations handed back before their hold ended because the hold was full.
+    public var heldReleasedEarly: UInt64 = 0
+    /// Alert lines the per-source rate limit suppressed.
+    public var rateLimited: UInt64 = 0
 
     public init() {}
 }
@@ -21,6 +27,9 @@ extension DetectorEngine {
         counters.allowlisted = self.allowlisted
         counters.trackersEvicted = self.trackersEvicted
         counters.aggregatesEvicted = self.aggregatesEvicted
+        counters.folded = self.folded
+        counters.heldReleasedEarly = self.heldReleasedEarly
+        counters.rateLimited = self.rateLimited
         return counters
     }
 }

@@ -14,12 +14,17 @@ public final class DetectorEngine {
     let tunnel: DistinctTracker
     let nxdomain: DistinctTracker
     let aggregator: AlertAggregator
+    /// Policy violations waiting for the scan detectors (nil: folding is off).
+    let violations: ViolationHold?
+    let rateLimit: SourceRateLimit
     /// Alerts written, by `AlertKind` (first occurrences and summaries).
     public private(set) var raised = [UInt64](repeating: 0, count: AlertKind.allCases.count)
     /// Occurrences counted into an open window instead of written.
     public private(set) var aggregated: UInt64 = 0
     /// Occurrences from allow-listed sources, not alerted.
     public private(set) var allowlisted: UInt64 = 0
+    /// Policy violations counted in a scan's alert instead of written.
+    public private(set) var folded: UInt64 = 0
 
     public init(settings: DetectorSettings) {
         self.settings = settings
@@ -31,7 +36,17 @@ public final class DetectorEngine {
         self.tunnel = DistinctTracker(capacity: capacity, threshold: settings.tunnelNames, window: settings.tunnelWindow)
         self.nxdomain = DistinctTracker(capacity: capacity, threshold: settings.nxdomainNames, window: settings.nxdomainWindow)
         self.aggregator = AlertAggregator(capacity: settings.maxAggregates, window: settings.aggregationWindow)
+        self.violations = settings.foldsPolicyViolations
+            ? ViolationHold(capacity: settings.maxHeld, hold: settings.foldHold ?? DetectorSettings.defaultFoldHold) : nil
+        self.rateLimit = SourceRateLimit(capacity: settings.maxAggregates, limit: settings.rateLimitCount,
+                                         window: settings.rateLimitWindow)
     }
+
+    /// Alert lines the per-source rate limit suppressed.
+    public var rateLimited: UInt64 { self.rateLimit.suppressed }
+
+    /// Policy violations handed back before their hold ended because the hold was full.
+    public var heldReleasedEarly: UInt64 { self.violations?.releasedEarly ?? 0 }
 
     /// Counting windows given up because their table was full, over all detectors.
     public var trackersEvicted: UInt64 {
@@ -50,7 +65,7 @@ public final class DetectorEngine {
     public func observe(_ finding: ConnectionFinding, flow: FlowEntry, time: CaptureTime, scope: DetectionScope,
                         emit: (AlertFire, FlowEntry) -> Void) -> Bool {
         let source = flow.sourceAddress
-        if finding != .wouldDrop, self.isAllowlisted(source, identity: flow.sourceIdentity, scope: scope) {
+        if finding != .wouldDrop, finding != .answered, self.isAllowlisted(source, identity: flow.sourceIdentity, scope: scope) {
             self.allowlisted &+= 1
             return false
         }
@@ -59,6 +74,14 @@ public final class DetectorEngine {
         case .wouldDrop, .worldEgress:
             let kind: AlertKind = finding == .wouldDrop ? .policyViolation : .worldEgress
             let key = TrackerKey(first: source, second: target, port: flow.destinationPort, ipProtocol: flow.ipProtocol)
+            if kind == .policyViolation, let violations = self.violations, self.mayBeScanned(flow, scope: scope) {
+                // A scan of this source that already alerted takes it; else it waits for the scans.
+                if self.foldIntoOpenScan(flow, time: time.nanoseconds) { return true }
+                violations.add(AlertFire(kind: kind, time: time), key: key, flow: flow) { held in
+                    self.note(held.fire, key: held.key, flow: held.flow, emit: emit)
+                }
+                return true
+            }
             self.note(AlertFire(kind: kind, time: time), key: key, flow: flow, emit: emit)
             return true
         case .spoofedSource:
@@ -102,6 +125,10 @@ public final class DetectorEngine {
             return self.countDistinct(.dnsNXDomainBurst, in: self.nxdomain, key: TrackerKey(first: source, second: .zero, port: 0, ipProtocol: 0),
                                       value: dns.nameHash, threshold: self.settings.nxdomainNames, time: time, flow: flow,
                                       dns: dns, emit: emit)
+        case .answered:
+            // Not a probe: its violation, if held, is written (or taken by a scan that alerted) now.
+            self.violations?.take(flowID: flow.flowID) { held in self.release(held, emit: emit) }
+            return false
         case .failedAttempt:
             let start = flow.start
             var alerted = false
@@ -135,21 +162,94 @@ public final class DetectorEngine {
         }
     }
 
-    /// Closes the aggregation windows that ended by `time` (called once per second of packet time).
+    /// Hands back the policy violations whose hold has ended and closes the aggregation
+    /// windows that ended by `time` (called once per second of packet time).
     public func advance(to time: CaptureTime, emit: (AlertFire, FlowEntry) -> Void) {
+        self.releaseViolations(endingBy: time.nanoseconds, emit: emit)
         self.closeWindows(endingBy: time.nanoseconds, emit: emit)
     }
 
-    /// Closes every window (end of input or shutdown).
+    /// Hands back every held violation and closes every window (end of input or shutdown).
     public func finish(emit: (AlertFire, FlowEntry) -> Void) {
+        self.releaseViolations(endingBy: nil, emit: emit)
         self.closeWindows(endingBy: nil, emit: emit)
     }
 
     private func closeWindows(endingBy time: Int64?, emit: (AlertFire, FlowEntry) -> Void) {
         self.aggregator.close(endingBy: time) { fire, flow in
-            self.raised[Int(fire.kind.rawValue)] &+= 1
-            emit(fire, flow)
+            self.deliver(fire, flow: flow, emit: emit)
         }
+    }
+
+    /// Held violations whose hold ended: a scan that alerted about its source meanwhile (and
+    /// whose aggregation window is still open) takes it; else it is alerted as usual.
+    private func releaseViolations(endingBy time: Int64?, emit: (AlertFire, FlowEntry) -> Void) {
+        self.violations?.release(endingBy: time) { held in self.release(held, emit: emit) }
+    }
+
+    private func release(_ held: ViolationHold.Held, emit: (AlertFire, FlowEntry) -> Void) {
+        if !self.foldIntoOpenScan(held.flow, time: held.fire.firstSeen.nanoseconds) {
+            self.note(held.fire, key: held.key, flow: held.flow, emit: emit)
+        }
+    }
+
+    /// Whether a scan detector could explain a violation on `flow`: the port scans count TCP
+    /// and UDP attempts, the sweep echo requests, and neither alerts on an allow-listed source.
+    private func mayBeScanned(_ flow: FlowEntry, scope: DetectionScope) -> Bool {
+        let counted = flow.isEchoRequest ? self.settings.isEnabled(.icmpSweep)
+            : (flow.ipProtocol == 6 || flow.ipProtocol == 17) && self.settings.isEnabled(.portScan)
+        return counted && !self.isAllowlisted(flow.sourceAddress, identity: flow.sourceIdentity, scope: scope)
+    }
+
+    /// Counts a violation at `time` into a scan alert about its source whose aggregation window
+    /// is open (the alert is written; its summary will show the count); returns whether it did.
+    private func foldIntoOpenScan(_ flow: FlowEntry, time: Int64) -> Bool {
+        if flow.isEchoRequest {
+            let key = TrackerKey(first: flow.sourceAddress, second: .zero, port: 0, ipProtocol: flow.ipProtocol)
+            guard self.aggregator.fold(into: .icmpSweep, key: key, time: time) else { return false }
+        } else {
+            let vertical = TrackerKey(first: flow.sourceAddress, second: flow.destinationAddress, port: 0, ipProtocol: flow.ipProtocol)
+            let horizontal = TrackerKey(first: flow.sourceAddress, second: .zero, port: flow.destinationPort,
+                                        ipProtocol: flow.ipProtocol)
+            guard self.aggregator.fold(into: .verticalPortScan, key: vertical, time: time)
+                || self.aggregator.fold(into: .horizontalPortScan, key: horizontal, time: time)
+            else { return false }
+        }
+        self.folded &+= 1
+        return true
+    }
+
+    /// Takes the held violations a scan alert of `kind` about `key`, firing at `time`, explains:
+    /// same source and protocol, the scanned host (vertical), port (horizontal) or an echo
+    /// request (sweep), started within the scan's window.
+    private func foldHeld(into kind: AlertKind, key: TrackerKey, time: CaptureTime, window: Int64) -> UInt64 {
+        guard let violations = self.violations else { return 0 }
+        let since = time.nanoseconds &- window
+        let taken = violations.fold { held in
+            let flow = held.flow
+            guard flow.sourceAddress == key.first, flow.ipProtocol == key.ipProtocol,
+                held.fire.firstSeen.nanoseconds > since
+            else { return false }
+            switch kind {
+            case .verticalPortScan: return !flow.isEchoRequest && flow.destinationAddress == key.second
+            case .horizontalPortScan: return !flow.isEchoRequest && flow.destinationPort == key.port
+            case .icmpSweep: return flow.isEchoRequest
+            default: return false
+            }
+        }
+        self.folded &+= taken
+        return taken
+    }
+
+    /// Writes an alert line unless the source's rate limit suppresses it; a written line says
+    /// how many of the source's lines were suppressed before it.
+    private func deliver(_ alert: AlertFire, flow: FlowEntry, emit: (AlertFire, FlowEntry) -> Void) {
+        let admitted = self.rateLimit.admit(flow.sourceAddress, time: alert.lastSeen.nanoseconds)
+        guard admitted.written else { return }
+        var alert = alert
+        alert.rateLimited = admitted.suppressedBefore
+        self.raised[Int(alert.kind.rawValue)] &+= 1
+        emit(alert, flow)
     }
 
     /// Scans, sweeps and DNS names: counts `value` in the key's window and alerts once when
@@ -163,6 +263,9 @@ public final class DetectorEngine {
         fire.distinct = UInt64(result.distinct)
         fire.window = tracker.window
         fire.dns = dns
+        if kind == .verticalPortScan || kind == .horizontalPortScan || kind == .icmpSweep {
+            fire.folded = self.foldHeld(into: kind, key: key, time: time, window: tracker.window)
+        }
         self.note(fire, key: key, flow: flow, emit: emit)
         return true
     }
@@ -171,9 +274,8 @@ public final class DetectorEngine {
                       emit: (AlertFire, FlowEntry) -> Void) {
         var written = false
         self.aggregator.note(fire, key: key, flow: flow) { alert, alertFlow in
-            self.raised[Int(alert.kind.rawValue)] &+= 1
             if !alert.isSummary { written = true }
-            emit(alert, alertFlow)
+            self.deliver(alert, flow: alertFlow, emit: emit)
         }
         if !written { self.aggregated &+= 1 }
     }

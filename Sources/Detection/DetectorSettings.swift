@@ -46,6 +46,22 @@ public struct DetectorSettings: Sendable, Equatable {
     /// Repeats of one alert (same kind, source and target) within this window after the
     /// first are counted into one summary alert instead of written one by one.
     public var aggregationWindow: Int64 = 60_000_000_000
+    /// Folding (docs/alerts.md): a policy violation that a port scan or ICMP sweep from the
+    /// same source explains is counted in the scan's alert instead of written. Violations are
+    /// held up to `foldHold` of packet time (nil: the new-connection timeout plus 2 s, so a
+    /// scan's unanswered probes are judged first), at most `maxHeld` at once.
+    public var foldsPolicyViolations = true
+    public var foldHold: Int64?
+    public var maxHeld = 8_192
+    /// Rate limit (Suricata's `threshold type limit, track by_src`, across every kind): at most
+    /// `rateLimitCount` alert lines per source address in a `rateLimitWindow` that starts at the
+    /// source's first line; the rest are counted, not written. 0: no limit.
+    public var rateLimitCount = 100
+    public var rateLimitWindow: Int64 = 60_000_000_000
+    /// The hold when neither the configuration nor the run gives one: the default
+    /// `--timeout-new` (30 s) plus 2 s.
+    public static let defaultFoldHold: Int64 = 32_000_000_000
+
     /// Bounded state: counting trackers per detector, open aggregates, and detector events a
     /// worker may hold between two hand-offs (one second of packet time).
     public var maxTrackers = 16_384
@@ -69,6 +85,7 @@ public struct DetectorSettings: Sendable, Equatable {
         guard self.enabled != 0 else { return [] }
         var checks = ConnectionChecks.failedAttempts
         for detector in AlertDetector.allCases where self.isEnabled(detector) { checks.formUnion(detector.row.checks) }
+        if self.foldsPolicyViolations && self.isEnabled(.policyViolation) { checks.insert(.answers) }
         return checks
     }
 

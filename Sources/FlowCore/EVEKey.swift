@@ -67,6 +67,8 @@ public enum EVEKey: KeyText, CaseIterable, Sendable {
     case tcpReuse = "tcp_reuse", relatedICMP = "related_icmp", createdFromKernel = "created_from_kernel"
     case raised, allowlisted
     case eventsDropped = "events_dropped", trackersEvicted = "trackers_evicted", aggregatesEvicted = "aggregates_evicted"
+    case folded, heldReleasedEarly = "held_released_early", rateLimited = "rate_limited"
+    case foldedPolicyViolations = "folded_policy_violations"
     case agent, reloads
     case reloadErrors = "reload_errors"
     // `lost`.

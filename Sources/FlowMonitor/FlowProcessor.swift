@@ -22,6 +22,15 @@ package struct ProcessorConfiguration: Sendable {
     package var fragmentTimeout: Duration
     /// The detectors' settings, or nil when alerts are off (`--no-alerts`).
     package var detectors: DetectorSettings?
+    /// The detectors' settings as the merger runs them: a fold hold the configuration does not
+    /// give waits for this run's new-connection timeout plus 2 s (docs/alerts.md, "Folding").
+    package var alertSettings: DetectorSettings? {
+        self.detectors.map { settings in
+            var settings = settings
+            if settings.foldHold == nil { settings.foldHold = self.timeouts.new.flowmonNanoseconds &+ 2_000_000_000 }
+            return settings
+        }
+    }
     /// Count for the metrics page (`--metrics-address`): each worker's `FlowMetrics`.
     package var metrics = false
     /// The application layer (DNS, HTTP, TLS), or nil when it is off (`--no-l7`).
@@ -65,7 +74,7 @@ package final class FlowProcessor {
                             hubble: JSONLinesOutput? = nil, onUnsupportedLinkType: @escaping (UInt32) -> Void = { _ in }) {
         self.init(configuration: configuration, output: output, policy: policy, hubble: hubble != nil,
                   merger: Merger(workers: 1, output: output, hubble: hubble, policy: policy,
-                                 detectors: configuration.detectors, statsInterval: nil, metrics: configuration.metrics,
+                                 detectors: configuration.alertSettings, statsInterval: nil, metrics: configuration.metrics,
                                  communityIDSeed: configuration.communityIDSeed),
                   onUnsupportedLinkType: onUnsupportedLinkType)
     }

@@ -172,6 +172,10 @@ final class MetricsReport {
             for kind in AlertKind.allCases {
                 page.sample("flowmon_alerts_total", [("kind", "\(kind.name)")], alerts.raised[Int(kind.rawValue)])
             }
+            page.family("flowmon_alerts_suppressed_total", .counter,
+                        help: "Alerts not written: policy violations folded into a scan alert, lines over the per-source rate limit")
+            page.sample("flowmon_alerts_suppressed_total", [("reason", "folded")], alerts.folded)
+            page.sample("flowmon_alerts_suppressed_total", [("reason", "rate_limited")], alerts.rateLimited)
         }
         page.family("flowmon_inventory_reloads_total", .counter, help: "Inventory and policy reloads (SIGHUP), by result")
         page.sample("flowmon_inventory_reloads_total", [("result", "success")], self.reloads.succeeded)

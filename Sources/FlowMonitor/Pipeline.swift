@@ -164,7 +164,7 @@ package final class Pipeline: @unchecked Sendable {
             (self.ringTable + index).initialize(to: ring.map { .passUnretained($0) })
         }
         self.merger = Merger(workers: configuration.workers, output: output, hubble: hubble, policy: policy,
-                             detectors: processor.detectors, statsInterval: configuration.statsInterval?.flowmonNanoseconds,
+                             detectors: processor.alertSettings, statsInterval: configuration.statsInterval?.flowmonNanoseconds,
                              interfaces: configuration.interfaces, metrics: processor.metrics,
                              communityIDSeed: processor.communityIDSeed)
         self.merger.flushesEachEpoch = configuration.mode == .live || configuration.streamsOutput

@@ -37,6 +37,7 @@ public enum AlertRecord {
         out.append(.firstSeen, fire.firstSeen)
         out.append(.lastSeen, fire.lastSeen)
         out.append(.aggregated, fire.isSummary)
+        if fire.rateLimited > 0 { out.append(.rateLimited, fire.rateLimited) }
         out.append(byte: UInt8(ascii: "}"))
         appendDetector(fire, flow: flow, to: &out)
         if let dns = fire.dns { appendDNS(dns, kind: fire.kind, name: dnsName, to: &out) }
@@ -93,6 +94,9 @@ public enum AlertRecord {
             return
         }
         out.append(.window, fire.window / 1_000_000_000)
+        if fire.kind == .verticalPortScan || fire.kind == .horizontalPortScan || fire.kind == .icmpSweep {
+            out.append(.foldedPolicyViolations, fire.folded)
+        }
         out.append(byte: UInt8(ascii: "}"))
     }
 

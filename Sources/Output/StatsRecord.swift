@@ -169,7 +169,8 @@ public enum StatsRecord {
     }
 
     /// `"alerts":{"raised":{"policy_violation":0,…},"aggregated":…,"allowlisted":…,
-    /// "events_dropped":…,"trackers_evicted":…,"aggregates_evicted":…}`.
+    /// "events_dropped":…,"trackers_evicted":…,"aggregates_evicted":…,"folded":…,
+    /// "held_released_early":…,"rate_limited":…}`.
     static func appendAlerts(_ a: AlertCounters, to out: inout JSONBuffer) {
         out.open(.alerts)
         out.open(.raised)
@@ -183,6 +184,9 @@ public enum StatsRecord {
         out.append(.eventsDropped, a.eventsDropped)
         out.append(.trackersEvicted, a.trackersEvicted)
         out.append(.aggregatesEvicted, a.aggregatesEvicted)
+        out.append(.folded, a.folded)
+        out.append(.heldReleasedEarly, a.heldReleasedEarly)
+        out.append(.rateLimited, a.rateLimited)
         out.append(byte: UInt8(ascii: "}"))
     }
 }

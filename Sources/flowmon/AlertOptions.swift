@@ -8,7 +8,7 @@ struct AlertOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Also write the alert lines to this file (they are always in the main output too).", valueName: "file"))
     var alerts: String?
 
-    @Option(help: ArgumentHelp("Detector settings (YAML): enable or disable each detector, thresholds, windows, severities, sensitive workloads, the cluster's DNS resolvers, allow-listed sources (docs/alerts.md). Default: every detector on with the documented thresholds.", valueName: "file"))
+    @Option(help: ArgumentHelp("Detector settings (YAML): enable or disable each detector, thresholds, windows, severities, sensitive workloads, the cluster's DNS resolvers, allow-listed sources, folding policy violations into scans, the per-source rate limit (docs/alerts.md). Default: every detector on with the documented thresholds.", valueName: "file"))
     var alertsConfig: String?
 
     @Flag(help: "Run no detector and write no alert.")

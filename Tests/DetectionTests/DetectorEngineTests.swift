@@ -150,6 +150,13 @@ struct DetectorEngineTests {
         var midstream = Self.flow(from: 1, to: 2, port: 80, at: 0)
         midstream.flagsToServer = 0x02
         #expect(!midstream.isFailedAttempt)
+        // Answered: no longer able to be a failed attempt (the fold releases its violation).
+        #expect(!unanswered.isAnswered && completed.isAnswered)
+        var udp = Self.flow(from: 1, to: 2, port: 53, at: 0, ipProtocol: 17)
+        udp.history.insert(ConnectionHistory.sent, fromInitiator: true)
+        #expect(!udp.isAnswered)
+        udp.history.insert(ConnectionHistory.sent, fromInitiator: false)
+        #expect(udp.isAnswered)
     }
 
     @Test func prefixesMatchTheirOwnFamily() {

@@ -59,7 +59,7 @@ struct AlertReplayTests {
 
     @Test(arguments: ["policy-violation", "port-scan-vertical", "port-scan-horizontal", "syn-flood", "stealth-scans",
                       "spoofed-source", "world-egress", "icmp-sweep", "allowlisted-scan", "dns-external-resolver",
-                      "dns-tunneling", "dns-nxdomain-burst"])
+                      "dns-tunneling", "dns-nxdomain-burst", "scan-with-violations"])
     func fixtureRaisesItsGoldenAlerts(name: String) throws {
         let result = try Self.replay("\(name).pcap", Self.clusterArguments + ["--alerts-config", Self.path("alerts.config.yaml")])
         #expect(result.status == 0, "\(result.stderr)")
@@ -322,6 +322,9 @@ struct AlertReplayTests {
         ("invalid_tcp_flags: {enabled: maybe}", "alerts-config.yaml: document 1: invalid_tcp_flags.enabled: expected a boolean, found a string (line 1)"),
         ("dns_tunneling: {entropy: 9}", "alerts-config.yaml: document 1: dns_tunneling.entropy: 9 is out of range (1.0…6.0 bits per character) (line 1)"),
         ("dns_nxdomain_burst: {suffixes: []}", "alerts-config.yaml: document 1: dns_nxdomain_burst.suffixes: unknown field 'suffixes' (allowed: enabled, severity, names, window, ignore_suffixes) (line 1)"),
+        ("rate_limit: {count: -1}", "alerts-config.yaml: document 1: rate_limit.count: -1 is out of range (0…1000000) (line 1)"),
+        ("rate_limit: {seconds: 60}", "alerts-config.yaml: document 1: rate_limit.seconds: unknown field 'seconds' (allowed: count, window) (line 1)"),
+        ("fold_policy_violations: {hold: 0}", "alerts-config.yaml: document 1: fold_policy_violations.hold: 0 s is out of range (1 s to 7 days) (line 1)"),
         ("dns_external_resolver: {resolvers: [{}]}", "alerts-config.yaml: document 1: dns_external_resolver.resolvers[0]: give 'namespace', 'selector' or both ('cidr' in an allowlist) (line 1)"),
     ])
     func badConfigurationIsNamedPrecisely(config: String, message: String) throws {

@@ -71,6 +71,9 @@ import Testing
         let ports = final.filter { $0.key.hasPrefix("hubble_port_distribution_total{") }.values.reduce(0, +)
         #expect(ports == Double(flows.count))
         #expect(final["flowmon_inventory_reloads_total{result=\"success\"}"] == 0)
+        // The demo has no scan and no source over the rate limit: nothing folded or suppressed.
+        #expect(final["flowmon_alerts_suppressed_total{reason=\"folded\"}"] == 0)
+        #expect(final["flowmon_alerts_suppressed_total{reason=\"rate_limited\"}"] == 0)
 
         let promtool = "/usr/bin/promtool"
         guard FileManager.default.isExecutableFile(atPath: promtool) else {

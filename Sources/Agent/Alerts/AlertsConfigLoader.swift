@@ -7,7 +7,8 @@ import Yams
 /// the field's path and its line, like the policy loader's:
 /// `alerts.yaml: document 1: port_scan.ports: expected an integer, found a string (line 3)`.
 package enum AlertsConfigLoader {
-    static let topFields = ["aggregation_window", "max_trackers", "max_aggregates", "max_pending_events", "allowlist"]
+    static let topFields = ["aggregation_window", "max_trackers", "max_aggregates", "max_pending_events", "allowlist",
+                            "fold_policy_violations", "rate_limit"]
         + AlertDetector.allCases.map(\.configurationKey)
 
     package static func load(path: String) throws(AgentError) -> AlertsConfiguration {
@@ -35,6 +36,18 @@ package enum AlertsConfigLoader {
         }
         if let node = map["max_pending_events"] {
             settings.maxPendingEvents = try context.count(node, map.path("max_pending_events"), in: 16...16_777_216)
+        }
+        if let node = map["fold_policy_violations"] {
+            let fold = try YAMLFieldMap(node, path: map.path("fold_policy_violations"), allowed: ["enabled", "hold", "max_held"],
+                                        context: context)
+            if let n = fold["enabled"] { settings.foldsPolicyViolations = try context.boolean(n, fold.path("enabled")) }
+            if let n = fold["hold"] { settings.foldHold = try context.duration(n, fold.path("hold")) }
+            if let n = fold["max_held"] { settings.maxHeld = try context.count(n, fold.path("max_held"), in: 16...16_777_216) }
+        }
+        if let node = map["rate_limit"] {
+            let limit = try YAMLFieldMap(node, path: map.path("rate_limit"), allowed: ["count", "window"], context: context)
+            if let n = limit["count"] { settings.rateLimitCount = try context.count(n, limit.path("count"), in: 0...1_000_000) }
+            if let n = limit["window"] { settings.rateLimitWindow = try context.duration(n, limit.path("window")) }
         }
         for detector in AlertDetector.allCases {
             guard let node = map[detector.configurationKey] else { continue }

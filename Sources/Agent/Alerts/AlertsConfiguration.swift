@@ -27,6 +27,8 @@ package struct WorkloadSelector: Sendable, Equatable {
 /// Every key is optional; the defaults are `DetectorSettings()`'s.
 ///
 ///     aggregation_window: 60          # seconds (or "60s", "5m", "1h")
+///     fold_policy_violations: {enabled: true, hold: 32s, max_held: 8192}
+///     rate_limit: {count: 100, window: 60}   # count 0: no limit
 ///     port_scan: {enabled: true, ports: 15, hosts: 25, window: 5m, severity: 2}
 ///     syn_flood: {half_open: 200, sources: 20, window: 10}
 ///     icmp_sweep: {hosts: 25, window: 5m}
