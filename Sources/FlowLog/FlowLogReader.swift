@@ -49,6 +49,17 @@ package final class FlowLogReader {
     /// The number of an incomplete last line that was left unread, if there was one.
     package private(set) var incompleteLastLine: Int?
 
+    /// Follow mode (`flowmon observe --follow`): the end of the input is only where the file
+    /// ends for now. `next()` returns nil there, and a line not yet ended by its newline stays
+    /// unread; the next call reads on from there.
+    package var waitsForMore = false
+    /// Keep each record's line in `lastLine` (to print it as it was).
+    package var keepsLines = false
+    /// The line of the record returned last, without its newline (when `keepsLines`).
+    package private(set) var lastLine: [UInt8] = []
+    /// Bytes of a line not yet ended by its newline, in follow mode.
+    package var unfinishedBytes: Int { self.buffer.count - self.position }
+
     /// Longest line read; a longer one is an error rather than unbounded memory.
     package static let maximumLineBytes = 64 << 20
 
@@ -99,6 +110,9 @@ package final class FlowLogReader {
     deinit {
         if self.closeWhenDone { try? self.handle.close() }
     }
+
+    /// The descriptor read (to tell whether a followed file was replaced or truncated).
+    package var fileDescriptor: Int32 { self.handle.fileDescriptor }
 
     /// Every flow record of the file at `path`.
     package static func readAll(path: String) throws(FlowLogError) -> [FlowLogRecord] {
@@ -154,6 +168,7 @@ package final class FlowLogReader {
                 }
                 let event = try FlowLogEvent(kind, line: bytes, decoder: Self.decoder)
                 if kind == .flow { self.flowCount += 1 }
+                if self.keepsLines { self.lastLine = Array(bytes) }
                 return event
             } catch {
                 if !terminated, Self.isSyntaxError(error) {
@@ -191,6 +206,10 @@ package final class FlowLogReader {
                                    message: "line longer than \(Self.maximumLineBytes >> 20) MiB")
             }
             if self.endOfInput {
+                if self.waitsForMore {
+                    self.endOfInput = false
+                    return nil
+                }
                 guard self.position < self.buffer.count else { return nil }
                 let line = self.buffer[self.position...]
                 self.position = self.buffer.count
