@@ -137,8 +137,10 @@ struct FilterCLITests {
         Row(["--pod", "kube-system/", "--port", "53"], either { namespace($0, $1) == "kube-system" && port($0, $1) == 53 }),
         // --not: the next option excludes.
         Row(["--not", "--namespace", "kube-system"], connection { namespace($0, "source") != "kube-system" && namespace($0, "destination") != "kube-system" }),
+        // Excluded options go into one list, as Hubble's blacklist: together they exclude what
+        // matches them all (forwarded TCP), not what matches either.
         Row(["--type", "flow", "--not", "--verdict", "FORWARDED", "--not", "--protocol", "tcp"],
-            { type($0) == "flow" && verdict($0) == "AUDIT" && $0["proto"] as? String != "TCP" }),
+            { type($0) == "flow" && !(verdict($0) != "AUDIT" && $0["proto"] as? String == "TCP") }),
         Row(["--from-namespace", "platform", "--not", "--to-port", "6379"],
             connection { namespace($0, "source") == "platform" && port($0, "destination") != 6379 }),
     ]
