@@ -296,10 +296,11 @@ package final class FlowLogReader {
     private func error(for error: any Error, line: ArraySlice<UInt8>, eventType: String) -> FlowLogError {
         var message = Self.message(for: error, eventType: eventType)
         // JSONDecoder calls a number out of range, or with a fraction, "not valid JSON" without
-        // saying where: when the line is JSON, the fast parser names the key.
+        // saying where: when the line is JSON, the fast parser names the key (for a DNS, HTTP or
+        // TLS record, which it does not read, the keys the record shares with a flow).
         if Self.isSyntaxError(error), let kind = FlowLogEvent.Kind(rawValue: eventType),
            (try? JSONSerialization.jsonObject(with: Data(line))) != nil,
-           let diagnosis = FlowLogParser.diagnose(line, as: kind) {
+           let diagnosis = FlowLogParser.diagnose(line, as: FlowLogEvent.Kind.application.contains(kind) ? .flow : kind) {
             message = diagnosis
         }
         return FlowLogError(file: self.name, line: self.lineNumber, message: message)

@@ -17,9 +17,10 @@ extension Flowmon {
             discussion: """
                 Reads the JSON lines 'flowmon replay' and 'flowmon capture' write (files in order, or \
                 standard input when none is given or for '-'), keeps the records the filters select \
-                (the options of 'hubble observe', with its meanings: see the Filters options), and \
-                prints them compact, one line per connection, or as the JSON lines they were \
-                (--format json). With --follow it keeps reading a file as it grows, and follows it \
+                (the options of 'hubble observe', with its meanings), and prints them compact, one \
+                line per connection (the default, piped or not, as 'hubble observe'), or as the \
+                JSON lines they were (--format json); --summary adds the summary of every record \
+                read. With --follow it keeps reading a file as it grows, and follows it \
                 when it is replaced (logrotate, flowmon's --rotate-size) or truncated, by name, as \
                 'tail -F' does, until SIGINT or SIGTERM. A line that cannot be read stops it with \
                 an error naming the file, the line and the field; the records before it are shown.
@@ -33,7 +34,7 @@ extension Flowmon {
         @Flag(name: [.short, .long], help: "Keep reading each file as it is written, and follow it across rotation (reopened by name), until SIGINT or SIGTERM.")
         var follow = false
 
-        @OptionGroup(title: "Output") var presentation: PresentationOptions
+        @OptionGroup(title: "Output and filters (as hubble observe's)") var presentation: PresentationOptions
 
         func run() throws {
             signal(SIGPIPE, SIG_IGN)

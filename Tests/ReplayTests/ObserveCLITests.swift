@@ -44,6 +44,14 @@ struct ObserveCLITests {
         #expect(result.stdout.split(separator: "\n").map(String.init) == Array(lines[0..<3]))
         #expect(result.stderr.contains("\(file.path):4: "), "\(result.stderr)")
         #expect(result.stderr.contains("src_port"), "\(result.stderr)")
+        // A port out of range in a DNS record: the key is named (it was "an application-layer record").
+        let dns = try #require(lines.first { $0.contains("\"event_type\":\"dns\"") })
+        let range = try #require(dns.range(of: #""src_port":\d+"#, options: .regularExpression))
+        try (lines[0] + "\n" + dns.replacingCharacters(in: range, with: "\"src_port\":70000") + "\n")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let outOfRange = try run(Fixture.flowmonBinary, ["observe", file.path, "--format", "json"])
+        #expect(outOfRange.status == 1 && outOfRange.stdout == lines[0] + "\n")
+        #expect(outOfRange.stderr.contains("\(file.path):2: src_port: expected a whole number from 0 to 65535"), "\(outOfRange.stderr)")
     }
 
     /// Output collected from a running process.
