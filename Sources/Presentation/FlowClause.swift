@@ -1,4 +1,5 @@
 import Datapath
+import Foundation
 import FlowCore
 import FlowLog
 
@@ -264,21 +265,47 @@ enum IdentityValue {
     }
 }
 
-/// One term of a label selector: `key=value` (or `==`), `key!=value`, `key`, `!key`. A key
+/// One term of a label selector, in Kubernetes' selector syntax as Hubble reads it
+/// (pkg/hubble/filters/labels.go): `key=value` (or `==`), `key!=value`, `key in (a,b)`,
+/// `key notin (a,b)`, `key`, `!key`; `!=` and `notin` also hold when the key is absent. A key
 /// may carry its source (`k8s:app=web`, `reserved:world`); without one any source matches
 /// (Hubble's `any:`).
 struct LabelTerm: Sendable, Equatable {
-    enum Test: Sendable, Equatable { case equals(String), notEquals(String), exists, absent }
+    enum Test: Sendable, Equatable { case equals(String), notEquals(String), exists, absent, among([String]), notAmong([String]) }
     var source: String?
     var key: String
     var test: Test
 
+    /// The comma-separated terms of `value`, commas inside parentheses kept.
+    static func terms(_ value: String) -> [Substring] {
+        var terms: [Substring] = []
+        var depth = 0, start = value.startIndex
+        for index in value.indices {
+            switch value[index] {
+            case "(": depth += 1
+            case ")": depth -= 1
+            case "," where depth == 0:
+                terms.append(value[start..<index])
+                start = value.index(after: index)
+            default: break
+            }
+        }
+        terms.append(value[start...])
+        return terms.filter { !$0.trimming(" ").isEmpty }
+    }
+
     /// Parses a comma-separated selector whose terms must all hold.
     static func selector(_ value: String, option: String) throws(FilterError) -> [LabelTerm] {
-        try value.split(separator: ",").map { raw throws(FilterError) in
+        try Self.terms(value).map { raw throws(FilterError) in
             var text = raw.trimming(" ")
             var test = LabelTerm.Test.exists
-            if let range = text.range(of: "!=") {
+            if let set = text.range(of: #"\s+(not)?in\s*\("#, options: .regularExpression) {
+                guard text.hasSuffix(")") else { throw FilterError("\(option) '\(value)': a set has no closing ')'") }
+                let open = text[set].firstIndex(of: "(")!
+                let values = text[text.index(after: open)..<text.index(before: text.endIndex)].split(separator: ",").map { $0.trimming(" ") }
+                test = text[set].contains("notin") ? .notAmong(values) : .among(values)
+                text = String(text[..<set.lowerBound])
+            } else if let range = text.range(of: "!=") {
                 test = .notEquals(text[range.upperBound...].trimming(" "))
                 text = String(text[..<range.lowerBound])
             } else if let equals = text.firstIndex(of: "=") {
@@ -316,6 +343,8 @@ struct LabelTerm: Sendable, Equatable {
             case .absent: return values.isEmpty
             case .equals(let value): return values.contains { $0 == value }
             case .notEquals(let value): return !values.contains { $0 == value }
+            case .among(let set): return values.contains { set.contains($0) }
+            case .notAmong(let set): return !values.contains { set.contains($0) }
             }
         }
     }

@@ -49,7 +49,7 @@ struct FilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Records to this identity.", valueName: "identity"))
     var toIdentity: [String] = []
 
-    @Option(help: ArgumentHelp("Records whose source or destination labels match: comma-separated key=value, key!=value, key, !key, all required (a key may carry its source, k8s:app=web).", valueName: "selector"))
+    @Option(help: ArgumentHelp("Records whose source or destination labels match: comma-separated key=value, key!=value, key in (a,b), key notin (a,b), key, !key, all required (a key may carry its source, k8s:app=web).", valueName: "selector"))
     var label: [String] = []
     @Option(help: ArgumentHelp("Records whose source labels match.", valueName: "selector"))
     var fromLabel: [String] = []

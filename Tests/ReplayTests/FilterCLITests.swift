@@ -110,6 +110,9 @@ struct FilterCLITests {
             labels($0, "source").contains("k8s:app=redis") && !labels($0, "source").contains { $0.hasPrefix("k8s:tier=") }
         }),
         Row(["--to-label", "reserved:world-ipv4"], connection { labels($0, "destination").contains("reserved:world-ipv4") }),
+        Row(["--label", "app in (redis, users),k8s:version"],
+            either { ["k8s:app=redis", "k8s:app=users"].contains(where: labels($0, $1).contains) && labels($0, $1).contains { $0.hasPrefix("k8s:version=") } }),
+        Row(["--to-label", "app notin (redis,search)"], connection { !["k8s:app=redis", "k8s:app=search"].contains(where: labels($0, "destination").contains) }),
         Row(["--fqdn", "*.monitoring.svc.cluster.local"],
             connection { ($0["dest_names"] as? [String] ?? []).contains { $0.hasSuffix(".monitoring.svc.cluster.local") } }),
         Row(["--to-fqdn", "ingress-nginx-controller.ingress-nginx.svc.cluster.local."],

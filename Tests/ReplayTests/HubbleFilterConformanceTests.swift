@@ -30,6 +30,7 @@ struct HubbleFilterConformanceTests {
         (["--not", "--namespace", "kube-system"], false), (["--not", "--to-port", "53", "--from-namespace", "monitoring"], false),
         (["--not", "--verdict", "FORWARDED", "--not", "--protocol", "tcp"], false),
         (["--label", "app"], false), (["--label", "!app"], false), (["--to-label", "k8s:app==redis"], false),
+        (["--label", "app in (redis, users),k8s:version"], false), (["--to-label", "app notin (redis,search)"], false),
         (["--verdict", "FORWARDED"], false), (["--namespace", "payments"], true),
         (["--pod", "kube-system/", "--port", "53"], false),
         (["--protocol", "dns"], true), (["--protocol", "http"], true), (["--type", "l7"], true),
