@@ -32,6 +32,10 @@ struct HubbleFilterConformanceTests {
         (["--label", "app"], false), (["--label", "!app"], false), (["--to-label", "k8s:app==redis"], false),
         (["--label", "app in (redis, users),k8s:version"], false), (["--to-label", "app notin (redis,search)"], false),
         (["--verdict", "FORWARDED"], false), (["--namespace", "payments"], true),
+        // Combinations: a namespace completes a pod without one; kept and excluded lists.
+        (["--namespace", "payments", "--pod", "users"], false), (["--from-namespace", "platform", "--to-pod", "kube-system/coredns"], false),
+        (["--ip", "10.244.0.0/16", "--port", "53"], false), (["--not", "--ip", "10.96.0.0/12"], false),
+        (["--workload", "redis", "--not", "--workload", "users"], false), (["--to-fqdn", "*.svc.cluster.local", "--verdict", "AUDIT"], false),
         (["--pod", "kube-system/", "--port", "53"], false),
         (["--protocol", "dns"], true), (["--protocol", "http"], true), (["--type", "l7"], true),
     ]
@@ -125,7 +129,8 @@ struct HubbleFilterConformanceTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         guard let hubble = try Fixture.hubbleCLI(in: directory, for: "the comparison of refused filter combinations") else { return }
         for arguments in [["--ip", "10.0.0.1", "--pod", "web"], ["--namespace", "a", "--to-pod", "web"], ["--label", "a", "--from-label", "b"],
-                          ["--identity", "1", "--to-identity", "2"], ["--not", "--not", "--port", "1"]] {
+                          ["--identity", "1", "--to-identity", "2"], ["--not", "--not", "--port", "1"],
+                          ["--namespace", "kube-system", "--to-service", "kube-dns"]] {
             let theirs = try run(hubble, ["observe", "--input-file", demo.hubble.path] + arguments)
             let ours = try run(Fixture.flowmonBinary, ["observe", demo.eve.path] + arguments)
             #expect(theirs.status != 0 && ours.status == 64, "\(arguments)")
