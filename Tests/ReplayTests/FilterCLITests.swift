@@ -191,6 +191,11 @@ struct FilterCLITests {
         let capture = Array(Self.replayArguments.dropFirst().prefix(while: { $0 != "--format" }))
         #expect(try map(capture + filters) == ofKept)
         #expect(try map([demo.eve.path]) != ofKept)
+        // --last N: the last N flows the filters keep.
+        let last = ["--type", "flow", "--to-port", "53", "--last", "4"]
+        try (try Self.observe(demo.eve, last).joined(separator: "\n") + "\n").write(to: kept, atomically: true, encoding: .utf8)
+        #expect(try map([demo.eve.path] + last) == (try map([kept.path])))
+        #expect(try map([demo.eve.path] + last) != (try map([demo.eve.path, "--type", "flow", "--to-port", "53"])))
     }
 
     /// `--since`, `--until` (RFC 3339, flowmon's timestamps, durations) and `--last`.
