@@ -71,7 +71,7 @@ let package = Package(
         .target(name: "ServiceMap", dependencies: ["FlowLog"], swiftSettings: [.unsafeFlags(["-O"])]),
         // For people: compact lines, output filters, the run summary and the progress bar, over
         // the JSON lines (the contract) as any consumer reads them: with FlowLog.
-        .target(name: "Presentation", dependencies: ["FlowLog"]),
+        .target(name: "Presentation", dependencies: ["FlowCore", "FlowLog", "Datapath"]),
         .executableTarget(
             name: "flowmon",
             dependencies: ["FlowMonitor", "KernelCapture", "Metrics", "Presentation", "FlowLog", "ServiceMap", .product(name: "ArgumentParser", package: "swift-argument-parser")]

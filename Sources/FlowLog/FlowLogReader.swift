@@ -49,6 +49,17 @@ package final class FlowLogReader {
     /// The number of an incomplete last line that was left unread, if there was one.
     package private(set) var incompleteLastLine: Int?
 
+    /// Follow mode (`flowmon observe --follow`): the end of the input is only where the file
+    /// ends for now. `next()` returns nil there, and a line not yet ended by its newline stays
+    /// unread; the next call reads on from there.
+    package var waitsForMore = false
+    /// Keep each record's line in `lastLine` (to print it as it was).
+    package var keepsLines = false
+    /// The line of the record returned last, without its newline (when `keepsLines`).
+    package private(set) var lastLine: [UInt8] = []
+    /// Bytes of a line not yet ended by its newline, in follow mode.
+    package var unfinishedBytes: Int { self.buffer.count - self.position }
+
     /// Longest line read; a longer one is an error rather than unbounded memory.
     package static let maximumLineBytes = 64 << 20
 
@@ -99,6 +110,9 @@ package final class FlowLogReader {
     deinit {
         if self.closeWhenDone { try? self.handle.close() }
     }
+
+    /// The descriptor read (to tell whether a followed file was replaced or truncated).
+    package var fileDescriptor: Int32 { self.handle.fileDescriptor }
 
     /// Every flow record of the file at `path`.
     package static func readAll(path: String) throws(FlowLogError) -> [FlowLogRecord] {
@@ -154,6 +168,7 @@ package final class FlowLogReader {
                 }
                 let event = try FlowLogEvent(kind, line: bytes, decoder: Self.decoder)
                 if kind == .flow { self.flowCount += 1 }
+                if self.keepsLines { self.lastLine = Array(bytes) }
                 return event
             } catch {
                 if !terminated, Self.isSyntaxError(error) {
@@ -191,6 +206,10 @@ package final class FlowLogReader {
                                    message: "line longer than \(Self.maximumLineBytes >> 20) MiB")
             }
             if self.endOfInput {
+                if self.waitsForMore {
+                    self.endOfInput = false
+                    return nil
+                }
                 guard self.position < self.buffer.count else { return nil }
                 let line = self.buffer[self.position...]
                 self.position = self.buffer.count
@@ -277,10 +296,11 @@ package final class FlowLogReader {
     private func error(for error: any Error, line: ArraySlice<UInt8>, eventType: String) -> FlowLogError {
         var message = Self.message(for: error, eventType: eventType)
         // JSONDecoder calls a number out of range, or with a fraction, "not valid JSON" without
-        // saying where: when the line is JSON, the fast parser names the key.
+        // saying where: when the line is JSON, the fast parser names the key (for a DNS, HTTP or
+        // TLS record, which it does not read, the keys the record shares with a flow).
         if Self.isSyntaxError(error), let kind = FlowLogEvent.Kind(rawValue: eventType),
            (try? JSONSerialization.jsonObject(with: Data(line))) != nil,
-           let diagnosis = FlowLogParser.diagnose(line, as: kind) {
+           let diagnosis = FlowLogParser.diagnose(line, as: FlowLogEvent.Kind.application.contains(kind) ? .flow : kind) {
             message = diagnosis
         }
         return FlowLogError(file: self.name, line: self.lineNumber, message: message)

@@ -7,7 +7,7 @@ import Glibc
 
 /// SIGINT/SIGTERM (stop) and SIGHUP (reload), delivered through Dispatch so the handlers run
 /// outside the signal context. `cancel()` when done: each handler holds its `SignalFlags`.
-final class SignalFlags: @unchecked Sendable {
+package final class SignalFlags: @unchecked Sendable {
     /// The stop signal received (0 before one).
     private let stop = Atomic<Int32>(0)
     private let reload = Atomic<Bool>(false)
@@ -15,7 +15,7 @@ final class SignalFlags: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
 
     /// Catches `signals`; `onStop` runs (on the signal queue) at SIGINT or SIGTERM.
-    init(_ signals: [Int32], onStop: @escaping @Sendable () -> Void = {}) {
+    package init(_ signals: [Int32], onStop: @escaping @Sendable () -> Void = {}) {
         for number in signals {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: self.queue)
@@ -33,9 +33,9 @@ final class SignalFlags: @unchecked Sendable {
     }
 
     /// Stops catching (the signals stay ignored).
-    func cancel() { self.sources.forEach { $0.cancel() } }
+    package func cancel() { self.sources.forEach { $0.cancel() } }
 
-    var stopRequested: Bool { self.stop.load(ordering: .acquiring) != 0 }
+    package var stopRequested: Bool { self.stop.load(ordering: .acquiring) != 0 }
 
     /// The first SIGINT or SIGTERM received, if any.
     var stopSignal: Int32? {

@@ -21,6 +21,8 @@ package final class Presenter: @unchecked Sendable {
     let summaryOutput: Int32
     package private(set) var summary = RunSummary()
     package private(set) var writeError: Int32 = 0
+    /// With `--last N`: the last N records that passed, written at the end (`finish`).
+    var held: Held?
 
     package init(format: Format, filter: RecordFilter, color: Bool, output: Int32, summaryOutput: Int32?) {
         self.format = format
@@ -28,6 +30,7 @@ package final class Presenter: @unchecked Sendable {
         self.printer = CompactPrinter(color: color)
         self.output = output
         self.summaryOutput = summaryOutput ?? -1
+        self.held = filter.last.map { Held(capacity: $0) }
     }
 
     /// Reads `input` to its end (or until writing fails), then writes the summary and closes `input`.
@@ -55,10 +58,33 @@ package final class Presenter: @unchecked Sendable {
             self.present(pending[...], into: &out)
             _ = self.write(out, to: self.output)
         }
+        self.finish()
+        close(input)
+    }
+
+    /// Shows one record read elsewhere (`line` is its JSON line) at once; false when the
+    /// output cannot be written.
+    package func show(_ event: FlowLogEvent, line: ArraySlice<UInt8>) -> Bool {
+        var out: [UInt8] = []
+        self.present(event, line: line, into: &out)
+        return out.isEmpty || self.write(out, to: self.output)
+    }
+
+    /// Writes the records `--last` held back, and shows every later one at once.
+    package func releaseLast() {
+        guard let held = self.held else { return }
+        self.held = nil
+        var out: [UInt8] = []
+        for index in 0..<held.lines.count { out += held.lines[(held.next + index) % held.lines.count] }
+        if self.writeError == 0 && !out.isEmpty { _ = self.write(out, to: self.output) }
+    }
+
+    /// At the end: the records `--last` held back, then the summary.
+    package func finish() {
+        self.releaseLast()
         if self.writeError == 0 && self.summaryOutput >= 0 {
             _ = self.write(Array(("\n" + self.summary.render()).utf8), to: self.summaryOutput)
         }
-        close(input)
     }
 
     func present(_ line: ArraySlice<UInt8>, into out: inout [UInt8]) {
@@ -68,21 +94,46 @@ package final class Presenter: @unchecked Sendable {
             out.append(UInt8(ascii: "\n"))
             return
         }
+        self.present(event, line: line, into: &out)
+    }
+
+    func present(_ event: FlowLogEvent, line: ArraySlice<UInt8>, into out: inout [UInt8]) {
         // The summary counts every record; the filters choose only what is shown.
         self.summary.add(event)
         guard self.filter.matches(event) else { return }
+        var text: [UInt8] = []
         switch self.format {
         case .json:
-            out.append(contentsOf: line)
-            out.append(UInt8(ascii: "\n"))
+            text.append(contentsOf: line)
         case .compact:
             // The final stats line is the summary's first rows when a summary follows.
             if event.kind == .stats && self.summaryOutput == self.output { return }
             // A policy-violation alert repeats its connection's AUDIT line; it is shown when
             // alerts are asked for (`--type alert`) and counted in the summary either way.
-            if case .alert(let alert) = event, alert.kind == "policy_violation", !self.filter.types.contains(.alert) { return }
-            out.append(contentsOf: self.printer.line(event).utf8)
-            out.append(UInt8(ascii: "\n"))
+            if case .alert(let alert) = event, alert.kind == "policy_violation", !self.filter.asksForAlerts { return }
+            text.append(contentsOf: self.printer.line(event).utf8)
+        }
+        text.append(UInt8(ascii: "\n"))
+        if self.held != nil {
+            self.held!.keep(text)
+        } else {
+            out += text
+        }
+    }
+
+    /// The last records shown with `--last`, in a ring.
+    struct Held {
+        var lines: [[UInt8]] = []
+        var next = 0
+        let capacity: Int
+
+        mutating func keep(_ line: [UInt8]) {
+            if self.lines.count < self.capacity {
+                self.lines.append(line)
+            } else {
+                self.lines[self.next] = line
+                self.next = (self.next + 1) % self.capacity
+            }
         }
     }
 

@@ -1,164 +1,287 @@
+import FlowCore
 import FlowLog
+import Foundation
 
-/// Output filters in the manner of `hubble observe`: each option narrows the output, values
-/// of one option are alternatives (any may match), different options must all match.
+/// Which records to show, chosen with the options of `hubble observe` and built as it builds
+/// them (hubble/cmd/observe/flows_filter.go), then applied to flowmon's records:
 ///
-/// - `--from-pod` / `--to-pod` `[NAMESPACE/]POD`: the pod name starts with POD (Hubble's
-///   prefix match), in NAMESPACE when given, in any namespace otherwise.
-/// - `--namespace NS`: either side is in NS.
-/// - `--from-label` / `--to-label` `SELECTOR`: comma-separated terms that must all hold on that
-///   side's labels: `key=value`, `key!=value`, `key` (present), `!key` (absent). A key may
-///   carry its source (`k8s:app=web`, `reserved:world`); without one any source matches.
-/// - `--verdict FORWARDED|AUDIT|DROPPED`: a connection without a policy verdict (no
-///   inventory) counts as FORWARDED, as traffic with no policy is in Cilium.
-/// - `--port N`: either port. `--protocol tcp|udp|sctp|icmp|icmpv6|NUMBER`.
-/// - `--type flow|alert|stats|lost`: which records; the others apply to flows and alerts,
-///   and `stats` and `lost` records pass them.
+/// - An option about one side (`--from-pod`, `--to-ip`, ...) constrains that side. An option
+///   about either side (`--pod`, `--ip`, `--label`, `--fqdn`, `--port`, `--identity`,
+///   `--service`, `--workload`, `--namespace`) makes two alternatives, one where the source
+///   matches and one where the destination does; the other options apply to both. So
+///   `--pod a --port 80` keeps connections from a pod `a*` with source port 80, or to one with
+///   destination port 80, as Hubble's left and right `FlowFilter`s do.
+/// - Values of one option are alternatives (any may match); different options must all match.
+/// - `--not` puts the next option into the exclusions: a record matching an exclusion is not
+///   shown. Options in the same list that Hubble refuses to combine (`--ip` with `--pod`,
+///   `--namespace` with `--from-pod`, `--port` with `--to-port` ...) are refused the same way.
+/// - `--since` and `--until` bound the record's `timestamp` (RFC 3339, `YYYY-MM-DD`, or a
+///   duration before now: `5m`, `1h30m`); `--last N` keeps the last N records that pass (the
+///   command applies it: it needs the end of the input).
+/// - Records without a connection (`stats`, `lost`) are judged by `--type` and the time only.
+///
+/// Each value's meaning is documented on its type: `NamespacedName` (pods and services),
+/// `WorkloadMatch`, `FQDNPattern`, `VerdictMatch`, `ProtocolMatch`, `TypeMatch`,
+/// `IdentityValue`, `LabelTerm`; addresses are an `IPPrefix` (an address is a /32 or /128).
 package struct RecordFilter: Sendable {
-    package struct Pod: Sendable, Equatable {
-        var namespace: String?
-        var prefix: String
-    }
+    /// The options taking a value that build clauses, as Hubble names them.
+    package static let clauseOptions: [String] = [
+        "namespace", "from-namespace", "to-namespace", "pod", "from-pod", "to-pod", "ip", "from-ip", "to-ip",
+        "service", "from-service", "to-service", "workload", "from-workload", "to-workload",
+        "identity", "from-identity", "to-identity", "label", "from-label", "to-label", "fqdn", "from-fqdn", "to-fqdn",
+        "port", "from-port", "to-port", "protocol", "verdict", "type",
+    ]
+    /// The other options, which take a value and cannot be negated.
+    package static let windowOptions: [String] = ["since", "until", "last"]
 
-    package struct LabelTerm: Sendable, Equatable {
-        enum Test: Sendable, Equatable { case equals(String), notEquals(String), exists, absent }
-        var source: String?
-        var key: String
-        var test: Test
-    }
-
-    var fromPods: [Pod] = []
-    var toPods: [Pod] = []
-    var namespaces: [String] = []
-    var fromLabels: [[LabelTerm]] = []
-    var toLabels: [[LabelTerm]] = []
-    var verdicts: [FlowLogRecord.Verdict] = []
-    var ports: [UInt16] = []
-    var protocols: [String] = []
-    var types: [FlowLogEvent.Kind] = []
+    /// Records matching any of these pass (every record when there are none)...
+    var allow: [FlowClause] = []
+    /// ...unless they match one of these.
+    var deny: [FlowClause] = []
+    /// The earliest and latest record time shown.
+    package private(set) var since: Date?
+    package private(set) var until: Date?
+    /// Show only the last N records that pass.
+    package private(set) var last: Int?
 
     package init() {}
 
-    /// Builds the filter from option values; throws a message naming the option and value.
-    package init(fromPods: [String] = [], toPods: [String] = [], namespaces: [String] = [], fromLabels: [String] = [],
-                toLabels: [String] = [], verdicts: [String] = [], ports: [Int] = [], protocols: [String] = [],
-                types: [String] = []) throws(FilterError) {
-        self.fromPods = try fromPods.map { value throws(FilterError) in try Self.pod(value, option: "--from-pod") }
-        self.toPods = try toPods.map { value throws(FilterError) in try Self.pod(value, option: "--to-pod") }
-        self.namespaces = namespaces
-        self.fromLabels = try fromLabels.map { value throws(FilterError) in try Self.selector(value, option: "--from-label") }
-        self.toLabels = try toLabels.map { value throws(FilterError) in try Self.selector(value, option: "--to-label") }
-        self.verdicts = try verdicts.map { value throws(FilterError) in
-            guard let verdict = FlowLogRecord.Verdict(rawValue: value.uppercased()) else {
-                throw FilterError("--verdict '\(value)': expected FORWARDED, AUDIT or DROPPED")
+    /// Builds the filter from the options in the order given (`["--pod", "web", "--not",
+    /// "--port", "53"]`; `--name=value` too); `now` is the time relative `--since`/`--until`
+    /// count back from. Throws a message naming the option and value.
+    package init(arguments: [String], now: Date = Date()) throws(FilterError) {
+        var allow = Tracker(), deny = Tracker()
+        var negateNext = false
+        var index = 0
+        while index < arguments.count {
+            let word = arguments[index]
+            index += 1
+            guard word.hasPrefix("--") else { throw FilterError("'\(word)': expected a filter option") }
+            var name = String(word.dropFirst(2)), value: String
+            if name == "not" {
+                guard !negateNext else { throw FilterError("--not: consecutive --not statements") }
+                negateNext = true
+                continue
             }
-            return verdict
-        }
-        self.ports = try ports.map { port throws(FilterError) in
-            guard let port = UInt16(exactly: port) else { throw FilterError("--port \(port): expected 0 to 65535") }
-            return port
-        }
-        self.protocols = try protocols.map { value throws(FilterError) in
-            switch value.lowercased() {
-            case "tcp": return "TCP"
-            case "udp": return "UDP"
-            case "sctp": return "SCTP"
-            case "icmp", "icmpv4": return "ICMP"
-            case "icmpv6", "ipv6-icmp": return "IPv6-ICMP"
-            default:
-                guard let number = UInt8(value) else {
-                    throw FilterError("--protocol '\(value)': expected tcp, udp, sctp, icmp, icmpv6 or a protocol number")
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            } else {
+                guard index < arguments.count else { throw FilterError("--\(name): missing value") }
+                value = arguments[index]
+                index += 1
+            }
+            if Self.windowOptions.contains(name) {
+                guard !negateNext else { throw FilterError("--not --\(name): --not applies to the filter options, not to --\(name)") }
+                try self.setWindow(name, value, now: now)
+            } else if Self.clauseOptions.contains(name) {
+                if negateNext {
+                    try deny.set(name, value)
+                } else {
+                    try allow.set(name, value)
                 }
-                return String(number)
+                negateNext = false
+            } else {
+                throw FilterError("--\(name): not a filter option")
             }
         }
-        self.types = try types.map { value throws(FilterError) in
-            guard let kind = FlowLogEvent.Kind(rawValue: value.lowercased()) else {
-                throw FilterError("--type '\(value)': expected flow, alert, stats or lost")
+        if negateNext { throw FilterError("--not: no filter option follows") }
+        self.allow = try allow.clauses()
+        self.deny = try deny.clauses()
+    }
+
+    private mutating func setWindow(_ name: String, _ value: String, now: Date) throws(FilterError) {
+        switch name {
+        case "last":
+            guard let count = Int(value), count > 0 else { throw FilterError("--last '\(value)': expected a number of records, 1 or more") }
+            self.last = count
+        default:
+            guard let date = TimeValue.parse(value, now: now) else {
+                throw FilterError("--\(name) '\(value)': expected an RFC 3339 time (2025-01-01T10:00:00Z), a date (2025-01-01) or a duration before now (30s, 5m, 1h30m)")
             }
-            return kind
+            if name == "since" { self.since = date } else { self.until = date }
         }
     }
 
     /// True when nothing is filtered.
     package var isEmpty: Bool {
-        self.fromPods.isEmpty && self.toPods.isEmpty && self.namespaces.isEmpty && self.fromLabels.isEmpty
-            && self.toLabels.isEmpty && self.verdicts.isEmpty && self.ports.isEmpty && self.protocols.isEmpty
-            && self.types.isEmpty
+        self.allow.isEmpty && self.deny.isEmpty && self.since == nil && self.until == nil && self.last == nil
+    }
+
+    /// True when `--type alert` was asked for (compact output then shows the alerts that repeat a flow).
+    package var asksForAlerts: Bool {
+        self.allow.contains { $0.types?.contains(.kind(.alert)) == true }
     }
 
     package func matches(_ event: FlowLogEvent) -> Bool {
-        if !self.types.isEmpty && !self.types.contains(event.kind) { return false }
-        guard let record = event.connection else { return true }
-        let source = record.source, destination = record.destination
-        if !self.fromPods.isEmpty && !self.fromPods.contains(where: { Self.pod($0, matches: source) }) { return false }
-        if !self.toPods.isEmpty && !self.toPods.contains(where: { Self.pod($0, matches: destination) }) { return false }
-        if !self.namespaces.isEmpty
-            && !self.namespaces.contains(where: { $0 == source?.namespace || $0 == destination?.namespace }) { return false }
-        if !self.fromLabels.isEmpty && !self.fromLabels.contains(where: { Self.selector($0, matches: source) }) { return false }
-        if !self.toLabels.isEmpty && !self.toLabels.contains(where: { Self.selector($0, matches: destination) }) { return false }
-        if !self.verdicts.isEmpty && !self.verdicts.contains(record.verdict ?? .forwarded) { return false }
-        if !self.ports.isEmpty
-            && !self.ports.contains(where: { $0 == record.sourcePort || $0 == record.destinationPort }) { return false }
-        if !self.protocols.isEmpty && !self.protocols.contains(record.proto) { return false }
-        return true
+        if self.since != nil || self.until != nil {
+            guard let time = FlowLogTime.parse(event.timestamp) else { return false }
+            if let since = self.since, time < since { return false }
+            if let until = self.until, time > until { return false }
+        }
+        if !self.allow.isEmpty && !self.allow.contains(where: { $0.matches(event, otherwise: true) }) { return false }
+        return !self.deny.contains { $0.matches(event, otherwise: false) }
+    }
+}
+
+/// One list (kept or excluded) as `hubble observe` builds it: a left and a right clause, the
+/// namespaces applied when the list is complete.
+private struct Tracker {
+    var left: FlowClause?
+    var right: FlowClause?
+    var namespaces: [String] = []
+    var sourceNamespaces: [String] = []
+    var destinationNamespaces: [String] = []
+    var changed: [String] = []
+
+    /// Options Hubble refuses to combine (flows_filter.go `conflicts`, the options flowmon has).
+    static let conflicts: [[String]] = [
+        ["from-fqdn", "from-ip", "ip", "fqdn", "from-namespace", "namespace"],
+        ["from-fqdn", "from-ip", "ip", "fqdn", "from-pod", "pod"],
+        ["to-fqdn", "to-ip", "ip", "fqdn", "to-namespace", "namespace"],
+        ["to-fqdn", "to-ip", "ip", "fqdn", "to-pod", "pod"],
+        ["to-pod", "namespace"], ["from-pod", "namespace"], ["to-service", "namespace"], ["from-service", "namespace"],
+        ["label", "from-label"], ["label", "to-label"], ["service", "from-service"], ["service", "to-service"],
+        ["port", "to-port"], ["port", "from-port"], ["identity", "to-identity"], ["identity", "from-identity"],
+        ["workload", "to-workload"], ["workload", "from-workload"],
+    ]
+
+    mutating func both(_ update: (inout FlowClause) -> Void) {
+        self.sides(update, update)
     }
 
-    static func pod(_ pod: Pod, matches endpoint: FlowLogRecord.Endpoint?) -> Bool {
-        guard let endpoint, let name = endpoint.podName else { return false }
-        if let namespace = pod.namespace, namespace != endpoint.namespace { return false }
-        return name.hasPrefix(pod.prefix)
+    mutating func sides(_ left: (inout FlowClause) -> Void, _ right: (inout FlowClause) -> Void) {
+        var clause = self.left ?? FlowClause()
+        left(&clause)
+        self.left = clause
+        clause = self.right ?? FlowClause()
+        right(&clause)
+        self.right = clause
     }
 
-    static func selector(_ terms: [LabelTerm], matches endpoint: FlowLogRecord.Endpoint?) -> Bool {
-        let labels = endpoint?.labels ?? []
-        return terms.allSatisfy { term in
-            // Each label is `source:key=value` or `source:key` (a value of "").
-            let values: [String] = labels.compactMap { label -> String? in
-                guard let colon = label.firstIndex(of: ":") else { return nil }
-                let source = label[..<colon], rest = label[label.index(after: colon)...]
-                if let wanted = term.source, wanted != source { return nil }
-                guard let equals = rest.firstIndex(of: "=") else { return rest == term.key ? "" : nil }
-                return rest[..<equals] == term.key ? String(rest[rest.index(after: equals)...]) : nil
+    /// `--NAME value` on either side: the left clause's source, the right clause's destination.
+    mutating func either<T>(_ source: WritableKeyPath<FlowClause, [T]?>, _ destination: WritableKeyPath<FlowClause, [T]?>, _ value: T) {
+        self.sides({ $0[keyPath: source] = ($0[keyPath: source] ?? []) + [value] },
+                   { $0[keyPath: destination] = ($0[keyPath: destination] ?? []) + [value] })
+    }
+
+    mutating func every<T>(_ field: WritableKeyPath<FlowClause, [T]?>, _ value: T) {
+        self.both { $0[keyPath: field] = ($0[keyPath: field] ?? []) + [value] }
+    }
+
+    mutating func set(_ name: String, _ value: String) throws(FilterError) {
+        if !self.changed.contains(name) { self.changed.append(name) }
+        for group in Self.conflicts {
+            for flag in group where self.changed.contains(flag) {
+                if let other = group.first(where: { $0 != flag && self.changed.contains($0) }) {
+                    throw FilterError("filters --\(flag) and --\(other) cannot be combined")
+                }
             }
-            switch term.test {
-            case .exists: return !values.isEmpty
-            case .absent: return values.isEmpty
-            case .equals(let value): return values.contains { $0 == value }
-            case .notEquals(let value): return !values.contains { $0 == value }
+        }
+        let option = "--\(name)"
+        switch name {
+        case "namespace": self.namespaces.append(value)
+        case "from-namespace": self.sourceNamespaces.append(value)
+        case "to-namespace": self.destinationNamespaces.append(value)
+        case "pod": self.either(\.sourcePods, \.destinationPods, NamespacedName(value))
+        case "from-pod": self.every(\.sourcePods, NamespacedName(value))
+        case "to-pod": self.every(\.destinationPods, NamespacedName(value))
+        case "service": self.either(\.sourceServices, \.destinationServices, NamespacedName(value))
+        case "from-service": self.every(\.sourceServices, NamespacedName(value))
+        case "to-service": self.every(\.destinationServices, NamespacedName(value))
+        case "ip": self.either(\.sourceIPs, \.destinationIPs, try Self.prefix(value, option))
+        case "from-ip": self.every(\.sourceIPs, try Self.prefix(value, option))
+        case "to-ip": self.every(\.destinationIPs, try Self.prefix(value, option))
+        case "workload": self.either(\.sourceWorkloads, \.destinationWorkloads, WorkloadMatch(value))
+        case "from-workload": self.every(\.sourceWorkloads, WorkloadMatch(value))
+        case "to-workload": self.every(\.destinationWorkloads, WorkloadMatch(value))
+        case "identity": self.either(\.sourceIdentities, \.destinationIdentities, try IdentityValue.parse(value, option: option))
+        case "from-identity": self.every(\.sourceIdentities, try IdentityValue.parse(value, option: option))
+        case "to-identity": self.every(\.destinationIdentities, try IdentityValue.parse(value, option: option))
+        case "label": self.either(\.sourceLabels, \.destinationLabels, try LabelTerm.selector(value, option: option))
+        case "from-label": self.every(\.sourceLabels, try LabelTerm.selector(value, option: option))
+        case "to-label": self.every(\.destinationLabels, try LabelTerm.selector(value, option: option))
+        case "fqdn": self.either(\.sourceFQDNs, \.destinationFQDNs, try FQDNPattern(value, option: option))
+        case "from-fqdn": self.every(\.sourceFQDNs, try FQDNPattern(value, option: option))
+        case "to-fqdn": self.every(\.destinationFQDNs, try FQDNPattern(value, option: option))
+        case "port": self.either(\.sourcePorts, \.destinationPorts, try Self.port(value, option))
+        case "from-port": self.every(\.sourcePorts, try Self.port(value, option))
+        case "to-port": self.every(\.destinationPorts, try Self.port(value, option))
+        case "protocol": self.every(\.protocols, try ProtocolMatch(value))
+        case "verdict":
+            guard let verdict = VerdictMatch(rawValue: value.uppercased()) else {
+                throw FilterError("--verdict '\(value)': expected FORWARDED, AUDIT or DROPPED (or Hubble's ERROR, REDIRECTED, TRACED, TRANSLATED, which flowmon never gives)")
             }
+            self.every(\.verdicts, verdict)
+        default: self.every(\.types, try TypeMatch(value))
         }
     }
 
-    static func pod(_ value: String, option: String) throws(FilterError) -> Pod {
-        let parts = value.split(separator: "/", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), !parts.last!.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else {
-            throw FilterError("\(option) '\(value)': expected POD or NAMESPACE/POD")
+    static func prefix(_ value: String, _ option: String) throws(FilterError) -> IPPrefix {
+        switch IPPrefix.parse(value, allowBareAddress: true) {
+        case .success(let prefix): return prefix.masked
+        case .failure(let error): throw FilterError("\(option) '\(value)': \(value.contains("/") ? error.message : "not an IPv4 or IPv6 address")")
         }
-        return parts.count == 2 ? Pod(namespace: String(parts[0]), prefix: String(parts[1])) : Pod(prefix: value)
     }
 
-    static func selector(_ value: String, option: String) throws(FilterError) -> [LabelTerm] {
-        try value.split(separator: ",").map { raw throws(FilterError) in
-            var text = raw.trimmingWhitespace()
-            var test = LabelTerm.Test.exists
-            if let range = text.range(of: "!=") {
-                test = .notEquals(String(text[range.upperBound...]))
-                text = String(text[..<range.lowerBound])
-            } else if let equals = text.firstIndex(of: "=") {
-                test = .equals(String(text[text.index(after: equals)...]))
-                text = String(text[..<equals])
-            } else if text.hasPrefix("!") {
-                test = .absent
-                text = String(text.dropFirst())
+    static func port(_ value: String, _ option: String) throws(FilterError) -> UInt16 {
+        guard let port = UInt16(value) else { throw FilterError("\(option) '\(value)': expected a port, 0 to 65535") }
+        return port
+    }
+
+    /// The clauses: the namespaces applied (a namespace constrains the pods and services of
+    /// its side; with none given, every pod of the namespace), the same two given once.
+    func clauses() throws(FilterError) -> [FlowClause] {
+        guard self.left != nil || self.right != nil || !self.namespaces.isEmpty || !self.sourceNamespaces.isEmpty
+            || !self.destinationNamespaces.isEmpty else { return [] }
+        var left = self.left ?? FlowClause(), right = self.right ?? FlowClause()
+        if !self.destinationNamespaces.isEmpty {
+            Self.apply(self.destinationNamespaces, \.destinationPods, \.destinationServices, to: &left)
+            Self.apply(self.destinationNamespaces, \.destinationPods, \.destinationServices, to: &right)
+        }
+        if !self.sourceNamespaces.isEmpty {
+            Self.apply(self.sourceNamespaces, \.sourcePods, \.sourceServices, to: &left)
+            Self.apply(self.sourceNamespaces, \.sourcePods, \.sourceServices, to: &right)
+        }
+        if !self.namespaces.isEmpty {
+            Self.apply(self.namespaces, \.sourcePods, \.sourceServices, to: &left)
+            Self.apply(self.namespaces, \.destinationPods, \.destinationServices, to: &right)
+        }
+        for clause in [left, right] {
+            for names in [clause.sourcePods, clause.destinationPods, clause.sourceServices, clause.destinationServices] {
+                if names?.contains(where: { $0.text.isEmpty }) == true { throw FilterError("a pod or service name must not be empty") }
             }
-            var source: String?
-            if let colon = text.firstIndex(of: ":") {
-                source = String(text[..<colon])
-                text = String(text[text.index(after: colon)...])
+        }
+        return left == right ? [left] : [left, right]
+    }
+
+    /// Hubble's namespace modifier: the side's pods (every pod when neither pods nor
+    /// services are given) and services without a namespace get each of `namespaces`.
+    static func apply(_ namespaces: [String], _ pods: WritableKeyPath<FlowClause, [NamespacedName]?>,
+                      _ services: WritableKeyPath<FlowClause, [NamespacedName]?>, to clause: inout FlowClause) {
+        if (clause[keyPath: pods] ?? []).isEmpty && (clause[keyPath: services] ?? []).isEmpty {
+            clause[keyPath: pods] = [NamespacedName("")]
+        }
+        func qualified(_ names: [NamespacedName]?) -> [NamespacedName]? {
+            guard let names, !names.isEmpty else { return names }
+            return names.flatMap { name in
+                name.text.contains("/") ? [name] : namespaces.map { NamespacedName("\($0)/\(name.text)") }
             }
-            guard !text.isEmpty else { throw FilterError("\(option) '\(value)': a term has no label key") }
-            return LabelTerm(source: source, key: text, test: test)
+        }
+        clause[keyPath: pods] = qualified(clause[keyPath: pods])
+        clause[keyPath: services] = qualified(clause[keyPath: services])
+    }
+}
+
+extension FlowLogEvent {
+    /// The record's `timestamp`.
+    package var timestamp: String {
+        switch self {
+        case .flow(let record): record.timestamp
+        case .alert(let alert): alert.connection.timestamp
+        case .application(let record): record.connection.timestamp
+        case .stats(let stats): stats.timestamp
+        case .lost(let lost): lost.timestamp
         }
     }
 }
@@ -166,11 +289,5 @@ package struct RecordFilter: Sendable {
 /// A filter option that cannot be used, with the option and value named.
 package struct FilterError: Error, CustomStringConvertible {
     package let description: String
-    init(_ description: String) { self.description = description }
-}
-
-extension Substring {
-    func trimmingWhitespace() -> String {
-        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
-    }
+    package init(_ description: String) { self.description = description }
 }

@@ -108,6 +108,9 @@ extension Flowmon {
         @OptionGroup(title: "Output for people and output filters") var presentation: PresentationOptions
 
         func validate() throws {
+            if self.presentation.filters.last != nil {
+                throw ValidationError("--last needs a file to read to its end (replay, observe, map); a capture has none")
+            }
             do throws(CaptureError) {
                 _ = try ObservationScope.forInterfaces(self.interface)
             } catch {

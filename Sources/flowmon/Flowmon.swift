@@ -15,6 +15,6 @@ struct Flowmon: ParsableCommand {
             the policies responsible.
             """,
         version: "0.1.0",
-        subcommands: [Replay.self, CaptureCommand.self, Policy.self, Map.self]
+        subcommands: [Replay.self, CaptureCommand.self, Observe.self, Policy.self, Map.self]
     )
 }

@@ -4,6 +4,7 @@ import FlowLog
 import FlowMonitor
 import Foundation
 import Output
+import Presentation
 import ServiceMap
 
 #if canImport(Glibc)
@@ -52,6 +53,8 @@ extension Flowmon {
 
         @OptionGroup(title: "Identity and policy (captures only)") var agent: AgentOptions
 
+        @OptionGroup(title: "Filters (as hubble observe's): map only the connections they keep") var filters: FilterOptions
+
         enum MapFormat: String, ExpressibleByArgument, CaseIterable {
             case html
             case dot
@@ -78,7 +81,7 @@ extension Flowmon {
                 switch input {
                 case .jsonLines(let reader):
                     try self.refuseCaptureOptions(for: reader.name)
-                    map = try Self.build(from: reader)
+                    map = try Self.build(from: reader, filter: try self.recordFilter())
                 case .capture(let reader):
                     (map, inputError) = try self.replay(reader)
                 }
@@ -144,12 +147,36 @@ extension Flowmon {
 
         // MARK: - Input
 
-        static func build(from reader: FlowLogReader) throws(FlowLogError) -> ServiceMap {
-            var builder = ServiceMapBuilder()
-            while let record = try reader.next() { builder.add(record) }
+        func recordFilter() throws(UsageProblem) -> RecordFilter {
+            do {
+                return try self.filters.filter()
+            } catch {
+                throw UsageProblem(message: error.description)
+            }
+        }
+
+        static func build(from reader: FlowLogReader, filter: RecordFilter) throws(FlowLogError) -> ServiceMap {
+            let map = try Self.fold(reader, filter: filter)
             if let line = reader.incompleteLastLine {
                 Diagnostics.notice("\(reader.name):\(line): the last line is incomplete (still being written?); it is not mapped")
             }
+            return map
+        }
+
+        /// The map of the flow records `filter` keeps (the last N of them with `--last N`).
+        static func fold(_ reader: FlowLogReader, filter: RecordFilter) throws(FlowLogError) -> ServiceMap {
+            var builder = ServiceMapBuilder()
+            var kept: [FlowLogRecord] = []
+            while let record = try reader.next() {
+                guard filter.matches(.flow(record)) else { continue }
+                guard let last = filter.last else {
+                    builder.add(record)
+                    continue
+                }
+                kept.append(record)
+                if kept.count >= 2 * last { kept.removeFirst(kept.count - last) }
+            }
+            if let last = filter.last { kept.suffix(last).forEach { builder.add($0) } }
             return builder.build()
         }
 
@@ -163,7 +190,7 @@ extension Flowmon {
             guard pipe(&descriptors) == 0 else {
                 throw WriteProblem(message: "cannot create a pipe: \(String(cString: strerror(errno)))")
             }
-            let task = MapBuildTask(reading: descriptors[0], name: "replay of \(reader.path)")
+            let task = MapBuildTask(reading: descriptors[0], name: "replay of \(reader.path)", filter: try self.recordFilter())
             task.start()
             let sink = JSONLinesOutput(fileDescriptor: descriptors[1], name: "the map's flow records")
             var inputError: String?
@@ -288,14 +315,16 @@ enum MapInput {
 final class MapBuildTask: @unchecked Sendable {
     private let descriptor: Int32
     private let name: String
+    private let filter: RecordFilter
     private let done = DispatchSemaphore(value: 0)
     // Written by the thread before `done` is signalled, read after `wait()`.
     private var map: ServiceMap?
     private var error: FlowLogError?
 
-    init(reading descriptor: Int32, name: String) {
+    init(reading descriptor: Int32, name: String, filter: RecordFilter) {
         self.descriptor = descriptor
         self.name = name
+        self.filter = filter
     }
 
     func start() {
@@ -303,9 +332,7 @@ final class MapBuildTask: @unchecked Sendable {
             let handle = FileHandle(fileDescriptor: self.descriptor, closeOnDealloc: true)
             let reader = FlowLogReader(fileHandle: handle, name: self.name)
             do throws(FlowLogError) {
-                var builder = ServiceMapBuilder()
-                while let record = try reader.next() { builder.add(record) }
-                self.map = builder.build()
+                self.map = try Flowmon.Map.fold(reader, filter: self.filter)
             } catch {
                 self.error = error
                 while let block = try? handle.read(upToCount: 1 << 16), !block.isEmpty {}

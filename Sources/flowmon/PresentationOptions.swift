@@ -8,7 +8,7 @@ import Glibc
 
 extension Presenter.Format: ExpressibleByArgument {}
 
-/// How the output is shown, and which records: shared by `replay` and `capture`.
+/// How the output is shown, and which records: shared by `replay`, `capture` and `observe`.
 struct PresentationOptions: ParsableArguments {
     @Option(help: ArgumentHelp("'compact': one line per connection for a person (the default when standard output is a terminal); 'json': JSON lines (the default otherwise).", valueName: "compact|json"))
     var format: Presenter.Format?
@@ -19,45 +19,10 @@ struct PresentationOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Print a run summary at the end: on standard output in compact format (the default there), on standard error with JSON.")
     var summary: Bool?
 
-    @Option(help: ArgumentHelp("Only connections from this pod: [NAMESPACE/]NAME-PREFIX. Repeatable (any may match).", valueName: "pod"))
-    var fromPod: [String] = []
-
-    @Option(help: ArgumentHelp("Only connections to this pod: [NAMESPACE/]NAME-PREFIX. Repeatable.", valueName: "pod"))
-    var toPod: [String] = []
-
-    @Option(help: ArgumentHelp("Only connections from or to this namespace. Repeatable.", valueName: "namespace"))
-    var namespace: [String] = []
-
-    @Option(help: ArgumentHelp("Only connections whose source labels match: comma-separated key=value, key!=value, key, !key (a key may carry its source, k8s:app=web). Repeatable.", valueName: "selector"))
-    var fromLabel: [String] = []
-
-    @Option(help: ArgumentHelp("Only connections whose destination labels match (as --from-label). Repeatable.", valueName: "selector"))
-    var toLabel: [String] = []
-
-    @Option(help: ArgumentHelp("Only connections with this verdict: FORWARDED, AUDIT or DROPPED (no policy counts as FORWARDED). Repeatable.", valueName: "verdict"))
-    var verdict: [String] = []
-
-    @Option(help: ArgumentHelp("Only connections with this source or destination port. Repeatable.", valueName: "port"))
-    var port: [Int] = []
-
-    @Option(help: ArgumentHelp("Only connections of this protocol: tcp, udp, sctp, icmp, icmpv6 or a number. Repeatable.", valueName: "protocol"))
-    var `protocol`: [String] = []
-
-    @Option(help: ArgumentHelp("Only these records: flow, alert, stats, lost. Repeatable.", valueName: "type"))
-    var type: [String] = []
-
-    func validate() throws {
-        do {
-            _ = try self.filter()
-        } catch {
-            throw ValidationError(error.description)
-        }
-    }
+    @OptionGroup(title: "Filters (as hubble observe's)") var filters: FilterOptions
 
     func filter() throws(FilterError) -> RecordFilter {
-        try RecordFilter(fromPods: self.fromPod, toPods: self.toPod, namespaces: self.namespace, fromLabels: self.fromLabel,
-                         toLabels: self.toLabel, verdicts: self.verdict, ports: self.port, protocols: self.protocol,
-                         types: self.type)
+        try self.filters.filter()
     }
 
     /// Opens (creates or truncates) the file the presenter writes to.
@@ -75,6 +40,9 @@ struct PresentationOptions: ParsableArguments {
         self.format ?? (outputPath == nil && isatty(1) == 1 ? .compact : .json)
     }
 
+    /// `observe`'s: compact unless `--format json`, as `hubble observe`'s.
+    var observeFormat: Presenter.Format { self.format ?? .compact }
+
     /// Whether the output is not plain JSON lines (compact, filtered or summarized), so a
     /// presenter must stand between the pipeline and the output.
     func needsPresenter(outputPath: String?) throws(FilterError) -> Bool {
@@ -83,10 +51,11 @@ struct PresentationOptions: ParsableArguments {
     }
 
     /// The presenter, writing to `output` (when `needsPresenter`).
-    func presenter(outputPath: String?, output: Int32) throws(FilterError) -> Presenter {
-        let format = self.effectiveFormat(outputPath: outputPath)
+    func presenter(outputPath: String?, output: Int32, format: Presenter.Format? = nil,
+                   summaryByDefault: Bool? = nil) throws(FilterError) -> Presenter {
+        let format = format ?? self.effectiveFormat(outputPath: outputPath)
         let filter = try self.filter()
-        let summary = self.summary ?? (format == .compact)
+        let summary = self.summary ?? summaryByDefault ?? (format == .compact)
         let noColorVariable = getenv("NO_COLOR").map { String(cString: $0) } ?? ""
         let color = format == .compact && !self.noColor && noColorVariable.isEmpty && isatty(output) == 1
         let summaryOutput: Int32? = summary ? (format == .compact ? output : 2) : nil

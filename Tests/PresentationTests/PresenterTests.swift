@@ -52,7 +52,7 @@ struct PresenterTests {
     }
 
     @Test func filteredJSONKeepsOnlyTheMatchingLinesAsTheyWere() throws {
-        let actual = try Self.present(format: .json, filter: try RecordFilter(verdicts: ["AUDIT"], types: ["flow"]), summary: false)
+        let actual = try Self.present(format: .json, filter: try RecordFilter(arguments: ["--verdict", "AUDIT", "--type", "flow"]), summary: false)
         let expected = try String(contentsOf: Self.input, encoding: .utf8).split(separator: "\n")
             .filter { $0.contains("\"event_type\":\"flow\"") && $0.contains("\"verdict\":\"AUDIT\"") }
         #expect(actual.split(separator: "\n") == expected)
@@ -60,7 +60,7 @@ struct PresenterTests {
     }
 
     @Test func policyViolationAlertsAreShownWhenAlertsAreAskedFor() throws {
-        let actual = try Self.present(format: .compact, filter: try RecordFilter(types: ["alert"]), summary: false)
+        let actual = try Self.present(format: .compact, filter: try RecordFilter(arguments: ["--type", "alert"]), summary: false)
         let lines = actual.split(separator: "\n")
         // 31 violations: 28 first occurrences, and 3 repeats within the aggregation window told by
         // a summary line (×2) instead of a line of their own.
