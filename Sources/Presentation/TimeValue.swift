@@ -5,8 +5,8 @@ import Foundation
 /// duration before `now` in Go's syntax (`30s`, `5m`, `1h30m`, `1.5h`), or a time: RFC 3339
 /// with or without fractional seconds, a date (`2025-01-01`, UTC midnight), or flowmon's own
 /// timestamps (`2025-01-01T10:00:02.084069+0000`).
-enum TimeValue {
-    static func parse(_ text: String, now: Date) -> Date? {
+package enum TimeValue {
+    package static func parse(_ text: String, now: Date) -> Date? {
         if let duration = Self.duration(text) { return now.addingTimeInterval(-duration) }
         if let time = FlowLogTime.parse(text) { return time }
         let formatter = ISO8601DateFormatter()
@@ -18,7 +18,7 @@ enum TimeValue {
     }
 
     /// Seconds in a Go duration (`time.ParseDuration`): numbers with units ns, us, µs, ms, s, m, h.
-    static func duration(_ text: String) -> TimeInterval? {
+    package static func duration(_ text: String) -> TimeInterval? {
         var rest = Substring(text)
         var sign = 1.0
         if rest.first == "-" || rest.first == "+" {

@@ -4,40 +4,24 @@ import Capture
 import FlowCore
 import FlowMonitor
 import Foundation
+import Presentation
 #if canImport(FlowLog)
 import FlowLog
 #endif
 
 extension AdvisedFormat: ExpressibleByArgument {}
 
-/// A duration on the command line: numbers with units `ms`, `s`, `m`, `h`, concatenated
-/// (`10m`, `90s`, `1h30m`, `250ms`); a bare number is seconds.
+/// A duration on the command line: Go's syntax, as `--since` reads it (`TimeValue.duration`:
+/// `10m`, `90s`, `1h30m`, `250ms`), or a bare number of seconds; not negative.
 struct CommandLineDuration: ExpressibleByArgument, CustomStringConvertible {
     var duration: Duration
     var text: String
 
     init?(argument: String) {
-        var total = Duration.zero
-        var rest = Substring(argument)
-        guard !rest.isEmpty else { return nil }
-        while !rest.isEmpty {
-            let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
-            guard !number.isEmpty, let value = Double(number), value.isFinite else { return nil }
-            rest = rest.dropFirst(number.count)
-            let unit = rest.prefix { $0.isASCII && $0.isLetter }
-            rest = rest.dropFirst(unit.count)
-            let seconds: Double
-            switch unit {
-            case "ms": seconds = value / 1000
-            case "", "s": seconds = value
-            case "m": seconds = value * 60
-            case "h": seconds = value * 3600
-            default: return nil
-            }
-            guard seconds < 1e9 else { return nil }
-            total += .nanoseconds(Int64((seconds * 1e9).rounded()))
-        }
-        self.duration = total
+        guard let seconds = Double(argument).flatMap({ $0.isFinite ? $0 : nil }) ?? TimeValue.duration(argument),
+            seconds >= 0, seconds < 1e9
+        else { return nil }
+        self.duration = .nanoseconds(Int64((seconds * 1e9).rounded()))
         self.text = argument
     }
 

@@ -102,7 +102,7 @@ struct FilterCLITests {
         Row(["--workload", "Deployment/users"], either { workloads($0, $1).contains { $0 == ("Deployment", "users") } }),
         Row(["--from-workload", "redis"], connection { workloads($0, "source").contains { $0.name == "redis" } }),
         Row(["--to-workload", "StatefulSet/"], connection { workloads($0, "destination").contains { $0.kind == "StatefulSet" } }),
-        Row(["--identity", "264"], either { identity($0, $1) == 264 }),
+        Row(["--identity", "37107"], either { identity($0, $1) == 37107 }),
         Row(["--from-identity", "host"], connection { identity($0, "source") == 1 }),
         Row(["--to-identity", "world-ipv4", "--to-identity", "16777217"], connection { [9, 16777217].contains(identity($0, "destination")) }),
         Row(["--label", "app=redis"], either { labels($0, $1).contains("k8s:app=redis") }),

@@ -17,7 +17,7 @@ struct HubbleFilterConformanceTests {
         (["--ip", "10.244.0.2"], false), (["--from-ip", "10.244.1.0/24"], false), (["--to-ip", "10.96.0.0/12"], false),
         (["--service", "monitoring/"], false), (["--to-service", "kube-system/kube-dns"], false), (["--from-service", "kube-system/"], false),
         (["--workload", "Deployment/users"], false), (["--from-workload", "redis"], false), (["--to-workload", "StatefulSet/"], false),
-        (["--identity", "264"], false), (["--from-identity", "host"], false), (["--to-identity", "world-ipv4"], false),
+        (["--identity", "37107"], false), (["--from-identity", "host"], false), (["--to-identity", "world-ipv4"], false),
         (["--to-identity", "16777217"], false),
         (["--label", "app=redis"], false), (["--from-label", "k8s:app=redis"], false), (["--to-label", "reserved:world-ipv4"], false),
         (["--from-label", "app!=redis,io.kubernetes.pod.namespace=platform"], false),
