@@ -181,7 +181,7 @@ import Testing
 
     @Test func everyErrorOfEveryDocumentOfEveryFileIsReported() throws {
         let directory = try Self.directory([
-            // Three documents: two broken, one good (which the file's errors leave out).
+            // Five documents, each broken (the last two in several rules).
             "a.yaml": """
                 apiVersion: cilium.io/v2
                 kind: CiliumNetworkPolicy
@@ -201,6 +201,29 @@ import Testing
                 spec:
                   endpointSelector: {}
                   ingres: []
+                ---
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: four, namespace: shop}
+                spec:
+                  endpointSelector: {}
+                  ingress:
+                  - fromEntities: [everywhere]
+                  - {}
+                  - toPorts: [{ports: [{port: "99999"}]}]
+                  egress:
+                  - toCIDR: [10.0.0.0/33]
+                ---
+                apiVersion: networking.k8s.io/v1
+                kind: NetworkPolicy
+                metadata: {name: five, namespace: shop}
+                spec:
+                  podSelector: {}
+                  ingress:
+                  - ports: [{port: 0}]
+                  egress:
+                  - {}
+                  - to: [{ipBlock: {cidr: nonsense}}]
                 """,
             "b.yaml": "apiVersion: v1\nkind: [\n",
             "sub/c.json": #"{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "c"}, "spec": {"podSelector": {}, "policyType": ["Ingress"]}}"#,
@@ -216,6 +239,12 @@ import Testing
             "a.yaml 1 spec.ingress[0].toPorts[0].ports[0].port 6 policy.field.invalid",
             "a.yaml 2 metadata.name 10 policy.field.invalid",
             "a.yaml 3 spec.ingres 18 policy.field.unknown",
+            // Every broken rule of a document, not only the first.
+            "a.yaml 4 spec.ingress[0].fromEntities[0] 26 policy.field.invalid",
+            "a.yaml 4 spec.ingress[2].toPorts[0].ports[0].port 28 policy.field.invalid",
+            "a.yaml 4 spec.egress[0].toCIDR[0] 30 policy.field.invalid",
+            "a.yaml 5 spec.ingress[0].ports[0].port 38 policy.field.invalid",
+            "a.yaml 5 spec.egress[1].to[0].ipBlock.cidr 41 policy.field.invalid",
             "b.yaml 0  3 policy.yaml.syntax",
             "sub/c.json 1 spec.policyType 1 policy.field.unknown",
         ], "\(json.stdout)")
@@ -225,7 +254,7 @@ import Testing
         // The text format: each error on its own line, and the summary counts the files.
         let text = try Self.check(directory, [])
         #expect(text.status == 1)
-        #expect(text.stderr.split(separator: "\n").filter { $0.hasPrefix("flowmon: error: ") }.count == 5, "\(text.stderr)")
+        #expect(text.stderr.split(separator: "\n").filter { $0.hasPrefix("flowmon: error: ") }.count == 10, "\(text.stderr)")
         #expect(text.stdout.hasSuffix("2 policies valid; 3 files with errors\n"), "\(text.stdout)")
     }
 

@@ -79,22 +79,22 @@ struct CiliumPolicyReader {
         }
         let hostPolicy = hasNodeSelector
         if let node = map["ingress"] {
-            rule.ingress = try self.items(node, map.path("ingress")) { (item, itemPath) throws(AgentError) in
+            rule.ingress = try self.context.eachRule(node, map.path("ingress")) { (item, itemPath) throws(AgentError) in
                 try self.ingressRule(item, path: itemPath, deny: false, hostPolicy: hostPolicy)
             }
         }
         if let node = map["ingressDeny"] {
-            rule.ingressDeny = try self.items(node, map.path("ingressDeny")) { (item, itemPath) throws(AgentError) in
+            rule.ingressDeny = try self.context.eachRule(node, map.path("ingressDeny")) { (item, itemPath) throws(AgentError) in
                 try self.ingressRule(item, path: itemPath, deny: true, hostPolicy: hostPolicy)
             }
         }
         if let node = map["egress"] {
-            rule.egress = try self.items(node, map.path("egress")) { (item, itemPath) throws(AgentError) in
+            rule.egress = try self.context.eachRule(node, map.path("egress")) { (item, itemPath) throws(AgentError) in
                 try self.egressRule(item, path: itemPath, deny: false, hostPolicy: hostPolicy)
             }
         }
         if let node = map["egressDeny"] {
-            rule.egressDeny = try self.items(node, map.path("egressDeny")) { (item, itemPath) throws(AgentError) in
+            rule.egressDeny = try self.context.eachRule(node, map.path("egressDeny")) { (item, itemPath) throws(AgentError) in
                 try self.egressRule(item, path: itemPath, deny: true, hostPolicy: hostPolicy)
             }
         }
@@ -126,17 +126,6 @@ struct CiliumPolicyReader {
         return rule
     }
 
-    /// Reads a list with `body` for each item (`path[i]`).
-    private func items<T>(_ node: PolicyYAMLNode, _ path: String,
-                          _ body: (PolicyYAMLNode, String) throws(AgentError) -> T) throws(AgentError) -> [T] {
-        let nodes = try self.context.list(node, path)
-        var result: [T] = []
-        result.reserveCapacity(nodes.count)
-        for (index, item) in nodes.enumerated() {
-            result.append(try body(item, "\(path)[\(index)]"))
-        }
-        return result
-    }
 
     // MARK: Ingress / egress
 

@@ -41,21 +41,17 @@ struct KubernetesPolicyReader {
         }
         if let node = map["ingress"] {
             let path = map.path("ingress")
-            var rules: [KubernetesIngressRule] = []
-            for (index, item) in try self.context.list(node, path).enumerated() {
-                let rule = try YAMLFieldMap(item, path: "\(path)[\(index)]", allowed: Self.ingressFields, context: self.context)
-                rules.append(KubernetesIngressRule(from: try self.peers(rule, "from"), ports: try self.ports(rule)))
+            spec.ingress = try self.context.eachRule(node, path) { (item, itemPath) throws(AgentError) in
+                let rule = try YAMLFieldMap(item, path: itemPath, allowed: Self.ingressFields, context: self.context)
+                return KubernetesIngressRule(from: try self.peers(rule, "from"), ports: try self.ports(rule))
             }
-            spec.ingress = rules
         }
         if let node = map["egress"] {
             let path = map.path("egress")
-            var rules: [KubernetesEgressRule] = []
-            for (index, item) in try self.context.list(node, path).enumerated() {
-                let rule = try YAMLFieldMap(item, path: "\(path)[\(index)]", allowed: Self.egressFields, context: self.context)
-                rules.append(KubernetesEgressRule(to: try self.peers(rule, "to"), ports: try self.ports(rule)))
+            spec.egress = try self.context.eachRule(node, path) { (item, itemPath) throws(AgentError) in
+                let rule = try YAMLFieldMap(item, path: itemPath, allowed: Self.egressFields, context: self.context)
+                return KubernetesEgressRule(to: try self.peers(rule, "to"), ports: try self.ports(rule))
             }
-            spec.egress = rules
         }
         return spec
     }

@@ -298,7 +298,20 @@ struct PolicyLoadSession {
         index += 1
         let context = PolicyDocumentContext(file: file, documentIndex: index)
         defer { self.set.warnings += context.warnings }
-        guard let parsed = try PolicyDocumentReader(context: context).read(root) else {
+        let read: (document: PolicyDocument, nameLine: Int?)?
+        do {
+            read = try PolicyDocumentReader(context: context).read(root)
+        } catch {
+            // The broken rules read before the error come first, in document order.
+            self.fileErrors += context.ruleErrors
+            throw error
+        }
+        if let last = context.ruleErrors.last {
+            // A broken rule refuses the document, as the first error always did.
+            self.fileErrors += context.ruleErrors.dropLast()
+            throw last
+        }
+        guard let parsed = read else {
             self.set.notices.append(contentsOf: context.notices)
             return
         }

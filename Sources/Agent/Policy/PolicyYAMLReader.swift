@@ -202,6 +202,28 @@ final class PolicyDocumentContext {
     /// Warnings about this document (`PolicySet.warnings`).
     var warnings: [PolicyFinding] = []
 
+    /// Errors in rules read so far: a rule that fails is left out and the rules after it are
+    /// still read, so one check reports every broken rule of the document (the document is
+    /// refused all the same: `PolicyLoadSession.handle`).
+    private(set) var ruleErrors: [AgentError] = []
+
+    /// Reads each item of the list at `path` with `body` (`path[i]`): an item that fails is
+    /// recorded in `ruleErrors` and skipped, and the next is read.
+    func eachRule<T>(_ node: PolicyYAMLNode, _ path: String,
+                     _ body: (PolicyYAMLNode, String) throws(AgentError) -> T) throws(AgentError) -> [T] {
+        let nodes = try self.list(node, path)
+        var result: [T] = []
+        result.reserveCapacity(nodes.count)
+        for (index, item) in nodes.enumerated() {
+            do {
+                result.append(try body(item, "\(path)[\(index)]"))
+            } catch {
+                self.ruleErrors.append(error)
+            }
+        }
+        return result
+    }
+
     /// Things read but not evaluated, reported once per feature for a whole load.
     var unevaluated: [PolicyUnevaluated] = []
 
