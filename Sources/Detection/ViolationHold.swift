@@ -9,7 +9,8 @@ import FlowCore
 /// ends (`release`), or as soon as their connection shows it is no probe (`take`: a handshake
 /// the originator went on with, a UDP reply). A ring of fixed capacity, allocated once, in the order the violations came
 /// (single-pass order: the same with any number of workers); when it is full the oldest is
-/// handed back early (counted in `releasedEarly`).
+/// handed back early (counted in `releasedEarly`). Per violation and per answered connection
+/// the work is constant: `take` first asks a count of held entries by connection-id bucket.
 final class ViolationHold {
     struct Held {
         var fire: AlertFire
@@ -25,6 +26,12 @@ final class ViolationHold {
     private let ring: UnsafeMutablePointer<Held>
     private var start = 0
     private(set) var count = 0
+    /// Entries in the ring that are done (folded, or handed back by `take`).
+    private var doneCount = 0
+    /// How many entries of the ring each bucket of connection ids holds (`bucket(_:)`): `take`,
+    /// asked about every answered connection, returns at once for the many that hold none.
+    private let heldByBucket: UnsafeMutablePointer<UInt32>
+    private static let bucketCount = 1 << 14
     /// Violations handed back before their hold ended because the ring was full.
     private(set) var releasedEarly: UInt64 = 0
 
@@ -32,24 +39,32 @@ final class ViolationHold {
         self.capacity = max(1, capacity)
         self.hold = max(0, hold)
         self.ring = .allocate(capacity: self.capacity)
+        self.heldByBucket = .allocate(capacity: Self.bucketCount)
+        self.heldByBucket.initialize(repeating: 0, count: Self.bucketCount)
     }
 
     deinit {
         for offset in 0..<self.count { (self.ring + (self.start + offset) % self.capacity).deinitialize(count: 1) }
         self.ring.deallocate()
+        self.heldByBucket.deallocate()
     }
 
-    /// Holds a violation; when the ring is full of violations still waiting (those folded or
-    /// handed back early are dropped first), first hands the oldest to `release`.
+    @inline(__always)
+    private static func bucket(_ flowID: UInt64) -> Int { Int(truncatingIfNeeded: (flowID &* 0x9E37_79B9_7F4A_7C15) >> 50) }
+
+    /// Holds a violation. When the ring is full, the entries that are done are dropped if they
+    /// are an eighth of it or more (so dropping them pays for itself); otherwise the oldest is
+    /// handed to `release` (early, when it was still waiting).
     func add(_ fire: AlertFire, key: TrackerKey, flow: FlowEntry, release: (Held) -> Void) {
-        if self.count == self.capacity { self.compact() }
+        if self.count == self.capacity && self.doneCount > 0 && self.doneCount >= self.capacity / 8 { self.compact() }
         if self.count == self.capacity {
-            self.releasedEarly &+= 1
+            if !self.ring[self.start].done { self.releasedEarly &+= 1 }
             self.popFirst(release)
         }
         (self.ring + (self.start + self.count) % self.capacity)
             .initialize(to: Held(fire: fire, key: key, flow: flow, releaseAt: fire.firstSeen.nanoseconds &+ self.hold,
                                  done: false))
+        self.heldByBucket[Self.bucket(flow.flowID)] &+= 1
         self.count += 1
     }
 
@@ -63,12 +78,14 @@ final class ViolationHold {
                 taken &+= 1
             }
         }
+        self.doneCount += Int(taken)
         return taken
     }
 
     /// Hands back the held violation of connection `flowID` now, if there is one (searching from
     /// the newest: it is asked for soon after it came).
     func take(flowID: UInt64, _ body: (Held) -> Void) {
+        guard self.heldByBucket[Self.bucket(flowID)] > 0 else { return }
         var offset = self.count
         while offset > 0 {
             offset -= 1
@@ -76,6 +93,7 @@ final class ViolationHold {
             guard slot.pointee.flow.flowID == flowID else { continue }
             if !slot.pointee.done {
                 slot.pointee.done = true
+                self.doneCount += 1
                 body(slot.pointee)
             }
             return
@@ -97,6 +115,7 @@ final class ViolationHold {
         for offset in 0..<self.count {
             let slot = self.ring + (self.start + offset) % self.capacity
             if slot.pointee.done {
+                self.heldByBucket[Self.bucket(slot.pointee.flow.flowID)] &-= 1
                 slot.deinitialize(count: 1)
             } else {
                 if kept != offset { (self.ring + (self.start + kept) % self.capacity).moveInitialize(from: slot, count: 1) }
@@ -104,12 +123,14 @@ final class ViolationHold {
             }
         }
         self.count = kept
+        self.doneCount = 0
     }
 
     private func popFirst(_ body: (Held) -> Void) {
         let held = (self.ring + self.start).move()
         self.start = (self.start + 1) % self.capacity
         self.count -= 1
-        if !held.done { body(held) }
+        self.heldByBucket[Self.bucket(held.flow.flowID)] &-= 1
+        if held.done { self.doneCount -= 1 } else { body(held) }
     }
 }
