@@ -94,6 +94,7 @@ struct EBPFFlowModeTests {
             #expect(flows[key] == packets[key], "\(topology): \(key): flows \(flows[key] ?? []), packets \(packets[key] ?? [])")
         }
         #expect(packets.count > 20, "\(packets.count) connections compared")
+        try Self.checkTimes(flowsOutput: captures[0].output, packetsOutput: captures[1].output, topology: topology)
 
         // Both saw every packet; mode 2 counted the bulk in the kernel, and says so.
         let flowsCapture = stats["flows"]?["capture"] as? [String: Any] ?? [:]
@@ -249,6 +250,48 @@ struct EBPFFlowModeTests {
         #expect(filtered.stderr.contains("'--filter' cannot be combined with '--ebpf-mode flows'"), "\(filtered.stderr)")
         let help = try run(Fixture.flowmonBinary, ["capture", "--help"])
         #expect(help.stdout.contains("--ebpf-mode <mode>") && help.stdout.contains("in-kernel flow aggregation"), "\(help.stdout)")
+    }
+
+    /// Mode 2's times against mode 1's, for the connections both captures saw once: the first and
+    /// the last packet are the same packets whether they went up as records or were counted in
+    /// the kernel (each program reads the clock for them: microseconds apart).
+    static func checkTimes(flowsOutput: URL, packetsOutput: URL, topology: String) throws {
+        func times(_ output: URL) throws -> [String: [(start: Int64, end: Int64)]] {
+            var byKey: [String: [(start: Int64, end: Int64)]] = [:]
+            for line in try String(contentsOf: output, encoding: .utf8).split(separator: "\n") {
+                guard let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      record["event_type"] as? String == "flow", let flow = record["flow"] as? [String: Any],
+                      let start = microseconds(flow["start"]), let end = microseconds(flow["end"]) else { continue }
+                let key = "\(record["proto"] ?? "") \(record["src_ip"] ?? ""):\(record["src_port"] ?? "-") > \(record["dest_ip"] ?? ""):\(record["dest_port"] ?? "-")"
+                byKey[key, default: []].append((start, end))
+            }
+            return byKey
+        }
+        let flows = try times(flowsOutput), packets = try times(packetsOutput)
+        var compared = 0
+        for (key, inFlows) in flows {
+            guard inFlows.count == 1, let inPackets = packets[key], inPackets.count == 1 else { continue }
+            let (mode2, mode1) = (inFlows[0], inPackets[0])
+            compared += 1
+            #expect(abs(mode2.start - mode1.start) <= 1_000, "\(topology): \(key): start \(mode2.start) against \(mode1.start) µs")
+            #expect(abs(mode2.end - mode1.end) <= 1_000,
+                    "\(topology): \(key): end \(mode2.end) against \(mode1.end) µs")
+            #expect(mode2.end >= mode2.start, "\(topology): \(key): ends before it starts")
+        }
+        #expect(compared > 20, "\(topology): \(compared) connections' times compared")
+    }
+
+    /// Microseconds since the epoch of a record's time ("2025-01-01T10:00:00.055081+0000", UTC).
+    static func microseconds(_ value: Any?) -> Int64? {
+        guard let text = value as? String, text.hasSuffix("+0000") else { return nil }
+        let parts = text.dropLast(5).split(separator: ".")
+        guard parts.count == 2, let fraction = Int64(parts[1]), parts[1].count == 6 else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        guard let date = formatter.date(from: String(parts[0])) else { return nil }
+        return Int64(date.timeIntervalSince1970) * 1_000_000 + fraction
     }
 
     /// A record as the two modes must agree on it, keyed by protocol and endpoints (ICMP echoes
