@@ -30,19 +30,30 @@ package final class ApplicationRecorder {
     /// Per connection: its HTTP/1.x parser and transactions written so far (Suricata's `tx_id`),
     /// in a box a segment updates in place (a struct taken out of the dictionary and put back
     /// copied its arrays and strings for every segment).
-    private var http: [UInt64: HTTPState] = [:]
+    /// By flow id, which is a hash already (`SlotMap`: no `Hasher` per segment); at most as
+    /// many as the worker's flows.
+    private var http: SlotMap<UInt64, HTTPState>
     /// Per connection: its ClientHello reader, and whether it is done (read or refused).
     private var tls: [UInt64: (reader: TLSClientHelloReader, done: Bool)] = [:]
     /// DNS over TCP: each direction's message spanning segments, as it is assembled.
     private var dnsStreams = DNSStreamAssembler<DNSStream>()
     /// The DNS detectors' findings, when one of them is on.
     package let dnsAlerts: DNSAlertScreen?
+    /// HTTP connections whose parser stopped reading both directions since the owner last
+    /// emptied this (by the flow's endpoints, initiator first): the capture thread's tap need
+    /// not send their segments any more (`FlowProcessor` passes them on).
+    package var stoppedHTTP: [(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16)] = []
 
-    package init(settings: ApplicationSettings, names: NameSets, detectors: DetectorSettings? = nil) {
+    /// `maximumFlows`: the most connections the worker holds at once (its flow table's capacity).
+    package init(settings: ApplicationSettings, names: NameSets, detectors: DetectorSettings? = nil,
+                 maximumFlows: Int = 1 << 20) {
         self.settings = settings
         self.names = names
         self.dnsAlerts = DNSAlertScreen(detectors)
+        self.http = SlotMap(capacity: maximumFlows)
     }
+
+    deinit { self.http.free() }
 
     /// One packet's payload on `flow` (the connection the datapath just counted it in).
     package func observe(_ summary: PacketSummary, payload: UnsafeRawBufferPointer,
@@ -64,15 +75,19 @@ package final class ApplicationRecorder {
                 self.dns(payload, flow: flow, fromInitiator: fromInitiator, time: time, renderer: renderer, nextKey: nextKey)
             }
         case .http:
-            if payload.count < summary.payloadLength { self.tallies.count(.payloadCut) }
             let entry = flow.pointee
             let state: HTTPState
-            if let known = self.http[entry.flowID] {
-                state = known
+            if let known = self.http.find(entry.flowID, hash: entry.flowID) {
+                state = self.http[known]
             } else {
                 state = HTTPState(HTTPConnection(limits: HTTPLimits(depth: self.settings.httpDepth)))
-                self.http[entry.flowID] = state
+                guard self.http.insert(entry.flowID, hash: entry.flowID, state) != nil else { return }
             }
+            // A cut counts where it is a loss: on a connection still read (the tap stops sending
+            // the segments of one no longer read when it learns so, which is not deterministic
+            // across workers).
+            guard state.connection.isParsing else { return }
+            if payload.count < summary.payloadLength { self.tallies.count(.payloadCut) }
             let closing = summary.tcpFlags & (TCPFlag.fin | TCPFlag.rst) != 0
             var key = nextKey()
             key.primary = 4
@@ -85,6 +100,9 @@ package final class ApplicationRecorder {
                     self.http(event, flow: entry, transactions: &state.transactions, time: time, key: key,
                               renderer: renderer)
                 }
+            }
+            if !state.connection.isParsing {
+                self.stoppedHTTP.append((entry.sourceAddress, entry.sourcePort, entry.destinationAddress, entry.destinationPort))
             }
         case .tls:
             guard fromInitiator else { return }
@@ -118,12 +136,16 @@ package final class ApplicationRecorder {
     /// The connection ended (`key`: its flow record's): the HTTP transactions in progress are
     /// written, ahead of the flow record, and its state goes.
     package func ended(_ flow: FlowEntry, key: EmissionKey, renderer: EventRenderer) {
+        // A connection none of whose packets carried application payload has no state here
+        // (every packet `observe` read marked its flow's `applicationProtocol`).
+        guard flow.applicationProtocol != 0 else { return }
         if !self.pendingQueries.isEmpty { self.pendingQueries[flow.flowID] = nil }
         self.endDNSStreams(of: flow.flowID)
         if !self.tls.isEmpty, let state = self.tls.removeValue(forKey: flow.flowID), !state.done {
             self.tallies.count(.tlsIncomplete)
         }
-        guard !self.http.isEmpty, let state = self.http.removeValue(forKey: flow.flowID) else { return }
+        guard !self.http.isEmpty, let known = self.http.find(flow.flowID, hash: flow.flowID) else { return }
+        let state = self.http.remove(at: known)
         state.connection.end { event in
             self.http(event, flow: flow, transactions: &state.transactions, time: flow.end, key: key, renderer: renderer)
         }
