@@ -4,16 +4,25 @@
 /// arrays; a removed entry's place is reused. At most `capacity` members at once (`insert`
 /// refuses more); the owner frees the index with `free()`.
 public struct SlotMap<Key: Equatable, Value> {
+    /// A member, or (`value` nil) a free place: key and value side by side, so a lookup's
+    /// comparison and its read touch one place.
+    @usableFromInline struct Entry {
+        @usableFromInline var key: Key
+        @usableFromInline var hash: UInt64
+        @usableFromInline var value: Value?
+
+        @inlinable init(key: Key, hash: UInt64, value: Value?) {
+            self.key = key
+            self.hash = hash
+            self.value = value
+        }
+    }
+
     @usableFromInline var index: SlotIndex
-    @usableFromInline var keys: [Key] = []
-    @usableFromInline var hashes: [UInt64] = []
-    /// nil: a free place.
-    @usableFromInline var values: [Value?] = []
+    @usableFromInline var entries: [Entry] = []
     @usableFromInline var freePlaces: [Int] = []
     @usableFromInline var members = 0
     public let capacity: Int
-
-    @inlinable public var count: Int { self.members }
 
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
@@ -22,13 +31,14 @@ public struct SlotMap<Key: Equatable, Value> {
 
     public func free() { self.index.free() }
 
+    @inlinable public var count: Int { self.members }
     @inlinable public var isEmpty: Bool { self.members == 0 }
 
     /// The entry of `key` (hashed to `hash`), or nil.
     @inlinable @inline(__always)
     public func find(_ key: Key, hash: UInt64) -> Int? {
-        let entry = self.keys.withUnsafeBufferPointer { keys in
-            self.index.find(hash: hash) { keys[$0] == key }
+        let entry = self.entries.withUnsafeBufferPointer { entries in
+            self.index.find(hash: hash) { entries[$0].key == key }
         }
         return entry < 0 ? nil : entry
     }
@@ -36,8 +46,8 @@ public struct SlotMap<Key: Equatable, Value> {
     /// The value of an entry `find` or `insert` gave.
     @inlinable
     public subscript(entry: Int) -> Value {
-        get { self.values[entry]! }
-        set { self.values[entry] = newValue }
+        get { self.entries[entry].value! }
+        set { self.entries[entry].value = newValue }
     }
 
     /// Adds `key`, which is not in the map, with `value`; returns its entry, or nil when the map
@@ -48,14 +58,10 @@ public struct SlotMap<Key: Equatable, Value> {
         let entry: Int
         if let place = self.freePlaces.popLast() {
             entry = place
-            self.keys[entry] = key
-            self.hashes[entry] = hash
-            self.values[entry] = value
+            self.entries[entry] = Entry(key: key, hash: hash, value: value)
         } else {
-            entry = self.values.count
-            self.keys.append(key)
-            self.hashes.append(hash)
-            self.values.append(value)
+            entry = self.entries.count
+            self.entries.append(Entry(key: key, hash: hash, value: value))
         }
         self.index.insert(hash: hash, entry: entry)
         self.members += 1
@@ -65,9 +71,9 @@ public struct SlotMap<Key: Equatable, Value> {
     /// Removes an entry; returns its value.
     @inlinable @discardableResult
     public mutating func remove(at entry: Int) -> Value {
-        let value = self.values[entry]!
-        self.index.remove(hash: self.hashes[entry], entry: entry)
-        self.values[entry] = nil
+        let value = self.entries[entry].value!
+        self.index.remove(hash: self.entries[entry].hash, entry: entry)
+        self.entries[entry].value = nil
         self.freePlaces.append(entry)
         self.members -= 1
         return value
@@ -76,16 +82,16 @@ public struct SlotMap<Key: Equatable, Value> {
     /// Removes every member for which `shouldRemove` is true.
     @inlinable
     public mutating func removeAll(where shouldRemove: (Key, Value) -> Bool) {
-        for entry in 0..<self.values.count {
-            if let value = self.values[entry], shouldRemove(self.keys[entry], value) { self.remove(at: entry) }
+        for entry in 0..<self.entries.count {
+            if let value = self.entries[entry].value, shouldRemove(self.entries[entry].key, value) { self.remove(at: entry) }
         }
     }
 
     /// Calls `body` with every member, in no particular order.
     @inlinable
     public func forEach(_ body: (Key, Value) -> Void) {
-        for entry in 0..<self.values.count {
-            if let value = self.values[entry] { body(self.keys[entry], value) }
+        for entry in self.entries {
+            if let value = entry.value { body(entry.key, value) }
         }
     }
 }
