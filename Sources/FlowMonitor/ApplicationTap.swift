@@ -24,7 +24,7 @@ final class ApplicationTap {
     /// starting a TLS ClientHello (the next few segments go too, for one split across them).
     /// `reading` false: an HTTP connection whose parser on the worker stopped reading both
     /// directions (`stops`): still tagged as HTTP, its payload no longer sent.
-    private var followed: SlotMap<ConnectionPair, (protocol: AppProtocol, segments: UInt8, seen: Int64, reading: Bool)>
+    private var followed: [ConnectionPair: (protocol: AppProtocol, segments: UInt8, seen: Int64, reading: Bool)] = [:]
     /// Where the workers say which HTTP connections they stopped reading.
     let stops = FollowStops()
     /// A followed connection idle this long (nanoseconds of packet time) is forgotten when room is
@@ -53,10 +53,7 @@ final class ApplicationTap {
                                   selectors: policy?.fqdnSelectors ?? { _ in 0 })
         self.dnsPorts = PortSet(settings.dnsPorts + (policy?.dnsRulePorts ?? []))
         self.maximumFollowed = maximumFollowed
-        self.followed = SlotMap(capacity: maximumFollowed)
     }
-
-    deinit { self.followed.free() }
 
     /// Policies were reloaded: names select by the new `toFQDNs` selectors, and the new
     /// `rules.dns` ports are read as DNS.
@@ -117,31 +114,27 @@ final class ApplicationTap {
         guard isTCP else { return false }
         if self.stops.pending.load(ordering: .relaxed) { self.applyStops() }
         let pair = ConnectionPair(summary)
-        let hash = pair.hash
-        // One lookup of the pair: found by entry, updated or removed there.
-        if !self.followed.isEmpty, self.followedFilter.contains(pair.filterKey),
-            let entry = self.followed.find(pair, hash: hash)
-        {
-            var following = self.followed[entry]
+        // One hash of the pair: found by index, updated or removed there.
+        if !self.followed.isEmpty, self.followedFilter.contains(pair.filterKey), let index = self.followed.index(forKey: pair) {
+            let following = self.followed.values[index]
             summary.applicationProtocol = following.protocol.rawValue
             if summary.tcpFlags & (TCPFlag.fin | TCPFlag.rst) != 0 || following.segments <= 1 {
-                self.followed.remove(at: entry)
+                self.followed.remove(at: index)
             } else {
-                if following.segments != .max { following.segments -= 1 }
-                following.seen = time.nanoseconds
-                self.followed[entry] = following
+                if following.segments != .max { self.followed.values[index].segments = following.segments - 1 }
+                self.followed.values[index].seen = time.nanoseconds
             }
             return following.reading
         }
         if HTTPConnection.looksLikeRequest(payload) {
             summary.applicationProtocol = AppProtocol.http.rawValue
-            self.follow(pair, hash: hash, .http, segments: .max, time: time)
+            self.follow(pair, .http, segments: .max, time: time)
             return true
         }
         if TLSClientHello.looksLikeClientHello(payload) {
             summary.applicationProtocol = AppProtocol.tls.rawValue
             // A ClientHello with post-quantum key shares spans two or three segments.
-            self.follow(pair, hash: hash, .tls, segments: 4, time: time)
+            self.follow(pair, .tls, segments: 4, time: time)
             return true
         }
         return false
@@ -150,26 +143,23 @@ final class ApplicationTap {
     /// The HTTP connections the workers stopped reading: their payload is no longer sent.
     private func applyStops() {
         for pair in self.stops.take() {
-            if let entry = self.followed.find(pair, hash: pair.hash), self.followed[entry].protocol == .http {
-                self.followed[entry].reading = false
+            if let index = self.followed.index(forKey: pair), self.followed.values[index].protocol == .http {
+                self.followed.values[index].reading = false
             }
         }
     }
 
-    private func follow(_ pair: ConnectionPair, hash: UInt64, _ application: AppProtocol, segments: UInt8,
-                        time: CaptureTime) {
+    private func follow(_ pair: ConnectionPair, _ application: AppProtocol, segments: UInt8, time: CaptureTime) {
         if self.followed.count >= self.maximumFollowed {
-            self.followed.removeAll { time.nanoseconds - $1.seen >= Self.followIdle }
+            self.followed = self.followed.filter { time.nanoseconds - $0.value.seen < Self.followIdle }
         }
         if self.followed.count < self.maximumFollowed {
-            self.followed.insert(pair, hash: hash, (application, segments, time.nanoseconds, true))
+            self.followed[pair] = (application, segments, time.nanoseconds, true)
             self.followedFilter.insert(pair.filterKey)
             self.filterInsertions += 1
             if self.filterInsertions > 4 * self.maximumFollowed {
                 // Rebuilt from the connections followed now, so ended ones stop passing it.
-                var filter = PortSet([])
-                self.followed.forEach { pair, _ in filter.insert(pair.filterKey) }
-                self.followedFilter = filter
+                self.followedFilter = PortSet(self.followed.keys.map(\.filterKey))
                 self.filterInsertions = self.followed.count
             }
         } else {
@@ -221,13 +211,6 @@ struct ConnectionPair: Hashable, Sendable {
         self.high = sourceFirst ? destination : source
         let (lowPort, highPort) = sourceFirst ? (sourcePort, destinationPort) : (destinationPort, sourcePort)
         self.ports = UInt32(lowPort) << 16 | UInt32(highPort)
-    }
-
-    /// A multiplicative hash of the pair (the tap's table of followed connections).
-    var hash: UInt64 {
-        let mixed = (self.low.low &* 0x9E37_79B9_7F4A_7C15 ^ self.high.low ^ (self.low.high &* 0xC2B2_AE3D_27D4_EB4F)
-            ^ self.high.high &* 0x1656_67B1_9E37_79F9 ^ UInt64(self.ports)).multipliedFullWidth(by: 0x9E37_79B9_7F4A_7C15)
-        return mixed.high ^ mixed.low
     }
 
     /// 16 bits of a multiplicative hash of the pair, for `ApplicationTap`'s filter.

@@ -104,8 +104,7 @@ package final class FlowProcessor {
                                       interfaces: interfaces, metrics: configuration.metrics,
                                       application: configuration.application.map { settings in
                                           ApplicationRecorder(settings: settings, names: nameSets,
-                                                              detectors: configuration.detectors,
-                                                              maximumFlows: configuration.maxFlows)
+                                                              detectors: configuration.detectors)
                                       }, communityIDSeed: configuration.communityIDSeed)
         if let policy { self.load(policy) }
     }

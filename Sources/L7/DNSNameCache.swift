@@ -105,8 +105,7 @@ public final class DNSNameCache {
     /// (0 until made) (index 0 unused).
     private var names: [(text: String, selectors: UInt64, set: UInt16)] = [("", 0, 0)]
     private var nameIndex: [String: UInt32] = [:]
-    /// By a multiplicative hash of the address (`SlotMap`: no `Hasher` per packet).
-    private var addresses: SlotMap<IPAddress, AddressNames>
+    private var addresses: [IPAddress: AddressNames] = [:]
     /// A 65,536-bit filter of the addresses ever learned (since the last rebuild): an address
     /// whose bit is clear is not in `addresses`, so most packets skip the dictionary's hashing.
     private var filter = [UInt64](repeating: 0, count: 1024)
@@ -125,10 +124,7 @@ public final class DNSNameCache {
         self.settings = settings
         self.nameSets = nameSets
         self.selectorsOf = selectors
-        self.addresses = SlotMap(capacity: settings.maximumAddresses)
     }
-
-    deinit { self.addresses.free() }
 
     /// No address has names: the per-packet lookup can be skipped.
     @inlinable public var isEmpty: Bool { self.count == 0 }
@@ -144,8 +140,7 @@ public final class DNSNameCache {
             let ttl = Int64(max(answer.ttl, self.settings.minimumTTL))
             let expires = time.nanoseconds &+ ttl &* 1_000_000_000
             self.counters.learned &+= 1
-            if let found = self.addresses.find(answer.address, hash: Self.hash(answer.address)) {
-                let known = self.addresses[found]
+            if let known = self.addresses[answer.address] {
                 switch known.renew(name: nameID, querier: querier, expires: expires, at: time.nanoseconds) {
                 case true?:
                     continue
@@ -163,7 +158,7 @@ public final class DNSNameCache {
                 if self.addresses.count >= self.settings.maximumAddresses { self.makeRoom(at: time.nanoseconds) }
                 let entry = AddressNames(resolutions: [Resolution(name: nameID, querier: querier, expires: expires)])
                 self.refresh(entry, at: time.nanoseconds)
-                self.addresses.insert(answer.address, hash: Self.hash(answer.address), entry)
+                self.addresses[answer.address] = entry
                 self.arrivals.append(answer.address)
                 self.setFilterBit(answer.address)
             }
@@ -176,17 +171,15 @@ public final class DNSNameCache {
     public func tag(_ address: IPAddress, peer: IPAddress, time: CaptureTime) -> (selectors: UInt64, nameSet: UInt16) {
         let bit = Self.filterBit(address)
         guard self.filter.withUnsafeBufferPointer({ $0[bit >> 6] & (1 << UInt64(bit & 63)) != 0 }),
-            let found = self.addresses.find(address, hash: Self.hash(address))
+            let known = self.addresses[address]
         else { return (0, 0) }
-        let known = self.addresses[found]
         if time.nanoseconds >= known.validUntil { return self.expire(address, at: time.nanoseconds, peer: peer) }
         return known.tag(peer: peer)
     }
 
     /// The names that resolved to `address` (for anyone) at `time`: `policy explain`, tests.
     public func names(of address: IPAddress, at time: CaptureTime) -> [String] {
-        guard let found = self.addresses.find(address, hash: Self.hash(address)) else { return [] }
-        let known = self.addresses[found]
+        guard let known = self.addresses[address] else { return [] }
         let live = known.resolutions.filter { $0.expires > time.nanoseconds }.map { self.names[Int($0.name)].text }
         return Array(Set(live)).sorted()
     }
@@ -195,19 +188,13 @@ public final class DNSNameCache {
     public func reselect(_ selectors: @escaping (String) -> UInt64) {
         self.selectorsOf = selectors
         for index in 1..<self.names.count { self.names[index].selectors = selectors(self.names[index].text) }
-        self.addresses.forEach { _, entry in
+        for address in Array(self.addresses.keys) {
+            guard let entry = self.addresses[address] else { continue }
             entry.selectors = entry.resolutions.reduce(0) { $0 | self.names[Int($1.name)].selectors }
         }
     }
 
     // MARK: Inside
-
-    /// The address's hash in `addresses`: a multiplicative mix of its 128 bits.
-    @inline(__always)
-    static func hash(_ address: IPAddress) -> UInt64 {
-        let mixed = (address.high &* 0xC2B2_AE3D_27D4_EB4F ^ address.low).multipliedFullWidth(by: 0x9E37_79B9_7F4A_7C15)
-        return mixed.high ^ mixed.low
-    }
 
     /// The address's bit in `filter`: a multiplicative hash of its 128 bits, top 16 bits.
     @inline(__always)
@@ -222,7 +209,7 @@ public final class DNSNameCache {
         if self.filterCount > self.filter.count * 16 {
             for index in self.filter.indices { self.filter[index] = 0 }
             self.filterCount = 0
-            self.addresses.forEach { known, _ in
+            for known in self.addresses.keys {
                 let bit = Self.filterBit(known)
                 self.filter[bit >> 6] |= 1 << UInt64(bit & 63)
                 self.filterCount += 1
@@ -263,11 +250,10 @@ public final class DNSNameCache {
     }
 
     private func expire(_ address: IPAddress, at time: Int64, peer: IPAddress) -> (selectors: UInt64, nameSet: UInt16) {
-        guard let found = self.addresses.find(address, hash: Self.hash(address)) else { return (0, 0) }
-        let entry = self.addresses[found]
+        guard let entry = self.addresses[address] else { return (0, 0) }
         self.refresh(entry, at: time)
         if entry.resolutions.isEmpty {
-            self.addresses.remove(at: found)
+            self.addresses[address] = nil
             return (0, 0)
         }
         return entry.tag(peer: peer)
@@ -276,19 +262,16 @@ public final class DNSNameCache {
     /// Frees one address slot: every address whose names all expired, or else the oldest.
     private func makeRoom(at time: Int64) {
         let before = self.addresses.count
-        self.addresses.removeAll { _, entry in !entry.resolutions.contains { $0.expires > time } }
+        self.addresses = self.addresses.filter { _, entry in entry.resolutions.contains { $0.expires > time } }
         self.counters.expired &+= UInt64(before - self.addresses.count)
         while self.addresses.count >= self.settings.maximumAddresses, self.head < self.arrivals.count {
             let oldest = self.arrivals[self.head]
             self.head += 1
-            if let found = self.addresses.find(oldest, hash: Self.hash(oldest)) {
-                self.addresses.remove(at: found)
-                self.counters.evicted &+= 1
-            }
+            if self.addresses.removeValue(forKey: oldest) != nil { self.counters.evicted &+= 1 }
         }
         if self.head > 4096, self.head * 2 > self.arrivals.count {
             // Forget the listed addresses already gone, keeping the order of the rest.
-            self.arrivals = self.arrivals[self.head...].filter { self.addresses.find($0, hash: Self.hash($0)) != nil }
+            self.arrivals = self.arrivals[self.head...].filter { self.addresses[$0] != nil }
             self.head = 0
         }
     }

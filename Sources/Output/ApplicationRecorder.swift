@@ -30,9 +30,7 @@ package final class ApplicationRecorder {
     /// Per connection: its HTTP/1.x parser and transactions written so far (Suricata's `tx_id`),
     /// in a box a segment updates in place (a struct taken out of the dictionary and put back
     /// copied its arrays and strings for every segment).
-    /// By flow id, which is a hash already (`SlotMap`: no `Hasher` per segment); at most as
-    /// many as the worker's flows.
-    private var http: SlotMap<UInt64, HTTPState>
+    private var http: [UInt64: HTTPState] = [:]
     /// Per connection: its ClientHello reader, and whether it is done (read or refused).
     private var tls: [UInt64: (reader: TLSClientHelloReader, done: Bool)] = [:]
     /// DNS over TCP: each direction's message spanning segments, as it is assembled.
@@ -44,16 +42,11 @@ package final class ApplicationRecorder {
     /// not send their segments any more (`FlowProcessor` passes them on).
     package var stoppedHTTP: [(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16)] = []
 
-    /// `maximumFlows`: the most connections the worker holds at once (its flow table's capacity).
-    package init(settings: ApplicationSettings, names: NameSets, detectors: DetectorSettings? = nil,
-                 maximumFlows: Int = 1 << 20) {
+    package init(settings: ApplicationSettings, names: NameSets, detectors: DetectorSettings? = nil) {
         self.settings = settings
         self.names = names
         self.dnsAlerts = DNSAlertScreen(detectors)
-        self.http = SlotMap(capacity: maximumFlows)
     }
-
-    deinit { self.http.free() }
 
     /// One packet's payload on `flow` (the connection the datapath just counted it in).
     package func observe(_ summary: PacketSummary, payload: UnsafeRawBufferPointer,
@@ -77,11 +70,11 @@ package final class ApplicationRecorder {
         case .http:
             let entry = flow.pointee
             let state: HTTPState
-            if let known = self.http.find(entry.flowID, hash: entry.flowID) {
-                state = self.http[known]
+            if let known = self.http[entry.flowID] {
+                state = known
             } else {
                 state = HTTPState(HTTPConnection(limits: HTTPLimits(depth: self.settings.httpDepth)))
-                guard self.http.insert(entry.flowID, hash: entry.flowID, state) != nil else { return }
+                self.http[entry.flowID] = state
             }
             // A cut counts where it is a loss: on a connection still read (the tap stops sending
             // the segments of one no longer read when it learns so, which is not deterministic
@@ -144,8 +137,7 @@ package final class ApplicationRecorder {
         if !self.tls.isEmpty, let state = self.tls.removeValue(forKey: flow.flowID), !state.done {
             self.tallies.count(.tlsIncomplete)
         }
-        guard !self.http.isEmpty, let known = self.http.find(flow.flowID, hash: flow.flowID) else { return }
-        let state = self.http.remove(at: known)
+        guard !self.http.isEmpty, let state = self.http.removeValue(forKey: flow.flowID) else { return }
         state.connection.end { event in
             self.http(event, flow: flow, transactions: &state.transactions, time: flow.end, key: key, renderer: renderer)
         }

@@ -1,5 +1,4 @@
 @testable import Datapath
-import FlowCore
 import Testing
 
 /// The flow and fragment tables' hash index: it grows with its members (from 4,096 slots,

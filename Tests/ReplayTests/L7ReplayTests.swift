@@ -172,4 +172,22 @@ struct L7ReplayTests {
         let kept = parseJSONLines(selected.stdout.split(separator: "\n").map(String.init)).0
         #expect(kept.map { $0["dest_port"] as? Int } == [8080], "\(kept)")
     }
+
+    /// After `101 Switching Protocols` a connection carries another protocol (Captures/l7/
+    /// http-upgrade.pcap: a WebSocket, in 6,000-byte segments, more than the 4 KiB a pipeline
+    /// worker gets of a packet): the parser reads neither direction, so cutting those segments
+    /// loses nothing and is not counted (`payload_cut` counted 8 before), and the capture thread
+    /// stops sending them. The same with one worker or several.
+    @Test func segmentsOfAConnectionNoLongerReadAreNotCountedCut() throws {
+        for workers in ["1", "2", "3"] {
+            let result = try run(Fixture.flowmonBinary, ["replay", Self.directory.appendingPathComponent("http-upgrade.pcap").path,
+                                                         "--workers", workers])
+            #expect(result.status == 0, "\(result.stderr)")
+            let records = parseJSONLines(result.stdout.split(separator: "\n").map(String.init)).0
+            let http = records.filter { $0["event_type"] as? String == "http" }
+            #expect(http.count == 1 && (http.first?["http"] as? [String: Any])?["status"] as? Int == 101, "\(http)")
+            let l7 = (records.last?["stats"] as? [String: Any])?["l7"] as? [String: Any]
+            #expect(l7?["payload_cut"] as? Int == 0 && l7?["http.responses"] as? Int == 1, "--workers \(workers): \(l7 ?? [:])")
+        }
+    }
 }

@@ -1,3 +1,5 @@
+import FlowCore
+
 /// An open-addressing hash index from 64-bit hashes to entry numbers, lazily mapped
 /// (`ZeroedMemory`; an empty slot is 0), that grows with its members up to its bound.
 ///
@@ -11,15 +13,15 @@
 /// 32 bits). Deletion shifts later members of the probe run back (Knuth, TAOCP 6.4,
 /// Algorithm R), so there are no tombstones and lookups never degrade. The owner frees it
 /// with `free()`.
-public struct SlotIndex {
+struct SlotIndex {
     /// 0 = empty; else (hash tag << 32) | (entry + 1).
-    @usableFromInline var slots: UnsafeMutablePointer<UInt64>
-    @usableFromInline var mask: Int
+    private var slots: UnsafeMutablePointer<UInt64>
+    private var mask: Int
     /// The most slots: twice the capacity, rounded up to a power of two.
-    @usableFromInline let maximumSlots: Int
-    @usableFromInline var count = 0
+    private let maximumSlots: Int
+    private var count = 0
 
-    public init(capacity: Int) {
+    init(capacity: Int) {
         var slotCount = 16
         while slotCount < capacity * 2 { slotCount <<= 1 }
         self.maximumSlots = slotCount
@@ -27,14 +29,14 @@ public struct SlotIndex {
         self.slots = ZeroedMemory.allocate(UInt64.self, count: self.mask + 1)
     }
 
-    public func free() { ZeroedMemory.free(self.slots, count: self.mask + 1) }
+    func free() { ZeroedMemory.free(self.slots, count: self.mask + 1) }
 
     /// The slots mapped now.
-    public var slotCount: Int { self.mask + 1 }
+    var slotCount: Int { self.mask + 1 }
 
     /// The entry whose hash is `hash` and for which `matches` is true, or -1.
-    @inlinable @inline(__always)
-    public func find(hash: UInt64, matches: (Int) -> Bool) -> Int {
+    @inline(__always)
+    func find(hash: UInt64, matches: (Int) -> Bool) -> Int {
         let tag = UInt64(UInt32(truncatingIfNeeded: hash))
         var slot = Int(truncatingIfNeeded: hash) & self.mask
         while true {
@@ -49,24 +51,22 @@ public struct SlotIndex {
     }
 
     /// Adds `entry` under `hash`. The caller guarantees fewer than `capacity` members.
-    @inlinable
-    public mutating func insert(hash: UInt64, entry: Int) {
+    mutating func insert(hash: UInt64, entry: Int) {
         self.count += 1
         if self.count * 2 > self.mask + 1 && self.mask + 1 < self.maximumSlots { self.double() }
         self.place(UInt64(UInt32(truncatingIfNeeded: hash)) << 32 | UInt64(entry + 1))
     }
 
     /// Puts a slot value at the first free slot from its home.
-    @inlinable @inline(__always)
-    func place(_ value: UInt64) {
+    @inline(__always)
+    private func place(_ value: UInt64) {
         var slot = Int(value >> 32) & self.mask
         while self.slots[slot] != 0 { slot = (slot + 1) & self.mask }
         self.slots[slot] = value
     }
 
     /// Twice the slots: every member moves to its place in the new slots.
-    @usableFromInline
-    mutating func double() {
+    private mutating func double() {
         let old = self.slots, oldCount = self.mask + 1
         self.mask = oldCount * 2 - 1
         self.slots = ZeroedMemory.allocate(UInt64.self, count: oldCount * 2)
@@ -75,8 +75,7 @@ public struct SlotIndex {
     }
 
     /// Removes `entry`, which must have been inserted under `hash`.
-    @inlinable
-    public mutating func remove(hash: UInt64, entry: Int) {
+    mutating func remove(hash: UInt64, entry: Int) {
         self.count -= 1
         var hole = Int(truncatingIfNeeded: hash) & self.mask
         while Int(self.slots[hole] & 0xffff_ffff) - 1 != entry { hole = (hole + 1) & self.mask }
