@@ -171,6 +171,15 @@ struct L7ReplayTests {
         let selected = try run(Fixture.flowmonBinary, arguments + ["--from-fqdn", "callback.example.test", "--type", "flow"])
         let kept = parseJSONLines(selected.stdout.split(separator: "\n").map(String.init)).0
         #expect(kept.map { $0["dest_port"] as? Int } == [8080], "\(kept)")
+
+        // The real hubble CLI names the source by its source_names and selects it by --from-fqdn.
+        guard let hubbleBinary = try Fixture.hubbleCLI(in: work, for: "the hubble --from-fqdn check") else { return }
+        let compact = try run(hubbleBinary, ["observe", "--input-file", hubble.path, "-o", "compact",
+                                             "--from-fqdn", "callback.example.test"])
+        #expect(compact.status == 0, "\(compact.stderr)")
+        let shown = compact.stdout.split(separator: "\n")
+        #expect(shown.count == 2 && shown.allSatisfy { $0.contains("callback.example.test:40000 (world) -> shop/frontend-1:8080") },
+                "\(compact.stdout)")
     }
 
     /// After `101 Switching Protocols` a connection carries another protocol (Captures/l7/
