@@ -118,6 +118,7 @@ public final class DatapathProgram {
             // connection's first packet, oriented as the connection is.
             let sameWay = flow.pointee.sourceAddress == summary.source
             flow.pointee.destinationNameSet = sameWay ? summary.destinationNameSet : summary.sourceNameSet
+            flow.pointee.sourceNameSet = sameWay ? summary.sourceNameSet : summary.destinationNameSet
             if let policy = self.policy {
                 self.classify(flow, by: policy,
                               destinationSelectors: sameWay ? summary.destinationSelectors : summary.sourceSelectors)

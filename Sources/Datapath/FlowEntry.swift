@@ -26,6 +26,10 @@ public struct FlowEntry: Sendable {
     public var initiatorIsLow: Bool
     public var ipVersion: UInt8
     public var tcpState: TCPConnectionState = .new
+    /// Where the first packet was captured: the observation point on the node (and, below,
+    /// the interface: 0 when the capture does not say). (Declared here, where it fills what
+    /// would be padding before the history.)
+    public var observationPoint: ObservationPoint = .unknown
     public var history = ConnectionHistory()
     public var phase: FlowPhase = .new
 
@@ -42,10 +46,11 @@ public struct FlowEntry: Sendable {
     public var vlanIDs: (UInt16, UInt16, UInt16) = (0, 0, 0)
     public var tunnel: TunnelKind = .none
     public var tunnelDepth: UInt8 = 0
-    /// Where the first packet was captured: the observation point on the node and the
-    /// interface (0 when the capture does not say). (Declared here, where they fill what would
-    /// be padding before the tunnel's addresses.)
-    public var observationPoint: ObservationPoint = .unknown
+    /// The names the responder had looked up for the initiator's address when the connection
+    /// started (an index into the DNS name cache's name sets, 0 = none): Hubble's
+    /// `source_names`, as `destinationNameSet` is its `destination_names`. (Declared here, where
+    /// it fills what would be padding before the interface.)
+    public var sourceNameSet: UInt16 = 0
     public var interfaceIndex: UInt32 = 0
     public var tunnelSource: IPAddress = .zero
     public var tunnelDestination: IPAddress = .zero
@@ -56,8 +61,7 @@ public struct FlowEntry: Sendable {
     public var applicationProtocol: UInt8 = 0
     /// The names the initiator had looked up for the responder's address when the connection
     /// started (an index into the DNS name cache's name sets, 0 = none): Hubble's
-    /// `destination_names`. (The responder's lookups of the initiator, `source_names`, are not kept:
-    /// the entry has no room left within 256 bytes a slot, and they are rare.)
+    /// `destination_names`.
     public var destinationNameSet: UInt16 = 0
 
     /// Who is on each end (ipcache lookups when the flow started; `.unknown` without an inventory),

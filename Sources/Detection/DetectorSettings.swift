@@ -37,11 +37,14 @@ public struct DetectorSettings: Sendable, Equatable {
     public var tunnelNames = 10
     public var tunnelWindow: Int64 = 60_000_000_000
     /// NXDOMAIN burst: one client receiving NXDOMAIN for `nxdomainNames` distinct names within
-    /// `nxdomainWindow`; names under `nxdomainIgnoredSuffixes` (lowercase, no trailing dot: the
-    /// search-path expansions a pod's resolver tries first) are not counted.
+    /// `nxdomainWindow`. Names under `nxdomainClusterDomain` are not counted: the search-path
+    /// expansions a pod's resolver tries first (Kubernetes writes `search <ns>.svc.<domain>
+    /// svc.<domain> <domain>` into every pod's resolv.conf, kubelet's `--cluster-domain`), whatever
+    /// `nxdomainIgnoredSuffixes` adds (node search domains; lowercase, no trailing dot).
     public var nxdomainNames = 20
     public var nxdomainWindow: Int64 = 60_000_000_000
-    public var nxdomainIgnoredSuffixes: [String] = ["cluster.local"]
+    public var nxdomainClusterDomain = "cluster.local"
+    public var nxdomainIgnoredSuffixes: [String] = []
 
     /// Repeats of one alert (same kind, source and target) within this window after the
     /// first are counted into one summary alert instead of written one by one.

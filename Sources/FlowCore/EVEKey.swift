@@ -29,7 +29,7 @@ public enum EVEKey: KeyText, CaseIterable, Sendable {
     case responseVNI = "response_vni", communityID = "community_id"
     // The application layer on flow records: the protocol and the peer names; `stats.l7`.
     // (The `dns`, `http` and `tls` records write Suricata's keys as their schemas list them.)
-    case appProto = "app_proto", destNames = "dest_names", l7
+    case appProto = "app_proto", srcNames = "src_names", destNames = "dest_names", l7
     // `flow`, `tcp` and Zeek's `conn_state`.
     case flow, start, end, age, state, reason, alerted
     case packetsToServer = "pkts_toserver", packetsToClient = "pkts_toclient"

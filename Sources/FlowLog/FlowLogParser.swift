@@ -114,6 +114,7 @@ struct FlowLogParser {
                 record.destinationService = FlowLogRecord.ServiceReference(name: name, namespace: namespace)
             case .policy: record.policy = try parser.policy()
             case .appProto: record.applicationProtocol = try parser.string()
+            case .srcNames: record.sourceNames = try parser.array { parser throws(GiveUp) in try parser.string() }
             case .destNames: record.destinationNames = try parser.array { parser throws(GiveUp) in try parser.string() }
             default: try other(&parser, key)
             }

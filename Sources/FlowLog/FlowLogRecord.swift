@@ -53,6 +53,8 @@ package struct FlowLogRecord: Sendable, Equatable, Decodable {
     package var policy: PolicyVerdict?
     /// The application protocol (`app_proto`: dns, http, tls), when one was seen.
     package var applicationProtocol: String?
+    /// The names the responder had looked up for the initiator's address (`src_names`).
+    package var sourceNames: [String]?
     /// The names the initiator had looked up for the responder's address (`dest_names`).
     package var destinationNames: [String]?
 
@@ -324,6 +326,7 @@ package struct FlowLogRecord: Sendable, Equatable, Decodable {
         self.destinationService = try container.decodeIfPresent(ServiceReference.self, forKey: .destinationService)
         self.policy = try container.decodeIfPresent(PolicyVerdict.self, forKey: .policy)
         self.applicationProtocol = try container.decodeIfPresent(String.self, forKey: .appProto)
+        self.sourceNames = try container.decodeIfPresent([String].self, forKey: .srcNames)
         self.destinationNames = try container.decodeIfPresent([String].self, forKey: .destNames)
         if container.contains(.flow) {
             let flow = try container.nestedContainer(keyedBy: EVEKey.self, forKey: .flow)

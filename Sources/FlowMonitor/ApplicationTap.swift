@@ -2,6 +2,7 @@ import Decoding
 import FlowCore
 import L7
 import Output
+import Synchronization
 
 /// The capture thread's look at application payload, before a packet goes to its worker: it
 /// learns names from DNS answers into the `DNSNameCache` and tags each packet with what the
@@ -21,7 +22,11 @@ final class ApplicationTap {
     let settings: ApplicationSettings
     /// The TCP connections seen carrying HTTP/1.x (every later segment goes to the worker) or
     /// starting a TLS ClientHello (the next few segments go too, for one split across them).
-    private var followed: [ConnectionPair: (protocol: AppProtocol, segments: UInt8, seen: Int64)] = [:]
+    /// `reading` false: an HTTP connection whose parser on the worker stopped reading both
+    /// directions (`stops`): still tagged as HTTP, its payload no longer sent.
+    private var followed: [ConnectionPair: (protocol: AppProtocol, segments: UInt8, seen: Int64, reading: Bool)] = [:]
+    /// Where the workers say which HTTP connections they stopped reading.
+    let stops = FollowStops()
     /// A followed connection idle this long (nanoseconds of packet time) is forgotten when room is
     /// needed: the flow table's established timeout by default.
     static let followIdle: Int64 = 300_000_000_000
@@ -107,6 +112,7 @@ final class ApplicationTap {
             return true
         }
         guard isTCP else { return false }
+        if self.stops.pending.load(ordering: .relaxed) { self.applyStops() }
         let pair = ConnectionPair(summary)
         // One hash of the pair: found by index, updated or removed there.
         if !self.followed.isEmpty, self.followedFilter.contains(pair.filterKey), let index = self.followed.index(forKey: pair) {
@@ -118,7 +124,7 @@ final class ApplicationTap {
                 if following.segments != .max { self.followed.values[index].segments = following.segments - 1 }
                 self.followed.values[index].seen = time.nanoseconds
             }
-            return true
+            return following.reading
         }
         if HTTPConnection.looksLikeRequest(payload) {
             summary.applicationProtocol = AppProtocol.http.rawValue
@@ -134,12 +140,21 @@ final class ApplicationTap {
         return false
     }
 
+    /// The HTTP connections the workers stopped reading: their payload is no longer sent.
+    private func applyStops() {
+        for pair in self.stops.take() {
+            if let index = self.followed.index(forKey: pair), self.followed.values[index].protocol == .http {
+                self.followed.values[index].reading = false
+            }
+        }
+    }
+
     private func follow(_ pair: ConnectionPair, _ application: AppProtocol, segments: UInt8, time: CaptureTime) {
         if self.followed.count >= self.maximumFollowed {
             self.followed = self.followed.filter { time.nanoseconds - $0.value.seen < Self.followIdle }
         }
         if self.followed.count < self.maximumFollowed {
-            self.followed[pair] = (application, segments, time.nanoseconds)
+            self.followed[pair] = (application, segments, time.nanoseconds, true)
             self.followedFilter.insert(pair.filterKey)
             self.filterInsertions += 1
             if self.filterInsertions > 4 * self.maximumFollowed {
@@ -153,18 +168,48 @@ final class ApplicationTap {
     }
 }
 
+/// The HTTP connections the workers' parsers stopped reading in both directions (an error, the
+/// depth reached, another protocol after 101), for the capture thread's tap: following them
+/// to their end copied and looked up every later segment for nothing. Filled by any worker,
+/// emptied by the capture thread when `pending` says there is something.
+final class FollowStops: Sendable {
+    private let pairs = Mutex<[ConnectionPair]>([])
+    let pending = Atomic<Bool>(false)
+
+    func add(_ connections: [(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16)]) {
+        self.pairs.withLock { pairs in
+            for connection in connections {
+                pairs.append(ConnectionPair(connection.source, connection.sourcePort, connection.destination,
+                                            connection.destinationPort))
+            }
+        }
+        self.pending.store(true, ordering: .releasing)
+    }
+
+    func take() -> [ConnectionPair] {
+        self.pending.store(false, ordering: .relaxed)
+        return self.pairs.withLock { pairs in
+            defer { pairs.removeAll() }
+            return pairs
+        }
+    }
+}
+
 /// The two ends of a TCP connection, in either direction.
-struct ConnectionPair: Hashable {
+struct ConnectionPair: Hashable, Sendable {
     var low: IPAddress
     var high: IPAddress
     var ports: UInt32
 
     init(_ summary: PacketSummary) {
-        let sourceFirst = (summary.source, summary.sourcePort) < (summary.destination, summary.destinationPort)
-        self.low = sourceFirst ? summary.source : summary.destination
-        self.high = sourceFirst ? summary.destination : summary.source
-        let (lowPort, highPort) = sourceFirst ? (summary.sourcePort, summary.destinationPort)
-            : (summary.destinationPort, summary.sourcePort)
+        self.init(summary.source, summary.sourcePort, summary.destination, summary.destinationPort)
+    }
+
+    init(_ source: IPAddress, _ sourcePort: UInt16, _ destination: IPAddress, _ destinationPort: UInt16) {
+        let sourceFirst = (source, sourcePort) < (destination, destinationPort)
+        self.low = sourceFirst ? source : destination
+        self.high = sourceFirst ? destination : source
+        let (lowPort, highPort) = sourceFirst ? (sourcePort, destinationPort) : (destinationPort, sourcePort)
         self.ports = UInt32(lowPort) << 16 | UInt32(highPort)
     }
 

@@ -68,6 +68,9 @@ package final class FlowProcessor {
     let merger: Merger?
     /// A single pass's look at application payload (the pipeline's capture thread has its own).
     let tap: ApplicationTap?
+    /// Where the HTTP connections the application layer stopped reading go: the tap's (the
+    /// pipeline sets its own on each worker's processor before they start).
+    var stops: FollowStops?
 
     /// A single pass on one thread, writing to `output` (and Hubble lines to `hubble`).
     package convenience init(configuration: ProcessorConfiguration, output: JSONLinesOutput, policy: PolicyContext? = nil,
@@ -89,6 +92,7 @@ package final class FlowProcessor {
         self.merger = merger
         // A single pass reads application payload itself; a worker gets the capture thread's.
         self.tap = merger != nil ? configuration.application.map { ApplicationTap($0, policy: policy) } : nil
+        self.stops = self.tap?.stops
         self.onUnsupportedLinkType = onUnsupportedLinkType
         self.program = DatapathProgram(maxFlows: configuration.maxFlows, timeouts: configuration.timeouts,
                                        tunnelKey: configuration.tunnelKey,
@@ -155,6 +159,10 @@ package final class FlowProcessor {
         let program = self.program
         application.observe(summary, payload: payload, flow: flow, time: time, renderer: self.renderer,
                             nextKey: { program.nextPacketKey() })
+        if !application.stoppedHTTP.isEmpty {
+            self.stops?.add(application.stoppedHTTP)
+            application.stoppedHTTP.removeAll(keepingCapacity: true)
+        }
     }
 
     /// A decoded packet (a pipeline worker's, decoded by the capture thread): `event` is its

@@ -152,6 +152,7 @@ package final class Pipeline: @unchecked Sendable {
                                  interfaces: configuration.interfaces, names: application?.cache.nameSets,
                                  onUnsupportedLinkType: { _ in })
         }
+        for processor in self.processors { processor.stops = application?.stops }
         self.readerProcessor = .passUnretained(self.processors[0])
         let readerIsWorker = configuration.readerIsWorker
         self.rings = (0..<configuration.workers).map { worker in

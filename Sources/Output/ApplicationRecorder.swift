@@ -37,6 +37,10 @@ package final class ApplicationRecorder {
     private var dnsStreams = DNSStreamAssembler<DNSStream>()
     /// The DNS detectors' findings, when one of them is on.
     package let dnsAlerts: DNSAlertScreen?
+    /// HTTP connections whose parser stopped reading both directions since the owner last
+    /// emptied this (by the flow's endpoints, initiator first): the capture thread's tap need
+    /// not send their segments any more (`FlowProcessor` passes them on).
+    package var stoppedHTTP: [(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16)] = []
 
     package init(settings: ApplicationSettings, names: NameSets, detectors: DetectorSettings? = nil) {
         self.settings = settings
@@ -64,7 +68,6 @@ package final class ApplicationRecorder {
                 self.dns(payload, flow: flow, fromInitiator: fromInitiator, time: time, renderer: renderer, nextKey: nextKey)
             }
         case .http:
-            if payload.count < summary.payloadLength { self.tallies.count(.payloadCut) }
             let entry = flow.pointee
             let state: HTTPState
             if let known = self.http[entry.flowID] {
@@ -73,6 +76,11 @@ package final class ApplicationRecorder {
                 state = HTTPState(HTTPConnection(limits: HTTPLimits(depth: self.settings.httpDepth)))
                 self.http[entry.flowID] = state
             }
+            // A cut counts where it is a loss: on a connection still read (the tap stops sending
+            // the segments of one no longer read when it learns so, which is not deterministic
+            // across workers).
+            guard state.connection.isParsing else { return }
+            if payload.count < summary.payloadLength { self.tallies.count(.payloadCut) }
             let closing = summary.tcpFlags & (TCPFlag.fin | TCPFlag.rst) != 0
             var key = nextKey()
             key.primary = 4
@@ -85,6 +93,9 @@ package final class ApplicationRecorder {
                     self.http(event, flow: entry, transactions: &state.transactions, time: time, key: key,
                               renderer: renderer)
                 }
+            }
+            if !state.connection.isParsing {
+                self.stoppedHTTP.append((entry.sourceAddress, entry.sourcePort, entry.destinationAddress, entry.destinationPort))
             }
         case .tls:
             guard fromInitiator else { return }
@@ -118,6 +129,9 @@ package final class ApplicationRecorder {
     /// The connection ended (`key`: its flow record's): the HTTP transactions in progress are
     /// written, ahead of the flow record, and its state goes.
     package func ended(_ flow: FlowEntry, key: EmissionKey, renderer: EventRenderer) {
+        // A connection none of whose packets carried application payload has no state here
+        // (every packet `observe` read marked its flow's `applicationProtocol`).
+        guard flow.applicationProtocol != 0 else { return }
         if !self.pendingQueries.isEmpty { self.pendingQueries[flow.flowID] = nil }
         self.endDNSStreams(of: flow.flowID)
         if !self.tls.isEmpty, let state = self.tls.removeValue(forKey: flow.flowID), !state.done {

@@ -13,7 +13,9 @@ import L7
 /// worker's findings in capture order, so alerts do not depend on the number of workers.
 package final class DNSAlertScreen {
     let settings: DetectorSettings
-    /// `nxdomainIgnoredSuffixes`, each with a leading dot.
+    /// The cluster domain and `nxdomainIgnoredSuffixes`: the names whose NXDOMAIN is not
+    /// counted, as given and with a leading dot.
+    let suffixes: [String]
     let dottedSuffixes: [String]
     /// The detectors' view of the cluster per policy generation (`FlowEntry.policyGeneration`),
     /// as the datapath loads it: a first query goes to the detectors only when it is from a
@@ -25,7 +27,8 @@ package final class DNSAlertScreen {
     package init?(_ settings: DetectorSettings?) {
         guard let settings, settings.connectionChecks.contains(.dnsMessages) else { return nil }
         self.settings = settings
-        self.dottedSuffixes = settings.nxdomainIgnoredSuffixes.map { "." + $0 }
+        self.suffixes = [settings.nxdomainClusterDomain] + settings.nxdomainIgnoredSuffixes
+        self.dottedSuffixes = self.suffixes.map { "." + $0 }
     }
 
     /// The scope of the next policy generation (at start, and on reload).
@@ -48,8 +51,7 @@ package final class DNSAlertScreen {
 
     /// Whether an NXDOMAIN for `name` is left uncounted (a search-path expansion).
     package func isIgnored(_ name: String) -> Bool {
-        for (index, dotted) in self.dottedSuffixes.enumerated()
-        where name.hasSuffix(dotted) || name == self.settings.nxdomainIgnoredSuffixes[index] {
+        for (index, dotted) in self.dottedSuffixes.enumerated() where name.hasSuffix(dotted) || name == self.suffixes[index] {
             return true
         }
         return false

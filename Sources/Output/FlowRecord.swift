@@ -27,7 +27,10 @@ public enum FlowRecord {
         out.append(.eventType, name: "flow")
         appendConnection(flow, communityIDSeed: communityIDSeed, to: &out)
         if let name = AppProtocol(rawValue: flow.applicationProtocol)?.eveName { out.append(.appProto, name: name) }
-        if let names { appendNames(names, flow.destinationNameSet, key: .destNames, to: &out) }
+        if let names {
+            appendNames(names, flow.sourceNameSet, key: .srcNames, to: &out)
+            appendNames(names, flow.destinationNameSet, key: .destNames, to: &out)
+        }
         out.open(.flow)
         out.append(.packetsToServer, flow.packetsToServer)
         out.append(.packetsToClient, flow.packetsToClient)
@@ -114,8 +117,9 @@ public enum FlowRecord {
         CommunityID.append(flow, seed: communityIDSeed, to: &out)
     }
 
-    /// `"dest_names":[…]`: the names the initiator had looked up for the responder's address when
-    /// the connection started (Hubble's `destination_names`).
+    /// `"src_names":[…]` or `"dest_names":[…]`: the names the responder had looked up for the
+    /// initiator's address, or the initiator for the responder's, when the connection started
+    /// (Hubble's `source_names` and `destination_names`).
     static func appendNames(_ names: NameSets, _ set: UInt16, key: EVEKey, to out: inout JSONBuffer) {
         guard set != 0 else { return }
         names.withJSON(set) { json in

@@ -44,10 +44,15 @@ enum HubbleL7Record {
         interfaces?.appendHubble(flow, to: &out)
         out.append(raw: ",\"Type\":\"L7\",\"node_name\":")
         out.appendString(annotations.nodeName)
-        // The responder's names, as the initiator looked them up: the destination of a request,
-        // the source of a response.
-        names.withJSON(flow.destinationNameSet) { json in
-            out.append(raw: fromInitiator ? ",\"destination_names\":" : ",\"source_names\":")
+        // Each end's names as the other end looked them up (Hubble's seven parser: `source_names`
+        // are the destination endpoint's names for the source address): a request's source is
+        // the initiator, a response's the responder.
+        names.withJSON(fromInitiator ? flow.sourceNameSet : flow.destinationNameSet) { json in
+            out.append(raw: ",\"source_names\":")
+            out.append(raw: json)
+        }
+        names.withJSON(fromInitiator ? flow.destinationNameSet : flow.sourceNameSet) { json in
+            out.append(raw: ",\"destination_names\":")
             out.append(raw: json)
         }
         out.append(raw: ",\"l7\":{\"type\":")

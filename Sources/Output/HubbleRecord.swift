@@ -63,8 +63,13 @@ public enum HubbleRecord {
         interfaces?.appendHubble(flow, to: &out)
         out.append(raw: ",\"Type\":\"L3_L4\",\"node_name\":")
         out.appendString(nodeName)
-        // The names the source had looked up for the destination (Hubble's `destination_names`,
-        // what `hubble observe --fqdn` matches).
+        // The names the destination had looked up for the source and the source for the
+        // destination (Hubble's `source_names` and `destination_names`, what `hubble observe
+        // --fqdn` matches; threefour's `resolveNames`).
+        names?.withJSON(flow.sourceNameSet) { json in
+            out.append(raw: ",\"source_names\":")
+            out.append(raw: json)
+        }
         names?.withJSON(flow.destinationNameSet) { json in
             out.append(raw: ",\"destination_names\":")
             out.append(raw: json)

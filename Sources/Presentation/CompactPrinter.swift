@@ -114,7 +114,7 @@ package struct CompactPrinter: Sendable {
 
     /// `source -> destination` with ports.
     func connection(_ record: FlowLogRecord) -> String {
-        Self.endpoint(record.source, ip: record.sourceIP, port: record.sourcePort) + " -> "
+        Self.endpoint(record.source, ip: record.sourceIP, port: record.sourcePort, names: record.sourceNames) + " -> "
             + Self.endpoint(record.destination, ip: record.destinationIP, port: record.destinationPort,
                             service: record.destinationService, names: record.destinationNames)
     }

@@ -53,8 +53,9 @@ struct FlowClause: Sendable, Equatable {
             && all(self.destinationIPs) { prefix in IPAddress(text: record.destinationIP).map(prefix.contains) ?? false }
             && all(self.sourceLabels) { LabelTerm.selector($0, matches: source?.labels ?? []) }
             && all(self.destinationLabels) { LabelTerm.selector($0, matches: destination?.labels ?? []) }
-            // The names a record carries are the initiator's for the responder (`dest_names`).
-            && all(self.sourceFQDNs) { _ in false }
+            // The names a record carries for each end, as the other end looked them up
+            // (`src_names`, `dest_names`).
+            && all(self.sourceFQDNs) { pattern in (record.sourceNames ?? []).contains(where: pattern.matches) }
             && all(self.destinationFQDNs) { pattern in (record.destinationNames ?? []).contains(where: pattern.matches) }
             && all(self.sourcePorts) { $0 == record.sourcePort }
             && all(self.destinationPorts) { $0 == record.destinationPort }

@@ -56,9 +56,9 @@ struct FilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Records whose destination labels match.", valueName: "selector"))
     var toLabel: [String] = []
 
-    @Option(help: ArgumentHelp("Records from or to a DNS name the client had looked up (dest_names); '*' matches any run of letters, digits, '-' and '.' (*.example.com).", valueName: "pattern"))
+    @Option(help: ArgumentHelp("Records from or to a DNS name the other end had looked up (src_names, dest_names); '*' matches any run of letters, digits, '-' and '.' (*.example.com).", valueName: "pattern"))
     var fqdn: [String] = []
-    @Option(help: ArgumentHelp("Records from such a name (matches nothing: flowmon records only the names the initiator looked up for the responder).", valueName: "pattern"))
+    @Option(help: ArgumentHelp("Records from such a name: one the responder had looked up for the initiator (src_names).", valueName: "pattern"))
     var fromFqdn: [String] = []
     @Option(help: ArgumentHelp("Records to such a name.", valueName: "pattern"))
     var toFqdn: [String] = []

@@ -21,7 +21,7 @@ struct AlertsConfigDNSTests {
         #expect(settings.tunnelEntropyLength == 24 && settings.tunnelEntropyMillibits == 4000)
         #expect(settings.tunnelNames == 10 && settings.tunnelWindow == 60_000_000_000)
         #expect(settings.nxdomainNames == 20 && settings.nxdomainWindow == 60_000_000_000)
-        #expect(settings.nxdomainIgnoredSuffixes == ["cluster.local"])
+        #expect(settings.nxdomainClusterDomain == "cluster.local" && settings.nxdomainIgnoredSuffixes.isEmpty)
         #expect(settings.severity(of: .dnsExternalResolver) == 2 && settings.severity(of: .dnsNXDomainBurst) == 3)
     }
 
@@ -32,7 +32,7 @@ struct AlertsConfigDNSTests {
               cluster_defaults: false
               resolvers: [{cidr: 10.96.0.10}, {namespace: dns, selector: {matchLabels: {app: unbound}}}]
             dns_tunneling: {name_length: 100, label_length: 40, entropy: 3.75, entropy_length: 20, names: 3, window: 2m}
-            dns_nxdomain_burst: {enabled: false, names: 50, window: 30s, ignore_suffixes: [.Cluster.Local., ec2.internal]}
+            dns_nxdomain_burst: {enabled: false, names: 50, window: 30s, cluster_domain: K8s.Example.Corp., ignore_suffixes: [.Cluster.Local., ec2.internal]}
             """)
         let settings = configuration.settings
         #expect(settings.severity(of: .dnsExternalResolver) == 1)
@@ -44,6 +44,7 @@ struct AlertsConfigDNSTests {
         #expect(settings.tunnelNames == 3 && settings.tunnelWindow == 120_000_000_000)
         #expect(!settings.isEnabled(.dnsNXDomainBurst) && settings.isEnabled(.dnsTunneling))
         #expect(settings.nxdomainNames == 50 && settings.nxdomainWindow == 30_000_000_000)
+        #expect(settings.nxdomainClusterDomain == "k8s.example.corp")
         #expect(settings.nxdomainIgnoredSuffixes == ["cluster.local", "ec2.internal"])
         #expect(try Self.load("dns_tunneling: {entropy: 4}").settings.tunnelEntropyMillibits == 4000)
     }
@@ -57,6 +58,7 @@ struct AlertsConfigDNSTests {
         ("dns_tunneling: {length: 10}", "alerts.yaml: document 1: dns_tunneling.length: unknown field 'length' (allowed: enabled, severity, name_length, label_length, entropy, entropy_length, names, window) (line 1)"),
         ("dns_nxdomain_burst: {window: soon}", "alerts.yaml: document 1: dns_nxdomain_burst.window: expected seconds or a duration such as 30s, 5m or 1h, found 'soon' (line 1)"),
         ("dns_nxdomain_burst: {ignore_suffixes: [\".\"]}", "alerts.yaml: document 1: dns_nxdomain_burst.ignore_suffixes[0]: expected a domain name such as cluster.local (line 1)"),
+        ("dns_nxdomain_burst: {cluster_domain: \"a b\"}", "alerts.yaml: document 1: dns_nxdomain_burst.cluster_domain: expected a domain name such as cluster.local (line 1)"),
         ("dns_nxdomain_burst: {ignore_suffixes: cluster.local}", "alerts.yaml: document 1: dns_nxdomain_burst.ignore_suffixes: expected a list, found a string (line 1)"),
         ("dns_external_resolver: {resolvers: [{cidr: 8.8.8.8/40}]}", "alerts.yaml: document 1: dns_external_resolver.resolvers[0].cidr: '8.8.8.8/40' is not an IPv4 or IPv6 address or CIDR (e.g. 10.0.0.0/8, fd00::/64) (line 1)"),
         ("dns_external_resolver: {resolvers: [{cidr: 10.96.0.10, namespace: x}]}", "alerts.yaml: document 1: dns_external_resolver.resolvers[0]: 'cidr' cannot be combined with 'namespace' or 'selector' (line 1)"),

@@ -259,11 +259,14 @@ struct AlertReplayTests {
         ("dns-tunneling.pcap", "dns_tunneling: {enabled: false}", "dns_tunneling", 0),
         ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 20}", "dns_nxdomain_burst", 1),
         ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 21}", "dns_nxdomain_burst", 0),
-        // 20 distinct names and 20 distinct search-path expansions (under cluster.local, ignored
-        // unless the suffixes are changed).
+        // 20 distinct names and 20 distinct search-path expansions (under cluster.local, the
+        // cluster domain: ignored, also when ignore_suffixes lists node search domains; counted
+        // when the cluster domain is another).
         ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 40}", "dns_nxdomain_burst", 0),
-        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 40, ignore_suffixes: [example.invalid]}", "dns_nxdomain_burst", 1),
-        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 41, ignore_suffixes: [example.invalid]}", "dns_nxdomain_burst", 0),
+        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 20, ignore_suffixes: [ec2.internal]}", "dns_nxdomain_burst", 1),
+        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 21, ignore_suffixes: [ec2.internal]}", "dns_nxdomain_burst", 0),
+        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 40, cluster_domain: k8s.example.corp}", "dns_nxdomain_burst", 1),
+        ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {names: 41, cluster_domain: k8s.example.corp}", "dns_nxdomain_burst", 0),
         ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {window: 3}", "dns_nxdomain_burst", 0),
         ("dns-nxdomain-burst.pcap", "dns_nxdomain_burst: {enabled: false}", "dns_nxdomain_burst", 0),
         ("dns-external-resolver.pcap", "dns_external_resolver: {enabled: false}", "dns_external_resolver", 0),
@@ -321,7 +324,7 @@ struct AlertReplayTests {
         ("port_scan: [", "alerts-config.yaml: YAML syntax error:"),
         ("invalid_tcp_flags: {enabled: maybe}", "alerts-config.yaml: document 1: invalid_tcp_flags.enabled: expected a boolean, found a string (line 1)"),
         ("dns_tunneling: {entropy: 9}", "alerts-config.yaml: document 1: dns_tunneling.entropy: 9 is out of range (1.0…6.0 bits per character) (line 1)"),
-        ("dns_nxdomain_burst: {suffixes: []}", "alerts-config.yaml: document 1: dns_nxdomain_burst.suffixes: unknown field 'suffixes' (allowed: enabled, severity, names, window, ignore_suffixes) (line 1)"),
+        ("dns_nxdomain_burst: {suffixes: []}", "alerts-config.yaml: document 1: dns_nxdomain_burst.suffixes: unknown field 'suffixes' (allowed: enabled, severity, names, window, cluster_domain, ignore_suffixes) (line 1)"),
         ("rate_limit: {count: -1}", "alerts-config.yaml: document 1: rate_limit.count: -1 is out of range (0…1000000) (line 1)"),
         ("rate_limit: {seconds: 60}", "alerts-config.yaml: document 1: rate_limit.seconds: unknown field 'seconds' (allowed: count, window) (line 1)"),
         ("fold_policy_violations: {hold: 0}", "alerts-config.yaml: document 1: fold_policy_violations.hold: 0 s is out of range (1 s to 7 days) (line 1)"),

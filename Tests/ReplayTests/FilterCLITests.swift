@@ -117,7 +117,7 @@ struct FilterCLITests {
             connection { ($0["dest_names"] as? [String] ?? []).contains { $0.hasSuffix(".monitoring.svc.cluster.local") } }),
         Row(["--to-fqdn", "ingress-nginx-controller.ingress-nginx.svc.cluster.local."],
             connection { ($0["dest_names"] as? [String] ?? []).contains("ingress-nginx-controller.ingress-nginx.svc.cluster.local") }),
-        Row(["--from-fqdn", "*"], connection { _ in false }),
+        Row(["--from-fqdn", "*"], connection { !($0["src_names"] as? [String] ?? []).isEmpty }),
         Row(["--port", "53"], either { port($0, $1) == 53 }),
         Row(["--from-port", "53"], connection { port($0, "source") == 53 }),
         Row(["--to-port", "53", "--to-port", "443"], connection { [53, 443].contains(port($0, "destination")) }),

@@ -115,4 +115,88 @@ struct L7ReplayTests {
         let suricata = try SuricataEVETests.validateWithSuricatasSchema([file.path])
         #expect(suricata.status == 0, "\(suricata.report)")
     }
+
+    /// Names go with the end they name, as the other end looked them up (Hubble's
+    /// `resolveNames`): in Captures/l7/source-names.pcap the pod resolves callback.example.test,
+    /// then that address connects to the pod (`src_names` on the flow, `source_names` on its
+    /// Hubble policy verdict and request, `destination_names` on the pod's response), and the
+    /// pod connects to it (`dest_names`). `--from-fqdn` selects the callback.
+    @Test func sourceNamesAreTheRespondersLookupsOfTheInitiator() throws {
+        let work = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let policies = work.appendingPathComponent("policies")
+        try FileManager.default.createDirectory(at: policies, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Self.directory.appendingPathComponent("l7.policies.yaml"),
+                                         to: policies.appendingPathComponent("l7.policies.yaml"))
+        try """
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata: {name: frontend-hooks, namespace: shop}
+            spec:
+              endpointSelector: {matchLabels: {app: frontend}}
+              ingress:
+                - fromEntities: [world]
+                  toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+            """.write(to: policies.appendingPathComponent("ingress.yaml"), atomically: true, encoding: .utf8)
+        let hubble = work.appendingPathComponent("hubble.jsonl")
+        let arguments = ["replay", Self.directory.appendingPathComponent("source-names.pcap").path,
+                         "--pods", Self.directory.appendingPathComponent("l7.pods.json").path, "--node-name", "kind-worker-0",
+                         "--policies", policies.path]
+        let result = try run(Fixture.flowmonBinary, arguments + ["--hubble", hubble.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = parseJSONLines(result.stdout.split(separator: "\n").map(String.init)).0
+        let callback = Self.flows(records, to: "10.244.1.10", port: 8080)
+        #expect(callback.count == 1 && callback[0]["src_names"] as? [String] == ["callback.example.test"], "\(callback)")
+        #expect(callback.first?["dest_names"] == nil)
+        let outbound = Self.flows(records, to: "203.0.113.30", port: 443)
+        #expect(outbound.count == 1 && outbound[0]["dest_names"] as? [String] == ["callback.example.test"])
+        #expect(outbound.first?["src_names"] == nil)
+
+        let text = try String(contentsOf: hubble, encoding: .utf8)
+        let lines = parseJSONLines(text.split(separator: "\n").map(String.init)).0
+        let flows = lines.compactMap { $0["flow"] as? [String: Any] }
+        func names(_ flow: [String: Any]) -> String {
+            let ip = flow["IP"] as? [String: Any] ?? [:]
+            return "\(flow["Type"] ?? "") \(ip["source"] ?? "")>\(ip["destination"] ?? "") reply:\(flow["is_reply"] as? Bool ?? false)"
+                + " src:\(flow["source_names"] as? [String] ?? []) dst:\(flow["destination_names"] as? [String] ?? [])"
+        }
+        let world = flows.filter { names($0).contains("203.0.113.30") }.map(names)
+        #expect(world == [
+            "L3_L4 203.0.113.30>10.244.1.10 reply:false src:[\"callback.example.test\"] dst:[]",
+            "L7 203.0.113.30>10.244.1.10 reply:false src:[\"callback.example.test\"] dst:[]",
+            "L7 10.244.1.10>203.0.113.30 reply:true src:[] dst:[\"callback.example.test\"]",
+            "L3_L4 10.244.1.10>203.0.113.30 reply:false src:[] dst:[\"callback.example.test\"]",
+        ], "\(world)")
+
+        let selected = try run(Fixture.flowmonBinary, arguments + ["--from-fqdn", "callback.example.test", "--type", "flow"])
+        let kept = parseJSONLines(selected.stdout.split(separator: "\n").map(String.init)).0
+        #expect(kept.map { $0["dest_port"] as? Int } == [8080], "\(kept)")
+
+        // The real hubble CLI names the source by its source_names and selects it by --from-fqdn.
+        guard let hubbleBinary = try Fixture.hubbleCLI(in: work, for: "the hubble --from-fqdn check") else { return }
+        let compact = try run(hubbleBinary, ["observe", "--input-file", hubble.path, "-o", "compact",
+                                             "--from-fqdn", "callback.example.test"])
+        #expect(compact.status == 0, "\(compact.stderr)")
+        let shown = compact.stdout.split(separator: "\n")
+        #expect(shown.count == 2 && shown.allSatisfy { $0.contains("callback.example.test:40000 (world) -> shop/frontend-1:8080") },
+                "\(compact.stdout)")
+    }
+
+    /// After `101 Switching Protocols` a connection carries another protocol (Captures/l7/
+    /// http-upgrade.pcap: a WebSocket, in 6,000-byte segments, more than the 4 KiB a pipeline
+    /// worker gets of a packet): the parser reads neither direction, so cutting those segments
+    /// loses nothing and is not counted (`payload_cut` counted 8 before), and the capture thread
+    /// stops sending them. The same with one worker or several.
+    @Test func segmentsOfAConnectionNoLongerReadAreNotCountedCut() throws {
+        for workers in ["1", "2", "3"] {
+            let result = try run(Fixture.flowmonBinary, ["replay", Self.directory.appendingPathComponent("http-upgrade.pcap").path,
+                                                         "--workers", workers])
+            #expect(result.status == 0, "\(result.stderr)")
+            let records = parseJSONLines(result.stdout.split(separator: "\n").map(String.init)).0
+            let http = records.filter { $0["event_type"] as? String == "http" }
+            #expect(http.count == 1 && (http.first?["http"] as? [String: Any])?["status"] as? Int == 101, "\(http)")
+            let l7 = (records.last?["stats"] as? [String: Any])?["l7"] as? [String: Any]
+            #expect(l7?["payload_cut"] as? Int == 0 && l7?["http.responses"] as? Int == 1, "--workers \(workers): \(l7 ?? [:])")
+        }
+    }
 }

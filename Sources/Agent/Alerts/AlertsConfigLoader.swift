@@ -85,7 +85,7 @@ package enum AlertsConfigLoader {
         case .worldEgress: fields += ["sensitive"]
         case .dnsExternalResolver: fields += ["resolvers", "cluster_defaults"]
         case .dnsTunneling: fields += ["name_length", "label_length", "entropy", "entropy_length", "names", "window"]
-        case .dnsNXDomainBurst: fields += ["names", "window", "ignore_suffixes"]
+        case .dnsNXDomainBurst: fields += ["names", "window", "cluster_domain", "ignore_suffixes"]
         case .policyViolation, .invalidTCPFlags: break
         }
         let map = try YAMLFieldMap(node, path: path, allowed: fields, context: context)
@@ -160,18 +160,22 @@ package enum AlertsConfigLoader {
         case .dnsNXDomainBurst:
             if let n = map["names"] { settings.nxdomainNames = try context.count(n, map.path("names"), in: threshold) }
             if let n = map["window"] { settings.nxdomainWindow = try context.duration(n, map.path("window")) }
+            // A domain name as the NXDOMAIN test compares it: lowercase, without its outer dots.
+            func domain(_ node: PolicyYAMLNode, _ nodePath: String) throws(AgentError) -> String {
+                var suffix = try context.string(node, nodePath).lowercased()
+                while suffix.hasPrefix(".") { suffix.removeFirst() }
+                while suffix.hasSuffix(".") { suffix.removeLast() }
+                guard !suffix.isEmpty, suffix.utf8.count <= 253, !suffix.contains(" ") else {
+                    throw context.error(nodePath, "expected a domain name such as cluster.local", at: node)
+                }
+                return suffix
+            }
+            if let n = map["cluster_domain"] { settings.nxdomainClusterDomain = try domain(n, map.path("cluster_domain")) }
             if let n = map["ignore_suffixes"] {
                 let listPath = map.path("ignore_suffixes")
                 var suffixes: [String] = []
                 for (index, item) in try context.list(n, listPath).enumerated() {
-                    let itemPath = "\(listPath)[\(index)]"
-                    var suffix = try context.string(item, itemPath).lowercased()
-                    while suffix.hasPrefix(".") { suffix.removeFirst() }
-                    while suffix.hasSuffix(".") { suffix.removeLast() }
-                    guard !suffix.isEmpty, suffix.utf8.count <= 253, !suffix.contains(" ") else {
-                        throw context.error(itemPath, "expected a domain name such as cluster.local", at: item)
-                    }
-                    suffixes.append(suffix)
+                    suffixes.append(try domain(item, "\(listPath)[\(index)]"))
                 }
                 settings.nxdomainIgnoredSuffixes = suffixes
             }

@@ -39,7 +39,7 @@ package struct WorkloadSelector: Sendable, Equatable {
 ///     allowlist: [{cidr: 10.244.3.7/32}, {namespace: monitoring, selector: {matchLabels: {app: prometheus}}}]
 ///     dns_external_resolver: {resolvers: [{cidr: 10.96.0.10}, {namespace: dns, selector: {matchLabels: {app: unbound}}}]}
 ///     dns_tunneling: {name_length: 120, label_length: 52, entropy: 4.0, entropy_length: 24, names: 10, window: 60}
-///     dns_nxdomain_burst: {names: 20, window: 60, ignore_suffixes: [cluster.local]}
+///     dns_nxdomain_burst: {names: 20, window: 60, cluster_domain: cluster.local, ignore_suffixes: [ec2.internal]}
 package struct AlertsConfiguration: Sendable, Equatable {
     package var settings = DetectorSettings()
     /// Pod CIDRs for spoofing checks; nil: learned from the inventory (each pod address's /24 or /64).
