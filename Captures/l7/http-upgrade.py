@@ -9,7 +9,8 @@ parser reads neither direction. Four frames of 6,000 bytes follow each way, in s
 as a capture after GRO holds them (6,040-byte IPv4 packets): a pipeline worker gets at most 4 KiB
 of a packet's payload, but these are of a connection no longer read, so the cut is not a loss to
 count (`payload_cut` 0), and the capture thread stops sending their payload once the worker says
-it stopped reading.
+it stopped reading. Then a second connection on the same ports, a plain `GET /health` answered
+`200 OK`: read from its start.
 
 Run: python3 Captures/l7/http-upgrade.py
 """
@@ -61,6 +62,21 @@ def frames():
     tcp(t + 9000, POD, WORLD, 43000, 80, c, s, FIN | ACK)
     tcp(t + 9050, WORLD, POD, 80, 43000, s, c + 1, FIN | ACK)
     tcp(t + 9100, POD, WORLD, 43000, 80, c + 1, s + 1, ACK)
+    # The same ports again, a plain request: a new connection, read from its start (the stop of
+    # the first, which a worker may send after this one began, is not this one's).
+    t, c, s = t + 20_000, 50_000, 90_000
+    request = b"GET /health HTTP/1.1\r\nHost: api.example.test\r\n\r\n"
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    tcp(t, POD, WORLD, 43000, 80, c, 0, SYN)
+    tcp(t + 50, WORLD, POD, 80, 43000, s, c + 1, SYN | ACK)
+    tcp(t + 100, POD, WORLD, 43000, 80, c + 1, s + 1, ACK)
+    tcp(t + 150, POD, WORLD, 43000, 80, c + 1, s + 1, PSH | ACK, request)
+    c, s = c + 1 + len(request), s + 1
+    tcp(t + 400, WORLD, POD, 80, 43000, s, c, PSH | ACK, response)
+    s += len(response)
+    tcp(t + 500, POD, WORLD, 43000, 80, c, s, FIN | ACK)
+    tcp(t + 550, WORLD, POD, 80, 43000, s, c + 1, FIN | ACK)
+    tcp(t + 600, POD, WORLD, 43000, 80, c + 1, s + 1, ACK)
     return out
 
 

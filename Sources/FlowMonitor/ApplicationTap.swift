@@ -23,8 +23,10 @@ final class ApplicationTap {
     /// The TCP connections seen carrying HTTP/1.x (every later segment goes to the worker) or
     /// starting a TLS ClientHello (the next few segments go too, for one split across them).
     /// `reading` false: an HTTP connection whose parser on the worker stopped reading both
-    /// directions (`stops`): still tagged as HTTP, its payload no longer sent.
-    private var followed: [ConnectionPair: (protocol: AppProtocol, segments: UInt8, seen: Int64, reading: Bool)] = [:]
+    /// directions (`stops`): still tagged as HTTP, its payload no longer sent. `since`: when it
+    /// was first followed, so that a late stop of an earlier connection on the same ports does
+    /// not stop a later one.
+    private var followed: [ConnectionPair: (protocol: AppProtocol, segments: UInt8, seen: Int64, since: Int64, reading: Bool)] = [:]
     /// Where the workers say which HTTP connections they stopped reading.
     let stops = FollowStops()
     /// A followed connection idle this long (nanoseconds of packet time) is forgotten when room is
@@ -89,10 +91,17 @@ final class ApplicationTap {
             (summary.destinationSelectors, summary.destinationNameSet) = self.cache.tag(
                 summary.destination, peer: summary.source, time: time)
         }
+        let isTCP = summary.ipProtocol == IPProtocolNumber.tcp
+        // A SYN without ACK starts a new connection on its ports (RFC 9293 §3.5): whatever was
+        // followed there before (its FIN, without payload, is not seen here) is forgotten, so a
+        // connection the worker stopped reading does not silence the next one.
+        if isTCP, summary.tcpFlags & (TCPFlag.syn | TCPFlag.ack) == TCPFlag.syn, !self.followed.isEmpty {
+            let pair = ConnectionPair(summary)
+            if self.followedFilter.contains(pair.filterKey) { self.followed[pair] = nil }
+        }
         guard summary.hasPorts, summary.payloadLength > 0, summary.payloadOffset > 0, !summary.isFragment,
             summary.payloadOffset &+ summary.payloadLength <= frame.count
         else { return false }
-        let isTCP = summary.ipProtocol == IPProtocolNumber.tcp
         guard isTCP || summary.ipProtocol == IPProtocolNumber.udp else { return false }
         let payload = Self.payload(of: summary, in: frame)
         if self.dnsPorts.contains(summary.sourcePort) || self.dnsPorts.contains(summary.destinationPort) {
@@ -142,8 +151,10 @@ final class ApplicationTap {
 
     /// The HTTP connections the workers stopped reading: their payload is no longer sent.
     private func applyStops() {
-        for pair in self.stops.take() {
-            if let index = self.followed.index(forKey: pair), self.followed.values[index].protocol == .http {
+        for (pair, time) in self.stops.take() {
+            if let index = self.followed.index(forKey: pair), self.followed.values[index].protocol == .http,
+               self.followed.values[index].since <= time.nanoseconds
+            {
                 self.followed.values[index].reading = false
             }
         }
@@ -154,7 +165,7 @@ final class ApplicationTap {
             self.followed = self.followed.filter { time.nanoseconds - $0.value.seen < Self.followIdle }
         }
         if self.followed.count < self.maximumFollowed {
-            self.followed[pair] = (application, segments, time.nanoseconds, true)
+            self.followed[pair] = (application, segments, time.nanoseconds, time.nanoseconds, true)
             self.followedFilter.insert(pair.filterKey)
             self.filterInsertions += 1
             if self.filterInsertions > 4 * self.maximumFollowed {
@@ -173,20 +184,21 @@ final class ApplicationTap {
 /// to their end copied and looked up every later segment for nothing. Filled by any worker,
 /// emptied by the capture thread when `pending` says there is something.
 final class FollowStops: Sendable {
-    private let pairs = Mutex<[ConnectionPair]>([])
+    private let pairs = Mutex<[(ConnectionPair, CaptureTime)]>([])
     let pending = Atomic<Bool>(false)
 
-    func add(_ connections: [(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16)]) {
+    func add(_ connections: [(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16,
+                              time: CaptureTime)]) {
         self.pairs.withLock { pairs in
             for connection in connections {
-                pairs.append(ConnectionPair(connection.source, connection.sourcePort, connection.destination,
-                                            connection.destinationPort))
+                pairs.append((ConnectionPair(connection.source, connection.sourcePort, connection.destination,
+                                             connection.destinationPort), connection.time))
             }
         }
         self.pending.store(true, ordering: .releasing)
     }
 
-    func take() -> [ConnectionPair] {
+    func take() -> [(ConnectionPair, CaptureTime)] {
         self.pending.store(false, ordering: .relaxed)
         return self.pairs.withLock { pairs in
             defer { pairs.removeAll() }

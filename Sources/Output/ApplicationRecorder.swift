@@ -38,9 +38,11 @@ package final class ApplicationRecorder {
     /// The DNS detectors' findings, when one of them is on.
     package let dnsAlerts: DNSAlertScreen?
     /// HTTP connections whose parser stopped reading both directions since the owner last
-    /// emptied this (by the flow's endpoints, initiator first): the capture thread's tap need
-    /// not send their segments any more (`FlowProcessor` passes them on).
-    package var stoppedHTTP: [(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16)] = []
+    /// emptied this (by the flow's endpoints, initiator first, and the time of the segment it
+    /// stopped at): the capture thread's tap need not send their segments any more
+    /// (`FlowProcessor` passes them on).
+    package var stoppedHTTP: [(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16,
+                               time: CaptureTime)] = []
 
     package init(settings: ApplicationSettings, names: NameSets, detectors: DetectorSettings? = nil) {
         self.settings = settings
@@ -95,7 +97,8 @@ package final class ApplicationRecorder {
                 }
             }
             if !state.connection.isParsing {
-                self.stoppedHTTP.append((entry.sourceAddress, entry.sourcePort, entry.destinationAddress, entry.destinationPort))
+                self.stoppedHTTP.append((entry.sourceAddress, entry.sourcePort, entry.destinationAddress, entry.destinationPort,
+                                         time))
             }
         case .tls:
             guard fromInitiator else { return }
