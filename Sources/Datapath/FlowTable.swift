@@ -142,9 +142,11 @@ public final class FlowTable {
     public func prefetchEntry(hash: UInt64) {
         let index = self.index.firstCandidate(hash: hash)
         guard index >= 0 else { return }
-        // An entry spans four or five cache lines (228 bytes); `record` reads and writes all of them.
+        // An entry spans four or five cache lines (228 bytes): the first (the key the lookup
+        // compares) and every other one, which the core's adjacent-line prefetcher pairs up.
         let entry = UnsafeRawPointer(self.entries + index)
-        for offset in stride(from: 0, to: MemoryLayout<FlowEntry>.size, by: 64) { flowmon_prefetch(entry + offset) }
+        flowmon_prefetch(entry)
+        flowmon_prefetch(entry + 128)
         flowmon_prefetch(entry + (MemoryLayout<FlowEntry>.size - 1))
         flowmon_prefetch(self.links + index)
     }

@@ -88,6 +88,8 @@ package final class Pipeline: @unchecked Sendable {
     let shardOwners: UnsafeMutablePointer<UInt16>
     /// Worker 0's processor, unretained for the per-packet path (`processors` keeps it alive).
     let readerProcessor: Unmanaged<FlowProcessor>
+    /// Its read-ahead, which the reading thread decodes into.
+    let readerReadAhead: Unmanaged<ReadAhead>
     let merger: Merger
     let output: JSONLinesOutput
     let hubble: JSONLinesOutput?
@@ -153,6 +155,7 @@ package final class Pipeline: @unchecked Sendable {
                                  onUnsupportedLinkType: { _ in })
         }
         self.readerProcessor = .passUnretained(self.processors[0])
+        self.readerReadAhead = .passUnretained(self.processors[0].readAhead)
         let readerIsWorker = configuration.readerIsWorker
         self.rings = (0..<configuration.workers).map { worker in
             // Workers receive decoded summaries, never packets: that is the largest record.
@@ -210,8 +213,7 @@ package final class Pipeline: @unchecked Sendable {
         // Decode here, once: the address pair picks the worker, and the worker gets the
         // summary (about 180 bytes) instead of the packet, so it neither copies nor decodes it again.
         // Decoded into the reading thread's read-ahead, where its own share waits its turn.
-        let readAhead = self.readerProcessor._withUnsafeGuaranteedRef { $0.readAhead }
-        let summary = readAhead.nextSlot()
+        let summary = self.readerReadAhead._withUnsafeGuaranteedRef { $0.nextSlot() }
         self.parser.parse(packet.bytes, link: link, into: &summary.pointee)
         if interfaceIndex != 0 {
             summary.pointee.interfaceIndex = interfaceIndex
@@ -240,12 +242,14 @@ package final class Pipeline: @unchecked Sendable {
             // lies in the read buffer).
             self.readerProcessor._withUnsafeGuaranteedRef { processor in
                 if carriesPayload {
-                    readAhead.flush(processor)
+                    processor.readAhead.flush(processor)
                     processor.process(&summary.pointee, payload: ApplicationTap.payload(of: summary.pointee, in: packet.bytes),
                                       event: event, time: packet.time, length: packet.originalLength)
                 } else {
-                    readAhead.enqueue(summary, event: event, time: packet.time.nanoseconds, length: packet.originalLength,
-                                      into: processor)
+                    self.readerReadAhead._withUnsafeGuaranteedRef {
+                        $0.enqueue(summary, event: event, time: packet.time.nanoseconds, length: packet.originalLength,
+                                   into: processor)
+                    }
                 }
             }
             return
