@@ -129,8 +129,9 @@ public final class FlowTable {
     /// lookup otherwise waits for, one packet after another; a worker that sees the packets
     /// coming issues both for several at once. It changes nothing in the table: a packet that
     /// ends up elsewhere (an ICMP error quoting a connection, a fragment) only costs a wasted load.
+    /// The summary is only read; `inout` passes it by address (a borrowed pointee is copied first).
     @inline(__always)
-    public func prefetchSlot(_ summary: borrowing PacketSummary) -> UInt64 {
+    public func prefetchSlot(_ summary: inout PacketSummary) -> UInt64 {
         let hash = self.indexHash(PacketObservation(summary, tunnelKey: self.tunnelKey).key)
         self.index.prefetch(hash: hash)
         return hash

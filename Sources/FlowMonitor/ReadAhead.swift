@@ -29,8 +29,9 @@ final class ReadAhead {
     private static let capacity = 16
     private static let mask = capacity - 1
 
-    /// The table prefetched into: the owner's (`FlowProcessor.program.flows`), which outlives this.
-    private unowned(unsafe) let flows: FlowTable
+    /// The table prefetched into: the owner's (`FlowProcessor.program.flows`), which outlives
+    /// this; unretained (a reference would be retained around every call into it).
+    private let flows: Unmanaged<FlowTable>
     private let pending: UnsafeMutablePointer<Pending>
     /// Summaries the reading thread decodes into (worker 0 on the reading thread).
     private let slots: UnsafeMutablePointer<PacketSummary>
@@ -38,7 +39,7 @@ final class ReadAhead {
     private var count = 0
 
     init(flows: FlowTable) {
-        self.flows = flows
+        self.flows = .passUnretained(flows)
         self.pending = .allocate(capacity: Self.capacity)
         self.slots = .allocate(capacity: Self.capacity)
         self.slots.initialize(repeating: PacketSummary(), count: Self.capacity)
@@ -63,13 +64,13 @@ final class ReadAhead {
     @inline(__always)
     func enqueue(_ summary: UnsafeMutablePointer<PacketSummary>, event: UInt64, time: Int64, length: UInt32,
                  into processor: FlowProcessor) {
-        let hash = summary.pointee.ipVersion != 0 ? self.flows.prefetchSlot(summary.pointee) : 0
+        let hash = summary.pointee.ipVersion != 0 ? self.flows._withUnsafeGuaranteedRef { $0.prefetchSlot(&summary.pointee) } : 0
         self.pending[(self.first + self.count) & Self.mask] = Pending(summary: summary, event: event, time: time,
                                                                        length: length, hash: hash)
         self.count += 1
         if self.count > Self.distance / 2 {
             let halfway = self.pending[(self.first + self.count - 1 - Self.distance / 2) & Self.mask].hash
-            if halfway != 0 { self.flows.prefetchEntry(hash: halfway) }
+            if halfway != 0 { self.flows._withUnsafeGuaranteedRef { $0.prefetchEntry(hash: halfway) } }
         }
         if self.count > Self.distance { self.accountOldest(processor) }
     }
