@@ -54,8 +54,8 @@ public final class FlowTable {
         self.index = SlotIndex(capacity: capacity)
         // Entries and links are written before they are read: an entry when its slot is
         // first taken (`insert`), a link when its entry is linked or freed.
-        self.entries = ZeroedMemory.allocate(FlowEntry.self, count: capacity)
-        self.links = ZeroedMemory.allocate(FlowLink.self, count: capacity)
+        self.entries = ZeroedMemory.allocate(FlowEntry.self, count: capacity, hugePages: true)
+        self.links = ZeroedMemory.allocate(FlowLink.self, count: capacity, hugePages: true)
         self.lists = .allocate(capacity: 7)
         self.lists.initialize(repeating: -1, count: 7)
     }

@@ -27,7 +27,7 @@ struct SlotIndex {
         while slotCount < capacity * 2 { slotCount <<= 1 }
         self.maximumSlots = slotCount
         self.mask = min(slotCount, 4096) - 1
-        self.slots = ZeroedMemory.allocate(UInt64.self, count: self.mask + 1)
+        self.slots = ZeroedMemory.allocate(UInt64.self, count: self.mask + 1, hugePages: true)
     }
 
     func free() { ZeroedMemory.free(self.slots, count: self.mask + 1) }
@@ -90,7 +90,7 @@ struct SlotIndex {
     private mutating func double() {
         let old = self.slots, oldCount = self.mask + 1
         self.mask = oldCount * 2 - 1
-        self.slots = ZeroedMemory.allocate(UInt64.self, count: oldCount * 2)
+        self.slots = ZeroedMemory.allocate(UInt64.self, count: oldCount * 2, hugePages: true)
         for slot in 0..<oldCount where old[slot] != 0 { self.place(old[slot]) }
         ZeroedMemory.free(old, count: oldCount)
     }
@@ -99,7 +99,7 @@ struct SlotIndex {
     mutating func removeAll() {
         ZeroedMemory.free(self.slots, count: self.mask + 1)
         self.mask = min(self.maximumSlots, 4096) - 1
-        self.slots = ZeroedMemory.allocate(UInt64.self, count: self.mask + 1)
+        self.slots = ZeroedMemory.allocate(UInt64.self, count: self.mask + 1, hugePages: true)
         self.count = 0
     }
 
