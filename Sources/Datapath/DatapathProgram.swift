@@ -87,9 +87,9 @@ public final class DatapathProgram {
     }
 
     /// Accounts one decoded packet (a pipeline worker's, decoded by the capture thread).
-    /// `indexHash`: what `FlowTable.prefetchSlot` returned for it, or 0.
+    /// `prepared`: what `FlowTable.prefetchSlot` returned for it, if it was called.
     public func process<Sink: DatapathEventSink>(_ summary: inout PacketSummary, event: UInt64, time: CaptureTime,
-                                                 length: UInt32, indexHash: UInt64 = 0, sink: Sink) {
+                                                 length: UInt32, prepared: FlowTable.Prepared? = nil, sink: Sink) {
         self.event = event
         self.eventCounter = 0
         self.lastFlow = nil
@@ -108,9 +108,9 @@ public final class DatapathProgram {
                 extraBytes = bytes
             }
         }
-        // A fragment's ports may have come from its datagram's first fragment since it was hashed.
+        // A fragment's ports may have come from its datagram's first fragment since it was prepared.
         let (flow, isNew) = self.flows.record(summary, time: time, length: length, extraPackets: extraPackets,
-                                              extraBytes: extraBytes, indexHash: summary.isFragment ? 0 : indexHash) { flow, reason in
+                                              extraBytes: extraBytes, prepared: summary.isFragment ? nil : prepared) { flow, reason in
             self.end(flow, reason, sink: sink)
         }
         self.lastFlow = flow

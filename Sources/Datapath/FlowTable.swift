@@ -77,19 +77,25 @@ public final class FlowTable {
     ///   - length: the packet's length on the wire, counted in `bytes_to*`.
     ///   - extraPackets/extraBytes: earlier fragments of this datagram that arrived before
     ///     its first fragment and are attributed now.
-    ///   - indexHash: the packet's hash from `prefetchSlot`, or 0 to compute it here.
+    ///   - prepared: the packet's key and hash from `prefetchSlot`, or nil to work them out here.
     ///   - onEnd: receives flows that end because of this packet (eviction, TCP port reuse).
     ///
     /// - Returns: the connection's entry (valid until the next call that may end flows) and
     ///   whether this packet created it, so the caller can decide its policy verdict once.
     @discardableResult
     public func record(_ summary: borrowing PacketSummary, time: CaptureTime, length: UInt32,
-                       extraPackets: UInt64 = 0, extraBytes: UInt64 = 0, indexHash: UInt64 = 0,
+                       extraPackets: UInt64 = 0, extraBytes: UInt64 = 0, prepared: Prepared? = nil,
                        onEnd: (borrowing FlowEntry, FlowEndReason) -> Void) -> (entry: UnsafeMutablePointer<FlowEntry>, isNew: Bool)
     {
-        let observation = PacketObservation(summary, tunnelKey: self.tunnelKey)
+        let observation: PacketObservation
+        let hash: UInt64
+        if let prepared {
+            (observation, hash) = (prepared.observation, prepared.hash)
+        } else {
+            observation = PacketObservation(summary, tunnelKey: self.tunnelKey)
+            hash = self.indexHash(observation.key)
+        }
         if time.nanoseconds > self.clock { self.clock = time.nanoseconds }
-        let hash = indexHash != 0 ? indexHash : self.indexHash(observation.key)
         var index: Int
         if self.tunnelKey == .auto {
             let found = self.findSegment(observation.key, fromLow: observation.fromLow, hasVNI: summary.tunnel.hasVNI,
@@ -123,18 +129,28 @@ public final class FlowTable {
 
     // MARK: Reading ahead
 
+    /// A packet's connection key and index hash, worked out ahead of its turn (`prefetchSlot`), so
+    /// that `record` does not work them out again.
+    public struct Prepared {
+        let observation: PacketObservation
+        /// For `prefetchEntry`.
+        public let hash: UInt64
+    }
+
     /// The first half of reading ahead for a packet `record` will account a few packets later:
-    /// starts loading its index slot into the cache and returns the slot's hash for `prefetchEntry`.
+    /// starts loading its index slot into the cache and returns its key and the slot's hash,
+    /// for `prefetchEntry` and then `record`.
     /// At half a million connections the slot and the entry are each a cache miss that the
     /// lookup otherwise waits for, one packet after another; a worker that sees the packets
     /// coming issues both for several at once. It changes nothing in the table: a packet that
     /// ends up elsewhere (an ICMP error quoting a connection, a fragment) only costs a wasted load.
     /// The summary is only read; `inout` passes it by address (a borrowed pointee is copied first).
     @inline(__always)
-    public func prefetchSlot(_ summary: inout PacketSummary) -> UInt64 {
-        let hash = self.indexHash(PacketObservation(summary, tunnelKey: self.tunnelKey).key)
+    public func prefetchSlot(_ summary: inout PacketSummary) -> Prepared {
+        let observation = PacketObservation(summary, tunnelKey: self.tunnelKey)
+        let hash = self.indexHash(observation.key)
         self.index.prefetch(hash: hash)
-        return hash
+        return Prepared(observation: observation, hash: hash)
     }
 
     /// The second half: reads the slot `prefetchSlot` loaded (by now in the cache) and starts

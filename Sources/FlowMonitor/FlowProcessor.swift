@@ -161,10 +161,11 @@ package final class FlowProcessor {
     }
 
     /// A decoded packet (a pipeline worker's, decoded by the capture thread): `event` is its
-    /// place in capture order; `indexHash`, its flow-table hash when already known (`ReadAhead`).
+    /// place in capture order; `prepared`, its flow-table key when already worked out (`ReadAhead`).
     @inline(__always)
-    func process(_ summary: inout PacketSummary, event: UInt64, time: CaptureTime, length: UInt32, indexHash: UInt64 = 0) {
-        self.program.process(&summary, event: event, time: time, length: length, indexHash: indexHash, sink: self.renderer)
+    func process(_ summary: inout PacketSummary, event: UInt64, time: CaptureTime, length: UInt32,
+                 prepared: FlowTable.Prepared? = nil) {
+        self.program.process(&summary, event: event, time: time, length: length, prepared: prepared, sink: self.renderer)
     }
 
     /// A decoded packet with its application payload (the capture thread's `ApplicationTap` chose it).

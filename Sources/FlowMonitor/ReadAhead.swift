@@ -19,8 +19,8 @@ final class ReadAhead {
         var event: UInt64
         var time: Int64
         var length: UInt32
-        /// The index hash `prefetchSlot` returned; 0: nothing to prefetch (no network layer).
-        var hash: UInt64
+        /// What `prefetchSlot` returned; nil: nothing to prefetch (no network layer).
+        var prepared: FlowTable.Prepared?
     }
 
     /// Packets between a packet's slot prefetch and its lookup (its entry is prefetched
@@ -64,13 +64,15 @@ final class ReadAhead {
     @inline(__always)
     func enqueue(_ summary: UnsafeMutablePointer<PacketSummary>, event: UInt64, time: Int64, length: UInt32,
                  into processor: FlowProcessor) {
-        let hash = summary.pointee.ipVersion != 0 ? self.flows._withUnsafeGuaranteedRef { $0.prefetchSlot(&summary.pointee) } : 0
+        let prepared = summary.pointee.ipVersion != 0
+            ? self.flows._withUnsafeGuaranteedRef { $0.prefetchSlot(&summary.pointee) } : nil
         self.pending[(self.first + self.count) & Self.mask] = Pending(summary: summary, event: event, time: time,
-                                                                       length: length, hash: hash)
+                                                                       length: length, prepared: prepared)
         self.count += 1
-        if self.count > Self.distance / 2 {
-            let halfway = self.pending[(self.first + self.count - 1 - Self.distance / 2) & Self.mask].hash
-            if halfway != 0 { self.flows._withUnsafeGuaranteedRef { $0.prefetchEntry(hash: halfway) } }
+        if self.count > Self.distance / 2,
+           let halfway = self.pending[(self.first + self.count - 1 - Self.distance / 2) & Self.mask].prepared
+        {
+            self.flows._withUnsafeGuaranteedRef { $0.prefetchEntry(hash: halfway.hash) }
         }
         if self.count > Self.distance { self.accountOldest(processor) }
     }
@@ -87,6 +89,6 @@ final class ReadAhead {
         self.first = (self.first + 1) & Self.mask
         self.count -= 1
         processor.process(&packet.summary.pointee, event: packet.event, time: CaptureTime(nanoseconds: packet.time),
-                          length: packet.length, indexHash: packet.hash)
+                          length: packet.length, prepared: packet.prepared)
     }
 }

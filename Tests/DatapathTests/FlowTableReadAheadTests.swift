@@ -3,7 +3,7 @@ import Decoding
 import FlowCore
 import Testing
 
-/// Reading ahead in the flow table (`prefetchSlot`, `prefetchEntry`, `record(indexHash:)`)
+/// Reading ahead in the flow table (`prefetchSlot`, `prefetchEntry`, `record(prepared:)`)
 /// changes nothing the table does, and `flushAll` ends every connection in order and leaves
 /// the table empty and small, ready for more.
 struct FlowTableReadAheadTests {
@@ -20,9 +20,9 @@ struct FlowTableReadAheadTests {
                 packet.tunnel = .vxlan
                 packet.tunnelVNI = 100 + connection % 2
             }
-            let hash = readAhead ? table.prefetchSlot(&packet) : 0
-            if readAhead { table.prefetchEntry(hash: hash) }
-            table.record(packet, time: Packet.at(Double(step) / 100), length: 60, indexHash: hash) { flow, reason in
+            let prepared = readAhead ? table.prefetchSlot(&packet) : nil
+            if let prepared { table.prefetchEntry(hash: prepared.hash) }
+            table.record(packet, time: Packet.at(Double(step) / 100), length: 60, prepared: prepared) { flow, reason in
                 ended.append("\(flow.flowID) \(reason) \(flow.packetsToServer) \(flow.packetsToClient)")
             }
         }
@@ -30,8 +30,8 @@ struct FlowTableReadAheadTests {
         return ended
     }
 
-    /// The hash `prefetchSlot` hands on is the one the table files the packet's connection
-    /// under, for every tunnel-key mode: the same connections, packets and endings either way.
+    /// The key and hash `prefetchSlot` hands on are the ones the table files the packet's
+    /// connection under, for every tunnel-key mode: the same connections, packets and endings either way.
     @Test(arguments: [TunnelKeyMode.auto, .vni, .none])
     func aPrefetchedHashFindsTheSameConnections(mode: TunnelKeyMode) {
         let plain = Self.traffic(FlowTable(capacity: 1_000, tunnelKey: mode), readAhead: false)
