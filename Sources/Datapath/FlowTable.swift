@@ -1,4 +1,4 @@
-internal import CPrefetch
+internal import CIntrinsics
 import Decoding
 import FlowCore
 

@@ -1,4 +1,4 @@
-internal import CPrefetch
+internal import CIntrinsics
 import FlowCore
 
 /// An open-addressing hash index from 64-bit hashes to entry numbers, lazily mapped
