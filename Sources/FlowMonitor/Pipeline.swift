@@ -88,8 +88,11 @@ package final class Pipeline: @unchecked Sendable {
     let shardOwners: UnsafeMutablePointer<UInt16>
     /// Worker 0's processor, unretained for the per-packet path (`processors` keeps it alive).
     let readerProcessor: Unmanaged<FlowProcessor>
-    /// Its read-ahead, which the reading thread decodes into.
+    /// The read-ahead the reading thread decodes into: worker 0's when the reading thread is
+    /// worker 0 (replay), else one of its own, whose summaries only it touches (live capture:
+    /// worker 0's belongs to worker 0's thread).
     let readerReadAhead: Unmanaged<ReadAhead>
+    let readerReadAheadStorage: ReadAhead
     let merger: Merger
     let output: JSONLinesOutput
     let hubble: JSONLinesOutput?
@@ -155,8 +158,10 @@ package final class Pipeline: @unchecked Sendable {
                                  onUnsupportedLinkType: { _ in })
         }
         self.readerProcessor = .passUnretained(self.processors[0])
-        self.readerReadAhead = .passUnretained(self.processors[0].readAhead)
         let readerIsWorker = configuration.readerIsWorker
+        self.readerReadAheadStorage = readerIsWorker ? self.processors[0].readAhead
+            : ReadAhead(flows: self.processors[0].program.flows)
+        self.readerReadAhead = .passUnretained(self.readerReadAheadStorage)
         self.rings = (0..<configuration.workers).map { worker in
             // Workers receive decoded summaries, never packets: that is the largest record.
             worker == 0 && readerIsWorker ? nil
