@@ -37,6 +37,9 @@ let package = Package(
         .target(name: "FlowCore", swiftSettings: releaseSettings),
         // Test support: counts heap allocations per thread (linked into the test executable only).
         .target(name: "CMallocCounter"),
+        // What Swift has no spelling of: `__builtin_prefetch` for the flow table, SHA-1 with the
+        // CPU's SHA extensions for Community IDs (Output).
+        .target(name: "CIntrinsics"),
         .target(name: "Capture", dependencies: ["FlowCore", "CPcap"], swiftSettings: releaseSettings),
         // The eBPF datapath: flowmon's TC programs (bpf/, compiled by the build and embedded),
         // attached to the observed interfaces, read through a BPF ring buffer. Only this module
@@ -48,11 +51,11 @@ let package = Package(
         // parsers over payload bytes, the DNS name cache and the L7/FQDN rule matching Cilium's
         // proxies do. Strings live here, never in Datapath.
         .target(name: "L7", dependencies: ["FlowCore"], swiftSettings: releaseSettings),
-        .target(name: "Datapath", dependencies: ["FlowCore", "Decoding"], swiftSettings: releaseSettings),
+        .target(name: "Datapath", dependencies: ["FlowCore", "Decoding", "CIntrinsics"], swiftSettings: releaseSettings),
         // The detectors: the alert registry, their settings, and the windowed checks over the
         // datapath's findings (scans, floods, sweeps, aggregation of repeats).
         .target(name: "Detection", dependencies: ["FlowCore", "Datapath"], swiftSettings: releaseSettings),
-        .target(name: "Output", dependencies: ["FlowCore", "Decoding", "Datapath", "Detection", "L7"], swiftSettings: releaseSettings),
+        .target(name: "Output", dependencies: ["FlowCore", "Decoding", "Datapath", "Detection", "L7", "CIntrinsics"], swiftSettings: releaseSettings),
         // The agent side: Kubernetes inventory, identities, policies. Strings, labels and YAML
         // live here and are compiled into the numeric tables the datapath looks up.
         .target(name: "Agent", dependencies: ["FlowCore", "Datapath", "Detection", "L7", .product(name: "Yams", package: "Yams")],

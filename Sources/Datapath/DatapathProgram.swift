@@ -87,8 +87,9 @@ public final class DatapathProgram {
     }
 
     /// Accounts one decoded packet (a pipeline worker's, decoded by the capture thread).
+    /// `prepared`: what `FlowTable.prefetchSlot` returned for it, if it was called.
     public func process<Sink: DatapathEventSink>(_ summary: inout PacketSummary, event: UInt64, time: CaptureTime,
-                                                 length: UInt32, sink: Sink) {
+                                                 length: UInt32, prepared: FlowTable.Prepared? = nil, sink: Sink) {
         self.event = event
         self.eventCounter = 0
         self.lastFlow = nil
@@ -107,8 +108,9 @@ public final class DatapathProgram {
                 extraBytes = bytes
             }
         }
-        let (flow, isNew) = self.flows.record(summary, time: time, length: length,
-                                              extraPackets: extraPackets, extraBytes: extraBytes) { flow, reason in
+        // A fragment's ports may have come from its datagram's first fragment since it was prepared.
+        let (flow, isNew) = self.flows.record(summary, time: time, length: length, extraPackets: extraPackets,
+                                              extraBytes: extraBytes, prepared: summary.isFragment ? nil : prepared) { flow, reason in
             self.end(flow, reason, sink: sink)
         }
         self.lastFlow = flow

@@ -23,7 +23,7 @@ struct PacketObservation {
         self.ipVersion = ipVersion
     }
 
-    init(_ summary: PacketSummary, tunnelKey: TunnelKeyMode) {
+    init(_ summary: borrowing PacketSummary, tunnelKey: TunnelKeyMode) {
         var sourcePort: UInt16 = 0
         var destinationPort: UInt16 = 0
         var isReply = false
@@ -82,7 +82,7 @@ extension PacketObservation {
 
     /// The VNI that goes into the packet's keys: its tunnel's, unless not tunneled or `--tunnel-key none`.
     /// (With `auto` the table's index leaves it out and `FlowTable.findSegment` compares it.)
-    static func keyVNI(_ summary: PacketSummary, _ tunnelKey: TunnelKeyMode) -> UInt32 {
+    static func keyVNI(_ summary: borrowing PacketSummary, _ tunnelKey: TunnelKeyMode) -> UInt32 {
         summary.tunnel == .none || tunnelKey == .none ? 0 : summary.tunnelVNI
     }
 }
@@ -123,7 +123,7 @@ extension FlowEntry {
 
     /// Accounts one packet and advances the connection state.
     
-    mutating func apply(_ summary: PacketSummary, fromInitiator: Bool, time: CaptureTime,
+    mutating func apply(_ summary: borrowing PacketSummary, fromInitiator: Bool, time: CaptureTime,
                         length: UInt32, extraPackets: UInt64, extraBytes: UInt64)
     {
         let isFirstPacket = self.packetsToServer == 0 && self.packetsToClient == 0
@@ -144,7 +144,8 @@ extension FlowEntry {
         }
         if time < self.start { self.start = time }
         if self.end < time { self.end = time }
-        let isTCPHeader = summary.ipProtocol == IPProtocolNumber.tcp && summary.tcpHeaderLength > 0
+        // Not `&&`: its autoclosure cannot capture a borrowed parameter.
+        let isTCPHeader = summary.ipProtocol == IPProtocolNumber.tcp ? summary.tcpHeaderLength > 0 : false
         let flags = isTCPHeader ? summary.tcpFlags : 0
         if fromInitiator {
             self.packetsToServer &+= 1 &+ extraPackets

@@ -1,3 +1,4 @@
+internal import CIntrinsics
 import FlowCore
 
 /// An open-addressing hash index from 64-bit hashes to entry numbers, lazily mapped
@@ -26,7 +27,7 @@ struct SlotIndex {
         while slotCount < capacity * 2 { slotCount <<= 1 }
         self.maximumSlots = slotCount
         self.mask = min(slotCount, 4096) - 1
-        self.slots = ZeroedMemory.allocate(UInt64.self, count: self.mask + 1)
+        self.slots = ZeroedMemory.allocate(UInt64.self, count: self.mask + 1, hugePages: true)
     }
 
     func free() { ZeroedMemory.free(self.slots, count: self.mask + 1) }
@@ -50,6 +51,26 @@ struct SlotIndex {
         }
     }
 
+    /// Starts loading `hash`'s home slot into the cache (`FlowTable.prefetch`).
+    @inline(__always)
+    func prefetch(hash: UInt64) {
+        flowmon_prefetch(self.slots + (Int(truncatingIfNeeded: hash) & self.mask))
+    }
+
+    /// The entry of the first slot of `hash`'s probe run that carries its tag, or -1: the
+    /// member `find` will most likely compare first, read ahead of time to prefetch it.
+    @inline(__always)
+    func firstCandidate(hash: UInt64) -> Int {
+        let tag = UInt64(UInt32(truncatingIfNeeded: hash))
+        var slot = Int(truncatingIfNeeded: hash) & self.mask
+        while true {
+            let value = self.slots[slot]
+            if value == 0 { return -1 }
+            if value >> 32 == tag { return Int(value & 0xffff_ffff) - 1 }
+            slot = (slot + 1) & self.mask
+        }
+    }
+
     /// Adds `entry` under `hash`. The caller guarantees fewer than `capacity` members.
     mutating func insert(hash: UInt64, entry: Int) {
         self.count += 1
@@ -69,9 +90,17 @@ struct SlotIndex {
     private mutating func double() {
         let old = self.slots, oldCount = self.mask + 1
         self.mask = oldCount * 2 - 1
-        self.slots = ZeroedMemory.allocate(UInt64.self, count: oldCount * 2)
+        self.slots = ZeroedMemory.allocate(UInt64.self, count: oldCount * 2, hugePages: true)
         for slot in 0..<oldCount where old[slot] != 0 { self.place(old[slot]) }
         ZeroedMemory.free(old, count: oldCount)
+    }
+
+    /// Removes every member: back to the first 4,096 slots.
+    mutating func removeAll() {
+        ZeroedMemory.free(self.slots, count: self.mask + 1)
+        self.mask = min(self.maximumSlots, 4096) - 1
+        self.slots = ZeroedMemory.allocate(UInt64.self, count: self.mask + 1, hugePages: true)
+        self.count = 0
     }
 
     /// Removes `entry`, which must have been inserted under `hash`.

@@ -60,6 +60,8 @@ package final class FlowProcessor {
     package let output: JSONLinesOutput
     package let program: DatapathProgram
     let renderer: EventRenderer
+    /// Decoded packets waiting their turn while the flow table prefetches for them (pipeline workers).
+    let readAhead: ReadAhead
     var sweeps = SweepSchedule()
     var packetsProcessed: UInt64 = 0
     /// Called once for each link type flowmon does not decode.
@@ -99,6 +101,7 @@ package final class FlowProcessor {
                                        maxFragmentDatagrams: configuration.maxFragmentDatagrams,
                                        fragmentTimeout: configuration.fragmentTimeout,
                                        checks: configuration.detectors?.connectionChecks ?? [])
+        self.readAhead = ReadAhead(flows: self.program.flows)
         let nameSets = names ?? self.tap?.cache.nameSets ?? NameSets()
         self.renderer = EventRenderer(hubble: hubble, findingCapacity: configuration.detectors?.maxPendingEvents,
                                       interfaces: interfaces, metrics: configuration.metrics,
@@ -166,10 +169,11 @@ package final class FlowProcessor {
     }
 
     /// A decoded packet (a pipeline worker's, decoded by the capture thread): `event` is its
-    /// place in capture order.
+    /// place in capture order; `prepared`, its flow-table key when already worked out (`ReadAhead`).
     @inline(__always)
-    func process(_ summary: inout PacketSummary, event: UInt64, time: CaptureTime, length: UInt32) {
-        self.program.process(&summary, event: event, time: time, length: length, sink: self.renderer)
+    func process(_ summary: inout PacketSummary, event: UInt64, time: CaptureTime, length: UInt32,
+                 prepared: FlowTable.Prepared? = nil) {
+        self.program.process(&summary, event: event, time: time, length: length, prepared: prepared, sink: self.renderer)
     }
 
     /// A decoded packet with its application payload (the capture thread's `ApplicationTap` chose it).

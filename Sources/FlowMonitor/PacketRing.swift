@@ -163,9 +163,10 @@ final class PacketRing: @unchecked Sendable {
 
     // MARK: Consumer
 
-    /// Hands every published record to `body` (bytes valid during the call), then releases
-    /// their space at once. Returns how many records were handed over (padding not counted).
-    func drain(_ body: (Header, PacketBytes) -> Void) -> Int {
+    /// Hands every published record to `body` (bytes valid until `done` returns), then calls
+    /// `done` and releases their space at once. Returns how many records were handed over
+    /// (padding not counted).
+    func drain(_ body: (Header, PacketBytes) -> Void, done: () -> Void = {}) -> Int {
         let tail = self.tail.load(ordering: .acquiring)
         var count = 0
         while self.consumerHead < tail {
@@ -183,6 +184,7 @@ final class PacketRing: @unchecked Sendable {
             }
             self.consumerHead += Int(header.totalLength)
         }
+        done()
         if count > 0 || self.consumerHead != self.head.load(ordering: .relaxed) {
             self.head.store(self.consumerHead, ordering: .releasing)
         }

@@ -88,6 +88,11 @@ package final class Pipeline: @unchecked Sendable {
     let shardOwners: UnsafeMutablePointer<UInt16>
     /// Worker 0's processor, unretained for the per-packet path (`processors` keeps it alive).
     let readerProcessor: Unmanaged<FlowProcessor>
+    /// The read-ahead the reading thread decodes into: worker 0's when the reading thread is
+    /// worker 0 (replay), else one of its own, whose summaries only it touches (live capture:
+    /// worker 0's belongs to worker 0's thread).
+    let readerReadAhead: Unmanaged<ReadAhead>
+    let readerReadAheadStorage: ReadAhead
     let merger: Merger
     let output: JSONLinesOutput
     let hubble: JSONLinesOutput?
@@ -155,6 +160,9 @@ package final class Pipeline: @unchecked Sendable {
         for processor in self.processors { processor.stops = application?.stops }
         self.readerProcessor = .passUnretained(self.processors[0])
         let readerIsWorker = configuration.readerIsWorker
+        self.readerReadAheadStorage = readerIsWorker ? self.processors[0].readAhead
+            : ReadAhead(flows: self.processors[0].program.flows)
+        self.readerReadAhead = .passUnretained(self.readerReadAheadStorage)
         self.rings = (0..<configuration.workers).map { worker in
             // Workers receive decoded summaries, never packets: that is the largest record.
             worker == 0 && readerIsWorker ? nil
@@ -210,58 +218,64 @@ package final class Pipeline: @unchecked Sendable {
         }
         // Decode here, once: the address pair picks the worker, and the worker gets the
         // summary (about 180 bytes) instead of the packet, so it neither copies nor decodes it again.
-        var summary = PacketSummary()
-        self.parser.parse(packet.bytes, link: link, into: &summary)
+        // Decoded into the reading thread's read-ahead, where its own share waits its turn.
+        let summary = self.readerReadAhead._withUnsafeGuaranteedRef { $0.nextSlot() }
+        self.parser.parse(packet.bytes, link: link, into: &summary.pointee)
         if interfaceIndex != 0 {
-            summary.interfaceIndex = interfaceIndex
-            summary.direction = direction
-        } else if summary.interfaceIndex == 0 {
-            summary.interfaceIndex = self.captureInterfaceIndex
+            summary.pointee.interfaceIndex = interfaceIndex
+            summary.pointee.direction = direction
+        } else if summary.pointee.interfaceIndex == 0 {
+            summary.pointee.interfaceIndex = self.captureInterfaceIndex
         }
         var interfaceSlot = -1
-        if let counters = self.interfaceCounters, summary.interfaceIndex != 0 {
-            interfaceSlot = counters.count(summary.interfaceIndex, length: packet.originalLength, time: packet.time)
+        if let counters = self.interfaceCounters, summary.pointee.interfaceIndex != 0 {
+            interfaceSlot = counters.count(summary.pointee.interfaceIndex, length: packet.originalLength, time: packet.time)
         }
-        if let observation = self.observation, !observation.admits(&summary, time: packet.time) {
+        if let observation = self.observation, !observation.admits(&summary.pointee, time: packet.time) {
             // Seen before at another interface: counted there.
             self.capture.seenElsewhere &+= 1
             if interfaceSlot >= 0 { self.interfaceCounters?.countSeenElsewhere(slot: interfaceSlot) }
             self.sequence &+= 1
             return
         }
-        let carriesPayload = self.application?.observe(&summary, frame: packet.bytes, time: packet.time) ?? false
-        let worker = self.configuration.workers == 1 ? 0 : Int(self.shardOwners[Self.shard(of: summary)])
+        let carriesPayload = self.application?.observe(&summary.pointee, frame: packet.bytes, time: packet.time) ?? false
+        let worker = self.configuration.workers == 1 ? 0 : Int(self.shardOwners[Self.shard(of: summary.pointee)])
         let event = 2 &* self.sequence &+ 1
         self.sequence &+= 1
         guard let target = self.ringTable[worker] else {
-            // Worker 0 on this thread: account the packet here, as a worker would.
+            // Worker 0 on this thread: account the packet here, as a worker would, a few packets
+            // later (`ReadAhead`); one with payload at once, after those before it (its payload
+            // lies in the read buffer).
             self.readerProcessor._withUnsafeGuaranteedRef { processor in
                 if carriesPayload {
-                    processor.process(&summary, payload: ApplicationTap.payload(of: summary, in: packet.bytes), event: event,
-                                      time: packet.time, length: packet.originalLength)
+                    processor.readAhead.flush(processor)
+                    processor.process(&summary.pointee, payload: ApplicationTap.payload(of: summary.pointee, in: packet.bytes),
+                                      event: event, time: packet.time, length: packet.originalLength)
                 } else {
-                    processor.process(&summary, event: event, time: packet.time, length: packet.originalLength)
+                    self.readerReadAhead._withUnsafeGuaranteedRef {
+                        $0.enqueue(summary, event: event, time: packet.time.nanoseconds, length: packet.originalLength,
+                                   into: processor)
+                    }
                 }
             }
             return
         }
         let live = self.configuration.mode == .live
-        let application = carriesPayload ? ApplicationTap.payload(of: summary, in: packet.bytes)
+        let application = carriesPayload ? ApplicationTap.payload(of: summary.pointee, in: packet.bytes)
             : UnsafeRawBufferPointer(start: nil, count: 0)
-        let dropped = withUnsafeBytes(of: &summary) { bytes in
-            target._withUnsafeGuaranteedRef { ring -> Bool in
-                while !(carriesPayload
-                    ? ring.write(packet: packet, summary: bytes, application: application, time: packet.time.nanoseconds,
-                                 sequence: event)
-                    : ring.write(kind: .decoded, packet: packet, payload: bytes, time: packet.time.nanoseconds,
-                                 sequence: event))
-                {
-                    if live { return true }
-                    ring.publish()
-                    PacketRing.pause()
-                }
-                return false
+        let bytes = UnsafeRawBufferPointer(start: summary, count: MemoryLayout<PacketSummary>.size)
+        let dropped = target._withUnsafeGuaranteedRef { ring -> Bool in
+            while !(carriesPayload
+                ? ring.write(packet: packet, summary: bytes, application: application, time: packet.time.nanoseconds,
+                             sequence: event)
+                : ring.write(kind: .decoded, packet: packet, payload: bytes, time: packet.time.nanoseconds,
+                             sequence: event))
+            {
+                if live { return true }
+                ring.publish()
+                PacketRing.pause()
             }
+            return false
         }
         if dropped {
             self.capture.ringDropped &+= 1
@@ -320,7 +334,10 @@ package final class Pipeline: @unchecked Sendable {
         let worker = self.configuration.workers == 1 ? 0 : Int(self.shardOwners[Int(hash % UInt64(PipelineConfiguration.shardCount))])
         let event = 2 &* self.sequence
         guard let target = self.ringTable[worker] else {
-            self.readerProcessor._withUnsafeGuaranteedRef { $0.apply(aggregate, event: event) }
+            self.readerProcessor._withUnsafeGuaranteedRef { processor in
+                processor.readAhead.flush(processor)
+                processor.apply(aggregate, event: event)
+            }
             return
         }
         var aggregate = aggregate
@@ -374,6 +391,7 @@ package final class Pipeline: @unchecked Sendable {
         // Worker 0 on this thread: the marker takes effect here and now, once the other workers
         // have theirs (at the end it may wait for their pieces of the last epoch).
         for (index, ring) in self.rings.enumerated() where ring == nil {
+            self.processors[index].readAhead.flush(self.processors[index])
             _ = self.handleMarker(kind, time: time, sequence: sequence, worker: index)
         }
     }
@@ -443,18 +461,21 @@ package final class Pipeline: @unchecked Sendable {
     func runWorker(_ index: Int) {
         guard let ring = self.rings[index] else { return }
         let processor = self.processors[index]
+        let readAhead = processor.readAhead
         var done = false
         var idle = 0
         while !done {
             let count = ring.drain { header, bytes in
+                if header.kind != .decoded { readAhead.flush(processor) }
                 switch header.kind {
                 case .decoded:
                     // The summary is used where it lies: ring records are 8-byte aligned and the
-                    // ring's bytes are this worker's until `drain` returns (a copy out costs 8%).
+                    // ring's bytes are this worker's until `drain` returns (a copy out costs 8%),
+                    // a few records later (`ReadAhead`).
                     let summary = UnsafeMutableRawPointer(mutating: bytes.rawBuffer.baseAddress!)
                         .bindMemory(to: PacketSummary.self, capacity: 1)
-                    processor.process(&summary.pointee, event: header.sequence,
-                                      time: CaptureTime(nanoseconds: header.time), length: header.originalLength)
+                    readAhead.enqueue(summary, event: header.sequence, time: header.time, length: header.originalLength,
+                                      into: processor)
                 case .decodedWithPayload:
                     let record = bytes.rawBuffer
                     let summary = UnsafeMutableRawPointer(mutating: record.baseAddress!)
@@ -471,6 +492,8 @@ package final class Pipeline: @unchecked Sendable {
                         done = true
                     }
                 }
+            } done: {
+                readAhead.flush(processor)
             }
             if count > 0 {
                 idle = 0

@@ -124,8 +124,11 @@ struct CommunityIDTests {
         #expect(try Self.id(row, seed: 1) == "\"\(row.5)\"")
     }
 
+    /// The compressions to test: in Swift always, with the CPU's SHA instructions where it has them.
+    static let compressions = SHA1.accelerated ? [false, true] : [false]
+
     /// FIPS 180-4 examples and lengths around the padding boundary (55, 56, 64 bytes), against
-    /// Python's `hashlib.sha1`.
+    /// Python's `hashlib.sha1`, with either compression.
     @Test(arguments: [
         ("", "da39a3ee5e6b4b0d3255bfef95601890afd80709"),
         ("abc", "a9993e364706816aba3e25717850c26c9cd0d89d"),
@@ -134,21 +137,44 @@ struct CommunityIDTests {
         (String(repeating: "a", count: 56), "c2db330f6083854c99d4b5bfb6e8f29f201be699"),
         (String(repeating: "a", count: 64), "0098ba824b5c16427bd7a1122a5a442a25ec644d"),
         (String(repeating: "a", count: 119), "ee971065aaa017e0632a8ca6c77bb3bf8b1dfc56"),
-    ])
-    func sha1(_ message: String, _ expected: String) {
+    ], compressions)
+    func sha1(_ vector: (message: String, expected: String), accelerated: Bool) {
+        let (message, expected) = vector
         var digest = [UInt8](repeating: 0, count: 20)
         var text = message
         text.withUTF8 { bytes in
-            digest.withUnsafeMutableBytes { SHA1.hash(UnsafeRawBufferPointer(bytes), into: $0) }
+            digest.withUnsafeMutableBytes { SHA1.hash(UnsafeRawBufferPointer(bytes), into: $0, accelerated: accelerated) }
         }
         #expect(digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() == expected)
     }
 
-    @Test func sha1OfManyBlocks() {
+    @Test(arguments: compressions)
+    func sha1OfManyBlocks(accelerated: Bool) {
         let message = (0..<1024).map { UInt8(truncatingIfNeeded: $0) }  // bytes 0...255, four times
         var digest = [UInt8](repeating: 0, count: 20)
-        message.withUnsafeBytes { bytes in digest.withUnsafeMutableBytes { SHA1.hash(bytes, into: $0) } }
+        message.withUnsafeBytes { bytes in
+            digest.withUnsafeMutableBytes { SHA1.hash(bytes, into: $0, accelerated: accelerated) }
+        }
         #expect(digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
             == "5b00669c480d5cffbdfa8bdba99561160f2d1b77")
+    }
+
+    /// The CPU's SHA instructions give the Swift compression's digest for every length from 0
+    /// to 300 bytes of pseudo-random bytes (one to six blocks, every padding case). (Nothing to
+    /// compare on a CPU without them.)
+    @Test(.enabled(if: SHA1.accelerated)) func sha1InstructionsAgreeWithTheSwiftCompression() {
+        var state: UInt64 = 0x1234_5678
+        for length in 0...300 {
+            let message = (0..<length).map { _ in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return UInt8(truncatingIfNeeded: state >> 33)
+            }
+            var portable = [UInt8](repeating: 0, count: 20), instructions = portable
+            message.withUnsafeBytes { bytes in
+                portable.withUnsafeMutableBytes { SHA1.hash(bytes, into: $0, accelerated: false) }
+                instructions.withUnsafeMutableBytes { SHA1.hash(bytes, into: $0, accelerated: true) }
+            }
+            #expect(instructions == portable, "\(length) bytes")
+        }
     }
 }
