@@ -18,7 +18,8 @@ public enum ZeroedMemory {
     /// `hugePages`: memory read at random (a flow table's entries and index) asks for 2 MiB
     /// pages (`MADV_HUGEPAGE`, honoured when transparent huge pages are `madvise` or `always`):
     /// a lookup then rarely misses the TLB as well as the cache, and a page fault fills 2 MiB
-    /// instead of 4 KiB. The memory used then grows by 2 MiB at a time.
+    /// instead of 4 KiB. The memory used then grows by 2 MiB at a time, so the first 2 MiB keep
+    /// small pages: a small capture's table stays small.
     public static func allocate<T>(_ type: T.Type, count: Int, hugePages: Bool = false) -> UnsafeMutablePointer<T> {
         precondition(_isPOD(T.self), "ZeroedMemory holds trivial types only")
         let bytes = Self.mappedBytes(T.self, count: count)
@@ -30,7 +31,9 @@ public enum ZeroedMemory {
         else { fatalError("ZeroedMemory: cannot map \(bytes) bytes") }
         #if os(Linux)
             // Advice only: where it is refused, the memory works the same with small pages.
-            if hugePages && bytes >= Self.hugePageBytes { _ = madvise(base, bytes, MADV_HUGEPAGE) }
+            if hugePages && bytes >= 2 * Self.hugePageBytes {
+                _ = madvise(base + Self.hugePageBytes, bytes - Self.hugePageBytes, MADV_HUGEPAGE)
+            }
         #endif
         return base.bindMemory(to: T.self, capacity: max(1, count))
     }
