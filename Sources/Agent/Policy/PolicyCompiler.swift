@@ -243,7 +243,9 @@ package struct PolicyCompiler {
                     let identities = remotes(peers[0])
                     if zip(identities, identities.dropFirst()).allSatisfy({ $0 < $1 }) { return identities }
                 }
-                return Array(Set(peers.flatMap(remotes))).sorted()
+                var distinct: [Identity] = []
+                for identity in peers.flatMap(remotes).sorted() where distinct.last != identity { distinct.append(identity) }
+                return distinct
             }
         }
 
@@ -276,6 +278,10 @@ package struct PolicyCompiler {
                     return self.keys([spec], namedPortsOf: nil)
                 }
         }
+        // And the L7 rules each item's entries carry (none for deny rules).
+        let ruleL7: [[L7RuleSet?]] = rules.map { rule in
+            rule.ports.isEmpty ? [nil] : rule.ports.map { rule.isDeny ? nil : $0.l7 }
+        }
 
         var selected: [PolicyReference: Set<Identity>] = [:]
         var defaultDeny: [Identity: CompiledPolicies.DefaultDeny] = [:]
@@ -303,21 +309,21 @@ package struct PolicyCompiler {
             var contributions: [(key: EntryKey, order: Int)] = []
             var contributed: [(policy: Int, l7: L7RuleSet?)] = []
             var selectedPolicies = [Bool](repeating: false, count: policyOrder.count)
-            for (ruleIndex, rule) in rules.enumerated() where selecting[ruleSubjects[ruleIndex]] {
+            for ruleIndex in rules.indices where selecting[ruleSubjects[ruleIndex]] {
                 selectedPolicies[rulePolicies[ruleIndex]] = true
-                let remotes = remotesByRule[ruleIndex]
-                let specs: [PortSpec?] = rule.ports.isEmpty ? [nil] : rule.ports
-                for remote in remotes ?? [Identity.unknown] {
-                    for (specIndex, spec) in specs.enumerated() {
+                let (direction, isDeny) = (rules[ruleIndex].direction, rules[ruleIndex].isDeny)
+                for remote in remotesByRule[ruleIndex] ?? [Identity.unknown] {
+                    for specIndex in ruleKeys[ruleIndex].indices {
                         // Named ports name the destination's container ports: the endpoint's own for
                         // ingress, the remote's for egress (all pods' when the remote is a wildcard).
                         let keys = ruleKeys[ruleIndex][specIndex]
-                            ?? self.keys([spec!], namedPortsOf: rule.direction == .ingress ? endpoint : (remote == .unknown ? nil : remote))
+                            ?? self.keys([rules[ruleIndex].ports[specIndex]],
+                                         namedPortsOf: direction == .ingress ? endpoint : (remote == .unknown ? nil : remote))
                         for key in keys {
-                            let entryKey = EntryKey(direction: rule.direction, remote: remote, ipProtocol: key.0,
-                                                    portLow: key.1, portHigh: key.2, hasPort: key.3, isDeny: rule.isDeny)
+                            let entryKey = EntryKey(direction: direction, remote: remote, ipProtocol: key.0,
+                                                    portLow: key.1, portHigh: key.2, hasPort: key.3, isDeny: isDeny)
                             contributions.append((entryKey, contributed.count))
-                            contributed.append((rulePolicies[ruleIndex], rule.isDeny ? nil : spec?.l7))
+                            contributed.append((rulePolicies[ruleIndex], ruleL7[ruleIndex][specIndex]))
                         }
                     }
                 }
