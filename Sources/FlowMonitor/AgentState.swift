@@ -168,10 +168,13 @@ package struct AgentState: Sendable {
     /// range wider than that is a mistake a `policy check` reports).
     var dnsRulePorts: [UInt16] {
         var ports = Set<UInt16>()
+        // Entries without L7 rules (number 0) have none: most endpoints' entries are not looked at.
+        guard self.compiled.l7Rules.count > 0 else { return [] }
         for policy in self.compiled.table.policies {
-            for entry in policy.entries(.egress) + policy.entries(.ingress)
-            where self.compiled.l7Rules[entry.l7RuleSet]?.dns != nil && entry.hasPort {
-                for port in entry.portLow...min(entry.portHigh, entry.portLow &+ 63) { ports.insert(port) }
+            for direction in [TrafficDirection.egress, .ingress] {
+                for entry in policy.entries(direction) where self.compiled.l7Rules[entry.l7RuleSet]?.dns != nil && entry.hasPort {
+                    for port in entry.portLow...min(entry.portHigh, entry.portLow &+ 63) { ports.insert(port) }
+                }
             }
         }
         return ports.sorted()

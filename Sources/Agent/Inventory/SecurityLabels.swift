@@ -183,7 +183,19 @@ package enum SecurityLabels {
     /// The canonical text of a sorted label set: the printed labels joined by `;`
     /// (Kubernetes label keys and values cannot contain `;`).
     package static func canonical(_ labels: [SecurityLabel]) -> String {
-        labels.map(\.description).joined(separator: ";")
+        var text = ""
+        text.reserveCapacity(labels.reduce(0) { $0 + $1.source.utf8.count + $1.key.utf8.count + $1.value.utf8.count + 3 })
+        for (index, label) in labels.enumerated() {
+            if index > 0 { text += ";" }
+            text += label.source
+            text += ":"
+            text += label.key
+            if !label.value.isEmpty {
+                text += "="
+                text += label.value
+            }
+        }
+        return text
     }
 
     /// The labels of a CIDR identity: `cidr:<prefix>` and the world label of its family

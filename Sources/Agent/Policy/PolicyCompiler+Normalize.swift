@@ -237,26 +237,22 @@ extension PolicyCompiler {
     /// identity of an API server outside the cluster (see `EndpointTable`).
     func identities(of entity: Entity) -> [Identity] {
         let cidrs = self.cidrIdentities
-        func carrying(_ reserved: Identity) -> [Identity] {
-            let label = SecurityLabel.reserved(reserved)
-            return self.allIdentities.filter { !(self.labels[$0]?.values(of: label.key, source: label.source).isEmpty ?? true) }
-        }
         switch entity {
         case .all: return [.unknown]
         case .none: return []
         case .host: return [.host]
-        case .remoteNode: return carrying(.remoteNode)
+        case .remoteNode: return self.remoteNodeCarriers
         case .`init`: return [.initializing]
         case .ingress: return [.ingress]
         case .unmanaged: return [.unmanaged]
         case .health: return [.health]
-        case .kubeAPIServer: return carrying(.kubeAPIServer)
+        case .kubeAPIServer: return self.apiServerCarriers
         case .world: return [.world, .worldIPv4, .worldIPv6] + cidrs.map(\.key)
         case .worldIPv4: return [.world, .worldIPv4] + cidrs.filter { $0.value.isIPv4 }.map(\.key)
         case .worldIPv6: return [.world, .worldIPv6] + cidrs.filter { !$0.value.isIPv4 }.map(\.key)
         case .cluster:
-            return [.host, .remoteNode, .initializing, .ingress, .health, .unmanaged] + carrying(.kubeAPIServer)
-                + self.allIdentities.filter { self.labels[$0]?.isPod ?? false }
+            return [.host, .remoteNode, .initializing, .ingress, .health, .unmanaged] + self.apiServerCarriers
+                + self.podIdentities
         }
     }
 

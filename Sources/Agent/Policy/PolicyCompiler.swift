@@ -106,6 +106,12 @@ package struct PolicyCompiler {
     let labelIndex: [String: [String: [Int]]]
     /// The CIDR identities in identity order.
     let cidrIdentities: [(key: Identity, value: IPPrefix)]
+    /// The pod identities, and those carrying `reserved:remote-node` and
+    /// `reserved:kube-apiserver`, in identity order: what the `cluster`, `remote-node` and
+    /// `kube-apiserver` entities expand to, found once rather than per rule item.
+    let podIdentities: [Identity]
+    let remoteNodeCarriers: [Identity]
+    let apiServerCarriers: [Identity]
     var selectorCache: [SelectorMatcher: [Identity]] = [:]
     /// The `toFQDNs` selectors of the documents being compiled (set by `compile`).
     var fqdnSelectors = FQDNSelectorTable()
@@ -137,6 +143,14 @@ package struct PolicyCompiler {
         }
         self.labelIndex = labelIndex
         self.cidrIdentities = inventory.cidrIdentities.sorted { $0.key < $1.key }
+        let identities = zip(self.allIdentities, self.allIdentityLabels)
+        func carrying(_ reserved: Identity) -> [Identity] {
+            let label = SecurityLabel.reserved(reserved)
+            return identities.filter { !$1.values(of: label.key, source: label.source).isEmpty }.map(\.0)
+        }
+        self.podIdentities = identities.filter { $1.isPod }.map(\.0)
+        self.remoteNodeCarriers = carrying(.remoteNode)
+        self.apiServerCarriers = carrying(.kubeAPIServer)
     }
 
     // MARK: Normalized rules
@@ -196,11 +210,18 @@ package struct PolicyCompiler {
         let rulePolicies = rules.map { policyNumbers[$0.policy]! }
         var setIndex: [[Int]: UInt32] = [[]: 0]
         var policySets: [[PolicyReference]] = [[]]
+        // Most entries come from one policy: their sets' numbers are kept by policy, unhashed.
+        var singleSetIDs = [UInt32?](repeating: nil, count: policyOrder.count)
         func setID(_ policies: [Int]) -> UInt32 {
-            if let id = setIndex[policies] { return id }
-            let id = UInt32(policySets.count)
-            policySets.append(policies.map { policyOrder[$0] })
-            setIndex[policies] = id
+            if policies.count == 1, let id = singleSetIDs[policies[0]] { return id }
+            var id = UInt32(policySets.count)
+            if let known = setIndex[policies] {
+                id = known
+            } else {
+                policySets.append(policies.map { policyOrder[$0] })
+                setIndex[policies] = id
+            }
+            if policies.count == 1 { singleSetIDs[policies[0]] = id }
             return id
         }
 
@@ -222,21 +243,57 @@ package struct PolicyCompiler {
                     let identities = remotes(peers[0])
                     if zip(identities, identities.dropFirst()).allSatisfy({ $0 < $1 }) { return identities }
                 }
-                return Array(Set(peers.flatMap(remotes))).sorted()
+                var distinct: [Identity] = []
+                for identity in peers.flatMap(remotes).sorted() where distinct.last != identity { distinct.append(identity) }
+                return distinct
             }
+        }
+
+        // The subjects (a rule's or an enforcement's endpoint selector; a policy's rules share
+        // one), each distinct one resolved once through the label index like a peer, rather
+        // than every rule matched against every local endpoint: per endpoint, which subjects
+        // select it.
+        let local = self.inventory.localIdentities.sorted()
+        let localPositions = Dictionary(uniqueKeysWithValues: local.enumerated().map { ($1, $0) })
+        var subjectNumbers: [SelectorMatcher: Int] = [:]
+        var subjectsSelecting = [[Bool]](repeating: [], count: local.count)
+        func subjectNumber(_ subject: SelectorMatcher) -> Int {
+            if let number = subjectNumbers[subject] { return number }
+            let number = subjectNumbers.count
+            subjectNumbers[subject] = number
+            for position in subjectsSelecting.indices { subjectsSelecting[position].append(false) }
+            for identity in remotes(.selector(subject)) {
+                if let position = localPositions[identity] { subjectsSelecting[position][number] = true }
+            }
+            return number
+        }
+        let ruleSubjects = rules.map { subjectNumber($0.subject) }
+        let enforcementSubjects = enforcements.map { subjectNumber($0.subject) }
+        // Each rule's protocol/port keys per `toPorts` item, computed once; nil where a named
+        // port resolves against the destination (the endpoint or the remote).
+        let ruleKeys: [[[(UInt8, UInt16, UInt16, Bool)]?]] = rules.map { rule in
+            rule.ports.isEmpty ? [self.keys([], namedPortsOf: nil)]
+                : rule.ports.map { spec in
+                    if case .name? = spec.port { return nil }
+                    return self.keys([spec], namedPortsOf: nil)
+                }
+        }
+        // And the L7 rules each item's entries carry (none for deny rules).
+        let ruleL7: [[L7RuleSet?]] = rules.map { rule in
+            rule.ports.isEmpty ? [nil] : rule.ports.map { rule.isDeny ? nil : $0.l7 }
         }
 
         var selected: [PolicyReference: Set<Identity>] = [:]
         var defaultDeny: [Identity: CompiledPolicies.DefaultDeny] = [:]
         var endpoints: [Identity: EndpointPolicy] = [:]
         var l7Rules = L7RuleTable()
-        let local = self.inventory.localIdentities.sorted()
-        for endpoint in local {
-            guard let endpointLabels = self.labels[endpoint] else { continue }
+        for (position, endpoint) in local.enumerated() {
+            guard self.labels[endpoint] != nil else { continue }
+            let selecting = subjectsSelecting[position]
             var ingressEnforced = false
             var egressEnforced = false
             var denying = CompiledPolicies.DefaultDeny()
-            for enforcement in enforcements where enforcement.subject.matches(endpointLabels) {
+            for (index, enforcement) in enforcements.enumerated() where selecting[enforcementSubjects[index]] {
                 ingressEnforced = ingressEnforced || enforcement.ingress
                 egressEnforced = egressEnforced || enforcement.egress
                 selected[enforcement.policy, default: []].insert(endpoint)
@@ -252,20 +309,21 @@ package struct PolicyCompiler {
             var contributions: [(key: EntryKey, order: Int)] = []
             var contributed: [(policy: Int, l7: L7RuleSet?)] = []
             var selectedPolicies = [Bool](repeating: false, count: policyOrder.count)
-            for (ruleIndex, rule) in rules.enumerated() where rule.subject.matches(endpointLabels) {
+            for ruleIndex in rules.indices where selecting[ruleSubjects[ruleIndex]] {
                 selectedPolicies[rulePolicies[ruleIndex]] = true
-                let remotes = remotesByRule[ruleIndex]
-                let specs: [PortSpec?] = rule.ports.isEmpty ? [nil] : rule.ports
-                for remote in remotes ?? [Identity.unknown] {
-                    // Named ports name the destination's container ports: the endpoint's own for
-                    // ingress, the remote's for egress (all pods' when the remote is a wildcard).
-                    let portOwner: Identity? = rule.direction == .ingress ? endpoint : (remote == .unknown ? nil : remote)
-                    for spec in specs {
-                        for key in self.keys(spec.map { [$0] } ?? [], namedPortsOf: portOwner) {
-                            let entryKey = EntryKey(direction: rule.direction, remote: remote, ipProtocol: key.0,
-                                                    portLow: key.1, portHigh: key.2, hasPort: key.3, isDeny: rule.isDeny)
+                let (direction, isDeny) = (rules[ruleIndex].direction, rules[ruleIndex].isDeny)
+                for remote in remotesByRule[ruleIndex] ?? [Identity.unknown] {
+                    for specIndex in ruleKeys[ruleIndex].indices {
+                        // Named ports name the destination's container ports: the endpoint's own for
+                        // ingress, the remote's for egress (all pods' when the remote is a wildcard).
+                        let keys = ruleKeys[ruleIndex][specIndex]
+                            ?? self.keys([rules[ruleIndex].ports[specIndex]],
+                                         namedPortsOf: direction == .ingress ? endpoint : (remote == .unknown ? nil : remote))
+                        for key in keys {
+                            let entryKey = EntryKey(direction: direction, remote: remote, ipProtocol: key.0,
+                                                    portLow: key.1, portHigh: key.2, hasPort: key.3, isDeny: isDeny)
                             contributions.append((entryKey, contributed.count))
-                            contributed.append((rulePolicies[ruleIndex], rule.isDeny ? nil : spec?.l7))
+                            contributed.append((rulePolicies[ruleIndex], ruleL7[ruleIndex][specIndex]))
                         }
                     }
                 }
@@ -274,7 +332,7 @@ package struct PolicyCompiler {
                 selected[policyOrder[policy], default: []].insert(endpoint)
             }
             guard ingressEnforced || egressEnforced || !contributions.isEmpty else { continue }
-            contributions.sort { $0.key < $1.key || ($0.key == $1.key && $0.order < $1.order) }
+            contributions.sort { ($0.key.orderHigh, $0.key.orderLow, $0.order) < ($1.key.orderHigh, $1.key.orderLow, $1.order) }
             var merged: [(key: EntryKey, value: MergedEntry)] = []
             for (key, order) in contributions {
                 if merged.last?.key != key { merged.append((key, MergedEntry())) }
@@ -315,13 +373,13 @@ package struct PolicyCompiler {
         }
 
         /// The fields in comparison order, packed: direction (8 bits), remote (32), protocol (8), portLow (16).
-        private var orderHigh: UInt64 {
+        var orderHigh: UInt64 {
             UInt64(self.direction.rawValue) << 56 | UInt64(self.remote.rawValue) << 24 | UInt64(self.ipProtocol) << 16
                 | UInt64(self.portLow)
         }
 
         /// portHigh (16 bits), hasPort, isDeny.
-        private var orderLow: UInt32 {
+        var orderLow: UInt32 {
             UInt32(self.portHigh) << 2 | (self.hasPort ? 2 : 0) | (self.isDeny ? 1 : 0)
         }
     }
