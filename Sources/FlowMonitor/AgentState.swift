@@ -29,6 +29,9 @@ package struct AgentConfiguration: Sendable {
     /// The cluster's identity numbers: `kubectl get ciliumidentities` and/or
     /// `kubectl get ciliumendpoints -A` as JSON (`--identities`, `ClusterIdentities`).
     package var identities: [String] = []
+    /// Whether the policies will judge connections (every command but `policy check`, which
+    /// only reads them): without pods none would select an endpoint, which is then warned about.
+    package var judgesConnections = true
 
     package init(pods: String? = nil, namespaces: String? = nil, nodes: String? = nil, nodeName: String? = nil,
                 policyPaths: [String] = [], verdictAsEnforced: Bool = false, services: String? = nil,
@@ -93,7 +96,7 @@ package struct AgentState: Sendable {
         messages += inventory.notices.map { "notice: \($0)" }
         messages += tables.notices.map { "notice: \($0)" }
         messages += policies.notices.map { "notice: \($0)" }
-        if configuration.pods == nil && !policies.documents.isEmpty {
+        if configuration.judgesConnections && configuration.pods == nil && !policies.documents.isEmpty {
             messages.append("warning: --policies without --pods: no pod is known, so no policy selects an endpoint")
         }
         var state = AgentState(inventory: inventory, endpoints: endpoints, policies: policies, compiled: compiled,

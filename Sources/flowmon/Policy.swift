@@ -55,9 +55,11 @@ extension Flowmon.Policy {
             let state: AgentState
             do {
                 // Without --node-name every pod counts as local, so selection covers the whole inventory.
-                state = try AgentState.load(AgentConfiguration(pods: self.inventory.pods, namespaces: self.inventory.namespaces,
-                                                               nodes: self.inventory.nodes, policyPaths: self.paths,
-                                                               skipsBadPolicyFiles: true).with(identities: self.inventory.identities))
+                var configuration = AgentConfiguration(pods: self.inventory.pods, namespaces: self.inventory.namespaces,
+                                                       nodes: self.inventory.nodes, policyPaths: self.paths,
+                                                       skipsBadPolicyFiles: true).with(identities: self.inventory.identities)
+                configuration.judgesConnections = false
+                state = try AgentState.load(configuration)
             } catch {
                 Diagnostics.error(error)
                 throw ExitCode.failure

@@ -281,6 +281,19 @@ import Testing
         #expect(result.json["policies"] as? Int == 2)
     }
 
+    /// Without `--pods` the check reads the policies and judges nothing: the warning that no
+    /// policy selects an endpoint is for the commands that judge connections (replay says it).
+    @Test func withoutPodsTheCheckDoesNotWarnThatNothingIsSelected() throws {
+        let directory = try Self.directory(["clean.yaml": Self.clean])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Self.check(directory, ["--strict"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(!result.stderr.contains("without --pods"), "\(result.stderr)")
+        let replay = try run(Fixture.flowmonBinary, ["replay", Fixture.captures.appendingPathComponent("synthetic/idle-timeouts.pcap").path, "--policies",
+                                                     directory.appendingPathComponent("policies").path])
+        #expect(replay.status == 0 && replay.stderr.contains("--policies without --pods"), "\(replay.stderr)")
+    }
+
     @Test func strictMakesWarningsFailWithTheirOwnExitCode() throws {
         let warning = Self.warning("policy.kind.typo")
         let directory = try Self.directory(["w.yaml": warning.yaml])
