@@ -37,18 +37,28 @@ def frames():
                          NODE_MAC if src == POD else POD_MAC)
         out.append((time, frame))
 
+    def opening(t, c, s, request, response):
+        """The handshake, a request and its response from time t (client sequence c, server s):
+        the next sequence numbers each way."""
+        tcp(t, POD, WORLD, 43000, 80, c, 0, SYN)
+        tcp(t + 50, WORLD, POD, 80, 43000, s, c + 1, SYN | ACK)
+        tcp(t + 100, POD, WORLD, 43000, 80, c + 1, s + 1, ACK)
+        tcp(t + 150, POD, WORLD, 43000, 80, c + 1, s + 1, PSH | ACK, request)
+        c, s = c + 1 + len(request), s + 1
+        tcp(t + 400, WORLD, POD, 80, 43000, s, c, PSH | ACK, response)
+        return c, s + len(response)
+
+    def closing(t, c, s):
+        tcp(t, POD, WORLD, 43000, 80, c, s, FIN | ACK)
+        tcp(t + 50, WORLD, POD, 80, 43000, s, c + 1, FIN | ACK)
+        tcp(t + 100, POD, WORLD, 43000, 80, c + 1, s + 1, ACK)
+
     t, c, s = 1_700_000_000_000_000, 2000, 8000
     request = (b"GET /ws HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
     response = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
-    tcp(t, POD, WORLD, 43000, 80, c, 0, SYN)
-    tcp(t + 50, WORLD, POD, 80, 43000, s, c + 1, SYN | ACK)
-    tcp(t + 100, POD, WORLD, 43000, 80, c + 1, s + 1, ACK)
-    tcp(t + 150, POD, WORLD, 43000, 80, c + 1, s + 1, PSH | ACK, request)
-    c, s = c + 1 + len(request), s + 1
-    tcp(t + 400, WORLD, POD, 80, 43000, s, c, PSH | ACK, response)
-    s += len(response)
+    c, s = opening(t, c, s, request, response)
     # WebSocket binary frames of 6,000 bytes: FIN + opcode 2, 126 = a 16-bit length follows
     # (the client's masked, RFC 6455 5.2-5.3).
     for index in range(4):
@@ -59,24 +69,13 @@ def frames():
         c += len(client)
         tcp(t + 1000 * (index + 1) + 300, WORLD, POD, 80, 43000, s, c, PSH | ACK, server)
         s += len(server)
-    tcp(t + 9000, POD, WORLD, 43000, 80, c, s, FIN | ACK)
-    tcp(t + 9050, WORLD, POD, 80, 43000, s, c + 1, FIN | ACK)
-    tcp(t + 9100, POD, WORLD, 43000, 80, c + 1, s + 1, ACK)
+    closing(t + 9000, c, s)
     # The same ports again, a plain request: a new connection, read from its start (the stop of
     # the first, which a worker may send after this one began, is not this one's).
-    t, c, s = t + 20_000, 50_000, 90_000
-    request = b"GET /health HTTP/1.1\r\nHost: api.example.test\r\n\r\n"
-    response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-    tcp(t, POD, WORLD, 43000, 80, c, 0, SYN)
-    tcp(t + 50, WORLD, POD, 80, 43000, s, c + 1, SYN | ACK)
-    tcp(t + 100, POD, WORLD, 43000, 80, c + 1, s + 1, ACK)
-    tcp(t + 150, POD, WORLD, 43000, 80, c + 1, s + 1, PSH | ACK, request)
-    c, s = c + 1 + len(request), s + 1
-    tcp(t + 400, WORLD, POD, 80, 43000, s, c, PSH | ACK, response)
-    s += len(response)
-    tcp(t + 500, POD, WORLD, 43000, 80, c, s, FIN | ACK)
-    tcp(t + 550, WORLD, POD, 80, 43000, s, c + 1, FIN | ACK)
-    tcp(t + 600, POD, WORLD, 43000, 80, c + 1, s + 1, ACK)
+    t = t + 20_000
+    c, s = opening(t, 50_000, 90_000, b"GET /health HTTP/1.1\r\nHost: api.example.test\r\n\r\n",
+                   b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    closing(t + 500, c, s)
     return out
 
 
