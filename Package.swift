@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "DeployTests", dependencies: ["TestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["Agent", "FlowMonitor", "KernelCapture", "Output", "Capture", "Decoding", "Datapath", "Detection", "FlowCore", "CMallocCounter", "flowmon", "TestSupport", "L7"]
+            dependencies: ["Agent", "FlowMonitor", "KernelCapture", "Output", "Capture", "Decoding", "Datapath", "Detection", "FlowCore", "CMallocCounter", "flowmon", "TestSupport", "L7", "FlowLog"]
         ),
     ],
     swiftLanguageModes: [.v6]

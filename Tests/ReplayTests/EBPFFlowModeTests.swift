@@ -1,3 +1,4 @@
+import FlowLog
 import Foundation
 import Testing
 
@@ -77,7 +78,7 @@ struct EBPFFlowModeTests {
         #expect(merged.disagreements.isEmpty, "\(merged.disagreements)")
 
         for capture in captures { kill(capture.process.pid, SIGINT) }
-        var records: [String: [String: [String]]] = [:]
+        var flowRecords: [String: [[String: Any]]] = [:]
         var stats: [String: [String: Any]] = [:]
         for capture in captures {
             let finished = capture.process.finish()
@@ -86,15 +87,15 @@ struct EBPFFlowModeTests {
             let validation = try validateAgainstSchemas(text)
             #expect(validation.status == 0, "\(capture.mode): \(validation.report)")
             let lines = text.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            records[capture.mode] = Self.comparable(lines.filter { $0["event_type"] as? String == "flow" })
+            flowRecords[capture.mode] = lines.filter { $0["event_type"] as? String == "flow" }
             stats[capture.mode] = lines.last { $0["event_type"] as? String == "stats" }?["stats"] as? [String: Any]
         }
-        let flows = records["flows"] ?? [:], packets = records["packets"] ?? [:]
+        let flows = Self.comparable(flowRecords["flows"] ?? []), packets = Self.comparable(flowRecords["packets"] ?? [])
         for key in Set(flows.keys).union(packets.keys).sorted() {
             #expect(flows[key] == packets[key], "\(topology): \(key): flows \(flows[key] ?? []), packets \(packets[key] ?? [])")
         }
         #expect(packets.count > 20, "\(packets.count) connections compared")
-        try Self.checkTimes(flowsOutput: captures[0].output, packetsOutput: captures[1].output, topology: topology)
+        Self.checkTimes(flows: flowRecords["flows"] ?? [], packets: flowRecords["packets"] ?? [], topology: topology)
 
         // Both saw every packet; mode 2 counted the bulk in the kernel, and says so.
         let flowsCapture = stats["flows"]?["capture"] as? [String: Any] ?? [:]
@@ -255,19 +256,17 @@ struct EBPFFlowModeTests {
     /// Mode 2's times against mode 1's, for the connections both captures saw once: the first and
     /// the last packet are the same packets whether they went up as records or were counted in
     /// the kernel (each program reads the clock for them: microseconds apart).
-    static func checkTimes(flowsOutput: URL, packetsOutput: URL, topology: String) throws {
-        func times(_ output: URL) throws -> [String: [(start: Int64, end: Int64)]] {
+    static func checkTimes(flows flowsRecords: [[String: Any]], packets packetsRecords: [[String: Any]], topology: String) {
+        func times(_ records: [[String: Any]]) -> [String: [(start: Int64, end: Int64)]] {
             var byKey: [String: [(start: Int64, end: Int64)]] = [:]
-            for line in try String(contentsOf: output, encoding: .utf8).split(separator: "\n") {
-                guard let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      record["event_type"] as? String == "flow", let flow = record["flow"] as? [String: Any],
-                      let start = microseconds(flow["start"]), let end = microseconds(flow["end"]) else { continue }
-                let key = "\(record["proto"] ?? "") \(record["src_ip"] ?? ""):\(record["src_port"] ?? "-") > \(record["dest_ip"] ?? ""):\(record["dest_port"] ?? "-")"
-                byKey[key, default: []].append((start, end))
+            for record in records {
+                guard let flow = record["flow"] as? [String: Any], let start = microseconds(flow["start"]),
+                      let end = microseconds(flow["end"]) else { continue }
+                byKey[key(record), default: []].append((start, end))
             }
             return byKey
         }
-        let flows = try times(flowsOutput), packets = try times(packetsOutput)
+        let flows = times(flowsRecords), packets = times(packetsRecords)
         var compared = 0
         for (key, inFlows) in flows {
             guard inFlows.count == 1, let inPackets = packets[key], inPackets.count == 1 else { continue }
@@ -281,17 +280,15 @@ struct EBPFFlowModeTests {
         #expect(compared > 20, "\(topology): \(compared) connections' times compared")
     }
 
-    /// Microseconds since the epoch of a record's time ("2025-01-01T10:00:00.055081+0000", UTC).
+    /// Microseconds since the epoch of a record's time (flowmon's format, read by `FlowLogTime`).
     static func microseconds(_ value: Any?) -> Int64? {
-        guard let text = value as? String, text.hasSuffix("+0000") else { return nil }
-        let parts = text.dropLast(5).split(separator: ".")
-        guard parts.count == 2, let fraction = Int64(parts[1]), parts[1].count == 6 else { return nil }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-        guard let date = formatter.date(from: String(parts[0])) else { return nil }
-        return Int64(date.timeIntervalSince1970) * 1_000_000 + fraction
+        guard let text = value as? String, let date = FlowLogTime.parse(text) else { return nil }
+        return Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+    }
+
+    /// A flow record's connection: protocol and endpoints.
+    static func key(_ record: [String: Any]) -> String {
+        "\(record["proto"] as? String ?? "?") \(record["src_ip"] ?? ""):\(record["src_port"] ?? "-") > \(record["dest_ip"] ?? ""):\(record["dest_port"] ?? "-")"
     }
 
     /// A record as the two modes must agree on it, keyed by protocol and endpoints (ICMP echoes
@@ -299,15 +296,13 @@ struct EBPFFlowModeTests {
     static func comparable(_ flows: [[String: Any]]) -> [String: [String]] {
         var byKey: [String: [String]] = [:]
         for record in flows {
-            let proto = record["proto"] as? String ?? "?"
-            let key = "\(proto) \(record["src_ip"] ?? ""):\(record["src_port"] ?? "-") > \(record["dest_ip"] ?? ""):\(record["dest_port"] ?? "-")"
             var kept = record
             for field in ["timestamp", "flow_id"] { kept[field] = nil }
             var flow = record["flow"] as? [String: Any] ?? [:]
             for field in ["start", "end", "age"] { flow[field] = nil }
             kept["flow"] = flow
             let data = (try? JSONSerialization.data(withJSONObject: kept, options: [.sortedKeys])) ?? Data()
-            byKey[key, default: []].append(String(decoding: data, as: UTF8.self))
+            byKey[key(record), default: []].append(String(decoding: data, as: UTF8.self))
         }
         return byKey.mapValues { $0.sorted() }
     }
